@@ -1,0 +1,70 @@
+"""`python -m bot`: start the bot.
+
+Without Bot Framework credentials the bot runs in local mode: bound to 127.0.0.1,
+requests not authenticated, for Microsoft 365 Agents Playground and development. It
+says so loudly. With BOT_ENV=production it refuses to start without credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from bot.settings import ConfigError, load_settings
+
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line. Only what the code passes explicitly is logged; the
+    code never passes referral content (DESIGN §7)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "at": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    for noisy in ("aiohttp.access", "msrest", "urllib3", "botframework", "botbuilder", "msal", "apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        from bot.app import bootstrap, build_web_app
+
+        components = bootstrap(settings)
+    except ConfigError as error:
+        print(f"Rapid Review bot cannot start:\n{error}", file=sys.stderr)
+        return 2
+    log = logging.getLogger("bot")
+    if settings.local_mode:
+        log.warning(
+            "LOCAL MODE: no MicrosoftAppId, so requests are NOT authenticated. Listening on 127.0.0.1 only. "
+            "Do not use with real case data.",
+            extra={"port": settings.port},
+        )
+    log.info("starting", extra={"host": settings.bind_host, "port": settings.port,
+                                "partnership": components.partnership.short_name})
+    web.run_app(build_web_app(components), host=settings.bind_host, port=settings.port, access_log=None,
+                print=lambda *_: None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""The database handle: engines, transactions and migrations.
+
+SQLite (the embedded default) allows one writer at a time. A read-then-write
+transaction that starts as a reader can fail with SQLITE_BUSY when it tries to
+upgrade, whatever the busy timeout, so every write transaction here starts with
+`BEGIN IMMEDIATE` and waits its turn up front. Reads use a plain deferred
+transaction and, with WAL, never block the writer. PostgreSQL needs none of this:
+correctness there comes from unique constraints, row locks and compare-and-set
+updates in the stores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def normalise_url(url: str) -> str:
+    """Accept the URLs people write and use the async drivers we ship."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    parsed = make_url(url)
+    if parsed.drivername in {"postgresql", "postgresql+psycopg", "postgresql+psycopg2"}:
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    elif parsed.drivername in {"sqlite", "sqlite+pysqlite"}:
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    return parsed.render_as_string(hide_password=False)
+
+
+def sync_url(url: str) -> str:
+    """The same database for synchronous tools (Alembic's offline mode, APScheduler's job store)."""
+    parsed = make_url(normalise_url(url))
+    if parsed.drivername == "postgresql+asyncpg":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.drivername == "sqlite+aiosqlite":
+        parsed = parsed.set(drivername="sqlite")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Database:
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = normalise_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        if self.is_sqlite:
+            self._prepare_sqlite_path()
+            self.engine = self._sqlite_engine(echo)
+            self._write_engine = self._sqlite_engine(echo, immediate=True)
+        else:
+            self.engine = create_async_engine(self.url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+            self._write_engine = self.engine
+        # Inside one process SQLite writers queue here rather than spinning on the busy timeout.
+        self._sqlite_writer = asyncio.Lock() if self.is_sqlite else None
+
+    def _prepare_sqlite_path(self) -> None:
+        database = make_url(self.url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+    def _sqlite_engine(self, echo: bool, immediate: bool = False) -> AsyncEngine:
+        engine = create_async_engine(self.url, echo=echo, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI types
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(connection) -> None:  # noqa: ANN001
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction: committed on success, rolled back on any exception."""
+        if self._sqlite_writer is not None:
+            async with self._sqlite_writer, self._write_engine.begin() as conn:
+                yield conn
+        else:
+            async with self._write_engine.begin() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    async def migrate(self) -> None:
+        """Bring the schema up to date (Alembic `upgrade head`)."""
+        await asyncio.to_thread(upgrade_to_head, self.url)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self._write_engine is not self.engine:
+            await self._write_engine.dispose()
+
+
+def alembic_config(url: str):  # noqa: ANN201 - alembic is imported lazily: start-up speed
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
+    return config
+
+
+def upgrade_to_head(url: str) -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")

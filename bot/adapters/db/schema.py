@@ -1,0 +1,180 @@
+"""Tables. One database holds cases, events, the outbox, conversation references,
+dialog state and (later) votes, deadlines and reminders (DESIGN §8).
+
+Alembic migrations under `migrations/` create these; this module is their source of
+truth for queries and for `alembic revision --autogenerate`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+UtcDateTime = DateTime(timezone=True)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("reference", String(20), nullable=False, unique=True),
+    Column("pseudonym", String(20), nullable=False),
+    Column("status", String(30), nullable=False),
+    Column("draft_id", String(36), nullable=False, unique=True),
+    Column("referrer_aad_id", String(64), nullable=False, index=True),
+    Column("referrer_name", String(100), nullable=False),
+    Column("referring_agency", String(100), nullable=False),
+    Column("pathway_sought", String(2), nullable=False),
+    Column("incident_kind", String(20), nullable=False),
+    Column("incident_date", Date, nullable=False),
+    Column("aware_date", Date, nullable=True),
+    Column("likely_notifiable", Boolean, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("referral", JSON, nullable=False),
+    Column("panel_activity_id", String(200), nullable=True),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("closed_at", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(
+        "uq_cases_open_pseudonym",
+        "pseudonym",
+        unique=True,
+        sqlite_where=text("closed_at IS NULL"),
+        postgresql_where=text("closed_at IS NULL"),
+    ),
+    Index("ix_cases_status", "status"),
+)
+
+case_counters = Table(
+    "case_counters",
+    metadata,
+    Column("year", Integer, primary_key=True),
+    Column("last", Integer, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(36), nullable=True, index=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("kind", String(50), nullable=False),
+    Column("actor_aad_id", String(64), nullable=True),
+    Column("actor_name", String(100), nullable=True),
+    Column("detail", JSON, nullable=False),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("role", String(30), nullable=False),
+    Column("partner", String(30), nullable=True),
+    Column("aad_object_id", String(64), nullable=True),
+    Column("upn", String(200), nullable=True),
+    Column("name", String(100), nullable=False),
+    Column("organisation", String(100), nullable=True),
+    Column("job_title", String(100), nullable=True),
+    Column("source", String(20), nullable=False),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_members_aad", "aad_object_id"),
+    Index("ix_members_upn", "upn"),
+)
+
+channels = Table(
+    "channels",
+    metadata,
+    Column("purpose", String(30), primary_key=True),
+    Column("conversation_id", String(300), nullable=False),
+    Column("team_id", String(300), nullable=True),
+    Column("channel_id", String(300), nullable=True),
+    Column("service_url", String(300), nullable=False),
+    Column("tenant_id", String(64), nullable=True),
+    Column("bound_by", String(64), nullable=False),
+    Column("bound_at", UtcDateTime, nullable=False),
+)
+
+conversation_refs = Table(
+    "conversation_refs",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("conversation_id", String(300), nullable=False),
+    Column("service_url", String(300), nullable=False),
+    Column("tenant_id", String(64), nullable=True),
+    Column("bot_id", String(200), nullable=True),
+    Column("user_id", String(300), nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("kind", String(50), nullable=False),
+    Column("case_id", String(36), nullable=True),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("not_before", UtcDateTime, nullable=False),
+    Column("claimed_until", UtcDateTime, nullable=True),
+    Column("last_error", String(300), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=True),
+    Index("ix_outbox_due", "status", "not_before"),
+)
+
+processed_activities = Table(
+    "processed_activities",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("response", JSON, nullable=True),
+)
+
+bot_state = Table(
+    "bot_state",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    Column("data", JSON, nullable=False),
+    Column("etag", String(40), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+__all__ = [
+    "metadata",
+    "cases",
+    "case_counters",
+    "events",
+    "members",
+    "channels",
+    "conversation_refs",
+    "outbox",
+    "processed_activities",
+    "bot_state",
+    "UniqueConstraint",
+    "Text",
+]

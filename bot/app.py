@@ -1,0 +1,129 @@
+"""The composition root: the only place that knows every concrete class.
+
+`bootstrap(settings, **overrides)` builds the pieces (tests pass fakes or a fixed
+clock); `build_web_app(components)` wraps them in aiohttp. Nothing is built at import
+time, and building the app starts nothing: the database is migrated, the members
+seeded and the outbox started in aiohttp's start-up hook.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from aiohttp import web
+from botbuilder.core import ConversationState
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+
+from bot.adapters.clock import SystemClock
+from bot.adapters.db.database import Database
+from bot.adapters.db.repository import SqlRepository
+from bot.domain.partnership import PartnershipConfig
+from bot.services.channels import seed_members_from_config
+from bot.services.context import ServiceContext
+from bot.services.outbox import OutboxDispatcher
+from bot.services.ports import Clock
+from bot.settings import Settings, load_partnership
+from bot.teams.edge import MessagesEndpoint, on_turn_error
+from bot.teams.handler import RapidReviewBot
+from bot.teams.notifier import TeamsNotifier
+from bot.teams.storage import SqlStorage
+
+log = logging.getLogger(__name__)
+COMPONENTS = web.AppKey("components", object)
+
+
+@dataclass
+class Components:
+    settings: Settings
+    partnership: PartnershipConfig
+    db: Database
+    repo: SqlRepository
+    clock: Clock
+    services: ServiceContext
+    adapter: CloudAdapter
+    bot: RapidReviewBot
+    outbox: OutboxDispatcher
+    endpoint: MessagesEndpoint
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def _sdk_config(settings: Settings) -> SimpleNamespace:
+    """botbuilder's configuration object. In local mode there is no app at all: the
+    SDK's anonymous path is the MultiTenant one with an empty id."""
+    return SimpleNamespace(
+        APP_ID=settings.app_id,
+        APP_PASSWORD=settings.app_password,
+        APP_TYPE="MultiTenant" if settings.local_mode else settings.app_type.value,
+        APP_TENANTID=settings.app_tenant_id,
+    )
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    partnership: PartnershipConfig | None = None,
+    clock: Clock | None = None,
+    db: Database | None = None,
+    adapter: CloudAdapter | None = None,
+) -> Components:
+    partnership = partnership or load_partnership(Path(settings.partnership_file))
+    clock = clock or SystemClock()
+    db = db or Database(settings.database_url)
+    repo = SqlRepository(db)
+    services = ServiceContext(repo=repo, clock=clock, partnership=partnership)
+    adapter = adapter or CloudAdapter(ConfigurationBotFrameworkAuthentication(_sdk_config(settings)))
+    adapter.on_turn_error = on_turn_error
+    services.notifier = TeamsNotifier(adapter, settings.app_id, repo, services.tz, clock)
+    outbox = OutboxDispatcher(services)
+    services.kick_outbox = outbox.kick
+    conversation_state = ConversationState(SqlStorage(repo, clock))
+    bot = RapidReviewBot(services, conversation_state, settings.app_id)
+    endpoint = MessagesEndpoint(
+        adapter,
+        bot,
+        repo,
+        clock,
+        allowed_tenants=frozenset(t.lower() for t in partnership.tenant_ids),
+        local_mode=settings.local_mode,
+    )
+    return Components(settings, partnership, db, repo, clock, services, adapter, bot, outbox, endpoint)
+
+
+async def start(components: Components, *, run_outbox: bool = True) -> None:
+    """Everything that touches the outside world at start-up."""
+    await components.db.migrate()
+    await seed_members_from_config(components.services)
+    if run_outbox:
+        components.outbox.start()
+        components.outbox.kick()  # deliver anything left from before a restart
+
+
+async def stop(components: Components) -> None:
+    await components.outbox.stop()
+    await components.db.dispose()
+
+
+def build_web_app(components: Components, *, run_outbox: bool = True) -> web.Application:
+    app = web.Application(client_max_size=1024 * 1024)
+    app[COMPONENTS] = components
+    app.router.add_post("/api/messages", components.endpoint)
+    app.router.add_get("/healthz", _healthz)
+
+    async def on_startup(_app: web.Application) -> None:
+        await start(components, run_outbox=run_outbox)
+
+    async def on_cleanup(_app: web.Application) -> None:
+        await stop(components)
+
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    return app
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    components: Components = request.app[COMPONENTS]  # type: ignore[assignment]
+    return web.json_response({"status": "ok", "mode": "local" if components.settings.local_mode else "production"})

@@ -1,0 +1,29 @@
+"""What every use case is given: the ports, the partnership and the clock."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from bot.domain.partnership import PartnershipConfig
+from bot.services.ports import Clock, Notifier, Repository
+
+
+def _noop() -> None:
+    return None
+
+
+@dataclass
+class ServiceContext:
+    repo: Repository
+    clock: Clock
+    partnership: PartnershipConfig
+    notifier: Notifier | None = None
+    kick_outbox: Callable[[], None] = _noop
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("bot.services"))
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.partnership.time_zone)

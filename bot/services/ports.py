@@ -1,0 +1,143 @@
+"""The ports the use cases talk through. Adapters implement them; the composition root
+(bot/app.py) picks real or fake ones. Nothing here knows Teams, SQL or HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.domain.case import Actor, Case, CaseSummary
+from bot.domain.events import Event
+from bot.domain.partnership import Partner, Role
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """An aware datetime (UTC)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where a proactive message goes: a stored Teams conversation."""
+
+    conversation_id: str
+    service_url: str
+    tenant_id: str | None = None
+    bot_id: str | None = None
+
+
+@dataclass(frozen=True)
+class MemberRecord:
+    role: Role
+    name: str
+    partner: Partner | None = None
+    aad_object_id: str | None = None
+    upn: str | None = None
+    organisation: str | None = None
+    job_title: str | None = None
+    source: str = "config"
+
+
+@dataclass(frozen=True)
+class Roles:
+    """What the partnership says a person may do. Looked up by Entra object id only."""
+
+    aad_object_id: str
+    panel_partners: frozenset[Partner] = frozenset()
+    chair: bool = False
+    manager: bool = False
+
+    @property
+    def may_see_identifiers(self) -> bool:
+        return bool(self.panel_partners) or self.chair or self.manager
+
+
+@dataclass(frozen=True)
+class NewCase:
+    """Everything a new case row needs except what the store allocates atomically
+    (the reference number and the pseudonym)."""
+
+    id: str
+    draft_id: str
+    year: int
+    case: dict[str, Any]  # CaseSummary fields minus reference/pseudonym
+    referral: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    key: str
+    kind: str
+    case_id: str | None
+    payload: dict[str, Any]
+    attempts: int
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    key: str
+    kind: str
+    case_id: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    status: str = "pending"
+
+
+class Repository(Protocol):
+    """Persistence. Each method is one transaction unless it says otherwise."""
+
+    async def create_case(
+        self, new: NewCase, event: Event, outbox: Sequence[OutboxMessage]
+    ) -> tuple[CaseSummary, bool]:
+        """Insert the case with a fresh reference and pseudonym; (existing, False) when
+        this draft was already submitted."""
+        ...
+
+    async def get_case(self, reference: str) -> Case | None: ...
+    async def get_case_by_id(self, case_id: str) -> Case | None: ...
+    async def get_summary_by_id(self, case_id: str) -> CaseSummary | None: ...
+    async def summary_by_draft(self, draft_id: str) -> CaseSummary | None: ...
+    async def list_cases_for_referrer(self, aad_object_id: str, limit: int = 20) -> list[CaseSummary]: ...
+    async def set_panel_activity(self, case_id: str, activity_id: str) -> None: ...
+    async def panel_activity(self, case_id: str) -> str | None: ...
+    async def add_event(self, event: Event) -> None: ...
+    async def events_for_case(self, case_id: str) -> list[Event]: ...
+
+    async def seed_members(self, records: Sequence[MemberRecord], at: datetime) -> int: ...
+    async def roles_of(self, aad_object_id: str) -> Roles: ...
+    async def bind_upn(self, upn: str, aad_object_id: str, at: datetime) -> bool: ...
+    async def has_unresolved_upns(self) -> bool: ...
+    async def members(self, role: Role | None = None) -> list[MemberRecord]: ...
+
+    async def bind_channel(
+        self, purpose: str, address: Address, team_id: str | None, channel_id: str | None, actor: Actor, at: datetime
+    ) -> None: ...
+    async def channel(self, purpose: str) -> Address | None: ...
+
+    async def save_reference(self, key: str, address: Address, user_id: str | None, at: datetime) -> None: ...
+    async def reference(self, key: str) -> Address | None: ...
+
+    async def enqueue(self, messages: Sequence[OutboxMessage], at: datetime) -> None: ...
+    async def claim_outbox(self, now: datetime, lease_seconds: int, limit: int) -> list[OutboxItem]: ...
+    async def outbox_done(self, item_id: int, at: datetime) -> None: ...
+    async def outbox_retry(self, item_id: int, not_before: datetime, error: str, give_up: bool) -> None: ...
+    async def outbox_park(self, item_id: int, status: str, error: str) -> None: ...
+    async def outbox_release(self, status: str, at: datetime) -> int: ...
+    async def count_outbox(self, status: str) -> int: ...
+
+
+class Notifier(Protocol):
+    """Teams, as the use cases see it. Implementations render cards from these calls."""
+
+    async def post_case_card(self, channel: Address, case: CaseSummary) -> str:
+        """Post the case's card to the panel channel; returns the activity id."""
+        ...
+
+    async def update_case_card(self, channel: Address, activity_id: str, case: CaseSummary) -> None: ...
+
+    async def notify_person(self, aad_object_id: str, notice: str, detail: dict[str, Any]) -> bool:
+        """A short notice in the person's personal chat. False when they cannot be reached."""
+        ...

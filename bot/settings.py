@@ -1,0 +1,130 @@
+"""Configuration: environment variables (and an optional `.env`), plus the partnership file.
+
+The Bot Framework's own variable names are kept (`MicrosoftAppId` …) so the usual
+deployment templates work unchanged. Bad configuration stops start-up with a message
+that names the setting and the fix (`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.domain.partnership import PartnershipConfig
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PARTNERSHIP_FILE = REPO_ROOT / "config" / "partnership.example.toml"
+
+
+class ConfigError(Exception):
+    """Configuration that cannot work; the message says which setting and how to fix it."""
+
+
+class Environment(StrEnum):
+    LOCAL = "local"
+    PRODUCTION = "production"
+
+
+class AppType(StrEnum):
+    SINGLE_TENANT = "SingleTenant"
+    MULTI_TENANT = "MultiTenant"
+    USER_ASSIGNED_MSI = "UserAssignedMSI"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      populate_by_name=True)
+
+    port: int = Field(default=3978, ge=1, le=65535, validation_alias=AliasChoices("PORT", "port"))
+    host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("HOST", "host"))
+    environment: Environment = Field(default=Environment.LOCAL,
+                                     validation_alias=AliasChoices("BOT_ENV", "environment"))
+    database_url: str = Field(default="sqlite:///./data/rapid_review.db",
+                              validation_alias=AliasChoices("DATABASE_URL", "database_url"))
+    partnership_file: Path = Field(default=DEFAULT_PARTNERSHIP_FILE,
+                                   validation_alias=AliasChoices("PARTNERSHIP_FILE", "partnership_file"))
+    app_id: str = Field(default="", validation_alias=AliasChoices("MicrosoftAppId", "app_id"))
+    app_password: str = Field(default="", validation_alias=AliasChoices("MicrosoftAppPassword", "app_password"),
+                              repr=False)
+    app_type: AppType = Field(default=AppType.SINGLE_TENANT,
+                              validation_alias=AliasChoices("MicrosoftAppType", "app_type"))
+    app_tenant_id: str = Field(default="", validation_alias=AliasChoices("MicrosoftAppTenantId", "app_tenant_id"))
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "log_level"))
+
+    @field_validator("app_type", mode="before")
+    @classmethod
+    def _app_type(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            for member in AppType:
+                if member.value.lower() == value.strip().lower():
+                    return member
+        return value
+
+    @property
+    def local_mode(self) -> bool:
+        """No Bot Framework credentials: requests are not authenticated, so the bot
+        listens on the loopback interface only."""
+        return not self.app_id
+
+    @property
+    def bind_host(self) -> str:
+        return "127.0.0.1" if self.local_mode else self.host
+
+    def check(self) -> None:
+        if self.environment is Environment.PRODUCTION and self.local_mode:
+            raise ConfigError(
+                "MicrosoftAppId is empty but BOT_ENV=production: without Bot Framework credentials anyone could "
+                "post forged activities. Set MicrosoftAppId, MicrosoftAppPassword and MicrosoftAppTenantId "
+                "(see README 'Registering in a real tenant'), or unset BOT_ENV to run locally."
+            )
+        if not self.local_mode:
+            if self.app_type is not AppType.USER_ASSIGNED_MSI and not self.app_password:
+                raise ConfigError("MicrosoftAppPassword is empty: set the client secret of the bot's Entra app.")
+            if self.app_type is not AppType.MULTI_TENANT and not self.app_tenant_id:
+                raise ConfigError(
+                    f"MicrosoftAppTenantId is empty but MicrosoftAppType={self.app_type.value}: set it to your "
+                    "Entra tenant id."
+                )
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, env_file: str | None = ".env") -> Settings:
+    try:
+        if environ is None:
+            settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+        else:
+            settings = Settings.model_validate(dict(environ))
+    except ValidationError as error:
+        raise ConfigError(_describe(error, "environment")) from error
+    settings.check()
+    return settings
+
+
+def load_partnership(path: Path) -> PartnershipConfig:
+    if not path.exists():
+        raise ConfigError(
+            f"PARTNERSHIP_FILE {path} does not exist: point PARTNERSHIP_FILE at your partnership file "
+            f"(start from {DEFAULT_PARTNERSHIP_FILE.relative_to(REPO_ROOT)})."
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from error
+    try:
+        return PartnershipConfig.model_validate(data.get("partnership", data))
+    except ValidationError as error:
+        raise ConfigError(_describe(error, str(path))) from error
+
+
+def _describe(error: ValidationError, where: str) -> str:
+    lines = [f"{where}: configuration is not valid:"]
+    for item in error.errors(include_url=False):
+        field = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"  - {field}: {message}")
+    return "\n".join(lines)

@@ -1,0 +1,148 @@
+"""`POST /api/messages`: the only way in from Teams.
+
+We do not use `CloudAdapter.process`, for three reasons found in botbuilder 4.17.1:
+- it answers many forged or broken tokens (garbage, expired, unknown key, alg=none,
+  missing issuer) and malformed JSON with HTTP 500, where the protocol wants 401/400
+  (reliability brief §1.3) — and each 500 logs a stack trace;
+- it serialises an invoke response body twice, so every Universal Actions reply
+  becomes a 500 (teams-brief §1.3, finding 1);
+- it cannot de-duplicate activities that Teams delivers twice.
+
+So this route authenticates first (every failure → 401, logged in one line with no
+token or body), then gates the tenant, de-duplicates state-changing activities on
+their id, runs the turn with the already-authenticated result, and writes the invoke
+response as the plain dict the handler built.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+import uuid
+from typing import Any
+
+from aiohttp import web
+from botbuilder.core import TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import Activity, ActivityTypes
+from msrest.serialization import Model
+
+from bot.adapters.db.repository import SqlRepository
+from bot.domain.events import Event, EventKind
+from bot.services.ports import Clock
+from bot.teams.handler import RapidReviewBot, Reply, invoke_body, tenant_of
+
+log = logging.getLogger(__name__)
+
+
+def _is_state_changing(activity: Activity) -> bool:
+    return activity.type == ActivityTypes.invoke or (
+        activity.type == ActivityTypes.message and bool(activity.value)
+    )
+
+
+class MessagesEndpoint:
+    def __init__(self, adapter: CloudAdapter, bot: RapidReviewBot, repo: SqlRepository, clock: Clock, *,
+                 allowed_tenants: frozenset[str], local_mode: bool) -> None:
+        self.adapter = adapter
+        self.bot = bot
+        self.repo = repo
+        self.clock = clock
+        self.allowed_tenants = allowed_tenants
+        self.local_mode = local_mode
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        if "application/json" not in request.headers.get("Content-Type", ""):
+            return web.Response(status=415)
+        try:
+            body = await request.json(loads=json.loads)
+            activity = Activity().deserialize(body)
+            if not isinstance(body, dict) or not activity.type:
+                raise ValueError("not an activity")
+        except (ValueError, TypeError, AttributeError):
+            log.warning("rejected request: body is not an activity")
+            return web.json_response({"error": "the body is not a Bot Framework activity"}, status=400)
+
+        auth_header = request.headers.get("Authorization", "")
+        try:
+            authenticated = await self.adapter.bot_framework_authentication.authenticate_request(
+                activity, auth_header
+            )
+        except Exception as error:  # noqa: BLE001 - any failure to authenticate is a 401, never a 500
+            log.warning("rejected request: authentication failed", extra={"reason": type(error).__name__})
+            return web.Response(status=401)
+
+        refusal = await self._gate(activity)
+        if refusal is not None:
+            return refusal
+
+        dedupe_key = self._dedupe_key(activity)
+        if dedupe_key is not None:
+            first, stored = await self.repo.claim_activity(dedupe_key, self.clock.now())
+            if not first:
+                return self._duplicate(activity, stored)
+
+        invoke_response = await self.adapter.process_activity(authenticated, activity, self.bot.on_turn)
+        if activity.type != ActivityTypes.invoke:
+            return web.Response(status=201 if invoke_response is None else int(invoke_response.status))
+        body = self._invoke_payload(invoke_response)
+        if dedupe_key is not None:
+            await self.repo.remember_response(dedupe_key, body)
+        return web.json_response(body, status=200)
+
+    async def _gate(self, activity: Activity) -> web.Response | None:
+        if not self.local_mode and activity.channel_id != "msteams":
+            log.warning("rejected request: channel", extra={"channel": str(activity.channel_id)[:20]})
+            return web.Response(status=403)
+        tenant = tenant_of(activity)
+        if self.allowed_tenants and tenant not in self.allowed_tenants:
+            log.warning("rejected request: tenant not allowed")
+            await self.repo.add_event(
+                Event(kind=EventKind.FOREIGN_TENANT_REFUSED, at=self.clock.now(), actor_aad_id=None, actor_name=None,
+                      detail={"tenant": (tenant or "")[:64]})
+            )
+            return web.Response(status=403)
+        return None
+
+    @staticmethod
+    def _dedupe_key(activity: Activity) -> str | None:
+        if not activity.id or not _is_state_changing(activity):
+            return None
+        conversation = activity.conversation.id if activity.conversation else ""
+        return f"{conversation}|{activity.id}"[:400]
+
+    @staticmethod
+    def _duplicate(activity: Activity, stored: Any) -> web.Response:
+        """Teams retried an activity we already handled: answer as before, do nothing again."""
+        log.info("duplicate activity ignored")
+        if activity.type != ActivityTypes.invoke:
+            return web.Response(status=200)
+        if stored is None:
+            stored = invoke_body(Reply(text="Still working on your last click — one moment."))
+        return web.json_response(stored, status=200)
+
+    @staticmethod
+    def _invoke_payload(invoke_response: Any) -> dict[str, Any]:
+        if invoke_response is None or int(invoke_response.status) == 501 or invoke_response.body is None:
+            return invoke_body(Reply(text="Sorry, something went wrong. Nothing was changed; please try again.",
+                                     status=500))
+        body = invoke_response.body
+        return body.serialize() if isinstance(body, Model) else body
+
+
+async def on_turn_error(turn_context: TurnContext, error: Exception) -> None:
+    """A turn failed. The user gets a generic message with a correlation id; the log
+    gets the exception type and where — never the activity or the exception text,
+    which could quote what someone typed about a child."""
+    correlation = uuid.uuid4().hex[:8]
+    where = "".join(traceback.format_tb(error.__traceback__)[-3:]) if error.__traceback__ else ""
+    log.error("turn failed", extra={"correlation": correlation, "error": type(error).__name__, "where": where})
+    if turn_context.activity.type == ActivityTypes.invoke:
+        return
+    try:
+        await turn_context.send_activity(
+            f"Sorry, something went wrong and nothing was changed. If it happens again, quote reference {correlation}."
+        )
+    except Exception:  # noqa: BLE001 - the original error is what matters
+        log.warning("could not tell the user about the failed turn", extra={"correlation": correlation})

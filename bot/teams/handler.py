@@ -1,0 +1,332 @@
+"""The Teams activity handler: activities in, use cases called, cards out.
+
+Identity and authority come from the activity (`from.aadObjectId`, the tenant in
+channelData), checked against the database; card data is intent only (cards/actions.py).
+Typed commands and card presses go through the same routes whether a card press came
+as Action.Execute (an invoke, answered in the invoke response) or Action.Submit (a
+message with a value, answered with a new message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from botbuilder.core import CardFactory, ConversationState, MessageFactory, TurnContext
+from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
+from botbuilder.dialogs import DialogSet, DialogTurnStatus
+from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
+from botbuilder.schema.teams import TeamInfo, TeamsChannelAccount
+from botframework.connector.models import InvokeResponse
+
+from bot.domain.case import Actor, parse_reference
+from bot.domain.events import Event, EventKind
+from bot.services import referrals
+from bot.services.channels import WAITING_FOR_CHANNEL, bind_panel_channel, remember_user
+from bot.services.context import ServiceContext
+from bot.services.ports import Address
+from bot.services.referrals import NotAuthorised
+from bot.teams.storage import StateConflict
+from cards import chat
+from cards import referral_form as form
+from cards.actions import BadCardData, CardPress, parse_press
+from cards.common import CONTENT_TYPE
+from dialogs.referral_dialog import FORM_ACTION, FORM_ACTOR, FORM_REPLY, ReferralDialog
+
+log = logging.getLogger(__name__)
+
+MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
+BIND_PHRASES = ("use this channel for the panel", "use this channel", "set panel channel")
+
+
+@dataclass
+class Reply:
+    """What a turn answers: a card, or a short message (an error when status >= 400)."""
+
+    card: dict[str, Any] | None = None
+    text: str | None = None
+    status: int = 200
+
+
+def command_text(activity: Activity) -> str:
+    text = MENTION.sub(" ", activity.text or "")
+    return " ".join(text.split()).strip().lower()
+
+
+def tenant_of(activity: Activity) -> str | None:
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    tenant = (data.get("tenant") or {}).get("id") if isinstance(data.get("tenant"), dict) else None
+    if tenant:
+        return str(tenant).lower()
+    extra = getattr(activity.conversation, "additional_properties", None) or {}
+    value = extra.get("tenantId") or getattr(activity.conversation, "tenant_id", None)
+    return str(value).lower() if value else None
+
+
+def actor_of(activity: Activity) -> Actor | None:
+    sender = activity.from_property
+    aad = getattr(sender, "aad_object_id", None) if sender else None
+    if not aad:
+        return None
+    return Actor(aad_object_id=str(aad).lower(), name=(sender.name or "Unknown")[:100], tenant_id=tenant_of(activity))
+
+
+class RapidReviewBot(TeamsActivityHandler):
+    def __init__(self, services: ServiceContext, conversation_state: ConversationState, app_id: str) -> None:
+        self.services = services
+        self.conversation_state = conversation_state
+        self.app_id = app_id
+        self.dialogs = DialogSet(conversation_state.create_property("DialogState"))
+        self.dialogs.add(ReferralDialog(services))
+        # One turn at a time per conversation in this process: a double-click must not race
+        # its own dialog state. (Across processes the state's eTag catches it.)
+        self._conversation_locks: dict[str, asyncio.Lock] = {}
+
+    # ---- the turn ---------------------------------------------------------------------------
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        conversation = turn_context.activity.conversation.id if turn_context.activity.conversation else ""
+        lock = self._conversation_locks.setdefault(conversation, asyncio.Lock())
+        async with lock:
+            try:
+                await super().on_turn(turn_context)
+                await self.conversation_state.save_changes(turn_context)
+            except StateConflict:
+                await self._answer(turn_context, Reply(text="That was saved a moment ago from another window. "
+                                                            "Type **resume** to see where you are.", status=409))
+        if not lock.locked() and len(self._conversation_locks) > 10_000:
+            self._conversation_locks.pop(conversation, None)
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        conversation_type = getattr(activity.conversation, "conversation_type", None) or "personal"
+        actor = actor_of(activity)
+        if conversation_type == "personal" and actor:
+            await self._remember(turn_context, actor)
+        if activity.value:  # Action.Submit: a card press that arrived as a message
+            reply = await self._press(turn_context, activity.value, None)
+        elif conversation_type == "channel":
+            reply = await self._channel_command(turn_context, actor)
+        elif conversation_type == "groupChat":
+            reply = Reply(text="I work in personal chat (for referrals) and in the panel channel.")
+        else:
+            reply = await self._personal_command(turn_context, actor)
+        await self._answer(turn_context, reply)
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        activity = turn_context.activity
+        if activity.name != "adaptiveCard/action":
+            return await super().on_invoke_activity(turn_context)
+        value = activity.value if isinstance(activity.value, dict) else {}
+        action = value.get("action") if isinstance(value.get("action"), dict) else {}
+        if action.get("type") not in (None, "Action.Execute"):
+            return InvokeResponse(status=200, body=invoke_body(Reply(text="Unsupported action.", status=400)))
+        reply = await self._press(turn_context, action.get("data") or {}, action.get("verb"))
+        if turn_context.activity.conversation and actor_of(activity):
+            await self._remember_if_personal(turn_context)
+        return InvokeResponse(status=200, body=invoke_body(reply))
+
+    async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        await self._greet(turn_context)
+
+    async def on_teams_members_added(self, members_added: list[TeamsChannelAccount], team_info: TeamInfo,
+                                     turn_context: TurnContext) -> None:
+        bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
+        if any(m.id == bot_id for m in members_added):
+            await self._greet(turn_context)
+
+    async def on_members_added_activity(self, members_added: list[ChannelAccount],
+                                        turn_context: TurnContext) -> None:
+        bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
+        if any(m.id == bot_id for m in members_added):
+            await self._greet(turn_context)
+
+    # ---- commands -----------------------------------------------------------------------------
+
+    async def _personal_command(self, turn_context: TurnContext, actor: Actor | None) -> Reply:
+        text = command_text(turn_context.activity)
+        if actor is None:
+            return Reply(text="I could not tell who you are from Teams, so I cannot take a referral here.")
+        dc = await self.dialogs.create_context(turn_context)
+        in_progress = dc.active_dialog is not None
+        if text in ("refer", "start", "new referral", "chat.refer"):
+            if in_progress:
+                return await self._continue_form(turn_context, CardPress(verb=form.RESUME), actor,
+                                                 note="You already have a referral in progress. Here it is; "
+                                                      "type **cancel** to discard it and start again.")
+            await dc.begin_dialog(ReferralDialog.__name__, await self._prefill(turn_context, actor))
+            return Reply(card=turn_context.turn_state.get(FORM_REPLY))
+        if text in ("resume", "continue"):
+            if not in_progress:
+                return Reply(text="You have no referral in progress. Type **refer** to start one.")
+            return await self._continue_form(turn_context, CardPress(verb=form.RESUME), actor)
+        if text in ("cancel", "discard"):
+            if not in_progress:
+                return Reply(text="There is no referral in progress to cancel.")
+            return await self._continue_form(turn_context, CardPress(verb=form.CANCEL), actor)
+        if text in ("my referrals", "my cases", "referrals"):
+            cases = await referrals.my_referrals(self.services, actor)
+            return Reply(card=chat.my_referrals_card(cases, self.services.tz, in_progress=in_progress))
+        if text.startswith("notification summary"):
+            return await self._notification_summary(actor, text.removeprefix("notification summary"))
+        roles = await self.services.repo.roles_of(actor.aad_object_id)
+        waiting = await self.services.repo.count_outbox(WAITING_FOR_CHANNEL) if roles.manager else 0
+        if text in ("help", "?", "hi", "hello"):
+            return Reply(card=chat.help_card(self.services.partnership.name, in_progress=in_progress,
+                                             waiting_posts=waiting))
+        return Reply(card=chat.help_card(self.services.partnership.name, in_progress=in_progress,
+                                         unknown=text, waiting_posts=waiting))
+
+    async def _notification_summary(self, actor: Actor, argument: str) -> Reply:
+        reference = parse_reference(argument)
+        if reference is None:
+            return Reply(text="Say which case, for example: **notification summary RR-2026-0001**.")
+        try:
+            case = await referrals.notification_summary(self.services, actor, reference)
+        except NotAuthorised as denied:
+            return Reply(text=str(denied), status=403)
+        except LookupError:
+            return Reply(text=f"There is no case {reference}.", status=404)
+        today = self.services.clock.now().astimezone(self.services.tz).date()
+        return Reply(card=chat.notification_summary_card(case, self.services.tz, today))
+
+    async def _channel_command(self, turn_context: TurnContext, actor: Actor | None) -> Reply:
+        text = command_text(turn_context.activity)
+        if any(text.startswith(p) for p in BIND_PHRASES):
+            if actor is None:
+                return Reply(text="I could not tell who you are from Teams.", status=403)
+            data = turn_context.activity.channel_data if isinstance(turn_context.activity.channel_data, dict) else {}
+            team_id = (data.get("team") or {}).get("id")
+            channel_id = (data.get("channel") or {}).get("id")
+            # Post to the channel itself, not into the thread the command was typed in.
+            conversation_id = (turn_context.activity.conversation.id or "").split(";messageid=")[0]
+            address = Address(conversation_id, turn_context.activity.service_url, tenant_of(turn_context.activity),
+                              turn_context.activity.recipient.id if turn_context.activity.recipient else None)
+            try:
+                released = await bind_panel_channel(self.services, actor, address, team_id, channel_id)
+            except NotAuthorised as denied:
+                return Reply(text=f"{denied} Ask a partnership manager to do it.", status=403)
+            return Reply(card=chat.channel_bound_card(released))
+        return Reply(card=chat.channel_help_card())
+
+    # ---- card presses ---------------------------------------------------------------------------
+
+    async def _press(self, turn_context: TurnContext, data: Any, verb_hint: str | None) -> Reply:
+        actor = actor_of(turn_context.activity)
+        try:
+            press = parse_press(data, verb_hint)
+        except BadCardData as bad:
+            await self._audit_tamper(actor, str(bad))
+            return Reply(text="This card could not be read. Please use the latest card from the bot.", status=400)
+        if actor is None:
+            return Reply(text="I could not tell who you are from Teams.", status=403)
+        if press.verb == "chat.refer":
+            turn_context.activity.text = "refer"
+            return await self._personal_command(turn_context, actor)
+        if press.verb in form.FORM_VERBS:
+            return await self._continue_form(turn_context, press, actor)
+        await self._audit_tamper(actor, f"unknown verb {press.verb[:40]}")
+        return Reply(text="That button is not recognised. Please use the latest card from the bot.", status=400)
+
+    async def _continue_form(self, turn_context: TurnContext, press: CardPress, actor: Actor,
+                             note: str | None = None) -> Reply:
+        turn_context.turn_state[FORM_ACTION] = press
+        turn_context.turn_state[FORM_ACTOR] = actor
+        dc = await self.dialogs.create_context(turn_context)
+        if dc.active_dialog is None:
+            return await self._no_draft(press, actor)
+        result = await dc.continue_dialog()
+        card = turn_context.turn_state.get(FORM_REPLY)
+        if note and card:
+            card = {**card, "body": [{"type": "TextBlock", "text": note, "wrap": True, "color": "Accent"},
+                                     *card["body"]]}
+        if result.status is DialogTurnStatus.Empty and card is None:
+            return await self._no_draft(press, actor)
+        return Reply(card=card)
+
+    async def _no_draft(self, press: CardPress, actor: Actor) -> Reply:
+        """A press on a form that is no longer open: most often the second click of a
+        double-click on Submit, which must not submit twice."""
+        if press.verb == form.SUBMIT and press.ref:
+            case = await self.services.repo.summary_by_draft(press.ref)
+            if case is not None and case.referrer_aad_id == actor.aad_object_id:
+                return Reply(card=form.submitted_card(case.reference, case.pseudonym,
+                                                      likely_notifiable=case.likely_notifiable, channel_bound=True,
+                                                      partnership=self.services.partnership.name, already=True))
+        return Reply(text="This referral form is no longer open (it was submitted or discarded). Type **refer** to "
+                          "start a new one, or **my referrals** to see yours.")
+
+    # ---- helpers --------------------------------------------------------------------------------
+
+    async def _answer(self, turn_context: TurnContext, reply: Reply) -> None:
+        if turn_context.activity.type == ActivityTypes.invoke:
+            return  # invokes answer through the invoke response
+        if reply.card:
+            await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(reply.card)))
+        elif reply.text:
+            await turn_context.send_activity(MessageFactory.text(reply.text))
+
+    async def _greet(self, turn_context: TurnContext) -> None:
+        conversation_type = getattr(turn_context.activity.conversation, "conversation_type", None) or "personal"
+        if conversation_type == "channel":
+            card = chat.channel_welcome_card(self.services.partnership.name)
+        else:
+            card = chat.welcome_card(self.services.partnership.name)
+        await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
+
+    async def _prefill(self, turn_context: TurnContext, actor: Actor) -> dict[str, str]:
+        """Name and e-mail from Teams, so the referrer does not type them."""
+        prefill = {"name": actor.name}
+        try:
+            member = await asyncio.wait_for(
+                TeamsInfo.get_member(turn_context, turn_context.activity.from_property.id), timeout=3
+            )
+            email = member.email or member.user_principal_name
+            if email:
+                prefill["email"] = email
+            if member.name:
+                prefill["name"] = member.name
+        except Exception:  # noqa: BLE001 - pre-filling is a convenience; the referrer can type it
+            log.info("could not read the member's e-mail from Teams")
+        return prefill
+
+    async def _remember(self, turn_context: TurnContext, actor: Actor) -> None:
+        activity = turn_context.activity
+        address = Address(activity.conversation.id, activity.service_url, actor.tenant_id,
+                          activity.recipient.id if activity.recipient else None)
+        await remember_user(self.services, actor.aad_object_id, address, activity.from_property.id)
+        await self.services.repo.save_reference("service", address, None, self.services.clock.now())
+
+    async def _remember_if_personal(self, turn_context: TurnContext) -> None:
+        conversation_type = getattr(turn_context.activity.conversation, "conversation_type", None) or "personal"
+        actor = actor_of(turn_context.activity)
+        if conversation_type == "personal" and actor:
+            await self._remember(turn_context, actor)
+
+    async def _audit_tamper(self, actor: Actor | None, reason: str) -> None:
+        await self.services.repo.add_event(
+            Event(
+                kind=EventKind.ACCESS_DENIED,
+                at=self.services.clock.now(),
+                actor_aad_id=actor.aad_object_id if actor else None,
+                actor_name=actor.name if actor else None,
+                detail={"action": "card_press", "reason": reason[:200]},
+            )
+        )
+
+
+def invoke_body(reply: Reply) -> dict[str, Any]:
+    """The Universal Actions response body, as a plain dict (teams-brief §1.3): HTTP 200
+    always, the real outcome in statusCode."""
+    if reply.card is not None and reply.status < 400:
+        return {"statusCode": 200, "type": CONTENT_TYPE, "value": reply.card}
+    if reply.status >= 400:
+        return {
+            "statusCode": reply.status,
+            "type": "application/vnd.microsoft.error",
+            "value": {"code": "BadRequest" if reply.status == 400 else "Forbidden", "message": reply.text or ""},
+        }
+    return {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": reply.text or "Done."}

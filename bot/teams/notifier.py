@@ -1,0 +1,154 @@
+"""The Notifier port over the Bot Framework: proactive posts and in-place updates.
+
+Proactive sends go through `continue_conversation` on a stored address. With
+CloudAdapter the bot's app id must be passed or the call fails ("Invalid app_id");
+in local (anonymous) mode it is the empty string, which the SDK accepts.
+
+The SDK does not retry 429 and never retries POSTs (teams-brief §3.4), so failures
+become DeliveryError with Teams' Retry-After, and the outbox retries them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from botbuilder.core import BotAdapter, CardFactory, MessageFactory, TurnContext
+from botbuilder.schema import (
+    ActivityTypes,
+    ChannelAccount,
+    ConversationAccount,
+    ConversationParameters,
+    ConversationReference,
+    ErrorResponseException,
+)
+
+from bot.domain.case import CaseSummary
+from bot.services.outbox import DeliveryError
+from bot.services.ports import Address, Clock, Repository
+from cards.chat import text_card
+from cards.panel import case_card
+
+log = logging.getLogger(__name__)
+
+NOTICES = {
+    "no_panel_channel": (
+        "Panel channel needed",
+        "Referral {reference} has been submitted, but no panel channel is set, so the panel has not seen it yet. "
+        "It is stored safely. In the channel your panel uses, type **@Rapid Review use this channel for the panel**.",
+    ),
+}
+
+
+def _reference(address: Address, bot_id: str) -> ConversationReference:
+    return ConversationReference(
+        channel_id="msteams",
+        service_url=address.service_url,
+        bot=ChannelAccount(id=address.bot_id or bot_id),
+        conversation=ConversationAccount(id=address.conversation_id, tenant_id=address.tenant_id),
+    )
+
+
+def delivery_error(error: Exception) -> DeliveryError:
+    """Translate a connector failure into what the outbox needs to know."""
+    if isinstance(error, ErrorResponseException) and error.response is not None:
+        status = error.response.status_code
+        retry_after = error.response.headers.get("Retry-After")
+        try:
+            wait = float(retry_after) if retry_after is not None else None
+        except ValueError:
+            wait = None
+        permanent = status in (400, 401, 403, 404, 413)
+        return DeliveryError(f"connector answered {status}", retry_after=wait, permanent=permanent)
+    return DeliveryError(f"connector unreachable: {type(error).__name__}")
+
+
+class TeamsNotifier:
+    def __init__(self, adapter: BotAdapter, app_id: str, repo: Repository, tz: ZoneInfo, clock: Clock) -> None:
+        self._adapter = adapter
+        self._clock = clock
+        self._app_id = app_id or ""
+        self._repo = repo
+        self._tz = tz
+
+    async def _in_conversation(self, address: Address, work: Any) -> Any:
+        result: dict[str, Any] = {}
+
+        async def callback(turn_context: TurnContext) -> None:
+            result["value"] = await work(turn_context)
+
+        try:
+            await self._adapter.continue_conversation(_reference(address, self._app_id), callback, self._app_id)
+        except DeliveryError:
+            raise
+        except Exception as error:  # noqa: BLE001 - every connector failure becomes a retryable delivery error
+            raise delivery_error(error) from error
+        return result.get("value")
+
+    async def send_card(self, address: Address, card: dict[str, Any]) -> str:
+        async def work(turn_context: TurnContext) -> str:
+            response = await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
+            return response.id if response else ""
+
+        return await self._in_conversation(address, work)
+
+    async def update_card(self, address: Address, activity_id: str, card: dict[str, Any]) -> None:
+        async def work(turn_context: TurnContext) -> None:
+            activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
+            activity.id = activity_id
+            activity.type = ActivityTypes.message
+            await turn_context.update_activity(activity)
+
+        await self._in_conversation(address, work)
+
+    # ---- the Notifier port --------------------------------------------------------------------
+
+    async def post_case_card(self, channel: Address, case: CaseSummary) -> str:
+        return await self.send_card(channel, case_card(case, self._tz))
+
+    async def update_case_card(self, channel: Address, activity_id: str, case: CaseSummary) -> None:
+        await self.update_card(channel, activity_id, case_card(case, self._tz))
+
+    async def notify_person(self, aad_object_id: str, notice: str, detail: dict[str, Any]) -> bool:
+        title, text = NOTICES[notice]
+        card = text_card(title, text.format(**{k: v or "" for k, v in detail.items()}), style="warning")
+        address = await self._repo.reference(f"user:{aad_object_id}") or await self._open_personal_chat(aad_object_id)
+        if address is None:
+            return False
+        await self.send_card(address, card)
+        return True
+
+    async def _open_personal_chat(self, aad_object_id: str) -> Address | None:
+        """Teams lets a bot start a 1:1 chat with a user of its tenant once the app is
+        installed for them or in a team they belong to; otherwise this fails and the
+        notice waits until they first talk to the bot."""
+        known = await self._repo.reference("service")
+        if known is None:
+            return None
+        params = ConversationParameters(
+            is_group=False,
+            bot=ChannelAccount(id=known.bot_id or self._app_id),
+            members=[ChannelAccount(id=aad_object_id)],
+            tenant_id=known.tenant_id,
+            channel_data={"tenant": {"id": known.tenant_id}} if known.tenant_id else None,
+        )
+        created: dict[str, Address] = {}
+
+        async def callback(turn_context: TurnContext) -> None:
+            created["address"] = Address(
+                turn_context.activity.conversation.id, known.service_url, known.tenant_id, known.bot_id
+            )
+
+        try:
+            await self._adapter.create_conversation(
+                self._app_id, callback, params, channel_id="msteams", service_url=known.service_url
+            )
+        except Exception as error:  # noqa: BLE001 - not reachable is an expected answer here
+            log.info("could not open a personal chat", extra={"reason": type(error).__name__})
+            return None
+        address = created.get("address")
+        if address:
+            await self._repo.save_reference(f"user:{aad_object_id}", address, None, self._clock.now())
+        return address
+

@@ -1,0 +1,98 @@
+"""botbuilder `Storage` on our database, so dialog state survives restarts and is
+shared by every bot process.
+
+Semantics follow botbuilder's MemoryStorage, with one difference that matters: an item
+that carries an `e_tag` is written only if the stored one still has that e_tag (a
+stale writer gets an error instead of silently overwriting a newer state). Reads hand
+back copies, never live references.
+"""
+
+from __future__ import annotations
+
+import uuid
+from copy import deepcopy
+from typing import Any
+
+from botbuilder.core import Storage, StoreItem
+from botbuilder.dialogs import DialogInstance, DialogState
+
+from bot.adapters.db.repository import SqlRepository
+from bot.services.ports import Clock
+
+
+class StateConflict(KeyError):
+    """Another turn saved this conversation's state first."""
+
+
+def _encode(value: Any) -> Any:
+    """Plain JSON, plus the two SDK objects the dialog stack is made of. No general
+    object pickling: what is read back from the database can only become these types."""
+    if isinstance(value, DialogState):
+        return {"$dialog_state": [_encode(instance) for instance in value.dialog_stack]}
+    if isinstance(value, DialogInstance):
+        return {"$dialog_instance": {"id": value.id, "state": _encode(value.state)}}
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encode(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise TypeError(f"cannot store {type(value).__name__} in bot state")
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"$dialog_state"}:
+            return DialogState([_decode(i) for i in value["$dialog_state"]])
+        if set(value) == {"$dialog_instance"}:
+            inner = value["$dialog_instance"]
+            instance = DialogInstance()
+            instance.id = inner["id"]
+            instance.state = _decode(inner["state"])
+            return instance
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def _to_json(item: Any) -> dict[str, Any]:
+    if isinstance(item, dict):
+        return _encode(item)
+    if isinstance(item, StoreItem):
+        return _encode(dict(vars(item)))
+    raise TypeError(f"cannot store {type(item).__name__}")
+
+
+class SqlStorage(Storage):
+    def __init__(self, repo: SqlRepository, clock: Clock) -> None:
+        self._repo = repo
+        self._clock = clock
+
+    async def read(self, keys: list[str]) -> dict[str, object]:
+        if not keys:
+            return {}
+        found = await self._repo.read_state(keys)
+        result: dict[str, object] = {}
+        for key, (data, etag) in found.items():
+            item = _decode(deepcopy(data))
+            item["e_tag"] = etag
+            result[key] = item
+        return result
+
+    async def write(self, changes: dict[str, object]) -> None:
+        for key, item in (changes or {}).items():
+            data = _to_json(item)
+            etag = data.pop("e_tag", None)
+            new_etag = uuid.uuid4().hex
+            written = await self._repo.write_state(key, data, etag, new_etag, self._clock.now())
+            if not written:
+                raise StateConflict(f"Etag conflict for {key}")
+            if isinstance(item, dict):
+                item["e_tag"] = new_etag
+            elif isinstance(item, StoreItem):
+                item.e_tag = new_etag
+
+    async def delete(self, keys: list[str]) -> None:
+        if keys:
+            await self._repo.delete_state(keys)

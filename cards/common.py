@@ -1,0 +1,184 @@
+"""Building blocks every card uses.
+
+Rules that hold on every card:
+- Adaptive Cards 1.5, full width in Teams.
+- Text a user typed is shown *literally*: it goes in a RichTextBlock's TextRun, which
+  Teams does not parse as Markdown, so `**bold**`, `[a link](…)` and `<at>x</at>`
+  stay as typed (and control characters were already removed by the domain).
+  Only text written by us goes in TextBlock (Markdown-capable).
+- Every action's data carries the verb twice (`verb` for botbuilder, `action` for the
+  Teams SDK v2 router), the case or draft reference and the card version; the server
+  reads everything else from the database.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+CARD_VERSION = "1.5"
+SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+# Teams rejects bot messages over 40 KB (UTF-16). We stay under 28 KB, the older and
+# stricter limit, so a card never bounces.
+MAX_CARD_BYTES = 28 * 1024
+
+Element = dict[str, Any]
+
+
+def card(
+    body: list[Element],
+    *,
+    actions: list[Element] | None = None,
+    refresh: Element | None = None,
+    entities: list[Element] | None = None,
+) -> Element:
+    result: Element = {
+        "type": "AdaptiveCard",
+        "$schema": SCHEMA,
+        "version": CARD_VERSION,
+        "msteams": {"width": "Full"},
+        "body": body,
+    }
+    if actions:
+        result["actions"] = actions
+    if refresh:
+        result["refresh"] = refresh
+    if entities:
+        result["msteams"]["entities"] = entities
+    return result
+
+
+def card_size(value: Element) -> int:
+    """Bytes as Teams counts them (UTF-16)."""
+    return len(json.dumps(value, ensure_ascii=False).encode("utf-16-le"))
+
+
+# ---- text --------------------------------------------------------------------------------
+
+# Characters that start emphasis, links, code, HTML-ish tags or strikethrough.
+_MARKDOWN_SPECIALS = str.maketrans({c: "\\" + c for c in "\\*_`[]<>~|"})
+
+
+def escape_markdown(text: str) -> str:
+    """For our own strings that embed a value inside Markdown TextBlock text."""
+    return text.translate(_MARKDOWN_SPECIALS)
+
+
+def heading(text: str, *, size: str = "Large") -> Element:
+    return {"type": "TextBlock", "text": text, "size": size, "weight": "Bolder", "wrap": True, "style": "heading"}
+
+
+def para(
+    text: str, *, subtle: bool = False, size: str | None = None, color: str | None = None, weight: str | None = None
+) -> Element:
+    """Text we wrote ourselves (may use Markdown)."""
+    block: Element = {"type": "TextBlock", "text": text, "wrap": True}
+    if subtle:
+        block["isSubtle"] = True
+    if size:
+        block["size"] = size
+    if color:
+        block["color"] = color
+    if weight:
+        block["weight"] = weight
+    return block
+
+
+def literal(text: str, *, subtle: bool = False, weight: str | None = None, italic: bool = False) -> Element:
+    """Text a user typed, shown exactly as typed (never parsed as Markdown or mentions)."""
+    run: Element = {"type": "TextRun", "text": text}
+    if subtle:
+        run["isSubtle"] = True
+    if weight:
+        run["weight"] = weight
+    if italic:
+        run["italic"] = True
+    return {"type": "RichTextBlock", "inlines": [run]}
+
+
+def labelled(label: str, value: str | None, *, empty: str = "Not given") -> list[Element]:
+    """A label we wrote, then the user's value literally."""
+    return [
+        {"type": "TextBlock", "text": label, "weight": "Bolder", "wrap": True, "spacing": "Small"},
+        literal(value)
+        if value
+        else {"type": "TextBlock", "text": empty, "isSubtle": True, "wrap": True, "spacing": "None"},
+    ]
+
+
+def facts(pairs: list[tuple[str, str]]) -> Element:
+    """A FactSet. FactSet values are Markdown, so values are escaped: use it only for
+    our own values (dates, statuses, references), never free text a user typed."""
+    return {"type": "FactSet", "facts": [{"title": k, "value": escape_markdown(v)} for k, v in pairs]}
+
+
+def notice(text: str, *, style: str = "warning") -> Element:
+    return {
+        "type": "Container",
+        "style": style,
+        "bleed": False,
+        "items": [{"type": "TextBlock", "text": text, "wrap": True}],
+    }
+
+
+def error_text(message: str) -> Element:
+    return {
+        "type": "TextBlock",
+        "text": "⚠ " + escape_markdown(message),
+        "color": "Attention",
+        "size": "Small",
+        "wrap": True,
+        "spacing": "None",
+    }
+
+
+# ---- actions -----------------------------------------------------------------------------
+
+
+def action_data(verb: str, ref: str | None = None, version: int | None = None, **extra: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"verb": verb, "action": verb}
+    if ref is not None:
+        data["ref"] = ref
+    if version is not None:
+        data["v"] = version
+    data.update(extra)
+    return data
+
+
+def execute(
+    title: str,
+    verb: str,
+    ref: str | None = None,
+    version: int | None = None,
+    *,
+    validate: bool = True,
+    style: str | None = None,
+    secondary: bool = False,
+    **extra: Any,
+) -> Element:
+    """An Action.Execute (Universal Action) with an Action.Submit fallback for older
+    clients; both carry the same data and reach the same handler."""
+    data = action_data(verb, ref, version, **extra)
+    action: Element = {
+        "type": "Action.Execute",
+        "title": title,
+        "verb": verb,
+        "data": data,
+        "associatedInputs": "auto" if validate else "none",
+        "fallback": {
+            "type": "Action.Submit",
+            "title": title,
+            "data": data,
+            "associatedInputs": "auto" if validate else "none",
+        },
+    }
+    if style:
+        action["style"] = style
+    if secondary:
+        action["mode"] = "secondary"
+    return action
+
+
+def action_set(actions: list[Element]) -> Element:
+    return {"type": "ActionSet", "actions": actions}

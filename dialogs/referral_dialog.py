@@ -1,0 +1,323 @@
+"""The referral form as a botbuilder dialog.
+
+One dialog instance is one draft. Its state — the answers exactly as typed, the
+current section, how many children, the card version — is the dialog's own state,
+saved by ConversationState into the database after every turn, so a referral left
+half-way survives restarts and is resumed days later exactly where it was.
+
+The dialog does not send anything itself: it leaves the card to show in
+`turn_state[FORM_REPLY]`, and the Teams handler decides how (the invoke response for
+Action.Execute, a new message for Action.Submit or a typed command).
+
+Rules live in the domain (bot/domain/referral.py); this module only moves between
+sections and keeps the answers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from botbuilder.dialogs import Dialog, DialogContext, DialogTurnResult
+
+from bot.domain.case import Actor
+from bot.domain.events import Event, EventKind
+from bot.domain.referral import (
+    MAX_CHILDREN,
+    ChildrenDetails,
+    FormContext,
+    IncidentDetails,
+    Referral,
+    Section,
+    likely_notifiable,
+    validate_section,
+)
+from bot.services.context import ServiceContext
+from bot.services.referrals import submit_referral
+from cards import referral_form as form
+from cards.actions import CardPress as FormAction
+from cards.referral_form import FormView
+
+FORM_ACTION = "rr.form_action"
+FORM_REPLY = "rr.form_reply"
+FORM_ACTOR = "rr.actor"
+FORM_RESULT = "rr.form_result"
+
+SECTIONS = [s for s in Section if s is not Section.REVIEW]
+MAX_RAW_VALUE = 4000  # well above every limit, so over-long text is kept and reported, not stored unbounded
+
+
+def new_draft(prefill: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "draft_id": str(uuid.uuid4()),
+        "section": Section.REFERRER.value,
+        "raw": {s.value: {} for s in Section} | {Section.REFERRER.value: dict(prefill or {})},
+        "valid": [],
+        "children": 1,
+        "editing": False,
+        "confirm_cancel": False,
+        "errors": {},
+        "v": 1,
+    }
+
+
+class ReferralDialog(Dialog):
+    def __init__(self, services: ServiceContext) -> None:
+        super().__init__(ReferralDialog.__name__)
+        self.services = services
+
+    # ---- botbuilder entry points ------------------------------------------------------------
+
+    async def begin_dialog(self, dialog_context: DialogContext, options: object = None) -> DialogTurnResult:
+        state = dialog_context.active_dialog.state
+        state.update(new_draft(options if isinstance(options, dict) else None))
+        self._present(dialog_context, state)
+        return Dialog.end_of_turn
+
+    async def continue_dialog(self, dialog_context: DialogContext) -> DialogTurnResult:
+        action: FormAction | None = dialog_context.context.turn_state.get(FORM_ACTION)
+        state = dialog_context.active_dialog.state
+        if action is None:
+            return Dialog.end_of_turn
+        if action.verb == form.RESUME:
+            state["confirm_cancel"] = False
+            self._present(dialog_context, state, banner="Welcome back — carry on where you left off.")
+            return Dialog.end_of_turn
+        if action.verb == form.CANCEL:
+            state["confirm_cancel"] = True
+            self._present(dialog_context, state)
+            return Dialog.end_of_turn
+        if action.ref != state["draft_id"] or action.version != state["v"]:
+            self._present(dialog_context, state, banner="That card was out of date, so nothing was changed. "
+                                                        "Here is your referral where you left it.")
+            return Dialog.end_of_turn
+        handler = {
+            form.NEXT: self._next,
+            form.BACK: self._back,
+            form.SAVE: self._save,
+            form.EDIT: self._edit,
+            form.ADD_CHILD: self._add_child,
+            form.REMOVE_CHILD: self._remove_child,
+            form.SUBMIT: self._submit,
+            form.CANCEL_CONFIRM: self._discard,
+            form.CANCEL_KEEP: self._keep,
+        }.get(action.verb)
+        if handler is None:
+            self._present(dialog_context, state, banner="That button is not part of the referral form.")
+            return Dialog.end_of_turn
+        return await handler(dialog_context, state, action)
+
+    # ---- navigation ---------------------------------------------------------------------------
+
+    async def _next(self, dc: DialogContext, state: dict[str, Any], action: FormAction) -> DialogTurnResult:
+        section = Section(state["section"])
+        self._keep_inputs(state, section, action.inputs)
+        errors = self._validate(state, section)
+        if errors:
+            state["errors"] = errors
+            self._mark(state, section, valid=False)
+            self._present(dc, state)
+            return Dialog.end_of_turn
+        self._mark(state, section, valid=True)
+        state["errors"] = {}
+        if state["editing"] or section is SECTIONS[-1]:
+            state["editing"] = False
+            state["section"] = Section.REVIEW.value
+        else:
+            state["section"] = SECTIONS[SECTIONS.index(section) + 1].value
+        self._present(dc, state)
+        return Dialog.end_of_turn
+
+    async def _back(self, dc: DialogContext, state: dict[str, Any], action: FormAction) -> DialogTurnResult:
+        section = Section(state["section"])
+        self._keep_inputs(state, section, action.inputs)
+        state["errors"] = {}
+        state["editing"] = False
+        order = [*SECTIONS, Section.REVIEW]
+        state["section"] = order[max(order.index(section) - 1, 0)].value
+        self._present(dc, state)
+        return Dialog.end_of_turn
+
+    async def _save(self, dc: DialogContext, state: dict[str, Any], action: FormAction) -> DialogTurnResult:
+        section = Section(state["section"])
+        self._keep_inputs(state, section, action.inputs)
+        state["v"] += 1
+        dc.context.turn_state[FORM_REPLY] = form.saved_card(self._view(state), section)
+        return Dialog.end_of_turn
+
+    async def _edit(self, dc: DialogContext, state: dict[str, Any], action: FormAction) -> DialogTurnResult:
+        try:
+            target = Section(action.section or "")
+        except ValueError:
+            target = Section.REFERRER
+        if target is Section.REVIEW:
+            target = Section.REFERRER
+        state["section"] = target.value
+        state["editing"] = True
+        state["errors"] = {}
+        self._present(dc, state)
+        return Dialog.end_of_turn
+
+    async def _add_child(self, dc: DialogContext, state: dict[str, Any], action: FormAction) -> DialogTurnResult:
+        self._keep_inputs(state, Section.CHILDREN, action.inputs)
+        state["children"] = min(state["children"] + 1, MAX_CHILDREN)
+        state["errors"] = {}
+        self._present(dc, state)
+        return Dialog.end_of_turn
+
+    async def _remove_child(self, dc: DialogContext, state: dict[str, Any], action: FormAction) -> DialogTurnResult:
+        self._keep_inputs(state, Section.CHILDREN, action.inputs)
+        count = state["children"]
+        index = action.child if action.child is not None and 0 <= action.child < count else None
+        if index is not None and count > 1:
+            raw = state["raw"][Section.CHILDREN.value]
+            for i in range(index, count):
+                for name in form.CHILD_FIELDS:
+                    source = form.child_input_id(i + 1, name)
+                    target = form.child_input_id(i, name)
+                    if i + 1 < count and source in raw:
+                        raw[target] = raw[source]
+                    else:
+                        raw.pop(target, None)
+            state["children"] = count - 1
+        state["errors"] = {}
+        self._mark(state, Section.CHILDREN, valid=False)
+        self._present(dc, state)
+        return Dialog.end_of_turn
+
+    async def _keep(self, dc: DialogContext, state: dict[str, Any], action: FormAction) -> DialogTurnResult:
+        state["confirm_cancel"] = False
+        self._present(dc, state)
+        return Dialog.end_of_turn
+
+    async def _discard(self, dc: DialogContext, state: dict[str, Any], action: FormAction) -> DialogTurnResult:
+        actor: Actor | None = dc.context.turn_state.get(FORM_ACTOR)
+        await self.services.repo.add_event(
+            Event(
+                kind=EventKind.REFERRAL_DRAFT_DISCARDED,
+                at=self.services.clock.now(),
+                actor_aad_id=actor.aad_object_id if actor else None,
+                actor_name=actor.name if actor else None,
+                detail={"draft_id": state["draft_id"], "section": state["section"]},
+            )
+        )
+        dc.context.turn_state[FORM_REPLY] = form.discarded_card()
+        return await dc.end_dialog()
+
+    async def _submit(self, dc: DialogContext, state: dict[str, Any], action: FormAction) -> DialogTurnResult:
+        self._keep_inputs(state, Section.REVIEW, action.inputs)
+        for section in SECTIONS:
+            if self._validate(state, section):
+                state["section"] = section.value
+                state["errors"] = self._validate(state, section)
+                self._present(dc, state, banner="Something in this section needs checking before you can submit.")
+                return Dialog.end_of_turn
+        errors = self._validate(state, Section.REVIEW)
+        if errors:
+            state["errors"] = errors
+            self._present(dc, state)
+            return Dialog.end_of_turn
+        actor: Actor | None = dc.context.turn_state.get(FORM_ACTOR)
+        if actor is None:
+            self._present(dc, state, banner="We could not confirm who you are in Teams, so the referral was not sent.")
+            return Dialog.end_of_turn
+        referral = self._referral(state)
+        submitted = await submit_referral(self.services, actor, state["draft_id"], referral)
+        dc.context.turn_state[FORM_RESULT] = submitted
+        dc.context.turn_state[FORM_REPLY] = form.submitted_card(
+            submitted.case.reference,
+            submitted.case.pseudonym,
+            likely_notifiable=submitted.case.likely_notifiable,
+            channel_bound=submitted.panel_channel_bound,
+            partnership=self.services.partnership.name,
+        )
+        return await dc.end_dialog(submitted.case.reference)
+
+    # ---- answers --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _keep_inputs(state: dict[str, Any], section: Section, inputs: dict[str, str]) -> None:
+        """Keep what was typed, valid or not; nothing typed is ever dropped."""
+        allowed = form.section_input_ids(section, state["children"])
+        kept = state["raw"].setdefault(section.value, {})
+        for key, value in inputs.items():
+            if key in allowed:
+                kept[key] = value[:MAX_RAW_VALUE]
+
+    def _context(self, state: dict[str, Any]) -> FormContext:
+        incident = state["raw"].get(Section.INCIDENT.value, {})
+        incident_date = None
+        if incident:
+            parsed, _ = validate_section(Section.INCIDENT, incident, FormContext(today=self._today()))
+            incident_date = parsed.incident_date if isinstance(parsed, IncidentDetails) else None
+        return FormContext(
+            today=self._today(), agencies=tuple(self.services.partnership.agencies), incident_date=incident_date
+        )
+
+    def _today(self):  # noqa: ANN202
+        return self.services.clock.now().astimezone(self.services.tz).date()
+
+    def _validate(self, state: dict[str, Any], section: Section) -> dict[str, str]:
+        raw = state["raw"].get(section.value, {})
+        answers = form.answers_from_raw(section, raw, state["children"])
+        _, errors = validate_section(section, answers, self._context(state))
+        return form.errors_for_inputs(section, errors)
+
+    @staticmethod
+    def _mark(state: dict[str, Any], section: Section, *, valid: bool) -> None:
+        valid_sections = [s for s in state["valid"] if s != section.value]
+        state["valid"] = valid_sections + ([section.value] if valid else [])
+
+    def _referral(self, state: dict[str, Any]) -> Referral:
+        context = self._context(state)
+        parts = {}
+        for section, key in ((Section.REFERRER, "referrer"), (Section.PATHWAY, "pathway"),
+                             (Section.INCIDENT, "incident"), (Section.CHILDREN, "children"),
+                             (Section.VIEWS, "views"), (Section.REVIEW, "declaration")):
+            answers = form.answers_from_raw(section, state["raw"].get(section.value, {}), state["children"])
+            parsed, errors = validate_section(section, answers, context)
+            if parsed is None:  # pragma: no cover - _submit validated every section just before
+                raise ValueError(f"section {section.value} is not valid")
+            parts[key] = parsed
+        return Referral(**parts)
+
+    # ---- presenting -----------------------------------------------------------------------------
+
+    def _view(self, state: dict[str, Any], banner: str | None = None) -> FormView:
+        return FormView(
+            draft_id=state["draft_id"],
+            version=state["v"],
+            today=self._today(),
+            agencies=tuple(self.services.partnership.agencies),
+            editing_from_review=state["editing"],
+            child_count=state["children"],
+            banner=banner,
+            errors=state.get("errors") or {},
+        )
+
+    def _present(self, dc: DialogContext, state: dict[str, Any], banner: str | None = None) -> None:
+        """Render the card for where the draft is now; every render gets a new version so
+        older cards in the chat become stale and cannot change anything."""
+        state["v"] += 1
+        view = self._view(state, banner)
+        if state.get("confirm_cancel"):
+            dc.context.turn_state[FORM_REPLY] = form.cancel_confirm_card(view)
+            return
+        section = Section(state["section"])
+        raw = state["raw"].get(section.value, {})
+        if section is Section.REVIEW:
+            dc.context.turn_state[FORM_REPLY] = form.review_card(
+                state["raw"], view, child_count=state["children"], likely_notifiable=self._likely_notifiable(state)
+            )
+        else:
+            dc.context.turn_state[FORM_REPLY] = form.section_card(section, raw, view)
+
+    def _likely_notifiable(self, state: dict[str, Any]) -> bool | None:
+        context = self._context(state)
+        incident, _ = validate_section(Section.INCIDENT, state["raw"].get(Section.INCIDENT.value, {}), context)
+        children_answers = form.answers_from_raw(Section.CHILDREN, state["raw"].get(Section.CHILDREN.value, {}),
+                                                 state["children"])
+        children, _ = validate_section(Section.CHILDREN, children_answers, context)
+        if not isinstance(incident, IncidentDetails):
+            return None
+        return likely_notifiable(incident, children.children if isinstance(children, ChildrenDetails) else [])

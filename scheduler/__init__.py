@@ -1,0 +1,1 @@
+"""Time: the England working-day calendar, the timeline profiles, and the time-driven jobs."""

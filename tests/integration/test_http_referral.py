@@ -1,0 +1,26 @@
+"""A referral end to end through POST /api/messages, as Teams would send it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import activities as A
+from tests.support.harness import CANARY_CHILD, BotHarness, fill_referral, texts
+
+
+@pytest.fixture
+async def bot(tmp_path):
+    async with BotHarness(tmp_path) as harness:
+        yield harness
+
+
+async def test_a_referrer_completes_a_referral_and_the_panel_channel_gets_a_card_without_identifiers(bot):
+    await bot.post(A.channel_message(bot.url, A.PAT, "use this channel for the panel"))
+    card = await fill_referral(bot)
+    assert "Referral received" in texts(card), texts(card)
+    assert "RR-2026-0001" in texts(card)
+    delivered = await bot.flush()
+    assert delivered == 1
+    channel_posts = bot.connector.activities_to(A.PANEL_CHANNEL_ID)
+    assert any("RR-2026-0001" in str(p.activity) for p in channel_posts)
+    assert CANARY_CHILD not in str([p.activity for p in channel_posts])
