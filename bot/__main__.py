@@ -34,11 +34,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+# Libraries that log at DEBUG/INFO what we must not: aiosqlite logs every statement with
+# its parameters (referral content) at DEBUG; the rest are noise. Kept at WARNING even
+# with LOG_LEVEL=DEBUG.
+QUIET_LOGGERS = ("aiohttp.access", "msrest", "urllib3", "botframework", "botbuilder", "msal", "apscheduler", "alembic",
+                 "aiosqlite", "sqlalchemy", "asyncpg")
+
+
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
-    for noisy in ("aiohttp.access", "msrest", "urllib3", "botframework", "botbuilder", "msal", "apscheduler", "alembic"):
+    for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -20,6 +20,7 @@ from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFramewo
 
 from bot.adapters.clock import SystemClock
 from bot.adapters.db.database import Database
+from bot.adapters.db.panel_store import SqlPanelStore
 from bot.adapters.db.repository import SqlRepository
 from bot.domain.partnership import PartnershipConfig
 from bot.services.channels import seed_members_from_config
@@ -27,10 +28,12 @@ from bot.services.context import ServiceContext
 from bot.services.outbox import OutboxDispatcher
 from bot.services.ports import Clock
 from bot.settings import Settings, load_partnership
-from bot.teams.edge import MessagesEndpoint, on_turn_error
+from bot.teams.edge import MessagesEndpoint, method_not_allowed, on_turn_error
 from bot.teams.handler import RapidReviewBot
 from bot.teams.notifier import TeamsNotifier
+from bot.teams.panel_actions import PanelActions
 from bot.teams.storage import SqlStorage
+from scheduler.calendar import EnglandCalendar
 
 log = logging.getLogger(__name__)
 COMPONENTS = web.AppKey("components", object)
@@ -77,11 +80,14 @@ def bootstrap(
     services = ServiceContext(repo=repo, clock=clock, partnership=partnership)
     adapter = adapter or CloudAdapter(ConfigurationBotFrameworkAuthentication(_sdk_config(settings)))
     adapter.on_turn_error = on_turn_error
-    services.notifier = TeamsNotifier(adapter, settings.app_id, repo, services.tz, clock)
+    notifier = TeamsNotifier(adapter, settings.app_id, repo, services.tz, clock)
+    services.notifier = notifier
+    services.panel = SqlPanelStore(repo)
+    services.calendar = EnglandCalendar(partnership.closure_days)
     outbox = OutboxDispatcher(services)
     services.kick_outbox = outbox.kick
     conversation_state = ConversationState(SqlStorage(repo, clock))
-    bot = RapidReviewBot(services, conversation_state, settings.app_id)
+    bot = RapidReviewBot(services, conversation_state, settings.app_id, PanelActions(services, notifier))
     endpoint = MessagesEndpoint(
         adapter,
         bot,
@@ -111,6 +117,7 @@ def build_web_app(components: Components, *, run_outbox: bool = True) -> web.App
     app = web.Application(client_max_size=1024 * 1024)
     app[COMPONENTS] = components
     app.router.add_post("/api/messages", components.endpoint)
+    app.router.add_route("*", "/api/messages", method_not_allowed)
     app.router.add_get("/healthz", _healthz)
 
     async def on_startup(_app: web.Application) -> None:

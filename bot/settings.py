@@ -114,7 +114,10 @@ def load_partnership(path: Path) -> PartnershipConfig:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML: {error}") from error
+        raise ConfigError(
+            f"{path}: not valid TOML: {error}. Fix the file at that line and column: text needs double quotes "
+            '(short_name = "ESCP"), lists square brackets (tenant_ids = ["..."]).'
+        ) from error
     try:
         return PartnershipConfig.model_validate(data.get("partnership", data))
     except ValidationError as error:

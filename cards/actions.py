@@ -18,7 +18,7 @@ from typing import Any
 from bot.domain.referral import Section
 from cards import referral_form as form
 
-META_KEYS = frozenset({"verb", "action", "ref", "v", "section", "child"})
+META_KEYS = frozenset({"verb", "action", "ref", "v", "section", "child", "q"})
 FORM_INPUT_KEYS = frozenset().union(*(form.section_input_ids(s) for s in Section))
 MAX_VALUE = 20_000
 
@@ -34,6 +34,7 @@ class CardPress:
     version: int | None = None
     section: str | None = None
     child: int | None = None
+    query: int | None = None
     inputs: dict[str, str] = field(default_factory=dict)
 
 
@@ -62,8 +63,11 @@ def allowed_inputs(verb: str) -> frozenset[str]:
     return EXTRA_INPUTS.get(verb, frozenset())
 
 
-# Verbs outside the form that carry inputs register them here (panel votes etc.).
-EXTRA_INPUTS: dict[str, frozenset[str]] = {}
+# Verbs outside the form that carry inputs, and which inputs (cards/vote_card.py).
+EXTRA_INPUTS: dict[str, frozenset[str]] = {
+    "panel.vote": frozenset({"choice", "rationale", "serious_harm_basis", "question"}),
+    "query.answer": frozenset({"answer"}),
+}
 
 
 def parse_press(data: Any, verb_hint: str | None = None) -> CardPress:
@@ -86,4 +90,4 @@ def parse_press(data: Any, verb_hint: str | None = None) -> CardPress:
         raise BadCardData("bad section")
     inputs = {k: _text(v) for k, v in data.items() if k in inputs_allowed and v is not None}
     return CardPress(verb=verb, ref=ref, version=_int(data.get("v")), section=section, child=_int(data.get("child")),
-                     inputs=inputs)
+                     query=_int(data.get("q")), inputs=inputs)

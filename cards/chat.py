@@ -8,7 +8,22 @@ from zoneinfo import ZoneInfo
 from bot.domain.case import Case, CaseSummary
 from bot.domain.referral import HarmOutcome
 from cards import labels
-from cards.common import Element, card, escape_markdown, execute, facts, heading, labelled, literal, notice, para
+from cards.common import (
+    HARD_MAX_CARD_BYTES,
+    MAX_CARD_BYTES,
+    Element,
+    card,
+    card_size,
+    escape_markdown,
+    execute,
+    facts,
+    heading,
+    labelled,
+    literal,
+    notice,
+    para,
+    shorten_to_fit,
+)
 
 PERSONAL_COMMANDS = [
     ("refer", "Start a new referral (case notification form)"),
@@ -176,4 +191,8 @@ def notification_summary_card(case: Case, tz: ZoneInfo, today: date) -> Element:
     if incident.outcome is HarmOutcome.DIED:
         body.append(notice(labels.ECDOP_NOTICE, style="attention"))
     body.append(literal(f"Prepared {today.strftime('%d/%m/%Y')} from referral {case.reference}.", subtle=True))
-    return card(body)
+    summary = card(body)
+    if card_size(summary) > MAX_CARD_BYTES:  # long answers for several children: Teams would refuse the message
+        body.insert(2, notice("Some long answers are shortened (…) to fit in one Teams message.", style="accent"))
+        shorten_to_fit(summary) or shorten_to_fit(summary, HARD_MAX_CARD_BYTES)
+    return summary

@@ -14,7 +14,10 @@ Rules that hold on every card:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
+
+from bot.domain.text import truncate
 
 CARD_VERSION = "1.5"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -22,6 +25,9 @@ CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 # Teams rejects bot messages over 40 KB (UTF-16). We stay under 28 KB, the older and
 # stricter limit, so a card never bounces.
 MAX_CARD_BYTES = 28 * 1024
+# Teams' own limit, less room for the activity around the card: for cards that cannot
+# be made to fit MAX_CARD_BYTES without losing what they are for.
+HARD_MAX_CARD_BYTES = 38 * 1024
 
 Element = dict[str, Any]
 
@@ -52,6 +58,42 @@ def card(
 def card_size(value: Element) -> int:
     """Bytes as Teams counts them (UTF-16)."""
     return len(json.dumps(value, ensure_ascii=False).encode("utf-16-le"))
+
+
+def _elements(value: Any) -> Iterator[Element]:
+    if isinstance(value, dict):
+        yield value
+        for item in value.values():
+            yield from _elements(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _elements(item)
+
+
+def shorten_to_fit(value: Element, limit: int = MAX_CARD_BYTES, *, floor: int = 40) -> bool:
+    """Shorten the longest texts users typed (the TextRuns), in place, as little as
+    needed for the card to fit in `limit` bytes. For display only: what is stored is
+    never shortened. Returns whether the card fits; when even texts of `floor`
+    characters would not fit, the card is left as it was."""
+    if card_size(value) <= limit:
+        return True
+    runs = [e for e in _elements(value) if e.get("type") == "TextRun" and isinstance(e.get("text"), str)]
+    originals = [run["text"] for run in runs]
+
+    def cap_at(cap: int | None) -> None:
+        for run, text in zip(runs, originals, strict=True):
+            run["text"] = text if cap is None else truncate(text, cap)
+
+    low, high, best = floor, max((len(t) for t in originals), default=0), None
+    while low <= high:  # the longest cap that fits (the size grows with the cap)
+        middle = (low + high) // 2
+        cap_at(middle)
+        if card_size(value) <= limit:
+            best, low = middle, middle + 1
+        else:
+            high = middle - 1
+    cap_at(best)
+    return best is not None
 
 
 # ---- text --------------------------------------------------------------------------------

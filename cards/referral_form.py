@@ -24,9 +24,10 @@ from bot.domain.referral import (
     max_length,
     required_fields,
 )
-from bot.domain.text import truncate
+from bot.domain.text import clean_text, truncate
 from cards import labels
 from cards.common import (
+    HARD_MAX_CARD_BYTES,
     Element,
     action_set,
     card,
@@ -38,6 +39,7 @@ from cards.common import (
     labelled,
     notice,
     para,
+    shorten_to_fit,
 )
 
 SECTION_TITLES = {
@@ -119,7 +121,7 @@ def text_input(
     if style:
         element["style"] = style
     if value:
-        element["value"] = value
+        element["value"] = clean_text(value)  # shown again without control characters, as it will be stored
     return element
 
 
@@ -460,6 +462,12 @@ def _child_block(index: int, raw: dict[str, str], view: FormView) -> list[Elemen
         view.errors,
     )
     for el in block:
+        if index > 0 and el.get("isRequired"):
+            # Teams checks isRequired before any button that sends inputs, which would stop
+            # "Remove child 2" on an empty child 2. The server validates every child anyway.
+            el.pop("isRequired")
+            el.pop("errorMessage", None)
+            el["label"] += " *"
         if el.get("type") == "Input.Number":
             el.pop("maxLength", None)
             if el.get("value") is not None:
@@ -603,7 +611,9 @@ def _value(raw: dict[str, str], key: str, names: dict[Any, str] | None = None) -
         for k, title in names.items():
             if str(getattr(k, "value", k)) == value:
                 return title
-    return truncate(str(value), REVIEW_TEXT_LIMIT)
+    # The draft keeps what was typed; what is shown loses control characters (bidi
+    # overrides, zero-width, NUL) as the submitted referral will.
+    return truncate(clean_text(str(value)), REVIEW_TEXT_LIMIT) or None
 
 
 def _review_section(section: Section, rows: list[tuple[str, str | None]], view: FormView) -> Element:
@@ -667,7 +677,8 @@ def review_card(
                 ("Discussed with", _value(r, "discussed_with")),
                 (
                     "Nominated lead",
-                    " · ".join(x for x in (r.get("lead_name"), r.get("lead_role"), r.get("lead_contact")) if x) or None,
+                    " · ".join(x for x in (_value(r, "lead_name"), _value(r, "lead_role"), _value(r, "lead_contact"))
+                               if x) or None,
                 ),
             ],
             view,
@@ -748,7 +759,12 @@ def review_card(
         execute("Back", BACK, view.draft_id, view.version, validate=False, section=Section.REVIEW.value),
         execute("Cancel referral", CANCEL, view.draft_id, view.version, validate=False, secondary=True),
     ]
-    return card(body, actions=actions)
+    review = card(body, actions=actions)
+    # Long answers for several children do not fit in one Teams message: shorten them for
+    # display so that Teams accepts the card. (This layout needs about 25 KB for one child
+    # and 3 KB more per child before any answer, so MAX_CARD_BYTES is not attainable here.)
+    shorten_to_fit(review, HARD_MAX_CARD_BYTES)
+    return review
 
 
 # ---- around the form -------------------------------------------------------------------------

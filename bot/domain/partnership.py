@@ -132,7 +132,10 @@ class PartnershipConfig(BaseModel):
     def _tenants(cls, value: list[str]) -> list[str]:
         for tenant in value:
             if not _GUID.match(tenant):
-                raise ValueError(f"{tenant!r} is not a tenant id (a GUID)")
+                raise ValueError(
+                    f"{tenant!r} is not a tenant id: use the Directory (tenant) ID from the Entra admin centre "
+                    "overview page, a GUID like 0f8fad5b-d9cb-469f-a165-70867728950e"
+                )
         return [t.lower() for t in value]
 
     @field_validator("agencies")

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from bot.domain.partnership import PartnershipConfig
-from bot.services.ports import Clock, Notifier, Repository
+from bot.domain.timeline import WorkingCalendarPort
+from bot.services.ports import Clock, Notifier, PanelStore, Repository
 
 
 def _noop() -> None:
@@ -21,6 +22,8 @@ class ServiceContext:
     clock: Clock
     partnership: PartnershipConfig
     notifier: Notifier | None = None
+    panel: PanelStore | None = None
+    calendar: WorkingCalendarPort | None = None
     kick_outbox: Callable[[], None] = _noop
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("bot.services"))
 

@@ -18,6 +18,7 @@ from bot.domain.events import Event, EventKind
 from bot.domain.partnership import Role
 from bot.services.channels import WAITING_FOR_CHANNEL
 from bot.services.context import ServiceContext
+from bot.services.panel import panel_view, redacted_answer
 from bot.services.ports import OutboxItem, OutboxMessage
 from bot.services.referrals import PANEL_CHANNEL
 
@@ -87,7 +88,14 @@ class OutboxDispatcher:
                     delivered += await self._deliver(item)
 
     async def _deliver(self, item: OutboxItem) -> int:
-        handler = {"panel_card": self._panel_card, "person_notice": self._person_notice}.get(item.kind)
+        handler = {
+            "panel_card": self._panel_card,
+            "person_notice": self._person_notice,
+            "referrer_query": self._referrer_query,
+            "referrer_decision": self._referrer_decision,
+            "query_answer_notice": self._answer_notice,
+            "disagreement_prompt": self._disagreement_prompt,
+        }.get(item.kind)
         if handler is None:
             await self.ctx.repo.outbox_park(item.id, "failed", f"unknown kind {item.kind}")
             return 0
@@ -114,20 +122,27 @@ class OutboxDispatcher:
     # ---- kinds ---------------------------------------------------------------------------
 
     async def _panel_card(self, item: OutboxItem) -> bool:
+        """Post the case's card once (the `:post` message), then keep it up to date in
+        place. Every delivery renders the card from the database as it is now."""
         assert self.ctx.notifier is not None and item.case_id is not None
         channel = await self.ctx.repo.channel(PANEL_CHANNEL)
         if channel is None:
             await self._hold_for_channel(item)
             return False
-        case = await self.ctx.repo.get_summary_by_id(item.case_id)
+        case = await self.ctx.repo.get_case_by_id(item.case_id)
         if case is None:
             await self.ctx.repo.outbox_park(item.id, "failed", "case not found")
             return False
+        view = await panel_view(self.ctx, case)
         activity_id = await self.ctx.repo.panel_activity(case.id)
         if activity_id:
-            await self.ctx.notifier.update_case_card(channel, activity_id, case)
+            await self.ctx.notifier.update_panel_card(channel, activity_id, view)
             return True
-        activity_id = await self.ctx.notifier.post_case_card(channel, case)
+        if not item.key.endswith(":post"):
+            # Only the case's single `:post` message may create the card, so two processes
+            # can never post it twice; an update that overtakes it waits for it.
+            raise DeliveryError("case card not posted yet", retry_after=2)
+        activity_id = await self.ctx.notifier.post_panel_card(channel, view)
         await self.ctx.repo.set_panel_activity(case.id, activity_id)
         await self.ctx.repo.add_event(
             Event(
@@ -139,6 +154,56 @@ class OutboxDispatcher:
                 detail={"activity_id": activity_id},
             )
         )
+        return True
+
+    async def _referrer_query(self, item: OutboxItem) -> bool:
+        assert self.ctx.notifier is not None and item.case_id is not None
+        case = await self.ctx.repo.get_case_by_id(item.case_id)
+        if case is None:
+            return True
+        view = await panel_view(self.ctx, case)
+        query = next((q for q in view.open_queries if q.id == item.payload["query_id"]), None)
+        if query is None:  # withdrawn or superseded before we could send it
+            return True
+        if not await self.ctx.notifier.send_query(case.summary.referrer_aad_id, view, query):
+            raise DeliveryError("referrer not reachable in personal chat yet")
+        return True
+
+    async def _referrer_decision(self, item: OutboxItem) -> bool:
+        assert self.ctx.notifier is not None and item.case_id is not None
+        case = await self.ctx.repo.get_case_by_id(item.case_id)
+        if case is None:
+            return True
+        view = await panel_view(self.ctx, case)
+        if not await self.ctx.notifier.send_decision(case.summary.referrer_aad_id, view):
+            raise DeliveryError("referrer not reachable in personal chat yet")
+        return True
+
+    async def _answer_notice(self, item: OutboxItem) -> bool:
+        assert self.ctx.notifier is not None and item.case_id is not None
+        channel = await self.ctx.repo.channel(PANEL_CHANNEL)
+        case = await self.ctx.repo.get_case_by_id(item.case_id)
+        if channel is None or case is None:
+            return True
+        view = await panel_view(self.ctx, case)
+        query = next((q for q in view.answered_queries if q.id == item.payload["query_id"]), None)
+        if query is not None:
+            await self.ctx.notifier.post_answer_notice(channel, view, query.partner.title, redacted_answer(case, query))
+        return True
+
+    async def _disagreement_prompt(self, item: OutboxItem) -> bool:
+        """Sent only if, when it falls due, the same round is still open and still split."""
+        assert self.ctx.notifier is not None and item.case_id is not None
+        case = await self.ctx.repo.get_case_by_id(item.case_id)
+        if case is None:
+            return True
+        view = await panel_view(self.ctx, case)
+        if view.decided or view.round != item.payload.get("round") or not view.disagreement:
+            return True
+        people = {m.aad_object_id for m in await self.ctx.repo.members()
+                  if m.aad_object_id and m.role in (Role.CHAIR, Role.MANAGER)}
+        for aad in sorted(people):
+            await self.ctx.notifier.send_disagreement_prompt(aad, view, self.ctx.partnership.disagreement_prompt_hours)
         return True
 
     async def _hold_for_channel(self, item: OutboxItem) -> None:

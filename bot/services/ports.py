@@ -4,13 +4,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.domain.case import Actor, Case, CaseSummary
+from bot.domain.case import Actor, Case, CaseStatus, CaseSummary
 from bot.domain.events import Event
 from bot.domain.partnership import Partner, Role
+from bot.domain.votes import Decision, Vote
+
+if TYPE_CHECKING:  # the view is built by the panel use cases, which themselves use these ports
+    from bot.services.panel import PanelView
 
 
 class Clock(Protocol):
@@ -111,6 +116,8 @@ class Repository(Protocol):
     async def bind_upn(self, upn: str, aad_object_id: str, at: datetime) -> bool: ...
     async def has_unresolved_upns(self) -> bool: ...
     async def members(self, role: Role | None = None) -> list[MemberRecord]: ...
+    async def add_member(self, record: MemberRecord, mri: str | None, at: datetime) -> None: ...
+    async def remove_member(self, aad_object_id: str, at: datetime) -> int: ...
 
     async def bind_channel(
         self, purpose: str, address: Address, team_id: str | None, channel_id: str | None, actor: Actor, at: datetime
@@ -129,14 +136,74 @@ class Repository(Protocol):
     async def count_outbox(self, status: str) -> int: ...
 
 
-class Notifier(Protocol):
-    """Teams, as the use cases see it. Implementations render cards from these calls."""
+@dataclass(frozen=True)
+class LockedCase:
+    """A case row taken for update inside a panel transaction."""
 
-    async def post_case_card(self, channel: Address, case: CaseSummary) -> str:
+    id: str
+    reference: str
+    status: CaseStatus
+    vote_round: int
+    version: int
+    referrer_aad_id: str
+
+
+@dataclass(frozen=True)
+class QueryRecord:
+    id: int
+    case_id: str
+    round: int
+    partner: Partner
+    asked_by_aad_id: str
+    asked_by_name: str
+    question: str
+    status: str
+    asked_at: datetime
+    answer: str | None = None
+
+
+class PanelTransaction(Protocol):
+    async def lock_case(self, reference: str, now: datetime) -> LockedCase | None: ...
+    async def votes(self, case_id: str, round_: int) -> dict[Partner, Vote]: ...
+    async def save_vote(self, case_id: str, round_: int, vote: Vote, replace: bool) -> None: ...
+    async def open_queries(self, case_id: str) -> list[QueryRecord]: ...
+    async def query(self, query_id: int) -> QueryRecord | None: ...
+    async def add_query(self, case_id: str, round_: int, vote: Vote, now: datetime) -> int: ...
+    async def close_query(self, query_id: int, status: str, now: datetime, answer: str | None = None) -> None: ...
+    async def new_round(self, case_id: str) -> int: ...
+    async def record_decision(self, case_id: str, decision: Decision) -> None: ...
+    async def add_event(self, event: Event) -> None: ...
+    async def enqueue(self, messages: Sequence[OutboxMessage], at: datetime) -> None: ...
+
+
+class PanelStore(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[PanelTransaction]: ...
+
+    async def panel_state(
+        self, case_id: str
+    ) -> tuple[int, dict[Partner, Vote], Decision | None, list[QueryRecord]]: ...
+
+    async def remember_mri(self, aad_object_id: str, mri: str, at: datetime) -> None: ...
+    async def panel_mris(self) -> list[str]: ...
+
+
+class Notifier(Protocol):
+    """Teams, as the use cases see it. Implementations render the cards."""
+
+    async def post_panel_card(self, channel: Address, view: PanelView) -> str:
         """Post the case's card to the panel channel; returns the activity id."""
         ...
 
-    async def update_case_card(self, channel: Address, activity_id: str, case: CaseSummary) -> None: ...
+    async def update_panel_card(self, channel: Address, activity_id: str, view: PanelView) -> None: ...
+
+    async def send_query(self, aad_object_id: str, view: PanelView, query: QueryRecord) -> bool:
+        """The panel's question, with a card to answer it. False when the person cannot be reached."""
+        ...
+
+    async def send_decision(self, aad_object_id: str, view: PanelView) -> bool: ...
+    async def post_answer_notice(self, channel: Address, view: PanelView, partner_title: str,
+                                 redacted_answer: str) -> None: ...
+    async def send_disagreement_prompt(self, aad_object_id: str, view: PanelView, hours: int) -> bool: ...
 
     async def notify_person(self, aad_object_id: str, notice: str, detail: dict[str, Any]) -> bool:
         """A short notice in the person's personal chat. False when they cannot be reached."""

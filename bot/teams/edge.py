@@ -31,7 +31,8 @@ from msrest.serialization import Model
 from bot.adapters.db.repository import SqlRepository
 from bot.domain.events import Event, EventKind
 from bot.services.ports import Clock
-from bot.teams.handler import RapidReviewBot, Reply, invoke_body, tenant_of
+from bot.teams.handler import RapidReviewBot, tenant_of
+from bot.teams.replies import Reply, invoke_body
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +55,16 @@ class MessagesEndpoint:
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         if "application/json" not in request.headers.get("Content-Type", ""):
+            log.warning("rejected request: content type is not JSON")
             return web.Response(status=415)
         try:
             body = await request.json(loads=json.loads)
             activity = Activity().deserialize(body)
             if not isinstance(body, dict) or not activity.type:
                 raise ValueError("not an activity")
+        except web.HTTPRequestEntityTooLarge:
+            log.warning("rejected request: body too large")
+            return web.Response(status=413)
         except (ValueError, TypeError, AttributeError):
             log.warning("rejected request: body is not an activity")
             return web.json_response({"error": "the body is not a Bot Framework activity"}, status=400)
@@ -129,6 +134,12 @@ class MessagesEndpoint:
                                      status=500))
         body = invoke_response.body
         return body.serialize() if isinstance(body, Model) else body
+
+
+async def method_not_allowed(request: web.Request) -> web.Response:
+    """Anything but POST on /api/messages: 405, logged in one line like every other rejection."""
+    log.warning("rejected request: method not allowed", extra={"method": request.method[:10]})
+    return web.Response(status=405, headers={"Allow": "POST"})
 
 
 async def on_turn_error(turn_context: TurnContext, error: Exception) -> None:

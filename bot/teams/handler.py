@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from botbuilder.core import CardFactory, ConversationState, MessageFactory, TurnContext
@@ -29,26 +28,19 @@ from bot.services.channels import WAITING_FOR_CHANNEL, bind_panel_channel, remem
 from bot.services.context import ServiceContext
 from bot.services.ports import Address
 from bot.services.referrals import NotAuthorised
+from bot.teams.panel_actions import PANEL_VERBS, PanelActions
+from bot.teams.replies import Reply, invoke_body
 from bot.teams.storage import StateConflict
 from cards import chat
 from cards import referral_form as form
 from cards.actions import BadCardData, CardPress, parse_press
-from cards.common import CONTENT_TYPE
 from dialogs.referral_dialog import FORM_ACTION, FORM_ACTOR, FORM_REPLY, ReferralDialog
 
 log = logging.getLogger(__name__)
 
 MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
 BIND_PHRASES = ("use this channel for the panel", "use this channel", "set panel channel")
-
-
-@dataclass
-class Reply:
-    """What a turn answers: a card, or a short message (an error when status >= 400)."""
-
-    card: dict[str, Any] | None = None
-    text: str | None = None
-    status: int = 200
+MEMBER_LISTING = ("members", "list members", "panel members")
 
 
 def command_text(activity: Activity) -> str:
@@ -75,8 +67,10 @@ def actor_of(activity: Activity) -> Actor | None:
 
 
 class RapidReviewBot(TeamsActivityHandler):
-    def __init__(self, services: ServiceContext, conversation_state: ConversationState, app_id: str) -> None:
+    def __init__(self, services: ServiceContext, conversation_state: ConversationState, app_id: str,
+                 panel_actions: PanelActions) -> None:
         self.services = services
+        self.panel_actions = panel_actions
         self.conversation_state = conversation_state
         self.app_id = app_id
         self.dialogs = DialogSet(conversation_state.create_property("DialogState"))
@@ -130,7 +124,8 @@ class RapidReviewBot(TeamsActivityHandler):
         return InvokeResponse(status=200, body=invoke_body(reply))
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
-        await self._greet(turn_context)
+        """Teams also sends conversationUpdate(membersAdded: the bot) on install; we greet
+        there, once, so nothing here."""
 
     async def on_teams_members_added(self, members_added: list[TeamsChannelAccount], team_info: TeamInfo,
                                      turn_context: TurnContext) -> None:
@@ -210,6 +205,8 @@ class RapidReviewBot(TeamsActivityHandler):
             except NotAuthorised as denied:
                 return Reply(text=f"{denied} Ask a partnership manager to do it.", status=403)
             return Reply(card=chat.channel_bound_card(released))
+        if actor is not None and (text.split(" ", 1)[0] in ("add", "remove") or text in MEMBER_LISTING):
+            return await self.panel_actions.membership_command(turn_context, actor, text)
         return Reply(card=chat.channel_help_card())
 
     # ---- card presses ---------------------------------------------------------------------------
@@ -228,6 +225,8 @@ class RapidReviewBot(TeamsActivityHandler):
             return await self._personal_command(turn_context, actor)
         if press.verb in form.FORM_VERBS:
             return await self._continue_form(turn_context, press, actor)
+        if press.verb in PANEL_VERBS:
+            return await self.panel_actions.press(turn_context, actor, press)
         await self._audit_tamper(actor, f"unknown verb {press.verb[:40]}")
         return Reply(text="That button is not recognised. Please use the latest card from the bot.", status=400)
 
@@ -316,17 +315,3 @@ class RapidReviewBot(TeamsActivityHandler):
                 detail={"action": "card_press", "reason": reason[:200]},
             )
         )
-
-
-def invoke_body(reply: Reply) -> dict[str, Any]:
-    """The Universal Actions response body, as a plain dict (teams-brief §1.3): HTTP 200
-    always, the real outcome in statusCode."""
-    if reply.card is not None and reply.status < 400:
-        return {"statusCode": 200, "type": CONTENT_TYPE, "value": reply.card}
-    if reply.status >= 400:
-        return {
-            "statusCode": reply.status,
-            "type": "application/vnd.microsoft.error",
-            "value": {"code": "BadRequest" if reply.status == 400 else "Forbidden", "message": reply.text or ""},
-        }
-    return {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": reply.text or "Done."}

@@ -24,11 +24,17 @@ from botbuilder.schema import (
     ErrorResponseException,
 )
 
-from bot.domain.case import CaseSummary
 from bot.services.outbox import DeliveryError
-from bot.services.ports import Address, Clock, Repository
+from bot.services.panel import PanelView
+from bot.services.ports import Address, Clock, QueryRecord, Repository
 from cards.chat import text_card
-from cards.panel import case_card
+from cards.vote_card import (
+    answer_notice_card,
+    decision_for_referrer_card,
+    disagreement_prompt_card,
+    panel_card,
+    query_card,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +82,13 @@ class TeamsNotifier:
         result: dict[str, Any] = {}
 
         async def callback(turn_context: TurnContext) -> None:
-            result["value"] = await work(turn_context)
+            # Catch the failure here: raised out of the callback, the adapter hands it to
+            # on_turn_error, which swallows it (the outbox would mark the item sent) and
+            # posts "Sorry, something went wrong" into the conversation.
+            try:
+                result["value"] = await work(turn_context)
+            except Exception as error:  # noqa: BLE001 - re-raised below as a DeliveryError
+                result["error"] = error
 
         try:
             await self._adapter.continue_conversation(_reference(address, self._app_id), callback, self._app_id)
@@ -84,11 +96,26 @@ class TeamsNotifier:
             raise
         except Exception as error:  # noqa: BLE001 - every connector failure becomes a retryable delivery error
             raise delivery_error(error) from error
+        failed = result.get("error")
+        if isinstance(failed, DeliveryError):
+            raise failed
+        if failed is not None:
+            raise delivery_error(failed) from failed
         return result.get("value")
 
     async def send_card(self, address: Address, card: dict[str, Any]) -> str:
+        """A new message in the conversation. Sent with the connector's send_to_conversation:
+        TurnContext.send_activity in a continuation turn would make it a *reply* to the
+        continuation's made-up activity id."""
+
         async def work(turn_context: TurnContext) -> str:
-            response = await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
+            activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
+            activity.conversation = ConversationAccount(id=address.conversation_id)
+            activity.from_property = ChannelAccount(id=address.bot_id or self._app_id)
+            activity.channel_id = "msteams"
+            activity.service_url = address.service_url
+            connector = turn_context.turn_state[self._adapter.BOT_CONNECTOR_CLIENT_KEY]
+            response = await connector.conversations.send_to_conversation(address.conversation_id, activity)
             return response.id if response else ""
 
         return await self._in_conversation(address, work)
@@ -104,15 +131,34 @@ class TeamsNotifier:
 
     # ---- the Notifier port --------------------------------------------------------------------
 
-    async def post_case_card(self, channel: Address, case: CaseSummary) -> str:
-        return await self.send_card(channel, case_card(case, self._tz))
+    async def post_panel_card(self, channel: Address, view: PanelView) -> str:
+        return await self.send_card(channel, panel_card(view, self._tz))
 
-    async def update_case_card(self, channel: Address, activity_id: str, case: CaseSummary) -> None:
-        await self.update_card(channel, activity_id, case_card(case, self._tz))
+    async def update_panel_card(self, channel: Address, activity_id: str, view: PanelView) -> None:
+        await self.update_card(channel, activity_id, panel_card(view, self._tz))
+
+    async def send_query(self, aad_object_id: str, view: PanelView, query: QueryRecord) -> bool:
+        card = query_card(view, query.question, f"{query.partner.title} ({query.asked_by_name})", query.id)
+        return await self.send_to_person(aad_object_id, card)
+
+    async def send_decision(self, aad_object_id: str, view: PanelView) -> bool:
+        return await self.send_to_person(aad_object_id, decision_for_referrer_card(view, self._tz))
+
+    async def post_answer_notice(self, channel: Address, view: PanelView, partner_title: str,
+                                 redacted_answer: str) -> None:
+        await self.send_card(channel, answer_notice_card(view, partner_title, redacted_answer))
+
+    async def send_disagreement_prompt(self, aad_object_id: str, view: PanelView, hours: int) -> bool:
+        return await self.send_to_person(aad_object_id, disagreement_prompt_card(view, self._tz, hours))
 
     async def notify_person(self, aad_object_id: str, notice: str, detail: dict[str, Any]) -> bool:
         title, text = NOTICES[notice]
         card = text_card(title, text.format(**{k: v or "" for k, v in detail.items()}), style="warning")
+        return await self.send_to_person(aad_object_id, card)
+
+    async def send_to_person(self, aad_object_id: str, card: dict[str, Any]) -> bool:
+        """To the person's personal chat with the bot; False when we have no way to reach
+        them yet (they have never talked to the bot and Teams will not open a chat)."""
         address = await self._repo.reference(f"user:{aad_object_id}") or await self._open_personal_chat(aad_object_id)
         if address is None:
             return False

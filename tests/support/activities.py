@@ -6,6 +6,7 @@ Ids match config/partnership.example.toml and .m365agentsplayground.yml.
 from __future__ import annotations
 
 import itertools
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +45,7 @@ _ids = itertools.count(1)
 
 def _base(service_url: str, person: Person, conversation: dict[str, Any], tenant: str = TENANT) -> dict[str, Any]:
     return {
-        "id": f"act-{next(_ids)}",
+        "id": f"act-{next(_ids)}-{uuid.uuid4().hex[:8]}",
         "channelId": "msteams",
         "serviceUrl": service_url,
         "timestamp": "2026-11-23T10:00:00.000Z",

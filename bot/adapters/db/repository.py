@@ -297,6 +297,44 @@ class SqlRepository:
             )
             return bool(result.rowcount)
 
+    async def add_member(self, record: MemberRecord, mri: str | None, at: datetime) -> None:
+        """A member added in Teams by a partnership manager (kept when the file is re-seeded)."""
+        async with self.db.write() as conn:
+            existing = (
+                await conn.execute(
+                    select(t.members.c.id).where(
+                        t.members.c.aad_object_id == record.aad_object_id,
+                        t.members.c.role == record.role.value,
+                        t.members.c.partner.is_(None) if record.partner is None
+                        else t.members.c.partner == record.partner.value,
+                    )
+                )
+            ).first()
+            values = {"name": record.name, "upn": record.upn, "mri": mri, "active": True, "updated_at": at}
+            if existing:
+                await conn.execute(update(t.members).where(t.members.c.id == existing.id).values(**values))
+            else:
+                await conn.execute(
+                    insert(t.members).values(
+                        role=record.role.value,
+                        partner=record.partner.value if record.partner else None,
+                        aad_object_id=record.aad_object_id,
+                        organisation=record.organisation,
+                        job_title=record.job_title,
+                        source=record.source,
+                        **values,
+                    )
+                )
+
+    async def remove_member(self, aad_object_id: str, at: datetime) -> int:
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                update(t.members)
+                .where(t.members.c.aad_object_id == aad_object_id.lower(), t.members.c.active.is_(True))
+                .values(active=False, updated_at=at)
+            )
+            return int(result.rowcount or 0)
+
     async def members(self, role: Role | None = None) -> list[MemberRecord]:
         async with self.db.read() as conn:
             query = select(t.members).where(t.members.c.active.is_(True)).order_by(t.members.c.id)
@@ -332,6 +370,7 @@ class SqlRepository:
             "conversation_id": address.conversation_id,
             "service_url": address.service_url,
             "tenant_id": address.tenant_id,
+            "bot_id": address.bot_id,
             "team_id": team_id,
             "channel_id": channel_id,
             "bound_by": actor.aad_object_id,
@@ -356,7 +395,7 @@ class SqlRepository:
             row = (await conn.execute(select(t.channels).where(t.channels.c.purpose == purpose))).first()
         if row is None:
             return None
-        return Address(row.conversation_id, row.service_url, row.tenant_id)
+        return Address(row.conversation_id, row.service_url, row.tenant_id, row.bot_id)
 
     async def save_reference(self, key: str, address: Address, user_id: str | None, at: datetime) -> None:
         values = {

@@ -55,6 +55,9 @@ cases = Table(
     Column("referral", JSON, nullable=False),
     Column("panel_activity_id", String(200), nullable=True),
     Column("version", Integer, nullable=False, server_default="1"),
+    Column("vote_round", Integer, nullable=False, server_default="1"),
+    Column("decision", JSON, nullable=True),
+    Column("decided_at", UtcDateTime, nullable=True),
     Column("closed_at", UtcDateTime, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
     Index(
@@ -97,6 +100,7 @@ members = Table(
     Column("name", String(100), nullable=False),
     Column("organisation", String(100), nullable=True),
     Column("job_title", String(100), nullable=True),
+    Column("mri", String(300), nullable=True),
     Column("source", String(20), nullable=False),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("updated_at", UtcDateTime, nullable=False),
@@ -113,6 +117,7 @@ channels = Table(
     Column("channel_id", String(300), nullable=True),
     Column("service_url", String(300), nullable=False),
     Column("tenant_id", String(64), nullable=True),
+    Column("bot_id", String(200), nullable=True),
     Column("bound_by", String(64), nullable=False),
     Column("bound_at", UtcDateTime, nullable=False),
 )
@@ -147,6 +152,40 @@ outbox = Table(
     Index("ix_outbox_due", "status", "not_before"),
 )
 
+votes = Table(
+    "votes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(36), nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("partner", String(30), nullable=False),
+    Column("choice", String(30), nullable=False),
+    Column("rationale", Text, nullable=False),
+    Column("serious_harm_basis", Text, nullable=True),
+    Column("question", Text, nullable=True),
+    Column("voter_aad_id", String(64), nullable=False),
+    Column("voter_name", String(100), nullable=False),
+    Column("organisation", String(100), nullable=True),
+    Column("cast_at", UtcDateTime, nullable=False),
+    UniqueConstraint("case_id", "round", "partner", name="uq_votes_case_round_partner"),
+)
+
+queries = Table(
+    "queries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(36), nullable=False, index=True),
+    Column("round", Integer, nullable=False),
+    Column("partner", String(30), nullable=False),
+    Column("asked_by_aad_id", String(64), nullable=False),
+    Column("asked_by_name", String(100), nullable=False),
+    Column("question", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("asked_at", UtcDateTime, nullable=False),
+    Column("answer", Text, nullable=True),
+    Column("answered_at", UtcDateTime, nullable=True),
+)
+
 processed_activities = Table(
     "processed_activities",
     metadata,
@@ -175,6 +214,8 @@ __all__ = [
     "outbox",
     "processed_activities",
     "bot_state",
+    "votes",
+    "queries",
     "UniqueConstraint",
     "Text",
 ]

@@ -1,0 +1,197 @@
+"""Persistence of the virtual panel: votes, queries and the decision.
+
+Every change runs in one `PanelTransaction`, which starts by taking the case row:
+an `UPDATE … SET version = version + 1` on the case. On PostgreSQL that row lock
+makes concurrent votes on the same case (from any number of bot processes) queue up,
+so each sees the votes committed before it and exactly one of them records the
+decision; on SQLite the whole write transaction is already serialised (BEGIN
+IMMEDIATE). Nothing here decides anything: bot/services/panel.py does, inside the
+transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.adapters.db import schema as t
+from bot.adapters.db.repository import SqlRepository, _aware
+from bot.domain.case import CaseStatus
+from bot.domain.events import Event
+from bot.domain.partnership import Partner
+from bot.domain.votes import Decision, Vote, VoteChoice
+from bot.services.ports import LockedCase, OutboxMessage, QueryRecord
+
+
+def _vote(row: Any) -> Vote:
+    return Vote(
+        partner=Partner(row.partner),
+        choice=VoteChoice(row.choice),
+        rationale=row.rationale,
+        serious_harm_basis=row.serious_harm_basis,
+        question=row.question,
+        voter_aad_id=row.voter_aad_id,
+        voter_name=row.voter_name,
+        organisation=row.organisation,
+        cast_at=_aware(row.cast_at),
+    )
+
+
+def _query(row: Any) -> QueryRecord:
+    return QueryRecord(
+        id=row.id,
+        case_id=row.case_id,
+        round=row.round,
+        partner=Partner(row.partner),
+        asked_by_aad_id=row.asked_by_aad_id,
+        asked_by_name=row.asked_by_name,
+        question=row.question,
+        status=row.status,
+        asked_at=_aware(row.asked_at),
+        answer=row.answer,
+    )
+
+
+@dataclass
+class PanelTransaction:
+    conn: AsyncConnection
+    repo: SqlRepository
+
+    async def lock_case(self, reference: str, now: datetime) -> LockedCase | None:
+        result = await self.conn.execute(
+            update(t.cases)
+            .where(t.cases.c.reference == reference)
+            .values(version=t.cases.c.version + 1, updated_at=now)
+            .returning(t.cases.c.id, t.cases.c.status, t.cases.c.vote_round, t.cases.c.version,
+                       t.cases.c.referrer_aad_id)
+        )
+        row = result.first()
+        if row is None:
+            return None
+        return LockedCase(row.id, reference, CaseStatus(row.status), row.vote_round, row.version,
+                          row.referrer_aad_id)
+
+    async def votes(self, case_id: str, round_: int) -> dict[Partner, Vote]:
+        rows = await self.conn.execute(
+            select(t.votes).where(t.votes.c.case_id == case_id, t.votes.c.round == round_)
+        )
+        return {Partner(r.partner): _vote(r) for r in rows}
+
+    async def save_vote(self, case_id: str, round_: int, vote: Vote, replace: bool) -> None:
+        values = {
+            "choice": vote.choice.value,
+            "rationale": vote.rationale,
+            "serious_harm_basis": vote.serious_harm_basis,
+            "question": vote.question,
+            "voter_aad_id": vote.voter_aad_id,
+            "voter_name": vote.voter_name,
+            "organisation": vote.organisation,
+            "cast_at": vote.cast_at,
+        }
+        if replace:
+            await self.conn.execute(
+                update(t.votes)
+                .where(t.votes.c.case_id == case_id, t.votes.c.round == round_,
+                       t.votes.c.partner == vote.partner.value)
+                .values(**values)
+            )
+        else:
+            await self.conn.execute(
+                insert(t.votes).values(case_id=case_id, round=round_, partner=vote.partner.value, **values)
+            )
+
+    async def open_queries(self, case_id: str) -> list[QueryRecord]:
+        rows = await self.conn.execute(
+            select(t.queries).where(t.queries.c.case_id == case_id, t.queries.c.status == "open")
+        )
+        return [_query(r) for r in rows]
+
+    async def query(self, query_id: int) -> QueryRecord | None:
+        row = (await self.conn.execute(select(t.queries).where(t.queries.c.id == query_id))).first()
+        return _query(row) if row else None
+
+    async def add_query(self, case_id: str, round_: int, vote: Vote, now: datetime) -> int:
+        result = await self.conn.execute(
+            insert(t.queries)
+            .values(case_id=case_id, round=round_, partner=vote.partner.value, asked_by_aad_id=vote.voter_aad_id,
+                    asked_by_name=vote.voter_name, question=vote.question or "", status="open", asked_at=now)
+            .returning(t.queries.c.id)
+        )
+        return int(result.scalar_one())
+
+    async def close_query(self, query_id: int, status: str, now: datetime, answer: str | None = None) -> None:
+        await self.conn.execute(
+            update(t.queries).where(t.queries.c.id == query_id)
+            .values(status=status, answer=answer, answered_at=now)
+        )
+
+    async def new_round(self, case_id: str) -> int:
+        result = await self.conn.execute(
+            update(t.cases).where(t.cases.c.id == case_id)
+            .values(vote_round=t.cases.c.vote_round + 1).returning(t.cases.c.vote_round)
+        )
+        return int(result.scalar_one())
+
+    async def record_decision(self, case_id: str, decision: Decision) -> None:
+        await self.conn.execute(
+            update(t.cases).where(t.cases.c.id == case_id, t.cases.c.status == CaseStatus.REFERRED.value)
+            .values(status=CaseStatus.DECIDED.value, decided_at=decision.decided_at,
+                    decision=decision.model_dump(mode="json"))
+        )
+
+    async def add_event(self, event: Event) -> None:
+        await self.repo._add_event(self.conn, event)
+
+    async def enqueue(self, messages: Sequence[OutboxMessage], at: datetime) -> None:
+        await self.repo._enqueue(self.conn, messages, at)
+
+
+class SqlPanelStore:
+    def __init__(self, repo: SqlRepository) -> None:
+        self.repo = repo
+        self.db = repo.db
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PanelTransaction]:
+        async with self.db.write() as conn:
+            yield PanelTransaction(conn, self.repo)
+
+    async def panel_state(self, case_id: str) -> tuple[int, dict[Partner, Vote], Decision | None, list[QueryRecord]]:
+        """What the voting card shows: the round, its votes, the decision and open queries."""
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(select(t.cases.c.vote_round, t.cases.c.decision).where(t.cases.c.id == case_id))
+            ).first()
+            if row is None:
+                return 1, {}, None, []
+            votes = await conn.execute(
+                select(t.votes).where(t.votes.c.case_id == case_id, t.votes.c.round == row.vote_round)
+            )
+            queries = await conn.execute(
+                select(t.queries).where(t.queries.c.case_id == case_id).order_by(t.queries.c.id)
+            )
+            decision = Decision.model_validate(row.decision) if row.decision else None
+            return row.vote_round, {Partner(v.partner): _vote(v) for v in votes}, decision, [_query(q) for q in queries]
+
+    async def remember_mri(self, aad_object_id: str, mri: str, at: datetime) -> None:
+        """Teams user ids (MRIs) are what a card's refresh lists; learn them as members talk."""
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(t.members)
+                .where(t.members.c.aad_object_id == aad_object_id, (t.members.c.mri.is_(None)) | (t.members.c.mri != mri))
+                .values(mri=mri, updated_at=at)
+            )
+
+    async def panel_mris(self) -> list[str]:
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(t.members.c.mri).where(t.members.c.role == "panel", t.members.c.active.is_(True),
+                                              t.members.c.mri.is_not(None))
+            )
+            return sorted({r.mri for r in rows})[:60]

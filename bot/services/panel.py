@@ -1,0 +1,282 @@
+"""Use cases of the virtual panel: vote, queries back to the referrer, reading the referral.
+
+Who may do what comes from the roster in the database, looked up by the Entra object
+id of the activity (never from card data). State is committed first; the channel
+card, the referrer's messages and prompts follow through the outbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from bot.domain.case import Actor, Case, CaseStatus, CaseSummary
+from bot.domain.events import Event
+from bot.domain.partnership import Partner
+from bot.domain.redaction import redact
+from bot.domain.text import LONG_TEXT, clean_text
+from bot.domain.votes import BallotError, Decision, Vote, VoteChoice, ballot, decide, disagreement, partner_for
+from bot.services.context import ServiceContext
+from bot.services.ports import OutboxMessage, QueryRecord
+from bot.services.referrals import NotAuthorised
+
+NATIONAL_PANEL_NOTIFICATION_WORKING_DAYS = 5  # Children Act 2004 s.16C; Working Together 2023
+
+
+class PanelRefused(Exception):
+    """The action was refused; the message says why, in words for the person who clicked."""
+
+    def __init__(self, message: str, field: str | None = None, *, audit: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.audit = audit
+
+
+@dataclass(frozen=True)
+class ShownVote:
+    """A vote as a channel may show it: rationale with the case's identifiers removed."""
+
+    partner: Partner
+    choice: VoteChoice
+    voter_name: str
+    organisation: str | None
+    cast_at: object
+    rationale: str
+    serious_harm_basis: str | None
+
+
+@dataclass(frozen=True)
+class PanelView:
+    case: CaseSummary
+    round: int
+    votes: dict[Partner, ShownVote]
+    decision: Decision | None
+    open_queries: list[QueryRecord]
+    answered_queries: list[QueryRecord]
+    notify_by: date | None
+    aware_date_known: bool
+    panel_user_ids: list[str] = field(default_factory=list)
+
+    @property
+    def decided(self) -> bool:
+        return self.decision is not None
+
+    @property
+    def disagreement(self) -> bool:
+        return disagreement(self.votes)  # type: ignore[arg-type]
+
+
+# ---- reading -----------------------------------------------------------------------------------
+
+
+def _shown(vote: Vote, case: Case) -> ShownVote:
+    return ShownVote(
+        partner=vote.partner,
+        choice=vote.choice,
+        voter_name=vote.voter_name,
+        organisation=vote.organisation,
+        cast_at=vote.cast_at,
+        rationale=redact(vote.rationale, case.referral),
+        serious_harm_basis=redact(vote.serious_harm_basis, case.referral) if vote.serious_harm_basis else None,
+    )
+
+
+def national_panel_deadline(ctx: ServiceContext, case: Case) -> tuple[date | None, bool]:
+    """The date by which the local authority must notify the National Panel: 5 working
+    days from becoming aware (the received date when the referral did not say)."""
+    if ctx.calendar is None:
+        return None, case.aware_date is not None
+    aware = case.aware_date or case.summary.received_at.astimezone(ctx.tz).date()
+    return ctx.calendar.add_working_days(aware, NATIONAL_PANEL_NOTIFICATION_WORKING_DAYS), case.aware_date is not None
+
+
+async def panel_view(ctx: ServiceContext, case: Case) -> PanelView:
+    assert ctx.panel is not None
+    round_, votes, decision, queries = await ctx.panel.panel_state(case.id)
+    notify_by, known = national_panel_deadline(ctx, case)
+    if decision is not None:
+        votes = {v.partner: v for v in decision.votes}
+    return PanelView(
+        case=case.summary,
+        round=round_,
+        votes={p: _shown(v, case) for p, v in votes.items()},
+        decision=decision,
+        open_queries=[q for q in queries if q.status == "open"],
+        answered_queries=[q for q in queries if q.status == "answered"],
+        notify_by=notify_by,
+        aware_date_known=known,
+        panel_user_ids=await ctx.panel.panel_mris(),
+    )
+
+
+async def load_case(ctx: ServiceContext, reference: str) -> Case:
+    case = await ctx.repo.get_case(reference)
+    if case is None:
+        raise PanelRefused("That case could not be found.", audit="unknown case reference")
+    return case
+
+
+async def view_referral(ctx: ServiceContext, actor: Actor, reference: str) -> Case:
+    """The full referral, identifiers included, for panel members, chairs and partnership
+    managers; every read is in the audit trail."""
+    roles = await ctx.repo.roles_of(actor.aad_object_id)
+    if not roles.may_see_identifiers:
+        await _audit(ctx, actor, "access_denied", None, {"action": "view_referral", "reference": reference[:20]})
+        raise NotAuthorised("You are not authorised to see referrals. Panel members, chairs and partnership "
+                            "managers can; ask the partnership manager if you should be one.")
+    case = await load_case(ctx, reference)
+    await _audit(ctx, actor, "identifiers_viewed", case.id, {"where": "personal_chat"})
+    return case
+
+
+# ---- voting ------------------------------------------------------------------------------------
+
+
+async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice: str | None,
+                    rationale: str | None, serious_harm_basis: str | None, question: str | None,
+                    card_round: int | None) -> tuple[Case, str]:
+    """Record the actor's partner's vote. Returns the case and a message for the voter."""
+    assert ctx.panel is not None
+    roles = await ctx.repo.roles_of(actor.aad_object_id)
+    try:
+        partner = partner_for(roles.panel_partners)
+    except BallotError as refused:
+        await _audit(ctx, actor, "access_denied", None, {"action": "vote", "reference": reference[:20]})
+        raise PanelRefused(str(refused)) from refused
+    try:
+        picked, reason, basis, asked = ballot(choice, rationale, serious_harm_basis, question)
+    except BallotError as invalid:
+        raise PanelRefused(str(invalid), invalid.field) from invalid
+    organisation = next(
+        (m.organisation for m in await ctx.repo.members() if m.aad_object_id == actor.aad_object_id
+         and m.partner is partner), None,
+    )
+    now = ctx.clock.now()
+    vote = Vote(partner=partner, choice=picked, rationale=reason, serious_harm_basis=basis, question=asked,
+                voter_aad_id=actor.aad_object_id, voter_name=actor.name, organisation=organisation, cast_at=now)
+    async with ctx.panel.transaction() as tx:
+        locked = await tx.lock_case(reference, now)
+        if locked is None:
+            raise PanelRefused("That case could not be found.", audit="unknown case reference")
+        if locked.status is not CaseStatus.REFERRED:
+            raise PanelRefused("The panel has already decided this case, so no vote was changed.")
+        if card_round is not None and card_round != locked.vote_round:
+            raise PanelRefused("This card was out of date (the votes started again after the referrer answered a "
+                               "query), so nothing was recorded. Here is the current card.")
+        votes = await tx.votes(locked.id, locked.vote_round)
+        previous = votes.get(partner)
+        if previous is not None and _same(previous, vote):
+            return await load_case(ctx, reference), "Your partner's vote is already recorded."
+        await tx.save_vote(locked.id, locked.vote_round, vote, replace=previous is not None)
+        before = dict(votes)
+        votes[partner] = vote
+        messages = [_card_update(locked.id, locked.version)]
+        for query in await tx.open_queries(locked.id):
+            if query.partner is partner and (vote.choice is not VoteChoice.QUERIES or query.question != vote.question):
+                await tx.close_query(query.id, "withdrawn", now)
+        if vote.choice is VoteChoice.QUERIES and not (previous and previous.question == vote.question
+                                                     and previous.choice is VoteChoice.QUERIES):
+            query_id = await tx.add_query(locked.id, locked.vote_round, vote, now)
+            messages.append(OutboxMessage(key=f"query:{query_id}", kind="referrer_query", case_id=locked.id,
+                                          payload={"query_id": query_id}))
+        await tx.add_event(Event(
+            kind="vote_cast", at=now, actor_aad_id=actor.aad_object_id, actor_name=actor.name, case_id=locked.id,
+            detail={"partner": partner.value, "round": locked.vote_round,
+                    "before": previous.choice.value if previous else None, "after": vote.choice.value,
+                    "cast_by": actor.aad_object_id,
+                    "replaced_vote_of": previous.voter_aad_id if previous else None},
+        ))
+        decision = decide(votes, ctx.partnership.decision_rule, now)
+        if decision is not None:
+            await tx.record_decision(locked.id, decision)
+            for query in await tx.open_queries(locked.id):
+                await tx.close_query(query.id, "withdrawn", now)
+            await tx.add_event(Event(
+                kind="panel_decided", at=now, actor_aad_id=actor.aad_object_id, actor_name=actor.name,
+                case_id=locked.id,
+                detail={"outcome": decision.outcome.value, "rule": decision.rule.value,
+                        "by_local_authority": decision.by_local_authority,
+                        "deciders": [{"partner": v.partner.value, "name": v.voter_name,
+                                      "organisation": v.organisation} for v in decision.votes]},
+            ))
+            messages.append(OutboxMessage(key=f"decision:{locked.id}", kind="referrer_decision",
+                                          case_id=locked.id))
+        elif disagreement(votes) and not disagreement(before):
+            messages.append(OutboxMessage(
+                key=f"disagreement:{locked.id}:{locked.vote_round}", kind="disagreement_prompt", case_id=locked.id,
+                payload={"round": locked.vote_round},
+            ))
+        await tx.enqueue([m for m in messages if m.kind != "disagreement_prompt"], now)
+        prompts = [m for m in messages if m.kind == "disagreement_prompt"]
+        if prompts:
+            await tx.enqueue(prompts, now + timedelta(hours=ctx.partnership.disagreement_prompt_hours))
+    ctx.kick_outbox()
+    case = await load_case(ctx, reference)
+    if decision is not None:
+        return case, f"Vote recorded. The panel has decided: {decision.outcome.short.lower()}."
+    return case, "Vote recorded."
+
+
+def _same(a: Vote, b: Vote) -> bool:
+    return (a.choice, a.rationale, a.serious_harm_basis, a.question) == (
+        b.choice, b.rationale, b.serious_harm_basis, b.question)
+
+
+def _card_update(case_id: str, version: int) -> OutboxMessage:
+    """One outbox row per state version: each renders the card from the database, so the
+    latest delivery always shows the truth, and a retry never posts a second message."""
+    return OutboxMessage(key=f"panel_card:{case_id}:v{version}", kind="panel_card", case_id=case_id)
+
+
+# ---- queries back to the referrer ---------------------------------------------------------------
+
+
+async def answer_query(ctx: ServiceContext, actor: Actor, reference: str, query_id: int | None,
+                       answer: str | None) -> Case:
+    assert ctx.panel is not None
+    text = clean_text(answer or "")
+    if len(text) < 2:
+        raise PanelRefused("Write your answer to the panel's question.", "answer")
+    if len(text) > LONG_TEXT:
+        raise PanelRefused(f"Keep the answer to {LONG_TEXT} characters.", "answer")
+    now = ctx.clock.now()
+    async with ctx.panel.transaction() as tx:
+        locked = await tx.lock_case(reference, now)
+        query = await tx.query(query_id) if query_id is not None else None
+        if locked is None or query is None or query.case_id != locked.id:
+            raise PanelRefused("That question could not be found.", audit="unknown query")
+        if locked.referrer_aad_id != actor.aad_object_id:
+            raise PanelRefused("Only the referrer can answer the panel's questions about this referral.",
+                               audit="not the referrer")
+        if query.status == "answered":
+            raise PanelRefused("You have already answered this question; thank you. The panel has your answer.")
+        if query.status != "open" or locked.status is not CaseStatus.REFERRED:
+            raise PanelRefused("The panel withdrew this question (or has decided the case), so no answer is "
+                               "needed.")
+        await tx.close_query(query.id, "answered", now, answer=text)
+        new_round = await tx.new_round(locked.id)
+        await tx.add_event(Event(
+            kind="query_answered", at=now, actor_aad_id=actor.aad_object_id, actor_name=actor.name,
+            case_id=locked.id, detail={"query_id": query.id, "partner": query.partner.value, "new_round": new_round},
+        ))
+        await tx.enqueue([
+            _card_update(locked.id, locked.version),
+            OutboxMessage(key=f"answer:{query.id}", kind="query_answer_notice", case_id=locked.id,
+                          payload={"query_id": query.id}),
+        ], now)
+    ctx.kick_outbox()
+    return await load_case(ctx, reference)
+
+
+async def _audit(ctx: ServiceContext, actor: Actor, kind: str, case_id: str | None, detail: dict) -> None:
+    await ctx.repo.add_event(Event(kind=kind, at=ctx.clock.now(), actor_aad_id=actor.aad_object_id,
+                                   actor_name=actor.name, case_id=case_id, detail=detail))
+
+
+async def audit_refusal(ctx: ServiceContext, actor: Actor | None, refused: PanelRefused, reference: str | None) -> None:
+    if refused.audit and actor is not None:
+        await _audit(ctx, actor, "tamper", None, {"reason": refused.audit, "reference": (reference or "")[:20]})
+
+
+def redacted_answer(case: Case, query: QueryRecord) -> str:
+    return redact(query.answer or "", case.referral)

@@ -1,0 +1,28 @@
+"""The panel roster card (`@Rapid Review members` in the panel channel)."""
+
+from __future__ import annotations
+
+from bot.domain.partnership import Partner, Role
+from bot.services.ports import MemberRecord
+from cards.common import Element, card, heading, literal, para
+
+
+def members_card(members: list[MemberRecord]) -> Element:
+    body: list[Element] = [heading("Panel roster", size="Medium")]
+    groups: list[tuple[str, list[MemberRecord]]] = [
+        (partner.title, [m for m in members if m.role is Role.PANEL and m.partner is partner]) for partner in Partner
+    ]
+    groups += [("Chairs", [m for m in members if m.role is Role.CHAIR]),
+               ("Partnership managers", [m for m in members if m.role is Role.MANAGER])]
+    for title, people in groups:
+        body.append(para(f"**{title}**"))
+        if not people:
+            body.append(para("Nobody yet", subtle=True))
+        for person in people:
+            where = f" — {person.organisation}" if person.organisation else ""
+            added = " (added in Teams)" if person.source == "teams" else ""
+            body.append(literal(f"{person.name}{where}{added}"))
+    body.append(para("Partnership managers change it here: **@Rapid Review add @Name as police** (or local "
+                     "authority, health, chair, partnership manager), **@Rapid Review remove @Name**.", size="Small",
+                     subtle=True))
+    return card(body)

@@ -1,0 +1,237 @@
+"""The panel channel's case card, which is also the voting card (DESIGN §4).
+
+Everyone sees the same base card: the case without identifiers, a row per statutory
+partner (awaiting, or who voted what and when), and the state of the vote. Panel
+members get their own view with the voting controls — through the card's `refresh`
+(Teams user ids of the members) or by pressing "Vote" — which is returned only to
+them in the invoke response. Hiding buttons is not access control: the server checks
+every vote against the roster.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.domain.partnership import Partner
+from bot.domain.votes import VoteChoice
+from bot.services.panel import PanelView
+from cards.common import Element, action_set, card, error_text, execute, heading, literal, notice, para
+from cards.panel import case_facts
+
+OPEN, REFRESH, VOTE, VIEW = "panel.open", "panel.refresh", "panel.vote", "case.view"
+ANSWER = "query.answer"
+BALLOT_INPUTS = frozenset({"choice", "rationale", "serious_harm_basis", "question"})
+
+
+def _when(moment: object, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%a %d %b, %H:%M") if isinstance(moment, datetime) else ""
+
+
+def _partner_rows(view: PanelView, tz: ZoneInfo) -> Element:
+    rows: list[Element] = []
+    for partner in Partner:
+        vote = view.votes.get(partner)
+        if vote is None:
+            status: Element = para("*Awaiting vote*", subtle=True)
+        else:  # the voter's name comes from Teams, so it is shown literally
+            status = {"type": "RichTextBlock", "inlines": [
+                {"type": "TextRun", "text": vote.choice.short, "weight": "Bolder"},
+                {"type": "TextRun", "text": f" — {vote.voter_name}, {_when(vote.cast_at, tz)}"},
+            ]}
+        rows.append({
+            "type": "ColumnSet",
+            "spacing": "Small",
+            "columns": [
+                {"type": "Column", "width": "120px", "items": [para(partner.title, weight="Bolder")]},
+                {"type": "Column", "width": "stretch", "items": [status]},
+            ],
+        })
+    return {"type": "Container", "spacing": "Medium", "items": [para("Votes", weight="Bolder"), *rows]}
+
+
+def _decision_block(view: PanelView, tz: ZoneInfo) -> list[Element]:
+    decision = view.decision
+    assert decision is not None
+    items: list[Element] = [
+        heading(f"Decided: {decision.outcome.title}", size="Medium"),
+        para(f"Recorded {_when(decision.decided_at, tz)}"
+             + (" — the local authority decided, as the partners disagreed." if decision.by_local_authority else
+                " — all three partners agreed.")),
+    ]
+    for partner in Partner:
+        vote = view.votes.get(partner)
+        if vote is None:
+            continue
+        who = vote.voter_name + (f", {vote.organisation}" if vote.organisation else "")
+        items.append(para(f"**{partner.title}** · {vote.choice.short}"))
+        items.append(literal(who, subtle=True))
+        items.append(literal(vote.rationale))
+        if vote.serious_harm_basis:
+            items.append(literal("Serious harm criteria: " + vote.serious_harm_basis, italic=True))
+    if decision.outcome is VoteChoice.RAPID_REVIEW and view.notify_by:
+        when = view.notify_by.strftime("%A %d %B %Y")
+        basis = "of becoming aware" if view.aware_date_known else "of receiving the referral (the date the local " \
+                                                                  "authority became aware was not given)"
+        items.append(notice(f"The local authority must notify the National Panel within 5 working days {basis}: "
+                            f"**by {when}**.", style="warning"))
+    return [{"type": "Container", "style": "good", "items": items}]
+
+
+def _state_line(view: PanelView) -> list[Element]:
+    body: list[Element] = []
+    if view.open_queries:
+        asked = ", ".join(sorted({q.partner.title for q in view.open_queries}))
+        body.append(notice(f"Waiting for the referrer to answer a question from: {asked}.", style="accent"))
+    if view.answered_queries and not view.votes:
+        body.append(notice("The referrer has answered the panel's question; the votes have started again.",
+                           style="accent"))
+    if view.disagreement:
+        body.append(notice("**No consensus yet**: the partners have chosen different pathways. The vote stays open "
+                           "until all three agree.", style="warning"))
+    return body
+
+
+def panel_card(view: PanelView, tz: ZoneInfo) -> Element:
+    """The base card everyone sees."""
+    case = view.case
+    body: list[Element] = [
+        para("Virtual panel" + (" — decided" if view.decided else ": decide the pathway"), subtle=True,
+             size="Small"),
+        heading(f"{case.reference} · {case.pseudonym}", size="Medium"),
+        case_facts(case, tz),
+    ]
+    if case.likely_notifiable:
+        body.append(notice("**Likely notifiable** (from the referrer's answers). The panel decides.",
+                           style="warning"))
+    if view.decided:
+        body += _decision_block(view, tz)
+    else:
+        body += _state_line(view)
+        body.append(_partner_rows(view, tz))
+    actions = [execute("View referral", VIEW, case.reference, validate=False)]
+    if not view.decided:
+        actions.insert(0, execute("Vote", OPEN, case.reference, view.round, validate=False))
+    refresh = None
+    if not view.decided and view.panel_user_ids:
+        refresh = {"action": {"type": "Action.Execute", "verb": REFRESH,
+                              "data": {"verb": REFRESH, "action": REFRESH, "ref": case.reference, "v": view.round}},
+                   "userIds": view.panel_user_ids}
+    return card(body, actions=actions, refresh=refresh)
+
+
+def member_card(view: PanelView, tz: ZoneInfo, partner: Partner, *, message: str | None = None,
+                error: str | None = None, error_field: str | None = None,
+                typed: dict[str, str] | None = None) -> Element:
+    """What a panel member sees: the base card plus the controls for their partner."""
+    base = panel_card(view, tz)
+    if view.decided:
+        if message or error:
+            base["body"].insert(0, notice(message or error or "", style="good" if message else "attention"))
+        return base
+    current = view.votes.get(partner)
+    typed = typed or {}
+    choice = typed.get("choice") or (current.choice.value if current else None)
+
+    def field_error(name: str) -> list[Element]:
+        return [error_text(error)] if error and error_field == name else []
+
+    controls: list[Element] = [
+        para(f"Your vote for **{partner.title}**" + (" (you can change it until the panel decides)" if current else ""),
+             weight="Bolder"),
+        {"type": "Input.ChoiceSet", "id": "choice", "label": "Outcome", "isRequired": True,
+         "errorMessage": "Choose an outcome.", "style": "expanded",
+         "choices": [{"title": c.title, "value": c.value} for c in VoteChoice],
+         **({"value": choice} if choice else {})},
+        *field_error("choice"),
+        {"type": "Input.Text", "id": "rationale", "label": "Rationale for the decision", "isMultiline": True,
+         "isRequired": True, "errorMessage": "Give your rationale.", "maxLength": 2000,
+         "placeholder": "Why this pathway (see the Virtual Panel guidance)",
+         **({"value": typed.get("rationale") or current.rationale} if (typed.get("rationale") or current) else {})},
+        *field_error("rationale"),
+        {"type": "Input.Text", "id": "serious_harm_basis", "isMultiline": True, "maxLength": 2000,
+         "label": "For a rapid review: how the serious harm criteria are met",
+         **({"value": typed.get("serious_harm_basis") or (current.serious_harm_basis or "")}
+            if (typed.get("serious_harm_basis") or (current and current.serious_harm_basis)) else {})},
+        *field_error("serious_harm_basis"),
+        {"type": "Input.Text", "id": "question", "isMultiline": True, "maxLength": 2000,
+         "label": "For queries: your question to the referrer",
+         **({"value": typed["question"]} if typed.get("question") else {})},
+        *field_error("question"),
+        para("Rationales are shown in this channel: do not include names, dates of birth or addresses.",
+             size="Small", subtle=True),
+        action_set([execute("Record vote", VOTE, view.case.reference, view.round, style="positive")]),
+    ]
+    if error and not error_field:
+        controls.insert(0, notice(error, style="attention"))
+    if message:
+        controls.insert(0, notice(message, style="good"))
+    base["body"].append({"type": "Container", "separator": True, "spacing": "Large", "items": controls})
+    base["actions"] = [a for a in base.get("actions", []) if a["verb"] != OPEN]
+    return base
+
+
+# ---- personal chat ----------------------------------------------------------------------------
+
+
+def query_card(view: PanelView, question: str, asked_by: str, query_id: int, *, error: str | None = None,
+               typed: str | None = None) -> Element:
+    body: list[Element] = [
+        heading("The panel has a question", size="Medium"),
+        para(f"About your referral **{view.case.reference}** ({view.case.pseudonym}), from {asked_by}:"),
+        literal(question),
+        {"type": "Input.Text", "id": "answer", "label": "Your answer", "isMultiline": True, "isRequired": True,
+         "errorMessage": "Write your answer.", "maxLength": 2000, **({"value": typed} if typed else {})},
+    ]
+    if error:
+        body.append(error_text(error))
+    body.append(para("Your answer is added to the case and shared in the panel channel with the child's details "
+                     "removed. Please do not include names, dates of birth or addresses.", size="Small",
+                     subtle=True))
+    return card(body, actions=[execute("Send answer", ANSWER, view.case.reference, q=query_id)])
+
+
+def answered_card(reference: str) -> Element:
+    return card([heading("Answer sent", size="Medium"),
+                 para(f"Thank you. The panel has your answer for {reference} and will vote again.")])
+
+
+def answer_notice_card(view: PanelView, partner_title: str, redacted_answer: str) -> Element:
+    return card([
+        para("Virtual panel", subtle=True, size="Small"),
+        heading(f"{view.case.reference} · {view.case.pseudonym}: the referrer answered", size="Medium"),
+        para(f"Question from {partner_title}. The answer (identifiers removed):"),
+        literal(redacted_answer),
+        para("The votes have been cleared: please vote again on the case card.", weight="Bolder"),
+    ])
+
+
+def decision_for_referrer_card(view: PanelView, tz: ZoneInfo) -> Element:
+    decision = view.decision
+    assert decision is not None
+    body: list[Element] = [
+        heading("The panel has decided", size="Medium"),
+        para(f"Your referral **{view.case.reference}** ({view.case.pseudonym}): **{decision.outcome.title}**."),
+    ]
+    for partner in Partner:
+        vote = view.votes.get(partner)
+        if vote:
+            body += [para(f"**{partner.title}** ({vote.voter_name})"), literal(vote.rationale)]
+    next_steps = {
+        VoteChoice.RAPID_REVIEW: "A rapid review will be held. You may be asked for your agency's information.",
+        VoteChoice.PRACTICE_REVIEW: "The partnership will arrange a practice (learning) review.",
+        VoteChoice.ESCALATION: "The case goes to the escalation process.",
+        VoteChoice.NO_FURTHER_ACTION: "No partnership review will follow; another process may be more appropriate.",
+    }.get(decision.outcome)
+    if next_steps:
+        body.append(para(next_steps))
+    return card(body)
+
+
+def disagreement_prompt_card(view: PanelView, tz: ZoneInfo, hours: int) -> Element:
+    return card([
+        heading("Panel vote without consensus", size="Medium"),
+        para(f"{view.case.reference} ({view.case.pseudonym}) has had no consensus for {hours} hours."),
+        _partner_rows(view, tz),
+        para("The chair and the partnership manager may want to bring the partners together."),
+    ])

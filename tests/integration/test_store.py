@@ -1,0 +1,320 @@
+"""The SQL store on SQLite and on PostgreSQL: migrations, dialog-state storage with
+eTags, case numbering, pseudonyms, the outbox's leases and activity de-duplication."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from botbuilder.dialogs import DialogInstance, DialogState
+from sqlalchemy import insert, inspect, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.adapters.clock import FixedClock
+from bot.adapters.db import schema as t
+from bot.adapters.db.database import Database
+from bot.adapters.db.repository import SqlRepository
+from bot.domain.events import Event, EventKind
+from bot.services.ports import NewCase, OutboxMessage
+from bot.teams.storage import SqlStorage, StateConflict
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+KEY = "msteams/conversations/a:personal-riley/"
+
+
+@pytest.fixture
+async def db(database_url):
+    database = Database(database_url)
+    await database.migrate()
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def repo(db):
+    return SqlRepository(db, rng=random.Random(7))
+
+
+@pytest.fixture
+def storage(repo):
+    return SqlStorage(repo, FixedClock(NOW))
+
+
+def new_case(referral, *, draft_id: str | None = None, year: int = 2026) -> tuple[NewCase, Event]:
+    case_id = str(uuid.uuid4())
+    new = NewCase(
+        id=case_id,
+        draft_id=draft_id or str(uuid.uuid4()),
+        year=year,
+        case={
+            "status": "referred",
+            "referrer_aad_id": "00000000-0000-0000-0000-00000000a001",
+            "referrer_name": referral.referrer.name,
+            "referring_agency": referral.referrer.agency,
+            "pathway_sought": "A",
+            "incident_kind": "serious_harm",
+            "incident_date": referral.incident.incident_date,
+            "aware_date": None,
+            "likely_notifiable": True,
+            "received_at": NOW,
+        },
+        referral=referral.model_dump(mode="json"),
+    )
+    event = Event(kind=EventKind.REFERRAL_SUBMITTED, at=NOW, actor_aad_id="a001", actor_name="Riley", detail={})
+    return new, event
+
+
+# ---- migrations -----------------------------------------------------------------------------
+
+
+async def test_migrations_create_every_table_and_can_run_again(db):
+    async with db.read() as conn:
+        tables = set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+    assert set(t.metadata.tables) <= tables
+    assert "alembic_version" in tables
+    await db.migrate()  # already at head: a no-op, not an error
+
+
+# ---- SqlStorage (dialog state) --------------------------------------------------------------
+
+
+async def test_storage_reads_nothing_for_unknown_keys(storage):
+    assert await storage.read([KEY]) == {}
+    assert await storage.read([]) == {}
+
+
+async def test_storage_read_then_write_succeeds_and_changes_the_etag(storage):
+    await storage.write({KEY: {"count": 1}})
+    first = (await storage.read([KEY]))[KEY]
+    assert first["count"] == 1 and first["e_tag"]
+    old_etag = first["e_tag"]
+    first["count"] = 2
+    await storage.write({KEY: first})
+    second = (await storage.read([KEY]))[KEY]
+    assert second["count"] == 2
+    assert second["e_tag"] != old_etag
+    assert first["e_tag"] == second["e_tag"]  # the written item carries its new e_tag, ready for the next turn
+
+
+async def test_a_stale_writer_gets_a_conflict_and_the_newer_state_is_kept(storage):
+    await storage.write({KEY: {"who": "nobody"}})
+    turn_a = (await storage.read([KEY]))[KEY]
+    turn_b = (await storage.read([KEY]))[KEY]
+    turn_a["who"] = "a"
+    await storage.write({KEY: turn_a})
+    turn_b["who"] = "b"
+    with pytest.raises(StateConflict):
+        await storage.write({KEY: turn_b})
+    stored = (await storage.read([KEY]))[KEY]
+    assert stored["who"] == "a"
+    assert stored["e_tag"] == turn_a["e_tag"]
+
+
+async def test_a_write_without_an_etag_overwrites(storage):
+    await storage.write({KEY: {"v": 1}})
+    await storage.write({KEY: {"v": 2}})
+    assert (await storage.read([KEY]))[KEY]["v"] == 2
+    await storage.write({KEY: {"v": 3, "e_tag": "*"}})
+    assert (await storage.read([KEY]))[KEY]["v"] == 3
+
+
+async def test_a_write_with_an_etag_for_a_missing_key_creates_it(storage):
+    await storage.write({KEY: {"v": 1, "e_tag": "gone"}})
+    assert (await storage.read([KEY]))[KEY]["v"] == 1
+
+
+async def test_reads_return_copies(storage):
+    await storage.write({KEY: {"nested": {"list": [1, 2]}, "n": 1}})
+    first = (await storage.read([KEY]))[KEY]
+    first["nested"]["list"].append(3)
+    first["n"] = 99
+    second = (await storage.read([KEY]))[KEY]
+    assert second["nested"] == {"list": [1, 2]}
+    assert second["n"] == 1
+
+
+async def test_delete_removes_state(storage):
+    await storage.write({KEY: {"v": 1}, KEY + "x": {"v": 2}})
+    await storage.delete([KEY])
+    assert set(await storage.read([KEY, KEY + "x"])) == {KEY + "x"}
+
+
+async def test_dialog_state_round_trips(storage):
+    inner = DialogInstance(id="ReferralDialog", state={"draft_id": "d-1", "raw": {"children": {"c1_name": "X"}},
+                                                       "valid": ["referrer"], "children": 2, "editing": False})
+    outer = DialogInstance(id="Outer", state={"n": 1.5, "none": None})
+    await storage.write({KEY: {"DialogState": DialogState([inner, outer]), "other": [1, "two"]}})
+    item = (await storage.read([KEY]))[KEY]
+    state = item["DialogState"]
+    assert isinstance(state, DialogState)
+    assert [type(i) for i in state.dialog_stack] == [DialogInstance, DialogInstance]
+    assert [i.id for i in state.dialog_stack] == ["ReferralDialog", "Outer"]
+    assert state.dialog_stack[0].state == inner.state
+    assert state.dialog_stack[1].state == {"n": 1.5, "none": None}
+    assert item["other"] == [1, "two"]
+    # and it can be written back as it was read (the e_tag matches)
+    state.dialog_stack[0].state["children"] = 3
+    await storage.write({KEY: item})
+    again = (await storage.read([KEY]))[KEY]
+    assert again["DialogState"].dialog_stack[0].state["children"] == 3
+
+
+async def test_storage_refuses_objects_it_cannot_encode(storage):
+    with pytest.raises(TypeError):
+        await storage.write({KEY: {"when": datetime.now(UTC)}})
+
+
+# ---- cases ------------------------------------------------------------------------------------
+
+
+async def test_case_references_are_allocated_in_sequence_per_year(repo, referral_factory):
+    refs = []
+    for _ in range(3):
+        new, event = new_case(referral_factory())
+        summary, created = await repo.create_case(new, event, [])
+        assert created
+        refs.append(summary.reference)
+    assert refs == ["RR-2026-0001", "RR-2026-0002", "RR-2026-0003"]
+    new, event = new_case(referral_factory(), year=2027)
+    summary, _ = await repo.create_case(new, event, [])
+    assert summary.reference == "RR-2027-0001"
+
+
+async def test_the_same_draft_twice_returns_the_existing_case(repo, referral_factory):
+    new, event = new_case(referral_factory(), draft_id="draft-1")
+    first, created = await repo.create_case(new, event, [OutboxMessage(key=f"panel_card:{new.id}:post",
+                                                                        kind="panel_card", case_id=new.id)])
+    assert created
+    again, event2 = new_case(referral_factory(child_name="Someone Else"), draft_id="draft-1")
+    second, created_again = await repo.create_case(again, event2, [])
+    assert not created_again
+    assert second.id == first.id and second.reference == first.reference == "RR-2026-0001"
+    assert await repo.count_outbox("pending") == 1
+    assert len(await repo.events_for_case(first.id)) == 1
+    # and the number was not consumed: the next case is 0002
+    other, event3 = new_case(referral_factory())
+    assert (await repo.create_case(other, event3, []))[0].reference == "RR-2026-0002"
+
+
+async def test_a_case_reads_back_whole(repo, referral_factory):
+    new, event = new_case(referral_factory(child_name="Read Back"))
+    summary, _ = await repo.create_case(new, event, [])
+    case = await repo.get_case(summary.reference)
+    assert case is not None
+    assert case.referral.children.children[0].name == "Read Back"
+    assert case.summary == summary
+    assert case.summary.received_at == NOW
+    assert await repo.get_case("RR-2026-9999") is None
+
+
+async def test_pseudonyms_are_unique_among_open_cases(repo, db, referral_factory):
+    pseudonyms = []
+    for _ in range(30):
+        new, event = new_case(referral_factory())
+        summary, _ = await repo.create_case(new, event, [])
+        pseudonyms.append(summary.pseudonym)
+    assert len(set(pseudonyms)) == 30
+    assert all(len(p) == len("Child A") for p in pseudonyms[:26])  # single letters first
+    assert all(len(p) == len("Child AA") for p in pseudonyms[26:])
+
+    # The database itself refuses a second open case with the same pseudonym …
+    taken = pseudonyms[0]
+    row = {
+        "id": str(uuid.uuid4()), "reference": "RR-2026-9000", "pseudonym": taken, "status": "referred",
+        "draft_id": str(uuid.uuid4()), "referrer_aad_id": "a", "referrer_name": "R", "referring_agency": "Police",
+        "pathway_sought": "A", "incident_kind": "serious_harm", "incident_date": NOW.date(),
+        "likely_notifiable": False, "received_at": NOW, "referral": {}, "updated_at": NOW,
+    }
+    with pytest.raises(IntegrityError):
+        async with db.write() as conn:
+            await conn.execute(insert(t.cases).values(**row))
+    # … but a closed case's pseudonym may be used again.
+    async with db.write() as conn:
+        await conn.execute(update(t.cases).where(t.cases.c.pseudonym == taken).values(closed_at=NOW))
+        await conn.execute(insert(t.cases).values(**row))
+
+
+# ---- outbox ------------------------------------------------------------------------------------
+
+
+def _message(key: str = "panel_card:c1:post", **kw) -> OutboxMessage:  # noqa: ANN003
+    return OutboxMessage(key=key, kind="panel_card", case_id="c1", **kw)
+
+
+async def test_outbox_enqueue_is_idempotent_by_key(repo):
+    await repo.enqueue([_message()], NOW)
+    await repo.enqueue([_message()], NOW)
+    assert await repo.count_outbox("pending") == 1
+
+
+async def test_outbox_lease_blocks_a_second_claim_until_it_expires(repo):
+    await repo.enqueue([_message(payload={"x": 1})], NOW)
+    first = await repo.claim_outbox(NOW, lease_seconds=60, limit=10)
+    assert [(i.key, i.attempts, i.payload) for i in first] == [("panel_card:c1:post", 1, {"x": 1})]
+    # another process (or pass) while the lease holds gets nothing
+    assert await repo.claim_outbox(NOW + timedelta(seconds=59), lease_seconds=60, limit=10) == []
+    # the claimer crashed: after the lease the message is due again
+    again = await repo.claim_outbox(NOW + timedelta(seconds=61), lease_seconds=60, limit=10)
+    assert [(i.id, i.attempts) for i in again] == [(first[0].id, 2)]
+
+
+async def test_outbox_done_is_never_claimed_again(repo):
+    await repo.enqueue([_message()], NOW)
+    (item,) = await repo.claim_outbox(NOW, 60, 10)
+    await repo.outbox_done(item.id, NOW)
+    assert await repo.count_outbox("sent") == 1
+    assert await repo.claim_outbox(NOW + timedelta(hours=1), 60, 10) == []
+
+
+async def test_outbox_not_yet_due_messages_wait(repo):
+    await repo.enqueue([_message()], NOW + timedelta(minutes=5))
+    assert await repo.claim_outbox(NOW, 60, 10) == []
+    assert len(await repo.claim_outbox(NOW + timedelta(minutes=5), 60, 10)) == 1
+
+
+async def test_outbox_retry_reschedules_and_gives_up(repo):
+    await repo.enqueue([_message()], NOW)
+    (item,) = await repo.claim_outbox(NOW, 60, 10)
+    await repo.outbox_retry(item.id, NOW + timedelta(seconds=30), "connector answered 503", give_up=False)
+    assert await repo.claim_outbox(NOW + timedelta(seconds=29), 60, 10) == []  # not before its time
+    (item,) = await repo.claim_outbox(NOW + timedelta(seconds=30), 60, 10)  # the lease was cleared
+    assert item.attempts == 2
+    await repo.outbox_retry(item.id, NOW, "x" * 1000, give_up=True)
+    assert await repo.count_outbox("failed") == 1
+    assert await repo.claim_outbox(NOW + timedelta(days=1), 60, 10) == []
+
+
+async def test_outbox_park_and_release(repo):
+    await repo.enqueue([_message("a"), _message("b")], NOW)
+    items = await repo.claim_outbox(NOW, 60, 10)
+    for item in items:
+        await repo.outbox_park(item.id, "waiting_channel", "no panel channel bound")
+    assert await repo.count_outbox("waiting_channel") == 2
+    assert await repo.claim_outbox(NOW + timedelta(hours=1), 60, 10) == []
+    assert await repo.outbox_release("waiting_channel", NOW + timedelta(hours=1)) == 2
+    assert await repo.count_outbox("waiting_channel") == 0
+    released = await repo.claim_outbox(NOW + timedelta(hours=1), 60, 10)
+    assert sorted(i.key for i in released) == ["a", "b"]
+    assert await repo.outbox_release("waiting_channel", NOW) == 0
+
+
+async def test_outbox_claim_respects_the_limit_in_order(repo):
+    await repo.enqueue([_message(f"k{i}") for i in range(5)], NOW)
+    first = await repo.claim_outbox(NOW, 60, 2)
+    second = await repo.claim_outbox(NOW, 60, 10)
+    assert [i.key for i in first] == ["k0", "k1"]
+    assert [i.key for i in second] == ["k2", "k3", "k4"]
+
+
+# ---- activity de-duplication ----------------------------------------------------------------------
+
+
+async def test_claim_activity_deduplicates_and_returns_the_stored_response(repo):
+    assert await repo.claim_activity("act-1", NOW) == (True, None)
+    assert await repo.claim_activity("act-1", NOW) == (False, None)  # still being handled
+    response = {"status": 200, "body": {"statusCode": 200, "value": "Done."}}
+    await repo.remember_response("act-1", response)
+    assert await repo.claim_activity("act-1", NOW) == (False, response)
+    assert await repo.claim_activity("act-2", NOW) == (True, None)
