@@ -19,21 +19,28 @@ from botbuilder.core import ConversationState
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 
 from bot.adapters.clock import SystemClock
-from bot.adapters.db.database import Database
+from bot.adapters.db.database import Database, sync_url
+from bot.adapters.db.deadline_store import SqlDeadlineStore
+from bot.adapters.db.leader import LeaderLock
 from bot.adapters.db.panel_store import SqlPanelStore
 from bot.adapters.db.repository import SqlRepository
 from bot.domain.partnership import PartnershipConfig
+from bot.domain.timeline import TimelineProfile
+from bot.services import deadlines
 from bot.services.channels import seed_members_from_config
 from bot.services.context import ServiceContext
 from bot.services.outbox import OutboxDispatcher
 from bot.services.ports import Clock
-from bot.settings import Settings, load_partnership
+from bot.settings import ConfigError, Settings, load_partnership
+from bot.teams.clock_actions import ClockActions
 from bot.teams.edge import MessagesEndpoint, method_not_allowed, on_turn_error
 from bot.teams.handler import RapidReviewBot
 from bot.teams.notifier import TeamsNotifier
 from bot.teams.panel_actions import PanelActions
 from bot.teams.storage import SqlStorage
 from scheduler.calendar import EnglandCalendar
+from scheduler.profiles import ProfileError, load_profile
+from scheduler.runtime import SchedulerRuntime
 
 log = logging.getLogger(__name__)
 COMPONENTS = web.AppKey("components", object)
@@ -65,6 +72,15 @@ def _sdk_config(settings: Settings) -> SimpleNamespace:
     )
 
 
+def _profile(partnership: PartnershipConfig) -> TimelineProfile:
+    """The partnership's timeline profile; a bad one stops start-up, naming file, step and problem."""
+    overrides = Path(partnership.profile_overrides) if partnership.profile_overrides else None
+    try:
+        return load_profile(partnership.timeline_profile, overrides)
+    except ProfileError as error:
+        raise ConfigError(f"timeline profile: {error}") from error
+
+
 def bootstrap(
     settings: Settings,
     *,
@@ -72,6 +88,7 @@ def bootstrap(
     clock: Clock | None = None,
     db: Database | None = None,
     adapter: CloudAdapter | None = None,
+    profile: TimelineProfile | None = None,
 ) -> Components:
     partnership = partnership or load_partnership(Path(settings.partnership_file))
     clock = clock or SystemClock()
@@ -84,10 +101,13 @@ def bootstrap(
     services.notifier = notifier
     services.panel = SqlPanelStore(repo)
     services.calendar = EnglandCalendar(partnership.closure_days)
+    services.deadlines = SqlDeadlineStore(repo)
+    services.profile = profile or _profile(partnership)
     outbox = OutboxDispatcher(services)
     services.kick_outbox = outbox.kick
     conversation_state = ConversationState(SqlStorage(repo, clock))
-    bot = RapidReviewBot(services, conversation_state, settings.app_id, PanelActions(services, notifier))
+    bot = RapidReviewBot(services, conversation_state, settings.app_id, PanelActions(services, notifier),
+                         ClockActions(services))
     endpoint = MessagesEndpoint(
         adapter,
         bot,
@@ -100,15 +120,27 @@ def bootstrap(
 
 
 async def start(components: Components, *, run_outbox: bool = True) -> None:
-    """Everything that touches the outside world at start-up."""
+    """Everything that touches the outside world at start-up. With `run_outbox` (the
+    real process) the outbox dispatcher and the scheduler run; tests drive both by hand."""
     await components.db.migrate()
     await seed_members_from_config(components.services)
     if run_outbox:
         components.outbox.start()
         components.outbox.kick()  # deliver anything left from before a restart
+        runtime = SchedulerRuntime(
+            sync_url(components.db.url),
+            LeaderLock(components.db),
+            lambda: deadlines.sweep(components.services),
+            time_zone=components.partnership.time_zone,
+        )
+        runtime.start()
+        components.extras["scheduler"] = runtime
 
 
 async def stop(components: Components) -> None:
+    runtime = components.extras.pop("scheduler", None)
+    if runtime is not None:
+        await runtime.stop()
     await components.outbox.stop()
     await components.db.dispose()
 

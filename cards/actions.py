@@ -67,6 +67,8 @@ def allowed_inputs(verb: str) -> frozenset[str]:
 EXTRA_INPUTS: dict[str, frozenset[str]] = {
     "panel.vote": frozenset({"choice", "rationale", "serious_harm_basis", "question"}),
     "query.answer": frozenset({"answer"}),
+    "deadline.done": frozenset({"done_on"}),
+    "agencies.record": frozenset({"agencies", "contacts"}),
 }
 
 

@@ -145,6 +145,8 @@ class PartnershipConfig(BaseModel):
             raise ValueError("list at least one referring agency")
         if len(set(value)) != len(value):
             raise ValueError("agency names must be unique")
+        if any("," in agency for agency in value):
+            raise ValueError("agency names cannot contain commas (Teams sends multiple choices comma-separated)")
         return value
 
     @model_validator(mode="after")

@@ -322,6 +322,8 @@ class WorkingCalendarPort(Protocol):
 
     def add_working_days(self, start: date, n: int) -> date: ...
 
+    def working_days_between(self, start: date, end: date) -> int: ...
+
     def add_hours(self, moment: datetime, hours: float) -> datetime: ...
 
     def add_months(self, d: date, months: int) -> date: ...
@@ -414,6 +416,8 @@ def _apply(offset: Offset, anchor_at: datetime, calendar: WorkingCalendarPort, t
         day = calendar.add_working_days(start, offset.working_days)
     elif offset.months is not None:
         day = calendar.add_months(start, offset.months)
+        while not calendar.is_working_day(day):  # "within six months" ends on a working day
+            day += timedelta(days=1)
     else:
         day = start + timedelta(days=offset.calendar_days or 0)
     return datetime.combine(day, at, tzinfo=tz)

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from bot.domain.partnership import PartnershipConfig
-from bot.domain.timeline import WorkingCalendarPort
-from bot.services.ports import Clock, Notifier, PanelStore, Repository
+from bot.domain.timeline import TimelineProfile, WorkingCalendarPort
+from bot.services.ports import Clock, DeadlineStore, Notifier, PanelStore, Repository
 
 
 def _noop() -> None:
@@ -24,6 +24,8 @@ class ServiceContext:
     notifier: Notifier | None = None
     panel: PanelStore | None = None
     calendar: WorkingCalendarPort | None = None
+    deadlines: DeadlineStore | None = None
+    profile: TimelineProfile | None = None
     kick_outbox: Callable[[], None] = _noop
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("bot.services"))
 

@@ -16,11 +16,13 @@ from datetime import timedelta
 
 from bot.domain.events import Event, EventKind
 from bot.domain.partnership import Role
+from bot.services import deadlines
 from bot.services.channels import WAITING_FOR_CHANNEL
 from bot.services.context import ServiceContext
 from bot.services.panel import panel_view, redacted_answer
 from bot.services.ports import OutboxItem, OutboxMessage
 from bot.services.referrals import PANEL_CHANNEL
+from bot.services.reminder_view import reminder_view
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,9 @@ class OutboxDispatcher:
             "referrer_decision": self._referrer_decision,
             "query_answer_notice": self._answer_notice,
             "disagreement_prompt": self._disagreement_prompt,
+            "refresh_deadlines": self._refresh_deadlines,
+            "reminder": self._reminder,
+            "agency_prompt": self._agency_prompt,
         }.get(item.kind)
         if handler is None:
             await self.ctx.repo.outbox_park(item.id, "failed", f"unknown kind {item.kind}")
@@ -235,6 +240,42 @@ class OutboxDispatcher:
             )
         )
         self.kick()
+
+    async def _refresh_deadlines(self, item: OutboxItem) -> bool:
+        if self.ctx.deadlines is not None and item.case_id is not None:
+            await deadlines.refresh_deadlines(self.ctx, item.case_id)
+            await deadlines.sweep(self.ctx)
+        return True
+
+    async def _reminder(self, item: OutboxItem) -> bool:
+        """Post a recorded reminder in the panel channel, unless the step was done or the
+        case closed since it was recorded."""
+        assert self.ctx.notifier is not None and self.ctx.deadlines is not None and item.case_id is not None
+        row = await self.ctx.deadlines.deadline(item.payload["deadline_id"])
+        case = await self.ctx.repo.get_case_by_id(item.case_id)
+        if row is None or case is None or row.status != "open":
+            return True
+        channel = await self.ctx.repo.channel(PANEL_CHANNEL)
+        if channel is None:
+            await self._hold_for_channel(item)
+            return False
+        view = await reminder_view(self.ctx, case, row, item.payload["kind"], bool(item.payload.get("delayed")))
+        await self.ctx.notifier.post_reminder(channel, view)
+        await self.ctx.deadlines.reminder_sent(item.key, self.ctx.clock.now())
+        return True
+
+    async def _agency_prompt(self, item: OutboxItem) -> bool:
+        """After a rapid review decision: ask the business unit which agencies were asked."""
+        assert self.ctx.notifier is not None and item.case_id is not None
+        case = await self.ctx.repo.get_case_by_id(item.case_id)
+        if case is None:
+            return True
+        managers = sorted({m.aad_object_id for m in await self.ctx.repo.members(Role.MANAGER) if m.aad_object_id})
+        reached = [await self.ctx.notifier.send_agency_prompt(aad, case.summary, self.ctx.partnership.agencies)
+                   for aad in managers]
+        if managers and not any(reached):
+            raise DeliveryError("no partnership manager reachable in personal chat yet")
+        return True
 
     async def _person_notice(self, item: OutboxItem) -> bool:
         assert self.ctx.notifier is not None

@@ -15,6 +15,7 @@ from bot.domain.events import Event
 from bot.domain.partnership import Partner
 from bot.domain.redaction import redact
 from bot.domain.text import LONG_TEXT, clean_text
+from bot.domain.timeline import Anchor
 from bot.domain.votes import BallotError, Decision, Vote, VoteChoice, ballot, decide, disagreement, partner_for
 from bot.services.context import ServiceContext
 from bot.services.ports import OutboxMessage, QueryRecord
@@ -201,6 +202,12 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
             ))
             messages.append(OutboxMessage(key=f"decision:{locked.id}", kind="referrer_decision",
                                           case_id=locked.id))
+            await tx.set_anchor(locked.id, Anchor.PANEL_DECISION, now)
+            messages.append(OutboxMessage(key=f"refresh:{locked.id}:decided", kind="refresh_deadlines",
+                                          case_id=locked.id))
+            if decision.outcome is VoteChoice.RAPID_REVIEW:
+                messages.append(OutboxMessage(key=f"agency_prompt:{locked.id}", kind="agency_prompt",
+                                              case_id=locked.id))
         elif disagreement(votes) and not disagreement(before):
             messages.append(OutboxMessage(
                 key=f"disagreement:{locked.id}:{locked.vote_round}", kind="disagreement_prompt", case_id=locked.id,

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.domain.case import Actor, Case, CaseStatus, CaseSummary
 from bot.domain.events import Event
 from bot.domain.partnership import Partner, Role
+from bot.domain.timeline import Anchor, Deadline
 from bot.domain.votes import Decision, Vote
 
 if TYPE_CHECKING:  # the view is built by the panel use cases, which themselves use these ports
@@ -173,6 +174,7 @@ class PanelTransaction(Protocol):
     async def new_round(self, case_id: str) -> int: ...
     async def record_decision(self, case_id: str, decision: Decision) -> None: ...
     async def add_event(self, event: Event) -> None: ...
+    async def set_anchor(self, case_id: str, anchor: Anchor, at: datetime) -> None: ...
     async def enqueue(self, messages: Sequence[OutboxMessage], at: datetime) -> None: ...
 
 
@@ -208,3 +210,71 @@ class Notifier(Protocol):
     async def notify_person(self, aad_object_id: str, notice: str, detail: dict[str, Any]) -> bool:
         """A short notice in the person's personal chat. False when they cannot be reached."""
         ...
+
+
+# ---- the statutory clock ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeadlineRow:
+    id: int
+    case_id: str
+    step_id: str
+    label: str
+    owner: str
+    anchor: str
+    anchor_at: datetime | None
+    due_at: datetime | None
+    earliest_at: datetime | None
+    is_window: bool
+    asks_for_date: bool
+    records: str | None
+    plan: dict[str, Any]
+    source: str
+    position: int
+    status: str  # pending | open | done | closed
+    next_reminder_at: datetime | None
+    last_reminder_at: datetime | None
+    done_at: datetime | None
+    done_on: date | None
+    done_by_name: str | None
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    reference: str
+    pseudonym: str
+    status: str
+    next_due_at: datetime | None
+    next_label: str | None
+
+
+@dataclass(frozen=True)
+class AgencyRequest:
+    id: int
+    agency: str
+    contact: str | None
+    sent_at: datetime
+    returned_at: datetime | None
+    returned_by_name: str | None
+
+
+class DeadlineStore(Protocol):
+    async def set_anchor(self, case_id: str, anchor: Anchor, at: datetime) -> None: ...
+    async def anchors(self, case_id: str) -> dict[Anchor, datetime]: ...
+    async def deadlines(self, case_id: str) -> list[DeadlineRow]: ...
+    async def deadline(self, deadline_id: int) -> DeadlineRow | None: ...
+    async def sync(self, case_id: str, computed: Sequence[Deadline], next_reminders: dict[str, datetime | None],
+                   keep_open: bool) -> None: ...
+    async def due_for_reminder(self, now: datetime, limit: int) -> list[DeadlineRow]: ...
+    async def record_reminder(self, deadline_id: int, key: str, kind: str, scheduled_for: datetime,
+                              delayed: bool, now: datetime, next_at: datetime | None,
+                              message: OutboxMessage | None, case_id: str) -> bool: ...
+    async def reminder_sent(self, key: str, at: datetime) -> None: ...
+    async def mark_done(self, deadline_id: int, at: datetime, done_on: date, aad: str, name: str) -> bool: ...
+    async def close_case_reminders(self, case_id: str) -> None: ...
+    async def status_rows(self, limit: int) -> tuple[list[StatusRow], int]: ...
+    async def add_agency_requests(self, case_id: str, requests: Sequence[tuple[str, str | None]],
+                                  at: datetime) -> int: ...
+    async def agency_requests(self, case_id: str) -> list[AgencyRequest]: ...
+    async def mark_agency_returned(self, case_id: str, request_id: int, at: datetime, name: str) -> bool: ...

@@ -70,7 +70,8 @@ async def submit_referral(ctx: ServiceContext, actor: Actor, draft_id: str, refe
             "likely_notifiable": referral.likely_notifiable,
         },
     )
-    summary, created = await ctx.repo.create_case(new, event, [panel_card_message(case_id)])
+    refresh = OutboxMessage(key=f"refresh:{case_id}:submitted", kind="refresh_deadlines", case_id=case_id)
+    summary, created = await ctx.repo.create_case(new, event, [panel_card_message(case_id), refresh])
     if created:
         ctx.log.info("referral submitted", extra={"case": summary.reference, "pseudonym": summary.pseudonym})
         ctx.kick_outbox()

@@ -28,12 +28,14 @@ from bot.services.channels import WAITING_FOR_CHANNEL, bind_panel_channel, remem
 from bot.services.context import ServiceContext
 from bot.services.ports import Address
 from bot.services.referrals import NotAuthorised
+from bot.teams.clock_actions import ClockActions
 from bot.teams.panel_actions import PANEL_VERBS, PanelActions
 from bot.teams.replies import Reply, invoke_body
 from bot.teams.storage import StateConflict
 from cards import chat
 from cards import referral_form as form
 from cards.actions import BadCardData, CardPress, parse_press
+from cards.clock_cards import CLOCK_VERBS
 from dialogs.referral_dialog import FORM_ACTION, FORM_ACTOR, FORM_REPLY, ReferralDialog
 
 log = logging.getLogger(__name__)
@@ -68,9 +70,10 @@ def actor_of(activity: Activity) -> Actor | None:
 
 class RapidReviewBot(TeamsActivityHandler):
     def __init__(self, services: ServiceContext, conversation_state: ConversationState, app_id: str,
-                 panel_actions: PanelActions) -> None:
+                 panel_actions: PanelActions, clock_actions: ClockActions) -> None:
         self.services = services
         self.panel_actions = panel_actions
+        self.clock_actions = clock_actions
         self.conversation_state = conversation_state
         self.app_id = app_id
         self.dialogs = DialogSet(conversation_state.create_property("DialogState"))
@@ -78,6 +81,7 @@ class RapidReviewBot(TeamsActivityHandler):
         # One turn at a time per conversation in this process: a double-click must not race
         # its own dialog state. (Across processes the state's eTag catches it.)
         self._conversation_locks: dict[str, asyncio.Lock] = {}
+        self._remembered: set[tuple[str, str, str, str]] = set()
 
     # ---- the turn ---------------------------------------------------------------------------
 
@@ -167,6 +171,9 @@ class RapidReviewBot(TeamsActivityHandler):
             return Reply(card=chat.my_referrals_card(cases, self.services.tz, in_progress=in_progress))
         if text.startswith("notification summary"):
             return await self._notification_summary(actor, text.removeprefix("notification summary"))
+        clock_reply = await self.clock_actions.command(actor, text)
+        if clock_reply is not None:
+            return clock_reply
         roles = await self.services.repo.roles_of(actor.aad_object_id)
         waiting = await self.services.repo.count_outbox(WAITING_FOR_CHANNEL) if roles.manager else 0
         if text in ("help", "?", "hi", "hello"):
@@ -207,6 +214,10 @@ class RapidReviewBot(TeamsActivityHandler):
             return Reply(card=chat.channel_bound_card(released))
         if actor is not None and (text.split(" ", 1)[0] in ("add", "remove") or text in MEMBER_LISTING):
             return await self.panel_actions.membership_command(turn_context, actor, text)
+        if actor is not None:
+            clock_reply = await self.clock_actions.command(actor, text)
+            if clock_reply is not None:
+                return clock_reply
         return Reply(card=chat.channel_help_card())
 
     # ---- card presses ---------------------------------------------------------------------------
@@ -227,6 +238,8 @@ class RapidReviewBot(TeamsActivityHandler):
             return await self._continue_form(turn_context, press, actor)
         if press.verb in PANEL_VERBS:
             return await self.panel_actions.press(turn_context, actor, press)
+        if press.verb in CLOCK_VERBS:
+            return await self.clock_actions.press(actor, press)
         await self._audit_tamper(actor, f"unknown verb {press.verb[:40]}")
         return Reply(text="That button is not recognised. Please use the latest card from the bot.", status=400)
 
@@ -296,8 +309,15 @@ class RapidReviewBot(TeamsActivityHandler):
         activity = turn_context.activity
         address = Address(activity.conversation.id, activity.service_url, actor.tenant_id,
                           activity.recipient.id if activity.recipient else None)
+        key = (actor.aad_object_id, activity.from_property.id, activity.conversation.id, activity.service_url)
+        if key in self._remembered:  # already stored by this process: no write per message
+            return
         await remember_user(self.services, actor.aad_object_id, address, activity.from_property.id)
+        if self.services.panel is not None and activity.from_property.id:
+            await self.services.panel.remember_mri(actor.aad_object_id, activity.from_property.id,
+                                                   self.services.clock.now())
         await self.services.repo.save_reference("service", address, None, self.services.clock.now())
+        self._remembered.add(key)
 
     async def _remember_if_personal(self, turn_context: TurnContext) -> None:
         conversation_type = getattr(turn_context.activity.conversation, "conversation_type", None) or "personal"

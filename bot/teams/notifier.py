@@ -10,7 +10,10 @@ become DeliveryError with Teams' Retry-After, and the outbox retries them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections import defaultdict, deque
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,10 +27,13 @@ from botbuilder.schema import (
     ErrorResponseException,
 )
 
+from bot.domain.case import CaseSummary
 from bot.services.outbox import DeliveryError
 from bot.services.panel import PanelView
 from bot.services.ports import Address, Clock, QueryRecord, Repository
+from bot.services.reminder_view import ReminderView
 from cards.chat import text_card
+from cards.clock_cards import agency_prompt_card, reminder_card
 from cards.vote_card import (
     answer_notice_card,
     decision_for_referrer_card,
@@ -45,6 +51,34 @@ NOTICES = {
         "It is stored safely. In the channel your panel uses, type **@Rapid Review use this channel for the panel**.",
     ),
 }
+
+
+class ConversationPacer:
+    """Teams allows a bot 7 messages per second in one conversation (and 60 in 30 s);
+    beyond that it answers 429. A backlog (hundreds of reminders after downtime) is
+    paced here so that it goes out at the documented rate instead of bouncing."""
+
+    def __init__(self, per_second: int = 7, per_30_seconds: int = 60) -> None:
+        self._limits = ((1.0, per_second), (30.0, per_30_seconds))
+        self._sent: dict[str, deque[float]] = defaultdict(deque)
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def wait(self, conversation_id: str) -> None:
+        async with self._locks[conversation_id]:
+            sent = self._sent[conversation_id]
+            while True:
+                now = time.monotonic()
+                while sent and now - sent[0] > 30.0:
+                    sent.popleft()
+                delay = 0.0
+                for window, limit in self._limits:
+                    recent = [t for t in sent if now - t < window]
+                    if len(recent) >= limit:
+                        delay = max(delay, window - (now - recent[-limit]))
+                if delay <= 0:
+                    sent.append(now)
+                    return
+                await asyncio.sleep(delay)
 
 
 def _reference(address: Address, bot_id: str) -> ConversationReference:
@@ -74,6 +108,7 @@ class TeamsNotifier:
     def __init__(self, adapter: BotAdapter, app_id: str, repo: Repository, tz: ZoneInfo, clock: Clock) -> None:
         self._adapter = adapter
         self._clock = clock
+        self._pace = ConversationPacer()
         self._app_id = app_id or ""
         self._repo = repo
         self._tz = tz
@@ -104,6 +139,10 @@ class TeamsNotifier:
         return result.get("value")
 
     async def send_card(self, address: Address, card: dict[str, Any]) -> str:
+        await self._pace.wait(address.conversation_id)
+        return await self._send_card(address, card)
+
+    async def _send_card(self, address: Address, card: dict[str, Any]) -> str:
         """A new message in the conversation. Sent with the connector's send_to_conversation:
         TurnContext.send_activity in a continuation turn would make it a *reply* to the
         continuation's made-up activity id."""
@@ -150,6 +189,12 @@ class TeamsNotifier:
 
     async def send_disagreement_prompt(self, aad_object_id: str, view: PanelView, hours: int) -> bool:
         return await self.send_to_person(aad_object_id, disagreement_prompt_card(view, self._tz, hours))
+
+    async def post_reminder(self, channel: Address, view: ReminderView) -> None:
+        await self.send_card(channel, reminder_card(view, self._tz))
+
+    async def send_agency_prompt(self, aad_object_id: str, case: CaseSummary, agencies: list[str]) -> bool:
+        return await self.send_to_person(aad_object_id, agency_prompt_card(case, agencies))
 
     async def notify_person(self, aad_object_id: str, notice: str, detail: dict[str, Any]) -> bool:
         title, text = NOTICES[notice]

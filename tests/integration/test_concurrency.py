@@ -67,7 +67,8 @@ async def _stored(process: Process) -> tuple[int, int, int]:
     async with process.db.read() as conn:
         cases = (await conn.execute(select(func.count()).select_from(t.cases))).scalar_one()
         events = (await conn.execute(select(func.count()).select_from(t.events))).scalar_one()
-        outbox = (await conn.execute(select(func.count()).select_from(t.outbox))).scalar_one()
+        outbox = (await conn.execute(
+            select(func.count()).select_from(t.outbox).where(t.outbox.c.kind == "panel_card"))).scalar_one()
     return cases, events, outbox
 
 

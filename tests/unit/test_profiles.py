@@ -265,7 +265,7 @@ def test_national_minimum_worked_example_from_the_design_example() -> None:
     assert due_dates(deadlines_by_step("national_minimum", anchors, {"review_commissioned"})) == {
         "notify_national_panel": at("2025-12-30 17:00"),
         "report_to_national_panel": at("2026-01-21 17:00"),
-        "local_cspr_report": at("2027-02-28 17:00"),  # 31 August + 6 months, clamped
+        "local_cspr_report": at("2027-03-01 17:00"),  # 31 Aug + 6 months = Sun 28 Feb, rolled to Monday
     }
 
 

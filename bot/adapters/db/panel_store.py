@@ -25,6 +25,7 @@ from bot.adapters.db.repository import SqlRepository, _aware
 from bot.domain.case import CaseStatus
 from bot.domain.events import Event
 from bot.domain.partnership import Partner
+from bot.domain.timeline import Anchor
 from bot.domain.votes import Decision, Vote, VoteChoice
 from bot.services.ports import LockedCase, OutboxMessage, QueryRecord
 
@@ -147,6 +148,11 @@ class PanelTransaction:
 
     async def add_event(self, event: Event) -> None:
         await self.repo._add_event(self.conn, event)
+
+    async def set_anchor(self, case_id: str, anchor: Anchor, at: datetime) -> None:
+        stmt = self.repo._insert(t.case_anchors).values(case_id=case_id, anchor=anchor.value, at=at)
+        await self.conn.execute(stmt.on_conflict_do_update(
+            index_elements=[t.case_anchors.c.case_id, t.case_anchors.c.anchor], set_={"at": at}))
 
     async def enqueue(self, messages: Sequence[OutboxMessage], at: datetime) -> None:
         await self.repo._enqueue(self.conn, messages, at)

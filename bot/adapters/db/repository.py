@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -226,6 +226,9 @@ class SqlRepository:
         Teams are left alone. Returns how many rows changed."""
         async with self.db.write() as conn:
             existing = (await conn.execute(select(t.members).where(t.members.c.source == "config"))).all()
+            # A partnership manager's removal in Teams outlives the file until the file changes.
+            removed = {(e.role, e.partner, e.aad_object_id, e.upn) for e in (await conn.execute(
+                select(t.members).where(t.members.c.source == "removed_in_teams"))).all()}
             wanted = {
                 (r.role.value, r.partner.value if r.partner else None, r.aad_object_id, r.upn): r for r in records
             }
@@ -238,6 +241,8 @@ class SqlRepository:
                     )
                     changed += 1
             for key, rec in wanted.items():
+                if key in removed:
+                    continue
                 row = have.get(key)
                 values = {
                     "name": rec.name,
@@ -331,7 +336,8 @@ class SqlRepository:
             result = await conn.execute(
                 update(t.members)
                 .where(t.members.c.aad_object_id == aad_object_id.lower(), t.members.c.active.is_(True))
-                .values(active=False, updated_at=at)
+                .values(active=False, updated_at=at,
+                        source=case((t.members.c.source == "config", "removed_in_teams"), else_=t.members.c.source))
             )
             return int(result.rowcount or 0)
 

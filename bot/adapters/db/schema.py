@@ -7,6 +7,8 @@ truth for queries and for `alembic revision --autogenerate`.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -19,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     text,
 )
@@ -33,7 +36,27 @@ metadata = MetaData(
     }
 )
 
-UtcDateTime = DateTime(timezone=True)
+class UtcDateTime(TypeDecorator):
+    """An instant, always stored as UTC and always read back timezone-aware.
+
+    SQLite's DATETIME keeps the wall-clock time and silently drops the offset, so a
+    17:00 BST deadline would come back as 17:00 UTC. Converting to UTC on the way in
+    makes SQLite and PostgreSQL (timestamptz) agree."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: store aware datetimes only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 cases = Table(
     "cases",
@@ -51,15 +74,15 @@ cases = Table(
     Column("incident_date", Date, nullable=False),
     Column("aware_date", Date, nullable=True),
     Column("likely_notifiable", Boolean, nullable=False),
-    Column("received_at", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
     Column("referral", JSON, nullable=False),
     Column("panel_activity_id", String(200), nullable=True),
     Column("version", Integer, nullable=False, server_default="1"),
     Column("vote_round", Integer, nullable=False, server_default="1"),
     Column("decision", JSON, nullable=True),
-    Column("decided_at", UtcDateTime, nullable=True),
-    Column("closed_at", UtcDateTime, nullable=True),
-    Column("updated_at", UtcDateTime, nullable=False),
+    Column("decided_at", UtcDateTime(), nullable=True),
+    Column("closed_at", UtcDateTime(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Index(
         "uq_cases_open_pseudonym",
         "pseudonym",
@@ -82,7 +105,7 @@ events = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("case_id", String(36), nullable=True, index=True),
-    Column("at", UtcDateTime, nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Column("kind", String(50), nullable=False),
     Column("actor_aad_id", String(64), nullable=True),
     Column("actor_name", String(100), nullable=True),
@@ -103,7 +126,7 @@ members = Table(
     Column("mri", String(300), nullable=True),
     Column("source", String(20), nullable=False),
     Column("active", Boolean, nullable=False, server_default=text("true")),
-    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Index("ix_members_aad", "aad_object_id"),
     Index("ix_members_upn", "upn"),
 )
@@ -119,7 +142,7 @@ channels = Table(
     Column("tenant_id", String(64), nullable=True),
     Column("bot_id", String(200), nullable=True),
     Column("bound_by", String(64), nullable=False),
-    Column("bound_at", UtcDateTime, nullable=False),
+    Column("bound_at", UtcDateTime(), nullable=False),
 )
 
 conversation_refs = Table(
@@ -131,7 +154,7 @@ conversation_refs = Table(
     Column("tenant_id", String(64), nullable=True),
     Column("bot_id", String(200), nullable=True),
     Column("user_id", String(300), nullable=True),
-    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 outbox = Table(
@@ -144,11 +167,11 @@ outbox = Table(
     Column("payload", JSON, nullable=False),
     Column("status", String(20), nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("not_before", UtcDateTime, nullable=False),
-    Column("claimed_until", UtcDateTime, nullable=True),
+    Column("not_before", UtcDateTime(), nullable=False),
+    Column("claimed_until", UtcDateTime(), nullable=True),
     Column("last_error", String(300), nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("sent_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("sent_at", UtcDateTime(), nullable=True),
     Index("ix_outbox_due", "status", "not_before"),
 )
 
@@ -166,7 +189,7 @@ votes = Table(
     Column("voter_aad_id", String(64), nullable=False),
     Column("voter_name", String(100), nullable=False),
     Column("organisation", String(100), nullable=True),
-    Column("cast_at", UtcDateTime, nullable=False),
+    Column("cast_at", UtcDateTime(), nullable=False),
     UniqueConstraint("case_id", "round", "partner", name="uq_votes_case_round_partner"),
 )
 
@@ -181,16 +204,80 @@ queries = Table(
     Column("asked_by_name", String(100), nullable=False),
     Column("question", Text, nullable=False),
     Column("status", String(20), nullable=False),
-    Column("asked_at", UtcDateTime, nullable=False),
+    Column("asked_at", UtcDateTime(), nullable=False),
     Column("answer", Text, nullable=True),
-    Column("answered_at", UtcDateTime, nullable=True),
+    Column("answered_at", UtcDateTime(), nullable=True),
+)
+
+case_anchors = Table(
+    "case_anchors",
+    metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("anchor", String(40), primary_key=True),
+    Column("at", UtcDateTime(), nullable=False),
+)
+
+deadlines = Table(
+    "deadlines",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(36), nullable=False),
+    Column("step_id", String(64), nullable=False),
+    Column("label", String(200), nullable=False),
+    Column("owner", String(40), nullable=False),
+    Column("anchor", String(40), nullable=False),
+    Column("anchor_at", UtcDateTime(), nullable=True),
+    Column("due_at", UtcDateTime(), nullable=True),
+    Column("earliest_at", UtcDateTime(), nullable=True),
+    Column("is_window", Boolean, nullable=False, server_default=text("false")),
+    Column("asks_for_date", Boolean, nullable=False, server_default=text("false")),
+    Column("records", String(40), nullable=True),
+    Column("plan", JSON, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("status", String(20), nullable=False),  # pending | open | done
+    Column("next_reminder_at", UtcDateTime(), nullable=True),
+    Column("last_reminder_at", UtcDateTime(), nullable=True),
+    Column("done_at", UtcDateTime(), nullable=True),
+    Column("done_on", Date, nullable=True),
+    Column("done_by_aad_id", String(64), nullable=True),
+    Column("done_by_name", String(100), nullable=True),
+    UniqueConstraint("case_id", "step_id", name="uq_deadlines_case_step"),
+    Index("ix_deadlines_next_reminder", "status", "next_reminder_at"),
+)
+
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("case_id", String(36), nullable=False, index=True),
+    Column("deadline_id", Integer, nullable=True),
+    Column("kind", String(20), nullable=False),
+    Column("scheduled_for", UtcDateTime(), nullable=False),
+    Column("delayed", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("sent_at", UtcDateTime(), nullable=True),
+)
+
+agency_requests = Table(
+    "agency_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(36), nullable=False, index=True),
+    Column("agency", String(100), nullable=False),
+    Column("contact", String(200), nullable=True),
+    Column("sent_at", UtcDateTime(), nullable=False),
+    Column("returned_at", UtcDateTime(), nullable=True),
+    Column("returned_by_name", String(100), nullable=True),
+    UniqueConstraint("case_id", "agency", name="uq_agency_requests_case_agency"),
 )
 
 processed_activities = Table(
     "processed_activities",
     metadata,
     Column("key", String(400), primary_key=True),
-    Column("at", UtcDateTime, nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Column("response", JSON, nullable=True),
 )
 
@@ -200,7 +287,7 @@ bot_state = Table(
     Column("key", String(400), primary_key=True),
     Column("data", JSON, nullable=False),
     Column("etag", String(40), nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 __all__ = [
@@ -216,6 +303,10 @@ __all__ = [
     "bot_state",
     "votes",
     "queries",
+    "case_anchors",
+    "deadlines",
+    "reminders",
+    "agency_requests",
     "UniqueConstraint",
     "Text",
 ]

@@ -1,0 +1,219 @@
+"""Persistence of the statutory clock: anchors, deadlines, reminders sent, agency requests.
+
+The deadline rows are the record of what is due, and the reminder rows of what was
+sent (APScheduler only decides when to look). `next_reminder_at` on each deadline is
+kept up to date so that the sweep is one indexed query, however many cases there are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.adapters.db import schema as t
+from bot.adapters.db.repository import SqlRepository, _aware
+from bot.domain.timeline import Anchor, Deadline
+from bot.services.ports import AgencyRequest, DeadlineRow, OutboxMessage, StatusRow
+
+
+def _opt(value: datetime | None) -> datetime | None:
+    return _aware(value) if value is not None else None
+
+
+def _row(r: Any) -> DeadlineRow:
+    return DeadlineRow(
+        id=r.id, case_id=r.case_id, step_id=r.step_id, label=r.label, owner=r.owner, anchor=r.anchor,
+        anchor_at=_opt(r.anchor_at), due_at=_opt(r.due_at), earliest_at=_opt(r.earliest_at), is_window=r.is_window,
+        asks_for_date=r.asks_for_date, records=r.records, plan=r.plan, source=r.source, position=r.position,
+        status=r.status, next_reminder_at=_opt(r.next_reminder_at), last_reminder_at=_opt(r.last_reminder_at),
+        done_at=_opt(r.done_at), done_on=r.done_on, done_by_name=r.done_by_name,
+    )
+
+
+class SqlDeadlineStore:
+    def __init__(self, repo: SqlRepository) -> None:
+        self.repo = repo
+        self.db = repo.db
+
+    # ---- anchors -----------------------------------------------------------------------------
+
+    async def set_anchor_in(self, conn: AsyncConnection, case_id: str, anchor: Anchor, at: datetime) -> None:
+        stmt = self.repo._insert(t.case_anchors).values(case_id=case_id, anchor=anchor.value, at=at)
+        await conn.execute(stmt.on_conflict_do_update(index_elements=[t.case_anchors.c.case_id,
+                                                                      t.case_anchors.c.anchor], set_={"at": at}))
+
+    async def set_anchor(self, case_id: str, anchor: Anchor, at: datetime) -> None:
+        async with self.db.write() as conn:
+            await self.set_anchor_in(conn, case_id, anchor, at)
+
+    async def anchors(self, case_id: str) -> dict[Anchor, datetime]:
+        async with self.db.read() as conn:
+            rows = await conn.execute(select(t.case_anchors).where(t.case_anchors.c.case_id == case_id))
+            return {Anchor(r.anchor): _aware(r.at) for r in rows}
+
+    # ---- deadlines ---------------------------------------------------------------------------
+
+    async def deadlines(self, case_id: str) -> list[DeadlineRow]:
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(t.deadlines).where(t.deadlines.c.case_id == case_id).order_by(t.deadlines.c.position)
+            )
+            return [_row(r) for r in rows]
+
+    async def deadline(self, deadline_id: int) -> DeadlineRow | None:
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(t.deadlines).where(t.deadlines.c.id == deadline_id))).first()
+            return _row(row) if row else None
+
+    async def sync(self, case_id: str, computed: Sequence[Deadline], next_reminders: dict[str, datetime | None],
+                   keep_open: bool) -> None:
+        """Make the case's deadline rows match `computed`, keeping what was done. Steps
+        that no longer apply (another pathway) are removed unless done."""
+        async with self.db.write() as conn:
+            existing = {r.step_id: r for r in await conn.execute(
+                select(t.deadlines).where(t.deadlines.c.case_id == case_id))}
+            for position, d in enumerate(computed):
+                values = {
+                    "label": d.label, "owner": d.owner.value, "anchor": d.anchor.value, "anchor_at": d.anchor_at,
+                    "due_at": d.due_at, "earliest_at": d.earliest_at, "is_window": d.is_window,
+                    "asks_for_date": d.asks_for_date, "records": d.records.value if d.records else None,
+                    "plan": d.reminders.model_dump(mode="json"), "source": d.source, "position": position,
+                }
+                row = existing.pop(d.step_id, None)
+                if row is not None and row.status == "done":
+                    await conn.execute(update(t.deadlines).where(t.deadlines.c.id == row.id).values(**values))
+                    continue
+                status = "pending" if d.due_at is None else ("open" if keep_open else "closed")
+                values |= {"status": status, "next_reminder_at": next_reminders.get(d.step_id)}
+                if row is None:
+                    await conn.execute(insert(t.deadlines).values(case_id=case_id, step_id=d.step_id, **values))
+                else:
+                    await conn.execute(update(t.deadlines).where(t.deadlines.c.id == row.id).values(**values))
+            stale = [r.id for r in existing.values() if r.status != "done"]
+            if stale:
+                await conn.execute(delete(t.deadlines).where(t.deadlines.c.id.in_(stale)))
+
+    async def due_for_reminder(self, now: datetime, limit: int) -> list[DeadlineRow]:
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(t.deadlines)
+                .where(t.deadlines.c.status == "open", t.deadlines.c.next_reminder_at <= now)
+                .order_by(t.deadlines.c.next_reminder_at)
+                .limit(limit)
+            )
+            return [_row(r) for r in rows]
+
+    async def record_reminder(self, deadline_id: int, key: str, kind: str, scheduled_for: datetime,
+                              delayed: bool, now: datetime, next_at: datetime | None,
+                              message: OutboxMessage | None, case_id: str) -> bool:
+        """One transaction: the reminder row (unique key), its outbox message, and the
+        deadline's next reminder time. False when that reminder already existed."""
+        async with self.db.write() as conn:
+            created = False
+            if message is not None:
+                stmt = self.repo._insert(t.reminders).values(
+                    key=key, case_id=case_id, deadline_id=deadline_id, kind=kind, scheduled_for=scheduled_for,
+                    delayed=delayed, created_at=now)
+                result = await conn.execute(stmt.on_conflict_do_nothing(index_elements=[t.reminders.c.key]))
+                created = bool(result.rowcount)
+                if created:
+                    await self.repo._enqueue(conn, [message], now)
+            values: dict[str, Any] = {"next_reminder_at": next_at}
+            if message is not None:
+                values["last_reminder_at"] = scheduled_for
+            await conn.execute(update(t.deadlines).where(t.deadlines.c.id == deadline_id).values(**values))
+            return created
+
+    async def reminder_sent(self, key: str, at: datetime) -> None:
+        async with self.db.write() as conn:
+            await conn.execute(update(t.reminders).where(t.reminders.c.key == key).values(sent_at=at))
+
+    async def reminders_for_case(self, case_id: str) -> list[dict[str, Any]]:
+        async with self.db.read() as conn:
+            rows = await conn.execute(select(t.reminders).where(t.reminders.c.case_id == case_id)
+                                      .order_by(t.reminders.c.id))
+            return [dict(r._mapping) for r in rows]
+
+    async def mark_done(self, deadline_id: int, at: datetime, done_on: date, aad: str, name: str) -> bool:
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                update(t.deadlines).where(t.deadlines.c.id == deadline_id, t.deadlines.c.status != "done")
+                .values(status="done", done_at=at, done_on=done_on, done_by_aad_id=aad, done_by_name=name,
+                        next_reminder_at=None)
+            )
+            return bool(result.rowcount)
+
+    async def close_case_reminders(self, case_id: str) -> None:
+        async with self.db.write() as conn:
+            await conn.execute(update(t.deadlines).where(t.deadlines.c.case_id == case_id,
+                                                         t.deadlines.c.status == "open")
+                               .values(status="closed", next_reminder_at=None))
+
+    # ---- the status overview -------------------------------------------------------------------
+
+    async def status_rows(self, limit: int) -> tuple[list[StatusRow], int]:
+        """Open cases, most urgent first, with their next open deadline. Aggregated in SQL:
+        never loads every case."""
+        next_due = (
+            select(t.deadlines.c.case_id, func.min(t.deadlines.c.due_at).label("due_at"))
+            .where(t.deadlines.c.status == "open")
+            .group_by(t.deadlines.c.case_id)
+            .subquery()
+        )
+        async with self.db.read() as conn:
+            total = int((await conn.execute(
+                select(func.count()).select_from(t.cases).where(t.cases.c.closed_at.is_(None)))).scalar_one())
+            rows = (await conn.execute(
+                select(t.cases.c.id, t.cases.c.reference, t.cases.c.pseudonym, t.cases.c.status,
+                       next_due.c.due_at, t.deadlines.c.label)
+                .select_from(t.cases.outerjoin(next_due, next_due.c.case_id == t.cases.c.id)
+                             .outerjoin(t.deadlines, and_(t.deadlines.c.case_id == t.cases.c.id,
+                                                          t.deadlines.c.due_at == next_due.c.due_at,
+                                                          t.deadlines.c.status == "open")))
+                .where(t.cases.c.closed_at.is_(None))
+                .order_by(next_due.c.due_at.is_(None), next_due.c.due_at, t.cases.c.reference)
+                .limit(limit * 2)
+            )).all()
+        seen: set[str] = set()
+        result: list[StatusRow] = []
+        for r in rows:
+            if r.id in seen:
+                continue
+            seen.add(r.id)
+            result.append(StatusRow(r.reference, r.pseudonym, r.status, _opt(r.due_at), r.label))
+        return result[:limit], total
+
+    # ---- agencies' information -------------------------------------------------------------------
+
+    async def add_agency_requests(self, case_id: str, requests: Sequence[tuple[str, str | None]],
+                                  at: datetime) -> int:
+        async with self.db.write() as conn:
+            added = 0
+            for agency, contact in requests:
+                stmt = self.repo._insert(t.agency_requests).values(case_id=case_id, agency=agency, contact=contact,
+                                                                   sent_at=at)
+                result = await conn.execute(stmt.on_conflict_do_nothing(
+                    index_elements=[t.agency_requests.c.case_id, t.agency_requests.c.agency]))
+                added += int(result.rowcount or 0)
+            return added
+
+    async def agency_requests(self, case_id: str) -> list[AgencyRequest]:
+        async with self.db.read() as conn:
+            rows = await conn.execute(select(t.agency_requests).where(t.agency_requests.c.case_id == case_id)
+                                      .order_by(t.agency_requests.c.id))
+            return [AgencyRequest(r.id, r.agency, r.contact, _aware(r.sent_at), _opt(r.returned_at),
+                                  r.returned_by_name) for r in rows]
+
+    async def mark_agency_returned(self, case_id: str, request_id: int, at: datetime, name: str) -> bool:
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                update(t.agency_requests)
+                .where(t.agency_requests.c.id == request_id, t.agency_requests.c.case_id == case_id,
+                       t.agency_requests.c.returned_at.is_(None))
+                .values(returned_at=at, returned_by_name=name)
+            )
+            return bool(result.rowcount)

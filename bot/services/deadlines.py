@@ -1,0 +1,324 @@
+"""Use cases of the statutory clock (DESIGN §5, issue 4).
+
+A case's deadlines are computed from its anchors (incident, awareness, referral,
+decision, notification, meeting …) by its partnership's timeline profile, and stored.
+They are recomputed whenever an anchor is recorded or moves. The sweep, triggered by
+the scheduler, turns due reminders into reminder rows plus outbox messages in one
+transaction, so each reminder is recorded and posted exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+from bot.domain.case import Actor, Case, CaseStatus, IncidentKind
+from bot.domain.events import Event
+from bot.domain.reminders import Rag, due_now, is_delayed, next_after, rag
+from bot.domain.text import clean_line
+from bot.domain.timeline import (
+    Anchor,
+    Deadline,
+    Fact,
+    Owner,
+    ReminderPlan,
+    compute_deadlines,
+)
+from bot.domain.votes import VoteChoice
+from bot.services.context import ServiceContext
+from bot.services.ports import AgencyRequest, DeadlineRow, OutboxMessage, StatusRow
+from bot.services.referrals import NotAuthorised
+
+PANEL_VOTE_STEP = "panel_vote"
+PANEL_VOTE_WORKING_DAYS = 2  # the virtual panel decides within two working days of the referral
+SWEEP_BATCH = 500
+
+
+class ClockRefused(Exception):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# ---- anchors and deadlines -------------------------------------------------------------------
+
+
+def _local_midnight(ctx: ServiceContext, day: date) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=ctx.tz)
+
+
+def case_anchor_dates(ctx: ServiceContext, case: Case) -> dict[Anchor, datetime]:
+    anchors: dict[Anchor, datetime] = {Anchor.REFERRAL_RECEIVED: case.summary.received_at,
+                                       Anchor.INCIDENT: _local_midnight(ctx, case.summary.incident_date)}
+    if case.aware_date:
+        anchors[Anchor.AWARE] = _local_midnight(ctx, case.aware_date)
+    else:  # not known: the clock runs from receipt, as the referral is when the partnership became aware
+        anchors[Anchor.AWARE] = case.summary.received_at
+    return anchors
+
+
+def _panel_vote_deadline(ctx: ServiceContext, case: Case) -> Deadline:
+    assert ctx.calendar is not None
+    received = case.summary.received_at.astimezone(ctx.tz)
+    due_day = ctx.calendar.add_working_days(received.date(), PANEL_VOTE_WORKING_DAYS)
+    return Deadline(
+        step_id=PANEL_VOTE_STEP, label="Virtual panel decides the pathway (all three partners vote)",
+        owner=Owner.PANEL, anchor=Anchor.REFERRAL_RECEIVED, anchor_at=received,
+        due_at=datetime.combine(due_day, time(17, 0), tzinfo=ctx.tz),
+        source="seed 001 'The Virtual Panel' and Appendix C: the panel screens referrals swiftly",
+        reminders=ReminderPlan(heads_up_working_days=1),
+    )
+
+
+async def refresh_deadlines(ctx: ServiceContext, case_id: str) -> list[DeadlineRow]:
+    """Recompute and store the case's deadlines from its anchors. Idempotent."""
+    assert ctx.deadlines is not None and ctx.calendar is not None and ctx.profile is not None
+    case = await ctx.repo.get_case_by_id(case_id)
+    if case is None:
+        return []
+    anchors = case_anchor_dates(ctx, case) | await ctx.deadlines.anchors(case_id)
+    decision = await _decision(ctx, case)
+    computed: list[Deadline] = [_panel_vote_deadline(ctx, case)]
+    if decision is not None:
+        facts = {Fact.CHILD_DEATH.value} if case.summary.incident_kind is IncidentKind.CHILD_DEATH else set()
+        if Anchor.REVIEW_COMMISSIONED in anchors:
+            facts.add(Fact.REVIEW_COMMISSIONED.value)
+        computed += compute_deadlines(ctx.profile, anchors, ctx.calendar, pathway=decision.value, facts=facts,
+                                      tz=ctx.tz)
+    existing = {d.step_id: d for d in await ctx.deadlines.deadlines(case_id)}
+    next_reminders = {}
+    for d in computed:
+        if d.due_at is None:
+            continue
+        previous = existing.get(d.step_id)
+        last = previous.last_reminder_at if previous else None
+        due_day = d.due_at.astimezone(ctx.tz).date()
+        first = next_after(due_day, d.reminders, ctx.calendar, ctx.tz, last or datetime.min.replace(tzinfo=ctx.tz))
+        next_reminders[d.step_id] = first
+    await ctx.deadlines.sync(case_id, computed, next_reminders, keep_open=case.summary.status.is_open)
+    if decision is not None:
+        await _close_panel_vote(ctx, case_id)
+    return await ctx.deadlines.deadlines(case_id)
+
+
+async def _decision(ctx: ServiceContext, case: Case) -> VoteChoice | None:
+    if case.summary.status is CaseStatus.REFERRED or ctx.panel is None:
+        return None
+    _, _, decision, _ = await ctx.panel.panel_state(case.id)
+    return decision.outcome if decision else None
+
+
+async def _close_panel_vote(ctx: ServiceContext, case_id: str) -> None:
+    assert ctx.deadlines is not None
+    for d in await ctx.deadlines.deadlines(case_id):
+        if d.step_id == PANEL_VOTE_STEP and d.status != "done":
+            await ctx.deadlines.mark_done(d.id, ctx.clock.now(), ctx.clock.now().astimezone(ctx.tz).date(),
+                                          "", "The panel's decision")
+
+
+def refresh_message(case_id: str, why: str) -> OutboxMessage:
+    """Recomputing deadlines after a state change, made durable through the outbox."""
+    return OutboxMessage(key=f"refresh:{case_id}:{why}", kind="refresh_deadlines", case_id=case_id)
+
+
+# ---- the sweep --------------------------------------------------------------------------------
+
+
+async def sweep(ctx: ServiceContext) -> int:
+    """Record every reminder that is due now (one per deadline: the latest), each with
+    its outbox message. Safe to run at any time, any number of times, in any process."""
+    assert ctx.deadlines is not None and ctx.calendar is not None
+    now = ctx.clock.now()
+    recorded = 0
+    while True:
+        rows = await ctx.deadlines.due_for_reminder(now, SWEEP_BATCH)
+        if not rows:
+            break
+        for row in rows:
+            recorded += await _remind(ctx, row, now)
+        if len(rows) < SWEEP_BATCH:
+            break
+    if recorded:
+        ctx.log.info("reminders recorded", extra={"count": recorded})
+        ctx.kick_outbox()
+    return recorded
+
+
+async def _remind(ctx: ServiceContext, row: DeadlineRow, now: datetime) -> int:
+    assert ctx.deadlines is not None and ctx.calendar is not None and row.due_at is not None
+    plan = ReminderPlan.model_validate(row.plan)
+    due_day = row.due_at.astimezone(ctx.tz).date()
+    slot, next_at = due_now(due_day, plan, ctx.calendar, ctx.tz, now, row.last_reminder_at)
+    if slot is None:
+        await ctx.deadlines.record_reminder(row.id, "", "", now, False, now, next_at, None, row.case_id)
+        return 0
+    key = f"reminder:{row.id}:{slot.key_part}"
+    delayed = is_delayed(slot, now)
+    message = OutboxMessage(key=key, kind="reminder", case_id=row.case_id,
+                            payload={"deadline_id": row.id, "kind": slot.kind.value, "delayed": delayed,
+                                     "scheduled_for": slot.at.isoformat()})
+    created = await ctx.deadlines.record_reminder(row.id, key, slot.kind.value, slot.at, delayed, now, next_at,
+                                                  message, row.case_id)
+    return int(created)
+
+
+# ---- marking a step done ----------------------------------------------------------------------
+
+
+async def _authorised(ctx: ServiceContext, actor: Actor, action: str) -> None:
+    roles = await ctx.repo.roles_of(actor.aad_object_id)
+    if not roles.may_see_identifiers:
+        await ctx.repo.add_event(Event(kind="access_denied", at=ctx.clock.now(), actor_aad_id=actor.aad_object_id,
+                                       actor_name=actor.name, detail={"action": action}))
+        raise NotAuthorised("Only panel members, chairs and partnership managers can do that.")
+
+
+async def mark_done(ctx: ServiceContext, actor: Actor, reference: str, deadline_id: int | None,
+                    done_on: str | None) -> DeadlineRow:
+    """Record that a step was done (who, when), which stops its reminders. A step that
+    records an anchor (the National Panel notification, the requests being sent) asks
+    for the date, and the deadlines that count from it move accordingly."""
+    assert ctx.deadlines is not None
+    await _authorised(ctx, actor, "mark_done")
+    case = await ctx.repo.get_case(reference)
+    row = await ctx.deadlines.deadline(deadline_id) if deadline_id is not None else None
+    if case is None or row is None or row.case_id != case.id:
+        raise ClockRefused("That step could not be found.")
+    if row.status == "done":
+        raise ClockRefused(f"Already marked done by {row.done_by_name} on {row.done_at:%d %b %Y}." if row.done_at
+                           else "Already marked done.")
+    today = ctx.clock.now().astimezone(ctx.tz).date()
+    day = today
+    if row.asks_for_date:
+        try:
+            day = date.fromisoformat((done_on or "").strip())
+        except ValueError as error:
+            raise ClockRefused("Give the date it was done (for example the date the notification was sent).",
+                               "done_on") from error
+        if day > today:
+            raise ClockRefused("That date is in the future.", "done_on")
+    now = ctx.clock.now()
+    await ctx.deadlines.mark_done(row.id, now, day, actor.aad_object_id, actor.name)
+    await ctx.repo.add_event(Event(kind="deadline_done", at=now, actor_aad_id=actor.aad_object_id,
+                                   actor_name=actor.name, case_id=case.id,
+                                   detail={"step": row.step_id, "done_on": day.isoformat()}))
+    if row.records:
+        await ctx.deadlines.set_anchor(case.id, Anchor(row.records), _local_midnight(ctx, day))
+        await refresh_deadlines(ctx, case.id)
+    updated = await ctx.deadlines.deadline(row.id)
+    assert updated is not None
+    return updated
+
+
+# ---- seeing the clock -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusLine:
+    row: StatusRow
+    rag: Rag | None
+    working_days_left: int | None
+
+
+async def status(ctx: ServiceContext, actor: Actor, limit: int = 25) -> tuple[list[StatusLine], int]:
+    assert ctx.deadlines is not None and ctx.calendar is not None
+    await _authorised(ctx, actor, "status")
+    rows, total = await ctx.deadlines.status_rows(limit)
+    today = ctx.clock.now().astimezone(ctx.tz).date()
+    lines = []
+    for row in rows:
+        if row.next_due_at is None:
+            lines.append(StatusLine(row, None, None))
+            continue
+        due_day = row.next_due_at.astimezone(ctx.tz).date()
+        lines.append(StatusLine(row, rag(due_day, today, ctx.calendar),
+                                ctx.calendar.working_days_between(today, due_day)))
+    return lines, total
+
+
+@dataclass(frozen=True)
+class Timeline:
+    case: Case
+    deadlines: list[DeadlineRow]
+    agencies: list[AgencyRequest]
+    today: date
+
+
+async def timeline(ctx: ServiceContext, actor: Actor, reference: str) -> Timeline:
+    assert ctx.deadlines is not None
+    await _authorised(ctx, actor, "timeline")
+    case = await ctx.repo.get_case(reference)
+    if case is None:
+        raise ClockRefused("That case could not be found.")
+    return Timeline(case, await ctx.deadlines.deadlines(case.id), await ctx.deadlines.agency_requests(case.id),
+                    ctx.clock.now().astimezone(ctx.tz).date())
+
+
+# ---- agencies' information --------------------------------------------------------------------
+
+
+async def record_agency_requests(ctx: ServiceContext, actor: Actor, reference: str, agencies: list[str],
+                                 contacts: str | None) -> Timeline:
+    """The business unit records which agencies were asked for information, with a contact
+    each; sending them starts the agencies' clock (the `requests_sent` anchor)."""
+    assert ctx.deadlines is not None
+    await _authorised(ctx, actor, "agency_requests")
+    case = await ctx.repo.get_case(reference)
+    if case is None:
+        raise ClockRefused("That case could not be found.")
+    chosen = [clean_line(a)[:100] for a in agencies if clean_line(a)]
+    contact_of = _contacts(contacts or "")
+    if not chosen:
+        raise ClockRefused("Choose at least one agency.", "agencies")
+    now = ctx.clock.now()
+    added = await ctx.deadlines.add_agency_requests(case.id, [(a, contact_of.get(a.lower())) for a in chosen], now)
+    await ctx.repo.add_event(Event(kind="agency_requests_sent", at=now, actor_aad_id=actor.aad_object_id,
+                                   actor_name=actor.name, case_id=case.id, detail={"agencies": chosen}))
+    if Anchor.REQUESTS_SENT not in await ctx.deadlines.anchors(case.id):
+        await ctx.deadlines.set_anchor(case.id, Anchor.REQUESTS_SENT, now)
+        for row in await ctx.deadlines.deadlines(case.id):
+            if row.records == Anchor.REQUESTS_SENT.value and row.status != "done":
+                await ctx.deadlines.mark_done(row.id, now, now.astimezone(ctx.tz).date(), actor.aad_object_id,
+                                              actor.name)
+    await refresh_deadlines(ctx, case.id)
+    ctx.log.info("agency requests recorded", extra={"case": case.reference, "added": added})
+    return await timeline(ctx, actor, reference)
+
+
+def _contacts(text: str) -> dict[str, str]:
+    """"Agency: contact" lines, as typed on the card."""
+    found = {}
+    for line in text.splitlines():
+        if ":" in line:
+            agency, contact = line.split(":", 1)
+            if clean_line(agency) and clean_line(contact):
+                found[clean_line(agency).lower()] = clean_line(contact)[:200]
+    return found
+
+
+async def mark_agency_returned(ctx: ServiceContext, actor: Actor, reference: str,
+                               request_id: int | None) -> Timeline:
+    assert ctx.deadlines is not None
+    await _authorised(ctx, actor, "agency_returned")
+    case = await ctx.repo.get_case(reference)
+    if case is None or request_id is None:
+        raise ClockRefused("That request could not be found.")
+    now = ctx.clock.now()
+    if not await ctx.deadlines.mark_agency_returned(case.id, request_id, now, actor.name):
+        raise ClockRefused("That agency's information is already marked as returned.")
+    await ctx.repo.add_event(Event(kind="agency_returned", at=now, actor_aad_id=actor.aad_object_id,
+                                   actor_name=actor.name, case_id=case.id, detail={"request_id": request_id}))
+    outstanding = [r for r in await ctx.deadlines.agency_requests(case.id) if r.returned_at is None]
+    if not outstanding:  # everyone has returned: the agencies' step is done and its chasing stops
+        for row in await ctx.deadlines.deadlines(case.id):
+            if row.anchor == Anchor.REQUESTS_SENT.value and row.status == "open":
+                await ctx.deadlines.mark_done(row.id, now, now.astimezone(ctx.tz).date(), actor.aad_object_id,
+                                              actor.name)
+    return await timeline(ctx, actor, reference)
+
+
+def overdue_working_days(ctx: ServiceContext, due_at: datetime) -> int:
+    assert ctx.calendar is not None
+    today = ctx.clock.now().astimezone(ctx.tz).date()
+    return ctx.calendar.working_days_between(due_at.astimezone(ctx.tz).date(), today)
+

@@ -1,0 +1,71 @@
+"""What a reminder card shows, worked out from the database: who is mentioned, how
+late it is, and for agencies' information which agencies are still outstanding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.domain.case import Case, CaseSummary
+from bot.domain.partnership import Partner, Role
+from bot.domain.reminders import ReminderKind
+from bot.domain.timeline import Anchor, Owner
+from bot.services.context import ServiceContext
+from bot.services.ports import DeadlineRow, MemberRecord
+
+OWNER_ROLES: dict[str, tuple[Role, ...]] = {
+    Owner.LOCAL_AUTHORITY.value: (Role.PANEL,),
+    Owner.BUSINESS_UNIT.value: (Role.MANAGER,),
+    Owner.PARTNERSHIP_MANAGER.value: (Role.MANAGER,),
+    Owner.CHAIR.value: (Role.CHAIR,),
+    Owner.AGENCIES.value: (Role.MANAGER,),
+    Owner.PANEL.value: (Role.PANEL,),
+    Owner.CHILD_DEATH_TEAM.value: (Role.MANAGER,),
+}
+
+
+@dataclass(frozen=True)
+class Mention:
+    name: str
+    aad_object_id: str
+
+
+@dataclass(frozen=True)
+class ReminderView:
+    case: CaseSummary
+    deadline: DeadlineRow
+    kind: ReminderKind
+    delayed: bool
+    mentions: list[Mention]
+    working_days: int  # left (heads-up, due) or overdue by
+    outstanding_agencies: list[str] = field(default_factory=list)
+
+
+def _mention(member: MemberRecord) -> Mention | None:
+    return Mention(member.name, member.aad_object_id) if member.aad_object_id else None
+
+
+async def reminder_view(ctx: ServiceContext, case: Case, row: DeadlineRow, kind: str, delayed: bool) -> ReminderView:
+    assert ctx.calendar is not None and row.due_at is not None
+    members = await ctx.repo.members()
+    roles = OWNER_ROLES.get(row.owner, (Role.MANAGER,))
+    chosen = [m for m in members if m.role in roles]
+    if row.owner == Owner.LOCAL_AUTHORITY.value:
+        chosen = [m for m in chosen if m.partner is Partner.LOCAL_AUTHORITY]
+    if row.step_id == "panel_vote" and ctx.panel is not None:  # only the partners that have not voted
+        _, votes, _, _ = await ctx.panel.panel_state(case.id)
+        chosen = [m for m in chosen if m.partner not in votes]
+    reminder_kind = ReminderKind(kind)
+    if reminder_kind is ReminderKind.OVERDUE:  # escalation: the chair is told too
+        chosen += [m for m in members if m.role is Role.CHAIR]
+    mentions: dict[str, Mention] = {}
+    for member in chosen:
+        mention = _mention(member)
+        if mention:
+            mentions.setdefault(mention.aad_object_id, mention)
+    today = ctx.clock.now().astimezone(ctx.tz).date()
+    due_day = row.due_at.astimezone(ctx.tz).date()
+    days = abs(ctx.calendar.working_days_between(today, due_day))
+    outstanding: list[str] = []
+    if row.anchor == Anchor.REQUESTS_SENT.value and ctx.deadlines is not None:
+        outstanding = [r.agency for r in await ctx.deadlines.agency_requests(case.id) if r.returned_at is None]
+    return ReminderView(case.summary, row, reminder_kind, delayed, list(mentions.values()), days, outstanding)

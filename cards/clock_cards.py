@@ -1,0 +1,204 @@
+"""Cards of the statutory clock: reminders (with Teams @mentions), the case timeline,
+the status overview and the agencies' information requests. No child identifiers:
+cases are named by reference and pseudonym only."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.domain.case import CaseSummary
+from bot.domain.reminders import Rag, ReminderKind
+from bot.services.deadlines import StatusLine, Timeline
+from bot.services.ports import DeadlineRow
+from bot.services.reminder_view import Mention, ReminderView
+from cards import labels
+from cards.common import Element, action_set, card, escape_markdown, execute, facts, heading, literal, notice, para
+
+MARK_DONE, TIMELINE, AGENCIES_RECORD, AGENCY_RETURNED = (
+    "deadline.done", "case.timeline", "agencies.record", "agencies.returned")
+CLOCK_VERBS = frozenset({MARK_DONE, TIMELINE, AGENCIES_RECORD, AGENCY_RETURNED})
+RAG_MARK = {Rag.RED: "🔴", Rag.AMBER: "🟠", Rag.GREEN: "🟢"}
+_UNSAFE_IN_MENTION = re.compile(r"[<>*_`\[\]~|\\]")
+
+
+def _day(moment: datetime | None, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%a %d %b %Y") if moment else "—"
+
+
+def _when(moment: datetime | None, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%a %d %b %Y, %H:%M") if moment else "—"
+
+
+def mention_entities(mentions: list[Mention]) -> tuple[str, list[Element]]:
+    """`<at>Name</at>` text plus the entities that make Teams notify each person (by
+    Entra object id, which Teams accepts in a bot's card mention)."""
+    texts, entities = [], []
+    for m in mentions:
+        name = _UNSAFE_IN_MENTION.sub("", m.name).strip() or "member"
+        tag = f"<at>{name}</at>"
+        texts.append(tag)
+        entities.append({"type": "mention", "text": tag, "mentioned": {"id": m.aad_object_id, "name": name}})
+    return " ".join(texts), entities
+
+
+def _due_words(view: ReminderView) -> str:
+    days = view.working_days
+    if view.kind is ReminderKind.OVERDUE:
+        return f"**Overdue** by {days} working day{'s' if days != 1 else ''}"
+    if view.kind is ReminderKind.DUE:
+        return "**Due today**"
+    return f"Due in {days} working day{'s' if days != 1 else ''}"
+
+
+def reminder_card(view: ReminderView, tz: ZoneInfo) -> Element:
+    d = view.deadline
+    mention_text, entities = mention_entities(view.mentions)
+    style = {"overdue": "attention", "due": "warning"}.get(view.kind.value, "accent")
+    body: list[Element] = [
+        para(f"Reminder · {view.case.reference} · {view.case.pseudonym}", subtle=True, size="Small"),
+        {"type": "Container", "style": style, "items": [
+            para(_due_words(view) + f": {escape_markdown(d.label)}", weight="Bolder"),
+        ]},
+        facts([
+            ("Due", _day(d.due_at, tz) + (f" (window from {_day(d.earliest_at, tz)})" if d.is_window else "")),
+            ("Counted from", labels_anchor(d.anchor) + (f", {_day(d.anchor_at, tz)}" if d.anchor_at else "")),
+            ("Case", f"{view.case.reference} · {view.case.pseudonym}"),
+        ]),
+    ]
+    if view.outstanding_agencies:
+        body.append(para("Still outstanding: " + ", ".join(escape_markdown(a) for a in view.outstanding_agencies)))
+    if mention_text:
+        body.append(para(("For " if view.kind is not ReminderKind.OVERDUE else "Escalated to ") + mention_text))
+    if view.delayed:
+        body.append(notice("This reminder is late: it fell due while the bot was unavailable.", style="warning"))
+    return card(body, actions=done_actions(view.case.reference, d), entities=entities)
+
+
+def labels_anchor(anchor: str) -> str:
+    from bot.domain.timeline import Anchor
+
+    try:
+        return Anchor(anchor).description.capitalize()
+    except ValueError:
+        return anchor
+
+
+def done_actions(reference: str, d: DeadlineRow) -> list[Element]:
+    if d.status == "done":
+        return [execute("Timeline", TIMELINE, reference, validate=False)]
+    inputs = []
+    if d.asks_for_date:
+        inputs.append({"type": "Input.Date", "id": "done_on", "label": "Date it was done", "isRequired": True,
+                       "errorMessage": "Give the date."})
+    done = execute("Mark done", MARK_DONE, reference, q=d.id, style="positive")
+    if inputs:
+        return [{"type": "Action.ShowCard", "title": "Mark done",
+                 "card": {"type": "AdaptiveCard", "body": inputs, "actions": [done]}},
+                execute("Timeline", TIMELINE, reference, validate=False)]
+    return [done, execute("Timeline", TIMELINE, reference, validate=False)]
+
+
+def done_card(reference: str, d: DeadlineRow, tz: ZoneInfo) -> Element:
+    return card([
+        para(f"{reference}", subtle=True, size="Small"),
+        {"type": "Container", "style": "good", "items": [para(f"Done: {escape_markdown(d.label)}", weight="Bolder")]},
+        literal(f"Marked done by {d.done_by_name or 'someone'} on {_when(d.done_at, tz)}"
+                + (f"; done on {d.done_on:%d %b %Y}" if d.done_on else "")),
+    ], actions=[execute("Timeline", TIMELINE, reference, validate=False)])
+
+
+def _step_state(d: DeadlineRow, tz: ZoneInfo, today) -> str:  # noqa: ANN001
+    if d.status == "done":
+        return f"✅ done {d.done_on:%d %b} by {d.done_by_name}" if d.done_on else "✅ done"
+    if d.due_at is None:
+        return "⏳ pending (waits for " + labels_anchor(d.anchor).lower() + ")"
+    due_day = d.due_at.astimezone(tz).date()
+    if d.status == "open" and due_day < today:
+        return f"🔴 overdue since {_day(d.due_at, tz)}"
+    window = f"{_day(d.earliest_at, tz)} – " if d.is_window else ""
+    return f"due {window}{_day(d.due_at, tz)}"
+
+
+def timeline_card(t: Timeline, tz: ZoneInfo) -> Element:
+    s = t.case.summary
+    body: list[Element] = [
+        para("Timeline", subtle=True, size="Small"),
+        heading(f"{s.reference} · {s.pseudonym}", size="Medium"),
+        facts([("Status", labels.STATUS[s.status])]),
+    ]
+    if not t.deadlines:
+        body.append(para("No deadlines yet."))
+    for d in t.deadlines:
+        body.append({"type": "ColumnSet", "spacing": "Small", "separator": True, "columns": [
+            {"type": "Column", "width": "stretch", "items": [para(escape_markdown(d.label))]},
+            {"type": "Column", "width": "auto", "items": [para(_step_state(d, tz, t.today), size="Small")]},
+        ]})
+        if d.status == "open":
+            body.append(action_set(done_actions(s.reference, d)[:1]))
+    if t.agencies:
+        body.append(para("**Agencies' information**"))
+        for r in t.agencies:
+            state = (f"returned {_day(r.returned_at, tz)}" if r.returned_at else f"asked {_day(r.sent_at, tz)}")
+            row: Element = {"type": "ColumnSet", "columns": [
+                {"type": "Column", "width": "stretch", "items": [literal(r.agency + (f" — {r.contact}" if r.contact
+                                                                                   else ""))]},
+                {"type": "Column", "width": "auto", "items": [para(state, size="Small")]},
+            ]}
+            body.append(row)
+            if r.returned_at is None:
+                body.append(action_set([execute(f"Mark {r.agency[:30]} returned", AGENCY_RETURNED, s.reference,
+                                                q=r.id, validate=False)]))
+    return card(body)
+
+
+def status_card(lines: list[StatusLine], total: int, tz: ZoneInfo) -> Element:
+    body: list[Element] = [heading("Open cases", size="Medium"),
+                           para(f"{total} open case{'s' if total != 1 else ''}; the most urgent first.", subtle=True)]
+    if not lines:
+        body.append(para("No open cases."))
+    for line in lines:
+        r = line.row
+        if r.next_due_at is None:
+            nxt = "no deadline yet"
+        else:
+            left = line.working_days_left or 0
+            when = (f"{-left} working days overdue" if left < 0 else "due today" if left == 0 else
+                    f"{left} working day{'s' if left != 1 else ''} left")
+            nxt = f"{RAG_MARK.get(line.rag, '')} {escape_markdown(r.next_label or '')}: {_day(r.next_due_at, tz)} ({when})"
+        body.append({"type": "Container", "separator": True, "items": [
+            para(f"**{r.reference}** · {r.pseudonym} · {labels.STATUS.get(_status(r.status), r.status)}"),
+            para(nxt, size="Small"),
+        ], "selectAction": _without_fallback(execute("Timeline", TIMELINE, r.reference, validate=False))})
+    return card(body)
+
+
+def _without_fallback(action: Element) -> Element:
+    return {k: v for k, v in action.items() if k != "fallback"}
+
+
+def _status(value: str):  # noqa: ANN202
+    from bot.domain.case import CaseStatus
+
+    try:
+        return CaseStatus(value)
+    except ValueError:
+        return value
+
+
+def agency_prompt_card(case: CaseSummary, agencies: list[str], *, error: str | None = None) -> Element:
+    choices = sorted(set(agencies) | {case.referring_agency})
+    body: list[Element] = [
+        heading("Information requests to agencies", size="Medium"),
+        para(f"The panel decided on a rapid review for **{case.reference}** ({case.pseudonym}). Record which agencies "
+             "you have asked for information; the bot tracks each one and chases only those still outstanding."),
+        {"type": "Input.ChoiceSet", "id": "agencies", "label": "Agencies asked", "isMultiSelect": True,
+         "style": "expanded", "isRequired": True, "errorMessage": "Choose at least one agency.",
+         "choices": [{"title": a, "value": a} for a in choices]},
+        {"type": "Input.Text", "id": "contacts", "isMultiline": True, "maxLength": 2000,
+         "label": "Contact for each (one per line, 'Agency: name, e-mail')"},
+    ]
+    if error:
+        body.append(notice(error, style="attention"))
+    return card(body, actions=[execute("Record requests", AGENCIES_RECORD, case.reference, style="positive")])

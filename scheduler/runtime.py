@@ -1,0 +1,102 @@
+"""APScheduler 3 on the bot's event loop, with its job store in the bot's database.
+
+The deadline and reminder rows are the record of what is due; APScheduler is only the
+trigger. One interval job, `sweep`, looks for due reminders every minute. It is stored
+with `misfire_grace_time=None` and `coalesce=True`: APScheduler's default grace of one
+second would silently drop a run that fell due while the process was down. The sweep
+also runs once as soon as this process becomes leader, so a reminder missed during
+downtime is posted (once, marked delayed) at start.
+
+Only the leader (see bot/adapters/db/leader.py) runs a scheduler; the others try to
+take over every `leader_retry_seconds`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from scheduler import jobs
+
+log = logging.getLogger(__name__)
+
+SWEEP_JOB_ID = "rapid-review-sweep"
+JOBS_TABLE = "apscheduler_jobs"
+
+
+class Leadership(Protocol):
+    held: bool
+
+    async def try_acquire(self) -> bool: ...
+    async def still_held(self) -> bool: ...
+    async def release(self) -> None: ...
+
+
+class SchedulerRuntime:
+    def __init__(self, sync_database_url: str, leadership: Leadership, sweep: Callable[[], Awaitable[int]], *,
+                 interval_seconds: int = 60, leader_retry_seconds: float = 15.0, time_zone: str = "Europe/London"
+                 ) -> None:
+        self._url = sync_database_url
+        self._leadership = leadership
+        self._sweep = sweep
+        self._interval = interval_seconds
+        self._retry = leader_retry_seconds
+        self._tz = time_zone
+        self._scheduler: AsyncIOScheduler | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def is_leader(self) -> bool:
+        return self._scheduler is not None
+
+    def start(self) -> None:
+        jobs.register_sweep(self._sweep)
+        self._task = asyncio.create_task(self._lead(), name="scheduler-leadership")
+
+    async def _lead(self) -> None:
+        while True:
+            try:
+                if self._scheduler is None and await self._leadership.try_acquire():
+                    await self._become_leader()
+                elif self._scheduler is not None and not await self._leadership.still_held():
+                    self._stand_down()
+            except Exception:  # keep trying: a database blip must not end scheduling for good
+                log.exception("scheduler leadership check failed")
+            await asyncio.sleep(self._retry)
+
+    async def _become_leader(self) -> None:
+        scheduler = AsyncIOScheduler(
+            jobstores={"default": SQLAlchemyJobStore(url=self._url, tablename=JOBS_TABLE)},
+            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+            timezone=self._tz,
+        )
+        # The job store is synchronous SQLAlchemy: create its table off the event loop.
+        await asyncio.to_thread(scheduler.start, paused=True)
+        await asyncio.to_thread(
+            scheduler.add_job, jobs.sweep, "interval", seconds=self._interval, id=SWEEP_JOB_ID,
+            replace_existing=True,
+        )
+        scheduler.resume()
+        self._scheduler = scheduler
+        log.info("scheduler started: this process is the leader")
+        await self._sweep()  # anything that fell due while no process was leading
+
+    def _stand_down(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._stand_down()
+        await self._leadership.release()
+        jobs.register_sweep(None)
