@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import time, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -22,19 +23,25 @@ from bot.adapters.clock import SystemClock
 from bot.adapters.db.database import Database, sync_url
 from bot.adapters.db.deadline_store import SqlDeadlineStore
 from bot.adapters.db.leader import LeaderLock
+from bot.adapters.db.meeting_store import SqlMeetingStore
 from bot.adapters.db.panel_store import SqlPanelStore
 from bot.adapters.db.repository import SqlRepository
+from bot.adapters.links import LinkSigner
+from bot.adapters.meetings import GraphMeetingProvider, OfflineMeetingProvider
 from bot.domain.partnership import PartnershipConfig
 from bot.domain.timeline import TimelineProfile
 from bot.services import deadlines
 from bot.services.channels import seed_members_from_config
 from bot.services.context import ServiceContext
+from bot.services.meeting import MeetingSettings
 from bot.services.outbox import OutboxDispatcher
-from bot.services.ports import Clock
+from bot.services.ports import Clock, MeetingProvider
 from bot.settings import ConfigError, Settings, load_partnership
 from bot.teams.clock_actions import ClockActions
 from bot.teams.edge import MessagesEndpoint, method_not_allowed, on_turn_error
+from bot.teams.files import FilesEndpoint
 from bot.teams.handler import RapidReviewBot
+from bot.teams.meeting_actions import MeetingActions
 from bot.teams.notifier import TeamsNotifier
 from bot.teams.panel_actions import PanelActions
 from bot.teams.storage import SqlStorage
@@ -72,6 +79,27 @@ def _sdk_config(settings: Settings) -> SimpleNamespace:
     )
 
 
+def _meeting_provider(settings: Settings) -> MeetingProvider:
+    """Microsoft Graph when configured; otherwise the offline provider (first slot of the
+    window, an .ics invitation for the chair)."""
+    if not settings.graph_configured:
+        return OfflineMeetingProvider()
+    credential: str | dict[str, str] = settings.graph_client_secret
+    if settings.graph_certificate_path:
+        credential = {"private_key": Path(settings.graph_certificate_path).read_text(encoding="utf-8"),
+                      "thumbprint": settings.graph_certificate_thumbprint}
+    return GraphMeetingProvider(tenant_id=settings.graph_tenant_id, client_id=settings.graph_client_id,
+                                client_credential=credential, organiser=settings.graph_organiser,
+                                base_url=settings.graph_base_url, authority_host=settings.graph_authority_host)
+
+
+def _meeting_settings(settings: Settings) -> MeetingSettings:
+    start, end = settings.working_hours.split("-")
+    return MeetingSettings(length=timedelta(minutes=settings.meeting_minutes), day_start=time.fromisoformat(start),
+                           day_end=time.fromisoformat(end), default_time=time.fromisoformat(settings.meeting_default_time),
+                           notes_hours_before=settings.chair_notes_hours_before)
+
+
 def _profile(partnership: PartnershipConfig) -> TimelineProfile:
     """The partnership's timeline profile; a bad one stops start-up, naming file, step and problem."""
     overrides = Path(partnership.profile_overrides) if partnership.profile_overrides else None
@@ -89,6 +117,7 @@ def bootstrap(
     db: Database | None = None,
     adapter: CloudAdapter | None = None,
     profile: TimelineProfile | None = None,
+    meetings: MeetingProvider | None = None,
 ) -> Components:
     partnership = partnership or load_partnership(Path(settings.partnership_file))
     clock = clock or SystemClock()
@@ -106,8 +135,12 @@ def bootstrap(
     outbox = OutboxDispatcher(services)
     services.kick_outbox = outbox.kick
     conversation_state = ConversationState(SqlStorage(repo, clock))
+    services.meeting_store = SqlMeetingStore(repo)
+    services.meetings = meetings or _meeting_provider(settings)
+    services.meeting_settings = _meeting_settings(settings)
+    notifier.deadlines = services.deadlines
     bot = RapidReviewBot(services, conversation_state, settings.app_id, PanelActions(services, notifier),
-                         ClockActions(services))
+                         ClockActions(services), MeetingActions(services))
     endpoint = MessagesEndpoint(
         adapter,
         bot,
@@ -124,6 +157,13 @@ async def start(components: Components, *, run_outbox: bool = True) -> None:
     real process) the outbox dispatcher and the scheduler run; tests drive both by hand."""
     await components.db.migrate()
     await seed_members_from_config(components.services)
+    settings = components.settings
+    base = settings.public_base_url or f"http://localhost:{settings.port}"
+    signer = LinkSigner(await components.repo.shared_secret("file-links"), base)
+    components.extras["links"] = signer
+    notifier = components.services.notifier
+    if isinstance(notifier, TeamsNotifier):
+        notifier.links = signer
     if run_outbox:
         components.outbox.start()
         components.outbox.kick()  # deliver anything left from before a restart
@@ -151,6 +191,7 @@ def build_web_app(components: Components, *, run_outbox: bool = True) -> web.App
     app.router.add_post("/api/messages", components.endpoint)
     app.router.add_route("*", "/api/messages", method_not_allowed)
     app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/files/{token}", FilesEndpoint(components.services, lambda: components.extras.get("links")))
 
     async def on_startup(_app: web.Application) -> None:
         await start(components, run_outbox=run_outbox)

@@ -56,6 +56,34 @@ class Settings(BaseSettings):
                               validation_alias=AliasChoices("MicrosoftAppType", "app_type"))
     app_tenant_id: str = Field(default="", validation_alias=AliasChoices("MicrosoftAppTenantId", "app_tenant_id"))
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "log_level"))
+    public_base_url: str = Field(default="", validation_alias=AliasChoices("PUBLIC_BASE_URL", "public_base_url"))
+
+    # Microsoft Graph (meetings). All empty: the offline provider books the first slot of the window.
+    graph_tenant_id: str = Field(default="", validation_alias=AliasChoices("GRAPH_TENANT_ID", "graph_tenant_id"))
+    graph_client_id: str = Field(default="", validation_alias=AliasChoices("GRAPH_CLIENT_ID", "graph_client_id"))
+    graph_client_secret: str = Field(default="", repr=False,
+                                     validation_alias=AliasChoices("GRAPH_CLIENT_SECRET", "graph_client_secret"))
+    graph_certificate_path: str = Field(default="", validation_alias=AliasChoices("GRAPH_CERTIFICATE_PATH",
+                                                                                  "graph_certificate_path"))
+    graph_certificate_thumbprint: str = Field(default="", validation_alias=AliasChoices(
+        "GRAPH_CERTIFICATE_THUMBPRINT", "graph_certificate_thumbprint"))
+    graph_organiser: str = Field(default="", validation_alias=AliasChoices("GRAPH_ORGANISER", "graph_organiser"))
+    graph_base_url: str = Field(default="https://graph.microsoft.com/v1.0",
+                                validation_alias=AliasChoices("GRAPH_BASE_URL", "graph_base_url"))
+    graph_authority_host: str = Field(default="https://login.microsoftonline.com",
+                                      validation_alias=AliasChoices("GRAPH_AUTHORITY_HOST", "graph_authority_host"))
+    meeting_minutes: int = Field(default=120, ge=30, le=480, validation_alias=AliasChoices("MEETING_MINUTES",
+                                                                                           "meeting_minutes"))
+    working_hours: str = Field(default="09:30-16:30", validation_alias=AliasChoices("WORKING_HOURS", "working_hours"),
+                               pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    meeting_default_time: str = Field(default="10:00", pattern=r"^\d{2}:\d{2}$",
+                                      validation_alias=AliasChoices("MEETING_DEFAULT_TIME", "meeting_default_time"))
+    chair_notes_hours_before: int = Field(default=24, ge=1, le=24 * 7, validation_alias=AliasChoices(
+        "CHAIR_NOTES_HOURS_BEFORE", "chair_notes_hours_before"))
+
+    @property
+    def graph_configured(self) -> bool:
+        return bool(self.graph_client_id)
 
     @field_validator("app_type", mode="before")
     @classmethod
@@ -77,6 +105,15 @@ class Settings(BaseSettings):
         return "127.0.0.1" if self.local_mode else self.host
 
     def check(self) -> None:
+        if self.graph_configured:
+            missing = [name for name, value in (("GRAPH_TENANT_ID", self.graph_tenant_id),
+                                                ("GRAPH_ORGANISER", self.graph_organiser)) if not value]
+            if not (self.graph_client_secret or self.graph_certificate_path):
+                missing.append("GRAPH_CLIENT_SECRET or GRAPH_CERTIFICATE_PATH")
+            if missing:
+                raise ConfigError("GRAPH_CLIENT_ID is set, so meetings are booked through Microsoft Graph, but "
+                                  + ", ".join(missing) + " is empty. Set it, or unset GRAPH_CLIENT_ID to use the "
+                                  "offline provider.")
         if self.environment is Environment.PRODUCTION and self.local_mode:
             raise ConfigError(
                 "MicrosoftAppId is empty but BOT_ENV=production: without Bot Framework credentials anyone could "

@@ -69,6 +69,11 @@ EXTRA_INPUTS: dict[str, frozenset[str]] = {
     "query.answer": frozenset({"answer"}),
     "deadline.done": frozenset({"done_on"}),
     "agencies.record": frozenset({"agencies", "contacts"}),
+    "meeting.pick": frozenset({"start"}),
+    "meeting.choose": frozenset({"date", "time"}),
+    "meeting.outcome": frozenset({"local_cspr", "national_review", "rationale", "immediate_actions", "learning",
+                                  "agencies_involved", "agencies_absent", "participants", "quorum_local_authority",
+                                  "quorum_police", "quorum_health"}),
 }
 
 

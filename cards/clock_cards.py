@@ -164,8 +164,8 @@ def status_card(lines: list[StatusLine], total: int, tz: ZoneInfo) -> Element:
             nxt = "no deadline yet"
         else:
             left = line.working_days_left or 0
-            when = (f"{-left} working days overdue" if left < 0 else "due today" if left == 0 else
-                    f"{left} working day{'s' if left != 1 else ''} left")
+            when = (f"{-left} working day{'s' if left != -1 else ''} overdue" if left < 0 else
+                    "due today" if left == 0 else f"{left} working day{'s' if left != 1 else ''} left")
             nxt = f"{RAG_MARK.get(line.rag, '')} {escape_markdown(r.next_label or '')}: {_day(r.next_due_at, tz)} ({when})"
         body.append({"type": "Container", "separator": True, "items": [
             para(f"**{r.reference}** · {r.pseudonym} · {labels.STATUS.get(_status(r.status), r.status)}"),

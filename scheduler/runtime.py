@@ -75,6 +75,8 @@ class SchedulerRuntime:
             jobstores={"default": SQLAlchemyJobStore(url=self._url, tablename=JOBS_TABLE)},
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
             timezone=self._tz,
+            # Its start() below runs in a worker thread, where it cannot find this loop itself.
+            event_loop=asyncio.get_running_loop(),
         )
         # The job store is synchronous SQLAlchemy: create its table off the event loop.
         await asyncio.to_thread(scheduler.start, paused=True)

@@ -5,11 +5,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.partnership import PartnershipConfig
 from bot.domain.timeline import TimelineProfile, WorkingCalendarPort
-from bot.services.ports import Clock, DeadlineStore, Notifier, PanelStore, Repository
+from bot.services.ports import (
+    Clock,
+    DeadlineStore,
+    MeetingProvider,
+    MeetingStore,
+    Notifier,
+    PanelStore,
+    Repository,
+)
 
 
 def _noop() -> None:
@@ -26,6 +35,9 @@ class ServiceContext:
     calendar: WorkingCalendarPort | None = None
     deadlines: DeadlineStore | None = None
     profile: TimelineProfile | None = None
+    meetings: MeetingProvider | None = None
+    meeting_store: MeetingStore | None = None
+    meeting_settings: Any = None  # bot.services.meeting.MeetingSettings
     kick_outbox: Callable[[], None] = _noop
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("bot.services"))
 

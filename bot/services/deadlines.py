@@ -14,7 +14,7 @@ from datetime import date, datetime, time
 
 from bot.domain.case import Actor, Case, CaseStatus, IncidentKind
 from bot.domain.events import Event
-from bot.domain.reminders import Rag, due_now, is_delayed, next_after, rag
+from bot.domain.reminders import DELAYED_AFTER, Rag, due_now, is_delayed, next_after, rag
 from bot.domain.text import clean_line
 from bot.domain.timeline import (
     Anchor,
@@ -87,6 +87,7 @@ async def refresh_deadlines(ctx: ServiceContext, case_id: str) -> list[DeadlineR
                                       tz=ctx.tz)
     existing = {d.step_id: d for d in await ctx.deadlines.deadlines(case_id)}
     next_reminders = {}
+    now = ctx.clock.now()
     for d in computed:
         if d.due_at is None:
             continue
@@ -94,10 +95,20 @@ async def refresh_deadlines(ctx: ServiceContext, case_id: str) -> list[DeadlineR
         last = previous.last_reminder_at if previous else None
         due_day = d.due_at.astimezone(ctx.tz).date()
         first = next_after(due_day, d.reminders, ctx.calendar, ctx.tz, last or datetime.min.replace(tzinfo=ctx.tz))
+        if first is not None and first < now and (previous is None or previous.status == "pending"):
+            # Dated only now: a reminder that fell due before the step existed is due now,
+            # and was not missed while the bot was down (not "delayed").
+            first = now
         next_reminders[d.step_id] = first
     await ctx.deadlines.sync(case_id, computed, next_reminders, keep_open=case.summary.status.is_open)
     if decision is not None:
         await _close_panel_vote(ctx, case_id)
+    rows = await ctx.deadlines.deadlines(case_id)
+    for row in rows:  # a step whose event is already on the case (the meeting was held…) is done
+        if row.status == "open" and row.records and Anchor(row.records) in anchors:
+            recorded = anchors[Anchor(row.records)]
+            await ctx.deadlines.mark_done(row.id, ctx.clock.now(), recorded.astimezone(ctx.tz).date(), "",
+                                          "Recorded on the case")
     return await ctx.deadlines.deadlines(case_id)
 
 
@@ -153,7 +164,10 @@ async def _remind(ctx: ServiceContext, row: DeadlineRow, now: datetime) -> int:
         await ctx.deadlines.record_reminder(row.id, "", "", now, False, now, next_at, None, row.case_id)
         return 0
     key = f"reminder:{row.id}:{slot.key_part}"
-    delayed = is_delayed(slot, now)
+    # Late when the sweep acts well after the slot fell due, and after the deadline asked for it
+    # (a step dated at 10:00 whose heads-up slot was 09:00 is on time, not delayed).
+    delayed = is_delayed(slot, now) and (row.next_reminder_at is None
+                                         or now - row.next_reminder_at > DELAYED_AFTER)
     message = OutboxMessage(key=key, kind="reminder", case_id=row.case_id,
                             payload={"deadline_id": row.id, "kind": slot.kind.value, "delayed": delayed,
                                      "scheduled_for": slot.at.isoformat()})
@@ -285,6 +299,15 @@ async def record_agency_requests(ctx: ServiceContext, actor: Actor, reference: s
     return await timeline(ctx, actor, reference)
 
 
+def chases_agency_requests(row: DeadlineRow) -> bool:
+    """The step for the agencies returning the information asked for: its reminders list the
+    agencies still outstanding, and it is done when all have returned. Counted from the
+    requests being sent (Stockport, West Midlands) or, owned by the agencies, from another
+    rapid review anchor (Surrey: from the notification); not a commissioned review's IMRs."""
+    return row.anchor == Anchor.REQUESTS_SENT.value or (
+        row.owner == Owner.AGENCIES.value and row.anchor != Anchor.REVIEW_COMMISSIONED.value)
+
+
 def _contacts(text: str) -> dict[str, str]:
     """"Agency: contact" lines, as typed on the card."""
     found = {}
@@ -311,7 +334,7 @@ async def mark_agency_returned(ctx: ServiceContext, actor: Actor, reference: str
     outstanding = [r for r in await ctx.deadlines.agency_requests(case.id) if r.returned_at is None]
     if not outstanding:  # everyone has returned: the agencies' step is done and its chasing stops
         for row in await ctx.deadlines.deadlines(case.id):
-            if row.anchor == Anchor.REQUESTS_SENT.value and row.status == "open":
+            if chases_agency_requests(row) and row.status in ("open", "pending"):
                 await ctx.deadlines.mark_done(row.id, now, now.astimezone(ctx.tz).date(), actor.aad_object_id,
                                               actor.name)
     return await timeline(ctx, actor, reference)

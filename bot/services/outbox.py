@@ -12,11 +12,11 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.domain.events import Event, EventKind
 from bot.domain.partnership import Role
-from bot.services import deadlines
+from bot.services import deadlines, meeting
 from bot.services.channels import WAITING_FOR_CHANNEL
 from bot.services.context import ServiceContext
 from bot.services.panel import panel_view, redacted_answer
@@ -100,6 +100,15 @@ class OutboxDispatcher:
             "refresh_deadlines": self._refresh_deadlines,
             "reminder": self._reminder,
             "agency_prompt": self._agency_prompt,
+            "book_meeting": self._book_meeting,
+            "meeting_card": self._meeting_message,
+            "chair_notes": self._meeting_message,
+            "outcome_prompt": self._meeting_message,
+            "slot_choice": self._meeting_message,
+            "meeting_problem": self._meeting_message,
+            "outcome_summary": self._meeting_message,
+            "outcome_referrer": self._meeting_message,
+            "record_links": self._meeting_message,
         }.get(item.kind)
         if handler is None:
             await self.ctx.repo.outbox_park(item.id, "failed", f"unknown kind {item.kind}")
@@ -275,6 +284,49 @@ class OutboxDispatcher:
                    for aad in managers]
         if managers and not any(reached):
             raise DeliveryError("no partnership manager reachable in personal chat yet")
+        return True
+
+    async def _book_meeting(self, item: OutboxItem) -> bool:
+        if self.ctx.meetings is None or item.case_id is None:
+            return True
+        try:
+            await meeting.book(self.ctx, item.case_id)
+        except meeting.RetryLater as later:
+            raise DeliveryError(str(later), retry_after=later.retry_after) from later
+        return True
+
+    async def _meeting_message(self, item: OutboxItem) -> bool:
+        """The meeting's messages. Those tied to a time (the chair's notes before, the
+        outcome card after) are dropped if the meeting has moved or been cancelled since."""
+        assert self.ctx.notifier is not None and self.ctx.meeting_store is not None and item.case_id is not None
+        case = await self.ctx.repo.get_case_by_id(item.case_id)
+        record = await self.ctx.meeting_store.get(item.case_id)
+        if case is None or record is None:
+            return True
+        start = item.payload.get("start")
+        if start and (record.status != "booked" or record.start_at is None
+                      or record.start_at.isoformat() != datetime.fromisoformat(start).isoformat()):
+            return True  # superseded by a re-booking or a cancellation
+        members = await self.ctx.repo.members()
+        chairs = sorted({m.aad_object_id for m in members if m.role is Role.CHAIR and m.aad_object_id})
+        managers = sorted({m.aad_object_id for m in members if m.role is Role.MANAGER and m.aad_object_id})
+        recipients: list[str] = []
+        channel = None
+        if item.kind in ("meeting_card", "outcome_summary"):
+            channel = await self.ctx.repo.channel(PANEL_CHANNEL)
+            if channel is None:
+                await self._hold_for_channel(item)
+                return False
+        elif item.kind == "outcome_referrer":
+            recipients = [case.summary.referrer_aad_id]
+        elif item.kind == "record_links":
+            recipients = sorted(set(chairs) | set(managers))
+        else:
+            recipients = chairs or managers
+        delivered = await self.ctx.notifier.send_meeting_message(item.kind, case, record, channel, recipients,
+                                                                 item.payload)
+        if not delivered:
+            raise DeliveryError("nobody could be reached in personal chat yet")
         return True
 
     async def _person_notice(self, item: OutboxItem) -> bool:

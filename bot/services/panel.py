@@ -208,6 +208,8 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
             if decision.outcome is VoteChoice.RAPID_REVIEW:
                 messages.append(OutboxMessage(key=f"agency_prompt:{locked.id}", kind="agency_prompt",
                                               case_id=locked.id))
+                messages.append(OutboxMessage(key=f"book_meeting:{locked.id}", kind="book_meeting",
+                                              case_id=locked.id))
         elif disagreement(votes) and not disagreement(before):
             messages.append(OutboxMessage(
                 key=f"disagreement:{locked.id}:{locked.vote_round}", kind="disagreement_prompt", case_id=locked.id,

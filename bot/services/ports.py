@@ -278,3 +278,69 @@ class DeadlineStore(Protocol):
                                   at: datetime) -> int: ...
     async def agency_requests(self, case_id: str) -> list[AgencyRequest]: ...
     async def mark_agency_returned(self, case_id: str, request_id: int, at: datetime, name: str) -> bool: ...
+
+
+# ---- the rapid review meeting -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attendee:
+    name: str
+    email: str
+    partner: Partner | None = None
+    role: Role | None = None
+
+
+@dataclass(frozen=True)
+class CreatedEvent:
+    event_id: str
+    join_url: str | None
+
+
+class MeetingError(Exception):
+    """Booking failed. `retryable`: try again later (throttling, outage); otherwise the
+    message tells the chair, in plain words, what to fix."""
+
+    def __init__(self, message: str, *, retryable: bool, status: int | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+        self.retry_after = retry_after
+
+
+class MeetingProvider(Protocol):
+    offline: bool
+
+    async def busy(self, attendees: Sequence[Attendee], start: datetime, end: datetime
+                   ) -> dict[str, list[tuple[datetime, datetime]] | None]:
+        """Busy blocks per attendee e-mail; None where the calendar could not be read."""
+        ...
+
+    async def create_event(self, *, subject: str, body_html: str, start: datetime, end: datetime,
+                           attendees: Sequence[Attendee], transaction_id: str) -> CreatedEvent: ...
+    async def move_event(self, event_id: str, start: datetime, end: datetime) -> None: ...
+    async def cancel_event(self, event_id: str, comment: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class MeetingRecord:
+    case_id: str
+    status: str  # booking | booked | needs_chair | failed | cancelled | held
+    attempt: int
+    transaction_id: str
+    provider: str
+    event_id: str | None = None
+    join_url: str | None = None
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    attendees: list[dict[str, Any]] = field(default_factory=list)
+    options: list[dict[str, Any]] = field(default_factory=list)
+    outcome: dict[str, Any] | None = None
+    last_error: str | None = None
+
+
+class MeetingStore(Protocol):
+    async def get(self, case_id: str) -> MeetingRecord | None: ...
+    async def save(self, record: MeetingRecord, at: datetime) -> None: ...
+    async def set_case_status(self, case_id: str, status: str, at: datetime) -> None: ...

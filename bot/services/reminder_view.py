@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from bot.domain.case import Case, CaseSummary
 from bot.domain.partnership import Partner, Role
 from bot.domain.reminders import ReminderKind
-from bot.domain.timeline import Anchor, Owner
+from bot.domain.timeline import Owner
 from bot.services.context import ServiceContext
+from bot.services.deadlines import chases_agency_requests
 from bot.services.ports import DeadlineRow, MemberRecord
 
 OWNER_ROLES: dict[str, tuple[Role, ...]] = {
@@ -66,6 +67,6 @@ async def reminder_view(ctx: ServiceContext, case: Case, row: DeadlineRow, kind:
     due_day = row.due_at.astimezone(ctx.tz).date()
     days = abs(ctx.calendar.working_days_between(today, due_day))
     outstanding: list[str] = []
-    if row.anchor == Anchor.REQUESTS_SENT.value and ctx.deadlines is not None:
+    if chases_agency_requests(row) and ctx.deadlines is not None:
         outstanding = [r.agency for r in await ctx.deadlines.agency_requests(case.id) if r.returned_at is None]
     return ReminderView(case.summary, row, reminder_kind, delayed, list(mentions.values()), days, outstanding)

@@ -29,6 +29,7 @@ from bot.services.context import ServiceContext
 from bot.services.ports import Address
 from bot.services.referrals import NotAuthorised
 from bot.teams.clock_actions import ClockActions
+from bot.teams.meeting_actions import MeetingActions
 from bot.teams.panel_actions import PANEL_VERBS, PanelActions
 from bot.teams.replies import Reply, invoke_body
 from bot.teams.storage import StateConflict
@@ -36,6 +37,7 @@ from cards import chat
 from cards import referral_form as form
 from cards.actions import BadCardData, CardPress, parse_press
 from cards.clock_cards import CLOCK_VERBS
+from cards.meeting_cards import MEETING_VERBS
 from dialogs.referral_dialog import FORM_ACTION, FORM_ACTOR, FORM_REPLY, ReferralDialog
 
 log = logging.getLogger(__name__)
@@ -70,8 +72,9 @@ def actor_of(activity: Activity) -> Actor | None:
 
 class RapidReviewBot(TeamsActivityHandler):
     def __init__(self, services: ServiceContext, conversation_state: ConversationState, app_id: str,
-                 panel_actions: PanelActions, clock_actions: ClockActions) -> None:
+                 panel_actions: PanelActions, clock_actions: ClockActions, meeting_actions: MeetingActions) -> None:
         self.services = services
+        self.meeting_actions = meeting_actions
         self.panel_actions = panel_actions
         self.clock_actions = clock_actions
         self.conversation_state = conversation_state
@@ -240,6 +243,8 @@ class RapidReviewBot(TeamsActivityHandler):
             return await self.panel_actions.press(turn_context, actor, press)
         if press.verb in CLOCK_VERBS:
             return await self.clock_actions.press(actor, press)
+        if press.verb in MEETING_VERBS:
+            return await self.meeting_actions.press(actor, press)
         await self._audit_tamper(actor, f"unknown verb {press.verb[:40]}")
         return Reply(text="That button is not recognised. Please use the latest card from the bot.", status=400)
 

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict, deque
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,11 +28,14 @@ from botbuilder.schema import (
     ErrorResponseException,
 )
 
-from bot.domain.case import CaseSummary
+from bot.adapters.links import LinkSigner
+from bot.domain.case import Case, CaseSummary
+from bot.domain.meeting import MeetingOutcome
 from bot.services.outbox import DeliveryError
 from bot.services.panel import PanelView
-from bot.services.ports import Address, Clock, QueryRecord, Repository
+from bot.services.ports import Address, Clock, DeadlineStore, MeetingRecord, QueryRecord, Repository
 from bot.services.reminder_view import ReminderView
+from cards import meeting_cards
 from cards.chat import text_card
 from cards.clock_cards import agency_prompt_card, reminder_card
 from cards.vote_card import (
@@ -109,6 +113,8 @@ class TeamsNotifier:
         self._adapter = adapter
         self._clock = clock
         self._pace = ConversationPacer()
+        self.links: LinkSigner | None = None  # set by the composition root
+        self.deadlines: DeadlineStore | None = None
         self._app_id = app_id or ""
         self._repo = repo
         self._tz = tz
@@ -195,6 +201,44 @@ class TeamsNotifier:
 
     async def send_agency_prompt(self, aad_object_id: str, case: CaseSummary, agencies: list[str]) -> bool:
         return await self.send_to_person(aad_object_id, agency_prompt_card(case, agencies))
+
+    async def send_meeting_message(self, kind: str, case: Case, record: MeetingRecord, channel: Address | None,
+                                   recipients: list[str], payload: dict[str, Any]) -> bool:
+        """Render and send one of the meeting's messages (see bot/services/outbox.py)."""
+        tz = self._tz
+        summary = case.summary
+        outcome = MeetingOutcome.model_validate(record.outcome) if record.outcome else None
+        if kind == "meeting_card" and channel is not None:
+            papers = None
+            if self.deadlines is not None:
+                papers = next((d for d in await self.deadlines.deadlines(case.id)
+                               if d.anchor == "meeting" and d.due_at and d.due_at <= (record.start_at or d.due_at)),
+                              None)
+            ics = (self.links.url(case.id, "ics", self._clock.now() + timedelta(days=30))
+                   if self.links is not None and record.provider == "offline" else None)
+            await self.send_card(channel, meeting_cards.meeting_card(summary, record, papers, tz, ics))
+            return True
+        if kind == "outcome_summary" and channel is not None and outcome is not None:
+            await self.send_card(channel, meeting_cards.outcome_summary_card(summary, outcome))
+            return True
+        card: dict[str, Any] | None = None
+        if kind == "chair_notes":
+            card = meeting_cards.chair_notes_card(case, record, tz)
+        elif kind == "outcome_prompt":
+            card = meeting_cards.outcome_card(summary)
+        elif kind == "slot_choice":
+            card = meeting_cards.slot_choice_card(summary, record, tz)
+        elif kind == "meeting_problem":
+            card = meeting_cards.problem_card(summary, str(payload.get("message", "")))
+        elif kind == "outcome_referrer" and outcome is not None:
+            card = meeting_cards.outcome_for_referrer_card(summary, outcome)
+        elif kind == "record_links" and outcome is not None and self.links is not None:
+            url = self.links.url(case.id, "record", self._clock.now() + timedelta(days=7))
+            card = meeting_cards.record_card(summary, outcome, url)
+        if card is None:
+            return True
+        reached = [await self.send_to_person(aad, card) for aad in recipients]
+        return any(reached) or not recipients
 
     async def notify_person(self, aad_object_id: str, notice: str, detail: dict[str, Any]) -> bool:
         title, text = NOTICES[notice]

@@ -395,7 +395,7 @@ async def test_a_deputy_votes_for_police_and_a_member_changes_the_partner_vote_u
     assert not inputs(body["value"]), "voting closes"
 
     case = await case_row(bot)
-    assert case.status == "decided"
+    assert case.status in ("decided", "meeting_scheduled")  # a rapid review books its meeting next
     decided_at = case.decided_at if case.decided_at.tzinfo else case.decided_at.replace(tzinfo=UTC)
     assert decided_at == NOW
     decided = await events(bot, "panel_decided")
@@ -642,7 +642,7 @@ async def test_forged_and_stale_presses_are_refused_and_change_nothing(bot, rout
         await vote(bot, person, ballot("rapid_review", why, BASIS))
     await bot.flush()
     before = await snapshot(bot)
-    assert before["case"][0] == "decided"
+    assert before["case"][0] in ("decided", "meeting_scheduled")  # the meeting may already be booked
     _, told = await press_via(bot, route, A.DEE, _vote_data(2, choice="escalation"))
     assert "already decided" in told
     assert await snapshot(bot) == before

@@ -88,7 +88,9 @@ class SqlDeadlineStore:
                     await conn.execute(update(t.deadlines).where(t.deadlines.c.id == row.id).values(**values))
                     continue
                 status = "pending" if d.due_at is None else ("open" if keep_open else "closed")
-                values |= {"status": status, "next_reminder_at": next_reminders.get(d.step_id)}
+                # Only an open step has a next reminder: a closed case has none pending.
+                values |= {"status": status,
+                           "next_reminder_at": next_reminders.get(d.step_id) if status == "open" else None}
                 if row is None:
                     await conn.execute(insert(t.deadlines).values(case_id=case_id, step_id=d.step_id, **values))
                 else:

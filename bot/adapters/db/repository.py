@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, insert, or_, select, update
@@ -568,6 +568,19 @@ class SqlRepository:
                 await conn.execute(insert(t.bot_state).values(key=key, data=data, etag=new_etag, updated_at=at))
                 return True
             return False
+
+    async def shared_secret(self, name: str) -> bytes:
+        """A random secret shared by every bot process: made once, kept in the database."""
+        import secrets
+
+        key = f"secret:{name}"
+        candidate = secrets.token_hex(32)
+        async with self.db.write() as conn:
+            stmt = self._insert(t.bot_state).values(key=key, data={"value": candidate}, etag="secret",
+                                                    updated_at=datetime.now(UTC))
+            await conn.execute(stmt.on_conflict_do_nothing(index_elements=[t.bot_state.c.key]))
+            row = (await conn.execute(select(t.bot_state.c.data).where(t.bot_state.c.key == key))).first()
+        return bytes.fromhex(row.data["value"])
 
     async def delete_state(self, keys: Sequence[str]) -> None:
         from sqlalchemy import delete

@@ -273,6 +273,25 @@ agency_requests = Table(
     UniqueConstraint("case_id", "agency", name="uq_agency_requests_case_agency"),
 )
 
+meetings = Table(
+    "meetings",
+    metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("status", String(20), nullable=False),  # booking | booked | needs_chair | failed | cancelled | held
+    Column("attempt", Integer, nullable=False, server_default="1"),
+    Column("transaction_id", String(100), nullable=False),
+    Column("event_id", String(400), nullable=True),
+    Column("join_url", Text, nullable=True),
+    Column("start_at", UtcDateTime(), nullable=True),
+    Column("end_at", UtcDateTime(), nullable=True),
+    Column("provider", String(20), nullable=False),
+    Column("attendees", JSON, nullable=False),
+    Column("options", JSON, nullable=True),
+    Column("outcome", JSON, nullable=True),
+    Column("last_error", String(400), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
 processed_activities = Table(
     "processed_activities",
     metadata,
@@ -307,6 +326,7 @@ __all__ = [
     "deadlines",
     "reminders",
     "agency_requests",
+    "meetings",
     "UniqueConstraint",
     "Text",
 ]

@@ -1,0 +1,49 @@
+"""Persistence of the rapid review meeting (one per case) and the case's status moves."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from bot.adapters.db import schema as t
+from bot.adapters.db.repository import SqlRepository
+from bot.services.ports import MeetingRecord
+
+
+def _record(row: Any) -> MeetingRecord:
+    return MeetingRecord(
+        case_id=row.case_id, status=row.status, attempt=row.attempt, transaction_id=row.transaction_id,
+        event_id=row.event_id, join_url=row.join_url, start_at=row.start_at, end_at=row.end_at,
+        provider=row.provider, attendees=row.attendees or [], options=row.options or [], outcome=row.outcome,
+        last_error=row.last_error,
+    )
+
+
+class SqlMeetingStore:
+    def __init__(self, repo: SqlRepository) -> None:
+        self.repo = repo
+        self.db = repo.db
+
+    async def get(self, case_id: str) -> MeetingRecord | None:
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(t.meetings).where(t.meetings.c.case_id == case_id))).first()
+            return _record(row) if row else None
+
+    async def save(self, record: MeetingRecord, at: datetime) -> None:
+        values = {
+            "status": record.status, "attempt": record.attempt, "transaction_id": record.transaction_id,
+            "event_id": record.event_id, "join_url": record.join_url, "start_at": record.start_at,
+            "end_at": record.end_at, "provider": record.provider, "attendees": record.attendees,
+            "options": record.options, "outcome": record.outcome, "last_error": record.last_error,
+            "updated_at": at,
+        }
+        async with self.db.write() as conn:
+            stmt = self.repo._insert(t.meetings).values(case_id=record.case_id, **values)
+            await conn.execute(stmt.on_conflict_do_update(index_elements=[t.meetings.c.case_id], set_=values))
+
+    async def set_case_status(self, case_id: str, status: str, at: datetime) -> None:
+        async with self.db.write() as conn:
+            await conn.execute(update(t.cases).where(t.cases.c.id == case_id)
+                               .values(status=status, updated_at=at, version=t.cases.c.version + 1))

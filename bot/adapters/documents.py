@@ -1,0 +1,117 @@
+"""Files the bot hands out: the .ics invitation (offline provider) and the rapid review
+record for the National Panel (python-docx).
+
+The record is the confidential case record: it contains the child's identifying
+details, and it is only ever delivered through a signed, expiring link sent in personal
+chat to the chair and the partnership managers (each download is audited).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from docx import Document
+from icalendar import Calendar, Event, vCalAddress, vText
+
+from bot.domain.case import Case
+from bot.domain.meeting import MeetingOutcome
+from bot.domain.referral import YesNo
+from bot.services.ports import Attendee
+
+RECORD_SECTIONS = (
+    "Case details",
+    "Criteria considered (Working Together 2023)",
+    "Immediate safeguarding arrangements",
+    "Summary of the facts",
+    "Decision on a local child safeguarding practice review",
+    "Recommendation on a national review",
+    "Immediate learning and dissemination",
+    "Potential for additional learning",
+    "Agencies involved",
+    "Who took part in the decision",
+    "Identifying details of the child and family",
+)
+
+
+def meeting_ics(*, uid: str, subject: str, description: str, start: datetime, end: datetime,
+                organiser_name: str, attendees: Sequence[Attendee], stamp: datetime) -> bytes:
+    calendar = Calendar()
+    calendar.add("prodid", "-//Rapid Review bot//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "REQUEST")
+    event = Event()
+    event.add("uid", uid)
+    event.add("dtstamp", stamp)
+    event.add("dtstart", start)
+    event.add("dtend", end)
+    event.add("summary", subject)
+    event.add("description", description)
+    event.add("location", "Microsoft Teams (add a Teams meeting when you send this invitation)")
+    organiser = vCalAddress("MAILTO:noreply@invalid")
+    organiser.params["cn"] = vText(organiser_name)
+    event["organizer"] = organiser
+    for person in attendees:
+        address = vCalAddress(f"MAILTO:{person.email}")
+        address.params["cn"] = vText(person.name)
+        address.params["role"] = vText("REQ-PARTICIPANT")
+        event.add("attendee", address, encode=0)
+    calendar.add_component(event)
+    return calendar.to_ical()
+
+
+def _yes(value: YesNo) -> str:
+    return "Yes" if value is YesNo.YES else "No"
+
+
+def rapid_review_record(case: Case, outcome: MeetingOutcome, *, meeting_start: datetime | None,
+                        deciders: Sequence[str], tz: ZoneInfo, partnership: str) -> bytes:
+    """Seed 001, 'What a completed Rapid Review Report should include', section by section."""
+    r = case.referral
+    s = case.summary
+    doc = Document()
+    doc.add_heading(f"Rapid review record — {s.reference}", level=0)
+    doc.add_paragraph(f"{partnership}. CONFIDENTIAL WHEN COMPLETED.")
+
+    def section(title: str, *paragraphs: str | None) -> None:
+        doc.add_heading(title, level=1)
+        for text in paragraphs:
+            doc.add_paragraph(text or "Not recorded.")
+
+    section(RECORD_SECTIONS[0],
+            f"Reference {s.reference}; pseudonym {s.pseudonym}; referral received "
+            f"{s.received_at.astimezone(tz):%d %B %Y}; incident {r.incident.incident_date:%d %B %Y}.",
+            f"Rapid review meeting: {meeting_start.astimezone(tz):%A %d %B %Y, %H:%M}." if meeting_start else None)
+    section(RECORD_SECTIONS[1],
+            "The case was considered against the criteria for local and national child safeguarding practice "
+            "reviews set out in Working Together to Safeguard Children (2023).",
+            f"Quorate (one representative of each statutory partner): {'Yes' if outcome.quorate else 'No'}.")
+    section(RECORD_SECTIONS[2], outcome.immediate_actions)
+    section(RECORD_SECTIONS[3], r.incident.summary)
+    section(RECORD_SECTIONS[4], f"Local child safeguarding practice review recommended: {_yes(outcome.local_cspr)}.",
+            f"Rationale: {outcome.rationale}")
+    section(RECORD_SECTIONS[5], f"National review recommended: {_yes(outcome.national_review)}.")
+    section(RECORD_SECTIONS[6], outcome.learning)
+    section(RECORD_SECTIONS[7], r.views.key_issues)
+    section(RECORD_SECTIONS[8], outcome.agencies_involved,
+            f"Agencies whose absence needs explaining: {outcome.agencies_absent}" if outcome.agencies_absent else None)
+    section(RECORD_SECTIONS[9], outcome.participants, "Virtual panel decision: " + "; ".join(deciders))
+    doc.add_heading(RECORD_SECTIONS[10], level=1)
+    table = doc.add_table(rows=1, cols=5)
+    for cell, title in zip(table.rows[0].cells, ("Name", "Date of birth", "Age", "Gender", "Location"), strict=True):
+        cell.text = title
+    for child in r.children.children:
+        age = child.age_at(r.incident.incident_date)
+        row = table.add_row().cells
+        row[0].text = child.name
+        row[1].text = child.date_of_birth.strftime("%d/%m/%Y") if child.date_of_birth else "Not known"
+        row[2].text = str(age) if age is not None else ""
+        row[3].text = child.gender.value.replace("_", " ")
+        row[4].text = child.current_location or ""
+    if r.children.family_members:
+        doc.add_paragraph(f"Family and household: {r.children.family_members}")
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,42 @@
+"""Signed, expiring links to files the bot serves (.ics invitations, the record).
+
+Teams cannot take a file from a bot in personal chat without the file-consent flow, so
+the chair gets a link to the bot's own `/files/…` route instead. The link carries the
+case id, the kind of file and an expiry, signed with HMAC-SHA256 under a secret kept in
+the database (shared by every bot process); a tampered or expired link is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from datetime import datetime
+
+
+class LinkSigner:
+    def __init__(self, secret: bytes, base_url: str) -> None:
+        self._secret = secret
+        self.base_url = base_url.rstrip("/")
+
+    def url(self, case_id: str, kind: str, expires: datetime) -> str:
+        payload = base64.urlsafe_b64encode(json.dumps(
+            {"c": case_id, "k": kind, "e": int(expires.timestamp())}, separators=(",", ":")).encode()).decode()
+        return f"{self.base_url}/files/{payload}.{self._sign(payload)}"
+
+    def _sign(self, payload: str) -> str:
+        return hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()[:40]
+
+    def verify(self, token: str, now: datetime) -> tuple[str, str] | None:
+        """(case id, kind) for a valid, unexpired link; None otherwise."""
+        payload, _, signature = token.rpartition(".")
+        if not payload or not hmac.compare_digest(self._sign(payload), signature):
+            return None
+        try:
+            data = json.loads(base64.urlsafe_b64decode(payload.encode()))
+        except ValueError:
+            return None
+        if int(data.get("e", 0)) < now.timestamp():
+            return None
+        return str(data["c"]), str(data["k"])

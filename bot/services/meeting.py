@@ -1,0 +1,371 @@
+"""Use cases of the rapid review meeting (DESIGN §6, issue 5).
+
+Booking runs from the outbox after a rapid review decision: find the slot inside the
+profile's window, create the Teams meeting in everyone's calendar, record it, and make
+its start the anchor of the meeting-based deadlines. Prompts to the chair (agenda and
+notes before, the outcome card after) are outbox messages due at those times; re-booking
+makes new ones and the old ones see they are stale and do nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
+
+from pydantic import ValidationError
+
+from bot.domain.case import Actor, Case, CaseStatus
+from bot.domain.events import Event
+from bot.domain.meeting import MeetingOutcome, Slot, best, candidates, earliest_free
+from bot.domain.partnership import Role
+from bot.domain.timeline import Anchor
+from bot.domain.votes import VoteChoice
+from bot.services import deadlines
+from bot.services.context import ServiceContext
+from bot.services.ports import Attendee, MeetingError, MeetingRecord, OutboxMessage
+from bot.services.referrals import NotAuthorised
+
+FALLBACK_WINDOW = (7, 13)  # working days from the panel's decision (seeds 001 and 002)
+
+
+@dataclass(frozen=True)
+class MeetingSettings:
+    length: timedelta = timedelta(hours=2)
+    day_start: time = time(9, 30)
+    day_end: time = time(16, 30)
+    default_time: time = time(10, 0)
+    step: timedelta = timedelta(minutes=30)
+    notes_hours_before: int = 24
+
+
+class MeetingRefused(Exception):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class RetryLater(Exception):
+    def __init__(self, reason: str, retry_after: float | None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+# ---- who and when ------------------------------------------------------------------------------
+
+
+async def attendees(ctx: ServiceContext) -> list[Attendee]:
+    """The panel members of each statutory partner and the chairs (quorum needs one of
+    each partner; all are invited)."""
+    people: dict[str, Attendee] = {}
+    for m in await ctx.repo.members():
+        if m.role in (Role.PANEL, Role.CHAIR) and m.upn:
+            people.setdefault(m.upn.lower(), Attendee(m.name, m.upn.lower(), m.partner, m.role))
+    return list(people.values())
+
+
+async def window(ctx: ServiceContext, case: Case) -> tuple[datetime, datetime]:
+    """The profile's meeting window for this case (the window step that records the
+    meeting being held), else 7–13 working days from the decision."""
+    assert ctx.deadlines is not None and ctx.calendar is not None
+    for row in await ctx.deadlines.deadlines(case.id):
+        if row.is_window and row.records == Anchor.MEETING_HELD.value and row.due_at and row.earliest_at:
+            return row.earliest_at, row.due_at
+    anchors = await ctx.deadlines.anchors(case.id)
+    decided = anchors.get(Anchor.PANEL_DECISION, ctx.clock.now()).astimezone(ctx.tz).date()
+    first = ctx.calendar.add_working_days(decided, FALLBACK_WINDOW[0])
+    last = ctx.calendar.add_working_days(decided, FALLBACK_WINDOW[1])
+    return (datetime.combine(first, time(0), tzinfo=ctx.tz), datetime.combine(last, time(23, 59), tzinfo=ctx.tz))
+
+
+def _slots(ctx: ServiceContext, earliest: datetime, latest: datetime) -> list[tuple[datetime, datetime]]:
+    assert ctx.calendar is not None and ctx.meeting_settings is not None
+    ms = ctx.meeting_settings
+    not_before = max(earliest, ctx.clock.now() + timedelta(hours=1))
+    return list(candidates(earliest.astimezone(ctx.tz).date(), latest.astimezone(ctx.tz).date(),
+                           day_start=ms.day_start, day_end=ms.day_end, length=ms.length, step=ms.step,
+                           calendar=ctx.calendar, tz=ctx.tz, not_before=not_before))
+
+
+# ---- booking -------------------------------------------------------------------------------------
+
+
+async def book(ctx: ServiceContext, case_id: str, *, at: datetime | None = None) -> MeetingRecord | None:
+    """Book the case's meeting (idempotent: a booked meeting is left alone). `at` books a
+    time the chair chose. Raises RetryLater when Graph is throttled or unreachable."""
+    assert ctx.meeting_store is not None and ctx.meetings is not None and ctx.meeting_settings is not None
+    case = await ctx.repo.get_case_by_id(case_id)
+    if case is None or case.summary.status is not CaseStatus.DECIDED:
+        return None
+    existing = await ctx.meeting_store.get(case_id)
+    if existing is not None and existing.status in ("booked", "held", "cancelled") and at is None:
+        return existing
+    attempt = existing.attempt if existing else 1
+    record = MeetingRecord(case_id=case_id, status="booking", attempt=attempt,
+                           transaction_id=transaction_id(case_id, attempt), provider="offline" if ctx.meetings.offline else "graph",
+                           attendees=[{"name": a.name, "email": a.email, "partner": a.partner.value if a.partner
+                                       else None, "role": a.role.value if a.role else None}
+                                      for a in await attendees(ctx)])
+    people = await attendees(ctx)
+    earliest, latest = await window(ctx, case)
+    try:
+        slot = Slot(at, at + ctx.meeting_settings.length) if at else await _find(ctx, record, people, earliest,
+                                                                                   latest)
+        if slot is None:
+            return record  # the chair has been offered the best slots
+        return await _create(ctx, case, record, people, slot)
+    except MeetingError as error:
+        if error.retryable:
+            raise RetryLater(str(error), error.retry_after) from error
+        failed = replace(record, status="failed", last_error=str(error)[:400])
+        await ctx.meeting_store.save(failed, ctx.clock.now())
+        await _event(ctx, None, case.id, "meeting_booking_failed", {"status": error.status})
+        await _tell_chairs(ctx, case.id, "meeting_problem", {"message": str(error)[:400]})
+        return failed
+
+
+async def _find(ctx: ServiceContext, record: MeetingRecord, people: list[Attendee], earliest: datetime,
+                latest: datetime) -> Slot | None:
+    assert ctx.meetings is not None and ctx.meeting_store is not None and ctx.meeting_settings is not None
+    slots = _slots(ctx, earliest, latest)
+    if not slots:
+        raise MeetingError("The meeting window has already passed; choose a time on the card.", retryable=False)
+    if ctx.meetings.offline:
+        default = [s for s in slots if s[0].timetz().replace(tzinfo=None) == ctx.meeting_settings.default_time]
+        return Slot(*(default or slots)[0])
+    busy = await ctx.meetings.busy(people, slots[0][0], slots[-1][1])
+    names = {a.email: a.name for a in people}
+    known = {names.get(email, email): blocks for email, blocks in busy.items() if blocks is not None}
+    slot = earliest_free(slots, known)
+    if slot is not None:
+        return slot
+    options = [{"start": s.start.isoformat(), "end": s.end.isoformat(), "busy": list(s.busy)}
+               for s in best(slots, known)]
+    await ctx.meeting_store.save(replace(record, status="needs_chair", options=options), ctx.clock.now())
+    await _tell_chairs(ctx, record.case_id, "slot_choice", {"attempt": record.attempt})
+    return None
+
+
+def agenda_html(case: Case) -> str:
+    """The invitation's body: the agenda only. Invitations land in mailboxes, so no
+    child identifiers: the reference and pseudonym stand in (reliability brief P1)."""
+    items = ["Welcome, purpose and introductions", "Overview of the case (chair)", "Discussion with invited partners",
+             "Assessment of need by the core panel (criteria 4.1–4.7)", "Conclusion and proposal to the National Panel",
+             "Actions"]
+    return (f"<p>Rapid review meeting for {case.reference} ({case.summary.pseudonym}).</p><ol>"
+            + "".join(f"<li>{i}</li>" for i in items) + "</ol><p>Papers follow from the business unit.</p>")
+
+
+async def _create(ctx: ServiceContext, case: Case, record: MeetingRecord, people: list[Attendee],
+                  slot: Slot) -> MeetingRecord:
+    assert ctx.meetings is not None and ctx.meeting_store is not None and ctx.deadlines is not None
+    created = await ctx.meetings.create_event(
+        subject=f"Rapid review meeting: {case.reference} ({case.summary.pseudonym})", body_html=agenda_html(case),
+        start=slot.start, end=slot.end, attendees=people, transaction_id=record.transaction_id,
+    )
+    booked = replace(record, status="booked", event_id=created.event_id, join_url=created.join_url,
+                     start_at=slot.start, end_at=slot.end, options=[], last_error=None)
+    await ctx.meeting_store.save(booked, ctx.clock.now())
+    await _scheduled(ctx, case, booked, "meeting_booked")
+    return booked
+
+
+async def _scheduled(ctx: ServiceContext, case: Case, record: MeetingRecord, kind: str) -> None:
+    """A meeting time was set or moved: anchor, status, deadlines, channel card, prompts."""
+    assert ctx.deadlines is not None and ctx.meeting_store is not None and ctx.meeting_settings is not None
+    assert record.start_at is not None and record.end_at is not None
+    now = ctx.clock.now()
+    await ctx.deadlines.set_anchor(case.id, Anchor.MEETING, record.start_at)
+    await ctx.meeting_store.set_case_status(case.id, CaseStatus.MEETING_SCHEDULED.value, now)
+    await _event(ctx, None, case.id, kind, {"start": record.start_at.isoformat(), "attempt": record.attempt,
+                                            "provider": record.provider})
+    notes_at = record.start_at - timedelta(hours=ctx.meeting_settings.notes_hours_before)
+    await ctx.repo.enqueue([OutboxMessage(key=f"meeting_card:{case.id}:{record.attempt}:{record.start_at:%Y%m%d%H%M}",
+                                          kind="meeting_card", case_id=case.id)], now)
+    await ctx.repo.enqueue([OutboxMessage(key=f"chair_notes:{case.id}:{record.start_at:%Y%m%d%H%M}",
+                                          kind="chair_notes", case_id=case.id,
+                                          payload={"start": record.start_at.isoformat()})], max(notes_at, now))
+    await ctx.repo.enqueue([OutboxMessage(key=f"outcome_prompt:{case.id}:{record.start_at:%Y%m%d%H%M}",
+                                          kind="outcome_prompt", case_id=case.id,
+                                          payload={"start": record.start_at.isoformat()})], record.end_at)
+    await deadlines.refresh_deadlines(ctx, case.id)
+    ctx.kick_outbox()
+
+
+async def _tell_chairs(ctx: ServiceContext, case_id: str, kind: str, payload: dict) -> None:
+    await ctx.repo.enqueue([OutboxMessage(key=f"{kind}:{case_id}:{payload.get('attempt', '')}:"
+                                              f"{ctx.clock.now():%Y%m%d%H%M%S}",
+                                          kind=kind, case_id=case_id, payload=payload)], ctx.clock.now())
+    ctx.kick_outbox()
+
+
+def transaction_id(case_id: str, attempt: int) -> str:
+    """Graph's idempotency key: the same booking attempt always sends the same id, so a
+    retried create returns the event already made instead of a second one."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"rapid-review:{case_id}:meeting:{attempt}"))
+
+
+def book_message(case_id: str) -> OutboxMessage:
+    return OutboxMessage(key=f"book_meeting:{case_id}", kind="book_meeting", case_id=case_id)
+
+
+# ---- the chair's actions ---------------------------------------------------------------------------
+
+
+async def _chair(ctx: ServiceContext, actor: Actor, action: str, *, managers_too: bool = True) -> None:
+    roles = await ctx.repo.roles_of(actor.aad_object_id)
+    if roles.chair or (managers_too and roles.manager):
+        return
+    await _event(ctx, actor, None, "access_denied", {"action": action})
+    raise NotAuthorised("Only the chair" + (" or a partnership manager" if managers_too else "") + " can do that.")
+
+
+def _parse_time(day: str | None, clock: str | None, ctx: ServiceContext) -> datetime:
+    try:
+        return datetime.combine(datetime.fromisoformat((day or "").strip()).date(),
+                                time.fromisoformat((clock or "").strip()[:5]), tzinfo=ctx.tz)
+    except ValueError as error:
+        raise MeetingRefused("Give a date and a start time.", "date") from error
+
+
+async def choose_time(ctx: ServiceContext, actor: Actor, reference: str, *, start_iso: str | None = None,
+                      day: str | None = None, clock: str | None = None) -> MeetingRecord:
+    """Book (no common slot) or move the meeting to a time the chair chose."""
+    assert ctx.meeting_store is not None and ctx.meetings is not None and ctx.calendar is not None
+    await _chair(ctx, actor, "meeting_time")
+    case = await ctx.repo.get_case(reference)
+    if case is None:
+        raise MeetingRefused("That case could not be found.")
+    try:
+        start = datetime.fromisoformat(start_iso).astimezone(ctx.tz) if start_iso else _parse_time(day, clock, ctx)
+    except ValueError as error:
+        raise MeetingRefused("That time could not be read.") from error
+    if start <= ctx.clock.now():
+        raise MeetingRefused("That time has passed; choose a later one.", "date")
+    if not ctx.calendar.is_working_day(start.date()):
+        raise MeetingRefused("That day is not a working day (weekend, bank holiday or closure day).", "date")
+    existing = await ctx.meeting_store.get(case.id)
+    assert ctx.meeting_settings is not None
+    end = start + ctx.meeting_settings.length
+    try:
+        if existing is not None and existing.status == "booked" and existing.event_id:
+            await ctx.meetings.move_event(existing.event_id, start, end)
+            moved = replace(existing, start_at=start, end_at=end, attempt=existing.attempt + 1)
+            await ctx.meeting_store.save(moved, ctx.clock.now())
+            await _event(ctx, actor, case.id, "meeting_moved", {"start": start.isoformat()})
+            await _scheduled(ctx, case, moved, "meeting_rescheduled")
+            return moved
+        if case.summary.status is not CaseStatus.DECIDED:
+            raise MeetingRefused("This case has no meeting to book.")
+        result = await book(ctx, case.id, at=start)
+    except MeetingError as error:
+        raise MeetingRefused(str(error)) from error
+    except RetryLater as later:
+        raise MeetingRefused(f"{later} Try again in a minute.") from later
+    if result is None:
+        raise MeetingRefused("This case has no meeting to book.")
+    await _event(ctx, actor, case.id, "meeting_time_chosen", {"start": start.isoformat()})
+    return result
+
+
+async def retry_booking(ctx: ServiceContext, actor: Actor, reference: str) -> None:
+    assert ctx.meeting_store is not None
+    await _chair(ctx, actor, "meeting_retry")
+    case = await ctx.repo.get_case(reference)
+    if case is None:
+        raise MeetingRefused("That case could not be found.")
+    existing = await ctx.meeting_store.get(case.id)
+    if existing is not None and existing.status == "failed":
+        await ctx.meeting_store.save(replace(existing, status="booking"), ctx.clock.now())
+    await ctx.repo.enqueue([OutboxMessage(key=f"book_meeting:{case.id}:retry:{ctx.clock.now():%Y%m%d%H%M%S}",
+                                          kind="book_meeting", case_id=case.id)], ctx.clock.now())
+    ctx.kick_outbox()
+
+
+async def cancel(ctx: ServiceContext, actor: Actor, reference: str) -> MeetingRecord:
+    assert ctx.meeting_store is not None and ctx.meetings is not None
+    await _chair(ctx, actor, "meeting_cancel")
+    case = await ctx.repo.get_case(reference)
+    existing = await ctx.meeting_store.get(case.id) if case else None
+    if case is None or existing is None or existing.status not in ("booked", "needs_chair", "failed"):
+        raise MeetingRefused("There is no booked meeting to cancel.")
+    if existing.event_id:
+        try:
+            await ctx.meetings.cancel_event(existing.event_id, f"Cancelled by the chair ({case.reference}).")
+        except MeetingError as error:
+            raise MeetingRefused(str(error)) from error
+    cancelled = replace(existing, status="cancelled", attempt=existing.attempt + 1)
+    await ctx.meeting_store.save(cancelled, ctx.clock.now())
+    await ctx.meeting_store.set_case_status(case.id, CaseStatus.DECIDED.value, ctx.clock.now())
+    await _event(ctx, actor, case.id, "meeting_cancelled", {})
+    return cancelled
+
+
+# ---- after the meeting ---------------------------------------------------------------------------
+
+
+async def record_outcome(ctx: ServiceContext, actor: Actor, reference: str, answers: dict[str, str]
+                         ) -> tuple[Case, MeetingOutcome]:
+    assert ctx.meeting_store is not None and ctx.deadlines is not None
+    await _chair(ctx, actor, "meeting_outcome", managers_too=False)
+    case = await ctx.repo.get_case(reference)
+    meeting = await ctx.meeting_store.get(case.id) if case else None
+    if case is None or meeting is None or meeting.status not in ("booked", "held"):
+        raise MeetingRefused("This case has no meeting whose outcome can be recorded.")
+    if meeting.status == "held":
+        raise MeetingRefused("The outcome of this meeting is already recorded.")
+    try:
+        outcome = MeetingOutcome.model_validate(answers)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        field = str(first["loc"][0]) if first["loc"] else None
+        words = {"rationale": "Give the rationale (at least 20 characters).",
+                 "participants": "Say who took part in the decision.",
+                 "local_cspr": "Say whether a local review is recommended.",
+                 "national_review": "Say whether a national review is recommended."}
+        raise MeetingRefused(words.get(field or "", "Check the answers."), field) from error
+    if not outcome.quorate:
+        missing = [name for name, ok in (("local authority", outcome.quorum_local_authority),
+                                         ("police", outcome.quorum_police), ("health", outcome.quorum_health)) if not ok]
+        raise MeetingRefused("The meeting is only quorate with a representative of each statutory partner "
+                             f"(seed 002 §4.6.1). Not present: {', '.join(missing)}.", "quorum")
+    now = ctx.clock.now()
+    await ctx.meeting_store.save(replace(meeting, status="held", outcome=outcome.model_dump(mode="json")), now)
+    await ctx.meeting_store.set_case_status(case.id, CaseStatus.MEETING_HELD.value, now)
+    await ctx.deadlines.set_anchor(case.id, Anchor.MEETING_HELD, meeting.start_at or now)
+    if outcome.local_cspr.value == "yes":
+        await ctx.deadlines.set_anchor(case.id, Anchor.REVIEW_COMMISSIONED, now)
+    await _event(ctx, actor, case.id, "meeting_outcome_recorded",
+                 {"choice": outcome.choice.value, "local_cspr": outcome.local_cspr.value,
+                  "national_review": outcome.national_review.value, "quorate": outcome.quorate})
+    await ctx.repo.enqueue([
+        OutboxMessage(key=f"outcome_summary:{case.id}", kind="outcome_summary", case_id=case.id),
+        OutboxMessage(key=f"outcome_referrer:{case.id}", kind="outcome_referrer", case_id=case.id),
+        OutboxMessage(key=f"record_links:{case.id}", kind="record_links", case_id=case.id),
+    ], now)
+    await deadlines.refresh_deadlines(ctx, case.id)
+    ctx.kick_outbox()
+    updated = await ctx.repo.get_case(reference)
+    assert updated is not None
+    return updated, outcome
+
+
+async def deciders(ctx: ServiceContext, case: Case) -> list[str]:
+    """Names and organisations of the virtual panel members who decided (form section 2)."""
+    if ctx.panel is None:
+        return []
+    _, _, decision, _ = await ctx.panel.panel_state(case.id)
+    if decision is None:
+        return []
+    return [f"{v.voter_name}" + (f" ({v.organisation})" if v.organisation else "") + f", {v.partner.title}"
+            for v in decision.votes]
+
+
+def is_rapid_review(decision_outcome: VoteChoice | None) -> bool:
+    return decision_outcome is VoteChoice.RAPID_REVIEW
+
+
+async def _event(ctx: ServiceContext, actor: Actor | None, case_id: str | None, kind: str, detail: dict) -> None:
+    await ctx.repo.add_event(Event(kind=kind, at=ctx.clock.now(), actor_aad_id=actor.aad_object_id if actor else None,
+                                   actor_name=actor.name if actor else "Rapid Review bot", case_id=case_id,
+                                   detail=detail))

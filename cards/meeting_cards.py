@@ -1,0 +1,217 @@
+"""Cards of the rapid review meeting (DESIGN §6; seed 001 Appendices E and F; seed 000)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.domain.case import Case, CaseSummary
+from bot.domain.meeting import MeetingOutcome
+from bot.domain.partnership import Partner
+from bot.services.ports import DeadlineRow, MeetingRecord
+from cards.common import Element, action_set, card, escape_markdown, execute, facts, heading, literal, notice, para
+
+PICK, CHOOSE, RETRY, CANCEL, OUTCOME = (
+    "meeting.pick", "meeting.choose", "meeting.retry", "meeting.cancel", "meeting.outcome")
+MEETING_VERBS = frozenset({PICK, CHOOSE, RETRY, CANCEL, OUTCOME})
+OUTCOME_INPUTS = frozenset({"local_cspr", "national_review", "rationale", "immediate_actions", "learning",
+                            "agencies_involved", "agencies_absent", "participants", "quorum_local_authority",
+                            "quorum_police", "quorum_health"})
+
+# Seed 001 Appendix F, "Assessment of Need by Core Panel", questions 4.1–4.7.
+CHAIR_QUESTIONS = (
+    ("4.1", "What potential improvements may be needed to safeguard and promote the welfare of children?"),
+    ("4.2", "What evidence was there that the case highlights recurrent themes in the safeguarding and promotion "
+            "of the welfare of children?"),
+    ("4.3", "Were there concerns regarding two or more organisations or agencies working together effectively to "
+            "safeguard and promote the welfare of children? Or the notable absence of agency involvement?"),
+    ("4.4", "Are we being asked to consider a review by the Child Safeguarding Practice Review Panel who have "
+            "considered and concluded a local review may be more appropriate?"),
+    ("4.5", "Are the panel concerned about the actions of a single agency?"),
+    ("4.6", "Are more than one local authority, police area or integrated care board involved, including in cases "
+            "where families have moved around?"),
+    ("4.7", "Does the case raise issues relating to safeguarding or promoting the welfare of children in "
+            "institutional settings?"),
+)
+AGENDA = (
+    "Welcome, purpose and introductions (chair)",
+    "Overview of the case — summary by the chair from the submitted reports",
+    "Discussion with invited partners",
+    "Assessment of need by the core panel (questions 4.1–4.7)",
+    "Conclusion and proposal to the National Panel (chair)",
+    "Actions; outcome notification: who tells the National Panel, Ofsted, DfE and the family, by when",
+)
+
+
+def when(start: datetime, end: datetime, tz: ZoneInfo) -> str:
+    """e.g. "Tue 13 Jan 2026, 10:00–12:00" (Europe/London)."""
+    s, e = start.astimezone(tz), end.astimezone(tz)
+    return f"{s:%a %d %b %Y, %H:%M}–{e:%H:%M}"
+
+
+def _attendees_by_partner(meeting: MeetingRecord) -> list[tuple[str, str]]:
+    rows = []
+    for partner in Partner:
+        names = [a["name"] for a in meeting.attendees if a.get("partner") == partner.value]
+        rows.append((partner.title, ", ".join(names) or "nobody listed"))
+    chairs = [a["name"] for a in meeting.attendees if a.get("role") == "chair"]
+    rows.append(("Chair", ", ".join(chairs) or "nobody listed"))
+    return rows
+
+
+def meeting_card(case: CaseSummary, meeting: MeetingRecord, papers: DeadlineRow | None, tz: ZoneInfo,
+                 ics_url: str | None) -> Element:
+    assert meeting.start_at is not None and meeting.end_at is not None
+    body: list[Element] = [
+        para("Rapid review meeting", subtle=True, size="Small"),
+        heading(f"{case.reference} · {case.pseudonym}", size="Medium"),
+        facts([("When", when(meeting.start_at, meeting.end_at, tz))] + _attendees_by_partner(meeting)
+              + ([("Papers due", f"{papers.due_at.astimezone(tz):%a %d %b %Y, %H:%M}")]
+                 if papers and papers.due_at else [])),
+    ]
+    actions: list[Element] = []
+    if meeting.join_url:
+        actions.append({"type": "Action.OpenUrl", "title": "Join the Teams meeting", "url": meeting.join_url})
+    else:
+        body.append(notice("Booked without Microsoft Graph: nothing is in anyone's calendar yet. The chair has an "
+                           ".ics invitation to send.", style="accent"))
+    if ics_url:
+        actions.append({"type": "Action.OpenUrl", "title": "Download invitation (.ics)", "url": ics_url})
+    actions.append({"type": "Action.ShowCard", "title": "Re-book", "card": {
+        "type": "AdaptiveCard", "body": [
+            {"type": "Input.Date", "id": "date", "label": "New date", "isRequired": True,
+             "errorMessage": "Choose a date."},
+            {"type": "Input.Time", "id": "time", "label": "Start time", "isRequired": True,
+             "errorMessage": "Choose a time."},
+        ], "actions": [execute("Move the meeting", CHOOSE, case.reference, style="positive")]}})
+    actions.append(execute("Cancel meeting", CANCEL, case.reference, validate=False, secondary=True))
+    return card(body, actions=actions)
+
+
+def slot_choice_card(case: CaseSummary, meeting: MeetingRecord, tz: ZoneInfo) -> Element:
+    body: list[Element] = [
+        heading("Choose the rapid review meeting time", size="Medium"),
+        para(f"There is no time inside the window when everyone is free for {case.reference} ({case.pseudonym}). "
+             "These are the best times (fewest people busy):"),
+    ]
+    for option in meeting.options:
+        start, end = datetime.fromisoformat(option["start"]), datetime.fromisoformat(option["end"])
+        busy = option.get("busy") or []
+        body.append({"type": "Container", "separator": True, "items": [
+            para(f"**{when(start, end, tz)}**"),
+            literal("Busy: " + ", ".join(busy) if busy else "Everyone free"),
+            action_set([execute("Book this time", PICK, case.reference, validate=False, start=option["start"])]),
+        ]})
+    body += [para("**Or pick another time**"),
+             {"type": "Input.Date", "id": "date", "label": "Date"},
+             {"type": "Input.Time", "id": "time", "label": "Start time"}]
+    return card(body, actions=[execute("Book at this time", CHOOSE, case.reference)])
+
+
+def problem_card(case: CaseSummary, message: str) -> Element:
+    return card([heading("The meeting could not be booked", size="Medium"),
+                 para(f"{case.reference} ({case.pseudonym})"), notice(escape_markdown(message), style="attention"),
+                 para("Fix that, then press **Try again**. Nothing was booked, so nothing is duplicated.")],
+                actions=[execute("Try again", RETRY, case.reference, validate=False)])
+
+
+def chair_notes_card(case: Case, meeting: MeetingRecord, tz: ZoneInfo) -> Element:
+    """Agenda (seed 001 Appendix E / seed 000) and chair's notes (Appendix F), filled with the
+    case's facts. Personal chat, to the chair only: identifiers may appear."""
+    assert meeting.start_at is not None and meeting.end_at is not None
+    r = case.referral
+    s = case.summary
+    body: list[Element] = [
+        para("CONFIDENTIAL WHEN COMPLETED — for the chair", color="Attention", weight="Bolder"),
+        heading(f"Rapid review panel: {s.reference} · {s.pseudonym}", size="Medium"),
+        facts([("Meeting", when(meeting.start_at, meeting.end_at, tz)),
+               ("Date of serious incident or death", f"{r.incident.incident_date:%d %B %Y}"),
+               ("Date of referral", f"{s.received_at.astimezone(tz):%d %B %Y}"),
+               ("Date of LA notification", f"{r.incident.la_aware_date:%d %B %Y}" if r.incident.la_aware_date
+                else "not recorded")]),
+        para("**Agenda**"),
+        *[para(f"{i}. {item}") for i, item in enumerate(AGENDA, start=1)],
+        para("**2.1 Overview of the case**"),
+        literal(r.incident.summary),
+        para("**Why the referrer thinks it meets the criteria**"),
+        literal(r.views.meets_criteria),
+        para("**4 Assessment of need by the core panel**"),
+        *[para(f"**{number}** {question}") for number, question in CHAIR_QUESTIONS],
+        para("Other areas involved (4.6): ", size="Small"), literal(r.incident.other_areas or "none given"),
+        para("Institutional setting (4.7): " + r.incident.institutional_setting.value, size="Small"),
+        para("**5 Conclusion**: whether a review is proposed locally or nationally, and why.", size="Small"),
+    ]
+    return card(body)
+
+
+def outcome_card(case: CaseSummary, *, error: str | None = None, field: str | None = None,
+                 typed: dict[str, str] | None = None) -> Element:
+    typed = typed or {}
+
+    def value(name: str) -> dict[str, str]:
+        return {"value": typed[name]} if typed.get(name) else {}
+
+    def toggle(name: str, title: str) -> Element:
+        return {"type": "Input.Toggle", "id": name, "title": title, "valueOn": "true", "valueOff": "false",
+                **({"value": typed[name]} if typed.get(name) else {})}
+
+    yes_no = [{"title": "Yes", "value": "yes"}, {"title": "No", "value": "no"}]
+    body: list[Element] = [
+        heading("Record the rapid review outcome", size="Medium"),
+        para(f"{case.reference} · {case.pseudonym}"),
+        {"type": "Input.ChoiceSet", "id": "local_cspr", "label": "Is a local child safeguarding practice review "
+         "recommended?", "isRequired": True, "errorMessage": "Answer yes or no.", "style": "expanded",
+         "choices": yes_no, **value("local_cspr")},
+        {"type": "Input.ChoiceSet", "id": "national_review", "label": "Is a national review recommended?",
+         "isRequired": True, "errorMessage": "Answer yes or no.", "style": "expanded", "choices": yes_no,
+         **value("national_review")},
+        {"type": "Input.Text", "id": "rationale", "label": "Rationale", "isMultiline": True, "isRequired": True,
+         "errorMessage": "Give the rationale.", "maxLength": 2000, **value("rationale")},
+        {"type": "Input.Text", "id": "immediate_actions", "label": "Immediate actions needed for children's safety",
+         "isMultiline": True, "maxLength": 2000, **value("immediate_actions")},
+        {"type": "Input.Text", "id": "learning", "label": "Learning identified", "isMultiline": True,
+         "maxLength": 2000, **value("learning")},
+        {"type": "Input.Text", "id": "agencies_involved", "label": "Agencies involved in the rapid review",
+         "isMultiline": True, "maxLength": 2000, **value("agencies_involved")},
+        {"type": "Input.Text", "id": "agencies_absent", "label": "Agencies whose absence needs explaining, and why",
+         "isMultiline": True, "maxLength": 2000, **value("agencies_absent")},
+        {"type": "Input.Text", "id": "participants", "label": "Who took part in the decision", "isMultiline": True,
+         "isRequired": True, "errorMessage": "Say who took part.", "maxLength": 2000, **value("participants")},
+        para("**Quorum**: present at the meeting", size="Small"),
+        toggle("quorum_local_authority", "Local authority"), toggle("quorum_police", "Police"),
+        toggle("quorum_health", "Health (ICB)"),
+    ]
+    if error:
+        body.insert(2, notice(escape_markdown(error), style="attention"))
+    return card(body, actions=[execute("Save the outcome", OUTCOME, case.reference, style="positive")])
+
+
+def outcome_summary_card(case: CaseSummary, outcome: MeetingOutcome) -> Element:
+    """For the panel channel: the decision, no identifiers and no free text."""
+    return card([
+        para("Rapid review meeting held", subtle=True, size="Small"),
+        heading(f"{case.reference} · {case.pseudonym}", size="Medium"),
+        facts([("Local review recommended", "Yes" if outcome.local_cspr.value == "yes" else "No"),
+               ("National review recommended", "Yes" if outcome.national_review.value == "yes" else "No"),
+               ("Quorate", "Yes" if outcome.quorate else "No")]),
+        para("The chair and the partnership managers have the rapid review record for the National Panel.",
+             size="Small"),
+    ])
+
+
+def outcome_for_referrer_card(case: CaseSummary, outcome: MeetingOutcome) -> Element:
+    return card([heading("Rapid review outcome", size="Medium"),
+                 para(f"Your referral **{case.reference}** ({case.pseudonym}) was considered at the rapid review "
+                      "meeting."),
+                 facts([("Local review recommended", outcome.local_cspr.value.capitalize()),
+                        ("National review recommended", outcome.national_review.value.capitalize())]),
+                 literal(outcome.rationale)])
+
+
+def record_card(case: CaseSummary, outcome: MeetingOutcome, url: str) -> Element:
+    return card([heading("Rapid review record", size="Medium"),
+                 para(f"{case.reference} ({case.pseudonym}): the record for the National Panel, as a Word document. "
+                      "It contains the child's details: keep it in the case file, do not forward it to a channel. "
+                      "The link works for 7 days and every download is recorded."),
+                 facts([("Local review", outcome.local_cspr.value), ("National review", outcome.national_review.value)])],
+                actions=[{"type": "Action.OpenUrl", "title": "Download the record (.docx)", "url": url}])
