@@ -100,9 +100,12 @@ def _meeting_settings(settings: Settings) -> MeetingSettings:
                            notes_hours_before=settings.chair_notes_hours_before)
 
 
-def _profile(partnership: PartnershipConfig) -> TimelineProfile:
-    """The partnership's timeline profile; a bad one stops start-up, naming file, step and problem."""
+def _profile(partnership: PartnershipConfig, partnership_file: Path) -> TimelineProfile:
+    """The partnership's timeline profile; a bad one stops start-up, naming file, step and problem.
+    A relative `profile_overrides` path is read next to the partnership file."""
     overrides = Path(partnership.profile_overrides) if partnership.profile_overrides else None
+    if overrides is not None and not overrides.is_absolute():
+        overrides = partnership_file.parent / overrides
     try:
         return load_profile(partnership.timeline_profile, overrides)
     except ProfileError as error:
@@ -131,7 +134,7 @@ def bootstrap(
     services.panel = SqlPanelStore(repo)
     services.calendar = EnglandCalendar(partnership.closure_days)
     services.deadlines = SqlDeadlineStore(repo)
-    services.profile = profile or _profile(partnership)
+    services.profile = profile or _profile(partnership, Path(settings.partnership_file))
     outbox = OutboxDispatcher(services)
     services.kick_outbox = outbox.kick
     conversation_state = ConversationState(SqlStorage(repo, clock))

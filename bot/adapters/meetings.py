@@ -151,7 +151,7 @@ class GraphMeetingProvider:
                 words = PLAIN_WORDS.get(status, f"Microsoft Graph refused the request ({status}).")
                 raise MeetingError(f"{words} [{detail}]" if detail else words, retryable=status >= 500,
                                    status=status)
-            if response.status == 204:
+            if response.status in (202, 204):  # e.g. POST …/cancel answers 202 Accepted with no body
                 return {}
             return await response.json()
 

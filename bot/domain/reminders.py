@@ -47,7 +47,10 @@ def slots(due_day: date, plan: ReminderPlan, calendar: WorkingCalendarPort, tz: 
     if plan.heads_up_working_days > 0:
         heads_up = calendar.add_working_days(due_day, -plan.heads_up_working_days)
         yield ReminderSlot(ReminderKind.HEADS_UP, _at(heads_up, plan.due_time, tz), heads_up)
-    yield ReminderSlot(ReminderKind.DUE, _at(due_day, plan.due_time, tz), due_day)
+    # A step due on a non-working day (48 hours before a Tuesday meeting is a Sunday) is
+    # announced on the last working day before it, not at the weekend.
+    announce = due_day if calendar.is_working_day(due_day) else calendar.add_working_days(due_day, -1)
+    yield ReminderSlot(ReminderKind.DUE, _at(announce, plan.due_time, tz), due_day)
     if plan.overdue_daily:
         for n in range(1, MAX_OVERDUE_DAYS + 1):
             day = calendar.add_working_days(due_day, n)

@@ -211,6 +211,8 @@ async def mark_done(ctx: ServiceContext, actor: Actor, reference: str, deadline_
                                "done_on") from error
         if day > today:
             raise ClockRefused("That date is in the future.", "done_on")
+        if day < case.summary.incident_date:
+            raise ClockRefused("That date is before the incident; check the year.", "done_on")
     now = ctx.clock.now()
     await ctx.deadlines.mark_done(row.id, now, day, actor.aad_object_id, actor.name)
     await ctx.repo.add_event(Event(kind="deadline_done", at=now, actor_aad_id=actor.aad_object_id,

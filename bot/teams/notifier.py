@@ -57,6 +57,11 @@ NOTICES = {
 }
 
 
+# Teams counts a message when it arrives, we count it when we decide to send it: sending exactly
+# at the limit, a little jitter in request latency makes Teams see 8 in a second and answer 429.
+PACER_MARGIN_SECONDS = 0.1
+
+
 class ConversationPacer:
     """Teams allows a bot 7 messages per second in one conversation (and 60 in 30 s);
     beyond that it answers 429. A backlog (hundreds of reminders after downtime) is
@@ -78,7 +83,7 @@ class ConversationPacer:
                 for window, limit in self._limits:
                     recent = [t for t in sent if now - t < window]
                     if len(recent) >= limit:
-                        delay = max(delay, window - (now - recent[-limit]))
+                        delay = max(delay, window - (now - recent[-limit]) + PACER_MARGIN_SECONDS)
                 if delay <= 0:
                     sent.append(now)
                     return
