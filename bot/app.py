@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 from botbuilder.core import ConversationState
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.integration.aiohttp import CloudAdapter
 
 from bot.adapters.clock import SystemClock
 from bot.adapters.db.database import Database, sync_url
@@ -44,6 +44,7 @@ from bot.teams.handler import RapidReviewBot
 from bot.teams.meeting_actions import MeetingActions
 from bot.teams.notifier import TeamsNotifier
 from bot.teams.panel_actions import PanelActions
+from bot.teams.sdk import bot_framework_authentication
 from bot.teams.storage import SqlStorage
 from scheduler.calendar import EnglandCalendar
 from scheduler.profiles import ProfileError, load_profile
@@ -127,7 +128,8 @@ def bootstrap(
     db = db or Database(settings.database_url)
     repo = SqlRepository(db)
     services = ServiceContext(repo=repo, clock=clock, partnership=partnership)
-    adapter = adapter or CloudAdapter(ConfigurationBotFrameworkAuthentication(_sdk_config(settings)))
+    # Connector clients reused across turns: see bot/teams/sdk.py (RR_SDK_STOCK=1 only for the benchmark).
+    adapter = adapter or CloudAdapter(bot_framework_authentication(_sdk_config(settings), stock=settings.sdk_stock))
     adapter.on_turn_error = on_turn_error
     notifier = TeamsNotifier(adapter, settings.app_id, repo, services.tz, clock)
     services.notifier = notifier

@@ -40,7 +40,7 @@ def mention_entities(mentions: list[Mention]) -> tuple[str, list[Element]]:
         tag = f"<at>{name}</at>"
         texts.append(tag)
         entities.append({"type": "mention", "text": tag, "mentioned": {"id": m.aad_object_id, "name": name}})
-    return " ".join(texts), entities
+    return ", ".join(texts), entities
 
 
 def _due_words(view: ReminderView) -> str:

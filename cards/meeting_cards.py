@@ -69,6 +69,11 @@ def meeting_card(case: CaseSummary, meeting: MeetingRecord, papers: DeadlineRow 
               + ([("Papers due", f"{papers.due_at.astimezone(tz):%a %d %b %Y, %H:%M}")]
                  if papers and papers.due_at else [])),
     ]
+    unknown = [name for o in meeting.options for name in o.get("availability_unknown", [])]
+    if unknown:
+        body.append(notice("Booked without seeing the calendars of: " + ", ".join(escape_markdown(n) for n in unknown)
+                           + " (they are not readable from this tenant). Please check they can attend.",
+                           style="warning"))
     actions: list[Element] = []
     if meeting.join_url:
         actions.append({"type": "Action.OpenUrl", "title": "Join the Teams meeting", "url": meeting.join_url})

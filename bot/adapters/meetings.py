@@ -90,20 +90,33 @@ class GraphMeetingProvider:
                  authority_host: str = "https://login.microsoftonline.com", http_client: Any = None,
                  session: aiohttp.ClientSession | None = None, max_attempts: int = 4,
                  max_retry_after: float = 60.0) -> None:
-        import msal  # imported here: only a Graph-configured bot needs it loaded
-
-        self._app = msal.ConfidentialClientApplication(
-            client_id, client_credential=client_credential, authority=f"{authority_host.rstrip('/')}/{tenant_id}",
-            http_client=http_client, instance_discovery=False if http_client is not None else None,
-        )
+        # Built on first use, in a worker thread: msal fetches the authority's metadata when
+        # it is constructed, with blocking HTTP, which must not stall start-up or the event loop.
+        self._app: Any = None
+        self._msal_args = {"client_id": client_id, "client_credential": client_credential,
+                           "authority": f"{authority_host.rstrip('/')}/{tenant_id}", "http_client": http_client}
         self._organiser = organiser
         self._base = base_url.rstrip("/")
         self._session = session
         self._attempts = max_attempts
         self._max_wait = max_retry_after
 
+    def _acquire(self) -> dict[str, Any]:
+        if self._app is None:
+            import msal
+
+            args = dict(self._msal_args)
+            if args["http_client"] is not None:
+                args["instance_discovery"] = False
+            self._app = msal.ConfidentialClientApplication(**args)
+        return self._app.acquire_token_for_client(scopes=GRAPH_SCOPE)
+
     async def _token(self) -> str:
-        result = await asyncio.to_thread(self._app.acquire_token_for_client, scopes=GRAPH_SCOPE)
+        try:
+            result = await asyncio.to_thread(self._acquire)
+        except Exception as error:  # noqa: BLE001 - msal raises on unreachable or invalid authorities
+            raise MeetingError("The bot could not reach the Microsoft sign-in service; it will try again shortly.",
+                               retryable=True) from error
         if "access_token" not in result:
             raise MeetingError(PLAIN_WORDS[401] + f" ({result.get('error', 'no token')})", retryable=False,
                                status=401)
@@ -170,7 +183,7 @@ class GraphMeetingProvider:
             result[email] = [
                 (_parse_graph_time(item["start"]), _parse_graph_time(item["end"]))
                 for item in schedule.get("scheduleItems", [])
-                if item.get("status") in ("busy", "oof", "tentative")  # tentative counts: it may be firmed up
+                if str(item.get("status", "")).lower() in ("busy", "oof", "tentative")  # tentative counts: it may be firmed up
             ]
         return result
 

@@ -95,9 +95,10 @@ async def refresh_deadlines(ctx: ServiceContext, case_id: str) -> list[DeadlineR
         last = previous.last_reminder_at if previous else None
         due_day = d.due_at.astimezone(ctx.tz).date()
         first = next_after(due_day, d.reminders, ctx.calendar, ctx.tz, last or datetime.min.replace(tzinfo=ctx.tz))
-        if first is not None and first < now and (previous is None or previous.status == "pending"):
-            # Dated only now: a reminder that fell due before the step existed is due now,
-            # and was not missed while the bot was down (not "delayed").
+        if first is not None and first < now and (previous is None or previous.status == "pending"
+                                                  or previous.due_at != d.due_at):
+            # Dated (or re-dated) only now: a reminder that fell due before the step had this date
+            # is due now, and was not missed while the bot was down (not "delayed").
             first = now
         next_reminders[d.step_id] = first
     await ctx.deadlines.sync(case_id, computed, next_reminders, keep_open=case.summary.status.is_open)

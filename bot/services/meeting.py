@@ -136,6 +136,11 @@ async def _find(ctx: ServiceContext, record: MeetingRecord, people: list[Attende
     busy = await ctx.meetings.busy(people, slots[0][0], slots[-1][1])
     names = {a.email: a.name for a in people}
     known = {names.get(email, email): blocks for email, blocks in busy.items() if blocks is not None}
+    unknown = sorted(names.get(email, email) for email, blocks in busy.items() if blocks is None)
+    if unknown:  # e.g. guests whose calendars live in another tenant: booked without seeing them
+        await _event(ctx, None, record.case_id, "availability_unknown", {"attendees": len(unknown)})
+        record.options.clear()
+        record.options.append({"availability_unknown": unknown})
     slot = earliest_free(slots, known)
     if slot is not None:
         return slot
@@ -163,8 +168,9 @@ async def _create(ctx: ServiceContext, case: Case, record: MeetingRecord, people
         subject=f"Rapid review meeting: {case.reference} ({case.summary.pseudonym})", body_html=agenda_html(case),
         start=slot.start, end=slot.end, attendees=people, transaction_id=record.transaction_id,
     )
+    unknown = [o for o in record.options if "availability_unknown" in o]
     booked = replace(record, status="booked", event_id=created.event_id, join_url=created.join_url,
-                     start_at=slot.start, end_at=slot.end, options=[], last_error=None)
+                     start_at=slot.start, end_at=slot.end, options=unknown, last_error=None)
     await ctx.meeting_store.save(booked, ctx.clock.now())
     await _scheduled(ctx, case, booked, "meeting_booked")
     return booked
@@ -296,6 +302,9 @@ async def cancel(ctx: ServiceContext, actor: Actor, reference: str) -> MeetingRe
             raise MeetingRefused(str(error)) from error
     cancelled = replace(existing, status="cancelled", attempt=existing.attempt + 1)
     await ctx.meeting_store.save(cancelled, ctx.clock.now())
+    assert ctx.deadlines is not None
+    await ctx.deadlines.clear_anchor(case.id, Anchor.MEETING)  # papers etc. go back to pending
+    await deadlines.refresh_deadlines(ctx, case.id)
     await ctx.meeting_store.set_case_status(case.id, CaseStatus.DECIDED.value, ctx.clock.now())
     await _event(ctx, actor, case.id, "meeting_cancelled", {})
     return cancelled

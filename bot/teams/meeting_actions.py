@@ -29,8 +29,9 @@ class MeetingActions:
                 return Reply(card=meeting_cards.outcome_summary_card(case.summary, outcome))
             if press.verb == meeting_cards.CANCEL:
                 await meeting.cancel(self.services, actor, reference)
-                return Reply(card=text_card("Meeting cancelled", f"The meeting for {reference} is cancelled. Book a "
-                                            "new time from the timeline when you are ready."))
+                return Reply(card=text_card("Meeting cancelled", f"The meeting for {reference} is cancelled and "
+                                            "its calendar event withdrawn. To book a new time, use Re-book on the "
+                                            "meeting card in the panel channel."))
             if press.verb == meeting_cards.RETRY:
                 await meeting.retry_booking(self.services, actor, reference)
                 return Reply(text="Trying again now; you will get the meeting card, or a message saying what is "

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.adapters.db import schema as t
@@ -49,6 +49,11 @@ class SqlDeadlineStore:
     async def set_anchor(self, case_id: str, anchor: Anchor, at: datetime) -> None:
         async with self.db.write() as conn:
             await self.set_anchor_in(conn, case_id, anchor, at)
+
+    async def clear_anchor(self, case_id: str, anchor: Anchor) -> None:
+        async with self.db.write() as conn:
+            await conn.execute(delete(t.case_anchors).where(t.case_anchors.c.case_id == case_id,
+                                                            t.case_anchors.c.anchor == anchor.value))
 
     async def anchors(self, case_id: str) -> dict[Anchor, datetime]:
         async with self.db.read() as conn:
@@ -159,35 +164,32 @@ class SqlDeadlineStore:
 
     async def status_rows(self, limit: int) -> tuple[list[StatusRow], int]:
         """Open cases, most urgent first, with their next open deadline. Aggregated in SQL:
-        never loads every case."""
-        next_due = (
-            select(t.deadlines.c.case_id, func.min(t.deadlines.c.due_at).label("due_at"))
-            .where(t.deadlines.c.status == "open")
-            .group_by(t.deadlines.c.case_id)
+        never loads every case.
+
+        The next deadline of each case is picked with a window function in one pass over the
+        open deadlines. (Joining the deadlines back on `due_at = min(due_at)` made SQLite
+        probe every open deadline once per open case through the (status, next_reminder_at)
+        index: 0.5 s with 650 open cases, tests/bench/bench.py.)"""
+        ranked = (
+            select(t.deadlines.c.case_id, t.deadlines.c.due_at, t.deadlines.c.label,
+                   func.row_number().over(partition_by=t.deadlines.c.case_id,
+                                          order_by=(t.deadlines.c.due_at, t.deadlines.c.position)).label("rank"))
+            .where(t.deadlines.c.status == "open", t.deadlines.c.due_at.is_not(None))
             .subquery()
         )
+        next_due = select(ranked.c.case_id, ranked.c.due_at, ranked.c.label).where(ranked.c.rank == 1).subquery()
         async with self.db.read() as conn:
             total = int((await conn.execute(
                 select(func.count()).select_from(t.cases).where(t.cases.c.closed_at.is_(None)))).scalar_one())
             rows = (await conn.execute(
-                select(t.cases.c.id, t.cases.c.reference, t.cases.c.pseudonym, t.cases.c.status,
-                       next_due.c.due_at, t.deadlines.c.label)
-                .select_from(t.cases.outerjoin(next_due, next_due.c.case_id == t.cases.c.id)
-                             .outerjoin(t.deadlines, and_(t.deadlines.c.case_id == t.cases.c.id,
-                                                          t.deadlines.c.due_at == next_due.c.due_at,
-                                                          t.deadlines.c.status == "open")))
+                select(t.cases.c.reference, t.cases.c.pseudonym, t.cases.c.status, next_due.c.due_at,
+                       next_due.c.label)
+                .select_from(t.cases.outerjoin(next_due, next_due.c.case_id == t.cases.c.id))
                 .where(t.cases.c.closed_at.is_(None))
                 .order_by(next_due.c.due_at.is_(None), next_due.c.due_at, t.cases.c.reference)
-                .limit(limit * 2)
+                .limit(limit)
             )).all()
-        seen: set[str] = set()
-        result: list[StatusRow] = []
-        for r in rows:
-            if r.id in seen:
-                continue
-            seen.add(r.id)
-            result.append(StatusRow(r.reference, r.pseudonym, r.status, _opt(r.due_at), r.label))
-        return result[:limit], total
+        return [StatusRow(r.reference, r.pseudonym, r.status, _opt(r.due_at), r.label) for r in rows], total
 
     # ---- agencies' information -------------------------------------------------------------------
 

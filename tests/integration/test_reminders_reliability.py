@@ -1,0 +1,502 @@
+"""Reminders are never lost, never doubled, and kind to Teams (issue 4).
+
+The real bot stack (bootstrap, the outbox dispatcher, the SchedulerRuntime with its
+APScheduler job store and leader lock) over a real database, with Teams replaced by the
+fake Bot Connector on 127.0.0.1. The business clock is a FixedClock moved by the tests;
+APScheduler, the leader retries and the Teams pacer run on real time.
+
+A reminder is identified at the connector by the deadline id on its "Mark done" button
+and its headline ("Due in 2 working days", "**Due today**", "**Overdue** by 1 working
+day"): two posts with the same pair are the same reminder posted twice.
+
+Dates (Europe/London, GMT in November): the case is decided on Mon 23 Nov 2026 at 10:00;
+the stockport profile then has the National Panel notification due Fri 27 Nov (heads-up
+Wed 25 Nov) and the agency template due Wed 25 Nov (heads-up Mon 23 Nov, overdue from
+Thu 26 Nov), reminders at 09:00.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import column, func, select, table, update
+
+from bot import app
+from bot.adapters.db import schema as t
+from bot.adapters.db.database import sync_url
+from bot.adapters.db.leader import LeaderLock
+from bot.app import Components
+from bot.domain.case import Actor
+from bot.services import deadlines
+from bot.services.outbox import LEASE_SECONDS
+from bot.services.referrals import submit_referral
+from bot.settings import DEFAULT_PARTNERSHIP_FILE, Settings
+from scheduler import jobs
+from scheduler.runtime import JOBS_TABLE, SWEEP_JOB_ID, SchedulerRuntime
+from tests.conftest import make_referral
+from tests.support import activities as A
+from tests.support.harness import BotHarness, fill_referral, find_action, texts
+
+LONDON = ZoneInfo("Europe/London")
+REF = "RR-2026-0001"
+NOTIFY, SEND = "notify_national_panel", "send_information_requests"
+PAT = Actor(aad_object_id=A.PAT.aad, name=A.PAT.name)
+RILEY = Actor(aad_object_id=A.RILEY.aad, name=A.RILEY.name)
+LATE = "This reminder is late"
+
+
+def london(day: int, hour: int = 9, minute: int = 5, month: int = 11) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=LONDON)
+
+
+# ---- what reached Teams --------------------------------------------------------------------------
+
+
+def reminder_posts(h: BotHarness) -> list[dict[str, Any]]:
+    """Every reminder card the connector accepted in the panel channel, in order."""
+    found = []
+    for sent in h.connector.activities_to(A.PANEL_CHANNEL_ID):
+        if sent.kind != "send" or not sent.attachments:
+            continue
+        card = sent.attachments[0]["content"]
+        lines = texts(card).splitlines()
+        if not lines or not lines[0].startswith("Reminder ·"):
+            continue
+        found.append({"ref": lines[0].split(" · ")[1], "deadline_id": find_action(card, "deadline.done")["q"],
+                      "headline": lines[1].split(":")[0], "late": LATE in texts(card), "at": sent.at})
+    return found
+
+
+def post_keys(posts: list[dict[str, Any]]) -> Counter[tuple[int, str]]:
+    return Counter((p["deadline_id"], p["headline"]) for p in posts)
+
+
+def assert_each_posted_once(posts: list[dict[str, Any]]) -> None:
+    doubled = {key: n for key, n in post_keys(posts).items() if n > 1}
+    assert not doubled, f"posted more than once: {doubled}"
+
+
+async def reminder_rows(c: Components, case_id: str | None = None) -> list[dict[str, Any]]:
+    async with c.db.read() as conn:
+        query = select(t.reminders).order_by(t.reminders.c.id)
+        if case_id is not None:
+            query = query.where(t.reminders.c.case_id == case_id)
+        return [dict(r._mapping) for r in await conn.execute(query)]
+
+
+async def outbox_counts(c: Components, kind: str = "reminder") -> dict[str, int]:
+    async with c.db.read() as conn:
+        result = await conn.execute(select(t.outbox.c.status, func.count()).where(t.outbox.c.kind == kind)
+                                    .group_by(t.outbox.c.status))
+        return {status: n for status, n in result}
+
+
+async def steps(c: Components, case_id: str) -> dict[str, Any]:
+    assert c.services.deadlines is not None
+    return {r.step_id: r for r in await c.services.deadlines.deadlines(case_id)}
+
+
+async def job_rows(c: Components) -> list[tuple[str, float | None]]:
+    async with c.db.read() as conn:
+        jobs_table = table(JOBS_TABLE, column("id"), column("next_run_time"))
+        return [(r.id, r.next_run_time) for r in await conn.execute(select(jobs_table))]
+
+
+async def wait_until(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> float:
+    """Poll (real time) until `condition()` is truthy; returns how long it took."""
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"{what} not met within {timeout}s")
+        await asyncio.sleep(0.05)
+    return time.monotonic() - start
+
+
+# ---- driving the bot -----------------------------------------------------------------------------
+
+
+async def decided_case(h: BotHarness) -> str:
+    """Channel bound, one referral, three rapid-review votes: the case has its deadlines.
+    Everything the decision sends is delivered (Mon 23 Nov, 10:00)."""
+    status, _ = await h.post(A.channel_message(h.url, A.PAT, "use this channel for the panel"))
+    assert status in (200, 201)
+    for person in (A.PAT, A.CHRIS, A.LAURA):
+        await h.say(person, "hello")
+    await fill_referral(h)
+    await h.flush()
+    ballot = {"verb": "panel.vote", "action": "panel.vote", "ref": REF, "v": 1, "choice": "rapid_review",
+              "rationale": "Serious injuries and suspected abuse by a carer.",
+              "serious_harm_basis": "Long-term impairment of the child's physical health is likely."}
+    for person in (A.LAURA, A.DAN, A.NINA):
+        body = await h.press(person, "panel.vote", ballot, channel=True)
+        assert body["statusCode"] == 200, body
+    await h.flush()
+    case = await h.c.repo.get_case(REF)
+    assert case is not None
+    rows = await steps(h.c, case.id)
+    assert rows[NOTIFY].status == "open" and rows[SEND].status == "open"
+    return case.id
+
+
+def settings_for(url: str) -> Settings:
+    settings = Settings.model_validate({"database_url": url, "partnership_file": str(DEFAULT_PARTNERSHIP_FILE)})
+    settings.check()
+    return settings
+
+
+def start_process(c: Components, *, interval: int = 60, retry: float = 0.3) -> SchedulerRuntime:
+    """What `app.start(run_outbox=True)` starts, with a short leader retry for the tests."""
+    c.outbox.start()
+    c.outbox.kick()
+    runtime = SchedulerRuntime(sync_url(c.db.url), LeaderLock(c.db), lambda: deadlines.sweep(c.services),
+                               interval_seconds=interval, leader_retry_seconds=retry,
+                               time_zone=c.partnership.time_zone)
+    runtime.start()
+    c.extras["scheduler"] = runtime  # app.stop() stops it
+    return runtime
+
+
+async def kill(c: Components) -> None:
+    """The process goes away: no more scheduling, no more deliveries (its lock is released)."""
+    runtime = c.extras.pop("scheduler")
+    await runtime.stop()
+    await c.outbox.stop()
+
+
+# ---- 1. a restart with reminders due -------------------------------------------------------------
+
+
+async def test_a_reminder_that_fell_due_while_the_bot_was_down_is_posted_once_at_start_marked_late(
+        tmp_path: Path, database_url: str) -> None:
+    async with BotHarness(tmp_path, database_url=database_url) as h:
+        case_id = await decided_case(h)
+        before = {r["key"] for r in await reminder_rows(h.c, case_id)}
+        # The template's heads-up slot (Mon 09:00) passed before the 10:00 decision created the
+        # step: it is posted at once, and is not "late" (the bot was not down).
+        assert [(p["headline"], p["late"]) for p in reminder_posts(h)] == [("Due in 2 working days", False)]
+        assert [r["delayed"] for r in await reminder_rows(h.c, case_id)] == [False]
+
+        # Down from Monday until Wednesday 09:30: the 09:00 reminders fell due while no process ran.
+        h.clock.set(london(25, 9, 30))
+        await h.restart()
+        assert h.connector.sent_activities() == []
+        await app.start(h.c, run_outbox=True)  # the real outbox loop and scheduler (leader lock, job store)
+        runtime = h.c.extras["scheduler"]
+        await wait_until(lambda: len(reminder_posts(h)) >= 2, what="the missed reminders posted")
+        await asyncio.sleep(0.5)  # time for a second post, if there were to be one
+        await h.flush()
+        assert runtime.is_leader
+
+        posts = reminder_posts(h)
+        rows = await steps(h.c, case_id)
+        assert post_keys(posts) == Counter({(rows[NOTIFY].id, "Due in 2 working days"): 1,
+                                            (rows[SEND].id, "**Due today**"): 1})
+        assert all(p["late"] for p in posts)
+        new = [r for r in await reminder_rows(h.c, case_id) if r["key"] not in before]
+        assert sorted(r["key"] for r in new) == sorted([f"reminder:{rows[NOTIFY].id}:heads_up:2026-11-25",
+                                                        f"reminder:{rows[SEND].id}:due:2026-11-25"])
+        assert all(r["delayed"] and r["sent_at"] is not None for r in new)
+        assert all(r["scheduled_for"] == london(25, 9, 0) for r in new)
+
+        # A later sweep (the interval job, or any other) posts nothing more.
+        for minutes in (0, 1, 20):
+            h.clock.set(london(25, 9, 30) + timedelta(minutes=minutes))
+            assert await deadlines.sweep(h.c.services) == 0
+            await h.flush()
+        assert len(reminder_posts(h)) == 2
+
+        # The sweep job is persisted in the database, and the same job after another restart.
+        assert [job_id for job_id, _ in await job_rows(h.c)] == [SWEEP_JOB_ID]
+        await h.restart()
+        assert [job_id for job_id, _ in await job_rows(h.c)] == [SWEEP_JOB_ID]  # kept while no process runs
+        await app.start(h.c, run_outbox=True)
+        await wait_until(lambda: h.c.extras["scheduler"].is_leader, what="leadership after the second restart")
+        await asyncio.sleep(0.5)
+        await h.flush()
+        jobs_now = await job_rows(h.c)
+        assert [job_id for job_id, _ in jobs_now] == [SWEEP_JOB_ID] and jobs_now[0][1] is not None
+        assert reminder_posts(h) == []  # nothing posted again after the second restart
+        assert len(await reminder_rows(h.c, case_id)) == len(before) + 2
+
+
+# ---- 2. several slots missed ---------------------------------------------------------------------
+
+
+async def test_after_missing_several_slots_only_the_latest_reminder_is_posted_marked_late(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as h:
+        case_id = await decided_case(h)
+        before = {r["key"] for r in await reminder_rows(h.c, case_id)}
+
+        # Down from Monday until Friday 09:30. The notification missed its heads-up (Wed) and
+        # is due today; the template missed its due day (Wed) and Thursday's overdue reminder.
+        h.clock.set(london(27, 9, 30))
+        await h.restart()
+        await app.start(h.c, run_outbox=True)
+        await wait_until(lambda: len(reminder_posts(h)) >= 2, what="the missed reminders posted")
+        await asyncio.sleep(0.5)
+        await h.flush()  # waits for the outbox loop's pass to finish
+
+        rows = await steps(h.c, case_id)
+        new = [r for r in await reminder_rows(h.c, case_id) if r["key"] not in before]
+        per_deadline = Counter(r["deadline_id"] for r in new)
+        assert set(per_deadline.values()) == {1}, "one reminder per deadline, however many slots were missed"
+        kinds = {r["deadline_id"]: (r["kind"], r["scheduled_for"]) for r in new}
+        assert kinds[rows[NOTIFY].id] == ("due", london(27, 9, 0))
+        assert kinds[rows[SEND].id] == ("overdue", london(27, 9, 0))
+        assert all(r["delayed"] for r in new)
+        assert not [r for r in new if r["scheduled_for"] < london(27, 9, 0)]  # nothing earlier sent on top
+
+        posts = reminder_posts(h)
+        assert_each_posted_once(posts)
+        assert len(posts) == len(new) and all(p["late"] for p in posts)
+        assert (rows[SEND].id, "**Overdue** by 2 working days") in post_keys(posts)
+        assert (rows[NOTIFY].id, "**Due today**") in post_keys(posts)
+        assert (rows[NOTIFY].id, "Due in 2 working days") not in post_keys(posts)
+
+
+# ---- 3. two processes, one database --------------------------------------------------------------
+
+
+@pytest.mark.postgres
+async def test_two_processes_on_one_database_post_each_reminder_once_and_fail_over(
+        tmp_path: Path, pg_url: str) -> None:
+    async with BotHarness(tmp_path, database_url=pg_url) as h:
+        case_id = await decided_case(h)
+        posts_before = len(reminder_posts(h))
+        h.clock.set(london(25, 9, 5))  # one business clock, read by both processes
+        other = app.bootstrap(settings_for(pg_url), clock=h.clock)
+        await app.start(other, run_outbox=False)  # migrate, seed: then its outbox and scheduler below
+        stacks = [h.c, other]
+        try:
+            runtimes = [start_process(c) for c in stacks]
+
+            # Exactly one leader, and it stays one.
+            await wait_until(lambda: any(r.is_leader for r in runtimes), what="a leader")
+            for _ in range(8):  # over several retry intervals
+                assert [r.is_leader for r in runtimes].count(True) == 1
+                await asyncio.sleep(0.1)
+            leader_index = next(i for i, r in enumerate(runtimes) if r.is_leader)
+
+            # The leader's start-up sweep recorded Wednesday's two reminders; both outboxes deliver.
+            await wait_until(lambda: len(reminder_posts(h)) >= posts_before + 2, what="Wednesday's reminders")
+            await asyncio.sleep(1.0)
+            assert_each_posted_once(reminder_posts(h))
+            assert len(reminder_posts(h)) == posts_before + 2
+
+            # Thursday: both processes sweep several times at once and flush at once.
+            h.clock.set(london(26, 9, 5))
+            recorded = await asyncio.gather(*(deadlines.sweep(c.services) for c in stacks for _ in range(3)))
+            assert sum(recorded) == 1  # the template's first overdue reminder, recorded by one sweep only
+            await asyncio.gather(*(c.outbox.dispatch_due() for c in stacks))
+            await asyncio.sleep(0.5)
+            assert_each_posted_once(reminder_posts(h))
+            assert len(reminder_posts(h)) == posts_before + 3
+
+            # The leader dies; the other takes over within its retry interval and reposts nothing.
+            h.clock.set(london(27, 9, 5))  # Friday: due while the leader is gone
+            leader, survivor = stacks[leader_index], stacks[1 - leader_index]
+            survivor_runtime = runtimes[1 - leader_index]
+            await kill(leader)
+            took = await wait_until(lambda: survivor_runtime.is_leader, timeout=5, what="the takeover")
+            assert took < 2.0
+            # Its takeover sweep records Friday's reminders and its outbox posts them.
+            await wait_until(lambda: len(reminder_posts(h)) >= posts_before + 5, what="Friday's reminders")
+            await asyncio.sleep(1.0)
+            # Both processes ran in this one test process, so they shared scheduler.jobs' module-level
+            # registration, which the dead leader's stop() cleared; a real survivor has its own.
+            jobs.register_sweep(lambda: deadlines.sweep(survivor.services))
+            assert await deadlines.sweep(survivor.services) == 0
+            await survivor.outbox.dispatch_due()
+
+            posts = reminder_posts(h)
+            assert_each_posted_once(posts)
+            rows = await steps(h.c, case_id)
+            assert (rows[NOTIFY].id, "**Due today**") in post_keys(posts)
+            assert (rows[SEND].id, "**Overdue** by 2 working days") in post_keys(posts)
+            # Every reminder recorded is posted, and only those.
+            recorded_rows = await reminder_rows(h.c, case_id)
+            assert len(posts) == len(recorded_rows)
+            assert all(r["sent_at"] is not None for r in recorded_rows)
+            assert await outbox_counts(h.c) == {"sent": len(recorded_rows)}
+            assert [job_id for job_id, _ in await job_rows(h.c)] == [SWEEP_JOB_ID]
+        finally:
+            await app.stop(other)
+
+
+# ---- 4. a crash mid-send -------------------------------------------------------------------------
+
+
+async def test_a_reminder_claimed_by_a_process_that_died_is_delivered_once_after_the_lease(
+        tmp_path: Path, database_url: str) -> None:
+    async with BotHarness(tmp_path, database_url=database_url) as h:
+        case_id = await decided_case(h)
+        h.clock.set(london(25, 9, 5))
+        assert await deadlines.sweep(h.c.services) == 2
+        posts_before = len(reminder_posts(h))
+
+        # A process claims the reminders and dies before sending them (its lease stays in the row).
+        claimed = await h.c.repo.claim_outbox(h.clock.now(), LEASE_SECONDS, 100)
+        keys = {i.key for i in claimed if i.kind == "reminder"}
+        assert len(keys) == 2
+
+        await h.flush()  # leased to the dead process: not delivered yet, not doubled
+        assert len(reminder_posts(h)) == posts_before
+        h.clock.advance(seconds=LEASE_SECONDS - 1)
+        await h.flush()
+        assert len(reminder_posts(h)) == posts_before
+
+        h.clock.advance(seconds=2)  # the lease has run out
+        await h.flush()
+        await h.flush()
+        posts = reminder_posts(h)
+        assert len(posts) == posts_before + 2
+        assert_each_posted_once(posts)
+        rows = {r["key"]: r for r in await reminder_rows(h.c, case_id)}
+        assert all(rows[k]["sent_at"] is not None for k in keys)
+        async with h.c.db.read() as conn:
+            result = await conn.execute(select(t.outbox.c.status, t.outbox.c.attempts).where(t.outbox.c.key.in_(keys)))
+            assert sorted(tuple(r) for r in result) == [("sent", 2), ("sent", 2)]
+
+
+# ---- 5. done steps and closed cases --------------------------------------------------------------
+
+
+async def _sweep_on(h: BotHarness, *moments: datetime) -> None:
+    for moment in moments:
+        h.clock.set(moment)
+        await deadlines.sweep(h.c.services)
+        await h.flush()
+
+
+LATER = (london(25), london(26), london(27), london(30), london(1, month=12), london(14, month=12))
+
+
+async def test_a_done_step_has_no_pending_reminders(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as h:
+        case_id = await decided_case(h)
+        rows = await steps(h.c, case_id)
+        notify_id, send_id = rows[NOTIFY].id, rows[SEND].id
+
+        # The notification is marked done on Tuesday, before any of its reminders.
+        h.clock.set(london(24, 11, 0))
+        done = await deadlines.mark_done(h.c.services, PAT, REF, notify_id, "2026-11-24")
+        assert done.status == "done" and done.next_reminder_at is None
+
+        # Wednesday 09:05: the template's due reminder is recorded; it is marked done before the
+        # outbox gets to it, so it is never posted.
+        h.clock.set(london(25, 9, 5))
+        await deadlines.sweep(h.c.services)
+        assert any(r["deadline_id"] == send_id and r["sent_at"] is None for r in await reminder_rows(h.c, case_id))
+        await deadlines.mark_done(h.c.services, PAT, REF, send_id, "2026-11-25")
+        await h.flush()
+
+        await _sweep_on(h, *LATER)
+        rows = await steps(h.c, case_id)
+        for step_id in (NOTIFY, SEND):
+            assert rows[step_id].status == "done" and rows[step_id].next_reminder_at is None
+        posts = reminder_posts(h)
+        posted_for = {p["deadline_id"] for p in posts}
+        assert notify_id not in posted_for
+        # Only the template's heads-up, posted on Monday when the case was decided.
+        assert [p["headline"] for p in posts if p["deadline_id"] == send_id] == ["Due in 2 working days"]
+        assert not [r for r in await reminder_rows(h.c, case_id) if r["deadline_id"] == notify_id]
+        # The other steps kept their reminders (the sweeps did run).
+        assert posted_for - {notify_id, send_id}
+
+
+async def test_a_closed_case_has_no_pending_reminders(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as h:
+        case_id = await decided_case(h)
+        h.clock.set(london(25, 9, 5))
+        assert await deadlines.sweep(h.c.services) == 2  # recorded, not yet delivered
+        posts_before = len(reminder_posts(h))
+
+        # The case is closed (no use case closes one yet: the row is set as one would) and its
+        # deadlines recomputed, as after any change of state.
+        async with h.c.db.write() as conn:
+            await conn.execute(update(t.cases).where(t.cases.c.id == case_id)
+                               .values(status="closed", closed_at=h.clock.now()))
+        await deadlines.refresh_deadlines(h.c.services, case_id)
+        rows = await steps(h.c, case_id)
+        assert {r.status for r in rows.values()} <= {"closed", "done", "pending"}
+        assert all(r.next_reminder_at is None for r in rows.values())
+
+        await h.flush()  # the reminders recorded before it closed are not posted
+        await _sweep_on(h, *LATER)
+        assert len(reminder_posts(h)) == posts_before
+        assert await outbox_counts(h.c) == {"sent": len(await reminder_rows(h.c, case_id))}
+
+        # The store's own way of closing them (for a closing use case) leaves nothing pending either.
+        assert h.c.services.deadlines is not None
+        await h.c.services.deadlines.close_case_reminders(case_id)
+        assert all(r.next_reminder_at is None for r in (await steps(h.c, case_id)).values())
+
+
+# ---- 6. a backlog, paced under Teams' limits -----------------------------------------------------
+
+# The pacer keeps Teams' two documented per-conversation limits: 7 messages a second AND 60 in
+# 30 seconds. All reminders go to the one panel channel, so n reminders need about
+# 30 s x (n / 60) however fast the connector is: 500 would take over four minutes. 150 (plus the
+# 20 refused sends retried) fills three 30-second windows: it proves both limits and every
+# retry in about 65 s.
+BACKLOG = 150
+
+
+async def test_a_backlog_of_reminders_goes_out_paced_retried_and_none_dropped(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as h:
+        status, _ = await h.post(A.channel_message(h.url, A.PAT, "use this channel for the panel"))
+        assert status in (200, 201)
+        ctx = h.c.services
+
+        # 150 referrals on Monday 10:00, through the use case; their panel vote is due on Wednesday.
+        case_ids = []
+        for n in range(BACKLOG):
+            submitted = await submit_referral(ctx, RILEY, f"draft-{n}", make_referral())
+            case_ids.append(submitted.case.id)
+        for case_id in case_ids:
+            await deadlines.refresh_deadlines(ctx, case_id)
+        async with h.c.db.write() as conn:  # their panel cards are not what this test is about
+            await conn.execute(update(t.outbox).values(status="sent"))
+
+        # Nobody voted and the bot was down on Wednesday morning: 150 reminders due at once.
+        h.clock.set(london(25, 9, 30))
+        assert await deadlines.sweep(ctx) == BACKLOG
+        h.connector.clear()
+        h.connector.enforce_rate(7)
+        h.connector.fail_next(20, status=429, retry_after=1, route_kind="send")
+
+        started = time.monotonic()
+        for _ in range(30):
+            await h.flush()
+            if (await outbox_counts(h.c)).get("sent", 0) >= BACKLOG or time.monotonic() - started > 100:
+                break
+            h.clock.advance(seconds=2)  # past the Retry-After of what was refused
+        took = time.monotonic() - started
+
+        posts = reminder_posts(h)
+        assert_each_posted_once(posts)
+        assert len(posts) == BACKLOG
+        assert {p["ref"] for p in posts} == {f"RR-2026-{n:04d}" for n in range(1, BACKLOG + 1)}
+        assert all(p["late"] for p in posts)
+        assert await outbox_counts(h.c) == {"sent": BACKLOG}
+        assert all(r["sent_at"] is not None for r in await reminder_rows(h.c))
+
+        stats = h.connector.stats()
+        panel = stats["by_conversation"][A.PANEL_CHANNEL_ID]
+        assert stats["faulted"] == 20
+        assert panel["sends"] == BACKLOG
+        assert panel["peak_per_second"] <= 7
+        # The pacer, not the connector's 429s, kept the rate: hardly anything was throttled.
+        assert panel["throttled"] <= 3, panel
+        # ... and never more than 60 accepted in any 30 s (a little slack for request latency).
+        times = sorted(p["at"] for p in posts)
+        assert max(sum(1 for u in times if s <= u < s + 29.8) for s in times) <= 60
+        assert took > 55, f"{BACKLOG} sends in {took:.0f}s cannot have kept 60 per 30 s"
