@@ -68,6 +68,7 @@ class SchedulerRuntime:
                     self._stand_down()
             except Exception:  # keep trying: a database blip must not end scheduling for good
                 log.exception("scheduler leadership check failed")
+                self._stand_down()  # never leave a half-started scheduler running beside the next one
             await asyncio.sleep(self._retry)
 
     async def _become_leader(self) -> None:

@@ -78,8 +78,10 @@ class OutboxDispatcher:
 
     # ---- one pass ------------------------------------------------------------------------
 
-    async def dispatch_due(self, limit: int = 100) -> int:
-        """Deliver everything due now; returns how many were delivered."""
+    async def dispatch_due(self, limit: int = 20) -> int:
+        """Deliver everything due now; returns how many were delivered. Claimed in small
+        batches: paced at Teams' 60 per 30 s, a batch must finish well inside its lease
+        (LEASE_SECONDS) or another process could claim it again and post twice."""
         delivered = 0
         async with self._running:
             while True:
@@ -124,7 +126,8 @@ class OutboxDispatcher:
         return 0
 
     async def _retry(self, item: OutboxItem, error: DeliveryError) -> None:
-        give_up = error.permanent or item.attempts >= MAX_ATTEMPTS
+        # Throttling (Retry-After) is never a reason to drop a message: only real failures count.
+        give_up = error.permanent or (item.attempts >= MAX_ATTEMPTS and error.retry_after is None)
         wait = error.retry_after if error.retry_after is not None else min(2**item.attempts, 300)
         not_before = self.ctx.clock.now() + timedelta(seconds=wait)
         await self.ctx.repo.outbox_retry(item.id, not_before, error.reason, give_up)

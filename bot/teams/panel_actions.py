@@ -44,6 +44,9 @@ class PanelActions:
     def __init__(self, services: ServiceContext, notifier: TeamsNotifier) -> None:
         self.services = services
         self.notifier = notifier
+        # (aad object id, Teams user id) pairs this process has already stored: a person's
+        # Teams id does not change, so only their first press costs a database write.
+        self._known_mris: set[tuple[str, str]] = set()
 
     # ---- card presses ---------------------------------------------------------------------------
 
@@ -127,7 +130,13 @@ class PanelActions:
     async def _learn_mri(self, turn_context: TurnContext, actor: Actor) -> None:
         sender = turn_context.activity.from_property
         if sender is not None and sender.id and self.services.panel is not None:
+            key = (actor.aad_object_id, sender.id)
+            if key in self._known_mris:
+                return
             await self.services.panel.remember_mri(actor.aad_object_id, sender.id, self.services.clock.now())
+            if len(self._known_mris) > 10_000:
+                self._known_mris.clear()
+            self._known_mris.add(key)
 
     # ---- membership, in the panel channel ------------------------------------------------------------
 

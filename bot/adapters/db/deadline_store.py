@@ -166,30 +166,39 @@ class SqlDeadlineStore:
         """Open cases, most urgent first, with their next open deadline. Aggregated in SQL:
         never loads every case.
 
-        The next deadline of each case is picked with a window function in one pass over the
-        open deadlines. (Joining the deadlines back on `due_at = min(due_at)` made SQLite
-        probe every open deadline once per open case through the (status, next_reminder_at)
-        index: 0.5 s with 650 open cases, tests/bench/bench.py.)"""
+        The next deadline of each case is ranked with a window function in one pass over the
+        open deadlines, and only those rows are joined to their case by its key. (Joining every
+        open case to the deadlines instead made SQLite probe all open deadlines once per open
+        case through the (status, next_reminder_at) index: 0.5 s a `status` with 650 open
+        cases; tests/bench/bench.py.) Open cases without an open deadline come last."""
+        d = t.deadlines.c
         ranked = (
-            select(t.deadlines.c.case_id, t.deadlines.c.due_at, t.deadlines.c.label,
-                   func.row_number().over(partition_by=t.deadlines.c.case_id,
-                                          order_by=(t.deadlines.c.due_at, t.deadlines.c.position)).label("rank"))
-            .where(t.deadlines.c.status == "open", t.deadlines.c.due_at.is_not(None))
+            select(d.case_id, d.due_at, d.label,
+                   func.row_number().over(partition_by=d.case_id, order_by=(d.due_at, d.position)).label("rank"))
+            .where(d.status == "open", d.due_at.is_not(None))
             .subquery()
         )
-        next_due = select(ranked.c.case_id, ranked.c.due_at, ranked.c.label).where(ranked.c.rank == 1).subquery()
+        open_case = t.cases.c.closed_at.is_(None)
         async with self.db.read() as conn:
-            total = int((await conn.execute(
-                select(func.count()).select_from(t.cases).where(t.cases.c.closed_at.is_(None)))).scalar_one())
+            total = int((await conn.execute(select(func.count()).select_from(t.cases).where(open_case))).scalar_one())
             rows = (await conn.execute(
-                select(t.cases.c.reference, t.cases.c.pseudonym, t.cases.c.status, next_due.c.due_at,
-                       next_due.c.label)
-                .select_from(t.cases.outerjoin(next_due, next_due.c.case_id == t.cases.c.id))
-                .where(t.cases.c.closed_at.is_(None))
-                .order_by(next_due.c.due_at.is_(None), next_due.c.due_at, t.cases.c.reference)
+                select(t.cases.c.reference, t.cases.c.pseudonym, t.cases.c.status, ranked.c.due_at, ranked.c.label)
+                .select_from(ranked.join(t.cases, t.cases.c.id == ranked.c.case_id))
+                .where(ranked.c.rank == 1, open_case)
+                .order_by(ranked.c.due_at, t.cases.c.reference)
                 .limit(limit)
             )).all()
-        return [StatusRow(r.reference, r.pseudonym, r.status, _opt(r.due_at), r.label) for r in rows], total
+            result = [StatusRow(r.reference, r.pseudonym, r.status, _opt(r.due_at), r.label) for r in rows]
+            if len(result) < limit:
+                with_open = select(d.case_id).where(d.status == "open", d.due_at.is_not(None))
+                rest = await conn.execute(
+                    select(t.cases.c.reference, t.cases.c.pseudonym, t.cases.c.status)
+                    .where(open_case, t.cases.c.id.not_in(with_open))
+                    .order_by(t.cases.c.reference)
+                    .limit(limit - len(result))
+                )
+                result += [StatusRow(r.reference, r.pseudonym, r.status, None, None) for r in rest]
+        return result, total
 
     # ---- agencies' information -------------------------------------------------------------------
 
