@@ -36,5 +36,8 @@ migrate: $(STAMP)  ## apply database migrations (the bot also does this at start
 package: $(STAMP)  ## build build/appPackage.zip (needs MicrosoftAppId in the environment or .env)
 	$(PY) appPackage/build.py
 
+bench: $(STAMP)  ## performance benchmark (not a test): 10,000 cases, the bot vs a stock echo bot, 1,000 reminders
+	$(PY) tests/bench/bench.py
+
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache .hypothesis

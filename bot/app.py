@@ -187,6 +187,9 @@ async def stop(components: Components) -> None:
     if runtime is not None:
         await runtime.stop()
     await components.outbox.stop()
+    close = getattr(components.adapter.bot_framework_authentication, "close", None)
+    if close is not None:  # the kept connector clients' HTTP session (bot/teams/sdk.py)
+        await close()
     await components.db.dispose()
 
 

@@ -18,7 +18,7 @@ from bot.domain.text import LONG_TEXT, clean_text
 from bot.domain.timeline import Anchor
 from bot.domain.votes import BallotError, Decision, Vote, VoteChoice, ballot, decide, disagreement, partner_for
 from bot.services.context import ServiceContext
-from bot.services.ports import OutboxMessage, QueryRecord
+from bot.services.ports import OutboxMessage, QueryRecord, Roles
 from bot.services.referrals import NotAuthorised
 
 NATIONAL_PANEL_NOTIFICATION_WORKING_DAYS = 5  # Children Act 2004 s.16C; Working Together 2023
@@ -135,10 +135,13 @@ async def view_referral(ctx: ServiceContext, actor: Actor, reference: str) -> Ca
 
 async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice: str | None,
                     rationale: str | None, serious_harm_basis: str | None, question: str | None,
-                    card_round: int | None) -> tuple[Case, str]:
-    """Record the actor's partner's vote. Returns the case and a message for the voter."""
+                    card_round: int | None, roles: Roles | None = None) -> tuple[Case, str]:
+    """Record the actor's partner's vote. Returns the case and a message for the voter.
+    `roles`: the actor's roles when the caller has just read them in this turn (one lookup
+    fewer per vote); otherwise they are read here."""
     assert ctx.panel is not None
-    roles = await ctx.repo.roles_of(actor.aad_object_id)
+    if roles is None:
+        roles = await ctx.repo.roles_of(actor.aad_object_id)
     try:
         partner = partner_for(roles.panel_partners)
     except BallotError as refused:

@@ -16,10 +16,7 @@ class ClockActions:
     def __init__(self, services: ServiceContext) -> None:
         self.services = services
 
-    async def press(self, actor: Actor, press: CardPress) -> Reply:
-        reference = parse_reference(press.ref or "")
-        if reference is None:
-            return Reply(text="This card does not name a case. Please use the latest card from the bot.", status=400)
+    async def press(self, actor: Actor, press: CardPress, reference: str) -> Reply:
         tz = self.services.tz
         try:
             if press.verb == clock_cards.MARK_DONE:

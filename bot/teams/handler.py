@@ -245,12 +245,16 @@ class RapidReviewBot(TeamsActivityHandler):
             return await self._personal_command(turn_context, actor)
         if press.verb in form.FORM_VERBS:
             return await self._continue_form(turn_context, press, actor)
-        if press.verb in PANEL_VERBS:
-            return await self.panel_actions.press(turn_context, actor, press)
-        if press.verb in CLOCK_VERBS:
-            return await self.clock_actions.press(actor, press)
-        if press.verb in MEETING_VERBS:
-            return await self.meeting_actions.press(actor, press)
+        if press.verb in PANEL_VERBS | CLOCK_VERBS | MEETING_VERBS:  # presses about one case
+            reference = parse_reference(press.ref or "")
+            if reference is None:
+                return Reply(text="This card does not name a case. Please use the latest card from the bot.",
+                             status=400)
+            if press.verb in PANEL_VERBS:
+                return await self.panel_actions.press(turn_context, actor, press, reference)
+            if press.verb in CLOCK_VERBS:
+                return await self.clock_actions.press(actor, press, reference)
+            return await self.meeting_actions.press(actor, press, reference)
         await self._audit_tamper(actor, f"unknown verb {press.verb[:40]}")
         return Reply(text="That button is not recognised. Please use the latest card from the bot.", status=400)
 

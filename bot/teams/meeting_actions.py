@@ -3,7 +3,7 @@ records the outcome afterwards. Authority from the activity and the roster only.
 
 from __future__ import annotations
 
-from bot.domain.case import Actor, parse_reference
+from bot.domain.case import Actor
 from bot.services import meeting
 from bot.services.context import ServiceContext
 from bot.services.meeting import MeetingRefused
@@ -18,10 +18,7 @@ class MeetingActions:
     def __init__(self, services: ServiceContext) -> None:
         self.services = services
 
-    async def press(self, actor: Actor, press: CardPress) -> Reply:
-        reference = parse_reference(press.ref or "")
-        if reference is None:
-            return Reply(text="This card does not name a case. Please use the latest card from the bot.", status=400)
+    async def press(self, actor: Actor, press: CardPress, reference: str) -> Reply:
         tz = self.services.tz
         try:
             if press.verb == meeting_cards.OUTCOME:

@@ -14,7 +14,7 @@ from typing import Any
 from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
 
-from bot.domain.case import Actor, parse_reference
+from bot.domain.case import Actor
 from bot.domain.events import Event
 from bot.domain.partnership import Partner, Role
 from bot.services import panel
@@ -50,11 +50,8 @@ class PanelActions:
 
     # ---- card presses ---------------------------------------------------------------------------
 
-    async def press(self, turn_context: TurnContext, actor: Actor, press: CardPress) -> Reply:
+    async def press(self, turn_context: TurnContext, actor: Actor, press: CardPress, reference: str) -> Reply:
 
-        reference = parse_reference(press.ref or "")
-        if reference is None:
-            return Reply(text="This card does not name a case. Please use the latest card from the bot.", status=400)
         await self._learn_mri(turn_context, actor)
         try:
             if press.verb == vote_card.VIEW:
@@ -81,14 +78,14 @@ class PanelActions:
         return Reply(card=vote_card.panel_card(view, self.services.tz))
 
     async def _vote(self, actor: Actor, reference: str, press: CardPress) -> Reply:
-
+        # One roles lookup for the whole turn: the vote's authority check and the member card.
+        roles = await self.services.repo.roles_of(actor.aad_object_id)
         case, message = await panel.cast_vote(
             self.services, actor, reference, choice=press.inputs.get("choice"),
             rationale=press.inputs.get("rationale"), serious_harm_basis=press.inputs.get("serious_harm_basis"),
-            question=press.inputs.get("question"), card_round=press.version,
+            question=press.inputs.get("question"), card_round=press.version, roles=roles,
         )
         view = await panel.panel_view(self.services, case)
-        roles = await self.services.repo.roles_of(actor.aad_object_id)
         partner = next(iter(roles.panel_partners))
         return Reply(card=vote_card.member_card(view, self.services.tz, partner, message=message))
 

@@ -1,0 +1,1411 @@
+"""Performance benchmark of the Rapid Review bot (issue 6). A benchmark, not a test: `make bench`.
+
+What it does, in one run on one machine:
+
+1. starts the fake Bot Connector (`python -m tests.support.fake_connector --port 0`);
+2. seeds a fresh SQLite database with a realistic load (10,000 cases across every state,
+   with their votes, decisions, anchors, deadlines, reminders already sent, events, outbox
+   history, meetings and agency requests), through `Database.migrate()`, the project's own
+   member seeding and domain functions (`compute_deadlines`, the reminder slots), and bulk
+   inserts into the tables of bot/adapters/db/schema.py;
+3. starts the real bot (`python -m bot`, local mode) and a minimal botbuilder echo bot (stock
+   CloudAdapter, anonymous, own process) that replies through the same connector;
+4. drives real Teams activity JSON over HTTP at concurrency 1 and 8, alternating rounds
+   between the echo bot and the bot: the referral dialog stepped by Action.Submit messages,
+   `panel.vote` Universal Actions invokes, and the `status` command;
+5. restarts the bot with 1,000 reminders fallen due at once (as after downtime) and times
+   their paced delivery while the connector answers some sends with 429 + Retry-After;
+6. prints the figures and a PASS/FAIL line per budget.
+
+`--sdk-stock` runs the bot with botbuilder's stock per-turn clients (RR_SDK_STOCK=1), to show
+the effect of bot/teams/sdk.py. `--quick` shortens everything for a smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # run as a script: make `tests.support` importable
+    sys.path.insert(0, str(ROOT))
+
+LONDON = ZoneInfo("Europe/London")
+MIB = 1024 * 1024
+TEAMS_PER_SECOND, TEAMS_PER_30_SECONDS = 7, 60
+
+# ---- budgets (issue 6) -----------------------------------------------------------------------
+
+BUDGET_STATUS_P95_MS = 100.0
+BUDGET_STARTUP_S = 2.0
+BUDGET_RSS_MIB = 150.0
+
+
+# =============================================================================================
+# The echo bot: the same SDK, stock CloudAdapter, anonymous; nothing of ours.
+# =============================================================================================
+
+
+def echo_bot_main(port: int) -> None:
+    from aiohttp import web
+    from botbuilder.core import ActivityHandler, InvokeResponse, MessageFactory, TurnContext
+    from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+    from botbuilder.schema import AdaptiveCardInvokeResponse
+
+    class EchoBot(ActivityHandler):
+        async def on_message_activity(self, turn_context: TurnContext) -> None:
+            said = turn_context.activity.text or json.dumps(turn_context.activity.value)[:100]
+            await turn_context.send_activity(MessageFactory.text(f"echo: {said}"))
+
+        async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+            # ActivityHandler's own adaptiveCard/action path serialises the body twice under
+            # CloudAdapter.process (a 500 in 4.17.1), so answer with the model directly.
+            value = turn_context.activity.value or {}
+            data = (value.get("action") or {}).get("data") or {}
+            card = {"type": "AdaptiveCard", "version": "1.4",
+                    "body": [{"type": "TextBlock", "text": f"echo: {data.get('verb', '')} {data.get('ref', '')}"}]}
+            return InvokeResponse(status=200, body=AdaptiveCardInvokeResponse(
+                status_code=200, type="application/vnd.microsoft.card.adaptive", value=card))
+
+    auth = ConfigurationBotFrameworkAuthentication(
+        SimpleNamespace(APP_ID="", APP_PASSWORD="", APP_TYPE="MultiTenant", APP_TENANTID=""))
+    adapter = CloudAdapter(auth)
+    bot = EchoBot()
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        return await adapter.process(request, bot)
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application()
+    app.router.add_post("/api/messages", messages)
+    app.router.add_get("/healthz", healthz)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=lambda *_: None)
+
+
+# =============================================================================================
+# Processes
+# =============================================================================================
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS / VmHWM (peak RSS) in bytes, from /proc (psutil is not a dependency)."""
+    found: dict[str, int] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                found[key] = int(value.split()[0]) * 1024
+    except OSError:
+        pass
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc/<pid>/stat."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+    started: float
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+        return self.popen.returncode
+
+    def tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def spawn(name: str, args: list[str], workdir: Path, env: dict[str, str], *, cwd: Path,
+          stdout: int | None = None) -> Proc:
+    log = workdir / f"{name}.log"
+    handle = log.open("wb")
+    popen = subprocess.Popen(args, cwd=cwd, env=env, stdout=stdout if stdout is not None else handle,
+                             stderr=handle, start_new_session=True)
+    return Proc(name, popen, log, time.perf_counter())
+
+
+def start_connector(workdir: Path) -> tuple[Proc, str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = spawn("connector", [sys.executable, "-m", "tests.support.fake_connector", "--port", "0"], workdir, env,
+                 cwd=ROOT, stdout=subprocess.PIPE)
+    assert proc.popen.stdout is not None
+    line = proc.popen.stdout.readline().decode().strip()
+    if not line.startswith("READY "):
+        raise RuntimeError(f"fake connector did not start: {line!r}\n{proc.tail()}")
+    return proc, line.split(" ", 1)[1]
+
+
+def bot_env(workdir: Path, port: int, database_url: str, *, sdk_stock: bool) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("Microsoft", "GRAPH_", "RR_"))}
+    env.update({"PORT": str(port), "DATABASE_URL": database_url, "BOT_ENV": "local", "LOG_LEVEL": "INFO",
+                "MicrosoftAppId": "", "MicrosoftAppPassword": "", "PUBLIC_BASE_URL": f"http://localhost:{port}"})
+    if sdk_stock:
+        env["RR_SDK_STOCK"] = "1"
+    return env
+
+
+# =============================================================================================
+# Seeding: 10,000 cases, consistent with what the bot itself would have stored
+# =============================================================================================
+
+
+class CachedCalendar:
+    """The England calendar with its answers memoised (seeding asks the same questions
+    thousands of times; the bot's own calendar is untouched)."""
+
+    def __init__(self, calendar: Any) -> None:
+        self._cal = calendar
+        self._add: dict[tuple[date, int], date] = {}
+        self._between: dict[tuple[date, date], int] = {}
+
+    def add_working_days(self, start: date, n: int) -> date:
+        key = (start, n)
+        found = self._add.get(key)
+        if found is None:
+            found = self._add[key] = self._cal.add_working_days(start, n)
+        return found
+
+    def working_days_between(self, start: date, end: date) -> int:
+        key = (start, end)
+        found = self._between.get(key)
+        if found is None:
+            found = self._between[key] = self._cal.working_days_between(start, end)
+        return found
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cal, name)
+
+
+@dataclass
+class ReminderCandidate:
+    deadline_id: int
+    case_id: str
+    key: str  # the reminder (and outbox) key of the latest slot that fell due
+    slot_at: datetime
+    previous_at: datetime | None
+
+
+@dataclass
+class SeedInfo:
+    cases: int = 0
+    open_cases: int = 0
+    by_status: Counter[str] = field(default_factory=Counter)
+    rows: Counter[str] = field(default_factory=Counter)
+    referred: list[tuple[str, str]] = field(default_factory=list)  # (reference, panel activity id)
+    candidates: list[ReminderCandidate] = field(default_factory=list)
+    seconds: float = 0.0
+    consistency: str = ""
+    db_bytes: int = 0
+
+
+REFERRERS = [("00000000-0000-0000-0000-00000000a001", "Riley Referrer")] + [
+    (f"00000000-0000-0000-0000-000000000b{n:02d}", f"Referrer {n:02d}") for n in range(1, 40)
+]
+AGENCIES = ["Education (school or college)", "NHS acute trust", "Police", "GP / primary care", "Early years",
+            "Children's social care", "Housing", "Voluntary sector"]
+OPEN_MIX = [("referred", 0.34), ("decided", 0.20), ("meeting_scheduled", 0.20), ("meeting_held", 0.14),
+            ("report_submitted", 0.12)]
+CLOSED_OUTCOMES = [("rapid_review", 0.45), ("practice_review", 0.15), ("escalation", 0.10),
+                   ("no_further_action", 0.30)]
+VOTERS = {  # partner -> (aad, name, organisation)
+    "local_authority": ("00000000-0000-0000-0000-00000000a004", "Laura LocalAuthority",
+                        "Example Council Children's Services"),
+    "police": ("00000000-0000-0000-0000-00000000a005", "Dan Police", "Example Police"),
+    "health": ("00000000-0000-0000-0000-00000000a006", "Nina Health", "Example Integrated Care Board"),
+}
+PAT_AAD, PAT_NAME = "00000000-0000-0000-0000-00000000a002", "Pat Manager"
+
+
+def _weighted(rng: random.Random, table: list[tuple[str, float]]) -> str:
+    return rng.choices([k for k, _ in table], weights=[w for _, w in table])[0]
+
+
+def _pseudonyms() -> list[str]:
+    import string
+
+    singles = [f"Child {c}" for c in string.ascii_uppercase]
+    doubles = [f"Child {a}{b}" for a in string.ascii_uppercase for b in string.ascii_uppercase]
+    return singles + doubles
+
+
+async def seed_database(database_url: str, service_url: str, *, total: int, open_cases: int, now: datetime,
+                        rng: random.Random) -> SeedInfo:
+    """Write the load. Every row is what the bot's own code paths would have written for a case
+    that went through these steps; deadlines come from the partnership's timeline profile."""
+    from sqlalchemy import insert
+
+    from bot.adapters.clock import FixedClock
+    from bot.adapters.db import schema as t
+    from bot.adapters.db.database import Database
+    from bot.adapters.db.panel_store import SqlPanelStore
+    from bot.adapters.db.repository import SqlRepository
+    from bot.domain.case import Actor, IncidentKind, format_reference
+    from bot.domain.reminders import due_now, next_after
+    from bot.domain.timeline import Anchor, compute_deadlines
+    from bot.domain.votes import Decision, Vote
+    from bot.services.channels import seed_members_from_config
+    from bot.services.context import ServiceContext
+    from bot.services.deadlines import PANEL_VOTE_STEP, _panel_vote_deadline, case_anchor_dates
+    from bot.services.ports import Address
+    from bot.services.referrals import PANEL_CHANNEL
+    from bot.settings import DEFAULT_PARTNERSHIP_FILE, load_partnership
+    from scheduler.calendar import EnglandCalendar
+    from scheduler.profiles import load_profile
+    from tests.support import activities as A
+
+    started = time.perf_counter()
+    info = SeedInfo()
+    if open_cases > 700:
+        raise SystemExit("at most 700 open cases: pseudonyms are unique among open cases (702 exist)")
+    db = Database(database_url)
+    await db.migrate()
+    repo = SqlRepository(db)
+    partnership = load_partnership(DEFAULT_PARTNERSHIP_FILE)
+    tz = ZoneInfo(partnership.time_zone)
+    ctx = ServiceContext(repo=repo, clock=FixedClock(now), partnership=partnership)
+    calendar = CachedCalendar(EnglandCalendar(partnership.closure_days))
+    ctx.calendar = calendar
+    profile = load_profile(partnership.timeline_profile, None)
+    ctx.profile = profile
+    ctx.panel = SqlPanelStore(repo)
+    # The roster exactly as the bot seeds it at start-up, and the Teams ids it learns.
+    await seed_members_from_config(ctx)
+    for person in (A.RILEY, A.PAT, A.CHRIS, A.LAURA, A.DAN, A.NINA, A.DEE):
+        await ctx.panel.remember_mri(person.aad, person.mri, now)
+
+    today = now.astimezone(tz).date()
+    horizon = now + timedelta(minutes=45)  # no reminder may fall due while the benchmark runs
+
+    def wd(day: date, n: int) -> date:
+        return calendar.add_working_days(day, n)
+
+    def last_working_day(day: date) -> date:
+        return day if calendar.is_working_day(day) else wd(day, -1)
+
+    def local(day: date, hour: int, minute: int = 0) -> datetime:
+        return datetime.combine(day, dtime(hour, minute), tzinfo=tz).astimezone(UTC)
+
+    def midnight(day: date) -> datetime:
+        return datetime.combine(day, dtime(0, 0), tzinfo=tz).astimezone(UTC)
+
+    def not_after_now(moment: datetime) -> datetime:
+        return min(moment, now - timedelta(minutes=rng.randint(2, 90)))
+
+    # ---- plan each case: its state and the dates it went through -------------------------------
+    plans: list[dict[str, Any]] = []
+    open_states = [_weighted(rng, OPEN_MIX) for _ in range(open_cases)]
+    for state in ["closed"] * (total - open_cases) + open_states:
+        p: dict[str, Any] = {"state": state}
+        if state == "closed":
+            received_day = last_working_day(today - timedelta(days=100 + rng.randint(0, 1400)))
+            outcome = _weighted(rng, CLOSED_OUTCOMES)
+        else:
+            lag = {"referred": (0, 12), "decided": (3, 18), "meeting_scheduled": (6, 14), "meeting_held": (12, 25),
+                   "report_submitted": (18, 40)}[state]
+            received_day = wd(last_working_day(today), -rng.randint(*lag))
+            outcome = None if state == "referred" else ("rapid_review" if state != "decided" or rng.random() < 0.7
+                                                        else rng.choice(["practice_review", "escalation"]))
+        p["received_at"] = not_after_now(local(received_day, rng.randint(9, 16), rng.randint(0, 59)))
+        received_day = p["received_at"].astimezone(tz).date()
+        p["incident_date"] = received_day - timedelta(days=rng.randint(0, 6))
+        p["aware_date"] = None if rng.random() < 0.2 else min(p["incident_date"] + timedelta(days=rng.randint(0, 2)),
+                                                                received_day)
+        p["died"] = rng.random() < 0.15
+        p["outcome"] = outcome
+        anchors: dict[Any, datetime] = {}
+        if outcome is not None:
+            decided_day = min(wd(received_day, rng.randint(1, 2)), today)
+            p["decided_at"] = not_after_now(local(decided_day, rng.randint(10, 16), rng.randint(0, 59)))
+            p["decided_at"] = max(p["decided_at"], p["received_at"] + timedelta(minutes=30))
+            decided_day = p["decided_at"].astimezone(tz).date()
+            anchors[Anchor.PANEL_DECISION] = p["decided_at"]
+            if outcome == "rapid_review":
+                # A busy partnership: open cases run late on the steps they record (the benchmark
+                # needs at least 1,000 open steps with a reminder already due).
+                lateness = 0.7 if state == "decided" else (0.35 if state != "closed" else 0.0)
+                if rng.random() >= lateness:  # the agency template went out (marked done with its date)
+                    anchors[Anchor.REQUESTS_SENT] = midnight(min(wd(decided_day, rng.randint(0, 2)), today))
+                if rng.random() >= lateness:  # the National Panel was notified
+                    aware = p["aware_date"] or received_day
+                    anchors[Anchor.NATIONAL_PANEL_NOTIFIED] = midnight(min(max(wd(aware, rng.randint(1, 5)),
+                                                                               decided_day), today))
+                meeting_day = None
+                if state in ("meeting_scheduled", "meeting_held", "report_submitted", "closed"):
+                    meeting_day = wd(decided_day, rng.randint(7, 13))
+                    if state == "meeting_scheduled" and meeting_day <= today:
+                        meeting_day = wd(today, rng.randint(1, 3))
+                    elif state != "meeting_scheduled" and meeting_day >= today:
+                        meeting_day = wd(today, -1)
+                    anchors[Anchor.MEETING] = local(meeting_day, 10)
+                    p["meeting_day"] = meeting_day
+                if state in ("meeting_held", "report_submitted", "closed") and meeting_day is not None:
+                    anchors[Anchor.MEETING_HELD] = local(meeting_day, 12)
+                if state in ("report_submitted", "closed") and meeting_day is not None:
+                    report_day = min(max(wd(received_day, rng.randint(12, 18)), meeting_day), wd(today, -1))
+                    anchors[Anchor.REPORT_SUBMITTED] = midnight(report_day)
+                    p["report_day"] = report_day
+            if state == "closed":
+                end = p.get("report_day") or decided_day
+                p["closed_at"] = not_after_now(local(end + timedelta(days=rng.randint(3, 40)), 15))
+        p["anchors"] = anchors
+        plans.append(p)
+    plans.sort(key=lambda p: p["received_at"])
+
+    # ---- the referral record (identifiers are synthetic) ----------------------------------------
+    from bot.domain.referral import Referral
+    from tests.conftest import make_referral
+
+    template = make_referral().model_dump(mode="json")
+
+    def referral_json(p: dict[str, Any], n: int, referrer_name: str) -> dict[str, Any]:
+        data = json.loads(json.dumps(template))
+        data["referrer"]["name"] = referrer_name
+        data["referrer"]["agency"] = AGENCIES[n % len(AGENCIES)]
+        data["incident"]["incident_date"] = p["incident_date"].isoformat()
+        data["incident"]["la_aware_date"] = p["aware_date"].isoformat() if p["aware_date"] else None
+        data["incident"]["outcome"] = "died" if p["died"] else "seriously_harmed"
+        child = data["children"]["children"][0]
+        child["name"] = f"Synthetic Child {n:05d}"
+        child["date_of_birth"] = (p["incident_date"] - timedelta(days=365 * (1 + n % 15) + n % 300)).isoformat()
+        return data
+
+    # ---- rows --------------------------------------------------------------------------------------
+    cases, events, votes, anchors_rows, deadlines, reminders, outbox = [], [], [], [], [], [], []
+    meetings, agency_rows, processed, refs = [], [], [], []
+    counters: dict[int, int] = {}
+    open_names = iter(_pseudonyms())
+    deadline_id = 0
+    notifiable_cache: dict[tuple[bool, bool], bool] = {}
+    adjusted = 0
+
+    def event(case_id: str | None, at: datetime, kind: str, actor: tuple[str | None, str | None],
+              detail: dict[str, Any]) -> None:
+        events.append({"case_id": case_id, "at": at, "kind": kind, "actor_aad_id": actor[0], "actor_name": actor[1],
+                       "detail": detail})
+
+    def sent(key: str, kind: str, case_id: str | None, at: datetime, payload: dict[str, Any] | None = None) -> None:
+        outbox.append({"key": key, "kind": kind, "case_id": case_id, "payload": payload or {}, "status": "sent",
+                       "attempts": 1, "not_before": at, "claimed_until": None, "last_error": None, "created_at": at,
+                       "sent_at": at + timedelta(seconds=1)})
+
+    for n, p in enumerate(plans):
+        case_id = str(uuid.uuid4())
+        year = p["received_at"].astimezone(tz).year
+        counters[year] = counters.get(year, 0) + 1
+        reference = format_reference(year, counters[year])
+        referrer_aad, referrer_name = REFERRERS[n % len(REFERRERS)]
+        is_open = p["state"] != "closed"
+        pseudonym = next(open_names) if is_open else f"Child {chr(65 + n % 26)}"
+        referral = referral_json(p, n, referrer_name)
+        key = (p["died"], p["aware_date"] is None)
+        if key not in notifiable_cache:  # validate each shape once with the domain model
+            notifiable_cache[key] = Referral.model_validate(referral).likely_notifiable
+        status = p["state"] if p["state"] != "closed" else "closed"
+        decision_json = None
+        received_at = p["received_at"]
+        panel_activity = f"seed-{n + 1:05d}"
+        partners = ["local_authority", "police", "health"]
+        case_votes: list[Vote] = []
+        if p["outcome"] is not None:
+            for partner in partners:
+                aad, name, org = VOTERS[partner]
+                case_votes.append(Vote(partner=partner, choice=p["outcome"],
+                                       rationale=f"Seeded rationale for {reference}: the criteria are considered.",
+                                       serious_harm_basis="Serious harm: hospital admission with injuries."
+                                       if p["outcome"] == "rapid_review" else None,
+                                       voter_aad_id=aad, voter_name=name, organisation=org,
+                                       cast_at=p["decided_at"] - timedelta(minutes=10 * (3 - partners.index(partner)))))
+            decision = Decision(outcome=p["outcome"], decided_at=p["decided_at"], rule=partnership.decision_rule,
+                                votes=case_votes)
+            decision_json = decision.model_dump(mode="json")
+        elif p["state"] == "referred":
+            # Some partners have voted, never unanimously (the benchmark's votes keep it so).
+            choices = {"local_authority": "rapid_review", "police": "practice_review", "health": "escalation"}
+            for partner in rng.sample(partners, rng.randint(0, 2)):
+                aad, name, org = VOTERS[partner]
+                case_votes.append(Vote(partner=partner, choice=choices[partner],
+                                       rationale=f"Seeded rationale for {reference}: awaiting the others.",
+                                       serious_harm_basis="Serious harm: hospital admission with injuries."
+                                       if choices[partner] == "rapid_review" else None,
+                                       voter_aad_id=aad, voter_name=name, organisation=org,
+                                       cast_at=received_at + timedelta(minutes=20)))
+            info.referred.append((reference, panel_activity))
+        cases.append({
+            "id": case_id, "reference": reference, "pseudonym": pseudonym, "status": status,
+            "draft_id": str(uuid.uuid4()), "referrer_aad_id": referrer_aad, "referrer_name": referrer_name,
+            "referring_agency": referral["referrer"]["agency"], "pathway_sought": "A",
+            "incident_kind": (IncidentKind.CHILD_DEATH if p["died"] else IncidentKind.SERIOUS_HARM).value,
+            "incident_date": p["incident_date"], "aware_date": p["aware_date"],
+            "likely_notifiable": notifiable_cache[key], "received_at": received_at, "referral": referral,
+            "panel_activity_id": panel_activity, "version": 2 + len(case_votes), "vote_round": 1,
+            "decision": decision_json, "decided_at": p.get("decided_at"), "closed_at": p.get("closed_at"),
+            "updated_at": p.get("closed_at") or p.get("decided_at") or received_at,
+        })
+        info.by_status[status] += 1
+        event(case_id, received_at, "referral_submitted", (referrer_aad, referrer_name),
+              {"children": 1, "pathway_sought": "A", "likely_notifiable": notifiable_cache[key]})
+        event(case_id, received_at + timedelta(seconds=2), "case_posted_to_panel", (None, "Rapid Review bot"),
+              {"activity_id": panel_activity})
+        sent(f"panel_card:{case_id}:post", "panel_card", case_id, received_at)
+        sent(f"refresh:{case_id}:submitted", "refresh_deadlines", case_id, received_at)
+        for version, vote in enumerate(case_votes, start=2):
+            votes.append({"case_id": case_id, "round": 1, "partner": vote.partner.value, "choice": vote.choice.value,
+                          "rationale": vote.rationale, "serious_harm_basis": vote.serious_harm_basis, "question": None,
+                          "voter_aad_id": vote.voter_aad_id, "voter_name": vote.voter_name,
+                          "organisation": vote.organisation, "cast_at": vote.cast_at})
+            event(case_id, vote.cast_at, "vote_cast", (vote.voter_aad_id, vote.voter_name),
+                  {"partner": vote.partner.value, "round": 1, "before": None, "after": vote.choice.value,
+                   "cast_by": vote.voter_aad_id, "replaced_vote_of": None})
+            sent(f"panel_card:{case_id}:v{version}", "panel_card", case_id, vote.cast_at)
+            processed.append({"key": f"{A.PANEL_CHANNEL_ID};messageid={panel_activity}|seed-{case_id}-{version}",
+                              "at": vote.cast_at, "response": None})
+        if p["outcome"] is not None:
+            decided_at = p["decided_at"]
+            event(case_id, decided_at, "panel_decided", (VOTERS["health"][0], VOTERS["health"][1]),
+                  {"outcome": p["outcome"], "rule": partnership.decision_rule.value, "by_local_authority": False,
+                   "deciders": [{"partner": v.partner.value, "name": v.voter_name, "organisation": v.organisation}
+                                for v in case_votes]})
+            sent(f"decision:{case_id}", "referrer_decision", case_id, decided_at)
+            sent(f"refresh:{case_id}:decided", "refresh_deadlines", case_id, decided_at)
+            if p["outcome"] == "rapid_review":
+                sent(f"agency_prompt:{case_id}", "agency_prompt", case_id, decided_at)
+                sent(f"book_meeting:{case_id}", "book_meeting", case_id, decided_at)
+        for anchor, at in p["anchors"].items():
+            anchors_rows.append({"case_id": case_id, "anchor": anchor.value, "at": at})
+        if Anchor.MEETING in p["anchors"]:
+            start = p["anchors"][Anchor.MEETING]
+            meetings.append({"case_id": case_id, "status": "held" if Anchor.MEETING_HELD in p["anchors"] else "booked",
+                             "attempt": 1, "transaction_id": str(uuid.uuid4()), "event_id": None, "join_url": None,
+                             "start_at": start, "end_at": start + timedelta(hours=2), "provider": "offline",
+                             "attendees": [], "options": None, "outcome": None, "last_error": None,
+                             "updated_at": min(start, now)})
+        if Anchor.REQUESTS_SENT in p["anchors"]:
+            sent_at = p["anchors"][Anchor.REQUESTS_SENT]
+            returned = p["state"] in ("meeting_held", "report_submitted", "closed")
+            for agency in rng.sample(AGENCIES, 3):
+                agency_rows.append({"case_id": case_id, "agency": agency, "contact": None, "sent_at": sent_at,
+                                    "returned_at": sent_at + timedelta(days=5) if returned else None,
+                                    "returned_by_name": PAT_NAME if returned else None})
+            event(case_id, sent_at, "agency_requests_sent", (PAT_AAD, PAT_NAME), {"agencies": 3})
+
+        # ---- deadlines: exactly what refresh_deadlines computes from these anchors ------------------
+        summary = SimpleNamespace(received_at=received_at, incident_date=p["incident_date"])
+        shell = SimpleNamespace(summary=summary, aware_date=p["aware_date"], id=case_id)
+        all_anchors = case_anchor_dates(ctx, shell) | p["anchors"]  # type: ignore[arg-type]
+        computed = [_panel_vote_deadline(ctx, shell)]  # type: ignore[arg-type]
+        if p["outcome"] is not None:
+            facts = {"child_death"} if p["died"] else set()
+            computed += compute_deadlines(profile, all_anchors, calendar, pathway=p["outcome"], facts=facts, tz=tz)
+        for position, d in enumerate(computed):
+            deadline_id += 1
+            row: dict[str, Any] = {
+                "id": deadline_id, "case_id": case_id, "step_id": d.step_id, "label": d.label,
+                "owner": d.owner.value, "anchor": d.anchor.value, "anchor_at": d.anchor_at, "due_at": d.due_at,
+                "earliest_at": d.earliest_at, "is_window": d.is_window, "asks_for_date": d.asks_for_date,
+                "records": d.records.value if d.records else None, "plan": d.reminders.model_dump(mode="json"),
+                "source": d.source, "position": position, "status": "pending", "next_reminder_at": None,
+                "last_reminder_at": None, "done_at": None, "done_on": None, "done_by_aad_id": None,
+                "done_by_name": None,
+            }
+            done_by: tuple[str, str] | None = None
+            done_day: date | None = None
+            if d.step_id == PANEL_VOTE_STEP and p["outcome"] is not None:
+                done_by, done_day = ("", "The panel's decision"), p["decided_at"].astimezone(tz).date()
+            elif d.records is not None and d.records in p["anchors"]:
+                recorded = p["anchors"][d.records]
+                person = d.records in (Anchor.REQUESTS_SENT, Anchor.NATIONAL_PANEL_NOTIFIED)
+                done_by = (PAT_AAD, PAT_NAME) if person else ("", "Recorded on the case")
+                done_day = recorded.astimezone(tz).date()
+            elif d.due_at is not None and d.due_at < now and (
+                    p["state"] == "closed" and rng.random() < 0.9
+                    or p["state"] in ("meeting_held", "report_submitted") and rng.random() < 0.3):
+                done_by, done_day = (PAT_AAD, PAT_NAME), min(d.due_at.astimezone(tz).date(), today)
+            if done_by is not None and done_day is not None:
+                row.update(status="done", done_at=min(local(done_day, 11), now), done_on=done_day,
+                           done_by_aad_id=done_by[0], done_by_name=done_by[1])
+                if done_by[0]:
+                    event(case_id, row["done_at"], "deadline_done", done_by,
+                          {"step": d.step_id, "done_on": done_day.isoformat()})
+            elif d.due_at is not None:
+                row["status"] = "open" if is_open else "closed"
+            due_day = d.due_at.astimezone(tz).date() if d.due_at is not None else None
+            if row["status"] == "open" and due_day is not None:
+                slot, next_at = due_now(due_day, d.reminders, calendar, tz, now, None)
+                if slot is not None:  # the latest reminder that fell due was posted then
+                    row["last_reminder_at"] = slot.at
+                    rkey = f"reminder:{deadline_id}:{slot.key_part}"
+                    reminders.append({"key": rkey, "case_id": case_id, "deadline_id": deadline_id,
+                                      "kind": slot.kind.value, "scheduled_for": slot.at, "delayed": False,
+                                      "created_at": slot.at, "sent_at": slot.at + timedelta(seconds=1)})
+                    sent(rkey, "reminder", case_id, slot.at, {"deadline_id": deadline_id, "kind": slot.kind.value,
+                                                              "delayed": False,
+                                                              "scheduled_for": slot.at.isoformat()})
+                    previous = None
+                    for earlier in _slots_before(due_day, d.reminders, calendar, tz, slot.at):
+                        previous = earlier
+                    info.candidates.append(ReminderCandidate(deadline_id, case_id, rkey, slot.at, previous))
+                if next_at is not None and next_at < horizon:
+                    next_at = next_after(due_day, d.reminders, calendar, tz, horizon) or horizon
+                    adjusted += 1
+                row["next_reminder_at"] = next_at
+            elif row["status"] in ("done", "closed") and due_day is not None and d.due_at < (p.get("closed_at") or now):
+                rkey = f"reminder:{deadline_id}:due:{due_day.isoformat()}"  # history: the due-day reminder
+                at = local(due_day, 9)
+                reminders.append({"key": rkey, "case_id": case_id, "deadline_id": deadline_id, "kind": "due",
+                                  "scheduled_for": at, "delayed": False, "created_at": at,
+                                  "sent_at": at + timedelta(seconds=1)})
+                sent(rkey, "reminder", case_id, at, {"deadline_id": deadline_id, "kind": "due", "delayed": False,
+                                                     "scheduled_for": at.isoformat()})
+                row["last_reminder_at"] = at
+            deadlines.append(row)
+
+    for aad, _name in REFERRERS:
+        refs.append({"key": f"user:{aad}", "conversation_id": f"a:personal-{aad[-4:]}", "service_url": service_url,
+                     "tenant_id": A.TENANT, "bot_id": A.BOT_ID, "user_id": f"29:{aad[-4:]}", "updated_at": now})
+    refs.append({"key": "service", "conversation_id": A.PAT.chat, "service_url": service_url, "tenant_id": A.TENANT,
+                 "bot_id": A.BOT_ID, "user_id": None, "updated_at": now})
+
+    async with db.write() as conn:
+        for table, rows in ((t.cases, cases), (t.events, events), (t.votes, votes), (t.case_anchors, anchors_rows),
+                            (t.deadlines, deadlines), (t.reminders, reminders), (t.outbox, outbox),
+                            (t.meetings, meetings), (t.agency_requests, agency_rows),
+                            (t.processed_activities, processed), (t.conversation_refs, refs)):
+            for start in range(0, len(rows), 5000):
+                await conn.execute(insert(table), rows[start:start + 5000])
+            info.rows[table.name] = len(rows)
+        await conn.execute(insert(t.case_counters), [{"year": y, "last": last} for y, last in counters.items()])
+    # The panel channel, bound as Pat's command binds it (the benchmark binds it again over HTTP).
+    await repo.bind_channel(PANEL_CHANNEL, Address(A.PANEL_CHANNEL_ID, service_url, A.TENANT, A.BOT_ID),
+                            A.TEAM_ID, A.PANEL_CHANNEL_ID, Actor(aad_object_id=PAT_AAD, name=PAT_NAME), now)
+    info.cases = len(cases)
+    info.open_cases = sum(1 for c in cases if c["closed_at"] is None)
+    info.consistency = await _check_consistency(db, ctx, [c["id"] for c in cases if c["closed_at"] is None], rng,
+                                                adjusted)
+    await db.dispose()
+    info.seconds = time.perf_counter() - started
+    return info
+
+
+def _slots_before(due_day: date, plan: Any, calendar: Any, tz: ZoneInfo, before: datetime) -> list[datetime]:
+    from bot.domain.reminders import slots
+
+    found = []
+    for slot in slots(due_day, plan, calendar, tz):
+        if slot.at >= before:
+            break
+        found.append(slot.at)
+    return found
+
+
+async def _check_consistency(db: Any, ctx: Any, open_ids: list[str], rng: random.Random, adjusted: int) -> str:
+    """Run the bot's own refresh_deadlines on a sample of open cases: it must leave the
+    seeded deadline rows as they are."""
+    from bot.adapters.db.deadline_store import SqlDeadlineStore
+    from bot.services import deadlines
+
+    ctx.deadlines = SqlDeadlineStore(ctx.repo)
+    sample = rng.sample(open_ids, min(40, len(open_ids)))
+    columns = ("step_id", "status", "due_at", "anchor_at", "earliest_at", "position", "last_reminder_at", "done_on")
+    changed = 0
+    for case_id in sample:
+        before = [tuple(getattr(r, c) for c in columns) for r in await ctx.deadlines.deadlines(case_id)]
+        after = [tuple(getattr(r, c) for c in columns) for r in await deadlines.refresh_deadlines(ctx, case_id)]
+        changed += before != after
+    note = f"; {adjusted} next reminders moved past the run" if adjusted else ""
+    return f"refresh_deadlines left {len(sample) - changed}/{len(sample)} sampled open cases unchanged{note}"
+
+
+# =============================================================================================
+# Driving the bots
+# =============================================================================================
+
+
+@dataclass
+class RoundResult:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    wall: float = 0.0
+    cpu: float = 0.0
+    error_samples: list[str] = field(default_factory=list)
+
+    def error(self, what: str) -> None:
+        self.errors += 1
+        if len(self.error_samples) < 5:
+            self.error_samples.append(what[:300])
+
+
+@dataclass
+class Series:
+    """All rounds of one (workload, target, concurrency)."""
+
+    rounds: list[RoundResult] = field(default_factory=list)
+
+    @property
+    def turns(self) -> int:
+        return sum(len(r.latencies) for r in self.rounds)
+
+    @property
+    def wall(self) -> float:
+        return sum(r.wall for r in self.rounds)
+
+    @property
+    def throughput(self) -> float:
+        return self.turns / self.wall if self.wall else 0.0
+
+    @property
+    def errors(self) -> int:
+        return sum(r.errors for r in self.rounds)
+
+    def pct(self, q: float) -> float:
+        values = sorted(x for r in self.rounds for x in r.latencies)
+        if not values:
+            return float("nan")
+        return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))] * 1000
+
+    @property
+    def cpu_ms_per_turn(self) -> float:
+        return 1000 * sum(r.cpu for r in self.rounds) / self.turns if self.turns else float("nan")
+
+
+class Driver:
+    def __init__(self, session: Any, connector_url: str) -> None:
+        self.session = session
+        self.connector = connector_url.rstrip("/")
+
+    async def post(self, url: str, activity: dict[str, Any]) -> tuple[int, bytes, float]:
+        payload = json.dumps(activity).encode()
+        started = time.perf_counter()
+        async with self.session.post(url, data=payload, headers={"Content-Type": "application/json"}) as response:
+            body = await response.read()
+            status = response.status
+        return status, body, time.perf_counter() - started
+
+    async def sent_to(self, conversation: str) -> list[dict[str, Any]]:
+        async with self.session.get(f"{self.connector}/_sent", params={"conversation": conversation}) as response:
+            return await response.json()
+
+    async def stats(self) -> dict[str, Any]:
+        async with self.session.get(f"{self.connector}/_stats") as response:
+            return await response.json()
+
+    async def faults(self, config: dict[str, Any]) -> dict[str, Any]:
+        async with self.session.post(f"{self.connector}/_faults", json=config) as response:
+            return await response.json()
+
+
+def _card_of(activity: dict[str, Any]) -> dict[str, Any] | None:
+    attachments = activity.get("attachments") or []
+    return attachments[0].get("content") if attachments else None
+
+
+class Workload:
+    """One kind of turn; `worker(i)` returns the coroutine factory a client task loops on."""
+
+    name = ""
+
+    def worker(self, driver: Driver, url: str, index: int, is_echo: bool, result: RoundResult
+               ) -> Callable[[], Awaitable[None]]:
+        raise NotImplementedError
+
+
+class DialogWorkload(Workload):
+    """Referral dialog steps by Action.Submit (messages with a value): `refer`, then Next
+    through the five sections to the review card, then Edit/Next pairs. Each cycle is a new
+    personal chat; the draft id comes from the bot's first card at the connector."""
+
+    name = "dialog"
+    EDITS = 3
+
+    def __init__(self, service_url: str, today: date) -> None:
+        from tests.support import activities as A
+        from tests.support.harness import SECTION_ORDER, VALID
+
+        self.A = A
+        self.service_url = service_url
+        self.sections = SECTION_ORDER
+        answers = json.loads(json.dumps(VALID))
+        answers["incident"]["incident_date"] = (today - timedelta(days=3)).isoformat()
+        answers["incident"]["la_aware_date"] = (today - timedelta(days=2)).isoformat()
+        self.answers = answers
+        self.people = [A.Person(f"bench-referrer-{i}", f"Bench Referrer {i}",
+                                f"00000000-0000-0000-0000-0000000c{i:04d}") for i in range(16)]
+
+    def worker(self, driver: Driver, url: str, index: int, is_echo: bool, result: RoundResult
+               ) -> Callable[[], Awaitable[None]]:
+        A = self.A
+        person = self.people[index % len(self.people)]
+        plan = ([("refer", None)] + [("next", s) for s in self.sections]
+                + [step for s in ("referrer", "views", "children")[: self.EDITS] for step in (("edit", s), ("next", s))])
+        state: dict[str, Any] = {"step": 0, "conv": "", "ref": None, "v": 0}
+
+        async def turn() -> None:
+            if state["step"] == 0:
+                state["conv"] = f"a:personal-bench-{'e' if is_echo else 'b'}-{uuid.uuid4().hex}"
+            kind, section = plan[state["step"]]
+            if kind == "refer":
+                activity = A.message(self.service_url, person, "refer")
+            else:
+                data = {"verb": f"form.{kind}", "action": f"form.{kind}", "ref": state["ref"], "v": state["v"]}
+                if kind == "edit":
+                    data["section"] = section
+                else:
+                    data.update({"section": section, **self.answers[section]})
+                activity = A.submit(self.service_url, person, data)
+            activity["conversation"]["id"] = state["conv"]
+            status, body, took = await driver.post(url, activity)
+            if status not in (200, 201):
+                result.error(f"{kind}: HTTP {status} {body[:200]!r}")
+            else:
+                result.latencies.append(took)
+            state["v"] = state["v"] + 1 if state["ref"] else state["v"]
+            if kind == "refer":  # untimed: read the card's data as Teams would render it
+                replies = await driver.sent_to(state["conv"])
+                card = _card_of(replies[-1]["activity"]) if replies else None
+                if is_echo:
+                    state["ref"], state["v"] = "echo-draft", 2
+                    if not replies:
+                        result.error("echo: no reply at the connector")
+                elif card is None:
+                    result.error("refer: no card at the connector")
+                    state["ref"], state["v"] = "missing", 2
+                else:
+                    from tests.support.harness import find_action
+
+                    data = find_action(card, "form.next")
+                    state["ref"], state["v"] = data["ref"], data["v"]
+            state["step"] += 1
+            if state["step"] == len(plan):  # untimed: the cycle must end on the review card
+                replies = await driver.sent_to(state["conv"])
+                if len(replies) != len(plan):
+                    result.error(f"cycle: {len(replies)} replies for {len(plan)} turns")
+                elif not is_echo:
+                    card = _card_of(replies[-1]["activity"]) or {}
+                    if "form.submit" not in json.dumps(card):
+                        from tests.support.harness import texts
+
+                        result.error(f"cycle did not end on the review card: {texts(card)[:200]}")
+                state.update(step=0, ref=None, v=0)
+
+        return turn
+
+
+class VoteWorkload(Workload):
+    """`panel.vote` invokes (Action.Execute) on open cases, from the voting card's thread in
+    the panel channel. Each records a vote, its event and a card update through the outbox.
+    The local authority always chooses a rapid review and the others never do, so no case
+    is decided and every vote is a real change."""
+
+    name = "vote"
+
+    def __init__(self, service_url: str, referred: list[tuple[str, str]]) -> None:
+        from tests.support import activities as A
+
+        self.A = A
+        self.service_url = service_url
+        self.cases = referred
+        self.voters = [(A.LAURA, ["rapid_review"]), (A.DAN, ["practice_review", "escalation"]),
+                       (A.NINA, ["escalation", "no_further_action"]), (A.DEE, ["escalation", "practice_review"])]
+        self.counter = 0
+        self.recorded = 0
+        self.nonce = uuid.uuid4().hex[:6]  # every vote differs from every earlier one, so each is recorded
+
+    def worker(self, driver: Driver, url: str, index: int, is_echo: bool, result: RoundResult
+               ) -> Callable[[], Awaitable[None]]:
+        A = self.A
+
+        async def turn() -> None:
+            self.counter += 1
+            n = self.counter
+            reference, activity_id = self.cases[(n * 7919) % len(self.cases)]
+            person, choices = self.voters[n % len(self.voters)]
+            choice = choices[(n // len(self.voters)) % len(choices)]
+            data = {"verb": "panel.vote", "action": "panel.vote", "ref": reference, "v": 1, "choice": choice,
+                    "rationale": f"Benchmark vote {self.nonce}-{n}: the information so far points this way."}
+            if choice == "rapid_review":
+                data["serious_harm_basis"] = f"Serious harm criteria met (benchmark vote {n})."
+            activity = A.invoke(self.service_url, person, "panel.vote", data, channel=True)
+            activity["conversation"]["id"] = f"{A.PANEL_CHANNEL_ID};messageid={activity_id}"
+            status, body, took = await driver.post(url, activity)
+            if status != 200:
+                result.error(f"vote: HTTP {status} {body[:200]!r}")
+                return
+            answer = json.loads(body)
+            text = json.dumps(answer.get("value", ""))
+            ok = answer.get("statusCode") == 200 and ("echo" in text if is_echo else "Vote recorded" in text)
+            if not ok:
+                result.error(f"vote refused: {text[:200]}")
+                return
+            result.latencies.append(took)
+            if not is_echo:
+                self.recorded += 1
+
+        return turn
+
+
+class StatusWorkload(Workload):
+    """Pat's `status` in personal chat: the open cases, most urgent first."""
+
+    name = "status"
+
+    def __init__(self, service_url: str) -> None:
+        from tests.support import activities as A
+
+        self.A = A
+        self.service_url = service_url
+
+    def worker(self, driver: Driver, url: str, index: int, is_echo: bool, result: RoundResult
+               ) -> Callable[[], Awaitable[None]]:
+        A = self.A
+
+        async def turn() -> None:
+            activity = A.message(self.service_url, A.PAT, "status")
+            status, body, took = await driver.post(url, activity)
+            if status not in (200, 201):
+                result.error(f"status: HTTP {status} {body[:200]!r}")
+                return
+            result.latencies.append(took)
+
+        return turn
+
+
+async def run_round(driver: Driver, url: str, workload: Workload, concurrency: int, seconds: float, is_echo: bool,
+                    pid: int) -> RoundResult:
+    result = RoundResult()
+    stop_at = time.perf_counter() + seconds
+
+    async def client(i: int) -> None:
+        turn = workload.worker(driver, url, i, is_echo, result)
+        while time.perf_counter() < stop_at:
+            try:
+                await turn()
+            except Exception as error:  # noqa: BLE001 - counted and reported, the round goes on
+                result.error(f"{type(error).__name__}: {error}")
+                await asyncio.sleep(0.05)
+
+    cpu_before = cpu_seconds(pid)
+    started = time.perf_counter()
+    await asyncio.gather(*(client(i) for i in range(concurrency)))
+    result.wall = time.perf_counter() - started
+    result.cpu = cpu_seconds(pid) - cpu_before
+    return result
+
+
+# =============================================================================================
+# The run
+# =============================================================================================
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+async def wait_healthy(session: Any, url: str, proc: Proc, timeout: float = 30.0) -> None:
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if not proc.alive():
+            raise RuntimeError(f"{proc.name} exited:\n{proc.tail()}")
+        with contextlib.suppress(Exception):
+            async with session.get(url) as response:
+                if response.status == 200:
+                    return
+        await asyncio.sleep(0.02)
+    raise RuntimeError(f"{proc.name} did not become healthy:\n{proc.tail()}")
+
+
+async def start_bot(session: Any, workdir: Path, port: int, database_url: str, service_url: str, *,
+                    sdk_stock: bool, name: str) -> tuple[Proc, float]:
+    """Start `python -m bot`; returns the process and the time to its first successful turn
+    (a `help` message from Pat answered 201: database migrated, roster seeded, scheduler up)."""
+    import aiohttp
+
+    from tests.support import activities as A
+
+    env = bot_env(workdir, port, database_url, sdk_stock=sdk_stock)
+    proc = spawn(name, [sys.executable, "-m", "bot"], workdir, env, cwd=workdir)
+    url = f"http://127.0.0.1:{port}/api/messages"
+    deadline = proc.started + 60
+    while time.perf_counter() < deadline:
+        if not proc.alive():
+            raise RuntimeError(f"the bot exited during start-up:\n{proc.tail()}")
+        try:
+            payload = json.dumps(A.message(service_url, A.PAT, "help")).encode()
+            async with session.post(url, data=payload, headers={"Content-Type": "application/json"},
+                                    timeout=aiohttp.ClientTimeout(total=10)) as response:
+                await response.read()
+                if response.status in (200, 201):
+                    return proc, time.perf_counter() - proc.started
+        except (aiohttp.ClientError, OSError):
+            pass
+        await asyncio.sleep(0.01)
+    raise RuntimeError(f"the bot did not answer within 60 s:\n{proc.tail()}")
+
+
+async def wait_for_updates(driver: Driver, expected: int, timeout: float = 120.0) -> float:
+    """Wait until the connector has accepted `expected` card updates (PUTs); returns how long."""
+    started = time.perf_counter()
+    while True:
+        if (await driver.stats()).get("updates", 0) >= expected:
+            return time.perf_counter() - started
+        if time.perf_counter() - started > timeout:
+            raise RuntimeError(f"card updates: {(await driver.stats()).get('updates')} of {expected} after "
+                               f"{timeout:.0f} s")
+        await asyncio.sleep(0.05)
+
+
+@dataclass
+class Options:
+    cases: int
+    open_cases: int
+    rounds: int
+    seconds: float
+    reminders: int
+    sdk_stock: bool
+    keep: bool
+    json_path: str | None
+    seed: int
+    strict: bool
+    startups: int
+
+
+async def run(options: Options) -> int:
+    import aiohttp
+
+    from tests.support import activities as A
+
+    workdir = Path(tempfile.mkdtemp(prefix="rr-bench-"))
+    database_url = f"sqlite:///{workdir / 'bench.db'}"
+    procs: list[Proc] = []
+    report: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": _machine(),
+                              "options": vars(options), "sdk": "stock" if options.sdk_stock else "reused clients"}
+    rng = random.Random(options.seed)
+    failures: list[str] = []
+    try:
+        log(f"work dir {workdir}")
+        connector, service_url = start_connector(workdir)
+        procs.append(connector)
+        now = datetime.now(UTC)
+        log(f"seeding {options.cases:,} cases ({options.open_cases} open) ...")
+        seed = await seed_database(database_url, service_url, total=options.cases, open_cases=options.open_cases,
+                                   now=now, rng=rng)
+        seed.db_bytes = (workdir / "bench.db").stat().st_size
+        log(f"seeded in {seed.seconds:.1f} s: {dict(seed.by_status)}; {seed.consistency}")
+        report["seed"] = {"seconds": round(seed.seconds, 1), "by_status": dict(seed.by_status),
+                          "rows": dict(seed.rows), "db_mib": round(seed.db_bytes / MIB, 1),
+                          "consistency": seed.consistency, "reminder_candidates": len(seed.candidates)}
+
+        timeout = aiohttp.ClientTimeout(total=60)
+        async with aiohttp.ClientSession(timeout=timeout,
+                                         connector=aiohttp.TCPConnector(limit=64, force_close=False)) as session:
+            driver = Driver(session, service_url)
+            people = [A.RILEY, A.PAT, A.CHRIS, A.LAURA, A.DAN, A.NINA, A.DEE]
+            async with session.post(f"{service_url}_users", json={"users": [
+                {"id": p.mri, "name": p.name, "aadObjectId": p.aad, "email": f"{p.key}@example.org"}
+                for p in people]}) as response:
+                await response.read()
+
+            echo_port = free_port()
+            echo = spawn("echo", [sys.executable, str(Path(__file__).resolve()), "--echo-bot", str(echo_port)],
+                         workdir, {**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+            procs.append(echo)
+            await wait_healthy(session, f"http://127.0.0.1:{echo_port}/healthz", echo)
+
+            bot_port = free_port()
+            startups = []
+            for attempt in range(options.startups):  # the last start stays up for the workloads
+                log("starting the bot with the seeded database ...")
+                bot, startup = await start_bot(session, workdir, bot_port, database_url, service_url,
+                                               sdk_stock=options.sdk_stock, name=f"bot-{attempt + 1}")
+                procs.append(bot)
+                startups.append(startup)
+                log(f"first successful turn {startup:.2f} s after start")
+                if attempt < options.startups - 1:
+                    bot.stop()
+            report["startup_s"] = round(statistics.median(startups), 3)
+            report["startups_s"] = [round(x, 3) for x in startups]
+
+            bot_url = f"http://127.0.0.1:{bot_port}/api/messages"
+            echo_url = f"http://127.0.0.1:{echo_port}/api/messages"
+            status, body, _ = await driver.post(bot_url, A.channel_message(service_url, A.PAT,
+                                                                           "use this channel for the panel"))
+            if status not in (200, 201):
+                raise RuntimeError(f"binding the panel channel failed: {status} {body[:200]!r}")
+
+            workloads: list[Workload] = [DialogWorkload(service_url, now.astimezone(LONDON).date()),
+                                         VoteWorkload(service_url, seed.referred), StatusWorkload(service_url)]
+            series: dict[tuple[str, str, int], Series] = {}
+            drains: list[float] = []
+            updates_base = 0
+            for workload in workloads:
+                if isinstance(workload, VoteWorkload):
+                    updates_base = (await driver.stats()).get("updates", 0)
+                for target, url, pid in (("echo", echo_url, echo.pid), ("bot", bot_url, bot.pid)):  # warm up
+                    await run_round(driver, url, workload, 8, min(1.0, options.seconds / 2), target == "echo", pid)
+                if isinstance(workload, VoteWorkload):
+                    await wait_for_updates(driver, updates_base + workload.recorded)
+                for concurrency in (1, 8):
+                    for n in range(options.rounds):
+                        order = [("echo", echo_url, echo.pid), ("bot", bot_url, bot.pid)]
+                        for target, url, pid in order if n % 2 == 0 else order[::-1]:
+                            result = await run_round(driver, url, workload, concurrency, options.seconds,
+                                                     target == "echo", pid)
+                            series.setdefault((workload.name, target, concurrency), Series()).rounds.append(result)
+                            if isinstance(workload, VoteWorkload) and target == "bot":
+                                # The card updates follow through the outbox: let them finish before the
+                                # next round, so the echo bot never shares the CPU with them.
+                                drains.append(await wait_for_updates(driver, updates_base + workload.recorded))
+                    s_bot, s_echo = series[(workload.name, "bot", concurrency)], series[(workload.name, "echo",
+                                                                                         concurrency)]
+                    log(f"{workload.name:6} c={concurrency}: bot {s_bot.throughput:7.1f}/s p95 "
+                        f"{s_bot.pct(95):6.1f} ms | echo {s_echo.throughput:7.1f}/s p95 {s_echo.pct(95):6.1f} ms"
+                        f" | errors {s_bot.errors}/{s_echo.errors}")
+            vote_wl = next(w for w in workloads if isinstance(w, VoteWorkload))
+            updates_done = (await driver.stats()).get("updates", 0) - updates_base
+            report["card_updates"] = {"votes_recorded": vote_wl.recorded, "updates_delivered": updates_done,
+                                      "max_drain_s": round(max(drains, default=0.0), 2)}
+            mem = proc_status(bot.pid)
+            report["rss_mib"] = {"bot_peak": round(mem.get("VmHWM", 0) / MIB, 1),
+                                 "bot_now": round(mem.get("VmRSS", 0) / MIB, 1),
+                                 "echo_peak": round(proc_status(echo.pid).get("VmHWM", 0) / MIB, 1)}
+            report["series"] = {f"{w}/{t}/c{c}": _series_json(s) for (w, t, c), s in series.items()}
+            for proc in (bot, echo):
+                if not proc.alive():
+                    raise RuntimeError(f"{proc.name} died:\n{proc.tail()}")
+            bot.stop()
+            echo.stop()
+
+            # ---- 1,000 reminders fall due at once ---------------------------------------------------
+            report["reminders"] = await reminder_phase(options, session, driver, workdir, database_url,
+                                                       service_url, seed, procs)
+            failures += report["reminders"].pop("_failures", [])
+
+        verdicts = budgets(report, series)
+        report["budgets"] = verdicts
+        print_report(report, series, seed)
+        if options.json_path:
+            Path(options.json_path).write_text(json.dumps(report, indent=2, default=str))
+        errors = sum(s.errors for s in series.values())
+        if errors:
+            failures.append(f"{errors} turns failed")
+        for line in failures:
+            print(f"BENCHMARK ERROR: {line}")
+        failed_budgets = [v for v in verdicts if not v["pass"]]
+        if failures or (options.strict and failed_budgets):
+            return 1
+        return 0
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+        if options.keep:
+            print(f"(kept {workdir})")
+        else:
+            import shutil
+
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def reminder_phase(options: Options, session: Any, driver: Driver, workdir: Path, database_url: str,
+                         service_url: str, seed: SeedInfo, procs: list[Proc]) -> dict[str, Any]:
+    """The bot was down when `n` reminders fell due: rewind them to "due, not yet posted",
+    start the bot, and time their delivery to the panel channel at Teams' pace while the
+    connector refuses some sends with 429 + Retry-After."""
+    from sqlalchemy import delete, func, select, update
+
+    from bot.adapters.db import schema as t
+    from bot.adapters.db.database import Database
+    from tests.support import activities as A
+    from tests.support.harness import find_action, texts
+
+    n = min(options.reminders, len(seed.candidates))
+    out: dict[str, Any] = {"requested": options.reminders, "due": n, "_failures": []}
+    if n < options.reminders:
+        out["_failures"].append(f"only {n} reminders could fall due (seed more open cases)")
+    chosen = random.Random(options.seed + 1).sample(seed.candidates, n)
+    db = Database(database_url)
+    async with db.write() as conn:
+        keys = [c.key for c in chosen]
+        for start in range(0, len(keys), 500):
+            part = keys[start:start + 500]
+            await conn.execute(delete(t.reminders).where(t.reminders.c.key.in_(part)))
+            await conn.execute(delete(t.outbox).where(t.outbox.c.key.in_(part)))
+        for c in chosen:
+            await conn.execute(update(t.deadlines).where(t.deadlines.c.id == c.deadline_id)
+                               .values(last_reminder_at=c.previous_at, next_reminder_at=c.slot_at))
+    await db.dispose()
+
+    async with session.post(f"{service_url}_clear") as response:
+        await response.read()
+    await driver.faults({"reset": True})
+    # Teams' own limit at the connector (7 per second per conversation), plus outright 429s.
+    await driver.faults({"enforce_rate": TEAMS_PER_SECOND, "per_conversation": True})
+    injected = 5
+    await driver.faults({"fail_next": 5, "status": 429, "retry_after": 1, "route_kind": "send"})
+
+    port = free_port()
+    log(f"restarting the bot with {n} reminders due (Teams allows {TEAMS_PER_SECOND}/s and "
+        f"{TEAMS_PER_30_SECONDS} per 30 s per conversation: about {n / 2 / 60:.1f} min) ...")
+    bot, startup = await start_bot(session, workdir, port, database_url, service_url, sdk_stock=options.sdk_stock,
+                                   name="bot-reminders")
+    procs.append(bot)
+    started = bot.started
+    last_fault = time.perf_counter()
+    delivered = 0
+    while True:
+        stats = await driver.stats()
+        delivered = stats.get("by_conversation", {}).get(A.PANEL_CHANNEL_ID, {}).get("sends", 0)
+        if delivered >= n:
+            break
+        if not bot.alive():
+            raise RuntimeError(f"the bot died while posting reminders:\n{bot.tail()}")
+        if time.perf_counter() - started > max(120, n * 1.5):
+            out["_failures"].append(f"only {delivered}/{n} reminders delivered in time")
+            break
+        if time.perf_counter() - last_fault > 20:  # a few more refusals along the way
+            await driver.faults({"fail_next": 3, "status": 429, "retry_after": 2, "route_kind": "send"})
+            injected += 3
+            last_fault = time.perf_counter()
+        await asyncio.sleep(0.5)
+    took = time.perf_counter() - started
+    await asyncio.sleep(3)  # anything sent twice would arrive now
+    stats = await driver.stats()
+    panel = stats.get("by_conversation", {}).get(A.PANEL_CHANNEL_ID, {})
+    posts = [a for a in await driver.sent_to(A.PANEL_CHANNEL_ID) if a["kind"] == "send"]
+    keys_seen: Counter[tuple[Any, str]] = Counter()
+    times = []
+    for post in posts:
+        card = _card_of(post["activity"])
+        if not card:
+            continue
+        lines = texts(card).splitlines()
+        if not lines or not lines[0].startswith("Reminder ·"):
+            continue
+        keys_seen[(find_action(card, "deadline.done")["q"], lines[1].split(":")[0])] += 1
+        times.append(post["at"])
+    doubled = sum(1 for v in keys_seen.values() if v > 1)
+    wanted = {c.deadline_id for c in chosen}
+    got = {k[0] for k in keys_seen}
+    db = Database(database_url)
+    statuses: Counter[str] = Counter()
+    unsent_rows = 0
+    async with db.read() as conn:
+        keys = [c.key for c in chosen]
+        for start in range(0, len(keys), 500):
+            part = keys[start:start + 500]
+            statuses.update(dict((await conn.execute(select(t.outbox.c.status, func.count()).where(
+                t.outbox.c.key.in_(part)).group_by(t.outbox.c.status))).all()))
+            unsent_rows += (await conn.execute(select(func.count()).select_from(t.reminders).where(
+                t.reminders.c.key.in_(part), t.reminders.c.sent_at.is_(None)))).scalar_one()
+    await db.dispose()
+    times.sort()
+    # Teams counts 60 per 30 s at its end; allow the 0.2 s by which arrival times can bunch up.
+    window = max((sum(1 for u in times if s <= u < s + 29.8) for s in times), default=0)
+    span = (times[-1] - times[0]) if len(times) > 1 else 0.0
+    mem = proc_status(bot.pid)
+    bot.stop()
+    out.update({
+        "startup_s": round(startup, 3), "seconds_from_start": round(took, 1), "dispatch_span_s": round(span, 1),
+        "rate_per_s": round((len(times) - 1) / span, 2) if span else None, "posted": len(times),
+        "distinct": len(keys_seen), "doubled": doubled, "missing": len(wanted - got),
+        "faults_injected": injected, "faulted": stats.get("faulted", 0), "throttled": stats.get("throttled", 0),
+        "peak_per_second": panel.get("peak_per_second"), "max_in_30s": window,
+        "outbox_status": dict(statuses), "reminder_rows_unsent": unsent_rows,
+        "rss_peak_mib": round(mem.get("VmHWM", 0) / MIB, 1),
+    })
+    if doubled or len(wanted - got) or len(times) != n or statuses.get("sent", 0) != n or unsent_rows:
+        out["_failures"].append(f"reminders: posted {len(times)}, distinct {len(keys_seen)}, doubled {doubled}, "
+                                f"missing {len(wanted - got)} (of {n})")
+    return out
+
+
+def _series_json(s: Series) -> dict[str, Any]:
+    return {"turns": s.turns, "per_s": round(s.throughput, 1), "p50_ms": round(s.pct(50), 1),
+            "p95_ms": round(s.pct(95), 1), "p99_ms": round(s.pct(99), 1), "errors": s.errors,
+            "cpu_ms_per_turn": round(s.cpu_ms_per_turn, 2),
+            "error_samples": [e for r in s.rounds for e in r.error_samples][:3]}
+
+
+def _machine() -> str:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} cores {model}; Python {platform.python_version()}; {platform.system()}"
+
+
+def budgets(report: dict[str, Any], series: dict[tuple[str, str, int], Series]) -> list[dict[str, Any]]:
+    def s(w: str, t: str, c: int) -> Series:
+        return series[(w, t, c)]
+
+    verdicts = []
+
+    def verdict(name: str, ok: bool, detail: str) -> None:
+        verdicts.append({"budget": name, "pass": bool(ok), "detail": detail})
+
+    vote_ratio = min(s("vote", "bot", c).throughput / s("vote", "echo", c).throughput for c in (1, 8))
+    verdict("vote invoke throughput >= 1.0x echo (c=1 and c=8)", vote_ratio >= 1.0,
+            f"{s('vote', 'bot', 1).throughput:.0f}/s vs {s('vote', 'echo', 1).throughput:.0f}/s at c=1, "
+            f"{s('vote', 'bot', 8).throughput:.0f}/s vs {s('vote', 'echo', 8).throughput:.0f}/s at c=8 "
+            f"(worst {vote_ratio:.2f}x)")
+    p95_bot, p95_echo = s("vote", "bot", 8).pct(95), s("vote", "echo", 8).pct(95)
+    verdict("vote invoke p95 at c=8 <= echo's", p95_bot <= p95_echo, f"{p95_bot:.1f} ms vs {p95_echo:.1f} ms")
+    dialog_ratio = min(s("dialog", "bot", c).throughput / s("dialog", "echo", c).throughput for c in (1, 8))
+    verdict("referral dialog step throughput >= 1.0x echo message throughput (c=1 and c=8)", dialog_ratio >= 1.0,
+            f"{s('dialog', 'bot', 1).throughput:.0f}/s vs {s('dialog', 'echo', 1).throughput:.0f}/s at c=1, "
+            f"{s('dialog', 'bot', 8).throughput:.0f}/s vs {s('dialog', 'echo', 8).throughput:.0f}/s at c=8 "
+            f"(worst {dialog_ratio:.2f}x)")
+    p95 = s("status", "bot", 1).pct(95)
+    verdict(f"status p95 < {BUDGET_STATUS_P95_MS:.0f} ms at c=1", p95 < BUDGET_STATUS_P95_MS, f"{p95:.1f} ms")
+    cases = sum(report["seed"]["by_status"].values())
+    verdict(f"start-up <= {BUDGET_STARTUP_S:.0f} s with {cases:,} cases", report["startup_s"] <= BUDGET_STARTUP_S,
+            f"median {report['startup_s']:.2f} s to the first successful turn (runs: {report['startups_s']})")
+    rss = max(report["rss_mib"]["bot_peak"], report["reminders"].get("rss_peak_mib", 0))
+    verdict(f"peak RSS <= {BUDGET_RSS_MIB:.0f} MiB", rss <= BUDGET_RSS_MIB, f"{rss:.1f} MiB (VmHWM of the bot)")
+    r = report["reminders"]
+    exact = (r["posted"] == r["due"] and r["distinct"] == r["due"] and not r["doubled"] and not r["missing"]
+             and r["outbox_status"].get("sent", 0) == r["due"] and not r["reminder_rows_unsent"])
+    paced = (r.get("peak_per_second") or 0) <= TEAMS_PER_SECOND and r["max_in_30s"] <= TEAMS_PER_30_SECONDS
+    verdict(f"{r['due']:,} reminders delivered exactly once, none dropped on 429, at Teams' pace",
+            exact and paced,
+            f"{r['posted']} posted ({r['distinct']} distinct, {r['doubled']} doubled, {r['missing']} missing) in "
+            f"{r['dispatch_span_s']:.0f} s = {r['rate_per_s']}/s; peak {r.get('peak_per_second')}/s, max "
+            f"{r['max_in_30s']} in 30 s; {r['faulted']} refused with 429 by fault, {r['throttled']} by the rate "
+            f"limit, all retried")
+    return verdicts
+
+
+def print_report(report: dict[str, Any], series: dict[tuple[str, str, int], Series], seed: SeedInfo) -> None:
+    print()
+    print(f"Rapid Review bot benchmark — {report['date']} — {report['machine']}")
+    print(f"SDK connector clients: {report['sdk']}")
+    sd = report["seed"]
+    print(f"Data: {sum(sd['by_status'].values()):,} cases {sd['by_status']}; rows {sd['rows']}; "
+          f"database {sd['db_mib']} MiB; {sd['consistency']}")
+    print()
+    header = (f"{'workload':<8} {'c':>2} | {'bot/s':>7} {'p50':>6} {'p95':>6} {'p99':>6} {'err':>4} {'cpu/turn':>8}"
+              f" | {'echo/s':>7} {'p50':>6} {'p95':>6} {'p99':>6} {'err':>4} {'cpu/turn':>8} | {'ratio':>5}")
+    print(header)
+    print("-" * len(header))
+    for workload in ("dialog", "vote", "status"):
+        for c in (1, 8):
+            b, e = series.get((workload, "bot", c)), series.get((workload, "echo", c))
+            if b is None or e is None:
+                continue
+            print(f"{workload:<8} {c:>2} | {b.throughput:7.1f} {b.pct(50):6.1f} {b.pct(95):6.1f} {b.pct(99):6.1f} "
+                  f"{b.errors:4d} {b.cpu_ms_per_turn:6.2f}ms | {e.throughput:7.1f} {e.pct(50):6.1f} {e.pct(95):6.1f} "
+                  f"{e.pct(99):6.1f} {e.errors:4d} {e.cpu_ms_per_turn:6.2f}ms | {b.throughput / e.throughput:5.2f}")
+    print("(latencies in ms; turns/s over all rounds; cpu/turn = CPU time of that process per turn; "
+          "echo for status = a plain message)")
+    for (w, t, c), s in sorted(series.items()):
+        samples = [x for r in s.rounds for x in r.error_samples]
+        if samples:
+            print(f"  errors {w}/{t}/c{c}: {samples[:3]}")
+    cu = report["card_updates"]
+    print(f"Vote card updates through the outbox: {cu['updates_delivered']} of {cu['votes_recorded']} votes; "
+          f"drained at most {cu['max_drain_s']} s after a round")
+    print(f"Start-up to the first successful turn: median {report['startup_s']:.2f} s of {report['startups_s']} "
+          f"(restart with the reminders due: {report['reminders'].get('startup_s')} s)")
+    print(f"Peak RSS: bot {report['rss_mib']['bot_peak']} MiB (reminder run {report['reminders'].get('rss_peak_mib')}"
+          f" MiB), echo bot {report['rss_mib']['echo_peak']} MiB")
+    r = report["reminders"]
+    print(f"Reminders: {r['due']} due at once -> {r['posted']} posted in {r['dispatch_span_s']} s "
+          f"({r['rate_per_s']}/s; all in {r['seconds_from_start']} s from process start); peak "
+          f"{r.get('peak_per_second')}/s, max {r['max_in_30s']} per 30 s; 429s: {r['faulted']} injected, "
+          f"{r['throttled']} from the 7/s limit; outbox rows {r['outbox_status']}, reminder rows unsent "
+          f"{r['reminder_rows_unsent']}")
+    if r.get("rate_per_s"):
+        print(f"  The bot's pacer (bot/teams/notifier.py) allows {TEAMS_PER_SECOND} per second and "
+              f"{TEAMS_PER_30_SECONDS} per 30 s per conversation, Teams' own limits; every reminder goes to "
+              f"the one panel channel, so after a first burst of {TEAMS_PER_30_SECONDS} (about "
+              f"{TEAMS_PER_30_SECONDS / TEAMS_PER_SECOND:.0f} s) the 30 s window holds it at "
+              f"{TEAMS_PER_30_SECONDS / 30:.0f}/s: {r['due']} reminders cannot go out in less than about "
+              f"{max(0, r['due'] - TEAMS_PER_30_SECONDS) / (TEAMS_PER_30_SECONDS / 30):.0f} s.")
+    print()
+    for v in report["budgets"]:
+        print(f"{'PASS' if v['pass'] else 'FAIL'}  {v['budget']}: {v['detail']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--echo-bot", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--open-cases", type=int, default=680, help="open cases among them (at most 700)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating echo/bot rounds per workload and concurrency")
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of one round")
+    parser.add_argument("--reminders", type=int, default=1000, help="reminders falling due at once")
+    parser.add_argument("--sdk-stock", action="store_true",
+                        help="run the bot with botbuilder's stock per-turn clients (RR_SDK_STOCK=1): the 'before'")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 1 round of 2 s, 120 reminders")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a budget fails")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (database, logs)")
+    parser.add_argument("--json", dest="json_path", help="also write the figures as JSON here")
+    parser.add_argument("--startups", type=int, default=3, help="start-ups timed (the median is the figure)")
+    parser.add_argument("--seed", type=int, default=6)
+    args = parser.parse_args(argv)
+    if args.echo_bot:
+        echo_bot_main(args.echo_bot)
+        return 0
+    if args.quick:
+        args.rounds, args.seconds, args.reminders, args.startups = 1, 2.0, min(args.reminders, 120), 1
+    options = Options(args.cases, args.open_cases, args.rounds, args.seconds, args.reminders, args.sdk_stock,
+                      args.keep, args.json_path, args.seed, args.strict, args.startups)
+    return asyncio.run(run(options))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
