@@ -21,6 +21,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from bot.adapters.db import inline_sqlite
+
+inline_sqlite.register()
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -68,10 +72,14 @@ class Database:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
 
     def _sqlite_engine(self, echo: bool, immediate: bool = False) -> AsyncEngine:
+        # The bot's own engines run SQLite on the event loop (bot/adapters/db/inline_sqlite.py:
+        # aiosqlite's thread hops were most of a vote's CPU). `timeout` is how long a lock
+        # wait may last; it is waited with asyncio.sleep, never inside sqlite3.
         # The write engine is only used through `engine.begin()`, which always ends with COMMIT
-        # or ROLLBACK; the pool's reset-on-return ROLLBACK after that is one more round trip
-        # through aiosqlite's thread per write transaction, for nothing (tests/bench/bench.py).
-        engine = create_async_engine(self.url, echo=echo, connect_args={"timeout": 30},
+        # or ROLLBACK; the pool's reset-on-return ROLLBACK after that would be one more
+        # statement per write transaction, for nothing.
+        url = make_url(self.url).set(drivername="sqlite+inline")
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30},
                                      pool_reset_on_return=None if immediate else "rollback")
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -81,7 +89,6 @@ class Database:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")

@@ -1,0 +1,225 @@
+"""SQLite for SQLAlchemy's asyncio engine, run on the event loop's own thread.
+
+Why: the stock async SQLite driver, aiosqlite, sends every cursor call (cursor, execute,
+fetchall, close, commit…) to a worker thread and back through `call_soon_threadsafe`.
+Measured on this project's 2-core machines (tests/bench/bench.py, issue 6), one read
+transaction with one indexed query cost 1.5–1.7 ms of CPU and each further statement
+about 0.5 ms, while the query itself takes 4 µs in sqlite3. A vote turn runs ~40
+statements, so most of its CPU went on thread hops, not on SQL.
+
+Here each call runs synchronously where it is awaited. That is the right trade for an
+embedded database whose statements are indexed and sub-millisecond; what must never
+happen is a *wait* on the loop thread, and the only waits SQLite has are lock waits
+(another connection or process holds the write lock). So connections are opened with
+sqlite3's own busy timeout at zero, and a busy answer is retried here with
+`await asyncio.sleep`, letting the loop run, until the configured `timeout` runs out —
+the same deadline sqlite3 would have blocked for.
+
+The shim has the small part of aiosqlite's interface that SQLAlchemy's aiosqlite
+dialect uses, so SQL compilation, type handling and pooling stay SQLAlchemy's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_dbapi,
+    SQLiteDialect_aiosqlite,
+)
+from sqlalchemy.util.concurrency import await_
+
+DEFAULT_BUSY_SECONDS = 30.0
+FIRST_BACKOFF_SECONDS = 0.002
+MAX_BACKOFF_SECONDS = 0.05
+
+
+def _is_retryable_busy(error: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY and its retryable extended codes. BUSY_SNAPSHOT (a read transaction
+    that tried to write after another commit) can never succeed by waiting."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None:
+        return "database is locked" in str(error)
+    return code & 0xFF == sqlite3.SQLITE_BUSY and code != 517  # 517 = SQLITE_BUSY_SNAPSHOT
+
+
+async def _retry_busy(action: Callable[[], Any], busy_seconds: float) -> Any:
+    try:
+        return action()
+    except sqlite3.OperationalError as error:
+        if not _is_retryable_busy(error):
+            raise
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + busy_seconds
+    delay = FIRST_BACKOFF_SECONDS
+    while True:
+        await asyncio.sleep(delay)
+        try:
+            return action()
+        except sqlite3.OperationalError as error:
+            if not _is_retryable_busy(error) or loop.time() >= deadline:
+                raise
+        delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+
+
+class InlineCursor:
+    __slots__ = ("_cursor", "_busy_seconds")
+
+    def __init__(self, cursor: sqlite3.Cursor, busy_seconds: float) -> None:
+        self._cursor = cursor
+        self._busy_seconds = busy_seconds
+
+    async def __aenter__(self) -> InlineCursor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._cursor.close()
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._cursor.lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return self._cursor.arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._cursor.arraysize = value
+
+    async def execute(self, operation: str, parameters: Sequence[Any] | dict[str, Any] = ()) -> InlineCursor:
+        await _retry_busy(lambda: self._cursor.execute(operation, parameters), self._busy_seconds)
+        return self
+
+    async def executemany(self, operation: str, seq_of_parameters: Iterable[Any]) -> InlineCursor:
+        rows = list(seq_of_parameters)  # an iterator could not be replayed after a busy answer
+        await _retry_busy(lambda: self._cursor.executemany(operation, rows), self._busy_seconds)
+        return self
+
+    async def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        return self._cursor.fetchmany(size if size is not None else self._cursor.arraysize)
+
+    async def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+    async def close(self) -> None:
+        self._cursor.close()
+
+    async def setinputsizes(self, *sizes: Any) -> None:
+        return None
+
+
+class _ImmediateQueue:
+    """SQLAlchemy sets `isolation_level` by putting a function on aiosqlite's private
+    request queue; here there is no thread, so the function runs at once."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def put_nowait(item: tuple[asyncio.Future[Any], Callable[[], Any]]) -> None:
+        future, function = item
+        try:
+            future.set_result(function())
+        except Exception as error:  # noqa: BLE001 - handed to the awaiting caller
+            future.set_exception(error)
+
+
+class InlineConnection:
+    _tx = _ImmediateQueue()
+
+    def __init__(self, connection: sqlite3.Connection, busy_seconds: float) -> None:
+        self._conn: sqlite3.Connection | None = connection
+        self._busy_seconds = busy_seconds
+
+    @property
+    def _connection(self) -> sqlite3.Connection | None:
+        return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise ValueError("no active connection")
+        return self._conn
+
+    @property
+    def isolation_level(self) -> str | None:
+        return self._open().isolation_level
+
+    def cursor(self) -> InlineCursor:
+        return InlineCursor(self._open().cursor(), self._busy_seconds)
+
+    async def commit(self) -> None:
+        # In WAL mode a COMMIT that finds the database busy leaves the transaction open
+        # and may simply be tried again.
+        await _retry_busy(self._open().commit, self._busy_seconds)
+
+    async def rollback(self) -> None:
+        self._open().rollback()
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def create_function(self, *args: Any, **kwargs: Any) -> None:
+        self._open().create_function(*args, **kwargs)
+
+
+async def connect(database: str, *, timeout: float = DEFAULT_BUSY_SECONDS, **kwargs: Any) -> InlineConnection:
+    """Open a connection whose lock waits happen on the event loop, never inside sqlite3."""
+    kwargs.pop("check_same_thread", None)
+    connection = await _retry_busy(
+        lambda: sqlite3.connect(database, timeout=0, check_same_thread=False, **kwargs), timeout
+    )
+    return InlineConnection(connection, timeout)
+
+
+class _Module:
+    """What SQLAlchemy's aiosqlite adapter reads off the `aiosqlite` module."""
+
+    Connection = InlineConnection
+    connect = staticmethod(connect)
+    DatabaseError = sqlite3.DatabaseError
+    Error = sqlite3.Error
+    IntegrityError = sqlite3.IntegrityError
+    NotSupportedError = sqlite3.NotSupportedError
+    OperationalError = sqlite3.OperationalError
+    ProgrammingError = sqlite3.ProgrammingError
+    sqlite_version = sqlite3.sqlite_version
+    sqlite_version_info = sqlite3.sqlite_version_info
+
+
+class InlineDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    def connect(self, *args: Any, **kwargs: Any) -> AsyncAdapt_aiosqlite_connection:
+        return AsyncAdapt_aiosqlite_connection(self, await_(connect(*args, **kwargs)))
+
+
+class SQLiteDialect_inline(SQLiteDialect_aiosqlite):  # noqa: N801 - SQLAlchemy's dialect naming
+    driver = "inline"
+    supports_statement_cache = True
+    has_terminate = False
+
+    @classmethod
+    def import_dbapi(cls) -> InlineDBAPI:
+        return InlineDBAPI(_Module, sqlite3)  # type: ignore[arg-type]
+
+
+def register() -> None:
+    """Make `sqlite+inline://` URLs resolve to this dialect."""
+    from sqlalchemy.dialects import registry
+
+    registry.register("sqlite.inline", __name__, "SQLiteDialect_inline")
