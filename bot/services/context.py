@@ -16,6 +16,7 @@ from bot.services.ports import (
     MeetingProvider,
     MeetingStore,
     Notifier,
+    OutboxItem,
     PanelStore,
     Repository,
 )
@@ -39,6 +40,9 @@ class ServiceContext:
     meeting_store: MeetingStore | None = None
     meeting_settings: Any = None  # bot.services.meeting.MeetingSettings
     kick_outbox: Callable[[], None] = _noop
+    # While the outbox dispatcher runs: hand it a card update claimed in a use case's own
+    # transaction, with the view already rendered (bot/services/outbox.py, deliver_card_now).
+    deliver_card_now: Callable[[OutboxItem, Any, str], None] | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("bot.services"))
 
     @property

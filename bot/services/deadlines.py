@@ -116,7 +116,7 @@ async def refresh_deadlines(ctx: ServiceContext, case_id: str) -> list[DeadlineR
 async def _decision(ctx: ServiceContext, case: Case) -> VoteChoice | None:
     if case.summary.status is CaseStatus.REFERRED or ctx.panel is None:
         return None
-    _, _, decision, _ = await ctx.panel.panel_state(case.id)
+    decision = (await ctx.panel.panel_state(case.id)).decision
     return decision.outcome if decision else None
 
 

@@ -363,7 +363,7 @@ async def deciders(ctx: ServiceContext, case: Case) -> list[str]:
     """Names and organisations of the virtual panel members who decided (form section 2)."""
     if ctx.panel is None:
         return []
-    _, _, decision, _ = await ctx.panel.panel_state(case.id)
+    decision = (await ctx.panel.panel_state(case.id)).decision
     if decision is None:
         return []
     return [f"{v.voter_name}" + (f" ({v.organisation})" if v.organisation else "") + f", {v.partner.title}"

@@ -13,21 +13,23 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.domain.events import Event, EventKind
 from bot.domain.partnership import Role
 from bot.services import deadlines, meeting
 from bot.services.channels import WAITING_FOR_CHANNEL
 from bot.services.context import ServiceContext
-from bot.services.panel import panel_view, redacted_answer
-from bot.services.ports import OutboxItem, OutboxMessage
+from bot.services.panel import PanelView, panel_view, redacted_answer
+from bot.services.ports import OUTBOX_LEASE_SECONDS, OutboxItem, OutboxMessage
 from bot.services.referrals import PANEL_CHANNEL
 from bot.services.reminder_view import reminder_view
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 10
-LEASE_SECONDS = 60
+LEASE_SECONDS = OUTBOX_LEASE_SECONDS
+CARD_LOCK_STRIPES = 64
 
 
 @dataclass
@@ -49,6 +51,12 @@ class OutboxDispatcher:
         self._task: asyncio.Task[None] | None = None
         self._idle_poll = idle_poll_seconds
         self._running = asyncio.Lock()
+        # Card updates of one case go out one at a time, and an older view never replaces
+        # a newer one (views carry the case row's version): striped locks, and the newest
+        # version this process has put on each case's card.
+        self._card_locks = [asyncio.Lock() for _ in range(CARD_LOCK_STRIPES)]
+        self._card_version_shown: dict[str, int] = {}
+        self._immediate: set[asyncio.Task[None]] = set()
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -58,8 +66,12 @@ class OutboxDispatcher:
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="outbox")
+            self.ctx.deliver_card_now = self.deliver_card_now
 
     async def stop(self) -> None:
+        self.ctx.deliver_card_now = None
+        if self._immediate:
+            await asyncio.wait(set(self._immediate), timeout=5)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -136,6 +148,44 @@ class OutboxDispatcher:
             extra={"outbox_kind": item.kind, "attempt": item.attempts, "give_up": give_up, "reason": error.reason},
         )
 
+    # ---- a card update handed over by the use case that committed it ----------------------
+
+    def deliver_card_now(self, item: OutboxItem, view: PanelView, activity_id: str) -> None:
+        """Deliver a `panel_card` message that the use case enqueued already leased to this
+        process, with the view it rendered after its commit (no second read of the case).
+        Runs after the turn has answered; any failure leaves the row to the ordinary pass."""
+        task = asyncio.create_task(self._deliver_card_now(item, view, activity_id), name="card-update")
+        self._immediate.add(task)
+        task.add_done_callback(self._immediate.discard)
+
+    async def _deliver_card_now(self, item: OutboxItem, view: PanelView, activity_id: str) -> None:
+        try:
+            channel = await self.ctx.repo.channel(PANEL_CHANNEL)
+            if channel is None:
+                await self.ctx.repo.outbox_retry(item.id, self.ctx.clock.now(), "handed to the outbox pass", False)
+                self.kick()
+                return
+            await self._show_card(channel, activity_id, view)
+        except DeliveryError as error:
+            await self._retry(item, error)
+            return
+        except Exception:  # noqa: BLE001 - the row is still leased: its lease runs out and a pass delivers it
+            log.exception("immediate card update failed", extra={"outbox_kind": item.kind})
+            return
+        await self.ctx.repo.outbox_done(item.id, self.ctx.clock.now())
+
+    async def _show_card(self, channel: Any, activity_id: str, view: PanelView) -> None:
+        """Put this view on the case's card unless a newer one is already there."""
+        assert self.ctx.notifier is not None
+        case_id = view.case.id
+        async with self._card_locks[hash(case_id) % CARD_LOCK_STRIPES]:
+            if self._card_version_shown.get(case_id, -1) > view.version:
+                return
+            await self.ctx.notifier.update_panel_card(channel, activity_id, view)
+            if len(self._card_version_shown) > 10_000:
+                self._card_version_shown.clear()
+            self._card_version_shown[case_id] = view.version
+
     # ---- kinds ---------------------------------------------------------------------------
 
     async def _panel_card(self, item: OutboxItem) -> bool:
@@ -153,7 +203,7 @@ class OutboxDispatcher:
         view = await panel_view(self.ctx, case)
         activity_id = await self.ctx.repo.panel_activity(case.id)
         if activity_id:
-            await self.ctx.notifier.update_panel_card(channel, activity_id, view)
+            await self._show_card(channel, activity_id, view)
             return True
         if not item.key.endswith(":post"):
             # Only the case's single `:post` message may create the card, so two processes

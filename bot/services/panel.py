@@ -18,7 +18,7 @@ from bot.domain.text import LONG_TEXT, clean_text
 from bot.domain.timeline import Anchor
 from bot.domain.votes import BallotError, Decision, Vote, VoteChoice, ballot, decide, disagreement, partner_for
 from bot.services.context import ServiceContext
-from bot.services.ports import OutboxMessage, QueryRecord, Roles
+from bot.services.ports import OUTBOX_LEASE_SECONDS, OutboxItem, OutboxMessage, QueryRecord, Roles
 from bot.services.referrals import NotAuthorised
 
 NATIONAL_PANEL_NOTIFICATION_WORKING_DAYS = 5  # Children Act 2004 s.16C; Working Together 2023
@@ -57,6 +57,7 @@ class PanelView:
     notify_by: date | None
     aware_date_known: bool
     panel_user_ids: list[str] = field(default_factory=list)
+    version: int = 0  # the case row's version this view was read at: newer views win
 
     @property
     def decided(self) -> bool:
@@ -93,20 +94,22 @@ def national_panel_deadline(ctx: ServiceContext, case: Case) -> tuple[date | Non
 
 async def panel_view(ctx: ServiceContext, case: Case) -> PanelView:
     assert ctx.panel is not None
-    round_, votes, decision, queries = await ctx.panel.panel_state(case.id)
+    state = await ctx.panel.panel_state(case.id)
     notify_by, known = national_panel_deadline(ctx, case)
+    votes, decision = state.votes, state.decision
     if decision is not None:
         votes = {v.partner: v for v in decision.votes}
     return PanelView(
         case=case.summary,
-        round=round_,
+        round=state.round,
         votes={p: _shown(v, case) for p, v in votes.items()},
         decision=decision,
-        open_queries=[q for q in queries if q.status == "open"],
-        answered_queries=[q for q in queries if q.status == "answered"],
+        open_queries=[q for q in state.queries if q.status == "open"],
+        answered_queries=[q for q in state.queries if q.status == "answered"],
         notify_by=notify_by,
         aware_date_known=known,
         panel_user_ids=await ctx.panel.panel_mris(),
+        version=state.version,
     )
 
 
@@ -135,10 +138,16 @@ async def view_referral(ctx: ServiceContext, actor: Actor, reference: str) -> Ca
 
 async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice: str | None,
                     rationale: str | None, serious_harm_basis: str | None, question: str | None,
-                    card_round: int | None, roles: Roles | None = None) -> tuple[Case, str]:
-    """Record the actor's partner's vote. Returns the case and a message for the voter.
-    `roles`: the actor's roles when the caller has just read them in this turn (one lookup
-    fewer per vote); otherwise they are read here."""
+                    card_round: int | None, roles: Roles | None = None) -> tuple[Case, str, PanelView]:
+    """Record the actor's partner's vote. Returns the case, a message for the voter and
+    the panel's view after the vote. `roles`: the actor's roles when the caller has just
+    read them in this turn (one lookup fewer per vote); otherwise they are read here.
+
+    The channel card's update is committed in the vote's transaction like every outbox
+    message. While the dispatcher runs, the row is enqueued already leased to this process
+    and handed over with the view this turn renders anyway, so the card is updated at once
+    without a second read of the case; a crash before it is sent leaves the lease to run
+    out and the ordinary outbox pass to deliver it."""
     assert ctx.panel is not None
     if roles is None:
         roles = await ctx.repo.roles_of(actor.aad_object_id)
@@ -151,10 +160,7 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
         picked, reason, basis, asked = ballot(choice, rationale, serious_harm_basis, question)
     except BallotError as invalid:
         raise PanelRefused(str(invalid), invalid.field) from invalid
-    organisation = next(
-        (m.organisation for m in await ctx.repo.members() if m.aad_object_id == actor.aad_object_id
-         and m.partner is partner), None,
-    )
+    organisation = roles.organisations.get(partner)
     now = ctx.clock.now()
     vote = Vote(partner=partner, choice=picked, rationale=reason, serious_harm_basis=basis, question=asked,
                 voter_aad_id=actor.aad_object_id, voter_name=actor.name, organisation=organisation, cast_at=now)
@@ -170,11 +176,16 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
         votes = await tx.votes(locked.id, locked.vote_round)
         previous = votes.get(partner)
         if previous is not None and _same(previous, vote):
-            return await load_case(ctx, reference), "Your partner's vote is already recorded."
+            case = await load_case(ctx, reference)
+            return case, "Your partner's vote is already recorded.", await panel_view(ctx, case)
         await tx.save_vote(locked.id, locked.vote_round, vote, replace=previous is not None)
         before = dict(votes)
         votes[partner] = vote
-        messages = [_card_update(locked.id, locked.version)]
+        card_update = _card_update(locked.id, locked.version)
+        claimed: OutboxItem | None = None
+        if ctx.deliver_card_now is not None and locked.panel_activity_id:
+            claimed = await tx.enqueue_claimed(card_update, now, OUTBOX_LEASE_SECONDS)
+        messages = [] if claimed is not None else [card_update]
         for query in await tx.open_queries(locked.id):
             if query.partner is partner and (vote.choice is not VoteChoice.QUERIES or query.question != vote.question):
                 await tx.close_query(query.id, "withdrawn", now)
@@ -222,11 +233,15 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
         prompts = [m for m in messages if m.kind == "disagreement_prompt"]
         if prompts:
             await tx.enqueue(prompts, now + timedelta(hours=ctx.partnership.disagreement_prompt_hours))
-    ctx.kick_outbox()
+    if messages:
+        ctx.kick_outbox()
     case = await load_case(ctx, reference)
+    view = await panel_view(ctx, case)
+    if claimed is not None and ctx.deliver_card_now is not None and locked.panel_activity_id:
+        ctx.deliver_card_now(claimed, view, locked.panel_activity_id)
     if decision is not None:
-        return case, f"Vote recorded. The panel has decided: {decision.outcome.short.lower()}."
-    return case, "Vote recorded."
+        return case, f"Vote recorded. The panel has decided: {decision.outcome.short.lower()}.", view
+    return case, "Vote recorded.", view
 
 
 def _same(a: Vote, b: Vote) -> bool:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from bot.domain.case import Actor, Case, CaseStatus, CaseSummary
 from bot.domain.events import Event
@@ -55,6 +55,7 @@ class Roles:
     panel_partners: frozenset[Partner] = frozenset()
     chair: bool = False
     manager: bool = False
+    organisations: dict[Partner, str | None] = field(default_factory=dict, compare=False)  # per partner role
 
     @property
     def may_see_identifiers(self) -> bool:
@@ -137,6 +138,9 @@ class Repository(Protocol):
     async def count_outbox(self, status: str) -> int: ...
 
 
+OUTBOX_LEASE_SECONDS = 60  # how long a claimed outbox message is this process's to deliver
+
+
 @dataclass(frozen=True)
 class LockedCase:
     """A case row taken for update inside a panel transaction."""
@@ -147,6 +151,7 @@ class LockedCase:
     vote_round: int
     version: int
     referrer_aad_id: str
+    panel_activity_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -177,13 +182,26 @@ class PanelTransaction(Protocol):
     async def set_anchor(self, case_id: str, anchor: Anchor, at: datetime) -> None: ...
     async def enqueue(self, messages: Sequence[OutboxMessage], at: datetime) -> None: ...
 
+    async def enqueue_claimed(self, message: OutboxMessage, at: datetime, lease_seconds: int) -> OutboxItem | None:
+        """Enqueue a message already leased to this process, which delivers it as soon as
+        the transaction commits; None if the key was already enqueued."""
+        ...
+
+
+class PanelState(NamedTuple):
+    """The panel's part of a case as one consistent read: what the voting card shows."""
+
+    round: int
+    votes: dict[Partner, Vote]
+    decision: Decision | None
+    queries: list[QueryRecord]
+    version: int
+
 
 class PanelStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[PanelTransaction]: ...
 
-    async def panel_state(
-        self, case_id: str
-    ) -> tuple[int, dict[Partner, Vote], Decision | None, list[QueryRecord]]: ...
+    async def panel_state(self, case_id: str) -> PanelState: ...
 
     async def remember_mri(self, aad_object_id: str, mri: str, at: datetime) -> None: ...
     async def panel_mris(self) -> list[str]: ...

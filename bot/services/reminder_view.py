@@ -53,7 +53,7 @@ async def reminder_view(ctx: ServiceContext, case: Case, row: DeadlineRow, kind:
     if row.owner == Owner.LOCAL_AUTHORITY.value:
         chosen = [m for m in chosen if m.partner is Partner.LOCAL_AUTHORITY]
     if row.step_id == "panel_vote" and ctx.panel is not None:  # only the partners that have not voted
-        _, votes, _, _ = await ctx.panel.panel_state(case.id)
+        votes = (await ctx.panel.panel_state(case.id)).votes
         chosen = [m for m in chosen if m.partner not in votes]
     reminder_kind = ReminderKind(kind)
     if reminder_kind is ReminderKind.OVERDUE:  # escalation: the chair is told too

@@ -80,12 +80,11 @@ class PanelActions:
     async def _vote(self, actor: Actor, reference: str, press: CardPress) -> Reply:
         # One roles lookup for the whole turn: the vote's authority check and the member card.
         roles = await self.services.repo.roles_of(actor.aad_object_id)
-        case, message = await panel.cast_vote(
+        _case, message, view = await panel.cast_vote(
             self.services, actor, reference, choice=press.inputs.get("choice"),
             rationale=press.inputs.get("rationale"), serious_harm_basis=press.inputs.get("serious_harm_basis"),
             question=press.inputs.get("question"), card_round=press.version, roles=roles,
         )
-        view = await panel.panel_view(self.services, case)
         partner = next(iter(roles.panel_partners))
         return Reply(card=vote_card.member_card(view, self.services.tz, partner, message=message))
 

@@ -75,11 +75,12 @@ class Process:
         self.ctx.calendar = EnglandCalendar(partnership.closure_days)
 
     async def vote(self, who: Actor, reference: str, choice: str, **extra: Any) -> tuple[Any, str]:
-        return await cast_vote(
+        case, message, _view = await cast_vote(
             self.ctx, who, reference, choice=choice, rationale=RATIONALE,
             serious_harm_basis=BASIS if choice == "rapid_review" else None,
             question=extra.get("question"), card_round=extra.get("card_round"),
         )
+        return case, message
 
 
 async def _start(url: str, partnership: PartnershipConfig, count: int) -> list[Process]:

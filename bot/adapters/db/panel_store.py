@@ -11,6 +11,7 @@ transaction.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,7 +28,11 @@ from bot.domain.events import Event
 from bot.domain.partnership import Partner
 from bot.domain.timeline import Anchor
 from bot.domain.votes import Decision, Vote, VoteChoice
-from bot.services.ports import LockedCase, OutboxMessage, QueryRecord
+from bot.services.ports import LockedCase, OutboxItem, OutboxMessage, PanelState, QueryRecord
+
+_PANEL_MRIS = select(t.members.c.mri).where(
+    t.members.c.role == "panel", t.members.c.active.is_(True), t.members.c.mri.is_not(None)
+)
 
 
 def _vote(row: Any) -> Vote:
@@ -70,13 +75,13 @@ class PanelTransaction:
             .where(t.cases.c.reference == reference)
             .values(version=t.cases.c.version + 1, updated_at=now)
             .returning(t.cases.c.id, t.cases.c.status, t.cases.c.vote_round, t.cases.c.version,
-                       t.cases.c.referrer_aad_id)
+                       t.cases.c.referrer_aad_id, t.cases.c.panel_activity_id)
         )
         row = result.first()
         if row is None:
             return None
         return LockedCase(row.id, reference, CaseStatus(row.status), row.vote_round, row.version,
-                          row.referrer_aad_id)
+                          row.referrer_aad_id, row.panel_activity_id)
 
     async def votes(self, case_id: str, round_: int) -> dict[Partner, Vote]:
         rows = await self.conn.execute(
@@ -157,25 +162,35 @@ class PanelTransaction:
     async def enqueue(self, messages: Sequence[OutboxMessage], at: datetime) -> None:
         await self.repo._enqueue(self.conn, messages, at)
 
+    async def enqueue_claimed(self, message: OutboxMessage, at: datetime, lease_seconds: int) -> OutboxItem | None:
+        return await self.repo._enqueue_claimed(self.conn, message, at, lease_seconds)
+
 
 class SqlPanelStore:
+    MRIS_FRESH_SECONDS = 30.0
+
     def __init__(self, repo: SqlRepository) -> None:
         self.repo = repo
         self.db = repo.db
+        # The Teams ids a card's refresh lists: read on every card render, changed when a
+        # member is first seen. Kept for a short while (another process may learn one).
+        self._mris: tuple[float, int, list[str]] | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PanelTransaction]:
         async with self.db.write() as conn:
             yield PanelTransaction(conn, self.repo)
 
-    async def panel_state(self, case_id: str) -> tuple[int, dict[Partner, Vote], Decision | None, list[QueryRecord]]:
-        """What the voting card shows: the round, its votes, the decision and open queries."""
+    async def panel_state(self, case_id: str) -> PanelState:
+        """What the voting card shows: the round, its votes, the decision and the queries,
+        with the case's version, all from one snapshot."""
         async with self.db.read() as conn:
             row = (
-                await conn.execute(select(t.cases.c.vote_round, t.cases.c.decision).where(t.cases.c.id == case_id))
+                await conn.execute(select(t.cases.c.vote_round, t.cases.c.decision, t.cases.c.version)
+                                   .where(t.cases.c.id == case_id))
             ).first()
             if row is None:
-                return 1, {}, None, []
+                return PanelState(1, {}, None, [], 0)
             votes = await conn.execute(
                 select(t.votes).where(t.votes.c.case_id == case_id, t.votes.c.round == row.vote_round)
             )
@@ -183,7 +198,8 @@ class SqlPanelStore:
                 select(t.queries).where(t.queries.c.case_id == case_id).order_by(t.queries.c.id)
             )
             decision = Decision.model_validate(row.decision) if row.decision else None
-            return row.vote_round, {Partner(v.partner): _vote(v) for v in votes}, decision, [_query(q) for q in queries]
+            return PanelState(row.vote_round, {Partner(v.partner): _vote(v) for v in votes}, decision,
+                              [_query(q) for q in queries], row.version)
 
     async def remember_mri(self, aad_object_id: str, mri: str, at: datetime) -> None:
         """Teams user ids (MRIs) are what a card's refresh lists; learn them as members talk."""
@@ -193,11 +209,14 @@ class SqlPanelStore:
                 .where(t.members.c.aad_object_id == aad_object_id, (t.members.c.mri.is_(None)) | (t.members.c.mri != mri))
                 .values(mri=mri, updated_at=at)
             )
+        self._mris = None
 
     async def panel_mris(self) -> list[str]:
+        now, changes = time.monotonic(), self.repo.roster_changes
+        if self._mris is not None and now - self._mris[0] < self.MRIS_FRESH_SECONDS and self._mris[1] == changes:
+            return list(self._mris[2])
         async with self.db.read() as conn:
-            rows = await conn.execute(
-                select(t.members.c.mri).where(t.members.c.role == "panel", t.members.c.active.is_(True),
-                                              t.members.c.mri.is_not(None))
-            )
-            return sorted({r.mri for r in rows})[:60]
+            rows = await conn.execute(_PANEL_MRIS)
+            found = sorted({r.mri for r in rows})[:60]
+        self._mris = (now, changes, found)
+        return list(found)

@@ -12,11 +12,12 @@ Concurrency rules that matter here:
 from __future__ import annotations
 
 import random
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -64,6 +65,15 @@ def _summary(row: Any) -> CaseSummary:
     )
 
 
+REFERRALS_KEPT = 256
+
+# Statements run on every turn are built once: SQLAlchemy then reuses their cache key and
+# compiled form instead of rebuilding the expression per call (issue 6's profile).
+_ROLES_OF = select(t.members.c.role, t.members.c.partner, t.members.c.organisation).where(
+    t.members.c.aad_object_id == bindparam("aad"), t.members.c.active.is_(True)
+)
+
+
 def _aware(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything we store is UTC."""
     from datetime import UTC
@@ -75,6 +85,10 @@ class SqlRepository:
     def __init__(self, db: Database, rng: random.Random | None = None) -> None:
         self.db = db
         self._rng = rng or random.SystemRandom()
+        self.roster_changes = 0  # counts this process's roster writes: caches of the roster compare it
+        # A referral never changes once submitted; parsing its JSON into the pydantic model
+        # was a measurable part of every card render (issue 6), so recent ones are kept.
+        self._referrals: OrderedDict[str, Referral] = OrderedDict()
 
     # ---- dialect helpers ---------------------------------------------------------------
 
@@ -145,18 +159,23 @@ class SqlRepository:
     async def _get_case(self, where: Any) -> Case | None:
         async with self.db.read() as conn:
             row = (
-                await conn.execute(
-                    select(*_SUMMARY_COLUMNS, t.cases.c.referral, t.cases.c.aware_date, t.cases.c.version).where(where)
-                )
+                await conn.execute(select(*_SUMMARY_COLUMNS, t.cases.c.aware_date, t.cases.c.version).where(where))
             ).first()
-        if row is None:
-            return None
-        return Case(
-            summary=_summary(row),
-            referral=Referral.model_validate(row.referral),
-            aware_date=row.aware_date,
-            version=row.version,
-        )
+            if row is None:
+                return None
+            referral = self._referrals.get(row.id)
+            if referral is None:
+                data = (await conn.execute(select(t.cases.c.referral).where(t.cases.c.id == row.id))).scalar_one()
+                referral = self._remember_referral(row.id, Referral.model_validate(data))
+            else:
+                self._referrals.move_to_end(row.id)
+        return Case(summary=_summary(row), referral=referral, aware_date=row.aware_date, version=row.version)
+
+    def _remember_referral(self, case_id: str, referral: Referral) -> Referral:
+        self._referrals[case_id] = referral
+        if len(self._referrals) > REFERRALS_KEPT:
+            self._referrals.popitem(last=False)
+        return referral
 
     async def summary_by_draft(self, draft_id: str) -> CaseSummary | None:
         async with self.db.read() as conn:
@@ -224,6 +243,7 @@ class SqlRepository:
     async def seed_members(self, records: Sequence[MemberRecord], at: datetime) -> int:
         """Make the config-sourced members match the partnership file; members added in
         Teams are left alone. Returns how many rows changed."""
+        self.roster_changes += 1
         async with self.db.write() as conn:
             existing = (await conn.execute(select(t.members).where(t.members.c.source == "config"))).all()
             # A partnership manager's removal in Teams outlives the file until the file changes.
@@ -270,19 +290,16 @@ class SqlRepository:
 
     async def roles_of(self, aad_object_id: str) -> Roles:
         async with self.db.read() as conn:
-            rows = await conn.execute(
-                select(t.members.c.role, t.members.c.partner).where(
-                    t.members.c.aad_object_id == aad_object_id.lower(), t.members.c.active.is_(True)
-                )
-            )
-            partners: set[Partner] = set()
+            rows = await conn.execute(_ROLES_OF, {"aad": aad_object_id.lower()})
+            organisations: dict[Partner, str | None] = {}
             chair = manager = False
             for row in rows:
                 if row.role == Role.PANEL.value and row.partner:
-                    partners.add(Partner(row.partner))
+                    organisations[Partner(row.partner)] = row.organisation
                 chair |= row.role == Role.CHAIR.value
                 manager |= row.role == Role.MANAGER.value
-        return Roles(aad_object_id=aad_object_id, panel_partners=frozenset(partners), chair=chair, manager=manager)
+        return Roles(aad_object_id=aad_object_id, panel_partners=frozenset(organisations), chair=chair,
+                     manager=manager, organisations=organisations)
 
     async def has_unresolved_upns(self) -> bool:
         async with self.db.read() as conn:
@@ -294,6 +311,7 @@ class SqlRepository:
         return bool(row)
 
     async def bind_upn(self, upn: str, aad_object_id: str, at: datetime) -> bool:
+        self.roster_changes += 1
         async with self.db.write() as conn:
             result = await conn.execute(
                 update(t.members)
@@ -304,6 +322,7 @@ class SqlRepository:
 
     async def add_member(self, record: MemberRecord, mri: str | None, at: datetime) -> None:
         """A member added in Teams by a partnership manager (kept when the file is re-seeded)."""
+        self.roster_changes += 1
         async with self.db.write() as conn:
             existing = (
                 await conn.execute(
@@ -332,6 +351,7 @@ class SqlRepository:
                 )
 
     async def remove_member(self, aad_object_id: str, at: datetime) -> int:
+        self.roster_changes += 1
         async with self.db.write() as conn:
             result = await conn.execute(
                 update(t.members)
@@ -442,6 +462,26 @@ class SqlRepository:
     async def enqueue(self, messages: Sequence[OutboxMessage], at: datetime) -> None:
         async with self.db.write() as conn:
             await self._enqueue(conn, messages, at)
+
+    async def _enqueue_claimed(self, conn: AsyncConnection, message: OutboxMessage, at: datetime,
+                               lease_seconds: int) -> OutboxItem | None:
+        stmt = self._insert(t.outbox).values(
+            key=message.key,
+            kind=message.kind,
+            case_id=message.case_id,
+            payload=message.payload,
+            status=message.status,
+            attempts=1,
+            not_before=at,
+            claimed_until=at + timedelta(seconds=lease_seconds),
+            created_at=at,
+        )
+        row = (
+            await conn.execute(stmt.on_conflict_do_nothing(index_elements=[t.outbox.c.key]).returning(t.outbox.c.id))
+        ).first()
+        if row is None:
+            return None
+        return OutboxItem(row.id, message.key, message.kind, message.case_id, message.payload, 1)
 
     async def claim_outbox(self, now: datetime, lease_seconds: int, limit: int) -> list[OutboxItem]:
         """Lease due messages to this process. A lease that runs out (the process died
