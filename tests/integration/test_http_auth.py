@@ -418,3 +418,20 @@ async def test_replaying_a_valid_invoke_has_one_effect_and_the_same_answer(bot, 
     assert len(after_first["processed_activities"]) == len(before["processed_activities"]) + 1
     assert await snapshot(bot) == after_first
     assert len(bot.connector.requests) == requests_after_first
+
+
+async def test_proactive_card_posts_and_updates_carry_the_bots_token(bot):
+    """The outbox's posts and in-place updates reach the connector through the kept clients
+    directly (bot/teams/notifier.py), with the same credentials as a turn's replies."""
+    from bot.services.ports import Address
+
+    notifier = bot.c.services.notifier
+    channel = Address(A.PANEL_CHANNEL_ID, bot.url, A.TENANT, A.BOT_ID)
+    activity_id = await notifier.send_card(channel, {"type": "AdaptiveCard", "version": "1.5", "body": []})
+    await notifier.update_card(channel, activity_id, {"type": "AdaptiveCard", "version": "1.5",
+                                                      "body": [{"type": "TextBlock", "text": "updated"}]})
+    requests = bot.connector.requests_of("send") + bot.connector.requests_of("update")
+    assert len(requests) == 2
+    assert all(r.headers.get("Authorization") == f"Bearer {OUTBOUND_TOKEN}" for r in requests)
+    [update] = bot.connector.updates()
+    assert update.activity_id == activity_id and "updated" in json.dumps(update.activity)
