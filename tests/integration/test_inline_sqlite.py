@@ -65,7 +65,7 @@ async def test_a_lock_never_released_ends_in_an_error_after_the_timeout(tmp_path
     path = tmp_path / "locked.db"
     sqlite3.connect(path).execute("CREATE TABLE t (n INTEGER)")
     other = _hold_write_lock(str(path))
-    connection = await inline_sqlite.connect(str(path), timeout=0.2, isolation_level=None)
+    connection = await inline_sqlite.connect(str(path), timeout=0.2)
     started = time.perf_counter()
     with pytest.raises(sqlite3.OperationalError, match="locked"):
         await connection.cursor().execute("BEGIN IMMEDIATE")

@@ -79,21 +79,18 @@ class Database:
         # or ROLLBACK; the pool's reset-on-return ROLLBACK after that would be one more
         # statement per write transaction, for nothing.
         url = make_url(self.url).set(drivername="sqlite+inline")
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30},
+        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30, "begin": begin},
                                      pool_reset_on_return=None if immediate else "rollback")
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI types
-            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            # Opened with isolation_level None: the dialect issues the connection's BEGIN itself.
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _on_begin(connection) -> None:  # noqa: ANN001
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
 

@@ -142,9 +142,10 @@ class _ImmediateQueue:
 class InlineConnection:
     _tx = _ImmediateQueue()
 
-    def __init__(self, connection: sqlite3.Connection, busy_seconds: float) -> None:
+    def __init__(self, connection: sqlite3.Connection, busy_seconds: float, begin: str = "BEGIN") -> None:
         self._conn: sqlite3.Connection | None = connection
         self._busy_seconds = busy_seconds
+        self._begin = begin
 
     @property
     def _connection(self) -> sqlite3.Connection | None:
@@ -161,6 +162,11 @@ class InlineConnection:
 
     def cursor(self) -> InlineCursor:
         return InlineCursor(self._open().cursor(), self._busy_seconds)
+
+    async def begin(self) -> None:
+        """The connection's own BEGIN (`BEGIN IMMEDIATE` for a writer), issued straight to
+        sqlite3: through SQLAlchemy's `begin` event it was a whole statement execution."""
+        await _retry_busy(lambda: self._open().execute(self._begin), self._busy_seconds)
 
     async def commit(self) -> None:
         # In WAL mode a COMMIT that finds the database busy leaves the transaction open
@@ -179,13 +185,18 @@ class InlineConnection:
         self._open().create_function(*args, **kwargs)
 
 
-async def connect(database: str, *, timeout: float = DEFAULT_BUSY_SECONDS, **kwargs: Any) -> InlineConnection:
-    """Open a connection whose lock waits happen on the event loop, never inside sqlite3."""
+async def connect(database: str, *, timeout: float = DEFAULT_BUSY_SECONDS, begin: str = "BEGIN",
+                  **kwargs: Any) -> InlineConnection:
+    """Open a connection whose lock waits happen on the event loop, never inside sqlite3.
+    `begin` is the statement that starts each of its transactions."""
     kwargs.pop("check_same_thread", None)
+    if begin not in ("BEGIN", "BEGIN IMMEDIATE", "BEGIN DEFERRED", "BEGIN EXCLUSIVE"):
+        raise ValueError(f"not a BEGIN statement: {begin!r}")
     connection = await _retry_busy(
-        lambda: sqlite3.connect(database, timeout=0, check_same_thread=False, **kwargs), timeout
+        lambda: sqlite3.connect(database, timeout=0, check_same_thread=False, isolation_level=None, **kwargs),
+        timeout,
     )
-    return InlineConnection(connection, timeout)
+    return InlineConnection(connection, timeout, begin)
 
 
 class _Module:
@@ -216,6 +227,10 @@ class SQLiteDialect_inline(SQLiteDialect_aiosqlite):  # noqa: N801 - SQLAlchemy'
     @classmethod
     def import_dbapi(cls) -> InlineDBAPI:
         return InlineDBAPI(_Module, sqlite3)  # type: ignore[arg-type]
+
+    def do_begin(self, dbapi_connection: Any) -> None:
+        adapted = getattr(dbapi_connection, "dbapi_connection", dbapi_connection)
+        await_(adapted._connection.begin())
 
 
 def register() -> None:
