@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 from botbuilder.core import BotAdapter, CardFactory, MessageFactory, TurnContext
 from botbuilder.schema import (
-    Activity,
     ActivityTypes,
     ChannelAccount,
     ConversationAccount,
@@ -177,13 +176,29 @@ class TeamsNotifier:
         except Exception as error:  # noqa: BLE001 - every connector failure becomes a retryable delivery error
             raise delivery_error(error) from error
 
-    def _card_activity(self, address: Address, card: dict[str, Any]) -> Activity:
+    def _card_activity(self, address: Address, card: dict[str, Any], activity_id: str | None = None) -> Any:
+        """The message carrying a card. With the kept clients it is the wire JSON itself
+        (bot/teams/sdk.py sends a dict as it is); the SDK's stock path gets an Activity."""
+        if self._direct is not None:
+            body: dict[str, Any] = {
+                "type": "message",
+                "channelId": "msteams",
+                "serviceUrl": address.service_url,
+                "from": {"id": address.bot_id or self._app_id},
+                "conversation": {"id": address.conversation_id, **({"tenantId": address.tenant_id}
+                                                                   if address.tenant_id else {})},
+                "attachments": [{"contentType": CardFactory.content_types.adaptive_card, "content": card}],
+            }
+            if activity_id:
+                body["id"] = activity_id
+            return body
         activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
         activity.type = ActivityTypes.message
         activity.conversation = ConversationAccount(id=address.conversation_id, tenant_id=address.tenant_id)
         activity.from_property = ChannelAccount(id=address.bot_id or self._app_id)
         activity.channel_id = "msteams"
         activity.service_url = address.service_url
+        activity.id = activity_id
         return activity
 
     async def send_card(self, address: Address, card: dict[str, Any]) -> str:
@@ -204,8 +219,7 @@ class TeamsNotifier:
 
     async def update_card(self, address: Address, activity_id: str, card: dict[str, Any]) -> None:
         async def work(connector: Any) -> None:
-            activity = self._card_activity(address, card)
-            activity.id = activity_id
+            activity = self._card_activity(address, card, activity_id)
             await connector.conversations.update_activity(address.conversation_id, activity_id, activity)
 
         await self._with_connector(address, work)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.adapters.db import schema as t
@@ -30,9 +30,28 @@ from bot.domain.timeline import Anchor
 from bot.domain.votes import Decision, Vote, VoteChoice
 from bot.services.ports import LockedCase, OutboxItem, OutboxMessage, PanelState, QueryRecord
 
+# Built once: a vote runs each of these (see bot/adapters/db/repository.py, _ROLES_OF).
 _PANEL_MRIS = select(t.members.c.mri).where(
     t.members.c.role == "panel", t.members.c.active.is_(True), t.members.c.mri.is_not(None)
 )
+_LOCK_CASE = (
+    update(t.cases)
+    .where(t.cases.c.reference == bindparam("b_ref"))
+    .values(version=t.cases.c.version + 1, updated_at=bindparam("b_now"))
+    .returning(t.cases.c.id, t.cases.c.status, t.cases.c.vote_round, t.cases.c.version,
+               t.cases.c.referrer_aad_id, t.cases.c.panel_activity_id)
+)
+_ROUND_VOTES = select(t.votes).where(t.votes.c.case_id == bindparam("b_case"), t.votes.c.round == bindparam("b_round"))
+_INSERT_VOTE = insert(t.votes)
+_REPLACE_VOTE = update(t.votes).where(
+    t.votes.c.case_id == bindparam("b_case"), t.votes.c.round == bindparam("b_round"),
+    t.votes.c.partner == bindparam("b_partner"),
+)
+_OPEN_QUERIES = select(t.queries).where(t.queries.c.case_id == bindparam("b_case"), t.queries.c.status == "open")
+_CASE_PANEL = select(t.cases.c.vote_round, t.cases.c.decision, t.cases.c.version).where(
+    t.cases.c.id == bindparam("b_case")
+)
+_CASE_QUERIES = select(t.queries).where(t.queries.c.case_id == bindparam("b_case")).order_by(t.queries.c.id)
 
 
 def _vote(row: Any) -> Vote:
@@ -70,23 +89,14 @@ class PanelTransaction:
     repo: SqlRepository
 
     async def lock_case(self, reference: str, now: datetime) -> LockedCase | None:
-        result = await self.conn.execute(
-            update(t.cases)
-            .where(t.cases.c.reference == reference)
-            .values(version=t.cases.c.version + 1, updated_at=now)
-            .returning(t.cases.c.id, t.cases.c.status, t.cases.c.vote_round, t.cases.c.version,
-                       t.cases.c.referrer_aad_id, t.cases.c.panel_activity_id)
-        )
-        row = result.first()
+        row = (await self.conn.execute(_LOCK_CASE, {"b_ref": reference, "b_now": now})).first()
         if row is None:
             return None
         return LockedCase(row.id, reference, CaseStatus(row.status), row.vote_round, row.version,
                           row.referrer_aad_id, row.panel_activity_id)
 
     async def votes(self, case_id: str, round_: int) -> dict[Partner, Vote]:
-        rows = await self.conn.execute(
-            select(t.votes).where(t.votes.c.case_id == case_id, t.votes.c.round == round_)
-        )
+        rows = await self.conn.execute(_ROUND_VOTES, {"b_case": case_id, "b_round": round_})
         return {Partner(r.partner): _vote(r) for r in rows}
 
     async def save_vote(self, case_id: str, round_: int, vote: Vote, replace: bool) -> None:
@@ -101,21 +111,14 @@ class PanelTransaction:
             "cast_at": vote.cast_at,
         }
         if replace:
-            await self.conn.execute(
-                update(t.votes)
-                .where(t.votes.c.case_id == case_id, t.votes.c.round == round_,
-                       t.votes.c.partner == vote.partner.value)
-                .values(**values)
-            )
+            await self.conn.execute(_REPLACE_VOTE, {"b_case": case_id, "b_round": round_,
+                                                    "b_partner": vote.partner.value, **values})
         else:
-            await self.conn.execute(
-                insert(t.votes).values(case_id=case_id, round=round_, partner=vote.partner.value, **values)
-            )
+            await self.conn.execute(_INSERT_VOTE, {"case_id": case_id, "round": round_,
+                                                   "partner": vote.partner.value, **values})
 
     async def open_queries(self, case_id: str) -> list[QueryRecord]:
-        rows = await self.conn.execute(
-            select(t.queries).where(t.queries.c.case_id == case_id, t.queries.c.status == "open")
-        )
+        rows = await self.conn.execute(_OPEN_QUERIES, {"b_case": case_id})
         return [_query(r) for r in rows]
 
     async def query(self, query_id: int) -> QueryRecord | None:
@@ -185,18 +188,11 @@ class SqlPanelStore:
         """What the voting card shows: the round, its votes, the decision and the queries,
         with the case's version, all from one snapshot."""
         async with self.db.read() as conn:
-            row = (
-                await conn.execute(select(t.cases.c.vote_round, t.cases.c.decision, t.cases.c.version)
-                                   .where(t.cases.c.id == case_id))
-            ).first()
+            row = (await conn.execute(_CASE_PANEL, {"b_case": case_id})).first()
             if row is None:
                 return PanelState(1, {}, None, [], 0)
-            votes = await conn.execute(
-                select(t.votes).where(t.votes.c.case_id == case_id, t.votes.c.round == row.vote_round)
-            )
-            queries = await conn.execute(
-                select(t.queries).where(t.queries.c.case_id == case_id).order_by(t.queries.c.id)
-            )
+            votes = await conn.execute(_ROUND_VOTES, {"b_case": case_id, "b_round": row.vote_round})
+            queries = await conn.execute(_CASE_QUERIES, {"b_case": case_id})
             decision = Decision.model_validate(row.decision) if row.decision else None
             return PanelState(row.vote_round, {Partner(v.partner): _vote(v) for v in votes}, decision,
                               [_query(q) for q in queries], row.version)

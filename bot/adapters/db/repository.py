@@ -72,6 +72,24 @@ REFERRALS_KEPT = 256
 _ROLES_OF = select(t.members.c.role, t.members.c.partner, t.members.c.organisation).where(
     t.members.c.aad_object_id == bindparam("aad"), t.members.c.active.is_(True)
 )
+_CASE_COLUMNS = (*_SUMMARY_COLUMNS, t.cases.c.aware_date, t.cases.c.version)
+_CASE_BY_REFERENCE = select(*_CASE_COLUMNS).where(t.cases.c.reference == bindparam("b_ref"))
+_CASE_BY_ID = select(*_CASE_COLUMNS).where(t.cases.c.id == bindparam("b_id"))
+_REFERRAL_OF = select(t.cases.c.referral).where(t.cases.c.id == bindparam("b_id"))
+_PANEL_ACTIVITY = select(t.cases.c.panel_activity_id).where(t.cases.c.id == bindparam("b_id"))
+_INSERT_EVENT = insert(t.events)
+_CHANNEL = select(t.channels).where(t.channels.c.purpose == bindparam("b_purpose"))
+_OUTBOX_DONE = (
+    update(t.outbox)
+    .where(t.outbox.c.id == bindparam("b_id"))
+    .values(status="sent", sent_at=bindparam("b_at"), claimed_until=None)
+)
+_STORED_RESPONSE = select(t.processed_activities.c.response).where(t.processed_activities.c.key == bindparam("b_key"))
+_REMEMBER_RESPONSE = (
+    update(t.processed_activities)
+    .where(t.processed_activities.c.key == bindparam("b_key"))
+    .values(response=bindparam("b_response"))
+)
 
 
 def _aware(value: datetime) -> datetime:
@@ -89,11 +107,22 @@ class SqlRepository:
         # A referral never changes once submitted; parsing its JSON into the pydantic model
         # was a measurable part of every card render (issue 6), so recent ones are kept.
         self._referrals: OrderedDict[str, Referral] = OrderedDict()
+        self._build_statements()
 
     # ---- dialect helpers ---------------------------------------------------------------
 
     def _insert(self, table: Any) -> Any:
         return (postgresql.insert if not self.db.is_sqlite else sqlite.insert)(table)
+
+    def _build_statements(self) -> None:
+        """The dialect-specific statements of every turn, built once (see _ROLES_OF)."""
+        self._claim_activity = (
+            self._insert(t.processed_activities)
+            .values(key=bindparam("b_key"), at=bindparam("b_at"), response=None)
+            .on_conflict_do_nothing(index_elements=[t.processed_activities.c.key])
+        )
+        self._enqueue_outbox = self._insert(t.outbox).on_conflict_do_nothing(index_elements=[t.outbox.c.key])
+        self._enqueue_claimed_outbox = self._enqueue_outbox.returning(t.outbox.c.id)
 
     # ---- cases -------------------------------------------------------------------------
 
@@ -151,21 +180,19 @@ class SqlRepository:
         return _summary(row) if row else None
 
     async def get_case(self, reference: str) -> Case | None:
-        return await self._get_case(t.cases.c.reference == reference)
+        return await self._get_case(_CASE_BY_REFERENCE, {"b_ref": reference})
 
     async def get_case_by_id(self, case_id: str) -> Case | None:
-        return await self._get_case(t.cases.c.id == case_id)
+        return await self._get_case(_CASE_BY_ID, {"b_id": case_id})
 
-    async def _get_case(self, where: Any) -> Case | None:
+    async def _get_case(self, query: Any, params: dict[str, Any]) -> Case | None:
         async with self.db.read() as conn:
-            row = (
-                await conn.execute(select(*_SUMMARY_COLUMNS, t.cases.c.aware_date, t.cases.c.version).where(where))
-            ).first()
+            row = (await conn.execute(query, params)).first()
             if row is None:
                 return None
             referral = self._referrals.get(row.id)
             if referral is None:
-                data = (await conn.execute(select(t.cases.c.referral).where(t.cases.c.id == row.id))).scalar_one()
+                data = (await conn.execute(_REFERRAL_OF, {"b_id": row.id})).scalar_one()
                 referral = self._remember_referral(row.id, Referral.model_validate(data))
             else:
                 self._referrals.move_to_end(row.id)
@@ -201,22 +228,21 @@ class SqlRepository:
 
     async def panel_activity(self, case_id: str) -> str | None:
         async with self.db.read() as conn:
-            return (
-                await conn.execute(select(t.cases.c.panel_activity_id).where(t.cases.c.id == case_id))
-            ).scalar_one_or_none()
+            return (await conn.execute(_PANEL_ACTIVITY, {"b_id": case_id})).scalar_one_or_none()
 
     # ---- events ------------------------------------------------------------------------
 
     async def _add_event(self, conn: AsyncConnection, event: Event) -> None:
         await conn.execute(
-            insert(t.events).values(
-                case_id=event.case_id,
-                at=event.at,
-                kind=event.kind,
-                actor_aad_id=event.actor_aad_id,
-                actor_name=event.actor_name,
-                detail=event.detail,
-            )
+            _INSERT_EVENT,
+            {
+                "case_id": event.case_id,
+                "at": event.at,
+                "kind": event.kind,
+                "actor_aad_id": event.actor_aad_id,
+                "actor_name": event.actor_name,
+                "detail": event.detail,
+            },
         )
 
     async def add_event(self, event: Event) -> None:
@@ -418,7 +444,7 @@ class SqlRepository:
 
     async def channel(self, purpose: str) -> Address | None:
         async with self.db.read() as conn:
-            row = (await conn.execute(select(t.channels).where(t.channels.c.purpose == purpose))).first()
+            row = (await conn.execute(_CHANNEL, {"b_purpose": purpose})).first()
         if row is None:
             return None
         return Address(row.conversation_id, row.service_url, row.tenant_id, row.bot_id)
@@ -447,17 +473,16 @@ class SqlRepository:
 
     async def _enqueue(self, conn: AsyncConnection, messages: Sequence[OutboxMessage], at: datetime) -> None:
         for message in messages:
-            stmt = self._insert(t.outbox).values(
-                key=message.key,
-                kind=message.kind,
-                case_id=message.case_id,
-                payload=message.payload,
-                status=message.status,
-                attempts=0,
-                not_before=at,
-                created_at=at,
-            )
-            await conn.execute(stmt.on_conflict_do_nothing(index_elements=[t.outbox.c.key]))
+            await conn.execute(self._enqueue_outbox, {
+                "key": message.key,
+                "kind": message.kind,
+                "case_id": message.case_id,
+                "payload": message.payload,
+                "status": message.status,
+                "attempts": 0,
+                "not_before": at,
+                "created_at": at,
+            })
 
     async def enqueue(self, messages: Sequence[OutboxMessage], at: datetime) -> None:
         async with self.db.write() as conn:
@@ -465,20 +490,17 @@ class SqlRepository:
 
     async def _enqueue_claimed(self, conn: AsyncConnection, message: OutboxMessage, at: datetime,
                                lease_seconds: int) -> OutboxItem | None:
-        stmt = self._insert(t.outbox).values(
-            key=message.key,
-            kind=message.kind,
-            case_id=message.case_id,
-            payload=message.payload,
-            status=message.status,
-            attempts=1,
-            not_before=at,
-            claimed_until=at + timedelta(seconds=lease_seconds),
-            created_at=at,
-        )
-        row = (
-            await conn.execute(stmt.on_conflict_do_nothing(index_elements=[t.outbox.c.key]).returning(t.outbox.c.id))
-        ).first()
+        row = (await conn.execute(self._enqueue_claimed_outbox, {
+            "key": message.key,
+            "kind": message.kind,
+            "case_id": message.case_id,
+            "payload": message.payload,
+            "status": message.status,
+            "attempts": 1,
+            "not_before": at,
+            "claimed_until": at + timedelta(seconds=lease_seconds),
+            "created_at": at,
+        })).first()
         if row is None:
             return None
         return OutboxItem(row.id, message.key, message.kind, message.case_id, message.payload, 1)
@@ -519,9 +541,7 @@ class SqlRepository:
 
     async def outbox_done(self, item_id: int, at: datetime) -> None:
         async with self.db.write() as conn:
-            await conn.execute(
-                update(t.outbox).where(t.outbox.c.id == item_id).values(status="sent", sent_at=at, claimed_until=None)
-            )
+            await conn.execute(_OUTBOX_DONE, {"b_id": item_id, "b_at": at})
 
     async def outbox_retry(self, item_id: int, not_before: datetime, error: str, give_up: bool) -> None:
         async with self.db.write() as conn:
@@ -563,20 +583,15 @@ class SqlRepository:
         """Record that an activity is being handled. (True, None) the first time; (False,
         stored response) when Teams delivers it again."""
         async with self.db.write() as conn:
-            stmt = self._insert(t.processed_activities).values(key=key, at=at, response=None)
-            result = await conn.execute(stmt.on_conflict_do_nothing(index_elements=[t.processed_activities.c.key]))
+            result = await conn.execute(self._claim_activity, {"b_key": key, "b_at": at})
             if result.rowcount:
                 return True, None
-            row = (
-                await conn.execute(select(t.processed_activities.c.response).where(t.processed_activities.c.key == key))
-            ).first()
+            row = (await conn.execute(_STORED_RESPONSE, {"b_key": key})).first()
             return False, row.response if row else None
 
     async def remember_response(self, key: str, response: Any) -> None:
         async with self.db.write() as conn:
-            await conn.execute(
-                update(t.processed_activities).where(t.processed_activities.c.key == key).values(response=response)
-            )
+            await conn.execute(_REMEMBER_RESPONSE, {"b_key": key, "b_response": response})
 
     # ---- state for the SDK's Storage (dialog state) ---------------------------------------
 
