@@ -28,6 +28,7 @@ from bot.adapters.db.panel_store import SqlPanelStore
 from bot.adapters.db.repository import SqlRepository
 from bot.adapters.links import LinkSigner
 from bot.adapters.meetings import GraphMeetingProvider, OfflineMeetingProvider
+from bot.adapters.schema_check import migrate_if_behind
 from bot.domain.partnership import PartnershipConfig
 from bot.domain.timeline import TimelineProfile
 from bot.services import deadlines
@@ -160,7 +161,7 @@ def bootstrap(
 async def start(components: Components, *, run_outbox: bool = True) -> None:
     """Everything that touches the outside world at start-up. With `run_outbox` (the
     real process) the outbox dispatcher and the scheduler run; tests drive both by hand."""
-    await components.db.migrate()
+    await migrate_if_behind(components.db)  # Alembic only when the schema is behind (start-up time, issue 6)
     await seed_members_from_config(components.services)
     settings = components.settings
     base = settings.public_base_url or f"http://localhost:{settings.port}"

@@ -13,9 +13,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from docx import Document
-from icalendar import Calendar, Event, vCalAddress, vText
-
 from bot.domain.case import Case
 from bot.domain.meeting import MeetingOutcome
 from bot.domain.referral import YesNo
@@ -38,6 +35,8 @@ RECORD_SECTIONS = (
 
 def meeting_ics(*, uid: str, subject: str, description: str, start: datetime, end: datetime,
                 organiser_name: str, attendees: Sequence[Attendee], stamp: datetime) -> bytes:
+    from icalendar import Calendar, Event, vCalAddress, vText  # lazy: only for a download (start-up time, issue 6)
+
     calendar = Calendar()
     calendar.add("prodid", "-//Rapid Review bot//EN")
     calendar.add("version", "2.0")
@@ -69,6 +68,8 @@ def _yes(value: YesNo) -> str:
 def rapid_review_record(case: Case, outcome: MeetingOutcome, *, meeting_start: datetime | None,
                         deciders: Sequence[str], tz: ZoneInfo, partnership: str) -> bytes:
     """Seed 001, 'What a completed Rapid Review Report should include', section by section."""
+    from docx import Document  # lazy: python-docx and lxml cost ~7 MiB, only for a download (memory, issue 6)
+
     r = case.referral
     s = case.summary
     doc = Document()

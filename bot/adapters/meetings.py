@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from bot.services.ports import Attendee, CreatedEvent, MeetingError
 
@@ -124,6 +123,9 @@ class GraphMeetingProvider:
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None,
                     headers: dict[str, str] | None = None) -> dict[str, Any]:
+        # lazy: only Graph needs it, and only the Graph provider calls this (start-up time, issue 6)
+        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
         session = self._session or aiohttp.ClientSession()
         try:
             async for attempt in AsyncRetrying(

@@ -97,7 +97,8 @@ OptionalPastDate = Annotated[OptionalDate, AfterValidator(_not_future)]
 
 
 class FormSection(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+    # defer_build: validators are built on first use, not at import (start-up time, issue 6)
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True, defer_build=True)
 
 
 # ---- Section 1: referrer ------------------------------------------------------------
@@ -313,7 +314,7 @@ SECTION_MODELS: dict[Section, type[FormSection]] = {
 class Referral(BaseModel):
     """A complete, validated referral."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built on first use (start-up time, issue 6)
 
     referrer: ReferrerDetails
     pathway: PathwayChoice

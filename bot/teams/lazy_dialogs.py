@@ -1,0 +1,108 @@
+"""`botbuilder.dialogs` without loading its prompts until something asks for one (issue 6).
+
+The package's `__init__` ends with `from .prompts import *`, `from .choices import *` and
+`from .skills import *`. The prompts and choices import Microsoft's Recognizers-Text
+(dates, numbers, choices in a dozen languages), which compiles hundreds of regular
+expressions at import: ~17 MiB of the bot's memory and 0.2–0.4 s of its start-up
+(tests/bench/bench.py), for prompts the bot never uses: its one dialog
+(dialogs/referral_dialog.py) is an Adaptive Card form.
+
+`install()` creates the package module itself and binds, in the package's own order,
+every name its `__init__` imports explicitly (`from .dialog_set import DialogSet` …),
+from the same submodules, so those are the very same objects as before. The first time
+anyone asks the package for any other name (a prompt, a choice, `__all__` …), the real
+`__init__` runs in full, exactly as a plain import would have, and the name is answered
+from it. Submodules (`botbuilder.dialogs.prompts`, …) import normally at any time.
+
+The SDK is pinned at 4.17.1 (pyproject.toml). If its `__init__` ever holds anything but
+those imports and `__all__`, `install()` does nothing and the package imports as usual;
+tests/unit/test_startup_imports.py checks both the saving and that every exported name still
+resolves.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import sys
+import threading
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from importlib.abc import Loader
+
+PACKAGE = "botbuilder.dialogs"
+DEFERRED = frozenset({"prompts", "choices", "skills"})  # the star-imported subpackages
+
+
+def _explicit_imports(source: str) -> list[tuple[str, list[tuple[str, str]]]] | None:
+    """The package `__init__`'s `from .x import a, b` statements in order, or None when it holds
+    anything this module does not expect (then the package is imported as usual)."""
+    imports: list[tuple[str, list[tuple[str, str]]]] = []
+    starred: set[str] = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+            names = [(alias.name, alias.asname or alias.name) for alias in node.names]
+            if names == [("*", "*")]:
+                starred.add(node.module)
+            elif not any(name == "*" for name, _ in names) and node.module.split(".")[0] not in DEFERRED:
+                imports.append((node.module, names))
+            else:
+                return None
+        elif isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["__all__"]:
+            continue
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):  # a docstring
+            continue
+        else:
+            return None
+    return imports if starred == DEFERRED else None
+
+
+def install() -> bool:
+    """Make `botbuilder.dialogs` load its prompts, choices and skills on first use. Returns
+    whether it did; False when the package is already imported or not as expected."""
+    if PACKAGE in sys.modules:
+        return False
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or spec.origin is None or spec.loader is None or spec.submodule_search_locations is None:
+        return False
+    imports = _explicit_imports(Path(spec.origin).read_text(encoding="utf-8"))
+    if imports is None:
+        return False
+    parent = importlib.import_module(PACKAGE.rpartition(".")[0])  # already imported by find_spec
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[PACKAGE] = package
+    try:
+        for submodule, names in imports:
+            module = importlib.import_module(f"{PACKAGE}.{submodule}")
+            for name, bound in names:
+                setattr(package, bound, getattr(module, name))
+    except BaseException:
+        sys.modules.pop(PACKAGE, None)
+        raise
+    setattr(parent, PACKAGE.rpartition(".")[2], package)  # what the import system does for a submodule
+    package.__getattr__ = _complete_on_first_miss(package, spec.loader)  # type: ignore[method-assign]
+    return True
+
+
+def _complete_on_first_miss(package: ModuleType, loader: Loader):  # noqa: ANN202 - a PEP 562 hook
+    """The package's `__getattr__`, called only for names not bound yet: runs the real
+    `__init__` once (under a lock: one thread runs it, the others wait for it), then answers."""
+    lock = threading.Lock()
+
+    def __getattr__(name: str) -> object:  # noqa: N807 - the module hook's name
+        if name.startswith("__") and name != "__all__":  # probes (`__wrapped__` …): the real package has none either
+            raise AttributeError(f"module {PACKAGE!r} has no attribute {name!r}")
+        with lock:
+            if package.__dict__.get("__getattr__") is __getattr__:
+                del package.__getattr__
+                loader.exec_module(package)  # the real __init__, in full: prompts, choices, skills
+        try:
+            return package.__dict__[name]
+        except KeyError:
+            raise AttributeError(f"module {PACKAGE!r} has no attribute {name!r}") from None
+
+    return __getattr__

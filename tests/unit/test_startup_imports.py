@@ -1,0 +1,118 @@
+"""Start-up budget (issue 6): what `import bot.app` must not load, and that the lazy
+`botbuilder.dialogs` (bot/teams/lazy_dialogs.py) still answers every name it exports.
+
+Each check runs in a fresh interpreter: this test process has imported half the world.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bot.teams.lazy_dialogs import _explicit_imports
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Heavy libraries that ordinary turns do not need; each is imported where it is used.
+NOT_AT_START = (
+    "recognizers_text",  # botbuilder.dialogs' prompts (bot/teams/lazy_dialogs.py)
+    "recognizers_date_time",
+    "botbuilder.dialogs.prompts",
+    "botbuilder.dialogs.choices",
+    "docx",  # the rapid review record (bot/adapters/documents.py)
+    "lxml",
+    "icalendar",  # the .ics invitation (bot/adapters/documents.py)
+    "alembic",  # only when the schema is behind (bot/adapters/schema_check.py)
+    "holidays",  # on the first working-day question (scheduler/calendar.py)
+    "tenacity",  # Graph only (bot/adapters/meetings.py)
+    "email_validator",  # the referral models are built on first use (bot/domain/referral.py)
+)
+
+
+def _run(code: str) -> dict:
+    result = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_importing_the_app_loads_none_of_the_libraries_only_some_turns_need() -> None:
+    found = _run("""
+        import json, sys
+        import bot.app
+        print(json.dumps(sorted(m for m in sys.modules)))
+    """)
+    loaded = [name for name in NOT_AT_START if name in found]
+    assert loaded == [], f"imported at start-up: {loaded} (see issue 6: import these where they are used)"
+
+
+def test_the_lazy_dialogs_package_answers_every_name_the_real_one_exports() -> None:
+    lazy = _run("""
+        import json, sys
+        import bot.teams  # installs the lazy package
+        import botbuilder
+        import botbuilder.dialogs as d
+        from botbuilder.dialogs import DialogSet, DialogState, DialogTurnStatus
+        from botbuilder.dialogs.dialog_set import DialogSet as Direct
+        before = "recognizers_date_time" in sys.modules
+        core_same = DialogSet is Direct and botbuilder.dialogs is d and DialogState is d.DialogState
+        names = sorted(d.__all__)  # asks for a name it has not bound: the real __init__ runs
+        after = "recognizers_date_time" in sys.modules
+        resolved = {n: f"{getattr(d, n).__module__}.{getattr(d, n).__qualname__}"
+                    for n in names if hasattr(getattr(d, n), "__qualname__")}
+        print(json.dumps({"before": before, "after": after, "core_same": core_same, "names": names,
+                          "resolved": resolved, "getattr_left": "__getattr__" in vars(d)}))
+    """)
+    plain = _run("""
+        import json
+        import botbuilder.dialogs as d
+        names = sorted(d.__all__)
+        resolved = {n: f"{getattr(d, n).__module__}.{getattr(d, n).__qualname__}"
+                    for n in names if hasattr(getattr(d, n), "__qualname__")}
+        print(json.dumps({"names": names, "resolved": resolved}))
+    """)
+    assert lazy["before"] is False, "the prompts (Recognizers-Text) were loaded before anything asked for them"
+    assert lazy["core_same"] is True
+    assert lazy["after"] is True and lazy["getattr_left"] is False
+    assert lazy["names"] == plain["names"]
+    assert lazy["resolved"] == plain["resolved"]
+
+
+def test_a_prompt_can_still_be_imported_by_name() -> None:
+    found = _run("""
+        import json
+        import bot.teams
+        from botbuilder.dialogs import TextPrompt, ChoicePrompt
+        from botbuilder.dialogs.choices import Choice
+        print(json.dumps([TextPrompt.__module__, ChoicePrompt.__module__, Choice.__module__]))
+    """)
+    assert found == ["botbuilder.dialogs.prompts.text_prompt", "botbuilder.dialogs.prompts.choice_prompt",
+                     "botbuilder.dialogs.choices.choice"]
+
+
+@pytest.mark.parametrize("source", [
+    "from .dialog import Dialog\nfrom .prompts import *\nfrom .choices import *\n",  # no skills: not the 4.17 shape
+    "from .dialog import Dialog\nfrom .prompts import *\nfrom .choices import *\nfrom .skills import *\nX = f()\n",
+    "import os\nfrom .prompts import *\nfrom .choices import *\nfrom .skills import *\n",
+    "from .dialog import *\nfrom .prompts import *\nfrom .choices import *\nfrom .skills import *\n",
+    "from .prompts.text_prompt import TextPrompt\nfrom .prompts import *\nfrom .choices import *\n"
+    "from .skills import *\n",
+])
+def test_an_unexpected_package_init_is_left_to_the_normal_import(source: str) -> None:
+    assert _explicit_imports(source) is None
+
+
+def test_the_expected_package_init_is_read_in_order() -> None:
+    source = ('"""doc"""\nfrom .about import __version__\nfrom .dialog_set import DialogSet\n'
+              "from .prompts import *\nfrom .choices import *\nfrom .skills import *\n"
+              "from .object_path import ObjectPath\n__all__ = ['DialogSet']\n")
+    assert _explicit_imports(source) == [("about", [("__version__", "__version__")]),
+                                         ("dialog_set", [("DialogSet", "DialogSet")]),
+                                         ("object_path", [("ObjectPath", "ObjectPath")])]
