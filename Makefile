@@ -12,6 +12,7 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m compileall -q bot dialogs cards scheduler  # start-up: no compiling at each start
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

@@ -53,6 +53,8 @@ if str(ROOT) not in sys.path:  # run as a script: make `tests.support` importabl
     sys.path.insert(0, str(ROOT))
 
 LONDON = ZoneInfo("Europe/London")
+PROJECT_PACKAGES = ("bot", "dialogs", "cards", "scheduler")
+STOCK_COMPARED = ("dialog", "vote")  # workloads also run against the bot with the SDK's stock clients
 MIB = 1024 * 1024
 TEAMS_PER_SECOND, TEAMS_PER_30_SECONDS = 7, 60
 
@@ -1036,6 +1038,7 @@ class Options:
     startups: int
     only: frozenset[str] = frozenset()
     profile: bool = False
+    compare_stock: bool = True
 
 
 async def run(options: Options) -> int:
@@ -1052,6 +1055,9 @@ async def run(options: Options) -> int:
     failures: list[str] = []
     try:
         log(f"work dir {workdir}")
+        # Byte-compile the project as a deployment would (`make install` does too): where
+        # PYTHONDONTWRITEBYTECODE is set, every start would otherwise compile ~70 modules.
+        subprocess.run([sys.executable, "-m", "compileall", "-q", *PROJECT_PACKAGES], cwd=ROOT, check=True)
         connector, service_url = start_connector(workdir)
         procs.append(connector)
         now = datetime.now(UTC)
@@ -1059,6 +1065,14 @@ async def run(options: Options) -> int:
         seed = await seed_database(database_url, service_url, total=options.cases, open_cases=options.open_cases,
                                    now=now, rng=rng)
         seed.db_bytes = (workdir / "bench.db").stat().st_size
+        stock_database_url = ""
+        if options.compare_stock and not options.sdk_stock:
+            import shutil
+
+            for suffix in ("", "-wal", "-shm"):
+                if (workdir / f"bench.db{suffix}").exists():
+                    shutil.copy(workdir / f"bench.db{suffix}", workdir / f"stock.db{suffix}")
+            stock_database_url = f"sqlite:///{workdir / 'stock.db'}"
         log(f"seeded in {seed.seconds:.1f} s: {dict(seed.by_status)}; {seed.consistency}; "
             f"{len(seed.candidates)} reminder candidates")
         report["seed"] = {"seconds": round(seed.seconds, 1), "by_status": dict(seed.by_status),
@@ -1098,10 +1112,19 @@ async def run(options: Options) -> int:
 
             bot_url = f"http://127.0.0.1:{bot_port}/api/messages"
             echo_url = f"http://127.0.0.1:{echo_port}/api/messages"
-            status, body, _ = await driver.post(bot_url, A.channel_message(service_url, A.PAT,
+            stock: Proc | None = None
+            stock_url = ""
+            if stock_database_url:  # the "before" of the SDK fixes in bot/teams/ (RR_SDK_STOCK=1)
+                stock_port = free_port()
+                stock, _ = await start_bot(session, workdir, stock_port, stock_database_url, service_url,
+                                           sdk_stock=True, name="bot-stock-sdk")
+                procs.append(stock)
+                stock_url = f"http://127.0.0.1:{stock_port}/api/messages"
+            for url in (bot_url, stock_url) if stock_url else (bot_url,):
+                status, body, _ = await driver.post(url, A.channel_message(service_url, A.PAT,
                                                                            "use this channel for the panel"))
-            if status not in (200, 201):
-                raise RuntimeError(f"binding the panel channel failed: {status} {body[:200]!r}")
+                if status not in (200, 201):
+                    raise RuntimeError(f"binding the panel channel failed: {status} {body[:200]!r}")
 
             workloads: list[Workload] = [DialogWorkload(service_url, now.astimezone(LONDON).date()),
                                          VoteWorkload(service_url, seed.referred), StatusWorkload(service_url)]
@@ -1113,18 +1136,20 @@ async def run(options: Options) -> int:
             for workload in workloads:
                 if isinstance(workload, VoteWorkload):
                     updates_base = (await driver.stats()).get("updates", 0)
-                for target, url, pid in (("echo", echo_url, echo.pid), ("bot", bot_url, bot.pid)):  # warm up
+                targets = [("echo", echo_url, echo.pid), ("bot", bot_url, bot.pid)]
+                if stock is not None and workload.name in STOCK_COMPARED:
+                    targets.append(("stock", stock_url, stock.pid))
+                for target, url, pid in targets:  # warm up
                     await run_round(driver, url, workload, 8, min(1.0, options.seconds / 2), target == "echo", pid)
                 if isinstance(workload, VoteWorkload):
                     await wait_for_updates(driver, updates_base + workload.recorded)
                 for concurrency in (1, 8):
                     for n in range(options.rounds):
-                        order = [("echo", echo_url, echo.pid), ("bot", bot_url, bot.pid)]
-                        for target, url, pid in order if n % 2 == 0 else order[::-1]:
+                        for target, url, pid in targets if n % 2 == 0 else targets[::-1]:
                             result = await run_round(driver, url, workload, concurrency, options.seconds,
                                                      target == "echo", pid)
                             series.setdefault((workload.name, target, concurrency), Series()).rounds.append(result)
-                            if isinstance(workload, VoteWorkload) and target == "bot":
+                            if isinstance(workload, VoteWorkload) and target != "echo":
                                 # The card updates follow through the outbox: let them finish before the
                                 # next round, so the echo bot never shares the CPU with them.
                                 drains.append(await wait_for_updates(driver, updates_base + workload.recorded))
@@ -1143,6 +1168,8 @@ async def run(options: Options) -> int:
                                  "bot_now": round(mem.get("VmRSS", 0) / MIB, 1),
                                  "echo_peak": round(proc_status(echo.pid).get("VmHWM", 0) / MIB, 1)}
             report["series"] = {f"{w}/{t}/c{c}": _series_json(s) for (w, t, c), s in series.items()}
+            if stock is not None:
+                stock.stop()
             for proc in (bot, echo):
                 if not proc.alive():
                     raise RuntimeError(f"{proc.name} died (exit status {proc.popen.returncode}):\n{proc.tail(40)}")
@@ -1382,6 +1409,7 @@ def print_report(report: dict[str, Any], series: dict[tuple[str, str, int], Seri
                   f"{e.pct(99):6.1f} {e.errors:4d} {e.cpu_ms_per_turn:6.2f}ms | {b.throughput / e.throughput:5.2f}")
     print("(latencies in ms; turns/s over all rounds; cpu/turn = CPU time of that process per turn; "
           "echo for status = a plain message)")
+    print_stock_comparison(series)
     for (w, t, c), s in sorted(series.items()):
         samples = [x for r in s.rounds for x in r.error_samples]
         if samples:
@@ -1413,6 +1441,22 @@ def print_report(report: dict[str, Any], series: dict[tuple[str, str, int], Seri
     print_verdicts(report)
 
 
+def print_stock_comparison(series: dict[tuple[str, str, int], Series]) -> None:
+    """Before/after of the SDK fixes in bot/teams/ (sdk.py, notifier.py), measured in the same
+    rounds: the same bot and database with RR_SDK_STOCK=1, i.e. botbuilder's own per-activity
+    connector and token clients, requests in threads, msrest's serialisation, continuation turns."""
+    rows = [(w, c, series[(w, "stock", c)], series[(w, "bot", c)]) for w in STOCK_COMPARED for c in (1, 8)
+            if (w, "stock", c) in series and (w, "bot", c) in series]
+    if not rows:
+        return
+    print()
+    print("SDK overhead fixed in bot/teams/ — before (RR_SDK_STOCK=1, same run) and after:")
+    for w, c, before, after in rows:
+        print(f"  {w:<6} c={c}: {before.throughput:6.1f} -> {after.throughput:6.1f} turns/s, p95 "
+              f"{before.pct(95):6.1f} -> {after.pct(95):6.1f} ms, CPU/turn {before.cpu_ms_per_turn:5.2f} -> "
+              f"{after.cpu_ms_per_turn:5.2f} ms, errors {before.errors}/{after.errors}")
+
+
 def print_verdicts(report: dict[str, Any]) -> None:
     print()
     for v in report["budgets"]:
@@ -1436,6 +1480,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--startups", type=int, default=3, help="start-ups timed (the median is the figure)")
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--only", default="", help="comma-separated workloads to run (dialog, vote, status)")
+    parser.add_argument("--no-stock-compare", dest="compare_stock", action="store_false",
+                        help="skip the extra rounds against the bot with the SDK's stock clients (the 'before')")
     parser.add_argument("--profile", action="store_true",
                         help="sample the workload bot with py-spy (not a dependency) into <workdir>/bot-N.stacks;"
                              " its figures are then not comparable")
@@ -1447,7 +1493,7 @@ def main(argv: list[str] | None = None) -> int:
         args.rounds, args.seconds, args.reminders, args.startups = 1, 2.0, min(args.reminders, 120), 1
     options = Options(args.cases, args.open_cases, args.rounds, args.seconds, args.reminders, args.sdk_stock,
                       args.keep, args.json_path, args.seed, args.strict, args.startups,
-                      frozenset(w for w in args.only.split(",") if w), args.profile)
+                      frozenset(w for w in args.only.split(",") if w), args.profile, args.compare_stock)
     return asyncio.run(run(options))
 
 
