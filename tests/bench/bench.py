@@ -1350,20 +1350,18 @@ def budgets(report: dict[str, Any], series: dict[tuple[str, str, int], Series]) 
     def have(w: str) -> bool:
         return all((w, t, c) in series for t in ("bot", "echo") for c in (1, 8))
 
+    def throughput_verdict(workload: str, name: str) -> None:
+        ratio = min(s(workload, "bot", c).throughput / s(workload, "echo", c).throughput for c in (1, 8))
+        verdict(f"{name} throughput >= 1.0x echo (c=1 and c=8)", ratio >= 1.0, ", ".join(
+            f"{s(workload, 'bot', c).throughput:.0f}/s vs {s(workload, 'echo', c).throughput:.0f}/s at c={c}"
+            for c in (1, 8)) + f" (worst {ratio:.2f}x)")
+
     if have("vote"):
-        vote_ratio = min(s("vote", "bot", c).throughput / s("vote", "echo", c).throughput for c in (1, 8))
-        verdict("vote invoke throughput >= 1.0x echo (c=1 and c=8)", vote_ratio >= 1.0,
-                f"{s('vote', 'bot', 1).throughput:.0f}/s vs {s('vote', 'echo', 1).throughput:.0f}/s at c=1, "
-                f"{s('vote', 'bot', 8).throughput:.0f}/s vs {s('vote', 'echo', 8).throughput:.0f}/s at c=8 "
-                f"(worst {vote_ratio:.2f}x)")
+        throughput_verdict("vote", "vote invoke")
         p95_bot, p95_echo = s("vote", "bot", 8).pct(95), s("vote", "echo", 8).pct(95)
         verdict("vote invoke p95 at c=8 <= echo's", p95_bot <= p95_echo, f"{p95_bot:.1f} ms vs {p95_echo:.1f} ms")
     if have("dialog"):
-        dialog_ratio = min(s("dialog", "bot", c).throughput / s("dialog", "echo", c).throughput for c in (1, 8))
-        verdict("referral dialog step throughput >= 1.0x echo message throughput (c=1 and c=8)", dialog_ratio >= 1.0,
-                f"{s('dialog', 'bot', 1).throughput:.0f}/s vs {s('dialog', 'echo', 1).throughput:.0f}/s at c=1, "
-                f"{s('dialog', 'bot', 8).throughput:.0f}/s vs {s('dialog', 'echo', 8).throughput:.0f}/s at c=8 "
-                f"(worst {dialog_ratio:.2f}x)")
+        throughput_verdict("dialog", "referral dialog step (vs echo message)")
     if have("status"):
         p95 = s("status", "bot", 1).pct(95)
         verdict(f"status p95 < {BUDGET_STATUS_P95_MS:.0f} ms at c=1", p95 < BUDGET_STATUS_P95_MS, f"{p95:.1f} ms")
