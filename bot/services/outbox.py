@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -85,8 +86,10 @@ class OutboxDispatcher:
             self._wake.clear()
             try:
                 await self.dispatch_due()
-            except Exception:  # the loop must outlive a bad pass; the item stays in the outbox
-                log.exception("outbox pass failed")
+            except Exception as error:  # the loop must outlive a bad pass; the item stays in the outbox
+                # Type and place only: an exception's text can quote SQL parameters or a card.
+                where = "".join(traceback.format_tb(error.__traceback__)[-3:]) if error.__traceback__ else ""
+                log.error("outbox pass failed", extra={"error": type(error).__name__, "where": where})
 
     # ---- one pass ------------------------------------------------------------------------
 
@@ -169,8 +172,9 @@ class OutboxDispatcher:
         except DeliveryError as error:
             await self._retry(item, error)
             return
-        except Exception:  # noqa: BLE001 - the row is still leased: its lease runs out and a pass delivers it
-            log.exception("immediate card update failed", extra={"outbox_kind": item.kind})
+        except Exception as error:  # noqa: BLE001 - the row is still leased: its lease runs out and a pass delivers it
+            # The type only: an exception's text can quote SQL parameters or a card.
+            log.error("immediate card update failed", extra={"outbox_kind": item.kind, "error": type(error).__name__})
             return
         await self.ctx.repo.outbox_done(item.id, self.ctx.clock.now())
 
