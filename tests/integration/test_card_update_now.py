@@ -30,8 +30,8 @@ from tests.support.harness import BotHarness, texts
 
 
 @pytest.fixture
-async def bot(tmp_path):
-    async with BotHarness(tmp_path) as harness:
+async def bot(tmp_path, database_url):
+    async with BotHarness(tmp_path, database_url=database_url) as harness:
         await refer(harness)
         harness.c.outbox.start()  # as in `python -m bot`
         yield harness
