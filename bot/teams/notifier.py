@@ -11,9 +11,10 @@ become DeliveryError with Teams' Retry-After, and the outbox retries them.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -63,14 +64,21 @@ NOTICES = {
 PACER_MARGIN_SECONDS = 0.1
 
 
-class ConversationPacer:
-    """Teams allows a bot 7 messages per second in one conversation (and 60 in 30 s);
-    beyond that it answers 429. A backlog (hundreds of reminders after downtime) is
-    paced here so that it goes out at the documented rate instead of bouncing."""
+# Teams' documented limits for one bot in one conversation thread, as (window seconds, messages):
+# https://learn.microsoft.com/en-us/microsoftteams/platform/bots/how-to/rate-limit
+TEAMS_THREAD_LIMITS = ((1.0, 7), (2.0, 8), (30.0, 60), (3600.0, 1800))
 
-    def __init__(self, per_second: int = 7, per_30_seconds: int = 60) -> None:
-        self._limits = ((1.0, per_second), (30.0, per_30_seconds))
-        self._sent: dict[str, deque[float]] = defaultdict(deque)
+
+class ConversationPacer:
+    """Teams allows a bot 7 messages per second in one conversation, 8 in 2 s, 60 in 30 s
+    and 1,800 in an hour; beyond that it answers 429. A backlog (hundreds of reminders
+    after downtime) is paced here so that it goes out at the documented rate instead of
+    bouncing."""
+
+    def __init__(self, limits: tuple[tuple[float, int], ...] = TEAMS_THREAD_LIMITS) -> None:
+        self._limits = limits
+        self._longest = max(window for window, _ in limits)
+        self._sent: dict[str, list[float]] = defaultdict(list)  # send times, oldest first
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def wait(self, conversation_id: str) -> None:
@@ -78,13 +86,14 @@ class ConversationPacer:
             sent = self._sent[conversation_id]
             while True:
                 now = time.monotonic()
-                while sent and now - sent[0] > 30.0:
-                    sent.popleft()
+                expired = bisect.bisect_right(sent, now - self._longest)
+                if expired:
+                    del sent[:expired]
                 delay = 0.0
                 for window, limit in self._limits:
-                    recent = [t for t in sent if now - t < window]
-                    if len(recent) >= limit:
-                        delay = max(delay, window - (now - recent[-limit]) + PACER_MARGIN_SECONDS)
+                    in_window = len(sent) - bisect.bisect_right(sent, now - window)
+                    if in_window >= limit:
+                        delay = max(delay, window - (now - sent[-limit]) + PACER_MARGIN_SECONDS)
                 if delay <= 0:
                     sent.append(now)
                     return
