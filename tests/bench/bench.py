@@ -1245,8 +1245,8 @@ async def reminder_phase(options: Options, session: Any, driver: Driver, workdir
     await driver.faults({"fail_next": 5, "status": 429, "retry_after": 1, "route_kind": "send"})
 
     port = free_port()
-    log(f"restarting the bot with {n} reminders due (Teams allows {TEAMS_PER_SECOND}/s and "
-        f"{TEAMS_PER_30_SECONDS} per 30 s per conversation: about {n / 2 / 60:.1f} min) ...")
+    log(f"restarting the bot with {n} reminders due (Teams allows {TEAMS_PER_SECOND}/s, {TEAMS_PER_2_SECONDS} per 2 s "
+        f"and {TEAMS_PER_30_SECONDS} per 30 s per conversation: about {n / 2 / 60:.1f} min) ...")
     bot, startup = await start_bot(session, workdir, port, database_url, service_url, sdk_stock=options.sdk_stock,
                                    name="bot-reminders")
     procs.append(bot)
