@@ -15,6 +15,7 @@ tests route it to a local server while keeping msal's own code path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -158,10 +159,8 @@ class GraphMeetingProvider:
                 raise _Throttled(response.status, retry_after)
             if response.status >= 400:
                 detail = ""
-                try:
+                with contextlib.suppress(aiohttp.ContentTypeError, ValueError):  # Graph's error body is optional
                     detail = (await response.json()).get("error", {}).get("code", "")
-                except (aiohttp.ContentTypeError, ValueError):
-                    pass
                 status = response.status
                 words = PLAIN_WORDS.get(status, f"Microsoft Graph refused the request ({status}).")
                 raise MeetingError(f"{words} [{detail}]" if detail else words, retryable=status >= 500,

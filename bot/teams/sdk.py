@@ -160,7 +160,9 @@ class _AiohttpSender(AsyncHTTPSender):
     async def send(self, request: Request, **config: Any) -> Response:
         http = request.http_request
         if http.files:
-            raise NotImplementedError("multipart uploads are not sent by this bot")
+            # Only the SDK's attachment upload sends multipart, and this bot never uploads (files
+            # go out as signed links): refuse like any failed request, so callers handle it.
+            raise ClientRequestError("multipart uploads are not sent by this bot")
         session = await self._session()
         idempotent = http.method.upper() in IDEMPOTENT
         for attempt in range(RETRIES + 1):

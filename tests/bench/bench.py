@@ -23,6 +23,7 @@ the effect of bot/teams/sdk.py. `--quick` shortens everything for a smoke run.
 
 from __future__ import annotations
 
+import abc
 import argparse
 import asyncio
 import contextlib
@@ -122,13 +123,11 @@ def free_port() -> int:
 def proc_status(pid: int) -> dict[str, int]:
     """VmRSS / VmHWM (peak RSS) in bytes, from /proc (psutil is not a dependency)."""
     found: dict[str, int] = {}
-    try:
+    with contextlib.suppress(OSError):  # the process has gone: nothing to report
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             key, _, value = line.partition(":")
             if key in ("VmRSS", "VmHWM"):
                 found[key] = int(value.split()[0]) * 1024
-    except OSError:
-        pass
     return found
 
 
@@ -761,14 +760,14 @@ def _card_of(activity: dict[str, Any]) -> dict[str, Any] | None:
     return attachments[0].get("content") if attachments else None
 
 
-class Workload:
+class Workload(abc.ABC):
     """One kind of turn; `worker(i)` returns the coroutine factory a client task loops on."""
 
     name = ""
 
+    @abc.abstractmethod
     def worker(self, driver: Driver, url: str, index: int, is_echo: bool, result: RoundResult
-               ) -> Callable[[], Awaitable[None]]:
-        raise NotImplementedError
+               ) -> Callable[[], Awaitable[None]]: ...
 
 
 class DialogWorkload(Workload):
@@ -998,15 +997,13 @@ async def start_bot(session: Any, workdir: Path, port: int, database_url: str, s
     while time.perf_counter() < deadline:
         if not proc.alive():
             raise RuntimeError(f"the bot exited during start-up:\n{proc.tail()}")
-        try:
+        with contextlib.suppress(aiohttp.ClientError, OSError):  # not listening yet
             payload = json.dumps(A.message(service_url, A.PAT, "help")).encode()
             async with session.post(url, data=payload, headers={"Content-Type": "application/json"},
                                     timeout=aiohttp.ClientTimeout(total=10)) as response:
                 await response.read()
                 if response.status in (200, 201):
                     return proc, time.perf_counter() - proc.started
-        except (aiohttp.ClientError, OSError):
-            pass
         await asyncio.sleep(0.01)
     raise RuntimeError(f"the bot did not answer within 60 s:\n{proc.tail()}")
 

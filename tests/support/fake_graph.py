@@ -148,7 +148,7 @@ def _read_time(value: Any, name: str) -> dt.datetime:
 
 
 class _BadRequest(Exception):
-    pass
+    """A request Graph would answer with 400; the message is Graph's error text."""
 
 
 def _error_body(status: int, code: str | None, message: str | None) -> dict[str, Any]:

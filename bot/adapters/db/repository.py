@@ -92,6 +92,13 @@ _REMEMBER_RESPONSE = (
 )
 
 
+def _outbox_row(message: OutboxMessage, at: datetime, *, attempts: int = 0,
+                claimed_until: datetime | None = None) -> dict[str, Any]:
+    return {"key": message.key, "kind": message.kind, "case_id": message.case_id, "payload": message.payload,
+            "status": message.status, "attempts": attempts, "not_before": at, "claimed_until": claimed_until,
+            "created_at": at}
+
+
 def _aware(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything we store is UTC."""
     from datetime import UTC
@@ -473,16 +480,7 @@ class SqlRepository:
 
     async def _enqueue(self, conn: AsyncConnection, messages: Sequence[OutboxMessage], at: datetime) -> None:
         for message in messages:
-            await conn.execute(self._enqueue_outbox, {
-                "key": message.key,
-                "kind": message.kind,
-                "case_id": message.case_id,
-                "payload": message.payload,
-                "status": message.status,
-                "attempts": 0,
-                "not_before": at,
-                "created_at": at,
-            })
+            await conn.execute(self._enqueue_outbox, _outbox_row(message, at))
 
     async def enqueue(self, messages: Sequence[OutboxMessage], at: datetime) -> None:
         async with self.db.write() as conn:
@@ -490,17 +488,8 @@ class SqlRepository:
 
     async def _enqueue_claimed(self, conn: AsyncConnection, message: OutboxMessage, at: datetime,
                                lease_seconds: int) -> OutboxItem | None:
-        row = (await conn.execute(self._enqueue_claimed_outbox, {
-            "key": message.key,
-            "kind": message.kind,
-            "case_id": message.case_id,
-            "payload": message.payload,
-            "status": message.status,
-            "attempts": 1,
-            "not_before": at,
-            "claimed_until": at + timedelta(seconds=lease_seconds),
-            "created_at": at,
-        })).first()
+        leased = _outbox_row(message, at, attempts=1, claimed_until=at + timedelta(seconds=lease_seconds))
+        row = (await conn.execute(self._enqueue_claimed_outbox, leased)).first()
         if row is None:
             return None
         return OutboxItem(row.id, message.key, message.kind, message.case_id, message.payload, 1)
