@@ -1,7 +1,9 @@
 """Audit events: every change, and every read of identifying details, is one of these.
 
-The audit trail is the case's history (DESIGN §2, §7). Details must never carry child
-identifiers: they say what changed (status, choice, who), not what the referral says.
+The audit trail is the case's history (docs/architecture.md, "Confidentiality"). Details
+must never carry child identifiers: they say what changed (status, choice, who), not
+what the referral says. The kinds' values are stored in the `events` table and read by
+operators' queries, so a value never changes once released.
 """
 
 from __future__ import annotations
@@ -14,24 +16,48 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class EventKind(StrEnum):
+    # referral intake
     REFERRAL_SUBMITTED = "referral_submitted"
+    REFERRAL_DRAFT_DISCARDED = "referral_draft_discarded"
     CASE_POSTED_TO_PANEL = "case_posted_to_panel"
-    PANEL_CHANNEL_BOUND = "panel_channel_bound"
     PANEL_POST_WAITING = "panel_post_waiting_for_channel"
+    # the lifecycle: every status change (bot/domain/lifecycle.py)
+    CASE_MOVED = "case_moved"
+    # the virtual panel
+    VOTE_CAST = "vote_cast"
+    PANEL_DECIDED = "panel_decided"
+    QUERY_ANSWERED = "query_answered"
+    # the statutory clock
+    DEADLINE_DONE = "deadline_done"
+    AGENCY_REQUESTS_SENT = "agency_requests_sent"
+    AGENCY_RETURNED = "agency_returned"
+    # the meeting
+    MEETING_BOOKED = "meeting_booked"
+    MEETING_RESCHEDULED = "meeting_rescheduled"
+    MEETING_MOVED = "meeting_moved"
+    MEETING_TIME_CHOSEN = "meeting_time_chosen"
+    MEETING_CANCELLED = "meeting_cancelled"
+    MEETING_BOOKING_FAILED = "meeting_booking_failed"
+    MEETING_OUTCOME_RECORDED = "meeting_outcome_recorded"
+    AVAILABILITY_UNKNOWN = "availability_unknown"
+    # reads of identifying details
     IDENTIFIERS_VIEWED = "identifiers_viewed"
     NOTIFICATION_SUMMARY_VIEWED = "notification_summary_viewed"
+    # the partnership's set-up
+    PANEL_CHANNEL_BOUND = "panel_channel_bound"
     MEMBER_ADDED = "member_added"
     MEMBER_REMOVED = "member_removed"
     MEMBER_SEEDED = "member_seeded"
+    # refusals
     ACCESS_DENIED = "access_denied"
+    TAMPER = "tamper"
     FOREIGN_TENANT_REFUSED = "foreign_tenant_refused"
-    REFERRAL_DRAFT_DISCARDED = "referral_draft_discarded"
 
 
 class Event(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    kind: str
+    kind: EventKind
     at: datetime
     actor_aad_id: str | None
     actor_name: str | None

@@ -7,7 +7,8 @@ from bot.domain.events import Event, EventKind
 from bot.domain.partnership import Role
 from bot.services.context import ServiceContext
 from bot.services.ports import Address, MemberRecord
-from bot.services.referrals import PANEL_CHANNEL, NotAuthorised
+from bot.services.referrals import PANEL_CHANNEL
+from bot.services.refusals import NotAuthorised
 
 WAITING_FOR_CHANNEL = "waiting_channel"
 

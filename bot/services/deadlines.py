@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from bot.domain.case import Actor, Case, CaseStatus, IncidentKind
-from bot.domain.events import Event
+from bot.domain.events import Event, EventKind
+from bot.domain.outbox import OutboxKind
 from bot.domain.reminders import DELAYED_AFTER, Rag, due_now, is_delayed, next_after, rag
 from bot.domain.text import clean_line
 from bot.domain.timeline import (
@@ -27,17 +28,11 @@ from bot.domain.timeline import (
 from bot.domain.votes import VoteChoice
 from bot.services.context import ServiceContext
 from bot.services.ports import AgencyRequest, DeadlineRow, OutboxMessage, StatusRow
-from bot.services.referrals import NotAuthorised
+from bot.services.refusals import ClockRefused, NotAuthorised
 
 PANEL_VOTE_STEP = "panel_vote"
 PANEL_VOTE_WORKING_DAYS = 2  # the virtual panel decides within two working days of the referral
 SWEEP_BATCH = 500
-
-
-class ClockRefused(Exception):
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 # ---- anchors and deadlines -------------------------------------------------------------------
@@ -130,7 +125,7 @@ async def _close_panel_vote(ctx: ServiceContext, case_id: str) -> None:
 
 def refresh_message(case_id: str, why: str) -> OutboxMessage:
     """Recomputing deadlines after a state change, made durable through the outbox."""
-    return OutboxMessage(key=f"refresh:{case_id}:{why}", kind="refresh_deadlines", case_id=case_id)
+    return OutboxMessage(key=f"refresh:{case_id}:{why}", kind=OutboxKind.REFRESH_DEADLINES, case_id=case_id)
 
 
 # ---- the sweep --------------------------------------------------------------------------------
@@ -169,7 +164,7 @@ async def _remind(ctx: ServiceContext, row: DeadlineRow, now: datetime) -> int:
     # (a step dated at 10:00 whose heads-up slot was 09:00 is on time, not delayed).
     delayed = is_delayed(slot, now) and (row.next_reminder_at is None
                                          or now - row.next_reminder_at > DELAYED_AFTER)
-    message = OutboxMessage(key=key, kind="reminder", case_id=row.case_id,
+    message = OutboxMessage(key=key, kind=OutboxKind.REMINDER, case_id=row.case_id,
                             payload={"deadline_id": row.id, "kind": slot.kind.value, "delayed": delayed,
                                      "scheduled_for": slot.at.isoformat()})
     created = await ctx.deadlines.record_reminder(row.id, key, slot.kind.value, slot.at, delayed, now, next_at,
@@ -183,7 +178,7 @@ async def _remind(ctx: ServiceContext, row: DeadlineRow, now: datetime) -> int:
 async def _authorised(ctx: ServiceContext, actor: Actor, action: str) -> None:
     roles = await ctx.repo.roles_of(actor.aad_object_id)
     if not roles.may_see_identifiers:
-        await ctx.repo.add_event(Event(kind="access_denied", at=ctx.clock.now(), actor_aad_id=actor.aad_object_id,
+        await ctx.repo.add_event(Event(kind=EventKind.ACCESS_DENIED, at=ctx.clock.now(), actor_aad_id=actor.aad_object_id,
                                        actor_name=actor.name, detail={"action": action}))
         raise NotAuthorised("Only panel members, chairs and partnership managers can do that.")
 
@@ -216,7 +211,7 @@ async def mark_done(ctx: ServiceContext, actor: Actor, reference: str, deadline_
             raise ClockRefused("That date is before the incident; check the year.", "done_on")
     now = ctx.clock.now()
     await ctx.deadlines.mark_done(row.id, now, day, actor.aad_object_id, actor.name)
-    await ctx.repo.add_event(Event(kind="deadline_done", at=now, actor_aad_id=actor.aad_object_id,
+    await ctx.repo.add_event(Event(kind=EventKind.DEADLINE_DONE, at=now, actor_aad_id=actor.aad_object_id,
                                    actor_name=actor.name, case_id=case.id,
                                    detail={"step": row.step_id, "done_on": day.isoformat()}))
     if row.records:
@@ -289,7 +284,7 @@ async def record_agency_requests(ctx: ServiceContext, actor: Actor, reference: s
         raise ClockRefused("Choose at least one agency.", "agencies")
     now = ctx.clock.now()
     added = await ctx.deadlines.add_agency_requests(case.id, [(a, contact_of.get(a.lower())) for a in chosen], now)
-    await ctx.repo.add_event(Event(kind="agency_requests_sent", at=now, actor_aad_id=actor.aad_object_id,
+    await ctx.repo.add_event(Event(kind=EventKind.AGENCY_REQUESTS_SENT, at=now, actor_aad_id=actor.aad_object_id,
                                    actor_name=actor.name, case_id=case.id, detail={"agencies": chosen}))
     if Anchor.REQUESTS_SENT not in await ctx.deadlines.anchors(case.id):
         await ctx.deadlines.set_anchor(case.id, Anchor.REQUESTS_SENT, now)
@@ -332,7 +327,7 @@ async def mark_agency_returned(ctx: ServiceContext, actor: Actor, reference: str
     now = ctx.clock.now()
     if not await ctx.deadlines.mark_agency_returned(case.id, request_id, now, actor.name):
         raise ClockRefused("That agency's information is already marked as returned.")
-    await ctx.repo.add_event(Event(kind="agency_returned", at=now, actor_aad_id=actor.aad_object_id,
+    await ctx.repo.add_event(Event(kind=EventKind.AGENCY_RETURNED, at=now, actor_aad_id=actor.aad_object_id,
                                    actor_name=actor.name, case_id=case.id, detail={"request_id": request_id}))
     outstanding = [r for r in await ctx.deadlines.agency_requests(case.id) if r.returned_at is None]
     if not outstanding:  # everyone has returned: the agencies' step is done and its chasing stops

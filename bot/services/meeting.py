@@ -16,15 +16,16 @@ from datetime import datetime, time, timedelta
 from pydantic import ValidationError
 
 from bot.domain.case import Actor, Case, CaseStatus
-from bot.domain.events import Event
+from bot.domain.events import Event, EventKind
 from bot.domain.meeting import MeetingOutcome, Slot, best, candidates, earliest_free
+from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Role
 from bot.domain.timeline import Anchor
 from bot.domain.votes import VoteChoice
 from bot.services import deadlines
 from bot.services.context import ServiceContext
 from bot.services.ports import Attendee, MeetingError, MeetingRecord, OutboxMessage
-from bot.services.referrals import NotAuthorised
+from bot.services.refusals import MeetingRefused, NotAuthorised
 
 FALLBACK_WINDOW = (7, 13)  # working days from the panel's decision (seeds 001 and 002)
 
@@ -37,12 +38,6 @@ class MeetingSettings:
     default_time: time = time(10, 0)
     step: timedelta = timedelta(minutes=30)
     notes_hours_before: int = 24
-
-
-class MeetingRefused(Exception):
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class RetryLater(Exception):
@@ -119,7 +114,7 @@ async def book(ctx: ServiceContext, case_id: str, *, at: datetime | None = None)
             raise RetryLater(str(error), error.retry_after) from error
         failed = replace(record, status="failed", last_error=str(error)[:400])
         await ctx.meeting_store.save(failed, ctx.clock.now())
-        await _event(ctx, None, case.id, "meeting_booking_failed", {"status": error.status})
+        await _event(ctx, None, case.id, EventKind.MEETING_BOOKING_FAILED, {"status": error.status})
         await _tell_chairs(ctx, case.id, "meeting_problem", {"message": str(error)[:400]})
         return failed
 
@@ -138,7 +133,7 @@ async def _find(ctx: ServiceContext, record: MeetingRecord, people: list[Attende
     known = {names.get(email, email): blocks for email, blocks in busy.items() if blocks is not None}
     unknown = sorted(names.get(email, email) for email, blocks in busy.items() if blocks is None)
     if unknown:  # e.g. guests whose calendars live in another tenant: booked without seeing them
-        await _event(ctx, None, record.case_id, "availability_unknown", {"attendees": len(unknown)})
+        await _event(ctx, None, record.case_id, EventKind.AVAILABILITY_UNKNOWN, {"attendees": len(unknown)})
         record.options.clear()
         record.options.append({"availability_unknown": unknown})
     slot = earliest_free(slots, known)
@@ -187,12 +182,12 @@ async def _scheduled(ctx: ServiceContext, case: Case, record: MeetingRecord, kin
                                             "provider": record.provider})
     notes_at = record.start_at - timedelta(hours=ctx.meeting_settings.notes_hours_before)
     await ctx.repo.enqueue([OutboxMessage(key=f"meeting_card:{case.id}:{record.attempt}:{record.start_at:%Y%m%d%H%M}",
-                                          kind="meeting_card", case_id=case.id)], now)
+                                          kind=OutboxKind.MEETING_CARD, case_id=case.id)], now)
     await ctx.repo.enqueue([OutboxMessage(key=f"chair_notes:{case.id}:{record.start_at:%Y%m%d%H%M}",
-                                          kind="chair_notes", case_id=case.id,
+                                          kind=OutboxKind.CHAIR_NOTES, case_id=case.id,
                                           payload={"start": record.start_at.isoformat()})], max(notes_at, now))
     await ctx.repo.enqueue([OutboxMessage(key=f"outcome_prompt:{case.id}:{record.start_at:%Y%m%d%H%M}",
-                                          kind="outcome_prompt", case_id=case.id,
+                                          kind=OutboxKind.OUTCOME_PROMPT, case_id=case.id,
                                           payload={"start": record.start_at.isoformat()})], record.end_at)
     await deadlines.refresh_deadlines(ctx, case.id)
     ctx.kick_outbox()
@@ -212,7 +207,7 @@ def transaction_id(case_id: str, attempt: int) -> str:
 
 
 def book_message(case_id: str) -> OutboxMessage:
-    return OutboxMessage(key=f"book_meeting:{case_id}", kind="book_meeting", case_id=case_id)
+    return OutboxMessage(key=f"book_meeting:{case_id}", kind=OutboxKind.BOOK_MEETING, case_id=case_id)
 
 
 # ---- the chair's actions ---------------------------------------------------------------------------
@@ -222,7 +217,7 @@ async def _chair(ctx: ServiceContext, actor: Actor, action: str, *, managers_too
     roles = await ctx.repo.roles_of(actor.aad_object_id)
     if roles.chair or (managers_too and roles.manager):
         return
-    await _event(ctx, actor, None, "access_denied", {"action": action})
+    await _event(ctx, actor, None, EventKind.ACCESS_DENIED, {"action": action})
     raise NotAuthorised("Only the chair" + (" or a partnership manager" if managers_too else "") + " can do that.")
 
 
@@ -258,7 +253,7 @@ async def choose_time(ctx: ServiceContext, actor: Actor, reference: str, *, star
             await ctx.meetings.move_event(existing.event_id, start, end)
             moved = replace(existing, start_at=start, end_at=end, attempt=existing.attempt + 1)
             await ctx.meeting_store.save(moved, ctx.clock.now())
-            await _event(ctx, actor, case.id, "meeting_moved", {"start": start.isoformat()})
+            await _event(ctx, actor, case.id, EventKind.MEETING_MOVED, {"start": start.isoformat()})
             await _scheduled(ctx, case, moved, "meeting_rescheduled")
             return moved
         if case.summary.status is not CaseStatus.DECIDED:
@@ -270,7 +265,7 @@ async def choose_time(ctx: ServiceContext, actor: Actor, reference: str, *, star
         raise MeetingRefused(f"{later} Try again in a minute.") from later
     if result is None:
         raise MeetingRefused("This case has no meeting to book.")
-    await _event(ctx, actor, case.id, "meeting_time_chosen", {"start": start.isoformat()})
+    await _event(ctx, actor, case.id, EventKind.MEETING_TIME_CHOSEN, {"start": start.isoformat()})
     return result
 
 
@@ -284,7 +279,7 @@ async def retry_booking(ctx: ServiceContext, actor: Actor, reference: str) -> No
     if existing is not None and existing.status == "failed":
         await ctx.meeting_store.save(replace(existing, status="booking"), ctx.clock.now())
     await ctx.repo.enqueue([OutboxMessage(key=f"book_meeting:{case.id}:retry:{ctx.clock.now():%Y%m%d%H%M%S}",
-                                          kind="book_meeting", case_id=case.id)], ctx.clock.now())
+                                          kind=OutboxKind.BOOK_MEETING, case_id=case.id)], ctx.clock.now())
     ctx.kick_outbox()
 
 
@@ -306,7 +301,7 @@ async def cancel(ctx: ServiceContext, actor: Actor, reference: str) -> MeetingRe
     await ctx.deadlines.clear_anchor(case.id, Anchor.MEETING)  # papers etc. go back to pending
     await deadlines.refresh_deadlines(ctx, case.id)
     await ctx.meeting_store.set_case_status(case.id, CaseStatus.DECIDED.value, ctx.clock.now())
-    await _event(ctx, actor, case.id, "meeting_cancelled", {})
+    await _event(ctx, actor, case.id, EventKind.MEETING_CANCELLED, {})
     return cancelled
 
 
@@ -344,13 +339,13 @@ async def record_outcome(ctx: ServiceContext, actor: Actor, reference: str, answ
     await ctx.deadlines.set_anchor(case.id, Anchor.MEETING_HELD, meeting.start_at or now)
     if outcome.local_cspr.value == "yes":
         await ctx.deadlines.set_anchor(case.id, Anchor.REVIEW_COMMISSIONED, now)
-    await _event(ctx, actor, case.id, "meeting_outcome_recorded",
+    await _event(ctx, actor, case.id, EventKind.MEETING_OUTCOME_RECORDED,
                  {"choice": outcome.choice.value, "local_cspr": outcome.local_cspr.value,
                   "national_review": outcome.national_review.value, "quorate": outcome.quorate})
     await ctx.repo.enqueue([
-        OutboxMessage(key=f"outcome_summary:{case.id}", kind="outcome_summary", case_id=case.id),
-        OutboxMessage(key=f"outcome_referrer:{case.id}", kind="outcome_referrer", case_id=case.id),
-        OutboxMessage(key=f"record_links:{case.id}", kind="record_links", case_id=case.id),
+        OutboxMessage(key=f"outcome_summary:{case.id}", kind=OutboxKind.OUTCOME_SUMMARY, case_id=case.id),
+        OutboxMessage(key=f"outcome_referrer:{case.id}", kind=OutboxKind.OUTCOME_REFERRER, case_id=case.id),
+        OutboxMessage(key=f"record_links:{case.id}", kind=OutboxKind.RECORD_LINKS, case_id=case.id),
     ], now)
     await deadlines.refresh_deadlines(ctx, case.id)
     ctx.kick_outbox()

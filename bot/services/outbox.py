@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain.events import Event, EventKind
+from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Role
 from bot.services import deadlines, meeting
 from bot.services.channels import WAITING_FOR_CHANNEL
@@ -108,24 +109,24 @@ class OutboxDispatcher:
 
     async def _deliver(self, item: OutboxItem) -> int:
         handler = {
-            "panel_card": self._panel_card,
-            "person_notice": self._person_notice,
-            "referrer_query": self._referrer_query,
-            "referrer_decision": self._referrer_decision,
-            "query_answer_notice": self._answer_notice,
-            "disagreement_prompt": self._disagreement_prompt,
-            "refresh_deadlines": self._refresh_deadlines,
-            "reminder": self._reminder,
-            "agency_prompt": self._agency_prompt,
-            "book_meeting": self._book_meeting,
-            "meeting_card": self._meeting_message,
-            "chair_notes": self._meeting_message,
-            "outcome_prompt": self._meeting_message,
-            "slot_choice": self._meeting_message,
-            "meeting_problem": self._meeting_message,
-            "outcome_summary": self._meeting_message,
-            "outcome_referrer": self._meeting_message,
-            "record_links": self._meeting_message,
+            OutboxKind.PANEL_CARD: self._panel_card,
+            OutboxKind.PERSON_NOTICE: self._person_notice,
+            OutboxKind.REFERRER_QUERY: self._referrer_query,
+            OutboxKind.REFERRER_DECISION: self._referrer_decision,
+            OutboxKind.QUERY_ANSWER_NOTICE: self._answer_notice,
+            OutboxKind.DISAGREEMENT_PROMPT: self._disagreement_prompt,
+            OutboxKind.REFRESH_DEADLINES: self._refresh_deadlines,
+            OutboxKind.REMINDER: self._reminder,
+            OutboxKind.AGENCY_PROMPT: self._agency_prompt,
+            OutboxKind.BOOK_MEETING: self._book_meeting,
+            OutboxKind.MEETING_CARD: self._meeting_message,
+            OutboxKind.CHAIR_NOTES: self._meeting_message,
+            OutboxKind.OUTCOME_PROMPT: self._meeting_message,
+            OutboxKind.SLOT_CHOICE: self._meeting_message,
+            OutboxKind.MEETING_PROBLEM: self._meeting_message,
+            OutboxKind.OUTCOME_SUMMARY: self._meeting_message,
+            OutboxKind.OUTCOME_REFERRER: self._meeting_message,
+            OutboxKind.RECORD_LINKS: self._meeting_message,
         }.get(item.kind)
         if handler is None:
             await self.ctx.repo.outbox_park(item.id, "failed", f"unknown kind {item.kind}")
@@ -287,7 +288,7 @@ class OutboxDispatcher:
             [
                 OutboxMessage(
                     key=f"notice:no_panel_channel:{item.case_id}:{m.aad_object_id}",
-                    kind="person_notice",
+                    kind=OutboxKind.PERSON_NOTICE,
                     case_id=item.case_id,
                     payload={"to": m.aad_object_id, "notice": "no_panel_channel", "reference": reference},
                 )
@@ -369,14 +370,14 @@ class OutboxDispatcher:
         managers = sorted({m.aad_object_id for m in members if m.role is Role.MANAGER and m.aad_object_id})
         recipients: list[str] = []
         channel = None
-        if item.kind in ("meeting_card", "outcome_summary"):
+        if item.kind in (OutboxKind.MEETING_CARD, OutboxKind.OUTCOME_SUMMARY):
             channel = await self.ctx.repo.channel(PANEL_CHANNEL)
             if channel is None:
                 await self._hold_for_channel(item)
                 return False
-        elif item.kind == "outcome_referrer":
+        elif item.kind == OutboxKind.OUTCOME_REFERRER:
             recipients = [case.summary.referrer_aad_id]
-        elif item.kind == "record_links":
+        elif item.kind == OutboxKind.RECORD_LINKS:
             recipients = sorted(set(chairs) | set(managers))
         else:
             recipients = chairs or managers

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from bot.domain.case import Actor, Case, CaseStatus, CaseSummary
-from bot.domain.events import Event
+from bot.domain.events import Event, EventKind
+from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Partner
 from bot.domain.redaction import redact
 from bot.domain.text import LONG_TEXT, clean_text
@@ -19,18 +20,9 @@ from bot.domain.timeline import Anchor
 from bot.domain.votes import BallotError, Decision, Vote, VoteChoice, ballot, decide, disagreement, partner_for
 from bot.services.context import ServiceContext
 from bot.services.ports import OUTBOX_LEASE_SECONDS, OutboxItem, OutboxMessage, QueryRecord, Roles
-from bot.services.referrals import NotAuthorised
+from bot.services.refusals import NotAuthorised, PanelRefused
 
 NATIONAL_PANEL_NOTIFICATION_WORKING_DAYS = 5  # Children Act 2004 s.16C; Working Together 2023
-
-
-class PanelRefused(Exception):
-    """The action was refused; the message says why, in words for the person who clicked."""
-
-    def __init__(self, message: str, field: str | None = None, *, audit: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-        self.audit = audit
 
 
 @dataclass(frozen=True)
@@ -125,11 +117,11 @@ async def view_referral(ctx: ServiceContext, actor: Actor, reference: str) -> Ca
     managers; every read is in the audit trail."""
     roles = await ctx.repo.roles_of(actor.aad_object_id)
     if not roles.may_see_identifiers:
-        await _audit(ctx, actor, "access_denied", None, {"action": "view_referral", "reference": reference[:20]})
+        await _audit(ctx, actor, EventKind.ACCESS_DENIED, None, {"action": "view_referral", "reference": reference[:20]})
         raise NotAuthorised("You are not authorised to see referrals. Panel members, chairs and partnership "
                             "managers can; ask the partnership manager if you should be one.")
     case = await load_case(ctx, reference)
-    await _audit(ctx, actor, "identifiers_viewed", case.id, {"where": "personal_chat"})
+    await _audit(ctx, actor, EventKind.IDENTIFIERS_VIEWED, case.id, {"where": "personal_chat"})
     return case
 
 
@@ -154,7 +146,7 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
     try:
         partner = partner_for(roles.panel_partners)
     except BallotError as refused:
-        await _audit(ctx, actor, "access_denied", None, {"action": "vote", "reference": reference[:20]})
+        await _audit(ctx, actor, EventKind.ACCESS_DENIED, None, {"action": "vote", "reference": reference[:20]})
         raise PanelRefused(str(refused)) from refused
     try:
         picked, reason, basis, asked = ballot(choice, rationale, serious_harm_basis, question)
@@ -192,10 +184,10 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
         if vote.choice is VoteChoice.QUERIES and not (previous and previous.question == vote.question
                                                      and previous.choice is VoteChoice.QUERIES):
             query_id = await tx.add_query(locked.id, locked.vote_round, vote, now)
-            messages.append(OutboxMessage(key=f"query:{query_id}", kind="referrer_query", case_id=locked.id,
+            messages.append(OutboxMessage(key=f"query:{query_id}", kind=OutboxKind.REFERRER_QUERY, case_id=locked.id,
                                           payload={"query_id": query_id}))
         await tx.add_event(Event(
-            kind="vote_cast", at=now, actor_aad_id=actor.aad_object_id, actor_name=actor.name, case_id=locked.id,
+            kind=EventKind.VOTE_CAST, at=now, actor_aad_id=actor.aad_object_id, actor_name=actor.name, case_id=locked.id,
             detail={"partner": partner.value, "round": locked.vote_round,
                     "before": previous.choice.value if previous else None, "after": vote.choice.value,
                     "cast_by": actor.aad_object_id,
@@ -207,30 +199,30 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
             for query in await tx.open_queries(locked.id):
                 await tx.close_query(query.id, "withdrawn", now)
             await tx.add_event(Event(
-                kind="panel_decided", at=now, actor_aad_id=actor.aad_object_id, actor_name=actor.name,
+                kind=EventKind.PANEL_DECIDED, at=now, actor_aad_id=actor.aad_object_id, actor_name=actor.name,
                 case_id=locked.id,
                 detail={"outcome": decision.outcome.value, "rule": decision.rule.value,
                         "by_local_authority": decision.by_local_authority,
                         "deciders": [{"partner": v.partner.value, "name": v.voter_name,
                                       "organisation": v.organisation} for v in decision.votes]},
             ))
-            messages.append(OutboxMessage(key=f"decision:{locked.id}", kind="referrer_decision",
+            messages.append(OutboxMessage(key=f"decision:{locked.id}", kind=OutboxKind.REFERRER_DECISION,
                                           case_id=locked.id))
             await tx.set_anchor(locked.id, Anchor.PANEL_DECISION, now)
-            messages.append(OutboxMessage(key=f"refresh:{locked.id}:decided", kind="refresh_deadlines",
+            messages.append(OutboxMessage(key=f"refresh:{locked.id}:decided", kind=OutboxKind.REFRESH_DEADLINES,
                                           case_id=locked.id))
             if decision.outcome is VoteChoice.RAPID_REVIEW:
-                messages.append(OutboxMessage(key=f"agency_prompt:{locked.id}", kind="agency_prompt",
+                messages.append(OutboxMessage(key=f"agency_prompt:{locked.id}", kind=OutboxKind.AGENCY_PROMPT,
                                               case_id=locked.id))
-                messages.append(OutboxMessage(key=f"book_meeting:{locked.id}", kind="book_meeting",
+                messages.append(OutboxMessage(key=f"book_meeting:{locked.id}", kind=OutboxKind.BOOK_MEETING,
                                               case_id=locked.id))
         elif disagreement(votes) and not disagreement(before):
             messages.append(OutboxMessage(
-                key=f"disagreement:{locked.id}:{locked.vote_round}", kind="disagreement_prompt", case_id=locked.id,
+                key=f"disagreement:{locked.id}:{locked.vote_round}", kind=OutboxKind.DISAGREEMENT_PROMPT, case_id=locked.id,
                 payload={"round": locked.vote_round},
             ))
-        await tx.enqueue([m for m in messages if m.kind != "disagreement_prompt"], now)
-        prompts = [m for m in messages if m.kind == "disagreement_prompt"]
+        await tx.enqueue([m for m in messages if m.kind != OutboxKind.DISAGREEMENT_PROMPT], now)
+        prompts = [m for m in messages if m.kind == OutboxKind.DISAGREEMENT_PROMPT]
         if prompts:
             await tx.enqueue(prompts, now + timedelta(hours=ctx.partnership.disagreement_prompt_hours))
     if messages:
@@ -252,7 +244,7 @@ def _same(a: Vote, b: Vote) -> bool:
 def _card_update(case_id: str, version: int) -> OutboxMessage:
     """One outbox row per state version: each renders the card from the database, so the
     latest delivery always shows the truth, and a retry never posts a second message."""
-    return OutboxMessage(key=f"panel_card:{case_id}:v{version}", kind="panel_card", case_id=case_id)
+    return OutboxMessage(key=f"panel_card:{case_id}:v{version}", kind=OutboxKind.PANEL_CARD, case_id=case_id)
 
 
 # ---- queries back to the referrer ---------------------------------------------------------------
@@ -283,12 +275,12 @@ async def answer_query(ctx: ServiceContext, actor: Actor, reference: str, query_
         await tx.close_query(query.id, "answered", now, answer=text)
         new_round = await tx.new_round(locked.id)
         await tx.add_event(Event(
-            kind="query_answered", at=now, actor_aad_id=actor.aad_object_id, actor_name=actor.name,
+            kind=EventKind.QUERY_ANSWERED, at=now, actor_aad_id=actor.aad_object_id, actor_name=actor.name,
             case_id=locked.id, detail={"query_id": query.id, "partner": query.partner.value, "new_round": new_round},
         ))
         await tx.enqueue([
             _card_update(locked.id, locked.version),
-            OutboxMessage(key=f"answer:{query.id}", kind="query_answer_notice", case_id=locked.id,
+            OutboxMessage(key=f"answer:{query.id}", kind=OutboxKind.QUERY_ANSWER_NOTICE, case_id=locked.id,
                           payload={"query_id": query.id}),
         ], now)
     ctx.kick_outbox()
@@ -302,7 +294,7 @@ async def _audit(ctx: ServiceContext, actor: Actor, kind: str, case_id: str | No
 
 async def audit_refusal(ctx: ServiceContext, actor: Actor | None, refused: PanelRefused, reference: str | None) -> None:
     if refused.audit and actor is not None:
-        await _audit(ctx, actor, "tamper", None, {"reason": refused.audit, "reference": (reference or "")[:20]})
+        await _audit(ctx, actor, EventKind.TAMPER, None, {"reason": refused.audit, "reference": (reference or "")[:20]})
 
 
 def redacted_answer(case: Case, query: QueryRecord) -> str:

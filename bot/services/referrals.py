@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 from bot.domain.case import Actor, Case, CaseStatus, CaseSummary, incident_kind
 from bot.domain.events import Event, EventKind
+from bot.domain.outbox import OutboxKind
 from bot.domain.referral import Referral
 from bot.services.context import ServiceContext
 from bot.services.ports import NewCase, OutboxMessage
+from bot.services.refusals import NotAuthorised
 
 PANEL_CHANNEL = "panel"
 
@@ -21,16 +23,12 @@ class Submitted:
     panel_channel_bound: bool
 
 
-class NotAuthorised(Exception):
-    """The actor's roles (from the database, never from a card) do not allow this."""
-
-
 def panel_card_message(case_id: str) -> OutboxMessage:
     """The case's card in the panel channel: posted once, then updated in place.
 
     One key per case, so however often it is requested there is one message in Teams.
     """
-    return OutboxMessage(key=f"panel_card:{case_id}:post", kind="panel_card", case_id=case_id)
+    return OutboxMessage(key=f"panel_card:{case_id}:post", kind=OutboxKind.PANEL_CARD, case_id=case_id)
 
 
 async def submit_referral(ctx: ServiceContext, actor: Actor, draft_id: str, referral: Referral) -> Submitted:
@@ -70,7 +68,7 @@ async def submit_referral(ctx: ServiceContext, actor: Actor, draft_id: str, refe
             "likely_notifiable": referral.likely_notifiable,
         },
     )
-    refresh = OutboxMessage(key=f"refresh:{case_id}:submitted", kind="refresh_deadlines", case_id=case_id)
+    refresh = OutboxMessage(key=f"refresh:{case_id}:submitted", kind=OutboxKind.REFRESH_DEADLINES, case_id=case_id)
     summary, created = await ctx.repo.create_case(new, event, [panel_card_message(case_id), refresh])
     if created:
         ctx.log.info("referral submitted", extra={"case": summary.reference, "pseudonym": summary.pseudonym})

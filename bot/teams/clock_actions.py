@@ -5,8 +5,7 @@ from __future__ import annotations
 from bot.domain.case import Actor, parse_reference
 from bot.services import deadlines
 from bot.services.context import ServiceContext
-from bot.services.deadlines import ClockRefused
-from bot.services.referrals import NotAuthorised
+from bot.services.refusals import ClockRefused, NotAuthorised
 from bot.teams.replies import Reply
 from cards import clock_cards
 from cards.actions import CardPress

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from bot.adapters.documents import meeting_ics, rapid_review_record
 from bot.adapters.links import LinkSigner
-from bot.domain.events import Event
+from bot.domain.events import Event, EventKind
 from bot.domain.meeting import MeetingOutcome
 from bot.services import meeting
 from bot.services.context import ServiceContext
@@ -49,7 +49,7 @@ class FilesEndpoint:
             body = rapid_review_record(case, outcome, meeting_start=record.start_at,
                                        deciders=await meeting.deciders(self.services, case), tz=self.services.tz,
                                        partnership=self.services.partnership.name)
-            await self.services.repo.add_event(Event(kind="identifiers_viewed", at=self.services.clock.now(),
+            await self.services.repo.add_event(Event(kind=EventKind.IDENTIFIERS_VIEWED, at=self.services.clock.now(),
                                                      actor_aad_id=None, actor_name="signed link", case_id=case.id,
                                                      detail={"what": "rapid_review_record"}))
             return web.Response(body=body, content_type=DOCX, headers={

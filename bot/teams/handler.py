@@ -27,7 +27,7 @@ from bot.services import referrals
 from bot.services.channels import WAITING_FOR_CHANNEL, bind_panel_channel, remember_user
 from bot.services.context import ServiceContext
 from bot.services.ports import Address
-from bot.services.referrals import NotAuthorised
+from bot.services.refusals import NotAuthorised
 from bot.teams.clock_actions import ClockActions
 from bot.teams.meeting_actions import MeetingActions
 from bot.teams.panel_actions import PANEL_VERBS, PanelActions

@@ -6,8 +6,7 @@ from __future__ import annotations
 from bot.domain.case import Actor
 from bot.services import meeting
 from bot.services.context import ServiceContext
-from bot.services.meeting import MeetingRefused
-from bot.services.referrals import NotAuthorised
+from bot.services.refusals import MeetingRefused, NotAuthorised
 from bot.teams.replies import Reply
 from cards import meeting_cards
 from cards.actions import CardPress

@@ -15,13 +15,12 @@ from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
 
 from bot.domain.case import Actor
-from bot.domain.events import Event
+from bot.domain.events import Event, EventKind
 from bot.domain.partnership import Partner, Role
 from bot.services import panel
 from bot.services.context import ServiceContext
-from bot.services.panel import PanelRefused
 from bot.services.ports import MemberRecord
-from bot.services.referrals import NotAuthorised
+from bot.services.refusals import NotAuthorised, PanelRefused
 from bot.teams.notifier import TeamsNotifier
 from bot.teams.replies import Reply
 from cards import vote_card
@@ -143,7 +142,7 @@ class PanelActions:
             return Reply(card=members_card(await self.services.repo.members()))
         roles = await self.services.repo.roles_of(actor.aad_object_id)
         if not roles.manager:
-            await self._audit(actor, "access_denied", {"action": "membership"})
+            await self._audit(actor, EventKind.ACCESS_DENIED, {"action": "membership"})
             return Reply(text="Only a partnership manager can change the panel's membership.", status=403)
         mentioned = [e for e in (turn_context.activity.entities or [])
                      if getattr(e, "type", None) == "mention"
@@ -160,7 +159,7 @@ class PanelActions:
             return Reply(text="Teams did not give me that person's Entra id, so I cannot add them.")
         if text.startswith("remove"):
             removed = await self.services.repo.remove_member(member.aad_object_id, self.services.clock.now())
-            await self._audit(actor, "member_removed", {"member": member.aad_object_id, "rows": removed})
+            await self._audit(actor, EventKind.MEMBER_REMOVED, {"member": member.aad_object_id, "rows": removed})
             return Reply(text=f"Removed {member.name} from the panel roster." if removed else
                          f"{member.name} was not on the roster.")
         match = re.search(r"\bas\s+(.+)$", text)
@@ -173,7 +172,7 @@ class PanelActions:
                               aad_object_id=member.aad_object_id.lower(),
                               upn=(member.user_principal_name or member.email or None), source="teams")
         await self.services.repo.add_member(record, member.id, self.services.clock.now())
-        await self._audit(actor, "member_added", {"member": record.aad_object_id, "role": role.value,
+        await self._audit(actor, EventKind.MEMBER_ADDED, {"member": record.aad_object_id, "role": role.value,
                                                   "partner": partner.value if partner else None,
                                                   "guest": bool(getattr(member, "tenant_id", None)
                                                                 and member.tenant_id != actor.tenant_id)})

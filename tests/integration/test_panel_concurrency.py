@@ -25,8 +25,9 @@ from bot.domain.partnership import PartnershipConfig
 from bot.domain.referral import FormContext, Referral, Section
 from bot.services.channels import seed_members_from_config
 from bot.services.context import ServiceContext
-from bot.services.panel import PanelRefused, cast_vote
+from bot.services.panel import cast_vote
 from bot.services.referrals import submit_referral
+from bot.services.refusals import PanelRefused
 from bot.settings import DEFAULT_PARTNERSHIP_FILE, load_partnership
 from cards.referral_form import answers_from_raw
 from scheduler.calendar import EnglandCalendar

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.adapters.db import schema as t
 from bot.adapters.db.database import Database
 from bot.domain.case import Actor, Case, CaseStatus, CaseSummary, choose_pseudonym, format_reference
-from bot.domain.events import Event
+from bot.domain.events import Event, EventKind
 from bot.domain.partnership import Partner, Role
 from bot.domain.referral import Referral
 from bot.services.ports import Address, MemberRecord, NewCase, OutboxItem, OutboxMessage, Roles
@@ -441,7 +441,7 @@ class SqlRepository:
             await self._add_event(
                 conn,
                 Event(
-                    kind="panel_channel_bound",
+                    kind=EventKind.PANEL_CHANNEL_BOUND,
                     at=at,
                     actor_aad_id=actor.aad_object_id,
                     actor_name=actor.name,

@@ -1,0 +1,40 @@
+"""What the outbox can be asked to deliver: one kind per message the bot sends later.
+
+A use case commits its state change and its outbox rows together (docs/architecture.md,
+"Outbox"); the dispatcher routes each row by its kind. The values are stored in the
+`outbox` table, so a value never changes once released.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OutboxKind(StrEnum):
+    PANEL_CARD = "panel_card"  # post the case card once, then update it in place
+    PERSON_NOTICE = "person_notice"
+    REFERRER_QUERY = "referrer_query"
+    REFERRER_DECISION = "referrer_decision"
+    QUERY_ANSWER_NOTICE = "query_answer_notice"
+    DISAGREEMENT_PROMPT = "disagreement_prompt"
+    REFRESH_DEADLINES = "refresh_deadlines"  # recompute a case's deadlines (not a message)
+    REMINDER = "reminder"
+    AGENCY_PROMPT = "agency_prompt"
+    BOOK_MEETING = "book_meeting"  # book the meeting through the provider (not a message)
+    MEETING_CARD = "meeting_card"
+    CHAIR_NOTES = "chair_notes"
+    OUTCOME_PROMPT = "outcome_prompt"
+    SLOT_CHOICE = "slot_choice"
+    MEETING_PROBLEM = "meeting_problem"
+    OUTCOME_SUMMARY = "outcome_summary"
+    OUTCOME_REFERRER = "outcome_referrer"
+    RECORD_LINKS = "record_links"
+
+    @property
+    def is_meeting_message(self) -> bool:
+        return self in MEETING_MESSAGES
+
+
+MEETING_MESSAGES = frozenset({OutboxKind.MEETING_CARD, OutboxKind.CHAIR_NOTES, OutboxKind.OUTCOME_PROMPT,
+                              OutboxKind.SLOT_CHOICE, OutboxKind.MEETING_PROBLEM, OutboxKind.OUTCOME_SUMMARY,
+                              OutboxKind.OUTCOME_REFERRER, OutboxKind.RECORD_LINKS})
