@@ -9,34 +9,42 @@ seeded and the outbox started in aiohttp's start-up hook.
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from botbuilder.core import ConversationState
 from botbuilder.integration.aiohttp import CloudAdapter
 
 from bot.adapters.clock import SystemClock
+from bot.adapters.db.case_store import ReferralCache, SqlCaseStore
 from bot.adapters.db.database import Database, sync_url
 from bot.adapters.db.deadline_store import SqlDeadlineStore
 from bot.adapters.db.leader import LeaderLock
 from bot.adapters.db.meeting_store import SqlMeetingStore
+from bot.adapters.db.outbox_store import SqlOutboxStore
 from bot.adapters.db.panel_store import SqlPanelStore
-from bot.adapters.db.repository import SqlRepository
+from bot.adapters.db.roster_store import RosterCache, SqlRosterStore
+from bot.adapters.db.scope import Scope
+from bot.adapters.db.turn_store import SqlTurnStore
+from bot.adapters.db.unit_of_work import SqlUnitOfWork
 from bot.adapters.links import LinkSigner
 from bot.adapters.meetings import GraphMeetingProvider, OfflineMeetingProvider
 from bot.adapters.schema_check import migrate_if_behind
+from bot.domain.meeting import MeetingSettings
 from bot.domain.partnership import PartnershipConfig
 from bot.domain.timeline import TimelineProfile
 from bot.services import deadlines
 from bot.services.channels import seed_members_from_config
 from bot.services.context import ServiceContext
-from bot.services.meeting import MeetingSettings
 from bot.services.outbox import OutboxDispatcher
-from bot.services.ports import Clock, MeetingProvider
+from bot.services.ports import Clock, MeetingProvider, Notifier
+from bot.services.signal import OutboxSignal
 from bot.settings import ConfigError, Settings, load_partnership
 from bot.teams.clock_actions import ClockActions
 from bot.teams.edge import MessagesEndpoint, method_not_allowed, on_turn_error
@@ -55,18 +63,33 @@ log = logging.getLogger(__name__)
 COMPONENTS = web.AppKey("components", object)
 
 
+@dataclass(frozen=True)
+class Stores:
+    """The SQL stores, each unbound (one transaction per call); `uow` binds them together."""
+
+    cases: SqlCaseStore
+    roster: SqlRosterStore
+    outbox: SqlOutboxStore
+    turns: SqlTurnStore
+    panel: SqlPanelStore
+    deadlines: SqlDeadlineStore
+    meetings: SqlMeetingStore
+    uow: SqlUnitOfWork
+
+
 @dataclass
 class Components:
     settings: Settings
     partnership: PartnershipConfig
     db: Database
-    repo: SqlRepository
+    stores: Stores
     clock: Clock
     services: ServiceContext
     adapter: CloudAdapter
     bot: RapidReviewBot
     outbox: OutboxDispatcher
     endpoint: MessagesEndpoint
+    links: LinkSigner
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -127,35 +150,55 @@ def bootstrap(
     partnership = partnership or load_partnership(Path(settings.partnership_file))
     clock = clock or SystemClock()
     db = db or Database(settings.database_url)
-    repo = SqlRepository(db)
-    services = ServiceContext(repo=repo, clock=clock, partnership=partnership)
+    stores = sql_stores(db)
     # Connector clients reused across turns: see bot/teams/sdk.py (RR_SDK_STOCK=1 only for the benchmark).
     adapter = adapter or CloudAdapter(bot_framework_authentication(_sdk_config(settings), stock=settings.sdk_stock))
     adapter.on_turn_error = on_turn_error
-    notifier = TeamsNotifier(adapter, settings.app_id, repo, services.tz, clock)
-    services.notifier = notifier
-    services.panel = SqlPanelStore(repo)
-    services.calendar = EnglandCalendar(partnership.closure_days)
-    services.deadlines = SqlDeadlineStore(repo)
-    services.profile = profile or _profile(partnership, Path(settings.partnership_file))
+    base = settings.public_base_url or f"http://localhost:{settings.port}"
+    links = LinkSigner(lambda: stores.turns.shared_secret("file-links"), base)
+    tz = ZoneInfo(partnership.time_zone)
+    notifier = TeamsNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock)
+    services = build_services(stores, partnership, clock, notifier,
+                              profile=profile or _profile(partnership, Path(settings.partnership_file)),
+                              meetings=meetings or _meeting_provider(settings),
+                              meeting_settings=_meeting_settings(settings))
     outbox = OutboxDispatcher(services)
-    services.kick_outbox = outbox.kick
-    conversation_state = ConversationState(SqlStorage(repo, clock))
-    services.meeting_store = SqlMeetingStore(repo)
-    services.meetings = meetings or _meeting_provider(settings)
-    services.meeting_settings = _meeting_settings(settings)
-    notifier.deadlines = services.deadlines
+    conversation_state = ConversationState(SqlStorage(stores.turns, clock))
     bot = RapidReviewBot(services, conversation_state, settings.app_id, PanelActions(services, notifier),
                          ClockActions(services), MeetingActions(services))
     endpoint = MessagesEndpoint(
         adapter,
         bot,
-        repo,
+        stores.turns,
+        stores.cases,
         clock,
         allowed_tenants=frozenset(t.lower() for t in partnership.tenant_ids),
         local_mode=settings.local_mode,
     )
-    return Components(settings, partnership, db, repo, clock, services, adapter, bot, outbox, endpoint)
+    return Components(settings, partnership, db, stores, clock, services, adapter, bot, outbox, endpoint, links)
+
+
+def build_services(stores: Stores, partnership: PartnershipConfig, clock: Clock, notifier: Notifier, *,
+                   profile: TimelineProfile, meetings: MeetingProvider,
+                   meeting_settings: MeetingSettings | None = None) -> ServiceContext:
+    """The use cases' context, every dependency given (tests build one per simulated process)."""
+    return ServiceContext(
+        cases=stores.cases, roster=stores.roster, outbox=stores.outbox, panel=stores.panel,
+        deadlines=stores.deadlines, meeting_store=stores.meetings, uow=stores.uow, clock=clock,
+        partnership=partnership, calendar=EnglandCalendar(partnership.closure_days), profile=profile,
+        notifier=notifier, meetings=meetings, meeting_settings=meeting_settings or MeetingSettings(),
+        signal=OutboxSignal(),
+    )
+
+
+def sql_stores(db: Database, rng: random.Random | None = None) -> Stores:
+    """Every SQL store on one database (`rng`: the pseudonym choice, fixed in tests)."""
+    scope = Scope(db)
+    cases = SqlCaseStore(scope, ReferralCache(), rng)
+    roster = SqlRosterStore(scope, RosterCache())
+    return Stores(cases=cases, roster=roster, outbox=SqlOutboxStore(scope), turns=SqlTurnStore(scope),
+                  panel=SqlPanelStore(scope), deadlines=SqlDeadlineStore(scope), meetings=SqlMeetingStore(scope),
+                  uow=SqlUnitOfWork(scope, cases, roster))
 
 
 async def start(components: Components, *, run_outbox: bool = True) -> None:
@@ -163,13 +206,6 @@ async def start(components: Components, *, run_outbox: bool = True) -> None:
     real process) the outbox dispatcher and the scheduler run; tests drive both by hand."""
     await migrate_if_behind(components.db)  # Alembic only when the schema is behind (start-up time, issue 6)
     await seed_members_from_config(components.services)
-    settings = components.settings
-    base = settings.public_base_url or f"http://localhost:{settings.port}"
-    signer = LinkSigner(await components.repo.shared_secret("file-links"), base)
-    components.extras["links"] = signer
-    notifier = components.services.notifier
-    if isinstance(notifier, TeamsNotifier):
-        notifier.links = signer
     if run_outbox:
         components.outbox.start()
         components.outbox.kick()  # deliver anything left from before a restart
@@ -200,7 +236,7 @@ def build_web_app(components: Components, *, run_outbox: bool = True) -> web.App
     app.router.add_post("/api/messages", components.endpoint)
     app.router.add_route("*", "/api/messages", method_not_allowed)
     app.router.add_get("/healthz", _healthz)
-    app.router.add_get("/files/{token}", FilesEndpoint(components.services, lambda: components.extras.get("links")))
+    app.router.add_get("/files/{token}", FilesEndpoint(components.services, components.links))
 
     async def on_startup(_app: web.Application) -> None:
         await start(components, run_outbox=run_outbox)

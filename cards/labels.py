@@ -70,12 +70,6 @@ CARE = {
     CareStatus.LOOKED_AFTER: "Looked after (in care)",
     CareStatus.CARE_LEAVER: "Care leaver",
 }
-STATUS = {
-    CaseStatus.REFERRED: "Referred — awaiting panel",
-    CaseStatus.DECIDED: "Decided",
-    CaseStatus.MEETING_SCHEDULED: "Meeting scheduled",
-    CaseStatus.MEETING_HELD: "Meeting held",
-    CaseStatus.REPORT_SUBMITTED: "Report submitted",
-    CaseStatus.CLOSED: "Closed",
-}
+STATUS = {status: status.title for status in CaseStatus}
+
 INCIDENT = {kind: kind.title for kind in IncidentKind}

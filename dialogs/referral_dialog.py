@@ -192,7 +192,7 @@ class ReferralDialog(Dialog):
 
     async def _discard(self, dc: DialogContext, state: dict[str, Any], action: FormAction) -> DialogTurnResult:
         actor: Actor | None = dc.context.turn_state.get(FORM_ACTOR)
-        await self.services.repo.add_event(
+        await self.services.cases.add_event(
             Event(
                 kind=EventKind.REFERRAL_DRAFT_DISCARDED,
                 at=self.services.clock.now(),

@@ -12,26 +12,33 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 
 class LinkSigner:
-    def __init__(self, secret: bytes, base_url: str) -> None:
-        self._secret = secret
+    """`secret` reads the shared secret (made once, kept in the database) on first use, so
+    the signer can be built before the database is reachable."""
+
+    def __init__(self, secret: Callable[[], Awaitable[bytes]], base_url: str) -> None:
+        self._read_secret = secret
+        self._secret: bytes | None = None
         self.base_url = base_url.rstrip("/")
 
-    def url(self, case_id: str, kind: str, expires: datetime) -> str:
+    async def url(self, case_id: str, kind: str, expires: datetime) -> str:
         payload = base64.urlsafe_b64encode(json.dumps(
             {"c": case_id, "k": kind, "e": int(expires.timestamp())}, separators=(",", ":")).encode()).decode()
-        return f"{self.base_url}/files/{payload}.{self._sign(payload)}"
+        return f"{self.base_url}/files/{payload}.{await self._sign(payload)}"
 
-    def _sign(self, payload: str) -> str:
+    async def _sign(self, payload: str) -> str:
+        if self._secret is None:
+            self._secret = await self._read_secret()
         return hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()[:40]
 
-    def verify(self, token: str, now: datetime) -> tuple[str, str] | None:
+    async def verify(self, token: str, now: datetime) -> tuple[str, str] | None:
         """(case id, kind) for a valid, unexpired link; None otherwise."""
         payload, _, signature = token.rpartition(".")
-        if not payload or not hmac.compare_digest(self._sign(payload), signature):
+        if not payload or not hmac.compare_digest(await self._sign(payload), signature):
             return None
         try:
             data = json.loads(base64.urlsafe_b64decode(payload.encode()))

@@ -16,24 +16,10 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.domain.lifecycle import CaseStatus
 from bot.domain.referral import HarmOutcome, PathwaySought, Referral
 
 REFERENCE_PATTERN = re.compile(r"^RR-(\d{4})-(\d{4,})$")
-
-
-class CaseStatus(StrEnum):
-    """DESIGN §2. `draft` lives in the referrer's dialog state until submitted."""
-
-    REFERRED = "referred"
-    DECIDED = "decided"
-    MEETING_SCHEDULED = "meeting_scheduled"
-    MEETING_HELD = "meeting_held"
-    REPORT_SUBMITTED = "report_submitted"
-    CLOSED = "closed"
-
-    @property
-    def is_open(self) -> bool:
-        return self is not CaseStatus.CLOSED
 
 
 def format_reference(year: int, number: int) -> str:

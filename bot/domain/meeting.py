@@ -21,6 +21,18 @@ Interval = tuple[datetime, datetime]
 
 
 @dataclass(frozen=True)
+class MeetingSettings:
+    """How long the meeting lasts and when it may be held (the partnership's settings)."""
+
+    length: timedelta = timedelta(hours=2)
+    day_start: time = time(9, 30)
+    day_end: time = time(16, 30)
+    default_time: time = time(10, 0)
+    step: timedelta = timedelta(minutes=30)
+    notes_hours_before: int = 24
+
+
+@dataclass(frozen=True)
 class Slot:
     start: datetime
     end: datetime

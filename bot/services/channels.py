@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from bot.domain.case import Actor
-from bot.domain.events import Event, EventKind
+from bot.domain.events import EventKind
 from bot.domain.partnership import Role
+from bot.services.audit import audit
 from bot.services.context import ServiceContext
 from bot.services.ports import Address, MemberRecord
 from bot.services.referrals import PANEL_CHANNEL
@@ -17,27 +18,20 @@ async def bind_panel_channel(
     ctx: ServiceContext, actor: Actor, address: Address, team_id: str | None, channel_id: str | None
 ) -> int:
     """Make this channel the panel channel. Returns how many held posts are released."""
-    roles = await ctx.repo.roles_of(actor.aad_object_id)
+    roles = await ctx.roster.roles_of(actor.aad_object_id)
     if not roles.manager:
-        await ctx.repo.add_event(
-            Event(
-                kind=EventKind.ACCESS_DENIED,
-                at=ctx.clock.now(),
-                actor_aad_id=actor.aad_object_id,
-                actor_name=actor.name,
-                detail={"action": "bind_panel_channel"},
-            )
-        )
+        await audit(ctx, actor, EventKind.ACCESS_DENIED, detail={"action": "bind_panel_channel"})
         raise NotAuthorised("Only a partnership manager can choose the panel channel.")
     now = ctx.clock.now()
-    await ctx.repo.bind_channel(PANEL_CHANNEL, address, team_id, channel_id, actor, now)
-    released = await ctx.repo.outbox_release(WAITING_FOR_CHANNEL, now)
+    async with ctx.uow.begin() as tx:  # bound, audited and the held posts released together
+        await tx.roster.bind_channel(PANEL_CHANNEL, address, team_id, channel_id, actor, now)
+        released = await tx.outbox.release(WAITING_FOR_CHANNEL, now)
     ctx.kick_outbox()
     return released
 
 
 async def remember_user(ctx: ServiceContext, aad_object_id: str, address: Address, user_id: str | None) -> None:
-    await ctx.repo.save_reference(f"user:{aad_object_id}", address, user_id, ctx.clock.now())
+    await ctx.roster.save_reference(f"user:{aad_object_id}", address, user_id, ctx.clock.now())
 
 
 async def seed_members_from_config(ctx: ServiceContext) -> int:
@@ -53,7 +47,7 @@ async def seed_members_from_config(ctx: ServiceContext) -> int:
         records += [_record(person, Role.PANEL, Partner(partner)) for person in partner_people]
     records += [_record(person, Role.CHAIR) for person in p.chairs]
     records += [_record(person, Role.MANAGER) for person in p.partnership_managers]
-    return await ctx.repo.seed_members(records, ctx.clock.now())
+    return await ctx.roster.seed_members(records, ctx.clock.now())
 
 
 def _record(person, role: Role, partner=None) -> MemberRecord:  # noqa: ANN001

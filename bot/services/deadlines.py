@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from bot.domain.case import Actor, Case, CaseStatus, IncidentKind
-from bot.domain.events import Event, EventKind
+from bot.domain.events import EventKind
 from bot.domain.outbox import OutboxKind
 from bot.domain.reminders import DELAYED_AFTER, Rag, due_now, is_delayed, next_after, rag
 from bot.domain.text import clean_line
@@ -26,8 +26,9 @@ from bot.domain.timeline import (
     compute_deadlines,
 )
 from bot.domain.votes import VoteChoice
+from bot.services.audit import audit
 from bot.services.context import ServiceContext
-from bot.services.ports import AgencyRequest, DeadlineRow, OutboxMessage, StatusRow
+from bot.services.ports import AgencyRequest, DeadlineRow, DeadlineStore, OutboxMessage, StatusRow, Transaction
 from bot.services.refusals import ClockRefused, NotAuthorised
 
 PANEL_VOTE_STEP = "panel_vote"
@@ -53,7 +54,6 @@ def case_anchor_dates(ctx: ServiceContext, case: Case) -> dict[Anchor, datetime]
 
 
 def _panel_vote_deadline(ctx: ServiceContext, case: Case) -> Deadline:
-    assert ctx.calendar is not None
     received = case.summary.received_at.astimezone(ctx.tz)
     due_day = ctx.calendar.add_working_days(received.date(), PANEL_VOTE_WORKING_DAYS)
     return Deadline(
@@ -65,13 +65,14 @@ def _panel_vote_deadline(ctx: ServiceContext, case: Case) -> Deadline:
     )
 
 
-async def refresh_deadlines(ctx: ServiceContext, case_id: str) -> list[DeadlineRow]:
-    """Recompute and store the case's deadlines from its anchors. Idempotent."""
-    assert ctx.deadlines is not None and ctx.calendar is not None and ctx.profile is not None
-    case = await ctx.repo.get_case_by_id(case_id)
+async def refresh_deadlines(ctx: ServiceContext, case_id: str, tx: Transaction | None = None) -> list[DeadlineRow]:
+    """Recompute and store the case's deadlines from its anchors. Idempotent. With `tx`,
+    inside that unit of work (the change that moved an anchor commits with its deadlines)."""
+    stores = tx or ctx
+    case = await stores.cases.get_case_by_id(case_id)
     if case is None:
         return []
-    anchors = case_anchor_dates(ctx, case) | await ctx.deadlines.anchors(case_id)
+    anchors = case_anchor_dates(ctx, case) | await stores.deadlines.anchors(case_id)
     decision = await _decision(ctx, case)
     computed: list[Deadline] = [_panel_vote_deadline(ctx, case)]
     if decision is not None:
@@ -80,7 +81,7 @@ async def refresh_deadlines(ctx: ServiceContext, case_id: str) -> list[DeadlineR
             facts.add(Fact.REVIEW_COMMISSIONED.value)
         computed += compute_deadlines(ctx.profile, anchors, ctx.calendar, pathway=decision.value, facts=facts,
                                       tz=ctx.tz)
-    existing = {d.step_id: d for d in await ctx.deadlines.deadlines(case_id)}
+    existing = {d.step_id: d for d in await stores.deadlines.deadlines(case_id)}
     next_reminders = {}
     now = ctx.clock.now()
     for d in computed:
@@ -96,30 +97,29 @@ async def refresh_deadlines(ctx: ServiceContext, case_id: str) -> list[DeadlineR
             # is due now, and was not missed while the bot was down (not "delayed").
             first = now
         next_reminders[d.step_id] = first
-    await ctx.deadlines.sync(case_id, computed, next_reminders, keep_open=case.summary.status.is_open)
+    await stores.deadlines.sync(case_id, computed, next_reminders, keep_open=case.summary.status.is_open)
     if decision is not None:
-        await _close_panel_vote(ctx, case_id)
-    rows = await ctx.deadlines.deadlines(case_id)
+        await _close_panel_vote(ctx, stores.deadlines, case_id)
+    rows = await stores.deadlines.deadlines(case_id)
     for row in rows:  # a step whose event is already on the case (the meeting was held…) is done
         if row.status == "open" and row.records and Anchor(row.records) in anchors:
             recorded = anchors[Anchor(row.records)]
-            await ctx.deadlines.mark_done(row.id, ctx.clock.now(), recorded.astimezone(ctx.tz).date(), "",
-                                          "Recorded on the case")
-    return await ctx.deadlines.deadlines(case_id)
+            await stores.deadlines.mark_done(row.id, ctx.clock.now(), recorded.astimezone(ctx.tz).date(), "",
+                                             "Recorded on the case")
+    return await stores.deadlines.deadlines(case_id)
 
 
 async def _decision(ctx: ServiceContext, case: Case) -> VoteChoice | None:
-    if case.summary.status is CaseStatus.REFERRED or ctx.panel is None:
+    if case.summary.status is CaseStatus.REFERRED:
         return None
     decision = (await ctx.panel.panel_state(case.id)).decision
     return decision.outcome if decision else None
 
 
-async def _close_panel_vote(ctx: ServiceContext, case_id: str) -> None:
-    assert ctx.deadlines is not None
-    for d in await ctx.deadlines.deadlines(case_id):
+async def _close_panel_vote(ctx: ServiceContext, store: DeadlineStore, case_id: str) -> None:
+    for d in await store.deadlines(case_id):
         if d.step_id == PANEL_VOTE_STEP and d.status != "done":
-            await ctx.deadlines.mark_done(d.id, ctx.clock.now(), ctx.clock.now().astimezone(ctx.tz).date(),
+            await store.mark_done(d.id, ctx.clock.now(), ctx.clock.now().astimezone(ctx.tz).date(),
                                           "", "The panel's decision")
 
 
@@ -134,7 +134,6 @@ def refresh_message(case_id: str, why: str) -> OutboxMessage:
 async def sweep(ctx: ServiceContext) -> int:
     """Record every reminder that is due now (one per deadline: the latest), each with
     its outbox message. Safe to run at any time, any number of times, in any process."""
-    assert ctx.deadlines is not None and ctx.calendar is not None
     now = ctx.clock.now()
     recorded = 0
     while True:
@@ -152,7 +151,7 @@ async def sweep(ctx: ServiceContext) -> int:
 
 
 async def _remind(ctx: ServiceContext, row: DeadlineRow, now: datetime) -> int:
-    assert ctx.deadlines is not None and ctx.calendar is not None and row.due_at is not None
+    assert row.due_at is not None
     plan = ReminderPlan.model_validate(row.plan)
     due_day = row.due_at.astimezone(ctx.tz).date()
     slot, next_at = due_now(due_day, plan, ctx.calendar, ctx.tz, now, row.last_reminder_at)
@@ -176,10 +175,9 @@ async def _remind(ctx: ServiceContext, row: DeadlineRow, now: datetime) -> int:
 
 
 async def _authorised(ctx: ServiceContext, actor: Actor, action: str) -> None:
-    roles = await ctx.repo.roles_of(actor.aad_object_id)
+    roles = await ctx.roster.roles_of(actor.aad_object_id)
     if not roles.may_see_identifiers:
-        await ctx.repo.add_event(Event(kind=EventKind.ACCESS_DENIED, at=ctx.clock.now(), actor_aad_id=actor.aad_object_id,
-                                       actor_name=actor.name, detail={"action": action}))
+        await audit(ctx, actor, EventKind.ACCESS_DENIED, detail={"action": action})
         raise NotAuthorised("Only panel members, chairs and partnership managers can do that.")
 
 
@@ -188,9 +186,8 @@ async def mark_done(ctx: ServiceContext, actor: Actor, reference: str, deadline_
     """Record that a step was done (who, when), which stops its reminders. A step that
     records an anchor (the National Panel notification, the requests being sent) asks
     for the date, and the deadlines that count from it move accordingly."""
-    assert ctx.deadlines is not None
     await _authorised(ctx, actor, "mark_done")
-    case = await ctx.repo.get_case(reference)
+    case = await ctx.cases.get_case(reference)
     row = await ctx.deadlines.deadline(deadline_id) if deadline_id is not None else None
     if case is None or row is None or row.case_id != case.id:
         raise ClockRefused("That step could not be found.")
@@ -210,13 +207,14 @@ async def mark_done(ctx: ServiceContext, actor: Actor, reference: str, deadline_
         if day < case.summary.incident_date:
             raise ClockRefused("That date is before the incident; check the year.", "done_on")
     now = ctx.clock.now()
-    await ctx.deadlines.mark_done(row.id, now, day, actor.aad_object_id, actor.name)
-    await ctx.repo.add_event(Event(kind=EventKind.DEADLINE_DONE, at=now, actor_aad_id=actor.aad_object_id,
-                                   actor_name=actor.name, case_id=case.id,
-                                   detail={"step": row.step_id, "done_on": day.isoformat()}))
-    if row.records:
-        await ctx.deadlines.set_anchor(case.id, Anchor(row.records), _local_midnight(ctx, day))
-        await refresh_deadlines(ctx, case.id)
+    async with ctx.uow.begin() as tx:  # done, audited and its anchor moved, or none of it
+        if not await tx.deadlines.mark_done(row.id, now, day, actor.aad_object_id, actor.name):
+            raise ClockRefused("Already marked done.")
+        await audit(ctx, actor, EventKind.DEADLINE_DONE, case_id=case.id, into=tx.cases,
+                    detail={"step": row.step_id, "done_on": day.isoformat()})
+        if row.records:
+            await tx.deadlines.set_anchor(case.id, Anchor(row.records), _local_midnight(ctx, day))
+            await refresh_deadlines(ctx, case.id, tx)
     updated = await ctx.deadlines.deadline(row.id)
     assert updated is not None
     return updated
@@ -233,7 +231,6 @@ class StatusLine:
 
 
 async def status(ctx: ServiceContext, actor: Actor, limit: int = 25) -> tuple[list[StatusLine], int]:
-    assert ctx.deadlines is not None and ctx.calendar is not None
     await _authorised(ctx, actor, "status")
     rows, total = await ctx.deadlines.status_rows(limit)
     today = ctx.clock.now().astimezone(ctx.tz).date()
@@ -257,9 +254,8 @@ class Timeline:
 
 
 async def timeline(ctx: ServiceContext, actor: Actor, reference: str) -> Timeline:
-    assert ctx.deadlines is not None
     await _authorised(ctx, actor, "timeline")
-    case = await ctx.repo.get_case(reference)
+    case = await ctx.cases.get_case(reference)
     if case is None:
         raise ClockRefused("That case could not be found.")
     return Timeline(case, await ctx.deadlines.deadlines(case.id), await ctx.deadlines.agency_requests(case.id),
@@ -273,9 +269,8 @@ async def record_agency_requests(ctx: ServiceContext, actor: Actor, reference: s
                                  contacts: str | None) -> Timeline:
     """The business unit records which agencies were asked for information, with a contact
     each; sending them starts the agencies' clock (the `requests_sent` anchor)."""
-    assert ctx.deadlines is not None
     await _authorised(ctx, actor, "agency_requests")
-    case = await ctx.repo.get_case(reference)
+    case = await ctx.cases.get_case(reference)
     if case is None:
         raise ClockRefused("That case could not be found.")
     chosen = [clean_line(a)[:100] for a in agencies if clean_line(a)]
@@ -283,16 +278,18 @@ async def record_agency_requests(ctx: ServiceContext, actor: Actor, reference: s
     if not chosen:
         raise ClockRefused("Choose at least one agency.", "agencies")
     now = ctx.clock.now()
-    added = await ctx.deadlines.add_agency_requests(case.id, [(a, contact_of.get(a.lower())) for a in chosen], now)
-    await ctx.repo.add_event(Event(kind=EventKind.AGENCY_REQUESTS_SENT, at=now, actor_aad_id=actor.aad_object_id,
-                                   actor_name=actor.name, case_id=case.id, detail={"agencies": chosen}))
-    if Anchor.REQUESTS_SENT not in await ctx.deadlines.anchors(case.id):
-        await ctx.deadlines.set_anchor(case.id, Anchor.REQUESTS_SENT, now)
-        for row in await ctx.deadlines.deadlines(case.id):
-            if row.records == Anchor.REQUESTS_SENT.value and row.status != "done":
-                await ctx.deadlines.mark_done(row.id, now, now.astimezone(ctx.tz).date(), actor.aad_object_id,
-                                              actor.name)
-    await refresh_deadlines(ctx, case.id)
+    async with ctx.uow.begin() as tx:
+        added = await tx.deadlines.add_agency_requests(case.id, [(a, contact_of.get(a.lower())) for a in chosen],
+                                                       now)
+        await audit(ctx, actor, EventKind.AGENCY_REQUESTS_SENT, case_id=case.id, detail={"agencies": chosen},
+                    into=tx.cases)
+        if Anchor.REQUESTS_SENT not in await tx.deadlines.anchors(case.id):
+            await tx.deadlines.set_anchor(case.id, Anchor.REQUESTS_SENT, now)
+            for row in await tx.deadlines.deadlines(case.id):
+                if row.records == Anchor.REQUESTS_SENT.value and row.status != "done":
+                    await tx.deadlines.mark_done(row.id, now, now.astimezone(ctx.tz).date(), actor.aad_object_id,
+                                                 actor.name)
+        await refresh_deadlines(ctx, case.id, tx)
     ctx.log.info("agency requests recorded", extra={"case": case.reference, "added": added})
     return await timeline(ctx, actor, reference)
 
@@ -319,27 +316,26 @@ def _contacts(text: str) -> dict[str, str]:
 
 async def mark_agency_returned(ctx: ServiceContext, actor: Actor, reference: str,
                                request_id: int | None) -> Timeline:
-    assert ctx.deadlines is not None
     await _authorised(ctx, actor, "agency_returned")
-    case = await ctx.repo.get_case(reference)
+    case = await ctx.cases.get_case(reference)
     if case is None or request_id is None:
         raise ClockRefused("That request could not be found.")
     now = ctx.clock.now()
-    if not await ctx.deadlines.mark_agency_returned(case.id, request_id, now, actor.name):
-        raise ClockRefused("That agency's information is already marked as returned.")
-    await ctx.repo.add_event(Event(kind=EventKind.AGENCY_RETURNED, at=now, actor_aad_id=actor.aad_object_id,
-                                   actor_name=actor.name, case_id=case.id, detail={"request_id": request_id}))
-    outstanding = [r for r in await ctx.deadlines.agency_requests(case.id) if r.returned_at is None]
-    if not outstanding:  # everyone has returned: the agencies' step is done and its chasing stops
-        for row in await ctx.deadlines.deadlines(case.id):
-            if chases_agency_requests(row) and row.status in ("open", "pending"):
-                await ctx.deadlines.mark_done(row.id, now, now.astimezone(ctx.tz).date(), actor.aad_object_id,
-                                              actor.name)
+    async with ctx.uow.begin() as tx:
+        if not await tx.deadlines.mark_agency_returned(case.id, request_id, now, actor.name):
+            raise ClockRefused("That agency's information is already marked as returned.")
+        await audit(ctx, actor, EventKind.AGENCY_RETURNED, case_id=case.id, detail={"request_id": request_id},
+                    into=tx.cases)
+        outstanding = [r for r in await tx.deadlines.agency_requests(case.id) if r.returned_at is None]
+        if not outstanding:  # everyone has returned: the agencies' step is done and its chasing stops
+            for row in await tx.deadlines.deadlines(case.id):
+                if chases_agency_requests(row) and row.status in ("open", "pending"):
+                    await tx.deadlines.mark_done(row.id, now, now.astimezone(ctx.tz).date(), actor.aad_object_id,
+                                                 actor.name)
     return await timeline(ctx, actor, reference)
 
 
 def overdue_working_days(ctx: ServiceContext, due_at: datetime) -> int:
-    assert ctx.calendar is not None
     today = ctx.clock.now().astimezone(ctx.tz).date()
     return ctx.calendar.working_days_between(due_at.astimezone(ctx.tz).date(), today)
 

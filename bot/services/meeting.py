@@ -10,34 +10,27 @@ makes new ones and the old ones see they are stale and do nothing.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from pydantic import ValidationError
 
-from bot.domain.case import Actor, Case, CaseStatus
-from bot.domain.events import Event, EventKind
+from bot.domain.case import Actor, Case
+from bot.domain.events import EventKind
+from bot.domain.lifecycle import CaseStatus, Mover
 from bot.domain.meeting import MeetingOutcome, Slot, best, candidates, earliest_free
 from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Role
 from bot.domain.timeline import Anchor
 from bot.domain.votes import VoteChoice
 from bot.services import deadlines
+from bot.services.audit import audit
 from bot.services.context import ServiceContext
-from bot.services.ports import Attendee, MeetingError, MeetingRecord, OutboxMessage
+from bot.services.ports import Attendee, MeetingError, MeetingRecord, OutboxMessage, Transaction
 from bot.services.refusals import MeetingRefused, NotAuthorised
 
 FALLBACK_WINDOW = (7, 13)  # working days from the panel's decision (seeds 001 and 002)
-
-
-@dataclass(frozen=True)
-class MeetingSettings:
-    length: timedelta = timedelta(hours=2)
-    day_start: time = time(9, 30)
-    day_end: time = time(16, 30)
-    default_time: time = time(10, 0)
-    step: timedelta = timedelta(minutes=30)
-    notes_hours_before: int = 24
 
 
 class RetryLater(Exception):
@@ -53,7 +46,7 @@ async def attendees(ctx: ServiceContext) -> list[Attendee]:
     """The panel members of each statutory partner and the chairs (quorum needs one of
     each partner; all are invited)."""
     people: dict[str, Attendee] = {}
-    for m in await ctx.repo.members():
+    for m in await ctx.roster.members():
         if m.role in (Role.PANEL, Role.CHAIR) and m.upn:
             people.setdefault(m.upn.lower(), Attendee(m.name, m.upn.lower(), m.partner, m.role))
     return list(people.values())
@@ -62,7 +55,6 @@ async def attendees(ctx: ServiceContext) -> list[Attendee]:
 async def window(ctx: ServiceContext, case: Case) -> tuple[datetime, datetime]:
     """The profile's meeting window for this case (the window step that records the
     meeting being held), else 7–13 working days from the decision."""
-    assert ctx.deadlines is not None and ctx.calendar is not None
     for row in await ctx.deadlines.deadlines(case.id):
         if row.is_window and row.records == Anchor.MEETING_HELD.value and row.due_at and row.earliest_at:
             return row.earliest_at, row.due_at
@@ -74,7 +66,6 @@ async def window(ctx: ServiceContext, case: Case) -> tuple[datetime, datetime]:
 
 
 def _slots(ctx: ServiceContext, earliest: datetime, latest: datetime) -> list[tuple[datetime, datetime]]:
-    assert ctx.calendar is not None and ctx.meeting_settings is not None
     ms = ctx.meeting_settings
     not_before = max(earliest, ctx.clock.now() + timedelta(hours=1))
     return list(candidates(earliest.astimezone(ctx.tz).date(), latest.astimezone(ctx.tz).date(),
@@ -88,8 +79,7 @@ def _slots(ctx: ServiceContext, earliest: datetime, latest: datetime) -> list[tu
 async def book(ctx: ServiceContext, case_id: str, *, at: datetime | None = None) -> MeetingRecord | None:
     """Book the case's meeting (idempotent: a booked meeting is left alone). `at` books a
     time the chair chose. Raises RetryLater when Graph is throttled or unreachable."""
-    assert ctx.meeting_store is not None and ctx.meetings is not None and ctx.meeting_settings is not None
-    case = await ctx.repo.get_case_by_id(case_id)
+    case = await ctx.cases.get_case_by_id(case_id)
     if case is None or case.summary.status is not CaseStatus.DECIDED:
         return None
     existing = await ctx.meeting_store.get(case_id)
@@ -113,15 +103,18 @@ async def book(ctx: ServiceContext, case_id: str, *, at: datetime | None = None)
         if error.retryable:
             raise RetryLater(str(error), error.retry_after) from error
         failed = replace(record, status="failed", last_error=str(error)[:400])
-        await ctx.meeting_store.save(failed, ctx.clock.now())
-        await _event(ctx, None, case.id, EventKind.MEETING_BOOKING_FAILED, {"status": error.status})
-        await _tell_chairs(ctx, case.id, "meeting_problem", {"message": str(error)[:400]})
+        async with ctx.uow.begin() as tx:
+            await tx.meetings.save(failed, ctx.clock.now())
+            await audit(ctx, None, EventKind.MEETING_BOOKING_FAILED, case_id=case.id, detail={"status": error.status},
+                        into=tx.cases)
+            await tx.outbox.enqueue([_chairs_message(ctx, case.id, OutboxKind.MEETING_PROBLEM,
+                                                     {"message": str(error)[:400]})], ctx.clock.now())
+        ctx.kick_outbox()
         return failed
 
 
 async def _find(ctx: ServiceContext, record: MeetingRecord, people: list[Attendee], earliest: datetime,
                 latest: datetime) -> Slot | None:
-    assert ctx.meetings is not None and ctx.meeting_store is not None and ctx.meeting_settings is not None
     slots = _slots(ctx, earliest, latest)
     if not slots:
         raise MeetingError("The meeting window has already passed; choose a time on the card.", retryable=False)
@@ -133,7 +126,8 @@ async def _find(ctx: ServiceContext, record: MeetingRecord, people: list[Attende
     known = {names.get(email, email): blocks for email, blocks in busy.items() if blocks is not None}
     unknown = sorted(names.get(email, email) for email, blocks in busy.items() if blocks is None)
     if unknown:  # e.g. guests whose calendars live in another tenant: booked without seeing them
-        await _event(ctx, None, record.case_id, EventKind.AVAILABILITY_UNKNOWN, {"attendees": len(unknown)})
+        await audit(ctx, None, EventKind.AVAILABILITY_UNKNOWN, case_id=record.case_id,
+                    detail={"attendees": len(unknown)})
         record.options.clear()
         record.options.append({"availability_unknown": unknown})
     slot = earliest_free(slots, known)
@@ -141,8 +135,11 @@ async def _find(ctx: ServiceContext, record: MeetingRecord, people: list[Attende
         return slot
     options = [{"start": s.start.isoformat(), "end": s.end.isoformat(), "busy": list(s.busy)}
                for s in best(slots, known)]
-    await ctx.meeting_store.save(replace(record, status="needs_chair", options=options), ctx.clock.now())
-    await _tell_chairs(ctx, record.case_id, "slot_choice", {"attempt": record.attempt})
+    async with ctx.uow.begin() as tx:
+        await tx.meetings.save(replace(record, status="needs_chair", options=options), ctx.clock.now())
+        await tx.outbox.enqueue([_chairs_message(ctx, record.case_id, OutboxKind.SLOT_CHOICE,
+                                                 {"attempt": record.attempt})], ctx.clock.now())
+    ctx.kick_outbox()
     return None
 
 
@@ -158,7 +155,6 @@ def agenda_html(case: Case) -> str:
 
 async def _create(ctx: ServiceContext, case: Case, record: MeetingRecord, people: list[Attendee],
                   slot: Slot) -> MeetingRecord:
-    assert ctx.meetings is not None and ctx.meeting_store is not None and ctx.deadlines is not None
     created = await ctx.meetings.create_event(
         subject=f"Rapid review meeting: {case.reference} ({case.summary.pseudonym})", body_html=agenda_html(case),
         start=slot.start, end=slot.end, attendees=people, transaction_id=record.transaction_id,
@@ -166,38 +162,46 @@ async def _create(ctx: ServiceContext, case: Case, record: MeetingRecord, people
     unknown = [o for o in record.options if "availability_unknown" in o]
     booked = replace(record, status="booked", event_id=created.event_id, join_url=created.join_url,
                      start_at=slot.start, end_at=slot.end, options=unknown, last_error=None)
-    await ctx.meeting_store.save(booked, ctx.clock.now())
-    await _scheduled(ctx, case, booked, "meeting_booked")
+    async with ctx.uow.begin() as tx:  # the booking, the case's move and its deadlines, or none of it
+        await tx.meetings.save(booked, ctx.clock.now())
+        await _scheduled(ctx, tx, case, booked, EventKind.MEETING_BOOKED, None)
+    ctx.kick_outbox()
     return booked
 
 
-async def _scheduled(ctx: ServiceContext, case: Case, record: MeetingRecord, kind: str) -> None:
-    """A meeting time was set or moved: anchor, status, deadlines, channel card, prompts."""
-    assert ctx.deadlines is not None and ctx.meeting_store is not None and ctx.meeting_settings is not None
+async def _scheduled(ctx: ServiceContext, tx: Transaction, case: Case, record: MeetingRecord, kind: EventKind,
+                     actor: Actor | None) -> None:
+    """A meeting time was set or moved, inside the caller's unit of work: anchor, status,
+    deadlines, channel card, prompts."""
     assert record.start_at is not None and record.end_at is not None
     now = ctx.clock.now()
-    await ctx.deadlines.set_anchor(case.id, Anchor.MEETING, record.start_at)
-    await ctx.meeting_store.set_case_status(case.id, CaseStatus.MEETING_SCHEDULED.value, now)
-    await _event(ctx, None, case.id, kind, {"start": record.start_at.isoformat(), "attempt": record.attempt,
-                                            "provider": record.provider})
+    await tx.deadlines.set_anchor(case.id, Anchor.MEETING, record.start_at)
+    current = (await tx.cases.get_case_by_id(case.id))
+    if current is not None and current.summary.status is not CaseStatus.MEETING_SCHEDULED:
+        await tx.cases.move(case.id, CaseStatus.MEETING_SCHEDULED, _mover(actor), actor, now)
+    await audit(ctx, None, kind, case_id=case.id, into=tx.cases,
+                detail={"start": record.start_at.isoformat(), "attempt": record.attempt, "provider": record.provider})
     notes_at = record.start_at - timedelta(hours=ctx.meeting_settings.notes_hours_before)
-    await ctx.repo.enqueue([OutboxMessage(key=f"meeting_card:{case.id}:{record.attempt}:{record.start_at:%Y%m%d%H%M}",
-                                          kind=OutboxKind.MEETING_CARD, case_id=case.id)], now)
-    await ctx.repo.enqueue([OutboxMessage(key=f"chair_notes:{case.id}:{record.start_at:%Y%m%d%H%M}",
-                                          kind=OutboxKind.CHAIR_NOTES, case_id=case.id,
-                                          payload={"start": record.start_at.isoformat()})], max(notes_at, now))
-    await ctx.repo.enqueue([OutboxMessage(key=f"outcome_prompt:{case.id}:{record.start_at:%Y%m%d%H%M}",
-                                          kind=OutboxKind.OUTCOME_PROMPT, case_id=case.id,
-                                          payload={"start": record.start_at.isoformat()})], record.end_at)
-    await deadlines.refresh_deadlines(ctx, case.id)
-    ctx.kick_outbox()
+    await tx.outbox.enqueue([OutboxMessage(key=f"meeting_card:{case.id}:{record.attempt}:{record.start_at:%Y%m%d%H%M}",
+                                           kind=OutboxKind.MEETING_CARD, case_id=case.id)], now)
+    await tx.outbox.enqueue([OutboxMessage(key=f"chair_notes:{case.id}:{record.start_at:%Y%m%d%H%M}",
+                                           kind=OutboxKind.CHAIR_NOTES, case_id=case.id,
+                                           payload={"start": record.start_at.isoformat()})], max(notes_at, now))
+    await tx.outbox.enqueue([OutboxMessage(key=f"outcome_prompt:{case.id}:{record.start_at:%Y%m%d%H%M}",
+                                           kind=OutboxKind.OUTCOME_PROMPT, case_id=case.id,
+                                           payload={"start": record.start_at.isoformat()})], record.end_at)
+    await deadlines.refresh_deadlines(ctx, case.id, tx)
 
 
-async def _tell_chairs(ctx: ServiceContext, case_id: str, kind: str, payload: dict) -> None:
-    await ctx.repo.enqueue([OutboxMessage(key=f"{kind}:{case_id}:{payload.get('attempt', '')}:"
-                                              f"{ctx.clock.now():%Y%m%d%H%M%S}",
-                                          kind=kind, case_id=case_id, payload=payload)], ctx.clock.now())
-    ctx.kick_outbox()
+def _mover(actor: Actor | None) -> frozenset[Mover]:
+    """The bot books on its own after the decision; a person re-books as the chair or a manager
+    (already checked against the roster by `_chair`)."""
+    return frozenset({Mover.BOT}) if actor is None else frozenset({Mover.CHAIR, Mover.MANAGER})
+
+
+def _chairs_message(ctx: ServiceContext, case_id: str, kind: OutboxKind, payload: dict[str, Any]) -> OutboxMessage:
+    return OutboxMessage(key=f"{kind.value}:{case_id}:{payload.get('attempt', '')}:{ctx.clock.now():%Y%m%d%H%M%S}",
+                         kind=kind, case_id=case_id, payload=payload)
 
 
 def transaction_id(case_id: str, attempt: int) -> str:
@@ -214,10 +218,10 @@ def book_message(case_id: str) -> OutboxMessage:
 
 
 async def _chair(ctx: ServiceContext, actor: Actor, action: str, *, managers_too: bool = True) -> None:
-    roles = await ctx.repo.roles_of(actor.aad_object_id)
+    roles = await ctx.roster.roles_of(actor.aad_object_id)
     if roles.chair or (managers_too and roles.manager):
         return
-    await _event(ctx, actor, None, EventKind.ACCESS_DENIED, {"action": action})
+    await audit(ctx, actor, EventKind.ACCESS_DENIED, detail={"action": action})
     raise NotAuthorised("Only the chair" + (" or a partnership manager" if managers_too else "") + " can do that.")
 
 
@@ -232,9 +236,8 @@ def _parse_time(day: str | None, clock: str | None, ctx: ServiceContext) -> date
 async def choose_time(ctx: ServiceContext, actor: Actor, reference: str, *, start_iso: str | None = None,
                       day: str | None = None, clock: str | None = None) -> MeetingRecord:
     """Book (no common slot) or move the meeting to a time the chair chose."""
-    assert ctx.meeting_store is not None and ctx.meetings is not None and ctx.calendar is not None
     await _chair(ctx, actor, "meeting_time")
-    case = await ctx.repo.get_case(reference)
+    case = await ctx.cases.get_case(reference)
     if case is None:
         raise MeetingRefused("That case could not be found.")
     try:
@@ -246,15 +249,17 @@ async def choose_time(ctx: ServiceContext, actor: Actor, reference: str, *, star
     if not ctx.calendar.is_working_day(start.date()):
         raise MeetingRefused("That day is not a working day (weekend, bank holiday or closure day).", "date")
     existing = await ctx.meeting_store.get(case.id)
-    assert ctx.meeting_settings is not None
     end = start + ctx.meeting_settings.length
     try:
         if existing is not None and existing.status == "booked" and existing.event_id:
             await ctx.meetings.move_event(existing.event_id, start, end)
             moved = replace(existing, start_at=start, end_at=end, attempt=existing.attempt + 1)
-            await ctx.meeting_store.save(moved, ctx.clock.now())
-            await _event(ctx, actor, case.id, EventKind.MEETING_MOVED, {"start": start.isoformat()})
-            await _scheduled(ctx, case, moved, "meeting_rescheduled")
+            async with ctx.uow.begin() as tx:
+                await tx.meetings.save(moved, ctx.clock.now())
+                await audit(ctx, actor, EventKind.MEETING_MOVED, case_id=case.id, detail={"start": start.isoformat()},
+                            into=tx.cases)
+                await _scheduled(ctx, tx, case, moved, EventKind.MEETING_RESCHEDULED, actor)
+            ctx.kick_outbox()
             return moved
         if case.summary.status is not CaseStatus.DECIDED:
             raise MeetingRefused("This case has no meeting to book.")
@@ -265,28 +270,27 @@ async def choose_time(ctx: ServiceContext, actor: Actor, reference: str, *, star
         raise MeetingRefused(f"{later} Try again in a minute.") from later
     if result is None:
         raise MeetingRefused("This case has no meeting to book.")
-    await _event(ctx, actor, case.id, EventKind.MEETING_TIME_CHOSEN, {"start": start.isoformat()})
+    await audit(ctx, actor, EventKind.MEETING_TIME_CHOSEN, case_id=case.id, detail={"start": start.isoformat()})
     return result
 
 
 async def retry_booking(ctx: ServiceContext, actor: Actor, reference: str) -> None:
-    assert ctx.meeting_store is not None
     await _chair(ctx, actor, "meeting_retry")
-    case = await ctx.repo.get_case(reference)
+    case = await ctx.cases.get_case(reference)
     if case is None:
         raise MeetingRefused("That case could not be found.")
     existing = await ctx.meeting_store.get(case.id)
-    if existing is not None and existing.status == "failed":
-        await ctx.meeting_store.save(replace(existing, status="booking"), ctx.clock.now())
-    await ctx.repo.enqueue([OutboxMessage(key=f"book_meeting:{case.id}:retry:{ctx.clock.now():%Y%m%d%H%M%S}",
-                                          kind=OutboxKind.BOOK_MEETING, case_id=case.id)], ctx.clock.now())
+    async with ctx.uow.begin() as tx:
+        if existing is not None and existing.status == "failed":
+            await tx.meetings.save(replace(existing, status="booking"), ctx.clock.now())
+        await tx.outbox.enqueue([OutboxMessage(key=f"book_meeting:{case.id}:retry:{ctx.clock.now():%Y%m%d%H%M%S}",
+                                               kind=OutboxKind.BOOK_MEETING, case_id=case.id)], ctx.clock.now())
     ctx.kick_outbox()
 
 
 async def cancel(ctx: ServiceContext, actor: Actor, reference: str) -> MeetingRecord:
-    assert ctx.meeting_store is not None and ctx.meetings is not None
     await _chair(ctx, actor, "meeting_cancel")
-    case = await ctx.repo.get_case(reference)
+    case = await ctx.cases.get_case(reference)
     existing = await ctx.meeting_store.get(case.id) if case else None
     if case is None or existing is None or existing.status not in ("booked", "needs_chair", "failed"):
         raise MeetingRefused("There is no booked meeting to cancel.")
@@ -296,12 +300,15 @@ async def cancel(ctx: ServiceContext, actor: Actor, reference: str) -> MeetingRe
         except MeetingError as error:
             raise MeetingRefused(str(error)) from error
     cancelled = replace(existing, status="cancelled", attempt=existing.attempt + 1)
-    await ctx.meeting_store.save(cancelled, ctx.clock.now())
-    assert ctx.deadlines is not None
-    await ctx.deadlines.clear_anchor(case.id, Anchor.MEETING)  # papers etc. go back to pending
-    await deadlines.refresh_deadlines(ctx, case.id)
-    await ctx.meeting_store.set_case_status(case.id, CaseStatus.DECIDED.value, ctx.clock.now())
-    await _event(ctx, actor, case.id, EventKind.MEETING_CANCELLED, {})
+    now = ctx.clock.now()
+    async with ctx.uow.begin() as tx:
+        await tx.meetings.save(cancelled, now)
+        await tx.deadlines.clear_anchor(case.id, Anchor.MEETING)  # papers etc. go back to pending
+        current = await tx.cases.get_case_by_id(case.id)
+        if current is not None and current.summary.status is CaseStatus.MEETING_SCHEDULED:
+            await tx.cases.move(case.id, CaseStatus.DECIDED, frozenset({Mover.CHAIR, Mover.MANAGER}), actor, now)
+        await audit(ctx, actor, EventKind.MEETING_CANCELLED, case_id=case.id, into=tx.cases)
+        await deadlines.refresh_deadlines(ctx, case.id, tx)
     return cancelled
 
 
@@ -310,9 +317,8 @@ async def cancel(ctx: ServiceContext, actor: Actor, reference: str) -> MeetingRe
 
 async def record_outcome(ctx: ServiceContext, actor: Actor, reference: str, answers: dict[str, str]
                          ) -> tuple[Case, MeetingOutcome]:
-    assert ctx.meeting_store is not None and ctx.deadlines is not None
     await _chair(ctx, actor, "meeting_outcome", managers_too=False)
-    case = await ctx.repo.get_case(reference)
+    case = await ctx.cases.get_case(reference)
     meeting = await ctx.meeting_store.get(case.id) if case else None
     if case is None or meeting is None or meeting.status not in ("booked", "held"):
         raise MeetingRefused("This case has no meeting whose outcome can be recorded.")
@@ -334,30 +340,31 @@ async def record_outcome(ctx: ServiceContext, actor: Actor, reference: str, answ
         raise MeetingRefused("The meeting is only quorate with a representative of each statutory partner "
                              f"(seed 002 §4.6.1). Not present: {', '.join(missing)}.", "quorum")
     now = ctx.clock.now()
-    await ctx.meeting_store.save(replace(meeting, status="held", outcome=outcome.model_dump(mode="json")), now)
-    await ctx.meeting_store.set_case_status(case.id, CaseStatus.MEETING_HELD.value, now)
-    await ctx.deadlines.set_anchor(case.id, Anchor.MEETING_HELD, meeting.start_at or now)
-    if outcome.local_cspr.value == "yes":
-        await ctx.deadlines.set_anchor(case.id, Anchor.REVIEW_COMMISSIONED, now)
-    await _event(ctx, actor, case.id, EventKind.MEETING_OUTCOME_RECORDED,
-                 {"choice": outcome.choice.value, "local_cspr": outcome.local_cspr.value,
-                  "national_review": outcome.national_review.value, "quorate": outcome.quorate})
-    await ctx.repo.enqueue([
-        OutboxMessage(key=f"outcome_summary:{case.id}", kind=OutboxKind.OUTCOME_SUMMARY, case_id=case.id),
-        OutboxMessage(key=f"outcome_referrer:{case.id}", kind=OutboxKind.OUTCOME_REFERRER, case_id=case.id),
-        OutboxMessage(key=f"record_links:{case.id}", kind=OutboxKind.RECORD_LINKS, case_id=case.id),
-    ], now)
-    await deadlines.refresh_deadlines(ctx, case.id)
+    # One unit of work: a crash part-way leaves the meeting booked and the case as it was,
+    # never "held" with no outcome posted or no post-meeting deadlines.
+    async with ctx.uow.begin() as tx:
+        await tx.meetings.save(replace(meeting, status="held", outcome=outcome.model_dump(mode="json")), now)
+        await tx.deadlines.set_anchor(case.id, Anchor.MEETING_HELD, meeting.start_at or now)
+        if outcome.local_cspr.value == "yes":
+            await tx.deadlines.set_anchor(case.id, Anchor.REVIEW_COMMISSIONED, now)
+        await tx.cases.move(case.id, CaseStatus.MEETING_HELD, Mover.CHAIR, actor, now,
+                            expect=CaseStatus.MEETING_SCHEDULED, outbox=[
+            OutboxMessage(key=f"outcome_summary:{case.id}", kind=OutboxKind.OUTCOME_SUMMARY, case_id=case.id),
+            OutboxMessage(key=f"outcome_referrer:{case.id}", kind=OutboxKind.OUTCOME_REFERRER, case_id=case.id),
+            OutboxMessage(key=f"record_links:{case.id}", kind=OutboxKind.RECORD_LINKS, case_id=case.id),
+        ])
+        await audit(ctx, actor, EventKind.MEETING_OUTCOME_RECORDED, case_id=case.id, into=tx.cases,
+                    detail={"choice": outcome.choice.value, "local_cspr": outcome.local_cspr.value,
+                            "national_review": outcome.national_review.value, "quorate": outcome.quorate})
+        await deadlines.refresh_deadlines(ctx, case.id, tx)
     ctx.kick_outbox()
-    updated = await ctx.repo.get_case(reference)
+    updated = await ctx.cases.get_case(reference)
     assert updated is not None
     return updated, outcome
 
 
 async def deciders(ctx: ServiceContext, case: Case) -> list[str]:
     """Names and organisations of the virtual panel members who decided (form section 2)."""
-    if ctx.panel is None:
-        return []
     decision = (await ctx.panel.panel_state(case.id)).decision
     if decision is None:
         return []
@@ -368,8 +375,3 @@ async def deciders(ctx: ServiceContext, case: Case) -> list[str]:
 def is_rapid_review(decision_outcome: VoteChoice | None) -> bool:
     return decision_outcome is VoteChoice.RAPID_REVIEW
 
-
-async def _event(ctx: ServiceContext, actor: Actor | None, case_id: str | None, kind: str, detail: dict) -> None:
-    await ctx.repo.add_event(Event(kind=kind, at=ctx.clock.now(), actor_aad_id=actor.aad_object_id if actor else None,
-                                   actor_name=actor.name if actor else "Rapid Review bot", case_id=case_id,
-                                   detail=detail))

@@ -12,18 +12,18 @@ import asyncio
 import contextlib
 import logging
 import traceback
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.domain.events import Event, EventKind
+from bot.domain.events import EventKind
 from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Role
 from bot.services import deadlines, meeting
+from bot.services.audit import audit
 from bot.services.channels import WAITING_FOR_CHANNEL
 from bot.services.context import ServiceContext
 from bot.services.panel import PanelView, panel_view, redacted_answer
-from bot.services.ports import OUTBOX_LEASE_SECONDS, OutboxItem, OutboxMessage
+from bot.services.ports import OUTBOX_LEASE_SECONDS, DeliveryError, OutboxItem, OutboxMessage
 from bot.services.referrals import PANEL_CHANNEL
 from bot.services.reminder_view import reminder_view
 
@@ -34,23 +34,11 @@ LEASE_SECONDS = OUTBOX_LEASE_SECONDS
 CARD_LOCK_STRIPES = 64
 
 
-@dataclass
-class DeliveryError(Exception):
-    """Teams refused or failed. `retry_after` is Teams' own hint when it gave one."""
-
-    reason: str
-    retry_after: float | None = None
-    permanent: bool = False
-
-    def __str__(self) -> str:
-        return self.reason
-
-
 class OutboxDispatcher:
     def __init__(self, ctx: ServiceContext, *, idle_poll_seconds: float = 5.0) -> None:
         self.ctx = ctx
-        self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._cards_task: asyncio.Task[None] | None = None
         self._idle_poll = idle_poll_seconds
         self._running = asyncio.Lock()
         # Card updates of one case go out one at a time, and an older view never replaces
@@ -63,28 +51,33 @@ class OutboxDispatcher:
     # ---- lifecycle -----------------------------------------------------------------------
 
     def kick(self) -> None:
-        self._wake.set()
+        self.ctx.signal.kick()
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="outbox")
-            self.ctx.deliver_card_now = self.deliver_card_now
+            self._cards_task = asyncio.create_task(self._take_cards(), name="outbox-cards")
+            self.ctx.signal.dispatcher_started()
 
     async def stop(self) -> None:
-        self.ctx.deliver_card_now = None
+        self.ctx.signal.dispatcher_stopped()
         if self._immediate:
             await asyncio.wait(set(self._immediate), timeout=5)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._cards_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._cards_task = None
+
+    async def _take_cards(self) -> None:
+        while True:
+            card = await self.ctx.signal.next_card()
+            self.deliver_card_now(card.item, card.view, card.activity_id)
 
     async def _loop(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._idle_poll)
-            self._wake.clear()
+            await self.ctx.signal.wait(self._idle_poll)
             try:
                 await self.dispatch_due()
             except Exception as error:  # the loop must outlive a bad pass; the item stays in the outbox
@@ -101,7 +94,7 @@ class OutboxDispatcher:
         delivered = 0
         async with self._running:
             while True:
-                items = await self.ctx.repo.claim_outbox(self.ctx.clock.now(), LEASE_SECONDS, limit)
+                items = await self.ctx.outbox.claim(self.ctx.clock.now(), LEASE_SECONDS, limit)
                 if not items:
                     return delivered
                 for item in items:
@@ -129,7 +122,7 @@ class OutboxDispatcher:
             OutboxKind.RECORD_LINKS: self._meeting_message,
         }.get(item.kind)
         if handler is None:
-            await self.ctx.repo.outbox_park(item.id, "failed", f"unknown kind {item.kind}")
+            await self.ctx.outbox.park(item.id, "failed", f"unknown kind {item.kind}")
             return 0
         try:
             done = await handler(item)
@@ -137,7 +130,7 @@ class OutboxDispatcher:
             await self._retry(item, error)
             return 0
         if done:
-            await self.ctx.repo.outbox_done(item.id, self.ctx.clock.now())
+            await self.ctx.outbox.done(item.id, self.ctx.clock.now())
             return 1
         return 0
 
@@ -146,7 +139,7 @@ class OutboxDispatcher:
         give_up = error.permanent or (item.attempts >= MAX_ATTEMPTS and error.retry_after is None)
         wait = error.retry_after if error.retry_after is not None else min(2**item.attempts, 300)
         not_before = self.ctx.clock.now() + timedelta(seconds=wait)
-        await self.ctx.repo.outbox_retry(item.id, not_before, error.reason, give_up)
+        await self.ctx.outbox.retry(item.id, not_before, error.reason, give_up)
         log.warning(
             "delivery failed",
             extra={"outbox_kind": item.kind, "attempt": item.attempts, "give_up": give_up, "reason": error.reason},
@@ -164,9 +157,9 @@ class OutboxDispatcher:
 
     async def _deliver_card_now(self, item: OutboxItem, view: PanelView, activity_id: str) -> None:
         try:
-            channel = await self.ctx.repo.channel(PANEL_CHANNEL)
+            channel = await self.ctx.roster.channel(PANEL_CHANNEL)
             if channel is None:
-                await self.ctx.repo.outbox_retry(item.id, self.ctx.clock.now(), "handed to the outbox pass", False)
+                await self.ctx.outbox.retry(item.id, self.ctx.clock.now(), "handed to the outbox pass", False)
                 self.kick()
                 return
             await self._show_card(channel, activity_id, view)
@@ -177,11 +170,10 @@ class OutboxDispatcher:
             # The type only: an exception's text can quote SQL parameters or a card.
             log.error("immediate card update failed", extra={"outbox_kind": item.kind, "error": type(error).__name__})
             return
-        await self.ctx.repo.outbox_done(item.id, self.ctx.clock.now())
+        await self.ctx.outbox.done(item.id, self.ctx.clock.now())
 
     async def _show_card(self, channel: Any, activity_id: str, view: PanelView) -> None:
         """Put this view on the case's card unless a newer one is already there."""
-        assert self.ctx.notifier is not None
         case_id = view.case.id
         async with self._card_locks[hash(case_id) % CARD_LOCK_STRIPES]:
             if self._card_version_shown.get(case_id, -1) > view.version:
@@ -196,17 +188,17 @@ class OutboxDispatcher:
     async def _panel_card(self, item: OutboxItem) -> bool:
         """Post the case's card once (the `:post` message), then keep it up to date in
         place. Every delivery renders the card from the database as it is now."""
-        assert self.ctx.notifier is not None and item.case_id is not None
-        channel = await self.ctx.repo.channel(PANEL_CHANNEL)
+        assert item.case_id is not None
+        channel = await self.ctx.roster.channel(PANEL_CHANNEL)
         if channel is None:
             await self._hold_for_channel(item)
             return False
-        case = await self.ctx.repo.get_case_by_id(item.case_id)
+        case = await self.ctx.cases.get_case_by_id(item.case_id)
         if case is None:
-            await self.ctx.repo.outbox_park(item.id, "failed", "case not found")
+            await self.ctx.outbox.park(item.id, "failed", "case not found")
             return False
         view = await panel_view(self.ctx, case)
-        activity_id = await self.ctx.repo.panel_activity(case.id)
+        activity_id = await self.ctx.cases.panel_activity(case.id)
         if activity_id:
             await self._show_card(channel, activity_id, view)
             return True
@@ -215,22 +207,15 @@ class OutboxDispatcher:
             # can never post it twice; an update that overtakes it waits for it.
             raise DeliveryError("case card not posted yet", retry_after=2)
         activity_id = await self.ctx.notifier.post_panel_card(channel, view)
-        await self.ctx.repo.set_panel_activity(case.id, activity_id)
-        await self.ctx.repo.add_event(
-            Event(
-                kind=EventKind.CASE_POSTED_TO_PANEL,
-                at=self.ctx.clock.now(),
-                actor_aad_id=None,
-                actor_name="Rapid Review bot",
-                case_id=case.id,
-                detail={"activity_id": activity_id},
-            )
-        )
+        async with self.ctx.uow.begin() as tx:
+            await tx.cases.set_panel_activity(case.id, activity_id)
+            await audit(self.ctx, None, EventKind.CASE_POSTED_TO_PANEL, case_id=case.id,
+                        detail={"activity_id": activity_id}, into=tx.cases)
         return True
 
     async def _referrer_query(self, item: OutboxItem) -> bool:
-        assert self.ctx.notifier is not None and item.case_id is not None
-        case = await self.ctx.repo.get_case_by_id(item.case_id)
+        assert item.case_id is not None
+        case = await self.ctx.cases.get_case_by_id(item.case_id)
         if case is None:
             return True
         view = await panel_view(self.ctx, case)
@@ -242,8 +227,8 @@ class OutboxDispatcher:
         return True
 
     async def _referrer_decision(self, item: OutboxItem) -> bool:
-        assert self.ctx.notifier is not None and item.case_id is not None
-        case = await self.ctx.repo.get_case_by_id(item.case_id)
+        assert item.case_id is not None
+        case = await self.ctx.cases.get_case_by_id(item.case_id)
         if case is None:
             return True
         view = await panel_view(self.ctx, case)
@@ -252,9 +237,9 @@ class OutboxDispatcher:
         return True
 
     async def _answer_notice(self, item: OutboxItem) -> bool:
-        assert self.ctx.notifier is not None and item.case_id is not None
-        channel = await self.ctx.repo.channel(PANEL_CHANNEL)
-        case = await self.ctx.repo.get_case_by_id(item.case_id)
+        assert item.case_id is not None
+        channel = await self.ctx.roster.channel(PANEL_CHANNEL)
+        case = await self.ctx.cases.get_case_by_id(item.case_id)
         if channel is None or case is None:
             return True
         view = await panel_view(self.ctx, case)
@@ -265,14 +250,14 @@ class OutboxDispatcher:
 
     async def _disagreement_prompt(self, item: OutboxItem) -> bool:
         """Sent only if, when it falls due, the same round is still open and still split."""
-        assert self.ctx.notifier is not None and item.case_id is not None
-        case = await self.ctx.repo.get_case_by_id(item.case_id)
+        assert item.case_id is not None
+        case = await self.ctx.cases.get_case_by_id(item.case_id)
         if case is None:
             return True
         view = await panel_view(self.ctx, case)
         if view.decided or view.round != item.payload.get("round") or not view.disagreement:
             return True
-        people = {m.aad_object_id for m in await self.ctx.repo.members()
+        people = {m.aad_object_id for m in await self.ctx.roster.members()
                   if m.aad_object_id and m.role in (Role.CHAIR, Role.MANAGER)}
         for aad in sorted(people):
             await self.ctx.notifier.send_disagreement_prompt(aad, view, self.ctx.partnership.disagreement_prompt_hours)
@@ -280,36 +265,29 @@ class OutboxDispatcher:
 
     async def _hold_for_channel(self, item: OutboxItem) -> None:
         """No panel channel yet: keep the post, and tell the partnership managers once."""
-        await self.ctx.repo.outbox_park(item.id, WAITING_FOR_CHANNEL, "no panel channel bound")
-        managers = [m for m in await self.ctx.repo.members(Role.MANAGER) if m.aad_object_id]
-        case = await self.ctx.repo.get_summary_by_id(item.case_id or "")
+        managers = [m for m in await self.ctx.roster.members(Role.MANAGER) if m.aad_object_id]
+        case = await self.ctx.cases.get_summary_by_id(item.case_id or "")
         reference = case.reference if case else None
-        await self.ctx.repo.enqueue(
-            [
-                OutboxMessage(
-                    key=f"notice:no_panel_channel:{item.case_id}:{m.aad_object_id}",
-                    kind=OutboxKind.PERSON_NOTICE,
-                    case_id=item.case_id,
-                    payload={"to": m.aad_object_id, "notice": "no_panel_channel", "reference": reference},
-                )
-                for m in managers
-            ],
-            self.ctx.clock.now(),
-        )
-        await self.ctx.repo.add_event(
-            Event(
-                kind=EventKind.PANEL_POST_WAITING,
-                at=self.ctx.clock.now(),
-                actor_aad_id=None,
-                actor_name="Rapid Review bot",
-                case_id=item.case_id,
-                detail={"managers_told": len(managers)},
+        async with self.ctx.uow.begin() as tx:
+            await tx.outbox.park(item.id, WAITING_FOR_CHANNEL, "no panel channel bound")
+            await tx.outbox.enqueue(
+                [
+                    OutboxMessage(
+                        key=f"notice:no_panel_channel:{item.case_id}:{m.aad_object_id}",
+                        kind=OutboxKind.PERSON_NOTICE,
+                        case_id=item.case_id,
+                        payload={"to": m.aad_object_id, "notice": "no_panel_channel", "reference": reference},
+                    )
+                    for m in managers
+                ],
+                self.ctx.clock.now(),
             )
-        )
+            await audit(self.ctx, None, EventKind.PANEL_POST_WAITING, case_id=item.case_id,
+                        detail={"managers_told": len(managers)}, into=tx.cases)
         self.kick()
 
     async def _refresh_deadlines(self, item: OutboxItem) -> bool:
-        if self.ctx.deadlines is not None and item.case_id is not None:
+        if item.case_id is not None:
             await deadlines.refresh_deadlines(self.ctx, item.case_id)
             await deadlines.sweep(self.ctx)
         return True
@@ -317,12 +295,12 @@ class OutboxDispatcher:
     async def _reminder(self, item: OutboxItem) -> bool:
         """Post a recorded reminder in the panel channel, unless the step was done or the
         case closed since it was recorded."""
-        assert self.ctx.notifier is not None and self.ctx.deadlines is not None and item.case_id is not None
+        assert item.case_id is not None
         row = await self.ctx.deadlines.deadline(item.payload["deadline_id"])
-        case = await self.ctx.repo.get_case_by_id(item.case_id)
+        case = await self.ctx.cases.get_case_by_id(item.case_id)
         if row is None or case is None or row.status != "open":
             return True
-        channel = await self.ctx.repo.channel(PANEL_CHANNEL)
+        channel = await self.ctx.roster.channel(PANEL_CHANNEL)
         if channel is None:
             await self._hold_for_channel(item)
             return False
@@ -333,11 +311,11 @@ class OutboxDispatcher:
 
     async def _agency_prompt(self, item: OutboxItem) -> bool:
         """After a rapid review decision: ask the business unit which agencies were asked."""
-        assert self.ctx.notifier is not None and item.case_id is not None
-        case = await self.ctx.repo.get_case_by_id(item.case_id)
+        assert item.case_id is not None
+        case = await self.ctx.cases.get_case_by_id(item.case_id)
         if case is None:
             return True
-        managers = sorted({m.aad_object_id for m in await self.ctx.repo.members(Role.MANAGER) if m.aad_object_id})
+        managers = sorted({m.aad_object_id for m in await self.ctx.roster.members(Role.MANAGER) if m.aad_object_id})
         reached = [await self.ctx.notifier.send_agency_prompt(aad, case.summary, self.ctx.partnership.agencies)
                    for aad in managers]
         if managers and not any(reached):
@@ -345,7 +323,7 @@ class OutboxDispatcher:
         return True
 
     async def _book_meeting(self, item: OutboxItem) -> bool:
-        if self.ctx.meetings is None or item.case_id is None:
+        if item.case_id is None:
             return True
         try:
             await meeting.book(self.ctx, item.case_id)
@@ -356,8 +334,8 @@ class OutboxDispatcher:
     async def _meeting_message(self, item: OutboxItem) -> bool:
         """The meeting's messages. Those tied to a time (the chair's notes before, the
         outcome card after) are dropped if the meeting has moved or been cancelled since."""
-        assert self.ctx.notifier is not None and self.ctx.meeting_store is not None and item.case_id is not None
-        case = await self.ctx.repo.get_case_by_id(item.case_id)
+        assert item.case_id is not None
+        case = await self.ctx.cases.get_case_by_id(item.case_id)
         record = await self.ctx.meeting_store.get(item.case_id)
         if case is None or record is None:
             return True
@@ -365,13 +343,13 @@ class OutboxDispatcher:
         if start and (record.status != "booked" or record.start_at is None
                       or record.start_at.isoformat() != datetime.fromisoformat(start).isoformat()):
             return True  # superseded by a re-booking or a cancellation
-        members = await self.ctx.repo.members()
+        members = await self.ctx.roster.members()
         chairs = sorted({m.aad_object_id for m in members if m.role is Role.CHAIR and m.aad_object_id})
         managers = sorted({m.aad_object_id for m in members if m.role is Role.MANAGER and m.aad_object_id})
         recipients: list[str] = []
         channel = None
         if item.kind in (OutboxKind.MEETING_CARD, OutboxKind.OUTCOME_SUMMARY):
-            channel = await self.ctx.repo.channel(PANEL_CHANNEL)
+            channel = await self.ctx.roster.channel(PANEL_CHANNEL)
             if channel is None:
                 await self._hold_for_channel(item)
                 return False
@@ -388,7 +366,6 @@ class OutboxDispatcher:
         return True
 
     async def _person_notice(self, item: OutboxItem) -> bool:
-        assert self.ctx.notifier is not None
         reached = await self.ctx.notifier.notify_person(item.payload["to"], item.payload["notice"], item.payload)
         if not reached:
             raise DeliveryError("person not reachable in personal chat yet")

@@ -10,17 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from bot.domain.case import Actor, Case, CaseStatus, CaseSummary
+from bot.domain.case import Actor, Case, CaseSummary
 from bot.domain.events import Event, EventKind
+from bot.domain.lifecycle import CaseStatus, Mover
 from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Partner
 from bot.domain.redaction import redact
 from bot.domain.text import LONG_TEXT, clean_text
 from bot.domain.timeline import Anchor
 from bot.domain.votes import BallotError, Decision, Vote, VoteChoice, ballot, decide, disagreement, partner_for
+from bot.services.audit import audit
 from bot.services.context import ServiceContext
 from bot.services.ports import OUTBOX_LEASE_SECONDS, OutboxItem, OutboxMessage, QueryRecord, Roles
 from bot.services.refusals import NotAuthorised, PanelRefused
+from bot.services.signal import HandedCard
 
 NATIONAL_PANEL_NOTIFICATION_WORKING_DAYS = 5  # Children Act 2004 s.16C; Working Together 2023
 
@@ -78,14 +81,11 @@ def _shown(vote: Vote, case: Case) -> ShownVote:
 def national_panel_deadline(ctx: ServiceContext, case: Case) -> tuple[date | None, bool]:
     """The date by which the local authority must notify the National Panel: 5 working
     days from becoming aware (the received date when the referral did not say)."""
-    if ctx.calendar is None:
-        return None, case.aware_date is not None
     aware = case.aware_date or case.summary.received_at.astimezone(ctx.tz).date()
     return ctx.calendar.add_working_days(aware, NATIONAL_PANEL_NOTIFICATION_WORKING_DAYS), case.aware_date is not None
 
 
 async def panel_view(ctx: ServiceContext, case: Case) -> PanelView:
-    assert ctx.panel is not None
     state = await ctx.panel.panel_state(case.id)
     notify_by, known = national_panel_deadline(ctx, case)
     votes, decision = state.votes, state.decision
@@ -100,13 +100,13 @@ async def panel_view(ctx: ServiceContext, case: Case) -> PanelView:
         answered_queries=[q for q in state.queries if q.status == "answered"],
         notify_by=notify_by,
         aware_date_known=known,
-        panel_user_ids=await ctx.panel.panel_mris(),
+        panel_user_ids=await ctx.roster.panel_mris(),
         version=state.version,
     )
 
 
 async def load_case(ctx: ServiceContext, reference: str) -> Case:
-    case = await ctx.repo.get_case(reference)
+    case = await ctx.cases.get_case(reference)
     if case is None:
         raise PanelRefused("That case could not be found.", audit="unknown case reference")
     return case
@@ -115,13 +115,13 @@ async def load_case(ctx: ServiceContext, reference: str) -> Case:
 async def view_referral(ctx: ServiceContext, actor: Actor, reference: str) -> Case:
     """The full referral, identifiers included, for panel members, chairs and partnership
     managers; every read is in the audit trail."""
-    roles = await ctx.repo.roles_of(actor.aad_object_id)
+    roles = await ctx.roster.roles_of(actor.aad_object_id)
     if not roles.may_see_identifiers:
-        await _audit(ctx, actor, EventKind.ACCESS_DENIED, None, {"action": "view_referral", "reference": reference[:20]})
+        await audit(ctx, actor, EventKind.ACCESS_DENIED, detail={"action": "view_referral", "reference": reference[:20]})
         raise NotAuthorised("You are not authorised to see referrals. Panel members, chairs and partnership "
                             "managers can; ask the partnership manager if you should be one.")
     case = await load_case(ctx, reference)
-    await _audit(ctx, actor, EventKind.IDENTIFIERS_VIEWED, case.id, {"where": "personal_chat"})
+    await audit(ctx, actor, EventKind.IDENTIFIERS_VIEWED, case_id=case.id, detail={"where": "personal_chat"})
     return case
 
 
@@ -140,13 +140,12 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
     and handed over with the view this turn renders anyway, so the card is updated at once
     without a second read of the case; a crash before it is sent leaves the lease to run
     out and the ordinary outbox pass to deliver it."""
-    assert ctx.panel is not None
     if roles is None:
-        roles = await ctx.repo.roles_of(actor.aad_object_id)
+        roles = await ctx.roster.roles_of(actor.aad_object_id)
     try:
         partner = partner_for(roles.panel_partners)
     except BallotError as refused:
-        await _audit(ctx, actor, EventKind.ACCESS_DENIED, None, {"action": "vote", "reference": reference[:20]})
+        await audit(ctx, actor, EventKind.ACCESS_DENIED, detail={"action": "vote", "reference": reference[:20]})
         raise PanelRefused(str(refused)) from refused
     try:
         picked, reason, basis, asked = ballot(choice, rationale, serious_harm_basis, question)
@@ -156,8 +155,8 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
     now = ctx.clock.now()
     vote = Vote(partner=partner, choice=picked, rationale=reason, serious_harm_basis=basis, question=asked,
                 voter_aad_id=actor.aad_object_id, voter_name=actor.name, organisation=organisation, cast_at=now)
-    async with ctx.panel.transaction() as tx:
-        locked = await tx.lock_case(reference, now)
+    async with ctx.uow.begin() as tx:
+        locked = await tx.panel.lock_case(reference, now)
         if locked is None:
             raise PanelRefused("That case could not be found.", audit="unknown case reference")
         if locked.status is not CaseStatus.REFERRED:
@@ -165,28 +164,28 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
         if card_round is not None and card_round != locked.vote_round:
             raise PanelRefused("This card was out of date (the votes started again after the referrer answered a "
                                "query), so nothing was recorded. Here is the current card.")
-        votes = await tx.votes(locked.id, locked.vote_round)
+        votes = await tx.panel.votes(locked.id, locked.vote_round)
         previous = votes.get(partner)
         if previous is not None and _same(previous, vote):
             case = await load_case(ctx, reference)
             return case, "Your partner's vote is already recorded.", await panel_view(ctx, case)
-        await tx.save_vote(locked.id, locked.vote_round, vote, replace=previous is not None)
+        await tx.panel.save_vote(locked.id, locked.vote_round, vote, replace=previous is not None)
         before = dict(votes)
         votes[partner] = vote
         card_update = _card_update(locked.id, locked.version)
         claimed: OutboxItem | None = None
-        if ctx.deliver_card_now is not None and locked.panel_activity_id:
-            claimed = await tx.enqueue_claimed(card_update, now, OUTBOX_LEASE_SECONDS)
+        if ctx.signal.takes_cards and locked.panel_activity_id:
+            claimed = await tx.outbox.enqueue_claimed(card_update, now, OUTBOX_LEASE_SECONDS)
         messages = [] if claimed is not None else [card_update]
-        for query in await tx.open_queries(locked.id):
+        for query in await tx.panel.open_queries(locked.id):
             if query.partner is partner and (vote.choice is not VoteChoice.QUERIES or query.question != vote.question):
-                await tx.close_query(query.id, "withdrawn", now)
+                await tx.panel.close_query(query.id, "withdrawn", now)
         if vote.choice is VoteChoice.QUERIES and not (previous and previous.question == vote.question
                                                      and previous.choice is VoteChoice.QUERIES):
-            query_id = await tx.add_query(locked.id, locked.vote_round, vote, now)
+            query_id = await tx.panel.add_query(locked.id, locked.vote_round, vote, now)
             messages.append(OutboxMessage(key=f"query:{query_id}", kind=OutboxKind.REFERRER_QUERY, case_id=locked.id,
                                           payload={"query_id": query_id}))
-        await tx.add_event(Event(
+        await tx.cases.add_event(Event(
             kind=EventKind.VOTE_CAST, at=now, actor_aad_id=actor.aad_object_id, actor_name=actor.name, case_id=locked.id,
             detail={"partner": partner.value, "round": locked.vote_round,
                     "before": previous.choice.value if previous else None, "after": vote.choice.value,
@@ -195,10 +194,12 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
         ))
         decision = decide(votes, ctx.partnership.decision_rule, now)
         if decision is not None:
-            await tx.record_decision(locked.id, decision)
-            for query in await tx.open_queries(locked.id):
-                await tx.close_query(query.id, "withdrawn", now)
-            await tx.add_event(Event(
+            await tx.panel.record_decision(locked.id, decision)
+            await tx.cases.move(locked.id, CaseStatus.DECIDED, Mover.BOT, actor, now,
+                                detail={"outcome": decision.outcome.value}, expect=CaseStatus.REFERRED)
+            for query in await tx.panel.open_queries(locked.id):
+                await tx.panel.close_query(query.id, "withdrawn", now)
+            await tx.cases.add_event(Event(
                 kind=EventKind.PANEL_DECIDED, at=now, actor_aad_id=actor.aad_object_id, actor_name=actor.name,
                 case_id=locked.id,
                 detail={"outcome": decision.outcome.value, "rule": decision.rule.value,
@@ -208,7 +209,7 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
             ))
             messages.append(OutboxMessage(key=f"decision:{locked.id}", kind=OutboxKind.REFERRER_DECISION,
                                           case_id=locked.id))
-            await tx.set_anchor(locked.id, Anchor.PANEL_DECISION, now)
+            await tx.deadlines.set_anchor(locked.id, Anchor.PANEL_DECISION, now)
             messages.append(OutboxMessage(key=f"refresh:{locked.id}:decided", kind=OutboxKind.REFRESH_DEADLINES,
                                           case_id=locked.id))
             if decision.outcome is VoteChoice.RAPID_REVIEW:
@@ -221,16 +222,16 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
                 key=f"disagreement:{locked.id}:{locked.vote_round}", kind=OutboxKind.DISAGREEMENT_PROMPT, case_id=locked.id,
                 payload={"round": locked.vote_round},
             ))
-        await tx.enqueue([m for m in messages if m.kind != OutboxKind.DISAGREEMENT_PROMPT], now)
+        await tx.outbox.enqueue([m for m in messages if m.kind != OutboxKind.DISAGREEMENT_PROMPT], now)
         prompts = [m for m in messages if m.kind == OutboxKind.DISAGREEMENT_PROMPT]
         if prompts:
-            await tx.enqueue(prompts, now + timedelta(hours=ctx.partnership.disagreement_prompt_hours))
+            await tx.outbox.enqueue(prompts, now + timedelta(hours=ctx.partnership.disagreement_prompt_hours))
     if messages:
         ctx.kick_outbox()
     case = await load_case(ctx, reference)
     view = await panel_view(ctx, case)
-    if claimed is not None and ctx.deliver_card_now is not None and locked.panel_activity_id:
-        ctx.deliver_card_now(claimed, view, locked.panel_activity_id)
+    if claimed is not None and locked.panel_activity_id:
+        ctx.signal.hand_over(HandedCard(claimed, view, locked.panel_activity_id))
     if decision is not None:
         return case, f"Vote recorded. The panel has decided: {decision.outcome.short.lower()}.", view
     return case, "Vote recorded.", view
@@ -252,16 +253,15 @@ def _card_update(case_id: str, version: int) -> OutboxMessage:
 
 async def answer_query(ctx: ServiceContext, actor: Actor, reference: str, query_id: int | None,
                        answer: str | None) -> Case:
-    assert ctx.panel is not None
     text = clean_text(answer or "")
     if len(text) < 2:
         raise PanelRefused("Write your answer to the panel's question.", "answer")
     if len(text) > LONG_TEXT:
         raise PanelRefused(f"Keep the answer to {LONG_TEXT} characters.", "answer")
     now = ctx.clock.now()
-    async with ctx.panel.transaction() as tx:
-        locked = await tx.lock_case(reference, now)
-        query = await tx.query(query_id) if query_id is not None else None
+    async with ctx.uow.begin() as tx:
+        locked = await tx.panel.lock_case(reference, now)
+        query = await tx.panel.query(query_id) if query_id is not None else None
         if locked is None or query is None or query.case_id != locked.id:
             raise PanelRefused("That question could not be found.", audit="unknown query")
         if locked.referrer_aad_id != actor.aad_object_id:
@@ -272,13 +272,13 @@ async def answer_query(ctx: ServiceContext, actor: Actor, reference: str, query_
         if query.status != "open" or locked.status is not CaseStatus.REFERRED:
             raise PanelRefused("The panel withdrew this question (or has decided the case), so no answer is "
                                "needed.")
-        await tx.close_query(query.id, "answered", now, answer=text)
-        new_round = await tx.new_round(locked.id)
-        await tx.add_event(Event(
+        await tx.panel.close_query(query.id, "answered", now, answer=text)
+        new_round = await tx.panel.new_round(locked.id)
+        await tx.cases.add_event(Event(
             kind=EventKind.QUERY_ANSWERED, at=now, actor_aad_id=actor.aad_object_id, actor_name=actor.name,
             case_id=locked.id, detail={"query_id": query.id, "partner": query.partner.value, "new_round": new_round},
         ))
-        await tx.enqueue([
+        await tx.outbox.enqueue([
             _card_update(locked.id, locked.version),
             OutboxMessage(key=f"answer:{query.id}", kind=OutboxKind.QUERY_ANSWER_NOTICE, case_id=locked.id,
                           payload={"query_id": query.id}),
@@ -287,14 +287,9 @@ async def answer_query(ctx: ServiceContext, actor: Actor, reference: str, query_
     return await load_case(ctx, reference)
 
 
-async def _audit(ctx: ServiceContext, actor: Actor, kind: str, case_id: str | None, detail: dict) -> None:
-    await ctx.repo.add_event(Event(kind=kind, at=ctx.clock.now(), actor_aad_id=actor.aad_object_id,
-                                   actor_name=actor.name, case_id=case_id, detail=detail))
-
-
 async def audit_refusal(ctx: ServiceContext, actor: Actor | None, refused: PanelRefused, reference: str | None) -> None:
     if refused.audit and actor is not None:
-        await _audit(ctx, actor, EventKind.TAMPER, None, {"reason": refused.audit, "reference": (reference or "")[:20]})
+        await audit(ctx, actor, EventKind.TAMPER, detail={"reason": refused.audit, "reference": (reference or "")[:20]})
 
 
 def redacted_answer(case: Case, query: QueryRecord) -> str:

@@ -9,6 +9,7 @@ from bot.domain.case import Actor, Case, CaseStatus, CaseSummary, incident_kind
 from bot.domain.events import Event, EventKind
 from bot.domain.outbox import OutboxKind
 from bot.domain.referral import Referral
+from bot.services.audit import audit
 from bot.services.context import ServiceContext
 from bot.services.ports import NewCase, OutboxMessage
 from bot.services.refusals import NotAuthorised
@@ -69,16 +70,16 @@ async def submit_referral(ctx: ServiceContext, actor: Actor, draft_id: str, refe
         },
     )
     refresh = OutboxMessage(key=f"refresh:{case_id}:submitted", kind=OutboxKind.REFRESH_DEADLINES, case_id=case_id)
-    summary, created = await ctx.repo.create_case(new, event, [panel_card_message(case_id), refresh])
+    summary, created = await ctx.cases.create_case(new, event, [panel_card_message(case_id), refresh])
     if created:
         ctx.log.info("referral submitted", extra={"case": summary.reference, "pseudonym": summary.pseudonym})
         ctx.kick_outbox()
-    bound = await ctx.repo.channel(PANEL_CHANNEL) is not None
+    bound = await ctx.roster.channel(PANEL_CHANNEL) is not None
     return Submitted(summary, created, bound)
 
 
 async def my_referrals(ctx: ServiceContext, actor: Actor) -> list[CaseSummary]:
-    return await ctx.repo.list_cases_for_referrer(actor.aad_object_id)
+    return await ctx.cases.list_cases_for_referrer(actor.aad_object_id)
 
 
 async def notification_summary(ctx: ServiceContext, actor: Actor, reference: str) -> Case:
@@ -87,14 +88,14 @@ async def notification_summary(ctx: ServiceContext, actor: Actor, reference: str
     Partnership managers only, in personal chat only; every read is audited because it
     carries the child's identifiers.
     """
-    roles = await ctx.repo.roles_of(actor.aad_object_id)
+    roles = await ctx.roster.roles_of(actor.aad_object_id)
     if not roles.manager:
         await _deny(ctx, actor, "notification_summary", reference)
         raise NotAuthorised("Only partnership managers can ask for the notification summary.")
-    case = await ctx.repo.get_case(reference)
+    case = await ctx.cases.get_case(reference)
     if case is None:
         raise LookupError(reference)
-    await ctx.repo.add_event(
+    await ctx.cases.add_event(
         Event(
             kind=EventKind.NOTIFICATION_SUMMARY_VIEWED,
             at=ctx.clock.now(),
@@ -108,12 +109,4 @@ async def notification_summary(ctx: ServiceContext, actor: Actor, reference: str
 
 
 async def _deny(ctx: ServiceContext, actor: Actor, action: str, reference: str | None) -> None:
-    await ctx.repo.add_event(
-        Event(
-            kind=EventKind.ACCESS_DENIED,
-            at=ctx.clock.now(),
-            actor_aad_id=actor.aad_object_id,
-            actor_name=actor.name,
-            detail={"action": action, "reference": reference},
-        )
-    )
+    await audit(ctx, actor, EventKind.ACCESS_DENIED, detail={"action": action, "reference": reference})

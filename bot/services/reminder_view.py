@@ -46,8 +46,8 @@ def _mention(member: MemberRecord) -> Mention | None:
 
 
 async def reminder_view(ctx: ServiceContext, case: Case, row: DeadlineRow, kind: str, delayed: bool) -> ReminderView:
-    assert ctx.calendar is not None and row.due_at is not None
-    members = await ctx.repo.members()
+    assert row.due_at is not None
+    members = await ctx.roster.members()
     roles = OWNER_ROLES.get(row.owner, (Role.MANAGER,))
     chosen = [m for m in members if m.role in roles]
     if row.owner == Owner.LOCAL_AUTHORITY.value:

@@ -28,9 +28,9 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
 from msrest.serialization import Model
 
-from bot.adapters.db.repository import SqlRepository
+from bot.adapters.db.turn_store import SqlTurnStore
 from bot.domain.events import Event, EventKind
-from bot.services.ports import Clock
+from bot.services.ports import CaseStore, Clock
 from bot.teams.handler import RapidReviewBot, tenant_of
 from bot.teams.replies import Reply, invoke_body
 
@@ -44,11 +44,12 @@ def _is_state_changing(activity: Activity) -> bool:
 
 
 class MessagesEndpoint:
-    def __init__(self, adapter: CloudAdapter, bot: RapidReviewBot, repo: SqlRepository, clock: Clock, *,
-                 allowed_tenants: frozenset[str], local_mode: bool) -> None:
+    def __init__(self, adapter: CloudAdapter, bot: RapidReviewBot, turns: SqlTurnStore, cases: CaseStore,
+                 clock: Clock, *, allowed_tenants: frozenset[str], local_mode: bool) -> None:
         self.adapter = adapter
         self.bot = bot
-        self.repo = repo
+        self.turns = turns
+        self.cases = cases
         self.clock = clock
         self.allowed_tenants = allowed_tenants
         self.local_mode = local_mode
@@ -84,7 +85,7 @@ class MessagesEndpoint:
 
         dedupe_key = self._dedupe_key(activity)
         if dedupe_key is not None:
-            first, stored = await self.repo.claim_activity(dedupe_key, self.clock.now())
+            first, stored = await self.turns.claim_activity(dedupe_key, self.clock.now())
             if not first:
                 return self._duplicate(activity, stored)
 
@@ -93,7 +94,7 @@ class MessagesEndpoint:
             return web.Response(status=201 if invoke_response is None else int(invoke_response.status))
         body = self._invoke_payload(invoke_response)
         if dedupe_key is not None:
-            await self.repo.remember_response(dedupe_key, body)
+            await self.turns.remember_response(dedupe_key, body)
         return web.json_response(body, status=200)
 
     async def _gate(self, activity: Activity) -> web.Response | None:
@@ -103,7 +104,7 @@ class MessagesEndpoint:
         tenant = tenant_of(activity)
         if self.allowed_tenants and tenant not in self.allowed_tenants:
             log.warning("rejected request: tenant not allowed")
-            await self.repo.add_event(
+            await self.cases.add_event(
                 Event(kind=EventKind.FOREIGN_TENANT_REFUSED, at=self.clock.now(), actor_aad_id=None, actor_name=None,
                       detail={"tenant": (tenant or "")[:64]})
             )

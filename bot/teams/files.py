@@ -20,19 +20,18 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 class FilesEndpoint:
-    def __init__(self, services: ServiceContext, signer_provider) -> None:  # noqa: ANN001 - a zero-arg callable
+    def __init__(self, services: ServiceContext, signer: LinkSigner) -> None:
         self.services = services
-        self._signer = signer_provider
+        self._signer = signer
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
-        signer: LinkSigner | None = self._signer()
-        found = signer.verify(request.match_info["token"], self.services.clock.now()) if signer else None
+        found = await self._signer.verify(request.match_info["token"], self.services.clock.now())
         if found is None:
             log.warning("file link refused")
             return web.Response(status=404, text="This link is not valid or has expired. Ask the bot for a new one.")
         case_id, kind = found
-        case = await self.services.repo.get_case_by_id(case_id)
-        record = await self.services.meeting_store.get(case_id) if self.services.meeting_store else None
+        case = await self.services.cases.get_case_by_id(case_id)
+        record = await self.services.meeting_store.get(case_id)
         if case is None or record is None or record.start_at is None or record.end_at is None:
             return web.Response(status=404, text="Nothing to download for this case.")
         if kind == "ics":
@@ -49,9 +48,9 @@ class FilesEndpoint:
             body = rapid_review_record(case, outcome, meeting_start=record.start_at,
                                        deciders=await meeting.deciders(self.services, case), tz=self.services.tz,
                                        partnership=self.services.partnership.name)
-            await self.services.repo.add_event(Event(kind=EventKind.IDENTIFIERS_VIEWED, at=self.services.clock.now(),
-                                                     actor_aad_id=None, actor_name="signed link", case_id=case.id,
-                                                     detail={"what": "rapid_review_record"}))
+            await self.services.cases.add_event(Event(kind=EventKind.IDENTIFIERS_VIEWED, at=self.services.clock.now(),
+                                                      actor_aad_id=None, actor_name="signed link", case_id=case.id,
+                                                      detail={"what": "rapid_review_record"}))
             return web.Response(body=body, content_type=DOCX, headers={
                 "Content-Disposition": f'attachment; filename="{case.reference}-rapid-review-record.docx"',
                 "Cache-Control": "no-store"})

@@ -183,8 +183,8 @@ class RapidReviewBot(TeamsActivityHandler):
         clock_reply = await self.clock_actions.command(actor, text)
         if clock_reply is not None:
             return clock_reply
-        roles = await self.services.repo.roles_of(actor.aad_object_id)
-        waiting = await self.services.repo.count_outbox(WAITING_FOR_CHANNEL) if roles.manager else 0
+        roles = await self.services.roster.roles_of(actor.aad_object_id)
+        waiting = await self.services.outbox.count(WAITING_FOR_CHANNEL) if roles.manager else 0
         if text in ("help", "?", "hi", "hello"):
             return Reply(card=chat.help_card(self.services.partnership.name, in_progress=in_progress,
                                              waiting_posts=waiting))
@@ -278,7 +278,7 @@ class RapidReviewBot(TeamsActivityHandler):
         """A press on a form that is no longer open: most often the second click of a
         double-click on Submit, which must not submit twice."""
         if press.verb == form.SUBMIT and press.ref:
-            case = await self.services.repo.summary_by_draft(press.ref)
+            case = await self.services.cases.summary_by_draft(press.ref)
             if case is not None and case.referrer_aad_id == actor.aad_object_id:
                 return Reply(card=form.submitted_card(case.reference, case.pseudonym,
                                                       likely_notifiable=case.likely_notifiable, channel_bound=True,
@@ -329,9 +329,9 @@ class RapidReviewBot(TeamsActivityHandler):
             return
         await remember_user(self.services, actor.aad_object_id, address, activity.from_property.id)
         if self.services.panel is not None and activity.from_property.id:
-            await self.services.panel.remember_mri(actor.aad_object_id, activity.from_property.id,
+            await self.services.roster.remember_mri(actor.aad_object_id, activity.from_property.id,
                                                    self.services.clock.now())
-        await self.services.repo.save_reference("service", address, None, self.services.clock.now())
+        await self.services.roster.save_reference("service", address, None, self.services.clock.now())
         self._remembered.add(key)
 
     async def _remember_if_personal(self, turn_context: TurnContext) -> None:
@@ -341,7 +341,7 @@ class RapidReviewBot(TeamsActivityHandler):
             await self._remember(turn_context, actor)
 
     async def _audit_tamper(self, actor: Actor | None, reason: str) -> None:
-        await self.services.repo.add_event(
+        await self.services.cases.add_event(
             Event(
                 kind=EventKind.ACCESS_DENIED,
                 at=self.services.clock.now(),

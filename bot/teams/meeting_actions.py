@@ -44,7 +44,7 @@ class MeetingActions:
             return Reply(text=str(denied), status=403)
         except MeetingRefused as refused:
             if press.verb == meeting_cards.OUTCOME:
-                case = await self.services.repo.get_case(reference)
+                case = await self.services.cases.get_case(reference)
                 if case is not None:
                     return Reply(card=meeting_cards.outcome_card(case.summary, error=str(refused), field=refused.field,
                                                                  typed=press.inputs))

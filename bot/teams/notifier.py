@@ -32,9 +32,8 @@ from botbuilder.schema import (
 from bot.adapters.links import LinkSigner
 from bot.domain.case import Case, CaseSummary
 from bot.domain.meeting import MeetingOutcome
-from bot.services.outbox import DeliveryError
 from bot.services.panel import PanelView
-from bot.services.ports import Address, Clock, DeadlineStore, MeetingRecord, QueryRecord, Repository
+from bot.services.ports import Address, Clock, DeadlineStore, DeliveryError, MeetingRecord, QueryRecord, RosterStore
 from bot.services.reminder_view import ReminderView
 from bot.teams.sdk import ReusingBotFrameworkAuthentication
 from cards import meeting_cards
@@ -124,14 +123,15 @@ def delivery_error(error: Exception) -> DeliveryError:
 
 
 class TeamsNotifier:
-    def __init__(self, adapter: BotAdapter, app_id: str, repo: Repository, tz: ZoneInfo, clock: Clock) -> None:
+    def __init__(self, adapter: BotAdapter, app_id: str, roster: RosterStore, deadlines: DeadlineStore,
+                 links: LinkSigner, tz: ZoneInfo, clock: Clock) -> None:
         self._adapter = adapter
         self._clock = clock
         self._pace = ConversationPacer()
-        self.links: LinkSigner | None = None  # set by the composition root
-        self.deadlines: DeadlineStore | None = None
+        self.links = links
+        self.deadlines = deadlines
         self._app_id = app_id or ""
-        self._repo = repo
+        self._repo = roster
         self._tz = tz
         # The connector clients kept by bot/teams/sdk.py, reached without a continuation turn.
         auth = getattr(adapter, "bot_framework_authentication", None)
@@ -268,13 +268,10 @@ class TeamsNotifier:
         summary = case.summary
         outcome = MeetingOutcome.model_validate(record.outcome) if record.outcome else None
         if kind == "meeting_card" and channel is not None:
-            papers = None
-            if self.deadlines is not None:
-                papers = next((d for d in await self.deadlines.deadlines(case.id)
-                               if d.anchor == "meeting" and d.due_at and d.due_at <= (record.start_at or d.due_at)),
-                              None)
-            ics = (self.links.url(case.id, "ics", self._clock.now() + timedelta(days=30))
-                   if self.links is not None and record.provider == "offline" else None)
+            papers = next((d for d in await self.deadlines.deadlines(case.id)
+                           if d.anchor == "meeting" and d.due_at and d.due_at <= (record.start_at or d.due_at)), None)
+            ics = (await self.links.url(case.id, "ics", self._clock.now() + timedelta(days=30))
+                   if record.provider == "offline" else None)
             await self.send_card(channel, meeting_cards.meeting_card(summary, record, papers, tz, ics))
             return True
         if kind == "outcome_summary" and channel is not None and outcome is not None:
@@ -291,8 +288,8 @@ class TeamsNotifier:
             card = meeting_cards.problem_card(summary, str(payload.get("message", "")))
         elif kind == "outcome_referrer" and outcome is not None:
             card = meeting_cards.outcome_for_referrer_card(summary, outcome)
-        elif kind == "record_links" and outcome is not None and self.links is not None:
-            url = self.links.url(case.id, "record", self._clock.now() + timedelta(days=7))
+        elif kind == "record_links" and outcome is not None:
+            url = await self.links.url(case.id, "record", self._clock.now() + timedelta(days=7))
             card = meeting_cards.record_card(summary, outcome, url)
         if card is None:
             return True

@@ -71,14 +71,14 @@ class PanelActions:
 
         case = await panel.load_case(self.services, reference)
         view = await panel.panel_view(self.services, case)
-        roles = await self.services.repo.roles_of(actor.aad_object_id)
+        roles = await self.services.roster.roles_of(actor.aad_object_id)
         if len(roles.panel_partners) == 1:
             return Reply(card=vote_card.member_card(view, self.services.tz, next(iter(roles.panel_partners))))
         return Reply(card=vote_card.panel_card(view, self.services.tz))
 
     async def _vote(self, actor: Actor, reference: str, press: CardPress) -> Reply:
         # One roles lookup for the whole turn: the vote's authority check and the member card.
-        roles = await self.services.repo.roles_of(actor.aad_object_id)
+        roles = await self.services.roster.roles_of(actor.aad_object_id)
         _case, message, view = await panel.cast_vote(
             self.services, actor, reference, choice=press.inputs.get("choice"),
             rationale=press.inputs.get("rationale"), serious_harm_basis=press.inputs.get("serious_harm_basis"),
@@ -90,7 +90,7 @@ class PanelActions:
     async def _refused(self, actor: Actor, reference: str, press: CardPress, refused: PanelRefused) -> Reply:
         """Show why, on the card when there is one to show; otherwise as an error."""
 
-        case = await self.services.repo.get_case(reference)
+        case = await self.services.cases.get_case(reference)
         if case is None:
             return Reply(text=str(refused), status=404)
         view = await panel.panel_view(self.services, case)
@@ -100,7 +100,7 @@ class PanelActions:
                 return Reply(card=vote_card.query_card(view, query.question, query.partner.title, query.id,
                                                        error=str(refused), typed=press.inputs.get("answer")))
             return Reply(text=str(refused), status=403 if refused.audit else 200)
-        roles = await self.services.repo.roles_of(actor.aad_object_id)
+        roles = await self.services.roster.roles_of(actor.aad_object_id)
         if len(roles.panel_partners) != 1:
             return Reply(text=str(refused), status=403)
         partner = next(iter(roles.panel_partners))
@@ -128,7 +128,7 @@ class PanelActions:
             key = (actor.aad_object_id, sender.id)
             if key in self._known_mris:
                 return
-            await self.services.panel.remember_mri(actor.aad_object_id, sender.id, self.services.clock.now())
+            await self.services.roster.remember_mri(actor.aad_object_id, sender.id, self.services.clock.now())
             if len(self._known_mris) > 10_000:
                 self._known_mris.clear()
             self._known_mris.add(key)
@@ -139,8 +139,8 @@ class PanelActions:
         """`add @Name as police`, `remove @Name`, `members`. Partnership managers only."""
 
         if text in ("members", "list members", "panel members"):
-            return Reply(card=members_card(await self.services.repo.members()))
-        roles = await self.services.repo.roles_of(actor.aad_object_id)
+            return Reply(card=members_card(await self.services.roster.members()))
+        roles = await self.services.roster.roles_of(actor.aad_object_id)
         if not roles.manager:
             await self._audit(actor, EventKind.ACCESS_DENIED, {"action": "membership"})
             return Reply(text="Only a partnership manager can change the panel's membership.", status=403)
@@ -158,7 +158,7 @@ class PanelActions:
         if not member.aad_object_id:
             return Reply(text="Teams did not give me that person's Entra id, so I cannot add them.")
         if text.startswith("remove"):
-            removed = await self.services.repo.remove_member(member.aad_object_id, self.services.clock.now())
+            removed = await self.services.roster.remove_member(member.aad_object_id, self.services.clock.now())
             await self._audit(actor, EventKind.MEMBER_REMOVED, {"member": member.aad_object_id, "rows": removed})
             return Reply(text=f"Removed {member.name} from the panel roster." if removed else
                          f"{member.name} was not on the roster.")
@@ -171,7 +171,7 @@ class PanelActions:
         record = MemberRecord(role=role, partner=partner, name=(member.name or "Unknown")[:100],
                               aad_object_id=member.aad_object_id.lower(),
                               upn=(member.user_principal_name or member.email or None), source="teams")
-        await self.services.repo.add_member(record, member.id, self.services.clock.now())
+        await self.services.roster.add_member(record, member.id, self.services.clock.now())
         await self._audit(actor, EventKind.MEMBER_ADDED, {"member": record.aad_object_id, "role": role.value,
                                                   "partner": partner.value if partner else None,
                                                   "guest": bool(getattr(member, "tenant_id", None)
@@ -180,6 +180,6 @@ class PanelActions:
         return Reply(text=f"Added {member.name} as {what}.")
 
     async def _audit(self, actor: Actor, kind: str, detail: dict[str, Any]) -> None:
-        await self.services.repo.add_event(Event(kind=kind, at=self.services.clock.now(),
+        await self.services.cases.add_event(Event(kind=kind, at=self.services.clock.now(),
                                                  actor_aad_id=actor.aad_object_id, actor_name=actor.name,
                                                  detail=detail))

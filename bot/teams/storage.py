@@ -16,7 +16,7 @@ from typing import Any
 from botbuilder.core import Storage, StoreItem
 from botbuilder.dialogs import DialogInstance, DialogState
 
-from bot.adapters.db.repository import SqlRepository
+from bot.adapters.db.turn_store import SqlTurnStore
 from bot.services.ports import Clock
 
 
@@ -65,7 +65,7 @@ def _to_json(item: Any) -> dict[str, Any]:
 
 
 class SqlStorage(Storage):
-    def __init__(self, repo: SqlRepository, clock: Clock) -> None:
+    def __init__(self, repo: SqlTurnStore, clock: Clock) -> None:
         self._repo = repo
         self._clock = clock
 

@@ -294,13 +294,13 @@ async def seed_database(database_url: str, service_url: str, *, total: int, open
                         rng: random.Random) -> SeedInfo:
     """Write the load. Every row is what the bot's own code paths would have written for a case
     that went through these steps; deadlines come from the partnership's timeline profile."""
+    from bot.adapters.db.repository import SqlRepository
     from sqlalchemy import insert
 
     from bot.adapters.clock import FixedClock
     from bot.adapters.db import schema as t
     from bot.adapters.db.database import Database
     from bot.adapters.db.panel_store import SqlPanelStore
-    from bot.adapters.db.repository import SqlRepository
     from bot.domain.case import Actor, IncidentKind, format_reference
     from bot.domain.reminders import due_now, next_after
     from bot.domain.timeline import Anchor, compute_deadlines
@@ -333,7 +333,7 @@ async def seed_database(database_url: str, service_url: str, *, total: int, open
     # The roster exactly as the bot seeds it at start-up, and the Teams ids it learns.
     await seed_members_from_config(ctx)
     for person in (A.RILEY, A.PAT, A.CHRIS, A.LAURA, A.DAN, A.NINA, A.DEE):
-        await ctx.panel.remember_mri(person.aad, person.mri, now)
+        await ctx.roster.remember_mri(person.aad, person.mri, now)
 
     today = now.astimezone(tz).date()
     horizon = now + timedelta(minutes=45)  # no reminder may fall due while the benchmark runs

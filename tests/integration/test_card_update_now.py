@@ -93,7 +93,7 @@ async def test_votes_in_quick_succession_end_with_the_card_showing_all_of_them(b
 
 
 async def test_an_update_lost_in_a_crash_is_delivered_by_the_next_process(bot):
-    bot.c.services.deliver_card_now = lambda item, view, activity_id: None  # the process dies before the PUT
+    bot.c.services.signal.hand_over = lambda card: None  # type: ignore[method-assign]  # the process dies before the PUT
     await vote(bot, A.LAURA, ballot("escalation", LA_WHY))
     await bot.c.outbox.stop()
     await bot.restart()

@@ -30,7 +30,7 @@ from bot.adapters.db import schema as t
 from bot.app import bootstrap
 from bot.domain.timeline import Anchor
 from bot.services import deadlines
-from bot.services.ports import DeadlineRow
+from bot.services.ports import DeadlineRow, MeetingError
 from bot.settings import DEFAULT_PARTNERSHIP_FILE, REPO_ROOT, ConfigError, Settings
 from tests.support import activities as A
 from tests.support.harness import (
@@ -108,16 +108,27 @@ async def decide(h: BotHarness, reference: str = REF, *, book_meeting: bool = Fa
     for person in (A.LAURA, A.DAN, A.NINA):
         await vote(h, person, reference)
     meetings = h.c.services.meetings
-    if not book_meeting:
-        h.c.services.meetings = None
+    if not book_meeting:  # the provider is unavailable for a long while: the booking waits in the outbox
+        object.__setattr__(h.c.services, "meetings", UnavailableMeetings())
     try:
         await h.flush()
     finally:
-        h.c.services.meetings = meetings
+        object.__setattr__(h.c.services, "meetings", meetings)
+
+
+class UnavailableMeetings:
+    """A meeting provider that answers every call "try again in a year"."""
+
+    offline = False
+
+    async def busy(self, *_args: object, **_kwargs: object) -> dict:
+        raise MeetingError("unavailable", retryable=True, retry_after=365 * 86400)
+
+    create_event = move_event = cancel_event = busy
 
 
 async def case_id(h: BotHarness, reference: str = REF) -> str:
-    case = await h.c.repo.get_case(reference)
+    case = await h.c.stores.cases.get_case(reference)
     assert case is not None
     return case.id
 
@@ -312,7 +323,7 @@ async def test_a_booked_meeting_dates_the_papers(bot):
 
 async def test_the_channel_reminder_mentions_the_owners_and_offers_mark_done_without_child_identifiers(decided):
     h = decided
-    case = await h.c.repo.get_case(REF)
+    case = await h.c.stores.cases.get_case(REF)
     assert case is not None
     cards = await at(h, london(2026, 11, 25))  # Wed 25 Nov 09:05: heads-up (notify) and due day (send)
 
@@ -474,7 +485,6 @@ async def test_moving_the_meeting_moves_the_papers_deadline(tmp_path):
         await refer(h)
         await decide(h)
         ctx, cid = h.c.services, await case_id(h)
-        assert ctx.deadlines is not None
         assert (await rows(h))[PAPERS].status == "pending"
 
         await ctx.deadlines.set_anchor(cid, Anchor.MEETING, london(2026, 12, 8, 10, 0))  # Tue 8 Dec 10:00
@@ -499,7 +509,6 @@ async def test_moving_the_meeting_moves_the_papers_deadline(tmp_path):
 async def test_stockport_papers_are_one_working_day_before_the_meeting_and_follow_it(decided):
     h = decided
     ctx, cid = h.c.services, await case_id(h)
-    assert ctx.deadlines is not None
     await ctx.deadlines.set_anchor(cid, Anchor.MEETING, london(2026, 12, 8, 10, 0))
     await deadlines.refresh_deadlines(ctx, cid)
     assert local((await rows(h))[PAPERS].due_at) == (date(2026, 12, 7), "17:00")

@@ -18,11 +18,13 @@ from sqlalchemy import func, select
 from bot.adapters.clock import FixedClock
 from bot.adapters.db import schema as t
 from bot.adapters.db.database import Database
-from bot.adapters.db.repository import SqlRepository
+from bot.adapters.meetings import OfflineMeetingProvider
+from bot.app import build_services, sql_stores
 from bot.domain.case import Actor
-from bot.services.context import ServiceContext
 from bot.services.referrals import Submitted, submit_referral
 from bot.settings import DEFAULT_PARTNERSHIP_FILE, load_partnership
+from scheduler.profiles import load_profile
+from tests.support.fakes import RecordingNotifier
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 RILEY = Actor(aad_object_id="00000000-0000-0000-0000-00000000a001", name="Riley Referrer")
@@ -40,8 +42,9 @@ class Process:
         self.db = Database(url)
         # The same seed in two processes makes both pick the same "random" free letter
         # first: the worst case for pseudonym clashes.
-        self.repo = SqlRepository(self.db, rng=random.Random(seed) if seed is not None else None)
-        self.ctx = ServiceContext(repo=self.repo, clock=FixedClock(NOW), partnership=partnership)
+        self.stores = sql_stores(self.db, rng=random.Random(seed) if seed is not None else None)
+        self.ctx = build_services(self.stores, partnership, FixedClock(NOW), RecordingNotifier(),
+                                  profile=load_profile("national_minimum"), meetings=OfflineMeetingProvider())
 
     async def submit(self, draft_id: str, referral) -> Submitted:  # noqa: ANN001
         return await submit_referral(self.ctx, RILEY, draft_id, referral)

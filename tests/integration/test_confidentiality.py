@@ -378,9 +378,9 @@ async def test_only_a_partnership_manager_gets_the_notification_summary_and_ever
     assert isinstance(refused, str) and "partnership managers" in refused
     assert child not in refused
 
-    case = await bot.c.repo.get_case(REFERENCE)
+    case = await bot.c.stores.cases.get_case(REFERENCE)
     assert case is not None
-    viewed = [e for e in await bot.c.repo.events_for_case(case.id) if e.kind == "notification_summary_viewed"]
+    viewed = [e for e in await bot.c.stores.cases.events_for_case(case.id) if e.kind == "notification_summary_viewed"]
     assert [(e.actor_aad_id, e.detail) for e in viewed] == [(A.PAT.aad, {"where": "personal_chat"})]
     denied = await _events(bot, "access_denied")
     assert [(e.actor_aad_id, e.detail) for e in denied] == [
@@ -397,11 +397,11 @@ async def test_a_referral_made_before_the_panel_channel_is_bound_is_posted_once_
     assert "panel channel is not set up yet" in json.dumps(shown[-1])
 
     await bot.flush()
-    assert await bot.c.repo.count_outbox(WAITING_FOR_CHANNEL) == 1
+    assert await bot.c.stores.outbox.count(WAITING_FOR_CHANNEL) == 1
     assert panel_posts(bot) == []
     notices = [s for s in bot.connector.activities_to(A.PAT.chat) if "Panel channel needed" in json.dumps(s.activity)]
     assert len(notices) == 1 and REFERENCE in json.dumps(notices[0].activity)
-    assert await bot.c.repo.count_outbox(WAITING_FOR_CHANNEL) == 1  # still held after the notice went
+    assert await bot.c.stores.outbox.count(WAITING_FOR_CHANNEL) == 1  # still held after the notice went
     assert len(await _events(bot, "panel_post_waiting_for_channel")) == 1
 
     # A manager's help card now says that a referral is waiting.
@@ -412,7 +412,7 @@ async def test_a_referral_made_before_the_panel_channel_is_bound_is_posted_once_
     await bind_panel_channel(bot)
     bound = [s.activity for s in bot.connector.activities_to(PANEL)[before:]]
     assert any("Posting 1 referral" in json.dumps(a) for a in bound)
-    assert await bot.c.repo.count_outbox(WAITING_FOR_CHANNEL) == 0
+    assert await bot.c.stores.outbox.count(WAITING_FOR_CHANNEL) == 0
 
     await bot.flush()  # the case card, and the deadline refresh
     bot.clock.advance(minutes=5)  # past any lease: nothing is due again

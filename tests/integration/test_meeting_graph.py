@@ -98,7 +98,7 @@ async def decide(h: BotHarness, answers: dict[str, dict[str, str]] | None = None
         assert body["statusCode"] == 200, body
     await h.flush()
     await h.flush()
-    case = await h.c.repo.get_case(REF)
+    case = await h.c.stores.cases.get_case(REF)
     assert case is not None
     return case.id
 
@@ -179,7 +179,7 @@ async def test_earliest_common_slot_over_christmas_is_booked_in_everyones_calend
         assert sent["isOnlineMeeting"] is True and sent["onlineMeetingProvider"] == "teamsForBusiness"
         assert {a["emailAddress"]["address"] for a in sent["attendees"]} == ATTENDEES
         assert (sent["start"], sent["end"]) == (graph_time(start), graph_time(end))
-        case = await h.c.repo.get_case(REF)
+        case = await h.c.stores.cases.get_case(REF)
         assert sent["subject"] == f"Rapid review meeting: {REF} ({case.summary.pseudonym})"
         assert sent["transactionId"] == record.transaction_id
         assert graph.events_created == 1
@@ -221,7 +221,7 @@ async def test_no_common_slot_offers_the_chair_the_best_three(tmp_path: Path, gr
         record = await meeting_of(h, case_id)
         assert record.status == "needs_chair"
         assert graph.events_created == 0
-        assert (await h.c.repo.get_case(REF)).summary.status is CaseStatus.DECIDED
+        assert (await h.c.stores.cases.get_case(REF)).summary.status is CaseStatus.DECIDED
 
         [card] = cards_to(h, A.CHRIS.chat, "Choose the rapid review meeting time")
         shown = texts(card)
@@ -296,7 +296,7 @@ async def test_refusal_tells_the_chair_in_plain_words_and_try_again_books(
         case_id = await decide(h)
         record = await meeting_of(h, case_id)
         assert record.status == "failed" and PLAIN_WORDS[status] in record.last_error
-        assert (await h.c.repo.get_case(REF)).summary.status is CaseStatus.DECIDED
+        assert (await h.c.stores.cases.get_case(REF)).summary.status is CaseStatus.DECIDED
         assert graph.events_created == 0
 
         [card] = cards_to(h, A.CHRIS.chat, "The meeting could not be booked")
@@ -312,7 +312,7 @@ async def test_refusal_tells_the_chair_in_plain_words_and_try_again_books(
         record = await meeting_of(h, case_id)
         assert record.status == "booked" and record.last_error is None
         assert graph.events_created == 1
-        assert (await h.c.repo.get_case(REF)).summary.status is CaseStatus.MEETING_SCHEDULED
+        assert (await h.c.stores.cases.get_case(REF)).summary.status is CaseStatus.MEETING_SCHEDULED
 
         await h.press(A.CHRIS, M.RETRY, retry)  # a second press once booked changes nothing
         await h.flush()
@@ -374,7 +374,7 @@ async def test_rebooking_patches_the_event_and_moves_deadlines_cancel_cancels_it
         assert cancel.status == 202 and REF in cancel.body["comment"]
         assert not graph.live_events()
         assert (await meeting_of(h, case_id)).status == "cancelled"
-        assert (await h.c.repo.get_case(REF)).summary.status is CaseStatus.DECIDED
+        assert (await h.c.stores.cases.get_case(REF)).summary.status is CaseStatus.DECIDED
 
         h.clock.set(london(2026, 12, 8, 13, 5))  # after the cancelled meeting: no outcome card
         await h.flush()
@@ -416,7 +416,7 @@ async def test_offline_books_ten_oclock_and_the_ics_downloads(tmp_path: Path) ->
         assert event.decoded("dtend") == start + timedelta(hours=2)
         attendees = event.get("attendee")
         assert {str(a).lower().removeprefix("mailto:") for a in attendees} == ATTENDEES
-        case = await h.c.repo.get_case(REF)
+        case = await h.c.stores.cases.get_case(REF)
         assert str(event.get("summary")) == f"Rapid review meeting: {REF} ({case.summary.pseudonym})"
 
 
@@ -476,8 +476,8 @@ async def test_chair_prompts_and_the_outcome(tmp_path: Path) -> None:
 
         held = await meeting_of(h, case_id)
         assert held.status == "held" and held.outcome["local_cspr"] == "yes"
-        assert (await h.c.repo.get_case(REF)).summary.status is CaseStatus.MEETING_HELD
-        kinds = [e.kind for e in await h.c.repo.events_for_case(case_id)]
+        assert (await h.c.stores.cases.get_case(REF)).summary.status is CaseStatus.MEETING_HELD
+        kinds = [e.kind for e in await h.c.stores.cases.events_for_case(case_id)]
         assert "meeting_outcome_recorded" in kinds
 
         [summary] = cards_to(h, A.PANEL_CHANNEL_ID, "Rapid review meeting held")
@@ -515,7 +515,7 @@ async def test_record_document_behind_a_signed_expiring_link(tmp_path: Path) -> 
 
         async def viewed() -> int:
             return sum(e.kind == "identifiers_viewed" and e.detail.get("what") == "rapid_review_record"
-                       for e in await h.c.repo.events_for_case(case_id))
+                       for e in await h.c.stores.cases.events_for_case(case_id))
 
         assert await viewed() == 0
         response = await h.client.get(path)

@@ -18,20 +18,20 @@ from sqlalchemy import func, select
 from bot.adapters.clock import FixedClock
 from bot.adapters.db import schema as t
 from bot.adapters.db.database import Database
-from bot.adapters.db.panel_store import SqlPanelStore
-from bot.adapters.db.repository import SqlRepository
+from bot.adapters.meetings import OfflineMeetingProvider
+from bot.app import build_services, sql_stores
 from bot.domain.case import Actor, CaseStatus
 from bot.domain.partnership import PartnershipConfig
 from bot.domain.referral import FormContext, Referral, Section
 from bot.services.channels import seed_members_from_config
-from bot.services.context import ServiceContext
 from bot.services.panel import cast_vote
 from bot.services.referrals import submit_referral
 from bot.services.refusals import PanelRefused
 from bot.settings import DEFAULT_PARTNERSHIP_FILE, load_partnership
 from cards.referral_form import answers_from_raw
-from scheduler.calendar import EnglandCalendar
+from scheduler.profiles import load_profile
 from tests.support import activities as A
+from tests.support.fakes import RecordingNotifier
 from tests.support.harness import VALID
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday
@@ -70,10 +70,9 @@ class Process:
 
     def __init__(self, url: str, partnership: PartnershipConfig) -> None:
         self.db = Database(url)
-        self.repo = SqlRepository(self.db)
-        self.ctx = ServiceContext(repo=self.repo, clock=FixedClock(NOW), partnership=partnership)
-        self.ctx.panel = SqlPanelStore(self.repo)
-        self.ctx.calendar = EnglandCalendar(partnership.closure_days)
+        self.stores = sql_stores(self.db)
+        self.ctx = build_services(self.stores, partnership, FixedClock(NOW), RecordingNotifier(),
+                                  profile=load_profile("national_minimum"), meetings=OfflineMeetingProvider())
 
     async def vote(self, who: Actor, reference: str, choice: str, **extra: Any) -> tuple[Any, str]:
         case, message, _view = await cast_vote(
@@ -172,7 +171,7 @@ async def test_three_partners_voting_at_the_same_moment_decide_exactly_once(data
 
 
 async def test_two_processes_voting_at_the_same_moment_decide_exactly_once(database_url, processes, referral):
-    """Two Database/SqlRepository/SqlPanelStore stacks share the database, like two bot processes.
+    """Two Database/store stacks share the database, like two bot processes.
     On PostgreSQL only the row lock taken by lock_case orders them; on SQLite the file lock does."""
     a, b = await processes(database_url, 2)
     for round_ in range(ROUNDS):

@@ -255,7 +255,7 @@ def latest_to(h: BotHarness, person: A.Person) -> dict[str, Any]:
 
 
 async def test_the_channel_card_is_the_voting_card_without_child_identifiers(bot):
-    case = await bot.c.repo.get_case(REF)
+    case = await bot.c.stores.cases.get_case(REF)
     assert case is not None
     pseudonym = case.summary.pseudonym
     post = the_post(bot)
@@ -568,9 +568,9 @@ async def test_view_referral_sends_the_full_referral_to_personal_chat_and_refuse
         assert len(sent) == 1
         assert CANARY_CHILD in json.dumps(sent[0].activity, ensure_ascii=False)
     assert len(bot.connector.activities_to(PANEL)) == channel_before
-    case = await bot.c.repo.get_case(REF)
+    case = await bot.c.stores.cases.get_case(REF)
     assert case is not None
-    viewed = [e for e in await bot.c.repo.events_for_case(case.id) if e.kind == "identifiers_viewed"]
+    viewed = [e for e in await bot.c.stores.cases.events_for_case(case.id) if e.kind == "identifiers_viewed"]
     assert [(e.actor_aad_id, e.detail) for e in viewed] == [
         (p.aad, {"where": "personal_chat"}) for p in (A.PAT, A.CHRIS, A.LAURA)]
 
@@ -582,7 +582,7 @@ async def test_view_referral_sends_the_full_referral_to_personal_chat_and_refuse
     assert len(bot.connector.sent_activities()) == sent_before, "nothing is sent"
     denied = await events(bot, "access_denied")
     assert [(e.actor_aad_id, e.detail["action"]) for e in denied] == [(A.MALLORY.aad, "view_referral")]
-    assert len([e for e in await bot.c.repo.events_for_case(case.id) if e.kind == "identifiers_viewed"]) == 3
+    assert len([e for e in await bot.c.stores.cases.events_for_case(case.id) if e.kind == "identifiers_viewed"]) == 3
     assert_no_identifiers(panel_payload(bot))
 
 
@@ -725,7 +725,7 @@ async def test_a_crash_between_the_vote_and_the_card_update_loses_nothing_and_po
 async def test_a_partnership_manager_adds_lists_and_removes_members_with_mentions_and_each_change_is_audited(bot):
     refused = await say_in_channel(bot, A.DAN, f"add <at>{A.MALLORY.name}</at> as police", A.MALLORY)
     assert "Only a partnership manager" in str(refused)
-    assert not (await bot.c.repo.roles_of(A.MALLORY.aad)).panel_partners
+    assert not (await bot.c.stores.roster.roles_of(A.MALLORY.aad)).panel_partners
     assert [(e.actor_aad_id, e.detail) for e in await events(bot, "access_denied")] == [
         (A.DAN.aad, {"action": "membership"})]
 

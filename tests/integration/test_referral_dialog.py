@@ -227,14 +227,14 @@ async def test_a_full_referral_goes_from_refer_to_a_stored_case_with_a_reference
     assert pseudonym, confirmation
     assert CANARY_CHILD not in confirmation
 
-    case = await chat.components.repo.get_case("RR-2026-0001")
+    case = await chat.components.stores.cases.get_case("RR-2026-0001")
     assert case is not None
     assert case.summary.pseudonym == pseudonym.group(0)
     assert case.summary.referrer_aad_id == A.RILEY.aad
     assert case.referral.referrer.job_title == "Designated safeguarding lead"
     assert case.referral.children.children[0].name == CANARY_CHILD
     assert case.referral.declaration.senior_manager_reviewed is True
-    events = await chat.components.repo.events_for_case(case.id)
+    events = await chat.components.stores.cases.events_for_case(case.id)
     submitted = [e for e in events if e.kind == "referral_submitted"]
     assert len(submitted) == 1
     assert submitted[0].actor_aad_id == A.RILEY.aad
@@ -367,7 +367,7 @@ async def test_a_half_finished_referral_is_resumed_after_a_restart_and_can_be_su
     done = await second.press(review, "form.submit", {"senior_manager_reviewed": "true"})
     assert isinstance(done, dict)
     assert "Referral received" in texts(done) and "RR-2026-0001" in texts(done)
-    case = await second.components.repo.get_case("RR-2026-0001")
+    case = await second.components.stores.cases.get_case("RR-2026-0001")
     assert case is not None and case.referral.pathway.pathway.value == "C"
 
 

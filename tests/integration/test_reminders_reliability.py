@@ -139,7 +139,7 @@ async def decided_case(h: BotHarness) -> str:
         body = await h.press(person, "panel.vote", ballot, channel=True)
         assert body["statusCode"] == 200, body
     await h.flush()
-    case = await h.c.repo.get_case(REF)
+    case = await h.c.stores.cases.get_case(REF)
     assert case is not None
     rows = await steps(h.c, case.id)
     assert rows[NOTIFY].status == "open" and rows[SEND].status == "open"
@@ -343,7 +343,7 @@ async def test_a_reminder_claimed_by_a_process_that_died_is_delivered_once_after
         posts_before = len(reminder_posts(h))
 
         # A process claims the reminders and dies before sending them (its lease stays in the row).
-        claimed = await h.c.repo.claim_outbox(h.clock.now(), LEASE_SECONDS, 100)
+        claimed = await h.c.stores.outbox.claim(h.clock.now(), LEASE_SECONDS, 100)
         keys = {i.key for i in claimed if i.kind == "reminder"}
         assert len(keys) == 2
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.adapters.clock import FixedClock
 from bot.adapters.db import schema as t
 from bot.adapters.db.database import Database
-from bot.adapters.db.repository import SqlRepository
+from bot.app import Stores, sql_stores
 from bot.domain.events import Event, EventKind
 from bot.services.ports import NewCase, OutboxMessage
 from bot.teams.storage import SqlStorage, StateConflict
@@ -33,13 +33,13 @@ async def db(database_url):
 
 
 @pytest.fixture
-def repo(db):
-    return SqlRepository(db, rng=random.Random(7))
+def repo(db) -> Stores:
+    return sql_stores(db, rng=random.Random(7))
 
 
 @pytest.fixture
 def storage(repo):
-    return SqlStorage(repo, FixedClock(NOW))
+    return SqlStorage(repo.turns, FixedClock(NOW))
 
 
 def new_case(referral, *, draft_id: str | None = None, year: int = 2026) -> tuple[NewCase, Event]:
@@ -173,47 +173,47 @@ async def test_case_references_are_allocated_in_sequence_per_year(repo, referral
     refs = []
     for _ in range(3):
         new, event = new_case(referral_factory())
-        summary, created = await repo.create_case(new, event, [])
+        summary, created = await repo.cases.create_case(new, event, [])
         assert created
         refs.append(summary.reference)
     assert refs == ["RR-2026-0001", "RR-2026-0002", "RR-2026-0003"]
     new, event = new_case(referral_factory(), year=2027)
-    summary, _ = await repo.create_case(new, event, [])
+    summary, _ = await repo.cases.create_case(new, event, [])
     assert summary.reference == "RR-2027-0001"
 
 
 async def test_the_same_draft_twice_returns_the_existing_case(repo, referral_factory):
     new, event = new_case(referral_factory(), draft_id="draft-1")
-    first, created = await repo.create_case(new, event, [OutboxMessage(key=f"panel_card:{new.id}:post",
+    first, created = await repo.cases.create_case(new, event, [OutboxMessage(key=f"panel_card:{new.id}:post",
                                                                         kind="panel_card", case_id=new.id)])
     assert created
     again, event2 = new_case(referral_factory(child_name="Someone Else"), draft_id="draft-1")
-    second, created_again = await repo.create_case(again, event2, [])
+    second, created_again = await repo.cases.create_case(again, event2, [])
     assert not created_again
     assert second.id == first.id and second.reference == first.reference == "RR-2026-0001"
-    assert await repo.count_outbox("pending") == 1
-    assert len(await repo.events_for_case(first.id)) == 1
+    assert await repo.outbox.count("pending") == 1
+    assert len(await repo.cases.events_for_case(first.id)) == 1
     # and the number was not consumed: the next case is 0002
     other, event3 = new_case(referral_factory())
-    assert (await repo.create_case(other, event3, []))[0].reference == "RR-2026-0002"
+    assert (await repo.cases.create_case(other, event3, []))[0].reference == "RR-2026-0002"
 
 
 async def test_a_case_reads_back_whole(repo, referral_factory):
     new, event = new_case(referral_factory(child_name="Read Back"))
-    summary, _ = await repo.create_case(new, event, [])
-    case = await repo.get_case(summary.reference)
+    summary, _ = await repo.cases.create_case(new, event, [])
+    case = await repo.cases.get_case(summary.reference)
     assert case is not None
     assert case.referral.children.children[0].name == "Read Back"
     assert case.summary == summary
     assert case.summary.received_at == NOW
-    assert await repo.get_case("RR-2026-9999") is None
+    assert await repo.cases.get_case("RR-2026-9999") is None
 
 
 async def test_pseudonyms_are_unique_among_open_cases(repo, db, referral_factory):
     pseudonyms = []
     for _ in range(30):
         new, event = new_case(referral_factory())
-        summary, _ = await repo.create_case(new, event, [])
+        summary, _ = await repo.cases.create_case(new, event, [])
         pseudonyms.append(summary.pseudonym)
     assert len(set(pseudonyms)) == 30
     assert all(len(p) == len("Child A") for p in pseudonyms[:26])  # single letters first
@@ -244,66 +244,66 @@ def _message(key: str = "panel_card:c1:post", **kw) -> OutboxMessage:  # noqa: A
 
 
 async def test_outbox_enqueue_is_idempotent_by_key(repo):
-    await repo.enqueue([_message()], NOW)
-    await repo.enqueue([_message()], NOW)
-    assert await repo.count_outbox("pending") == 1
+    await repo.outbox.enqueue([_message()], NOW)
+    await repo.outbox.enqueue([_message()], NOW)
+    assert await repo.outbox.count("pending") == 1
 
 
 async def test_outbox_lease_blocks_a_second_claim_until_it_expires(repo):
-    await repo.enqueue([_message(payload={"x": 1})], NOW)
-    first = await repo.claim_outbox(NOW, lease_seconds=60, limit=10)
+    await repo.outbox.enqueue([_message(payload={"x": 1})], NOW)
+    first = await repo.outbox.claim(NOW, lease_seconds=60, limit=10)
     assert [(i.key, i.attempts, i.payload) for i in first] == [("panel_card:c1:post", 1, {"x": 1})]
     # another process (or pass) while the lease holds gets nothing
-    assert await repo.claim_outbox(NOW + timedelta(seconds=59), lease_seconds=60, limit=10) == []
+    assert await repo.outbox.claim(NOW + timedelta(seconds=59), lease_seconds=60, limit=10) == []
     # the claimer crashed: after the lease the message is due again
-    again = await repo.claim_outbox(NOW + timedelta(seconds=61), lease_seconds=60, limit=10)
+    again = await repo.outbox.claim(NOW + timedelta(seconds=61), lease_seconds=60, limit=10)
     assert [(i.id, i.attempts) for i in again] == [(first[0].id, 2)]
 
 
 async def test_outbox_done_is_never_claimed_again(repo):
-    await repo.enqueue([_message()], NOW)
-    (item,) = await repo.claim_outbox(NOW, 60, 10)
-    await repo.outbox_done(item.id, NOW)
-    assert await repo.count_outbox("sent") == 1
-    assert await repo.claim_outbox(NOW + timedelta(hours=1), 60, 10) == []
+    await repo.outbox.enqueue([_message()], NOW)
+    (item,) = await repo.outbox.claim(NOW, 60, 10)
+    await repo.outbox.done(item.id, NOW)
+    assert await repo.outbox.count("sent") == 1
+    assert await repo.outbox.claim(NOW + timedelta(hours=1), 60, 10) == []
 
 
 async def test_outbox_not_yet_due_messages_wait(repo):
-    await repo.enqueue([_message()], NOW + timedelta(minutes=5))
-    assert await repo.claim_outbox(NOW, 60, 10) == []
-    assert len(await repo.claim_outbox(NOW + timedelta(minutes=5), 60, 10)) == 1
+    await repo.outbox.enqueue([_message()], NOW + timedelta(minutes=5))
+    assert await repo.outbox.claim(NOW, 60, 10) == []
+    assert len(await repo.outbox.claim(NOW + timedelta(minutes=5), 60, 10)) == 1
 
 
 async def test_outbox_retry_reschedules_and_gives_up(repo):
-    await repo.enqueue([_message()], NOW)
-    (item,) = await repo.claim_outbox(NOW, 60, 10)
-    await repo.outbox_retry(item.id, NOW + timedelta(seconds=30), "connector answered 503", give_up=False)
-    assert await repo.claim_outbox(NOW + timedelta(seconds=29), 60, 10) == []  # not before its time
-    (item,) = await repo.claim_outbox(NOW + timedelta(seconds=30), 60, 10)  # the lease was cleared
+    await repo.outbox.enqueue([_message()], NOW)
+    (item,) = await repo.outbox.claim(NOW, 60, 10)
+    await repo.outbox.retry(item.id, NOW + timedelta(seconds=30), "connector answered 503", give_up=False)
+    assert await repo.outbox.claim(NOW + timedelta(seconds=29), 60, 10) == []  # not before its time
+    (item,) = await repo.outbox.claim(NOW + timedelta(seconds=30), 60, 10)  # the lease was cleared
     assert item.attempts == 2
-    await repo.outbox_retry(item.id, NOW, "x" * 1000, give_up=True)
-    assert await repo.count_outbox("failed") == 1
-    assert await repo.claim_outbox(NOW + timedelta(days=1), 60, 10) == []
+    await repo.outbox.retry(item.id, NOW, "x" * 1000, give_up=True)
+    assert await repo.outbox.count("failed") == 1
+    assert await repo.outbox.claim(NOW + timedelta(days=1), 60, 10) == []
 
 
 async def test_outbox_park_and_release(repo):
-    await repo.enqueue([_message("a"), _message("b")], NOW)
-    items = await repo.claim_outbox(NOW, 60, 10)
+    await repo.outbox.enqueue([_message("a"), _message("b")], NOW)
+    items = await repo.outbox.claim(NOW, 60, 10)
     for item in items:
-        await repo.outbox_park(item.id, "waiting_channel", "no panel channel bound")
-    assert await repo.count_outbox("waiting_channel") == 2
-    assert await repo.claim_outbox(NOW + timedelta(hours=1), 60, 10) == []
-    assert await repo.outbox_release("waiting_channel", NOW + timedelta(hours=1)) == 2
-    assert await repo.count_outbox("waiting_channel") == 0
-    released = await repo.claim_outbox(NOW + timedelta(hours=1), 60, 10)
+        await repo.outbox.park(item.id, "waiting_channel", "no panel channel bound")
+    assert await repo.outbox.count("waiting_channel") == 2
+    assert await repo.outbox.claim(NOW + timedelta(hours=1), 60, 10) == []
+    assert await repo.outbox.release("waiting_channel", NOW + timedelta(hours=1)) == 2
+    assert await repo.outbox.count("waiting_channel") == 0
+    released = await repo.outbox.claim(NOW + timedelta(hours=1), 60, 10)
     assert sorted(i.key for i in released) == ["a", "b"]
-    assert await repo.outbox_release("waiting_channel", NOW) == 0
+    assert await repo.outbox.release("waiting_channel", NOW) == 0
 
 
 async def test_outbox_claim_respects_the_limit_in_order(repo):
-    await repo.enqueue([_message(f"k{i}") for i in range(5)], NOW)
-    first = await repo.claim_outbox(NOW, 60, 2)
-    second = await repo.claim_outbox(NOW, 60, 10)
+    await repo.outbox.enqueue([_message(f"k{i}") for i in range(5)], NOW)
+    first = await repo.outbox.claim(NOW, 60, 2)
+    second = await repo.outbox.claim(NOW, 60, 10)
     assert [i.key for i in first] == ["k0", "k1"]
     assert [i.key for i in second] == ["k2", "k3", "k4"]
 
@@ -312,9 +312,9 @@ async def test_outbox_claim_respects_the_limit_in_order(repo):
 
 
 async def test_claim_activity_deduplicates_and_returns_the_stored_response(repo):
-    assert await repo.claim_activity("act-1", NOW) == (True, None)
-    assert await repo.claim_activity("act-1", NOW) == (False, None)  # still being handled
+    assert await repo.turns.claim_activity("act-1", NOW) == (True, None)
+    assert await repo.turns.claim_activity("act-1", NOW) == (False, None)  # still being handled
     response = {"status": 200, "body": {"statusCode": 200, "value": "Done."}}
-    await repo.remember_response("act-1", response)
-    assert await repo.claim_activity("act-1", NOW) == (False, response)
-    assert await repo.claim_activity("act-2", NOW) == (True, None)
+    await repo.turns.remember_response("act-1", response)
+    assert await repo.turns.claim_activity("act-1", NOW) == (False, response)
+    assert await repo.turns.claim_activity("act-2", NOW) == (True, None)

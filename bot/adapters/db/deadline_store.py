@@ -12,65 +12,60 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.adapters.db import schema as t
-from bot.adapters.db.repository import SqlRepository, _aware
+from bot.adapters.db.outbox_store import enqueue_in
+from bot.adapters.db.scope import Scope, aware, aware_or_none
 from bot.domain.timeline import Anchor, Deadline
 from bot.services.ports import AgencyRequest, DeadlineRow, OutboxMessage, StatusRow
-
-
-def _opt(value: datetime | None) -> datetime | None:
-    return _aware(value) if value is not None else None
 
 
 def _row(r: Any) -> DeadlineRow:
     return DeadlineRow(
         id=r.id, case_id=r.case_id, step_id=r.step_id, label=r.label, owner=r.owner, anchor=r.anchor,
-        anchor_at=_opt(r.anchor_at), due_at=_opt(r.due_at), earliest_at=_opt(r.earliest_at), is_window=r.is_window,
+        anchor_at=aware_or_none(r.anchor_at), due_at=aware_or_none(r.due_at), earliest_at=aware_or_none(r.earliest_at), is_window=r.is_window,
         asks_for_date=r.asks_for_date, records=r.records, plan=r.plan, source=r.source, position=r.position,
-        status=r.status, next_reminder_at=_opt(r.next_reminder_at), last_reminder_at=_opt(r.last_reminder_at),
-        done_at=_opt(r.done_at), done_on=r.done_on, done_by_name=r.done_by_name,
+        status=r.status, next_reminder_at=aware_or_none(r.next_reminder_at), last_reminder_at=aware_or_none(r.last_reminder_at),
+        done_at=aware_or_none(r.done_at), done_on=r.done_on, done_by_name=r.done_by_name,
     )
 
 
 class SqlDeadlineStore:
-    def __init__(self, repo: SqlRepository) -> None:
-        self.repo = repo
-        self.db = repo.db
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+    def bound(self, scope: Scope) -> SqlDeadlineStore:
+        return SqlDeadlineStore(scope)
 
     # ---- anchors -----------------------------------------------------------------------------
 
-    async def set_anchor_in(self, conn: AsyncConnection, case_id: str, anchor: Anchor, at: datetime) -> None:
-        stmt = self.repo._insert(t.case_anchors).values(case_id=case_id, anchor=anchor.value, at=at)
-        await conn.execute(stmt.on_conflict_do_update(index_elements=[t.case_anchors.c.case_id,
-                                                                      t.case_anchors.c.anchor], set_={"at": at}))
-
     async def set_anchor(self, case_id: str, anchor: Anchor, at: datetime) -> None:
-        async with self.db.write() as conn:
-            await self.set_anchor_in(conn, case_id, anchor, at)
+        stmt = self.scope.insert(t.case_anchors).values(case_id=case_id, anchor=anchor.value, at=at)
+        async with self.scope.write() as conn:
+            await conn.execute(stmt.on_conflict_do_update(index_elements=[t.case_anchors.c.case_id,
+                                                                          t.case_anchors.c.anchor], set_={"at": at}))
 
     async def clear_anchor(self, case_id: str, anchor: Anchor) -> None:
-        async with self.db.write() as conn:
+        async with self.scope.write() as conn:
             await conn.execute(delete(t.case_anchors).where(t.case_anchors.c.case_id == case_id,
                                                             t.case_anchors.c.anchor == anchor.value))
 
     async def anchors(self, case_id: str) -> dict[Anchor, datetime]:
-        async with self.db.read() as conn:
+        async with self.scope.read() as conn:
             rows = await conn.execute(select(t.case_anchors).where(t.case_anchors.c.case_id == case_id))
-            return {Anchor(r.anchor): _aware(r.at) for r in rows}
+            return {Anchor(r.anchor): aware(r.at) for r in rows}
 
     # ---- deadlines ---------------------------------------------------------------------------
 
     async def deadlines(self, case_id: str) -> list[DeadlineRow]:
-        async with self.db.read() as conn:
+        async with self.scope.read() as conn:
             rows = await conn.execute(
                 select(t.deadlines).where(t.deadlines.c.case_id == case_id).order_by(t.deadlines.c.position)
             )
             return [_row(r) for r in rows]
 
     async def deadline(self, deadline_id: int) -> DeadlineRow | None:
-        async with self.db.read() as conn:
+        async with self.scope.read() as conn:
             row = (await conn.execute(select(t.deadlines).where(t.deadlines.c.id == deadline_id))).first()
             return _row(row) if row else None
 
@@ -78,7 +73,7 @@ class SqlDeadlineStore:
                    keep_open: bool) -> None:
         """Make the case's deadline rows match `computed`, keeping what was done. Steps
         that no longer apply (another pathway) are removed unless done."""
-        async with self.db.write() as conn:
+        async with self.scope.write() as conn:
             existing = {r.step_id: r for r in await conn.execute(
                 select(t.deadlines).where(t.deadlines.c.case_id == case_id))}
             for position, d in enumerate(computed):
@@ -105,7 +100,7 @@ class SqlDeadlineStore:
                 await conn.execute(delete(t.deadlines).where(t.deadlines.c.id.in_(stale)))
 
     async def due_for_reminder(self, now: datetime, limit: int) -> list[DeadlineRow]:
-        async with self.db.read() as conn:
+        async with self.scope.read() as conn:
             rows = await conn.execute(
                 select(t.deadlines)
                 .where(t.deadlines.c.status == "open", t.deadlines.c.next_reminder_at <= now)
@@ -119,16 +114,16 @@ class SqlDeadlineStore:
                               message: OutboxMessage | None, case_id: str) -> bool:
         """One transaction: the reminder row (unique key), its outbox message, and the
         deadline's next reminder time. False when that reminder already existed."""
-        async with self.db.write() as conn:
+        async with self.scope.write() as conn:
             created = False
             if message is not None:
-                stmt = self.repo._insert(t.reminders).values(
+                stmt = self.scope.insert(t.reminders).values(
                     key=key, case_id=case_id, deadline_id=deadline_id, kind=kind, scheduled_for=scheduled_for,
                     delayed=delayed, created_at=now)
                 result = await conn.execute(stmt.on_conflict_do_nothing(index_elements=[t.reminders.c.key]))
                 created = bool(result.rowcount)
                 if created:
-                    await self.repo._enqueue(conn, [message], now)
+                    await enqueue_in(conn, [message], now)
             values: dict[str, Any] = {"next_reminder_at": next_at}
             if message is not None:
                 values["last_reminder_at"] = scheduled_for
@@ -136,17 +131,17 @@ class SqlDeadlineStore:
             return created
 
     async def reminder_sent(self, key: str, at: datetime) -> None:
-        async with self.db.write() as conn:
+        async with self.scope.write() as conn:
             await conn.execute(update(t.reminders).where(t.reminders.c.key == key).values(sent_at=at))
 
     async def reminders_for_case(self, case_id: str) -> list[dict[str, Any]]:
-        async with self.db.read() as conn:
+        async with self.scope.read() as conn:
             rows = await conn.execute(select(t.reminders).where(t.reminders.c.case_id == case_id)
                                       .order_by(t.reminders.c.id))
             return [dict(r._mapping) for r in rows]
 
     async def mark_done(self, deadline_id: int, at: datetime, done_on: date, aad: str, name: str) -> bool:
-        async with self.db.write() as conn:
+        async with self.scope.write() as conn:
             result = await conn.execute(
                 update(t.deadlines).where(t.deadlines.c.id == deadline_id, t.deadlines.c.status != "done")
                 .values(status="done", done_at=at, done_on=done_on, done_by_aad_id=aad, done_by_name=name,
@@ -155,7 +150,7 @@ class SqlDeadlineStore:
             return bool(result.rowcount)
 
     async def close_case_reminders(self, case_id: str) -> None:
-        async with self.db.write() as conn:
+        async with self.scope.write() as conn:
             await conn.execute(update(t.deadlines).where(t.deadlines.c.case_id == case_id,
                                                          t.deadlines.c.status == "open")
                                .values(status="closed", next_reminder_at=None))
@@ -179,7 +174,7 @@ class SqlDeadlineStore:
             .subquery()
         )
         open_case = t.cases.c.closed_at.is_(None)
-        async with self.db.read() as conn:
+        async with self.scope.read() as conn:
             total = int((await conn.execute(select(func.count()).select_from(t.cases).where(open_case))).scalar_one())
             rows = (await conn.execute(
                 select(t.cases.c.reference, t.cases.c.pseudonym, t.cases.c.status, ranked.c.due_at, ranked.c.label)
@@ -188,7 +183,7 @@ class SqlDeadlineStore:
                 .order_by(ranked.c.due_at, t.cases.c.reference)
                 .limit(limit)
             )).all()
-            result = [StatusRow(r.reference, r.pseudonym, r.status, _opt(r.due_at), r.label) for r in rows]
+            result = [StatusRow(r.reference, r.pseudonym, r.status, aware_or_none(r.due_at), r.label) for r in rows]
             if len(result) < limit:
                 with_open = select(d.case_id).where(d.status == "open", d.due_at.is_not(None))
                 rest = await conn.execute(
@@ -204,10 +199,10 @@ class SqlDeadlineStore:
 
     async def add_agency_requests(self, case_id: str, requests: Sequence[tuple[str, str | None]],
                                   at: datetime) -> int:
-        async with self.db.write() as conn:
+        async with self.scope.write() as conn:
             added = 0
             for agency, contact in requests:
-                stmt = self.repo._insert(t.agency_requests).values(case_id=case_id, agency=agency, contact=contact,
+                stmt = self.scope.insert(t.agency_requests).values(case_id=case_id, agency=agency, contact=contact,
                                                                    sent_at=at)
                 result = await conn.execute(stmt.on_conflict_do_nothing(
                     index_elements=[t.agency_requests.c.case_id, t.agency_requests.c.agency]))
@@ -215,14 +210,14 @@ class SqlDeadlineStore:
             return added
 
     async def agency_requests(self, case_id: str) -> list[AgencyRequest]:
-        async with self.db.read() as conn:
+        async with self.scope.read() as conn:
             rows = await conn.execute(select(t.agency_requests).where(t.agency_requests.c.case_id == case_id)
                                       .order_by(t.agency_requests.c.id))
-            return [AgencyRequest(r.id, r.agency, r.contact, _aware(r.sent_at), _opt(r.returned_at),
+            return [AgencyRequest(r.id, r.agency, r.contact, aware(r.sent_at), aware_or_none(r.returned_at),
                                   r.returned_by_name) for r in rows]
 
     async def mark_agency_returned(self, case_id: str, request_id: int, at: datetime, name: str) -> bool:
-        async with self.db.write() as conn:
+        async with self.scope.write() as conn:
             result = await conn.execute(
                 update(t.agency_requests)
                 .where(t.agency_requests.c.id == request_id, t.agency_requests.c.case_id == case_id,

@@ -1,14 +1,15 @@
-"""Persistence of the rapid review meeting (one per case) and the case's status moves."""
+"""Persistence of the rapid review meeting (one per case). The case's status moves go
+through the case store's `move` (bot/domain/lifecycle.py), never through here."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bot.adapters.db import schema as t
-from bot.adapters.db.repository import SqlRepository
+from bot.adapters.db.scope import Scope
 from bot.services.ports import MeetingRecord
 
 
@@ -22,12 +23,14 @@ def _record(row: Any) -> MeetingRecord:
 
 
 class SqlMeetingStore:
-    def __init__(self, repo: SqlRepository) -> None:
-        self.repo = repo
-        self.db = repo.db
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+    def bound(self, scope: Scope) -> SqlMeetingStore:
+        return SqlMeetingStore(scope)
 
     async def get(self, case_id: str) -> MeetingRecord | None:
-        async with self.db.read() as conn:
+        async with self.scope.read() as conn:
             row = (await conn.execute(select(t.meetings).where(t.meetings.c.case_id == case_id))).first()
             return _record(row) if row else None
 
@@ -39,11 +42,6 @@ class SqlMeetingStore:
             "options": record.options, "outcome": record.outcome, "last_error": record.last_error,
             "updated_at": at,
         }
-        async with self.db.write() as conn:
-            stmt = self.repo._insert(t.meetings).values(case_id=record.case_id, **values)
+        async with self.scope.write() as conn:
+            stmt = self.scope.insert(t.meetings).values(case_id=record.case_id, **values)
             await conn.execute(stmt.on_conflict_do_update(index_elements=[t.meetings.c.case_id], set_=values))
-
-    async def set_case_status(self, case_id: str, status: str, at: datetime) -> None:
-        async with self.db.write() as conn:
-            await conn.execute(update(t.cases).where(t.cases.c.id == case_id)
-                               .values(status=status, updated_at=at, version=t.cases.c.version + 1))

@@ -11,9 +11,6 @@ transaction.
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,18 +19,13 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.adapters.db import schema as t
-from bot.adapters.db.repository import SqlRepository, _aware
+from bot.adapters.db.scope import Scope, aware
 from bot.domain.case import CaseStatus
-from bot.domain.events import Event
 from bot.domain.partnership import Partner
-from bot.domain.timeline import Anchor
 from bot.domain.votes import Decision, Vote, VoteChoice
-from bot.services.ports import LockedCase, OutboxItem, OutboxMessage, PanelState, QueryRecord
+from bot.services.ports import LockedCase, PanelState, QueryRecord
 
-# Built once: a vote runs each of these (see bot/adapters/db/repository.py, _ROLES_OF).
-_PANEL_MRIS = select(t.members.c.mri).where(
-    t.members.c.role == "panel", t.members.c.active.is_(True), t.members.c.mri.is_not(None)
-)
+# Built once: a vote runs each of these (the performance work's profile).
 _LOCK_CASE = (
     update(t.cases)
     .where(t.cases.c.reference == bindparam("b_ref"))
@@ -64,7 +56,7 @@ def _vote(row: Any) -> Vote:
         voter_aad_id=row.voter_aad_id,
         voter_name=row.voter_name,
         organisation=row.organisation,
-        cast_at=_aware(row.cast_at),
+        cast_at=aware(row.cast_at),
     )
 
 
@@ -78,15 +70,16 @@ def _query(row: Any) -> QueryRecord:
         asked_by_name=row.asked_by_name,
         question=row.question,
         status=row.status,
-        asked_at=_aware(row.asked_at),
+        asked_at=aware(row.asked_at),
         answer=row.answer,
     )
 
 
 @dataclass
-class PanelTransaction:
+class SqlPanelTransaction:
+    """The panel's tables inside a unit of work (bot/adapters/db/unit_of_work.py)."""
+
     conn: AsyncConnection
-    repo: SqlRepository
 
     async def lock_case(self, reference: str, now: datetime) -> LockedCase | None:
         row = (await self.conn.execute(_LOCK_CASE, {"b_ref": reference, "b_now": now})).first()
@@ -148,46 +141,21 @@ class PanelTransaction:
         return int(result.scalar_one())
 
     async def record_decision(self, case_id: str, decision: Decision) -> None:
+        """The decision's record; the status moves through the case store's `move`."""
         await self.conn.execute(
             update(t.cases).where(t.cases.c.id == case_id, t.cases.c.status == CaseStatus.REFERRED.value)
-            .values(status=CaseStatus.DECIDED.value, decided_at=decision.decided_at,
-                    decision=decision.model_dump(mode="json"))
+            .values(decided_at=decision.decided_at, decision=decision.model_dump(mode="json"))
         )
-
-    async def add_event(self, event: Event) -> None:
-        await self.repo._add_event(self.conn, event)
-
-    async def set_anchor(self, case_id: str, anchor: Anchor, at: datetime) -> None:
-        stmt = self.repo._insert(t.case_anchors).values(case_id=case_id, anchor=anchor.value, at=at)
-        await self.conn.execute(stmt.on_conflict_do_update(
-            index_elements=[t.case_anchors.c.case_id, t.case_anchors.c.anchor], set_={"at": at}))
-
-    async def enqueue(self, messages: Sequence[OutboxMessage], at: datetime) -> None:
-        await self.repo._enqueue(self.conn, messages, at)
-
-    async def enqueue_claimed(self, message: OutboxMessage, at: datetime, lease_seconds: int) -> OutboxItem | None:
-        return await self.repo._enqueue_claimed(self.conn, message, at, lease_seconds)
 
 
 class SqlPanelStore:
-    MRIS_FRESH_SECONDS = 30.0
-
-    def __init__(self, repo: SqlRepository) -> None:
-        self.repo = repo
-        self.db = repo.db
-        # The Teams ids a card's refresh lists: read on every card render, changed when a
-        # member is first seen. Kept for a short while (another process may learn one).
-        self._mris: tuple[float, int, list[str]] | None = None
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[PanelTransaction]:
-        async with self.db.write() as conn:
-            yield PanelTransaction(conn, self.repo)
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
 
     async def panel_state(self, case_id: str) -> PanelState:
         """What the voting card shows: the round, its votes, the decision and the queries,
         with the case's version, all from one snapshot."""
-        async with self.db.read() as conn:
+        async with self.scope.read() as conn:
             row = (await conn.execute(_CASE_PANEL, {"b_case": case_id})).first()
             if row is None:
                 return PanelState(1, {}, None, [], 0)
@@ -196,23 +164,3 @@ class SqlPanelStore:
             decision = Decision.model_validate(row.decision) if row.decision else None
             return PanelState(row.vote_round, {Partner(v.partner): _vote(v) for v in votes}, decision,
                               [_query(q) for q in queries], row.version)
-
-    async def remember_mri(self, aad_object_id: str, mri: str, at: datetime) -> None:
-        """Teams user ids (MRIs) are what a card's refresh lists; learn them as members talk."""
-        async with self.db.write() as conn:
-            await conn.execute(
-                update(t.members)
-                .where(t.members.c.aad_object_id == aad_object_id, (t.members.c.mri.is_(None)) | (t.members.c.mri != mri))
-                .values(mri=mri, updated_at=at)
-            )
-        self._mris = None
-
-    async def panel_mris(self) -> list[str]:
-        now, changes = time.monotonic(), self.repo.roster_changes
-        if self._mris is not None and now - self._mris[0] < self.MRIS_FRESH_SECONDS and self._mris[1] == changes:
-            return list(self._mris[2])
-        async with self.db.read() as conn:
-            rows = await conn.execute(_PANEL_MRIS)
-            found = sorted({r.mri for r in rows})[:60]
-        self._mris = (now, changes, found)
-        return list(found)

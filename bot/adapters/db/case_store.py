@@ -1,0 +1,278 @@
+"""Cases and their audit events (SQLAlchemy Core, async).
+
+Concurrency rules that matter here:
+- Reference numbers come from one atomic upsert on `case_counters` inside the same
+  transaction as the case insert, so two submissions never share a number.
+- Pseudonyms are unique among open cases by a partial unique index; a clash (two
+  submissions picking the same free letter at once) is retried with another letter.
+- A case's status changes only through `move` (bot/domain/lifecycle.py), which takes the
+  row, checks the move, and writes status, timestamps, event and outbox in one go.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.adapters.db import schema as t
+from bot.adapters.db.outbox_store import enqueue_in
+from bot.adapters.db.scope import Scope, aware
+from bot.domain.case import Actor, Case, CaseSummary, choose_pseudonym, format_reference
+from bot.domain.events import Event, EventKind
+from bot.domain.lifecycle import CaseStatus, Mover, MoveRefused, check_move
+from bot.domain.referral import Referral
+from bot.services.ports import NewCase, OutboxMessage
+from bot.services.refusals import IllegalMove
+
+_SUMMARY_COLUMNS = [
+    t.cases.c.id,
+    t.cases.c.reference,
+    t.cases.c.pseudonym,
+    t.cases.c.status,
+    t.cases.c.pathway_sought,
+    t.cases.c.incident_kind,
+    t.cases.c.incident_date,
+    t.cases.c.referring_agency,
+    t.cases.c.likely_notifiable,
+    t.cases.c.received_at,
+    t.cases.c.referrer_aad_id,
+    t.cases.c.referrer_name,
+]
+
+
+def _summary(row: Any) -> CaseSummary:
+    return CaseSummary.model_validate(
+        {
+            "id": row.id,
+            "reference": row.reference,
+            "pseudonym": row.pseudonym,
+            "status": row.status,
+            "pathway_sought": row.pathway_sought,
+            "incident_kind": row.incident_kind,
+            "incident_date": row.incident_date,
+            "referring_agency": row.referring_agency,
+            "likely_notifiable": row.likely_notifiable,
+            "received_at": aware(row.received_at),
+            "referrer_aad_id": row.referrer_aad_id,
+            "referrer_name": row.referrer_name,
+        }
+    )
+
+
+
+REFERRALS_KEPT = 256
+
+# Statements run on every turn are built once: SQLAlchemy then reuses their cache key and
+# compiled form instead of rebuilding the expression per call (the performance work's profile).
+_CASE_COLUMNS = (*_SUMMARY_COLUMNS, t.cases.c.aware_date, t.cases.c.version)
+_CASE_BY_REFERENCE = select(*_CASE_COLUMNS).where(t.cases.c.reference == bindparam("b_ref"))
+_CASE_BY_ID = select(*_CASE_COLUMNS).where(t.cases.c.id == bindparam("b_id"))
+_REFERRAL_OF = select(t.cases.c.referral).where(t.cases.c.id == bindparam("b_id"))
+_PANEL_ACTIVITY = select(t.cases.c.panel_activity_id).where(t.cases.c.id == bindparam("b_id"))
+_INSERT_EVENT = insert(t.events)
+
+
+async def add_event_in(conn: AsyncConnection, event: Event) -> None:
+    """The one INSERT of an audit event, shared by every store that records one."""
+    await conn.execute(
+        _INSERT_EVENT,
+        {
+            "case_id": event.case_id,
+            "at": event.at,
+            "kind": event.kind.value,
+            "actor_aad_id": event.actor_aad_id,
+            "actor_name": event.actor_name,
+            "detail": event.detail,
+        },
+    )
+
+
+class ReferralCache:
+    """A referral never changes once submitted; parsing its JSON into the pydantic model
+    was a measurable part of every card render, so recent ones are kept (one per process,
+    shared by every scope)."""
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[str, Referral] = OrderedDict()
+
+    def get(self, case_id: str) -> Referral | None:
+        referral = self._kept.get(case_id)
+        if referral is not None:
+            self._kept.move_to_end(case_id)
+        return referral
+
+    def put(self, case_id: str, referral: Referral) -> Referral:
+        self._kept[case_id] = referral
+        if len(self._kept) > REFERRALS_KEPT:
+            self._kept.popitem(last=False)
+        return referral
+
+
+class SqlCaseStore:
+    def __init__(self, scope: Scope, referrals: ReferralCache, rng: random.Random | None = None) -> None:
+        self.scope = scope
+        self._referrals = referrals
+        self._rng = rng or random.SystemRandom()
+
+    def bound(self, scope: Scope) -> SqlCaseStore:
+        return SqlCaseStore(scope, self._referrals, self._rng)
+
+    async def create_case(
+        self, new: NewCase, event: Event, outbox: Sequence[OutboxMessage]
+    ) -> tuple[CaseSummary, bool]:
+        for _attempt in range(8):
+            try:
+                async with self.scope.write() as conn:
+                    existing = await self._case_by_draft(conn, new.draft_id)
+                    if existing is not None:
+                        return existing, False
+                    reference = format_reference(new.year, await self._next_number(conn, new.year))
+                    pseudonym = choose_pseudonym(await self._open_pseudonyms(conn), self._rng)
+                    await conn.execute(
+                        insert(t.cases).values(
+                            id=new.id,
+                            draft_id=new.draft_id,
+                            reference=reference,
+                            pseudonym=pseudonym,
+                            referral=new.referral,
+                            updated_at=new.case["received_at"],
+                            version=1,
+                            **new.case,
+                        )
+                    )
+                    await add_event_in(conn, event.model_copy(update={"case_id": new.id}))
+                    await enqueue_in(conn, outbox, new.case["received_at"])
+                    summary = await self._summary_by_id(conn, new.id)
+                    assert summary is not None
+                    return summary, True
+            except IntegrityError:
+                # Another submission took the same pseudonym (or the same draft) at the
+                # same moment: the transaction rolled back whole; try again.
+                continue
+        raise RuntimeError("could not allocate a case reference and pseudonym")
+
+    async def _case_by_draft(self, conn: AsyncConnection, draft_id: str) -> CaseSummary | None:
+        row = (await conn.execute(select(*_SUMMARY_COLUMNS).where(t.cases.c.draft_id == draft_id))).first()
+        return _summary(row) if row else None
+
+    async def _next_number(self, conn: AsyncConnection, year: int) -> int:
+        stmt = self.scope.insert(t.case_counters).values(year=year, last=1)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.case_counters.c.year], set_={"last": t.case_counters.c.last + 1}
+        ).returning(t.case_counters.c.last)
+        return int((await conn.execute(stmt)).scalar_one())
+
+    async def _open_pseudonyms(self, conn: AsyncConnection) -> set[str]:  # open: closed_at IS NULL (lifecycle)
+        rows = await conn.execute(select(t.cases.c.pseudonym).where(t.cases.c.closed_at.is_(None)))
+        return {r.pseudonym for r in rows}
+
+    async def _summary_by_id(self, conn: AsyncConnection, case_id: str) -> CaseSummary | None:
+        row = (await conn.execute(select(*_SUMMARY_COLUMNS).where(t.cases.c.id == case_id))).first()
+        return _summary(row) if row else None
+
+    async def get_case(self, reference: str) -> Case | None:
+        return await self._get_case(_CASE_BY_REFERENCE, {"b_ref": reference})
+
+    async def get_case_by_id(self, case_id: str) -> Case | None:
+        return await self._get_case(_CASE_BY_ID, {"b_id": case_id})
+
+    async def _get_case(self, query: Any, params: dict[str, Any]) -> Case | None:
+        async with self.scope.read() as conn:
+            row = (await conn.execute(query, params)).first()
+            if row is None:
+                return None
+            referral = self._referrals.get(row.id)
+            if referral is None:
+                data = (await conn.execute(_REFERRAL_OF, {"b_id": row.id})).scalar_one()
+                referral = self._referrals.put(row.id, Referral.model_validate(data))
+        return Case(summary=_summary(row), referral=referral, aware_date=row.aware_date, version=row.version)
+
+    async def summary_by_draft(self, draft_id: str) -> CaseSummary | None:
+        async with self.scope.read() as conn:
+            return await self._case_by_draft(conn, draft_id)
+
+    async def get_summary_by_id(self, case_id: str) -> CaseSummary | None:
+        async with self.scope.read() as conn:
+            return await self._summary_by_id(conn, case_id)
+
+    async def list_cases_for_referrer(self, aad_object_id: str, limit: int = 20) -> list[CaseSummary]:
+        async with self.scope.read() as conn:
+            rows = await conn.execute(
+                select(*_SUMMARY_COLUMNS)
+                .where(t.cases.c.referrer_aad_id == aad_object_id)
+                .order_by(t.cases.c.received_at.desc())
+                .limit(limit)
+            )
+            return [_summary(r) for r in rows]
+
+    async def set_panel_activity(self, case_id: str, activity_id: str) -> None:
+        async with self.scope.write() as conn:
+            await conn.execute(update(t.cases).where(t.cases.c.id == case_id).values(panel_activity_id=activity_id))
+
+    async def panel_activity(self, case_id: str) -> str | None:
+        async with self.scope.read() as conn:
+            return (await conn.execute(_PANEL_ACTIVITY, {"b_id": case_id})).scalar_one_or_none()
+
+    # ---- events ------------------------------------------------------------------------
+
+    async def add_event(self, event: Event) -> None:
+        async with self.scope.write() as conn:
+            await add_event_in(conn, event)
+
+    async def events_for_case(self, case_id: str) -> list[Event]:
+        async with self.scope.read() as conn:
+            rows = await conn.execute(select(t.events).where(t.events.c.case_id == case_id).order_by(t.events.c.id))
+            return [
+                Event(
+                    kind=r.kind,
+                    at=aware(r.at),
+                    actor_aad_id=r.actor_aad_id,
+                    actor_name=r.actor_name,
+                    case_id=r.case_id,
+                    detail=r.detail,
+                )
+                for r in rows
+            ]
+
+
+    # ---- the lifecycle ---------------------------------------------------------------
+
+    async def move(self, case_id: str, target: CaseStatus, by: frozenset[Mover] | Mover, actor: Actor | None,
+                   at: datetime, *, detail: dict[str, Any] | None = None,
+                   outbox: Sequence[OutboxMessage] = (), expect: CaseStatus | None = None) -> CaseStatus:
+        """Move the case to `target`: the row is taken (version + 1), the move checked
+        against the lifecycle table, and the status, `closed_at`, the audit event and the
+        outbox messages written together. Returns the status it moved from. `expect`:
+        refuse unless the case is in that status (a use case that read it earlier).
+        IllegalMove, with nothing written, when the table does not allow it."""
+        async with self.scope.write() as conn:
+            row = (await conn.execute(
+                update(t.cases).where(t.cases.c.id == case_id)
+                .values(version=t.cases.c.version + 1, updated_at=at)
+                .returning(t.cases.c.status)
+            )).first()
+            if row is None:
+                raise IllegalMove("That case could not be found.")
+            source = CaseStatus(row.status)
+            try:
+                if expect is not None and source is not expect:
+                    raise MoveRefused(f"The case is now {source.title.lower()}, so nothing was changed.")
+                move = check_move(source, target, by)
+            except MoveRefused as refused:
+                raise IllegalMove(str(refused)) from refused
+            await conn.execute(update(t.cases).where(t.cases.c.id == case_id).values(
+                status=target.value, closed_at=None if target.is_open else at))
+            await add_event_in(conn, Event(
+                kind=EventKind.CASE_MOVED, at=at, actor_aad_id=actor.aad_object_id if actor else None,
+                actor_name=actor.name if actor else "Rapid Review bot", case_id=case_id,
+                detail={"from": source.value, "to": target.value, "why": move.why, **(detail or {})}))
+            await enqueue_in(conn, outbox, at)
+            return source
+

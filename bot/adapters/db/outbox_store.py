@@ -1,0 +1,151 @@
+"""The transactional outbox's table: what the use cases committed for later delivery.
+
+Messages are claimed with a compare-and-set lease, so two bot processes never both
+deliver the same message; a lease that runs out (the process died mid-send) makes the
+message due again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.adapters.db import schema as t
+from bot.adapters.db.scope import Scope
+from bot.services.ports import OutboxItem, OutboxMessage
+
+_OUTBOX_DONE = (
+    update(t.outbox)
+    .where(t.outbox.c.id == bindparam("b_id"))
+    .values(status="sent", sent_at=bindparam("b_at"), claimed_until=None)
+)
+
+
+
+@cache
+def _enqueue_statement(is_sqlite: bool) -> Any:
+    """INSERT … ON CONFLICT (key) DO NOTHING in the engine's dialect, built once per dialect."""
+    insert = sqlite.insert if is_sqlite else postgresql.insert
+    return insert(t.outbox).on_conflict_do_nothing(index_elements=[t.outbox.c.key])
+
+
+@cache
+def _enqueue_claimed_statement(is_sqlite: bool) -> Any:
+    return _enqueue_statement(is_sqlite).returning(t.outbox.c.id)
+
+
+def _outbox_row(message: OutboxMessage, at: datetime, *, attempts: int = 0,
+                claimed_until: datetime | None = None) -> dict[str, Any]:
+    return {"key": message.key, "kind": message.kind, "case_id": message.case_id, "payload": message.payload,
+            "status": message.status, "attempts": attempts, "not_before": at, "claimed_until": claimed_until,
+            "created_at": at}
+
+
+
+
+async def enqueue_in(conn: AsyncConnection, messages: Sequence[OutboxMessage], at: datetime) -> None:
+    """Enqueue inside the caller's transaction: a state change and its messages commit together."""
+    statement = _enqueue_statement(conn.dialect.name == "sqlite")
+    for message in messages:
+        await conn.execute(statement, _outbox_row(message, at))
+
+
+class SqlOutboxStore:
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+    def bound(self, scope: Scope) -> SqlOutboxStore:
+        return SqlOutboxStore(scope)
+
+    async def enqueue(self, messages: Sequence[OutboxMessage], at: datetime) -> None:
+        async with self.scope.write() as conn:
+            await enqueue_in(conn, messages, at)
+
+    async def enqueue_claimed(self, message: OutboxMessage, at: datetime, lease_seconds: int) -> OutboxItem | None:
+        """Enqueue a message already leased to this process, which delivers it as soon as the
+        transaction commits; None if the key was already enqueued."""
+        leased = _outbox_row(message, at, attempts=1, claimed_until=at + timedelta(seconds=lease_seconds))
+        async with self.scope.write() as conn:
+            row = (await conn.execute(_enqueue_claimed_statement(self.scope.db.is_sqlite), leased)).first()
+        if row is None:
+            return None
+        return OutboxItem(row.id, message.key, message.kind, message.case_id, message.payload, 1)
+
+    async def claim(self, now: datetime, lease_seconds: int, limit: int) -> list[OutboxItem]:
+        """Lease due messages to this process. A lease that runs out (the process died
+        mid-send) makes the message due again."""
+        lease = now + timedelta(seconds=lease_seconds)
+        claimed: list[OutboxItem] = []
+        async with self.scope.write() as conn:
+            rows = (
+                await conn.execute(
+                    select(t.outbox)
+                    .where(
+                        t.outbox.c.status == "pending",
+                        t.outbox.c.not_before <= now,
+                        or_(t.outbox.c.claimed_until.is_(None), t.outbox.c.claimed_until < now),
+                    )
+                    .order_by(t.outbox.c.id)
+                    .limit(limit)
+                )
+            ).all()
+            for row in rows:
+                result = await conn.execute(
+                    update(t.outbox)
+                    .where(
+                        and_(
+                            t.outbox.c.id == row.id,
+                            t.outbox.c.status == "pending",
+                            or_(t.outbox.c.claimed_until.is_(None), t.outbox.c.claimed_until < now),
+                        )
+                    )
+                    .values(claimed_until=lease, attempts=t.outbox.c.attempts + 1)
+                )
+                if result.rowcount:
+                    claimed.append(OutboxItem(row.id, row.key, row.kind, row.case_id, row.payload, row.attempts + 1))
+        return claimed
+
+    async def done(self, item_id: int, at: datetime) -> None:
+        async with self.scope.write() as conn:
+            await conn.execute(_OUTBOX_DONE, {"b_id": item_id, "b_at": at})
+
+    async def retry(self, item_id: int, not_before: datetime, error: str, give_up: bool) -> None:
+        async with self.scope.write() as conn:
+            await conn.execute(
+                update(t.outbox)
+                .where(t.outbox.c.id == item_id)
+                .values(
+                    status="failed" if give_up else "pending",
+                    not_before=not_before,
+                    claimed_until=None,
+                    last_error=error[:300],
+                )
+            )
+
+    async def park(self, item_id: int, status: str, error: str) -> None:
+        async with self.scope.write() as conn:
+            await conn.execute(
+                update(t.outbox)
+                .where(t.outbox.c.id == item_id)
+                .values(status=status, claimed_until=None, last_error=error[:300])
+            )
+
+    async def release(self, status: str, at: datetime) -> int:
+        async with self.scope.write() as conn:
+            result = await conn.execute(
+                update(t.outbox)
+                .where(t.outbox.c.status == status)
+                .values(status="pending", not_before=at, claimed_until=None)
+            )
+            return int(result.rowcount or 0)
+
+    async def count(self, status: str) -> int:
+        async with self.scope.read() as conn:
+            return int((await conn.execute(select(func.count()).where(t.outbox.c.status == status))).scalar_one())
+

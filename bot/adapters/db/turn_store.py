@@ -1,0 +1,97 @@
+"""Turn plumbing: de-duplication of Teams' retried activities, the SDK's dialog state
+(with etags: a stale write is refused, never silently overwritten), and the secrets every
+bot process shares.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, update
+
+from bot.adapters.db import schema as t
+from bot.adapters.db.scope import Scope
+
+_STORED_RESPONSE = select(t.processed_activities.c.response).where(t.processed_activities.c.key == bindparam("b_key"))
+_REMEMBER_RESPONSE = (
+    update(t.processed_activities)
+    .where(t.processed_activities.c.key == bindparam("b_key"))
+    .values(response=bindparam("b_response"))
+)
+
+
+
+
+class SqlTurnStore:
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self._claim_activity = (
+            scope.insert(t.processed_activities)
+            .values(key=bindparam("b_key"), at=bindparam("b_at"), response=None)
+            .on_conflict_do_nothing(index_elements=[t.processed_activities.c.key])
+        )
+
+    async def claim_activity(self, key: str, at: datetime) -> tuple[bool, Any]:
+        """Record that an activity is being handled. (True, None) the first time; (False,
+        stored response) when Teams delivers it again."""
+        async with self.scope.write() as conn:
+            result = await conn.execute(self._claim_activity, {"b_key": key, "b_at": at})
+            if result.rowcount:
+                return True, None
+            row = (await conn.execute(_STORED_RESPONSE, {"b_key": key})).first()
+            return False, row.response if row else None
+
+    async def remember_response(self, key: str, response: Any) -> None:
+        async with self.scope.write() as conn:
+            await conn.execute(_REMEMBER_RESPONSE, {"b_key": key, "b_response": response})
+
+    # ---- state for the SDK's Storage (dialog state) ---------------------------------------
+
+    async def read_state(self, keys: Sequence[str]) -> dict[str, tuple[dict[str, Any], str]]:
+        async with self.scope.read() as conn:
+            rows = await conn.execute(select(t.bot_state).where(t.bot_state.c.key.in_(list(keys))))
+            return {r.key: (r.data, r.etag) for r in rows}
+
+    async def write_state(self, key: str, data: dict[str, Any], etag: str | None, new_etag: str, at: datetime) -> bool:
+        """Write one item; with an etag, only if it still matches (False on conflict)."""
+        async with self.scope.write() as conn:
+            if etag is None or etag == "*":
+                stmt = self.scope.insert(t.bot_state).values(key=key, data=data, etag=new_etag, updated_at=at)
+                await conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=[t.bot_state.c.key], set_={"data": data, "etag": new_etag, "updated_at": at}
+                    )
+                )
+                return True
+            result = await conn.execute(
+                update(t.bot_state)
+                .where(t.bot_state.c.key == key, t.bot_state.c.etag == etag)
+                .values(data=data, etag=new_etag, updated_at=at)
+            )
+            if result.rowcount:
+                return True
+            exists = (await conn.execute(select(t.bot_state.c.key).where(t.bot_state.c.key == key))).first()
+            if exists is None:
+                await conn.execute(insert(t.bot_state).values(key=key, data=data, etag=new_etag, updated_at=at))
+                return True
+            return False
+
+    async def shared_secret(self, name: str) -> bytes:
+        """A random secret shared by every bot process: made once, kept in the database."""
+        key = f"secret:{name}"
+        candidate = secrets.token_hex(32)
+        async with self.scope.write() as conn:
+            stmt = self.scope.insert(t.bot_state).values(key=key, data={"value": candidate}, etag="secret",
+                                                    updated_at=datetime.now(UTC))
+            await conn.execute(stmt.on_conflict_do_nothing(index_elements=[t.bot_state.c.key]))
+            row = (await conn.execute(select(t.bot_state.c.data).where(t.bot_state.c.key == key))).first()
+        return bytes.fromhex(row.data["value"])
+
+    async def delete_state(self, keys: Sequence[str]) -> None:
+        async with self.scope.write() as conn:
+            await conn.execute(delete(t.bot_state).where(t.bot_state.c.key.in_(list(keys))))
+
+

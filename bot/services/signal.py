@@ -1,0 +1,65 @@
+"""How the use cases reach the outbox dispatcher without holding it.
+
+Use cases and the dispatcher need each other (a use case's messages wake the dispatcher;
+the dispatcher runs use cases to deliver them), so neither holds the other: both hold
+this signal, built first by the composition root. A use case kicks it after committing
+messages; the vote hands over the card update it already rendered, so the channel card
+changes at once without a second read of the case (the performance work). When no
+dispatcher runs in this process (tests, a process stopping), nothing is handed over and
+the ordinary outbox pass delivers it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.services.ports import OutboxItem
+
+if TYPE_CHECKING:
+    from bot.services.panel import PanelView
+
+
+@dataclass(frozen=True)
+class HandedCard:
+    """A card update claimed in the use case's own transaction, with the view rendered."""
+
+    item: OutboxItem
+    view: PanelView
+    activity_id: str
+
+
+class OutboxSignal:
+    def __init__(self) -> None:
+        self._wake = asyncio.Event()
+        self._cards: asyncio.Queue[HandedCard] = asyncio.Queue()
+        self._dispatcher_running = False
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    async def wait(self, timeout: float) -> None:
+        """Until kicked or `timeout` seconds pass; the kick is consumed."""
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+    @property
+    def takes_cards(self) -> bool:
+        """A dispatcher runs here: a use case may claim a card update for immediate delivery."""
+        return self._dispatcher_running
+
+    def dispatcher_started(self) -> None:
+        self._dispatcher_running = True
+
+    def dispatcher_stopped(self) -> None:
+        self._dispatcher_running = False
+
+    def hand_over(self, card: HandedCard) -> None:
+        self._cards.put_nowait(card)
+
+    async def next_card(self) -> HandedCard:
+        return await self._cards.get()
