@@ -27,12 +27,12 @@ LONDON = ZoneInfo("Europe/London")
 CALENDAR = EnglandCalendar()
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = ["gloucestershire", "national_minimum", "stockport", "surrey", "west_midlands"]
-CITES = {
-    "national_minimum": "DESIGN §5",
-    "stockport": "seed 001",
-    "west_midlands": "seed 002",
-    "surrey": "seed 003",
-    "gloucestershire": "seed 004",
+CITES = {  # each profile's source document, by the citation name docs/sources.md gives it
+    "national_minimum": "docs/sources.md",
+    "stockport": "Stockport Rapid Review Process (2019)",
+    "west_midlands": "West Midlands procedures",
+    "surrey": "Surrey Rapid Review & CSPR flowchart",
+    "gloucestershire": "Gloucestershire Rapid Reviews Coffee Break Briefing",
 }
 ALL_PATHWAYS = ("rapid_review", "practice_review", "escalation", "no_further_action")
 
@@ -339,7 +339,7 @@ def test_a_deadline_carries_what_reminders_and_cards_need() -> None:
     notify = found["notify_national_panel"]
     assert (notify.owner, notify.asks_for_date, notify.records) == ("local_authority", True, "national_panel_notified")
     assert notify.reminders.heads_up_working_days == 2 and notify.reminders.due_time.hour == 9
-    assert notify.reminders.overdue_daily and "seed 001" in notify.source
+    assert notify.reminders.overdue_daily and CITES["stockport"] in notify.source
 
 
 # --- partnership overrides ---------------------------------------------------------------------
@@ -356,7 +356,7 @@ def test_an_override_replaces_only_the_fields_it_gives(tmp_path: Path) -> None:
     profile = load_profile("surrey", overrides)
     step = profile.step("notify_national_panel")
     assert step.offset is not None and step.offset.working_days == 3
-    assert step.owner == "local_authority" and "seed 003" in step.source
+    assert step.owner == "local_authority" and CITES["surrey"] in step.source
     assert [s.id for s in profile.steps] == [s.id for s in shipped("surrey").steps]
 
 
