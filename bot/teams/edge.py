@@ -20,7 +20,8 @@ import json
 import logging
 import traceback
 import uuid
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from aiohttp import web
 from botbuilder.core import TurnContext
@@ -28,7 +29,6 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
 from msrest.serialization import Model
 
-from bot.adapters.db.turn_store import SqlTurnStore
 from bot.domain.events import Event, EventKind
 from bot.services.ports import CaseStore, Clock
 from bot.teams.handler import RapidReviewBot, tenant_of
@@ -43,8 +43,15 @@ def _is_state_changing(activity: Activity) -> bool:
     )
 
 
+class ActivityLog(Protocol):
+    """Which activities were handled, with their stored answers (bot/adapters/db/turn_store.py)."""
+
+    async def claim_activity(self, key: str, at: datetime) -> tuple[bool, Any]: ...
+    async def remember_response(self, key: str, response: Any) -> None: ...
+
+
 class MessagesEndpoint:
-    def __init__(self, adapter: CloudAdapter, bot: RapidReviewBot, turns: SqlTurnStore, cases: CaseStore,
+    def __init__(self, adapter: CloudAdapter, bot: RapidReviewBot, turns: ActivityLog, cases: CaseStore,
                  clock: Clock, *, allowed_tenants: frozenset[str], local_mode: bool) -> None:
         self.adapter = adapter
         self.bot = bot

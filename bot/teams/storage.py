@@ -10,13 +10,14 @@ back copies, never live references.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from copy import deepcopy
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from botbuilder.core import Storage, StoreItem
 from botbuilder.dialogs import DialogInstance, DialogState
 
-from bot.adapters.db.turn_store import SqlTurnStore
 from bot.services.ports import Clock
 
 
@@ -64,8 +65,17 @@ def _to_json(item: Any) -> dict[str, Any]:
     raise TypeError(f"cannot store {type(item).__name__}")
 
 
+class StateStore(Protocol):
+    """Where dialog state lives (bot/adapters/db/turn_store.py): etag-checked writes."""
+
+    async def read_state(self, keys: Sequence[str]) -> dict[str, tuple[dict[str, Any], str]]: ...
+    async def write_state(self, key: str, data: dict[str, Any], etag: str | None, new_etag: str,
+                          at: datetime) -> bool: ...
+    async def delete_state(self, keys: Sequence[str]) -> None: ...
+
+
 class SqlStorage(Storage):
-    def __init__(self, repo: SqlTurnStore, clock: Clock) -> None:
+    def __init__(self, repo: StateStore, clock: Clock) -> None:
         self._repo = repo
         self._clock = clock
 
