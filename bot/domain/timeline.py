@@ -377,6 +377,11 @@ def compute_deadlines(
     ]
 
 
+def step_due(step: Step, anchor_at: datetime | date, calendar: WorkingCalendarPort, tz: tzinfo) -> datetime:
+    """When one step falls due, counted from its anchor (the same rule as the case's deadlines)."""
+    return _deadline(step, _localise(step.anchor, anchor_at, tz), calendar, tz).due_at  # type: ignore[return-value]
+
+
 def _localise(anchor: Anchor, value: datetime | date, tz: tzinfo) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:

@@ -17,15 +17,14 @@ from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Partner
 from bot.domain.redaction import redact
 from bot.domain.text import LONG_TEXT, clean_text
-from bot.domain.timeline import Anchor
+from bot.domain.timeline import Anchor, step_due
 from bot.domain.votes import BallotError, Decision, Vote, VoteChoice, ballot, decide, disagreement, partner_for
 from bot.services.audit import audit
 from bot.services.context import ServiceContext
+from bot.services.deadlines import case_anchor_dates
 from bot.services.ports import OUTBOX_LEASE_SECONDS, OutboxItem, OutboxMessage, QueryRecord, Roles
 from bot.services.refusals import NotAuthorised, PanelRefused
 from bot.services.signal import HandedCard
-
-NATIONAL_PANEL_NOTIFICATION_WORKING_DAYS = 5  # Children Act 2004 s.16C; Working Together 2023
 
 
 @dataclass(frozen=True)
@@ -79,10 +78,19 @@ def _shown(vote: Vote, case: Case) -> ShownVote:
 
 
 def national_panel_deadline(ctx: ServiceContext, case: Case) -> tuple[date | None, bool]:
-    """The date by which the local authority must notify the National Panel: 5 working
-    days from becoming aware (the received date when the referral did not say)."""
-    aware = case.aware_date or case.summary.received_at.astimezone(ctx.tz).date()
-    return ctx.calendar.add_working_days(aware, NATIONAL_PANEL_NOTIFICATION_WORKING_DAYS), case.aware_date is not None
+    """The date by which the local authority must notify the National Panel, as the
+    partnership's timeline profile counts it (the statutory minimum is 5 working days from
+    becoming aware; the received date stands in when the referral did not say). None when
+    the profile has no such step."""
+    step = ctx.profile.recorder_of(Anchor.NATIONAL_PANEL_NOTIFIED)
+    known = case.aware_date is not None
+    if step is None:
+        return None, known
+    anchors = case_anchor_dates(ctx, case)
+    start = anchors.get(step.anchor)
+    if start is None:
+        return None, known
+    return step_due(step, start, ctx.calendar, ctx.tz).date(), known
 
 
 async def panel_view(ctx: ServiceContext, case: Case) -> PanelView:
