@@ -47,7 +47,6 @@ class EventKind(StrEnum):
     PANEL_CHANNEL_BOUND = "panel_channel_bound"
     MEMBER_ADDED = "member_added"
     MEMBER_REMOVED = "member_removed"
-    MEMBER_SEEDED = "member_seeded"
     # refusals
     ACCESS_DENIED = "access_denied"
     TAMPER = "tamper"

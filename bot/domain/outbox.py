@@ -30,11 +30,6 @@ class OutboxKind(StrEnum):
     OUTCOME_REFERRER = "outcome_referrer"
     RECORD_LINKS = "record_links"
 
-    @property
-    def is_meeting_message(self) -> bool:
-        return self in MEETING_MESSAGES
-
-
 MEETING_MESSAGES = frozenset({OutboxKind.MEETING_CARD, OutboxKind.CHAIR_NOTES, OutboxKind.OUTCOME_PROMPT,
                               OutboxKind.SLOT_CHOICE, OutboxKind.MEETING_PROBLEM, OutboxKind.OUTCOME_SUMMARY,
                               OutboxKind.OUTCOME_REFERRER, OutboxKind.RECORD_LINKS})

@@ -156,16 +156,6 @@ class Offset(BaseModel):
     def value(self) -> float:
         return getattr(self, self.unit.value)
 
-    def describe(self) -> str:
-        """Plain words for a card: "5 working days after", "48 hours before"."""
-        amount = abs(self.value)
-        if amount == 0:
-            return "at"
-        singular, plural = _UNIT_WORDS[self.unit]
-        shown = int(amount) if float(amount).is_integer() else amount
-        return f"{shown} {singular if amount == 1 else plural} {'before' if self.value < 0 else 'after'}"
-
-
 class Window(BaseModel):
     """A step that must happen between two offsets, e.g. the meeting "between 7 and 13 working
     days". Its due moment is the latest; the earliest is shown and used for booking."""
@@ -347,11 +337,6 @@ class Deadline(BaseModel):
     asks_for_date: bool = False
     records: Anchor | None = None
     reminders: ReminderPlan = Field(default_factory=ReminderPlan)
-
-    @property
-    def pending(self) -> bool:
-        return self.due_at is None
-
 
 def compute_deadlines(
     profile: TimelineProfile,

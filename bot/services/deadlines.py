@@ -123,11 +123,6 @@ async def _close_panel_vote(ctx: ServiceContext, store: DeadlineStore, case_id: 
                                           "", "The panel's decision")
 
 
-def refresh_message(case_id: str, why: str) -> OutboxMessage:
-    """Recomputing deadlines after a state change, made durable through the outbox."""
-    return OutboxMessage(key=f"refresh:{case_id}:{why}", kind=OutboxKind.REFRESH_DEADLINES, case_id=case_id)
-
-
 # ---- the sweep --------------------------------------------------------------------------------
 
 
@@ -334,8 +329,4 @@ async def mark_agency_returned(ctx: ServiceContext, actor: Actor, reference: str
                                                  actor.name)
     return await timeline(ctx, actor, reference)
 
-
-def overdue_working_days(ctx: ServiceContext, due_at: datetime) -> int:
-    today = ctx.clock.now().astimezone(ctx.tz).date()
-    return ctx.calendar.working_days_between(due_at.astimezone(ctx.tz).date(), today)
 

@@ -23,7 +23,6 @@ from bot.domain.meeting import MeetingOutcome, Slot, best, candidates, earliest_
 from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Role
 from bot.domain.timeline import Anchor
-from bot.domain.votes import VoteChoice
 from bot.services import deadlines
 from bot.services.audit import audit
 from bot.services.context import ServiceContext
@@ -210,10 +209,6 @@ def transaction_id(case_id: str, attempt: int) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"rapid-review:{case_id}:meeting:{attempt}"))
 
 
-def book_message(case_id: str) -> OutboxMessage:
-    return OutboxMessage(key=f"book_meeting:{case_id}", kind=OutboxKind.BOOK_MEETING, case_id=case_id)
-
-
 # ---- the chair's actions ---------------------------------------------------------------------------
 
 
@@ -371,7 +366,4 @@ async def deciders(ctx: ServiceContext, case: Case) -> list[str]:
     return [f"{v.voter_name}" + (f" ({v.organisation})" if v.organisation else "") + f", {v.partner.title}"
             for v in decision.votes]
 
-
-def is_rapid_review(decision_outcome: VoteChoice | None) -> bool:
-    return decision_outcome is VoteChoice.RAPID_REVIEW
 

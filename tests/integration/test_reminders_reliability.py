@@ -35,6 +35,7 @@ from bot.adapters.db.database import sync_url
 from bot.adapters.db.leader import LeaderLock
 from bot.app import Components
 from bot.domain.case import Actor
+from bot.domain.lifecycle import CaseStatus, Mover
 from bot.services import deadlines
 from bot.services.outbox import LEASE_SECONDS
 from bot.services.referrals import submit_referral
@@ -434,10 +435,19 @@ async def test_a_closed_case_has_no_pending_reminders(tmp_path: Path) -> None:
         assert len(reminder_posts(h)) == posts_before
         assert await outbox_counts(h.c) == {"sent": len(await reminder_rows(h.c, case_id))}
 
-        # The store's own way of closing them (for a closing use case) leaves nothing pending either.
-        assert h.c.services.deadlines is not None
-        await h.c.services.deadlines.close_case_reminders(case_id)
-        assert all(r.next_reminder_at is None for r in (await steps(h.c, case_id)).values())
+        # Closing through the lifecycle (the only way a use case closes a case) stops them too:
+        # the case is put back to decided with its reminders running, then handed over and closed.
+        async with h.c.db.write() as conn:
+            await conn.execute(update(t.cases).where(t.cases.c.id == case_id)
+                               .values(status="decided", closed_at=None))
+        await deadlines.refresh_deadlines(h.c.services, case_id)
+        assert any(r.next_reminder_at is not None for r in (await steps(h.c, case_id)).values())
+        await h.c.stores.cases.move(case_id, CaseStatus.HANDED_OVER, Mover.MANAGER, None, h.clock.now())
+        await h.c.stores.cases.move(case_id, CaseStatus.CLOSED, Mover.MANAGER, None, h.clock.now())
+        rows = await steps(h.c, case_id)
+        assert {r.status for r in rows.values()} <= {"closed", "done", "pending"}
+        assert all(r.next_reminder_at is None for r in rows.values())
+        assert not (await h.c.stores.cases.get_case_by_id(case_id)).summary.status.is_open
 
 
 # ---- 6. a backlog, paced under Teams' limits -----------------------------------------------------

@@ -269,6 +269,10 @@ class SqlCaseStore:
                 raise IllegalMove(str(refused)) from refused
             await conn.execute(update(t.cases).where(t.cases.c.id == case_id).values(
                 status=target.value, closed_at=None if target.is_open else at))
+            if not target.is_open:  # a closed case has no deadlines running and no reminders
+                await conn.execute(update(t.deadlines).where(t.deadlines.c.case_id == case_id,
+                                                             t.deadlines.c.status.in_(("open", "pending")))
+                                   .values(status="closed", next_reminder_at=None))
             await add_event_in(conn, Event(
                 kind=EventKind.CASE_MOVED, at=at, actor_aad_id=actor.aad_object_id if actor else None,
                 actor_name=actor.name if actor else "Rapid Review bot", case_id=case_id,

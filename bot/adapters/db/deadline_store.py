@@ -134,12 +134,6 @@ class SqlDeadlineStore:
         async with self.scope.write() as conn:
             await conn.execute(update(t.reminders).where(t.reminders.c.key == key).values(sent_at=at))
 
-    async def reminders_for_case(self, case_id: str) -> list[dict[str, Any]]:
-        async with self.scope.read() as conn:
-            rows = await conn.execute(select(t.reminders).where(t.reminders.c.case_id == case_id)
-                                      .order_by(t.reminders.c.id))
-            return [dict(r._mapping) for r in rows]
-
     async def mark_done(self, deadline_id: int, at: datetime, done_on: date, aad: str, name: str) -> bool:
         async with self.scope.write() as conn:
             result = await conn.execute(
@@ -148,12 +142,6 @@ class SqlDeadlineStore:
                         next_reminder_at=None)
             )
             return bool(result.rowcount)
-
-    async def close_case_reminders(self, case_id: str) -> None:
-        async with self.scope.write() as conn:
-            await conn.execute(update(t.deadlines).where(t.deadlines.c.case_id == case_id,
-                                                         t.deadlines.c.status == "open")
-                               .values(status="closed", next_reminder_at=None))
 
     # ---- the status overview -------------------------------------------------------------------
 
