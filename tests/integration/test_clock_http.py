@@ -643,6 +643,29 @@ async def test_agencies_requests_are_recorded_and_only_the_outstanding_ones_are_
     assert_no_identifiers(panel_payload(h))
 
 
+
+@pytest.mark.parametrize("route", ["execute", "submit"])
+async def test_mark_done_and_returned_cards_posted_before_the_id_keys_were_split_still_work(decided, route):
+    """Cards already in the channel carry the deadline id and the agency request id as `q`:
+    each is read as its verb's own kind of id."""
+    h = decided
+    cards = await at(h, london(2026, 11, 25))
+    data = find_action(reminder_for(cards, NOTIFY_LABEL), DONE)
+    old = {"verb": DONE, "action": DONE, "ref": REF, "q": data["step"]}
+    status, card = await press_via(h, route, A.PAT, {**old, "done_on": "2026-11-24"})
+    assert status == 200 and isinstance(card, dict) and "Done: " + NOTIFY_LABEL in texts(card), card
+    assert (await rows(h))[NOTIFY].status == "done"
+
+    body = await h.press(A.PAT, RECORD, {"verb": RECORD, "action": RECORD, "ref": REF, "agencies": "Police,GP"})
+    assert body["statusCode"] == 200, body
+    requests = await h.c.services.deadlines.agency_requests(await case_id(h))
+    police = next(q.id for q in requests if q.agency == "Police")
+    assert find_action(body["value"], RETURNED, agency_request=police)  # what new cards carry
+    status, card = await press_via(h, route, A.PAT, {"verb": RETURNED, "action": RETURNED, "ref": REF, "q": police})
+    assert status == 200 and isinstance(card, dict), card
+    returned = {q.agency: q.returned_at for q in await h.c.services.deadlines.agency_requests(await case_id(h))}
+    assert returned["Police"] is not None and returned["GP"] is None
+
 SURREY_RETURN = "Agencies return the initial scoping forms to the Partnership team"
 
 
