@@ -2,12 +2,14 @@
 
 A card's data comes back "as is" from the client and anyone who can craft an invoke
 can change it (reliability brief §2). So a card may carry only *intent*: the verb, a
-reference, the card version and, per verb, the inputs that card has. Any other key is
-refused (and audited by the caller), and nothing in it is treated as identity or
-authority — those come from the activity.
+reference, the card version, the one record id its verb is about and, per verb, the
+inputs that card has. Any other key is refused (and audited by the caller), and nothing
+in it is treated as identity or authority — those come from the activity.
 
-Action.Execute (invoke `adaptiveCard/action`) and Action.Submit (message with value)
-both end up here, so both go through the same checks.
+What each verb may carry is declared once, by the card module that emits it (`VERBS`,
+a `cards.common.Verb` per verb); `VERBS` here is their union, and bot/teams/routes.py
+pairs each with its handler. Action.Execute (invoke `adaptiveCard/action`) and
+Action.Submit (message with value) both end up here, so both go through the same checks.
 """
 
 from __future__ import annotations
@@ -15,12 +17,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.domain.referral import Section
+from cards import chat, clock_cards, meeting_cards, panel, vote_card
 from cards import referral_form as form
+from cards.common import AGENCY_REQUEST_ID, LEGACY_ID, QUERY_ID, STEP_ID, Verb
 
-META_KEYS = frozenset({"verb", "action", "ref", "v", "section", "child", "q"})
-FORM_INPUT_KEYS = frozenset().union(*(form.section_input_ids(s) for s in Section))
+# Keys any of our cards' data may carry whatever the verb (`action` is the verb again,
+# for the Teams SDK's router; `section` and `child` belong to the referral form).
+META_KEYS = frozenset({"verb", "action", "ref", "v", "section", "child", "msteams"})
 MAX_VALUE = 20_000
+
+
+def _union(*modules: dict[str, Verb]) -> dict[str, Verb]:
+    table: dict[str, Verb] = {}
+    for declared in modules:
+        for name, verb in declared.items():
+            if name in table:
+                raise ValueError(f"{name} is declared by two card modules")
+            table[name] = verb
+    return table
+
+
+# Every verb any of our cards emits, with what its data may carry.
+VERBS: dict[str, Verb] = _union(
+    chat.VERBS, form.VERBS, panel.VERBS, vote_card.VERBS, clock_cards.VERBS, meeting_cards.VERBS
+)
 
 
 class BadCardData(ValueError):
@@ -34,7 +54,9 @@ class CardPress:
     version: int | None = None
     section: str | None = None
     child: int | None = None
-    query: int | None = None
+    query_id: int | None = None  # QUERY_ID: the panel's question being answered
+    step_id: int | None = None  # STEP_ID: the deadline being marked done
+    agency_request_id: int | None = None  # AGENCY_REQUEST_ID: the agency request marked returned
     inputs: dict[str, str] = field(default_factory=dict)
 
 
@@ -58,26 +80,24 @@ def _int(value: Any) -> int | None:
 
 
 def allowed_inputs(verb: str) -> frozenset[str]:
-    if verb in form.FORM_VERBS:
-        return FORM_INPUT_KEYS
-    return EXTRA_INPUTS.get(verb, frozenset())
+    declared = VERBS.get(verb)
+    return declared.inputs if declared else frozenset()
 
 
-# Verbs outside the form that carry inputs, and which inputs (cards/vote_card.py).
-EXTRA_INPUTS: dict[str, frozenset[str]] = {
-    "panel.vote": frozenset({"choice", "rationale", "serious_harm_basis", "question"}),
-    "query.answer": frozenset({"answer"}),
-    "deadline.done": frozenset({"done_on"}),
-    "agencies.record": frozenset({"agencies", "contacts"}),
-    "meeting.pick": frozenset({"start"}),
-    "meeting.choose": frozenset({"date", "time"}),
-    "meeting.outcome": frozenset({"local_cspr", "national_review", "rationale", "immediate_actions", "learning",
-                                  "agencies_involved", "agencies_absent", "participants", "quorum_local_authority",
-                                  "quorum_police", "quorum_health"}),
-}
+def _record_id(data: dict[str, Any], id_key: str | None) -> int | None:
+    """The verb's own id: under its key, or under `q` on a card posted before the keys
+    were split (`q` is read as the verb's own kind; a verb without an id may not carry it)."""
+    if id_key is None:
+        return None
+    value, legacy = _int(data.get(id_key)), _int(data.get(LEGACY_ID))
+    if value is not None and legacy is not None and value != legacy:
+        raise BadCardData("two different ids")
+    return value if value is not None else legacy
 
 
 def parse_press(data: Any, verb_hint: str | None = None) -> CardPress:
+    """The press, checked against what the verb's card could have sent. A verb none of our
+    cards emits passes here with no inputs allowed: the router refuses it (and audits it)."""
     if not isinstance(data, dict):
         raise BadCardData("card data must be an object")
     verb = data.get("verb") or data.get("action") or verb_hint
@@ -85,8 +105,11 @@ def parse_press(data: Any, verb_hint: str | None = None) -> CardPress:
         raise BadCardData("no verb")
     if verb_hint and data.get("verb") and data["verb"] != verb_hint:
         raise BadCardData("verb mismatch")
-    inputs_allowed = allowed_inputs(verb)
-    unknown = [k for k in data if k not in META_KEYS and k not in inputs_allowed and k != "msteams"]
+    declared = VERBS.get(verb)
+    inputs_allowed = declared.inputs if declared else frozenset()
+    id_key = declared.id_key if declared else None
+    ids_allowed = frozenset({id_key, LEGACY_ID}) if id_key else frozenset()
+    unknown = [k for k in data if k not in META_KEYS and k not in ids_allowed and k not in inputs_allowed]
     if unknown:
         raise BadCardData(f"unexpected keys: {', '.join(sorted(str(k)[:40] for k in unknown)[:5])}")
     ref = data.get("ref")
@@ -96,5 +119,8 @@ def parse_press(data: Any, verb_hint: str | None = None) -> CardPress:
     if section is not None and (not isinstance(section, str) or len(section) > 20):
         raise BadCardData("bad section")
     inputs = {k: _text(v) for k, v in data.items() if k in inputs_allowed and v is not None}
+    record_id = _record_id(data, id_key)
     return CardPress(verb=verb, ref=ref, version=_int(data.get("v")), section=section, child=_int(data.get("child")),
-                     query=_int(data.get("q")), inputs=inputs)
+                     query_id=record_id if id_key == QUERY_ID else None,
+                     step_id=record_id if id_key == STEP_ID else None,
+                     agency_request_id=record_id if id_key == AGENCY_REQUEST_ID else None, inputs=inputs)

@@ -12,6 +12,7 @@ from cards.common import (
     HARD_MAX_CARD_BYTES,
     MAX_CARD_BYTES,
     Element,
+    Verb,
     card,
     card_size,
     escape_markdown,
@@ -23,7 +24,11 @@ from cards.common import (
     notice,
     para,
     shorten_to_fit,
+    verbs,
 )
+
+REFER = "chat.refer"  # "Start a referral": the same as typing refer
+VERBS = verbs(Verb(REFER))
 
 PERSONAL_COMMANDS = [
     ("refer", "Start a new referral (case notification form)"),
@@ -56,7 +61,7 @@ def welcome_card(partnership: str, *, in_progress: bool = False) -> Element:
     ]
     if in_progress:
         body.insert(2, notice("You have a referral in progress — type **resume** to carry on.", style="accent"))
-    return card(body, actions=[execute("Start a referral", "chat.refer", validate=False)])
+    return card(body, actions=[execute("Start a referral", REFER, validate=False)])
 
 
 def help_card(partnership: str, *, in_progress: bool = False, unknown: str | None = None,
@@ -77,7 +82,7 @@ def help_card(partnership: str, *, in_progress: bool = False, unknown: str | Non
     body.append(_commands(PERSONAL_COMMANDS))
     body.append(para(f"Questions about the process: contact {escape_markdown(partnership)}'s business unit.",
                      subtle=True, size="Small"))
-    return card(body, actions=[execute("Start a referral", "chat.refer", validate=False)])
+    return card(body, actions=[execute("Start a referral", REFER, validate=False)])
 
 
 def channel_welcome_card(partnership: str) -> Element:

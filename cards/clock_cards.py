@@ -14,11 +14,31 @@ from bot.services.deadlines import StatusLine, Timeline
 from bot.services.ports import DeadlineRow
 from bot.services.reminder_view import Mention, ReminderView
 from cards import labels
-from cards.common import Element, action_set, card, escape_markdown, execute, facts, heading, literal, notice, para
+from cards.common import (
+    AGENCY_REQUEST_ID,
+    STEP_ID,
+    Element,
+    Verb,
+    action_set,
+    card,
+    escape_markdown,
+    execute,
+    facts,
+    heading,
+    literal,
+    notice,
+    para,
+    verbs,
+)
 
 MARK_DONE, TIMELINE, AGENCIES_RECORD, AGENCY_RETURNED = (
     "deadline.done", "case.timeline", "agencies.record", "agencies.returned")
-CLOCK_VERBS = frozenset({MARK_DONE, TIMELINE, AGENCIES_RECORD, AGENCY_RETURNED})
+VERBS = verbs(
+    Verb(MARK_DONE, frozenset({"done_on"}), id_key=STEP_ID),
+    Verb(TIMELINE),
+    Verb(AGENCIES_RECORD, frozenset({"agencies", "contacts"})),
+    Verb(AGENCY_RETURNED, id_key=AGENCY_REQUEST_ID),
+)
 RAG_MARK = {Rag.RED: "🔴", Rag.AMBER: "🟠", Rag.GREEN: "🟢"}
 _UNSAFE_IN_MENTION = re.compile(r"[<>*_`\[\]~|\\]")
 
@@ -92,7 +112,7 @@ def done_actions(reference: str, d: DeadlineRow) -> list[Element]:
     if d.asks_for_date:
         inputs.append({"type": "Input.Date", "id": "done_on", "label": "Date it was done", "isRequired": True,
                        "errorMessage": "Give the date."})
-    done = execute("Mark done", MARK_DONE, reference, q=d.id, style="positive")
+    done = execute("Mark done", MARK_DONE, reference, style="positive", **{STEP_ID: d.id})
     if inputs:
         return [{"type": "Action.ShowCard", "title": "Mark done",
                  "card": {"type": "AdaptiveCard", "body": inputs, "actions": [done]}},
@@ -149,7 +169,7 @@ def timeline_card(t: Timeline, tz: ZoneInfo) -> Element:
             body.append(row)
             if r.returned_at is None:
                 body.append(action_set([execute(f"Mark {r.agency[:30]} returned", AGENCY_RETURNED, s.reference,
-                                                q=r.id, validate=False)]))
+                                                validate=False, **{AGENCY_REQUEST_ID: r.id})]))
     return card(body)
 
 

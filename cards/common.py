@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from bot.domain.text import truncate
@@ -176,6 +177,32 @@ def error_text(message: str) -> Element:
 
 
 # ---- actions -----------------------------------------------------------------------------
+
+# The data key of each kind of record id a button can carry (one kind per verb).
+QUERY_ID = "query"  # a panel query (query.answer)
+STEP_ID = "step"  # a deadline, i.e. a step of the statutory timeline (deadline.done)
+AGENCY_REQUEST_ID = "agency_request"  # an agency's information request (agencies.returned)
+# Cards posted before these keys existed carry every kind of id as `q`: read as the verb's own kind.
+LEGACY_ID = "q"
+
+
+@dataclass(frozen=True)
+class Verb:
+    """One button's contract: its verb, the ids of the inputs its card renders (the only
+    input keys its data may carry) and the data key of the one record id it carries."""
+
+    name: str
+    inputs: frozenset[str] = frozenset()
+    id_key: str | None = None
+
+
+def verbs(*declared: Verb) -> dict[str, Verb]:
+    """A card module's `VERBS`: every verb its cards emit, by name."""
+    table = {v.name: v for v in declared}
+    if len(table) != len(declared):
+        raise ValueError("a verb is declared twice")
+    return table
+
 
 
 def action_data(verb: str, ref: str | None = None, version: int | None = None, **extra: Any) -> dict[str, Any]:

@@ -9,14 +9,33 @@ from bot.domain.case import Case, CaseSummary
 from bot.domain.meeting import MeetingOutcome
 from bot.domain.partnership import Partner
 from bot.services.ports import DeadlineRow, MeetingRecord
-from cards.common import Element, action_set, card, escape_markdown, execute, facts, heading, literal, notice, para
+from cards.common import (
+    Element,
+    Verb,
+    action_set,
+    card,
+    escape_markdown,
+    execute,
+    facts,
+    heading,
+    literal,
+    notice,
+    para,
+    verbs,
+)
 
 PICK, CHOOSE, RETRY, CANCEL, OUTCOME = (
     "meeting.pick", "meeting.choose", "meeting.retry", "meeting.cancel", "meeting.outcome")
-MEETING_VERBS = frozenset({PICK, CHOOSE, RETRY, CANCEL, OUTCOME})
 OUTCOME_INPUTS = frozenset({"local_cspr", "national_review", "rationale", "immediate_actions", "learning",
                             "agencies_involved", "agencies_absent", "participants", "quorum_local_authority",
                             "quorum_police", "quorum_health"})
+VERBS = verbs(
+    Verb(PICK, frozenset({"start"})),
+    Verb(CHOOSE, frozenset({"date", "time"})),
+    Verb(RETRY),
+    Verb(CANCEL),
+    Verb(OUTCOME, OUTCOME_INPUTS),
+)
 
 # Seed 001 Appendix F, "Assessment of Need by Core Panel", questions 4.1–4.7.
 CHAIR_QUESTIONS = (

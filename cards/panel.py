@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.case import CaseSummary
 from cards import labels
-from cards.common import Element, card, execute, facts, heading, notice, para
+from cards.common import Element, Verb, card, execute, facts, heading, notice, para, verbs
 
 VIEW_REFERRAL = "case.view"
+VERBS = verbs(Verb(VIEW_REFERRAL))
 
 
 def case_facts(case: CaseSummary, tz: ZoneInfo) -> Element:

@@ -29,6 +29,7 @@ from cards import labels
 from cards.common import (
     HARD_MAX_CARD_BYTES,
     Element,
+    Verb,
     action_set,
     card,
     error_text,
@@ -40,6 +41,7 @@ from cards.common import (
     notice,
     para,
     shorten_to_fit,
+    verbs,
 )
 
 SECTION_TITLES = {
@@ -186,6 +188,11 @@ def section_input_ids(section: Section, child_count: int = 1) -> set[str]:
     if section is Section.REVIEW:
         return {"senior_manager_reviewed"}
     return set(SECTION_MODELS[section].model_fields)
+
+
+# Every form button may carry the inputs of any section (the dialog keeps only the section's own).
+INPUT_KEYS = frozenset().union(*(section_input_ids(s) for s in Section))
+VERBS = verbs(*(Verb(name, INPUT_KEYS) for name in sorted(FORM_VERBS)))
 
 
 def answers_from_raw(section: Section, raw: dict[str, str], child_count: int) -> dict[str, Any]:

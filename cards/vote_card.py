@@ -16,12 +16,32 @@ from zoneinfo import ZoneInfo
 from bot.domain.partnership import Partner
 from bot.domain.votes import VoteChoice
 from bot.services.panel import PanelView
-from cards.common import Element, action_set, card, error_text, execute, heading, literal, notice, para
-from cards.panel import case_facts
+from cards.common import (
+    QUERY_ID,
+    Element,
+    Verb,
+    action_set,
+    card,
+    error_text,
+    execute,
+    heading,
+    literal,
+    notice,
+    para,
+    verbs,
+)
+from cards.panel import VIEW_REFERRAL, case_facts
 
-OPEN, REFRESH, VOTE, VIEW = "panel.open", "panel.refresh", "panel.vote", "case.view"
+OPEN, REFRESH, VOTE = "panel.open", "panel.refresh", "panel.vote"
+VIEW = VIEW_REFERRAL  # declared with the case card (cards/panel.py)
 ANSWER = "query.answer"
 BALLOT_INPUTS = frozenset({"choice", "rationale", "serious_harm_basis", "question"})
+VERBS = verbs(
+    Verb(OPEN),
+    Verb(REFRESH),
+    Verb(VOTE, BALLOT_INPUTS),
+    Verb(ANSWER, frozenset({"answer"}), id_key=QUERY_ID),
+)
 
 
 def _when(moment: object, tz: ZoneInfo) -> str:
@@ -188,7 +208,7 @@ def query_card(view: PanelView, question: str, asked_by: str, query_id: int, *, 
     body.append(para("Your answer is added to the case and shared in the panel channel with the child's details "
                      "removed. Please do not include names, dates of birth or addresses.", size="Small",
                      subtle=True))
-    return card(body, actions=[execute("Send answer", ANSWER, view.case.reference, q=query_id)])
+    return card(body, actions=[execute("Send answer", ANSWER, view.case.reference, **{QUERY_ID: query_id})])
 
 
 def answered_card(reference: str) -> Element:

@@ -338,6 +338,12 @@ class Deadline(BaseModel):
     records: Anchor | None = None
     reminders: ReminderPlan = Field(default_factory=ReminderPlan)
 
+    @property
+    def pending(self) -> bool:
+        """Not dated yet: its anchor has not happened."""
+        return self.due_at is None
+
+
 def compute_deadlines(
     profile: TimelineProfile,
     anchors: Mapping[Anchor, datetime | date | None],

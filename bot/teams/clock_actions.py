@@ -1,4 +1,7 @@
-"""The statutory clock in Teams: Mark done, the timeline, status, agencies' requests."""
+"""The statutory clock in Teams: Mark done, the timeline, status, agencies' requests.
+
+Each press handler is one row of bot/teams/routes.py; refusals are answered there.
+"""
 
 from __future__ import annotations
 
@@ -7,35 +10,35 @@ from bot.services import deadlines
 from bot.services.context import ServiceContext
 from bot.services.refusals import ClockRefused, NotAuthorised
 from bot.teams.replies import Reply
+from bot.teams.routes import Pressed
 from cards import clock_cards
-from cards.actions import CardPress
 
 
 class ClockActions:
     def __init__(self, services: ServiceContext) -> None:
         self.services = services
 
-    async def press(self, actor: Actor, press: CardPress, reference: str) -> Reply:
-        tz = self.services.tz
-        try:
-            if press.verb == clock_cards.MARK_DONE:
-                row = await deadlines.mark_done(self.services, actor, reference, press.query,
-                                                press.inputs.get("done_on"))
-                return Reply(card=clock_cards.done_card(reference, row, tz))
-            if press.verb == clock_cards.AGENCIES_RECORD:
-                chosen = [a.strip() for a in press.inputs.get("agencies", "").split(",") if a.strip()]
-                t = await deadlines.record_agency_requests(self.services, actor, reference, chosen,
-                                                           press.inputs.get("contacts"))
-                return Reply(card=clock_cards.timeline_card(t, tz))
-            if press.verb == clock_cards.AGENCY_RETURNED:
-                t = await deadlines.mark_agency_returned(self.services, actor, reference, press.query)
-                return Reply(card=clock_cards.timeline_card(t, tz))
-            t = await deadlines.timeline(self.services, actor, reference)
-            return Reply(card=clock_cards.timeline_card(t, tz))
-        except NotAuthorised as denied:
-            return Reply(text=str(denied), status=403)
-        except ClockRefused as refused:
-            return Reply(text=str(refused), status=200)
+    # ---- card presses (bot/teams/routes.py) ------------------------------------------------------
+
+    async def mark_done(self, p: Pressed) -> Reply:
+        row = await deadlines.mark_done(self.services, p.actor, p.case, p.press.step_id, p.press.inputs.get("done_on"))
+        return Reply(card=clock_cards.done_card(p.case, row, self.services.tz))
+
+    async def timeline(self, p: Pressed) -> Reply:
+        t = await deadlines.timeline(self.services, p.actor, p.case)
+        return Reply(card=clock_cards.timeline_card(t, self.services.tz))
+
+    async def record_agencies(self, p: Pressed) -> Reply:
+        chosen = [a.strip() for a in p.press.inputs.get("agencies", "").split(",") if a.strip()]
+        t = await deadlines.record_agency_requests(self.services, p.actor, p.case, chosen,
+                                                   p.press.inputs.get("contacts"))
+        return Reply(card=clock_cards.timeline_card(t, self.services.tz))
+
+    async def agency_returned(self, p: Pressed) -> Reply:
+        t = await deadlines.mark_agency_returned(self.services, p.actor, p.case, p.press.agency_request_id)
+        return Reply(card=clock_cards.timeline_card(t, self.services.tz))
+
+    # ---- typed commands ---------------------------------------------------------------------------
 
     async def command(self, actor: Actor, text: str) -> Reply | None:
         """`status` and `timeline RR-…`, in personal chat or the channel; None if neither."""

@@ -2,9 +2,9 @@
 
 Identity and authority come from the activity (`from.aadObjectId`, the tenant in
 channelData), checked against the database; card data is intent only (cards/actions.py).
-Typed commands and card presses go through the same routes whether a card press came
-as Action.Execute (an invoke, answered in the invoke response) or Action.Submit (a
-message with a value, answered with a new message).
+Card presses go through one route table (bot/teams/routes.py) whether a press came as
+Action.Execute (an invoke, answered in the invoke response) or Action.Submit (a message
+with a value, answered with a new message).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Any
 
 from botbuilder.core import CardFactory, ConversationState, MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
@@ -22,7 +21,6 @@ from botbuilder.schema.teams import TeamInfo, TeamsChannelAccount
 from botframework.connector.models import InvokeResponse
 
 from bot.domain.case import Actor, parse_reference
-from bot.domain.events import Event, EventKind
 from bot.services import referrals
 from bot.services.channels import WAITING_FOR_CHANNEL, bind_panel_channel, remember_user
 from bot.services.context import ServiceContext
@@ -30,21 +28,19 @@ from bot.services.ports import Address
 from bot.services.refusals import NotAuthorised
 from bot.teams.clock_actions import ClockActions
 from bot.teams.meeting_actions import MeetingActions
-from bot.teams.panel_actions import PANEL_VERBS, PanelActions
+from bot.teams.panel_actions import MEMBER_LISTING, PanelActions
 from bot.teams.replies import Reply, invoke_body
+from bot.teams.routes import Pressed, Router, card_routes
 from bot.teams.storage import StateConflict
 from cards import chat
 from cards import referral_form as form
-from cards.actions import BadCardData, CardPress, parse_press
-from cards.clock_cards import CLOCK_VERBS
-from cards.meeting_cards import MEETING_VERBS
+from cards.actions import CardPress
 from dialogs.referral_dialog import FORM_ACTION, FORM_ACTOR, FORM_REPLY, ReferralDialog
 
 log = logging.getLogger(__name__)
 
 MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
 BIND_PHRASES = ("use this channel for the panel", "use this channel", "set panel channel")
-MEMBER_LISTING = ("members", "list members", "panel members")
 
 
 def command_text(activity: Activity) -> str:
@@ -85,6 +81,7 @@ class RapidReviewBot(TeamsActivityHandler):
         # its own dialog state. (Across processes the state's eTag catches it.)
         self._conversation_locks: dict[str, asyncio.Lock] = {}
         self._remembered: set[tuple[str, str, str, str]] = set()
+        self.router = Router(services, card_routes(self, panel_actions, clock_actions, meeting_actions))
 
     # ---- the turn ---------------------------------------------------------------------------
 
@@ -108,7 +105,7 @@ class RapidReviewBot(TeamsActivityHandler):
         if conversation_type == "personal" and actor:
             await self._remember(turn_context, actor)
         if activity.value:  # Action.Submit: a card press that arrived as a message
-            reply = await self._press(turn_context, activity.value, None)
+            reply = await self.router.press(turn_context, actor, activity.value, None)
         elif conversation_type == "channel":
             reply = await self._channel_command(turn_context, actor)
         elif conversation_type == "groupChat":
@@ -125,7 +122,7 @@ class RapidReviewBot(TeamsActivityHandler):
         action = value.get("action") if isinstance(value.get("action"), dict) else {}
         if action.get("type") not in (None, "Action.Execute"):
             return InvokeResponse(status=200, body=invoke_body(Reply(text="Unsupported action.", status=400)))
-        reply = await self._press(turn_context, action.get("data") or {}, action.get("verb"))
+        reply = await self.router.press(turn_context, actor_of(activity), action.get("data") or {}, action.get("verb"))
         if turn_context.activity.conversation and actor_of(activity):
             await self._remember_if_personal(turn_context)
         response = InvokeResponse(status=200, body=invoke_body(reply))
@@ -231,32 +228,14 @@ class RapidReviewBot(TeamsActivityHandler):
 
     # ---- card presses ---------------------------------------------------------------------------
 
-    async def _press(self, turn_context: TurnContext, data: Any, verb_hint: str | None) -> Reply:
-        actor = actor_of(turn_context.activity)
-        try:
-            press = parse_press(data, verb_hint)
-        except BadCardData as bad:
-            await self._audit_tamper(actor, str(bad))
-            return Reply(text="This card could not be read. Please use the latest card from the bot.", status=400)
-        if actor is None:
-            return Reply(text="I could not tell who you are from Teams.", status=403)
-        if press.verb == "chat.refer":
-            turn_context.activity.text = "refer"
-            return await self._personal_command(turn_context, actor)
-        if press.verb in form.FORM_VERBS:
-            return await self._continue_form(turn_context, press, actor)
-        if press.verb in PANEL_VERBS | CLOCK_VERBS | MEETING_VERBS:  # presses about one case
-            reference = parse_reference(press.ref or "")
-            if reference is None:
-                return Reply(text="This card does not name a case. Please use the latest card from the bot.",
-                             status=400)
-            if press.verb in PANEL_VERBS:
-                return await self.panel_actions.press(turn_context, actor, press, reference)
-            if press.verb in CLOCK_VERBS:
-                return await self.clock_actions.press(actor, press, reference)
-            return await self.meeting_actions.press(actor, press, reference)
-        await self._audit_tamper(actor, f"unknown verb {press.verb[:40]}")
-        return Reply(text="That button is not recognised. Please use the latest card from the bot.", status=400)
+    async def start_referral(self, p: Pressed) -> Reply:
+        """"Start a referral" on a welcome or help card: the same as typing refer."""
+        p.turn_context.activity.text = "refer"
+        return await self._personal_command(p.turn_context, p.actor)
+
+    async def continue_form(self, p: Pressed) -> Reply:
+        """A button on the referral form: the dialog takes it from here."""
+        return await self._continue_form(p.turn_context, p.press, p.actor)
 
     async def _continue_form(self, turn_context: TurnContext, press: CardPress, actor: Actor,
                              note: str | None = None) -> Reply:
@@ -339,14 +318,3 @@ class RapidReviewBot(TeamsActivityHandler):
         actor = actor_of(turn_context.activity)
         if conversation_type == "personal" and actor:
             await self._remember(turn_context, actor)
-
-    async def _audit_tamper(self, actor: Actor | None, reason: str) -> None:
-        await self.services.cases.add_event(
-            Event(
-                kind=EventKind.ACCESS_DENIED,
-                at=self.services.clock.now(),
-                actor_aad_id=actor.aad_object_id if actor else None,
-                actor_name=actor.name if actor else None,
-                detail={"action": "card_press", "reason": reason[:200]},
-            )
-        )

@@ -1,15 +1,18 @@
 """The rapid review meeting in Teams: the chair picks, moves or cancels the meeting, and
-records the outcome afterwards. Authority from the activity and the roster only."""
+records the outcome afterwards. Authority from the activity and the roster only.
+
+Each press handler is one row of bot/teams/routes.py; refusals are answered there.
+"""
 
 from __future__ import annotations
 
-from bot.domain.case import Actor
 from bot.services import meeting
 from bot.services.context import ServiceContext
-from bot.services.refusals import MeetingRefused, NotAuthorised
+from bot.services.ports import MeetingRecord
+from bot.services.refusals import Refused
 from bot.teams.replies import Reply
+from bot.teams.routes import Pressed
 from cards import meeting_cards
-from cards.actions import CardPress
 from cards.chat import text_card
 
 
@@ -17,35 +20,44 @@ class MeetingActions:
     def __init__(self, services: ServiceContext) -> None:
         self.services = services
 
-    async def press(self, actor: Actor, press: CardPress, reference: str) -> Reply:
-        tz = self.services.tz
-        try:
-            if press.verb == meeting_cards.OUTCOME:
-                case, outcome = await meeting.record_outcome(self.services, actor, reference, press.inputs)
-                return Reply(card=meeting_cards.outcome_summary_card(case.summary, outcome))
-            if press.verb == meeting_cards.CANCEL:
-                await meeting.cancel(self.services, actor, reference)
-                return Reply(card=text_card("Meeting cancelled", f"The meeting for {reference} is cancelled and "
-                                            "its calendar event withdrawn. To book a new time, use Re-book on the "
-                                            "meeting card in the panel channel."))
-            if press.verb == meeting_cards.RETRY:
-                await meeting.retry_booking(self.services, actor, reference)
-                return Reply(text="Trying again now; you will get the meeting card, or a message saying what is "
-                                  "still wrong.")
-            record = await meeting.choose_time(self.services, actor, reference,
-                                               start_iso=press.inputs.get("start"), day=press.inputs.get("date"),
-                                               clock=press.inputs.get("time"))
-            if record.start_at is None or record.end_at is None:
-                return Reply(text="Booking…")
-            return Reply(card=text_card("Meeting booked", f"{reference}: "
-                                        f"{meeting_cards.when(record.start_at, record.end_at, tz)}. The deadlines "
-                                        "that count from the meeting have moved with it."))
-        except NotAuthorised as denied:
-            return Reply(text=str(denied), status=403)
-        except MeetingRefused as refused:
-            if press.verb == meeting_cards.OUTCOME:
-                case = await self.services.cases.get_case(reference)
-                if case is not None:
-                    return Reply(card=meeting_cards.outcome_card(case.summary, error=str(refused), field=refused.field,
-                                                                 typed=press.inputs))
-            return Reply(text=str(refused))
+    async def pick(self, p: Pressed) -> Reply:
+        """Book this time: one of the offered slots."""
+        record = await meeting.choose_time(self.services, p.actor, p.case, start_iso=p.press.inputs.get("start"),
+                                           day=None, clock=None)
+        return self._booked(p.case, record)
+
+    async def choose(self, p: Pressed) -> Reply:
+        """Book at this time / Move the meeting: a date and a start time the chair typed."""
+        record = await meeting.choose_time(self.services, p.actor, p.case, start_iso=None,
+                                           day=p.press.inputs.get("date"), clock=p.press.inputs.get("time"))
+        return self._booked(p.case, record)
+
+    async def retry(self, p: Pressed) -> Reply:
+        await meeting.retry_booking(self.services, p.actor, p.case)
+        return Reply(text="Trying again now; you will get the meeting card, or a message saying what is "
+                          "still wrong.")
+
+    async def cancel(self, p: Pressed) -> Reply:
+        await meeting.cancel(self.services, p.actor, p.case)
+        return Reply(card=text_card("Meeting cancelled", f"The meeting for {p.case} is cancelled and "
+                                    "its calendar event withdrawn. To book a new time, use Re-book on the "
+                                    "meeting card in the panel channel."))
+
+    async def record_outcome(self, p: Pressed) -> Reply:
+        case, outcome = await meeting.record_outcome(self.services, p.actor, p.case, p.press.inputs)
+        return Reply(card=meeting_cards.outcome_summary_card(case.summary, outcome))
+
+    async def show_outcome_refusal(self, p: Pressed, refused: Refused) -> Reply | None:
+        """A refused outcome: the form again, with what was typed and the error."""
+        case = await self.services.cases.get_case(p.case)
+        if case is None:
+            return None
+        return Reply(card=meeting_cards.outcome_card(case.summary, error=str(refused), field=refused.field,
+                                                     typed=p.press.inputs))
+
+    def _booked(self, reference: str, record: MeetingRecord) -> Reply:
+        if record.start_at is None or record.end_at is None:
+            return Reply(text="Booking…")
+        return Reply(card=text_card("Meeting booked", f"{reference}: "
+                                    f"{meeting_cards.when(record.start_at, record.end_at, self.services.tz)}. The "
+                                    "deadlines that count from the meeting have moved with it."))

@@ -1280,7 +1280,7 @@ async def reminder_phase(options: Options, session: Any, driver: Driver, workdir
         lines = texts(card).splitlines()
         if not lines or not lines[0].startswith("Reminder ·"):
             continue
-        keys_seen[(find_action(card, "deadline.done")["q"], lines[1].split(":")[0])] += 1
+        keys_seen[(find_action(card, "deadline.done")["step"], lines[1].split(":")[0])] += 1
         times.append(post["at"])
     doubled = sum(1 for v in keys_seen.values() if v > 1)
     wanted = {c.deadline_id for c in chosen}

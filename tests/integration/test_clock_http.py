@@ -207,7 +207,7 @@ async def snapshot(h: BotHarness) -> dict[str, Any]:
 
 
 def done_data(reference: str, deadline_id: int, done_on: str | None = None) -> dict[str, Any]:
-    data: dict[str, Any] = {"verb": DONE, "action": DONE, "ref": reference, "q": deadline_id}
+    data: dict[str, Any] = {"verb": DONE, "action": DONE, "ref": reference, "step": deadline_id}
     if done_on is not None:
         data["done_on"] = done_on
     return data
@@ -339,12 +339,12 @@ async def test_the_channel_reminder_mentions_the_owners_and_offers_mark_done_wit
     assert inputs(show["card"])["done_on"]["type"] == "Input.Date"
     assert inputs(show["card"])["done_on"]["isRequired"] is True
     data = find_action(show["card"], DONE)
-    assert data["ref"] == REF and data["q"] == (await rows(h))[NOTIFY].id
+    assert data["ref"] == REF and data["step"] == (await rows(h))[NOTIFY].id
 
     send = reminder_for(cards, SEND_LABEL)
     assert mentioned(send) == {A.PAT.aad: A.PAT.name}  # the business unit: the partnership managers
     assert "**Due today**" in texts(send) and "Due: Wed 25 Nov 2026" in texts(send)
-    assert find_action(send, DONE)["q"] == (await rows(h))[SEND].id
+    assert find_action(send, DONE)["step"] == (await rows(h))[SEND].id
 
     assert len(cards) == 2
     assert await at(h, london(2026, 11, 25, 9, 30)) == []  # the same sweep again posts nothing
@@ -392,7 +392,7 @@ async def test_mark_done_records_who_and_when_sets_the_anchor_and_stops_the_remi
     h = decided
     cards = await at(h, london(2026, 11, 25))
     data = find_action(reminder_for(cards, NOTIFY_LABEL), DONE)  # what the card's button carries
-    assert data == {"verb": DONE, "action": DONE, "ref": REF, "q": (await rows(h))[NOTIFY].id}
+    assert data == {"verb": DONE, "action": DONE, "ref": REF, "step": (await rows(h))[NOTIFY].id}
 
     # Refusals first: each leaves everything as it was.
     before = await snapshot(h)
@@ -409,14 +409,14 @@ async def test_mark_done_records_who_and_when_sets_the_anchor_and_stops_the_remi
     assert len(denied) == denied_before + 1 and denied[-1].actor_aad_id == A.MALLORY.aad
     assert denied[-1].detail == {"action": "mark_done"}
     assert await snapshot(h) == before
-    # A tampered q: another case's deadline, pressed on this case's card.
+    # A tampered step id: another case's deadline, pressed on this case's card.
     await fill_referral(h)
     await h.flush()
     other_id = (await rows(h, REF2))[VOTE_STEP].id
     before = await snapshot(h)
-    status, said = await press_via(h, route, A.PAT, {**data, "q": other_id, "done_on": "2026-11-24"})
+    status, said = await press_via(h, route, A.PAT, {**data, "step": other_id, "done_on": "2026-11-24"})
     assert status == 200 and said == "That step could not be found."
-    status, said = await press_via(h, route, A.PAT, {**data, "q": 999_999, "done_on": "2026-11-24"})
+    status, said = await press_via(h, route, A.PAT, {**data, "step": 999_999, "done_on": "2026-11-24"})
     assert status == 200 and said == "That step could not be found."
     assert await snapshot(h) == before
 
@@ -577,9 +577,9 @@ async def test_the_timeline_shows_every_step_done_pending_due_or_overdue(decided
         }
         assert f"{REF} · " in texts(card)
         # Every open step offers Mark done; done and pending ones do not.
-        assert {find_action(card, DONE, q=(await rows(h))[s].id)["q"] for s in (SEND, MEETING, REPORT)}
+        assert {find_action(card, DONE, step=(await rows(h))[s].id)["step"] for s in (SEND, MEETING, REPORT)}
         with pytest.raises(AssertionError):
-            find_action(card, DONE, q=(await rows(h))[NOTIFY].id)
+            find_action(card, DONE, step=(await rows(h))[NOTIFY].id)
         assert_no_identifiers(json.dumps(card, ensure_ascii=False))
 
     assert await h.say(A.PAT, "timeline RR-2026-0099") == "That case could not be found."
@@ -626,7 +626,7 @@ async def test_agencies_requests_are_recorded_and_only_the_outstanding_ones_are_
 
     police = next(q.id for q in requests if q.agency == "Police")
     gp = next(q.id for q in requests if q.agency == "GP / primary care")
-    returned = find_action(card, RETURNED, q=police)
+    returned = find_action(card, RETURNED, agency_request=police)
     body = await h.press(A.PAT, RETURNED, returned)
     assert body["statusCode"] == 200, body
     assert "returned Fri 04 Dec 2026" in texts(body["value"])
@@ -638,9 +638,9 @@ async def test_agencies_requests_are_recorded_and_only_the_outstanding_ones_are_
 
     body = await h.press(A.PAT, RETURNED, returned)  # the same button again
     assert body["value"] == "That agency's information is already marked as returned."
-    body = await h.press(A.MALLORY, RETURNED, {**returned, "q": gp})
+    body = await h.press(A.MALLORY, RETURNED, {**returned, "agency_request": gp})
     assert body["statusCode"] == 403
-    body = await h.press(A.PAT, RETURNED, {**returned, "q": gp}, channel=True)  # from the timeline in the channel
+    body = await h.press(A.PAT, RETURNED, {**returned, "agency_request": gp}, channel=True)  # from the timeline in the channel
     assert body["statusCode"] == 200, body
     r = await rows(h)
     assert r[RETURN].status == "done" and r[RETURN].next_reminder_at is None
@@ -651,6 +651,29 @@ async def test_agencies_requests_are_recorded_and_only_the_outstanding_ones_are_
         assert not [c for c in await at(h, day) if RETURN_LABEL in texts(c)]  # the chasing has stopped
     assert_no_identifiers(panel_payload(h))
 
+
+
+@pytest.mark.parametrize("route", ["execute", "submit"])
+async def test_mark_done_and_returned_cards_posted_before_the_id_keys_were_split_still_work(decided, route):
+    """Cards already in the channel carry the deadline id and the agency request id as `q`:
+    each is read as its verb's own kind of id."""
+    h = decided
+    cards = await at(h, london(2026, 11, 25))
+    data = find_action(reminder_for(cards, NOTIFY_LABEL), DONE)
+    old = {"verb": DONE, "action": DONE, "ref": REF, "q": data["step"]}
+    status, card = await press_via(h, route, A.PAT, {**old, "done_on": "2026-11-24"})
+    assert status == 200 and isinstance(card, dict) and "Done: " + NOTIFY_LABEL in texts(card), card
+    assert (await rows(h))[NOTIFY].status == "done"
+
+    body = await h.press(A.PAT, RECORD, {"verb": RECORD, "action": RECORD, "ref": REF, "agencies": "Police,GP"})
+    assert body["statusCode"] == 200, body
+    requests = await h.c.services.deadlines.agency_requests(await case_id(h))
+    police = next(q.id for q in requests if q.agency == "Police")
+    assert find_action(body["value"], RETURNED, agency_request=police)  # what new cards carry
+    status, card = await press_via(h, route, A.PAT, {"verb": RETURNED, "action": RETURNED, "ref": REF, "q": police})
+    assert status == 200 and isinstance(card, dict), card
+    returned = {q.agency: q.returned_at for q in await h.c.services.deadlines.agency_requests(await case_id(h))}
+    assert returned["Police"] is not None and returned["GP"] is None
 
 SURREY_RETURN = "Agencies return the initial scoping forms to the Partnership team"
 
@@ -675,7 +698,7 @@ async def test_surrey_counts_the_agencies_from_the_notification_and_still_chases
             chase = reminder_for(await at(h, london(2026, 12, 2)), SURREY_RETURN)
             assert "Still outstanding: Police, GP / primary care" in texts(chase)
         for q in requests:
-            body = await h.press(A.PAT, RETURNED, {"verb": RETURNED, "action": RETURNED, "ref": REF, "q": q.id})
+            body = await h.press(A.PAT, RETURNED, {"verb": RETURNED, "action": RETURNED, "ref": REF, "agency_request": q.id})
             assert body["statusCode"] == 200, body
         if order == "returned_first":
             await press_via(h, "execute", A.LAURA, notify)

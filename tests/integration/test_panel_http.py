@@ -528,6 +528,22 @@ async def test_a_query_goes_to_the_referrer_and_the_answer_restarts_the_vote(bot
     assert len(case_posts(bot)) == 1
 
 
+
+async def test_an_answer_card_posted_before_the_id_keys_were_split_still_answers(bot):
+    """Cards already in people's chats carry the query id as `q`: it is read as the query id."""
+    await vote(bot, A.LAURA, ballot("rapid_review", LA_WHY, BASIS))
+    await vote(bot, A.NINA, ballot("queries", HEALTH_WHY, question=QUESTION))
+    await bot.flush()
+    data = find_action(latest_to(bot, A.RILEY), ANSWER, ref=REF)
+    old = {k: v for k, v in data.items() if k != "query"} | {"q": data["query"]}
+
+    body = await bot.press(A.RILEY, ANSWER, {**old, "q": data["query"] + 1000, "answer": "Last Tuesday."})
+    assert body["statusCode"] == 403 and "That question could not be found." in said(body)
+    body = await bot.press(A.RILEY, ANSWER, {**old, "answer": "Last Tuesday."})
+    assert body["type"] == CARD and "Answer sent" in said(body)
+    assert [e.detail["new_round"] for e in await events(bot, "query_answered")] == [2]
+    assert (await case_row(bot)).vote_round == 2
+
 async def test_a_withdrawn_query_and_a_stranger_answering_are_refused(bot):
     await vote(bot, A.NINA, ballot("queries", HEALTH_WHY, question=QUESTION))
     await bot.flush()
@@ -592,6 +608,23 @@ async def test_view_referral_sends_the_full_referral_to_personal_chat_and_refuse
 def _vote_data(v: int, **extra: Any) -> dict[str, Any]:
     return {"verb": VOTE, "action": VOTE, "ref": REF, "v": v, **ballot("rapid_review", LA_WHY, BASIS), **extra}
 
+
+
+@pytest.mark.parametrize("route", ["execute", "submit"])
+@pytest.mark.parametrize("verb", ["panel.close", "meeting.delete", "form.publish", "chat.refer.now"])
+async def test_a_verb_no_route_has_is_refused_and_audited_never_defaulted(bot, route, verb):
+    """No card of ours sends these verbs (some look like ours): each is refused and audited
+    as tamper, and nothing is done in its name (no vote, no timeline, no form)."""
+    before = await snapshot(bot)
+    denied_before = len(await events(bot, "access_denied"))
+    status, told = await press_via(bot, route, A.PAT, {"verb": verb, "action": verb, "ref": REF, "v": 1})
+    assert told == "That button is not recognised. Please use the latest card from the bot."
+    if route == "execute":
+        assert status == 400
+    denied = (await events(bot, "access_denied"))[denied_before:]
+    assert [(e.actor_aad_id, e.detail) for e in denied] == [
+        (A.PAT.aad, {"action": "card_press", "reason": f"unknown verb {verb}"})]
+    assert await snapshot(bot) == before
 
 @pytest.mark.parametrize("route", ["execute", "submit"])
 async def test_forged_and_stale_presses_are_refused_and_change_nothing(bot, route):

@@ -71,7 +71,7 @@ def reminder_posts(h: BotHarness) -> list[dict[str, Any]]:
         lines = texts(card).splitlines()
         if not lines or not lines[0].startswith("Reminder ·"):
             continue
-        found.append({"ref": lines[0].split(" · ")[1], "deadline_id": find_action(card, "deadline.done")["q"],
+        found.append({"ref": lines[0].split(" · ")[1], "deadline_id": find_action(card, "deadline.done")["step"],
                       "headline": lines[1].split(":")[0], "late": LATE in texts(card), "at": sent.at})
     return found
 

@@ -1,0 +1,182 @@
+"""Every card button, routed once: verb → handler, its inputs, and whether it is about a case.
+
+To add a button: one constant in the card module (its verb, and a `Verb` in that module's
+`VERBS` naming the inputs the card renders), one row in `card_routes` below.
+
+Each row maps one-to-one onto the Microsoft 365 Agents SDK's routing
+(`@app.adaptive_card.action_execute(route.verb)` and `action_submit(route.verb)`); here the
+botbuilder edge (bot/teams/handler.py) hands both Action.Execute (invoke
+`adaptiveCard/action`) and Action.Submit (a message with a value) to `Router.press`, which
+reads the card data against the verb's declaration (cards/actions.py), refuses — and audits
+as tamper — a verb no row has, checks the reference of a press about one case, calls the
+handler, and turns a refusal into a reply in one place (`Router.refusal_reply`).
+
+A handler does one thing and returns a `Reply`; when a use case refuses, it raises (a
+`bot.services.refusals.Refused`), and the route's `on_refused`, if it has one, may show the
+refusal on the card again (next to the input it is about) instead of as a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bot.domain.case import Actor, parse_reference
+from bot.domain.events import Event, EventKind
+from bot.services import panel
+from bot.services.context import ServiceContext
+from bot.services.refusals import NotAuthorised, Refused
+from bot.teams.replies import Reply
+from cards import chat, clock_cards, meeting_cards, vote_card
+from cards import panel as case_card
+from cards import referral_form as form
+from cards.actions import VERBS, BadCardData, CardPress, parse_press
+from cards.common import Verb
+
+if TYPE_CHECKING:
+    from botbuilder.core import TurnContext
+
+    from bot.teams.clock_actions import ClockActions
+    from bot.teams.meeting_actions import MeetingActions
+    from bot.teams.panel_actions import PanelActions
+
+NOT_RECOGNISED = "That button is not recognised. Please use the latest card from the bot."
+UNREADABLE = "This card could not be read. Please use the latest card from the bot."
+NO_CASE = "This card does not name a case. Please use the latest card from the bot."
+NO_IDENTITY = "I could not tell who you are from Teams."
+
+
+@dataclass(frozen=True)
+class Pressed:
+    """A press that passed the card-data checks, with who pressed (from the activity)."""
+
+    turn_context: TurnContext
+    actor: Actor
+    press: CardPress
+    reference: str | None = None  # the case, parsed, when the route needs one
+
+    @property
+    def case(self) -> str:
+        if self.reference is None:
+            raise ValueError(f"{self.press.verb} is not routed as a press about one case")
+        return self.reference
+
+
+Handler = Callable[[Pressed], Awaitable[Reply]]
+OnRefused = Callable[[Pressed, Refused], Awaitable[Reply | None]]
+
+
+@dataclass(frozen=True)
+class Route:
+    verb: str
+    handler: Handler
+    inputs: frozenset[str]  # the input keys the verb's card renders (from the card module)
+    needs_case: bool = False  # the press is about one case: its `ref` must be a case reference
+    on_refused: OnRefused | None = None  # show a refusal on the card again, where there is one to show
+
+
+def row(declared: Verb, handler: Handler, *, needs_case: bool = False, on_refused: OnRefused | None = None) -> Route:
+    return Route(verb=declared.name, handler=handler, inputs=declared.inputs, needs_case=needs_case,
+                 on_refused=on_refused)
+
+
+class FormHandlers(Protocol):
+    """The referral form's presses, answered by the dialog (bot/teams/handler.py)."""
+
+    async def start_referral(self, pressed: Pressed) -> Reply: ...
+    async def continue_form(self, pressed: Pressed) -> Reply: ...
+
+
+def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock: ClockActions,
+                meeting: MeetingActions) -> tuple[Route, ...]:
+    """The route table: one row per verb any of our cards emits."""
+    p = panel_actions
+    return (
+        # personal chat: "Start a referral", and the referral form (the dialog keeps the draft)
+        row(VERBS[chat.REFER], form_handlers.start_referral),
+        *(row(VERBS[verb], form_handlers.continue_form) for verb in sorted(form.FORM_VERBS)),
+        # the virtual panel (cards/vote_card.py; "View referral" also on cards/panel.py)
+        row(VERBS[vote_card.OPEN], p.open, needs_case=True, on_refused=p.show_refusal),
+        row(VERBS[vote_card.REFRESH], p.open, needs_case=True, on_refused=p.show_refusal),
+        row(VERBS[vote_card.VOTE], p.vote, needs_case=True, on_refused=p.show_refusal),
+        row(VERBS[case_card.VIEW_REFERRAL], p.view, needs_case=True, on_refused=p.show_refusal),
+        row(VERBS[vote_card.ANSWER], p.answer, needs_case=True, on_refused=p.show_answer_refusal),
+        # the statutory clock (cards/clock_cards.py)
+        row(VERBS[clock_cards.MARK_DONE], clock.mark_done, needs_case=True),
+        row(VERBS[clock_cards.TIMELINE], clock.timeline, needs_case=True),
+        row(VERBS[clock_cards.AGENCIES_RECORD], clock.record_agencies, needs_case=True),
+        row(VERBS[clock_cards.AGENCY_RETURNED], clock.agency_returned, needs_case=True),
+        # the rapid review meeting (cards/meeting_cards.py)
+        row(VERBS[meeting_cards.PICK], meeting.pick, needs_case=True),
+        row(VERBS[meeting_cards.CHOOSE], meeting.choose, needs_case=True),
+        row(VERBS[meeting_cards.RETRY], meeting.retry, needs_case=True),
+        row(VERBS[meeting_cards.CANCEL], meeting.cancel, needs_case=True),
+        row(VERBS[meeting_cards.OUTCOME], meeting.record_outcome, needs_case=True,
+            on_refused=meeting.show_outcome_refusal),
+    )
+
+
+class Router:
+    """The botbuilder edge's dispatch over the route table."""
+
+    def __init__(self, services: ServiceContext, routes: tuple[Route, ...]) -> None:
+        self.services = services
+        self.routes = {r.verb: r for r in routes}
+        if len(self.routes) != len(routes):
+            raise ValueError("a verb has two routes")
+
+    async def press(self, turn_context: TurnContext, actor: Actor | None, data: Any, verb_hint: str | None) -> Reply:
+        try:
+            press = parse_press(data, verb_hint)
+        except BadCardData as bad:
+            await self.audit_tamper(actor, str(bad))
+            return Reply(text=UNREADABLE, status=400)
+        if actor is None:
+            return Reply(text=NO_IDENTITY, status=403)
+        route = self.routes.get(press.verb)
+        if route is None:
+            await self.audit_tamper(actor, f"unknown verb {press.verb[:40]}")
+            return Reply(text=NOT_RECOGNISED, status=400)
+        reference = None
+        if route.needs_case:
+            reference = parse_reference(press.ref or "")
+            if reference is None:
+                return Reply(text=NO_CASE, status=400)
+        pressed = Pressed(turn_context, actor, press, reference)
+        try:
+            return await route.handler(pressed)
+        except Refused as refused:
+            return await self.refusal_reply(route, pressed, refused)
+
+    async def refusal_reply(self, route: Route, pressed: Pressed, refused: Refused) -> Reply:
+        """Every refusal becomes a reply here.
+
+        - not authorised (by the roster): 403 with the reason;
+        - a press our cards could not have sent (`refused.audit`): a tamper event, then 404
+          when the case it names does not exist, 403 otherwise;
+        - anything else: on the card again where the route can show it (a vote, an answer,
+          the meeting outcome — next to the input it is about), else the reason as a message.
+        """
+        if isinstance(refused, NotAuthorised):
+            return Reply(text=str(refused), status=403)
+        if refused.audit:
+            await panel.audit_refusal(self.services, pressed.actor, refused, pressed.reference)
+            known = pressed.reference is not None and await self.services.cases.get_case(pressed.reference) is not None
+            return Reply(text=str(refused), status=403 if known else 404)
+        if route.on_refused is not None:
+            shown = await route.on_refused(pressed, refused)
+            if shown is not None:
+                return shown
+        return Reply(text=str(refused))
+
+    async def audit_tamper(self, actor: Actor | None, reason: str) -> None:
+        await self.services.cases.add_event(
+            Event(
+                kind=EventKind.ACCESS_DENIED,
+                at=self.services.clock.now(),
+                actor_aad_id=actor.aad_object_id if actor else None,
+                actor_name=actor.name if actor else None,
+                detail={"action": "card_press", "reason": reason[:200]},
+            )
+        )
