@@ -30,8 +30,20 @@ async def bind_panel_channel(
     return released
 
 
-async def remember_user(ctx: ServiceContext, aad_object_id: str, address: Address, user_id: str | None) -> None:
-    await ctx.roster.save_reference(f"user:{aad_object_id}", address, user_id, ctx.clock.now())
+async def remember_person(ctx: ServiceContext, aad_object_id: str, teams_id: str | None,
+                          personal_chat: Address | None, *, upn: str | None = None) -> None:
+    """What an activity told us about its sender, in one transaction: their Teams user id,
+    their personal chat (and so the Bot Connector's address), and their object id bound to
+    the UPN the partnership file knows them by, if it knows them by UPN alone."""
+    now = ctx.clock.now()
+    async with ctx.uow.begin() as tx:
+        if teams_id:
+            await tx.roster.remember_mri(aad_object_id, teams_id, now)
+        if personal_chat is not None:
+            await tx.roster.save_reference(f"user:{aad_object_id}", personal_chat, teams_id, now)
+            await tx.roster.save_reference("service", personal_chat, None, now)
+        if upn:
+            await tx.roster.bind_upn(upn, aad_object_id, now)
 
 
 async def seed_members_from_config(ctx: ServiceContext) -> int:

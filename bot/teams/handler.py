@@ -22,13 +22,14 @@ from botframework.connector.models import InvokeResponse
 
 from bot.domain.case import Actor, parse_reference
 from bot.services import referrals
-from bot.services.channels import WAITING_FOR_CHANNEL, bind_panel_channel, remember_user
+from bot.services.channels import WAITING_FOR_CHANNEL, bind_panel_channel
 from bot.services.context import ServiceContext
 from bot.services.ports import Address
 from bot.services.refusals import NotAuthorised
 from bot.teams.clock_actions import ClockActions
 from bot.teams.meeting_actions import MeetingActions
 from bot.teams.panel_actions import MEMBER_LISTING, PanelActions
+from bot.teams.people import PeopleMemory
 from bot.teams.replies import Reply, invoke_body
 from bot.teams.routes import Pressed, Router, card_routes
 from bot.teams.storage import StateConflict
@@ -80,7 +81,7 @@ class RapidReviewBot(TeamsActivityHandler):
         # One turn at a time per conversation in this process: a double-click must not race
         # its own dialog state. (Across processes the state's eTag catches it.)
         self._conversation_locks: dict[str, asyncio.Lock] = {}
-        self._remembered: set[tuple[str, str, str, str]] = set()
+        self.people = PeopleMemory(services)
         self.router = Router(services, card_routes(self, panel_actions, clock_actions, meeting_actions))
 
     # ---- the turn ---------------------------------------------------------------------------
@@ -102,8 +103,8 @@ class RapidReviewBot(TeamsActivityHandler):
         activity = turn_context.activity
         conversation_type = getattr(activity.conversation, "conversation_type", None) or "personal"
         actor = actor_of(activity)
-        if conversation_type == "personal" and actor:
-            await self._remember(turn_context, actor)
+        if actor:
+            await self.people.seen(turn_context, actor)
         if activity.value:  # Action.Submit: a card press that arrived as a message
             reply = await self.router.press(turn_context, actor, activity.value, None)
         elif conversation_type == "channel":
@@ -122,9 +123,10 @@ class RapidReviewBot(TeamsActivityHandler):
         action = value.get("action") if isinstance(value.get("action"), dict) else {}
         if action.get("type") not in (None, "Action.Execute"):
             return InvokeResponse(status=200, body=invoke_body(Reply(text="Unsupported action.", status=400)))
-        reply = await self.router.press(turn_context, actor_of(activity), action.get("data") or {}, action.get("verb"))
-        if turn_context.activity.conversation and actor_of(activity):
-            await self._remember_if_personal(turn_context)
+        actor = actor_of(activity)
+        if turn_context.activity.conversation and actor:  # first: the card rendered below lists this person
+            await self.people.seen(turn_context, actor)
+        reply = await self.router.press(turn_context, actor, action.get("data") or {}, action.get("verb"))
         response = InvokeResponse(status=200, body=invoke_body(reply))
         # Hand the response to the adapter ourselves. Returned bare, ActivityHandler.on_turn
         # passes it through TurnContext.send_activity, which deep-copies the activity — the
@@ -299,22 +301,4 @@ class RapidReviewBot(TeamsActivityHandler):
             log.info("could not read the member's e-mail from Teams")
         return prefill
 
-    async def _remember(self, turn_context: TurnContext, actor: Actor) -> None:
-        activity = turn_context.activity
-        address = Address(activity.conversation.id, activity.service_url, actor.tenant_id,
-                          activity.recipient.id if activity.recipient else None)
-        key = (actor.aad_object_id, activity.from_property.id, activity.conversation.id, activity.service_url)
-        if key in self._remembered:  # already stored by this process: no write per message
-            return
-        await remember_user(self.services, actor.aad_object_id, address, activity.from_property.id)
-        if self.services.panel is not None and activity.from_property.id:
-            await self.services.roster.remember_mri(actor.aad_object_id, activity.from_property.id,
-                                                   self.services.clock.now())
-        await self.services.roster.save_reference("service", address, None, self.services.clock.now())
-        self._remembered.add(key)
 
-    async def _remember_if_personal(self, turn_context: TurnContext) -> None:
-        conversation_type = getattr(turn_context.activity.conversation, "conversation_type", None) or "personal"
-        actor = actor_of(turn_context.activity)
-        if conversation_type == "personal" and actor:
-            await self._remember(turn_context, actor)

@@ -34,16 +34,12 @@ class PanelActions:
     def __init__(self, services: ServiceContext, notifier: TeamsNotifier) -> None:
         self.services = services
         self.notifier = notifier
-        # (aad object id, Teams user id) pairs this process has already stored: a person's
-        # Teams id does not change, so only their first press costs a database write.
-        self._known_mris: set[tuple[str, str]] = set()
 
     # ---- card presses (bot/teams/routes.py) ------------------------------------------------------
 
     async def open(self, p: Pressed) -> Reply:
         """Vote, and the card's refresh: the card this person should see — the member's
         voting view, or the base card."""
-        await self._learn_mri(p.turn_context, p.actor)
         case = await panel.load_case(self.services, p.case)
         view = await panel.panel_view(self.services, case)
         roles = await self.services.roster.roles_of(p.actor.aad_object_id)
@@ -52,7 +48,6 @@ class PanelActions:
         return Reply(card=vote_card.panel_card(view, self.services.tz))
 
     async def vote(self, p: Pressed) -> Reply:
-        await self._learn_mri(p.turn_context, p.actor)
         # One roles lookup for the whole turn: the vote's authority check and the member card.
         roles = await self.services.roster.roles_of(p.actor.aad_object_id)
         inputs = p.press.inputs
@@ -66,7 +61,6 @@ class PanelActions:
 
     async def view(self, p: Pressed) -> Reply:
         """View referral: the full record, in personal chat only."""
-        await self._learn_mri(p.turn_context, p.actor)
         case = await panel.view_referral(self.services, p.actor, p.case)
         record = referral_record_card(case, self.services.tz)
         conversation_type = getattr(p.turn_context.activity.conversation, "conversation_type", None) or "personal"
@@ -78,7 +72,6 @@ class PanelActions:
                           "again.")
 
     async def answer(self, p: Pressed) -> Reply:
-        await self._learn_mri(p.turn_context, p.actor)
         case = await panel.answer_query(self.services, p.actor, p.case, p.press.query_id,
                                         p.press.inputs.get("answer"))
         return Reply(card=vote_card.answered_card(case.reference))
@@ -107,17 +100,6 @@ class PanelActions:
             return None
         return Reply(card=vote_card.query_card(view, query.question, query.partner.title, query.id,
                                                error=str(refused), typed=p.press.inputs.get("answer")))
-
-    async def _learn_mri(self, turn_context: TurnContext, actor: Actor) -> None:
-        sender = turn_context.activity.from_property
-        if sender is not None and sender.id and self.services.panel is not None:
-            key = (actor.aad_object_id, sender.id)
-            if key in self._known_mris:
-                return
-            await self.services.roster.remember_mri(actor.aad_object_id, sender.id, self.services.clock.now())
-            if len(self._known_mris) > 10_000:
-                self._known_mris.clear()
-            self._known_mris.add(key)
 
     # ---- membership, in the panel channel ------------------------------------------------------------
 
