@@ -15,6 +15,7 @@ import bisect
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -73,10 +74,17 @@ class ConversationPacer:
     """Teams allows a bot 7 messages per second in one conversation, 8 in 2 s, 60 in 30 s
     and 1,800 in an hour; beyond that it answers 429. A backlog (hundreds of reminders
     after downtime) is paced here so that it goes out at the documented rate instead of
-    bouncing."""
+    bouncing.
 
-    def __init__(self, limits: tuple[tuple[float, int], ...] = TEAMS_THREAD_LIMITS) -> None:
+    `monotonic` and `sleep` are the clock it reads and the wait it awaits (the real ones by
+    default); tests pass a fake clock whose sleep advances it, so no test waits in real time."""
+
+    def __init__(self, limits: tuple[tuple[float, int], ...] = TEAMS_THREAD_LIMITS, *,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self._limits = limits
+        self._monotonic = monotonic
+        self._sleep = sleep
         self._longest = max(window for window, _ in limits)
         self._sent: dict[str, list[float]] = defaultdict(list)  # send times, oldest first
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -85,7 +93,7 @@ class ConversationPacer:
         async with self._locks[conversation_id]:
             sent = self._sent[conversation_id]
             while True:
-                now = time.monotonic()
+                now = self._monotonic()
                 expired = bisect.bisect_right(sent, now - self._longest)
                 if expired:
                     del sent[:expired]
@@ -97,7 +105,7 @@ class ConversationPacer:
                 if delay <= 0:
                     sent.append(now)
                     return
-                await asyncio.sleep(delay)
+                await self._sleep(delay)
 
 
 def _reference(address: Address, bot_id: str) -> ConversationReference:
