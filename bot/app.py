@@ -129,8 +129,8 @@ def bootstrap(
     db = db or Database(settings.database_url)
     repo = SqlRepository(db)
     services = ServiceContext(repo=repo, clock=clock, partnership=partnership)
-    # Connector clients reused across turns: see bot/teams/sdk.py (RR_SDK_STOCK=1 only for the benchmark).
-    adapter = adapter or CloudAdapter(bot_framework_authentication(_sdk_config(settings), stock=settings.sdk_stock))
+    # Connector clients reused across turns: see bot/teams/sdk.py.
+    adapter = adapter or CloudAdapter(bot_framework_authentication(_sdk_config(settings)))
     adapter.on_turn_error = on_turn_error
     notifier = TeamsNotifier(adapter, settings.app_id, repo, services.tz, clock)
     services.notifier = notifier

@@ -1,8 +1,10 @@
 """The Notifier port over the Bot Framework: proactive posts and in-place updates.
 
-Proactive sends go through `continue_conversation` on a stored address. With
-CloudAdapter the bot's app id must be passed or the call fails ("Invalid app_id");
-in local (anonymous) mode it is the empty string, which the SDK accepts.
+Proactive sends and updates go straight to the connector client that bot/teams/sdk.py keeps
+for the stored address's service URL (no continuation turn), with the card message as wire
+JSON. Opening a personal chat uses the adapter's `create_conversation`; with CloudAdapter the
+bot's app id must be passed or the call fails ("Invalid app_id"); in local (anonymous) mode it
+is the empty string, which the SDK accepts.
 
 The SDK does not retry 429 and never retries POSTs (teams-brief §3.4), so failures
 become DeliveryError with Teams' Retry-After, and the outbox retries them.
@@ -20,15 +22,8 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from botbuilder.core import BotAdapter, CardFactory, MessageFactory, TurnContext
-from botbuilder.schema import (
-    ActivityTypes,
-    ChannelAccount,
-    ConversationAccount,
-    ConversationParameters,
-    ConversationReference,
-    ErrorResponseException,
-)
+from botbuilder.core import BotAdapter, CardFactory, TurnContext
+from botbuilder.schema import ChannelAccount, ConversationParameters, ErrorResponseException
 
 from bot.adapters.links import LinkSigner
 from bot.domain.case import Case, CaseSummary
@@ -37,7 +32,6 @@ from bot.services.outbox import DeliveryError
 from bot.services.panel import PanelView
 from bot.services.ports import Address, Clock, DeadlineStore, MeetingRecord, QueryRecord, Repository
 from bot.services.reminder_view import ReminderView
-from bot.teams.sdk import ReusingBotFrameworkAuthentication
 from cards import meeting_cards
 from cards.chat import text_card
 from cards.clock_cards import agency_prompt_card, reminder_card
@@ -108,15 +102,6 @@ class ConversationPacer:
                 await self._sleep(delay)
 
 
-def _reference(address: Address, bot_id: str) -> ConversationReference:
-    return ConversationReference(
-        channel_id="msteams",
-        service_url=address.service_url,
-        bot=ChannelAccount(id=address.bot_id or bot_id),
-        conversation=ConversationAccount(id=address.conversation_id, tenant_id=address.tenant_id),
-    )
-
-
 def delivery_error(error: Exception) -> DeliveryError:
     """Translate a connector failure into what the outbox needs to know."""
     if isinstance(error, ErrorResponseException) and error.response is not None:
@@ -142,81 +127,34 @@ class TeamsNotifier:
         self._repo = repo
         self._tz = tz
         # The connector clients kept by bot/teams/sdk.py, reached without a continuation turn.
-        auth = getattr(adapter, "bot_framework_authentication", None)
-        self._direct = (auth.create_connector_factory(adapter.create_claims_identity(self._app_id))  # type: ignore[attr-defined]
-                        if isinstance(auth, ReusingBotFrameworkAuthentication) else None)
-
-    async def _in_conversation(self, address: Address, work: Any) -> Any:
-        result: dict[str, Any] = {}
-
-        async def callback(turn_context: TurnContext) -> None:
-            # Catch the failure here: raised out of the callback, the adapter hands it to
-            # on_turn_error, which swallows it (the outbox would mark the item sent) and
-            # posts "Sorry, something went wrong" into the conversation.
-            try:
-                result["value"] = await work(turn_context)
-            except Exception as error:  # noqa: BLE001 - re-raised below as a DeliveryError
-                result["error"] = error
-
-        try:
-            await self._adapter.continue_conversation(_reference(address, self._app_id), callback, self._app_id)
-        except DeliveryError:
-            raise
-        except Exception as error:  # noqa: BLE001 - every connector failure becomes a retryable delivery error
-            raise delivery_error(error) from error
-        failed = result.get("error")
-        if isinstance(failed, DeliveryError):
-            raise failed
-        if failed is not None:
-            raise delivery_error(failed) from failed
-        return result.get("value")
-
-    async def _connector(self, address: Address, turn_context: TurnContext | None) -> Any:
-        if turn_context is not None:
-            return turn_context.turn_state[self._adapter.BOT_CONNECTOR_CLIENT_KEY]
-        assert self._direct is not None
-        return await self._direct.create(address.service_url, None)
+        auth = adapter.bot_framework_authentication  # type: ignore[attr-defined]
+        self._connectors = auth.create_connector_factory(adapter.create_claims_identity(self._app_id))  # type: ignore[attr-defined]
 
     async def _with_connector(self, address: Address, work: Any) -> Any:
-        """Run `work(connector_client)`. With the kept clients of bot/teams/sdk.py the client
-        is used directly: a continuation turn (claims, connector factory, turn context,
+        """Run `work(connector_client)` with the client kept by bot/teams/sdk.py for the address's
+        service URL, used directly: a continuation turn (claims, connector factory, turn context,
         middleware) only to reach the same client was an eighth of a vote's CPU."""
-        if self._direct is None:
-            async def in_turn(turn_context: TurnContext) -> Any:
-                return await work(await self._connector(address, turn_context))
-
-            return await self._in_conversation(address, in_turn)
         try:
-            return await work(await self._connector(address, None))
+            return await work(await self._connectors.create(address.service_url, None))
         except DeliveryError:
             raise
         except Exception as error:  # noqa: BLE001 - every connector failure becomes a retryable delivery error
             raise delivery_error(error) from error
 
     def _card_activity(self, address: Address, card: dict[str, Any], activity_id: str | None = None) -> Any:
-        """The message carrying a card. With the kept clients it is the wire JSON itself
-        (bot/teams/sdk.py sends a dict as it is); the SDK's stock path gets an Activity."""
-        if self._direct is not None:
-            body: dict[str, Any] = {
-                "type": "message",
-                "channelId": "msteams",
-                "serviceUrl": address.service_url,
-                "from": {"id": address.bot_id or self._app_id},
-                "conversation": {"id": address.conversation_id, **({"tenantId": address.tenant_id}
-                                                                   if address.tenant_id else {})},
-                "attachments": [{"contentType": CardFactory.content_types.adaptive_card, "content": card}],
-            }
-            if activity_id:
-                body["id"] = activity_id
-            return body
-        activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
-        activity.type = ActivityTypes.message
-        activity.conversation = ConversationAccount(id=address.conversation_id, tenant_id=address.tenant_id)
-        activity.from_property = ChannelAccount(id=address.bot_id or self._app_id)
-        activity.channel_id = "msteams"
-        activity.service_url = address.service_url
-        activity.id = activity_id
-        return activity
+        """The message carrying a card, as the wire JSON itself (bot/teams/sdk.py sends a dict as it is)."""
+        body: dict[str, Any] = {
+            "type": "message",
+            "channelId": "msteams",
+            "serviceUrl": address.service_url,
+            "from": {"id": address.bot_id or self._app_id},
+            "conversation": {"id": address.conversation_id, **({"tenantId": address.tenant_id}
+                                                               if address.tenant_id else {})},
+            "attachments": [{"contentType": CardFactory.content_types.adaptive_card, "content": card}],
+        }
+        if activity_id:
+            body["id"] = activity_id
+        return body
 
     async def send_card(self, address: Address, card: dict[str, Any]) -> str:
         await self._pace.wait(address.conversation_id)

@@ -44,8 +44,8 @@ be doubled). Errors look as before (ErrorResponseException with `.response.statu
 treats them as it did (bot/teams/notifier.py). Authentication of incoming requests is
 unchanged: the SDK still does it, per request.
 
-`RR_SDK_STOCK=1` (Settings.sdk_stock) builds the SDK's stock authentication instead; only
-the benchmark uses it, to show the difference.
+This is the only way the bot builds its clients. The benchmark's "before" (botbuilder's stock
+clients) is a launcher of its own, tests/bench/stock_sdk_bot.py.
 """
 
 from __future__ import annotations
@@ -340,8 +340,6 @@ class ReusingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication)
         return client
 
 
-def bot_framework_authentication(configuration: Any, *, stock: bool = False) -> BotFrameworkAuthentication:
+def bot_framework_authentication(configuration: Any) -> BotFrameworkAuthentication:
     """What the CloudAdapter authenticates with and builds its clients from."""
-    if stock:
-        return ConfigurationBotFrameworkAuthentication(configuration)
     return ReusingBotFrameworkAuthentication(configuration)
