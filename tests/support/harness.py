@@ -7,6 +7,7 @@ test.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -67,6 +68,7 @@ class BotHarness:
         self.partnership_file = partnership_file or DEFAULT_PARTNERSHIP_FILE
         self.components: Components | None = None
         self.client: TestClient | None = None
+        self.sdk_sleeps: list[float] = []  # what the connector clients waited between retries, not in real time
 
     @property
     def url(self) -> str:
@@ -88,6 +90,8 @@ class BotHarness:
         )
         settings.check()
         self.components = bootstrap(settings, clock=self.clock)
+        # The kept connector clients (bot/teams/sdk.py) wait out Retry-After and back-offs on this sleep.
+        self.components.adapter.bot_framework_authentication.sleep = self._sdk_sleep
         app = build_web_app(self.components, run_outbox=False)
         self.client = TestClient(TestServer(app, host="127.0.0.1"))
         await self.client.start_server()
@@ -97,6 +101,10 @@ class BotHarness:
         if self.client is not None:
             await self.client.close()
         await self.connector.stop()
+
+    async def _sdk_sleep(self, seconds: float) -> None:
+        self.sdk_sleeps.append(seconds)
+        await asyncio.sleep(0)
 
     async def restart(self) -> None:
         """A new process on the same database: new adapter, new bot, nothing in memory."""
