@@ -120,7 +120,7 @@ class TeamsNotifier:
     def __init__(self, adapter: BotAdapter, app_id: str, repo: Repository, tz: ZoneInfo, clock: Clock) -> None:
         self._adapter = adapter
         self._clock = clock
-        self._pace = ConversationPacer()
+        self.pacer = ConversationPacer()  # per conversation; tests may replace it (a fake clock)
         self.links: LinkSigner | None = None  # set by the composition root
         self.deadlines: DeadlineStore | None = None
         self._app_id = app_id or ""
@@ -157,7 +157,7 @@ class TeamsNotifier:
         return body
 
     async def send_card(self, address: Address, card: dict[str, Any]) -> str:
-        await self._pace.wait(address.conversation_id)
+        await self.pacer.wait(address.conversation_id)
         return await self._send_card(address, card)
 
     async def _send_card(self, address: Address, card: dict[str, Any]) -> str:

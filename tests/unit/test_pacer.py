@@ -10,22 +10,7 @@ import asyncio
 import bisect
 
 from bot.teams.notifier import PACER_MARGIN_SECONDS, TEAMS_THREAD_LIMITS, ConversationPacer
-
-
-class FakeMonotonic:
-    """A monotonic clock that moves only when the code under test sleeps (or a test advances it)."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += max(0.0, seconds)
-        await asyncio.sleep(0)  # still a suspension point, as the real sleep is
+from tests.support.fake_time import FakeMonotonic
 
 
 def _pacer(clock: FakeMonotonic, **kwargs) -> ConversationPacer:
