@@ -39,12 +39,10 @@ from bot.services import deadlines
 from bot.services.outbox import LEASE_SECONDS
 from bot.services.referrals import submit_referral
 from bot.settings import DEFAULT_PARTNERSHIP_FILE, Settings
-from bot.teams.notifier import ConversationPacer, TeamsNotifier
 from scheduler import jobs
 from scheduler.runtime import JOBS_TABLE, SWEEP_JOB_ID, SchedulerRuntime
 from tests.conftest import make_referral
 from tests.support import activities as A
-from tests.support.fake_time import FakeMonotonic
 from tests.support.harness import BotHarness, fill_referral, find_action, texts
 
 LONDON = ZoneInfo("Europe/London")
@@ -448,8 +446,8 @@ async def test_a_closed_case_has_no_pending_reminders(tmp_path: Path) -> None:
 # 30 seconds. All reminders go to the one panel channel, so n reminders need about
 # 30 s x (n / 60) however fast the connector is: 500 would take over four minutes. 150 (plus the
 # 20 refused sends retried) fills three 30-second windows: it proves both limits and every
-# retry in about 65 s -- of a fake monotonic clock, shared by the pacer and the connector, that
-# moves when the pacer sleeps: the test itself takes about a second.
+# retry in about 65 s -- of the harness's fake monotonic clock, shared by the pacer and the
+# connector, that moves when the pacer sleeps: the test itself takes a second or two.
 BACKLOG = 150
 
 
@@ -475,11 +473,7 @@ async def test_a_backlog_of_reminders_goes_out_paced_retried_and_none_dropped(tm
         h.connector.clear()
         h.connector.enforce_rate(7)
         h.connector.fail_next(20, status=429, retry_after=1, route_kind="send")
-        monotonic = FakeMonotonic()  # the pacer waits on it; the connector stamps arrivals with it
-        h.connector.monotonic = monotonic
-        notifier = h.c.services.notifier
-        assert isinstance(notifier, TeamsNotifier)
-        notifier.pacer = ConversationPacer(monotonic=monotonic, sleep=monotonic.sleep)
+        monotonic = h.monotonic  # the pacer waits on it; the connector stamps arrivals with it
 
         started = monotonic()
         for _ in range(30):
