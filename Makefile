@@ -2,21 +2,32 @@
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# Every install is from the lock (exact versions, sha256 hashes of PyPI's files); `make lock` regenerates it.
+LOCK := requirements.lock
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | sha1sum | cut -c1-12)
 
-.PHONY: install run test lint migrate package bench clean
+.PHONY: install run test lint lock migrate package bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(PY)
+$(STAMP): pyproject.toml $(LOCK) | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
 	$(PY) -m compileall -q bot dialogs cards scheduler  # start-up: no compiling at each start
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The lock, from pyproject.toml and its `test` extra, resolved against PyPI alone (not this machine's pip
+# configuration or mirrors) for Python 3.11 on every platform, with the hash of every file.
+lock: | $(PY)
+	$(PY) -m pip install --quiet "uv==$(UV_VERSION)"
+	UV_NO_CONFIG=1 $(VENV)/bin/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 \
+		--generate-hashes --index-url https://pypi.org/simple --custom-compile-command "make lock" -o $(LOCK)
 
 run: $(STAMP)  ## start the bot on the embedded default (SQLite, local mode, http://localhost:3978/api/messages)
 	$(PY) -m bot

@@ -151,8 +151,8 @@ def bootstrap(
     clock = clock or SystemClock()
     db = db or Database(settings.database_url)
     stores = sql_stores(db)
-    # Connector clients reused across turns: see bot/teams/sdk.py (RR_SDK_STOCK=1 only for the benchmark).
-    adapter = adapter or CloudAdapter(bot_framework_authentication(_sdk_config(settings), stock=settings.sdk_stock))
+    # Connector clients reused across turns: see bot/teams/sdk.py.
+    adapter = adapter or CloudAdapter(bot_framework_authentication(_sdk_config(settings)))
     adapter.on_turn_error = on_turn_error
     base = settings.public_base_url or f"http://localhost:{settings.port}"
     links = LinkSigner(lambda: stores.turns.shared_secret("file-links"), base)

@@ -57,8 +57,6 @@ class Settings(BaseSettings):
     app_tenant_id: str = Field(default="", validation_alias=AliasChoices("MicrosoftAppTenantId", "app_tenant_id"))
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "log_level"))
     public_base_url: str = Field(default="", validation_alias=AliasChoices("PUBLIC_BASE_URL", "public_base_url"))
-    # Benchmark only (tests/bench/bench.py --sdk-stock): botbuilder's stock per-turn clients, see bot/teams/sdk.py.
-    sdk_stock: bool = Field(default=False, validation_alias=AliasChoices("RR_SDK_STOCK", "sdk_stock"))
 
     # Microsoft Graph (meetings). All empty: the offline provider books the first slot of the window.
     graph_tenant_id: str = Field(default="", validation_alias=AliasChoices("GRAPH_TENANT_ID", "graph_tenant_id"))

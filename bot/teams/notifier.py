@@ -1,8 +1,10 @@
 """The Notifier port over the Bot Framework: proactive posts and in-place updates.
 
-Proactive sends go through `continue_conversation` on a stored address. With
-CloudAdapter the bot's app id must be passed or the call fails ("Invalid app_id");
-in local (anonymous) mode it is the empty string, which the SDK accepts.
+Proactive sends and updates go straight to the connector client that bot/teams/sdk.py keeps
+for the stored address's service URL (no continuation turn), with the card message as wire
+JSON. Opening a personal chat uses the adapter's `create_conversation`; with CloudAdapter the
+bot's app id must be passed or the call fails ("Invalid app_id"); in local (anonymous) mode it
+is the empty string, which the SDK accepts.
 
 The SDK does not retry 429 and never retries POSTs (teams-brief §3.4), so failures
 become DeliveryError with Teams' Retry-After, and the outbox retries them.
@@ -15,19 +17,13 @@ import bisect
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from botbuilder.core import BotAdapter, CardFactory, MessageFactory, TurnContext
-from botbuilder.schema import (
-    ActivityTypes,
-    ChannelAccount,
-    ConversationAccount,
-    ConversationParameters,
-    ConversationReference,
-    ErrorResponseException,
-)
+from botbuilder.core import BotAdapter, CardFactory, TurnContext
+from botbuilder.schema import ChannelAccount, ConversationParameters, ErrorResponseException
 
 from bot.adapters.links import LinkSigner
 from bot.domain.case import Case, CaseSummary
@@ -35,7 +31,6 @@ from bot.domain.meeting import MeetingOutcome
 from bot.services.panel import PanelView
 from bot.services.ports import Address, Clock, DeadlineStore, DeliveryError, MeetingRecord, QueryRecord, RosterStore
 from bot.services.reminder_view import ReminderView
-from bot.teams.sdk import ReusingBotFrameworkAuthentication
 from cards import meeting_cards
 from cards.chat import text_card
 from cards.clock_cards import agency_prompt_card, reminder_card
@@ -72,10 +67,17 @@ class ConversationPacer:
     """Teams allows a bot 7 messages per second in one conversation, 8 in 2 s, 60 in 30 s
     and 1,800 in an hour; beyond that it answers 429. A backlog (hundreds of reminders
     after downtime) is paced here so that it goes out at the documented rate instead of
-    bouncing."""
+    bouncing.
 
-    def __init__(self, limits: tuple[tuple[float, int], ...] = TEAMS_THREAD_LIMITS) -> None:
+    `monotonic` and `sleep` are the clock it reads and the wait it awaits (the real ones by
+    default); tests pass a fake clock whose sleep advances it, so no test waits in real time."""
+
+    def __init__(self, limits: tuple[tuple[float, int], ...] = TEAMS_THREAD_LIMITS, *,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self._limits = limits
+        self._monotonic = monotonic
+        self._sleep = sleep
         self._longest = max(window for window, _ in limits)
         self._sent: dict[str, list[float]] = defaultdict(list)  # send times, oldest first
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -84,7 +86,7 @@ class ConversationPacer:
         async with self._locks[conversation_id]:
             sent = self._sent[conversation_id]
             while True:
-                now = time.monotonic()
+                now = self._monotonic()
                 expired = bisect.bisect_right(sent, now - self._longest)
                 if expired:
                     del sent[:expired]
@@ -96,16 +98,7 @@ class ConversationPacer:
                 if delay <= 0:
                     sent.append(now)
                     return
-                await asyncio.sleep(delay)
-
-
-def _reference(address: Address, bot_id: str) -> ConversationReference:
-    return ConversationReference(
-        channel_id="msteams",
-        service_url=address.service_url,
-        bot=ChannelAccount(id=address.bot_id or bot_id),
-        conversation=ConversationAccount(id=address.conversation_id, tenant_id=address.tenant_id),
-    )
+                await self._sleep(delay)
 
 
 def delivery_error(error: Exception) -> DeliveryError:
@@ -127,91 +120,44 @@ class TeamsNotifier:
                  links: LinkSigner, tz: ZoneInfo, clock: Clock) -> None:
         self._adapter = adapter
         self._clock = clock
-        self._pace = ConversationPacer()
+        self.pacer = ConversationPacer()  # per conversation; tests may replace it (a fake clock)
         self.links = links
         self.deadlines = deadlines
         self._app_id = app_id or ""
         self._repo = roster
         self._tz = tz
         # The connector clients kept by bot/teams/sdk.py, reached without a continuation turn.
-        auth = getattr(adapter, "bot_framework_authentication", None)
-        self._direct = (auth.create_connector_factory(adapter.create_claims_identity(self._app_id))  # type: ignore[attr-defined]
-                        if isinstance(auth, ReusingBotFrameworkAuthentication) else None)
-
-    async def _in_conversation(self, address: Address, work: Any) -> Any:
-        result: dict[str, Any] = {}
-
-        async def callback(turn_context: TurnContext) -> None:
-            # Catch the failure here: raised out of the callback, the adapter hands it to
-            # on_turn_error, which swallows it (the outbox would mark the item sent) and
-            # posts "Sorry, something went wrong" into the conversation.
-            try:
-                result["value"] = await work(turn_context)
-            except Exception as error:  # noqa: BLE001 - re-raised below as a DeliveryError
-                result["error"] = error
-
-        try:
-            await self._adapter.continue_conversation(_reference(address, self._app_id), callback, self._app_id)
-        except DeliveryError:
-            raise
-        except Exception as error:  # noqa: BLE001 - every connector failure becomes a retryable delivery error
-            raise delivery_error(error) from error
-        failed = result.get("error")
-        if isinstance(failed, DeliveryError):
-            raise failed
-        if failed is not None:
-            raise delivery_error(failed) from failed
-        return result.get("value")
-
-    async def _connector(self, address: Address, turn_context: TurnContext | None) -> Any:
-        if turn_context is not None:
-            return turn_context.turn_state[self._adapter.BOT_CONNECTOR_CLIENT_KEY]
-        assert self._direct is not None
-        return await self._direct.create(address.service_url, None)
+        auth = adapter.bot_framework_authentication  # type: ignore[attr-defined]
+        self._connectors = auth.create_connector_factory(adapter.create_claims_identity(self._app_id))  # type: ignore[attr-defined]
 
     async def _with_connector(self, address: Address, work: Any) -> Any:
-        """Run `work(connector_client)`. With the kept clients of bot/teams/sdk.py the client
-        is used directly: a continuation turn (claims, connector factory, turn context,
+        """Run `work(connector_client)` with the client kept by bot/teams/sdk.py for the address's
+        service URL, used directly: a continuation turn (claims, connector factory, turn context,
         middleware) only to reach the same client was an eighth of a vote's CPU."""
-        if self._direct is None:
-            async def in_turn(turn_context: TurnContext) -> Any:
-                return await work(await self._connector(address, turn_context))
-
-            return await self._in_conversation(address, in_turn)
         try:
-            return await work(await self._connector(address, None))
+            return await work(await self._connectors.create(address.service_url, None))
         except DeliveryError:
             raise
         except Exception as error:  # noqa: BLE001 - every connector failure becomes a retryable delivery error
             raise delivery_error(error) from error
 
     def _card_activity(self, address: Address, card: dict[str, Any], activity_id: str | None = None) -> Any:
-        """The message carrying a card. With the kept clients it is the wire JSON itself
-        (bot/teams/sdk.py sends a dict as it is); the SDK's stock path gets an Activity."""
-        if self._direct is not None:
-            body: dict[str, Any] = {
-                "type": "message",
-                "channelId": "msteams",
-                "serviceUrl": address.service_url,
-                "from": {"id": address.bot_id or self._app_id},
-                "conversation": {"id": address.conversation_id, **({"tenantId": address.tenant_id}
-                                                                   if address.tenant_id else {})},
-                "attachments": [{"contentType": CardFactory.content_types.adaptive_card, "content": card}],
-            }
-            if activity_id:
-                body["id"] = activity_id
-            return body
-        activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
-        activity.type = ActivityTypes.message
-        activity.conversation = ConversationAccount(id=address.conversation_id, tenant_id=address.tenant_id)
-        activity.from_property = ChannelAccount(id=address.bot_id or self._app_id)
-        activity.channel_id = "msteams"
-        activity.service_url = address.service_url
-        activity.id = activity_id
-        return activity
+        """The message carrying a card, as the wire JSON itself (bot/teams/sdk.py sends a dict as it is)."""
+        body: dict[str, Any] = {
+            "type": "message",
+            "channelId": "msteams",
+            "serviceUrl": address.service_url,
+            "from": {"id": address.bot_id or self._app_id},
+            "conversation": {"id": address.conversation_id, **({"tenantId": address.tenant_id}
+                                                               if address.tenant_id else {})},
+            "attachments": [{"contentType": CardFactory.content_types.adaptive_card, "content": card}],
+        }
+        if activity_id:
+            body["id"] = activity_id
+        return body
 
     async def send_card(self, address: Address, card: dict[str, Any]) -> str:
-        await self._pace.wait(address.conversation_id)
+        await self.pacer.wait(address.conversation_id)
         return await self._send_card(address, card)
 
     async def _send_card(self, address: Address, card: dict[str, Any]) -> str:

@@ -44,8 +44,8 @@ be doubled). Errors look as before (ErrorResponseException with `.response.statu
 treats them as it did (bot/teams/notifier.py). Authentication of incoming requests is
 unchanged: the SDK still does it, per request.
 
-`RR_SDK_STOCK=1` (Settings.sdk_stock) builds the SDK's stock authentication instead; only
-the benchmark uses it, to show the difference.
+This is the only way the bot builds its clients. The benchmark's "before" (botbuilder's stock
+clients) is a launcher of its own, tests/bench/stock_sdk_bot.py.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ import asyncio
 import functools
 import json
 import urllib.request
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -78,6 +79,8 @@ from multidict import CIMultiDict
 
 # Teams uses a handful of service URLs (one per region); keep a few more than that.
 MAX_CONNECTOR_CLIENTS = 32
+
+Sleep = Callable[[float], Awaitable[None]]
 
 
 def _app_id(claims_identity: ClaimsIdentity | None) -> str:
@@ -145,11 +148,13 @@ class _AiohttpResponse(AsyncClientResponse):
 
 class _AiohttpSender(AsyncHTTPSender):
     """Sends msrest's request with the process's aiohttp session; the body is read in full,
-    as msrest's own senders do for these calls."""
+    as msrest's own senders do for these calls. `sleep` is what it awaits between retries
+    (asyncio.sleep; tests inject one that does not wait in real time)."""
 
-    def __init__(self, session: Any, timeout: float) -> None:
+    def __init__(self, session: Any, timeout: float, sleep: Sleep = asyncio.sleep) -> None:
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._sleep = sleep
 
     async def __aenter__(self) -> _AiohttpSender:
         return self
@@ -175,13 +180,13 @@ class _AiohttpSender(AsyncHTTPSender):
             except (aiohttp.ClientError, TimeoutError) as error:
                 # Not connected at all: safe to re-send anything; otherwise only what is idempotent.
                 if attempt < RETRIES and (idempotent or isinstance(error, aiohttp.ClientConnectorError)):
-                    await asyncio.sleep(_backoff(attempt))
+                    await self._sleep(_backoff(attempt))
                     continue
                 raise ClientRequestError(f"Error occurred in request: {type(error).__name__}") from error
             wait = _retry_wait(response, attempt) if idempotent and attempt < RETRIES else None
             if wait is None:
                 return Response(request, response, context={})
-            await asyncio.sleep(wait)
+            await self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
@@ -227,10 +232,10 @@ class _AiohttpPipeline(AsyncPipeline):
     """msrest's default async pipeline (user agent, credentials, raw deserializer, logger)
     with `_BearerToken` and `_AiohttpSender` in place of requests."""
 
-    def __init__(self, config: Any, session: Any) -> None:
+    def __init__(self, config: Any, session: Any, sleep: Sleep = asyncio.sleep) -> None:
         policies = [config.user_agent_policy, _BearerToken(config.credentials), RawDeserializer(),
                     config.http_logger_policy]
-        super().__init__(policies, _AiohttpSender(session, float(config.connection.timeout)))
+        super().__init__(policies, _AiohttpSender(session, float(config.connection.timeout), sleep))
 
 
 class _LightBodySerializer(Serializer):
@@ -265,9 +270,9 @@ class _LightBodySerializer(Serializer):
         return body
 
 
-def _keep(client: ConnectorClient, session: Any) -> ConnectorClient:
+def _keep(client: ConnectorClient, session: Any, sleep: Sleep = asyncio.sleep) -> ConnectorClient:
     """Fit a connector client for reuse: aiohttp transport, light body serialiser."""
-    client.config.pipeline = _AiohttpPipeline(client.config, session)
+    client.config.pipeline = _AiohttpPipeline(client.config, session, sleep)
     serializer = _LightBodySerializer(client._serialize.dependencies)
     client._serialize = client.conversations._serialize = client.attachments._serialize = serializer
     return client
@@ -286,7 +291,8 @@ class _ReusingConnectorFactory(ConnectorFactory):
         clients = self._owner.connector_clients
         client = clients.get(key)
         if client is None:
-            client = _keep(await self._inner.create(service_url, audience), self._owner.http_session)
+            client = _keep(await self._inner.create(service_url, audience), self._owner.http_session,
+                           self._owner.sleep)
             if len(clients) >= MAX_CONNECTOR_CLIENTS:
                 clients.pop(next(iter(clients)))
             clients[key] = client
@@ -295,10 +301,12 @@ class _ReusingConnectorFactory(ConnectorFactory):
 
 class ReusingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication):
     """ConfigurationBotFrameworkAuthentication whose connector and user token clients are
-    built once and reused by every turn (see the module docstring for why)."""
+    built once and reused by every turn (see the module docstring for why). `sleep` is what the
+    kept clients await between retries (asyncio.sleep; tests pass one that does not wait)."""
 
-    def __init__(self, configuration: Any, **kwargs: Any) -> None:
+    def __init__(self, configuration: Any, *, sleep: Sleep = asyncio.sleep, **kwargs: Any) -> None:
         super().__init__(configuration, **kwargs)
+        self.sleep = sleep
         self.connector_clients: dict[tuple[str, str, str], ConnectorClient] = {}
         self._user_token_clients: dict[str, UserTokenClient] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -340,8 +348,6 @@ class ReusingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication)
         return client
 
 
-def bot_framework_authentication(configuration: Any, *, stock: bool = False) -> BotFrameworkAuthentication:
+def bot_framework_authentication(configuration: Any, *, sleep: Sleep = asyncio.sleep) -> BotFrameworkAuthentication:
     """What the CloudAdapter authenticates with and builds its clients from."""
-    if stock:
-        return ConfigurationBotFrameworkAuthentication(configuration)
-    return ReusingBotFrameworkAuthentication(configuration)
+    return ReusingBotFrameworkAuthentication(configuration, sleep=sleep)

@@ -17,8 +17,8 @@ What it does, in one run on one machine:
    their paced delivery while the connector answers some sends with 429 + Retry-After;
 6. prints the figures and a PASS/FAIL line per budget.
 
-`--sdk-stock` runs the bot with botbuilder's stock per-turn clients (RR_SDK_STOCK=1), to show
-the effect of bot/teams/sdk.py. `--quick` shortens everything for a smoke run.
+`--sdk-stock` runs the bot with botbuilder's stock per-turn clients (tests/bench/stock_sdk_bot.py,
+the bot started with the SDK's own clients patched back in), to show the effect of bot/teams/sdk.py. `--quick` shortens everything for a smoke run.
 """
 
 from __future__ import annotations
@@ -195,13 +195,15 @@ def start_connector(workdir: Path) -> tuple[Proc, str]:
     return proc, line.split(" ", 1)[1]
 
 
-def bot_env(workdir: Path, port: int, database_url: str, *, sdk_stock: bool) -> dict[str, str]:
+def bot_env(workdir: Path, port: int, database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("Microsoft", "GRAPH_", "RR_"))}
     env.update({"PORT": str(port), "DATABASE_URL": database_url, "BOT_ENV": "local", "LOG_LEVEL": "INFO",
                 "MicrosoftAppId": "", "MicrosoftAppPassword": "", "PUBLIC_BASE_URL": f"http://localhost:{port}"})
-    if sdk_stock:
-        env["RR_SDK_STOCK"] = "1"
     return env
+
+
+# The "before" of the SDK fixes in bot/teams/: `python -m bot` with botbuilder's stock clients patched back in.
+STOCK_SDK_BOT = ROOT / "tests" / "bench" / "stock_sdk_bot.py"
 
 
 # =============================================================================================
@@ -978,14 +980,15 @@ async def wait_healthy(session: Any, url: str, proc: Proc, timeout: float = 30.0
 
 async def start_bot(session: Any, workdir: Path, port: int, database_url: str, service_url: str, *,
                     sdk_stock: bool, name: str, profile: bool = False) -> tuple[Proc, float]:
-    """Start `python -m bot`; returns the process and the time to its first successful turn
-    (a `help` message from Pat answered 201: database migrated, roster seeded, scheduler up)."""
+    """Start `python -m bot` (with `sdk_stock`, tests/bench/stock_sdk_bot.py); returns the process and
+    the time to its first successful turn (a `help` message from Pat answered 201: database migrated,
+    roster seeded, scheduler up)."""
     import aiohttp
 
     from tests.support import activities as A
 
-    env = bot_env(workdir, port, database_url, sdk_stock=sdk_stock)
-    args = [sys.executable, "-m", "bot"]
+    env = bot_env(workdir, port, database_url)
+    args = [sys.executable, str(STOCK_SDK_BOT)] if sdk_stock else [sys.executable, "-m", "bot"]
     if profile:  # sampled with py-spy (pip install py-spy): collapsed stacks in the work directory
         spy = Path(sys.executable).with_name("py-spy")
         args = [str(spy), "record", "--format", "raw", "--rate", "250", "--gil", "--nonblocking", "-o",
@@ -1111,7 +1114,7 @@ async def run(options: Options) -> int:
             echo_url = f"http://127.0.0.1:{echo_port}/api/messages"
             stock: Proc | None = None
             stock_url = ""
-            if stock_database_url:  # the "before" of the SDK fixes in bot/teams/ (RR_SDK_STOCK=1)
+            if stock_database_url:  # the "before" of the SDK fixes in bot/teams/ (stock_sdk_bot.py)
                 stock_port = free_port()
                 stock, _ = await start_bot(session, workdir, stock_port, stock_database_url, service_url,
                                            sdk_stock=True, name="bot-stock-sdk")
@@ -1441,14 +1444,14 @@ def print_report(report: dict[str, Any], series: dict[tuple[str, str, int], Seri
 
 def print_stock_comparison(series: dict[tuple[str, str, int], Series]) -> None:
     """Before/after of the SDK fixes in bot/teams/ (sdk.py, notifier.py), measured in the same
-    rounds: the same bot and database with RR_SDK_STOCK=1, i.e. botbuilder's own per-activity
+    rounds: the same bot and database started by stock_sdk_bot.py, i.e. botbuilder's own per-activity
     connector and token clients, requests in threads, msrest's serialisation, continuation turns."""
     rows = [(w, c, series[(w, "stock", c)], series[(w, "bot", c)]) for w in STOCK_COMPARED for c in (1, 8)
             if (w, "stock", c) in series and (w, "bot", c) in series]
     if not rows:
         return
     print()
-    print("SDK overhead fixed in bot/teams/ — before (RR_SDK_STOCK=1, same run) and after:")
+    print("SDK overhead fixed in bot/teams/ — before (stock_sdk_bot.py, same run) and after:")
     for w, c, before, after in rows:
         print(f"  {w:<6} c={c}: {before.throughput:6.1f} -> {after.throughput:6.1f} turns/s, p95 "
               f"{before.pct(95):6.1f} -> {after.pct(95):6.1f} ms, CPU/turn {before.cpu_ms_per_turn:5.2f} -> "
@@ -1470,7 +1473,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=4.0, help="length of one round")
     parser.add_argument("--reminders", type=int, default=1000, help="reminders falling due at once")
     parser.add_argument("--sdk-stock", action="store_true",
-                        help="run the bot with botbuilder's stock per-turn clients (RR_SDK_STOCK=1): the 'before'")
+                        help="run the bot with botbuilder's stock per-turn clients (tests/bench/stock_sdk_bot.py): "
+                             "the 'before'")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1 round of 2 s, 120 reminders")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a budget fails")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (database, logs)")

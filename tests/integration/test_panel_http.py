@@ -718,6 +718,7 @@ async def test_a_failed_card_update_keeps_the_vote_and_a_later_pass_brings_the_c
 
     assert await bot.flush() == 0
     assert bot.connector.updates() == [] and len(bot.connector.faulted) >= 4
+    assert bot.sdk_sleeps == [1.0, 1.0, 1.0], "each re-sent PUT waited for Retry-After (1 s)"
     assert len(bot.connector.activities_to(PANEL)) == channel_before, "nothing new is posted in the channel"
     puts = len(bot.connector.requests_of("update"))
     assert await bot.flush() == 0 and len(bot.connector.requests_of("update")) == puts, "it waits before retrying"

@@ -456,7 +456,8 @@ async def test_a_closed_case_has_no_pending_reminders(tmp_path: Path) -> None:
 # 30 seconds. All reminders go to the one panel channel, so n reminders need about
 # 30 s x (n / 60) however fast the connector is: 500 would take over four minutes. 150 (plus the
 # 20 refused sends retried) fills three 30-second windows: it proves both limits and every
-# retry in about 65 s.
+# retry in about 65 s -- of the harness's fake monotonic clock, shared by the pacer and the
+# connector, that moves when the pacer sleeps: the test itself takes a second or two.
 BACKLOG = 150
 
 
@@ -482,14 +483,15 @@ async def test_a_backlog_of_reminders_goes_out_paced_retried_and_none_dropped(tm
         h.connector.clear()
         h.connector.enforce_rate(7)
         h.connector.fail_next(20, status=429, retry_after=1, route_kind="send")
+        monotonic = h.monotonic  # the pacer waits on it; the connector stamps arrivals with it
 
-        started = time.monotonic()
+        started = monotonic()
         for _ in range(30):
             await h.flush()
-            if (await outbox_counts(h.c)).get("sent", 0) >= BACKLOG or time.monotonic() - started > 100:
+            if (await outbox_counts(h.c)).get("sent", 0) >= BACKLOG or monotonic() - started > 100:
                 break
             h.clock.advance(seconds=2)  # past the Retry-After of what was refused
-        took = time.monotonic() - started
+        took = monotonic() - started
 
         posts = reminder_posts(h)
         assert_each_posted_once(posts)

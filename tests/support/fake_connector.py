@@ -86,7 +86,7 @@ class Recorded:
     activity_id: str | None
     body: Any  # parsed JSON; the raw text if it was not JSON; None if empty
     headers: dict[str, str]
-    at: float  # time.monotonic() on arrival
+    at: float  # FakeConnector.monotonic() on arrival (time.monotonic unless a test gives a fake clock)
     kind: str = "other"
     status: int = 0  # the status we answered with (0 while still in flight)
     query: dict[str, str] = field(default_factory=dict)
@@ -166,8 +166,12 @@ class FakeConnector:
         tenant_id: str = DEFAULT_TENANT_ID,
         max_records: int | None = None,
         shutdown_timeout: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.host = host
+        # Arrival times (Recorded.at, the rate limit, peaks per second) are read from this clock;
+        # a test that paces on a fake clock gives the connector the same one.
+        self.monotonic = monotonic
         self._port_wanted = port
         self.tenant_id = tenant_id
         self.max_records = max_records
@@ -597,7 +601,7 @@ class FakeConnector:
             activity_id,
             body,
             dict(request.headers),
-            time.monotonic(),
+            self.monotonic(),
             kind,
             query=dict(request.query) if request.query_string else {},
         )

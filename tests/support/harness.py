@@ -7,6 +7,7 @@ test.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,8 +19,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.adapters.clock import FixedClock
 from bot.app import Components, bootstrap, build_web_app
 from bot.settings import DEFAULT_PARTNERSHIP_FILE, Settings
+from bot.teams.notifier import ConversationPacer, TeamsNotifier
 from tests.support import activities as A
 from tests.support.fake_connector import FakeConnector
+from tests.support.fake_time import FakeMonotonic
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday
 
@@ -60,13 +63,17 @@ def texts(card: dict[str, Any]) -> str:
 class BotHarness:
     def __init__(self, tmp_path: Path, *, database_url: str | None = None, clock: FixedClock | None = None,
                  env: dict[str, Any] | None = None, partnership_file: Path | None = None) -> None:
-        self.connector = FakeConnector()
+        # The pacer's clock and the connector's arrival times: pacing a burst of posts to one
+        # channel under Teams' limits takes fake seconds, not real ones.
+        self.monotonic = FakeMonotonic()
+        self.connector = FakeConnector(monotonic=self.monotonic)
         self.clock = clock or FixedClock(NOW)
         self.database_url = database_url or f"sqlite:///{tmp_path / 'bot.db'}"
         self.env = env or {}
         self.partnership_file = partnership_file or DEFAULT_PARTNERSHIP_FILE
         self.components: Components | None = None
         self.client: TestClient | None = None
+        self.sdk_sleeps: list[float] = []  # what the connector clients waited between retries, not in real time
 
     @property
     def url(self) -> str:
@@ -88,6 +95,11 @@ class BotHarness:
         )
         settings.check()
         self.components = bootstrap(settings, clock=self.clock)
+        # The kept connector clients (bot/teams/sdk.py) wait out Retry-After and back-offs on this sleep.
+        self.components.adapter.bot_framework_authentication.sleep = self._sdk_sleep
+        notifier = self.components.services.notifier
+        assert isinstance(notifier, TeamsNotifier)
+        notifier.pacer = ConversationPacer(monotonic=self.monotonic, sleep=self.monotonic.sleep)
         app = build_web_app(self.components, run_outbox=False)
         self.client = TestClient(TestServer(app, host="127.0.0.1"))
         await self.client.start_server()
@@ -98,10 +110,14 @@ class BotHarness:
             await self.client.close()
         await self.connector.stop()
 
+    async def _sdk_sleep(self, seconds: float) -> None:
+        self.sdk_sleeps.append(seconds)
+        await asyncio.sleep(0)
+
     async def restart(self) -> None:
         """A new process on the same database: new adapter, new bot, nothing in memory."""
         await self.__aexit__(None, None, None)
-        self.connector = FakeConnector(port=self.connector.port)
+        self.connector = FakeConnector(port=self.connector.port, monotonic=self.monotonic)
         await self.__aenter__()
 
     async def post(self, activity: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, Any]:

@@ -1,43 +1,75 @@
-"""The per-conversation pacer keeps to every one of Teams' documented thread limits."""
+"""The per-conversation pacer keeps to every one of Teams' documented thread limits.
+
+The pacer reads a fake monotonic clock whose sleep advances it, so these tests take no
+real time: an hour of pacing is as fast as a second of it.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import time
-
-import pytest
+import bisect
 
 from bot.teams.notifier import PACER_MARGIN_SECONDS, TEAMS_THREAD_LIMITS, ConversationPacer
+from tests.support.fake_time import FakeMonotonic
+
+
+def _pacer(clock: FakeMonotonic, **kwargs) -> ConversationPacer:
+    return ConversationPacer(monotonic=clock, sleep=clock.sleep, **kwargs)
 
 
 def _most_in(times: list[float], window: float) -> int:
-    return max(sum(1 for u in times if t <= u < t + window) for t in times)
+    ordered = sorted(times)
+    return max(bisect.bisect_left(ordered, t + window) - i for i, t in enumerate(ordered))
 
 
 async def test_a_backlog_is_sent_within_7_per_second_and_8_per_2_seconds() -> None:
-    pacer = ConversationPacer()
+    clock = FakeMonotonic()
+    pacer = _pacer(clock)
     times: list[float] = []
-    started = time.monotonic()
+    started = clock()
     for _ in range(17):
         await pacer.wait("19:panel@thread.tacv2")
-        times.append(time.monotonic())
+        times.append(clock())
     assert _most_in(times, 1.0) <= 7
     assert _most_in(times, 2.0) <= 8
     # 8 in the first 2 s, 8 in the next, the 17th after 4 s: paced, not stalled.
-    assert 4.0 <= time.monotonic() - started < 4.0 + 4 * PACER_MARGIN_SECONDS + 1.0
+    assert 4.0 <= clock() - started < 4.0 + 4 * PACER_MARGIN_SECONDS + 1.0
 
 
 async def test_conversations_are_paced_separately() -> None:
-    pacer = ConversationPacer()
-    started = time.monotonic()
+    clock = FakeMonotonic()
+    pacer = _pacer(clock)
+    started = clock()
     await asyncio.gather(*(pacer.wait(f"conversation-{n % 4}") for n in range(28)))
-    assert time.monotonic() - started < 0.5, "7 each in 4 conversations go out at once"
+    assert clock() - started < 0.5, "7 each in 4 conversations go out at once"
+    assert clock.sleeps == []
 
 
 async def test_the_hourly_limit_holds_a_thread_that_used_it_up() -> None:
-    pacer = ConversationPacer(limits=((3600.0, 3),))
+    clock = FakeMonotonic()
+    pacer = _pacer(clock, limits=((3600.0, 3),))
     for _ in range(3):
         await pacer.wait("thread")
-    with pytest.raises(TimeoutError):  # a fourth message inside the hour waits
-        await asyncio.wait_for(pacer.wait("thread"), timeout=0.3)
+    first = clock()
+    # A fourth message inside the hour waits: it does not go out before the hour (and the
+    # margin) has passed, and it is held by sleeping, not by spinning.
+    await pacer.wait("thread")
+    assert clock() - first >= 3600.0 + PACER_MARGIN_SECONDS
+    assert clock() - first < 3600.0 + PACER_MARGIN_SECONDS + 1.0
+    assert clock.sleeps and min(clock.sleeps) > PACER_MARGIN_SECONDS
     assert (3600.0, 1800) in TEAMS_THREAD_LIMITS and (2.0, 8) in TEAMS_THREAD_LIMITS
+
+
+async def test_a_long_backlog_keeps_every_limit_60_per_30_seconds_and_1800_an_hour() -> None:
+    clock = FakeMonotonic()
+    pacer = _pacer(clock)
+    times: list[float] = []
+    for _ in range(1801):
+        await pacer.wait("19:panel@thread.tacv2")
+        times.append(clock())
+    for window, limit in TEAMS_THREAD_LIMITS:
+        assert _most_in(times, window) <= limit, (window, limit)
+    assert _most_in(times, 30.0) == 60  # at the limit, not below it
+    # The 1,801st waits for the hour since the first to pass, plus the margin.
+    assert times[-1] - times[0] >= 3600.0 + PACER_MARGIN_SECONDS
+    assert times[-1] - times[0] < 3600.0 + PACER_MARGIN_SECONDS + 1.0
