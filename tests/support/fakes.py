@@ -3,11 +3,21 @@ without Teams (and, with `memory_stores`, without a database)."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from bot.adapters.clock import FixedClock
+from bot.adapters.meetings import OfflineMeetingProvider
 from bot.domain.case import Case, CaseSummary
-from bot.services.ports import Address, MeetingRecord, QueryRecord
+from bot.domain.partnership import PartnershipConfig
+from bot.domain.timeline import TimelineProfile
+from bot.services.context import ServiceContext
+from bot.services.ports import Address, MeetingProvider, MeetingRecord, QueryRecord
+from bot.settings import load_partnership
+from scheduler.profiles import load_profile
 
 
 @dataclass
@@ -67,3 +77,32 @@ class RecordingNotifier:
     async def send_to_person(self, aad_object_id: str, card: dict[str, Any]) -> bool:
         self._record("send_to_person", aad_object_id, card)
         return aad_object_id not in self.unreachable
+
+
+# ---- a whole ServiceContext in memory --------------------------------------------------------------
+
+DEFAULT_NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday, as the integration tests use
+EXAMPLE_PARTNERSHIP = Path(__file__).resolve().parents[2] / "config" / "partnership.example.toml"
+
+
+def memory_services(*, partnership: PartnershipConfig | None = None, clock: FixedClock | None = None,
+                    profile: TimelineProfile | str | None = None, notifier: RecordingNotifier | None = None,
+                    meetings: MeetingProvider | None = None, rng: random.Random | None = None) -> ServiceContext:
+    """The use cases' context as bot/app.py builds it (`build_services`), on the in-memory
+    stores (tests/support/memory_stores.py), a RecordingNotifier, the offline meeting
+    provider and a FixedClock (default: Monday 23 Nov 2026, 10:00 UTC). Partnership: the
+    example file; profile: "stockport" (a name or a loaded profile).
+
+    The roster is empty: `await seed_members_from_config(ctx)` as the bot does at start.
+    The stores are reachable as `ctx.uow.db` (state, `outbox_rows()`, `events()`) and the
+    unit of work as `ctx.uow` (`crash_after_writes(n)`)."""
+    from bot.app import build_services  # the composition root: imported late (it loads the SDK)
+    from tests.support.memory_stores import memory_stores
+
+    partnership = partnership or load_partnership(EXAMPLE_PARTNERSHIP)
+    if profile is None or isinstance(profile, str):
+        profile = load_profile(profile or "stockport")
+    stores = memory_stores(rng or random.Random(7))
+    return build_services(stores, partnership, clock or FixedClock(DEFAULT_NOW),  # type: ignore[arg-type]
+                          notifier if notifier is not None else RecordingNotifier(), profile=profile,
+                          meetings=meetings or OfflineMeetingProvider())

@@ -1,0 +1,241 @@
+"""The in-memory stores (tests/support/memory_stores.py) against the SQL stores: the same
+small behaviour checks on both, so the fakes the service tests run on cannot drift from
+what the database does. Memory, SQLite and (where it runs) PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.adapters.db.database import Database
+from bot.app import sql_stores
+from bot.domain.case import Actor
+from bot.domain.events import Event, EventKind
+from bot.domain.lifecycle import CaseStatus, Mover
+from bot.domain.partnership import Partner, Role
+from bot.domain.timeline import Anchor
+from bot.domain.votes import Vote, VoteChoice
+from bot.services.ports import MeetingRecord, MemberRecord, NewCase, OutboxMessage
+from bot.services.refusals import IllegalMove
+from tests.conftest import make_referral
+from tests.support.memory_stores import memory_stores
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+LONDON = ZoneInfo("Europe/London")
+CHAIR = Actor(aad_object_id="00000000-0000-0000-0000-00000000a003", name="Chris Chair")
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def stores(request: pytest.FixtureRequest, tmp_path):  # noqa: ANN001, ANN201
+    if request.param == "memory":
+        yield memory_stores(random.Random(7))
+        return
+    url = f"sqlite:///{tmp_path / 'contract.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    db = Database(url)
+    await db.migrate()
+    try:
+        yield sql_stores(db, rng=random.Random(7))
+    finally:
+        await db.dispose()
+
+
+def _new_case(draft_id: str | None = None, year: int = 2026) -> tuple[NewCase, Event]:
+    referral = make_referral()
+    new = NewCase(
+        id=str(uuid.uuid4()), draft_id=draft_id or str(uuid.uuid4()), year=year,
+        case={"status": "referred", "referrer_aad_id": "00000000-0000-0000-0000-00000000a001",
+              "referrer_name": referral.referrer.name, "referring_agency": referral.referrer.agency,
+              "pathway_sought": "A", "incident_kind": "serious_harm", "incident_date": referral.incident.incident_date,
+              "aware_date": None, "likely_notifiable": True, "received_at": NOW},
+        referral=referral.model_dump(mode="json"),
+    )
+    event = Event(kind=EventKind.REFERRAL_SUBMITTED, at=NOW, actor_aad_id="a", actor_name="Riley")
+    return new, event
+
+
+async def _create(stores, draft_id: str | None = None, **kw):  # noqa: ANN001, ANN202
+    new, event = _new_case(draft_id)
+    summary, created = await stores.cases.create_case(new, event, kw.get("outbox", ()))
+    return summary, created
+
+
+async def test_create_case_and_read_it_back(stores) -> None:  # noqa: ANN001
+    first, created = await _create(stores, outbox=[OutboxMessage(key="k1", kind="panel_card")])
+    second, _ = await _create(stores)
+    assert created
+    assert (first.reference, second.reference) == ("RR-2026-0001", "RR-2026-0002")
+    assert first.pseudonym != second.pseudonym and first.pseudonym.startswith("Child ")
+    case = await stores.cases.get_case(first.reference)
+    assert case is not None and case.summary == first
+    assert case.version == 1 and case.summary.status is CaseStatus.REFERRED
+    assert case.referral.children.children[0].name == "Test Child"
+    assert case.summary.received_at == NOW and case.summary.received_at.utcoffset() == timedelta(0)
+    assert (await stores.cases.get_case_by_id(first.id)) == case
+    assert await stores.cases.get_case("RR-2026-0099") is None
+    events = await stores.cases.events_for_case(first.id)
+    assert [e.kind for e in events] == [EventKind.REFERRAL_SUBMITTED] and events[0].case_id == first.id
+    assert await stores.outbox.count("pending") == 1
+
+
+async def test_the_same_draft_submitted_twice_is_one_case(stores) -> None:  # noqa: ANN001
+    first, created = await _create(stores, "draft-1")
+    again, created_again = await _create(stores, "draft-1")
+    assert created and not created_again and again == first
+    assert (await stores.cases.summary_by_draft("draft-1")) == first
+
+
+async def test_outbox_enqueue_is_idempotent_by_key(stores) -> None:  # noqa: ANN001
+    message = OutboxMessage(key="panel_card:x:post", kind="panel_card", case_id=None, payload={"n": 1})
+    await stores.outbox.enqueue([message, message], NOW)
+    await stores.outbox.enqueue([OutboxMessage(key="panel_card:x:post", kind="panel_card", payload={"n": 2})], NOW)
+    assert await stores.outbox.count("pending") == 1
+    assert await stores.outbox.enqueue_claimed(message, NOW, 60) is None
+    claimed_new = await stores.outbox.enqueue_claimed(OutboxMessage(key="other", kind="panel_card"), NOW, 60)
+    assert claimed_new is not None and claimed_new.attempts == 1
+    items = await stores.outbox.claim(NOW, 60, 10)  # the leased one is not due again until its lease runs out
+    assert [(i.key, i.payload, i.attempts) for i in items] == [("panel_card:x:post", {"n": 1}, 1)]
+    assert await stores.outbox.claim(NOW, 60, 10) == []
+    await stores.outbox.done(items[0].id, NOW)
+    assert await stores.outbox.count("sent") == 1
+    later = await stores.outbox.claim(NOW + timedelta(seconds=61), 60, 10)
+    assert [i.key for i in later] == ["other"] and later[0].attempts == 2
+
+
+async def test_a_legal_move_writes_status_event_and_outbox(stores) -> None:  # noqa: ANN001
+    summary, _ = await _create(stores)
+    source = await stores.cases.move(summary.id, CaseStatus.DECIDED, Mover.BOT, None, NOW,
+                                     detail={"outcome": "rapid_review"},
+                                     outbox=[OutboxMessage(key="after-move", kind="panel_card")])
+    assert source is CaseStatus.REFERRED
+    case = await stores.cases.get_case_by_id(summary.id)
+    assert case is not None and case.summary.status is CaseStatus.DECIDED and case.version == 2
+    moved = [e for e in await stores.cases.events_for_case(summary.id) if e.kind is EventKind.CASE_MOVED]
+    assert len(moved) == 1
+    assert moved[0].detail["from"] == "referred" and moved[0].detail["to"] == "decided"
+    assert moved[0].detail["outcome"] == "rapid_review" and moved[0].actor_name == "Rapid Review bot"
+    assert await stores.outbox.count("pending") == 1
+
+
+@pytest.mark.parametrize(("target", "by", "expect"), [
+    (CaseStatus.MEETING_HELD, Mover.CHAIR, None),  # not a move from referred
+    (CaseStatus.DECIDED, Mover.CHAIR, None),  # only the bot decides
+    (CaseStatus.CLOSED, Mover.MANAGER, CaseStatus.DECIDED),  # the case is not where the caller thought
+])
+async def test_an_illegal_move_writes_nothing(stores, target, by, expect) -> None:  # noqa: ANN001
+    summary, _ = await _create(stores)
+    with pytest.raises(IllegalMove):
+        await stores.cases.move(summary.id, target, by, CHAIR, NOW, expect=expect,
+                                outbox=[OutboxMessage(key="never", kind="panel_card")])
+    case = await stores.cases.get_case_by_id(summary.id)
+    assert case is not None and case.summary.status is CaseStatus.REFERRED and case.version == 1
+    assert [e.kind for e in await stores.cases.events_for_case(summary.id)] == [EventKind.REFERRAL_SUBMITTED]
+    assert await stores.outbox.count("pending") == 0
+    with pytest.raises(IllegalMove):
+        await stores.cases.move("no-such-case", CaseStatus.DECIDED, Mover.BOT, None, NOW)
+
+
+async def test_closing_frees_the_pseudonym_and_closes_the_case(stores) -> None:  # noqa: ANN001
+    summary, _ = await _create(stores)
+    await stores.cases.move(summary.id, CaseStatus.CLOSED, Mover.MANAGER, CHAIR, NOW)
+    case = await stores.cases.get_case_by_id(summary.id)
+    assert case is not None and not case.summary.status.is_open
+    rows, total = await stores.deadlines.status_rows(10)
+    assert (rows, total) == ([], 0)
+
+
+async def test_roles_of(stores) -> None:  # noqa: ANN001
+    records = [
+        MemberRecord(role=Role.PANEL, name="Dan Police", partner=Partner.POLICE, aad_object_id="aaa-1",
+                     upn="dan@example.org", organisation="Example Police"),
+        MemberRecord(role=Role.CHAIR, name="Dan Police", aad_object_id="aaa-1", upn="dan@example.org"),
+        MemberRecord(role=Role.MANAGER, name="Pat", aad_object_id="aaa-2", upn="pat@example.org"),
+        MemberRecord(role=Role.PANEL, name="Uma Upn", partner=Partner.HEALTH, upn="uma@example.org"),
+    ]
+    assert await stores.roster.seed_members(records, NOW) == 4
+    assert await stores.roster.seed_members(records, NOW) == 0
+    dan = await stores.roster.roles_of("AAA-1")  # looked up case-insensitively
+    assert dan.panel_partners == frozenset({Partner.POLICE}) and dan.chair and not dan.manager
+    assert dan.organisations == {Partner.POLICE: "Example Police"} and dan.may_see_identifiers
+    nobody = await stores.roster.roles_of("zzz")
+    assert not nobody.panel_partners and not nobody.chair and not nobody.manager and not nobody.may_see_identifiers
+    assert await stores.roster.has_unresolved_upns()
+    assert await stores.roster.bind_upn("UMA@example.org", "BBB-3", NOW)
+    assert (await stores.roster.roles_of("bbb-3")).panel_partners == frozenset({Partner.HEALTH})
+    assert not await stores.roster.has_unresolved_upns()
+    assert await stores.roster.remove_member("aaa-1", NOW) == 2
+    assert (await stores.roster.roles_of("aaa-1")) == nobody.__class__(aad_object_id="aaa-1")
+    await stores.roster.seed_members(records, NOW)  # a removal in Teams outlives the file
+    assert (await stores.roster.roles_of("aaa-1")).may_see_identifiers is False
+    assert [m.name for m in await stores.roster.members(Role.MANAGER)] == ["Pat"]
+
+
+async def test_panel_lock_bumps_the_version_and_decision_is_recorded_once(stores) -> None:  # noqa: ANN001
+    summary, _ = await _create(stores)
+    vote = Vote(partner=Partner.POLICE, choice=VoteChoice.QUERIES, rationale="r" * 20, question="Why was it late?",
+                voter_aad_id="aaa-1", voter_name="Dan", cast_at=NOW)
+    async with stores.uow.begin() as tx:
+        locked = await tx.panel.lock_case(summary.reference, NOW)
+        assert locked is not None and locked.version == 2 and locked.vote_round == 1
+        assert await tx.panel.lock_case("RR-2026-0404", NOW) is None
+        await tx.panel.save_vote(summary.id, 1, vote, replace=False)
+        query_id = await tx.panel.add_query(summary.id, 1, vote, NOW)
+    state = await stores.panel.panel_state(summary.id)
+    assert state.round == 1 and state.version == 2 and state.decision is None
+    assert state.votes[Partner.POLICE].choice is VoteChoice.QUERIES
+    assert [(q.id, q.status, q.question) for q in state.queries] == [(query_id, "open", "Why was it late?")]
+    async with stores.uow.begin() as tx:
+        await tx.panel.close_query(query_id, "answered", NOW, answer="Because.")
+        assert await tx.panel.new_round(summary.id) == 2
+    state = await stores.panel.panel_state(summary.id)
+    assert state.round == 2 and state.votes == {} and state.queries[0].answer == "Because."
+    assert (await stores.panel.panel_state("nope")) == (1, {}, None, [], 0)
+
+
+async def test_a_unit_of_work_rolls_back_everything_on_an_exception(stores) -> None:  # noqa: ANN001
+    summary, _ = await _create(stores)
+    with pytest.raises(RuntimeError, match="boom"):
+        async with stores.uow.begin() as tx:
+            await tx.meetings.save(MeetingRecord(case_id=summary.id, status="booked", attempt=1, transaction_id="t",
+                                                 provider="offline", start_at=NOW), NOW)
+            await tx.deadlines.set_anchor(summary.id, Anchor.MEETING, NOW)
+            await tx.cases.move(summary.id, CaseStatus.DECIDED, Mover.BOT, None, NOW)
+            await tx.outbox.enqueue([OutboxMessage(key="in-tx", kind="meeting_card")], NOW)
+            raise RuntimeError("boom")
+    assert await stores.meetings.get(summary.id) is None
+    assert await stores.deadlines.anchors(summary.id) == {}
+    case = await stores.cases.get_case_by_id(summary.id)
+    assert case is not None and case.summary.status is CaseStatus.REFERRED and case.version == 1
+    assert await stores.outbox.count("pending") == 0
+    assert [e.kind for e in await stores.cases.events_for_case(summary.id)] == [EventKind.REFERRAL_SUBMITTED]
+
+
+async def test_meeting_and_anchor_instants_come_back_in_utc(stores) -> None:  # noqa: ANN001
+    summary, _ = await _create(stores)
+    start = datetime(2026, 12, 2, 10, 0, tzinfo=LONDON)
+    record = MeetingRecord(case_id=summary.id, status="booked", attempt=1, transaction_id="t", provider="offline",
+                           start_at=start, end_at=start + timedelta(hours=2),
+                           attendees=[{"name": "Dan", "email": "dan@example.org"}], outcome={"x": "yes"})
+    await stores.meetings.save(record, NOW)
+    back = await stores.meetings.get(summary.id)
+    assert back is not None and back.start_at == start and back.start_at.utcoffset() == timedelta(0)
+    assert back.attendees == record.attendees and back.outcome == {"x": "yes"} and back.options == []
+    await stores.deadlines.set_anchor(summary.id, Anchor.MEETING, start)
+    anchors = await stores.deadlines.anchors(summary.id)
+    assert anchors == {Anchor.MEETING: start} and anchors[Anchor.MEETING].utcoffset() == timedelta(0)
+    await stores.deadlines.clear_anchor(summary.id, Anchor.MEETING)
+    assert await stores.deadlines.anchors(summary.id) == {}
+
+
+async def test_agency_requests_are_unique_per_agency(stores) -> None:  # noqa: ANN001
+    summary, _ = await _create(stores)
+    assert await stores.deadlines.add_agency_requests(summary.id, [("Police", "DI X"), ("Housing", None)], NOW) == 2
+    assert await stores.deadlines.add_agency_requests(summary.id, [("Police", "DI Y")], NOW) == 0
+    requests = await stores.deadlines.agency_requests(summary.id)
+    assert [(r.agency, r.contact) for r in requests] == [("Police", "DI X"), ("Housing", None)]
+    assert await stores.deadlines.mark_agency_returned(summary.id, requests[0].id, NOW, "Pat")
+    assert not await stores.deadlines.mark_agency_returned(summary.id, requests[0].id, NOW, "Pat")
+    assert not await stores.deadlines.mark_agency_returned("other-case", requests[1].id, NOW, "Pat")
