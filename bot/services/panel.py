@@ -60,7 +60,7 @@ class PanelView:
 
     @property
     def disagreement(self) -> bool:
-        return disagreement(self.votes)  # type: ignore[arg-type]
+        return disagreement(self.votes)
 
 
 # ---- reading -----------------------------------------------------------------------------------
