@@ -24,6 +24,7 @@ run: $(STAMP)  ## start the bot on the embedded default (SQLite, local mode, htt
 test: $(STAMP)  ## the whole suite: lint, layer contracts, tests
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
 lint: $(STAMP)
