@@ -27,7 +27,7 @@ install: $(STAMP)
 lock: | $(PY)
 	$(PY) -m pip install --quiet "uv==$(UV_VERSION)"
 	UV_NO_CONFIG=1 $(VENV)/bin/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 \
-		--generate-hashes --index-url https://pypi.org/simple --custom-compile-command "make lock" -o $(LOCK)
+		--generate-hashes --custom-compile-command "make lock" -o $(LOCK)
 
 run: $(STAMP)  ## start the bot on the embedded default (SQLite, local mode, http://localhost:3978/api/messages)
 	$(PY) -m bot
@@ -35,6 +35,7 @@ run: $(STAMP)  ## start the bot on the embedded default (SQLite, local mode, htt
 test: $(STAMP)  ## the whole suite: lint, layer contracts, tests
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
 lint: $(STAMP)

@@ -5,10 +5,10 @@ cases are named by reference and pseudonym only."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from bot.domain.case import CaseSummary
+from bot.domain.case import CaseStatus, CaseSummary
 from bot.domain.reminders import Rag, ReminderKind
 from bot.services.deadlines import StatusLine, Timeline
 from bot.services.ports import DeadlineRow
@@ -112,7 +112,7 @@ def done_actions(reference: str, d: DeadlineRow) -> list[Element]:
     if d.asks_for_date:
         inputs.append({"type": "Input.Date", "id": "done_on", "label": "Date it was done", "isRequired": True,
                        "errorMessage": "Give the date."})
-    done = execute("Mark done", MARK_DONE, reference, style="positive", **{STEP_ID: d.id})
+    done = execute("Mark done", MARK_DONE, reference, style="positive", step=d.id)
     if inputs:
         return [{"type": "Action.ShowCard", "title": "Mark done",
                  "card": {"type": "AdaptiveCard", "body": inputs, "actions": [done]}},
@@ -129,7 +129,7 @@ def done_card(reference: str, d: DeadlineRow, tz: ZoneInfo) -> Element:
     ], actions=[execute("Timeline", TIMELINE, reference, validate=False)])
 
 
-def _step_state(d: DeadlineRow, tz: ZoneInfo, today) -> str:  # noqa: ANN001
+def _step_state(d: DeadlineRow, tz: ZoneInfo, today: date) -> str:
     if d.status == "done":
         return f"✅ done {d.done_on:%d %b} by {d.done_by_name}" if d.done_on else "✅ done"
     if d.due_at is None:
@@ -169,7 +169,7 @@ def timeline_card(t: Timeline, tz: ZoneInfo) -> Element:
             body.append(row)
             if r.returned_at is None:
                 body.append(action_set([execute(f"Mark {r.agency[:30]} returned", AGENCY_RETURNED, s.reference,
-                                                validate=False, **{AGENCY_REQUEST_ID: r.id})]))
+                                                validate=False, agency_request=r.id)]))
     return card(body)
 
 
@@ -186,9 +186,9 @@ def status_card(lines: list[StatusLine], total: int, tz: ZoneInfo) -> Element:
             left = line.working_days_left or 0
             when = (f"{-left} working day{'s' if left != -1 else ''} overdue" if left < 0 else
                     "due today" if left == 0 else f"{left} working day{'s' if left != 1 else ''} left")
-            nxt = f"{RAG_MARK.get(line.rag, '')} {escape_markdown(r.next_label or '')}: {_day(r.next_due_at, tz)} ({when})"
+            nxt = f"{(RAG_MARK.get(line.rag, '') if line.rag else '')} {escape_markdown(r.next_label or '')}: {_day(r.next_due_at, tz)} ({when})"
         body.append({"type": "Container", "separator": True, "items": [
-            para(f"**{r.reference}** · {r.pseudonym} · {labels.STATUS.get(_status(r.status), r.status)}"),
+            para(f"**{r.reference}** · {r.pseudonym} · {_status(r.status)}"),
             para(nxt, size="Small"),
         ], "selectAction": _without_fallback(execute("Timeline", TIMELINE, r.reference, validate=False))})
     return card(body)
@@ -198,11 +198,10 @@ def _without_fallback(action: Element) -> Element:
     return {k: v for k, v in action.items() if k != "fallback"}
 
 
-def _status(value: str):  # noqa: ANN202
-    from bot.domain.case import CaseStatus
-
+def _status(value: str) -> str:
+    """The status as people read it; a value this version does not know is shown as stored."""
     try:
-        return CaseStatus(value)
+        return CaseStatus(value).title
     except ValueError:
         return value
 

@@ -3,8 +3,10 @@ personal chat ("View referral"). Identifying: never posted to a channel."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, time
 from enum import Enum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.case import Case
@@ -23,8 +25,9 @@ def _shown(value: object) -> str | None:
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, Enum):
-        for table in (labels.HARM, labels.ABUSE, labels.YES_NO_UNKNOWN, labels.YES_NO, labels.GENDER, labels.CARE,
-                      labels.PATHWAY):
+        tables: tuple[Mapping[Any, str], ...] = (labels.HARM, labels.ABUSE, labels.YES_NO_UNKNOWN, labels.YES_NO,
+                                                 labels.GENDER, labels.CARE, labels.PATHWAY)
+        for table in tables:
             if value in table:
                 return table[value]
         return str(value.value)

@@ -167,11 +167,12 @@ def member_card(view: PanelView, tz: ZoneInfo, partner: Partner, *, message: str
         {"type": "Input.Text", "id": "rationale", "label": "Rationale for the decision", "isMultiline": True,
          "isRequired": True, "errorMessage": "Give your rationale.", "maxLength": 2000,
          "placeholder": "Why this pathway (see the Virtual Panel guidance)",
-         **({"value": typed.get("rationale") or current.rationale} if (typed.get("rationale") or current) else {})},
+         **({"value": typed.get("rationale") or (current.rationale if current else "")}
+            if (typed.get("rationale") or current) else {})},
         *field_error("rationale"),
         {"type": "Input.Text", "id": "serious_harm_basis", "isMultiline": True, "maxLength": 2000,
          "label": "For a rapid review: how the serious harm criteria are met",
-         **({"value": typed.get("serious_harm_basis") or (current.serious_harm_basis or "")}
+         **({"value": typed.get("serious_harm_basis") or ((current.serious_harm_basis if current else None) or "")}
             if (typed.get("serious_harm_basis") or (current and current.serious_harm_basis)) else {})},
         *field_error("serious_harm_basis"),
         {"type": "Input.Text", "id": "question", "isMultiline": True, "maxLength": 2000,
@@ -208,7 +209,7 @@ def query_card(view: PanelView, question: str, asked_by: str, query_id: int, *, 
     body.append(para("Your answer is added to the case and shared in the panel channel with the child's details "
                      "removed. Please do not include names, dates of birth or addresses.", size="Small",
                      subtle=True))
-    return card(body, actions=[execute("Send answer", ANSWER, view.case.reference, **{QUERY_ID: query_id})])
+    return card(body, actions=[execute("Send answer", ANSWER, view.case.reference, query=query_id)])
 
 
 def answered_card(reference: str) -> Element:

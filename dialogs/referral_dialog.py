@@ -43,7 +43,7 @@ FORM_REPLY = "rr.form_reply"
 FORM_ACTOR = "rr.actor"
 FORM_RESULT = "rr.form_result"
 
-SECTIONS = [s for s in Section if s is not Section.REVIEW]
+SECTIONS: list[Section] = [s for s in Section if s is not Section.REVIEW]
 MAX_RAW_VALUE = 4000  # well above every limit, so over-long text is kept and reported, not stored unbounded
 
 

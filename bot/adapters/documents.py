@@ -56,7 +56,7 @@ def meeting_ics(*, uid: str, subject: str, description: str, start: datetime, en
         address = vCalAddress(f"MAILTO:{person.email}")
         address.params["cn"] = vText(person.name)
         address.params["role"] = vText("REQ-PARTICIPANT")
-        event.add("attendee", address, encode=0)
+        event.add("attendee", address, encode=False)
     calendar.add_component(event)
     return calendar.to_ical()
 

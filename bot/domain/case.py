@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.domain.lifecycle import CaseStatus
+from bot.domain.lifecycle import CaseStatus as CaseStatus  # re-exported: callers import it with Case
 from bot.domain.referral import HarmOutcome, PathwaySought, Referral
 
 REFERENCE_PATTERN = re.compile(r"^RR-(\d{4})-(\d{4,})$")
@@ -60,8 +60,10 @@ class IncidentKind(StrEnum):
     SERIOUS_HARM = "serious_harm"
     OTHER = "other"
 
+    # Shadows str.title() on purpose (read as `.title` by cards/ and bot/teams/); rename it to
+    # `.label` when those callers can move, after the verb-table merge.
     @property
-    def title(self) -> str:
+    def title(self) -> str:  # type: ignore[override]
         return {"child_death": "Child death", "serious_harm": "Serious harm", "other": "Other concern"}[self.value]
 
 

@@ -35,8 +35,10 @@ class CaseStatus(StrEnum):
     def is_open(self) -> bool:
         return self not in CLOSED_STATUSES
 
+    # Shadows str.title() on purpose (read as `.title` by cards/ and bot/teams/); rename it to
+    # `.label` when those callers can move, after the verb-table merge.
     @property
-    def title(self) -> str:
+    def title(self) -> str:  # type: ignore[override]
         return _TITLES[self]
 
 

@@ -23,8 +23,10 @@ class Partner(StrEnum):
     POLICE = "police"
     HEALTH = "health"
 
+    # Shadows str.title() on purpose (read as `.title` by cards/ and bot/teams/); rename it to
+    # `.label` when those callers can move, after the verb-table merge.
     @property
-    def title(self) -> str:
+    def title(self) -> str:  # type: ignore[override]
         return {"local_authority": "Local authority", "police": "Police", "health": "Health (ICB)"}[self.value]
 
 

@@ -32,6 +32,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from bot.domain.text import LONG_TEXT, SHORT_TEXT, clean_line, clean_text
 
@@ -69,16 +70,16 @@ def _text(value: Any) -> Any:
     return clean_text(value) if isinstance(value, str) else value
 
 
-def _limited(limit: int) -> Any:
-    return Annotated[str, Field(max_length=limit)]
+_ShortStr = Annotated[str, Field(max_length=SHORT_TEXT)]
+_LongStr = Annotated[str, Field(max_length=LONG_TEXT)]
+_Str100 = Annotated[str, Field(max_length=100)]
 
-
-Line = Annotated[_limited(SHORT_TEXT), BeforeValidator(_line)]
-Text = Annotated[_limited(LONG_TEXT), BeforeValidator(_text)]
-OptionalLine = Annotated[_limited(SHORT_TEXT) | None, BeforeValidator(_line)]
-OptionalText = Annotated[_limited(LONG_TEXT) | None, BeforeValidator(_text)]
-Name100 = Annotated[_limited(100), BeforeValidator(_line)]
-OptionalName100 = Annotated[_limited(100) | None, BeforeValidator(_line)]
+Line = Annotated[_ShortStr, BeforeValidator(_line)]
+Text = Annotated[_LongStr, BeforeValidator(_text)]
+OptionalLine = Annotated[_ShortStr | None, BeforeValidator(_line)]
+OptionalText = Annotated[_LongStr | None, BeforeValidator(_text)]
+Name100 = Annotated[_Str100, BeforeValidator(_line)]
+OptionalName100 = Annotated[_Str100 | None, BeforeValidator(_line)]
 OptionalDate = Annotated[date | None, BeforeValidator(_blank_to_none)]
 OptionalTime = Annotated[time | None, BeforeValidator(_blank_to_none)]
 
@@ -366,7 +367,7 @@ def _field_error(field_name: str, message: str) -> ValueError:
 FieldErrors = dict[str, str]
 
 
-def _friendly(error: dict[str, Any]) -> str:
+def _friendly(error: ErrorDetails) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     if kind == "missing" or (kind in {"string_type", "enum", "bool_parsing"} and error.get("input") in (None, "")):
@@ -397,7 +398,7 @@ def _friendly(error: dict[str, Any]) -> str:
     return "Check this answer."
 
 
-def _field_key(error: dict[str, Any]) -> str:
+def _field_key(error: ErrorDetails) -> str:
     loc = [str(part) for part in error["loc"]]
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, _FieldError):

@@ -11,6 +11,7 @@ fallen due, once, marked as delayed; the earlier ones it missed are not sent on 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
@@ -42,7 +43,7 @@ def _at(day: date, when: time, tz: tzinfo) -> datetime:
     return datetime.combine(day, when, tzinfo=tz)
 
 
-def slots(due_day: date, plan: ReminderPlan, calendar: WorkingCalendarPort, tz: tzinfo):  # noqa: ANN201
+def slots(due_day: date, plan: ReminderPlan, calendar: WorkingCalendarPort, tz: tzinfo) -> Iterator[ReminderSlot]:
     """Every reminder of a deadline, in time order (overdue ones for MAX_OVERDUE_DAYS)."""
     if plan.heads_up_working_days > 0:
         heads_up = calendar.add_working_days(due_day, -plan.heads_up_working_days)

@@ -154,7 +154,14 @@ class Offset(BaseModel):
 
     @property
     def value(self) -> float:
-        return getattr(self, self.unit.value)
+        given = {
+            OffsetUnit.WORKING_DAYS: self.working_days,
+            OffsetUnit.HOURS: self.hours,
+            OffsetUnit.MONTHS: self.months,
+            OffsetUnit.CALENDAR_DAYS: self.calendar_days,
+        }[self.unit]
+        assert given is not None  # self.unit is the one unit that is set
+        return given
 
 class Window(BaseModel):
     """A step that must happen between two offsets, e.g. the meeting "between 7 and 13 working

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,8 +34,10 @@ class VoteChoice(StrEnum):
     NO_FURTHER_ACTION = "no_further_action"
     QUERIES = "queries"
 
+    # Shadows str.title() on purpose (read as `.title` by cards/ and bot/teams/); rename it to
+    # `.label` when those callers can move, after the verb-table merge.
     @property
-    def title(self) -> str:
+    def title(self) -> str:  # type: ignore[override]
         return {
             "rapid_review": "Meets the threshold for a rapid review",
             "practice_review": "Practice review, but not a rapid review",
@@ -143,7 +146,14 @@ def decide(votes: Mapping[Partner, Vote], rule: DecisionRule, now: datetime) -> 
     return None
 
 
-def disagreement(votes: Mapping[Partner, Vote]) -> bool:
+class Chosen(Protocol):
+    """Anything that carries a partner's choice: a vote, or a vote as a channel shows it."""
+
+    @property
+    def choice(self) -> VoteChoice: ...
+
+
+def disagreement(votes: Mapping[Partner, Chosen]) -> bool:
     """Two or more partners have chosen different pathways (queries aside)."""
     return len({v.choice for v in votes.values() if v.choice is not VoteChoice.QUERIES}) > 1
 

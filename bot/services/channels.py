@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.domain.case import Actor
 from bot.domain.events import EventKind
-from bot.domain.partnership import Role
+from bot.domain.partnership import Partner, Person, Role
 from bot.services.audit import audit
 from bot.services.context import ServiceContext
 from bot.services.ports import Address, MemberRecord
@@ -62,7 +62,7 @@ async def seed_members_from_config(ctx: ServiceContext) -> int:
     return await ctx.roster.seed_members(records, ctx.clock.now())
 
 
-def _record(person, role: Role, partner=None) -> MemberRecord:  # noqa: ANN001
+def _record(person: Person, role: Role, partner: Partner | None = None) -> MemberRecord:
     return MemberRecord(
         role=role,
         name=person.name,

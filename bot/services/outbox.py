@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import traceback
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -101,7 +102,7 @@ class OutboxDispatcher:
                     delivered += await self._deliver(item)
 
     async def _deliver(self, item: OutboxItem) -> int:
-        handler = {
+        handlers: dict[str, Callable[[OutboxItem], Awaitable[bool]]] = {
             OutboxKind.PANEL_CARD: self._panel_card,
             OutboxKind.PERSON_NOTICE: self._person_notice,
             OutboxKind.REFERRER_QUERY: self._referrer_query,
@@ -120,7 +121,8 @@ class OutboxDispatcher:
             OutboxKind.OUTCOME_SUMMARY: self._meeting_message,
             OutboxKind.OUTCOME_REFERRER: self._meeting_message,
             OutboxKind.RECORD_LINKS: self._meeting_message,
-        }.get(item.kind)
+        }
+        handler = handlers.get(item.kind)
         if handler is None:
             await self.ctx.outbox.park(item.id, "failed", f"unknown kind {item.kind}")
             return 0

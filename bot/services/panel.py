@@ -23,7 +23,7 @@ from bot.services.audit import audit
 from bot.services.context import ServiceContext
 from bot.services.deadlines import case_anchor_dates
 from bot.services.ports import OUTBOX_LEASE_SECONDS, OutboxItem, OutboxMessage, QueryRecord, Roles
-from bot.services.refusals import NotAuthorised, PanelRefused
+from bot.services.refusals import NotAuthorised, PanelRefused, Refused
 from bot.services.signal import HandedCard
 
 
@@ -59,7 +59,7 @@ class PanelView:
 
     @property
     def disagreement(self) -> bool:
-        return disagreement(self.votes)  # type: ignore[arg-type]
+        return disagreement(self.votes)
 
 
 # ---- reading -----------------------------------------------------------------------------------
@@ -295,7 +295,7 @@ async def answer_query(ctx: ServiceContext, actor: Actor, reference: str, query_
     return await load_case(ctx, reference)
 
 
-async def audit_refusal(ctx: ServiceContext, actor: Actor | None, refused: PanelRefused, reference: str | None) -> None:
+async def audit_refusal(ctx: ServiceContext, actor: Actor | None, refused: Refused, reference: str | None) -> None:
     if refused.audit and actor is not None:
         await audit(ctx, actor, EventKind.TAMPER, detail={"reason": refused.audit, "reference": (reference or "")[:20]})
 

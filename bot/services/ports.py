@@ -394,14 +394,20 @@ class MeetingStore(Protocol):
 
 class Transaction(Protocol):
     """Every store, bound to one database transaction: committed together when the block
-    ends, rolled back together on any exception."""
+    ends, rolled back together on any exception. Read-only: a transaction's stores are fixed."""
 
-    cases: CaseStore
-    roster: RosterStore
-    outbox: OutboxStore
-    deadlines: DeadlineStore
-    meetings: MeetingStore
-    panel: PanelTransaction
+    @property
+    def cases(self) -> CaseStore: ...
+    @property
+    def roster(self) -> RosterStore: ...
+    @property
+    def outbox(self) -> OutboxStore: ...
+    @property
+    def deadlines(self) -> DeadlineStore: ...
+    @property
+    def meetings(self) -> MeetingStore: ...
+    @property
+    def panel(self) -> PanelTransaction: ...
 
 
 class UnitOfWork(Protocol):

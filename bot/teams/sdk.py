@@ -109,6 +109,7 @@ class _BearerToken(AsyncHTTPPolicy):
         if self._needed:
             token = await asyncio.to_thread(self._credentials.get_access_token)
             request.http_request.headers["Authorization"] = f"Bearer {token}"
+        assert self.next is not None  # a policy always sits in a pipeline with a sender after it
         return await self.next.send(request, **kwargs)
 
 
@@ -198,7 +199,7 @@ def proxy_for(url: str) -> str | None:
 
 @functools.lru_cache(maxsize=64)
 def _proxy_for(scheme: str, host: str) -> str | None:
-    if urllib.request.proxy_bypass_environment(host):
+    if urllib.request.proxy_bypass_environment(host):  # type: ignore[attr-defined]  # untyped in typeshed, present since 3.0
         return None
     return urllib.request.getproxies_environment().get(scheme)
 
@@ -216,7 +217,7 @@ def _backoff(attempt: int) -> float:
 
 def _retry_wait(response: _AiohttpResponse, attempt: int) -> float | None:
     """How long to wait before re-sending, or None to return this answer."""
-    status = response.status_code
+    status = response.status_code or 0
     retry_after = response.headers.get("Retry-After")
     if status in RETRY_AFTER_STATUSES and retry_after is not None:
         try:

@@ -216,7 +216,9 @@ class _Module:
 
 class InlineDBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *args: Any, **kwargs: Any) -> AsyncAdapt_aiosqlite_connection:
-        return AsyncAdapt_aiosqlite_connection(self, await_(connect(*args, **kwargs)))
+        # InlineConnection is the part of aiosqlite.Connection the adapter uses, not all of
+        # SQLAlchemy's AsyncIODBAPIConnection protocol (no __getattr__, a narrower cursor()).
+        return AsyncAdapt_aiosqlite_connection(self, await_(connect(*args, **kwargs)))  # type: ignore[arg-type]
 
 
 class SQLiteDialect_inline(SQLiteDialect_aiosqlite):  # noqa: N801 - SQLAlchemy's dialect naming

@@ -79,10 +79,10 @@ class SqlRosterStore:
             }
             have = {(e.role, e.partner, e.aad_object_id, e.upn): e for e in existing}
             changed = 0
-            for key, row in have.items():
-                if key not in wanted and row.active:
+            for key, member in have.items():
+                if key not in wanted and member.active:
                     await conn.execute(
-                        update(t.members).where(t.members.c.id == row.id).values(active=False, updated_at=at)
+                        update(t.members).where(t.members.c.id == member.id).values(active=False, updated_at=at)
                     )
                     changed += 1
             for key, rec in wanted.items():

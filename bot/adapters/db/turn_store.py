@@ -88,6 +88,7 @@ class SqlTurnStore:
                                                     updated_at=datetime.now(UTC))
             await conn.execute(stmt.on_conflict_do_nothing(index_elements=[t.bot_state.c.key]))
             row = (await conn.execute(select(t.bot_state.c.data).where(t.bot_state.c.key == key))).first()
+        assert row is not None  # inserted above, or already there
         return bytes.fromhex(row.data["value"])
 
     async def delete_state(self, keys: Sequence[str]) -> None:
