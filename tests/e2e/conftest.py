@@ -332,7 +332,8 @@ def page(request: pytest.FixtureRequest, browser: object, playground: Proc, bot:
         if failed:
             with contextlib.suppress(Exception):
                 shot("failure", tab)
-            for proc in (bot, playground):
+            logs = [bot.log, playground.log, playground.log.parent / "devTools" / "m365agentsplayground.log"]
+            for log in logs:
                 with contextlib.suppress(OSError):
-                    shutil.copy(proc.log, shot.folder / f"{proc.name.lower()}.log")
+                    shutil.copy(log, shot.folder / log.name)
         context.close()

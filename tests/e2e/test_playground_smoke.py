@@ -6,12 +6,11 @@ partnership manager in config/partnership.example.toml, so binding the panel cha
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
-
 from tests.e2e import playground as pg
+from tests.e2e.playground import expect
 
 
-def test_help_card_in_personal_chat_and_channel_binding_refused_for_a_referrer(page: Page, shot) -> None:
+def test_help_card_in_personal_chat_and_channel_binding_refused_for_a_referrer(page, shot) -> None:
     pg.open_personal_chat(page)
     shot("personal-chat")
 
