@@ -195,11 +195,20 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM if pytest itself is killed (Linux), so even `kill -9` leaves no server."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _start(name: str, argv: list[str], *, cwd: Path, env: dict[str, str], log: Path, port: int) -> Proc:
     handle = log.open("wb")
     try:
         popen = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=handle,
-                                 stderr=subprocess.STDOUT, start_new_session=True)
+                                 stderr=subprocess.STDOUT, start_new_session=True,
+                                 preexec_fn=_die_with_parent if sys.platform == "linux" else None)  # noqa: PLW1509
     finally:
         handle.close()
     return Proc(name, popen, log, port)
