@@ -43,12 +43,6 @@ PLAYGROUND_PORT = 56150
 START_TIMEOUT_S = 30.0
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "e2e: real-browser walk-through through Microsoft 365 Agents Playground (tests/e2e; "
-        "needs chromium, node and `npm ci`; required when CI=true)")
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = Path(__file__).resolve().parent
     for item in items:
