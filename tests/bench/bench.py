@@ -27,6 +27,7 @@ import abc
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -296,19 +297,18 @@ async def seed_database(database_url: str, service_url: str, *, total: int, open
                         rng: random.Random) -> SeedInfo:
     """Write the load. Every row is what the bot's own code paths would have written for a case
     that went through these steps; deadlines come from the partnership's timeline profile."""
-    from bot.adapters.db.repository import SqlRepository
     from sqlalchemy import insert
 
     from bot.adapters.clock import FixedClock
     from bot.adapters.db import schema as t
     from bot.adapters.db.database import Database
-    from bot.adapters.db.panel_store import SqlPanelStore
+    from bot.adapters.meetings import OfflineMeetingProvider
+    from bot.app import build_services, sql_stores
     from bot.domain.case import Actor, IncidentKind, format_reference
     from bot.domain.reminders import due_now, next_after
     from bot.domain.timeline import Anchor, compute_deadlines
     from bot.domain.votes import Decision, Vote
     from bot.services.channels import seed_members_from_config
-    from bot.services.context import ServiceContext
     from bot.services.deadlines import PANEL_VOTE_STEP, _panel_vote_deadline, case_anchor_dates
     from bot.services.ports import Address
     from bot.services.referrals import PANEL_CHANNEL
@@ -316,6 +316,7 @@ async def seed_database(database_url: str, service_url: str, *, total: int, open
     from scheduler.calendar import EnglandCalendar
     from scheduler.profiles import load_profile
     from tests.support import activities as A
+    from tests.support.fakes import RecordingNotifier
 
     started = time.perf_counter()
     info = SeedInfo()
@@ -323,15 +324,15 @@ async def seed_database(database_url: str, service_url: str, *, total: int, open
         raise SystemExit("at most 700 open cases: pseudonyms are unique among open cases (702 exist)")
     db = Database(database_url)
     await db.migrate()
-    repo = SqlRepository(db)
+    stores = sql_stores(db)
     partnership = load_partnership(DEFAULT_PARTNERSHIP_FILE)
     tz = ZoneInfo(partnership.time_zone)
-    ctx = ServiceContext(repo=repo, clock=FixedClock(now), partnership=partnership)
     calendar = CachedCalendar(EnglandCalendar(partnership.closure_days))
-    ctx.calendar = calendar
     profile = load_profile(partnership.timeline_profile, None)
-    ctx.profile = profile
-    ctx.panel = SqlPanelStore(repo)
+    ctx = dataclasses.replace(
+        build_services(stores, partnership, FixedClock(now), RecordingNotifier(), profile=profile,
+                       meetings=OfflineMeetingProvider()),
+        calendar=calendar)
     # The roster exactly as the bot seeds it at start-up, and the Teams ids it learns.
     await seed_members_from_config(ctx)
     for person in (A.RILEY, A.PAT, A.CHRIS, A.LAURA, A.DAN, A.NINA, A.DEE):
@@ -639,7 +640,7 @@ async def seed_database(database_url: str, service_url: str, *, total: int, open
             info.rows[table.name] = len(rows)
         await conn.execute(insert(t.case_counters), [{"year": y, "last": last} for y, last in counters.items()])
     # The panel channel, bound as Pat's command binds it (the benchmark binds it again over HTTP).
-    await repo.bind_channel(PANEL_CHANNEL, Address(A.PANEL_CHANNEL_ID, service_url, A.TENANT, A.BOT_ID),
+    await stores.roster.bind_channel(PANEL_CHANNEL, Address(A.PANEL_CHANNEL_ID, service_url, A.TENANT, A.BOT_ID),
                             A.TEAM_ID, A.PANEL_CHANNEL_ID, Actor(aad_object_id=PAT_AAD, name=PAT_NAME), now)
     info.cases = len(cases)
     info.open_cases = sum(1 for c in cases if c["closed_at"] is None)
@@ -664,10 +665,8 @@ def _slots_before(due_day: date, plan: Any, calendar: Any, tz: ZoneInfo, before:
 async def _check_consistency(db: Any, ctx: Any, open_ids: list[str], rng: random.Random, adjusted: int) -> str:
     """Run the bot's own refresh_deadlines on a sample of open cases: it must leave the
     seeded deadline rows as they are."""
-    from bot.adapters.db.deadline_store import SqlDeadlineStore
     from bot.services import deadlines
 
-    ctx.deadlines = SqlDeadlineStore(ctx.repo)
     sample = rng.sample(open_ids, min(40, len(open_ids)))
     columns = ("step_id", "status", "due_at", "anchor_at", "earliest_at", "position", "last_reminder_at", "done_on")
     changed = 0
