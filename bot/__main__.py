@@ -21,7 +21,7 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()) | {"
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line. Only what the code passes explicitly is logged; the
-    code never passes referral content (DESIGN §7)."""
+    code never passes referral content (docs/architecture.md, Confidentiality)."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {

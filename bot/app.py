@@ -204,7 +204,8 @@ def sql_stores(db: Database, rng: random.Random | None = None) -> Stores:
 async def start(components: Components, *, run_outbox: bool = True) -> None:
     """Everything that touches the outside world at start-up. With `run_outbox` (the
     real process) the outbox dispatcher and the scheduler run; tests drive both by hand."""
-    await migrate_if_behind(components.db)  # Alembic only when the schema is behind (start-up time, issue 6)
+    # Alembic only when the schema is behind (start-up time: README, Performance)
+    await migrate_if_behind(components.db)
     await seed_members_from_config(components.services)
     if run_outbox:
         components.outbox.start()

@@ -1,7 +1,7 @@
 """Reading a card press: the trust boundary for card data (pure: no SDK here).
 
 A card's data comes back "as is" from the client and anyone who can craft an invoke
-can change it (reliability brief §2). So a card may carry only *intent*: the verb, a
+can change it (docs/architecture.md, Confidentiality). So a card may carry only *intent*: the verb, a
 reference, the card version, the one record id its verb is about and, per verb, the
 inputs that card has. Any other key is refused (and audited by the caller), and nothing
 in it is treated as identity or authority — those come from the activity.

@@ -153,7 +153,8 @@ def text_card(title: str, text: str, *, style: str | None = None) -> Element:
 
 
 def notification_summary_card(case: Case, tz: ZoneInfo, today: date) -> Element:
-    """Copy-ready answers for the national serious incident notification form (DESIGN §3).
+    """Copy-ready answers for the national serious incident notification form (National Panel
+    practice guidance: the national online notification form; docs/sources.md).
     Identifying: personal chat only, for partnership managers only."""
     r = case.referral
     incident = r.incident

@@ -1,4 +1,5 @@
-"""Cards of the rapid review meeting (DESIGN §6; seed 001 Appendices E and F; seed 000)."""
+"""Cards of the rapid review meeting (docs/architecture.md, Meeting; Stockport Rapid Review
+Process (2019), Appendices E and F; SSCP Rapid Review Panel Agenda template)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ VERBS = verbs(
     Verb(OUTCOME, OUTCOME_INPUTS),
 )
 
-# Seed 001 Appendix F, "Assessment of Need by Core Panel", questions 4.1–4.7.
+# Stockport Rapid Review Process (2019), Appendix F, "Assessment of Need by Core Panel", questions 4.1–4.7.
 CHAIR_QUESTIONS = (
     ("4.1", "What potential improvements may be needed to safeguard and promote the welfare of children?"),
     ("4.2", "What evidence was there that the case highlights recurrent themes in the safeguarding and promotion "
@@ -140,8 +141,9 @@ def problem_card(case: CaseSummary, message: str) -> Element:
 
 
 def chair_notes_card(case: Case, meeting: MeetingRecord, tz: ZoneInfo) -> Element:
-    """Agenda (seed 001 Appendix E / seed 000) and chair's notes (Appendix F), filled with the
-    case's facts. Personal chat, to the chair only: identifiers may appear."""
+    """Agenda (Stockport Rapid Review Process (2019), Appendix E; SSCP Rapid Review Panel
+    Agenda template) and chair's notes (Stockport, Appendix F), filled with the case's facts.
+    Personal chat, to the chair only: identifiers may appear."""
     assert meeting.start_at is not None and meeting.end_at is not None
     r = case.referral
     s = case.summary

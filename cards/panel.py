@@ -1,8 +1,9 @@
 """The case card in the panel channel.
 
 Built only from a `CaseSummary`, which has no field that could identify a child, so no
-child identifier can reach the channel through this card (DESIGN §7). Issue 3 turns
-this card into the voting card; it keeps the same shape and the same message.
+child identifier can reach the channel through this card (docs/architecture.md,
+Confidentiality). The virtual panel's vote turns this card into the voting card
+(cards/vote_card.py); it keeps the same shape and the same message.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The panel channel's case card, which is also the voting card (DESIGN §4).
+"""The panel channel's case card, which is also the voting card (Stockport Rapid
+Review Process (2019), Appendix A, section 2; docs/architecture.md, Verb table).
 
 Everyone sees the same base card: the case without identifiers, a row per statutory
 partner (awaiting, or who voted what and when), and the state of the vote. Panel

@@ -1,11 +1,12 @@
 """The England working-day calendar that every statutory clock is counted on.
 
 Why this module exists: the guidance counts in *working days* ("notify the National Panel
-within five working days of becoming aware", seed 001; "within 2 working days of receiving
-the referral", seed 002 §4.3.3) and in clock hours ("48 hours before the meeting", seed 003).
+within five working days of becoming aware", Stockport Rapid Review Process (2019); "within
+2 working days of receiving the referral", West Midlands procedures, 4.3.3) and in clock hours
+("48 hours before the meeting", Surrey Rapid Review & CSPR flowchart).
 A working day is Monday to Friday except the bank holidays of England (substitute days
 included, e.g. Boxing Day on Saturday 26 December 2026 gives Monday 28 December off) and the
-partnership's own closure days (DESIGN §5).
+partnership's own closure days (docs/architecture.md, Statutory clock).
 
 The rule for "within N working days of D", written down once so it is never an accident of a
 loop: the deadline is the N-th working day *after* D, and D is day 0 even when D itself is a
@@ -64,7 +65,8 @@ class EnglandCalendar:
         """England's bank holidays in `year`, substitute ("observed") days included."""
         # Ask for the neighbouring years too, so a substitute day that falls into `year` for a
         # holiday of the previous or next year would still be found; then keep only `year`.
-        import holidays  # lazy: importing it loads all its calendar systems, ~40 ms and ~4 MiB (start-up, issue 6)
+        # lazy: importing it loads all its calendar systems, ~40 ms and ~4 MiB (start-up time: README, Performance)
+        import holidays
 
         found = holidays.country_holidays("GB", subdiv="ENG", years=(year - 1, year, year + 1))
         return {d: name for d, name in sorted(found.items()) if d.year == year}

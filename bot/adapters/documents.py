@@ -35,7 +35,8 @@ RECORD_SECTIONS = (
 
 def meeting_ics(*, uid: str, subject: str, description: str, start: datetime, end: datetime,
                 organiser_name: str, attendees: Sequence[Attendee], stamp: datetime) -> bytes:
-    from icalendar import Calendar, Event, vCalAddress, vText  # lazy: only for a download (start-up time, issue 6)
+    # lazy: only for a download (start-up time: README, Performance)
+    from icalendar import Calendar, Event, vCalAddress, vText
 
     calendar = Calendar()
     calendar.add("prodid", "-//Rapid Review bot//EN")
@@ -67,8 +68,10 @@ def _yes(value: YesNo) -> str:
 
 def rapid_review_record(case: Case, outcome: MeetingOutcome, *, meeting_start: datetime | None,
                         deciders: Sequence[str], tz: ZoneInfo, partnership: str) -> bytes:
-    """Seed 001, 'What a completed Rapid Review Report should include', section by section."""
-    from docx import Document  # lazy: python-docx and lxml cost ~7 MiB, only for a download (memory, issue 6)
+    """Stockport Rapid Review Process (2019), 'What a completed Rapid Review Report should
+    include', section by section."""
+    # lazy: python-docx and lxml cost ~7 MiB, only for a download (memory: README, Performance)
+    from docx import Document
 
     r = case.referral
     s = case.summary

@@ -1,6 +1,6 @@
 """Meeting providers: Microsoft Graph (app-only) and the offline embedded default.
 
-Graph (teams-brief §4): free/busy with `getSchedule` (findMeetingTimes does not work with
+Graph (docs/architecture.md, Meeting): free/busy with `getSchedule` (findMeetingTimes does not work with
 application permissions), then `POST /users/{organiser}/events` with a Teams meeting
 (`isOnlineMeeting`, `teamsForBusiness`) so it lands in everyone's calendar. Every create
 carries a `transactionId`: Graph answers a retried create with the event it already made,
@@ -124,7 +124,7 @@ class GraphMeetingProvider:
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None,
                     headers: dict[str, str] | None = None) -> dict[str, Any]:
-        # lazy: only Graph needs it, and only the Graph provider calls this (start-up time, issue 6)
+        # lazy: only Graph needs it, and only the Graph provider calls this (start-up time: README, Performance)
         from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
         session = self._session or aiohttp.ClientSession()

@@ -1,7 +1,7 @@
 """Start-up's migration step, without Alembic when there is nothing to migrate.
 
 Loading Alembic's command machinery and the migration scripts to find out that the
-database is already at head cost ~150 ms and ~10 MiB of the bot's start-up (issue 6).
+database is already at head cost ~150 ms and ~10 MiB of the bot's start-up (README, Performance).
 The head revisions are read here straight from the scripts' `revision =` /
 `down_revision =` lines and compared with the database's `alembic_version` table. Only
 when they agree exactly is Alembic skipped; anything else (a new or older database, a

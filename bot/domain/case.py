@@ -106,7 +106,8 @@ class CaseSummary(BaseModel):
 class Case(BaseModel):
     """The whole record, identifiers included. Only ever shown in personal chat."""
 
-    model_config = ConfigDict(frozen=True, defer_build=True)  # built on first use, with Referral (start-up time, issue 6)
+    # built on first use, with Referral (start-up time: README, Performance)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     summary: CaseSummary
     referral: Referral

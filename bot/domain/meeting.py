@@ -1,7 +1,8 @@
-"""Finding the rapid review meeting's slot (DESIGN §6, seed 001 'Rapid Review Process',
-seed 002 §4.4): inside the profile's window (e.g. 7–13 working days), in working hours on
-working days, when every required attendee is free. Where nobody-busy is impossible the
-chair is offered the best few slots: fewest attendees busy, then earliest."""
+"""Finding the rapid review meeting's slot (docs/architecture.md, Meeting; Stockport Rapid
+Review Process (2019), 'Rapid Review Process'; West Midlands procedures, 4.4): inside the
+profile's window (e.g. 7–13 working days), in working hours on working days, when every
+required attendee is free. Where nobody-busy is impossible the chair is offered the best
+few slots: fewest attendees busy, then earliest."""
 
 from __future__ import annotations
 
@@ -87,7 +88,8 @@ class OutcomeChoice(StrEnum):
 
 
 class MeetingOutcome(BaseModel):
-    """Seed 001 'What a completed Rapid Review Report should include', seed 002 §4.6."""
+    """Stockport Rapid Review Process (2019), 'What a completed Rapid Review Report should include';
+    West Midlands procedures, 4.6."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -111,7 +113,7 @@ class MeetingOutcome(BaseModel):
 
     @property
     def quorate(self) -> bool:
-        """Seed 002 §4.6.1: only quorate with one representative of each statutory partner."""
+        """West Midlands procedures, 4.6.1: only quorate with one representative of each statutory partner."""
         return self.quorum_local_authority and self.quorum_police and self.quorum_health
 
     @property

@@ -37,7 +37,7 @@ class Role(StrEnum):
 
 
 class DecisionRule(StrEnum):
-    """How the virtual panel reaches a decision (DESIGN §4)."""
+    """How the virtual panel reaches a decision (docs/architecture.md, Lifecycle)."""
 
     UNANIMOUS = "unanimous"
     LOCAL_AUTHORITY_DECIDES = "local_authority_decides"

@@ -1,12 +1,13 @@
 """The referral (case notification form), section by section.
 
-Source: seed 001 Appendix A section 1, seed 000's header, DESIGN §3. This module is
-the one place that says which answers are required and what makes an answer wrong;
-cards read `isRequired` and length limits from here.
+Source: Stockport Rapid Review Process (2019), Appendix A, section 1; SSCP Rapid Review
+Panel Agenda template, case header (docs/sources.md). This module is the one place that
+says which answers are required and what makes an answer wrong; cards read `isRequired`
+and length limits from here.
 
 Missing information must not block a referral ("please do not delay in sending
-notification", seed 001 Tips for Referrers), so only what the panel cannot screen
-without is required.
+notification", Stockport Rapid Review Process (2019), Appendix A, 'Top Tips for
+Referrers'), so only what the panel cannot screen without is required.
 
 Validation needs facts from outside a section (today's date, the incident date for a
 child's age, the partnership's agency list); they come in pydantic's validation
@@ -98,7 +99,7 @@ OptionalPastDate = Annotated[OptionalDate, AfterValidator(_not_future)]
 
 
 class FormSection(BaseModel):
-    # defer_build: validators are built on first use, not at import (start-up time, issue 6)
+    # defer_build: validators are built on first use, not at import (start-up time: README, Performance)
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True, defer_build=True)
 
 
@@ -129,7 +130,7 @@ class ReferrerDetails(FormSection):
 
 
 class PathwaySought(StrEnum):
-    """Seed 001 Appendix A 1.2: the pathway the referrer is seeking."""
+    """Stockport Rapid Review Process (2019), Appendix A, 1.2: the pathway the referrer is seeking."""
 
     RAPID_REVIEW_SCREENING = "A"
     PRACTICE_REVIEW = "B"
@@ -315,7 +316,7 @@ SECTION_MODELS: dict[Section, type[FormSection]] = {
 class Referral(BaseModel):
     """A complete, validated referral."""
 
-    model_config = ConfigDict(frozen=True, defer_build=True)  # built on first use (start-up time, issue 6)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built on first use (start-up time: README, Performance)
 
     referrer: ReferrerDetails
     pathway: PathwayChoice
@@ -330,11 +331,13 @@ class Referral(BaseModel):
 
 
 def likely_notifiable(incident: IncidentDetails, children: list[ChildDetails]) -> bool:
-    """The indicator the bot derives for the panel; it never decides (DESIGN §3).
+    """The indicator the bot derives for the panel; it never decides (the panel does:
+    Stockport Rapid Review Process (2019), 'The Virtual Panel').
 
     Children Act 2004 s.16C: a child dies or is seriously harmed and abuse or neglect is
-    known or suspected; and the death of a looked-after child (seed 002 4.1.2, seed 003),
-    which we extend to care leavers up to 24 as DESIGN §3 does.
+    known or suspected; and the death of a looked-after child (West Midlands procedures,
+    4.1.2; Surrey Rapid Review & CSPR flowchart, 'Overview'), which we extend to care leavers
+    up to 24 (the product's own extension; the sources do not say it).
     """
     harmed = incident.outcome in (HarmOutcome.DIED, HarmOutcome.SERIOUSLY_HARMED)
     abuse = incident.abuse_or_neglect in (AbuseOrNeglect.KNOWN, AbuseOrNeglect.SUSPECTED)

@@ -1,4 +1,4 @@
-"""When a deadline's reminders fall due (DESIGN §5, issue 4).
+"""When a deadline's reminders fall due (docs/architecture.md, Statutory clock).
 
 Per step, by default: a heads-up some working days before the due day, one on the due
 day, and an overdue reminder on each working day after it, all at the plan's time

@@ -1,10 +1,11 @@
 """Timeline profiles: the statutory clock as data, and the deadlines it gives a case.
 
 Why data and not code: the four source partnerships run the same statutory process with
-different local timescales (DESIGN §5: Stockport counts its meeting window from the virtual
-panel's decision, West Midlands from the referral, Surrey numbers days from awareness,
-Gloucestershire counts from the notification to the National Panel). Each partnership picks a
-profile and may override single steps, so a local change is a TOML edit, never a code change.
+different local timescales (docs/sources.md, timescales table: Stockport counts its meeting
+window from the virtual panel's decision, West Midlands from the referral, Surrey numbers days
+from awareness, Gloucestershire counts from the notification to the National Panel). Each
+partnership picks a profile and may override single steps, so a local change is a TOML edit,
+never a code change.
 
 A step says: counted from which event (`Anchor`), by how much (`Offset`, or a `Window` such as
 "between 7 and 13 working days"), who owns it, on which pathways and under which fact it
@@ -80,8 +81,8 @@ _ANCHOR_DESCRIPTIONS = {
     Anchor.REVIEW_COMMISSIONED: "the decision to undertake a local review",
 }
 
-# Anchors that exist only because someone marked a step done and gave the date (DESIGN §5:
-# "Marking a step done (e.g. 'National Panel notified on …')"). A profile that counts from one
+# Anchors that exist only because someone marked a step done and gave the date
+# (docs/architecture.md, Statutory clock: a step marked done with the date it happened). A profile that counts from one
 # of these must contain the step that records it, or its deadlines would stay pending forever.
 STEP_RECORDED_ANCHORS = frozenset({Anchor.NATIONAL_PANEL_NOTIFIED, Anchor.REQUESTS_SENT})
 
@@ -99,7 +100,7 @@ class Owner(StrEnum):
 
 
 class Pathway(StrEnum):
-    """The virtual panel's outcomes that lead somewhere (DESIGN §4)."""
+    """The virtual panel's outcomes that lead somewhere (Stockport Rapid Review Process (2019), Appendix A, 2.1)."""
 
     RAPID_REVIEW = "rapid_review"
     PRACTICE_REVIEW = "practice_review"

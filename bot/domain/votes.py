@@ -1,11 +1,12 @@
-"""The virtual panel's vote (seed 001 "The Virtual Panel", Appendix A section 2, Appendix C).
+"""The virtual panel's vote (Stockport Rapid Review Process (2019), 'The Virtual Panel',
+Appendix A section 2 and Appendix C).
 
 The three statutory partners each record one choice, with a rationale, for their
 partner (a deputy's vote counts for the partner and records who cast it). A member
 may change their partner's vote until the panel has decided. By default the panel
 has decided when all three partners choose the same pathway; a partnership may
 instead let the local authority decide once all three have voted and disagree
-(DESIGN §4). A "queries back to the referrer" vote never decides: it sends the
+(docs/architecture.md, Lifecycle). A "queries back to the referrer" vote never decides: it sends the
 panel's question to the referrer, and once it is answered the votes start again.
 """
 
@@ -26,7 +27,7 @@ MIN_QUESTION = 10
 
 
 class VoteChoice(StrEnum):
-    """Seed 001 Appendix A 2.1, in the form's order."""
+    """Stockport Rapid Review Process (2019), Appendix A, 2.1, in the form's order."""
 
     RAPID_REVIEW = "rapid_review"
     PRACTICE_REVIEW = "practice_review"

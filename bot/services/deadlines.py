@@ -1,4 +1,4 @@
-"""Use cases of the statutory clock (DESIGN §5, issue 4).
+"""Use cases of the statutory clock (docs/architecture.md, Statutory clock).
 
 A case's deadlines are computed from its anchors (incident, awareness, referral,
 decision, notification, meeting …) by its partnership's timeline profile, and stored.
@@ -60,7 +60,8 @@ def _panel_vote_deadline(ctx: ServiceContext, case: Case) -> Deadline:
         step_id=PANEL_VOTE_STEP, label="Virtual panel decides the pathway (all three partners vote)",
         owner=Owner.PANEL, anchor=Anchor.REFERRAL_RECEIVED, anchor_at=received,
         due_at=datetime.combine(due_day, time(17, 0), tzinfo=ctx.tz),
-        source="seed 001 'The Virtual Panel' and Appendix C: the panel screens referrals swiftly",
+        source=("Stockport Rapid Review Process (2019), 'The Virtual Panel' and Appendix C: "
+                "the panel screens referrals swiftly"),
         reminders=ReminderPlan(heads_up_working_days=1),
     )
 

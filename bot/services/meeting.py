@@ -1,4 +1,4 @@
-"""Use cases of the rapid review meeting (DESIGN §6, issue 5).
+"""Use cases of the rapid review meeting (docs/architecture.md, Meeting).
 
 Booking runs from the outbox after a rapid review decision: find the slot inside the
 profile's window, create the Teams meeting in everyone's calendar, record it, and make
@@ -29,7 +29,8 @@ from bot.services.context import ServiceContext
 from bot.services.ports import Attendee, MeetingError, MeetingRecord, OutboxMessage, Transaction
 from bot.services.refusals import MeetingRefused, NotAuthorised
 
-FALLBACK_WINDOW = (7, 13)  # working days from the panel's decision (seeds 001 and 002)
+# working days from the panel's decision (Stockport Rapid Review Process (2019) and West Midlands procedures)
+FALLBACK_WINDOW = (7, 13)
 
 
 class RetryLater(Exception):
@@ -144,7 +145,7 @@ async def _find(ctx: ServiceContext, record: MeetingRecord, people: list[Attende
 
 def agenda_html(case: Case) -> str:
     """The invitation's body: the agenda only. Invitations land in mailboxes, so no
-    child identifiers: the reference and pseudonym stand in (reliability brief P1)."""
+    child identifiers: the reference and pseudonym stand in (docs/architecture.md, Confidentiality)."""
     items = ["Welcome, purpose and introductions", "Overview of the case (chair)", "Discussion with invited partners",
              "Assessment of need by the core panel (criteria 4.1–4.7)", "Conclusion and proposal to the National Panel",
              "Actions"]
@@ -333,7 +334,7 @@ async def record_outcome(ctx: ServiceContext, actor: Actor, reference: str, answ
         missing = [name for name, ok in (("local authority", outcome.quorum_local_authority),
                                          ("police", outcome.quorum_police), ("health", outcome.quorum_health)) if not ok]
         raise MeetingRefused("The meeting is only quorate with a representative of each statutory partner "
-                             f"(seed 002 §4.6.1). Not present: {', '.join(missing)}.", "quorum")
+                             f"(West Midlands procedures, 4.6.1). Not present: {', '.join(missing)}.", "quorum")
     now = ctx.clock.now()
     # One unit of work: a crash part-way leaves the meeting booked and the case as it was,
     # never "held" with no outcome posted or no post-meeting deadlines.

@@ -1,7 +1,7 @@
 """Delivering what the use cases committed: the transactional outbox.
 
-State is committed first and the Teams side effect follows from it (DESIGN §4, the
-reliability brief's I3/I5). A crash between the two loses nothing: the message is
+State is committed first and the Teams side effect follows from it (docs/architecture.md,
+Outbox). A crash between the two loses nothing: the message is
 still in the outbox, and its lease runs out so another pass (or another process)
 delivers it. Each message has a unique key, so asking twice sends once.
 """

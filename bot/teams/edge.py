@@ -3,9 +3,10 @@
 We do not use `CloudAdapter.process`, for three reasons found in botbuilder 4.17.1:
 - it answers many forged or broken tokens (garbage, expired, unknown key, alg=none,
   missing issuer) and malformed JSON with HTTP 500, where the protocol wants 401/400
-  (reliability brief §1.3) — and each 500 logs a stack trace;
+  (botbuilder 4.17.1's own behaviour; checked in tests/integration/test_http_auth.py) — and
+  each 500 logs a stack trace;
 - it serialises an invoke response body twice, so every Universal Actions reply
-  becomes a 500 (teams-brief §1.3, finding 1);
+  becomes a 500 (a botbuilder 4.17.1 defect; docs/architecture.md, Verb table);
 - it cannot de-duplicate activities that Teams delivers twice.
 
 So this route authenticates first (every failure → 401, logged in one line with no

@@ -1,4 +1,4 @@
-"""`botbuilder.dialogs` without loading its prompts until something asks for one (issue 6).
+"""`botbuilder.dialogs` without loading its prompts until something asks for one (start-up time: README, Performance).
 
 The package's `__init__` ends with `from .prompts import *`, `from .choices import *` and
 `from .skills import *`. The prompts and choices import Microsoft's Recognizers-Text

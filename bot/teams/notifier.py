@@ -6,8 +6,9 @@ JSON. Opening a personal chat uses the adapter's `create_conversation`; with Clo
 bot's app id must be passed or the call fails ("Invalid app_id"); in local (anonymous) mode it
 is the empty string, which the SDK accepts.
 
-The SDK does not retry 429 and never retries POSTs (teams-brief §3.4), so failures
-become DeliveryError with Teams' Retry-After, and the outbox retries them.
+The SDK does not retry 429 and never retries POSTs (botbuilder's connector retry policy;
+docs/architecture.md, Outbox), so failures become DeliveryError with Teams' Retry-After,
+and the outbox retries them.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ class Reply:
 
 
 def invoke_body(reply: Reply) -> dict[str, Any]:
-    """The Universal Actions response body, as a plain dict (teams-brief §1.3): HTTP 200
+    """The Universal Actions response body, as a plain dict (docs/architecture.md, Verb table): HTTP 200
     always, the real outcome in statusCode."""
     if reply.card is not None and reply.status < 400:
         return {"statusCode": 200, "type": CONTENT_TYPE, "value": reply.card}

@@ -1,4 +1,4 @@
-"""Performance benchmark of the Rapid Review bot (issue 6). A benchmark, not a test: `make bench`.
+"""Performance benchmark of the Rapid Review bot (README, Performance). A benchmark, not a test: `make bench`.
 
 What it does, in one run on one machine:
 
@@ -60,7 +60,7 @@ STOCK_COMPARED = ("dialog", "vote")  # workloads also run against the bot with t
 MIB = 1024 * 1024
 TEAMS_PER_SECOND, TEAMS_PER_2_SECONDS, TEAMS_PER_30_SECONDS = 7, 8, 60
 
-# ---- budgets (issue 6) -----------------------------------------------------------------------
+# ---- budgets (README, Performance) -----------------------------------------------------------
 
 BUDGET_STATUS_P95_MS = 100.0
 BUDGET_STARTUP_S = 2.0

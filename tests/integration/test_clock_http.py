@@ -1,4 +1,4 @@
-"""The statutory clock (issue 4) over HTTP, as Teams would drive it.
+"""The statutory clock over HTTP, as Teams would drive it.
 
 Every press and command is a real Teams activity posted to `/api/messages` (invokes for
 Action.Execute, messages with a `value` for Action.Submit, typed commands in personal chat

@@ -1,4 +1,4 @@
-"""Confidentiality end to end, through POST /api/messages (DESIGN §7).
+"""Confidentiality end to end, through POST /api/messages (docs/architecture.md, Confidentiality).
 
 - Channel posts never carry the child's name, date of birth, address or the family's
   names; nor does any log record (at DEBUG, with production's logger levels).

@@ -1,5 +1,6 @@
 """POST /api/messages with Bot Framework credentials configured: forged, broken and
-replayed requests (reliability-security §5 A1–A17, A20, B1).
+replayed requests (forged, expired and malformed tokens, malformed bodies, GET, one log line per
+refusal, and a foreign tenant).
 
 The bot runs as in production (BotHarness: the real aiohttp app on 127.0.0.1, a fake
 Bot Connector). Inbound tokens are minted by a local RSA key installed in botbuilder's

@@ -1,4 +1,4 @@
-"""The rapid review meeting end to end (DESIGN §6, issue 5): the real bot over HTTP, Teams
+"""The rapid review meeting end to end (docs/architecture.md, Meeting): the real bot over HTTP, Teams
 replaced by the fake Bot Connector and Microsoft Graph by the fake Graph (tests/support/
 fake_graph.py), which the bot's GraphMeetingProvider reaches through its real seams:
 `base_url`, `authority_host` and msal's `http_client` (msal's own code fetches the tenant

@@ -1,4 +1,4 @@
-"""The virtual panel (issue 3) over HTTP, as Teams would drive it.
+"""The virtual panel over HTTP, as Teams would drive it.
 
 Every press is a real Teams activity posted to `/api/messages`: an `invoke` named
 `adaptiveCard/action` from the panel channel (team, channel and tenant in channelData)

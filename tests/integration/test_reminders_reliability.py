@@ -1,4 +1,4 @@
-"""Reminders are never lost, never doubled, and kind to Teams (issue 4).
+"""Reminders are never lost, never doubled, and kind to Teams (README, The statutory clock).
 
 The real bot stack (bootstrap, the outbox dispatcher, the SchedulerRuntime with its
 APScheduler job store and leader lock) over a real database, with Teams replaced by the

@@ -1,17 +1,18 @@
 """Bot Framework channel tokens minted locally, so auth tests never touch the network.
 
 botbuilder 4.17.1 validates a channel token against the signing keys it caches per
-OpenID metadata URL in ``JwtTokenExtractor.metadataCache`` (a private class attribute;
-reliability-security §6). :class:`LocalSigningKey` generates an RSA key, puts its JWK —
-with a ``kid`` and ``"endorsements"`` — into that cache for the channel issuer's metadata
-URL, and mints RS256 tokens shaped like the ones the Bot Connector sends to a bot::
+OpenID metadata URL in ``JwtTokenExtractor.metadataCache`` (a private class attribute).
+So a locally generated signing key is placed in that cache and no network is needed:
+:class:`LocalSigningKey` generates an RSA key, puts its JWK — with a ``kid`` and
+``"endorsements"`` — into that cache for the channel issuer's metadata URL, and mints
+RS256 tokens shaped like the ones the Bot Connector sends to a bot::
 
     with LocalSigningKey() as key:                  # installed; restored on exit
         token = key.token(app_id=APP_ID, service_url=activity["serviceUrl"])
         headers = {"Authorization": f"Bearer {token}"}
 
-:meth:`LocalSigningKey.forge` makes every forgery in reliability-security §5 A-series
-by name (see :data:`FORGERIES`). The cache is private API: these helpers are pinned to
+:meth:`LocalSigningKey.forge` makes every forgery listed below by name (see
+:data:`FORGERIES`). The cache is private API: these helpers are pinned to
 botbuilder / botframework-connector 4.17.1 (checked on import).
 """
 
@@ -42,7 +43,7 @@ if CONNECTOR_VERSION != "4.17.1":
 ISSUER = AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER  # https://api.botframework.com
 _MISSING = object()
 
-# name -> what the forgery is (reliability-security §5)
+# name -> what the forgery is
 FORGERIES: dict[str, str] = {
     "expired": "exp an hour ago (A4)",
     "expired_beyond_leeway": "exp 6 minutes ago, past the SDK's 5-minute clock skew (A5)",

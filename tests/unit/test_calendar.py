@@ -1,7 +1,7 @@
 """The England working-day calendar: the rule for day 0, bank holidays, closure days, BST.
 
 Property tests state the rules over many dates; the tables pin the dates a safeguarding
-lead could check on a wall calendar (DESIGN §5).
+lead could check on a wall calendar (docs/architecture.md, Statutory clock).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Candidates are the working-hours slots of the window's working days (England's b
 holidays and the partnership's closure days are not working days); the earliest slot
 with nobody busy wins; failing that, the chair is offered the best few: fewest people
 busy, then earliest, one per day. An outcome is quorate only with a representative of
-each statutory partner (seed 002 §4.6.1).
+each statutory partner (West Midlands procedures, 4.6.1).
 """
 
 from __future__ import annotations

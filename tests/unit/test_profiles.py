@@ -55,8 +55,9 @@ def window(earliest: int, latest: int) -> tuple[int, int]:
     return (earliest, latest)
 
 
-# --- every shipped step against the number its seed gives ----------------------------------
-# (profile, step, anchor, offset or window, owner, condition). DESIGN §5's table, row by row.
+# --- every shipped step against the number its source gives --------------------------------
+# (profile, step, anchor, offset or window, owner, condition): docs/sources.md's timescales
+# table, row by row.
 
 EXPECTED_STEPS: list[tuple[str, str, str, Any, str, str | None]] = [
     ("national_minimum", "notify_national_panel", "aware", WD(5), "local_authority", None),

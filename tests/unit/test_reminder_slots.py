@@ -1,4 +1,4 @@
-"""When a deadline's reminders fall due (bot/domain/reminders.py, issue 4).
+"""When a deadline's reminders fall due (bot/domain/reminders.py).
 
 A heads-up two working days before the due day, one on the due day and one on each
 working day after it, all at 09:00 Europe/London, on the England calendar (weekends,

@@ -1,5 +1,5 @@
-"""Start-up configuration: refusing to run unsafely (reliability-security §5 A18) and
-errors that name the setting and say how to fix it."""
+"""Start-up configuration: refusing to run unsafely (an empty Bot Framework app id in
+production must stop start-up) and errors that name the setting and say how to fix it."""
 
 from __future__ import annotations
 

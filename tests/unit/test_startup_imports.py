@@ -1,4 +1,4 @@
-"""Start-up budget (issue 6): what `import bot.app` must not load, and that the lazy
+"""Start-up budget (README, Performance): what `import bot.app` must not load, and that the lazy
 `botbuilder.dialogs` (bot/teams/lazy_dialogs.py) still answers every name it exports.
 
 Each check runs in a fresh interpreter: this test process has imported half the world.
@@ -50,7 +50,8 @@ def test_importing_the_app_loads_none_of_the_libraries_only_some_turns_need() ->
         print(json.dumps(sorted(m for m in sys.modules)))
     """)
     loaded = [name for name in NOT_AT_START if name in found]
-    assert loaded == [], f"imported at start-up: {loaded} (see issue 6: import these where they are used)"
+    assert loaded == [], (f"imported at start-up: {loaded} "
+                          "(start-up budget, README, Performance: import these where they are used)")
 
 
 def test_the_lazy_dialogs_package_answers_every_name_the_real_one_exports() -> None:

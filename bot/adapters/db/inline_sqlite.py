@@ -2,7 +2,7 @@
 
 Why: the stock async SQLite driver, aiosqlite, sends every cursor call (cursor, execute,
 fetchall, close, commit…) to a worker thread and back through `call_soon_threadsafe`.
-Measured on this project's 2-core machines (tests/bench/bench.py, issue 6), one read
+Measured on this project's 2-core machines (tests/bench/bench.py; README, Performance), one read
 transaction with one indexed query cost 1.5–1.7 ms of CPU and each further statement
 about 0.5 ms, while the query itself takes 4 µs in sqlite3. A vote turn runs ~40
 statements, so most of its CPU went on thread hops, not on SQL.

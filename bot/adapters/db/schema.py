@@ -1,5 +1,5 @@
 """Tables. One database holds cases, events, the outbox, conversation references,
-dialog state and (later) votes, deadlines and reminders (DESIGN §8).
+dialog state and (later) votes, deadlines and reminders (docs/architecture.md, Layers).
 
 Alembic migrations under `migrations/` create these; this module is their source of
 truth for queries and for `alembic revision --autogenerate`.
