@@ -7,7 +7,7 @@ LOCK := requirements.lock
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | sha1sum | cut -c1-12)
 
-.PHONY: install run test e2e lint lock migrate package bench clean
+.PHONY: install run demo test e2e lint lock migrate package bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ lock: | $(PY)
 
 run: $(STAMP)  ## start the bot on the embedded default (SQLite, local mode, http://localhost:3978/api/messages)
 	$(PY) -m bot
+
+demo: $(STAMP)  ## training mode: a rehearsal on its own database (data/training.db), for Agents Playground
+	mkdir -p data
+	TRAINING_MODE=true DATABASE_URL=sqlite:///./data/training.db PARTNERSHIP_FILE=config/partnership.example.toml \
+		$(PY) -m bot
 
 test: $(STAMP)  ## the whole suite: lint, layer contracts, tests
 	$(VENV)/bin/ruff check .

@@ -68,8 +68,15 @@ def main() -> int:
         )
     log.info("starting", extra={"host": settings.bind_host, "port": settings.port,
                                 "partnership": components.partnership.short_name})
-    web.run_app(build_web_app(components), host=settings.bind_host, port=settings.port, access_log=None,
-                print=lambda *_: None)
+    if settings.training_mode:
+        log.warning("TRAINING MODE: a rehearsal with synthetic cases only; every card says so.",
+                    extra={"database": settings.database_url})
+    try:
+        web.run_app(build_web_app(components), host=settings.bind_host, port=settings.port, access_log=None,
+                    print=lambda *_: None)
+    except ConfigError as error:  # found at start-up (e.g. the database's training stamp)
+        print(f"Rapid Review bot cannot start:\n{error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -21,7 +21,7 @@ from aiohttp import web
 from botbuilder.core import ConversationState
 from botbuilder.integration.aiohttp import CloudAdapter
 
-from bot.adapters.clock import SystemClock
+from bot.adapters.clock import SystemClock, TrainingClock
 from bot.adapters.db.case_store import ReferralCache, SqlCaseStore
 from bot.adapters.db.database import Database, sync_url
 from bot.adapters.db.deadline_store import SqlDeadlineStore
@@ -31,6 +31,7 @@ from bot.adapters.db.outbox_store import SqlOutboxStore
 from bot.adapters.db.panel_store import SqlPanelStore
 from bot.adapters.db.roster_store import RosterCache, SqlRosterStore
 from bot.adapters.db.scope import Scope
+from bot.adapters.db.training_store import SqlTrainingStore
 from bot.adapters.db.turn_store import SqlTurnStore
 from bot.adapters.db.unit_of_work import SqlUnitOfWork
 from bot.adapters.links import LinkSigner
@@ -55,12 +56,14 @@ from bot.teams.notifier import TeamsNotifier
 from bot.teams.panel_actions import PanelActions
 from bot.teams.sdk import bot_framework_authentication
 from bot.teams.storage import SqlStorage
+from bot.teams.training import TrainingActions, TrainingEdge, TrainingNotifier
 from scheduler.calendar import EnglandCalendar
 from scheduler.profiles import ProfileError, load_profile
 from scheduler.runtime import SchedulerRuntime
 
 log = logging.getLogger(__name__)
 COMPONENTS = web.AppKey("components", object)
+TRAINING = "training"  # the database stamp of training mode (bot_state key `mode`)
 
 
 @dataclass(frozen=True)
@@ -151,21 +154,30 @@ def bootstrap(
     clock = clock or SystemClock()
     db = db or Database(settings.database_url)
     stores = sql_stores(db)
+    training_state: SqlTrainingStore | None = None
+    if settings.training_mode:  # a rehearsal: real time plus the stored offset, cards to inboxes
+        training_state = SqlTrainingStore(Scope(db))
+        clock = TrainingClock(clock, training_state.clock_offset, training_state.save_clock_offset)
     # Connector clients reused across turns: see bot/teams/sdk.py.
     adapter = adapter or CloudAdapter(bot_framework_authentication(_sdk_config(settings)))
     adapter.on_turn_error = on_turn_error
     base = settings.public_base_url or f"http://localhost:{settings.port}"
     links = LinkSigner(lambda: stores.turns.shared_secret("file-links"), base)
     tz = ZoneInfo(partnership.time_zone)
-    notifier = TeamsNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock)
+    notifier = (TeamsNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock)
+                if training_state is None else
+                TrainingNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
+                                 state=training_state))
     services = build_services(stores, partnership, clock, notifier,
                               profile=profile or _profile(partnership, Path(settings.partnership_file)),
                               meetings=meetings or _meeting_provider(settings),
                               meeting_settings=_meeting_settings(settings))
     outbox = OutboxDispatcher(services)
     conversation_state = ConversationState(SqlStorage(stores.turns, clock))
+    training_clock = clock if isinstance(clock, TrainingClock) else None
+    training = TrainingActions(services, state=training_state, clock=training_clock, outbox=outbox)
     bot = RapidReviewBot(services, conversation_state, settings.app_id, PanelActions(services, notifier),
-                         ClockActions(services), MeetingActions(services))
+                         ClockActions(services), MeetingActions(services), training)
     endpoint = MessagesEndpoint(
         adapter,
         bot,
@@ -174,6 +186,8 @@ def bootstrap(
         clock,
         allowed_tenants=frozenset(t.lower() for t in partnership.tenant_ids),
         local_mode=settings.local_mode,
+        training=(TrainingEdge(services, training_state, training_clock)
+                  if training_state is not None and training_clock is not None else None),
     )
     return Components(settings, partnership, db, stores, clock, services, adapter, bot, outbox, endpoint, links)
 
@@ -206,6 +220,7 @@ async def start(components: Components, *, run_outbox: bool = True) -> None:
     real process) the outbox dispatcher and the scheduler run; tests drive both by hand."""
     # Alembic only when the schema is behind (start-up time: README, Performance)
     await migrate_if_behind(components.db)
+    await check_database_mode(components)
     await seed_members_from_config(components.services)
     if run_outbox:
         components.outbox.start()
@@ -213,11 +228,39 @@ async def start(components: Components, *, run_outbox: bool = True) -> None:
         runtime = SchedulerRuntime(
             sync_url(components.db.url),
             LeaderLock(components.db),
-            lambda: deadlines.sweep(components.services),
+            lambda: _sweep(components),
             time_zone=components.partnership.time_zone,
         )
         runtime.start()
         components.extras["scheduler"] = runtime
+
+
+async def _sweep(components: Components) -> int:
+    if isinstance(components.clock, TrainingClock):  # another process may have moved the training clock
+        await components.clock.refresh()
+    return await deadlines.sweep(components.services)
+
+
+async def check_database_mode(components: Components) -> None:
+    """A training bot runs only on a training database (stamped at its first start; a database
+    that already holds cases without the stamp is refused), and a production bot never on one."""
+    turns, now = components.stores.turns, components.clock.now()
+    mode = await turns.database_mode()
+    if components.settings.training_mode:
+        if mode != TRAINING:
+            if await turns.holds_cases():
+                raise ConfigError(
+                    "TRAINING_MODE is on but the database at DATABASE_URL already holds cases and is not a training "
+                    "database: a rehearsal never runs on real cases. Point DATABASE_URL at a training database "
+                    "(`make demo` uses sqlite:///./data/training.db), or unset TRAINING_MODE.")
+            await turns.stamp_database_mode(TRAINING, now)
+        assert isinstance(components.clock, TrainingClock)
+        await components.clock.refresh()
+    elif mode == TRAINING:
+        raise ConfigError(
+            "The database at DATABASE_URL is a training database (stamped by TRAINING_MODE), and this bot is not in "
+            "training mode: a real bot never runs on rehearsal data. Point DATABASE_URL at the real database, or set "
+            "TRAINING_MODE=true to rehearse.")
 
 
 async def stop(components: Components) -> None:
@@ -252,4 +295,5 @@ def build_web_app(components: Components, *, run_outbox: bool = True) -> web.App
 
 async def _healthz(request: web.Request) -> web.Response:
     components: Components = request.app[COMPONENTS]  # type: ignore[assignment]
-    return web.json_response({"status": "ok", "mode": "local" if components.settings.local_mode else "production"})
+    mode = "training" if components.settings.training_mode else "local" if components.settings.local_mode else "production"
+    return web.json_response({"status": "ok", "mode": mode})

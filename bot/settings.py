@@ -80,6 +80,8 @@ class Settings(BaseSettings):
                                       validation_alias=AliasChoices("MEETING_DEFAULT_TIME", "meeting_default_time"))
     chair_notes_hours_before: int = Field(default=24, ge=1, le=24 * 7, validation_alias=AliasChoices(
         "CHAIR_NOTES_HOURS_BEFORE", "chair_notes_hours_before"))
+    # Training mode (`make demo`): a rehearsal on its own database, never with real cases or a real tenant.
+    training_mode: bool = Field(default=False, validation_alias=AliasChoices("TRAINING_MODE", "training_mode"))
 
     @property
     def graph_configured(self) -> bool:
@@ -105,6 +107,16 @@ class Settings(BaseSettings):
         return "127.0.0.1" if self.local_mode else self.host
 
     def check(self) -> None:
+        if self.training_mode:
+            if self.app_id or self.app_password:
+                raise ConfigError(
+                    "TRAINING_MODE is on but MicrosoftAppId/MicrosoftAppPassword are set: training mode is a "
+                    "rehearsal in Agents Playground and must never be reachable from a real Teams tenant. Unset the "
+                    "Bot Framework credentials, or unset TRAINING_MODE.")
+            if self.environment is Environment.PRODUCTION:
+                raise ConfigError(
+                    "TRAINING_MODE is on but BOT_ENV=production: a production bot never runs a rehearsal. Unset "
+                    "BOT_ENV (training runs locally, e.g. `make demo`), or unset TRAINING_MODE.")
         if self.graph_configured:
             missing = [name for name, value in (("GRAPH_TENANT_ID", self.graph_tenant_id),
                                                 ("GRAPH_ORGANISER", self.graph_organiser)) if not value]

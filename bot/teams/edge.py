@@ -34,6 +34,7 @@ from bot.domain.events import Event, EventKind
 from bot.services.ports import CaseStore, Clock
 from bot.teams.handler import RapidReviewBot, tenant_of
 from bot.teams.replies import Reply, invoke_body
+from bot.teams.training import TrainingEdge
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,8 @@ class ActivityLog(Protocol):
 
 class MessagesEndpoint:
     def __init__(self, adapter: CloudAdapter, bot: RapidReviewBot, turns: ActivityLog, cases: CaseStore,
-                 clock: Clock, *, allowed_tenants: frozenset[str], local_mode: bool) -> None:
+                 clock: Clock, *, allowed_tenants: frozenset[str], local_mode: bool,
+                 training: TrainingEdge | None = None) -> None:
         self.adapter = adapter
         self.bot = bot
         self.turns = turns
@@ -61,6 +63,7 @@ class MessagesEndpoint:
         self.clock = clock
         self.allowed_tenants = allowed_tenants
         self.local_mode = local_mode
+        self.training = training  # training mode only (bot/teams/training.py); None in production
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         if "application/json" not in request.headers.get("Content-Type", ""):
@@ -97,10 +100,16 @@ class MessagesEndpoint:
             if not first:
                 return self._duplicate(activity, stored)
 
-        invoke_response = await self.adapter.process_activity(authenticated, activity, self.bot.on_turn)
+        logic, real = self.bot.on_turn, None
+        if self.training is not None:  # training mode: the acted identity and the banner
+            real = await self.training.before_turn(activity)
+            logic = self.training.around(real, self.bot.on_turn)
+        invoke_response = await self.adapter.process_activity(authenticated, activity, logic)
         if activity.type != ActivityTypes.invoke:
             return web.Response(status=201 if invoke_response is None else int(invoke_response.status))
         body = self._invoke_payload(invoke_response)
+        if self.training is not None:
+            body = self.training.wrap_invoke_body(body, real)
         if dedupe_key is not None:
             await self.turns.remember_response(dedupe_key, body)
         return web.json_response(body, status=200)

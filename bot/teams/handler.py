@@ -34,6 +34,7 @@ from bot.teams.people import PeopleMemory
 from bot.teams.replies import Reply, invoke_body
 from bot.teams.routes import Pressed, Router, card_routes
 from bot.teams.storage import StateConflict
+from bot.teams.training import TrainingActions
 from cards import chat
 from cards import referral_form as form
 from cards.actions import CardPress
@@ -70,8 +71,10 @@ def actor_of(activity: Activity) -> Actor | None:
 
 class RapidReviewBot(TeamsActivityHandler):
     def __init__(self, services: ServiceContext, conversation_state: ConversationState, app_id: str,
-                 panel_actions: PanelActions, clock_actions: ClockActions, meeting_actions: MeetingActions) -> None:
+                 panel_actions: PanelActions, clock_actions: ClockActions, meeting_actions: MeetingActions,
+                 training: TrainingActions | None = None) -> None:
         self.services = services
+        self.training = training or TrainingActions(services)  # production: refuses the training commands
         self.meeting_actions = meeting_actions
         self.panel_actions = panel_actions
         self.clock_actions = clock_actions
@@ -158,6 +161,9 @@ class RapidReviewBot(TeamsActivityHandler):
         text = command_text(turn_context.activity)
         if actor is None:
             return Reply(text="I could not tell who you are from Teams, so I cannot take a referral here.")
+        training_reply = await self.training.command(turn_context, actor, text)
+        if training_reply is not None:
+            return training_reply
         dc = await self.dialogs.create_context(turn_context)
         in_progress = dc.active_dialog is not None
         if text in ("refer", "start", "new referral", "chat.refer"):
@@ -186,10 +192,10 @@ class RapidReviewBot(TeamsActivityHandler):
         roles = await self.services.roster.roles_of(actor.aad_object_id)
         waiting = await self.services.outbox.count(WAITING_FOR_CHANNEL) if roles.manager else 0
         if text in ("help", "?", "hi", "hello"):
-            return Reply(card=chat.help_card(self.services.partnership.name, in_progress=in_progress,
-                                             waiting_posts=waiting))
-        return Reply(card=chat.help_card(self.services.partnership.name, in_progress=in_progress,
-                                         unknown=text, waiting_posts=waiting))
+            return Reply(card=self.training.help(chat.help_card(self.services.partnership.name,
+                                                                in_progress=in_progress, waiting_posts=waiting)))
+        return Reply(card=self.training.help(chat.help_card(self.services.partnership.name, in_progress=in_progress,
+                                                            unknown=text, waiting_posts=waiting)))
 
     async def _notification_summary(self, actor: Actor, argument: str) -> Reply:
         reference = parse_reference(argument)

@@ -23,6 +23,7 @@ _REMEMBER_RESPONSE = (
 )
 
 
+MODE_KEY = "mode"
 
 
 class SqlTurnStore:
@@ -90,6 +91,24 @@ class SqlTurnStore:
             row = (await conn.execute(select(t.bot_state.c.data).where(t.bot_state.c.key == key))).first()
         assert row is not None  # inserted above, or already there
         return bytes.fromhex(row.data["value"])
+
+    # ---- which kind of database this is (training mode) -------------------------------------
+
+    async def database_mode(self) -> str | None:
+        """`training` on a database stamped for rehearsals (training mode), else None."""
+        async with self.scope.read() as conn:
+            row = (await conn.execute(select(t.bot_state.c.data).where(t.bot_state.c.key == MODE_KEY))).first()
+        return str(row.data.get("mode")) if row is not None and isinstance(row.data, dict) else None
+
+    async def stamp_database_mode(self, mode: str, at: datetime) -> None:
+        """Stamp the database (once; an existing stamp is kept)."""
+        async with self.scope.write() as conn:
+            stmt = self.scope.insert(t.bot_state).values(key=MODE_KEY, data={"mode": mode}, etag="mode", updated_at=at)
+            await conn.execute(stmt.on_conflict_do_nothing(index_elements=[t.bot_state.c.key]))
+
+    async def holds_cases(self) -> bool:
+        async with self.scope.read() as conn:
+            return (await conn.execute(select(t.cases.c.id).limit(1))).first() is not None
 
     async def delete_state(self, keys: Sequence[str]) -> None:
         async with self.scope.write() as conn:
