@@ -36,10 +36,20 @@ PERSONAL_COMMANDS = [
     ("cancel", "Discard the referral in progress"),
     ("my referrals", "Your referrals, with reference, status and date"),
     ("notification summary RR-…", "Partnership managers: the fields the national notification form asks for"),
+    ("status", "Panel members, chairs and managers: open cases and their next deadline"),
+    ("timeline RR-…", "Panel members, chairs and managers: every step of a case, done, pending or overdue"),
+    ("show RR-…", "Panel members, chairs and managers: post a case's card again in the panel channel"),
     ("help", "This list"),
 ]
 CHANNEL_COMMANDS = [
     ("use this channel for the panel", "Partnership managers: post referrals and votes here"),
+    ("status", "Open cases and their next deadline"),
+    ("timeline RR-…", "Every step of a case, done, pending or overdue"),
+    ("show RR-…", "Post a case's card again here; the new post is kept up to date"),
+    ("members", "Who is on the panel roster"),
+    ("add @Name as police", "Partnership managers: add someone (local authority, police, health, chair, "
+                            "partnership manager)"),
+    ("remove @Name", "Partnership managers: take someone off the roster"),
     ("help", "What the bot does here"),
 ]
 

@@ -20,6 +20,7 @@ class EventKind(StrEnum):
     REFERRAL_SUBMITTED = "referral_submitted"
     REFERRAL_DRAFT_DISCARDED = "referral_draft_discarded"
     CASE_POSTED_TO_PANEL = "case_posted_to_panel"
+    CASE_CARD_REPOSTED = "case_card_reposted"  # `show RR-…`: the card posted again, the new post kept up to date
     PANEL_POST_WAITING = "panel_post_waiting_for_channel"
     # the lifecycle: every status change (bot/domain/lifecycle.py)
     CASE_MOVED = "case_moved"

@@ -201,6 +201,8 @@ class OutboxDispatcher:
             return False
         view = await panel_view(self.ctx, case)
         activity_id = await self.ctx.cases.panel_activity(case.id)
+        if item.payload.get("repost"):
+            return await self._repost_panel_card(item, channel, view, activity_id)
         if activity_id:
             await self._show_card(channel, activity_id, view)
             return True
@@ -213,6 +215,27 @@ class OutboxDispatcher:
             await tx.cases.set_panel_activity(case.id, activity_id)
             await audit(self.ctx, None, EventKind.CASE_POSTED_TO_PANEL, case_id=case.id,
                         detail={"activity_id": activity_id}, into=tx.cases)
+        return True
+
+    async def _repost_panel_card(self, item: OutboxItem, channel: Any, view: PanelView,
+                                 activity_id: str | None) -> bool:
+        """`show RR-…` (panel.repost_card): post the card as a NEW message and make it the one
+        kept up to date. At most one post per request: the request names the post the card
+        was on when it was asked for (`replaces`); if the case's card is on another post by
+        now, this request was delivered already (a retry after the post was recorded) or
+        another request overtook it, so the card there is brought up to date instead."""
+        if activity_id is None:
+            # Only the case's `:post` message creates the first card (two processes must
+            # never both post it); a request for a card not posted yet waits for it.
+            raise DeliveryError("case card not posted yet")
+        if activity_id != item.payload.get("replaces"):
+            await self._show_card(channel, activity_id, view)
+            return True
+        new_activity_id = await self.ctx.notifier.post_panel_card(channel, view)
+        async with self.ctx.uow.begin() as tx:
+            await tx.cases.set_panel_activity(view.case.id, new_activity_id)
+            await audit(self.ctx, None, EventKind.CASE_POSTED_TO_PANEL, case_id=view.case.id,
+                        detail={"activity_id": new_activity_id, "repost": True, "replaces": activity_id}, into=tx.cases)
         return True
 
     async def _referrer_query(self, item: OutboxItem) -> bool:

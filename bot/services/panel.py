@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from uuid import uuid4
 
 from bot.domain.case import Actor, Case, CaseSummary
 from bot.domain.events import Event, EventKind
@@ -23,6 +24,7 @@ from bot.services.audit import audit
 from bot.services.context import ServiceContext
 from bot.services.deadlines import case_anchor_dates
 from bot.services.ports import OUTBOX_LEASE_SECONDS, OutboxItem, OutboxMessage, QueryRecord, Roles
+from bot.services.referrals import PANEL_CHANNEL
 from bot.services.refusals import NotAuthorised, PanelRefused, Refused
 from bot.services.signal import HandedCard
 
@@ -131,6 +133,50 @@ async def view_referral(ctx: ServiceContext, actor: Actor, reference: str) -> Ca
     case = await load_case(ctx, reference)
     await audit(ctx, actor, EventKind.IDENTIFIERS_VIEWED, case_id=case.id, detail={"where": "personal_chat"})
     return case
+
+
+# ---- showing the card again -------------------------------------------------------------------
+
+CANNOT_SHOW = "I can't show that case."
+NO_PANEL_CHANNEL_FOR_SHOW = (
+    "The panel channel is not set yet, so there is nowhere to post the card. A partnership manager can type "
+    "**@Rapid Review use this channel for the panel** in the channel the panel uses.")
+
+
+async def repost_card(ctx: ServiceContext, actor: Actor, reference: str) -> CaseSummary:
+    """`show RR-…`: post the case's live card in the panel channel again and keep the new
+    post up to date from then on (a lost channel post is never a dead end).
+
+    Panel members, chairs and partnership managers only (roles from the roster by the
+    actor's Entra id). Anyone else is told the same sentence whether or not the case exists,
+    and the attempt is audited. The request is audited and its outbox message enqueued in
+    one unit of work; the message's key is new for every request, and the dispatcher posts
+    at most one card for it (bot/services/outbox.py, `_repost_panel_card`)."""
+    roles = await ctx.roster.roles_of(actor.aad_object_id)
+    if not roles.may_see_identifiers:
+        await audit(ctx, actor, EventKind.ACCESS_DENIED, detail={"action": "show_card", "reference": reference[:20]})
+        raise NotAuthorised(CANNOT_SHOW)
+    case = await ctx.cases.get_case(reference)
+    if case is None:
+        raise PanelRefused(f"There is no case {reference}.")
+    if await ctx.roster.channel(PANEL_CHANNEL) is None:
+        raise PanelRefused(NO_PANEL_CHANNEL_FOR_SHOW)
+    now = ctx.clock.now()
+    async with ctx.uow.begin() as tx:
+        replaces = await tx.cases.panel_activity(case.id)
+        await audit(ctx, actor, EventKind.CASE_CARD_REPOSTED, case_id=case.id, detail={"replaces": replaces},
+                    into=tx.cases)
+        await tx.outbox.enqueue([repost_message(case.id, replaces, now.strftime("%Y%m%dT%H%M%S%f"))], now)
+    ctx.kick_outbox()
+    return case.summary
+
+
+def repost_message(case_id: str, replaces: str | None, stamp: str) -> OutboxMessage:
+    """Post the case card again. `replaces` is the post the card was on when it was asked
+    for: once the case's card is on any other post, this request has been delivered (or
+    overtaken by another), so a retry updates that post instead of posting again."""
+    return OutboxMessage(key=f"panel_card:{case_id}:repost:{stamp}:{uuid4().hex[:8]}", kind=OutboxKind.PANEL_CARD,
+                         case_id=case_id, payload={"repost": True, "replaces": replaces})
 
 
 # ---- voting ------------------------------------------------------------------------------------

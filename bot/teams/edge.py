@@ -155,8 +155,11 @@ class MessagesEndpoint:
 
 
 async def method_not_allowed(request: web.Request) -> web.Response:
-    """Anything but POST on /api/messages: 405, logged in one line like every other rejection."""
-    log.warning("rejected request: method not allowed", extra={"method": request.method[:10]})
+    """Anything but POST on /api/messages: 405, logged in one line like every other rejection.
+    HEAD and OPTIONS are probes (Microsoft 365 Agents Playground sends HEAD when it starts),
+    not attacks: the same answer, logged at INFO."""
+    level = logging.INFO if request.method in ("HEAD", "OPTIONS") else logging.WARNING
+    log.log(level, "rejected request: method not allowed", extra={"method": request.method[:10]})
     return web.Response(status=405, headers={"Allow": "POST"})
 
 

@@ -29,7 +29,7 @@ from bot.services.ports import Address
 from bot.services.refusals import NotAuthorised
 from bot.teams.clock_actions import ClockActions
 from bot.teams.meeting_actions import MeetingActions
-from bot.teams.panel_actions import MEMBER_LISTING, PanelActions
+from bot.teams.panel_actions import MEMBER_LISTING, SHOW, PanelActions
 from bot.teams.people import PeopleMemory
 from bot.teams.replies import Reply, invoke_body
 from bot.teams.routes import Pressed, Router, card_routes
@@ -186,6 +186,8 @@ class RapidReviewBot(TeamsActivityHandler):
             return Reply(card=chat.my_referrals_card(cases, self.services.tz, in_progress=in_progress))
         if text.startswith("notification summary"):
             return await self._notification_summary(actor, text.removeprefix("notification summary"))
+        if text.split(" ", 1)[0] == SHOW:
+            return await self.panel_actions.show_command(turn_context, actor, text)
         clock_reply = await self.clock_actions.command(actor, text)
         if clock_reply is not None:
             return clock_reply
@@ -229,6 +231,8 @@ class RapidReviewBot(TeamsActivityHandler):
             return Reply(card=chat.channel_bound_card(released))
         if actor is not None and (text.split(" ", 1)[0] in ("add", "remove") or text in MEMBER_LISTING):
             return await self.panel_actions.membership_command(turn_context, actor, text)
+        if actor is not None and text.split(" ", 1)[0] == SHOW:
+            return await self.panel_actions.show_command(turn_context, actor, text)
         if actor is not None:
             clock_reply = await self.clock_actions.command(actor, text)
             if clock_reply is not None:

@@ -13,10 +13,11 @@ import logging
 from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
 
-from bot.domain.case import Actor
+from bot.domain.case import Actor, parse_reference
 from bot.services import membership, panel
 from bot.services.context import ServiceContext
 from bot.services.membership import TeamsPerson
+from bot.services.referrals import PANEL_CHANNEL
 from bot.services.refusals import NotAuthorised, Refused
 from bot.teams.notifier import TeamsNotifier
 from bot.teams.replies import Reply
@@ -28,6 +29,7 @@ from cards.roster import members_card
 log = logging.getLogger(__name__)
 
 MEMBER_LISTING = ("members", "list members", "panel members")
+SHOW = "show"
 
 
 class PanelActions:
@@ -100,6 +102,28 @@ class PanelActions:
             return None
         return Reply(card=vote_card.query_card(view, query.question, query.partner.title, query.id,
                                                error=str(refused), typed=p.press.inputs.get("answer")))
+
+    # ---- `show RR-…`, in the panel channel or personal chat ---------------------------------------------
+
+    async def show_command(self, turn_context: TurnContext, actor: Actor, text: str) -> Reply:
+        """Post the case's live card in the panel channel again; the new post is the one
+        kept up to date (bot/services/panel.py, `repost_card`)."""
+        reference = parse_reference(text.removeprefix(SHOW))
+        if reference is None:
+            return Reply(text="Say which case, for example: **show RR-2026-0001**.")
+        if getattr(turn_context.activity.conversation, "conversation_type", None) == "channel":
+            bound = await self.services.roster.channel(PANEL_CHANNEL)
+            here = (turn_context.activity.conversation.id or "").split(";messageid=")[0]
+            if bound is not None and bound.conversation_id != here:
+                return Reply(text="Type **show RR-…** in the panel channel or in your personal chat with the bot.")
+        try:
+            case = await panel.repost_card(self.services, actor, reference)
+        except NotAuthorised as denied:
+            return Reply(text=str(denied), status=403)
+        except Refused as refused:
+            return Reply(text=str(refused))
+        return Reply(text=f"The card for {case.reference} is posted again in the panel channel; the new post is "
+                          "kept up to date from now on.")
 
     # ---- membership, in the panel channel ------------------------------------------------------------
 

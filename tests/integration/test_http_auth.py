@@ -397,6 +397,21 @@ async def test_get_gets_405(bot, signing_key, logs):
     assert_one_line_rejection(logs.records, token)
 
 
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS"])
+async def test_the_playground_probe_gets_405_allow_post_without_a_warning(bot, logs, method):
+    """Microsoft 365 Agents Playground sends HEAD /api/messages when it starts: a probe,
+    answered like GET but not logged as a rejection worth a warning."""
+    assert bot.client is not None
+    logs.clear()
+    response = await bot.client.request(method, "/api/messages")
+    await response.read()
+    assert response.status == 405
+    assert response.headers.get("Allow") == "POST"
+    assert bot.turns == []  # type: ignore[attr-defined]
+    assert not [r for r in logs.records if r.levelno >= logging.WARNING], [
+        (r.name, r.levelname, r.getMessage()) for r in logs.records if r.levelno >= logging.WARNING]
+
+
 # ---- A15 / C12: a replayed invoke -----------------------------------------------------------------
 
 
