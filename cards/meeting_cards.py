@@ -124,7 +124,7 @@ def slot_choice_card(case: CaseSummary, meeting: MeetingRecord, tz: ZoneInfo) ->
         start, end = datetime.fromisoformat(option["start"]), datetime.fromisoformat(option["end"])
         busy = option.get("busy") or []
         body.append({"type": "Container", "separator": True, "items": [
-            subheading(when(start, end, tz)),
+            subheading(f"**{when(start, end, tz)}**"),
             literal("Busy: " + ", ".join(busy) if busy else "Everyone free"),
             action_set([execute("Book this time", PICK, case.reference, validate=False,
                                 tooltip=f"Book {when(start, end, tz)}", start=option["start"])]),

@@ -159,7 +159,7 @@ def member_card(view: PanelView, tz: ZoneInfo, partner: Partner, *, message: str
         return [error_text(error)] if error and error_field == name else []
 
     controls: list[Element] = [
-        subheading(f"Your vote for {partner.title}" + (" (you can change it until the panel decides)" if current else "")),
+        subheading(f"Your vote for **{partner.title}**" + (" (you can change it until the panel decides)" if current else "")),
         {"type": "Input.ChoiceSet", "id": "choice", "label": "Outcome", "isRequired": True,
          "errorMessage": "Choose an outcome.", "style": "expanded",
          "choices": [{"title": c.title, "value": c.value} for c in VoteChoice],
