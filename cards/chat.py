@@ -24,6 +24,7 @@ from cards.common import (
     notice,
     para,
     shorten_to_fit,
+    subheading,
     verbs,
 )
 
@@ -176,13 +177,13 @@ def notification_summary_card(case: Case, tz: ZoneInfo, today: date) -> Element:
         heading(f"National notification: {case.reference}", size="Medium"),
         para("Copy these into the Child safeguarding incident notification form. Anything blank was not known "
              "when the referral was made.", size="Small"),
-        para("**Notifier's contact details**"),
+        subheading("Notifier's contact details"),
         *labelled("Referrer", f"{r.referrer.name}, {r.referrer.job_title}, {r.referrer.agency}"),
         *labelled("E-mail / telephone", " / ".join(x for x in (r.referrer.email, r.referrer.telephone) if x)),
         *labelled("Agency's nominated lead",
                   " · ".join(x for x in (r.referrer.lead_name, r.referrer.lead_role, r.referrer.lead_contact) if x)
                   or None),
-        para("**The incident**"),
+        subheading("The incident"),
         *labelled("Date and time", when),
         *labelled("Location", incident.incident_location),
         *labelled("Died or seriously harmed", labels.HARM[incident.outcome]),
@@ -194,7 +195,7 @@ def notification_summary_card(case: Case, tz: ZoneInfo, today: date) -> Element:
     for index, child in enumerate(r.children.children, start=1):
         age = child.age_at(incident.incident_date)
         body += [
-            para(f"**Child {index}**"),
+            subheading(f"Child {index}"),
             *labelled("Name", child.name),
             *labelled("Age at the incident", f"{age}" + ("" if child.date_of_birth else " (estimated)")
                       if age is not None else None),

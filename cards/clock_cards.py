@@ -28,6 +28,8 @@ from cards.common import (
     literal,
     notice,
     para,
+    plain_text,
+    subheading,
     verbs,
 )
 
@@ -40,6 +42,8 @@ VERBS = verbs(
     Verb(AGENCY_RETURNED, id_key=AGENCY_REQUEST_ID),
 )
 RAG_MARK = {Rag.RED: "🔴", Rag.AMBER: "🟠", Rag.GREEN: "🟢"}
+# The words that go with each mark: status is never shown by colour alone (WCAG 1.4.1).
+RAG_WORDS = {Rag.RED: "Overdue", Rag.AMBER: "Due soon", Rag.GREEN: "On track"}
 _UNSAFE_IN_MENTION = re.compile(r"[<>*_`\[\]~|\\]")
 
 
@@ -79,7 +83,7 @@ def reminder_card(view: ReminderView, tz: ZoneInfo) -> Element:
     body: list[Element] = [
         para(f"Reminder · {view.case.reference} · {view.case.pseudonym}", subtle=True, size="Small"),
         {"type": "Container", "style": style, "items": [
-            para(_due_words(view) + f": {escape_markdown(d.label)}", weight="Bolder"),
+            heading(_due_words(view) + f": {escape_markdown(d.label)}", size="Default"),
         ]},
         facts([
             ("Due", _day(d.due_at, tz) + (f" (window from {_day(d.earliest_at, tz)})" if d.is_window else "")),
@@ -112,9 +116,10 @@ def done_actions(reference: str, d: DeadlineRow) -> list[Element]:
     if d.asks_for_date:
         inputs.append({"type": "Input.Date", "id": "done_on", "label": "Date it was done", "isRequired": True,
                        "errorMessage": "Give the date."})
-    done = execute("Mark done", MARK_DONE, reference, style="positive", step=d.id)
+    which = f"Mark done: {d.label}"  # read as the button's description: a timeline has one per open step
+    done = execute("Mark done", MARK_DONE, reference, style="positive", tooltip=which, step=d.id)
     if inputs:
-        return [{"type": "Action.ShowCard", "title": "Mark done",
+        return [{"type": "Action.ShowCard", "title": "Mark done", "tooltip": which,
                  "card": {"type": "AdaptiveCard", "body": inputs, "actions": [done]}},
                 execute("Timeline", TIMELINE, reference, validate=False)]
     return [done, execute("Timeline", TIMELINE, reference, validate=False)]
@@ -123,7 +128,8 @@ def done_actions(reference: str, d: DeadlineRow) -> list[Element]:
 def done_card(reference: str, d: DeadlineRow, tz: ZoneInfo) -> Element:
     return card([
         para(f"{reference}", subtle=True, size="Small"),
-        {"type": "Container", "style": "good", "items": [para(f"Done: {escape_markdown(d.label)}", weight="Bolder")]},
+        {"type": "Container", "style": "good", "items": [heading(f"Done: {escape_markdown(d.label)}",
+                                                                 size="Default")]},
         literal(f"Marked done by {d.done_by_name or 'someone'} on {_when(d.done_at, tz)}"
                 + (f"; done on {d.done_on:%d %b %Y}" if d.done_on else "")),
     ], actions=[execute("Timeline", TIMELINE, reference, validate=False)])
@@ -158,7 +164,7 @@ def timeline_card(t: Timeline, tz: ZoneInfo) -> Element:
         if d.status == "open":
             body.append(action_set(done_actions(s.reference, d)[:1]))
     if t.agencies:
-        body.append(para("**Agencies' information**"))
+        body.append(subheading("Agencies' information"))
         for r in t.agencies:
             state = (f"returned {_day(r.returned_at, tz)}" if r.returned_at else f"asked {_day(r.sent_at, tz)}")
             row: Element = {"type": "ColumnSet", "columns": [
@@ -187,10 +193,15 @@ def status_card(lines: list[StatusLine], total: int, tz: ZoneInfo) -> Element:
             when = (f"{-left} working day{'s' if left != -1 else ''} overdue" if left < 0 else
                     "due today" if left == 0 else f"{left} working day{'s' if left != 1 else ''} left")
             nxt = f"{(RAG_MARK.get(line.rag, '') if line.rag else '')} {escape_markdown(r.next_label or '')}: {_day(r.next_due_at, tz)} ({when})"
-        body.append({"type": "Container", "separator": True, "items": [
-            para(f"**{r.reference}** · {r.pseudonym} · {_status(r.status)}"),
-            para(nxt, size="Small"),
-        ], "selectAction": _without_fallback(execute("Timeline", TIMELINE, r.reference, validate=False))})
+        items = [para(f"**{r.reference}** · {r.pseudonym} · {_status(r.status)}"), para(nxt, size="Small")]
+        if line.rag:  # the mark's colour in words, after the line it marks
+            items.append({**para(RAG_WORDS[line.rag], size="Small", weight="Bolder"), "spacing": "None"})
+        # The whole row is the button, and a button's title is its accessible name (the row's
+        # text is not read separately), so the title says everything the row says.
+        row_words = ". ".join(plain_text(item["text"]).lstrip("🔴🟠🟢 ") for item in items)
+        timeline = execute(f"{row_words}. Open the timeline", TIMELINE, r.reference, validate=False)
+        body.append({"type": "Container", "separator": True, "items": items,
+                     "selectAction": _without_fallback(timeline)})
     return card(body)
 
 

@@ -14,6 +14,7 @@ Rules that hold on every card:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +40,10 @@ def card(
     actions: list[Element] | None = None,
     refresh: Element | None = None,
     entities: list[Element] | None = None,
+    speak: str | None = None,
 ) -> Element:
+    """The card. `speak` (what a voice or screen-reader client reads for the card as a
+    whole) defaults to the card's first heading (docs/accessibility.md)."""
     result: Element = {
         "type": "AdaptiveCard",
         "$schema": SCHEMA,
@@ -47,6 +51,9 @@ def card(
         "msteams": {"width": "Full"},
         "body": body,
     }
+    spoken = speak if speak is not None else first_heading(body)
+    if spoken:
+        result["speak"] = plain_text(spoken)
     if actions:
         result["actions"] = actions
     if refresh:
@@ -54,6 +61,25 @@ def card(
     if entities:
         result["msteams"]["entities"] = entities
     return result
+
+
+def first_heading(body: list[Element]) -> str | None:
+    """The text of the first TextBlock styled as a heading, in reading order."""
+    for element in _elements(body):
+        if element.get("type") == "TextBlock" and element.get("style") == "heading":
+            text = element.get("text")
+            return text if isinstance(text, str) else None
+    return None
+
+
+_MARKDOWN_MARKS = re.compile(r"\\(.)|[*_`]")
+
+
+def plain_text(text: str) -> str:
+    """Our Markdown as words, for `speak` and accessible names: emphasis marks and
+    escapes removed; `<`, `>` and `&` (which SSML reads as markup) dropped or spelled out."""
+    words = _MARKDOWN_MARKS.sub(lambda m: m.group(1) or "", text)
+    return " ".join(words.replace("&", " and ").replace("<", "").replace(">", "").split())
 
 
 def card_size(value: Element) -> int:
@@ -109,7 +135,15 @@ def escape_markdown(text: str) -> str:
 
 
 def heading(text: str, *, size: str = "Large") -> Element:
+    """A heading: `style: heading` (Adaptive Cards 1.5) makes screen readers announce it as
+    one and lets their users jump from heading to heading."""
     return {"type": "TextBlock", "text": text, "size": size, "weight": "Bolder", "wrap": True, "style": "heading"}
+
+
+def subheading(text: str, *, size: str = "Default") -> Element:
+    """The heading of a part of a card (a section, a child, a group): a heading to a screen
+    reader, and bold text of the given size on screen. Never a bold paragraph instead."""
+    return heading(text, size=size)
 
 
 def para(
@@ -224,10 +258,13 @@ def execute(
     validate: bool = True,
     style: str | None = None,
     secondary: bool = False,
+    tooltip: str | None = None,
     **extra: Any,
 ) -> Element:
     """An Action.Execute (Universal Action) with an Action.Submit fallback for older
-    clients; both carry the same data and reach the same handler."""
+    clients; both carry the same data and reach the same handler. `tooltip` (Adaptive
+    Cards 1.5) is read by screen readers as the button's description: give it to a button
+    whose title repeats on the card ("Edit", "Mark done") to say which one it is."""
     data = action_data(verb, ref, version, **extra)
     action: Element = {
         "type": "Action.Execute",
@@ -244,6 +281,8 @@ def execute(
     }
     if style:
         action["style"] = style
+    if tooltip:
+        action["tooltip"] = action["fallback"]["tooltip"] = tooltip
     if secondary:
         action["mode"] = "secondary"
     return action

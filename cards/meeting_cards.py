@@ -22,6 +22,7 @@ from cards.common import (
     literal,
     notice,
     para,
+    subheading,
     verbs,
 )
 
@@ -123,11 +124,12 @@ def slot_choice_card(case: CaseSummary, meeting: MeetingRecord, tz: ZoneInfo) ->
         start, end = datetime.fromisoformat(option["start"]), datetime.fromisoformat(option["end"])
         busy = option.get("busy") or []
         body.append({"type": "Container", "separator": True, "items": [
-            para(f"**{when(start, end, tz)}**"),
+            subheading(f"**{when(start, end, tz)}**"),
             literal("Busy: " + ", ".join(busy) if busy else "Everyone free"),
-            action_set([execute("Book this time", PICK, case.reference, validate=False, start=option["start"])]),
+            action_set([execute("Book this time", PICK, case.reference, validate=False,
+                                tooltip=f"Book {when(start, end, tz)}", start=option["start"])]),
         ]})
-    body += [para("**Or pick another time**"),
+    body += [subheading("Or pick another time"),
              {"type": "Input.Date", "id": "date", "label": "Date"},
              {"type": "Input.Time", "id": "time", "label": "Start time"}]
     return card(body, actions=[execute("Book at this time", CHOOSE, case.reference)])
@@ -155,13 +157,13 @@ def chair_notes_card(case: Case, meeting: MeetingRecord, tz: ZoneInfo) -> Elemen
                ("Date of referral", f"{s.received_at.astimezone(tz):%d %B %Y}"),
                ("Date of LA notification", f"{r.incident.la_aware_date:%d %B %Y}" if r.incident.la_aware_date
                 else "not recorded")]),
-        para("**Agenda**"),
+        subheading("Agenda"),
         *[para(f"{i}. {item}") for i, item in enumerate(AGENDA, start=1)],
-        para("**2.1 Overview of the case**"),
+        subheading("2.1 Overview of the case"),
         literal(r.incident.summary),
-        para("**Why the referrer thinks it meets the criteria**"),
+        subheading("Why the referrer thinks it meets the criteria"),
         literal(r.views.meets_criteria),
-        para("**4 Assessment of need by the core panel**"),
+        subheading("4 Assessment of need by the core panel"),
         *[para(f"**{number}** {question}") for number, question in CHAIR_QUESTIONS],
         para("Other areas involved (4.6): ", size="Small"), literal(r.incident.other_areas or "none given"),
         para("Institutional setting (4.7): " + r.incident.institutional_setting.value, size="Small"),
@@ -177,8 +179,11 @@ def outcome_card(case: CaseSummary, *, error: str | None = None, field: str | No
     def value(name: str) -> dict[str, str]:
         return {"value": typed[name]} if typed.get(name) else {}
 
-    def toggle(name: str, title: str) -> Element:
-        return {"type": "Input.Toggle", "id": name, "title": title, "valueOn": "true", "valueOff": "false",
+    def toggle(name: str, partner: str) -> Element:
+        # Labelled like every input, and the title says the partner too, so the checkbox's name says
+        # which partner it is about whichever of the two a client reads.
+        return {"type": "Input.Toggle", "id": name, "label": partner,
+                "title": f"{partner} was present at the meeting", "valueOn": "true", "valueOff": "false",
                 **({"value": typed[name]} if typed.get(name) else {})}
 
     yes_no = [{"title": "Yes", "value": "yes"}, {"title": "No", "value": "no"}]
@@ -203,7 +208,7 @@ def outcome_card(case: CaseSummary, *, error: str | None = None, field: str | No
          "isMultiline": True, "maxLength": 2000, **value("agencies_absent")},
         {"type": "Input.Text", "id": "participants", "label": "Who took part in the decision", "isMultiline": True,
          "isRequired": True, "errorMessage": "Say who took part.", "maxLength": 2000, **value("participants")},
-        para("**Quorum**: present at the meeting", size="Small"),
+        subheading("Quorum: the statutory partners present at the meeting"),
         toggle("quorum_local_authority", "Local authority"), toggle("quorum_police", "Police"),
         toggle("quorum_health", "Health (ICB)"),
     ]

@@ -41,6 +41,7 @@ from cards.common import (
     notice,
     para,
     shorten_to_fit,
+    subheading,
     verbs,
 )
 
@@ -282,7 +283,7 @@ def referrer_card(raw: dict[str, str], view: FormView) -> Element:
                 multiline=True,
                 placeholder="Your manager, and any other agencies you have discussed it with",
             ),
-            para("**Your agency's nominated lead for the review**", size="Medium"),
+            subheading("Your agency's nominated lead for the review", size="Medium"),
             text_input(M, "lead_name", "Lead's name", raw.get("lead_name")),
             text_input(M, "lead_role", "Lead's role", raw.get("lead_role")),
             text_input(M, "lead_contact", "Lead's e-mail or telephone", raw.get("lead_contact")),
@@ -297,14 +298,14 @@ def pathway_card(raw: dict[str, str], view: FormView) -> Element:
 
     explanations: list[Element] = []
     for pathway in PathwaySought:
-        explanations.append(para(f"**{labels.PATHWAY[pathway]}**"))
+        explanations.append(subheading(labels.PATHWAY[pathway]))
         explanations.append(para(labels.PATHWAY_HELP[pathway], size="Small"))
     body = _header(Section.PATHWAY, view) + [
         {
             "type": "Container",
             "style": "emphasis",
             "items": [
-                para("What counts as serious harm", weight="Bolder"),
+                subheading("What counts as serious harm"),
                 para(labels.SERIOUS_HARM_DEFINITION, size="Small"),
             ],
         },
@@ -415,7 +416,7 @@ def _child_block(index: int, raw: dict[str, str], view: FormView) -> list[Elemen
     def rid(name: str) -> str:
         return child_input_id(index, name)
 
-    block: list[Element] = [para(f"**Child {index + 1}**", size="Medium")]
+    block: list[Element] = [subheading(f"Child {index + 1}", size="Medium")]
     block += _inputs(
         [
             text_input(M, "name", "Name (confidential)", raw.get(rid("name")), input_id=rid("name")),
@@ -631,14 +632,24 @@ def _review_section(section: Section, rows: list[tuple[str, str | None]], view: 
                 {
                     "type": "Column",
                     "width": "stretch",
-                    "items": [para(f"**{section.number}. {SECTION_TITLES[section]}**", size="Medium")],
+                    "items": [subheading(f"{section.number}. {SECTION_TITLES[section]}", size="Medium")],
                 },
                 {
                     "type": "Column",
                     "width": "auto",
                     "items": [
                         action_set(
-                            [execute("Edit", EDIT, view.draft_id, view.version, validate=False, section=section.value)]
+                            [
+                                execute(
+                                    "Edit",
+                                    EDIT,
+                                    view.draft_id,
+                                    view.version,
+                                    validate=False,
+                                    tooltip=f"Edit section {section.number}, {SECTION_TITLES[section]}",
+                                    section=section.value,
+                                )
+                            ]
                         )
                     ],
                 },

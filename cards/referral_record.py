@@ -12,7 +12,18 @@ from zoneinfo import ZoneInfo
 from bot.domain.case import Case
 from bot.domain.referral import HarmOutcome
 from cards import labels
-from cards.common import HARD_MAX_CARD_BYTES, Element, card, facts, heading, labelled, notice, para, shorten_to_fit
+from cards.common import (
+    HARD_MAX_CARD_BYTES,
+    Element,
+    card,
+    facts,
+    heading,
+    labelled,
+    notice,
+    para,
+    shorten_to_fit,
+    subheading,
+)
 
 
 def _shown(value: object) -> str | None:
@@ -35,7 +46,7 @@ def _shown(value: object) -> str | None:
 
 
 def _section(title: str, rows: list[tuple[str, object]]) -> Element:
-    items: list[Element] = [para(f"**{title}**", size="Medium")]
+    items: list[Element] = [subheading(title, size="Medium")]
     for label, value in rows:
         items += labelled(label, _shown(value))
     return {"type": "Container", "separator": True, "spacing": "Medium", "items": items}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.domain.partnership import Partner, Role
 from bot.services.ports import MemberRecord
-from cards.common import Element, card, heading, literal, para
+from cards.common import Element, card, heading, literal, para, subheading
 
 
 def members_card(members: list[MemberRecord]) -> Element:
@@ -15,7 +15,7 @@ def members_card(members: list[MemberRecord]) -> Element:
     groups += [("Chairs", [m for m in members if m.role is Role.CHAIR]),
                ("Partnership managers", [m for m in members if m.role is Role.MANAGER])]
     for title, people in groups:
-        body.append(para(f"**{title}**"))
+        body.append(subheading(title))
         if not people:
             body.append(para("Nobody yet", subtle=True))
         for person in people:

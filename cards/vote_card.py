@@ -29,6 +29,7 @@ from cards.common import (
     literal,
     notice,
     para,
+    subheading,
     verbs,
 )
 from cards.panel import VIEW_REFERRAL, case_facts
@@ -68,7 +69,7 @@ def _partner_rows(view: PanelView, tz: ZoneInfo) -> Element:
                 {"type": "Column", "width": "stretch", "items": [status]},
             ],
         })
-    return {"type": "Container", "spacing": "Medium", "items": [para("Votes", weight="Bolder"), *rows]}
+    return {"type": "Container", "spacing": "Medium", "items": [subheading("Votes"), *rows]}
 
 
 def _decision_block(view: PanelView, tz: ZoneInfo) -> list[Element]:
@@ -158,8 +159,7 @@ def member_card(view: PanelView, tz: ZoneInfo, partner: Partner, *, message: str
         return [error_text(error)] if error and error_field == name else []
 
     controls: list[Element] = [
-        para(f"Your vote for **{partner.title}**" + (" (you can change it until the panel decides)" if current else ""),
-             weight="Bolder"),
+        subheading(f"Your vote for **{partner.title}**" + (" (you can change it until the panel decides)" if current else "")),
         {"type": "Input.ChoiceSet", "id": "choice", "label": "Outcome", "isRequired": True,
          "errorMessage": "Choose an outcome.", "style": "expanded",
          "choices": [{"title": c.title, "value": c.value} for c in VoteChoice],
