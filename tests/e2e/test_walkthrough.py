@@ -220,3 +220,52 @@ def test_a_whole_case_from_referral_to_meeting_outcome(page, shot) -> None:
     assert "Re-book" in pg.card_buttons(meeting)
     expect(page.get_by_text(CHILD)).to_have_count(0)
     shot("meeting-booked")
+
+    # 5. The meeting: the training clock moves to it and past its end; the chair records the outcome.
+    pg.open_personal_chat(page)
+    answer = pg.say(page, "advance to the meeting")
+    expect(answer).to_contain_text(f"Training date moved to the rapid review meeting: now {when.split('–')[0]}")
+    answer = pg.say(page, "advance 3 hours")
+    expect(answer).to_contain_text("Training date moved by 3 hours")
+    shot("clock-advanced")
+    assert act_as(page, "chair", "You are now acting as **Chris Chair (chair)**".replace("**", "")) >= 2
+    notes = pg.card_with(page, "CONFIDENTIAL WHEN COMPLETED — for the chair")
+    expect(notes).to_contain_text(f"Rapid review panel: {reference}")
+    expect(notes).to_contain_text("Inbox of Chris Chair")
+    assert pg.facts(notes)["Meeting"] == when
+    assert pg.facts(notes)["Date of serious incident or death"] == incident.strftime("%d %B %Y")
+    expect(notes).to_contain_text("The child was admitted to hospital with unexplained injuries.")
+    notes.scroll_into_view_if_needed()
+    shot("chair-notes")
+    card = pg.card_with(page, "Record the rapid review outcome")
+    expect(card).to_contain_text(BANNER)
+    expect(card).to_contain_text("Acting as Chris Chair (chair)")
+    pg.choose(card, "Is a local child safeguarding practice review recommended?", "Yes")
+    pg.choose(card, "Is a national review recommended?", "No")
+    pg.fill(card, "Rationale", "Serious harm with suspected abuse and learning about information sharing; "
+                              "a local review is proportionate.")
+    pg.fill(card, "Learning identified", "School and GP did not share concerns about absences and bruising.")
+    pg.fill(card, "Who took part in the decision", "Laura LocalAuthority, Dan Police, Nina Health, Chris Chair")
+    for partner in ("Local authority", "Police", "Health (ICB)"):
+        pg.tick(card, partner)
+    card.get_by_role("button", name="Save the outcome").scroll_into_view_if_needed()
+    shot("outcome-filled")
+    pg.press(page, "Save the outcome", card=card, replies=0)
+    expect(pg.card_with(page, "Record the rapid review outcome")).to_have_count(0)  # answered in place:
+    expect(pg.card_with(page, "Rapid review meeting held")).to_contain_text(reference)  # the channel's summary
+    record = pg.card_with(page, "Rapid review record")  # to the chair: the Word record for the National Panel
+    expect(record).to_contain_text(f"{reference} (Child ")
+    expect(record.get_by_text("Download the record (.docx)")).to_be_visible()
+    record.scroll_into_view_if_needed()
+    shot("outcome-saved")
+
+    pg.open_channel(page, PANEL)
+    held = pg.card_with(pg.threads(page).filter(has_text="Rapid review meeting held").first, reference)
+    expect(held).to_contain_text("Rapid review meeting held")
+    expect(held).to_contain_text(BANNER)
+    assert {k: pg.facts(held)[k] for k in ("Local review recommended", "National review recommended", "Quorate")} \
+        == {"Local review recommended": "Yes", "National review recommended": "No", "Quorate": "Yes"}
+    expect(held).to_contain_text("The chair and the partnership managers have the rapid review record")
+    expect(page.get_by_text(CHILD)).to_have_count(0)
+    held.scroll_into_view_if_needed()
+    shot("meeting-held")
