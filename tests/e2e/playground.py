@@ -19,6 +19,12 @@ What Playground's page is made of (learnt from 0.2.28's DOM; the selectors are a
 - the Log Panel (right): one row per activity, e.g. "User Application -> Microsoft 365 Agents
   Playground message 201" for each activity the bot sends. `bot_activity_count` counts them,
   so a step can wait for the bot's answer without guessing which element it will be.
+- card inputs (Fluent): a compact ChoiceSet, Input.Date and Input.Time are `<input role=combobox>`
+  (a date is typed as `2026-12-03` and parsed on Tab); an expanded ChoiceSet is a `radiogroup`
+  labelled by the input's label; Input.Toggle is a checkbox named by its title (`fill`, `choose`,
+  `tick`). A card action (Action.Execute) answered with a card replaces the card in place and
+  sends no activity: the Log Panel shows "Microsoft 365 Agents Playground -> User Application
+  invoke 200" (`press(..., replies=0)` waits for that).
 
 Known limits of Playground (0.2.28): no user-specific card views (`refresh.userIds` is ignored:
 everyone sees the same card, so a panel member presses **Vote** to get their controls); one
