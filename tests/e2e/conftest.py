@@ -215,14 +215,25 @@ def e2e_workdir() -> Iterator[Path]:
 
 
 @pytest.fixture
-def bot(e2e_tools: str, e2e_workdir: Path) -> Iterator[Proc]:
-    """The real bot (`python -m bot`): fresh SQLite database, local mode, started outside the repo so no `.env` applies."""
+def bot_env() -> dict[str, str]:
+    """Extra environment for the bot; override in a test module, e.g. `{"TRAINING_MODE": "true"}` for training mode."""
+    return {}
+
+
+@pytest.fixture
+def bot(e2e_tools: str, e2e_workdir: Path, bot_env: dict[str, str]) -> Iterator[Proc]:
+    """The real bot (`python -m bot`): fresh SQLite database, local mode, started outside the repo so no `.env` applies.
+
+    `bot_env` adds to (or overrides) its environment; the database is always the temporary one
+    unless `bot_env` names another DATABASE_URL.
+    """
     port = _pick_port(BOT_PORT)
     home = e2e_workdir / "bot"
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("Microsoft", "GRAPH_"))}
     env.update(PORT=str(port), HOST="127.0.0.1", BOT_ENV="local", DATABASE_URL=f"sqlite:///{home / 'bot.db'}",
                PYTHONUNBUFFERED="1")
+    env.update(bot_env)
     proc = _start("bot", [sys.executable, "-m", "bot"], cwd=home, env=env, log=home / "bot.log", port=port)
     try:
         proc.wait_ready(lambda: _accepting(port))

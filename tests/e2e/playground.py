@@ -19,6 +19,12 @@ What Playground's page is made of (learnt from 0.2.28's DOM; the selectors are a
 - the Log Panel (right): one row per activity, e.g. "User Application -> Microsoft 365 Agents
   Playground message 201" for each activity the bot sends. `bot_activity_count` counts them,
   so a step can wait for the bot's answer without guessing which element it will be.
+- card inputs (Fluent): a compact ChoiceSet, Input.Date and Input.Time are `<input role=combobox>`
+  (a date is typed as `2026-12-03` and parsed on Tab); an expanded ChoiceSet is a `radiogroup`
+  labelled by the input's label; Input.Toggle is a checkbox named by its title (`fill`, `choose`,
+  `tick`). A card action (Action.Execute) answered with a card replaces the card in place and
+  sends no activity: the Log Panel shows "Microsoft 365 Agents Playground -> User Application
+  invoke 200" (`press(..., replies=0)` waits for that).
 
 Known limits of Playground (0.2.28): no user-specific card views (`refresh.userIds` is ignored:
 everyone sees the same card, so a panel member presses **Vote** to get their controls); one
@@ -52,6 +58,11 @@ _BOT_ACTIVITIES_JS = """() => [...document.querySelectorAll('span')]
   .map(s => (s.parentElement ? s.parentElement.textContent : ''))
   .filter(row => !/Playground\\s*get/i.test(row)).length"""
 
+_INVOKES_JS = """() => [...document.querySelectorAll('span')]
+  .filter(s => s.children.length === 0 && s.textContent.startsWith('Microsoft 365 Agents Playground'))
+  .map(s => (s.parentElement ? s.parentElement.textContent : ''))
+  .filter(row => /User Application\\s*invoke/i.test(row)).length"""
+
 
 def open_playground(page: Page, url: str) -> None:
     """Load Playground and wait until it is connected to the bot and shows the conversation list."""
@@ -75,6 +86,11 @@ def open_channel(page: Page, name: str, team: str | None = None) -> None:
 def bot_activity_count(page: Page) -> int:
     """How many activities the bot has sent to Playground so far (from the Log Panel)."""
     return int(page.evaluate(_BOT_ACTIVITIES_JS))
+
+
+def invoke_count(page: Page) -> int:
+    """How many card actions (invokes: Action.Execute) Playground has sent the bot so far (from the Log Panel)."""
+    return int(page.evaluate(_INVOKES_JS))
 
 
 def wait_for_bot(page: Page, before: int, *, count: int = 1, timeout_ms: int = TIMEOUT_MS) -> None:
@@ -187,24 +203,62 @@ def facts(card: Locator) -> dict[str, str]:
 
 
 def press(page: Page, button_title: str, *, card: Locator | None = None, replies: int = 1) -> None:
-    """Press an action button (by its title) on `card`, by default the last card on the page; wait for the bot."""
+    """Press an action button (by its title) on `card`, by default the last card on the page; wait for the bot.
+
+    `replies` counts the activities the bot sends; with `replies=0` it waits for the answer to the
+    card action itself instead (an Action.Execute answered with a card that replaces this one in
+    place, which sends no activity), i.e. for Playground's "invoke 200" row in the Log Panel.
+    """
     target = card if card is not None else last_card(page)
-    before = bot_activity_count(page)
+    before, invokes = bot_activity_count(page), invoke_count(page)
     target.get_by_role("button", name=button_title, exact=True).click()
     if replies:
         wait_for_bot(page, before, count=replies)
+    else:
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while invoke_count(page) <= invokes:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no answer to {button_title!r} within {TIMEOUT_MS / 1000:.0f} s")
+            page.wait_for_timeout(100)
+        page.wait_for_timeout(300)
 
 
 def fill(card: Locator, label: str, value: str) -> None:
-    """Type into a card's text/number/date input, found by its label."""
-    card.get_by_label(label, exact=False).first.fill(value)
+    """Type into a card's text/number/date/time input, found by its label.
+
+    Input.Date and Input.Time are Fluent pickers (an `<input role=combobox>`): the text typed,
+    e.g. `2026-12-03` or `14:30`, is parsed when the field loses focus, so Tab is pressed after it.
+    """
+    field = card.get_by_label(label, exact=False).first
+    field.fill(value)
+    if field.get_attribute("role") == "combobox":
+        field.press("Tab")
+
+
+def tick(card: Locator, title: str, on: bool = True) -> None:
+    """Set a card's Input.Toggle (a checkbox or switch named by its title)."""
+    box = card.get_by_role("checkbox", name=title, exact=False).or_(
+        card.get_by_role("switch", name=title, exact=False)).first
+    box.set_checked(on)
 
 
 def choose(card: Locator, label: str, option: str) -> None:
-    """Pick `option` in a card's ChoiceSet: a compact one (select) or expanded radio buttons / checkboxes."""
+    """Pick `option` in a card's ChoiceSet, found by its label.
+
+    A compact ChoiceSet is a Fluent combobox (an `<input role=combobox>`; its options open in a
+    listbox elsewhere on the page), or a `<select>` in other hosts; an expanded one is a group of
+    radio buttons (or checkboxes when it allows several), which is searched within the labelled
+    group so that the same option ("Yes", "No") of another question is not picked.
+    """
     field = card.get_by_label(label, exact=False).first
-    if field.evaluate("e => e.tagName") == "SELECT":
+    tag, role = field.evaluate("e => [e.tagName, e.getAttribute('role')]")
+    if tag == "SELECT":
         field.select_option(label=option)
+    elif role == "combobox":
+        field.click()
+        field.page.get_by_role("option", name=option, exact=True).click()
+        expect(field).to_have_value(option)
     else:
-        choice = card.get_by_role("radio", name=option).or_(card.get_by_role("checkbox", name=option))
+        choice = field.get_by_role("radio", name=option, exact=True).or_(
+            field.get_by_role("checkbox", name=option, exact=True))
         choice.first.check()
