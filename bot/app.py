@@ -55,6 +55,7 @@ from bot.teams.meeting_actions import MeetingActions
 from bot.teams.notifier import TeamsNotifier
 from bot.teams.panel_actions import PanelActions
 from bot.teams.sdk import bot_framework_authentication
+from bot.teams.service_hosts import ServiceHostPolicy
 from bot.teams.storage import SqlStorage
 from bot.teams.training import TrainingActions, TrainingEdge, TrainingNotifier
 from scheduler.calendar import EnglandCalendar
@@ -159,15 +160,18 @@ def bootstrap(
         training_state = SqlTrainingStore(Scope(db))
         clock = TrainingClock(clock, training_state.clock_offset, training_state.save_clock_offset)
     # Connector clients reused across turns: see bot/teams/sdk.py.
-    adapter = adapter or CloudAdapter(bot_framework_authentication(_sdk_config(settings)))
+    # Only Bot Framework / Teams service hosts are sent to (loopback too, in local mode).
+    hosts = ServiceHostPolicy(local_mode=settings.local_mode, extra=settings.extra_service_hosts)
+    adapter = adapter or CloudAdapter(bot_framework_authentication(_sdk_config(settings), hosts=hosts))
     adapter.on_turn_error = on_turn_error
     base = settings.public_base_url or f"http://localhost:{settings.port}"
     links = LinkSigner(lambda: stores.turns.shared_secret("file-links"), base)
     tz = ZoneInfo(partnership.time_zone)
-    notifier = (TeamsNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock)
+    notifier = (TeamsNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
+                              cases=stores.cases, hosts=hosts)
                 if training_state is None else
                 TrainingNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
-                                 state=training_state))
+                                 cases=stores.cases, hosts=hosts, state=training_state))
     services = build_services(stores, partnership, clock, notifier,
                               profile=profile or _profile(partnership, Path(settings.partnership_file)),
                               meetings=meetings or _meeting_provider(settings),
@@ -186,6 +190,7 @@ def bootstrap(
         clock,
         allowed_tenants=frozenset(t.lower() for t in partnership.tenant_ids),
         local_mode=settings.local_mode,
+        hosts=hosts,
         training=(TrainingEdge(services, training_state, training_clock)
                   if training_state is not None and training_clock is not None else None),
     )

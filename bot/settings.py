@@ -7,6 +7,7 @@ that names the setting and the fix (`ConfigError`).
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from enum import StrEnum
@@ -17,6 +18,9 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain.partnership import PartnershipConfig
+
+# A DNS name with at least two labels (ALLOWED_SERVICE_HOSTS entries).
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PARTNERSHIP_FILE = REPO_ROOT / "config" / "partnership.example.toml"
@@ -80,12 +84,32 @@ class Settings(BaseSettings):
                                       validation_alias=AliasChoices("MEETING_DEFAULT_TIME", "meeting_default_time"))
     chair_notes_hours_before: int = Field(default=24, ge=1, le=24 * 7, validation_alias=AliasChoices(
         "CHAIR_NOTES_HOURS_BEFORE", "chair_notes_hours_before"))
+    # Service hosts the bot may send to besides the Bot Framework / Teams defaults
+    # (bot/teams/service_hosts.py): sovereign clouds, comma-separated host names or suffixes.
+    allowed_service_hosts: str = Field(default="", validation_alias=AliasChoices("ALLOWED_SERVICE_HOSTS",
+                                                                               "allowed_service_hosts"))
     # Training mode (`make demo`): a rehearsal on its own database, never with real cases or a real tenant.
     training_mode: bool = Field(default=False, validation_alias=AliasChoices("TRAINING_MODE", "training_mode"))
 
     @property
     def graph_configured(self) -> bool:
         return bool(self.graph_client_id)
+
+    @property
+    def extra_service_hosts(self) -> tuple[str, ...]:
+        return tuple(h.strip().lower().removeprefix("*.").removeprefix(".").rstrip(".")
+                     for h in self.allowed_service_hosts.split(",") if h.strip())
+
+    @field_validator("allowed_service_hosts")
+    @classmethod
+    def _allowed_service_hosts(cls, value: str) -> str:
+        for raw in value.split(","):
+            host = raw.strip().lower().removeprefix("*.").removeprefix(".").rstrip(".")
+            if raw.strip() and (not _HOST_NAME.match(host) or host.replace(".", "").isdigit()):
+                raise ValueError(
+                    f"ALLOWED_SERVICE_HOSTS: {raw.strip()!r} is not a host name. List host names or suffixes, "
+                    "comma-separated, without https:// or a path (e.g. smba.infra.gov.teams.microsoft.us).")
+        return value
 
     @field_validator("app_type", mode="before")
     @classmethod

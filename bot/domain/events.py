@@ -52,6 +52,7 @@ class EventKind(StrEnum):
     ACCESS_DENIED = "access_denied"
     TAMPER = "tamper"
     FOREIGN_TENANT_REFUSED = "foreign_tenant_refused"
+    SERVICE_HOST_REFUSED = "service_host_refused"  # a stored reference's serviceUrl is not a Teams host: not sent
 
 
 class Event(BaseModel):

@@ -10,8 +10,8 @@ We do not use `CloudAdapter.process`, for three reasons found in botbuilder 4.17
 - it cannot de-duplicate activities that Teams delivers twice.
 
 So this route authenticates first (every failure → 401, logged in one line with no
-token or body), then gates the tenant, de-duplicates state-changing activities on
-their id, runs the turn with the already-authenticated result, and writes the invoke
+token or body), then gates the service host (bot/teams/service_hosts.py) and the tenant,
+de-duplicates state-changing activities on their id, runs the turn with the already-authenticated result, and writes the invoke
 response as the plain dict the handler built.
 """
 
@@ -34,6 +34,7 @@ from bot.domain.events import Event, EventKind
 from bot.services.ports import CaseStore, Clock
 from bot.teams.handler import RapidReviewBot, tenant_of
 from bot.teams.replies import Reply, invoke_body
+from bot.teams.service_hosts import ServiceHostPolicy, origin
 from bot.teams.training import TrainingEdge
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class ActivityLog(Protocol):
 
 class MessagesEndpoint:
     def __init__(self, adapter: CloudAdapter, bot: RapidReviewBot, turns: ActivityLog, cases: CaseStore,
-                 clock: Clock, *, allowed_tenants: frozenset[str], local_mode: bool,
+                 clock: Clock, *, allowed_tenants: frozenset[str], local_mode: bool, hosts: ServiceHostPolicy,
                  training: TrainingEdge | None = None) -> None:
         self.adapter = adapter
         self.bot = bot
@@ -63,6 +64,7 @@ class MessagesEndpoint:
         self.clock = clock
         self.allowed_tenants = allowed_tenants
         self.local_mode = local_mode
+        self.hosts = hosts  # the service hosts a reply may go to (bot/teams/service_hosts.py)
         self.training = training  # training mode only (bot/teams/training.py); None in production
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
@@ -115,6 +117,12 @@ class MessagesEndpoint:
         return web.json_response(body, status=200)
 
     async def _gate(self, activity: Activity) -> web.Response | None:
+        service_url = activity.service_url or ""
+        if not self.hosts.allows(service_url):
+            # Its replies, and every later message to the conversation, would carry the bot's
+            # token and the case cards to that host: refused before anything is stored.
+            log.warning("rejected request: service host not allowed", extra={"host": origin(service_url)})
+            return web.Response(status=403)
         if not self.local_mode and activity.channel_id != "msteams":
             log.warning("rejected request: channel", extra={"channel": str(activity.channel_id)[:20]})
             return web.Response(status=403)

@@ -28,10 +28,21 @@ from botbuilder.schema import ChannelAccount, ConversationParameters, ErrorRespo
 
 from bot.adapters.links import LinkSigner
 from bot.domain.case import Case, CaseSummary
+from bot.domain.events import Event, EventKind
 from bot.domain.meeting import MeetingOutcome
 from bot.services.panel import PanelView
-from bot.services.ports import Address, Clock, DeadlineStore, DeliveryError, MeetingRecord, QueryRecord, RosterStore
+from bot.services.ports import (
+    Address,
+    CaseStore,
+    Clock,
+    DeadlineStore,
+    DeliveryError,
+    MeetingRecord,
+    QueryRecord,
+    RosterStore,
+)
 from bot.services.reminder_view import ReminderView
+from bot.teams.service_hosts import REFUSED_REASON, ServiceHostPolicy, ServiceHostRefused, origin
 from cards import meeting_cards
 from cards.chat import text_card
 from cards.clock_cards import agency_prompt_card, reminder_card
@@ -104,6 +115,8 @@ class ConversationPacer:
 
 def delivery_error(error: Exception) -> DeliveryError:
     """Translate a connector failure into what the outbox needs to know."""
+    if isinstance(error, ServiceHostRefused):  # refused by bot/teams/sdk.py before sending: never retried
+        return DeliveryError(REFUSED_REASON, permanent=True)
     if isinstance(error, ErrorResponseException) and error.response is not None:
         status = error.response.status_code
         retry_after = error.response.headers.get("Retry-After")
@@ -118,8 +131,11 @@ def delivery_error(error: Exception) -> DeliveryError:
 
 class TeamsNotifier:
     def __init__(self, adapter: BotAdapter, app_id: str, roster: RosterStore, deadlines: DeadlineStore,
-                 links: LinkSigner, tz: ZoneInfo, clock: Clock) -> None:
+                 links: LinkSigner, tz: ZoneInfo, clock: Clock, *, cases: CaseStore,
+                 hosts: ServiceHostPolicy) -> None:
         self._adapter = adapter
+        self._cases = cases  # the audit trail of refused service hosts
+        self._hosts = hosts
         self._clock = clock
         self.pacer = ConversationPacer()  # per conversation; tests may replace it (a fake clock)
         self.links = links
@@ -135,12 +151,26 @@ class TeamsNotifier:
         """Run `work(connector_client)` with the client kept by bot/teams/sdk.py for the address's
         service URL, used directly: a continuation turn (claims, connector factory, turn context,
         middleware) only to reach the same client was an eighth of a vote's CPU."""
+        await self._check_host(address.service_url)
         try:
             return await work(await self._connectors.create(address.service_url, None))
         except DeliveryError:
             raise
         except Exception as error:  # noqa: BLE001 - every connector failure becomes a retryable delivery error
             raise delivery_error(error) from error
+
+    async def _check_host(self, service_url: str) -> None:
+        """A stored address whose service URL is not a Bot Framework / Teams host (a tampered
+        or foreign reference) is never sent to: not the token, not the card
+        (bot/teams/service_hosts.py). The delivery fails for good and the refusal is audited;
+        the log names the host only, never the URL's path."""
+        if self._hosts.allows(service_url):
+            return
+        host = origin(service_url)
+        log.warning("refused to send: service host not allowed", extra={"host": host})
+        await self._cases.add_event(Event(kind=EventKind.SERVICE_HOST_REFUSED, at=self._clock.now(),
+                                          actor_aad_id=None, actor_name=None, detail={"host": host}))
+        raise DeliveryError(REFUSED_REASON, permanent=True)
 
     def _card_activity(self, address: Address, card: dict[str, Any], activity_id: str | None = None) -> Any:
         """The message carrying a card, as the wire JSON itself (bot/teams/sdk.py sends a dict as it is)."""
@@ -264,6 +294,7 @@ class TeamsNotifier:
         known = await self._repo.reference("service")
         if known is None:
             return None
+        await self._check_host(known.service_url)
         params = ConversationParameters(
             is_group=False,
             bot=ChannelAccount(id=known.bot_id or self._app_id),

@@ -77,6 +77,8 @@ from msrest.serialization import Serializer
 from msrest.universal_http.async_abc import AsyncClientResponse
 from multidict import CIMultiDict
 
+from bot.teams.service_hosts import PRODUCTION, ServiceHostPolicy, ServiceHostRefused
+
 # Teams uses a handful of service URLs (one per region); keep a few more than that.
 MAX_CONNECTOR_CLIENTS = 32
 
@@ -99,13 +101,16 @@ class _BearerToken(AsyncHTTPPolicy):
     blocking the event loop: MSAL's token lookup (and, when due, its refresh over HTTP) runs in
     a worker thread. Anonymous (local mode) credentials add no header, as in the SDK."""
 
-    def __init__(self, credentials: Any) -> None:
+    def __init__(self, credentials: Any, hosts: ServiceHostPolicy = PRODUCTION) -> None:
         super().__init__()
         self._credentials = credentials
+        self._hosts = hosts
         app_id = getattr(credentials, "microsoft_app_id", None)
         self._needed = bool(app_id) and app_id != AuthenticationConstants.ANONYMOUS_SKILL_APP_ID
 
     async def send(self, request: Request, **kwargs: Any) -> Response:
+        if not self._hosts.allows(request.http_request.url):
+            raise ServiceHostRefused()  # not even a token is fetched for it
         if self._needed:
             token = await asyncio.to_thread(self._credentials.get_access_token)
             request.http_request.headers["Authorization"] = f"Bearer {token}"
@@ -150,12 +155,16 @@ class _AiohttpResponse(AsyncClientResponse):
 class _AiohttpSender(AsyncHTTPSender):
     """Sends msrest's request with the process's aiohttp session; the body is read in full,
     as msrest's own senders do for these calls. `sleep` is what it awaits between retries
-    (asyncio.sleep; tests inject one that does not wait in real time)."""
+    (asyncio.sleep; tests inject one that does not wait in real time). A URL whose host
+    `hosts` does not allow is refused before anything is sent (bot/teams/service_hosts.py):
+    the last line of defence, whoever built the request."""
 
-    def __init__(self, session: Any, timeout: float, sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(self, session: Any, timeout: float, sleep: Sleep = asyncio.sleep,
+                 hosts: ServiceHostPolicy = PRODUCTION) -> None:
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._sleep = sleep
+        self._hosts = hosts
 
     async def __aenter__(self) -> _AiohttpSender:
         return self
@@ -165,6 +174,8 @@ class _AiohttpSender(AsyncHTTPSender):
 
     async def send(self, request: Request, **config: Any) -> Response:
         http = request.http_request
+        if not self._hosts.allows(http.url):
+            raise ServiceHostRefused()
         if http.files:
             # Only the SDK's attachment upload sends multipart, and this bot never uploads (files
             # go out as signed links): refuse like any failed request, so callers handle it.
@@ -233,10 +244,11 @@ class _AiohttpPipeline(AsyncPipeline):
     """msrest's default async pipeline (user agent, credentials, raw deserializer, logger)
     with `_BearerToken` and `_AiohttpSender` in place of requests."""
 
-    def __init__(self, config: Any, session: Any, sleep: Sleep = asyncio.sleep) -> None:
-        policies = [config.user_agent_policy, _BearerToken(config.credentials), RawDeserializer(),
+    def __init__(self, config: Any, session: Any, sleep: Sleep = asyncio.sleep,
+                 hosts: ServiceHostPolicy = PRODUCTION) -> None:
+        policies = [config.user_agent_policy, _BearerToken(config.credentials, hosts), RawDeserializer(),
                     config.http_logger_policy]
-        super().__init__(policies, _AiohttpSender(session, float(config.connection.timeout), sleep))
+        super().__init__(policies, _AiohttpSender(session, float(config.connection.timeout), sleep, hosts))
 
 
 class _LightBodySerializer(Serializer):
@@ -271,9 +283,11 @@ class _LightBodySerializer(Serializer):
         return body
 
 
-def _keep(client: ConnectorClient, session: Any, sleep: Sleep = asyncio.sleep) -> ConnectorClient:
-    """Fit a connector client for reuse: aiohttp transport, light body serialiser."""
-    client.config.pipeline = _AiohttpPipeline(client.config, session, sleep)
+def _keep(client: ConnectorClient, session: Any, sleep: Sleep = asyncio.sleep,
+          hosts: ServiceHostPolicy = PRODUCTION) -> ConnectorClient:
+    """Fit a connector client for reuse: aiohttp transport, light body serialiser, service
+    host check."""
+    client.config.pipeline = _AiohttpPipeline(client.config, session, sleep, hosts)
     serializer = _LightBodySerializer(client._serialize.dependencies)
     client._serialize = client.conversations._serialize = client.attachments._serialize = serializer
     return client
@@ -293,7 +307,7 @@ class _ReusingConnectorFactory(ConnectorFactory):
         client = clients.get(key)
         if client is None:
             client = _keep(await self._inner.create(service_url, audience), self._owner.http_session,
-                           self._owner.sleep)
+                           self._owner.sleep, self._owner.hosts)
             if len(clients) >= MAX_CONNECTOR_CLIENTS:
                 clients.pop(next(iter(clients)))
             clients[key] = client
@@ -303,11 +317,14 @@ class _ReusingConnectorFactory(ConnectorFactory):
 class ReusingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication):
     """ConfigurationBotFrameworkAuthentication whose connector and user token clients are
     built once and reused by every turn (see the module docstring for why). `sleep` is what the
-    kept clients await between retries (asyncio.sleep; tests pass one that does not wait)."""
+    kept clients await between retries (asyncio.sleep; tests pass one that does not wait);
+    `hosts` the service hosts they may send to (bot/teams/service_hosts.py)."""
 
-    def __init__(self, configuration: Any, *, sleep: Sleep = asyncio.sleep, **kwargs: Any) -> None:
+    def __init__(self, configuration: Any, *, sleep: Sleep = asyncio.sleep,
+                 hosts: ServiceHostPolicy = PRODUCTION, **kwargs: Any) -> None:
         super().__init__(configuration, **kwargs)
         self.sleep = sleep
+        self.hosts = hosts
         self.connector_clients: dict[tuple[str, str, str], ConnectorClient] = {}
         self._user_token_clients: dict[str, UserTokenClient] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -349,6 +366,7 @@ class ReusingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication)
         return client
 
 
-def bot_framework_authentication(configuration: Any, *, sleep: Sleep = asyncio.sleep) -> BotFrameworkAuthentication:
+def bot_framework_authentication(configuration: Any, *, sleep: Sleep = asyncio.sleep,
+                                 hosts: ServiceHostPolicy = PRODUCTION) -> BotFrameworkAuthentication:
     """What the CloudAdapter authenticates with and builds its clients from."""
-    return ReusingBotFrameworkAuthentication(configuration, sleep=sleep)
+    return ReusingBotFrameworkAuthentication(configuration, sleep=sleep, hosts=hosts)

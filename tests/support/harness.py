@@ -97,6 +97,9 @@ class BotHarness:
         self.components = bootstrap(settings, clock=self.clock)
         # The kept connector clients (bot/teams/sdk.py) wait out Retry-After and back-offs on this sleep.
         self.components.adapter.bot_framework_authentication.sleep = self._sdk_sleep
+        # The fake connector listens on loopback, which only local mode may send to; a test of
+        # production mode (credentials set) lets this bot reach loopback too.
+        self.components.endpoint.hosts.loopback = True
         notifier = self.components.services.notifier
         assert isinstance(notifier, TeamsNotifier)
         notifier.pacer = ConversationPacer(monotonic=self.monotonic, sleep=self.monotonic.sleep)
