@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from bot.domain import trace
 from bot.settings import ConfigError, load_settings
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()) | {"message", "asctime"}
@@ -30,6 +31,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        turn = trace.current()  # every line logged during a turn names it (bot/domain/trace.py)
+        if turn is not None:
+            entry["correlation"] = turn.correlation
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         return json.dumps(entry, default=str)
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.domain import trace
+
 
 class EventKind(StrEnum):
     # referral intake
@@ -64,3 +66,16 @@ class Event(BaseModel):
     actor_name: str | None
     case_id: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
+    # Where and in which turn (bot/domain/trace.py); filled from the running turn when recorded.
+    correlation: str | None = None
+    conversation_kind: str | None = None
+    conversation_id: str | None = None
+
+    def stamped(self) -> Event:
+        """This event with the running turn's correlation id and conversation, where unset."""
+        turn = trace.current()
+        if turn is None or self.correlation is not None:
+            return self
+        return self.model_copy(update={"correlation": turn.correlation,
+                                       "conversation_kind": self.conversation_kind or turn.conversation_kind,
+                                       "conversation_id": self.conversation_id or turn.conversation_id})

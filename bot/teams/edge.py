@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-import uuid
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -30,10 +29,11 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
 from msrest.serialization import Model
 
+from bot.domain import trace
 from bot.domain.events import Event, EventKind
 from bot.services.ports import CaseStore, Clock
 from bot.teams.handler import RapidReviewBot, tenant_of
-from bot.teams.replies import Reply, invoke_body
+from bot.teams.replies import FAILED, Reply, invoke_body
 from bot.teams.service_hosts import ServiceHostPolicy, origin
 from bot.teams.training import TrainingEdge
 
@@ -83,6 +83,17 @@ class MessagesEndpoint:
             log.warning("rejected request: body is not an activity")
             return web.json_response({"error": "the body is not a Bot Framework activity"}, status=400)
 
+        # The turn's correlation id, read by the error reply, the failure's log line and
+        # every audit row written until the answer goes back (bot/domain/trace.py).
+        conversation = activity.conversation
+        turn = trace.begin(getattr(conversation, "conversation_type", None) or ("personal" if conversation else None),
+                           getattr(conversation, "id", None))
+        try:
+            return await self._handle(activity, request)
+        finally:
+            trace.end(turn)
+
+    async def _handle(self, activity: Activity, request: web.Request) -> web.StreamResponse:
         auth_header = request.headers.get("Authorization", "")
         try:
             authenticated = await self.adapter.bot_framework_authentication.authenticate_request(
@@ -156,8 +167,7 @@ class MessagesEndpoint:
     @staticmethod
     def _invoke_payload(invoke_response: Any) -> dict[str, Any]:
         if invoke_response is None or int(invoke_response.status) == 501 or invoke_response.body is None:
-            return invoke_body(Reply(text="Sorry, something went wrong. Nothing was changed; please try again.",
-                                     status=500))
+            return invoke_body(Reply(text=trace.reference(FAILED), status=500))
         body = invoke_response.body
         return body.serialize() if isinstance(body, Model) else body
 
@@ -175,14 +185,13 @@ async def on_turn_error(turn_context: TurnContext, error: Exception) -> None:
     """A turn failed. The user gets a generic message with a correlation id; the log
     gets the exception type and where — never the activity or the exception text,
     which could quote what someone typed about a child."""
-    correlation = uuid.uuid4().hex[:8]
+    turn = trace.current()
+    correlation = turn.correlation if turn else trace.new_correlation()
     where = "".join(traceback.format_tb(error.__traceback__)[-3:]) if error.__traceback__ else ""
     log.error("turn failed", extra={"correlation": correlation, "error": type(error).__name__, "where": where})
     if turn_context.activity.type == ActivityTypes.invoke:
         return
     try:
-        await turn_context.send_activity(
-            f"Sorry, something went wrong and nothing was changed. If it happens again, quote reference {correlation}."
-        )
+        await turn_context.send_activity(trace.reference(FAILED, correlation))
     except Exception:  # noqa: BLE001 - the original error is what matters
         log.warning("could not tell the user about the failed turn", extra={"correlation": correlation})

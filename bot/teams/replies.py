@@ -7,6 +7,9 @@ from typing import Any
 
 from cards.common import CONTENT_TYPE
 
+# What a failed turn answers; the turn's reference is appended (bot/domain/trace.py).
+FAILED = "Sorry, something went wrong. Nothing was changed; please try again."
+
 
 @dataclass
 class Reply:

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.domain import trace
 from bot.domain.case import Actor, parse_reference
 from bot.domain.events import Event, EventKind
 from bot.services import panel
@@ -127,6 +128,14 @@ class Router:
             raise ValueError("a verb has two routes")
 
     async def press(self, turn_context: TurnContext, actor: Actor | None, data: Any, verb_hint: str | None) -> Reply:
+        """The press answered; an answer with status 4xx/5xx carries the turn's reference
+        (bot/domain/trace.py), the id its audit rows and log lines carry too."""
+        reply = await self._press(turn_context, actor, data, verb_hint)
+        if reply.status >= 400 and reply.text:
+            reply.text = trace.reference(reply.text)
+        return reply
+
+    async def _press(self, turn_context: TurnContext, actor: Actor | None, data: Any, verb_hint: str | None) -> Reply:
         try:
             press = parse_press(data, verb_hint)
         except BadCardData as bad:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -153,6 +154,11 @@ class BotHarness:
 
     async def flush(self) -> int:
         return await self.c.outbox.dispatch_due()
+
+
+def without_reference(text: str) -> str:
+    """An error reply without the turn's " (reference ab12cd34)" (bot/domain/trace.py)."""
+    return re.sub(r" \(reference [0-9a-f]{8}\)$", "", text)
 
 
 def reply_of(activity: dict[str, Any]) -> dict[str, Any] | str:

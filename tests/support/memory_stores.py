@@ -141,8 +141,11 @@ def _summary(row: dict[str, Any]) -> CaseSummary:
 
 
 def _event_copy(event: Event) -> Event:
+    """As the SQL store keeps it: the running turn's correlation id and conversation recorded."""
+    event = event.stamped()
     return Event(kind=event.kind, at=utc(event.at), actor_aad_id=event.actor_aad_id, actor_name=event.actor_name,
-                 case_id=event.case_id, detail=as_json(event.detail) or {})
+                 case_id=event.case_id, detail=as_json(event.detail) or {}, correlation=event.correlation,
+                 conversation_kind=event.conversation_kind, conversation_id=event.conversation_id)
 
 
 def _enqueue(state: MemoryState, messages: Sequence[OutboxMessage], at: datetime) -> None:

@@ -80,7 +80,9 @@ _INSERT_EVENT = insert(t.events)
 
 
 async def add_event_in(conn: AsyncConnection, event: Event) -> None:
-    """The one INSERT of an audit event, shared by every store that records one."""
+    """The one INSERT of an audit event, shared by every store that records one; it records
+    the running turn's correlation id and conversation (bot/domain/trace.py)."""
+    event = event.stamped()
     await conn.execute(
         _INSERT_EVENT,
         {
@@ -90,6 +92,9 @@ async def add_event_in(conn: AsyncConnection, event: Event) -> None:
             "actor_aad_id": event.actor_aad_id,
             "actor_name": event.actor_name,
             "detail": event.detail,
+            "correlation": event.correlation,
+            "conversation_kind": event.conversation_kind,
+            "conversation_id": event.conversation_id,
         },
     )
 
@@ -237,6 +242,9 @@ class SqlCaseStore:
                     actor_name=r.actor_name,
                     case_id=r.case_id,
                     detail=r.detail,
+                    correlation=r.correlation,
+                    conversation_kind=r.conversation_kind,
+                    conversation_id=r.conversation_id,
                 )
                 for r in rows
             ]

@@ -110,6 +110,10 @@ events = Table(
     Column("actor_aad_id", String(64), nullable=True),
     Column("actor_name", String(100), nullable=True),
     Column("detail", JSON, nullable=False),
+    # where and in which turn (bot/domain/trace.py); empty for events before 0005 and outside a turn
+    Column("correlation", String(16), nullable=True, index=True),
+    Column("conversation_kind", String(20), nullable=True),
+    Column("conversation_id", String(400), nullable=True),
 )
 
 members = Table(

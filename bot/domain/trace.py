@@ -1,0 +1,53 @@
+"""Which turn is running: its correlation id and the conversation it came from.
+
+The edge (bot/teams/edge.py) begins a turn for every request it accepts; the error reply,
+the failure's log line and every audit row written during that turn carry the same short
+correlation id, so a message someone quotes ("reference ab12cd34") leads to the log and to
+the audit trail (docs/architecture.md, "Confidentiality"). A plain `contextvars.ContextVar`:
+the use cases and the stores read it without a port, and no caller passes it along.
+Outside a turn (the outbox, the scheduler) there is none.
+"""
+
+from __future__ import annotations
+
+import secrets
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+
+# Teams' conversationType values, as stored in the events table.
+CONVERSATION_KINDS = frozenset({"personal", "channel", "groupChat"})
+
+
+@dataclass(frozen=True)
+class Turn:
+    correlation: str
+    conversation_kind: str | None = None
+    conversation_id: str | None = None
+
+
+_current: ContextVar[Turn | None] = ContextVar("rapid_review_turn", default=None)
+
+
+def new_correlation() -> str:
+    """Eight hex characters: short enough to read out, enough to tell a day's turns apart."""
+    return secrets.token_hex(4)
+
+
+def begin(conversation_kind: str | None, conversation_id: str | None) -> Token[Turn | None]:
+    """A new turn; hand the token to `end` when the turn is over."""
+    kind = conversation_kind if conversation_kind in CONVERSATION_KINDS else None
+    return _current.set(Turn(new_correlation(), kind, (conversation_id or None) and conversation_id[:400]))
+
+
+def end(token: Token[Turn | None]) -> None:
+    _current.reset(token)
+
+
+def current() -> Turn | None:
+    return _current.get()
+
+
+def reference(text: str, correlation: str | None = None) -> str:
+    """`text` with the turn's reference appended — what every error reply says."""
+    correlation = correlation or (turn.correlation if (turn := current()) else None)
+    return f"{text} (reference {correlation})" if correlation else text
