@@ -137,7 +137,7 @@ def done_card(reference: str, d: DeadlineRow, tz: ZoneInfo) -> Element:
 
 def _step_state(d: DeadlineRow, tz: ZoneInfo, today: date) -> str:
     if d.status == "done":
-        return f"✅ done {d.done_on:%d %b} by {d.done_by_name}" if d.done_on else "✅ done"
+        return f"✅ done {d.done_on:%d %b} by {escape_markdown(d.done_by_name or 'someone')}" if d.done_on else "✅ done"
     if d.due_at is None:
         return "⏳ pending (waits for " + labels_anchor(d.anchor).lower() + ")"
     due_day = d.due_at.astimezone(tz).date()
@@ -230,5 +230,5 @@ def agency_prompt_card(case: CaseSummary, agencies: list[str], *, error: str | N
          "label": "Contact for each (one per line, 'Agency: name, e-mail')"},
     ]
     if error:
-        body.append(notice(error, style="attention"))
+        body.append(notice(escape_markdown(error), style="attention"))
     return card(body, actions=[execute("Record requests", AGENCIES_RECORD, case.reference, style="positive")])

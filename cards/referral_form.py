@@ -21,6 +21,7 @@ from bot.domain.referral import (
     PathwaySought,
     Section,
     YesNoUnknown,
+    incident_date_needs_confirmation,
     max_length,
     required_fields,
 )
@@ -322,6 +323,34 @@ def pathway_card(raw: dict[str, str], view: FormView) -> Element:
     return card(body, actions=_navigation(Section.PATHWAY, view))
 
 
+def _typed_date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value.strip()) if value else None
+    except ValueError:
+        return None
+
+
+def _date_confirmation(raw: dict[str, str], view: FormView) -> list[Element]:
+    """The checkbox confirming an incident date more than a year before the local authority
+    became aware (or the referral): shown, and required, only then (bot/domain/referral.py)."""
+    incident = _typed_date(raw.get("incident_date"))
+    needed = incident is not None and incident_date_needs_confirmation(
+        incident, _typed_date(raw.get("la_aware_date")), view.today)
+    if not needed and "incident_date_confirmed" not in view.errors:
+        return []
+    return [{
+        "type": "Input.Toggle",
+        "id": "incident_date_confirmed",
+        "label": "Incident date check",
+        "title": "I confirm the incident date is correct: it is more than a year before the referral.",
+        "valueOn": "true",
+        "valueOff": "false",
+        "isRequired": True,
+        "errorMessage": "Confirm the incident date, or correct it.",
+        "value": "true" if raw.get("incident_date_confirmed") == "true" else "false",
+    }]
+
+
 def incident_card(raw: dict[str, str], view: FormView) -> Element:
     from bot.domain.referral import IncidentDetails as M
 
@@ -337,6 +366,7 @@ def incident_card(raw: dict[str, str], view: FormView) -> Element:
                 raw.get("incident_date"),
                 view.today,
             ),
+            *_date_confirmation(raw, view),
             {
                 "type": "Input.Time",
                 **_input_common("incident_time", "Time (if known)", False),

@@ -24,6 +24,7 @@ from cards.common import (
     action_set,
     card,
     error_text,
+    escape_markdown,
     execute,
     heading,
     literal,
@@ -149,7 +150,8 @@ def member_card(view: PanelView, tz: ZoneInfo, partner: Partner, *, message: str
     base = panel_card(view, tz)
     if view.decided:
         if message or error:
-            base["body"].insert(0, notice(message or error or "", style="good" if message else "attention"))
+            base["body"].insert(0, notice(escape_markdown(message or error or ""),
+                                          style="good" if message else "attention"))
         return base
     current = view.votes.get(partner)
     typed = typed or {}
@@ -185,9 +187,9 @@ def member_card(view: PanelView, tz: ZoneInfo, partner: Partner, *, message: str
         action_set([execute("Record vote", VOTE, view.case.reference, view.round, style="positive")]),
     ]
     if error and not error_field:
-        controls.insert(0, notice(error, style="attention"))
+        controls.insert(0, notice(escape_markdown(error), style="attention"))
     if message:
-        controls.insert(0, notice(message, style="good"))
+        controls.insert(0, notice(escape_markdown(message), style="good"))
     base["body"].append({"type": "Container", "separator": True, "spacing": "Large", "items": controls})
     base["actions"] = [a for a in base.get("actions", []) if a["verb"] != OPEN]
     return base
@@ -200,7 +202,8 @@ def query_card(view: PanelView, question: str, asked_by: str, query_id: int, *, 
                typed: str | None = None) -> Element:
     body: list[Element] = [
         heading("The panel has a question", size="Medium"),
-        para(f"About your referral **{view.case.reference}** ({view.case.pseudonym}), from {asked_by}:"),
+        para(f"About your referral **{view.case.reference}** ({view.case.pseudonym}), from "
+             f"{escape_markdown(asked_by)}:"),
         literal(question),
         {"type": "Input.Text", "id": "answer", "label": "Your answer", "isMultiline": True, "isRequired": True,
          "errorMessage": "Write your answer.", "maxLength": 2000, **({"value": typed} if typed else {})},
@@ -222,7 +225,7 @@ def answer_notice_card(view: PanelView, partner_title: str, redacted_answer: str
     return card([
         para("Virtual panel", subtle=True, size="Small"),
         heading(f"{view.case.reference} · {view.case.pseudonym}: the referrer answered", size="Medium"),
-        para(f"Question from {partner_title}. The answer (identifiers removed):"),
+        para(f"Question from {escape_markdown(partner_title)}. The answer (identifiers removed):"),
         literal(redacted_answer),
         para("The votes have been cleared: please vote again on the case card.", weight="Bolder"),
     ])
@@ -238,7 +241,7 @@ def decision_for_referrer_card(view: PanelView, tz: ZoneInfo) -> Element:
     for partner in Partner:
         vote = view.votes.get(partner)
         if vote:
-            body += [para(f"**{partner.title}** ({vote.voter_name})"), literal(vote.rationale)]
+            body += [para(f"**{partner.title}** ({escape_markdown(vote.voter_name)})"), literal(vote.rationale)]
     next_steps = {
         VoteChoice.RAPID_REVIEW: "A rapid review will be held. You may be asked for your agency's information.",
         VoteChoice.PRACTICE_REVIEW: "The partnership will arrange a practice (learning) review.",

@@ -246,12 +246,15 @@ class ReferralDialog(Dialog):
 
     def _context(self, state: dict[str, Any]) -> FormContext:
         incident = state["raw"].get(Section.INCIDENT.value, {})
+        earliest = self.services.partnership.earliest_incident_date
         incident_date = None
         if incident:
-            parsed, _ = validate_section(Section.INCIDENT, incident, FormContext(today=self._today()))
+            parsed, _ = validate_section(Section.INCIDENT, incident, FormContext(today=self._today(),
+                                                                                 earliest_incident_date=earliest))
             incident_date = parsed.incident_date if isinstance(parsed, IncidentDetails) else None
         return FormContext(
-            today=self._today(), agencies=tuple(self.services.partnership.agencies), incident_date=incident_date
+            today=self._today(), agencies=tuple(self.services.partnership.agencies), incident_date=incident_date,
+            earliest_incident_date=earliest,
         )
 
     def _today(self):  # noqa: ANN202

@@ -13,6 +13,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from bot.domain.referral import DEFAULT_EARLIEST_INCIDENT_DATE
+
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -122,6 +124,8 @@ class PartnershipConfig(BaseModel):
     decision_rule: DecisionRule = DecisionRule.UNANIMOUS
     disagreement_prompt_hours: int = Field(default=24, ge=1, le=24 * 14)
     closure_days: list[date] = Field(default_factory=list)
+    # The referral form refuses incident dates before this one (a typing slip such as 1900-01-01).
+    earliest_incident_date: date = DEFAULT_EARLIEST_INCIDENT_DATE
     agencies: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]] = Field(
         default_factory=lambda: list(DEFAULT_AGENCIES)
     )
@@ -161,3 +165,10 @@ class PartnershipConfig(BaseModel):
         if not self.short_name:
             self.short_name = self.name[:30]
         return self
+
+    @field_validator("earliest_incident_date")
+    @classmethod
+    def _earliest(cls, value: date) -> date:
+        if value.year < 1900:
+            raise ValueError("earliest_incident_date: give a date from 1900 on (the default is 1990-01-01)")
+        return value

@@ -38,6 +38,14 @@ from pydantic_core import ErrorDetails
 from bot.domain.text import LONG_TEXT, SHORT_TEXT, clean_line, clean_text
 
 MAX_CHILDREN = 4
+# Incidents before this date are refused unless the partnership's file says otherwise
+# (`earliest_incident_date`, bot/domain/partnership.py): a date such as 1900-01-01 is a typing
+# slip, not a referral.
+DEFAULT_EARLIEST_INCIDENT_DATE = date(1990, 1, 1)
+# An incident more than this long before the local authority became aware (or, when that is
+# not known, before the referral) is accepted — non-recent abuse is real — once the referrer
+# confirms the date (`incident_date_confirmed`).
+CONFIRM_INCIDENT_OLDER_THAN_DAYS = 365
 ADULT_AGE = 18
 CARE_LEAVER_MAX_AGE = 24
 
@@ -47,6 +55,7 @@ class FormContext:
     today: date
     agencies: tuple[str, ...] = ()
     incident_date: date | None = None
+    earliest_incident_date: date = DEFAULT_EARLIEST_INCIDENT_DATE
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -69,6 +78,10 @@ def _line(value: Any) -> Any:
 def _text(value: Any) -> Any:
     value = _blank_to_none(value)
     return clean_text(value) if isinstance(value, str) else value
+
+
+def _true(value: Any) -> Any:
+    return str(value).strip().lower() in {"true", "1", "yes", "on"} if not isinstance(value, bool) else value
 
 
 _ShortStr = Annotated[str, Field(max_length=SHORT_TEXT)]
@@ -167,8 +180,16 @@ class YesNo(StrEnum):
     NO = "no"
 
 
+def incident_date_needs_confirmation(incident_date: date, la_aware_date: date | None, today: date) -> bool:
+    """Whether the incident is so long before the local authority became aware (or, when that
+    is not known, before the referral) that the referrer must confirm the date."""
+    return ((la_aware_date or today) - incident_date).days > CONFIRM_INCIDENT_OLDER_THAN_DAYS
+
+
 class IncidentDetails(FormSection):
     incident_date: PastDate
+    # Asked only when `incident_date_needs_confirmation` (the card shows the checkbox then).
+    incident_date_confirmed: Annotated[bool, BeforeValidator(_true)] = False
     incident_time: OptionalTime = None
     incident_location: OptionalLine = None
     outcome: HarmOutcome
@@ -180,10 +201,34 @@ class IncidentDetails(FormSection):
     la_aware_date: OptionalPastDate = None
     summary: Text
 
+    @field_validator("incident_date")
+    @classmethod
+    def _not_too_early(cls, value: date, info: ValidationInfo) -> date:
+        ctx = _ctx(info)
+        earliest = ctx.earliest_incident_date if ctx is not None else None
+        if earliest is not None and value < earliest:
+            raise ValueError(
+                f"This date is before {earliest.day} {earliest:%B %Y}, the earliest incident date this "
+                "partnership accepts. Check the year; if it is right, contact the partnership's business unit."
+            )
+        return value
+
     @model_validator(mode="after")
     def _aware_after_incident(self) -> IncidentDetails:
         if self.la_aware_date is not None and self.la_aware_date < self.incident_date:
             raise _field_error("la_aware_date", "The local authority cannot have become aware before the incident.")
+        return self
+
+    @model_validator(mode="after")
+    def _old_incident_confirmed(self, info: ValidationInfo) -> IncidentDetails:
+        # Checked when the form is validated (with its context), not when a stored referral is read.
+        ctx = _ctx(info)
+        if ctx is not None and not self.incident_date_confirmed and incident_date_needs_confirmation(
+                self.incident_date, self.la_aware_date, ctx.today):
+            raise _field_error(
+                "incident_date_confirmed",
+                "The incident date is more than a year before the referral: confirm it is correct, or correct it.",
+            )
         return self
 
 
@@ -273,10 +318,6 @@ class ReferrerViews(FormSection):
 
 
 # ---- Section 6: declaration ----------------------------------------------------------
-
-
-def _true(value: Any) -> Any:
-    return str(value).strip().lower() in {"true", "1", "yes", "on"} if not isinstance(value, bool) else value
 
 
 class Declaration(FormSection):

@@ -46,6 +46,7 @@ from bot.teams.service_hosts import REFUSED_REASON, ServiceHostPolicy, ServiceHo
 from cards import meeting_cards
 from cards.chat import text_card
 from cards.clock_cards import agency_prompt_card, reminder_card
+from cards.common import escape_markdown
 from cards.vote_card import (
     answer_notice_card,
     decision_for_referrer_card,
@@ -275,7 +276,7 @@ class TeamsNotifier:
 
     async def notify_person(self, aad_object_id: str, notice: str, detail: dict[str, Any]) -> bool:
         title, text = NOTICES[notice]
-        card = text_card(title, text.format(**{k: v or "" for k, v in detail.items()}), style="warning")
+        card = text_card(title, text.format(**{k: escape_markdown(str(v or "")) for k, v in detail.items()}), style="warning")
         return await self.send_to_person(aad_object_id, card)
 
     async def send_to_person(self, aad_object_id: str, card: dict[str, Any]) -> bool:

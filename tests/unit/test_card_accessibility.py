@@ -196,6 +196,9 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
                            "incident_date": "Give the date.", "meets_criteria": "Say why.",
                            "__form__": "Add at least one child."})))
       for s in Section if s is not Section.REVIEW],
+    ("incident_card/old_date", lambda: referral_form.section_card(
+        Section.INCIDENT, {"incident_date": "2020-03-01"},
+        _form_view(errors={"incident_date_confirmed": "Confirm the date."}))),
     ("children_card/one", lambda: referral_form.children_card({}, _form_view(child_count=1))),
     ("review_card", lambda: referral_form.review_card(_FILLED_FORM, _form_view(banner="Saved."),
                                                       child_count=MAX_CHILDREN, likely_notifiable=True)),

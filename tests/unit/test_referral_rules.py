@@ -11,6 +11,7 @@ import pytest
 
 from bot.domain.referral import (
     CARE_LEAVER_MAX_AGE,
+    DEFAULT_EARLIEST_INCIDENT_DATE,
     ChildDetails,
     ChildrenDetails,
     Declaration,
@@ -21,6 +22,7 @@ from bot.domain.referral import (
     ReferrerViews,
     Section,
     age_on,
+    incident_date_needs_confirmation,
     likely_notifiable,
     required_fields,
     validate_section,
@@ -251,3 +253,62 @@ def test_the_death_of_a_care_leaver_up_to_24_is_likely_notifiable() -> None:
 
 def test_the_indicator_is_on_the_whole_referral() -> None:
     assert make_referral().likely_notifiable  # seriously harmed, abuse suspected
+
+
+# ---- plausible incident dates --------------------------------------------------------------------------
+
+
+def test_an_incident_before_the_earliest_date_is_refused_with_the_reason() -> None:
+    _, errors = validate_section(Section.INCIDENT, INCIDENT_ANSWERS | {"incident_date": "1900-01-01"}, CTX)
+    assert errors == {"incident_date": "This date is before 1 January 1990, the earliest incident date this "
+                                       "partnership accepts. Check the year; if it is right, contact the "
+                                       "partnership's business unit."}
+
+
+def test_the_earliest_incident_date_is_the_partnerships() -> None:
+    ctx = FormContext(today=TODAY, agencies=AGENCIES, earliest_incident_date=date(2010, 4, 1))
+    answers = INCIDENT_ANSWERS | {"incident_date_confirmed": "true"}
+    _, errors = validate_section(Section.INCIDENT, answers | {"incident_date": "2010-03-31"}, ctx)
+    assert "before 1 April 2010" in errors["incident_date"]
+    assert validate_section(Section.INCIDENT, answers | {"incident_date": "2010-04-01"}, ctx)[1] == {}
+    assert DEFAULT_EARLIEST_INCIDENT_DATE == date(1990, 1, 1) == CTX.earliest_incident_date
+
+
+def test_a_future_incident_is_refused_before_the_earliest_date_rule() -> None:
+    _, errors = validate_section(Section.INCIDENT, INCIDENT_ANSWERS | {"incident_date": "2027-01-01"}, CTX)
+    assert errors == {"incident_date": "This date is in the future. Enter the date it happened."}
+
+
+CONFIRM = "The incident date is more than a year before the referral: confirm it is correct, or correct it."
+
+
+def test_an_incident_more_than_a_year_before_the_referral_asks_for_confirmation() -> None:
+    old = INCIDENT_ANSWERS | {"incident_date": "2025-11-22"}  # 366 days before TODAY
+    _, errors = validate_section(Section.INCIDENT, old, CTX)
+    assert errors == {"incident_date_confirmed": CONFIRM}
+    parsed, errors = validate_section(Section.INCIDENT, old | {"incident_date_confirmed": "true"}, CTX)
+    assert errors == {} and isinstance(parsed, IncidentDetails) and parsed.incident_date_confirmed
+    _, errors = validate_section(Section.INCIDENT, old | {"incident_date_confirmed": "false"}, CTX)
+    assert errors == {"incident_date_confirmed": CONFIRM}
+
+
+def test_an_incident_a_year_or_less_before_the_referral_needs_no_confirmation() -> None:
+    recent = INCIDENT_ANSWERS | {"incident_date": "2025-11-23"}  # 365 days before TODAY
+    parsed, errors = validate_section(Section.INCIDENT, recent, CTX)
+    assert errors == {} and isinstance(parsed, IncidentDetails) and not parsed.incident_date_confirmed
+
+
+def test_the_gap_is_counted_to_the_date_the_local_authority_became_aware() -> None:
+    answers = INCIDENT_ANSWERS | {"incident_date": "2024-01-10"}
+    _, errors = validate_section(Section.INCIDENT, answers | {"la_aware_date": "2025-02-01"}, CTX)
+    assert errors == {"incident_date_confirmed": CONFIRM}
+    _, errors = validate_section(Section.INCIDENT, answers | {"la_aware_date": "2024-06-01"}, CTX)
+    assert errors == {}  # the local authority knew within the year; the referral came later
+    assert incident_date_needs_confirmation(date(2024, 1, 10), None, TODAY)
+    assert not incident_date_needs_confirmation(date(2024, 1, 10), date(2025, 1, 9), TODAY)
+
+
+def test_a_stored_referral_is_read_without_the_form_rules() -> None:
+    """No context (a referral read back from the database): old referrals load as stored."""
+    incident = IncidentDetails.model_validate(INCIDENT_ANSWERS | {"incident_date": "1985-05-05"})
+    assert incident.incident_date == date(1985, 5, 5) and not incident.incident_date_confirmed

@@ -133,6 +133,7 @@ def rendered_cards() -> list[dict[str, Any]]:
         chat.welcome_card("Partnership"), chat.help_card("Partnership"),
         *(form.section_card(s, {}, fv) for s in Section if s is not Section.REVIEW),
         form.children_card({}, replace(fv, child_count=1)),
+        form.incident_card({"incident_date": "2020-03-01"}, fv),  # with the date confirmation
         form.review_card({}, fv, child_count=MAX_CHILDREN, likely_notifiable=True),
         form.cancel_confirm_card(fv), form.saved_card(fv, Section.INCIDENT),
         case_card.case_card(summary, TZ),

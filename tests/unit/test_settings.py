@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +204,18 @@ def test_a_missing_partnership_file(tmp_path):
 def test_an_unknown_key_is_named(tmp_path):
     message = _load(tmp_path, _replace('short_name = "ESCP"', 'short_name = "ESCP"\nshortname = "typo"'))
     assert "shortname" in message
+
+
+def test_the_earliest_incident_date_is_configurable_and_defaults_to_1990(tmp_path):
+    assert load_partnership(DEFAULT_PARTNERSHIP_FILE).earliest_incident_date == date(1990, 1, 1)
+    path = tmp_path / "partnership.toml"
+    path.write_text(_replace("earliest_incident_date = 1990-01-01\n", ""), encoding="utf-8")
+    assert load_partnership(path).earliest_incident_date == date(1990, 1, 1)
+    path.write_text(_replace("earliest_incident_date = 1990-01-01", "earliest_incident_date = 2005-04-01"),
+                    encoding="utf-8")
+    assert load_partnership(path).earliest_incident_date == date(2005, 4, 1)
+
+
+def test_an_earliest_incident_date_before_1900_is_named(tmp_path):
+    message = _load(tmp_path, _replace("earliest_incident_date = 1990-01-01", "earliest_incident_date = 1066-10-14"))
+    assert "earliest_incident_date" in message
