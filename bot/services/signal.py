@@ -12,6 +12,7 @@ the ordinary outbox pass delivers it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -41,10 +42,8 @@ class OutboxSignal:
 
     async def wait(self, timeout: float) -> None:
         """Until kicked or `timeout` seconds pass; the kick is consumed."""
-        try:
+        with contextlib.suppress(TimeoutError):  # no kick in time: an idle poll is due anyway
             await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-        except TimeoutError:
-            pass
         self._wake.clear()
 
     @property

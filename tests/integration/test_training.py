@@ -81,8 +81,8 @@ async def test_a_training_database_is_stamped_and_a_real_bot_refuses_it(tmp_path
     async with BotHarness(tmp_path, env=TRAINING) as h:
         assert await h.c.stores.turns.database_mode() == "training"
         await bind_and_demo(h)
-    async with BotHarness(tmp_path, env=TRAINING):  # the stamp lets training start again, cases and all
-        pass
+    async with BotHarness(tmp_path, env=TRAINING) as again:  # the stamp lets training start again, cases and all
+        assert await again.c.stores.turns.database_mode() == "training"
     message = await refused_start(BotHarness(tmp_path))
     assert "is a training database" in message
 
