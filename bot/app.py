@@ -22,9 +22,11 @@ from botbuilder.core import ConversationState
 from botbuilder.integration.aiohttp import CloudAdapter
 
 from bot.adapters.clock import SystemClock, TrainingClock
+from bot.adapters.db.case_export import SqlCaseRecords
 from bot.adapters.db.case_store import ReferralCache, SqlCaseStore
 from bot.adapters.db.database import Database, sync_url
 from bot.adapters.db.deadline_store import SqlDeadlineStore
+from bot.adapters.db.file_link_store import SqlFileLinkStore
 from bot.adapters.db.leader import LeaderLock
 from bot.adapters.db.meeting_store import SqlMeetingStore
 from bot.adapters.db.outbox_store import SqlOutboxStore
@@ -49,6 +51,7 @@ from bot.services.signal import OutboxSignal
 from bot.settings import ConfigError, Settings, load_partnership
 from bot.teams.clock_actions import ClockActions
 from bot.teams.edge import MessagesEndpoint, method_not_allowed, on_turn_error
+from bot.teams.exports import CaseExports
 from bot.teams.files import FilesEndpoint
 from bot.teams.handler import RapidReviewBot
 from bot.teams.meeting_actions import MeetingActions
@@ -180,8 +183,9 @@ def bootstrap(
     conversation_state = ConversationState(SqlStorage(stores.turns, clock))
     training_clock = clock if isinstance(clock, TrainingClock) else None
     training = TrainingActions(services, state=training_state, clock=training_clock, outbox=outbox)
+    exports = CaseExports(services, SqlFileLinkStore(Scope(db)), SqlCaseRecords(Scope(db)), base)
     bot = RapidReviewBot(services, conversation_state, settings.app_id, PanelActions(services, notifier),
-                         ClockActions(services), MeetingActions(services), training)
+                         ClockActions(services), MeetingActions(services), exports, training)
     endpoint = MessagesEndpoint(
         adapter,
         bot,
@@ -286,6 +290,7 @@ def build_web_app(components: Components, *, run_outbox: bool = True) -> web.App
     app.router.add_route("*", "/api/messages", method_not_allowed)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/files/{token}", FilesEndpoint(components.services, components.links))
+    app.router.add_get("/files/once/{token}", components.bot.exports.download)
 
     async def on_startup(_app: web.Application) -> None:
         await start(components, run_outbox=run_outbox)

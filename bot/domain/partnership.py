@@ -36,6 +36,7 @@ class Role(StrEnum):
     PANEL = "panel"
     CHAIR = "chair"
     MANAGER = "partnership_manager"
+    DPO = "data_protection_officer"
 
 
 class DecisionRule(StrEnum):
@@ -135,6 +136,8 @@ class PartnershipConfig(BaseModel):
     panel: PanelConfig = Field(default_factory=PanelConfig)
     chairs: list[Person] = Field(default_factory=list)
     partnership_managers: list[Person] = Field(default_factory=list)
+    # The data protection officer and deputies: only they can export a whole case.
+    data_protection_officers: list[Person] = Field(default_factory=list)
 
     @field_validator("tenant_ids")
     @classmethod

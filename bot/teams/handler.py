@@ -28,6 +28,8 @@ from bot.services.context import ServiceContext
 from bot.services.ports import Address
 from bot.services.refusals import NotAuthorised
 from bot.teams.clock_actions import ClockActions
+from bot.teams.exports import COMMAND as EXPORT
+from bot.teams.exports import CaseExports
 from bot.teams.meeting_actions import MeetingActions
 from bot.teams.panel_actions import MEMBER_LISTING, SHOW, PanelActions
 from bot.teams.people import PeopleMemory
@@ -72,8 +74,9 @@ def actor_of(activity: Activity) -> Actor | None:
 class RapidReviewBot(TeamsActivityHandler):
     def __init__(self, services: ServiceContext, conversation_state: ConversationState, app_id: str,
                  panel_actions: PanelActions, clock_actions: ClockActions, meeting_actions: MeetingActions,
-                 training: TrainingActions | None = None) -> None:
+                 exports: CaseExports, training: TrainingActions | None = None) -> None:
         self.services = services
+        self.exports = exports
         self.training = training or TrainingActions(services)  # production: refuses the training commands
         self.meeting_actions = meeting_actions
         self.panel_actions = panel_actions
@@ -188,6 +191,8 @@ class RapidReviewBot(TeamsActivityHandler):
             return await self._notification_summary(actor, text.removeprefix("notification summary"))
         if text.split(" ", 1)[0] == SHOW:
             return await self.panel_actions.show_command(turn_context, actor, text)
+        if text.split(" ", 1)[0] == EXPORT:
+            return await self.exports.command(actor, text.removeprefix(EXPORT))
         clock_reply = await self.clock_actions.command(actor, text)
         if clock_reply is not None:
             return clock_reply

@@ -299,6 +299,20 @@ meetings = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
 )
 
+# One-time links to a file for one named person (the DPO's case export): the token itself is
+# never stored, only its SHA-256, so a copy of the database cannot be used to fetch a file.
+file_links = Table(
+    "file_links",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("case_id", String(36), nullable=False, index=True),
+    Column("kind", String(30), nullable=False),
+    Column("issued_to", String(64), nullable=False),
+    Column("issued_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("fetched_at", UtcDateTime(), nullable=True),
+)
+
 processed_activities = Table(
     "processed_activities",
     metadata,
@@ -334,6 +348,7 @@ __all__ = [
     "reminders",
     "agency_requests",
     "meetings",
+    "file_links",
     "UniqueConstraint",
     "Text",
 ]
