@@ -7,6 +7,12 @@
     python -m bot admin db grant --owner-url URL --app-role ROLE
         PostgreSQL only: as the tables' owner, give the bot's own role what it needs, and
         only INSERT and SELECT on the audit trail (docs/data-protection.md)
+    python -m bot admin keys rotate
+        re-wrap every case's data key under the current master key (MASTER_KEY, or the newest
+        version of the Key Vault secret); the old one must still be configured
+        (MASTER_KEY_PREVIOUS, or its Key Vault version enabled). One key per transaction: after
+        a crash run it again and it carries on. Prints what it did; exit 1 if a key could not
+        be opened
 
 The database is the bot's own (DATABASE_URL, as `python -m bot` reads it).
 """
@@ -20,7 +26,9 @@ from collections.abc import Sequence
 
 from bot.adapters.db.audit_log import apply_role_split, verify_audit_trail
 from bot.adapters.db.database import Database
-from bot.settings import ConfigError, load_settings
+from bot.adapters.schema_check import migrate_if_behind
+from bot.app import keyring_for
+from bot.settings import ConfigError, Settings, load_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     grant = db.add_parser("grant", help="PostgreSQL: the owner/application role split")
     grant.add_argument("--owner-url", required=True, help="a URL that connects as the tables' owner")
     grant.add_argument("--app-role", required=True, help="the role the bot connects as")
+    keys = areas.add_parser("keys", help="the master key").add_subparsers(dest="command", required=True)
+    keys.add_parser("rotate", help="re-wrap every case key under the current master key (resumable)")
     return parser
 
 
@@ -62,12 +72,36 @@ async def _grant(owner_url: str, app_role: str) -> int:
     return 0
 
 
+async def _rotate(settings: Settings) -> int:
+    keyring = keyring_for(settings)
+    if keyring.master is None:
+        print("MASTER_KEY (or KEY_VAULT_URL) is not set: set it to the new master key, and the old one as "
+              "MASTER_KEY_PREVIOUS, then run this again.", file=sys.stderr)
+        return 2
+    db = Database(settings.database_url, keyring=keyring)
+    try:
+        await migrate_if_behind(db)
+        report = await keyring.rotate(db)
+    finally:
+        await db.dispose()
+    print(f"case keys under master key {keyring.master.current.key_id}: {report.rewrapped} re-wrapped now, "
+          f"{report.already_current} already, {report.destroyed} destroyed (erased cases), "
+          f"{report.unopenable} could not be opened")
+    if report.unopenable:
+        print("Some keys are wrapped under a master key that is not configured: set it as MASTER_KEY_PREVIOUS "
+              "and run this again.", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
     if args.area == "db":
         return asyncio.run(_grant(args.owner_url, args.app_role))
     try:
         settings = load_settings()
+        if args.area == "keys":
+            return asyncio.run(_rotate(settings))
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2

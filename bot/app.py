@@ -23,6 +23,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 
 from bot.adapters.clock import SystemClock, TrainingClock
 from bot.adapters.db.case_export import SqlCaseRecords
+from bot.adapters.db.case_keys import CaseKeyring
 from bot.adapters.db.case_store import ReferralCache, SqlCaseStore
 from bot.adapters.db.database import Database, sync_url
 from bot.adapters.db.deadline_store import SqlDeadlineStore
@@ -37,6 +38,7 @@ from bot.adapters.db.training_store import SqlTrainingStore
 from bot.adapters.db.turn_store import SqlTurnStore
 from bot.adapters.db.unit_of_work import SqlUnitOfWork
 from bot.adapters.links import LinkSigner
+from bot.adapters.master_keys import MasterKeyError, MasterKeys, from_environment, from_key_vault
 from bot.adapters.meetings import GraphMeetingProvider, OfflineMeetingProvider
 from bot.adapters.schema_check import migrate_if_behind
 from bot.domain.meeting import MeetingSettings
@@ -157,6 +159,7 @@ def bootstrap(
     partnership = partnership or load_partnership(Path(settings.partnership_file))
     clock = clock or SystemClock()
     db = db or Database(settings.database_url)
+    db.keyring = keyring_for(settings)
     stores = sql_stores(db)
     training_state: SqlTrainingStore | None = None
     if settings.training_mode:  # a rehearsal: real time plus the stored offset, cards to inboxes
@@ -201,6 +204,38 @@ def bootstrap(
     return Components(settings, partnership, db, stores, clock, services, adapter, bot, outbox, endpoint, links)
 
 
+def keyring_for(settings: Settings) -> CaseKeyring:
+    """The master key from the settings (bot/adapters/master_keys.py). Outside local mode the
+    bot does not start without one; in local mode a development key kept in the database
+    stands in (and every start says so: `announce_keyring`)."""
+    master: MasterKeys | None
+    try:
+        if settings.key_vault_url:
+            master = from_key_vault(settings.key_vault_url, settings.key_vault_secret)
+        else:
+            master = from_environment(settings.master_key, settings.master_key_id, settings.master_key_previous,
+                                      settings.master_key_previous_id)
+    except MasterKeyError as error:
+        raise ConfigError(str(error)) from error
+    if master is None and not settings.local_mode:
+        raise ConfigError(
+            "MASTER_KEY is empty and KEY_VAULT_URL is not set: outside local mode the child's and family's details "
+            "are encrypted under a master key kept outside the database. Set KEY_VAULT_URL (Azure Key Vault, "
+            "secret KEY_VAULT_SECRET) or MASTER_KEY (32 random bytes in base64); see docs/data-protection.md.")
+    return CaseKeyring(master, enabled=settings.encrypt_at_rest)
+
+
+def announce_keyring(keyring: CaseKeyring) -> None:
+    if not keyring.enabled:
+        log.warning("ENCRYPTION AT REST IS OFF (ENCRYPT_AT_REST=false): identifiers are stored in plain text. "
+                    "For measurements only; never with real case data.")
+    elif keyring.development:
+        log.warning("DEVELOPMENT MASTER KEY: no MASTER_KEY or KEY_VAULT_URL, so case data is encrypted under a key "
+                    "kept in the database itself. This is NOT protection at rest; do not use with real case data.")
+    else:
+        log.info("identifiers encrypted at rest", extra={"master_key": keyring.describe()})
+
+
 def build_services(stores: Stores, partnership: PartnershipConfig, clock: Clock, notifier: Notifier, *,
                    profile: TimelineProfile, meetings: MeetingProvider,
                    meeting_settings: MeetingSettings | None = None) -> ServiceContext:
@@ -229,6 +264,7 @@ async def start(components: Components, *, run_outbox: bool = True) -> None:
     real process) the outbox dispatcher and the scheduler run; tests drive both by hand."""
     # Alembic only when the schema is behind (start-up time: README, Performance)
     await migrate_if_behind(components.db)
+    announce_keyring(components.db.keyring)
     await check_database_mode(components)
     await seed_members_from_config(components.services)
     if run_outbox:

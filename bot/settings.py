@@ -88,6 +88,19 @@ class Settings(BaseSettings):
     # (bot/teams/service_hosts.py): sovereign clouds, comma-separated host names or suffixes.
     allowed_service_hosts: str = Field(default="", validation_alias=AliasChoices("ALLOWED_SERVICE_HOSTS",
                                                                                "allowed_service_hosts"))
+    # Identifiers at rest (docs/data-protection.md): the master key that wraps every case's data key,
+    # from the environment or from Azure Key Vault; required outside local mode.
+    master_key: str = Field(default="", repr=False, validation_alias=AliasChoices("MASTER_KEY", "master_key"))
+    master_key_id: str = Field(default="", validation_alias=AliasChoices("MASTER_KEY_ID", "master_key_id"))
+    master_key_previous: str = Field(default="", repr=False, validation_alias=AliasChoices(
+        "MASTER_KEY_PREVIOUS", "master_key_previous"))
+    master_key_previous_id: str = Field(default="", validation_alias=AliasChoices("MASTER_KEY_PREVIOUS_ID",
+                                                                                  "master_key_previous_id"))
+    key_vault_url: str = Field(default="", validation_alias=AliasChoices("KEY_VAULT_URL", "key_vault_url"))
+    key_vault_secret: str = Field(default="rapid-review-master-key", validation_alias=AliasChoices(
+        "KEY_VAULT_SECRET", "key_vault_secret"))
+    # Off only in local mode, to measure what encryption costs (tests/bench/bench.py --compare-encryption).
+    encrypt_at_rest: bool = Field(default=True, validation_alias=AliasChoices("ENCRYPT_AT_REST", "encrypt_at_rest"))
     # Training mode (`make demo`): a rehearsal on its own database, never with real cases or a real tenant.
     training_mode: bool = Field(default=False, validation_alias=AliasChoices("TRAINING_MODE", "training_mode"))
 
@@ -156,6 +169,9 @@ class Settings(BaseSettings):
                 "post forged activities. Set MicrosoftAppId, MicrosoftAppPassword and MicrosoftAppTenantId "
                 "(see README 'Registering in a real tenant'), or unset BOT_ENV to run locally."
             )
+        if not self.local_mode and not self.encrypt_at_rest:
+            raise ConfigError("ENCRYPT_AT_REST is off but MicrosoftAppId is set: identifiers are always encrypted "
+                              "outside local mode. Unset ENCRYPT_AT_REST.")
         if not self.local_mode:
             if self.app_type is not AppType.USER_ASSIGNED_MSI and not self.app_password:
                 raise ConfigError("MicrosoftAppPassword is empty: set the client secret of the bot's Entra app.")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text, update
@@ -69,6 +69,7 @@ def _summary(row: Any) -> CaseSummary:
 
 
 REFERRALS_KEPT = 256
+REFERRAL_FIELD = "cases.referral"  # the sealed referral's field name (bot/adapters/envelope.py)
 
 # Statements run on every turn are built once: SQLAlchemy then reuses their cache key and
 # compiled form instead of rebuilding the expression per call (the performance work's profile).
@@ -120,6 +121,9 @@ class ReferralCache:
             self._kept.move_to_end(case_id)
         return referral
 
+    def forget(self, case_id: str) -> None:
+        self._kept.pop(case_id, None)
+
     def put(self, case_id: str, referral: Referral) -> Referral:
         self._kept[case_id] = referral
         if len(self._kept) > REFERRALS_KEPT:
@@ -147,13 +151,15 @@ class SqlCaseStore:
                         return existing, False
                     reference = format_reference(new.year, await self._next_number(conn, new.year))
                     pseudonym = choose_pseudonym(await self._open_pseudonyms(conn), self._rng)
+                    # the case's data key is made here, in the case's own transaction
+                    sealer = await self.scope.db.keyring.sealer(conn, new.id)
                     await conn.execute(
                         insert(t.cases).values(
                             id=new.id,
                             draft_id=new.draft_id,
                             reference=reference,
                             pseudonym=pseudonym,
-                            referral=new.referral,
+                            referral=sealer.json(REFERRAL_FIELD, new.referral),
                             updated_at=new.case["received_at"],
                             version=1,
                             **new.case,
@@ -203,6 +209,7 @@ class SqlCaseStore:
             referral = self._referrals.get(row.id)
             if referral is None:
                 data = (await conn.execute(_REFERRAL_OF, {"b_id": row.id})).scalar_one()
+                data = await self.scope.db.keyring.open_json(conn, row.id, REFERRAL_FIELD, data)
                 referral = self._referrals.put(row.id, Referral.model_validate(data))
         return Case(summary=_summary(row), referral=referral, aware_date=row.aware_date, version=row.version)
 
@@ -231,6 +238,13 @@ class SqlCaseStore:
     async def panel_activity(self, case_id: str) -> str | None:
         async with self.scope.read() as conn:
             return (await conn.execute(_PANEL_ACTIVITY, {"b_id": case_id})).scalar_one_or_none()
+
+    async def destroy_case_key(self, case_id: str, at: datetime | None = None) -> bool:
+        """Crypto-shred the case: its data key is destroyed, so its referral, votes' and
+        queries' texts and the meeting's outcome can never be opened again, by anyone."""
+        self._referrals.forget(case_id)
+        async with self.scope.write() as conn:
+            return await self.scope.db.keyring.destroy(conn, case_id, at or datetime.now(UTC))
 
     # ---- events ------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.adapters.db import inline_sqlite
+from bot.adapters.db.case_keys import CaseKeyring
 
 inline_sqlite.register()
 
@@ -53,8 +54,11 @@ def sync_url(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, keyring: CaseKeyring | None = None) -> None:
         self.url = normalise_url(url)
+        # How the stores seal identifiers (bot/adapters/db/case_keys.py); the composition root
+        # gives it the configured master key, anything else gets the development key.
+        self.keyring = keyring or CaseKeyring()
         self.is_sqlite = self.url.startswith("sqlite")
         if self.is_sqlite:
             self._prepare_sqlite_path()
@@ -90,6 +94,8 @@ class Database:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Deleted and overwritten content is zeroed on disk, not left in free pages.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine

@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.adapters.db import schema as t
+from bot.adapters.db.case_keys import CaseKeyring
 from bot.adapters.db.scope import Scope, aware
 from bot.domain.case import CaseStatus
 from bot.domain.partnership import Partner
@@ -43,16 +44,17 @@ _OPEN_QUERIES = select(t.queries).where(t.queries.c.case_id == bindparam("b_case
 _CASE_PANEL = select(t.cases.c.vote_round, t.cases.c.decision, t.cases.c.version).where(
     t.cases.c.id == bindparam("b_case")
 )
+DECISION_FIELD = "cases.decision"  # it holds the deciding votes' rationales: sealed
 _CASE_QUERIES = select(t.queries).where(t.queries.c.case_id == bindparam("b_case")).order_by(t.queries.c.id)
 
 
-def _vote(row: Any) -> Vote:
+async def _vote(conn: AsyncConnection, keys: CaseKeyring, row: Any) -> Vote:
     return Vote(
         partner=Partner(row.partner),
         choice=VoteChoice(row.choice),
-        rationale=row.rationale,
-        serious_harm_basis=row.serious_harm_basis,
-        question=row.question,
+        rationale=await keys.open_text(conn, row.case_id, "votes.rationale", row.rationale),
+        serious_harm_basis=await keys.open_text(conn, row.case_id, "votes.serious_harm_basis", row.serious_harm_basis),
+        question=await keys.open_text(conn, row.case_id, "votes.question", row.question),
         voter_aad_id=row.voter_aad_id,
         voter_name=row.voter_name,
         organisation=row.organisation,
@@ -60,7 +62,11 @@ def _vote(row: Any) -> Vote:
     )
 
 
-def _query(row: Any) -> QueryRecord:
+async def _votes(conn: AsyncConnection, keys: CaseKeyring, rows: Any) -> dict[Partner, Vote]:
+    return {Partner(r.partner): await _vote(conn, keys, r) for r in rows}
+
+
+async def _query(conn: AsyncConnection, keys: CaseKeyring, row: Any) -> QueryRecord:
     return QueryRecord(
         id=row.id,
         case_id=row.case_id,
@@ -68,11 +74,16 @@ def _query(row: Any) -> QueryRecord:
         partner=Partner(row.partner),
         asked_by_aad_id=row.asked_by_aad_id,
         asked_by_name=row.asked_by_name,
-        question=row.question,
+        question=await keys.open_text(conn, row.case_id, "queries.question", row.question) or "",
         status=row.status,
         asked_at=aware(row.asked_at),
-        answer=row.answer,
+        answer=await keys.open_text(conn, row.case_id, "queries.answer", row.answer),
     )
+
+
+async def _decision(conn: AsyncConnection, keys: CaseKeyring, case_id: str, stored: Any) -> Decision | None:
+    data = await keys.open_json(conn, case_id, DECISION_FIELD, stored) if stored else None
+    return Decision.model_validate(data) if data else None
 
 
 @dataclass
@@ -80,6 +91,7 @@ class SqlPanelTransaction:
     """The panel's tables inside a unit of work (bot/adapters/db/unit_of_work.py)."""
 
     conn: AsyncConnection
+    keys: CaseKeyring
 
     async def lock_case(self, reference: str, now: datetime) -> LockedCase | None:
         row = (await self.conn.execute(_LOCK_CASE, {"b_ref": reference, "b_now": now})).first()
@@ -90,14 +102,15 @@ class SqlPanelTransaction:
 
     async def votes(self, case_id: str, round_: int) -> dict[Partner, Vote]:
         rows = await self.conn.execute(_ROUND_VOTES, {"b_case": case_id, "b_round": round_})
-        return {Partner(r.partner): _vote(r) for r in rows}
+        return await _votes(self.conn, self.keys, rows)
 
     async def save_vote(self, case_id: str, round_: int, vote: Vote, replace: bool) -> None:
+        seal = await self.keys.sealer(self.conn, case_id)
         values = {
             "choice": vote.choice.value,
-            "rationale": vote.rationale,
-            "serious_harm_basis": vote.serious_harm_basis,
-            "question": vote.question,
+            "rationale": seal.text("votes.rationale", vote.rationale),
+            "serious_harm_basis": seal.text("votes.serious_harm_basis", vote.serious_harm_basis),
+            "question": seal.text("votes.question", vote.question),
             "voter_aad_id": vote.voter_aad_id,
             "voter_name": vote.voter_name,
             "organisation": vote.organisation,
@@ -112,22 +125,27 @@ class SqlPanelTransaction:
 
     async def open_queries(self, case_id: str) -> list[QueryRecord]:
         rows = await self.conn.execute(_OPEN_QUERIES, {"b_case": case_id})
-        return [_query(r) for r in rows]
+        return [await _query(self.conn, self.keys, r) for r in rows]
 
     async def query(self, query_id: int) -> QueryRecord | None:
         row = (await self.conn.execute(select(t.queries).where(t.queries.c.id == query_id))).first()
-        return _query(row) if row else None
+        return await _query(self.conn, self.keys, row) if row else None
 
     async def add_query(self, case_id: str, round_: int, vote: Vote, now: datetime) -> int:
+        seal = await self.keys.sealer(self.conn, case_id)
         result = await self.conn.execute(
             insert(t.queries)
             .values(case_id=case_id, round=round_, partner=vote.partner.value, asked_by_aad_id=vote.voter_aad_id,
-                    asked_by_name=vote.voter_name, question=vote.question or "", status="open", asked_at=now)
+                    asked_by_name=vote.voter_name, question=seal.text("queries.question", vote.question or ""), status="open", asked_at=now)
             .returning(t.queries.c.id)
         )
         return int(result.scalar_one())
 
     async def close_query(self, query_id: int, status: str, now: datetime, answer: str | None = None) -> None:
+        if answer is not None:
+            case_id = (await self.conn.execute(select(t.queries.c.case_id)
+                                               .where(t.queries.c.id == query_id))).scalar_one()
+            answer = (await self.keys.sealer(self.conn, case_id)).text("queries.answer", answer)
         await self.conn.execute(
             update(t.queries).where(t.queries.c.id == query_id)
             .values(status=status, answer=answer, answered_at=now)
@@ -142,9 +160,10 @@ class SqlPanelTransaction:
 
     async def record_decision(self, case_id: str, decision: Decision) -> None:
         """The decision's record; the status moves through the case store's `move`."""
+        seal = await self.keys.sealer(self.conn, case_id)
         await self.conn.execute(
             update(t.cases).where(t.cases.c.id == case_id, t.cases.c.status == CaseStatus.REFERRED.value)
-            .values(decided_at=decision.decided_at, decision=decision.model_dump(mode="json"))
+            .values(decided_at=decision.decided_at, decision=seal.json(DECISION_FIELD, decision.model_dump(mode="json")))
         )
 
 
@@ -161,6 +180,7 @@ class SqlPanelStore:
                 return PanelState(1, {}, None, [], 0)
             votes = await conn.execute(_ROUND_VOTES, {"b_case": case_id, "b_round": row.vote_round})
             queries = await conn.execute(_CASE_QUERIES, {"b_case": case_id})
-            decision = Decision.model_validate(row.decision) if row.decision else None
-            return PanelState(row.vote_round, {Partner(v.partner): _vote(v) for v in votes}, decision,
-                              [_query(q) for q in queries], row.version)
+            keys = self.scope.db.keyring
+            decision = await _decision(conn, keys, case_id, row.decision)
+            return PanelState(row.vote_round, await _votes(conn, keys, votes), decision,
+                              [await _query(conn, keys, q) for q in queries], row.version)

@@ -313,6 +313,21 @@ file_links = Table(
     Column("fetched_at", UtcDateTime(), nullable=True),
 )
 
+# Data keys (bot/adapters/db/case_keys.py): one per case (owner = the case id) and one per
+# stored conversation state or other holder, each stored only wrapped by a master key that
+# is never in the database. `destroyed_at` set and `wrapped` emptied: that owner's sealed
+# values can never be opened again (crypto-shredding).
+case_keys = Table(
+    "case_keys",
+    metadata,
+    Column("key_id", String(36), primary_key=True),
+    Column("owner", String(100), nullable=False, unique=True),
+    Column("wrapped", Text, nullable=True),
+    Column("master_key_id", String(200), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("destroyed_at", UtcDateTime(), nullable=True),
+)
+
 processed_activities = Table(
     "processed_activities",
     metadata,
@@ -349,6 +364,7 @@ __all__ = [
     "agency_requests",
     "meetings",
     "file_links",
+    "case_keys",
     "UniqueConstraint",
     "Text",
 ]

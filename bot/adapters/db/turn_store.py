@@ -5,6 +5,7 @@ bot process shares.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -24,6 +25,16 @@ _REMEMBER_RESPONSE = (
 
 
 MODE_KEY = "mode"
+# Dialog state (a half-finished referral is in it) is sealed under a key of its own per stored
+# item; the bot's stored invoke answers (cards with a referral's details) under one key.
+STATE_FIELD = "bot_state.data"
+RESPONSES_OWNER = "activity-responses"
+RESPONSE_FIELD = "processed_activities.response"
+
+
+def state_owner(key: str) -> str:
+    """The data key holder of one stored state item (its key can be long and names a conversation)."""
+    return "state:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
 
 
 class SqlTurnStore:
@@ -43,10 +54,14 @@ class SqlTurnStore:
             if result.rowcount:
                 return True, None
             row = (await conn.execute(_STORED_RESPONSE, {"b_key": key})).first()
-            return False, row.response if row else None
+            if row is None:
+                return False, None
+            return False, await self.scope.db.keyring.open_json(conn, RESPONSES_OWNER, RESPONSE_FIELD, row.response)
 
     async def remember_response(self, key: str, response: Any) -> None:
         async with self.scope.write() as conn:
+            if response is not None:
+                response = (await self.scope.db.keyring.sealer(conn, RESPONSES_OWNER)).json(RESPONSE_FIELD, response)
             await conn.execute(_REMEMBER_RESPONSE, {"b_key": key, "b_response": response})
 
     # ---- state for the SDK's Storage (dialog state) ---------------------------------------
@@ -54,11 +69,14 @@ class SqlTurnStore:
     async def read_state(self, keys: Sequence[str]) -> dict[str, tuple[dict[str, Any], str]]:
         async with self.scope.read() as conn:
             rows = await conn.execute(select(t.bot_state).where(t.bot_state.c.key.in_(list(keys))))
-            return {r.key: (r.data, r.etag) for r in rows}
+            keyring = self.scope.db.keyring
+            return {r.key: (await keyring.open_json(conn, state_owner(r.key), STATE_FIELD, r.data), r.etag)
+                    for r in rows}
 
     async def write_state(self, key: str, data: dict[str, Any], etag: str | None, new_etag: str, at: datetime) -> bool:
         """Write one item; with an etag, only if it still matches (False on conflict)."""
         async with self.scope.write() as conn:
+            data = (await self.scope.db.keyring.sealer(conn, state_owner(key))).json(STATE_FIELD, data)
             if etag is None or etag == "*":
                 stmt = self.scope.insert(t.bot_state).values(key=key, data=data, etag=new_etag, updated_at=at)
                 await conn.execute(
@@ -113,5 +131,7 @@ class SqlTurnStore:
     async def delete_state(self, keys: Sequence[str]) -> None:
         async with self.scope.write() as conn:
             await conn.execute(delete(t.bot_state).where(t.bot_state.c.key.in_(list(keys))))
+            # and their keys: any copy of the deleted state left anywhere can no longer be opened
+            await conn.execute(delete(t.case_keys).where(t.case_keys.c.owner.in_([state_owner(k) for k in keys])))
 
 

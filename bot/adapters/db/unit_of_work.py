@@ -48,5 +48,5 @@ class SqlUnitOfWork:
                 outbox=SqlOutboxStore(bound),
                 deadlines=SqlDeadlineStore(bound),
                 meetings=SqlMeetingStore(bound),
-                panel=SqlPanelTransaction(conn),
+                panel=SqlPanelTransaction(conn, bound.db.keyring),
             )

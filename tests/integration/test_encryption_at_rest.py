@@ -1,0 +1,110 @@
+"""Identifiers encrypted at rest (docs/data-protection.md): after a whole case through HTTP —
+referral, votes with rationales, the meeting and its outcome — and a second referral left
+half-finished in the form, the raw database holds none of the fixtures' canary identifiers
+or free texts: not the SQLite file, not its write-ahead log, not a PostgreSQL dump; in
+UTF-8, UTF-16 or JSON-escaped form."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from bot.adapters.db import schema as t
+from bot.adapters.envelope import is_sealed, sealed_json_token
+from tests.integration.test_meeting_graph import OUTCOME, decide, walk_to_outcome_card
+from tests.support import activities as A
+from tests.support.harness import (
+    CANARY_ADDRESS,
+    CANARY_CHILD,
+    CANARY_DOB,
+    VALID,
+    BotHarness,
+    fill_referral,
+    find_action,
+)
+
+RATIONALE = "Serious injuries and suspected abuse by a carer."  # decide()'s votes
+HARM = "Long-term impairment likely."
+DRAFT_CHILD = "Qxvvjk Draftling"
+DRAFT_ADDRESS = "41 Qxzzkj Close"
+DRAFT_FAMILY = "Mother Qxkjqz Draftling"
+
+CANARIES = [
+    CANARY_CHILD, "Zqxwv", CANARY_DOB, "03/02/2017", "3 February 2017", CANARY_ADDRESS, "Canary Lane",
+    VALID["incident"]["summary"], VALID["views"]["family_not_consulted_reason"], VALID["views"]["key_issues"],
+    VALID["views"]["not_worked_well"], VALID["children"]["family_members"],
+    RATIONALE, HARM, OUTCOME["rationale"], OUTCOME["immediate_actions"],
+    DRAFT_CHILD, "Qxvvjk", DRAFT_ADDRESS, "Qxzzkj", DRAFT_FAMILY, "Qxkjqz", "2015-07-09", "09/07/2015",
+]
+
+
+def _forms(canary: str) -> list[bytes]:
+    escaped = json.dumps(canary)[1:-1]
+    return sorted({canary.encode("utf-8"), canary.encode("utf-16-le"), canary.encode("utf-16-be"),
+                   escaped.encode(), escaped.replace("/", "\\/").encode(), json.dumps(canary, ensure_ascii=True)[1:-1]
+                   .encode()})
+
+
+def leaked(raw: bytes) -> list[str]:
+    return [canary for canary in CANARIES if any(form in raw for form in _forms(canary))]
+
+
+def _draft_answers() -> dict[str, dict[str, str]]:
+    answers = copy.deepcopy(VALID)
+    answers["children"] = {**answers["children"], "c1_name": DRAFT_CHILD, "c1_date_of_birth": "2015-07-09",
+                           "family_members": DRAFT_FAMILY}
+    answers["incident"] = {**answers["incident"], "incident_location": DRAFT_ADDRESS}
+    return answers
+
+
+async def _whole_case(h: BotHarness) -> str:
+    case_id = await decide(h)
+    card = await walk_to_outcome_card(h, case_id)
+    body = await h.press(A.CHRIS, "meeting.outcome", {**find_action(card, "meeting.outcome"), **OUTCOME})
+    assert body["statusCode"] == 200, body
+    await h.flush()
+    # a second referral, left at the review step: saved for later in the dialog state
+    await fill_referral(h, A.DEE, _draft_answers(), submit=False)
+    # the canaries were really stored (and open again): the test is not vacuous
+    case = await h.c.stores.cases.get_case("RR-2026-0001")
+    assert case is not None and case.referral.children.children[0].name == CANARY_CHILD
+    meeting = await h.c.stores.meetings.get(case_id)
+    assert meeting is not None and meeting.outcome and meeting.outcome["rationale"] == OUTCOME["rationale"]
+    return case_id
+
+
+async def _assert_sealed_columns(h: BotHarness) -> None:
+    async with h.c.db.read() as conn:
+        referral = (await conn.execute(select(t.cases.c.referral))).scalar_one()
+        rationales = (await conn.execute(select(t.votes.c.rationale))).scalars().all()
+        states = (await conn.execute(select(t.bot_state.c.key, t.bot_state.c.data))).all()
+    assert sealed_json_token(referral) is not None
+    assert rationales and all(is_sealed(r) for r in rationales)
+    conversations = [s for s in states if s.key.startswith("msteams/")]
+    assert conversations and all(sealed_json_token(s.data) for s in conversations)
+
+
+async def test_no_canary_in_the_sqlite_file_or_its_wal(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as h:
+        await _whole_case(h)
+        await _assert_sealed_columns(h)
+        files = {p.name: p.read_bytes() for p in tmp_path.glob("bot.db*")}  # the file, its -wal and -shm, live
+        assert "bot.db-wal" in files and files["bot.db-wal"], "no write-ahead log to search"
+    files |= {f"{p.name} (closed)": p.read_bytes() for p in tmp_path.glob("bot.db*")}
+    found = {name: leaked(raw) for name, raw in files.items()}
+    assert not any(found.values()), found
+
+
+async def test_no_canary_in_a_postgresql_dump(tmp_path: Path, pg_url: str) -> None:
+    async with BotHarness(tmp_path, database_url=pg_url) as h:
+        await _whole_case(h)
+        await _assert_sealed_columns(h)
+    url = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dump = subprocess.run(["pg_dump", "--no-owner", url], capture_output=True, check=True, timeout=120).stdout
+    assert b"CREATE TABLE public.cases" in dump and b"rr1." in dump  # a real dump, with sealed values in it
+    assert not leaked(dump), leaked(dump)
