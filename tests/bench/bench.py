@@ -18,7 +18,10 @@ What it does, in one run on one machine:
 6. prints the figures and a PASS/FAIL line per budget.
 
 `--sdk-stock` runs the bot with botbuilder's stock per-turn clients (tests/bench/stock_sdk_bot.py,
-the bot started with the SDK's own clients patched back in), to show the effect of bot/teams/sdk.py. `--quick` shortens everything for a smoke run.
+the bot started with the SDK's own clients patched back in), to show the effect of bot/teams/sdk.py.
+`--compare-encryption` also runs the dialog and vote workloads, in the same rounds, against a second bot on a
+copy of the database with identifiers stored in plain text (ENCRYPT_AT_REST=false, local mode only), and prints
+both side by side: what encryption at rest costs. `--quick` shortens everything for a smoke run.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ if str(ROOT) not in sys.path:  # run as a script: make `tests.support` importabl
 LONDON = ZoneInfo("Europe/London")
 PROJECT_PACKAGES = ("bot", "dialogs", "cards", "scheduler")
 STOCK_COMPARED = ("dialog", "vote")  # workloads also run against the bot with the SDK's stock clients
+ENCRYPTION_COMPARED = ("dialog", "vote")  # and, with --compare-encryption, against the bot without encryption
 MIB = 1024 * 1024
 TEAMS_PER_SECOND, TEAMS_PER_2_SECONDS, TEAMS_PER_30_SECONDS = 7, 8, 60
 
@@ -978,7 +982,8 @@ async def wait_healthy(session: Any, url: str, proc: Proc, timeout: float = 30.0
 
 
 async def start_bot(session: Any, workdir: Path, port: int, database_url: str, service_url: str, *,
-                    sdk_stock: bool, name: str, profile: bool = False) -> tuple[Proc, float]:
+                    sdk_stock: bool, name: str, profile: bool = False,
+                    extra_env: dict[str, str] | None = None) -> tuple[Proc, float]:
     """Start `python -m bot` (with `sdk_stock`, tests/bench/stock_sdk_bot.py); returns the process and
     the time to its first successful turn (a `help` message from Pat answered 201: database migrated,
     roster seeded, scheduler up)."""
@@ -986,7 +991,7 @@ async def start_bot(session: Any, workdir: Path, port: int, database_url: str, s
 
     from tests.support import activities as A
 
-    env = bot_env(workdir, port, database_url)
+    env = {**bot_env(workdir, port, database_url), **(extra_env or {})}
     args = [sys.executable, str(STOCK_SDK_BOT)] if sdk_stock else [sys.executable, "-m", "bot"]
     if profile:  # sampled with py-spy (pip install py-spy): collapsed stacks in the work directory
         spy = Path(sys.executable).with_name("py-spy")
@@ -1038,6 +1043,7 @@ class Options:
     only: frozenset[str] = frozenset()
     profile: bool = False
     compare_stock: bool = True
+    compare_encryption: bool = False
 
 
 async def run(options: Options) -> int:
@@ -1064,14 +1070,11 @@ async def run(options: Options) -> int:
         seed = await seed_database(database_url, service_url, total=options.cases, open_cases=options.open_cases,
                                    now=now, rng=rng)
         seed.db_bytes = (workdir / "bench.db").stat().st_size
-        stock_database_url = ""
+        stock_database_url = plain_database_url = ""
         if options.compare_stock and not options.sdk_stock:
-            import shutil
-
-            for suffix in ("", "-wal", "-shm"):
-                if (workdir / f"bench.db{suffix}").exists():
-                    shutil.copy(workdir / f"bench.db{suffix}", workdir / f"stock.db{suffix}")
-            stock_database_url = f"sqlite:///{workdir / 'stock.db'}"
+            stock_database_url = copy_database(workdir, "stock")
+        if options.compare_encryption:
+            plain_database_url = copy_database(workdir, "plain")
         log(f"seeded in {seed.seconds:.1f} s: {dict(seed.by_status)}; {seed.consistency}; "
             f"{len(seed.candidates)} reminder candidates")
         report["seed"] = {"seconds": round(seed.seconds, 1), "by_status": dict(seed.by_status),
@@ -1119,7 +1122,16 @@ async def run(options: Options) -> int:
                                            sdk_stock=True, name="bot-stock-sdk")
                 procs.append(stock)
                 stock_url = f"http://127.0.0.1:{stock_port}/api/messages"
-            for url in (bot_url, stock_url) if stock_url else (bot_url,):
+            plain: Proc | None = None
+            plain_url = ""
+            if plain_database_url:  # the same bot with identifiers stored in plain text
+                plain_port = free_port()
+                plain, _ = await start_bot(session, workdir, plain_port, plain_database_url, service_url,
+                                           sdk_stock=options.sdk_stock, name="bot-plain",
+                                           extra_env={"ENCRYPT_AT_REST": "false"})
+                procs.append(plain)
+                plain_url = f"http://127.0.0.1:{plain_port}/api/messages"
+            for url in [u for u in (bot_url, stock_url, plain_url) if u]:
                 status, body, _ = await driver.post(url, A.channel_message(service_url, A.PAT,
                                                                            "use this channel for the panel"))
                 if status not in (200, 201):
@@ -1138,6 +1150,8 @@ async def run(options: Options) -> int:
                 targets = [("echo", echo_url, echo.pid), ("bot", bot_url, bot.pid)]
                 if stock is not None and workload.name in STOCK_COMPARED:
                     targets.append(("stock", stock_url, stock.pid))
+                if plain is not None and workload.name in ENCRYPTION_COMPARED:
+                    targets.append(("plain", plain_url, plain.pid))
                 for target, url, pid in targets:  # warm up
                     await run_round(driver, url, workload, 8, min(1.0, options.seconds / 2), target == "echo", pid)
                 if isinstance(workload, VoteWorkload):
@@ -1167,8 +1181,9 @@ async def run(options: Options) -> int:
                                  "bot_now": round(mem.get("VmRSS", 0) / MIB, 1),
                                  "echo_peak": round(proc_status(echo.pid).get("VmHWM", 0) / MIB, 1)}
             report["series"] = {f"{w}/{t}/c{c}": _series_json(s) for (w, t, c), s in series.items()}
-            if stock is not None:
-                stock.stop()
+            for extra in (stock, plain):
+                if extra is not None:
+                    extra.stop()
             for proc in (bot, echo):
                 if not proc.alive():
                     raise RuntimeError(f"{proc.name} died (exit status {proc.popen.returncode}):\n{proc.tail(40)}")
@@ -1409,6 +1424,7 @@ def print_report(report: dict[str, Any], series: dict[tuple[str, str, int], Seri
     print("(latencies in ms; turns/s over all rounds; cpu/turn = CPU time of that process per turn; "
           "echo for status = a plain message)")
     print_stock_comparison(series)
+    print_encryption_comparison(series)
     for (w, t, c), s in sorted(series.items()):
         samples = [x for r in s.rounds for x in r.error_samples]
         if samples:
@@ -1457,6 +1473,34 @@ def print_stock_comparison(series: dict[tuple[str, str, int], Series]) -> None:
               f"{after.cpu_ms_per_turn:5.2f} ms, errors {before.errors}/{after.errors}")
 
 
+def print_encryption_comparison(series: dict[tuple[str, str, int], Series]) -> None:
+    """What encryption at rest costs, measured in the same rounds: the same bot on a copy of the
+    database with ENCRYPT_AT_REST=false (identifiers in plain text) and as it runs (sealed under
+    the case's data key; the seeded cases were stored in plain text, so the figures count sealing
+    what each turn writes and opening what the run itself wrote)."""
+    rows = [(w, c, series[(w, "plain", c)], series[(w, "bot", c)]) for w in ENCRYPTION_COMPARED for c in (1, 8)
+            if (w, "plain", c) in series and (w, "bot", c) in series]
+    if not rows:
+        return
+    print()
+    print("Encryption at rest — without (ENCRYPT_AT_REST=false, same run) and with:")
+    for w, c, without, with_ in rows:
+        print(f"  {w:<6} c={c}: {without.throughput:6.1f} -> {with_.throughput:6.1f} turns/s "
+              f"({(with_.throughput / without.throughput - 1) * 100:+.1f} %), p95 {without.pct(95):6.1f} -> "
+              f"{with_.pct(95):6.1f} ms, CPU/turn {without.cpu_ms_per_turn:5.2f} -> {with_.cpu_ms_per_turn:5.2f} ms, "
+              f"errors {without.errors}/{with_.errors}")
+
+
+def copy_database(workdir: Path, name: str) -> str:
+    """A copy of the seeded database (with its WAL) for a second bot compared in the same rounds."""
+    import shutil
+
+    for suffix in ("", "-wal", "-shm"):
+        if (workdir / f"bench.db{suffix}").exists():
+            shutil.copy(workdir / f"bench.db{suffix}", workdir / f"{name}.db{suffix}")
+    return f"sqlite:///{workdir / f'{name}.db'}"
+
+
 def print_verdicts(report: dict[str, Any]) -> None:
     print()
     for v in report["budgets"]:
@@ -1483,6 +1527,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated workloads to run (dialog, vote, status)")
     parser.add_argument("--no-stock-compare", dest="compare_stock", action="store_false",
                         help="skip the extra rounds against the bot with the SDK's stock clients (the 'before')")
+    parser.add_argument("--compare-encryption", action="store_true",
+                        help="also run the dialog and vote rounds against the bot with ENCRYPT_AT_REST=false on a "
+                             "copy of the database, and print both side by side")
     parser.add_argument("--profile", action="store_true",
                         help="sample the workload bot with py-spy (not a dependency) into <workdir>/bot-N.stacks;"
                              " its figures are then not comparable")
@@ -1494,7 +1541,8 @@ def main(argv: list[str] | None = None) -> int:
         args.rounds, args.seconds, args.reminders, args.startups = 1, 2.0, min(args.reminders, 120), 1
     options = Options(args.cases, args.open_cases, args.rounds, args.seconds, args.reminders, args.sdk_stock,
                       args.keep, args.json_path, args.seed, args.strict, args.startups,
-                      frozenset(w for w in args.only.split(",") if w), args.profile, args.compare_stock)
+                      frozenset(w for w in args.only.split(",") if w), args.profile, args.compare_stock,
+                      args.compare_encryption)
     return asyncio.run(run(options))
 
 
