@@ -13,6 +13,9 @@
         (MASTER_KEY_PREVIOUS, or its Key Vault version enabled). One key per transaction: after
         a crash run it again and it carries on. Prints what it did; exit 1 if a key could not
         be opened
+    python -m bot admin keys seal
+        seal in place what the database held before identifiers were encrypted (one case per
+        transaction; run again at any time), then vacuum SQLite; prints how many per field
 
 The database is the bot's own (DATABASE_URL, as `python -m bot` reads it).
 """
@@ -26,6 +29,7 @@ from collections.abc import Sequence
 
 from bot.adapters.db.audit_log import apply_role_split, verify_audit_trail
 from bot.adapters.db.database import Database
+from bot.adapters.db.sealing import seal_existing, vacuum_sqlite
 from bot.adapters.schema_check import migrate_if_behind
 from bot.app import keyring_for
 from bot.settings import ConfigError, Settings, load_settings
@@ -42,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     grant.add_argument("--app-role", required=True, help="the role the bot connects as")
     keys = areas.add_parser("keys", help="the master key").add_subparsers(dest="command", required=True)
     keys.add_parser("rotate", help="re-wrap every case key under the current master key (resumable)")
+    keys.add_parser("seal", help="encrypt identifiers stored before encryption at rest (resumable)")
     return parser
 
 
@@ -69,6 +74,24 @@ async def _grant(owner_url: str, app_role: str) -> int:
     for statement in statements:
         print(statement)
     print(f"{app_role} may now read and append the audit trail, never change it.")
+    return 0
+
+
+async def _seal(settings: Settings) -> int:
+    keyring = keyring_for(settings)
+    if not keyring.enabled:
+        print("ENCRYPT_AT_REST is off: nothing to seal with. Unset it.", file=sys.stderr)
+        return 2
+    db = Database(settings.database_url, keyring=keyring)
+    try:
+        await migrate_if_behind(db)
+        sealed = await seal_existing(db)
+    finally:
+        await db.dispose()
+    if db.is_sqlite and sealed:
+        await asyncio.to_thread(vacuum_sqlite, settings.database_url)
+    done = ", ".join(f"{field} {count}" for field, count in sorted(sealed.items())) or "nothing left in plain text"
+    print(f"sealed under {keyring.describe()}: {done}")
     return 0
 
 
@@ -101,7 +124,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         settings = load_settings()
         if args.area == "keys":
-            return asyncio.run(_rotate(settings))
+            return asyncio.run(_rotate(settings) if args.command == "rotate" else _seal(settings))
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2

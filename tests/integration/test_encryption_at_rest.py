@@ -6,16 +6,18 @@ UTF-8, UTF-16 or JSON-escaped form."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from bot.adapters.db import schema as t
-from bot.adapters.envelope import is_sealed, sealed_json_token
 from tests.integration.test_meeting_graph import OUTCOME, decide, walk_to_outcome_card
 from tests.support import activities as A
 from tests.support.harness import (
@@ -78,33 +80,66 @@ async def _whole_case(h: BotHarness) -> str:
     return case_id
 
 
-async def _assert_sealed_columns(h: BotHarness) -> None:
+async def _raw_columns(h: BotHarness) -> tuple[Any, list[Any], list[Any]]:
     async with h.c.db.read() as conn:
         referral = (await conn.execute(select(t.cases.c.referral))).scalar_one()
-        rationales = (await conn.execute(select(t.votes.c.rationale))).scalars().all()
-        states = (await conn.execute(select(t.bot_state.c.key, t.bot_state.c.data))).all()
+        rationales = list((await conn.execute(select(t.votes.c.rationale))).scalars())
+        states = [s.data for s in await conn.execute(select(t.bot_state.c.key, t.bot_state.c.data))
+                  if s.key.startswith("msteams/")]
+    return referral, rationales, states
+
+
+def assert_sealed(referral: Any, rationales: list[Any], states: list[Any]) -> None:
+    """The columns hold sealed values (bot/adapters/envelope.py), not merely something else."""
+    from bot.adapters.envelope import is_sealed, sealed_json_token
+
     assert sealed_json_token(referral) is not None
     assert rationales and all(is_sealed(r) for r in rationales)
-    conversations = [s for s in states if s.key.startswith("msteams/")]
-    assert conversations and all(sealed_json_token(s.data) for s in conversations)
+    assert states and all(sealed_json_token(s) for s in states)
 
 
 async def test_no_canary_in_the_sqlite_file_or_its_wal(tmp_path: Path) -> None:
     async with BotHarness(tmp_path) as h:
         await _whole_case(h)
-        await _assert_sealed_columns(h)
+        raw = await _raw_columns(h)
         files = {p.name: p.read_bytes() for p in tmp_path.glob("bot.db*")}  # the file, its -wal and -shm, live
         assert "bot.db-wal" in files and files["bot.db-wal"], "no write-ahead log to search"
     files |= {f"{p.name} (closed)": p.read_bytes() for p in tmp_path.glob("bot.db*")}
     found = {name: leaked(raw) for name, raw in files.items()}
     assert not any(found.values()), found
+    assert_sealed(*raw)
 
 
 async def test_no_canary_in_a_postgresql_dump(tmp_path: Path, pg_url: str) -> None:
     async with BotHarness(tmp_path, database_url=pg_url) as h:
         await _whole_case(h)
-        await _assert_sealed_columns(h)
+        raw = await _raw_columns(h)
     url = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
     dump = subprocess.run(["pg_dump", "--no-owner", url], capture_output=True, check=True, timeout=120).stdout
-    assert b"CREATE TABLE public.cases" in dump and b"rr1." in dump  # a real dump, with sealed values in it
+    assert b"CREATE TABLE public.cases" in dump and b"Riley Referrer" in dump  # a real dump, with the data in it
     assert not leaked(dump), leaked(dump)
+    assert_sealed(*raw)
+
+
+async def test_a_database_written_before_encryption_is_sealed_in_place(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m bot admin keys seal`: what a database held in plain text is sealed, the freed
+    pages zeroed and the log emptied; the case still reads back, and running it again is a no-op."""
+    from bot.admin import main as admin
+
+    async with BotHarness(tmp_path, env={"encrypt_at_rest": "false"}) as h:  # as before this version
+        await _whole_case(h)
+    assert leaked(b"".join(p.read_bytes() for p in tmp_path.glob("bot.db*")))  # the canaries are there, in plain
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'bot.db'}")
+    monkeypatch.setenv("ENCRYPT_AT_REST", "true")
+    assert await asyncio.to_thread(admin, ["keys", "seal"]) == 0
+    files = {p.name: p.read_bytes() for p in tmp_path.glob("bot.db*")}
+    found = {name: leaked(raw) for name, raw in files.items()}
+    assert not any(found.values()), found
+    assert await asyncio.to_thread(admin, ["keys", "seal"]) == 0  # again: nothing left to seal
+
+    async with BotHarness(tmp_path) as h:  # the bot reads it all back (the development key, from the database)
+        case = await h.c.stores.cases.get_case("RR-2026-0001")
+        assert case is not None and case.referral.children.children[0].name == CANARY_CHILD
+        assert_sealed(*await _raw_columns(h))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -124,8 +125,11 @@ async def _events(process: Process, case_id: str, kind: str) -> list[dict[str, A
 
 
 async def _case_row(process: Process, case_id: str) -> Any:
+    """The case row, its decision opened (it holds the votes' rationales: sealed at rest)."""
     async with process.db.read() as conn:
-        return (await conn.execute(select(t.cases).where(t.cases.c.id == case_id))).one()
+        row = (await conn.execute(select(t.cases).where(t.cases.c.id == case_id))).one()
+        decision = await process.db.keyring.open_json(conn, case_id, "cases.decision", row.decision)
+    return SimpleNamespace(**{**row._asdict(), "decision": decision})
 
 
 async def _snapshot(process: Process, case_id: str) -> dict[str, Any]:

@@ -496,7 +496,9 @@ async def test_a_query_goes_to_the_referrer_and_the_answer_restarts_the_vote(bot
         (A.RILEY.aad, "health", 2)]
     async with bot.c.db.read() as conn:
         stored = (await conn.execute(select(t.queries))).one()
-    assert stored.status == "answered" and stored.answer == answer  # the case keeps the answer as given
+        kept = await bot.c.db.keyring.open_text(conn, stored.case_id, "queries.answer", stored.answer)
+    assert stored.status == "answered" and kept == answer  # the case keeps the answer as given (sealed at rest)
+    assert CANARY_CHILD not in stored.answer
     assert (await case_row(bot)).vote_round == 2
 
     posts_before = len(bot.connector.activities_to(PANEL))
