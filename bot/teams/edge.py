@@ -10,7 +10,8 @@ We do not use `CloudAdapter.process`, for three reasons found in botbuilder 4.17
 - it cannot de-duplicate activities that Teams delivers twice.
 
 So this route authenticates first (every failure → 401, logged in one line with no
-token or body), then gates the service host (bot/teams/service_hosts.py) and the tenant,
+token or body; 503 with Retry-After while the signing keys cannot be fetched,
+bot/teams/signing_keys.py), then gates the service host (bot/teams/service_hosts.py) and the tenant,
 de-duplicates state-changing activities on their id, runs the turn with the already-authenticated result, and writes the invoke
 response as the plain dict the handler built.
 """
@@ -35,6 +36,7 @@ from bot.services.ports import CaseStore, Clock
 from bot.teams.handler import RapidReviewBot, tenant_of
 from bot.teams.replies import FAILED, Reply, invoke_body
 from bot.teams.service_hosts import ServiceHostPolicy, origin
+from bot.teams.signing_keys import SigningKeysUnavailable
 from bot.teams.training import TrainingEdge
 
 log = logging.getLogger(__name__)
@@ -99,6 +101,9 @@ class MessagesEndpoint:
             authenticated = await self.adapter.bot_framework_authentication.authenticate_request(
                 activity, auth_header
             )
+        except SigningKeysUnavailable as unavailable:  # no keys to check it against: not now, not never
+            log.warning("rejected request: signing keys unavailable", extra={"retry_after": unavailable.retry_after})
+            return web.Response(status=503, headers={"Retry-After": str(unavailable.retry_after)})
         except Exception as error:  # noqa: BLE001 - any failure to authenticate is a 401, never a 500
             log.warning("rejected request: authentication failed", extra={"reason": type(error).__name__})
             return web.Response(status=401)

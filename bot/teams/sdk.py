@@ -42,7 +42,8 @@ instead of slept in a thread: GET/PUT/DELETE are re-sent up to 3 times on 408, 5
 be doubled). Errors look as before (ErrorResponseException with `.response.status_code` and
 `.response.headers`; ClientRequestError when the connector cannot be reached), so the outbox
 treats them as it did (bot/teams/notifier.py). Authentication of incoming requests is
-unchanged: the SDK still does it, per request.
+the SDK's, per request, with the keys it checks tokens against taken from
+bot/teams/signing_keys.py (bounded fetches, cached, refreshed at most once per floor).
 
 This is the only way the bot builds its clients. The benchmark's "before" (botbuilder's stock
 clients) is a launcher of its own, tests/bench/stock_sdk_bot.py.
@@ -51,12 +52,9 @@ clients) is a launcher of its own, tests/bench/stock_sdk_bot.py.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
-import urllib.request
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
@@ -77,6 +75,8 @@ from msrest.serialization import Serializer
 from msrest.universal_http.async_abc import AsyncClientResponse
 from multidict import CIMultiDict
 
+from bot.adapters.outbound_http import client_session, proxy_for
+from bot.teams import signing_keys
 from bot.teams.service_hosts import PRODUCTION, ServiceHostPolicy, ServiceHostRefused
 
 # Teams uses a handful of service URLs (one per region); keep a few more than that.
@@ -202,19 +202,6 @@ class _AiohttpSender(AsyncHTTPSender):
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
-def proxy_for(url: str) -> str | None:
-    """The HTTP(S)_PROXY that applies to this URL (NO_PROXY honoured), as trust_env would."""
-    parts = urlsplit(url)
-    return _proxy_for(parts.scheme, parts.hostname or "")
-
-
-@functools.lru_cache(maxsize=64)
-def _proxy_for(scheme: str, host: str) -> str | None:
-    if urllib.request.proxy_bypass_environment(host):  # type: ignore[attr-defined]  # untyped in typeshed, present since 3.0
-        return None
-    return urllib.request.getproxies_environment().get(scheme)
-
-
 # The retries of msrest's urllib3 policy (botframework-connector 4.17.1 on urllib3 2), kept.
 RETRIES = 3
 IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS", "TRACE"})
@@ -318,11 +305,14 @@ class ReusingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication)
     """ConfigurationBotFrameworkAuthentication whose connector and user token clients are
     built once and reused by every turn (see the module docstring for why). `sleep` is what the
     kept clients await between retries (asyncio.sleep; tests pass one that does not wait);
-    `hosts` the service hosts they may send to (bot/teams/service_hosts.py)."""
+    `hosts` the service hosts they may send to (bot/teams/service_hosts.py); `keys` where and
+    how the keys of incoming tokens are fetched (bot/teams/signing_keys.py)."""
 
     def __init__(self, configuration: Any, *, sleep: Sleep = asyncio.sleep,
-                 hosts: ServiceHostPolicy = PRODUCTION, **kwargs: Any) -> None:
+                 hosts: ServiceHostPolicy = PRODUCTION, keys: signing_keys.KeySourceSettings | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(configuration, **kwargs)
+        signing_keys.install(keys or signing_keys.KeySourceSettings())
         self.sleep = sleep
         self.hosts = hosts
         self.connector_clients: dict[tuple[str, str, str], ConnectorClient] = {}
@@ -333,11 +323,8 @@ class ReusingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication)
         """The one aiohttp session every kept connector client sends through (made on first use,
         on the running loop; closed by `close`)."""
         if self._session is None or self._session.closed:
-            # Not trust_env: with it aiohttp reads ~/.netrc in a worker thread on *every*
-            # request (3% of a vote turn's CPU in tests/bench/bench.py). Proxy variables are
-            # still honoured, per host, by `proxy_for`.
-            self._session = aiohttp.ClientSession(trust_env=False,
-                                                  connector=aiohttp.TCPConnector(limit=64, limit_per_host=32))
+            # The proxy and CA bundle of the environment (bot/adapters/outbound_http.py).
+            self._session = client_session(limit=64, limit_per_host=32)
         return self._session
 
     async def close(self) -> None:
@@ -367,6 +354,7 @@ class ReusingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication)
 
 
 def bot_framework_authentication(configuration: Any, *, sleep: Sleep = asyncio.sleep,
-                                 hosts: ServiceHostPolicy = PRODUCTION) -> BotFrameworkAuthentication:
+                                 hosts: ServiceHostPolicy = PRODUCTION,
+                                 keys: signing_keys.KeySourceSettings | None = None) -> BotFrameworkAuthentication:
     """What the CloudAdapter authenticates with and builds its clients from."""
-    return ReusingBotFrameworkAuthentication(configuration, sleep=sleep, hosts=hosts)
+    return ReusingBotFrameworkAuthentication(configuration, sleep=sleep, hosts=hosts, keys=keys)

@@ -16,7 +16,6 @@ from sqlalchemy import select, update
 
 from bot.adapters.db import schema as t
 from bot.services.referrals import PANEL_CHANNEL
-from bot.teams import sdk
 from tests.integration.test_panel_http import REF, case_posts, events, refer
 from tests.support import activities as A
 from tests.support.harness import BotHarness
@@ -64,11 +63,7 @@ async def hostile(monkeypatch):
             monkeypatch.setenv(name, recorder.url)
         for name in ("NO_PROXY", "no_proxy"):
             monkeypatch.setenv(name, "127.0.0.1,localhost")
-        sdk._proxy_for.cache_clear()
-        try:
-            yield recorder
-        finally:
-            sdk._proxy_for.cache_clear()
+        yield recorder
 
 
 @pytest.mark.parametrize("service_url", ["http://evil.example/emea/",
