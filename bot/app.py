@@ -55,8 +55,8 @@ from bot.teams.meeting_actions import MeetingActions
 from bot.teams.notifier import TeamsNotifier
 from bot.teams.panel_actions import PanelActions
 from bot.teams.sdk import bot_framework_authentication
-from bot.teams.signing_keys import CHANNEL_METADATA_URL, EMULATOR_METADATA_URL, KeySourceSettings
 from bot.teams.service_hosts import ServiceHostPolicy
+from bot.teams.signing_keys import CHANNEL_METADATA_URL, EMULATOR_METADATA_URL, KeySourceSettings
 from bot.teams.storage import SqlStorage
 from bot.teams.training import TrainingActions, TrainingEdge, TrainingNotifier
 from scheduler.calendar import EnglandCalendar
@@ -178,10 +178,10 @@ def bootstrap(
     links = LinkSigner(lambda: stores.turns.shared_secret("file-links"), base)
     tz = ZoneInfo(partnership.time_zone)
     notifier = (TeamsNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
-                              cases=stores.cases, hosts=hosts)
+                              uow=stores.uow, hosts=hosts)
                 if training_state is None else
                 TrainingNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
-                                 cases=stores.cases, hosts=hosts, state=training_state))
+                                 uow=stores.uow, hosts=hosts, state=training_state))
     services = build_services(stores, partnership, clock, notifier,
                               profile=profile or _profile(partnership, Path(settings.partnership_file)),
                               meetings=meetings or _meeting_provider(settings),

@@ -32,6 +32,7 @@ from msrest.serialization import Model
 
 from bot.domain import trace
 from bot.domain.events import Event, EventKind
+from bot.services.host_refusals import report_refused_host
 from bot.services.ports import CaseStore, Clock
 from bot.teams.handler import RapidReviewBot, tenant_of
 from bot.teams.replies import FAILED, Reply, invoke_body
@@ -137,7 +138,10 @@ class MessagesEndpoint:
         if not self.hosts.allows(service_url):
             # Its replies, and every later message to the conversation, would carry the bot's
             # token and the case cards to that host: refused before anything is stored.
-            log.warning("rejected request: service host not allowed", extra={"host": origin(service_url)})
+            host = origin(service_url)
+            log.warning("rejected request: service host not allowed", extra={"host": host})
+            await report_refused_host(self.bot.services.uow, self.clock, host, "incoming activity")
+            self.bot.services.kick_outbox()  # the managers' notice, the first time for this host
             return web.Response(status=403)
         if not self.local_mode and activity.channel_id != "msteams":
             log.warning("rejected request: channel", extra={"channel": str(activity.channel_id)[:20]})

@@ -210,6 +210,7 @@ def _parse(jwks: Any) -> dict[str, SigningKey]:
         try:
             public_key = RSAAlgorithm.from_jwk(json.dumps(jwk))
         except Exception:  # noqa: BLE001 - a key we cannot read signs nothing we accept
+            log.info("signing key skipped", extra={"kty": str(jwk.get("kty"))[:10]})
             continue
         endorsements = jwk.get("endorsements")
         keys[jwk["kid"]] = SigningKey(public_key, list(endorsements) if isinstance(endorsements, list) else [])
