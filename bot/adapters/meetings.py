@@ -26,11 +26,10 @@ from typing import Any
 
 import aiohttp
 
-from bot.adapters.outbound_http import client_session, proxy_for, requests_verify
+from bot.adapters.outbound_http import MSAL_TIMEOUT, client_session, proxy_for, requests_verify
 from bot.services.ports import Attendee, CreatedEvent, MeetingError
 
 GRAPH_SCOPE = ["https://graph.microsoft.com/.default"]
-TOKEN_TIMEOUT = 10.0  # seconds for each of msal's HTTP calls (it waits forever by default)
 PLAIN_WORDS = {
     400: "Microsoft Graph rejected the meeting request as malformed; ask the bot's administrator to check the logs.",
     401: "The bot could not sign in to Microsoft Graph: check GRAPH_CLIENT_ID, the secret or certificate, and "
@@ -115,7 +114,7 @@ class GraphMeetingProvider:
             if args["http_client"] is None:  # requests, with the bundle and the proxy variables
                 del args["http_client"]
                 args["verify"] = requests_verify()
-            self._app = msal.ConfidentialClientApplication(**args, instance_discovery=False, timeout=TOKEN_TIMEOUT)
+            self._app = msal.ConfidentialClientApplication(**args, instance_discovery=False, timeout=MSAL_TIMEOUT)
         return self._app.acquire_token_for_client(scopes=GRAPH_SCOPE)
 
     async def _token(self) -> str:

@@ -17,9 +17,10 @@ aiohttp sessions are built with `trust_env=False` and given the proxy per reques
 (`proxy_for`): with `trust_env=True` aiohttp reads ~/.netrc in a worker thread on every request
 (3% of a vote turn's CPU, tests/bench/bench.py), for the same proxy answer.
 
-MSAL (the bot's own token, Graph's token) speaks `requests`, which honours the proxy variables
-and `REQUESTS_CA_BUNDLE` itself; `requests_verify` gives it the same bundle when only
-`SSL_CERT_FILE` names one, so one setting covers every client.
+MSAL (the bot's own token, bot/teams/sdk.py; Graph's token) speaks `requests`, which honours
+the proxy variables and `REQUESTS_CA_BUNDLE` itself; `requests_verify` gives it the same bundle
+when only `SSL_CERT_FILE` names one, so one setting covers every client, and `MSAL_TIMEOUT`
+bounds its calls.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+
+MSAL_TIMEOUT = 10.0  # seconds for each of MSAL's HTTP calls (it waits forever by default)
 
 _BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
 _PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy",

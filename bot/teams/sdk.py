@@ -53,10 +53,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import msal
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity
 from botframework.connector.aio import ConnectorClient
@@ -66,6 +68,7 @@ from botframework.connector.auth import (
     BotFrameworkAuthentication,
     ClaimsIdentity,
     ConnectorFactory,
+    MicrosoftAppCredentials,
     UserTokenClient,
 )
 from msrest.exceptions import ClientRequestError
@@ -75,7 +78,7 @@ from msrest.serialization import Serializer
 from msrest.universal_http.async_abc import AsyncClientResponse
 from multidict import CIMultiDict
 
-from bot.adapters.outbound_http import client_session, proxy_for
+from bot.adapters.outbound_http import MSAL_TIMEOUT, client_session, proxy_for, requests_verify
 from bot.teams import signing_keys
 from bot.teams.service_hosts import PRODUCTION, ServiceHostPolicy, ServiceHostRefused
 
@@ -107,6 +110,7 @@ class _BearerToken(AsyncHTTPPolicy):
         self._hosts = hosts
         app_id = getattr(credentials, "microsoft_app_id", None)
         self._needed = bool(app_id) and app_id != AuthenticationConstants.ANONYMOUS_SKILL_APP_ID
+        _bound_token_fetch(credentials)
 
     async def send(self, request: Request, **kwargs: Any) -> Response:
         if not self._hosts.allows(request.http_request.url):
@@ -270,10 +274,40 @@ class _LightBodySerializer(Serializer):
         return body
 
 
+class _BoundedMsal:
+    """Stands in `credentials.app`, where botbuilder keeps the MSAL application for the bot's own
+    token and builds one on first use: this builds it the same way (client id, secret, the
+    authority from configuration: login URL and MicrosoftAppTenantId) plus a timeout on each call
+    and the CA bundle of the environment (bot/adapters/outbound_http.py); botbuilder's waits
+    forever and trusts only `requests`' own list. Built on first use too, which is in a worker
+    thread (`_BearerToken`): msal fetches the authority's metadata, with blocking HTTP, when the
+    application is built."""
+
+    def __init__(self, credentials: MicrosoftAppCredentials) -> None:
+        self._credentials = credentials
+        self._app: msal.ConfidentialClientApplication | None = None
+        self._building = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        with self._building:
+            if self._app is None:
+                credentials = self._credentials
+                self._app = msal.ConfidentialClientApplication(
+                    client_id=credentials.microsoft_app_id, client_credential=credentials.microsoft_app_password,
+                    authority=credentials.oauth_endpoint, timeout=MSAL_TIMEOUT, verify=requests_verify())
+        return getattr(self._app, name)
+
+
+def _bound_token_fetch(credentials: Any) -> None:
+    if (isinstance(credentials, MicrosoftAppCredentials) and getattr(credentials, "app", None) is None
+            and credentials.microsoft_app_id and credentials.microsoft_app_password):
+        credentials.app = _BoundedMsal(credentials)
+
+
 def _keep(client: ConnectorClient, session: Any, sleep: Sleep = asyncio.sleep,
           hosts: ServiceHostPolicy = PRODUCTION) -> ConnectorClient:
     """Fit a connector client for reuse: aiohttp transport, light body serialiser, service
-    host check."""
+    host check, a bounded token fetch (`_BearerToken`)."""
     client.config.pipeline = _AiohttpPipeline(client.config, session, sleep, hosts)
     serializer = _LightBodySerializer(client._serialize.dependencies)
     client._serialize = client.conversations._serialize = client.attachments._serialize = serializer

@@ -12,6 +12,9 @@ Bot Connector is reached directly):
   and across a restart;
 - as an allowed Teams host (`connector.example.test`, in ALLOWED_SERVICE_HOSTS): the card and
   the token reach it, through the proxy and trusted only through the CA bundle;
+- as the Microsoft identity platform (`login.microsoftonline.com`, the authority of the tenant
+  in MicrosoftAppTenantId): msal's request for the bot's own token goes there, through the
+  proxy, trusting the CA bundle, and that token is what the Bot Connector receives;
 - as Microsoft Graph and its sign-in service (tests/support/fake_graph.py): msal's token
   request and the Graph call both go through the proxy and trust the CA bundle.
 """
@@ -40,6 +43,7 @@ from tests.support.tokens import LocalSigningKey
 APP_ID = "5f0c7a1e-3b7d-4c2a-9e51-0d6f2b8a4c11"
 OUTBOUND_TOKEN = "dummy-outbound-token-for-the-tls-test"
 HOSTILE, ALLOWED = "evil.example.test", "connector.example.test"
+LOGIN = "login.microsoftonline.com"  # where the bot's own token comes from: the configured tenant's authority
 NOTICE_TITLE = "A message was not sent"
 
 
@@ -52,7 +56,7 @@ def clear_network_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def certificates(tmp_path, monkeypatch):
     clear_network_environment(monkeypatch)
-    files = make_certificates(tmp_path, names=(HOSTILE, ALLOWED))
+    files = make_certificates(tmp_path, names=(HOSTILE, ALLOWED, LOGIN))
     monkeypatch.setenv("SSL_CERT_FILE", str(files.ca_file))
     return files
 
@@ -199,3 +203,36 @@ async def test_microsoft_graph_and_its_sign_in_go_through_the_proxy_trusting_the
         assert graph.counts["token"] == 1 and graph.counts["getSchedule"] == 1
         # msal (requests) for the discovery document and the token, aiohttp for Graph: all tunnelled
         assert len(proxy.tunnelled) >= 2 and set(proxy.tunnelled) == {f"127.0.0.1:{secure_port}"}
+
+
+def identity_platform(server: RecordingTlsServer, token: str) -> None:
+    """The two answers msal needs for a client-credentials token of the bot's tenant."""
+    base = f"https://{LOGIN}/{A.TENANT}"
+    server.answers[f"/{A.TENANT}/v2.0/.well-known/openid-configuration"] = {
+        "token_endpoint": f"{base}/oauth2/v2.0/token", "issuer": f"{base}/v2.0",
+        "authorization_endpoint": f"{base}/oauth2/v2.0/authorize", "jwks_uri": f"{base}/discovery/v2.0/keys",
+        "token_endpoint_auth_methods_supported": ["client_secret_post"], "response_types_supported": ["code"],
+        "id_token_signing_alg_values_supported": ["RS256"], "subject_types_supported": ["pairwise"]}
+    server.answers[f"/{A.TENANT}/oauth2/v2.0/token"] = {"token_type": "Bearer", "expires_in": 3599,
+                                                        "ext_expires_in": 3599, "access_token": token}
+
+
+async def test_the_bots_own_token_comes_from_the_configured_authority_through_the_proxy(
+        tmp_path, database_url, certificates, signer, monkeypatch):
+    async with RecordingTlsServer(certificates) as login, ConnectProxy(routes={LOGIN: login.port}) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        identity_platform(login, "token-from-the-configured-authority")
+        env = {"app_id": APP_ID, "app_password": "secret", "app_tenant_id": A.TENANT, "app_type": "SingleTenant",
+               "environment": "production"}
+        async with BotHarness(tmp_path, database_url=database_url, env=env) as h:
+            await greet(h, signer, A.RILEY, A.PAT)
+
+            replies = [r for r in h.connector.requests if r.method == "POST" and "/activities" in r.path]
+            assert len(replies) == 2
+            assert {r.headers.get("Authorization") for r in replies} == {"Bearer token-from-the-configured-authority"}
+        token_requests = [r for r in login.received if r.path.endswith("/oauth2/v2.0/token")]
+        assert len(token_requests) == 1  # msal's cache answers the second reply
+        assert f"client_id={APP_ID}" in token_requests[0].body.decode()
+        assert {r.path.split("/")[1] for r in login.received} == {A.TENANT}  # the configured tenant, only
+        assert set(proxy.tunnelled) == {f"{LOGIN}:443"}
