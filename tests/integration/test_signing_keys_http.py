@@ -179,3 +179,14 @@ async def test_a_token_cannot_point_the_bot_at_another_key_server(bot, openid, s
                                          headers={"jku": elsewhere.url("/impostor"), "x5u": elsewhere.url("/impostor")})
         assert status == 401
         assert elsewhere.received == []
+
+
+async def test_keys_outlive_a_failing_refresh_for_a_day_then_requests_get_503(bot, openid, signer, clock):
+    assert (await post_signed(bot, signer))[0] == 201
+    openid.status = 500
+    clock.now += signing_keys.KEY_LIFETIME  # due for a refresh, which fails
+    assert (await post_signed(bot, signer))[0] == 201  # the last keys fetched still hold
+    assert fetches(openid) == 2
+    clock.now += signing_keys.LAST_KNOWN_GOOD  # two days without a successful fetch
+    status, headers, _ = await post_signed(bot, signer)
+    assert status == 503 and "Retry-After" in headers
