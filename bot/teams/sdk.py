@@ -289,6 +289,8 @@ class _BoundedMsal:
         self._building = threading.Lock()
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # copy, pickle and friends probing, or a half-built instance: not MSAL's API
+            raise AttributeError(name)
         with self._building:
             if self._app is None:
                 credentials = self._credentials
