@@ -79,7 +79,9 @@ async def outside_answer(ctx: ServiceContext) -> str:
 
 
 async def place_of(ctx: ServiceContext, where: Where) -> Place:
-    """Which kind of place this is. Reads only the partnership's bound channel."""
+    """Which kind of place this is. Reads only the partnership's bound channel. The channel is
+    known by its conversation id (unique across Teams; a thread in it adds ";messageid=…"),
+    the one id every channel activity carries."""
     tenants = {t.lower() for t in ctx.partnership.tenant_ids}
     if tenants and (where.tenant_id or "").lower() not in tenants:
         return Place.ELSEWHERE
@@ -87,8 +89,6 @@ async def place_of(ctx: ServiceContext, where: Where) -> Place:
         return Place.PERSONAL
     if where.conversation_type != "channel":
         return Place.ELSEWHERE
-    if where.channel_id and where.channel_id != where.conversation_id:
-        return Place.ELSEWHERE  # Teams names the channel in both; a mismatch is not our channel
     bound = await ctx.roster.channel(PANEL_CHANNEL)
     if bound is None or bound.conversation_id.split(THREAD_MARK)[0] != where.conversation_id:
         return Place.ELSEWHERE
