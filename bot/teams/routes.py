@@ -8,8 +8,9 @@ Each row maps one-to-one onto the Microsoft 365 Agents SDK's routing
 botbuilder edge (bot/teams/handler.py) hands both Action.Execute (invoke
 `adaptiveCard/action`) and Action.Submit (a message with a value) to `Router.press`, which
 reads the card data against the verb's declaration (cards/actions.py), refuses — and audits
-as tamper — a verb no row has, checks the reference of a press about one case, calls the
-handler, and turns a refusal into a reply in one place (`Router.refusal_reply`).
+as tamper — a verb no row has, asks the access gate (bot/services/access.py) whether a press
+about one case may be served here and for this person, calls the handler, and turns a
+refusal into a reply in one place (`Router.refusal_reply`).
 
 A handler does one thing and returns a `Reply`; when a use case refuses, it raises (a
 `bot.services.refusals.Refused`), and the route's `on_refused`, if it has one, may show the
@@ -160,7 +161,7 @@ class Router:
             if not gate.allowed:
                 return Reply(text=gate.refusal, status=gate.status)
             roles = gate.roles
-        elif await access.outside(self.services, where):  # the referral form: personal chat and the channel
+        elif await access.outside(self.services, where):  # not about a case (the referral form): not out there either
             return Reply(text=await access.outside_answer(self.services), status=403)
         pressed = Pressed(turn_context, actor, press, reference, roles)
         try:
