@@ -61,6 +61,7 @@ from bot.teams.notifier import TeamsNotifier
 from bot.teams.panel_actions import PanelActions
 from bot.teams.sdk import bot_framework_authentication
 from bot.teams.service_hosts import ServiceHostPolicy
+from bot.teams.signing_keys import CHANNEL_METADATA_URL, EMULATOR_METADATA_URL, KeySourceSettings
 from bot.teams.storage import SqlStorage
 from bot.teams.training import TrainingActions, TrainingEdge, TrainingNotifier
 from scheduler.calendar import EnglandCalendar
@@ -111,6 +112,14 @@ def _sdk_config(settings: Settings) -> SimpleNamespace:
         APP_TYPE="MultiTenant" if settings.local_mode else settings.app_type.value,
         APP_TENANTID=settings.app_tenant_id,
     )
+
+
+def _signing_keys(settings: Settings) -> KeySourceSettings:
+    """Where the keys of incoming tokens are fetched from (configuration only) and how often."""
+    return KeySourceSettings(urls={CHANNEL_METADATA_URL: settings.openid_metadata_url,
+                                   EMULATOR_METADATA_URL: settings.emulator_openid_metadata_url},
+                             timeout=settings.openid_fetch_timeout_seconds,
+                             refresh_floor=settings.openid_refresh_floor_seconds)
 
 
 def _meeting_provider(settings: Settings) -> MeetingProvider:
@@ -168,16 +177,17 @@ def bootstrap(
     # Connector clients reused across turns: see bot/teams/sdk.py.
     # Only Bot Framework / Teams service hosts are sent to (loopback too, in local mode).
     hosts = ServiceHostPolicy(local_mode=settings.local_mode, extra=settings.extra_service_hosts)
-    adapter = adapter or CloudAdapter(bot_framework_authentication(_sdk_config(settings), hosts=hosts))
+    adapter = adapter or CloudAdapter(bot_framework_authentication(_sdk_config(settings), hosts=hosts,
+                                                                   keys=_signing_keys(settings)))
     adapter.on_turn_error = on_turn_error
     base = settings.public_base_url or f"http://localhost:{settings.port}"
     links = LinkSigner(lambda: stores.turns.shared_secret("file-links"), base)
     tz = ZoneInfo(partnership.time_zone)
     notifier = (TeamsNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
-                              cases=stores.cases, hosts=hosts)
+                              uow=stores.uow, hosts=hosts)
                 if training_state is None else
                 TrainingNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
-                                 cases=stores.cases, hosts=hosts, state=training_state))
+                                 uow=stores.uow, hosts=hosts, state=training_state))
     services = build_services(stores, partnership, clock, notifier,
                               profile=profile or _profile(partnership, Path(settings.partnership_file)),
                               meetings=meetings or _meeting_provider(settings),
