@@ -42,7 +42,6 @@ CREDENTIALS = {
     "app_tenant_id": A.TENANT,
     "app_type": "SingleTenant",
     "environment": "production",
-    "master_key": "cHJvZHVjdGlvbi10ZXN0LW1hc3Rlci1rZXktMzJieXQ=",  # outside local mode the bot needs one
 }
 
 

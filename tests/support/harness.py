@@ -26,6 +26,8 @@ from tests.support.fake_connector import FakeConnector
 from tests.support.fake_time import FakeMonotonic
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday
+# Outside local mode (Bot Framework credentials set) the bot needs a master key (docs/data-protection.md).
+TEST_MASTER_KEY = "dGVzdHMtb25seS1tYXN0ZXIta2V5LW5vdC1hLXNlY3I="  # noqa: S105 - a test key, 32 bytes
 
 
 def walk(element: Any) -> Iterator[dict[str, Any]]:
@@ -92,7 +94,8 @@ class BotHarness:
                                     email=f"{person.key.replace('-', '.')}@example.org",
                                     user_principal_name=f"{person.key.replace('-', '.')}@example.org")
         settings = Settings.model_validate(
-            {"database_url": self.database_url, "partnership_file": str(self.partnership_file), **self.env}
+            {"database_url": self.database_url, "partnership_file": str(self.partnership_file),
+             **({"master_key": TEST_MASTER_KEY} if self.env.get("app_id") else {}), **self.env}
         )
         settings.check()
         self.components = bootstrap(settings, clock=self.clock)

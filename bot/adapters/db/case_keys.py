@@ -159,7 +159,9 @@ class CaseKeyring:
         """The holder's sealer, its key made now if it has none (inside the caller's transaction)."""
         if not self.enabled:
             return Sealer(owner, None)
-        query = select(t.case_keys).where(t.case_keys.c.owner == owner)
+        # FOR SHARE on PostgreSQL: a key being used to write is not destroyed, rotated or deleted
+        # under the writer (those wait for it); sealers never wait for each other.
+        query = select(t.case_keys).where(t.case_keys.c.owner == owner).with_for_update(read=True)
         row = (await conn.execute(query)).first()
         if row is None:
             secret, key_id = new_data_key(), str(uuid.uuid4())
