@@ -297,3 +297,14 @@ async def test_sqlite_zeroes_deleted_content(tmp_path: Any) -> None:
                 assert (await conn.execute(text("PRAGMA secure_delete"))).scalar_one() == 1
     finally:
         await db.dispose()
+
+
+def test_bootstrap_refuses_production_without_a_master_key(tmp_path: Any) -> None:
+    from bot.app import bootstrap
+
+    settings = Settings.model_validate({"app_id": "11111111-1111-1111-1111-111111111111", "app_password": "x",
+                                        "app_tenant_id": "t", "database_url": f"sqlite:///{tmp_path / 'rr.db'}"})
+    with pytest.raises(ConfigError, match="MASTER_KEY is empty and KEY_VAULT_URL is not set"):
+        bootstrap(settings)
+    components = bootstrap(settings.model_copy(update={"master_key": b64(KEY_A), "master_key_id": "prod"}))
+    assert components.db.keyring.master is not None and components.db.keyring.master.current.key_id == "prod"
