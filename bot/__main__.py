@@ -27,7 +27,7 @@ class JsonFormatter(logging.Formatter):
     code never passes referral content (docs/architecture.md, Confidentiality)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "at": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
