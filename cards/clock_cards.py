@@ -9,6 +9,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.case import CaseStatus, CaseSummary
+from bot.domain.limits import cap, within
 from bot.domain.reminders import Rag, ReminderKind
 from bot.services.deadlines import StatusLine, Timeline
 from bot.services.ports import DeadlineRow
@@ -21,6 +22,7 @@ from cards.common import (
     Verb,
     action_set,
     card,
+    error_text,
     escape_markdown,
     execute,
     facts,
@@ -28,6 +30,7 @@ from cards.common import (
     literal,
     notice,
     para,
+    person,
     plain_text,
     subheading,
     verbs,
@@ -60,7 +63,7 @@ def mention_entities(mentions: list[Mention]) -> tuple[str, list[Element]]:
     Entra object id, which Teams accepts in a bot's card mention)."""
     texts, entities = [], []
     for m in mentions:
-        name = _UNSAFE_IN_MENTION.sub("", m.name).strip() or "member"
+        name = person(_UNSAFE_IN_MENTION.sub("", m.name), empty="member")
         tag = f"<at>{name}</at>"
         texts.append(tag)
         entities.append({"type": "mention", "text": tag, "mentioned": {"id": m.aad_object_id, "name": name}})
@@ -130,14 +133,14 @@ def done_card(reference: str, d: DeadlineRow, tz: ZoneInfo) -> Element:
         para(f"{reference}", subtle=True, size="Small"),
         {"type": "Container", "style": "good", "items": [heading(f"Done: {escape_markdown(d.label)}",
                                                                  size="Default")]},
-        literal(f"Marked done by {d.done_by_name or 'someone'} on {_when(d.done_at, tz)}"
+        literal(f"Marked done by {person(d.done_by_name)} on {_when(d.done_at, tz)}"
                 + (f"; done on {d.done_on:%d %b %Y}" if d.done_on else "")),
     ], actions=[execute("Timeline", TIMELINE, reference, validate=False)])
 
 
 def _step_state(d: DeadlineRow, tz: ZoneInfo, today: date) -> str:
     if d.status == "done":
-        return f"✅ done {d.done_on:%d %b} by {escape_markdown(d.done_by_name or 'someone')}" if d.done_on else "✅ done"
+        return f"✅ done {d.done_on:%d %b} by {escape_markdown(person(d.done_by_name))}" if d.done_on else "✅ done"
     if d.due_at is None:
         return "⏳ pending (waits for " + labels_anchor(d.anchor).lower() + ")"
     due_day = d.due_at.astimezone(tz).date()
@@ -217,8 +220,10 @@ def _status(value: str) -> str:
         return value
 
 
-def agency_prompt_card(case: CaseSummary, agencies: list[str], *, error: str | None = None) -> Element:
+def agency_prompt_card(case: CaseSummary, agencies: list[str], *, error: str | None = None,
+                       field: str | None = None, typed: dict[str, str] | None = None) -> Element:
     choices = sorted(set(agencies) | {case.referring_agency})
+    contacts = (typed or {}).get("contacts")
     body: list[Element] = [
         heading("Information requests to agencies", size="Medium"),
         para(f"The panel decided on a rapid review for **{case.reference}** ({case.pseudonym}). Record which agencies "
@@ -226,9 +231,12 @@ def agency_prompt_card(case: CaseSummary, agencies: list[str], *, error: str | N
         {"type": "Input.ChoiceSet", "id": "agencies", "label": "Agencies asked", "isMultiSelect": True,
          "style": "expanded", "isRequired": True, "errorMessage": "Choose at least one agency.",
          "choices": [{"title": a, "value": a} for a in choices]},
-        {"type": "Input.Text", "id": "contacts", "isMultiline": True, "maxLength": 2000,
-         "label": "Contact for each (one per line, 'Agency: name, e-mail')"},
+        {"type": "Input.Text", "id": "contacts", "isMultiline": True, "maxLength": cap("agencies.contacts"),
+         "label": "Contact for each (one per line, 'Agency: name, e-mail')",
+         **({"value": within(contacts, cap("agencies.contacts"))} if contacts else {})},
     ]
-    if error:
+    if error and field == "contacts":  # next to the box it is about
+        body.append(error_text(error))
+    elif error:
         body.append(notice(escape_markdown(error), style="attention"))
     return card(body, actions=[execute("Record requests", AGENCIES_RECORD, case.reference, style="positive")])

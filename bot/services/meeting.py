@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from bot.domain.case import Actor, Case
 from bot.domain.events import EventKind
 from bot.domain.lifecycle import CaseStatus, Mover
+from bot.domain.limits import cap, too_long
 from bot.domain.meeting import MeetingOutcome, Slot, best, candidates, earliest_free
 from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Role
@@ -323,13 +324,17 @@ async def record_outcome(ctx: ServiceContext, actor: Actor, reference: str, answ
     try:
         outcome = MeetingOutcome.model_validate(answers)
     except ValidationError as error:
-        first = error.errors(include_url=False)[0]
+        found = error.errors(include_url=False)
+        # Text over its cap first: its message says how much was written (bot/domain/limits.py).
+        first = next((e for e in found if e["type"] == "string_too_long"), found[0])
         field = str(first["loc"][0]) if first["loc"] else None
         words = {"rationale": "Give the rationale (at least 20 characters).",
                  "participants": "Say who took part in the decision.",
                  "local_cspr": "Say whether a local review is recommended.",
                  "national_review": "Say whether a national review is recommended."}
-        raise MeetingRefused(words.get(field or "", "Check the answers."), field) from error
+        over = (too_long(str(first["input"]), cap(f"outcome.{field}"))
+                if first["type"] == "string_too_long" and field else None)
+        raise MeetingRefused(over or words.get(field or "", "Check the answers."), field) from error
     if not outcome.quorate:
         missing = [name for name, ok in (("local authority", outcome.quorum_local_authority),
                                          ("police", outcome.quorum_police), ("health", outcome.quorum_health)) if not ok]

@@ -29,6 +29,7 @@ from bot.services.ports import Address
 from bot.services.refusals import NotAuthorised
 from bot.teams.clock_actions import ClockActions
 from bot.teams.meeting_actions import MeetingActions
+from bot.teams.message_size import keep_replies_within_budget
 from bot.teams.panel_actions import MEMBER_LISTING, SHOW, PanelActions
 from bot.teams.people import PeopleMemory
 from bot.teams.replies import Reply, invoke_body
@@ -93,6 +94,7 @@ class RapidReviewBot(TeamsActivityHandler):
     async def on_turn(self, turn_context: TurnContext) -> None:
         conversation = turn_context.activity.conversation.id if turn_context.activity.conversation else ""
         lock = self._conversation_locks.setdefault(conversation, asyncio.Lock())
+        turn_context.on_send_activities(keep_replies_within_budget)  # no reply over Teams' size limit
         async with lock:
             try:
                 await super().on_turn(turn_context)

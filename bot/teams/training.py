@@ -23,6 +23,7 @@ from bot.services.context import ServiceContext
 from bot.services.outbox import OutboxDispatcher
 from bot.services.ports import Address
 from bot.services.training import NOT_IN_TRAINING, Person, TrainingClockPort, TrainingState
+from bot.teams.message_size import fitted_invoke_body
 from bot.teams.notifier import TeamsNotifier
 from bot.teams.replies import Reply
 from cards import training_cards
@@ -106,7 +107,7 @@ class TrainingEdge:
 
     def wrap_invoke_body(self, body: dict[str, Any], real: RealUser | None) -> dict[str, Any]:
         if body.get("type") == CONTENT_TYPE and isinstance(body.get("value"), dict):
-            return {**body, "value": self.wrap(body["value"], real)}
+            return fitted_invoke_body({**body, "value": self.wrap(body["value"], real)})
         return body
 
 
