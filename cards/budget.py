@@ -29,6 +29,9 @@ from cards.common import CONTENT_TYPE, Element, card, first_heading, heading, pa
 TEAMS_LIMIT = 100 * 1024  # what Teams accepts today
 TEAMS_RECOMMENDED = 80 * 1024  # what Microsoft recommends staying within
 BOT_BUDGET = 60 * 1024  # what this bot sends at most (see the module docstring)
+# What a card may weigh so that the message carrying it stays within BOT_BUDGET: the activity
+# around a card (addresses, ids, the attachment's wrapper) is well under 4 KB.
+CARD_BUDGET = BOT_BUDGET - 4 * 1024
 
 OVERSIZE_TITLE = "This card is too large to show in Teams"
 _REFERENCE = re.compile(r"RR-\d{4}-\d{4,}")

@@ -11,10 +11,12 @@ from zoneinfo import ZoneInfo
 from bot.domain.case import CaseStatus, CaseSummary
 from bot.domain.limits import cap, within
 from bot.domain.reminders import Rag, ReminderKind
+from bot.domain.text import truncate
 from bot.services.deadlines import StatusLine, Timeline
 from bot.services.ports import DeadlineRow
 from bot.services.reminder_view import Mention, ReminderView
 from cards import labels
+from cards.budget import CARD_BUDGET
 from cards.common import (
     AGENCY_REQUEST_ID,
     STEP_ID,
@@ -32,6 +34,7 @@ from cards.common import (
     para,
     person,
     plain_text,
+    shorten_to_fit,
     subheading,
     verbs,
 )
@@ -47,6 +50,8 @@ VERBS = verbs(
 RAG_MARK = {Rag.RED: "🔴", Rag.AMBER: "🟠", Rag.GREEN: "🟢"}
 # The words that go with each mark: status is never shown by colour alone (WCAG 1.4.1).
 RAG_WORDS = {Rag.RED: "Overdue", Rag.AMBER: "Due soon", Rag.GREEN: "On track"}
+MAX_MENTIONS = 20
+MAX_LISTED_AGENCIES = 20
 _UNSAFE_IN_MENTION = re.compile(r"[<>*_`\[\]~|\\]")
 
 
@@ -60,14 +65,17 @@ def _when(moment: datetime | None, tz: ZoneInfo) -> str:
 
 def mention_entities(mentions: list[Mention]) -> tuple[str, list[Element]]:
     """`<at>Name</at>` text plus the entities that make Teams notify each person (by
-    Entra object id, which Teams accepts in a bot's card mention)."""
+    Entra object id, which Teams accepts in a bot's card mention). At most `MAX_MENTIONS`
+    people, then how many more: a step owned by everyone on a large roster must not grow the
+    reminder past Teams' size limit (cards/budget.py)."""
     texts, entities = [], []
-    for m in mentions:
+    for m in mentions[:MAX_MENTIONS]:
         name = person(_UNSAFE_IN_MENTION.sub("", m.name), empty="member")
         tag = f"<at>{name}</at>"
         texts.append(tag)
         entities.append({"type": "mention", "text": tag, "mentioned": {"id": m.aad_object_id, "name": name}})
-    return ", ".join(texts), entities
+    more = len(mentions) - MAX_MENTIONS
+    return ", ".join(texts) + (f" and {more} more" if more > 0 else ""), entities
 
 
 def _due_words(view: ReminderView) -> str:
@@ -95,7 +103,9 @@ def reminder_card(view: ReminderView, tz: ZoneInfo) -> Element:
         ]),
     ]
     if view.outstanding_agencies:
-        body.append(para("Still outstanding: " + ", ".join(escape_markdown(a) for a in view.outstanding_agencies)))
+        shown = [escape_markdown(a) for a in view.outstanding_agencies[:MAX_LISTED_AGENCIES]]
+        more = len(view.outstanding_agencies) - MAX_LISTED_AGENCIES
+        body.append(para("Still outstanding: " + ", ".join(shown) + (f" and {more} more" if more > 0 else "")))
     if mention_text:
         body.append(para(("For " if view.kind is not ReminderKind.OVERDUE else "Escalated to ") + mention_text))
     if view.delayed:
@@ -119,7 +129,9 @@ def done_actions(reference: str, d: DeadlineRow) -> list[Element]:
     if d.asks_for_date:
         inputs.append({"type": "Input.Date", "id": "done_on", "label": "Date it was done", "isRequired": True,
                        "errorMessage": "Give the date."})
-    which = f"Mark done: {d.label}"  # read as the button's description: a timeline has one per open step
+    # Read as the button's description (a timeline has one per open step); it is repeated on the
+    # button and its fallback, so a long label is shortened here to keep the timeline small.
+    which = f"Mark done: {truncate(d.label, 60)}"
     done = execute("Mark done", MARK_DONE, reference, style="positive", tooltip=which, step=d.id)
     if inputs:
         return [{"type": "Action.ShowCard", "title": "Mark done", "tooltip": which,
@@ -179,7 +191,9 @@ def timeline_card(t: Timeline, tz: ZoneInfo) -> Element:
             if r.returned_at is None:
                 body.append(action_set([execute(f"Mark {r.agency[:30]} returned", AGENCY_RETURNED, s.reference,
                                                 validate=False, agency_request=r.id)]))
-    return card(body)
+    timeline = card(body)
+    shorten_to_fit(timeline, CARD_BUDGET)  # many agencies with long contacts: shortened for display only
+    return timeline
 
 
 def status_card(lines: list[StatusLine], total: int, tz: ZoneInfo) -> Element:

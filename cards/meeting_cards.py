@@ -199,7 +199,7 @@ def outcome_card(case: CaseSummary, *, error: str | None = None, field: str | No
         # which partner it is about whichever of the two a client reads.
         return {"type": "Input.Toggle", "id": name, "label": partner,
                 "title": f"{partner} was present at the meeting", "valueOn": "true", "valueOff": "false",
-                **({"value": typed[name]} if typed.get(name) else {})}
+                **({"value": typed[name][:10]} if typed.get(name) else {})}
 
     yes_no = [{"title": "Yes", "value": "yes"}, {"title": "No", "value": "no"}]
     body: list[Element] = [

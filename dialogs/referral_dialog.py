@@ -22,7 +22,7 @@ from botbuilder.dialogs import Dialog, DialogContext, DialogTurnResult
 
 from bot.domain.case import Actor
 from bot.domain.events import Event, EventKind
-from bot.domain.limits import within
+from bot.domain.limits import length, within
 from bot.domain.referral import (
     MAX_CHILDREN,
     ChildrenDetails,
@@ -255,9 +255,9 @@ class ReferralDialog(Dialog):
                 continue
             limit = form.input_cap(section, key)
             typed = clean_text(value) if limit is not None else value
-            if limit is not None and len(typed) > limit:
+            if limit is not None and length(typed) > limit:
                 kept[key] = within(typed, limit)
-                over[f"{section.value}.{key}"] = len(typed)
+                over[f"{section.value}.{key}"] = length(typed)
             else:
                 kept[key] = value[:limit or MAX_UNCAPPED_VALUE]
                 over.pop(f"{section.value}.{key}", None)
@@ -288,11 +288,11 @@ class ReferralDialog(Dialog):
     def _too_long(state: dict[str, Any], section: Section) -> dict[str, str]:
         """The section's inputs last sent over their cap, with what the card says about each."""
         errors: dict[str, str] = {}
-        for where, length in (state.get("too_long") or {}).items():
+        for where, written in (state.get("too_long") or {}).items():
             at, _, key = where.partition(".")
             limit = form.input_cap(section, key) if at == section.value else None
             if limit is not None:
-                errors[key] = (f"{limit:,} characters at most — you wrote {length:,}. The first {limit:,} are "
+                errors[key] = (f"{limit:,} characters at most — you wrote {written:,}. The first {limit:,} are "
                                "kept here: shorten it and send it again.")
         return errors
 

@@ -15,15 +15,22 @@ full chronology comes later in the agencies' reports) and what keeps the largest
 review of four children's referral) inside Teams' limit.
 
 Text over its cap is refused, never cut silently: the message says the cap and how much was
-written (`too_long`), in the form the card shows next to the input. Lengths are counted in
-characters (Unicode code points) after the text is cleaned (bot/domain/text.py), as pydantic
-counts `max_length`. A check of identifiers in the same text (bot/domain/redaction.py) is a
-separate step: each refuses on its own.
+written (`too_long`), in the form the card shows next to the input. Lengths are counted as
+Teams counts them (`length`): in UTF-16 code units, which is what an Input.Text's `maxLength`
+counts in the Teams client and what Teams' size limit is measured in — so an emoji counts two,
+and a field at its cap weighs the same on a card whatever alphabet it was typed in. Text is
+measured after it is cleaned (bot/domain/text.py). A check of identifiers in the same text
+(bot/domain/redaction.py) is a separate step: each refuses on its own.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
+
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import PydanticCustomError, core_schema
 
 # ---- the kinds of field, and their caps ----------------------------------------------------------
 
@@ -92,19 +99,45 @@ def cap(field: str) -> int:
     return FIELD_CAPS[field]
 
 
+def length(text: str | None) -> int:
+    """Characters as Teams counts them: UTF-16 code units (an emoji is two)."""
+    return len((text or "").encode("utf-16-le")) // 2
+
+
 def too_long(text: str | None, limit: int) -> str | None:
     """The refusal for text over its cap, as the card shows it next to the input
     ("2,000 characters at most — you wrote 3,412"); None when it fits."""
-    length = len(text or "")
-    if length <= limit:
+    written = length(text)
+    if written <= limit:
         return None
-    return f"{limit:,} characters at most — you wrote {length:,}."
+    return f"{limit:,} characters at most — you wrote {written:,}."
 
 
 def within(text: str, limit: int) -> str:
-    """What a refused over-long answer is shown again as: its first `limit` characters, so the
-    writer keeps their draft and the card stays inside Teams' size limit. Never stored."""
-    return text[:limit]
+    """What a refused over-long answer is shown again as: its first `limit` characters (as
+    Teams counts them, never half an emoji), so the writer keeps their draft and the card stays
+    inside Teams' size limit. Never stored."""
+    if length(text) <= limit:
+        return text
+    return text.encode("utf-16-le")[: 2 * limit].decode("utf-16-le", errors="ignore")
+
+
+@dataclass(frozen=True)
+class MaxLength:
+    """A pydantic annotation: the text is at most `max_length` characters as Teams counts them
+    (`length`). It fails as pydantic's own `string_too_long` does, with the length written in
+    the error's context, so the form says "2,000 characters at most — you wrote 3,412"."""
+
+    max_length: int
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def _check(self, value: Any) -> Any:
+        if isinstance(value, str) and length(value) > self.max_length:
+            raise PydanticCustomError("string_too_long", "{message}", {
+                "max_length": self.max_length, "length": length(value), "message": too_long(value, self.max_length)})
+        return value
 
 
 def excerpt(text: str, limit: int = EXCERPT) -> str:

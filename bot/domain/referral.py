@@ -35,7 +35,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from bot.domain.limits import cap, too_long
+from bot.domain.limits import MaxLength, cap
 from bot.domain.text import clean_line, clean_text
 
 MAX_CHILDREN = 4
@@ -87,7 +87,7 @@ def _true(value: Any) -> Any:
 
 def _max(field: str) -> Any:
     """The field's cap from the one table of caps (bot/domain/limits.py)."""
-    return Field(max_length=cap(field))
+    return MaxLength(cap(field))
 
 
 OptionalDate = Annotated[date | None, BeforeValidator(_blank_to_none)]
@@ -120,7 +120,7 @@ class ReferrerDetails(FormSection):
     name: Annotated[Annotated[str, _max("referrer.name")], BeforeValidator(_line)]
     email: Annotated[Annotated[EmailStr, _max("referrer.email")], BeforeValidator(_line)]
     job_title: Annotated[Annotated[str, _max("referrer.job_title")], BeforeValidator(_line)]
-    telephone: Annotated[Annotated[str, Field(max_length=cap("referrer.telephone"), pattern=r"^[0-9 +()\-]*$")] | None, BeforeValidator(_line)] = None
+    telephone: Annotated[Annotated[str, MaxLength(cap("referrer.telephone")), Field(pattern=r"^[0-9 +()\-]*$")] | None, BeforeValidator(_line)] = None
     discussed_with: Annotated[Annotated[str, _max("referrer.discussed_with")], BeforeValidator(_text)]
     lead_name: Annotated[Annotated[str, _max("referrer.lead_name")] | None, BeforeValidator(_line)] = None
     lead_role: Annotated[Annotated[str, _max("referrer.lead_role")] | None, BeforeValidator(_line)] = None
@@ -416,7 +416,8 @@ def _friendly(error: ErrorDetails) -> str:
     if kind == "missing" or (kind in {"string_type", "enum", "bool_parsing"} and error.get("input") in (None, "")):
         return "This is required."
     if kind in {"string_too_long", "too_long"} and isinstance(error.get("input"), str):
-        return too_long(error["input"], int(ctx.get("max_length") or 0)) or "This is too long."
+        return str(error["msg"]) if "length" in ctx else (
+            f"{ctx.get('max_length'):,} characters at most — you wrote {len(error['input']):,}.")
     if kind == "too_long":
         return f"No more than {ctx.get('max_length')} here."
     if kind in {"date_from_datetime_parsing", "date_parsing", "date_type", "date_from_datetime_inexact"}:

@@ -14,7 +14,7 @@ from datetime import date, datetime, time
 
 from bot.domain.case import Actor, Case, CaseStatus, IncidentKind
 from bot.domain.events import EventKind
-from bot.domain.limits import cap, excerpt, too_long
+from bot.domain.limits import cap, excerpt, length, too_long
 from bot.domain.outbox import OutboxKind
 from bot.domain.reminders import DELAYED_AFTER, Rag, due_now, is_delayed, next_after, rag
 from bot.domain.text import clean_line, clean_text
@@ -307,14 +307,14 @@ def _check_lengths(agencies: list[str], contacts: str) -> None:
     for agency in agencies:
         if too_long(agency, cap("agencies.agency")):
             raise ClockRefused(f"An agency's name is {cap('agencies.agency'):,} characters at most: "
-                               f"\"{excerpt(agency)}\" is {len(agency):,}.", "agencies")
+                               f"\"{excerpt(agency)}\" is {length(agency):,}.", "agencies")
     over = too_long(clean_text(contacts), cap("agencies.contacts"))
     if over is not None:
         raise ClockRefused(over, "contacts")
     for agency, contact in _contacts(contacts).items():
         if too_long(contact, cap("agencies.contact")):
             raise ClockRefused(f"Each contact is {cap('agencies.contact'):,} characters at most: the one for "
-                               f"\"{excerpt(agency)}\" has {len(contact):,}.", "contacts")
+                               f"\"{excerpt(agency)}\" has {length(contact):,}.", "contacts")
 
 
 def _contacts(text: str) -> dict[str, str]:

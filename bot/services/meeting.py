@@ -19,7 +19,6 @@ from pydantic import ValidationError
 from bot.domain.case import Actor, Case
 from bot.domain.events import EventKind
 from bot.domain.lifecycle import CaseStatus, Mover
-from bot.domain.limits import cap, too_long
 from bot.domain.meeting import MeetingOutcome, Slot, best, candidates, earliest_free
 from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Role
@@ -332,8 +331,7 @@ async def record_outcome(ctx: ServiceContext, actor: Actor, reference: str, answ
                  "participants": "Say who took part in the decision.",
                  "local_cspr": "Say whether a local review is recommended.",
                  "national_review": "Say whether a national review is recommended."}
-        over = (too_long(str(first["input"]), cap(f"outcome.{field}"))
-                if first["type"] == "string_too_long" and field else None)
+        over = str(first["msg"]) if first["type"] == "string_too_long" else None
         raise MeetingRefused(over or words.get(field or "", "Check the answers."), field) from error
     if not outcome.quorate:
         missing = [name for name, ok in (("local authority", outcome.quorum_local_authority),
