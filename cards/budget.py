@@ -47,19 +47,22 @@ def within_budget(payload: Any, budget: int = BOT_BUDGET) -> bool:
 
 
 def case_reference_of(value: Any) -> str | None:
-    """The case a card is about: the reference its buttons carry, else one in its heading."""
-    stack = [value]
+    """The case a card (or a message carrying cards) is about: the reference its buttons carry,
+    else one in a card's heading."""
+    stack, in_heading = [value], None
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
             ref = item.get("ref")
             if isinstance(ref, str) and parse_reference(ref):
                 return parse_reference(ref)
+            if item.get("type") == "AdaptiveCard" and in_heading is None:
+                found = _REFERENCE.search(first_heading(item.get("body") or []) or "")
+                in_heading = found.group(0) if found else None
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-    found = _REFERENCE.search(first_heading(value.get("body") or []) or "") if isinstance(value, dict) else None
-    return found.group(0) if found else None
+    return in_heading
 
 
 def oversize_card(original: Element, correlation: str | None = None) -> Element:

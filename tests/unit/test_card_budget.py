@@ -367,3 +367,27 @@ def test_the_proactive_message_is_measured_as_the_notifier_builds_it() -> None:
     sent = TeamsNotifier._card_activity(SimpleNamespace(_app_id=BOT),  # type: ignore[arg-type]
                                         Address(CHANNEL, SERVICE_URL, "d" * 36, BOT), small, "1" * 13)
     assert sent == _proactive(small)
+
+
+async def test_a_reply_in_a_turn_over_the_budget_goes_as_the_short_notice_and_is_logged(caplog) -> None:
+    """The guard on `TurnContext.send_activity` (bot/teams/handler.py registers it on every turn)."""
+    from botbuilder.core.adapters import TestAdapter
+    from botbuilder.schema import Activity
+
+    from bot.teams.message_size import keep_replies_within_budget
+
+    huge = chat.text_card(f"{REF} · Child A", "x" * BOT_BUDGET)
+
+    async def logic(turn_context: TurnContext) -> None:
+        turn_context.on_send_activities(keep_replies_within_budget)
+        await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(huge)))
+        await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(chat.channel_help_card())))
+
+    adapter = TestAdapter(logic)
+    with caplog.at_level("WARNING", logger="bot.teams.message_size"):
+        await adapter.receive_activity(Activity(type="message", text="hello"))
+    sent = [a.attachments[0].content for a in adapter.activity_buffer]
+    assert sent[0]["body"][0]["text"] == budget.OVERSIZE_TITLE and f"timeline {REF}" in str(sent[0])
+    assert sent[1] == chat.channel_help_card()  # a card within the budget is untouched
+    assert [r.getMessage() for r in caplog.records] == ["message too large for Teams: a short notice was sent instead"]
+    assert caplog.records[0].case == REF and "x" * 50 not in str(caplog.records[0].__dict__)
