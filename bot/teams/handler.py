@@ -22,6 +22,7 @@ from botbuilder.schema.teams import TeamInfo, TeamsChannelAccount
 from botframework.connector.models import InvokeResponse
 
 from bot.domain.case import Actor, parse_reference
+from bot.domain.limits import cap
 from bot.services import referrals
 from bot.services.channels import WAITING_FOR_CHANNEL, bind_panel_channel
 from bot.services.context import ServiceContext
@@ -48,8 +49,10 @@ BIND_PHRASES = ("use this channel for the panel", "use this channel", "set panel
 
 
 def command_text(activity: Activity) -> str:
-    text = MENTION.sub(" ", activity.text or "")
-    return " ".join(text.split()).strip().lower()
+    """The typed command, normalised; a message longer than any command (bot/domain/limits.py)
+    is no command at all and is answered with the help card."""
+    text = " ".join(MENTION.sub(" ", activity.text or "").split()).strip().lower()
+    return text if len(text) <= cap("command.text") else ""
 
 
 def tenant_of(activity: Activity) -> str | None:
@@ -67,7 +70,7 @@ def actor_of(activity: Activity) -> Actor | None:
     aad = getattr(sender, "aad_object_id", None) if sender else None
     if not aad:
         return None
-    return Actor(aad_object_id=str(aad).lower(), name=(sender.name or "Unknown")[:100], tenant_id=tenant_of(activity))
+    return Actor(aad_object_id=str(aad).lower(), name=(sender.name or "Unknown")[:cap("person.display_name")], tenant_id=tenant_of(activity))
 
 
 class RapidReviewBot(TeamsActivityHandler):

@@ -18,6 +18,7 @@ from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.schema import Activity
 
 from bot.domain.case import Actor
+from bot.domain.limits import excerpt
 from bot.services import deadlines, training
 from bot.services.context import ServiceContext
 from bot.services.outbox import OutboxDispatcher
@@ -186,7 +187,8 @@ class TrainingActions:
             person = training.match_person(everyone, wanted)
             if person is None:
                 names = ", ".join(p.label for p in everyone)
-                return Reply(text=f"I do not know who {wanted!r} is. You can act as: {names}; or **act as me**.")
+                return Reply(text=f"I do not know who {excerpt(wanted)!r} is. You can act as: {names}; or "
+                                  "**act as me**.")
             if person.aad_object_id == real.aad_object_id:
                 person = None
         await self.state.set_acting(real.aad_object_id, person, self.services.clock.now())
