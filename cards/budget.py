@@ -24,7 +24,7 @@ import re
 from typing import Any
 
 from bot.domain.case import parse_reference
-from cards.common import CONTENT_TYPE, Element, card, first_heading, heading, para, plain_text
+from cards.common import CONTENT_TYPE, Element, card, first_heading, heading, para, plain_text, shorten_to_fit
 
 TEAMS_LIMIT = 100 * 1024  # what Teams accepts today
 TEAMS_RECOMMENDED = 80 * 1024  # what Microsoft recommends staying within
@@ -35,6 +35,15 @@ CARD_BUDGET = BOT_BUDGET - 4 * 1024
 
 OVERSIZE_TITLE = "This card is too large to show in Teams"
 _REFERENCE = re.compile(r"RR-\d{4}-\d{4,}")
+
+
+def fit(built: Element) -> Element:
+    """A card that shows several texts people typed, shortened for display (never in storage) as
+    far as needed to stay within CARD_BUDGET: a rationale with the case's identifiers removed
+    can be longer than the rationale typed (bot/domain/redaction.py), so the caps alone do not
+    bound it."""
+    shorten_to_fit(built, CARD_BUDGET)
+    return built
 
 
 def payload_size(payload: Any) -> int:

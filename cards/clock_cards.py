@@ -16,7 +16,7 @@ from bot.services.deadlines import StatusLine, Timeline
 from bot.services.ports import DeadlineRow
 from bot.services.reminder_view import Mention, ReminderView
 from cards import labels
-from cards.budget import CARD_BUDGET
+from cards.budget import fit
 from cards.common import (
     AGENCY_REQUEST_ID,
     STEP_ID,
@@ -34,7 +34,6 @@ from cards.common import (
     para,
     person,
     plain_text,
-    shorten_to_fit,
     subheading,
     verbs,
 )
@@ -191,9 +190,7 @@ def timeline_card(t: Timeline, tz: ZoneInfo) -> Element:
             if r.returned_at is None:
                 body.append(action_set([execute(f"Mark {r.agency[:30]} returned", AGENCY_RETURNED, s.reference,
                                                 validate=False, agency_request=r.id)]))
-    timeline = card(body)
-    shorten_to_fit(timeline, CARD_BUDGET)  # many agencies with long contacts: shortened for display only
-    return timeline
+    return fit(card(body))  # many agencies with long contacts: shortened for display only
 
 
 def status_card(lines: list[StatusLine], total: int, tz: ZoneInfo) -> Element:

@@ -11,6 +11,7 @@ from bot.domain.limits import cap, within
 from bot.domain.meeting import MeetingOutcome
 from bot.domain.partnership import Partner
 from bot.services.ports import DeadlineRow, MeetingRecord
+from cards.budget import fit
 from cards.common import (
     Element,
     Verb,
@@ -174,7 +175,7 @@ def chair_notes_card(case: Case, meeting: MeetingRecord, tz: ZoneInfo) -> Elemen
         para("Institutional setting (4.7): " + r.incident.institutional_setting.value, size="Small"),
         para("**5 Conclusion**: whether a review is proposed locally or nationally, and why.", size="Small"),
     ]
-    return card(body)
+    return fit(card(body))
 
 
 def outcome_card(case: CaseSummary, *, error: str | None = None, field: str | None = None,
@@ -240,12 +241,12 @@ def outcome_summary_card(case: CaseSummary, outcome: MeetingOutcome) -> Element:
 
 
 def outcome_for_referrer_card(case: CaseSummary, outcome: MeetingOutcome) -> Element:
-    return card([heading("Rapid review outcome", size="Medium"),
+    return fit(card([heading("Rapid review outcome", size="Medium"),
                  para(f"Your referral **{case.reference}** ({case.pseudonym}) was considered at the rapid review "
                       "meeting."),
                  facts([("Local review recommended", outcome.local_cspr.value.capitalize()),
                         ("National review recommended", outcome.national_review.value.capitalize())]),
-                 literal(outcome.rationale)])
+                 literal(outcome.rationale)]))
 
 
 def record_card(case: CaseSummary, outcome: MeetingOutcome, url: str) -> Element:

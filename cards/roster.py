@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.domain.partnership import Partner, Role
 from bot.services.ports import MemberRecord
+from cards.budget import fit
 from cards.common import Element, card, heading, literal, para, subheading
 from cards.common import person as shown
 
@@ -26,4 +27,4 @@ def members_card(members: list[MemberRecord]) -> Element:
     body.append(para("Partnership managers change it here: **@Rapid Review add @Name as police** (or local "
                      "authority, health, chair, partnership manager), **@Rapid Review remove @Name**.", size="Small",
                      subtle=True))
-    return card(body)
+    return fit(card(body))  # a very large roster: names shortened for display

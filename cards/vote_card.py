@@ -19,6 +19,7 @@ from bot.domain.partnership import Partner
 from bot.domain.text import truncate
 from bot.domain.votes import VoteChoice
 from bot.services.panel import PanelView
+from cards.budget import fit
 from cards.common import (
     QUERY_ID,
     Element,
@@ -143,7 +144,7 @@ def panel_card(view: PanelView, tz: ZoneInfo) -> Element:
         refresh = {"action": {"type": "Action.Execute", "verb": REFRESH,
                               "data": {"verb": REFRESH, "action": REFRESH, "ref": case.reference, "v": view.round}},
                    "userIds": view.panel_user_ids}
-    return card(body, actions=actions, refresh=refresh)
+    return fit(card(body, actions=actions, refresh=refresh))
 
 
 def _text_input(name: str, label: str, value: str | None, *, required: str | None = None,
@@ -226,7 +227,7 @@ def query_card(view: PanelView, question: str, asked_by: str, query_id: int, *, 
     body.append(para("Your answer is added to the case and shared in the panel channel with the child's details "
                      "removed. Please do not include names, dates of birth or addresses.", size="Small",
                      subtle=True))
-    return card(body, actions=[execute("Send answer", ANSWER, view.case.reference, query=query_id)])
+    return fit(card(body, actions=[execute("Send answer", ANSWER, view.case.reference, query=query_id)]))
 
 
 def answered_card(reference: str) -> Element:
@@ -235,13 +236,13 @@ def answered_card(reference: str) -> Element:
 
 
 def answer_notice_card(view: PanelView, partner_title: str, redacted_answer: str) -> Element:
-    return card([
+    return fit(card([
         para("Virtual panel", subtle=True, size="Small"),
         heading(f"{view.case.reference} · {view.case.pseudonym}: the referrer answered", size="Medium"),
         para(f"Question from {escape_markdown(partner_title)}. The answer (identifiers removed):"),
         literal(redacted_answer),
         para("The votes have been cleared: please vote again on the case card.", weight="Bolder"),
-    ])
+    ]))
 
 
 def decision_for_referrer_card(view: PanelView, tz: ZoneInfo) -> Element:
@@ -263,7 +264,7 @@ def decision_for_referrer_card(view: PanelView, tz: ZoneInfo) -> Element:
     }.get(decision.outcome)
     if next_steps:
         body.append(para(next_steps))
-    return card(body)
+    return fit(card(body))
 
 
 def disagreement_prompt_card(view: PanelView, tz: ZoneInfo, hours: int) -> Element:

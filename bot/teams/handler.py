@@ -70,7 +70,8 @@ def actor_of(activity: Activity) -> Actor | None:
     aad = getattr(sender, "aad_object_id", None) if sender else None
     if not aad:
         return None
-    return Actor(aad_object_id=str(aad).lower(), name=(sender.name or "Unknown")[:cap("person.display_name")], tenant_id=tenant_of(activity))
+    name = (sender.name or "Unknown")[:cap("person.display_name")]
+    return Actor(aad_object_id=str(aad).lower(), name=name, tenant_id=tenant_of(activity))
 
 
 class RapidReviewBot(TeamsActivityHandler):

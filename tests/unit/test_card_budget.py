@@ -128,6 +128,12 @@ def _panel_view(*, decided: bool = False, disagreement: bool = False) -> PanelVi
                    panel_user_ids=[f"29:{'x' * 80}{i}" for i in range(ROSTER_SIZE)])
 
 
+def _redacted(view: PanelView) -> PanelView:
+    votes = {p: replace(v, rationale=v.rationale * 3, serious_harm_basis=(v.serious_harm_basis or "") * 3)
+             for p, v in view.votes.items()}
+    return replace(view, votes=votes)
+
+
 def _typed(names: frozenset[str], field: str) -> dict[str, str]:
     return {name: _text(TEXT * 50) if name in names else "" for name in names} | {"choice": "queries" * 1000,
                                                                                  field: _text(TEXT * 50)}
@@ -228,6 +234,10 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("panel_card", lambda: vote_card.panel_card(_panel_view(), TZ)),
     ("panel_card/disagreement", lambda: vote_card.panel_card(_panel_view(disagreement=True), TZ)),
     ("panel_card/decided", lambda: vote_card.panel_card(_panel_view(decided=True), TZ)),
+    # Removing identifiers can lengthen a rationale ("Amy" becomes "[child]", bot/domain/redaction.py).
+    ("panel_card/decided_redacted", lambda: vote_card.panel_card(_redacted(_panel_view(decided=True)), TZ)),
+    ("decision_for_referrer_card/redacted", lambda: vote_card.decision_for_referrer_card(
+        _redacted(_panel_view(decided=True)), TZ)),
     ("member_card", lambda: vote_card.member_card(_panel_view(disagreement=True), TZ, Partner.POLICE,
                                                   error=_text(300), error_field="rationale",
                                                   typed=_typed(vote_card.BALLOT_INPUTS, "rationale"))),
