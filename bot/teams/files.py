@@ -40,14 +40,17 @@ class FilesEndpoint:
                 f"({case.summary.pseudonym})", description=meeting.agenda_html(case).replace("<li>", "\n- ")
                 .replace("</li>", "").replace("<ol>", "").replace("</ol>", "").replace("<p>", "").replace("</p>", "\n"),
                 start=record.start_at, end=record.end_at, organiser_name=self.services.partnership.name,
-                attendees=await meeting.attendees(self.services), stamp=self.services.clock.now())
+                attendees=await meeting.attendees(self.services), stamp=self.services.clock.now(),
+                marking=self.services.partnership.protective_marking)
             return web.Response(body=body, content_type="text/calendar",
                                 headers={"Content-Disposition": f'attachment; filename="{case.reference}.ics"'})
         if kind == "record" and record.outcome:
             outcome = MeetingOutcome.model_validate(record.outcome)
             body = rapid_review_record(case, outcome, meeting_start=record.start_at,
                                        deciders=await meeting.deciders(self.services, case), tz=self.services.tz,
-                                       partnership=self.services.partnership.name)
+                                       partnership=self.services.partnership.name,
+                                       marking=self.services.partnership.protective_marking,
+                                       produced_at=self.services.clock.now())
             await self.services.cases.add_event(Event(kind=EventKind.IDENTIFIERS_VIEWED, at=self.services.clock.now(),
                                                       actor_aad_id=None, actor_name="signed link", case_id=case.id,
                                                       detail={"what": "rapid_review_record"}))

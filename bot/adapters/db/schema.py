@@ -114,6 +114,9 @@ events = Table(
     Column("correlation", String(16), nullable=True, index=True),
     Column("conversation_kind", String(20), nullable=True),
     Column("conversation_id", String(400), nullable=True),
+    # the audit chain (bot/domain/audit_chain.py): the row before's hash and this row's
+    Column("prev_hash", String(64), nullable=True),
+    Column("row_hash", String(64), nullable=True),
 )
 
 members = Table(
