@@ -258,8 +258,8 @@ class ReferralDialog(Dialog):
             if limit is not None and length(typed) > limit:
                 kept[key] = within(typed, limit)
                 over[f"{section.value}.{key}"] = length(typed)
-            else:
-                kept[key] = value[:limit or MAX_UNCAPPED_VALUE]
+            else:  # free text is kept cleaned, as it is measured and as the card shows it again
+                kept[key] = typed if limit is not None else value[:MAX_UNCAPPED_VALUE]
                 over.pop(f"{section.value}.{key}", None)
 
     def _context(self, state: dict[str, Any]) -> FormContext:

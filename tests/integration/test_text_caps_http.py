@@ -137,3 +137,18 @@ async def test_the_chairs_outcome_over_its_cap_is_refused_next_to_the_input() ->
                                        "participants": "Laura, Pat and Nina"})
     assert refused.value.errors()[0]["msg"] == "2,000 characters at most — you wrote 2,500."
 
+
+
+async def test_a_long_answer_typed_with_windows_line_endings_is_kept_whole(tmp_path):
+    """The cap counts the text as it will be stored (line endings normalised), and the draft
+    keeps all of it: nothing within the cap is cut."""
+    async with BotHarness(tmp_path) as h:
+        card = await h.say(A.RILEY, "refer")
+        assert isinstance(card, dict)
+        lines = ["Discussed with my manager on the day."] * 52
+        typed_text = "\r\n".join(lines)  # 2,026 characters as typed, 1,975 once the line endings are normalised
+        body = await h.press(A.RILEY, "form.next", {**find_action(card, "form.next"), **VALID["referrer"],
+                                                     "discussed_with": typed_text})
+        assert not errors(body["value"]), errors(body["value"])
+        back = await h.press(A.RILEY, "form.back", find_action(body["value"], "form.back"))
+        assert inputs(back["value"])["discussed_with"]["value"] == "\n".join(lines)
