@@ -323,13 +323,16 @@ async def record_outcome(ctx: ServiceContext, actor: Actor, reference: str, answ
     try:
         outcome = MeetingOutcome.model_validate(answers)
     except ValidationError as error:
-        first = error.errors(include_url=False)[0]
+        found = error.errors(include_url=False)
+        # Text over its cap first: its message says how much was written (bot/domain/limits.py).
+        first = next((e for e in found if e["type"] == "string_too_long"), found[0])
         field = str(first["loc"][0]) if first["loc"] else None
         words = {"rationale": "Give the rationale (at least 20 characters).",
                  "participants": "Say who took part in the decision.",
                  "local_cspr": "Say whether a local review is recommended.",
                  "national_review": "Say whether a national review is recommended."}
-        raise MeetingRefused(words.get(field or "", "Check the answers."), field) from error
+        over = str(first["msg"]) if first["type"] == "string_too_long" else None
+        raise MeetingRefused(over or words.get(field or "", "Check the answers."), field) from error
     if not outcome.quorate:
         missing = [name for name, ok in (("local authority", outcome.quorum_local_authority),
                                          ("police", outcome.quorum_police), ("health", outcome.quorum_health)) if not ok]

@@ -14,10 +14,11 @@ from uuid import uuid4
 from bot.domain.case import Actor, Case, CaseSummary
 from bot.domain.events import Event, EventKind
 from bot.domain.lifecycle import CaseStatus, Mover
+from bot.domain.limits import cap, too_long
 from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Partner
 from bot.domain.redaction import redact
-from bot.domain.text import LONG_TEXT, clean_text
+from bot.domain.text import clean_text
 from bot.domain.timeline import Anchor, step_due
 from bot.domain.votes import BallotError, Decision, Vote, VoteChoice, ballot, decide, disagreement, partner_for
 from bot.services.audit import audit
@@ -308,10 +309,11 @@ def _card_update(case_id: str, version: int) -> OutboxMessage:
 async def answer_query(ctx: ServiceContext, actor: Actor, reference: str, query_id: int | None,
                        answer: str | None) -> Case:
     text = clean_text(answer or "")
+    over = too_long(text, cap("query.answer"))
+    if over is not None:
+        raise PanelRefused(over, "answer")
     if len(text) < 2:
         raise PanelRefused("Write your answer to the panel's question.", "answer")
-    if len(text) > LONG_TEXT:
-        raise PanelRefused(f"Keep the answer to {LONG_TEXT} characters.", "answer")
     now = ctx.clock.now()
     async with ctx.uow.begin() as tx:
         locked = await tx.panel.lock_case(reference, now)

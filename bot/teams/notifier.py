@@ -42,6 +42,7 @@ from bot.services.ports import (
     UnitOfWork,
 )
 from bot.services.reminder_view import ReminderView
+from bot.teams.message_size import fitted_activity
 from bot.teams.service_hosts import REFUSED_REASON, ServiceHostPolicy, ServiceHostRefused, origin
 from cards import meeting_cards
 from cards.chat import text_card
@@ -194,7 +195,7 @@ class TeamsNotifier:
         }
         if activity_id:
             body["id"] = activity_id
-        return body
+        return fitted_activity(body)  # never over the size budget (bot/teams/message_size.py)
 
     async def send_card(self, address: Address, card: dict[str, Any]) -> str:
         await self.pacer.wait(address.conversation_id)
