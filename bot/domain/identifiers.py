@@ -89,7 +89,7 @@ _AMBIGUOUS_AREAS = frozenset({"FY", "ST", "CT", "CO", "PE", "LA"})
 # A full postcode: outward code, optional space, inward code (a digit and two letters; the
 # inward letters never include C, I, K, M, O or V, which keeps "4pm" and "10am" out).
 _FULL_POSTCODE = re.compile(
-    r"(?<![A-Za-z0-9])(?P<area>[A-PR-UWYZ][A-Z]?)(?P<district>\d[A-Z0-9]?)\s?(?P<inward>\d[ABD-HJLNP-UW-Z]{2})"
+    r"(?<![A-Za-z0-9])(?P<area>[A-PR-UWYZ][A-Z]?)(?P<district>\d[A-Z0-9]?)\s?(?P<inward>\d[ABD-HJLNP-Z]{2})"
     r"(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
@@ -153,8 +153,10 @@ def _phones(text: str) -> Iterator[Found]:
             if last is None:
                 first += 1
                 continue
-            yield Found(IdentifierKind.PHONE, run.start() if first == 0 else groups[first].start(),
-                        groups[last].end())
+            start, end = run.start() if first == 0 else groups[first].start(), groups[last].end()
+            if text[start] == "(" and ")" not in text[start:end]:
+                start += 1  # "(020 7946 0000)": the bracket is the sentence's, not the number's
+            yield Found(IdentifierKind.PHONE, start, end)
             first = last + 1
 
 
@@ -248,7 +250,7 @@ _LOWER_ADDRESS = re.compile(
     re.IGNORECASE,
 )
 _TITLE_ADDRESS = re.compile(
-    rf"(?<![\w/.-])(?i:{_FLAT})?{_HOUSE},?\s+(?:(?:St\.?\s+)?[A-Z][\w'’-]*\s+){{1,3}}(?:{_TITLE_STREETS})\b\.?"
+    rf"(?<![\w/.-])(?i:{_FLAT})?{_HOUSE},?\s+(?:(?:St\.?\s+)?[A-Z][\w'’-]*\s+){{1,3}}(?:{_TITLE_STREETS})\b"
 )
 # A flat with the building's name: "Flat 3, Tower House".
 _FLAT_IN_BUILDING = re.compile(r"\b(?i:flat|apartment|apt\.?)\s+\d{1,4}[A-Za-z]?,?\s+(?:[A-Z][\w'’-]*\s?){1,3}"

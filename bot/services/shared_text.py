@@ -27,7 +27,7 @@ QUOTE_AT_MOST = 8
 
 def quoted(text: str) -> str:
     """The start of the identifier, enough for the writer to find it, never all of it."""
-    shown = text[: min(QUOTE_AT_MOST, len(text) // 2 + 1)]
+    shown = text[: min(QUOTE_AT_MOST, len(text) // 2 + 1)].rstrip()
     return f"{shown}…"
 
 
