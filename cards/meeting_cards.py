@@ -15,6 +15,7 @@ from cards.common import (
     Verb,
     action_set,
     card,
+    error_text,
     escape_markdown,
     execute,
     facts,
@@ -213,7 +214,11 @@ def outcome_card(case: CaseSummary, *, error: str | None = None, field: str | No
         toggle("quorum_health", "Health (ICB)"),
     ]
     if error:
-        body.insert(2, notice(escape_markdown(error), style="attention"))
+        at = next((i for i, e in enumerate(body) if field and e.get("id") == field), None)
+        if at is not None:  # next to the input it is about
+            body.insert(at + 1, error_text(error))
+        else:
+            body.insert(2, notice(escape_markdown(error), style="attention"))
     return card(body, actions=[execute("Save the outcome", OUTCOME, case.reference, style="positive")])
 
 

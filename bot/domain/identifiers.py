@@ -130,7 +130,7 @@ def _unambiguous_outward(area: str, district: str) -> bool:
 # ---- phone numbers ---------------------------------------------------------------------------------
 
 # A run of digit groups joined by spaces, hyphens or brackets, perhaps after "+".
-_NUMBER_RUN = re.compile(r"(?<![\w+./:-])(?:\+\s?)?\(?\d(?:[ \-()]{0,3}\d)*")
+_NUMBER_RUN = re.compile(r"(?<![\w+/-])(?:\+\s?)?\(?\d(?:[ \-()]{0,3}\d)*")
 _DIGIT_GROUP = re.compile(r"\d+")
 
 

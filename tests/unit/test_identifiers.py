@@ -60,6 +60,8 @@ PROPERTY = settings(max_examples=200, deadline=None)
         ("Dad on +44 (0)161 496 0000.", "+44 (0)161 496 0000", K.PHONE),
         ("Grandmother in France: +33 1 23 45 67 89.", "+33 1 23 45 67 89", K.PHONE),
         ("ring 020 7946 0000 or 0161-496-0000", "020 7946 0000", K.PHONE),
+        ("Tel:07700900123 (work)", "07700900123", K.PHONE),
+        ("Tel.07700 900123", "07700 900123", K.PHONE),
         # e-mail addresses
         ("Write to jo.bloggs@example.org for the notes.", "jo.bloggs@example.org", K.EMAIL),
         ("Contact: Mark.O'Neill+school@hotmail.co.uk", "Mark.O'Neill+school@hotmail.co.uk", K.EMAIL),
