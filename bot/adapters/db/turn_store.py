@@ -49,6 +49,14 @@ class SqlTurnStore:
         async with self.scope.write() as conn:
             await conn.execute(_REMEMBER_RESPONSE, {"b_key": key, "b_response": response})
 
+    async def release_activity(self, key: str) -> None:
+        """Forget a claim whose turn did not finish (it answered "busy"), so that Teams' retry
+        of the activity is handled as new. A claim with a stored answer is kept."""
+        async with self.scope.write() as conn:
+            row = (await conn.execute(_STORED_RESPONSE, {"b_key": key})).first()
+            if row is not None and row.response is None:  # (JSON null or SQL NULL)
+                await conn.execute(delete(t.processed_activities).where(t.processed_activities.c.key == key))
+
     # ---- state for the SDK's Storage (dialog state) ---------------------------------------
 
     async def read_state(self, keys: Sequence[str]) -> dict[str, tuple[dict[str, Any], str]]:
