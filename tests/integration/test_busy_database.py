@@ -143,3 +143,26 @@ async def test_the_outbox_delivers_what_waited_once_the_lock_goes(tmp_path):
                 raise AssertionError("the outbox did not resume after the lock went")
         finally:
             await h.c.outbox.stop()
+
+
+@pytest.mark.postgres
+async def test_on_postgresql_a_press_that_waits_for_a_lock_is_answered_busy_in_time(tmp_path, pg_url):
+    """PostgreSQL waits for a lock as long as it is held: the turn's budget ends the wait (the
+    statement is cancelled, the transaction rolled back) and the pool stays usable."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    async with BotHarness(tmp_path, database_url=pg_url, env={"turn_budget_seconds": BUDGET}) as h:
+        await refer(h)
+        before = await counts(h)
+        plain = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(plain) as locker:
+            locker.execute("LOCK TABLE processed_activities, votes IN EXCLUSIVE MODE")  # reads go on, writes wait
+            status, body, took = await timed(h, A.invoke(h.url, A.LAURA, "panel.vote", ballot(REF), channel=True))
+            locker.rollback()
+        assert status == 200 and body["value"].startswith(BUSY), body
+        assert took < BUDGET + 0.5, took
+        await asyncio.sleep(0.3)
+        assert await counts(h) == before
+        again = await h.press(A.LAURA, "panel.vote", ballot(REF), channel=True)
+        assert again["statusCode"] == 200 and (await counts(h))["votes"] == 1
