@@ -12,7 +12,8 @@ We do not use `CloudAdapter.process`, for three reasons found in botbuilder 4.17
 So this route authenticates first (every failure → 401, logged in one line with no
 token or body), then gates the service host (bot/teams/service_hosts.py) and the tenant,
 de-duplicates state-changing activities on their id, runs the turn with the already-authenticated result, and writes the invoke
-response as the plain dict the handler built.
+response as the plain dict the handler built. Every turn answers within its budget
+(TURN_BUDGET_SECONDS): a database not available by then is answered "busy" (`_busy`).
 """
 
 from __future__ import annotations
@@ -56,9 +57,9 @@ _UNAVAILABLE_SQLSTATES = frozenset({"55P03", "57014", "40P01", "40001"})
 
 
 def database_unavailable(error: BaseException) -> bool:
-    """The turn's budget ran out (a lock wait), or the database answered that it is locked,
-    unreachable or out of connections: a "busy" answer, not a failure."""
-    if isinstance(error, TimeoutError | OperationalError | SqlPoolTimeout):
+    """The database answered that it is locked, unreachable or out of connections: a "busy"
+    answer, not a failure (so is the turn's budget running out: `TimeoutError` at the edge)."""
+    if isinstance(error, OperationalError | SqlPoolTimeout):
         return True
     if isinstance(error, DBAPIError):
         return error.connection_invalidated or getattr(error.orig, "sqlstate", None) in _UNAVAILABLE_SQLSTATES
@@ -152,7 +153,7 @@ class MessagesEndpoint:
                     logic = self.training.around(real, self.bot.on_turn)
                 invoke_response = await self.adapter.process_activity(authenticated, activity, logic)
         except Exception as error:
-            if not database_unavailable(error):
+            if not (isinstance(error, TimeoutError) or database_unavailable(error)):
                 raise
             return await self._busy(authenticated, activity, dedupe_key if claimed else None, error)
         if activity.type != ActivityTypes.invoke:
