@@ -650,7 +650,10 @@ SECTION_CARDS = {
 def section_card(section: Section, raw: dict[str, str], view: FormView) -> Element:
     if section is Section.REVIEW:
         raise ValueError("use review_card")
-    return SECTION_CARDS[section](raw, view)
+    built = SECTION_CARDS[section](raw, view)
+    if view.unsaved:  # what was typed and not saved, shown back: shortened for display if need be
+        shorten_to_fit(built, HARD_MAX_CARD_BYTES)
+    return built
 
 
 # ---- a card that could not be saved ---------------------------------------------------------------

@@ -357,12 +357,15 @@ class ReferralDialog(Dialog):
     @staticmethod
     def _what_changed(change: dict[str, Any], state: dict[str, Any]) -> str:
         labels: list[str] = []
+        by_section: dict[Section, dict[str, tuple[str, dict[str, str]]]] = {}
         for section_value, key in change.get("fields") or []:
             try:
                 section = Section(section_value)
             except ValueError:
                 continue
-            label = form.input_labels(section, state["children"]).get(key, (None, {}))[0]
+            if section not in by_section:
+                by_section[section] = form.input_labels(section, state["children"])
+            label = by_section[section].get(key, (None, {}))[0]
             if label and f"'{label}'" not in labels:
                 labels.append(f"'{label}'")
         if labels:
