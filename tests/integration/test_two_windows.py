@@ -4,19 +4,20 @@ told who changed what and when, sees the form as it is now, and gets back what i
 neither value is lost without the person knowing.
 
 Which of the two wins, and whether the loser's turn read the state before or after the
-winner saved it, is up to the race; every round checks the outcome either way.
+winner saved it, is up to the race; every round checks the outcome either way. On SQLite
+and on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import text
 
 from bot.adapters.db.database import Database
 from tests.support import activities as A
@@ -29,20 +30,19 @@ WHERE = "Where it happened (confidential)"
 
 
 @pytest.fixture
-async def two_processes(tmp_path: Path):
-    database_url = f"sqlite:///{tmp_path / 'bot.db'}"
+async def two_processes(tmp_path: Path, database_url: str):
     db = Database(database_url)
     await db.migrate()
-    await db.dispose()
     async with FakeConnector() as connector:
         connector.add_user(A.RILEY.mri, A.RILEY.name, aad_object_id=A.RILEY.aad, email="riley@example.org")
         processes = [BotProcess(tmp_path, name, database_url) for name in ("first", "second")]
         try:
             await asyncio.gather(*(p.ready() for p in processes))
-            yield connector, processes, tmp_path / "bot.db"
+            yield connector, processes, db
         finally:
             for process in processes:
                 process.stop()
+            await db.dispose()
 
 
 async def press(process: BotProcess, http: aiohttp.ClientSession, connector: FakeConnector, verb: str,
@@ -53,13 +53,13 @@ async def press(process: BotProcess, http: aiohttp.ClientSession, connector: Fak
     return body["value"]
 
 
-def stored_incident(path: Path) -> dict[str, str]:
+async def stored_incident(db: Database) -> dict[str, str]:
     """The draft's incident answers as the database holds them (plain SQL, no bot code)."""
-    with sqlite3.connect(path) as conn:
-        rows = conn.execute("SELECT key, data FROM bot_state WHERE key LIKE '%conversations%'").fetchall()
+    async with db.read() as conn:
+        rows = list(await conn.execute(text("SELECT data FROM bot_state WHERE key LIKE '%conversations%'")))
     assert len(rows) == 1, rows
-    stack = json.loads(rows[0][1])["DialogState"]["$dialog_state"]
-    return stack[0]["$dialog_instance"]["state"]["raw"]["incident"]
+    data = rows[0][0] if isinstance(rows[0][0], dict) else json.loads(rows[0][0])
+    return data["DialogState"]["$dialog_state"][0]["$dialog_instance"]["state"]["raw"]["incident"]
 
 
 async def test_one_card_saved_from_two_windows_at_once_saves_one_and_tells_the_other(two_processes):
@@ -92,7 +92,7 @@ async def test_one_card_saved_from_two_windows_at_once_saves_one_and_tells_the_o
             assert field.get("value") == won_with["incident_location"]
             assert "What you typed (not saved)" in told and lost_with["incident_location"] in told
             # the database holds the winner's value, and the loser's never overwrote it
-            assert stored_incident(database)["incident_location"] == won_with["incident_location"]
+            assert (await stored_incident(database))["incident_location"] == won_with["incident_location"]
             outcomes["saved then told"] += 1
 
             # The loser's card is live: pressing it saves (its version is the stored one).
