@@ -168,7 +168,7 @@ def bootstrap(
 ) -> Components:
     partnership = partnership or load_partnership(Path(settings.partnership_file))
     clock = clock or SystemClock()
-    db = db or Database(settings.database_url)
+    db = db or Database(settings.database_url, busy_seconds=settings.database_busy_seconds)
     stores = sql_stores(db)
     training_state: SqlTrainingStore | None = None
     if settings.training_mode:  # a rehearsal: real time plus the stored offset, cards to inboxes
@@ -210,6 +210,7 @@ def bootstrap(
         hosts=hosts,
         training=(TrainingEdge(services, training_state, training_clock)
                   if training_state is not None and training_clock is not None else None),
+        turn_budget=settings.turn_budget_seconds,
     )
     return Components(settings, partnership, db, stores, clock, services, adapter, bot, outbox, endpoint, links)
 

@@ -108,6 +108,15 @@ class Settings(BaseSettings):
         "OPENID_REFRESH_FLOOR_SECONDS", "openid_refresh_floor_seconds"))
     # Training mode (`make demo`): a rehearsal on its own database, never with real cases or a real tenant.
     training_mode: bool = Field(default=False, validation_alias=AliasChoices("TRAINING_MODE", "training_mode"))
+    # Every turn answers within this many seconds; if the database is not available by then the
+    # person is told "The system is busy — your answer was not saved, please press again"
+    # (Teams shows an error of its own after about 5 s).
+    turn_budget_seconds: float = Field(default=3.5, gt=0, le=10, validation_alias=AliasChoices(
+        "TURN_BUDGET_SECONDS", "turn_budget_seconds"))
+    # How long background work (the outbox, the scheduler) waits for a locked SQLite database
+    # before a pass gives up and is tried again.
+    database_busy_seconds: float = Field(default=30.0, gt=0, le=600, validation_alias=AliasChoices(
+        "DATABASE_BUSY_SECONDS", "database_busy_seconds"))
 
     @property
     def graph_configured(self) -> bool:
