@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     # (bot/teams/service_hosts.py): sovereign clouds, comma-separated host names or suffixes.
     allowed_service_hosts: str = Field(default="", validation_alias=AliasChoices("ALLOWED_SERVICE_HOSTS",
                                                                                "allowed_service_hosts"))
+    # How long a claimed outbox message is one process's to deliver: after a crash, another
+    # process (or this one, restarted) settles its sends once the lease has run out.
+    outbox_lease_seconds: int = Field(default=60, ge=1, le=3600, validation_alias=AliasChoices(
+        "OUTBOX_LEASE_SECONDS", "outbox_lease_seconds"))
     # Training mode (`make demo`): a rehearsal on its own database, never with real cases or a real tenant.
     training_mode: bool = Field(default=False, validation_alias=AliasChoices("TRAINING_MODE", "training_mode"))
 

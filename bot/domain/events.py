@@ -55,6 +55,10 @@ class EventKind(StrEnum):
     TAMPER = "tamper"
     FOREIGN_TENANT_REFUSED = "foreign_tenant_refused"
     SERVICE_HOST_REFUSED = "service_host_refused"  # a stored reference's serviceUrl is not a Teams host: not sent
+    # a send in doubt after a crash (bot/services/sends.py)
+    SEND_ADOPTED = "send_adopted"  # found in the channel through Graph: recorded as sent, not posted again
+    SEND_RESENT = "send_resent"  # could not be checked: sent once more, saying it may be a second copy
+    SEND_GIVEN_UP = "send_given_up"  # the one re-send was itself in doubt: never a third copy
 
 
 class Event(BaseModel):
