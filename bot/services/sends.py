@@ -84,8 +84,10 @@ class SendGuard:
         key = send_key(item.key, conversation_id)
         record = await self._ledger.get(key)
         if record is None:
-            await self._ledger.begin(SendRecord(key, conversation_id, IN_DOUBT), item.id, self._clock.now())
-            return await self._post(key, post, resent=False)
+            fresh = SendRecord(key, conversation_id, IN_DOUBT)
+            if await self._ledger.begin(fresh, item.id, self._clock.now()):
+                return await self._post(key, post, resent=False)
+            record = await self._ledger.get(key) or fresh  # another delivery of it got there first
         if record.state == SENT:  # delivered before; the delivery runs again for another reason
             return record.activity_id or ""
         return await self._reconcile(item, record, post)

@@ -31,13 +31,14 @@ class SqlSendLedger:
             return None
         return SendRecord(row.send_key, row.conversation_id, row.state, row.activity_id)
 
-    async def begin(self, record: SendRecord, outbox_id: int | None, at: datetime) -> None:
+    async def begin(self, record: SendRecord, outbox_id: int | None, at: datetime) -> bool:
         """Record the send; a record already there (a concurrent delivery) is left as it is."""
         values = {"send_key": record.send_key, "outbox_id": outbox_id, "conversation_id": record.conversation_id,
                   "state": record.state, "activity_id": record.activity_id, "created_at": at, "updated_at": at}
         async with self.scope.write() as conn:
-            await conn.execute(self.scope.insert(t.outbox_sends).values(**values)
-                               .on_conflict_do_nothing(index_elements=[t.outbox_sends.c.send_key]))
+            result = await conn.execute(self.scope.insert(t.outbox_sends).values(**values)
+                                        .on_conflict_do_nothing(index_elements=[t.outbox_sends.c.send_key]))
+        return bool(result.rowcount)
 
     async def mark(self, send_key: str, state: str, activity_id: str | None, at: datetime) -> None:
         async with self.scope.write() as conn:

@@ -29,8 +29,8 @@ class Ledger:
     async def get(self, key: str) -> SendRecord | None:
         return self.rows.get(key)
 
-    async def begin(self, record: SendRecord, outbox_id: int | None, at: datetime) -> None:
-        self.rows.setdefault(record.send_key, record)
+    async def begin(self, record: SendRecord, outbox_id: int | None, at: datetime) -> bool:
+        return self.rows.setdefault(record.send_key, record) is record
 
     async def mark(self, key: str, state: str, activity_id: str | None, at: datetime) -> None:
         old = self.rows[key]
