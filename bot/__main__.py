@@ -54,6 +54,10 @@ def configure_logging(level: str) -> None:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["admin"]:  # the operator's commands (bot/admin.py)
+        from bot.admin import main as admin
+
+        return admin(sys.argv[2:])
     try:
         settings = load_settings()
         configure_logging(settings.log_level)

@@ -23,9 +23,11 @@ from botbuilder.integration.aiohttp import CloudAdapter
 
 from bot.adapters.channel_messages import GraphChannelMessages
 from bot.adapters.clock import SystemClock, TrainingClock
+from bot.adapters.db.case_export import SqlCaseRecords
 from bot.adapters.db.case_store import ReferralCache, SqlCaseStore
 from bot.adapters.db.database import Database, sync_url
 from bot.adapters.db.deadline_store import SqlDeadlineStore
+from bot.adapters.db.file_link_store import SqlFileLinkStore
 from bot.adapters.db.leader import LeaderLock
 from bot.adapters.db.meeting_store import SqlMeetingStore
 from bot.adapters.db.outbox_store import SqlOutboxStore
@@ -52,6 +54,7 @@ from bot.services.signal import OutboxSignal
 from bot.settings import ConfigError, Settings, load_partnership
 from bot.teams.clock_actions import ClockActions
 from bot.teams.edge import MessagesEndpoint, method_not_allowed, on_turn_error
+from bot.teams.exports import CaseExports
 from bot.teams.files import FilesEndpoint
 from bot.teams.handler import RapidReviewBot
 from bot.teams.meeting_actions import MeetingActions
@@ -59,6 +62,7 @@ from bot.teams.notifier import TeamsNotifier
 from bot.teams.panel_actions import PanelActions
 from bot.teams.sdk import bot_framework_authentication
 from bot.teams.service_hosts import ServiceHostPolicy
+from bot.teams.signing_keys import CHANNEL_METADATA_URL, EMULATOR_METADATA_URL, KeySourceSettings
 from bot.teams.storage import SqlStorage
 from bot.teams.training import TrainingActions, TrainingEdge, TrainingNotifier
 from scheduler.calendar import EnglandCalendar
@@ -109,6 +113,14 @@ def _sdk_config(settings: Settings) -> SimpleNamespace:
         APP_TYPE="MultiTenant" if settings.local_mode else settings.app_type.value,
         APP_TENANTID=settings.app_tenant_id,
     )
+
+
+def _signing_keys(settings: Settings) -> KeySourceSettings:
+    """Where the keys of incoming tokens are fetched from (configuration only) and how often."""
+    return KeySourceSettings(urls={CHANNEL_METADATA_URL: settings.openid_metadata_url,
+                                   EMULATOR_METADATA_URL: settings.emulator_openid_metadata_url},
+                             timeout=settings.openid_fetch_timeout_seconds,
+                             refresh_floor=settings.openid_refresh_floor_seconds)
 
 
 def _meeting_provider(settings: Settings) -> MeetingProvider:
@@ -182,17 +194,18 @@ def bootstrap(
     # Connector clients reused across turns: see bot/teams/sdk.py.
     # Only Bot Framework / Teams service hosts are sent to (loopback too, in local mode).
     hosts = ServiceHostPolicy(local_mode=settings.local_mode, extra=settings.extra_service_hosts)
-    adapter = adapter or CloudAdapter(bot_framework_authentication(_sdk_config(settings), hosts=hosts))
+    adapter = adapter or CloudAdapter(bot_framework_authentication(_sdk_config(settings), hosts=hosts,
+                                                                   keys=_signing_keys(settings)))
     adapter.on_turn_error = on_turn_error
     base = settings.public_base_url or f"http://localhost:{settings.port}"
     links = LinkSigner(lambda: stores.turns.shared_secret("file-links"), base)
     tz = ZoneInfo(partnership.time_zone)
     sends = SendGuard(SqlSendLedger(Scope(db)), _channel_messages(settings), stores.cases, clock)
     notifier = (TeamsNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
-                              cases=stores.cases, hosts=hosts, sends=sends)
+                              uow=stores.uow, hosts=hosts, sends=sends)
                 if training_state is None else
                 TrainingNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
-                                 cases=stores.cases, hosts=hosts, sends=sends, state=training_state))
+                                 uow=stores.uow, hosts=hosts, sends=sends, state=training_state))
     services = build_services(stores, partnership, clock, notifier,
                               profile=profile or _profile(partnership, Path(settings.partnership_file)),
                               meetings=meetings or _meeting_provider(settings),
@@ -201,8 +214,9 @@ def bootstrap(
     conversation_state = ConversationState(SqlStorage(stores.turns, clock))
     training_clock = clock if isinstance(clock, TrainingClock) else None
     training = TrainingActions(services, state=training_state, clock=training_clock, outbox=outbox)
+    exports = CaseExports(services, SqlFileLinkStore(Scope(db)), SqlCaseRecords(Scope(db)), base)
     bot = RapidReviewBot(services, conversation_state, settings.app_id, PanelActions(services, notifier),
-                         ClockActions(services), MeetingActions(services), training)
+                         ClockActions(services), MeetingActions(services), exports, training)
     endpoint = MessagesEndpoint(
         adapter,
         bot,
@@ -307,6 +321,7 @@ def build_web_app(components: Components, *, run_outbox: bool = True) -> web.App
     app.router.add_route("*", "/api/messages", method_not_allowed)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/files/{token}", FilesEndpoint(components.services, components.links))
+    app.router.add_get("/files/once/{token}", components.bot.exports.download)
 
     async def on_startup(_app: web.Application) -> None:
         await start(components, run_outbox=run_outbox)

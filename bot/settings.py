@@ -88,6 +88,21 @@ class Settings(BaseSettings):
     # (bot/teams/service_hosts.py): sovereign clouds, comma-separated host names or suffixes.
     allowed_service_hosts: str = Field(default="", validation_alias=AliasChoices("ALLOWED_SERVICE_HOSTS",
                                                                                "allowed_service_hosts"))
+    # Where the signing keys of incoming Bot Connector tokens are published (bot/teams/signing_keys.py):
+    # Microsoft's OpenID metadata documents unless a sovereign cloud or an egress rule needs others.
+    openid_metadata_url: str = Field(
+        default="https://login.botframework.com/v1/.well-known/openidconfiguration",
+        validation_alias=AliasChoices("OPENID_METADATA_URL", "openid_metadata_url"), pattern=r"^https://\S+$")
+    emulator_openid_metadata_url: str = Field(
+        default="https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration",
+        validation_alias=AliasChoices("EMULATOR_OPENID_METADATA_URL", "emulator_openid_metadata_url"),
+        pattern=r"^https://\S+$")
+    # Every fetch of those keys gives up after this long (at most 5 s: Teams waits about 5 s for an answer),
+    # and they are fetched again at most once per floor, whatever tokens arrive.
+    openid_fetch_timeout_seconds: float = Field(default=5.0, gt=0, le=5, validation_alias=AliasChoices(
+        "OPENID_FETCH_TIMEOUT_SECONDS", "openid_fetch_timeout_seconds"))
+    openid_refresh_floor_seconds: float = Field(default=300.0, ge=1, le=86400, validation_alias=AliasChoices(
+        "OPENID_REFRESH_FLOOR_SECONDS", "openid_refresh_floor_seconds"))
     # How long a claimed outbox message is one process's to deliver: after a crash, another
     # process (or this one, restarted) settles its sends once the lease has run out.
     outbox_lease_seconds: int = Field(default=60, ge=1, le=3600, validation_alias=AliasChoices(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.case import Case, CaseSummary
@@ -40,6 +40,7 @@ PERSONAL_COMMANDS = [
     ("status", "Panel members, chairs and managers: open cases and their next deadline"),
     ("timeline RR-…", "Panel members, chairs and managers: every step of a case, done, pending or overdue"),
     ("show RR-…", "Panel members, chairs and managers: post a case's card again in the panel channel"),
+    ("export RR-…", "The data protection officer: every record of a case, as one file"),
     ("help", "This list"),
 ]
 CHANNEL_COMMANDS = [
@@ -213,3 +214,16 @@ def notification_summary_card(case: Case, tz: ZoneInfo, today: date) -> Element:
         body.insert(2, notice("Some long answers are shortened (…) to fit in one Teams message.", style="accent"))
         shorten_to_fit(summary) or shorten_to_fit(summary, HARD_MAX_CARD_BYTES)
     return summary
+
+
+def export_link_card(reference: str, url: str, expires_at: datetime, tz: ZoneInfo, marking: str) -> Element:
+    """The data protection officer's one-time link: no content of the case on the card itself."""
+    until = expires_at.astimezone(tz)
+    return card([heading(f"Export of {reference}", size="Medium"),
+                 para("Every record the bot keeps about this case, in one zip file: the referral, votes and "
+                      "reasons, questions and answers, decisions, deadlines, the meeting, every message the bot "
+                      "sent and the audit trail, with a readable summary that marks what is about third parties."),
+                 para(f"The link works once, for you only, until {until:%H:%M} ({until:%d %B %Y}). If it expires, "
+                      f"type **export {reference}** again for a new one. The download is recorded."),
+                 notice(f"{escape_markdown(marking)}. Do not forward the file or this link.")],
+                actions=[{"type": "Action.OpenUrl", "title": "Download the export (.zip)", "url": url}])

@@ -13,7 +13,8 @@ def members_card(members: list[MemberRecord]) -> Element:
         (partner.title, [m for m in members if m.role is Role.PANEL and m.partner is partner]) for partner in Partner
     ]
     groups += [("Chairs", [m for m in members if m.role is Role.CHAIR]),
-               ("Partnership managers", [m for m in members if m.role is Role.MANAGER])]
+               ("Partnership managers", [m for m in members if m.role is Role.MANAGER]),
+               ("Data protection officers", [m for m in members if m.role is Role.DPO])]
     for title, people in groups:
         body.append(subheading(title))
         if not people:

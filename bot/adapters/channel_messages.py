@@ -9,6 +9,7 @@ own Entra app (appPackage/manifest.json, webApplicationInfo), so a team owner gr
 installing the app: the bot reads the channels of the teams it is installed in, and no others.
 
 msal is synchronous, so the token call runs in a thread; msal caches and refreshes the token.
+Proxy and CA bundle: bot/adapters/outbound_http.py.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from urllib.parse import quote
 
 import aiohttp
 
+from bot.adapters.outbound_http import MSAL_TIMEOUT, client_session, proxy_for, requests_verify
 from bot.services.ports import ChannelMessageError
 
 GRAPH_SCOPE = ["https://graph.microsoft.com/.default"]
-PUBLIC_CLOUD = "https://login.microsoftonline.com/"
 PAGE_SIZE = 50  # Graph's largest page for channel messages
 PAGES = 4  # the 200 newest messages: a crashed send is among the last few
 LASTING = frozenset({400, 401, 403, 404})  # no consent, or no such team or channel: asking again will not help
@@ -44,9 +45,10 @@ class GraphChannelMessages:
             import msal
 
             args = dict(self._msal_args)
-            if args["http_client"] is not None or not str(args["authority"]).startswith(PUBLIC_CLOUD):
-                args["instance_discovery"] = False  # an authority msal does not know: read its metadata as given
-            self._app = msal.ConfidentialClientApplication(**args)
+            if args["http_client"] is None:  # requests, with the bundle and the proxy variables
+                del args["http_client"]
+                args["verify"] = requests_verify()
+            self._app = msal.ConfidentialClientApplication(**args, instance_discovery=False, timeout=MSAL_TIMEOUT)
         return self._app.acquire_token_for_client(scopes=GRAPH_SCOPE)
 
     async def _token(self) -> str:
@@ -63,11 +65,11 @@ class GraphChannelMessages:
                            f"/messages?$top={PAGE_SIZE}")
         headers = {"Authorization": f"Bearer {await self._token()}"}
         try:
-            async with aiohttp.ClientSession(timeout=self._timeout, trust_env=True) as session:
+            async with client_session() as session:
                 for _ in range(PAGES):
                     if url is None:
                         return None
-                    async with session.get(url, headers=headers) as response:
+                    async with session.get(url, headers=headers, proxy=proxy_for(url), timeout=self._timeout) as response:
                         if response.status != 200:
                             raise ChannelMessageError(f"Graph answered {response.status}",
                                                       lasting=response.status in LASTING)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.case import Case
@@ -33,8 +34,23 @@ RECORD_SECTIONS = (
 )
 
 
+DO_NOT_FORWARD = ("Do not forward or copy. It holds identifying details of a child and family: share it only "
+                  "as the partnership's information sharing agreement allows.")
+
+
+def _mark_pages(doc: Any, marking: str, reference: str, version: int, produced: str) -> None:
+    """The marking at the top and bottom of every page, as the Government Security
+    Classifications ask for documents marked OFFICIAL-SENSITIVE."""
+    section = doc.sections[0]
+    header = section.header.paragraphs[0]
+    header.text = f"{marking} — {reference} — version {version}"
+    footer = section.footer.paragraphs[0]
+    footer.text = f"{marking}. {reference}, version {version}, produced {produced}. {DO_NOT_FORWARD}"
+
+
 def meeting_ics(*, uid: str, subject: str, description: str, start: datetime, end: datetime,
-                organiser_name: str, attendees: Sequence[Attendee], stamp: datetime) -> bytes:
+                organiser_name: str, attendees: Sequence[Attendee], stamp: datetime,
+                marking: str = "OFFICIAL-SENSITIVE") -> bytes:
     # lazy: only for a download (start-up time: README, Performance)
     from icalendar import Calendar, Event, vCalAddress, vText
 
@@ -48,7 +64,8 @@ def meeting_ics(*, uid: str, subject: str, description: str, start: datetime, en
     event.add("dtstart", start)
     event.add("dtend", end)
     event.add("summary", subject)
-    event.add("description", description)
+    event.add("description", f"{marking}\n\n{description}")
+    event.add("class", "CONFIDENTIAL")
     event.add("location", "Microsoft Teams (add a Teams meeting when you send this invitation)")
     organiser = vCalAddress("MAILTO:noreply@invalid")
     organiser.params["cn"] = vText(organiser_name)
@@ -67,7 +84,8 @@ def _yes(value: YesNo) -> str:
 
 
 def rapid_review_record(case: Case, outcome: MeetingOutcome, *, meeting_start: datetime | None,
-                        deciders: Sequence[str], tz: ZoneInfo, partnership: str) -> bytes:
+                        deciders: Sequence[str], tz: ZoneInfo, partnership: str, marking: str,
+                        produced_at: datetime) -> bytes:
     """Stockport Rapid Review Process (2019), 'What a completed Rapid Review Report should
     include', section by section."""
     # lazy: python-docx and lxml cost ~7 MiB, only for a download (memory: README, Performance)
@@ -76,8 +94,10 @@ def rapid_review_record(case: Case, outcome: MeetingOutcome, *, meeting_start: d
     r = case.referral
     s = case.summary
     doc = Document()
+    produced = f"{produced_at.astimezone(tz):%d %B %Y %H:%M}"
+    _mark_pages(doc, marking, s.reference, case.version, produced)
     doc.add_heading(f"Rapid review record — {s.reference}", level=0)
-    doc.add_paragraph(f"{partnership}. CONFIDENTIAL WHEN COMPLETED.")
+    doc.add_paragraph(f"{partnership}. {marking}. {DO_NOT_FORWARD}")
 
     def section(title: str, *paragraphs: str | None) -> None:
         doc.add_heading(title, level=1)

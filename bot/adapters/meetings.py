@@ -10,6 +10,10 @@ a 4xx becomes a plain-words message for the chair.
 msal is synchronous (requests), so token calls run in a thread; msal caches the token
 and refreshes it itself. Its HTTP goes through the `http_client` given, which is how
 tests route it to a local server while keeping msal's own code path.
+
+Every endpoint comes from configuration (bot/settings.py: GRAPH_BASE_URL, GRAPH_AUTHORITY_HOST
+and the tenant): msal's instance discovery, which would ask login.microsoftonline.com about
+the authority whatever it is, is off. Proxy and CA bundle: bot/adapters/outbound_http.py.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.adapters.outbound_http import MSAL_TIMEOUT, client_session, proxy_for, requests_verify
 from bot.services.ports import Attendee, CreatedEvent, MeetingError
 
 GRAPH_SCOPE = ["https://graph.microsoft.com/.default"]
@@ -106,9 +111,10 @@ class GraphMeetingProvider:
             import msal
 
             args = dict(self._msal_args)
-            if args["http_client"] is not None:
-                args["instance_discovery"] = False
-            self._app = msal.ConfidentialClientApplication(**args)
+            if args["http_client"] is None:  # requests, with the bundle and the proxy variables
+                del args["http_client"]
+                args["verify"] = requests_verify()
+            self._app = msal.ConfidentialClientApplication(**args, instance_discovery=False, timeout=MSAL_TIMEOUT)
         return self._app.acquire_token_for_client(scopes=GRAPH_SCOPE)
 
     async def _token(self) -> str:
@@ -127,7 +133,7 @@ class GraphMeetingProvider:
         # lazy: only Graph needs it, and only the Graph provider calls this (start-up time: README, Performance)
         from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
-        session = self._session or aiohttp.ClientSession()
+        session = self._session or client_session()
         try:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception(lambda e: isinstance(e, _Throttled)),
@@ -149,8 +155,9 @@ class GraphMeetingProvider:
     async def _once(self, session: aiohttp.ClientSession, method: str, path: str, body: dict[str, Any] | None,
                     headers: dict[str, str] | None) -> dict[str, Any]:
         token = await self._token()
+        url = f"{self._base}{path}"
         async with session.request(
-            method, f"{self._base}{path}", json=body,
+            method, url, json=body, proxy=proxy_for(url),
             headers={"Authorization": f"Bearer {token}", **(headers or {})},
             timeout=aiohttp.ClientTimeout(total=30),
         ) as response:

@@ -55,6 +55,10 @@ class EventKind(StrEnum):
     TAMPER = "tamper"
     FOREIGN_TENANT_REFUSED = "foreign_tenant_refused"
     SERVICE_HOST_REFUSED = "service_host_refused"  # a stored reference's serviceUrl is not a Teams host: not sent
+    # records handed to one person (the data protection officer's export)
+    FILE_LINK_ISSUED = "file_link_issued"
+    CASE_EXPORTED = "case_exported"
+    FILE_LINK_REFUSED = "file_link_refused"  # a one-time link used twice, expired or unknown
     # a send in doubt after a crash (bot/services/sends.py)
     SEND_ADOPTED = "send_adopted"  # found in the channel through Graph: recorded as sent, not posted again
     SEND_RESENT = "send_resent"  # could not be checked: sent once more, saying it may be a second copy

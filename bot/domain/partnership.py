@@ -36,6 +36,7 @@ class Role(StrEnum):
     PANEL = "panel"
     CHAIR = "chair"
     MANAGER = "partnership_manager"
+    DPO = "data_protection_officer"
 
 
 class DecisionRule(StrEnum):
@@ -126,12 +127,17 @@ class PartnershipConfig(BaseModel):
     closure_days: list[date] = Field(default_factory=list)
     # The referral form refuses incident dates before this one (a typing slip such as 1900-01-01).
     earliest_incident_date: date = DEFAULT_EARLIEST_INCIDENT_DATE
+    # The Government Security Classifications marking every generated document carries in its
+    # header and footer (and the calendar invitation in its description).
+    protective_marking: str = Field(default="OFFICIAL-SENSITIVE", min_length=1, max_length=40)
     agencies: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]] = Field(
         default_factory=lambda: list(DEFAULT_AGENCIES)
     )
     panel: PanelConfig = Field(default_factory=PanelConfig)
     chairs: list[Person] = Field(default_factory=list)
     partnership_managers: list[Person] = Field(default_factory=list)
+    # The data protection officer and deputies: only they can export a whole case.
+    data_protection_officers: list[Person] = Field(default_factory=list)
 
     @field_validator("tenant_ids")
     @classmethod

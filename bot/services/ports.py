@@ -57,6 +57,7 @@ class Roles:
     panel_partners: frozenset[Partner] = frozenset()
     chair: bool = False
     manager: bool = False
+    dpo: bool = False  # the data protection officer or a deputy: may export a case, nothing more
     organisations: dict[Partner, str | None] = field(default_factory=dict, compare=False)  # per partner role
 
     @property
@@ -436,6 +437,37 @@ class MeetingRecord:
 class MeetingStore(Protocol):
     async def get(self, case_id: str) -> MeetingRecord | None: ...
     async def save(self, record: MeetingRecord, at: datetime) -> None: ...
+
+
+# ---- records handed to one person ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileLink:
+    """A one-time link's row: which file, for whom, until when, and whether it was used."""
+
+    case_id: str
+    kind: str
+    issued_to: str
+    issued_at: datetime
+    expires_at: datetime
+    fetched_at: datetime | None = None
+
+
+class FileLinkStore(Protocol):
+    """One-time links (bot/adapters/db/file_link_store.py). Only the token's hash is kept."""
+
+    async def issue(self, token_hash: str, link: FileLink) -> None: ...
+    async def claim(self, token_hash: str, now: datetime) -> tuple[FileLink | None, str]:
+        """The link, marked fetched, and "ok" — or None with why: "unknown", "used", "expired"."""
+        ...
+
+
+class CaseRecords(Protocol):
+    """Everything stored about one case, table by table, as plain JSON values
+    (bot/adapters/db/case_export.py): what a data protection officer's export holds."""
+
+    async def rows_of(self, case_id: str) -> dict[str, list[dict[str, Any]]]: ...
 
 
 # ---- one unit of work ---------------------------------------------------------------------------

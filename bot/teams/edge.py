@@ -10,7 +10,8 @@ We do not use `CloudAdapter.process`, for three reasons found in botbuilder 4.17
 - it cannot de-duplicate activities that Teams delivers twice.
 
 So this route authenticates first (every failure → 401, logged in one line with no
-token or body), then gates the service host (bot/teams/service_hosts.py) and the tenant,
+token or body; 503 with Retry-After while the signing keys cannot be fetched,
+bot/teams/signing_keys.py), then gates the service host (bot/teams/service_hosts.py) and the tenant,
 de-duplicates state-changing activities on their id, runs the turn with the already-authenticated result, and writes the invoke
 response as the plain dict the handler built.
 """
@@ -31,10 +32,12 @@ from msrest.serialization import Model
 
 from bot.domain import trace
 from bot.domain.events import Event, EventKind
+from bot.services.host_refusals import report_refused_host
 from bot.services.ports import CaseStore, Clock
 from bot.teams.handler import RapidReviewBot, tenant_of
 from bot.teams.replies import FAILED, Reply, invoke_body
 from bot.teams.service_hosts import ServiceHostPolicy, origin
+from bot.teams.signing_keys import SigningKeysUnavailable
 from bot.teams.training import TrainingEdge
 
 log = logging.getLogger(__name__)
@@ -99,6 +102,9 @@ class MessagesEndpoint:
             authenticated = await self.adapter.bot_framework_authentication.authenticate_request(
                 activity, auth_header
             )
+        except SigningKeysUnavailable as unavailable:  # no keys to check it against: not now, not never
+            log.warning("rejected request: signing keys unavailable", extra={"retry_after": unavailable.retry_after})
+            return web.Response(status=503, headers={"Retry-After": str(unavailable.retry_after)})
         except Exception as error:  # noqa: BLE001 - any failure to authenticate is a 401, never a 500
             log.warning("rejected request: authentication failed", extra={"reason": type(error).__name__})
             return web.Response(status=401)
@@ -132,7 +138,10 @@ class MessagesEndpoint:
         if not self.hosts.allows(service_url):
             # Its replies, and every later message to the conversation, would carry the bot's
             # token and the case cards to that host: refused before anything is stored.
-            log.warning("rejected request: service host not allowed", extra={"host": origin(service_url)})
+            host = origin(service_url)
+            log.warning("rejected request: service host not allowed", extra={"host": host})
+            await report_refused_host(self.bot.services.uow, self.clock, host, "incoming activity")
+            self.bot.services.kick_outbox()  # the managers' notice, the first time for this host
             return web.Response(status=403)
         if not self.local_mode and activity.channel_id != "msteams":
             log.warning("rejected request: channel", extra={"channel": str(activity.channel_id)[:20]})

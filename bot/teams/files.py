@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bot.adapters.documents import meeting_ics, rapid_review_record
 from bot.adapters.links import LinkSigner
+from bot.domain.case import Case
 from bot.domain.events import Event, EventKind
 from bot.domain.meeting import MeetingOutcome
 from bot.services import meeting
@@ -17,6 +18,33 @@ from bot.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+async def invitation(services: ServiceContext, case: Case) -> bytes | None:
+    """The meeting invitation as it would be downloaded now; None before a time is set."""
+    record = await services.meeting_store.get(case.id)
+    if record is None or record.start_at is None or record.end_at is None:
+        return None
+    return meeting_ics(
+        uid=f"{record.transaction_id}@rapid-review", subject=f"Rapid review meeting: {case.reference} "
+        f"({case.summary.pseudonym})", description=meeting.agenda_html(case).replace("<li>", "\n- ")
+        .replace("</li>", "").replace("<ol>", "").replace("</ol>", "").replace("<p>", "").replace("</p>", "\n"),
+        start=record.start_at, end=record.end_at, organiser_name=services.partnership.name,
+        attendees=await meeting.attendees(services), stamp=services.clock.now(),
+        marking=services.partnership.protective_marking)
+
+
+async def record_document(services: ServiceContext, case: Case) -> bytes | None:
+    """The rapid review record as it would be downloaded now; None before the outcome."""
+    record = await services.meeting_store.get(case.id)
+    if record is None or record.start_at is None or not record.outcome:
+        return None
+    outcome = MeetingOutcome.model_validate(record.outcome)
+    return rapid_review_record(case, outcome, meeting_start=record.start_at,
+                               deciders=await meeting.deciders(services, case), tz=services.tz,
+                               partnership=services.partnership.name,
+                               marking=services.partnership.protective_marking,
+                               produced_at=services.clock.now())
 
 
 class FilesEndpoint:
@@ -31,23 +59,12 @@ class FilesEndpoint:
             return web.Response(status=404, text="This link is not valid or has expired. Ask the bot for a new one.")
         case_id, kind = found
         case = await self.services.cases.get_case_by_id(case_id)
-        record = await self.services.meeting_store.get(case_id)
-        if case is None or record is None or record.start_at is None or record.end_at is None:
+        if case is None:
             return web.Response(status=404, text="Nothing to download for this case.")
-        if kind == "ics":
-            body = meeting_ics(
-                uid=f"{record.transaction_id}@rapid-review", subject=f"Rapid review meeting: {case.reference} "
-                f"({case.summary.pseudonym})", description=meeting.agenda_html(case).replace("<li>", "\n- ")
-                .replace("</li>", "").replace("<ol>", "").replace("</ol>", "").replace("<p>", "").replace("</p>", "\n"),
-                start=record.start_at, end=record.end_at, organiser_name=self.services.partnership.name,
-                attendees=await meeting.attendees(self.services), stamp=self.services.clock.now())
+        if kind == "ics" and (body := await invitation(self.services, case)) is not None:
             return web.Response(body=body, content_type="text/calendar",
                                 headers={"Content-Disposition": f'attachment; filename="{case.reference}.ics"'})
-        if kind == "record" and record.outcome:
-            outcome = MeetingOutcome.model_validate(record.outcome)
-            body = rapid_review_record(case, outcome, meeting_start=record.start_at,
-                                       deciders=await meeting.deciders(self.services, case), tz=self.services.tz,
-                                       partnership=self.services.partnership.name)
+        if kind == "record" and (body := await record_document(self.services, case)) is not None:
             await self.services.cases.add_event(Event(kind=EventKind.IDENTIFIERS_VIEWED, at=self.services.clock.now(),
                                                       actor_aad_id=None, actor_name="signed link", case_id=case.id,
                                                       detail={"what": "rapid_review_record"}))

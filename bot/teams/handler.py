@@ -22,15 +22,18 @@ from botbuilder.schema.teams import TeamInfo, TeamsChannelAccount
 from botframework.connector.models import InvokeResponse
 
 from bot.domain.case import Actor, parse_reference
-from bot.services import referrals
+from bot.services import access, referrals
 from bot.services.channels import WAITING_FOR_CHANNEL, bind_panel_channel
 from bot.services.context import ServiceContext
 from bot.services.ports import Address
 from bot.services.refusals import NotAuthorised
 from bot.teams.clock_actions import ClockActions
+from bot.teams.exports import COMMAND as EXPORT
+from bot.teams.exports import CaseExports
 from bot.teams.meeting_actions import MeetingActions
 from bot.teams.panel_actions import MEMBER_LISTING, SHOW, PanelActions
 from bot.teams.people import PeopleMemory
+from bot.teams.places import tenant_of, where_of
 from bot.teams.replies import Reply, invoke_body
 from bot.teams.routes import Pressed, Router, card_routes
 from bot.teams.storage import StateConflict
@@ -43,22 +46,14 @@ from dialogs.referral_dialog import FORM_ACTION, FORM_ACTOR, FORM_REPLY, Referra
 log = logging.getLogger(__name__)
 
 MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
+# Typed commands that name one case, and the action their refusal is audited as.
+CASE_COMMANDS = {"notification summary": "notification_summary", "timeline": "timeline", SHOW: "show_card"}
 BIND_PHRASES = ("use this channel for the panel", "use this channel", "set panel channel")
 
 
 def command_text(activity: Activity) -> str:
     text = MENTION.sub(" ", activity.text or "")
     return " ".join(text.split()).strip().lower()
-
-
-def tenant_of(activity: Activity) -> str | None:
-    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
-    tenant = (data.get("tenant") or {}).get("id") if isinstance(data.get("tenant"), dict) else None
-    if tenant:
-        return str(tenant).lower()
-    extra = getattr(activity.conversation, "additional_properties", None) or {}
-    value = extra.get("tenantId") or getattr(activity.conversation, "tenant_id", None)
-    return str(value).lower() if value else None
 
 
 def actor_of(activity: Activity) -> Actor | None:
@@ -72,8 +67,9 @@ def actor_of(activity: Activity) -> Actor | None:
 class RapidReviewBot(TeamsActivityHandler):
     def __init__(self, services: ServiceContext, conversation_state: ConversationState, app_id: str,
                  panel_actions: PanelActions, clock_actions: ClockActions, meeting_actions: MeetingActions,
-                 training: TrainingActions | None = None) -> None:
+                 exports: CaseExports, training: TrainingActions | None = None) -> None:
         self.services = services
+        self.exports = exports
         self.training = training or TrainingActions(services)  # production: refuses the training commands
         self.meeting_actions = meeting_actions
         self.panel_actions = panel_actions
@@ -113,8 +109,8 @@ class RapidReviewBot(TeamsActivityHandler):
             reply = await self.router.press(turn_context, actor, activity.value, None)
         elif conversation_type == "channel":
             reply = await self._channel_command(turn_context, actor)
-        elif conversation_type == "groupChat":
-            reply = Reply(text="I work in personal chat (for referrals) and in the panel channel.")
+        elif conversation_type != "personal":  # a group chat: no case is ever served there
+            reply = Reply(text=await access.outside_answer(self.services))
         else:
             reply = await self._personal_command(turn_context, actor)
         await self._answer(turn_context, reply)
@@ -181,6 +177,8 @@ class RapidReviewBot(TeamsActivityHandler):
             if not in_progress:
                 return Reply(text="There is no referral in progress to cancel.")
             return await self._continue_form(turn_context, CardPress(verb=form.CANCEL), actor)
+        if (refused := await self._case_command_gate(turn_context, actor, text)) is not None:
+            return refused
         if text in ("my referrals", "my cases", "referrals"):
             cases = await referrals.my_referrals(self.services, actor)
             return Reply(card=chat.my_referrals_card(cases, self.services.tz, in_progress=in_progress))
@@ -188,6 +186,8 @@ class RapidReviewBot(TeamsActivityHandler):
             return await self._notification_summary(actor, text.removeprefix("notification summary"))
         if text.split(" ", 1)[0] == SHOW:
             return await self.panel_actions.show_command(turn_context, actor, text)
+        if text.split(" ", 1)[0] == EXPORT:
+            return await self.exports.command(actor, text.removeprefix(EXPORT))
         clock_reply = await self.clock_actions.command(actor, text)
         if clock_reply is not None:
             return clock_reply
@@ -207,7 +207,7 @@ class RapidReviewBot(TeamsActivityHandler):
             case = await referrals.notification_summary(self.services, actor, reference)
         except NotAuthorised as denied:
             return Reply(text=str(denied), status=403)
-        except LookupError:
+        except LookupError:  # only the roster gets here (the access gate), and may know which cases exist
             return Reply(text=f"There is no case {reference}.", status=404)
         today = self.services.clock.now().astimezone(self.services.tz).date()
         return Reply(card=chat.notification_summary_card(case, self.services.tz, today))
@@ -230,6 +230,10 @@ class RapidReviewBot(TeamsActivityHandler):
             except NotAuthorised as denied:
                 return Reply(text=f"{denied} Ask a partnership manager to do it.", status=403)
             return Reply(card=chat.channel_bound_card(released))
+        if await access.outside(self.services, where_of(turn_context.activity)):
+            return Reply(text=await access.outside_answer(self.services))
+        if actor is not None and (refused := await self._case_command_gate(turn_context, actor, text)) is not None:
+            return refused
         if actor is not None and (text.split(" ", 1)[0] in ("add", "remove") or text in MEMBER_LISTING):
             return await self.panel_actions.membership_command(turn_context, actor, text)
         if actor is not None and text.split(" ", 1)[0] == SHOW:
@@ -239,6 +243,17 @@ class RapidReviewBot(TeamsActivityHandler):
             if clock_reply is not None:
                 return clock_reply
         return Reply(card=chat.channel_help_card())
+
+    async def _case_command_gate(self, turn_context: TurnContext, actor: Actor, text: str) -> Reply | None:
+        """A typed command naming a case (`timeline RR-…`, `show RR-…`, `notification summary
+        RR-…`) passes the access gate first; the refusal to answer, or None to go on."""
+        command = next((c for c in CASE_COMMANDS if text.split(" ", 1)[0] == c or text.startswith(c + " ")), None)
+        reference = parse_reference(text.removeprefix(command)) if command else None
+        if command is None or reference is None:
+            return None
+        gate = await access.case_gate(self.services, where_of(turn_context.activity), actor, CASE_COMMANDS[command],
+                                      reference)
+        return None if gate.allowed else Reply(text=gate.refusal, status=gate.status)
 
     # ---- card presses ---------------------------------------------------------------------------
 

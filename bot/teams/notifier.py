@@ -28,18 +28,18 @@ from botbuilder.schema import ChannelAccount, ConversationParameters, ErrorRespo
 
 from bot.adapters.links import LinkSigner
 from bot.domain.case import Case, CaseSummary
-from bot.domain.events import Event, EventKind
 from bot.domain.meeting import MeetingOutcome
+from bot.services import host_refusals
 from bot.services.panel import PanelView
 from bot.services.ports import (
     Address,
-    CaseStore,
     Clock,
     DeadlineStore,
     DeliveryError,
     MeetingRecord,
     QueryRecord,
     RosterStore,
+    UnitOfWork,
 )
 from bot.services.reminder_view import ReminderView
 from bot.services.sends import SendGuard
@@ -64,6 +64,14 @@ NOTICES = {
         "Panel channel needed",
         "Referral {reference} has been submitted, but no panel channel is set, so the panel has not seen it yet. "
         "It is stored safely. In the channel your panel uses, type **@Rapid Review use this channel for the panel**.",
+    ),
+    host_refusals.NOTICE: (
+        "A message was not sent",
+        "The bot refused to send a message to {host}, because that is not a Microsoft Teams or Bot Framework "
+        "service address. Nothing was sent there: no message and no credentials. If your partnership uses a "
+        "government or sovereign Teams cloud, ask the bot's administrator to add this host to ALLOWED_SERVICE_HOSTS. "
+        "Otherwise tell your information governance lead, because a stored Teams address may have been tampered "
+        "with. Every refusal is in the audit log; you will not be told again about this address.",
     ),
 }
 
@@ -134,11 +142,11 @@ def delivery_error(error: Exception) -> DeliveryError:
 
 class TeamsNotifier:
     def __init__(self, adapter: BotAdapter, app_id: str, roster: RosterStore, deadlines: DeadlineStore,
-                 links: LinkSigner, tz: ZoneInfo, clock: Clock, *, cases: CaseStore,
+                 links: LinkSigner, tz: ZoneInfo, clock: Clock, *, uow: UnitOfWork,
                  hosts: ServiceHostPolicy, sends: SendGuard | None = None) -> None:
         self._adapter = adapter
         self._sends = sends  # outbox sends recorded in doubt before they leave (bot/services/sends.py)
-        self._cases = cases  # the audit trail of refused service hosts
+        self._uow = uow  # refused service hosts: audited, and told to the managers once
         self._hosts = hosts
         self._clock = clock
         self.pacer = ConversationPacer()  # per conversation; tests may replace it (a fake clock)
@@ -166,14 +174,14 @@ class TeamsNotifier:
     async def _check_host(self, service_url: str) -> None:
         """A stored address whose service URL is not a Bot Framework / Teams host (a tampered
         or foreign reference) is never sent to: not the token, not the card
-        (bot/teams/service_hosts.py). The delivery fails for good and the refusal is audited;
-        the log names the host only, never the URL's path."""
+        (bot/teams/service_hosts.py). The delivery fails for good, the refusal is audited and
+        the managers are told once (bot/services/host_refusals.py); the log names the host only,
+        never the URL's path."""
         if self._hosts.allows(service_url):
             return
         host = origin(service_url)
         log.warning("refused to send: service host not allowed", extra={"host": host})
-        await self._cases.add_event(Event(kind=EventKind.SERVICE_HOST_REFUSED, at=self._clock.now(),
-                                          actor_aad_id=None, actor_name=None, detail={"host": host}))
+        await host_refusals.report_refused_host(self._uow, self._clock, host, "stored address")
         raise DeliveryError(REFUSED_REASON, permanent=True, answered=True)
 
     def _card_activity(self, address: Address, card: dict[str, Any], activity_id: str | None = None) -> Any:

@@ -44,14 +44,14 @@ class PanelActions:
         voting view, or the base card."""
         case = await panel.load_case(self.services, p.case)
         view = await panel.panel_view(self.services, case)
-        roles = await self.services.roster.roles_of(p.actor.aad_object_id)
+        roles = p.roles or await self.services.roster.roles_of(p.actor.aad_object_id)
         if len(roles.panel_partners) == 1:
             return Reply(card=vote_card.member_card(view, self.services.tz, next(iter(roles.panel_partners))))
         return Reply(card=vote_card.panel_card(view, self.services.tz))
 
     async def vote(self, p: Pressed) -> Reply:
-        # One roles lookup for the whole turn: the vote's authority check and the member card.
-        roles = await self.services.roster.roles_of(p.actor.aad_object_id)
+        # One roles lookup for the whole turn (the access gate's): the vote's authority check and the member card.
+        roles = p.roles or await self.services.roster.roles_of(p.actor.aad_object_id)
         inputs = p.press.inputs
         _case, message, view = await panel.cast_vote(
             self.services, p.actor, p.case, choice=inputs.get("choice"), rationale=inputs.get("rationale"),
@@ -81,10 +81,10 @@ class PanelActions:
     async def show_refusal(self, p: Pressed, refused: Refused) -> Reply | None:
         """A refused vote (or open, or view): on the member's card, next to the input."""
         case = await self.services.cases.get_case(p.case)
-        if case is None:
-            return Reply(text=str(refused), status=404)
+        if case is None:  # the same status as any other refusal: no existence oracle
+            return Reply(text=str(refused), status=403)
         view = await panel.panel_view(self.services, case)
-        roles = await self.services.roster.roles_of(p.actor.aad_object_id)
+        roles = p.roles or await self.services.roster.roles_of(p.actor.aad_object_id)
         if len(roles.panel_partners) != 1:
             return Reply(text=str(refused), status=403)
         partner = next(iter(roles.panel_partners))
@@ -95,7 +95,7 @@ class PanelActions:
         """A refused answer: on the question's card again when it is about the answer."""
         case = await self.services.cases.get_case(p.case)
         if case is None:
-            return Reply(text=str(refused), status=404)
+            return Reply(text=str(refused), status=403)
         view = await panel.panel_view(self.services, case)
         query = next((q for q in view.open_queries if q.id == p.press.query_id), None)
         if query is None or refused.field != "answer":

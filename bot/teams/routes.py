@@ -8,8 +8,9 @@ Each row maps one-to-one onto the Microsoft 365 Agents SDK's routing
 botbuilder edge (bot/teams/handler.py) hands both Action.Execute (invoke
 `adaptiveCard/action`) and Action.Submit (a message with a value) to `Router.press`, which
 reads the card data against the verb's declaration (cards/actions.py), refuses — and audits
-as tamper — a verb no row has, checks the reference of a press about one case, calls the
-handler, and turns a refusal into a reply in one place (`Router.refusal_reply`).
+as tamper — a verb no row has, asks the access gate (bot/services/access.py) whether a press
+about one case may be served here and for this person, calls the handler, and turns a
+refusal into a reply in one place (`Router.refusal_reply`).
 
 A handler does one thing and returns a `Reply`; when a use case refuses, it raises (a
 `bot.services.refusals.Refused`), and the route's `on_refused`, if it has one, may show the
@@ -25,9 +26,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from bot.domain import trace
 from bot.domain.case import Actor, parse_reference
 from bot.domain.events import Event, EventKind
-from bot.services import panel
+from bot.services import access, panel
 from bot.services.context import ServiceContext
+from bot.services.ports import Roles
 from bot.services.refusals import NotAuthorised, Refused
+from bot.teams.places import where_of
 from bot.teams.replies import Reply
 from cards import chat, clock_cards, meeting_cards, vote_card
 from cards import panel as case_card
@@ -56,6 +59,7 @@ class Pressed:
     actor: Actor
     press: CardPress
     reference: str | None = None  # the case, parsed, when the route needs one
+    roles: Roles | None = None  # the presser's roles, when the access gate read them this turn
 
     @property
     def case(self) -> str:
@@ -147,12 +151,19 @@ class Router:
         if route is None:
             await self.audit_tamper(actor, f"unknown verb {press.verb[:40]}")
             return Reply(text=NOT_RECOGNISED, status=400)
-        reference = None
+        where = where_of(turn_context.activity)
+        reference, roles = None, None
         if route.needs_case:
             reference = parse_reference(press.ref or "")
             if reference is None:
                 return Reply(text=NO_CASE, status=400)
-        pressed = Pressed(turn_context, actor, press, reference)
+            gate = await access.case_gate(self.services, where, actor, press.verb, reference)
+            if not gate.allowed:
+                return Reply(text=gate.refusal, status=gate.status)
+            roles = gate.roles
+        elif await access.outside(self.services, where):  # not about a case (the referral form): not out there either
+            return Reply(text=await access.outside_answer(self.services), status=403)
+        pressed = Pressed(turn_context, actor, press, reference, roles)
         try:
             return await route.handler(pressed)
         except Refused as refused:
@@ -162,8 +173,8 @@ class Router:
         """Every refusal becomes a reply here.
 
         - not authorised (by the roster): 403 with the reason;
-        - a press our cards could not have sent (`refused.audit`): a tamper event, then 404
-          when the case it names does not exist, 403 otherwise;
+        - a press our cards could not have sent (`refused.audit`): a tamper event and 403,
+          whether or not the case it names exists (no existence oracle);
         - anything else: on the card again where the route can show it (a vote, an answer,
           the meeting outcome — next to the input it is about), else the reason as a message.
         """
@@ -171,8 +182,7 @@ class Router:
             return Reply(text=str(refused), status=403)
         if refused.audit:
             await panel.audit_refusal(self.services, pressed.actor, refused, pressed.reference)
-            known = pressed.reference is not None and await self.services.cases.get_case(pressed.reference) is not None
-            return Reply(text=str(refused), status=403 if known else 404)
+            return Reply(text=str(refused), status=403)
         if route.on_refused is not None:
             shown = await route.on_refused(pressed, refused)
             if shown is not None:

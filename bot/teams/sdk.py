@@ -42,7 +42,8 @@ instead of slept in a thread: GET/PUT/DELETE are re-sent up to 3 times on 408, 5
 be doubled). Errors look as before (ErrorResponseException with `.response.status_code` and
 `.response.headers`; ClientRequestError when the connector cannot be reached), so the outbox
 treats them as it did (bot/teams/notifier.py). Authentication of incoming requests is
-unchanged: the SDK still does it, per request.
+the SDK's, per request, with the keys it checks tokens against taken from
+bot/teams/signing_keys.py (bounded fetches, cached, refreshed at most once per floor).
 
 This is the only way the bot builds its clients. The benchmark's "before" (botbuilder's stock
 clients) is a launcher of its own, tests/bench/stock_sdk_bot.py.
@@ -51,14 +52,13 @@ clients) is a launcher of its own, tests/bench/stock_sdk_bot.py.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
-import urllib.request
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
+import msal
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity
 from botframework.connector.aio import ConnectorClient
@@ -68,6 +68,7 @@ from botframework.connector.auth import (
     BotFrameworkAuthentication,
     ClaimsIdentity,
     ConnectorFactory,
+    MicrosoftAppCredentials,
     UserTokenClient,
 )
 from msrest.exceptions import ClientRequestError
@@ -77,6 +78,8 @@ from msrest.serialization import Serializer
 from msrest.universal_http.async_abc import AsyncClientResponse
 from multidict import CIMultiDict
 
+from bot.adapters.outbound_http import MSAL_TIMEOUT, client_session, proxy_for, requests_verify
+from bot.teams import signing_keys
 from bot.teams.service_hosts import PRODUCTION, ServiceHostPolicy, ServiceHostRefused
 
 # Teams uses a handful of service URLs (one per region); keep a few more than that.
@@ -107,6 +110,7 @@ class _BearerToken(AsyncHTTPPolicy):
         self._hosts = hosts
         app_id = getattr(credentials, "microsoft_app_id", None)
         self._needed = bool(app_id) and app_id != AuthenticationConstants.ANONYMOUS_SKILL_APP_ID
+        _bound_token_fetch(credentials)
 
     async def send(self, request: Request, **kwargs: Any) -> Response:
         if not self._hosts.allows(request.http_request.url):
@@ -202,19 +206,6 @@ class _AiohttpSender(AsyncHTTPSender):
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
-def proxy_for(url: str) -> str | None:
-    """The HTTP(S)_PROXY that applies to this URL (NO_PROXY honoured), as trust_env would."""
-    parts = urlsplit(url)
-    return _proxy_for(parts.scheme, parts.hostname or "")
-
-
-@functools.lru_cache(maxsize=64)
-def _proxy_for(scheme: str, host: str) -> str | None:
-    if urllib.request.proxy_bypass_environment(host):  # type: ignore[attr-defined]  # untyped in typeshed, present since 3.0
-        return None
-    return urllib.request.getproxies_environment().get(scheme)
-
-
 # The retries of msrest's urllib3 policy (botframework-connector 4.17.1 on urllib3 2), kept.
 RETRIES = 3
 IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS", "TRACE"})
@@ -283,10 +274,42 @@ class _LightBodySerializer(Serializer):
         return body
 
 
+class _BoundedMsal:
+    """Stands in `credentials.app`, where botbuilder keeps the MSAL application for the bot's own
+    token and builds one on first use: this builds it the same way (client id, secret, the
+    authority from configuration: login URL and MicrosoftAppTenantId) plus a timeout on each call
+    and the CA bundle of the environment (bot/adapters/outbound_http.py); botbuilder's waits
+    forever and trusts only `requests`' own list. Built on first use too, which is in a worker
+    thread (`_BearerToken`): msal fetches the authority's metadata, with blocking HTTP, when the
+    application is built."""
+
+    def __init__(self, credentials: MicrosoftAppCredentials) -> None:
+        self._credentials = credentials
+        self._app: msal.ConfidentialClientApplication | None = None
+        self._building = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # copy, pickle and friends probing, or a half-built instance: not MSAL's API
+            raise AttributeError(name)
+        with self._building:
+            if self._app is None:
+                credentials = self._credentials
+                self._app = msal.ConfidentialClientApplication(
+                    client_id=credentials.microsoft_app_id, client_credential=credentials.microsoft_app_password,
+                    authority=credentials.oauth_endpoint, timeout=MSAL_TIMEOUT, verify=requests_verify())
+        return getattr(self._app, name)
+
+
+def _bound_token_fetch(credentials: Any) -> None:
+    if (isinstance(credentials, MicrosoftAppCredentials) and getattr(credentials, "app", None) is None
+            and credentials.microsoft_app_id and credentials.microsoft_app_password):
+        credentials.app = _BoundedMsal(credentials)
+
+
 def _keep(client: ConnectorClient, session: Any, sleep: Sleep = asyncio.sleep,
           hosts: ServiceHostPolicy = PRODUCTION) -> ConnectorClient:
     """Fit a connector client for reuse: aiohttp transport, light body serialiser, service
-    host check."""
+    host check, a bounded token fetch (`_BearerToken`)."""
     client.config.pipeline = _AiohttpPipeline(client.config, session, sleep, hosts)
     serializer = _LightBodySerializer(client._serialize.dependencies)
     client._serialize = client.conversations._serialize = client.attachments._serialize = serializer
@@ -318,11 +341,14 @@ class ReusingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication)
     """ConfigurationBotFrameworkAuthentication whose connector and user token clients are
     built once and reused by every turn (see the module docstring for why). `sleep` is what the
     kept clients await between retries (asyncio.sleep; tests pass one that does not wait);
-    `hosts` the service hosts they may send to (bot/teams/service_hosts.py)."""
+    `hosts` the service hosts they may send to (bot/teams/service_hosts.py); `keys` where and
+    how the keys of incoming tokens are fetched (bot/teams/signing_keys.py)."""
 
     def __init__(self, configuration: Any, *, sleep: Sleep = asyncio.sleep,
-                 hosts: ServiceHostPolicy = PRODUCTION, **kwargs: Any) -> None:
+                 hosts: ServiceHostPolicy = PRODUCTION, keys: signing_keys.KeySourceSettings | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(configuration, **kwargs)
+        signing_keys.install(keys or signing_keys.KeySourceSettings())
         self.sleep = sleep
         self.hosts = hosts
         self.connector_clients: dict[tuple[str, str, str], ConnectorClient] = {}
@@ -333,11 +359,8 @@ class ReusingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication)
         """The one aiohttp session every kept connector client sends through (made on first use,
         on the running loop; closed by `close`)."""
         if self._session is None or self._session.closed:
-            # Not trust_env: with it aiohttp reads ~/.netrc in a worker thread on *every*
-            # request (3% of a vote turn's CPU in tests/bench/bench.py). Proxy variables are
-            # still honoured, per host, by `proxy_for`.
-            self._session = aiohttp.ClientSession(trust_env=False,
-                                                  connector=aiohttp.TCPConnector(limit=64, limit_per_host=32))
+            # The proxy and CA bundle of the environment (bot/adapters/outbound_http.py).
+            self._session = client_session(limit=64, limit_per_host=32)
         return self._session
 
     async def close(self) -> None:
@@ -367,6 +390,7 @@ class ReusingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication)
 
 
 def bot_framework_authentication(configuration: Any, *, sleep: Sleep = asyncio.sleep,
-                                 hosts: ServiceHostPolicy = PRODUCTION) -> BotFrameworkAuthentication:
+                                 hosts: ServiceHostPolicy = PRODUCTION,
+                                 keys: signing_keys.KeySourceSettings | None = None) -> BotFrameworkAuthentication:
     """What the CloudAdapter authenticates with and builds its clients from."""
-    return ReusingBotFrameworkAuthentication(configuration, sleep=sleep, hosts=hosts)
+    return ReusingBotFrameworkAuthentication(configuration, sleep=sleep, hosts=hosts, keys=keys)

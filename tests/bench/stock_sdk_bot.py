@@ -31,7 +31,8 @@ def install() -> None:
     from bot.services.outbox import DeliveryError
     from bot.teams.notifier import TeamsNotifier, delivery_error
 
-    def stock_authentication(configuration: Any) -> ConfigurationBotFrameworkAuthentication:
+    def stock_authentication(configuration: Any, **_ours: Any) -> ConfigurationBotFrameworkAuthentication:
+        """botbuilder's own, without the bot's options (service hosts, signing keys)."""
         return ConfigurationBotFrameworkAuthentication(configuration)
 
     async def with_connector(self: TeamsNotifier, address: Any, work: Any) -> Any:

@@ -30,6 +30,7 @@ from bot.adapters.db import schema as t
 from bot.app import bootstrap
 from bot.domain.timeline import Anchor
 from bot.services import deadlines
+from bot.services.access import CASE_DENIED
 from bot.services.ports import DeadlineRow, MeetingError
 from bot.settings import DEFAULT_PARTNERSHIP_FILE, REPO_ROOT, ConfigError, Settings
 from tests.support import activities as A
@@ -405,10 +406,10 @@ async def test_mark_done_records_who_and_when_sets_the_anchor_and_stops_the_remi
     assert status == 200 and said.startswith("Give the date it was done")
     denied_before = len(await events(h, "access_denied"))
     status, said = await press_via(h, route, A.MALLORY, {**data, "done_on": "2026-11-24"})
-    assert without_reference(said) == REFUSED and (status == 403 or route == "submit")
+    assert without_reference(said) == CASE_DENIED and (status == 403 or route == "submit")
     denied = await events(h, "access_denied")
     assert len(denied) == denied_before + 1 and denied[-1].actor_aad_id == A.MALLORY.aad
-    assert denied[-1].detail == {"action": "mark_done"}
+    assert denied[-1].detail == {"action": DONE, "reference": REF}
     assert await snapshot(h) == before
     # A tampered step id: another case's deadline, pressed on this case's card.
     await fill_referral(h)
@@ -550,7 +551,7 @@ async def test_status_lists_open_cases_most_urgent_first_with_rag_and_refuses_no
         assert_no_identifiers(json.dumps(card, ensure_ascii=False))
 
     assert await h.say(A.MALLORY, "status") == REFUSED
-    assert await h.say(A.MALLORY, f"timeline {REF}") == REFUSED
+    assert await h.say(A.MALLORY, f"timeline {REF}") == CASE_DENIED  # no role on the case (bot/services/access.py)
     assert await say_in_channel(h, A.MALLORY, "status") == REFUSED
     denied = await events(h, "access_denied")
     assert [e.detail["action"] for e in denied if e.actor_aad_id == A.MALLORY.aad] == ["status", "timeline", "status"]

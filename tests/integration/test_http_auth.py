@@ -3,11 +3,11 @@ replayed requests (forged, expired and malformed tokens, malformed bodies, GET, 
 refusal, and a foreign tenant).
 
 The bot runs as in production (BotHarness: the real aiohttp app on 127.0.0.1, a fake
-Bot Connector). Inbound tokens are minted by a local RSA key installed in botbuilder's
-OpenID metadata cache (tests/support/tokens.py), so nothing reaches login.botframework.com
-— the SDK's key download (`requests.get` in jwt_token_extractor) is made to fail the
-test if it is ever called. Outbound, the bot's client-credentials token would come from
-Entra (msal); `MicrosoftAppCredentials.get_access_token` is patched to return a dummy
+Bot Connector). Inbound tokens are minted by a local RSA key preloaded into the bot's key
+source for the channel's OpenID metadata URL (tests/support/tokens.py), so nothing reaches
+login.botframework.com — a fetch of signing keys (by the bot's key sources, or botbuilder's
+own `requests.get`) fails the test. Outbound, the bot's client-credentials token would come
+from Entra (msal); `MicrosoftAppCredentials.get_access_token` is patched to return a dummy
 token, so replies reach the fake connector with `Authorization: Bearer <dummy>`.
 """
 
@@ -25,6 +25,7 @@ from botframework.connector.auth.microsoft_app_credentials import MicrosoftAppCr
 from sqlalchemy import select
 
 from bot.adapters.db import schema
+from bot.teams import signing_keys
 from tests.support import activities as A
 from tests.support.harness import BotHarness
 from tests.support.tokens import LocalSigningKey
@@ -49,8 +50,9 @@ CREDENTIALS = {
 
 @pytest.fixture
 def no_key_download(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """The SDK fetches OpenID metadata with a blocking requests.get; any call fails the
-    test (checked at teardown too, because the edge turns the error into a 401)."""
+    """Every key is preloaded (tests/support/tokens.py): a fetch of signing keys by the bot's key
+    sources (bot/teams/signing_keys.py), or by botbuilder's own blocking requests.get, fails the
+    test (checked at teardown, because the edge turns any error into a 401)."""
     calls: list[str] = []
 
     def refuse(url: str, *args: Any, **kwargs: Any) -> None:
@@ -58,8 +60,11 @@ def no_key_download(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         raise AssertionError(f"the SDK tried to download signing keys from {url}")
 
     monkeypatch.setattr(jwt_token_extractor.requests, "get", refuse)
+    before = {id(source): source.fetches for source in signing_keys.key_sources().values()}
     yield calls
-    assert calls == [], f"the SDK went to the network for signing keys: {calls}"
+    calls += [source.url for source in signing_keys.key_sources().values()
+              if source.fetches > before.get(id(source), 0)]
+    assert calls == [], f"the bot went to the network for signing keys: {calls}"
 
 
 @pytest.fixture

@@ -531,6 +531,12 @@ async def test_record_document_behind_a_signed_expiring_link(tmp_path: Path) -> 
         assert rows[1][:2] == [CANARY_CHILD, "03/02/2017"]
         full = "\n".join(p.text for p in document.paragraphs)
         assert OUTCOME["rationale"] in full and "Mother, stepfather" in full
+        # the protective marking, the reference, the version and "do not forward" on every page
+        [section] = document.sections
+        header, footer = section.header.paragraphs[0].text, section.footer.paragraphs[0].text
+        reference = (await h.c.stores.cases.get_case_by_id(case_id)).reference
+        assert header.startswith("OFFICIAL-SENSITIVE") and reference in header and "version" in header
+        assert footer.startswith("OFFICIAL-SENSITIVE") and reference in footer and "Do not forward" in footer
         assert await viewed() == 1
         assert (await h.client.get(path)).status == 200
         assert await viewed() == 2

@@ -9,6 +9,7 @@ the request line, its headers (the Authorization header with a token) and the ca
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 import pytest
@@ -16,7 +17,6 @@ from sqlalchemy import select, update
 
 from bot.adapters.db import schema as t
 from bot.services.referrals import PANEL_CHANNEL
-from bot.teams import sdk
 from tests.integration.test_panel_http import REF, case_posts, events, refer
 from tests.support import activities as A
 from tests.support.harness import BotHarness
@@ -64,11 +64,7 @@ async def hostile(monkeypatch):
             monkeypatch.setenv(name, recorder.url)
         for name in ("NO_PROXY", "no_proxy"):
             monkeypatch.setenv(name, "127.0.0.1,localhost")
-        sdk._proxy_for.cache_clear()
-        try:
-            yield recorder
-        finally:
-            sdk._proxy_for.cache_clear()
+        yield recorder
 
 
 @pytest.mark.parametrize("service_url", ["http://evil.example/emea/",
@@ -91,7 +87,12 @@ async def test_a_stored_reference_to_another_host_is_never_sent_to(tmp_path, dat
             await h.flush()  # not retried
 
         assert hostile.received == []  # nothing went to the other host: no token, no card
-        assert len(h.connector.requests) == requests_before and len(case_posts(h)) == posts
+        assert len(case_posts(h)) == posts
+        # what did go out was the partnership manager's notice of the refusal, in a personal chat
+        new = h.connector.requests[requests_before:]
+        assert new and all(r.conversation_id and "rapid-review-panel" not in r.conversation_id for r in new)
+        notices = [s for s in h.connector.sent_activities() if "A message was not sent" in json.dumps(s.activity)]
+        assert len(notices) == 1
         async with h.c.db.read() as conn:
             rows = list(await conn.execute(select(t.outbox).where(t.outbox.c.key.like("%:repost:%"))))
         assert [(r.status, r.last_error, r.attempts) for r in rows] == [("failed", "service host not allowed", 1)]

@@ -16,10 +16,11 @@ from bot.adapters.db import schema as t
 from bot.domain.case import Actor
 from bot.domain.events import EventKind
 from bot.services import deadlines
+from bot.services.access import CASE_DENIED
 from bot.services.audit import audit
 from bot.services.context import ServiceContext
 from cards import clock_cards
-from tests.integration.test_clock_http import REF, REFUSED, refer
+from tests.integration.test_clock_http import REF, refer
 from tests.support import activities as A
 from tests.support.harness import BotHarness
 
@@ -96,7 +97,7 @@ async def test_a_refusal_quotes_the_reference_of_its_access_denied_row(bot: BotH
         from tests.integration.test_clock_http import press_via
 
         _status, message = await press_via(h, "submit", A.MALLORY, TIMELINE)
-    assert message.startswith(REFUSED + " (reference ")
+    assert message.startswith(CASE_DENIED + " (reference ")
     correlation = reference_in(message)
 
     denied = (await audit_rows(h, kind="access_denied"))[len(before):]

@@ -1,18 +1,19 @@
 """Bot Framework channel tokens minted locally, so auth tests never touch the network.
 
-botbuilder 4.17.1 validates a channel token against the signing keys it caches per
-OpenID metadata URL in ``JwtTokenExtractor.metadataCache`` (a private class attribute).
-So a locally generated signing key is placed in that cache and no network is needed:
-:class:`LocalSigningKey` generates an RSA key, puts its JWK — with a ``kid`` and
-``"endorsements"`` — into that cache for the channel issuer's metadata URL, and mints
-RS256 tokens shaped like the ones the Bot Connector sends to a bot::
+botbuilder 4.17.1 validates a channel token against the signing keys it takes, per
+OpenID metadata URL, from ``JwtTokenExtractor.metadataCache``, where the bot puts its own
+key sources (bot/teams/signing_keys.py). So a locally generated signing key is preloaded
+into the key source of the channel issuer's metadata URL and no network is needed:
+:class:`LocalSigningKey` generates an RSA key, preloads its JWK — with a ``kid`` and
+``"endorsements"`` — and mints RS256 tokens shaped like the ones the Bot Connector sends
+to a bot::
 
     with LocalSigningKey() as key:                  # installed; restored on exit
         token = key.token(app_id=APP_ID, service_url=activity["serviceUrl"])
         headers = {"Authorization": f"Bearer {token}"}
 
 :meth:`LocalSigningKey.forge` makes every forgery listed below by name (see
-:data:`FORGERIES`). The cache is private API: these helpers are pinned to
+:data:`FORGERIES`). The token shapes are botbuilder's: these helpers are pinned to
 botbuilder / botframework-connector 4.17.1 (checked on import).
 """
 
@@ -29,11 +30,12 @@ from typing import Any
 import jwt
 from botframework.connector.auth.authentication_constants import AuthenticationConstants
 from botframework.connector.auth.channel_validation import ChannelValidation
-from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor, _OpenIdMetadata
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-# The metadata cache below is private API. (botframework.connector.about still says 4.17.0 in 4.17.1,
+from bot.teams.signing_keys import SigningKeySource, key_sources
+
+# The token shapes below are botbuilder's. (botframework.connector.about still says 4.17.0 in 4.17.1,
 # so ask the installed distribution.)
 CONNECTOR_VERSION = version("botframework-connector")
 if CONNECTOR_VERSION != "4.17.1":
@@ -76,9 +78,9 @@ class LocalSigningKey:
     """A locally generated RSA signing key trusted by the SDK while installed.
 
     Use as a context manager (or :meth:`install` / :meth:`restore`). Installing replaces
-    the channel metadata entry with one that lists this key (plus any ``extra_keys``,
-    e.g. a key with other endorsements) and was "refreshed" just now, so the SDK never
-    calls ``requests.get``; restoring puts back whatever was there before (or nothing).
+    the channel metadata URL's key source with one that lists this key (plus any
+    ``extra_keys``, e.g. a key with other endorsements) and was "fetched" just now, so
+    nothing is fetched; restoring puts back whatever was there before (or nothing).
     """
 
     def __init__(self, *, kid: str | None = None, endorsements: Iterable[str] = ("msteams",),
@@ -87,7 +89,7 @@ class LocalSigningKey:
         self.endorsements = list(endorsements)
         self.private_key = new_private_key()
         self.extra_keys = list(extra_keys)
-        self.metadata: _OpenIdMetadata | None = None
+        self.metadata: SigningKeySource | None = None
         self._saved: Any = _MISSING
 
     # ---- the JWK and the SDK's cache -----------------------------------------------------------
@@ -97,15 +99,14 @@ class LocalSigningKey:
         key.update({"kid": self.kid, "use": "sig", "endorsements": list(self.endorsements)})
         return key
 
-    def install(self) -> _OpenIdMetadata:
+    def install(self) -> SigningKeySource:
         if self.metadata is not None:
             return self.metadata
         url = metadata_url()
-        cache = JwtTokenExtractor.metadataCache
-        self._saved = cache.get(url, _MISSING)
-        metadata = _OpenIdMetadata(url)
-        metadata.keys = [self.jwk(), *(k.jwk() for k in self.extra_keys)]
-        metadata.last_updated = datetime.now()  # the SDK compares naive local times
+        cache = key_sources()
+        self._saved = dict.get(cache, url, _MISSING)
+        metadata = SigningKeySource(url, cache.settings)
+        metadata.preload([self.jwk(), *(k.jwk() for k in self.extra_keys)])
         cache[url] = metadata
         self.metadata = metadata
         return metadata
@@ -114,10 +115,11 @@ class LocalSigningKey:
         if self.metadata is None:
             return
         url = metadata_url()
+        cache = key_sources()
         if self._saved is _MISSING:
-            JwtTokenExtractor.metadataCache.pop(url, None)
+            cache.pop(url, None)
         else:
-            JwtTokenExtractor.metadataCache[url] = self._saved
+            cache[url] = self._saved
         self.metadata = None
         self._saved = _MISSING
 

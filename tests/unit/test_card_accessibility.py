@@ -187,6 +187,8 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("text_card/warning", lambda: chat.text_card("Cannot post", "The channel is gone.", style="warning")),
     ("notification_summary_card", lambda: chat.notification_summary_card(_case(), TZ, TODAY)),
     ("notification_summary_card/children", lambda: chat.notification_summary_card(_case(4), TZ, TODAY)),
+    ("export_link_card", lambda: chat.export_link_card(REF, "https://bot.example.org/files/once/x", NOW, TZ,
+                                                       "OFFICIAL-SENSITIVE")),
     *[(f"{s.value}_card", lambda s=s: referral_form.section_card(s, {}, _form_view()))
       for s in Section if s is not Section.REVIEW],
     *[(f"{s.value}_card/errors", lambda s=s: referral_form.section_card(

@@ -143,6 +143,7 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("my_referrals_card", lambda: chat.my_referrals_card([_summary()], TZ, in_progress=True)),
     ("text_card", lambda: chat.text_card("Meeting booked", "RR-2026-0001: Tue 24 Nov")),
     ("notification_summary_card", lambda: chat.notification_summary_card(_case(2), TZ, TODAY)),
+    ("export_link_card", lambda: chat.export_link_card(REF, "https://bot.example.org/files/once/x", NOW, TZ, H)),
     *[(f"{s.value}_card", lambda s=s: referral_form.section_card(
         s, _FORM.get(s.value, {}), _form_view(errors=_ERRORS, editing_from_review=True)))
       for s in Section if s is not Section.REVIEW],

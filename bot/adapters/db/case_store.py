@@ -17,13 +17,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.adapters.db import schema as t
 from bot.adapters.db.outbox_store import enqueue_in
 from bot.adapters.db.scope import Scope, aware
+from bot.domain import audit_chain
 from bot.domain.case import Actor, Case, CaseSummary, choose_pseudonym, format_reference
 from bot.domain.events import Event, EventKind
 from bot.domain.lifecycle import CaseStatus, Mover, MoveRefused, check_move
@@ -77,26 +78,32 @@ _CASE_BY_ID = select(*_CASE_COLUMNS).where(t.cases.c.id == bindparam("b_id"))
 _REFERRAL_OF = select(t.cases.c.referral).where(t.cases.c.id == bindparam("b_id"))
 _PANEL_ACTIVITY = select(t.cases.c.panel_activity_id).where(t.cases.c.id == bindparam("b_id"))
 _INSERT_EVENT = insert(t.events)
+_CHAIN_HEAD = select(t.events.c.row_hash).order_by(t.events.c.id.desc()).limit(1)
+# One PostgreSQL advisory lock, held to the end of the writing transaction, so audit rows are
+# chained one at a time across every process (SQLite's BEGIN IMMEDIATE already serialises).
+_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(7370113)")
 
 
 async def add_event_in(conn: AsyncConnection, event: Event) -> None:
     """The one INSERT of an audit event, shared by every store that records one; it records
-    the running turn's correlation id and conversation (bot/domain/trace.py)."""
+    the running turn's correlation id and conversation (bot/domain/trace.py), and chains the
+    row to the one before it (bot/domain/audit_chain.py)."""
     event = event.stamped()
-    await conn.execute(
-        _INSERT_EVENT,
-        {
-            "case_id": event.case_id,
-            "at": event.at,
-            "kind": event.kind.value,
-            "actor_aad_id": event.actor_aad_id,
-            "actor_name": event.actor_name,
-            "detail": event.detail,
-            "correlation": event.correlation,
-            "conversation_kind": event.conversation_kind,
-            "conversation_id": event.conversation_id,
-        },
-    )
+    row = {
+        "case_id": event.case_id,
+        "at": event.at,
+        "kind": event.kind.value,
+        "actor_aad_id": event.actor_aad_id,
+        "actor_name": event.actor_name,
+        "detail": event.detail,
+        "correlation": event.correlation,
+        "conversation_kind": event.conversation_kind,
+        "conversation_id": event.conversation_id,
+    }
+    if conn.dialect.name == "postgresql":
+        await conn.execute(_CHAIN_LOCK)
+    prev = (await conn.execute(_CHAIN_HEAD)).scalar_one_or_none() or audit_chain.GENESIS
+    await conn.execute(_INSERT_EVENT, {**row, "prev_hash": prev, "row_hash": audit_chain.row_hash(row, prev)})
 
 
 class ReferralCache:

@@ -117,14 +117,15 @@ class SqlRosterStore:
         async with self.scope.read() as conn:
             rows = await conn.execute(_ROLES_OF, {"aad": aad_object_id.lower()})
             organisations: dict[Partner, str | None] = {}
-            chair = manager = False
+            chair = manager = dpo = False
             for row in rows:
                 if row.role == Role.PANEL.value and row.partner:
                     organisations[Partner(row.partner)] = row.organisation
                 chair |= row.role == Role.CHAIR.value
                 manager |= row.role == Role.MANAGER.value
+                dpo |= row.role == Role.DPO.value
         return Roles(aad_object_id=aad_object_id, panel_partners=frozenset(organisations), chair=chair,
-                     manager=manager, organisations=organisations)
+                     manager=manager, dpo=dpo, organisations=organisations)
 
     async def has_unresolved_upns(self) -> bool:
         async with self.scope.read() as conn:

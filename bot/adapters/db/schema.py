@@ -114,6 +114,9 @@ events = Table(
     Column("correlation", String(16), nullable=True, index=True),
     Column("conversation_kind", String(20), nullable=True),
     Column("conversation_id", String(400), nullable=True),
+    # the audit chain (bot/domain/audit_chain.py): the row before's hash and this row's
+    Column("prev_hash", String(64), nullable=True),
+    Column("row_hash", String(64), nullable=True),
 )
 
 members = Table(
@@ -313,6 +316,20 @@ meetings = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
 )
 
+# One-time links to a file for one named person (the DPO's case export): the token itself is
+# never stored, only its SHA-256, so a copy of the database cannot be used to fetch a file.
+file_links = Table(
+    "file_links",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("case_id", String(36), nullable=False, index=True),
+    Column("kind", String(30), nullable=False),
+    Column("issued_to", String(64), nullable=False),
+    Column("issued_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("fetched_at", UtcDateTime(), nullable=True),
+)
+
 processed_activities = Table(
     "processed_activities",
     metadata,
@@ -348,6 +365,7 @@ __all__ = [
     "reminders",
     "agency_requests",
     "meetings",
+    "file_links",
     "UniqueConstraint",
     "Text",
 ]

@@ -1,15 +1,15 @@
 """outbox_sends: each message the outbox sends, recorded as in doubt before it leaves
 
-Revision ID: 0006_t13indoubt
-Revises: 0005
+Revision ID: 0008_t13indoubt
+Revises: 0007
 Create Date: 2026-12-06 04:00:00.000000
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_t13indoubt"
-down_revision = "0005"
+revision = "0008_t13indoubt"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
