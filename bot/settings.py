@@ -46,6 +46,9 @@ class Settings(BaseSettings):
                                       populate_by_name=True)
 
     port: int = Field(default=3978, ge=1, le=65535, validation_alias=AliasChoices("PORT", "port"))
+    # /readyz says "not ready" when a due outbox message has waited longer than this.
+    outbox_stuck_after_seconds: int = Field(default=900, ge=30, validation_alias=AliasChoices(
+        "OUTBOX_STUCK_AFTER_SECONDS", "outbox_stuck_after_seconds"))
     host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("HOST", "host"))
     environment: Environment = Field(default=Environment.LOCAL,
                                      validation_alias=AliasChoices("BOT_ENV", "environment"))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from bot.domain.limits import within
 from bot.domain.referral import (
     MAX_CHILDREN,
     SECTION_MODELS,
@@ -125,7 +126,9 @@ def text_input(
     if style:
         element["style"] = style
     if value:
-        element["value"] = clean_text(value)  # shown again without control characters, as it will be stored
+        # Shown again without control characters, as it will be stored, and never over the cap
+        # (a draft saved before the caps were kept whole: the domain still reports its length).
+        element["value"] = within(clean_text(value), limit) if limit else clean_text(value)
     return element
 
 
@@ -190,6 +193,23 @@ def section_input_ids(section: Section, child_count: int = 1) -> set[str]:
     if section is Section.REVIEW:
         return {"senior_manager_reviewed"}
     return set(SECTION_MODELS[section].model_fields)
+
+
+def input_cap(section: Section, input_id: str) -> int | None:
+    """The cap of the text an input of the section takes (bot/domain/limits.py, through the
+    section's model); None for an input that is not free text."""
+    if section is Section.CHILDREN:
+        from bot.domain.referral import ChildrenDetails
+
+        if input_id == "family_members":
+            return max_length(ChildrenDetails, input_id)
+        prefix, _, name = input_id.partition("_")
+        is_child = prefix[:1] == "c" and prefix[1:].isdigit()
+        return max_length(ChildDetails, name) if is_child and name in ChildDetails.model_fields else None
+    if section is Section.REVIEW:
+        return None
+    model = SECTION_MODELS[section]
+    return max_length(model, input_id) if input_id in model.model_fields else None
 
 
 # Every form button may carry the inputs of any section (the dialog keeps only the section's own).

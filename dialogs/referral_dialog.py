@@ -22,6 +22,7 @@ from botbuilder.dialogs import Dialog, DialogContext, DialogTurnResult
 
 from bot.domain.case import Actor
 from bot.domain.events import Event, EventKind
+from bot.domain.limits import length, within
 from bot.domain.referral import (
     MAX_CHILDREN,
     ChildrenDetails,
@@ -32,6 +33,7 @@ from bot.domain.referral import (
     likely_notifiable,
     validate_section,
 )
+from bot.domain.text import clean_text
 from bot.services.context import ServiceContext
 from bot.services.referrals import submit_referral
 from cards import referral_form as form
@@ -44,7 +46,9 @@ FORM_ACTOR = "rr.actor"
 FORM_RESULT = "rr.form_result"
 
 SECTIONS: list[Section] = [s for s in Section if s is not Section.REVIEW]
-MAX_RAW_VALUE = 4000  # well above every limit, so over-long text is kept and reported, not stored unbounded
+# An input without a cap of its own (a date, a time, a choice, a number) is never longer than
+# this; anything longer is not something the form could have sent and is cut to it.
+MAX_UNCAPPED_VALUE = 200
 
 
 def new_draft(prefill: dict[str, str] | None = None) -> dict[str, Any]:
@@ -180,6 +184,8 @@ class ReferralDialog(Dialog):
                     else:
                         raw.pop(target, None)
             state["children"] = count - 1
+            for where in [w for w in state.get("too_long") or {} if w.startswith(f"{Section.CHILDREN.value}.c")]:
+                state["too_long"].pop(where)
         state["errors"] = {}
         self._mark(state, Section.CHILDREN, valid=False)
         self._present(dc, state)
@@ -237,12 +243,24 @@ class ReferralDialog(Dialog):
 
     @staticmethod
     def _keep_inputs(state: dict[str, Any], section: Section, inputs: dict[str, str]) -> None:
-        """Keep what was typed, valid or not; nothing typed is ever dropped."""
+        """Keep what was typed, valid or not — except text over its field's cap
+        (bot/domain/limits.py): of that only the first `cap` characters are kept, and how much
+        was written is remembered so the card says so next to the input until it is sent again.
+        Nothing over a cap is ever stored, not even in the draft."""
         allowed = form.section_input_ids(section, state["children"])
         kept = state["raw"].setdefault(section.value, {})
+        over = state.setdefault("too_long", {})
         for key, value in inputs.items():
-            if key in allowed:
-                kept[key] = value[:MAX_RAW_VALUE]
+            if key not in allowed:
+                continue
+            limit = form.input_cap(section, key)
+            typed = clean_text(value) if limit is not None else value
+            if limit is not None and length(typed) > limit:
+                kept[key] = within(typed, limit)
+                over[f"{section.value}.{key}"] = length(typed)
+            else:  # free text is kept cleaned, as it is measured and as the card shows it again
+                kept[key] = typed if limit is not None else value[:MAX_UNCAPPED_VALUE]
+                over.pop(f"{section.value}.{key}", None)
 
     def _context(self, state: dict[str, Any]) -> FormContext:
         incident = state["raw"].get(Section.INCIDENT.value, {})
@@ -264,7 +282,19 @@ class ReferralDialog(Dialog):
         raw = state["raw"].get(section.value, {})
         answers = form.answers_from_raw(section, raw, state["children"])
         _, errors = validate_section(section, answers, self._context(state))
-        return form.errors_for_inputs(section, errors)
+        return form.errors_for_inputs(section, errors) | self._too_long(state, section)
+
+    @staticmethod
+    def _too_long(state: dict[str, Any], section: Section) -> dict[str, str]:
+        """The section's inputs last sent over their cap, with what the card says about each."""
+        errors: dict[str, str] = {}
+        for where, written in (state.get("too_long") or {}).items():
+            at, _, key = where.partition(".")
+            limit = form.input_cap(section, key) if at == section.value else None
+            if limit is not None:
+                errors[key] = (f"{limit:,} characters at most — you wrote {written:,}. The first {limit:,} are "
+                               "kept here: shorten it and send it again.")
+        return errors
 
     @staticmethod
     def _mark(state: dict[str, Any], section: Section, *, valid: bool) -> None:

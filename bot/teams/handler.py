@@ -22,6 +22,7 @@ from botbuilder.schema.teams import TeamInfo, TeamsChannelAccount
 from botframework.connector.models import InvokeResponse
 
 from bot.domain.case import Actor, parse_reference
+from bot.domain.limits import cap
 from bot.services import access, referrals
 from bot.services.channels import WAITING_FOR_CHANNEL, bind_panel_channel
 from bot.services.context import ServiceContext
@@ -31,6 +32,7 @@ from bot.teams.clock_actions import ClockActions
 from bot.teams.exports import COMMAND as EXPORT
 from bot.teams.exports import CaseExports
 from bot.teams.meeting_actions import MeetingActions
+from bot.teams.message_size import keep_replies_within_budget
 from bot.teams.panel_actions import MEMBER_LISTING, SHOW, PanelActions
 from bot.teams.people import PeopleMemory
 from bot.teams.places import tenant_of, where_of
@@ -52,8 +54,10 @@ BIND_PHRASES = ("use this channel for the panel", "use this channel", "set panel
 
 
 def command_text(activity: Activity) -> str:
-    text = MENTION.sub(" ", activity.text or "")
-    return " ".join(text.split()).strip().lower()
+    """The typed command, normalised; a message longer than any command (bot/domain/limits.py)
+    is no command at all and is answered with the help card."""
+    text = " ".join(MENTION.sub(" ", activity.text or "").split()).strip().lower()
+    return text if len(text) <= cap("command.text") else ""
 
 
 def actor_of(activity: Activity) -> Actor | None:
@@ -61,7 +65,8 @@ def actor_of(activity: Activity) -> Actor | None:
     aad = getattr(sender, "aad_object_id", None) if sender else None
     if not aad:
         return None
-    return Actor(aad_object_id=str(aad).lower(), name=(sender.name or "Unknown")[:100], tenant_id=tenant_of(activity))
+    name = (sender.name or "Unknown")[:cap("person.display_name")]
+    return Actor(aad_object_id=str(aad).lower(), name=name, tenant_id=tenant_of(activity))
 
 
 class RapidReviewBot(TeamsActivityHandler):
@@ -89,6 +94,7 @@ class RapidReviewBot(TeamsActivityHandler):
     async def on_turn(self, turn_context: TurnContext) -> None:
         conversation = turn_context.activity.conversation.id if turn_context.activity.conversation else ""
         lock = self._conversation_locks.setdefault(conversation, asyncio.Lock())
+        turn_context.on_send_activities(keep_replies_within_budget)  # no reply over Teams' size limit
         async with lock:
             try:
                 await super().on_turn(turn_context)

@@ -29,7 +29,8 @@ from botbuilder.schema import ChannelAccount, ConversationParameters, ErrorRespo
 from bot.adapters.links import LinkSigner
 from bot.domain.case import Case, CaseSummary
 from bot.domain.meeting import MeetingOutcome
-from bot.services import host_refusals
+from bot.domain.redaction import redact
+from bot.services import host_refusals, meeting
 from bot.services.panel import PanelView
 from bot.services.ports import (
     Address,
@@ -43,6 +44,7 @@ from bot.services.ports import (
 )
 from bot.services.reminder_view import ReminderView
 from bot.services.sends import SendGuard
+from bot.teams.message_size import fitted_activity
 from bot.teams.service_hosts import REFUSED_REASON, ServiceHostPolicy, ServiceHostRefused, origin
 from cards import meeting_cards
 from cards.chat import text_card
@@ -197,7 +199,7 @@ class TeamsNotifier:
         }
         if activity_id:
             body["id"] = activity_id
-        return body
+        return fitted_activity(body)  # never over the size budget (bot/teams/message_size.py)
 
     async def send_card(self, address: Address, card: dict[str, Any]) -> str:
         await self.pacer.wait(address.conversation_id)
@@ -262,7 +264,9 @@ class TeamsNotifier:
         """Render and send one of the meeting's messages (see bot/services/outbox.py)."""
         tz = self._tz
         summary = case.summary
-        outcome = MeetingOutcome.model_validate(record.outcome) if record.outcome else None
+        # The outcome's texts and a problem's text pass the redaction step before any card is built.
+        outcome = (meeting.shareable_outcome(case, MeetingOutcome.model_validate(record.outcome))
+                   if record.outcome else None)
         if kind == "meeting_card" and channel is not None:
             papers = next((d for d in await self.deadlines.deadlines(case.id)
                            if d.anchor == "meeting" and d.due_at and d.due_at <= (record.start_at or d.due_at)), None)
@@ -281,7 +285,7 @@ class TeamsNotifier:
         elif kind == "slot_choice":
             card = meeting_cards.slot_choice_card(summary, record, tz)
         elif kind == "meeting_problem":
-            card = meeting_cards.problem_card(summary, str(payload.get("message", "")))
+            card = meeting_cards.problem_card(summary, redact(str(payload.get("message", "")), case.referral))
         elif kind == "outcome_referrer" and outcome is not None:
             card = meeting_cards.outcome_for_referrer_card(summary, outcome)
         elif kind == "record_links" and outcome is not None:
