@@ -232,7 +232,8 @@ class RapidReviewBot(TeamsActivityHandler):
             if actor is None:
                 return Reply(text="I could not tell who you are from Teams.", status=403)
             data = turn_context.activity.channel_data if isinstance(turn_context.activity.channel_data, dict) else {}
-            team_id = (data.get("team") or {}).get("id")
+            # Graph addresses a team by its Microsoft 365 group id; older activities carry only the thread id.
+            team_id = (data.get("team") or {}).get("aadGroupId") or (data.get("team") or {}).get("id")
             channel_id = (data.get("channel") or {}).get("id")
             # Post to the channel itself, not into the thread the command was typed in.
             conversation_id = (turn_context.activity.conversation.id or "").split(";messageid=")[0]
