@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 from datetime import UTC, datetime
+from pathlib import Path
 
 from aiohttp import web
 
@@ -25,7 +27,7 @@ class JsonFormatter(logging.Formatter):
     code never passes referral content (docs/architecture.md, Confidentiality)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "at": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
@@ -35,7 +37,17 @@ class JsonFormatter(logging.Formatter):
         if turn is not None:
             entry["correlation"] = turn.correlation
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        if record.exc_info and record.exc_info[1] is not None:
+            entry.update(_failure(record.exc_info[1]))
         return json.dumps(entry, default=str)
+
+
+def _failure(error: BaseException) -> dict[str, object]:
+    """An exception's type and where it happened, frame by frame (innermost last) — never its
+    text, which can quote what someone typed about a child."""
+    frames = traceback.extract_tb(error.__traceback__)[-20:]
+    return {"error": type(error).__name__,
+            "frames": [f"{'/'.join(Path(f.filename).parts[-3:])}:{f.lineno} in {f.name}" for f in frames]}
 
 
 # Libraries that log at DEBUG/INFO what we must not: aiosqlite logs every statement with

@@ -8,8 +8,10 @@ seeded and the outbox started in aiohttp's start-up hook.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from pathlib import Path
@@ -21,7 +23,9 @@ from aiohttp import web
 from botbuilder.core import ConversationState
 from botbuilder.integration.aiohttp import CloudAdapter
 
+from bot.adapters.channel_messages import GraphChannelMessages
 from bot.adapters.clock import SystemClock, TrainingClock
+from bot.adapters.db import readiness
 from bot.adapters.db.case_export import SqlCaseRecords
 from bot.adapters.db.case_keys import CaseKeyring
 from bot.adapters.db.case_store import ReferralCache, SqlCaseStore
@@ -34,6 +38,7 @@ from bot.adapters.db.outbox_store import SqlOutboxStore
 from bot.adapters.db.panel_store import SqlPanelStore
 from bot.adapters.db.roster_store import RosterCache, SqlRosterStore
 from bot.adapters.db.scope import Scope
+from bot.adapters.db.send_store import SqlSendLedger
 from bot.adapters.db.training_store import SqlTrainingStore
 from bot.adapters.db.turn_store import SqlTurnStore
 from bot.adapters.db.unit_of_work import SqlUnitOfWork
@@ -48,7 +53,8 @@ from bot.services import deadlines
 from bot.services.channels import seed_members_from_config
 from bot.services.context import ServiceContext
 from bot.services.outbox import OutboxDispatcher
-from bot.services.ports import Clock, MeetingProvider, Notifier
+from bot.services.ports import ChannelMessageReader, Clock, MeetingProvider, Notifier
+from bot.services.sends import SendGuard
 from bot.services.signal import OutboxSignal
 from bot.settings import ConfigError, Settings, load_partnership
 from bot.teams.clock_actions import ClockActions
@@ -136,6 +142,23 @@ def _meeting_provider(settings: Settings) -> MeetingProvider:
                                 base_url=settings.graph_base_url, authority_host=settings.graph_authority_host)
 
 
+def _graph_credential(settings: Settings) -> str | dict[str, str]:
+    if settings.graph_certificate_path:
+        return {"private_key": Path(settings.graph_certificate_path).read_text(encoding="utf-8"),
+                "thumbprint": settings.graph_certificate_thumbprint}
+    return settings.graph_client_secret
+
+
+def _channel_messages(settings: Settings) -> ChannelMessageReader | None:
+    """The panel channel read back through Graph, to settle a send a crash left in doubt;
+    None without Graph (a send in doubt is then re-sent once, saying so)."""
+    if not settings.graph_configured:
+        return None
+    return GraphChannelMessages(tenant_id=settings.graph_tenant_id, client_id=settings.graph_client_id,
+                                client_credential=_graph_credential(settings), base_url=settings.graph_base_url,
+                                authority_host=settings.graph_authority_host)
+
+
 def _meeting_settings(settings: Settings) -> MeetingSettings:
     start, end = settings.working_hours.split("-")
     return MeetingSettings(length=timedelta(minutes=settings.meeting_minutes), day_start=time.fromisoformat(start),
@@ -167,7 +190,7 @@ def bootstrap(
 ) -> Components:
     partnership = partnership or load_partnership(Path(settings.partnership_file))
     clock = clock or SystemClock()
-    db = db or Database(settings.database_url)
+    db = db or Database(settings.database_url, busy_seconds=settings.database_busy_seconds)
     db.keyring = keyring_for(settings)
     stores = sql_stores(db)
     training_state: SqlTrainingStore | None = None
@@ -183,16 +206,17 @@ def bootstrap(
     base = settings.public_base_url or f"http://localhost:{settings.port}"
     links = LinkSigner(lambda: stores.turns.shared_secret("file-links"), base)
     tz = ZoneInfo(partnership.time_zone)
+    sends = SendGuard(SqlSendLedger(Scope(db)), _channel_messages(settings), stores.cases, clock)
     notifier = (TeamsNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
-                              uow=stores.uow, hosts=hosts)
+                              uow=stores.uow, hosts=hosts, sends=sends)
                 if training_state is None else
                 TrainingNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
-                                 uow=stores.uow, hosts=hosts, state=training_state))
+                                 uow=stores.uow, hosts=hosts, sends=sends, state=training_state))
     services = build_services(stores, partnership, clock, notifier,
                               profile=profile or _profile(partnership, Path(settings.partnership_file)),
                               meetings=meetings or _meeting_provider(settings),
                               meeting_settings=_meeting_settings(settings))
-    outbox = OutboxDispatcher(services)
+    outbox = OutboxDispatcher(services, lease_seconds=settings.outbox_lease_seconds)
     conversation_state = ConversationState(SqlStorage(stores.turns, clock))
     training_clock = clock if isinstance(clock, TrainingClock) else None
     training = TrainingActions(services, state=training_state, clock=training_clock, outbox=outbox)
@@ -210,6 +234,7 @@ def bootstrap(
         hosts=hosts,
         training=(TrainingEdge(services, training_state, training_clock)
                   if training_state is not None and training_clock is not None else None),
+        turn_budget=settings.turn_budget_seconds,
     )
     return Components(settings, partnership, db, stores, clock, services, adapter, bot, outbox, endpoint, links)
 
@@ -335,6 +360,7 @@ def build_web_app(components: Components, *, run_outbox: bool = True) -> web.App
     app.router.add_post("/api/messages", components.endpoint)
     app.router.add_route("*", "/api/messages", method_not_allowed)
     app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
     app.router.add_get("/files/{token}", FilesEndpoint(components.services, components.links))
     app.router.add_get("/files/once/{token}", components.bot.exports.download)
 
@@ -347,6 +373,46 @@ def build_web_app(components: Components, *, run_outbox: bool = True) -> web.App
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
     return app
+
+
+READY_CHECK_SECONDS = 0.8  # each check, run side by side: /readyz answers within a second
+
+
+async def _bounded(check: Awaitable[Any]) -> tuple[Any, str | None]:
+    """The check's value, or why there is none ("timeout", or the error's type)."""
+    try:
+        return await asyncio.wait_for(check, READY_CHECK_SECONDS), None
+    except TimeoutError:
+        return None, "timeout"
+    except Exception as error:  # noqa: BLE001 - any failure is "not ready", with its type
+        return None, f"error: {type(error).__name__}"
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    """Ready to take turns: the database answers and is at the schema head, a scheduler
+    leads somewhere, and no due message has waited too long. Never authenticated; never
+    slower than about a second, whatever the database does."""
+    components: Components = request.app[COMPONENTS]  # type: ignore[assignment]
+    db, now = components.db, components.clock.now()
+    runtime = components.extras.get("scheduler")
+    here = bool(runtime is not None and runtime.is_leader)
+    (current, schema_error), (elsewhere, leader_error), (age, outbox_error) = await asyncio.gather(
+        _bounded(readiness.schema_is_current(db)),
+        _bounded(readiness.leader_elsewhere(db) if not db.is_sqlite else _value(here)),
+        _bounded(readiness.oldest_due_age(db, now)))
+    stuck_after = timedelta(seconds=components.settings.outbox_stuck_after_seconds)
+    checks = {
+        "database": schema_error or ("ok" if current else "behind the schema head: run the migrations"),
+        "scheduler": leader_error or ("ok" if here or elsewhere else "no scheduler leader"),
+        "outbox": outbox_error or ("ok" if age is None or age <= stuck_after else
+                                   f"a message has waited {int(age.total_seconds())} s"),
+    }
+    ready = all(value == "ok" for value in checks.values())
+    return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
+
+
+async def _value(value: Any) -> Any:
+    return value
 
 
 async def _healthz(request: web.Request) -> web.Response:

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
                                       populate_by_name=True)
 
     port: int = Field(default=3978, ge=1, le=65535, validation_alias=AliasChoices("PORT", "port"))
+    # /readyz says "not ready" when a due outbox message has waited longer than this.
+    outbox_stuck_after_seconds: int = Field(default=900, ge=30, validation_alias=AliasChoices(
+        "OUTBOX_STUCK_AFTER_SECONDS", "outbox_stuck_after_seconds"))
     host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("HOST", "host"))
     environment: Environment = Field(default=Environment.LOCAL,
                                      validation_alias=AliasChoices("BOT_ENV", "environment"))
@@ -103,6 +106,10 @@ class Settings(BaseSettings):
         "OPENID_FETCH_TIMEOUT_SECONDS", "openid_fetch_timeout_seconds"))
     openid_refresh_floor_seconds: float = Field(default=300.0, ge=1, le=86400, validation_alias=AliasChoices(
         "OPENID_REFRESH_FLOOR_SECONDS", "openid_refresh_floor_seconds"))
+    # How long a claimed outbox message is one process's to deliver: after a crash, another
+    # process (or this one, restarted) settles its sends once the lease has run out.
+    outbox_lease_seconds: int = Field(default=60, ge=1, le=3600, validation_alias=AliasChoices(
+        "OUTBOX_LEASE_SECONDS", "outbox_lease_seconds"))
     # Identifiers at rest (docs/data-protection.md): the master key that wraps every case's data key,
     # from the environment or from Azure Key Vault; required outside local mode.
     master_key: str = Field(default="", repr=False, validation_alias=AliasChoices("MASTER_KEY", "master_key"))
@@ -118,6 +125,15 @@ class Settings(BaseSettings):
     encrypt_at_rest: bool = Field(default=True, validation_alias=AliasChoices("ENCRYPT_AT_REST", "encrypt_at_rest"))
     # Training mode (`make demo`): a rehearsal on its own database, never with real cases or a real tenant.
     training_mode: bool = Field(default=False, validation_alias=AliasChoices("TRAINING_MODE", "training_mode"))
+    # Every turn answers within this many seconds; if the database is not available by then the
+    # person is told "The system is busy — your answer was not saved, please press again"
+    # (Teams shows an error of its own after about 5 s).
+    turn_budget_seconds: float = Field(default=3.5, gt=0, le=10, validation_alias=AliasChoices(
+        "TURN_BUDGET_SECONDS", "turn_budget_seconds"))
+    # How long background work (the outbox, the scheduler) waits for a locked SQLite database
+    # before a pass gives up and is tried again.
+    database_busy_seconds: float = Field(default=30.0, gt=0, le=600, validation_alias=AliasChoices(
+        "DATABASE_BUSY_SECONDS", "database_busy_seconds"))
 
     @property
     def graph_configured(self) -> bool:

@@ -24,7 +24,10 @@ from cards.common import AGENCY_REQUEST_ID, LEGACY_ID, QUERY_ID, STEP_ID, Verb
 # Keys any of our cards' data may carry whatever the verb (`action` is the verb again,
 # for the Teams SDK's router; `section` and `child` belong to the referral form).
 META_KEYS = frozenset({"verb", "action", "ref", "v", "section", "child", "msteams"})
-MAX_VALUE = 20_000
+# No input is cut here: a refusal says how much was written ("2,000 characters at most — you wrote
+# 100,000", bot/domain/limits.py), so it must see all of it. The request body itself is at most
+# 1 MB (bot/app.py), which bounds every value; this only bounds a caller that bypasses it.
+MAX_VALUE = 1024 * 1024
 
 
 def _union(*modules: dict[str, Verb]) -> dict[str, Verb]:

@@ -9,11 +9,14 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.case import CaseStatus, CaseSummary
+from bot.domain.limits import cap, within
 from bot.domain.reminders import Rag, ReminderKind
+from bot.domain.text import truncate
 from bot.services.deadlines import StatusLine, Timeline
 from bot.services.ports import DeadlineRow
 from bot.services.reminder_view import Mention, ReminderView
 from cards import labels
+from cards.budget import fit
 from cards.common import (
     AGENCY_REQUEST_ID,
     STEP_ID,
@@ -21,6 +24,7 @@ from cards.common import (
     Verb,
     action_set,
     card,
+    error_text,
     escape_markdown,
     execute,
     facts,
@@ -28,6 +32,7 @@ from cards.common import (
     literal,
     notice,
     para,
+    person,
     plain_text,
     subheading,
     verbs,
@@ -44,6 +49,8 @@ VERBS = verbs(
 RAG_MARK = {Rag.RED: "🔴", Rag.AMBER: "🟠", Rag.GREEN: "🟢"}
 # The words that go with each mark: status is never shown by colour alone (WCAG 1.4.1).
 RAG_WORDS = {Rag.RED: "Overdue", Rag.AMBER: "Due soon", Rag.GREEN: "On track"}
+MAX_MENTIONS = 20
+MAX_LISTED_AGENCIES = 20
 _UNSAFE_IN_MENTION = re.compile(r"[<>*_`\[\]~|\\]")
 
 
@@ -57,14 +64,17 @@ def _when(moment: datetime | None, tz: ZoneInfo) -> str:
 
 def mention_entities(mentions: list[Mention]) -> tuple[str, list[Element]]:
     """`<at>Name</at>` text plus the entities that make Teams notify each person (by
-    Entra object id, which Teams accepts in a bot's card mention)."""
+    Entra object id, which Teams accepts in a bot's card mention). At most `MAX_MENTIONS`
+    people, then how many more: a step owned by everyone on a large roster must not grow the
+    reminder past Teams' size limit (cards/budget.py)."""
     texts, entities = [], []
-    for m in mentions:
-        name = _UNSAFE_IN_MENTION.sub("", m.name).strip() or "member"
+    for m in mentions[:MAX_MENTIONS]:
+        name = person(_UNSAFE_IN_MENTION.sub("", m.name), empty="member")
         tag = f"<at>{name}</at>"
         texts.append(tag)
         entities.append({"type": "mention", "text": tag, "mentioned": {"id": m.aad_object_id, "name": name}})
-    return ", ".join(texts), entities
+    more = len(mentions) - MAX_MENTIONS
+    return ", ".join(texts) + (f" and {more} more" if more > 0 else ""), entities
 
 
 def _due_words(view: ReminderView) -> str:
@@ -92,7 +102,9 @@ def reminder_card(view: ReminderView, tz: ZoneInfo) -> Element:
         ]),
     ]
     if view.outstanding_agencies:
-        body.append(para("Still outstanding: " + ", ".join(escape_markdown(a) for a in view.outstanding_agencies)))
+        shown = [escape_markdown(a) for a in view.outstanding_agencies[:MAX_LISTED_AGENCIES]]
+        more = len(view.outstanding_agencies) - MAX_LISTED_AGENCIES
+        body.append(para("Still outstanding: " + ", ".join(shown) + (f" and {more} more" if more > 0 else "")))
     if mention_text:
         body.append(para(("For " if view.kind is not ReminderKind.OVERDUE else "Escalated to ") + mention_text))
     if view.delayed:
@@ -116,7 +128,9 @@ def done_actions(reference: str, d: DeadlineRow) -> list[Element]:
     if d.asks_for_date:
         inputs.append({"type": "Input.Date", "id": "done_on", "label": "Date it was done", "isRequired": True,
                        "errorMessage": "Give the date."})
-    which = f"Mark done: {d.label}"  # read as the button's description: a timeline has one per open step
+    # Read as the button's description (a timeline has one per open step); it is repeated on the
+    # button and its fallback, so a long label is shortened here to keep the timeline small.
+    which = f"Mark done: {truncate(d.label, 60)}"
     done = execute("Mark done", MARK_DONE, reference, style="positive", tooltip=which, step=d.id)
     if inputs:
         return [{"type": "Action.ShowCard", "title": "Mark done", "tooltip": which,
@@ -130,14 +144,14 @@ def done_card(reference: str, d: DeadlineRow, tz: ZoneInfo) -> Element:
         para(f"{reference}", subtle=True, size="Small"),
         {"type": "Container", "style": "good", "items": [heading(f"Done: {escape_markdown(d.label)}",
                                                                  size="Default")]},
-        literal(f"Marked done by {d.done_by_name or 'someone'} on {_when(d.done_at, tz)}"
+        literal(f"Marked done by {person(d.done_by_name)} on {_when(d.done_at, tz)}"
                 + (f"; done on {d.done_on:%d %b %Y}" if d.done_on else "")),
     ], actions=[execute("Timeline", TIMELINE, reference, validate=False)])
 
 
 def _step_state(d: DeadlineRow, tz: ZoneInfo, today: date) -> str:
     if d.status == "done":
-        return f"✅ done {d.done_on:%d %b} by {escape_markdown(d.done_by_name or 'someone')}" if d.done_on else "✅ done"
+        return f"✅ done {d.done_on:%d %b} by {escape_markdown(person(d.done_by_name))}" if d.done_on else "✅ done"
     if d.due_at is None:
         return "⏳ pending (waits for " + labels_anchor(d.anchor).lower() + ")"
     due_day = d.due_at.astimezone(tz).date()
@@ -176,7 +190,7 @@ def timeline_card(t: Timeline, tz: ZoneInfo) -> Element:
             if r.returned_at is None:
                 body.append(action_set([execute(f"Mark {r.agency[:30]} returned", AGENCY_RETURNED, s.reference,
                                                 validate=False, agency_request=r.id)]))
-    return card(body)
+    return fit(card(body))  # many agencies with long contacts: shortened for display only
 
 
 def status_card(lines: list[StatusLine], total: int, tz: ZoneInfo) -> Element:
@@ -217,8 +231,10 @@ def _status(value: str) -> str:
         return value
 
 
-def agency_prompt_card(case: CaseSummary, agencies: list[str], *, error: str | None = None) -> Element:
+def agency_prompt_card(case: CaseSummary, agencies: list[str], *, error: str | None = None,
+                       field: str | None = None, typed: dict[str, str] | None = None) -> Element:
     choices = sorted(set(agencies) | {case.referring_agency})
+    contacts = (typed or {}).get("contacts")
     body: list[Element] = [
         heading("Information requests to agencies", size="Medium"),
         para(f"The panel decided on a rapid review for **{case.reference}** ({case.pseudonym}). Record which agencies "
@@ -226,9 +242,12 @@ def agency_prompt_card(case: CaseSummary, agencies: list[str], *, error: str | N
         {"type": "Input.ChoiceSet", "id": "agencies", "label": "Agencies asked", "isMultiSelect": True,
          "style": "expanded", "isRequired": True, "errorMessage": "Choose at least one agency.",
          "choices": [{"title": a, "value": a} for a in choices]},
-        {"type": "Input.Text", "id": "contacts", "isMultiline": True, "maxLength": 2000,
-         "label": "Contact for each (one per line, 'Agency: name, e-mail')"},
+        {"type": "Input.Text", "id": "contacts", "isMultiline": True, "maxLength": cap("agencies.contacts"),
+         "label": "Contact for each (one per line, 'Agency: name, e-mail')",
+         **({"value": within(contacts, cap("agencies.contacts"))} if contacts else {})},
     ]
-    if error:
+    if error and field == "contacts":  # next to the box it is about
+        body.append(error_text(error))
+    elif error:
         body.append(notice(escape_markdown(error), style="attention"))
     return card(body, actions=[execute("Record requests", AGENCIES_RECORD, case.reference, style="positive")])

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from bot.domain.limits import NAME
 from bot.domain.text import truncate
 
 CARD_VERSION = "1.5"
@@ -132,6 +133,13 @@ _MARKDOWN_SPECIALS = str.maketrans({c: "\\" + c for c in "\\*_`[]<>~|"})
 def escape_markdown(text: str) -> str:
     """For our own strings that embed a value inside Markdown TextBlock text."""
     return text.translate(_MARKDOWN_SPECIALS)
+
+
+def person(name: str | None, *, empty: str = "someone") -> str:
+    """A person's name as a card shows it: names come from Teams (display names) or from a form
+    and are capped where they are stored, but a card never trusts that — it shows at most
+    `NAME` characters (bot/domain/limits.py) of any name, whatever is in the database."""
+    return truncate(" ".join((name or "").split()), NAME) or empty
 
 
 def heading(text: str, *, size: str = "Large") -> Element:

@@ -7,14 +7,17 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.case import Case, CaseSummary
+from bot.domain.limits import cap, within
 from bot.domain.meeting import MeetingOutcome
 from bot.domain.partnership import Partner
 from bot.services.ports import DeadlineRow, MeetingRecord
+from cards.budget import fit
 from cards.common import (
     Element,
     Verb,
     action_set,
     card,
+    error_text,
     escape_markdown,
     execute,
     facts,
@@ -22,6 +25,7 @@ from cards.common import (
     literal,
     notice,
     para,
+    person,
     subheading,
     verbs,
 )
@@ -31,6 +35,8 @@ PICK, CHOOSE, RETRY, CANCEL, OUTCOME = (
 OUTCOME_INPUTS = frozenset({"local_cspr", "national_review", "rationale", "immediate_actions", "learning",
                             "agencies_involved", "agencies_absent", "participants", "quorum_local_authority",
                             "quorum_police", "quorum_health"})
+TEXT_INPUTS = frozenset({"rationale", "immediate_actions", "learning", "agencies_involved", "agencies_absent",
+                         "participants"})
 VERBS = verbs(
     Verb(PICK, frozenset({"start"})),
     Verb(CHOOSE, frozenset({"date", "time"})),
@@ -73,9 +79,9 @@ def when(start: datetime, end: datetime, tz: ZoneInfo) -> str:
 def _attendees_by_partner(meeting: MeetingRecord) -> list[tuple[str, str]]:
     rows = []
     for partner in Partner:
-        names = [a["name"] for a in meeting.attendees if a.get("partner") == partner.value]
+        names = [person(a.get("name")) for a in meeting.attendees if a.get("partner") == partner.value]
         rows.append((partner.title, ", ".join(names) or "nobody listed"))
-    chairs = [a["name"] for a in meeting.attendees if a.get("role") == "chair"]
+    chairs = [person(a.get("name")) for a in meeting.attendees if a.get("role") == "chair"]
     rows.append(("Chair", ", ".join(chairs) or "nobody listed"))
     return rows
 
@@ -90,7 +96,7 @@ def meeting_card(case: CaseSummary, meeting: MeetingRecord, papers: DeadlineRow 
               + ([("Papers due", f"{papers.due_at.astimezone(tz):%a %d %b %Y, %H:%M}")]
                  if papers and papers.due_at else [])),
     ]
-    unknown = [name for o in meeting.options for name in o.get("availability_unknown", [])]
+    unknown = [person(name) for o in meeting.options for name in o.get("availability_unknown", [])]
     if unknown:
         body.append(notice("Booked without seeing the calendars of: " + ", ".join(escape_markdown(n) for n in unknown)
                            + " (they are not readable from this tenant). Please check they can attend.",
@@ -122,7 +128,7 @@ def slot_choice_card(case: CaseSummary, meeting: MeetingRecord, tz: ZoneInfo) ->
     ]
     for option in meeting.options:
         start, end = datetime.fromisoformat(option["start"]), datetime.fromisoformat(option["end"])
-        busy = option.get("busy") or []
+        busy = [person(name) for name in option.get("busy") or []]
         body.append({"type": "Container", "separator": True, "items": [
             subheading(f"**{when(start, end, tz)}**"),
             literal("Busy: " + ", ".join(busy) if busy else "Everyone free"),
@@ -169,7 +175,7 @@ def chair_notes_card(case: Case, meeting: MeetingRecord, tz: ZoneInfo) -> Elemen
         para("Institutional setting (4.7): " + r.incident.institutional_setting.value, size="Small"),
         para("**5 Conclusion**: whether a review is proposed locally or nationally, and why.", size="Small"),
     ]
-    return card(body)
+    return fit(card(body))
 
 
 def outcome_card(case: CaseSummary, *, error: str | None = None, field: str | None = None,
@@ -177,14 +183,24 @@ def outcome_card(case: CaseSummary, *, error: str | None = None, field: str | No
     typed = typed or {}
 
     def value(name: str) -> dict[str, str]:
-        return {"value": typed[name]} if typed.get(name) else {}
+        return {"value": typed[name][:40]} if typed.get(name) else {}
+
+    def text(name: str, label: str, *, required: str | None = None) -> list[Element]:
+        """A text box at the field's cap (bot/domain/limits.py); a refused over-long answer is
+        shown again cut to it, with the refusal next to it."""
+        limit = cap(f"outcome.{name}")
+        element: Element = {"type": "Input.Text", "id": name, "label": label, "isMultiline": True,
+                            "maxLength": limit, **({"value": within(typed[name], limit)} if typed.get(name) else {})}
+        if required:
+            element |= {"isRequired": True, "errorMessage": required}
+        return [element, *([error_text(error)] if error and field == name else [])]
 
     def toggle(name: str, partner: str) -> Element:
         # Labelled like every input, and the title says the partner too, so the checkbox's name says
         # which partner it is about whichever of the two a client reads.
         return {"type": "Input.Toggle", "id": name, "label": partner,
                 "title": f"{partner} was present at the meeting", "valueOn": "true", "valueOff": "false",
-                **({"value": typed[name]} if typed.get(name) else {})}
+                **({"value": typed[name][:10]} if typed.get(name) else {})}
 
     yes_no = [{"title": "Yes", "value": "yes"}, {"title": "No", "value": "no"}]
     body: list[Element] = [
@@ -196,23 +212,17 @@ def outcome_card(case: CaseSummary, *, error: str | None = None, field: str | No
         {"type": "Input.ChoiceSet", "id": "national_review", "label": "Is a national review recommended?",
          "isRequired": True, "errorMessage": "Answer yes or no.", "style": "expanded", "choices": yes_no,
          **value("national_review")},
-        {"type": "Input.Text", "id": "rationale", "label": "Rationale", "isMultiline": True, "isRequired": True,
-         "errorMessage": "Give the rationale.", "maxLength": 2000, **value("rationale")},
-        {"type": "Input.Text", "id": "immediate_actions", "label": "Immediate actions needed for children's safety",
-         "isMultiline": True, "maxLength": 2000, **value("immediate_actions")},
-        {"type": "Input.Text", "id": "learning", "label": "Learning identified", "isMultiline": True,
-         "maxLength": 2000, **value("learning")},
-        {"type": "Input.Text", "id": "agencies_involved", "label": "Agencies involved in the rapid review",
-         "isMultiline": True, "maxLength": 2000, **value("agencies_involved")},
-        {"type": "Input.Text", "id": "agencies_absent", "label": "Agencies whose absence needs explaining, and why",
-         "isMultiline": True, "maxLength": 2000, **value("agencies_absent")},
-        {"type": "Input.Text", "id": "participants", "label": "Who took part in the decision", "isMultiline": True,
-         "isRequired": True, "errorMessage": "Say who took part.", "maxLength": 2000, **value("participants")},
+        *text("rationale", "Rationale", required="Give the rationale."),
+        *text("immediate_actions", "Immediate actions needed for children's safety"),
+        *text("learning", "Learning identified"),
+        *text("agencies_involved", "Agencies involved in the rapid review"),
+        *text("agencies_absent", "Agencies whose absence needs explaining, and why"),
+        *text("participants", "Who took part in the decision", required="Say who took part."),
         subheading("Quorum: the statutory partners present at the meeting"),
         toggle("quorum_local_authority", "Local authority"), toggle("quorum_police", "Police"),
         toggle("quorum_health", "Health (ICB)"),
     ]
-    if error:
+    if error and field not in TEXT_INPUTS:
         body.insert(2, notice(escape_markdown(error), style="attention"))
     return card(body, actions=[execute("Save the outcome", OUTCOME, case.reference, style="positive")])
 
@@ -231,12 +241,12 @@ def outcome_summary_card(case: CaseSummary, outcome: MeetingOutcome) -> Element:
 
 
 def outcome_for_referrer_card(case: CaseSummary, outcome: MeetingOutcome) -> Element:
-    return card([heading("Rapid review outcome", size="Medium"),
+    return fit(card([heading("Rapid review outcome", size="Medium"),
                  para(f"Your referral **{case.reference}** ({case.pseudonym}) was considered at the rapid review "
                       "meeting."),
                  facts([("Local review recommended", outcome.local_cspr.value.capitalize()),
                         ("National review recommended", outcome.national_review.value.capitalize())]),
-                 literal(outcome.rationale)])
+                 literal(outcome.rationale)]))
 
 
 def record_card(case: CaseSummary, outcome: MeetingOutcome, url: str) -> Element:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from bot.domain.partnership import Partner, Role
 from bot.services.ports import MemberRecord
+from cards.budget import fit
 from cards.common import Element, card, heading, literal, para, subheading
+from cards.common import person as shown
 
 
 def members_card(members: list[MemberRecord]) -> Element:
@@ -19,11 +21,11 @@ def members_card(members: list[MemberRecord]) -> Element:
         body.append(subheading(title))
         if not people:
             body.append(para("Nobody yet", subtle=True))
-        for person in people:
-            where = f" — {person.organisation}" if person.organisation else ""
-            added = " (added in Teams)" if person.source == "teams" else ""
-            body.append(literal(f"{person.name}{where}{added}"))
+        for member in people:
+            where = f" — {shown(member.organisation)}" if member.organisation else ""
+            added = " (added in Teams)" if member.source == "teams" else ""
+            body.append(literal(f"{shown(member.name)}{where}{added}"))
     body.append(para("Partnership managers change it here: **@Rapid Review add @Name as police** (or local "
                      "authority, health, chair, partnership manager), **@Rapid Review remove @Name**.", size="Small",
                      subtle=True))
-    return card(body)
+    return fit(card(body))  # a very large roster: names shortened for display

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 
 from cards.common import Element, escape_markdown, facts, heading, para
+from cards.common import person as shown
 
 BANNER_ID = "training-banner"
 TRAINING_COMMANDS = [
@@ -28,7 +29,7 @@ def banner(training_date: str, acting: str | None = None) -> Element:
          "spacing": "None"},
     ]
     if acting:
-        items.append({"type": "TextBlock", "text": f"Acting as {escape_markdown(acting)}", "size": "Small", "wrap": True,
+        items.append({"type": "TextBlock", "text": f"Acting as {escape_markdown(shown(acting))}", "size": "Small", "wrap": True,
                       "spacing": "None"})
     return {"type": "Container", "id": BANNER_ID, "style": "attention", "items": items}
 
@@ -52,4 +53,4 @@ def with_training_help(card: Element) -> Element:
 
 
 def inbox_note(person: str, sent_at: str) -> Element:
-    return para(f"*Inbox of {escape_markdown(person)} · sent {sent_at}*", subtle=True, size="Small")
+    return para(f"*Inbox of {escape_markdown(shown(person))} · sent {sent_at}*", subtle=True, size="Small")

@@ -14,9 +14,12 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.domain.limits import NAME, cap, within
 from bot.domain.partnership import Partner
+from bot.domain.text import truncate
 from bot.domain.votes import VoteChoice
 from bot.services.panel import PanelView
+from cards.budget import fit
 from cards.common import (
     QUERY_ID,
     Element,
@@ -30,6 +33,7 @@ from cards.common import (
     literal,
     notice,
     para,
+    person,
     subheading,
     verbs,
 )
@@ -60,7 +64,7 @@ def _partner_rows(view: PanelView, tz: ZoneInfo) -> Element:
         else:  # the voter's name comes from Teams, so it is shown literally
             status = {"type": "RichTextBlock", "inlines": [
                 {"type": "TextRun", "text": vote.choice.short, "weight": "Bolder"},
-                {"type": "TextRun", "text": f" — {vote.voter_name}, {_when(vote.cast_at, tz)}"},
+                {"type": "TextRun", "text": f" — {person(vote.voter_name)}, {_when(vote.cast_at, tz)}"},
             ]}
         rows.append({
             "type": "ColumnSet",
@@ -86,7 +90,7 @@ def _decision_block(view: PanelView, tz: ZoneInfo) -> list[Element]:
         vote = view.votes.get(partner)
         if vote is None:
             continue
-        who = vote.voter_name + (f", {vote.organisation}" if vote.organisation else "")
+        who = person(vote.voter_name) + (f", {person(vote.organisation)}" if vote.organisation else "")
         items.append(para(f"**{partner.title}** · {vote.choice.short}"))
         items.append(literal(who, subtle=True))
         items.append(literal(vote.rationale))
@@ -140,7 +144,22 @@ def panel_card(view: PanelView, tz: ZoneInfo) -> Element:
         refresh = {"action": {"type": "Action.Execute", "verb": REFRESH,
                               "data": {"verb": REFRESH, "action": REFRESH, "ref": case.reference, "v": view.round}},
                    "userIds": view.panel_user_ids}
-    return card(body, actions=actions, refresh=refresh)
+    return fit(card(body, actions=actions, refresh=refresh))
+
+
+def _text_input(name: str, label: str, value: str | None, *, required: str | None = None,
+                placeholder: str | None = None) -> Element:
+    """A text box of the voting card: Teams stops typing at the field's cap (bot/domain/limits.py),
+    and a refused over-long text is shown again cut to it, so the card stays inside Teams' limit."""
+    limit = cap(f"vote.{name}")
+    element: Element = {"type": "Input.Text", "id": name, "label": label, "isMultiline": True, "maxLength": limit}
+    if required:
+        element |= {"isRequired": True, "errorMessage": required}
+    if placeholder:
+        element["placeholder"] = placeholder
+    if value:
+        element["value"] = within(value, limit)
+    return element
 
 
 def member_card(view: PanelView, tz: ZoneInfo, partner: Partner, *, message: str | None = None,
@@ -155,7 +174,7 @@ def member_card(view: PanelView, tz: ZoneInfo, partner: Partner, *, message: str
         return base
     current = view.votes.get(partner)
     typed = typed or {}
-    choice = typed.get("choice") or (current.choice.value if current else None)
+    choice = (typed.get("choice") or "")[:40] or (current.choice.value if current else None)
 
     def field_error(name: str) -> list[Element]:
         return [error_text(error)] if error and error_field == name else []
@@ -167,20 +186,14 @@ def member_card(view: PanelView, tz: ZoneInfo, partner: Partner, *, message: str
          "choices": [{"title": c.title, "value": c.value} for c in VoteChoice],
          **({"value": choice} if choice else {})},
         *field_error("choice"),
-        {"type": "Input.Text", "id": "rationale", "label": "Rationale for the decision", "isMultiline": True,
-         "isRequired": True, "errorMessage": "Give your rationale.", "maxLength": 2000,
-         "placeholder": "Why this pathway (see the Virtual Panel guidance)",
-         **({"value": typed.get("rationale") or (current.rationale if current else "")}
-            if (typed.get("rationale") or current) else {})},
+        _text_input("rationale", "Rationale for the decision",
+                    typed.get("rationale") or (current.rationale if current else None), required="Give your rationale.",
+                    placeholder="Why this pathway (see the Virtual Panel guidance)"),
         *field_error("rationale"),
-        {"type": "Input.Text", "id": "serious_harm_basis", "isMultiline": True, "maxLength": 2000,
-         "label": "For a rapid review: how the serious harm criteria are met",
-         **({"value": typed.get("serious_harm_basis") or ((current.serious_harm_basis if current else None) or "")}
-            if (typed.get("serious_harm_basis") or (current and current.serious_harm_basis)) else {})},
+        _text_input("serious_harm_basis", "For a rapid review: how the serious harm criteria are met",
+                    typed.get("serious_harm_basis") or (current.serious_harm_basis if current else None)),
         *field_error("serious_harm_basis"),
-        {"type": "Input.Text", "id": "question", "isMultiline": True, "maxLength": 2000,
-         "label": "For queries: your question to the referrer",
-         **({"value": typed["question"]} if typed.get("question") else {})},
+        _text_input("question", "For queries: your question to the referrer", typed.get("question")),
         *field_error("question"),
         para("Rationales are shown in this channel: do not include names, dates of birth or addresses.",
              size="Small", subtle=True),
@@ -203,17 +216,18 @@ def query_card(view: PanelView, question: str, asked_by: str, query_id: int, *, 
     body: list[Element] = [
         heading("The panel has a question", size="Medium"),
         para(f"About your referral **{view.case.reference}** ({view.case.pseudonym}), from "
-             f"{escape_markdown(asked_by)}:"),
+             f"{escape_markdown(truncate(asked_by, 2 * NAME))}:"),
         literal(question),
         {"type": "Input.Text", "id": "answer", "label": "Your answer", "isMultiline": True, "isRequired": True,
-         "errorMessage": "Write your answer.", "maxLength": 2000, **({"value": typed} if typed else {})},
+         "errorMessage": "Write your answer.", "maxLength": cap("query.answer"),
+         **({"value": within(typed, cap("query.answer"))} if typed else {})},
     ]
     if error:
         body.append(error_text(error))
     body.append(para("Your answer is added to the case and shared in the panel channel with the child's details "
                      "removed. Please do not include names, dates of birth or addresses.", size="Small",
                      subtle=True))
-    return card(body, actions=[execute("Send answer", ANSWER, view.case.reference, query=query_id)])
+    return fit(card(body, actions=[execute("Send answer", ANSWER, view.case.reference, query=query_id)]))
 
 
 def answered_card(reference: str) -> Element:
@@ -222,13 +236,13 @@ def answered_card(reference: str) -> Element:
 
 
 def answer_notice_card(view: PanelView, partner_title: str, redacted_answer: str) -> Element:
-    return card([
+    return fit(card([
         para("Virtual panel", subtle=True, size="Small"),
         heading(f"{view.case.reference} · {view.case.pseudonym}: the referrer answered", size="Medium"),
         para(f"Question from {escape_markdown(partner_title)}. The answer (identifiers removed):"),
         literal(redacted_answer),
         para("The votes have been cleared: please vote again on the case card.", weight="Bolder"),
-    ])
+    ]))
 
 
 def decision_for_referrer_card(view: PanelView, tz: ZoneInfo) -> Element:
@@ -241,7 +255,7 @@ def decision_for_referrer_card(view: PanelView, tz: ZoneInfo) -> Element:
     for partner in Partner:
         vote = view.votes.get(partner)
         if vote:
-            body += [para(f"**{partner.title}** ({escape_markdown(vote.voter_name)})"), literal(vote.rationale)]
+            body += [para(f"**{partner.title}** ({escape_markdown(person(vote.voter_name))})"), literal(vote.rationale)]
     next_steps = {
         VoteChoice.RAPID_REVIEW: "A rapid review will be held. You may be asked for your agency's information.",
         VoteChoice.PRACTICE_REVIEW: "The partnership will arrange a practice (learning) review.",
@@ -250,7 +264,7 @@ def decision_for_referrer_card(view: PanelView, tz: ZoneInfo) -> Element:
     }.get(decision.outcome)
     if next_steps:
         body.append(para(next_steps))
-    return card(body)
+    return fit(card(body))
 
 
 def disagreement_prompt_card(view: PanelView, tz: ZoneInfo, hours: int) -> Element:

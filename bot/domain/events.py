@@ -59,6 +59,10 @@ class EventKind(StrEnum):
     FILE_LINK_ISSUED = "file_link_issued"
     CASE_EXPORTED = "case_exported"
     FILE_LINK_REFUSED = "file_link_refused"  # a one-time link used twice, expired or unknown
+    # a send in doubt after a crash (bot/services/sends.py)
+    SEND_ADOPTED = "send_adopted"  # found in the channel through Graph: recorded as sent, not posted again
+    SEND_RESENT = "send_resent"  # could not be checked: sent once more, saying it may be a second copy
+    SEND_GIVEN_UP = "send_given_up"  # the one re-send was itself in doubt: never a third copy
 
 
 class Event(BaseModel):

@@ -14,8 +14,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from bot.domain.referral import OptionalText, YesNo, _blank_to_none, _text
-from bot.domain.text import LONG_TEXT
+from bot.domain.limits import MaxLength, cap
+from bot.domain.referral import YesNo, _blank_to_none, _text
 from bot.domain.timeline import WorkingCalendarPort
 
 Interval = tuple[datetime, datetime]
@@ -95,12 +95,16 @@ class MeetingOutcome(BaseModel):
 
     local_cspr: YesNo
     national_review: YesNo
-    rationale: Annotated[str, BeforeValidator(_text), Field(min_length=20, max_length=LONG_TEXT)]
-    immediate_actions: OptionalText = None
-    learning: OptionalText = None
-    agencies_involved: OptionalText = None
-    agencies_absent: OptionalText = None
-    participants: Annotated[str, BeforeValidator(_text), Field(min_length=3, max_length=LONG_TEXT)]
+    rationale: Annotated[str, BeforeValidator(_text), Field(min_length=20), MaxLength(cap("outcome.rationale"))]
+    immediate_actions: Annotated[Annotated[str, MaxLength(cap("outcome.immediate_actions"))] | None,
+                                 BeforeValidator(_text)] = None
+    learning: Annotated[Annotated[str, MaxLength(cap("outcome.learning"))] | None,
+                        BeforeValidator(_text)] = None
+    agencies_involved: Annotated[Annotated[str, MaxLength(cap("outcome.agencies_involved"))] | None,
+                                 BeforeValidator(_text)] = None
+    agencies_absent: Annotated[Annotated[str, MaxLength(cap("outcome.agencies_absent"))] | None,
+                               BeforeValidator(_text)] = None
+    participants: Annotated[str, BeforeValidator(_text), Field(min_length=3), MaxLength(cap("outcome.participants"))]
     quorum_local_authority: bool = False
     quorum_police: bool = False
     quorum_health: bool = False

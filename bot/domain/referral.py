@@ -35,7 +35,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from bot.domain.text import LONG_TEXT, SHORT_TEXT, clean_line, clean_text
+from bot.domain.limits import MaxLength, cap
+from bot.domain.text import clean_line, clean_text
 
 MAX_CHILDREN = 4
 # Incidents before this date are refused unless the partnership's file says otherwise
@@ -84,16 +85,11 @@ def _true(value: Any) -> Any:
     return str(value).strip().lower() in {"true", "1", "yes", "on"} if not isinstance(value, bool) else value
 
 
-_ShortStr = Annotated[str, Field(max_length=SHORT_TEXT)]
-_LongStr = Annotated[str, Field(max_length=LONG_TEXT)]
-_Str100 = Annotated[str, Field(max_length=100)]
+def _max(field: str) -> Any:
+    """The field's cap from the one table of caps (bot/domain/limits.py)."""
+    return MaxLength(cap(field))
 
-Line = Annotated[_ShortStr, BeforeValidator(_line)]
-Text = Annotated[_LongStr, BeforeValidator(_text)]
-OptionalLine = Annotated[_ShortStr | None, BeforeValidator(_line)]
-OptionalText = Annotated[_LongStr | None, BeforeValidator(_text)]
-Name100 = Annotated[_Str100, BeforeValidator(_line)]
-OptionalName100 = Annotated[_Str100 | None, BeforeValidator(_line)]
+
 OptionalDate = Annotated[date | None, BeforeValidator(_blank_to_none)]
 OptionalTime = Annotated[time | None, BeforeValidator(_blank_to_none)]
 
@@ -120,15 +116,15 @@ class FormSection(BaseModel):
 
 
 class ReferrerDetails(FormSection):
-    agency: Line
-    name: Name100
-    email: Annotated[EmailStr, BeforeValidator(_line)]
-    job_title: Name100
-    telephone: Annotated[Annotated[str, Field(max_length=40, pattern=r"^[0-9 +()\-]*$")] | None, BeforeValidator(_line)] = None
-    discussed_with: Text
-    lead_name: OptionalName100 = None
-    lead_role: OptionalName100 = None
-    lead_contact: OptionalLine = None
+    agency: Annotated[Annotated[str, _max("referrer.agency")], BeforeValidator(_line)]
+    name: Annotated[Annotated[str, _max("referrer.name")], BeforeValidator(_line)]
+    email: Annotated[Annotated[EmailStr, _max("referrer.email")], BeforeValidator(_line)]
+    job_title: Annotated[Annotated[str, _max("referrer.job_title")], BeforeValidator(_line)]
+    telephone: Annotated[Annotated[str, MaxLength(cap("referrer.telephone")), Field(pattern=r"^[0-9 +()\-]*$")] | None, BeforeValidator(_line)] = None
+    discussed_with: Annotated[Annotated[str, _max("referrer.discussed_with")], BeforeValidator(_text)]
+    lead_name: Annotated[Annotated[str, _max("referrer.lead_name")] | None, BeforeValidator(_line)] = None
+    lead_role: Annotated[Annotated[str, _max("referrer.lead_role")] | None, BeforeValidator(_line)] = None
+    lead_contact: Annotated[Annotated[str, _max("referrer.lead_contact")] | None, BeforeValidator(_line)] = None
 
     @field_validator("agency")
     @classmethod
@@ -191,15 +187,16 @@ class IncidentDetails(FormSection):
     # Asked only when `incident_date_needs_confirmation` (the card shows the checkbox then).
     incident_date_confirmed: Annotated[bool, BeforeValidator(_true)] = False
     incident_time: OptionalTime = None
-    incident_location: OptionalLine = None
+    incident_location: Annotated[Annotated[str, _max("incident.incident_location")] | None,
+                                 BeforeValidator(_line)] = None
     outcome: HarmOutcome
     abuse_or_neglect: AbuseOrNeglect
     looked_after: YesNoUnknown
     outside_england: YesNoUnknown = YesNoUnknown.NO
     institutional_setting: YesNoUnknown = YesNoUnknown.NO
-    other_areas: OptionalText = None
+    other_areas: Annotated[Annotated[str, _max("incident.other_areas")] | None, BeforeValidator(_text)] = None
     la_aware_date: OptionalPastDate = None
-    summary: Text
+    summary: Annotated[Annotated[str, _max("incident.summary")], BeforeValidator(_text)]
 
     @field_validator("incident_date")
     @classmethod
@@ -254,13 +251,14 @@ def age_on(born: date, on: date) -> int:
 
 
 class ChildDetails(FormSection):
-    name: Name100
+    name: Annotated[Annotated[str, _max("child.name")], BeforeValidator(_line)]
     date_of_birth: OptionalPastDate = None
     estimated_age: Annotated[Annotated[int, Field(ge=0, le=30)] | None, BeforeValidator(_blank_to_none)] = None
     gender: Gender
-    disability: OptionalText = None
-    ethnicity: OptionalName100 = None
-    current_location: OptionalLine = None
+    disability: Annotated[Annotated[str, _max("child.disability")] | None, BeforeValidator(_text)] = None
+    ethnicity: Annotated[Annotated[str, _max("child.ethnicity")] | None, BeforeValidator(_line)] = None
+    current_location: Annotated[Annotated[str, _max("child.current_location")] | None,
+                                BeforeValidator(_line)] = None
     care_status: CareStatus = CareStatus.NONE
 
     @model_validator(mode="after")
@@ -292,21 +290,22 @@ class ChildDetails(FormSection):
 
 class ChildrenDetails(FormSection):
     children: list[ChildDetails] = Field(min_length=1, max_length=MAX_CHILDREN)
-    family_members: OptionalText = None
+    family_members: Annotated[Annotated[str, _max("children.family_members")] | None,
+                              BeforeValidator(_text)] = None
 
 
 # ---- Section 5: your views -----------------------------------------------------------
 
 
 class ReferrerViews(FormSection):
-    meets_criteria: Text
-    worked_well: OptionalText = None
-    not_worked_well: OptionalText = None
-    key_issues: OptionalText = None
+    meets_criteria: Annotated[Annotated[str, _max("views.meets_criteria")], BeforeValidator(_text)]
+    worked_well: Annotated[Annotated[str, _max("views.worked_well")] | None, BeforeValidator(_text)] = None
+    not_worked_well: Annotated[Annotated[str, _max("views.not_worked_well")] | None, BeforeValidator(_text)] = None
+    key_issues: Annotated[Annotated[str, _max("views.key_issues")] | None, BeforeValidator(_text)] = None
     family_consulted: YesNo
-    family_not_consulted_reason: OptionalText = None
+    family_not_consulted_reason: Annotated[Annotated[str, _max("views.family_not_consulted_reason")] | None, BeforeValidator(_text)] = None
     key_worker_consulted: YesNo
-    key_worker_not_consulted_reason: OptionalText = None
+    key_worker_not_consulted_reason: Annotated[Annotated[str, _max("views.key_worker_not_consulted_reason")] | None, BeforeValidator(_text)] = None
 
     @model_validator(mode="after")
     def _reasons(self) -> ReferrerViews:
@@ -417,7 +416,8 @@ def _friendly(error: ErrorDetails) -> str:
     if kind == "missing" or (kind in {"string_type", "enum", "bool_parsing"} and error.get("input") in (None, "")):
         return "This is required."
     if kind in {"string_too_long", "too_long"} and isinstance(error.get("input"), str):
-        return f"This is too long: keep it to {ctx.get('max_length')} characters (you have {len(error['input'])})."
+        return str(error["msg"]) if "length" in ctx else (
+            f"{ctx.get('max_length'):,} characters at most — you wrote {len(error['input']):,}.")
     if kind == "too_long":
         return f"No more than {ctx.get('max_length')} here."
     if kind in {"date_from_datetime_parsing", "date_parsing", "date_type", "date_from_datetime_inexact"}:

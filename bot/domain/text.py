@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bot.domain.limits import length, within
+
 # C0/C1 controls except tab and newline, plus the format characters that reorder or
 # hide text (bidi overrides and isolates, zero-width joiners/spaces, BOM).
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
@@ -33,5 +35,7 @@ def clean_line(value: str) -> str:
 
 
 def truncate(value: str, limit: int) -> str:
-    """Shorten for display only; the stored value is never truncated."""
-    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
+    """Shorten for display only; the stored value is never truncated. `limit` counts characters
+    as Teams does (UTF-16 code units, bot/domain/limits.py), so a shortened text weighs the same
+    on a card in any alphabet."""
+    return value if length(value) <= limit else within(value, limit - 1).rstrip() + "…"

@@ -19,8 +19,9 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.domain.limits import cap, too_long
 from bot.domain.partnership import DecisionRule, Partner
-from bot.domain.text import LONG_TEXT, clean_text
+from bot.domain.text import clean_text
 
 MIN_RATIONALE = 20
 MIN_QUESTION = 10
@@ -99,25 +100,30 @@ def ballot(choice: str | None, rationale: str | None, serious_harm_basis: str | 
     except ValueError as error:
         raise BallotError("Choose one of the five outcomes.", "choice") from error
     reason = clean_text(rationale or "")
+    basis = clean_text(serious_harm_basis or "") or None
+    asked = clean_text(question or "") or None
+    check_lengths({"rationale": reason, "serious_harm_basis": basis, "question": asked})
     if len(reason) < MIN_RATIONALE:
         raise BallotError(f"Give the rationale for your choice (at least {MIN_RATIONALE} characters).", "rationale")
-    if len(reason) > LONG_TEXT:
-        raise BallotError(f"Keep the rationale to {LONG_TEXT} characters.", "rationale")
-    basis = clean_text(serious_harm_basis or "") or None
     if picked is VoteChoice.RAPID_REVIEW and (basis is None or len(basis) < MIN_RATIONALE):
         raise BallotError(
             f"For a rapid review, say how the serious harm criteria are met (at least {MIN_RATIONALE} characters).",
             "serious_harm_basis",
         )
-    if basis and len(basis) > LONG_TEXT:
-        raise BallotError(f"Keep this to {LONG_TEXT} characters.", "serious_harm_basis")
-    asked = clean_text(question or "") or None
     if picked is VoteChoice.QUERIES and (asked is None or len(asked) < MIN_QUESTION):
         raise BallotError("Write the question for the referrer.", "question")
-    if asked and len(asked) > LONG_TEXT:
-        raise BallotError(f"Keep the question to {LONG_TEXT} characters.", "question")
     return (picked, reason, basis if picked is VoteChoice.RAPID_REVIEW else None,
             asked if picked is VoteChoice.QUERIES else None)
+
+
+def check_lengths(typed: Mapping[str, str | None]) -> None:
+    """Refuse any of the voting card's texts over its cap (bot/domain/limits.py), first of all:
+    an over-long rationale is refused whatever else is wrong with the vote, and nothing of it
+    is stored. A check of its own, so other checks of the same texts compose with it."""
+    for name, text in typed.items():
+        message = too_long(text, cap(f"vote.{name}"))
+        if message is not None:
+            raise BallotError(message, name)
 
 
 def partner_for(panel_partners: frozenset[Partner]) -> Partner:

@@ -14,9 +14,10 @@ from datetime import date, datetime, time
 
 from bot.domain.case import Actor, Case, CaseStatus, IncidentKind
 from bot.domain.events import EventKind
+from bot.domain.limits import cap, excerpt, length, too_long
 from bot.domain.outbox import OutboxKind
 from bot.domain.reminders import DELAYED_AFTER, Rag, due_now, is_delayed, next_after, rag
-from bot.domain.text import clean_line
+from bot.domain.text import clean_line, clean_text
 from bot.domain.timeline import (
     Anchor,
     Deadline,
@@ -269,7 +270,8 @@ async def record_agency_requests(ctx: ServiceContext, actor: Actor, reference: s
     case = await ctx.cases.get_case(reference)
     if case is None:
         raise ClockRefused("That case could not be found.")
-    chosen = [clean_line(a)[:100] for a in agencies if clean_line(a)]
+    chosen = [clean_line(a) for a in agencies if clean_line(a)]
+    _check_lengths(chosen, contacts or "")
     contact_of = _contacts(contacts or "")
     if not chosen:
         raise ClockRefused("Choose at least one agency.", "agencies")
@@ -299,6 +301,22 @@ def chases_agency_requests(row: DeadlineRow) -> bool:
         row.owner == Owner.AGENCIES.value and row.anchor != Anchor.REVIEW_COMMISSIONED.value)
 
 
+def _check_lengths(agencies: list[str], contacts: str) -> None:
+    """Refuse an agency's name, the contacts box or one contact over its cap
+    (bot/domain/limits.py); nothing of the press is stored then."""
+    for agency in agencies:
+        if too_long(agency, cap("agencies.agency")):
+            raise ClockRefused(f"An agency's name is {cap('agencies.agency'):,} characters at most: "
+                               f"\"{excerpt(agency)}\" is {length(agency):,}.", "agencies")
+    over = too_long(clean_text(contacts), cap("agencies.contacts"))
+    if over is not None:
+        raise ClockRefused(over, "contacts")
+    for agency, contact in _contacts(contacts).items():
+        if too_long(contact, cap("agencies.contact")):
+            raise ClockRefused(f"Each contact is {cap('agencies.contact'):,} characters at most: the one for "
+                               f"\"{excerpt(agency)}\" has {length(contact):,}.", "contacts")
+
+
 def _contacts(text: str) -> dict[str, str]:
     """"Agency: contact" lines, as typed on the card."""
     found = {}
@@ -306,7 +324,7 @@ def _contacts(text: str) -> dict[str, str]:
         if ":" in line:
             agency, contact = line.split(":", 1)
             if clean_line(agency) and clean_line(contact):
-                found[clean_line(agency).lower()] = clean_line(contact)[:200]
+                found[clean_line(agency).lower()] = clean_line(contact)
     return found
 
 

@@ -22,15 +22,20 @@ from bot.domain.lifecycle import CaseStatus, Mover
 from bot.domain.meeting import MeetingOutcome, Slot, best, candidates, earliest_free
 from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Role
+from bot.domain.redaction import redact
 from bot.domain.timeline import Anchor
 from bot.services import deadlines
 from bot.services.audit import audit
 from bot.services.context import ServiceContext
 from bot.services.ports import Attendee, MeetingError, MeetingRecord, OutboxMessage, Transaction
 from bot.services.refusals import MeetingRefused, NotAuthorised
+from bot.services.shared_text import OUTCOME_REASON, refuse_identifiers
 
 # working days from the panel's decision (Stockport Rapid Review Process (2019) and West Midlands procedures)
 FALLBACK_WINDOW = (7, 13)
+# The outcome's free texts that may be shared: refused while they hold an identifier. Who
+# took part is a list of professionals (names, perhaps their work numbers) for the record.
+SHARED_OUTCOME_TEXT = ("rationale", "immediate_actions", "learning", "agencies_involved", "agencies_absent")
 
 
 class RetryLater(Exception):
@@ -323,13 +328,18 @@ async def record_outcome(ctx: ServiceContext, actor: Actor, reference: str, answ
     try:
         outcome = MeetingOutcome.model_validate(answers)
     except ValidationError as error:
-        first = error.errors(include_url=False)[0]
+        found = error.errors(include_url=False)
+        # Text over its cap first: its message says how much was written (bot/domain/limits.py).
+        first = next((e for e in found if e["type"] == "string_too_long"), found[0])
         field = str(first["loc"][0]) if first["loc"] else None
         words = {"rationale": "Give the rationale (at least 20 characters).",
                  "participants": "Say who took part in the decision.",
                  "local_cspr": "Say whether a local review is recommended.",
                  "national_review": "Say whether a national review is recommended."}
-        raise MeetingRefused(words.get(field or "", "Check the answers."), field) from error
+        over = str(first["msg"]) if first["type"] == "string_too_long" else None
+        raise MeetingRefused(over or words.get(field or "", "Check the answers."), field) from error
+    refuse_identifiers({name: getattr(outcome, name) for name in SHARED_OUTCOME_TEXT}, MeetingRefused,
+                       reason=OUTCOME_REASON, verb="saving")
     if not outcome.quorate:
         missing = [name for name, ok in (("local authority", outcome.quorum_local_authority),
                                          ("police", outcome.quorum_police), ("health", outcome.quorum_health)) if not ok]
@@ -357,6 +367,15 @@ async def record_outcome(ctx: ServiceContext, actor: Actor, reference: str, answ
     updated = await ctx.cases.get_case(reference)
     assert updated is not None
     return updated, outcome
+
+
+def shareable_outcome(case: Case, outcome: MeetingOutcome) -> MeetingOutcome:
+    """The outcome as the channel and the referrer may read it: every free text through the
+    redaction step (bot/domain/redaction.py), so an outcome stored before the form refused
+    identifiers is redacted too."""
+    texts = SHARED_OUTCOME_TEXT + ("participants",)
+    return outcome.model_copy(update={name: redact(value, case.referral) for name in texts
+                                      if (value := getattr(outcome, name)) is not None})
 
 
 async def deciders(ctx: ServiceContext, case: Case) -> list[str]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from bot.domain.case import Actor
 from bot.domain.events import EventKind
+from bot.domain.limits import cap
 from bot.domain.partnership import Partner, Role
 from bot.services.audit import audit
 from bot.services.context import ServiceContext
@@ -64,7 +65,7 @@ async def add_member(ctx: ServiceContext, actor: Actor, person: TeamsPerson, rol
         raise Refused("Say which role: **as local authority**, **as police**, **as health**, **as chair** "
                       "or **as partnership manager**.", "role")
     role, partner = ROLE_WORDS[role_word]
-    record = MemberRecord(role=role, partner=partner, name=(person.name or "Unknown")[:100],
+    record = MemberRecord(role=role, partner=partner, name=(person.name or "Unknown")[:cap("person.display_name")],
                           aad_object_id=person.aad_object_id.lower(), upn=person.upn or None, source="teams")
     async with ctx.uow.begin() as tx:  # on the roster and audited, or neither
         await tx.roster.add_member(record, person.teams_id, ctx.clock.now())

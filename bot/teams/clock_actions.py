@@ -8,7 +8,7 @@ from __future__ import annotations
 from bot.domain.case import Actor, parse_reference
 from bot.services import deadlines
 from bot.services.context import ServiceContext
-from bot.services.refusals import ClockRefused, NotAuthorised
+from bot.services.refusals import ClockRefused, NotAuthorised, Refused
 from bot.teams.replies import Reply
 from bot.teams.routes import Pressed
 from cards import clock_cards
@@ -33,6 +33,16 @@ class ClockActions:
         t = await deadlines.record_agency_requests(self.services, p.actor, p.case, chosen,
                                                    p.press.inputs.get("contacts"))
         return Reply(card=clock_cards.timeline_card(t, self.services.tz))
+
+    async def show_agencies_refusal(self, p: Pressed, refused: Refused) -> Reply | None:
+        """A refused record of the agencies asked (a contact over its cap, no agency chosen): the
+        prompt again, with the refusal next to the input and the contacts as typed (cut to the cap)."""
+        case = await self.services.cases.get_case(p.case)
+        if case is None or refused.field not in ("agencies", "contacts"):
+            return None
+        return Reply(card=clock_cards.agency_prompt_card(case.summary, list(self.services.partnership.agencies),
+                                                         error=str(refused), field=refused.field,
+                                                         typed=p.press.inputs))
 
     async def agency_returned(self, p: Pressed) -> Reply:
         t = await deadlines.mark_agency_returned(self.services, p.actor, p.case, p.press.agency_request_id)

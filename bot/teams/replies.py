@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bot.teams.message_size import fitted_invoke_body
 from cards.common import CONTENT_TYPE
 
 # What a failed turn answers; the turn's reference is appended (bot/domain/trace.py).
@@ -22,13 +23,14 @@ class Reply:
 
 def invoke_body(reply: Reply) -> dict[str, Any]:
     """The Universal Actions response body, as a plain dict (docs/architecture.md, Verb table): HTTP 200
-    always, the real outcome in statusCode."""
+    always, the real outcome in statusCode; never over the size budget (bot/teams/message_size.py)."""
     if reply.card is not None and reply.status < 400:
-        return {"statusCode": 200, "type": CONTENT_TYPE, "value": reply.card}
+        return fitted_invoke_body({"statusCode": 200, "type": CONTENT_TYPE, "value": reply.card})
     if reply.status >= 400:
-        return {
+        return fitted_invoke_body({
             "statusCode": reply.status,
             "type": "application/vnd.microsoft.error",
             "value": {"code": "BadRequest" if reply.status == 400 else "Forbidden", "message": reply.text or ""},
-        }
-    return {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": reply.text or "Done."}
+        })
+    return fitted_invoke_body({"statusCode": 200, "type": "application/vnd.microsoft.activity.message",
+                               "value": reply.text or "Done."})

@@ -110,7 +110,8 @@ def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock:
         # the statutory clock (cards/clock_cards.py)
         row(VERBS[clock_cards.MARK_DONE], clock.mark_done, needs_case=True),
         row(VERBS[clock_cards.TIMELINE], clock.timeline, needs_case=True),
-        row(VERBS[clock_cards.AGENCIES_RECORD], clock.record_agencies, needs_case=True),
+        row(VERBS[clock_cards.AGENCIES_RECORD], clock.record_agencies, needs_case=True,
+            on_refused=clock.show_agencies_refusal),
         row(VERBS[clock_cards.AGENCY_RETURNED], clock.agency_returned, needs_case=True),
         # the rapid review meeting (cards/meeting_cards.py)
         row(VERBS[meeting_cards.PICK], meeting.pick, needs_case=True),

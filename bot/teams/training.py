@@ -18,11 +18,13 @@ from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.schema import Activity
 
 from bot.domain.case import Actor
+from bot.domain.limits import excerpt
 from bot.services import deadlines, training
 from bot.services.context import ServiceContext
 from bot.services.outbox import OutboxDispatcher
 from bot.services.ports import Address
 from bot.services.training import NOT_IN_TRAINING, Person, TrainingClockPort, TrainingState
+from bot.teams.message_size import fitted_invoke_body
 from bot.teams.notifier import TeamsNotifier
 from bot.teams.replies import Reply
 from cards import training_cards
@@ -106,7 +108,7 @@ class TrainingEdge:
 
     def wrap_invoke_body(self, body: dict[str, Any], real: RealUser | None) -> dict[str, Any]:
         if body.get("type") == CONTENT_TYPE and isinstance(body.get("value"), dict):
-            return {**body, "value": self.wrap(body["value"], real)}
+            return fitted_invoke_body({**body, "value": self.wrap(body["value"], real)})
         return body
 
 
@@ -185,7 +187,8 @@ class TrainingActions:
             person = training.match_person(everyone, wanted)
             if person is None:
                 names = ", ".join(p.label for p in everyone)
-                return Reply(text=f"I do not know who {wanted!r} is. You can act as: {names}; or **act as me**.")
+                return Reply(text=f"I do not know who {excerpt(wanted)!r} is. You can act as: {names}; or "
+                                  "**act as me**.")
             if person.aad_object_id == real.aad_object_id:
                 person = None
         await self.state.set_acting(real.aad_object_id, person, self.services.clock.now())

@@ -31,6 +31,7 @@ from sqlalchemy import select
 
 from bot.__main__ import QUIET_LOGGERS
 from bot.adapters.db import schema as t
+from bot.domain.limits import within
 from bot.services.channels import WAITING_FOR_CHANNEL
 from cards.common import HARD_MAX_CARD_BYTES, MAX_CARD_BYTES, card_size
 from cards.referral_form import CHILD_FIELDS, FormView, review_card
@@ -288,8 +289,9 @@ async def test_typed_text_is_shown_literally_on_every_card(bot):
 
 
 def _longest(answers_char: str, length: int) -> str:
+    """`length` characters as the caps count them (UTF-16 code units: bot/domain/limits.py)."""
     pattern = f"Long answer {answers_char} é; "
-    return (pattern * (length // len(pattern) + 1))[:length]
+    return within(pattern * (length // len(pattern) + 1), length)
 
 
 def _maximal_answers(char: str) -> dict[str, dict[str, str]]:

@@ -46,6 +46,7 @@ from bot.services.panel import PanelView, ShownVote
 from bot.services.ports import AgencyRequest, DeadlineRow, MeetingRecord, MemberRecord, QueryRecord, StatusRow
 from bot.services.reminder_view import Mention, ReminderView
 from cards import (
+    budget,
     chat,
     clock_cards,
     meeting_cards,
@@ -253,6 +254,7 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("members_card", lambda: roster.members_card(_members())),
     ("with_banner", lambda: training_cards.with_banner(chat.help_card("P"), "Tue 24 Nov 2026", "Laura")),
     ("with_training_help", lambda: training_cards.with_training_help(chat.help_card("P"))),
+    ("oversize_card", lambda: budget.oversize_card(vote_card.panel_card(_panel_view(), TZ), "ab12cd34")),
 ]
 # Builders that return a card to send; other public functions of cards/ return parts of cards.
 _NOT_CARDS = {"card", "section_card", "case_facts", "banner", "inbox_note", "mention_entities", "done_actions",

@@ -23,6 +23,7 @@ from bot.services.panel import PanelView, ShownVote
 from bot.services.ports import MemberRecord, QueryRecord, StatusRow
 from bot.services.reminder_view import Mention
 from cards import (
+    budget,
     chat,
     clock_cards,
     meeting_cards,
@@ -188,6 +189,7 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("members_card", lambda: roster.members_card(_members())),
     ("with_banner", lambda: training_cards.with_banner(chat.help_card(H), "Tue 24 Nov 2026", H)),
     ("with_training_help", lambda: training_cards.with_training_help(chat.help_card(H))),
+    ("oversize_card", lambda: budget.oversize_card(vote_card.panel_card(_panel_view(), TZ), "ab12cd34")),
     ("inbox_note", lambda: {"type": "AdaptiveCard", "body": [training_cards.inbox_note(H, "Tue 24 Nov")]}),
 ]
 

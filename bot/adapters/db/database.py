@@ -54,8 +54,10 @@ def sync_url(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False, keyring: CaseKeyring | None = None) -> None:
+    def __init__(self, url: str, *, echo: bool = False, busy_seconds: float = inline_sqlite.DEFAULT_BUSY_SECONDS,
+                 keyring: CaseKeyring | None = None) -> None:
         self.url = normalise_url(url)
+        self.busy_seconds = busy_seconds  # how long a SQLite lock wait may last (a turn's budget is shorter)
         # How the stores seal identifiers (bot/adapters/db/case_keys.py); the composition root
         # gives it the configured master key, anything else gets the development key.
         self.keyring = keyring or CaseKeyring()
@@ -84,7 +86,7 @@ class Database:
         # statement per write transaction, for nothing.
         url = make_url(self.url).set(drivername="sqlite+inline")
         begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30, "begin": begin},
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": self.busy_seconds, "begin": begin},
                                      pool_reset_on_return=None if immediate else "rollback")
 
         @event.listens_for(engine.sync_engine, "connect")
