@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.adapters.db import schema as t
+from bot.adapters.db.turn_store import STATE_FIELD, state_owner
 from bot.teams.storage import SqlStorage
 from tests.support import activities as A
 from tests.support.harness import VALID, BotHarness, find_action, inputs, reply_of, texts
@@ -63,9 +64,11 @@ def hold_state_writes(h: BotHarness) -> tuple[asyncio.Event, asyncio.Event]:
 async def stored_location(h: BotHarness) -> str:
     """The draft's incident location as the database holds it."""
     async with h.c.db.read() as conn:
-        rows = list(await conn.execute(select(t.bot_state.c.data).where(t.bot_state.c.key.like("%conversations%"))))
-    assert len(rows) == 1
-    state = rows[0].data["DialogState"]["$dialog_state"][0]["$dialog_instance"]["state"]
+        rows = list(await conn.execute(select(t.bot_state.c.key, t.bot_state.c.data)
+                                       .where(t.bot_state.c.key.like("%conversations%"))))
+        assert len(rows) == 1
+        data = await h.c.db.keyring.open_json(conn, state_owner(rows[0].key), STATE_FIELD, rows[0].data)  # sealed
+    state = data["DialogState"]["$dialog_state"][0]["$dialog_instance"]["state"]
     return str(state["raw"]["incident"]["incident_location"])
 
 

@@ -251,8 +251,9 @@ async def test_a_stored_outcome_with_identifiers_reaches_the_referrer_redacted(b
     assert body["statusCode"] == 200 and "Rapid review meeting held" in texts(body["value"])
     async with bot.c.db.write() as conn:  # the outcome as stored before the form refused identifiers
         row = (await conn.execute(select(t.meetings.c.outcome).where(t.meetings.c.case_id == case_id))).one()
+        stored = await bot.c.db.keyring.open_json(conn, case_id, "meetings.outcome", row.outcome)  # sealed at rest
         await conn.execute(update(t.meetings).where(t.meetings.c.case_id == case_id)
-                           .values(outcome={**row.outcome, "rationale": LEAKY}))
+                           .values(outcome={**stored, "rationale": LEAKY}))
     await bot.flush()
     [told] = cards_to(bot, A.RILEY.chat, "Rapid review outcome")
     assert "Seen at [address] ([postcode]); mum on [phone number]" in texts(told)

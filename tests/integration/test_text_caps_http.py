@@ -100,7 +100,9 @@ async def test_a_rationale_at_its_cap_is_recorded(bot):
 
     assert "Vote recorded" in json.dumps(body)
     async with bot.c.db.read() as conn:
-        assert [r.rationale for r in await conn.execute(select(t.votes))] == [at_cap.strip()]
+        stored = [await bot.c.db.keyring.open_text(conn, r.case_id, "votes.rationale", r.rationale)  # sealed at rest
+                  for r in await conn.execute(select(t.votes))]
+    assert stored == [at_cap.strip()]
 
 
 async def test_a_referral_field_over_its_cap_is_refused_on_the_form_and_the_draft_keeps_what_fits(tmp_path):

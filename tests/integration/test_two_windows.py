@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.adapters.db.database import Database
+from bot.adapters.db.turn_store import STATE_FIELD, state_owner
 from tests.support import activities as A
 from tests.support.bot_process import BotProcess
 from tests.support.fake_connector import FakeConnector
@@ -54,11 +55,13 @@ async def press(process: BotProcess, http: aiohttp.ClientSession, connector: Fak
 
 
 async def stored_incident(db: Database) -> dict[str, str]:
-    """The draft's incident answers as the database holds them (plain SQL, no bot code)."""
+    """The draft's incident answers as the database holds them (plain SQL; opened with the
+    development key the bot processes keep in the same database: dialog state is sealed at rest)."""
     async with db.read() as conn:
-        rows = list(await conn.execute(text("SELECT data FROM bot_state WHERE key LIKE '%conversations%'")))
-    assert len(rows) == 1, rows
-    data = rows[0][0] if isinstance(rows[0][0], dict) else json.loads(rows[0][0])
+        rows = list(await conn.execute(text("SELECT key, data FROM bot_state WHERE key LIKE '%conversations%'")))
+        assert len(rows) == 1, rows
+        data = rows[0][1] if isinstance(rows[0][1], dict) else json.loads(rows[0][1])
+        data = await db.keyring.open_json(conn, state_owner(rows[0][0]), STATE_FIELD, data)
     return data["DialogState"]["$dialog_state"][0]["$dialog_instance"]["state"]["raw"]["incident"]
 
 
