@@ -1,0 +1,200 @@
+"""A message to one person never stops the others (real HTTP, the recording Bot Connector).
+
+The record links go to the chair and the partnership managers. When Teams answers 404 for
+the first of them (the Rapid Review app is not installed for that person), the others still
+get theirs; that person is recorded as not reachable, whoever can act is told once (not
+again on a second failure), and what waited for them is sent when they next talk to the bot.
+Where the partnership allows it, the app is installed for them through Microsoft Graph and
+the message goes at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.adapters.db import schema as t
+from bot.adapters.meetings import GraphMeetingProvider
+from bot.app import bootstrap
+from bot.domain.outbox import WAITING_FOR_PERSON, OutboxKind
+from bot.services.ports import OutboxMessage
+from cards import meeting_cards as M
+from tests.integration.test_meeting_graph import OUTCOME, REF, cards_to, decide, walk_to_outcome_card
+from tests.support import activities as A
+from tests.support import harness
+from tests.support.fake_graph import FakeGraph
+from tests.support.harness import BotHarness, find_action, texts
+
+RECORD = "Download the record (.docx)"
+UNREACHABLE = "could not be reached in Teams"
+APP_ID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+
+
+async def events(h: BotHarness, kind: str) -> list[Any]:
+    """Audit rows of one kind, with or without a case."""
+    async with h.c.db.read() as conn:
+        rows = (await conn.execute(select(t.events.c.kind, t.events.c.detail).where(t.events.c.kind == kind))).all()
+    return list(rows)
+
+
+async def record_outcome_with_pat_unreachable(h: BotHarness) -> str:
+    """Decide, hold the meeting, and record its outcome while Teams answers 404 for the
+    manager's chat (the manager is the first recipient of the record links)."""
+    case_id = await decide(h)
+    card = await walk_to_outcome_card(h, case_id)
+    assert A.PAT.aad < A.CHRIS.aad  # the manager's link is sent first
+    h.connector.fail_next(1, status=404, retry_after=None, route_kind="send", conversation=A.PAT.chat)
+    body = await h.press(A.CHRIS, M.OUTCOME, {**find_action(card, M.OUTCOME), **OUTCOME})
+    assert body["statusCode"] == 200
+    await h.flush()
+    return case_id
+
+
+async def test_first_recipient_404_others_still_receive_and_it_is_resent_when_they_talk(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as h:
+        await record_outcome_with_pat_unreachable(h)
+        assert [r.conversation_id for r in h.connector.faulted] == [A.PAT.chat]
+
+        # The chair still got the link; the manager did not, and is recorded as not reachable.
+        assert len(cards_to(h, A.CHRIS.chat, RECORD)) == 1
+        assert not cards_to(h, A.PAT.chat, RECORD)
+        assert await h.c.stores.outbox.is_unreachable(A.PAT.aad)
+        assert await h.c.stores.outbox.count(WAITING_FOR_PERSON) == 1
+        assert [e.detail["person"] for e in await events(h, "person_unreachable")] == [A.PAT.aad]
+
+        # The only manager is the one not reachable: the chair is told, once, whom to ask.
+        [told] = cards_to(h, A.CHRIS.chat, UNREACHABLE)
+        shown = texts(told)
+        assert "Pat Manager" in shown and "open the Rapid Review bot" in shown
+        assert REF not in shown
+
+        # A second message to the manager fails too: it waits as well, and nobody is told twice.
+        h.connector.fail_next(1, status=403, retry_after=None, route_kind="send", conversation=A.PAT.chat)
+        await h.c.stores.outbox.enqueue([OutboxMessage(key="second", kind=OutboxKind.PERSON_NOTICE, payload={
+            "to": A.PAT.aad, "notice": "no_panel_channel", "reference": REF})], h.clock.now())
+        await h.flush()
+        assert len(h.connector.faulted) == 2
+        assert await h.c.stores.outbox.count(WAITING_FOR_PERSON) == 2
+        assert len(cards_to(h, A.CHRIS.chat, UNREACHABLE)) == 1
+        assert len(await events(h, "person_unreachable")) == 1
+
+        # The manager talks to the bot: everything that waited is sent, once.
+        await h.say(A.PAT, "help")
+        await h.flush()
+        assert len(cards_to(h, A.PAT.chat, RECORD)) == 1
+        assert len(cards_to(h, A.PAT.chat, "Panel channel needed")) == 1
+        assert not await h.c.stores.outbox.is_unreachable(A.PAT.aad)
+        assert await h.c.stores.outbox.count(WAITING_FOR_PERSON) == 0
+        assert len(await events(h, "person_reachable")) == 1
+        await h.say(A.PAT, "help")
+        await h.flush()
+        assert len(cards_to(h, A.PAT.chat, RECORD)) == 1
+        assert len(cards_to(h, A.CHRIS.chat, RECORD)) == 1
+
+
+@pytest.fixture
+def graph(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGraph]:
+    with FakeGraph() as fake:
+        def with_graph(settings: Any, **kw: Any) -> Any:
+            return bootstrap(settings, meetings=GraphMeetingProvider(**fake.provider_kwargs(max_retry_after=5)),
+                             **kw)
+
+        monkeypatch.setattr(harness, "bootstrap", with_graph)
+        yield fake
+
+
+async def test_where_allowed_the_app_is_installed_through_graph_and_the_message_goes_at_once(
+        tmp_path: Path, graph: FakeGraph) -> None:
+    env = {"teams_app_install_for_unreachable": True, "teams_app_id": APP_ID}
+    async with BotHarness(tmp_path, env=env) as h:
+        await record_outcome_with_pat_unreachable(h)
+        [install] = graph.requests_of("installApp")
+        assert install.path == f"/v1.0/users/{A.PAT.aad}/teamwork/installedApps"
+        assert install.body["teamsApp@odata.bind"].endswith(f"/appCatalogs/teamsApps/{APP_ID}")
+        assert graph.installed_apps == {A.PAT.aad: {APP_ID}}
+        assert len(cards_to(h, A.PAT.chat, RECORD)) == 1
+        assert len(cards_to(h, A.CHRIS.chat, RECORD)) == 1
+        assert not await h.c.stores.outbox.is_unreachable(A.PAT.aad)
+        assert not cards_to(h, A.CHRIS.chat, UNREACHABLE)
+        assert len(await events(h, "teams_app_installed")) == 1
+
+
+async def test_install_switched_on_without_an_app_id_is_refused_at_start(tmp_path: Path) -> None:
+    from bot.settings import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match="TEAMS_APP_ID"):
+        Settings.model_validate({"teams_app_install_for_unreachable": True}).check()
+
+
+# ---- a failed booking is never silent -------------------------------------------------------------------
+
+
+async def test_graph_500_beyond_the_retry_budget_is_kept_audited_told_and_can_be_booked_by_hand(
+        tmp_path: Path, graph: FakeGraph) -> None:
+    graph.fail_next("getSchedule", n=100, status=500, code="InternalServerError")
+    async with BotHarness(tmp_path) as h:
+        case_id = await decide(h)
+        for _ in range(12):  # the outbox's back-off, well past its retry budget
+            h.clock.advance(minutes=10)
+            await h.flush()
+        assert 5 <= len(graph.requests_of("getSchedule")) <= 11
+        assert graph.events_created == 0
+
+        record = await h.c.services.meeting_store.get(case_id)
+        assert record is not None and record.status == "failed" and "tried 10 times" in (record.last_error or "")
+        [failed] = await events(h, "meeting_booking_failed")
+        assert failed.detail["gave_up"] is True
+
+        [to_chair] = cards_to(h, A.CHRIS.chat, "The meeting could not be booked")
+        [in_channel] = cards_to(h, A.PANEL_CHANNEL_ID, "could not be booked automatically")
+        shown = texts(in_channel)
+        assert "book it in Outlook" in shown and M.MANUAL_TITLE in shown
+        for canary in ("Zqxwv", "Canary", "2017", "InternalServerError"):
+            assert canary not in str(in_channel), canary
+        manual = find_action(in_channel, M.MANUAL)
+        assert find_action(to_chair, M.MANUAL) == manual
+
+        good = {**manual, "date": "2026-12-03", "time": "10:00",
+                "join_url": "https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0"}
+        refused = await h.press(A.MALLORY, M.MANUAL, good)
+        assert refused["statusCode"] == 403
+        for bad, words in (({"join_url": "https://evil.example.org/join"}, "Teams meeting link"),
+                           ({"join_url": "javascript:alert(1)"}, "Teams meeting link"),
+                           ({"date": "2026-11-20"}, "passed"),
+                           ({"date": "2026-12-05"}, "not a working day"),
+                           ({"date": "", "time": ""}, "Give a date and a start time")):
+            body = await h.press(A.CHRIS, M.MANUAL, {**good, **bad})
+            assert words in str(body), (bad, body)
+        assert (await h.c.stores.cases.get_case(REF)).summary.status.value == "decided"
+
+        body = await h.press(A.CHRIS, M.MANUAL, good)
+        assert body["statusCode"] == 200 and "Meeting booked" in str(body), body
+        await h.flush()
+        record = await h.c.services.meeting_store.get(case_id)
+        assert record.status == "booked" and record.provider == "manual"
+        assert record.join_url == good["join_url"]
+        assert record.start_at.isoformat().startswith("2026-12-03T10:00")
+        assert (await h.c.stores.cases.get_case(REF)).summary.status.value == "meeting_scheduled"
+        assert len(await events(h, "meeting_booked_manually")) == 1
+        assert graph.events_created == 0  # booked by hand: the bot books nothing itself
+
+        [card] = cards_to(h, A.PANEL_CHANNEL_ID, "Join the Teams meeting")
+        assert "Thu 03 Dec 2026, 10:00" in texts(card)
+        rows = await h.c.services.deadlines.deadlines(case_id)
+        assert any(r.anchor == "meeting" and r.due_at is not None for r in rows)
+        assert any(r.next_reminder_at is not None for r in rows if r.anchor == "meeting")
+        keys = [r.key for r in await _outbox(h)]
+        assert any(k.startswith(f"chair_notes:{case_id}:202612031000") for k in keys)
+        assert any(k.startswith(f"outcome_prompt:{case_id}:202612031000") for k in keys)
+
+        again = await h.press(A.CHRIS, M.MANUAL, good)
+        assert "already booked" in str(again)
+
+
+async def _outbox(h: BotHarness) -> list[Any]:
+    async with h.c.db.read() as conn:
+        return list((await conn.execute(select(t.outbox.c.key, t.outbox.c.status))).all())
