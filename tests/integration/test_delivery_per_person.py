@@ -20,7 +20,6 @@ from sqlalchemy import select
 from bot.adapters.db import schema as t
 from bot.adapters.meetings import GraphMeetingProvider
 from bot.app import bootstrap
-from bot.domain.outbox import WAITING_FOR_PERSON, OutboxKind
 from bot.services.ports import OutboxMessage
 from cards import meeting_cards as M
 from tests.integration.test_meeting_graph import OUTCOME, REF, cards_to, decide, walk_to_outcome_card
@@ -29,6 +28,9 @@ from tests.support import harness
 from tests.support.fake_graph import FakeGraph
 from tests.support.harness import BotHarness, find_action, texts
 
+# Spelt out rather than imported, so that this file also runs against code without them.
+WAITING_FOR_PERSON = "waiting_person"  # bot/domain/outbox.py
+MANUAL, MANUAL_TITLE = "meeting.manual", "Record an Outlook booking"  # cards/meeting_cards.py
 RECORD = "Download the record (.docx)"
 UNREACHABLE = "could not be reached in Teams"
 APP_ID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
@@ -74,7 +76,7 @@ async def test_first_recipient_404_others_still_receive_and_it_is_resent_when_th
 
         # A second message to the manager fails too: it waits as well, and nobody is told twice.
         h.connector.fail_next(1, status=403, retry_after=None, route_kind="send", conversation=A.PAT.chat)
-        await h.c.stores.outbox.enqueue([OutboxMessage(key="second", kind=OutboxKind.PERSON_NOTICE, payload={
+        await h.c.stores.outbox.enqueue([OutboxMessage(key="second", kind="person_notice", payload={
             "to": A.PAT.aad, "notice": "no_panel_channel", "reference": REF})], h.clock.now())
         await h.flush()
         assert len(h.connector.faulted) == 2
@@ -152,26 +154,26 @@ async def test_graph_500_beyond_the_retry_budget_is_kept_audited_told_and_can_be
         [to_chair] = cards_to(h, A.CHRIS.chat, "The meeting could not be booked")
         [in_channel] = cards_to(h, A.PANEL_CHANNEL_ID, "could not be booked automatically")
         shown = texts(in_channel)
-        assert "book it in Outlook" in shown and M.MANUAL_TITLE in shown
+        assert "book it in Outlook" in shown and MANUAL_TITLE in shown
         for canary in ("Zqxwv", "Canary", "2017", "InternalServerError"):
             assert canary not in str(in_channel), canary
-        manual = find_action(in_channel, M.MANUAL)
-        assert find_action(to_chair, M.MANUAL) == manual
+        manual = find_action(in_channel, MANUAL)
+        assert find_action(to_chair, MANUAL) == manual
 
         good = {**manual, "date": "2026-12-03", "time": "10:00",
                 "join_url": "https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0"}
-        refused = await h.press(A.MALLORY, M.MANUAL, good)
+        refused = await h.press(A.MALLORY, MANUAL, good)
         assert refused["statusCode"] == 403
         for bad, words in (({"join_url": "https://evil.example.org/join"}, "Teams meeting link"),
                            ({"join_url": "javascript:alert(1)"}, "Teams meeting link"),
                            ({"date": "2026-11-20"}, "passed"),
                            ({"date": "2026-12-05"}, "not a working day"),
                            ({"date": "", "time": ""}, "Give a date and a start time")):
-            body = await h.press(A.CHRIS, M.MANUAL, {**good, **bad})
+            body = await h.press(A.CHRIS, MANUAL, {**good, **bad})
             assert words in str(body), (bad, body)
         assert (await h.c.stores.cases.get_case(REF)).summary.status.value == "decided"
 
-        body = await h.press(A.CHRIS, M.MANUAL, good)
+        body = await h.press(A.CHRIS, MANUAL, good)
         assert body["statusCode"] == 200 and "Meeting booked" in str(body), body
         await h.flush()
         record = await h.c.services.meeting_store.get(case_id)
@@ -191,10 +193,104 @@ async def test_graph_500_beyond_the_retry_budget_is_kept_audited_told_and_can_be
         assert any(k.startswith(f"chair_notes:{case_id}:202612031000") for k in keys)
         assert any(k.startswith(f"outcome_prompt:{case_id}:202612031000") for k in keys)
 
-        again = await h.press(A.CHRIS, M.MANUAL, good)
+        again = await h.press(A.CHRIS, MANUAL, good)
         assert "already booked" in str(again)
 
 
 async def _outbox(h: BotHarness) -> list[Any]:
     async with h.c.db.read() as conn:
         return list((await conn.execute(select(t.outbox.c.key, t.outbox.c.status))).all())
+
+
+# ---- "View referral" is audited only when it reached the person; Vote always answers -------------------
+
+
+async def _referred(tmp_path: Path) -> Any:
+    from tests.integration.test_panel_http import refer
+
+    h = BotHarness(tmp_path)
+    await h.__aenter__()
+    await refer(h)
+    return h
+
+
+async def _viewed(h: BotHarness) -> list[Any]:
+    case = await h.c.stores.cases.get_case(REF)
+    return [e for e in await h.c.stores.cases.events_for_case(case.id) if e.kind == "identifiers_viewed"]
+
+
+async def test_view_referral_is_audited_only_when_the_referral_was_delivered(tmp_path: Path) -> None:
+    from tests.integration.test_panel_http import VIEW, channel_card
+
+    h = await _referred(tmp_path)
+    try:
+        view = find_action(channel_card(h), VIEW)
+        for status in (404, 403, 500):
+            h.connector.fail_next(1, status=status, retry_after=None, route_kind="send", conversation=A.LAURA.chat)
+            body = await h.press(A.LAURA, VIEW, view, channel=True)
+            assert body["statusCode"] == 200, body
+            assert "could not reach your personal chat" in str(body["value"]), body
+            assert not any(r.conversation_id.startswith(A.LAURA.chat) and r.kind == "send" and r.status == 200
+                           for r in h.connector.requests), status
+        assert await _viewed(h) == []
+
+        body = await h.press(A.LAURA, VIEW, view, channel=True)
+        assert "is in your personal chat" in str(body["value"])
+        assert [e.actor_aad_id for e in await _viewed(h)] == [A.LAURA.aad]
+    finally:
+        await h.__aexit__(None, None, None)
+
+
+async def test_pressing_vote_without_being_a_panel_member_gets_an_answer(tmp_path: Path) -> None:
+    from tests.integration.test_panel_http import OPEN, channel_card
+
+    h = await _referred(tmp_path)
+    try:
+        vote = find_action(channel_card(h), OPEN)
+        for outsider in (A.PAT, A.CHRIS, A.MALLORY):
+            body = await h.press(outsider, OPEN, vote, channel=True)
+            assert body["statusCode"] == 200, body
+            shown = texts(body["value"])
+            assert "Only the panel members" in shown and "ask a partnership manager" in shown, outsider.name
+        case = await h.c.stores.cases.get_case(REF)
+        denied = [e for e in await h.c.stores.cases.events_for_case(case.id) if e.kind == "access_denied"]
+        assert [(e.actor_aad_id, e.detail["action"]) for e in denied] == [
+            (p.aad, "vote") for p in (A.PAT, A.CHRIS, A.MALLORY)]
+
+        body = await h.press(A.LAURA, OPEN, vote, channel=True)  # a member gets the voting form as before
+        assert "Only the panel members" not in texts(body["value"])
+        assert any(e.get("id") == "choice" for e in harness.walk(body["value"]))
+    finally:
+        await h.__aexit__(None, None, None)
+
+
+# ---- a lost agencies prompt never makes the agencies unrecordable ---------------------------------------
+
+
+async def test_a_lost_agencies_prompt_is_resent_and_the_timeline_can_record_the_agencies(tmp_path: Path) -> None:
+    from tests.integration.test_clock_http import RECORD as AGENCIES_RECORD
+    from tests.integration.test_clock_http import decide as decide_clock
+    from tests.integration.test_clock_http import refer as refer_clock
+
+    async with BotHarness(tmp_path) as h:
+        await refer_clock(h)
+        h.connector.fail_next(1, status=404, retry_after=None, route_kind="send", conversation=A.PAT.chat)
+        await decide_clock(h)
+        assert [r.conversation_id for r in h.connector.faulted] == [A.PAT.chat]
+        assert not cards_to(h, A.PAT.chat, "Information requests to agencies")
+        assert await h.c.stores.outbox.is_unreachable(A.PAT.aad)
+
+        # The timeline offers the agencies step by itself (and PAT talking re-sends the prompt).
+        card = await h.say(A.PAT, f"timeline {REF}")
+        assert isinstance(card, dict)
+        data = find_action(card, AGENCIES_RECORD, ref=REF)
+        await h.flush()
+        assert len(cards_to(h, A.PAT.chat, "Information requests to agencies")) == 1
+        body = await h.press(A.PAT, AGENCIES_RECORD, {**data, "agencies": "Police", "contacts": "Police: DI Smith"})
+        assert body["statusCode"] == 200, body
+        case = await h.c.stores.cases.get_case(REF)
+        requests = await h.c.services.deadlines.agency_requests(case.id)
+        assert [(r.agency, r.contact) for r in requests] == [("Police", "DI Smith")]
+        again = await h.say(A.PAT, f"timeline {REF}")
+        with pytest.raises(AssertionError):  # recorded: the timeline lists them instead of asking again
+            find_action(again, AGENCIES_RECORD, ref=REF)
