@@ -98,6 +98,18 @@ async def test_first_recipient_404_others_still_receive_and_it_is_resent_when_th
         assert len(cards_to(h, A.CHRIS.chat, RECORD)) == 1
 
 
+async def test_opening_the_bot_sends_what_waited_for_them(tmp_path: Path) -> None:
+    """Installing the app (Teams' conversationUpdate in personal chat) is talking to the bot."""
+    async with BotHarness(tmp_path) as h:
+        await record_outcome_with_pat_unreachable(h)
+        assert not cards_to(h, A.PAT.chat, RECORD)
+        status, _ = await h.post(A.install_personal(h.url, A.PAT))
+        assert status in (200, 201)
+        await h.flush()
+        assert len(cards_to(h, A.PAT.chat, RECORD)) == 1
+        assert not await h.c.stores.outbox.is_unreachable(A.PAT.aad)
+
+
 @pytest.fixture
 def graph(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGraph]:
     with FakeGraph() as fake:
