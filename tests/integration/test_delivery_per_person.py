@@ -135,6 +135,9 @@ async def test_where_allowed_the_app_is_installed_through_graph_and_the_message_
         assert not await h.c.stores.outbox.is_unreachable(A.PAT.aad)
         assert not cards_to(h, A.CHRIS.chat, UNREACHABLE)
         assert len(await events(h, "teams_app_installed")) == 1
+        installer = h.c.services.installer
+        assert installer is not None and await installer.install_for(A.PAT.aad)  # Graph's 409: already installed
+        assert [c.status for c in graph.requests_of("installApp")] == [201, 409]
 
 
 async def test_install_switched_on_without_an_app_id_is_refused_at_start(tmp_path: Path) -> None:
@@ -306,3 +309,15 @@ async def test_a_lost_agencies_prompt_is_resent_and_the_timeline_can_record_the_
         again = await h.say(A.PAT, f"timeline {REF}")
         with pytest.raises(AssertionError):  # recorded: the timeline lists them instead of asking again
             find_action(again, AGENCIES_RECORD, ref=REF)
+
+
+async def test_an_install_graph_refuses_falls_back_to_telling_the_managers(tmp_path: Path, graph: FakeGraph) -> None:
+    graph.fail_next("installApp", status=403, code="Forbidden")
+    env = {"teams_app_install_for_unreachable": True, "teams_app_id": APP_ID}
+    async with BotHarness(tmp_path, env=env) as h:
+        await record_outcome_with_pat_unreachable(h)
+        assert [c.status for c in graph.requests_of("installApp")] == [403]
+        assert not cards_to(h, A.PAT.chat, RECORD)
+        assert len(cards_to(h, A.CHRIS.chat, RECORD)) == 1
+        assert await h.c.stores.outbox.is_unreachable(A.PAT.aad)
+        assert len(cards_to(h, A.CHRIS.chat, UNREACHABLE)) == 1
