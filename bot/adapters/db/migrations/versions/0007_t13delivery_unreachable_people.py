@@ -1,15 +1,15 @@
 """unreachable_people: people Teams would not deliver to, whose messages wait for them
 
-Revision ID: 0006_t13delivery
-Revises: 0005
+Revision ID: 0007_t13delivery
+Revises: 0006
 Create Date: 2026-12-06 04:00:00.000000
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_t13delivery"
-down_revision = "0005"
+revision = "0007_t13delivery"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
