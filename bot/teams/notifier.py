@@ -343,9 +343,9 @@ class TeamsNotifier:
         except Exception as error:  # noqa: BLE001 - not reachable is an expected answer here
             log.info("could not open a personal chat", extra={"reason": type(error).__name__})
             failure = delivery_error(error)
-            if failure.reason in PERSON_GONE or failure.permanent:
+            if failure.reason in PERSON_GONE:
                 return None
-            raise failure from error  # Teams itself failed (5xx, throttled, unreachable): try again later
+            raise failure from error  # Teams itself failed (5xx, throttled, refused the bot): not the person
         address = created.get("address")
         if address:
             await self._repo.save_reference(f"user:{aad_object_id}", address, None, self._clock.now())
