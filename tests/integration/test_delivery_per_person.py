@@ -262,15 +262,16 @@ async def test_pressing_vote_without_being_a_panel_member_gets_an_answer(tmp_pat
     h = await _referred(tmp_path)
     try:
         vote = find_action(channel_card(h), OPEN)
-        for outsider in (A.PAT, A.CHRIS, A.MALLORY):
+        for outsider in (A.PAT, A.CHRIS):  # on the roster, with no panel seat: told on the card why
             body = await h.press(outsider, OPEN, vote, channel=True)
             assert body["statusCode"] == 200, body
             shown = texts(body["value"])
             assert "Only the panel members" in shown and "ask a partnership manager" in shown, outsider.name
         case = await h.c.stores.cases.get_case(REF)
         denied = [e for e in await h.c.stores.cases.events_for_case(case.id) if e.kind == "access_denied"]
-        assert [(e.actor_aad_id, e.detail["action"]) for e in denied] == [
-            (p.aad, "vote") for p in (A.PAT, A.CHRIS, A.MALLORY)]
+        assert [(e.actor_aad_id, e.detail["action"]) for e in denied] == [(p.aad, "vote") for p in (A.PAT, A.CHRIS)]
+        body = await h.press(A.MALLORY, OPEN, vote, channel=True)  # not on the roster at all: refused, in words
+        assert body["statusCode"] == 403 and "ask a partnership manager" in body["value"]["message"], body
 
         body = await h.press(A.LAURA, OPEN, vote, channel=True)  # a member gets the voting form as before
         assert "Only the panel members" not in texts(body["value"])

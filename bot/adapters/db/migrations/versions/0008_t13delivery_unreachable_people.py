@@ -1,15 +1,15 @@
 """unreachable_people: people Teams would not deliver to, whose messages wait for them
 
-Revision ID: 0007_t13delivery
-Revises: 0006
+Revision ID: 0008_t13delivery
+Revises: 0007
 Create Date: 2026-12-06 04:00:00.000000
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_t13delivery"
-down_revision = "0006"
+revision = "0008_t13delivery"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
