@@ -106,9 +106,11 @@ def meeting_card(case: CaseSummary, meeting: MeetingRecord, papers: DeadlineRow 
                            + " (they are not readable from this tenant). Please check they can attend.",
                            style="warning"))
     actions: list[Element] = []
+    if meeting.provider == "manual":
+        body.append(notice("Booked by hand in Outlook: the invitation comes from whoever booked it.", style="accent"))
     if meeting.join_url:
         actions.append({"type": "Action.OpenUrl", "title": "Join the Teams meeting", "url": meeting.join_url})
-    else:
+    elif meeting.provider != "manual":
         body.append(notice("Booked without Microsoft Graph: nothing is in anyone's calendar yet. The chair has an "
                            ".ics invitation to send.", style="accent"))
     if ics_url:
@@ -156,7 +158,8 @@ def manual_booking_action(reference: str) -> Element:
              "errorMessage": "Choose the date of the meeting."},
             {"type": "Input.Time", "id": "time", "label": "Start time", "isRequired": True,
              "errorMessage": "Choose the start time."},
-            {"type": "Input.Text", "id": "join_url", "label": "Teams join link (optional)", "maxLength": 500,
+            {"type": "Input.Text", "id": "join_url", "label": "Teams join link (optional)",
+             "maxLength": cap("meeting.join_url"),
              "placeholder": "https://teams.microsoft.com/l/meetup-join/…"},
         ], "actions": [execute("Record the booking", MANUAL, reference, style="positive")]}}
 

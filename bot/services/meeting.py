@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from bot.domain.case import Actor, Case
 from bot.domain.events import EventKind
 from bot.domain.lifecycle import CaseStatus, Mover
+from bot.domain.limits import cap, too_long
 from bot.domain.meeting import MANUAL_BOOKING_ACTION, MeetingOutcome, Slot, best, candidates, earliest_free
 from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Role
@@ -310,9 +311,12 @@ def _join_link(text: str | None) -> str | None:
     link = (text or "").strip()
     if not link:
         return None
+    over = too_long(link, cap("meeting.join_url"))
+    if over:
+        raise MeetingRefused(f"The join link is too long: {over}", "join_url")
     parsed = urlsplit(link)
     host = (parsed.hostname or "").lower()
-    if (len(link) > 500 or any(c.isspace() for c in link) or parsed.scheme != "https"
+    if (any(c.isspace() for c in link) or parsed.scheme != "https"
             or not any(host == h or host.endswith("." + h) for h in TEAMS_JOIN_HOSTS)):
         raise MeetingRefused("The join link must be the Teams meeting link from the Outlook invitation "
                              "(https://teams.microsoft.com/…), or left empty.", "join_url")
