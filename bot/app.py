@@ -23,6 +23,7 @@ from aiohttp import web
 from botbuilder.core import ConversationState
 from botbuilder.integration.aiohttp import CloudAdapter
 
+from bot.adapters.channel_messages import GraphChannelMessages
 from bot.adapters.clock import SystemClock, TrainingClock
 from bot.adapters.db import readiness
 from bot.adapters.db.case_export import SqlCaseRecords
@@ -36,6 +37,7 @@ from bot.adapters.db.outbox_store import SqlOutboxStore
 from bot.adapters.db.panel_store import SqlPanelStore
 from bot.adapters.db.roster_store import RosterCache, SqlRosterStore
 from bot.adapters.db.scope import Scope
+from bot.adapters.db.send_store import SqlSendLedger
 from bot.adapters.db.training_store import SqlTrainingStore
 from bot.adapters.db.turn_store import SqlTurnStore
 from bot.adapters.db.unit_of_work import SqlUnitOfWork
@@ -50,7 +52,8 @@ from bot.services import deadlines
 from bot.services.channels import seed_members_from_config
 from bot.services.context import ServiceContext
 from bot.services.outbox import OutboxDispatcher
-from bot.services.ports import AppInstaller, Clock, MeetingProvider, Notifier
+from bot.services.ports import AppInstaller, ChannelMessageReader, Clock, MeetingProvider, Notifier
+from bot.services.sends import SendGuard
 from bot.services.signal import OutboxSignal
 from bot.settings import ConfigError, Settings, load_partnership
 from bot.teams.clock_actions import ClockActions
@@ -148,6 +151,23 @@ def _app_installer(settings: Settings, meetings: MeetingProvider) -> GraphAppIns
     return GraphAppInstaller(meetings, settings.teams_app_id, settings.graph_base_url)
 
 
+def _graph_credential(settings: Settings) -> str | dict[str, str]:
+    if settings.graph_certificate_path:
+        return {"private_key": Path(settings.graph_certificate_path).read_text(encoding="utf-8"),
+                "thumbprint": settings.graph_certificate_thumbprint}
+    return settings.graph_client_secret
+
+
+def _channel_messages(settings: Settings) -> ChannelMessageReader | None:
+    """The panel channel read back through Graph, to settle a send a crash left in doubt;
+    None without Graph (a send in doubt is then re-sent once, saying so)."""
+    if not settings.graph_configured:
+        return None
+    return GraphChannelMessages(tenant_id=settings.graph_tenant_id, client_id=settings.graph_client_id,
+                                client_credential=_graph_credential(settings), base_url=settings.graph_base_url,
+                                authority_host=settings.graph_authority_host)
+
+
 def _meeting_settings(settings: Settings) -> MeetingSettings:
     start, end = settings.working_hours.split("-")
     return MeetingSettings(length=timedelta(minutes=settings.meeting_minutes), day_start=time.fromisoformat(start),
@@ -179,7 +199,7 @@ def bootstrap(
 ) -> Components:
     partnership = partnership or load_partnership(Path(settings.partnership_file))
     clock = clock or SystemClock()
-    db = db or Database(settings.database_url)
+    db = db or Database(settings.database_url, busy_seconds=settings.database_busy_seconds)
     stores = sql_stores(db)
     training_state: SqlTrainingStore | None = None
     if settings.training_mode:  # a rehearsal: real time plus the stored offset, cards to inboxes
@@ -194,17 +214,18 @@ def bootstrap(
     base = settings.public_base_url or f"http://localhost:{settings.port}"
     links = LinkSigner(lambda: stores.turns.shared_secret("file-links"), base)
     tz = ZoneInfo(partnership.time_zone)
+    sends = SendGuard(SqlSendLedger(Scope(db)), _channel_messages(settings), stores.cases, clock)
     notifier = (TeamsNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
-                              uow=stores.uow, hosts=hosts)
+                              uow=stores.uow, hosts=hosts, sends=sends)
                 if training_state is None else
                 TrainingNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
-                                 uow=stores.uow, hosts=hosts, state=training_state))
+                                 uow=stores.uow, hosts=hosts, sends=sends, state=training_state))
     meetings = meetings or _meeting_provider(settings)
     services = build_services(stores, partnership, clock, notifier,
                               profile=profile or _profile(partnership, Path(settings.partnership_file)),
                               meetings=meetings, meeting_settings=_meeting_settings(settings),
                               installer=_app_installer(settings, meetings))
-    outbox = OutboxDispatcher(services)
+    outbox = OutboxDispatcher(services, lease_seconds=settings.outbox_lease_seconds)
     conversation_state = ConversationState(SqlStorage(stores.turns, clock))
     training_clock = clock if isinstance(clock, TrainingClock) else None
     training = TrainingActions(services, state=training_state, clock=training_clock, outbox=outbox)
@@ -222,6 +243,7 @@ def bootstrap(
         hosts=hosts,
         training=(TrainingEdge(services, training_state, training_clock)
                   if training_state is not None and training_clock is not None else None),
+        turn_budget=settings.turn_budget_seconds,
     )
     return Components(settings, partnership, db, stores, clock, services, adapter, bot, outbox, endpoint, links)
 

@@ -111,8 +111,21 @@ class Settings(BaseSettings):
         "OPENID_FETCH_TIMEOUT_SECONDS", "openid_fetch_timeout_seconds"))
     openid_refresh_floor_seconds: float = Field(default=300.0, ge=1, le=86400, validation_alias=AliasChoices(
         "OPENID_REFRESH_FLOOR_SECONDS", "openid_refresh_floor_seconds"))
+    # How long a claimed outbox message is one process's to deliver: after a crash, another
+    # process (or this one, restarted) settles its sends once the lease has run out.
+    outbox_lease_seconds: int = Field(default=60, ge=1, le=3600, validation_alias=AliasChoices(
+        "OUTBOX_LEASE_SECONDS", "outbox_lease_seconds"))
     # Training mode (`make demo`): a rehearsal on its own database, never with real cases or a real tenant.
     training_mode: bool = Field(default=False, validation_alias=AliasChoices("TRAINING_MODE", "training_mode"))
+    # Every turn answers within this many seconds; if the database is not available by then the
+    # person is told "The system is busy — your answer was not saved, please press again"
+    # (Teams shows an error of its own after about 5 s).
+    turn_budget_seconds: float = Field(default=3.5, gt=0, le=10, validation_alias=AliasChoices(
+        "TURN_BUDGET_SECONDS", "turn_budget_seconds"))
+    # How long background work (the outbox, the scheduler) waits for a locked SQLite database
+    # before a pass gives up and is tried again.
+    database_busy_seconds: float = Field(default=30.0, gt=0, le=600, validation_alias=AliasChoices(
+        "DATABASE_BUSY_SECONDS", "database_busy_seconds"))
 
     @property
     def graph_configured(self) -> bool:

@@ -8,6 +8,7 @@ domain models (bot/domain/referral.py), never from here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -86,6 +87,9 @@ class FormView:
     child_count: int = 1
     banner: str | None = None
     errors: dict[str, str] = field(default_factory=dict)
+    # What the person typed on a card that could not be saved (the form changed meanwhile):
+    # (label, value as typed), shown back so that nothing typed is lost.
+    unsaved: tuple[tuple[str, str], ...] = ()
 
 
 # ---- inputs ---------------------------------------------------------------------------------
@@ -257,12 +261,23 @@ def _header(section: Section, view: FormView) -> list[Element]:
     ]
     if view.banner:
         body.append(notice(view.banner, style="accent"))
+    body += _unsaved(view)
     if view.errors:
         count = len(view.errors)
         body.append(notice(f"Please check {count} answer{'s' if count > 1 else ''} below.", style="attention"))
         if "__form__" in view.errors:
             body.append(error_text(view.errors["__form__"]))
     return body
+
+
+def _unsaved(view: FormView) -> list[Element]:
+    """The answers typed on a card that was not saved, each under its label, literally."""
+    if not view.unsaved:
+        return []
+    items: list[Element] = [para("**What you typed (not saved).** Enter it again below if it is still right.")]
+    for label, value in view.unsaved:
+        items += labelled(label, value, empty="(left blank)")
+    return [{"type": "Container", "style": "emphasis", "items": items}]
 
 
 def _navigation(section: Section, view: FormView) -> list[Element]:
@@ -655,7 +670,71 @@ SECTION_CARDS = {
 def section_card(section: Section, raw: dict[str, str], view: FormView) -> Element:
     if section is Section.REVIEW:
         raise ValueError("use review_card")
-    return SECTION_CARDS[section](raw, view)
+    built = SECTION_CARDS[section](raw, view)
+    if view.unsaved:  # what was typed and not saved, shown back: shortened for display if need be
+        shorten_to_fit(built, HARD_MAX_CARD_BYTES)
+    return built
+
+
+# ---- a card that could not be saved ---------------------------------------------------------------
+
+
+def input_labels(section: Section, child_count: int = 1) -> dict[str, tuple[str, dict[str, str]]]:
+    """{input id: (its label, {choice value: choice title})} as the section's card shows them."""
+    if section is Section.REVIEW:
+        return {"senior_manager_reviewed": ("Declaration", {"true": "Reviewed by a senior manager",
+                                                            "false": "Not confirmed"})}
+    view = FormView(draft_id="", version=0, today=date(2000, 1, 1), agencies=(), child_count=child_count)
+    found: dict[str, tuple[str, dict[str, str]]] = {}
+    for element in _walk(section_card(section, {}, view)):
+        if element.get("type", "").startswith("Input.") and element.get("id") and element.get("label"):
+            label = str(element["label"]).removesuffix(" *")
+            child = element["id"].split("_", 1)[0]
+            if section is Section.CHILDREN and child[:1] == "c" and child[1:].isdigit() and child_count > 1:
+                label = f"Child {child[1:]}: {label}"
+            choices = {str(c["value"]): str(c["title"]) for c in element.get("choices", [])}
+            found[element["id"]] = (label, choices)
+    return found
+
+
+def _walk(value: Any) -> Iterator[Element]:
+    if isinstance(value, dict):
+        yield value
+        for inner in value.values():
+            yield from _walk(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _walk(inner)
+
+
+def unsaved_answers(section: Section, typed: dict[str, str], stored: dict[str, str],
+                    child_count: int) -> tuple[tuple[str, str], ...]:
+    """What someone typed on a card that was not saved, where it differs from what the form
+    holds now: (label, value) to show back to them (choices by their titles, long text cut)."""
+    shown: list[tuple[str, str]] = []
+    for input_id, (label, choices) in input_labels(section, child_count).items():
+        if input_id not in typed:
+            continue
+        value, now = (typed.get(input_id) or "").strip(), (stored.get(input_id) or "").strip()
+        if value == now:
+            continue
+        shown.append((label, choices.get(value, truncate(clean_text(value), REVIEW_TEXT_LIMIT))))
+    return tuple(shown)
+
+
+NOT_SAVED = "your answer was not saved — here is the form as it is now."
+
+
+def changed_elsewhere_banner(who: str | None, what: str | None, when: str | None, *, another_window: bool) -> str:
+    """"Alex Smith changed 'Incident date' at 10:42 from another window; your answer was not saved —
+    here is the form as it is now." `who` is a name from Teams (escaped); `what` and `when` are ours."""
+    if another_window:
+        if who and what and when:
+            return f"{escape_markdown(who)} {what} at {when} from another window; {NOT_SAVED}"
+        return f"This referral was changed from another window; {NOT_SAVED}"
+    if who and what and when:
+        return f"That card was out of date: {escape_markdown(who)} {what} at {when} on a newer copy; {NOT_SAVED}"
+    return f"That card was out of date; {NOT_SAVED}"
 
 
 # ---- review -----------------------------------------------------------------------------------
@@ -725,6 +804,7 @@ def review_card(
     ]
     if view.banner:
         body.append(notice(view.banner, style="accent"))
+    body += _unsaved(view)
     if likely_notifiable:
         body.append(
             notice(

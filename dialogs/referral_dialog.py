@@ -16,6 +16,8 @@ sections and keeps the answers.
 from __future__ import annotations
 
 import uuid
+from copy import deepcopy
+from datetime import datetime
 from typing import Any
 
 from botbuilder.dialogs import Dialog, DialogContext, DialogTurnResult
@@ -49,6 +51,21 @@ SECTIONS: list[Section] = [s for s in Section if s is not Section.REVIEW]
 # An input without a cap of its own (a date, a time, a choice, a number) is never longer than
 # this; anything longer is not something the form could have sent and is cut to it.
 MAX_UNCAPPED_VALUE = 200
+LAST_CHANGE = "last_change"  # who last changed the draft, when, which answers (see _record_change)
+STARTED = "form.start"
+CHANGE_WORDS = {
+    STARTED: "started this referral",
+    form.RESUME: "opened the referral again",
+    form.NEXT: "moved on in the referral",
+    form.BACK: "went back in the referral",
+    form.EDIT: "went back to edit the referral",
+    form.SAVE: "saved the referral",
+    form.ADD_CHILD: "added a child",
+    form.REMOVE_CHILD: "removed a child",
+    form.CANCEL: "asked to discard the referral",
+    form.CANCEL_KEEP: "kept the referral",
+    form.SUBMIT: "checked the referral",
+}
 
 
 def new_draft(prefill: dict[str, str] | None = None) -> dict[str, Any]:
@@ -76,6 +93,7 @@ class ReferralDialog(Dialog):
         state = dialog_context.active_dialog.state
         state.update(new_draft(options if isinstance(options, dict) else None))
         self._present(dialog_context, state)
+        self._record_change(dialog_context, state, STARTED, state["raw"])
         return Dialog.end_of_turn
 
     async def continue_dialog(self, dialog_context: DialogContext) -> DialogTurnResult:
@@ -86,14 +104,16 @@ class ReferralDialog(Dialog):
         if action.verb == form.RESUME:
             state["confirm_cancel"] = False
             self._present(dialog_context, state, banner="Welcome back — carry on where you left off.")
+            self._record_change(dialog_context, state, action.verb, state["raw"])
             return Dialog.end_of_turn
         if action.verb == form.CANCEL:
             state["confirm_cancel"] = True
             self._present(dialog_context, state)
+            self._record_change(dialog_context, state, action.verb, state["raw"])
             return Dialog.end_of_turn
         if action.ref != state["draft_id"] or action.version != state["v"]:
-            self._present(dialog_context, state, banner="That card was out of date, so nothing was changed. "
-                                                        "Here is your referral where you left it.")
+            self.present_changed_elsewhere(dialog_context, state, action, another_window=False)
+            self._record_change(dialog_context, state, form.RESUME, state["raw"])  # it only showed the form again
             return Dialog.end_of_turn
         handler = {
             form.NEXT: self._next,
@@ -109,7 +129,10 @@ class ReferralDialog(Dialog):
         if handler is None:
             self._present(dialog_context, state, banner="That button is not part of the referral form.")
             return Dialog.end_of_turn
-        return await handler(dialog_context, state, action)
+        before = deepcopy(state["raw"])
+        result = await handler(dialog_context, state, action)
+        self._record_change(dialog_context, state, action.verb, before)
+        return result
 
     # ---- navigation ---------------------------------------------------------------------------
 
@@ -314,9 +337,76 @@ class ReferralDialog(Dialog):
             parts[key] = parsed
         return Referral(**parts)
 
+    # ---- who changed what, and a card that came too late ---------------------------------------
+
+    def _record_change(self, dc: DialogContext, state: dict[str, Any], verb: str,
+                       raw_before: dict[str, dict[str, str]]) -> None:
+        """Remember who last changed the draft, when, and which answers: what a later press
+        from another window (or an older card) is told when its own change cannot be saved."""
+        actor: Actor | None = dc.context.turn_state.get(FORM_ACTOR)
+        changed = [[section, key] for section, answers in state["raw"].items()
+                   for key, value in answers.items() if raw_before.get(section, {}).get(key) != value]
+        state[LAST_CHANGE] = {"by": actor.name if actor else None, "at": self.services.clock.now().isoformat(),
+                              "verb": verb, "fields": changed[:20]}
+
+    def present_changed_elsewhere(self, dc: DialogContext, state: dict[str, Any], action: FormAction, *,
+                                  another_window: bool) -> None:
+        """The form as it is now, told who changed it, what and when, with what this press typed
+        shown back. `another_window`: the state was saved by another turn while this one ran (the
+        card is shown at the stored version and nothing is written); else the press came from an
+        older card (rendered as any other turn)."""
+        typed_in = self._section_of(action, state)
+        unsaved = form.unsaved_answers(typed_in, action.inputs, state["raw"].get(typed_in.value, {}),
+                                       state["children"])
+        banner = form.changed_elsewhere_banner(*self._last_change_words(state), another_window=another_window)
+        if not unsaved and not another_window:  # e.g. the second click of a double-click: nothing is lost
+            banner = "That card was out of date, so nothing was changed. Here is your referral where you left it."
+        if another_window:
+            self._render(dc, state, banner, unsaved)
+        else:
+            self._present(dc, state, banner=banner, unsaved=unsaved)
+
+    @staticmethod
+    def _section_of(action: FormAction, state: dict[str, Any]) -> Section:
+        try:
+            return Section(action.section or state["section"])
+        except ValueError:
+            return Section(state["section"])
+
+    def _last_change_words(self, state: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+        change = state.get(LAST_CHANGE)
+        if not isinstance(change, dict) or not change.get("by"):
+            return None, None, None
+        try:
+            at = datetime.fromisoformat(change["at"]).astimezone(self.services.tz)
+        except (TypeError, ValueError):
+            return None, None, None
+        when = at.strftime("%H:%M") if at.date() == self._today() else f"{at.day} {at:%B} at {at:%H:%M}"
+        return change["by"], self._what_changed(change, state), when
+
+    @staticmethod
+    def _what_changed(change: dict[str, Any], state: dict[str, Any]) -> str:
+        labels: list[str] = []
+        by_section: dict[Section, dict[str, tuple[str, dict[str, str]]]] = {}
+        for section_value, key in change.get("fields") or []:
+            try:
+                section = Section(section_value)
+            except ValueError:
+                continue
+            if section not in by_section:
+                by_section[section] = form.input_labels(section, state["children"])
+            label = by_section[section].get(key, (None, {}))[0]
+            if label and f"'{label}'" not in labels:
+                labels.append(f"'{label}'")
+        if labels:
+            shown = labels[:3] + ([f"{len(labels) - 3} more"] if len(labels) > 3 else [])
+            return "changed " + (", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0])
+        return CHANGE_WORDS.get(change.get("verb") or "", "changed the referral")
+
     # ---- presenting -----------------------------------------------------------------------------
 
-    def _view(self, state: dict[str, Any], banner: str | None = None) -> FormView:
+    def _view(self, state: dict[str, Any], banner: str | None = None,
+              unsaved: tuple[tuple[str, str], ...] = ()) -> FormView:
         return FormView(
             draft_id=state["draft_id"],
             version=state["v"],
@@ -326,13 +416,19 @@ class ReferralDialog(Dialog):
             child_count=state["children"],
             banner=banner,
             errors=state.get("errors") or {},
+            unsaved=unsaved,
         )
 
-    def _present(self, dc: DialogContext, state: dict[str, Any], banner: str | None = None) -> None:
+    def _present(self, dc: DialogContext, state: dict[str, Any], banner: str | None = None,
+                 unsaved: tuple[tuple[str, str], ...] = ()) -> None:
         """Render the card for where the draft is now; every render gets a new version so
         older cards in the chat become stale and cannot change anything."""
         state["v"] += 1
-        view = self._view(state, banner)
+        self._render(dc, state, banner, unsaved)
+
+    def _render(self, dc: DialogContext, state: dict[str, Any], banner: str | None,
+                unsaved: tuple[tuple[str, str], ...] = ()) -> None:
+        view = self._view(state, banner, unsaved)
         if state.get("confirm_cancel"):
             dc.context.turn_state[FORM_REPLY] = form.cancel_confirm_card(view)
             return

@@ -8,7 +8,8 @@ also runs once as soon as this process becomes leader, so a reminder missed duri
 downtime is posted (once, marked delayed) at start.
 
 Only the leader (see bot/adapters/db/leader.py) runs a scheduler; the others try to
-take over every `leader_retry_seconds`.
+take over every `leader_retry_seconds`. A leader whose scheduler has stopped sweeping (its job
+store could not be written while the database was locked) starts it again by itself.
 """
 
 from __future__ import annotations
@@ -28,6 +29,15 @@ log = logging.getLogger(__name__)
 
 SWEEP_JOB_ID = "rapid-review-sweep"
 JOBS_TABLE = "apscheduler_jobs"
+STALLED_INTERVALS = 3
+# The job store's SQLite lock wait, in seconds. Its writes run on the event loop (APScheduler 3
+# updates a job there after each run), so a locked database must not hold the loop — and every
+# turn's answer — for sqlite3's default 5 s; a write that gives up is caught by `_stalled`.
+JOB_STORE_SQLITE_TIMEOUT = 0.25
+
+
+def _job_store_engine_options(url: str) -> dict[str, object]:
+    return {"connect_args": {"timeout": JOB_STORE_SQLITE_TIMEOUT}} if url.startswith("sqlite") else {}
 
 
 class Leadership(Protocol):
@@ -50,14 +60,32 @@ class SchedulerRuntime:
         self._tz = time_zone
         self._scheduler: AsyncIOScheduler | None = None
         self._task: asyncio.Task[None] | None = None
+        self._last_sweep = 0.0
+        self._sweeping = 0  # sweeps running now (a long one is not a stall)
 
     @property
     def is_leader(self) -> bool:
         return self._scheduler is not None
 
     def start(self) -> None:
-        jobs.register_sweep(self._sweep)
+        jobs.register_sweep(self._timed_sweep)
         self._task = asyncio.create_task(self._lead(), name="scheduler-leadership")
+
+    async def _timed_sweep(self) -> int:
+        self._last_sweep = asyncio.get_running_loop().time()
+        self._sweeping += 1
+        try:
+            return await self._sweep()
+        finally:
+            self._sweeping -= 1
+            self._last_sweep = asyncio.get_running_loop().time()
+
+    def _stalled(self) -> bool:
+        """No sweep for three intervals: APScheduler stops waking up for good when its job store
+        cannot be written after a run (a database locked past the store's timeout), so the
+        leader starts it again rather than never sweeping again."""
+        idle = asyncio.get_running_loop().time() - self._last_sweep
+        return not self._sweeping and idle > STALLED_INTERVALS * self._interval
 
     async def _lead(self) -> None:
         while True:
@@ -66,6 +94,10 @@ class SchedulerRuntime:
                     await self._become_leader()
                 elif self._scheduler is not None and not await self._leadership.still_held():
                     self._stand_down()
+                elif self._scheduler is not None and self._stalled():
+                    log.warning("scheduler stalled (no sweep for %d intervals): starting it again", STALLED_INTERVALS)
+                    self._stand_down()
+                    continue
             except Exception:  # keep trying: a database blip must not end scheduling for good
                 log.exception("scheduler leadership check failed")
                 self._stand_down()  # never leave a half-started scheduler running beside the next one
@@ -73,22 +105,28 @@ class SchedulerRuntime:
 
     async def _become_leader(self) -> None:
         scheduler = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(url=self._url, tablename=JOBS_TABLE)},
+            jobstores={"default": SQLAlchemyJobStore(url=self._url, tablename=JOBS_TABLE,
+                                                     engine_options=_job_store_engine_options(self._url))},
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
             timezone=self._tz,
             # Its start() below runs in a worker thread, where it cannot find this loop itself.
             event_loop=asyncio.get_running_loop(),
         )
-        # The job store is synchronous SQLAlchemy: create its table off the event loop.
-        await asyncio.to_thread(scheduler.start, paused=True)
-        await asyncio.to_thread(
-            scheduler.add_job, jobs.sweep, "interval", seconds=self._interval, id=SWEEP_JOB_ID,
-            replace_existing=True,
-        )
+        try:
+            # The job store is synchronous SQLAlchemy: create its table off the event loop.
+            await asyncio.to_thread(scheduler.start, paused=True)
+            await asyncio.to_thread(
+                scheduler.add_job, jobs.sweep, "interval", seconds=self._interval, id=SWEEP_JOB_ID,
+                replace_existing=True,
+            )
+        except BaseException:
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
+            raise
         scheduler.resume()
         self._scheduler = scheduler
         log.info("scheduler started: this process is the leader")
-        await self._sweep()  # anything that fell due while no process was leading
+        await self._timed_sweep()  # anything that fell due while no process was leading
 
     def _stand_down(self) -> None:
         if self._scheduler is not None:

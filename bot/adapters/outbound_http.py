@@ -3,7 +3,7 @@
 Local authority networks often let traffic out only through a proxy, and often inspect TLS
 with their own certificate authority. So every client the bot builds — the Bot Connector
 session (bot/teams/sdk.py), the signing-key fetch (bot/teams/signing_keys.py), Microsoft Graph
-(bot/adapters/meetings.py) — takes its proxy and its trusted certificates from here, from the
+(bot/adapters/meetings.py, bot/adapters/channel_messages.py) — takes its proxy and its trusted certificates from here, from the
 standard variables:
 
 - `HTTPS_PROXY` / `HTTP_PROXY` (upper or lower case; `ALL_PROXY` as a fallback) and

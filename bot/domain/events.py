@@ -64,6 +64,10 @@ class EventKind(StrEnum):
     PERSON_REACHABLE = "person_reachable"  # they talked to the bot again: what waited for them is sent
     TEAMS_APP_INSTALLED = "teams_app_installed"  # installed for an unreachable person through Graph
     MEETING_BOOKED_MANUALLY = "meeting_booked_manually"  # booked in Outlook, recorded on the card
+    # a send in doubt after a crash (bot/services/sends.py)
+    SEND_ADOPTED = "send_adopted"  # found in the channel through Graph: recorded as sent, not posted again
+    SEND_RESENT = "send_resent"  # could not be checked: sent once more, saying it may be a second copy
+    SEND_GIVEN_UP = "send_given_up"  # the one re-send was itself in doubt: never a third copy
 
 
 class Event(BaseModel):

@@ -24,15 +24,20 @@ from bot.domain.limits import cap, too_long
 from bot.domain.meeting import MANUAL_BOOKING_ACTION, MeetingOutcome, Slot, best, candidates, earliest_free
 from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Role
+from bot.domain.redaction import redact
 from bot.domain.timeline import Anchor
 from bot.services import deadlines
 from bot.services.audit import audit
 from bot.services.context import ServiceContext
 from bot.services.ports import Attendee, MeetingError, MeetingRecord, OutboxMessage, Transaction
 from bot.services.refusals import MeetingRefused, NotAuthorised
+from bot.services.shared_text import OUTCOME_REASON, refuse_identifiers
 
 # working days from the panel's decision (Stockport Rapid Review Process (2019) and West Midlands procedures)
 FALLBACK_WINDOW = (7, 13)
+# The outcome's free texts that may be shared: refused while they hold an identifier. Who
+# took part is a list of professionals (names, perhaps their work numbers) for the record.
+SHARED_OUTCOME_TEXT = ("rationale", "immediate_actions", "learning", "agencies_involved", "agencies_absent")
 
 
 class RetryLater(Exception):
@@ -418,6 +423,8 @@ async def record_outcome(ctx: ServiceContext, actor: Actor, reference: str, answ
                  "national_review": "Say whether a national review is recommended."}
         over = str(first["msg"]) if first["type"] == "string_too_long" else None
         raise MeetingRefused(over or words.get(field or "", "Check the answers."), field) from error
+    refuse_identifiers({name: getattr(outcome, name) for name in SHARED_OUTCOME_TEXT}, MeetingRefused,
+                       reason=OUTCOME_REASON, verb="saving")
     if not outcome.quorate:
         missing = [name for name, ok in (("local authority", outcome.quorum_local_authority),
                                          ("police", outcome.quorum_police), ("health", outcome.quorum_health)) if not ok]
@@ -445,6 +452,15 @@ async def record_outcome(ctx: ServiceContext, actor: Actor, reference: str, answ
     updated = await ctx.cases.get_case(reference)
     assert updated is not None
     return updated, outcome
+
+
+def shareable_outcome(case: Case, outcome: MeetingOutcome) -> MeetingOutcome:
+    """The outcome as the channel and the referrer may read it: every free text through the
+    redaction step (bot/domain/redaction.py), so an outcome stored before the form refused
+    identifiers is redacted too."""
+    texts = SHARED_OUTCOME_TEXT + ("participants",)
+    return outcome.model_copy(update={name: redact(value, case.referral) for name in texts
+                                      if (value := getattr(outcome, name)) is not None})
 
 
 async def deciders(ctx: ServiceContext, case: Case) -> list[str]:

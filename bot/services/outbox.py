@@ -27,6 +27,7 @@ from bot.services.panel import PanelView, panel_view, redacted_answer
 from bot.services.ports import OUTBOX_LEASE_SECONDS, DeliveryError, OutboxItem, OutboxMessage
 from bot.services.referrals import PANEL_CHANNEL
 from bot.services.reminder_view import reminder_view
+from bot.services.sends import delivering
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,10 @@ CARD_LOCK_STRIPES = 64
 
 
 class OutboxDispatcher:
-    def __init__(self, ctx: ServiceContext, *, idle_poll_seconds: float = 5.0) -> None:
+    def __init__(self, ctx: ServiceContext, *, idle_poll_seconds: float = 5.0,
+                 lease_seconds: int = LEASE_SECONDS) -> None:
         self.ctx = ctx
+        self._lease = lease_seconds
         self._task: asyncio.Task[None] | None = None
         self._cards_task: asyncio.Task[None] | None = None
         self._idle_poll = idle_poll_seconds
@@ -95,7 +98,7 @@ class OutboxDispatcher:
         delivered = 0
         async with self._running:
             while True:
-                items = await self.ctx.outbox.claim(self.ctx.clock.now(), LEASE_SECONDS, limit)
+                items = await self.ctx.outbox.claim(self.ctx.clock.now(), self._lease, limit)
                 if not items:
                     return delivered
                 for item in items:
@@ -128,7 +131,8 @@ class OutboxDispatcher:
             await self.ctx.outbox.park(item.id, "failed", f"unknown kind {item.kind}")
             return 0
         try:
-            done = await handler(item)
+            with delivering(item):  # its sends are recorded in doubt before they leave (bot/services/sends.py)
+                done = await handler(item)
         except DeliveryError as error:
             await self._retry(item, error)
             return 0

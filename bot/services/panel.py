@@ -7,7 +7,7 @@ card, the referrer's messages and prompts follow through the outbox.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from uuid import uuid4
 
@@ -27,6 +27,7 @@ from bot.services.deadlines import case_anchor_dates
 from bot.services.ports import OUTBOX_LEASE_SECONDS, OutboxItem, OutboxMessage, QueryRecord, Roles
 from bot.services.referrals import PANEL_CHANNEL
 from bot.services.refusals import NotAuthorised, PanelRefused, Refused
+from bot.services.shared_text import refuse_identifiers
 from bot.services.signal import HandedCard
 
 
@@ -80,6 +81,12 @@ def _shown(vote: Vote, case: Case) -> ShownVote:
     )
 
 
+def _shown_query(query: QueryRecord, case: Case) -> QueryRecord:
+    """A query as the referrer and the channel may read it: question and answer redacted."""
+    return replace(query, question=redact(query.question, case.referral),
+                   answer=redact(query.answer, case.referral) if query.answer is not None else None)
+
+
 def national_panel_deadline(ctx: ServiceContext, case: Case) -> tuple[date | None, bool]:
     """The date by which the local authority must notify the National Panel, as the
     partnership's timeline profile counts it (the statutory minimum is 5 working days from
@@ -107,8 +114,8 @@ async def panel_view(ctx: ServiceContext, case: Case) -> PanelView:
         round=state.round,
         votes={p: _shown(v, case) for p, v in votes.items()},
         decision=decision,
-        open_queries=[q for q in state.queries if q.status == "open"],
-        answered_queries=[q for q in state.queries if q.status == "answered"],
+        open_queries=[_shown_query(q, case) for q in state.queries if q.status == "open"],
+        answered_queries=[_shown_query(q, case) for q in state.queries if q.status == "answered"],
         notify_by=notify_by,
         aware_date_known=known,
         panel_user_ids=await ctx.roster.panel_mris(),
@@ -220,6 +227,7 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
         picked, reason, basis, asked = ballot(choice, rationale, serious_harm_basis, question)
     except BallotError as invalid:
         raise PanelRefused(str(invalid), invalid.field) from invalid
+    refuse_identifiers({"rationale": reason, "serious_harm_basis": basis, "question": asked}, PanelRefused)
     organisation = roles.organisations.get(partner)
     now = ctx.clock.now()
     vote = Vote(partner=partner, choice=picked, rationale=reason, serious_harm_basis=basis, question=asked,
@@ -328,6 +336,7 @@ async def answer_query(ctx: ServiceContext, actor: Actor, reference: str, query_
         raise PanelRefused(over, "answer")
     if len(text) < 2:
         raise PanelRefused("Write your answer to the panel's question.", "answer")
+    refuse_identifiers({"answer": text}, PanelRefused)
     now = ctx.clock.now()
     async with ctx.uow.begin() as tx:
         locked = await tx.panel.lock_case(reference, now)
@@ -363,4 +372,6 @@ async def audit_refusal(ctx: ServiceContext, actor: Actor | None, refused: Refus
 
 
 def redacted_answer(case: Case, query: QueryRecord) -> str:
+    """The answer as the channel may read it (the redaction step is idempotent, so a query
+    from a `PanelView`, already redacted, comes out the same)."""
     return redact(query.answer or "", case.referral)

@@ -188,6 +188,52 @@ OUTBOX_LEASE_SECONDS = 60  # how long a claimed outbox message is this process's
 
 
 @dataclass(frozen=True)
+class SendRecord:
+    """One message an outbox delivery sends to one conversation (bot/services/sends.py).
+    `state` is "in_doubt" from before it leaves until Teams answers, "sent" after, and
+    "resending" while the one re-send after a restart is itself in flight."""
+
+    send_key: str
+    conversation_id: str
+    state: str
+    activity_id: str | None = None
+
+
+class SendLedger(Protocol):
+    """Where each send is recorded, every write committed at once (never inside a unit of
+    work: the record must survive the crash it is there for)."""
+
+    async def get(self, send_key: str) -> SendRecord | None: ...
+    async def begin(self, record: SendRecord, outbox_id: int | None, at: datetime) -> bool:
+        """Record the send; False if it was recorded already (another delivery of the same message)."""
+        ...
+    async def mark(self, send_key: str, state: str, activity_id: str | None, at: datetime) -> None: ...
+    async def forget(self, send_key: str) -> None: ...
+    async def graph_channel(self, conversation_id: str) -> tuple[str, str] | None:
+        """The (team id, channel id) Graph addresses a bound channel by, if it was bound
+        with both; None for personal chats and for channels bound without them."""
+        ...
+
+
+class ChannelMessageError(Exception):
+    """The channel's messages could not be read (Graph refused, failed or was unreachable).
+    `lasting` when asking again will not help (no consent, no such team or channel)."""
+
+    def __init__(self, reason: str, *, lasting: bool = False) -> None:
+        super().__init__(reason)
+        self.lasting = lasting
+
+
+class ChannelMessageReader(Protocol):
+    """A channel's recent messages, read back through Microsoft Graph with the app's
+    resource-specific consent (ChannelMessage.Read.Group)."""
+
+    async def find_sent(self, team_id: str, channel_id: str, send_key: str) -> str | None:
+        """The id of the recent message whose card carries `send_key`, or None."""
+        ...
+
+
+@dataclass(frozen=True)
 class LockedCase:
     """A case row taken for update inside a panel transaction."""
 
@@ -253,6 +299,9 @@ class DeliveryError(Exception):
     retry_after: float | None = None
     permanent: bool = False
     unreachable: bool = False
+    # Teams answered (an HTTP status, or the send was refused before it left): the message
+    # certainly did not arrive. False when the answer was lost (timeout, dropped connection).
+    answered: bool = False
 
     def __str__(self) -> str:
         return self.reason

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.domain.case import Case, CaseSummary
 from bot.domain.partnership import Partner, Role
+from bot.domain.redaction import redact
 from bot.domain.reminders import ReminderKind
 from bot.domain.timeline import Owner
 from bot.services.context import ServiceContext
@@ -68,5 +69,8 @@ async def reminder_view(ctx: ServiceContext, case: Case, row: DeadlineRow, kind:
     days = abs(ctx.calendar.working_days_between(today, due_day))
     outstanding: list[str] = []
     if chases_agency_requests(row) and ctx.deadlines is not None:
-        outstanding = [r.agency for r in await ctx.deadlines.agency_requests(case.id) if r.returned_at is None]
+        # Agency names are typed by the business unit: through the redaction step like any text
+        # that goes to the channel.
+        outstanding = [redact(r.agency, case.referral) for r in await ctx.deadlines.agency_requests(case.id)
+                       if r.returned_at is None]
     return ReminderView(case.summary, row, reminder_kind, delayed, list(mentions.values()), days, outstanding)

@@ -13,14 +13,17 @@ So this route authenticates first (every failure → 401, logged in one line wit
 token or body; 503 with Retry-After while the signing keys cannot be fetched,
 bot/teams/signing_keys.py), then gates the service host (bot/teams/service_hosts.py) and the tenant,
 de-duplicates state-changing activities on their id, runs the turn with the already-authenticated result, and writes the invoke
-response as the plain dict the handler built.
+response as the plain dict the handler built. Every turn answers within its budget
+(TURN_BUDGET_SECONDS): a database not available by then is answered "busy" (`_busy`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import traceback
+from collections.abc import Coroutine
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -29,6 +32,8 @@ from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
 from msrest.serialization import Model
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as SqlPoolTimeout
 
 from bot.domain import trace
 from bot.domain.events import Event, EventKind
@@ -43,6 +48,27 @@ from bot.teams.training import TrainingEdge
 log = logging.getLogger(__name__)
 
 
+# Every turn answers within this (seconds from the request's arrival): Teams gives up on an
+# invoke after about 5 s and shows an error; the answer then is BUSY (TURN_BUDGET_SECONDS).
+DEFAULT_TURN_BUDGET = 3.5
+BUSY = "The system is busy — your answer was not saved, please press again."
+BUSY_SEND_SECONDS = 5.0
+TURN_DEADLINE = web.RequestKey("rapid_review.turn_deadline", float)
+RELEASE_ATTEMPTS, RELEASE_PAUSE_SECONDS = 60, 5.0  # a busy turn's claim: released within about 5 minutes
+# PostgreSQL: lock_not_available, query_canceled, deadlock_detected, serialization_failure.
+_UNAVAILABLE_SQLSTATES = frozenset({"55P03", "57014", "40P01", "40001"})
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """The database answered that it is locked, unreachable or out of connections: a "busy"
+    answer, not a failure (so is the turn's budget running out: `TimeoutError` at the edge)."""
+    if isinstance(error, OperationalError | SqlPoolTimeout):
+        return True
+    if isinstance(error, DBAPIError):
+        return error.connection_invalidated or getattr(error.orig, "sqlstate", None) in _UNAVAILABLE_SQLSTATES
+    return False
+
+
 def _is_state_changing(activity: Activity) -> bool:
     return activity.type == ActivityTypes.invoke or (
         activity.type == ActivityTypes.message and bool(activity.value)
@@ -54,12 +80,13 @@ class ActivityLog(Protocol):
 
     async def claim_activity(self, key: str, at: datetime) -> tuple[bool, Any]: ...
     async def remember_response(self, key: str, response: Any) -> None: ...
+    async def release_activity(self, key: str) -> None: ...
 
 
 class MessagesEndpoint:
     def __init__(self, adapter: CloudAdapter, bot: RapidReviewBot, turns: ActivityLog, cases: CaseStore,
                  clock: Clock, *, allowed_tenants: frozenset[str], local_mode: bool, hosts: ServiceHostPolicy,
-                 training: TrainingEdge | None = None) -> None:
+                 training: TrainingEdge | None = None, turn_budget: float = DEFAULT_TURN_BUDGET) -> None:
         self.adapter = adapter
         self.bot = bot
         self.turns = turns
@@ -69,6 +96,8 @@ class MessagesEndpoint:
         self.local_mode = local_mode
         self.hosts = hosts  # the service hosts a reply may go to (bot/teams/service_hosts.py)
         self.training = training  # training mode only (bot/teams/training.py); None in production
+        self.turn_budget = turn_budget  # seconds a turn may take before it answers "busy"
+        self._background: set[asyncio.Future[None]] = set()
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         if "application/json" not in request.headers.get("Content-Type", ""):
@@ -86,6 +115,7 @@ class MessagesEndpoint:
             log.warning("rejected request: body is not an activity")
             return web.json_response({"error": "the body is not a Bot Framework activity"}, status=400)
 
+        request[TURN_DEADLINE] = self._deadline()  # the budget counts from the request's arrival
         # The turn's correlation id, read by the error reply, the failure's log line and
         # every audit row written until the answer goes back (bot/domain/trace.py).
         conversation = activity.conversation
@@ -114,24 +144,88 @@ class MessagesEndpoint:
             return refusal
 
         dedupe_key = self._dedupe_key(activity)
-        if dedupe_key is not None:
-            first, stored = await self.turns.claim_activity(dedupe_key, self.clock.now())
-            if not first:
-                return self._duplicate(activity, stored)
-
-        logic, real = self.bot.on_turn, None
-        if self.training is not None:  # training mode: the acted identity and the banner
-            real = await self.training.before_turn(activity)
-            logic = self.training.around(real, self.bot.on_turn)
-        invoke_response = await self.adapter.process_activity(authenticated, activity, logic)
+        claimed = False
+        deadline = request.get(TURN_DEADLINE) or self._deadline()
+        try:  # the turn, within its budget (TURN_BUDGET_SECONDS from the request's arrival)
+            async with asyncio.timeout_at(deadline):
+                if dedupe_key is not None:
+                    first, stored = await self.turns.claim_activity(dedupe_key, self.clock.now())
+                    if not first:
+                        return self._duplicate(activity, stored)
+                    claimed = True
+                logic, real = self.bot.on_turn, None
+                if self.training is not None:  # training mode: the acted identity and the banner
+                    real = await self.training.before_turn(activity)
+                    logic = self.training.around(real, self.bot.on_turn)
+                invoke_response = await self.adapter.process_activity(authenticated, activity, logic)
+        except Exception as error:
+            if not (isinstance(error, TimeoutError) or database_unavailable(error)):
+                raise
+            return await self._busy(authenticated, activity, dedupe_key if claimed else None, error)
         if activity.type != ActivityTypes.invoke:
             return web.Response(status=201 if invoke_response is None else int(invoke_response.status))
         body = self._invoke_payload(invoke_response)
         if self.training is not None:
             body = self.training.wrap_invoke_body(body, real)
-        if dedupe_key is not None:
-            await self.turns.remember_response(dedupe_key, body)
+        if dedupe_key is not None:  # the answer is not held back for this: a retry finds it once written
+            left = deadline - asyncio.get_running_loop().time()
+            await self._in_background(self.turns.remember_response(dedupe_key, body), wait=left)
         return web.json_response(body, status=200)
+
+    # ---- the turn budget ---------------------------------------------------------------------
+
+    def _deadline(self) -> float:
+        return asyncio.get_running_loop().time() + self.turn_budget
+
+    async def _busy(self, authenticated: Any, activity: Activity, claim: str | None, error: BaseException) -> web.Response:
+        """The database did not answer within the turn's budget (locked, or unreachable): the
+        turn was rolled back, and the person is told at once, in the conversation, to press
+        again. The activity's de-duplication claim is released (once the database lets us), so
+        Teams' retry of this very activity is handled, not taken for a duplicate."""
+        turn = trace.current()
+        log.warning("turn answered busy: the database was not available in time",
+                    extra={"correlation": turn.correlation if turn else None, "error": type(error).__name__})
+        text = trace.reference(BUSY)
+        if claim is not None:
+            await self._in_background(self._release(claim), wait=0)
+        if activity.type == ActivityTypes.invoke:
+            return web.json_response(invoke_body(Reply(text=text)), status=200)
+
+        async def say_busy(turn_context: TurnContext) -> None:
+            await turn_context.send_activity(text)
+
+        try:
+            async with asyncio.timeout(BUSY_SEND_SECONDS):
+                await self.adapter.process_activity(authenticated, activity, say_busy)
+        except Exception as send_error:  # noqa: BLE001 - the turn was rolled back whether or not this arrives
+            log.warning("could not tell the user the system is busy", extra={"error": type(send_error).__name__})
+        return web.Response(status=200)
+
+    async def _release(self, claim: str) -> None:
+        """Forget the claim of a turn that answered busy, as soon as the database allows."""
+        for _ in range(RELEASE_ATTEMPTS):
+            try:
+                await self.turns.release_activity(claim)
+                return
+            except Exception as error:
+                if not database_unavailable(error):
+                    raise
+            await asyncio.sleep(RELEASE_PAUSE_SECONDS)
+        log.warning("an activity's de-duplication claim could not be released")
+
+    async def _in_background(self, work: Coroutine[Any, Any, None], *, wait: float) -> None:
+        """Run `work` to its end with the database's own (longer) patience, waiting for it here
+        at most `wait` seconds; a failure is logged, never raised into the turn."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._finished)
+        if wait > 0:
+            await asyncio.wait({task}, timeout=wait)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("turn bookkeeping failed", extra={"error": type(task.exception()).__name__})
 
     async def _gate(self, activity: Activity) -> web.Response | None:
         service_url = activity.service_url or ""
@@ -194,6 +288,8 @@ async def on_turn_error(turn_context: TurnContext, error: Exception) -> None:
     """A turn failed. The user gets a generic message with a correlation id; the log
     gets the exception type and where — never the activity or the exception text,
     which could quote what someone typed about a child."""
+    if database_unavailable(error):
+        raise error  # the edge answers "busy" (MessagesEndpoint._busy)
     turn = trace.current()
     correlation = turn.correlation if turn else trace.new_correlation()
     where = "".join(traceback.format_tb(error.__traceback__)[-3:]) if error.__traceback__ else ""

@@ -21,6 +21,7 @@ from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
 from botbuilder.schema.teams import TeamInfo, TeamsChannelAccount
 from botframework.connector.models import InvokeResponse
 
+from bot.domain import trace
 from bot.domain.case import Actor, parse_reference
 from bot.domain.limits import cap
 from bot.services import access, referrals
@@ -43,13 +44,14 @@ from bot.teams.training import TrainingActions
 from cards import chat
 from cards import referral_form as form
 from cards.actions import CardPress
-from dialogs.referral_dialog import FORM_ACTION, FORM_ACTOR, FORM_REPLY, ReferralDialog
+from dialogs.referral_dialog import FORM_ACTION, FORM_ACTOR, FORM_REPLY, FORM_RESULT, ReferralDialog
 
 log = logging.getLogger(__name__)
 
 MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
 # Typed commands that name one case, and the action their refusal is audited as.
 CASE_COMMANDS = {"notification summary": "notification_summary", "timeline": "timeline", SHOW: "show_card"}
+PENDING_ANSWER = "rr.pending_answer"  # a message turn's answer, sent once its state is saved
 BIND_PHRASES = ("use this channel for the panel", "use this channel", "set panel channel")
 
 
@@ -99,9 +101,13 @@ class RapidReviewBot(TeamsActivityHandler):
             try:
                 await super().on_turn(turn_context)
                 await self.conversation_state.save_changes(turn_context)
-            except StateConflict:
-                await self._answer(turn_context, Reply(text="That was saved a moment ago from another window. "
-                                                            "Type **resume** to see where you are.", status=409))
+            except StateConflict:  # another process saved this conversation's form first
+                self._replace_answer(turn_context, await self._changed_elsewhere(turn_context))
+            except BaseException:
+                # The answer prepared before the failure says what was not saved: never send it.
+                turn_context.turn_state.pop(TurnContext._INVOKE_RESPONSE_KEY, None)
+                raise
+            await self._send_answer(turn_context)  # only now: what it says has been saved
         if not lock.locked() and len(self._conversation_locks) > 10_000:
             self._conversation_locks.pop(conversation, None)
 
@@ -128,7 +134,8 @@ class RapidReviewBot(TeamsActivityHandler):
         value: dict[str, Any] = activity.value if isinstance(activity.value, dict) else {}
         action: dict[str, Any] = value["action"] if isinstance(value.get("action"), dict) else {}
         if action.get("type") not in (None, "Action.Execute"):
-            return InvokeResponse(status=200, body=invoke_body(Reply(text="Unsupported action.", status=400)))
+            return InvokeResponse(status=200, body=invoke_body(Reply(text=trace.reference("Unsupported action."),
+                                                                     status=400)))
         actor = actor_of(activity)
         if turn_context.activity.conversation and actor:  # first: the card rendered below lists this person
             await self.people.seen(turn_context, actor)
@@ -173,6 +180,7 @@ class RapidReviewBot(TeamsActivityHandler):
                 return await self._continue_form(turn_context, CardPress(verb=form.RESUME), actor,
                                                  note="You already have a referral in progress. Here it is; "
                                                       "type **cancel** to discard it and start again.")
+            turn_context.turn_state[FORM_ACTOR] = actor
             await dc.begin_dialog(ReferralDialog.__name__, await self._prefill(turn_context, actor))
             return Reply(card=turn_context.turn_state.get(FORM_REPLY))
         if text in ("resume", "continue"):
@@ -224,7 +232,8 @@ class RapidReviewBot(TeamsActivityHandler):
             if actor is None:
                 return Reply(text="I could not tell who you are from Teams.", status=403)
             data = turn_context.activity.channel_data if isinstance(turn_context.activity.channel_data, dict) else {}
-            team_id = (data.get("team") or {}).get("id")
+            # Graph addresses a team by its Microsoft 365 group id; older activities carry only the thread id.
+            team_id = (data.get("team") or {}).get("aadGroupId") or (data.get("team") or {}).get("id")
             channel_id = (data.get("channel") or {}).get("id")
             # Post to the channel itself, not into the thread the command was typed in.
             conversation_id = (turn_context.activity.conversation.id or "").split(";messageid=")[0]
@@ -302,12 +311,50 @@ class RapidReviewBot(TeamsActivityHandler):
     # ---- helpers --------------------------------------------------------------------------------
 
     async def _answer(self, turn_context: TurnContext, reply: Reply) -> None:
-        if turn_context.activity.type == ActivityTypes.invoke:
-            return  # invokes answer through the invoke response
+        """The turn's answer to a message, sent by `on_turn` once the conversation's state is
+        saved (an invoke answers through its invoke response)."""
+        if turn_context.activity.type != ActivityTypes.invoke:
+            turn_context.turn_state[PENDING_ANSWER] = reply
+
+    async def _send_answer(self, turn_context: TurnContext) -> None:
+        reply: Reply | None = turn_context.turn_state.pop(PENDING_ANSWER, None)
+        if reply is None:
+            return
         if reply.card:
             await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(reply.card)))
         elif reply.text:
             await turn_context.send_activity(MessageFactory.text(reply.text))
+
+    def _replace_answer(self, turn_context: TurnContext, reply: Reply) -> None:
+        """Answer with `reply` instead of what the turn had prepared (which was not saved)."""
+        if turn_context.activity.type == ActivityTypes.invoke:
+            turn_context.turn_state[TurnContext._INVOKE_RESPONSE_KEY] = Activity(
+                type=ActivityTypes.invoke_response, value=InvokeResponse(status=200, body=invoke_body(reply)))
+        else:
+            turn_context.turn_state[PENDING_ANSWER] = reply
+
+    async def _changed_elsewhere(self, turn_context: TurnContext) -> Reply:
+        """This turn's form state lost the race with another window's: say who changed what and
+        when, show the form as it is now and what this press typed (nothing of it was saved)."""
+        press: CardPress | None = turn_context.turn_state.get(FORM_ACTION)
+        actor: Actor | None = turn_context.turn_state.get(FORM_ACTOR)
+        submitted = turn_context.turn_state.get(FORM_RESULT)
+        await self.conversation_state.load(turn_context, force=True)
+        if submitted is not None:  # submitted here (stored once, by its draft id) while the other window changed it
+            return Reply(card=form.submitted_card(
+                submitted.case.reference, submitted.case.pseudonym, likely_notifiable=submitted.case.likely_notifiable,
+                channel_bound=submitted.panel_channel_bound, partnership=self.services.partnership.name))
+        dc = await self.dialogs.create_context(turn_context)
+        if press is None or actor is None or dc.active_dialog is None:
+            if press is not None and actor is not None:
+                return await self._no_draft(press, actor)
+            return Reply(text=trace.reference("That was changed a moment ago from another window, so this was not "
+                                              "saved. Type **resume** to see the referral as it is now."), status=409)
+        turn_context.turn_state.pop(FORM_REPLY, None)
+        dialog = await self.dialogs.find(ReferralDialog.__name__)
+        assert isinstance(dialog, ReferralDialog)
+        dialog.present_changed_elsewhere(dc, dc.active_dialog.state, press, another_window=True)
+        return Reply(card=turn_context.turn_state.get(FORM_REPLY))
 
     async def _greet(self, turn_context: TurnContext) -> None:
         conversation_type = getattr(turn_context.activity.conversation, "conversation_type", None) or "personal"

@@ -29,7 +29,8 @@ from botbuilder.schema import ChannelAccount, ConversationParameters, ErrorRespo
 from bot.adapters.links import LinkSigner
 from bot.domain.case import Case, CaseSummary
 from bot.domain.meeting import MeetingOutcome
-from bot.services import host_refusals
+from bot.domain.redaction import redact
+from bot.services import host_refusals, meeting
 from bot.services.panel import PanelView
 from bot.services.ports import (
     Address,
@@ -42,12 +43,14 @@ from bot.services.ports import (
     UnitOfWork,
 )
 from bot.services.reminder_view import ReminderView
+from bot.services.sends import SendGuard
 from bot.teams.message_size import fitted_activity
 from bot.teams.service_hosts import REFUSED_REASON, ServiceHostPolicy, ServiceHostRefused, origin
 from cards import meeting_cards
 from cards.chat import text_card
 from cards.clock_cards import agency_prompt_card, reminder_card
 from cards.common import escape_markdown
+from cards.sends import with_resent_line, with_send_key
 from cards.vote_card import (
     answer_notice_card,
     decision_for_referrer_card,
@@ -135,7 +138,7 @@ PERSON_GONE = frozenset({"connector answered 403", "connector answered 404"})
 def delivery_error(error: Exception) -> DeliveryError:
     """Translate a connector failure into what the outbox needs to know."""
     if isinstance(error, ServiceHostRefused):  # refused by bot/teams/sdk.py before sending: never retried
-        return DeliveryError(REFUSED_REASON, permanent=True)
+        return DeliveryError(REFUSED_REASON, permanent=True, answered=True)
     if isinstance(error, ErrorResponseException) and error.response is not None:
         status = error.response.status_code
         retry_after = error.response.headers.get("Retry-After")
@@ -144,15 +147,16 @@ def delivery_error(error: Exception) -> DeliveryError:
         except ValueError:
             wait = None
         permanent = status in (400, 401, 403, 404, 413)
-        return DeliveryError(f"connector answered {status}", retry_after=wait, permanent=permanent)
+        return DeliveryError(f"connector answered {status}", retry_after=wait, permanent=permanent, answered=True)
     return DeliveryError(f"connector unreachable: {type(error).__name__}")
 
 
 class TeamsNotifier:
     def __init__(self, adapter: BotAdapter, app_id: str, roster: RosterStore, deadlines: DeadlineStore,
                  links: LinkSigner, tz: ZoneInfo, clock: Clock, *, uow: UnitOfWork,
-                 hosts: ServiceHostPolicy) -> None:
+                 hosts: ServiceHostPolicy, sends: SendGuard | None = None) -> None:
         self._adapter = adapter
+        self._sends = sends  # outbox sends recorded in doubt before they leave (bot/services/sends.py)
         self._uow = uow  # refused service hosts: audited, and told to the managers once
         self._hosts = hosts
         self._clock = clock
@@ -189,7 +193,7 @@ class TeamsNotifier:
         host = origin(service_url)
         log.warning("refused to send: service host not allowed", extra={"host": host})
         await host_refusals.report_refused_host(self._uow, self._clock, host, "stored address")
-        raise DeliveryError(REFUSED_REASON, permanent=True)
+        raise DeliveryError(REFUSED_REASON, permanent=True, answered=True)
 
     def _card_activity(self, address: Address, card: dict[str, Any], activity_id: str | None = None) -> Any:
         """The message carrying a card, as the wire JSON itself (bot/teams/sdk.py sends a dict as it is)."""
@@ -208,7 +212,14 @@ class TeamsNotifier:
 
     async def send_card(self, address: Address, card: dict[str, Any]) -> str:
         await self.pacer.wait(address.conversation_id)
-        return await self._send_card(address, card)
+        if self._sends is None:
+            return await self._send_card(address, card)
+
+        async def post(key: str | None, resent: bool) -> str:
+            marked = with_resent_line(card) if resent else card
+            return await self._send_card(address, with_send_key(marked, key) if key else marked)
+
+        return await self._sends.send(address.conversation_id, post)
 
     async def _send_card(self, address: Address, card: dict[str, Any]) -> str:
         """A new message in the conversation. Sent with the connector's send_to_conversation:
@@ -262,7 +273,9 @@ class TeamsNotifier:
         """Render and send one of the meeting's messages (see bot/services/outbox.py)."""
         tz = self._tz
         summary = case.summary
-        outcome = MeetingOutcome.model_validate(record.outcome) if record.outcome else None
+        # The outcome's texts and a problem's text pass the redaction step before any card is built.
+        outcome = (meeting.shareable_outcome(case, MeetingOutcome.model_validate(record.outcome))
+                   if record.outcome else None)
         if kind == "meeting_card" and channel is not None:
             papers = next((d for d in await self.deadlines.deadlines(case.id)
                            if d.anchor == "meeting" and d.due_at and d.due_at <= (record.start_at or d.due_at)), None)
@@ -284,7 +297,7 @@ class TeamsNotifier:
         elif kind == "slot_choice":
             card = meeting_cards.slot_choice_card(summary, record, tz)
         elif kind == "meeting_problem":
-            card = meeting_cards.problem_card(summary, str(payload.get("message", "")))
+            card = meeting_cards.problem_card(summary, redact(str(payload.get("message", "")), case.referral))
         elif kind == "outcome_referrer" and outcome is not None:
             card = meeting_cards.outcome_for_referrer_card(summary, outcome)
         elif kind == "record_links" and outcome is not None:
@@ -310,7 +323,8 @@ class TeamsNotifier:
             await self.send_card(address, card)
         except DeliveryError as error:
             if error.reason in PERSON_GONE:  # the app is not (or no longer) installed for them
-                raise DeliveryError(error.reason, permanent=True, unreachable=True) from error
+                raise DeliveryError(error.reason, permanent=True, unreachable=True,
+                                    answered=error.answered) from error
             raise
         return True
 

@@ -1,9 +1,11 @@
 """botbuilder `Storage` on our database, so dialog state survives restarts and is
 shared by every bot process.
 
-Semantics follow botbuilder's MemoryStorage, with one difference that matters: an item
-that carries an `e_tag` is written only if the stored one still has that e_tag (a
-stale writer gets an error instead of silently overwriting a newer state). Reads hand
+Semantics follow botbuilder's MemoryStorage, with the difference that matters: no write
+overwrites a state it has not read. An item that carries an `e_tag` is written only if
+the stored one still has that e_tag; one without (or with botbuilder's "*") only if none
+is stored yet. A stale writer gets `StateConflict` instead of silently replacing a newer
+state (the handler then tells the person what changed: bot/teams/handler.py). Reads hand
 back copies, never live references.
 """
 

@@ -15,7 +15,9 @@ What it does, in one run on one machine:
    `panel.vote` Universal Actions invokes, and the `status` command;
 5. restarts the bot with 1,000 reminders fallen due at once (as after downtime) and times
    their paced delivery while the connector answers some sends with 429 + Retry-After;
-6. prints the figures and a PASS/FAIL line per budget.
+6. holds the database's write lock from another connection while turns arrive, and times
+   their "busy" answers (`--only locked` runs just this, with no seeding);
+7. prints the figures and a PASS/FAIL line per budget.
 
 `--sdk-stock` runs the bot with botbuilder's stock per-turn clients (tests/bench/stock_sdk_bot.py,
 the bot started with the SDK's own clients patched back in), to show the effect of bot/teams/sdk.py. `--quick` shortens everything for a smoke run.
@@ -29,6 +31,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import platform
 import random
@@ -65,6 +68,8 @@ TEAMS_PER_SECOND, TEAMS_PER_2_SECONDS, TEAMS_PER_30_SECONDS = 7, 8, 60
 BUDGET_STATUS_P95_MS = 100.0
 BUDGET_STARTUP_S = 2.0
 BUDGET_RSS_MIB = 150.0
+BUDGET_LOCKED_P95_S = 4.5  # a turn while the database is locked is answered "busy" within this (Teams: ~5 s)
+LOCKED_ROUNDS, LOCKED_TURNS = 3, 9  # rounds of the write lock held, turns sent at once in each
 
 
 # =============================================================================================
@@ -1175,6 +1180,10 @@ async def run(options: Options) -> int:
             bot.stop()
             echo.stop()
 
+            # ---- turns while the database is locked ---------------------------------------------------
+            if not options.only or "locked" in options.only:
+                report["locked"] = await locked_phase(session, driver, workdir, service_url, procs)
+
             # ---- 1,000 reminders fall due at once ---------------------------------------------------
             if options.reminders:
                 report["reminders"] = await reminder_phase(options, session, driver, workdir, database_url,
@@ -1204,6 +1213,63 @@ async def run(options: Options) -> int:
             import shutil
 
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def locked_phase(session: Any, driver: Driver, workdir: Path, service_url: str,
+                       procs: list[Proc]) -> dict[str, Any]:
+    """Turns while another connection holds the SQLite write lock for longer than a turn may
+    take (a backup, a long migration, another program): each should be answered "busy" within
+    the turn budget — the invoke response for Action.Execute, a message for typed commands and
+    Action.Submit — and, once the lock goes, a turn should be answered as usual. Its own bot
+    process on a fresh database (the lock does not depend on the data)."""
+    import sqlite3
+
+    from bot.adapters.db.database import Database
+    from tests.support import activities as A
+
+    path = workdir / "locked.db"
+    database_url = f"sqlite:///{path}"
+    db = Database(database_url)
+    await db.migrate()
+    await db.dispose()
+    port = free_port()
+    bot, _ = await start_bot(session, workdir, port, database_url, service_url, sdk_stock=False, name="bot-locked")
+    procs.append(bot)
+    url = f"http://127.0.0.1:{port}/api/messages"
+    kinds = [
+        ("invoke", lambda: A.invoke(service_url, A.RILEY, "chat.refer", {"verb": "chat.refer"})),
+        ("typed", lambda: A.message(service_url, A.RILEY, "refer")),
+        ("submit", lambda: A.submit(service_url, A.RILEY, {"verb": "form.resume", "action": "form.resume"})),
+    ]
+    took: list[float] = []
+    statuses: Counter[str] = Counter()
+    for _ in range(LOCKED_ROUNDS):
+        locker = sqlite3.connect(path, timeout=5, isolation_level=None)
+        locker.execute("BEGIN IMMEDIATE")
+        try:
+            answers = await asyncio.gather(*(driver.post(url, kinds[i % len(kinds)][1]())
+                                             for i in range(LOCKED_TURNS)))
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        for i, (status, body, seconds) in enumerate(answers):
+            kind = kinds[i % len(kinds)][0]
+            took.append(seconds)
+            busy = status == 200 and (kind != "invoke" or b"The system is busy" in body)
+            statuses[f"{kind} busy" if busy else f"{kind} {status}"] += 1
+    # the typed commands and Action.Submit presses were told in a message each
+    told = [a for a in await driver.sent_to(A.RILEY.chat)
+            if str(a.get("activity", {}).get("text", "")).startswith("The system is busy")]
+    statuses["busy messages sent"] = len(told)
+    status, body, after = await driver.post(url, A.invoke(service_url, A.RILEY, "chat.refer", {"verb": "chat.refer"}))
+    bot.stop()
+    ordered = sorted(took)
+    p95 = ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+    result = {"turns": len(took), "p95_s": round(p95, 2), "max_s": round(ordered[-1], 2), "answers": dict(statuses),
+              "after_release_ok": status == 200 and b"The system is busy" not in body,
+              "after_release_s": round(after, 3)}
+    log(f"locked database: {result}")
+    return result
 
 
 async def reminder_phase(options: Options, session: Any, driver: Driver, workdir: Path, database_url: str,
@@ -1365,6 +1431,10 @@ def budgets(report: dict[str, Any], series: dict[tuple[str, str, int], Series]) 
     if have("status"):
         p95 = s("status", "bot", 1).pct(95)
         verdict(f"status p95 < {BUDGET_STATUS_P95_MS:.0f} ms at c=1", p95 < BUDGET_STATUS_P95_MS, f"{p95:.1f} ms")
+    if "locked" in report:
+        locked_verdict(report, verdict)
+    if "seed" not in report:  # `--only locked`
+        return verdicts
     cases = sum(report["seed"]["by_status"].values())
     verdict(f"start-up <= {BUDGET_STARTUP_S:.0f} s with {cases:,} cases", report["startup_s"] <= BUDGET_STARTUP_S,
             f"median {report['startup_s']:.2f} s to the first successful turn (runs: {report['startups_s']})")
@@ -1384,6 +1454,48 @@ def budgets(report: dict[str, Any], series: dict[tuple[str, str, int], Series]) 
             f"{r['max_in_2s']} in 2 s, {r['max_in_30s']} in 30 s; {r['faulted']} refused with 429 by fault, {r['throttled']} by the rate "
             f"limit, all retried")
     return verdicts
+
+
+def locked_verdict(report: dict[str, Any], verdict: Callable[[str, bool, str], None]) -> None:
+    lk = report["locked"]
+    answers = lk["answers"]
+    all_busy = (sum(n for k, n in answers.items() if k.endswith(" busy")) == lk["turns"]
+                and answers.get("busy messages sent", 0) == answers.get("typed busy", 0) + answers.get("submit busy", 0))
+    verdict(f"turns while the database is locked: answered busy, p95 <= {BUDGET_LOCKED_P95_S} s",
+            lk["p95_s"] <= BUDGET_LOCKED_P95_S and all_busy and lk["after_release_ok"],
+            f"p95 {lk['p95_s']:.2f} s, max {lk['max_s']:.2f} s over {lk['turns']} turns {lk['answers']}; after the "
+            f"lock {'answered' if lk['after_release_ok'] else 'NOT answered'} in {lk['after_release_s']:.2f} s")
+
+
+async def run_locked_only(options: Options) -> int:
+    """`--only locked`: just the locked-database measurement, with no seeding."""
+    import aiohttp
+
+    from tests.support import activities as A
+
+    workdir = Path(tempfile.mkdtemp(prefix="rr-bench-"))
+    procs: list[Proc] = []
+    try:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", *PROJECT_PACKAGES], cwd=ROOT, check=True)
+        connector, service_url = start_connector(workdir)
+        procs.append(connector)
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+            driver = Driver(session, service_url)
+            async with session.post(f"{service_url}_users", json={"users": [
+                    {"id": p.mri, "name": p.name, "aadObjectId": p.aad} for p in (A.RILEY, A.PAT)]}) as response:
+                await response.read()
+            report = {"locked": await locked_phase(session, driver, workdir, service_url, procs)}
+        report["budgets"] = budgets(report, {})
+        print_verdicts(report)
+        failed = [v for v in report["budgets"] if not v["pass"]]
+        return 1 if options.strict and failed else 0
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+        if not options.keep:
+            import shutil
+
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def print_report(report: dict[str, Any], series: dict[tuple[str, str, int], Series], seed: SeedInfo) -> None:
@@ -1480,7 +1592,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", dest="json_path", help="also write the figures as JSON here")
     parser.add_argument("--startups", type=int, default=3, help="start-ups timed (the median is the figure)")
     parser.add_argument("--seed", type=int, default=6)
-    parser.add_argument("--only", default="", help="comma-separated workloads to run (dialog, vote, status)")
+    parser.add_argument("--only", default="", help="comma-separated workloads to run (dialog, vote, status, locked); "
+                             "`--only locked` alone measures turns while the database is locked, nothing else")
     parser.add_argument("--no-stock-compare", dest="compare_stock", action="store_false",
                         help="skip the extra rounds against the bot with the SDK's stock clients (the 'before')")
     parser.add_argument("--profile", action="store_true",
@@ -1495,6 +1608,8 @@ def main(argv: list[str] | None = None) -> int:
     options = Options(args.cases, args.open_cases, args.rounds, args.seconds, args.reminders, args.sdk_stock,
                       args.keep, args.json_path, args.seed, args.strict, args.startups,
                       frozenset(w for w in args.only.split(",") if w), args.profile, args.compare_stock)
+    if options.only == {"locked"}:
+        return asyncio.run(run_locked_only(options))
     return asyncio.run(run(options))
 
 

@@ -112,12 +112,13 @@ async def test_a_stale_writer_gets_a_conflict_and_the_newer_state_is_kept(storag
     assert stored["e_tag"] == turn_a["e_tag"]
 
 
-async def test_a_write_without_an_etag_overwrites(storage):
+async def test_a_write_without_an_etag_only_creates(storage):
     await storage.write({KEY: {"v": 1}})
-    await storage.write({KEY: {"v": 2}})
-    assert (await storage.read([KEY]))[KEY]["v"] == 2
-    await storage.write({KEY: {"v": 3, "e_tag": "*"}})
-    assert (await storage.read([KEY]))[KEY]["v"] == 3
+    with pytest.raises(StateConflict):
+        await storage.write({KEY: {"v": 2}})
+    with pytest.raises(StateConflict):
+        await storage.write({KEY: {"v": 3, "e_tag": "*"}})
+    assert (await storage.read([KEY]))[KEY]["v"] == 1
 
 
 async def test_a_write_with_an_etag_for_a_missing_key_creates_it(storage):

@@ -196,6 +196,7 @@ class FakeConnector:
 
         self._faults: list[_Fault] = []
         self._latency: dict[str | None, float] = {}
+        self._hold: list[Any] | None = None  # [seconds, conversation id prefix, posts still answered at once]
         self._rate: float | None = None
         self._rate_per_conversation = True
         self._rate_kinds: frozenset[str] = frozenset({"send", "reply"})
@@ -451,6 +452,13 @@ class FakeConnector:
         else:
             self._latency.pop(route_kind, None)
 
+    def hold_answers(self, seconds: float, conversation_id_prefix: str | None = None, *, after: int = 0) -> None:
+        """Record and accept each new post (send or reply) in the conversation, then keep its 200
+        answer back for `seconds`: the message is there but the bot does not know it yet (a test
+        kills the bot in that window). The first `after` posts are answered at once.
+        `hold_answers(0)` stops holding."""
+        self._hold = [seconds, conversation_id_prefix, after] if seconds > 0 else None
+
     def enforce_rate(
         self,
         per_second: float | None,
@@ -690,7 +698,9 @@ class FakeConnector:
         rec, fault = await self._begin(request, "send", conv, None)
         if fault is not None:
             return fault
-        return self._accept_post(rec, conv, "send", None)
+        answer = self._accept_post(rec, conv, "send", None)
+        await self._held(conv)
+        return answer
 
     async def _reply(self, request: web.Request) -> web.Response:
         conv = request.match_info["conversationId"]
@@ -698,7 +708,18 @@ class FakeConnector:
         rec, fault = await self._begin(request, "reply", conv, reply_to)
         if fault is not None:
             return fault
-        return self._accept_post(rec, conv, "reply", reply_to)
+        answer = self._accept_post(rec, conv, "reply", reply_to)
+        await self._held(conv)
+        return answer
+
+    async def _held(self, conversation_id: str) -> None:
+        hold = self._hold
+        if hold is None or not (hold[1] is None or conversation_id.startswith(hold[1])):
+            return
+        if hold[2] > 0:
+            hold[2] -= 1
+            return
+        await asyncio.sleep(hold[0])
 
     def _accept_post(self, rec: Recorded, conv: str, kind: str, reply_to: str | None) -> web.Response:
         new_id = self._next_id()

@@ -16,7 +16,11 @@ then calls Graph with aiohttp.
   (an ``error`` object for a calendar it may not read); ``POST /v1.0/users/{organiser}/events``
   → 201 with the event (``id``, ``onlineMeeting.joinUrl``), and the *same* event again
   for a repeated ``transactionId``; ``PATCH /v1.0/users/{organiser}/events/{id}`` → 200 with
-  the event; ``POST /v1.0/users/{organiser}/events/{id}/cancel`` → 202, no body.
+  the event; ``POST /v1.0/users/{organiser}/events/{id}/cancel`` → 202, no body;
+  ``GET /v1.0/teams/{team-id}/channels/{channel-id}/messages`` (``$top``, ``@odata.nextLink``)
+  → the channel's messages newest first, as chatMessage resources built from what a recording
+  Bot Connector (tests/support/fake_connector.py) accepted for that channel, updates applied,
+  each card as its JSON text in ``attachments[].content`` (``show_channel`` links the two).
   Every Graph call needs a bearer token the token endpoint issued.
 
 The server runs on its own thread and event loop: msal builds its authority (a blocking
@@ -59,8 +63,8 @@ from aiohttp import web
 
 __all__ = ["GRAPH_SCOPE", "ROUTES", "FakeGraph", "GraphCall"]
 
-ROUTES = frozenset({"discovery", "token", "getSchedule", "createEvent", "updateEvent", "cancelEvent", "installApp",
-                    "other"})
+ROUTES = frozenset({"discovery", "token", "getSchedule", "createEvent", "updateEvent", "cancelEvent",
+                    "channelMessages", "installApp", "other"})
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 TENANT_ID = "00000000-0000-0000-0000-0000000000aa"
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
@@ -231,6 +235,7 @@ class FakeGraph:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._ports: tuple[int, int] | None = None
+        self._channels: dict[tuple[str, str], tuple[Any, str]] = {}  # (team, channel) -> (connector, conversation)
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -284,6 +289,7 @@ class FakeGraph:
         r.add_patch("/v1.0/users/{user}/events/{event_id}", self._update_event)
         r.add_post("/v1.0/users/{user}/events/{event_id}/cancel", self._cancel_event)
         r.add_post("/v1.0/users/{user}/teamwork/installedApps", self._install_app)
+        r.add_get("/v1.0/teams/{team}/channels/{channel}/messages", self._channel_messages)
         r.add_route("*", "/{tail:.*}", self._unknown)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await runner.setup()
@@ -350,6 +356,62 @@ class FakeGraph:
         with self._lock:
             box = self._mailbox(email)
             box.working_days, box.working_start, box.working_end = days, start, end
+
+    # ---- channels ------------------------------------------------------------------------------------
+
+    def show_channel(self, team_id: str, channel_id: str, connector: Any, conversation_id: str | None = None) -> None:
+        """Answer the channel's messages from what `connector` (a FakeConnector) accepted in the
+        conversation `conversation_id` (a Teams channel's conversation id is its channel id)."""
+        with self._lock:
+            self._channels[(team_id, channel_id)] = (connector, conversation_id or channel_id)
+
+    def _chat_messages(self, team_id: str, channel_id: str) -> list[dict[str, Any]] | None:
+        with self._lock:
+            linked = self._channels.get((team_id, channel_id))
+        if linked is None:
+            return None
+        connector, conversation = linked
+        latest = {u.activity_id: u.activity for u in connector.updates()}
+        messages = []
+        for sent in connector.activities_to(conversation):
+            if sent.kind != "send" or sent.conversation_id.split(";")[0] != conversation:
+                continue
+            activity = latest.get(sent.activity_id, sent.activity)
+            attachments = [{"id": f"{sent.activity_id}-{n}", "contentType": a.get("contentType"), "contentUrl": None,
+                            "content": json.dumps(a.get("content")), "name": None, "thumbnailUrl": None}
+                           for n, a in enumerate(activity.get("attachments") or [])]
+            messages.append({
+                "id": sent.activity_id, "replyToId": None, "messageType": "message",
+                "createdDateTime": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "from": {"application": {"id": self.client_id, "displayName": "Rapid Review",
+                                         "applicationIdentityType": "bot"}, "user": None, "device": None},
+                "body": {"contentType": "html", "content": activity.get("text") or "".join(
+                    f'<attachment id="{a["id"]}"></attachment>' for a in attachments)},
+                "attachments": attachments,
+                "channelIdentity": {"teamId": team_id, "channelId": channel_id},
+            })
+        return list(reversed(messages))  # newest first
+
+    async def _channel_messages(self, request: web.Request) -> web.Response:
+        call = await self._record(request, "channelMessages")
+        fault = self._take_fault("channelMessages")
+        if fault is not None:
+            return self._fault_answer(request, call, fault)
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or auth.removeprefix("Bearer ") not in self._tokens:
+            return self._error(call, 401, "InvalidAuthenticationToken", "Invalid token.")
+        team, channel = request.match_info["team"], request.match_info["channel"]
+        messages = self._chat_messages(team, channel)
+        if messages is None:
+            return self._error(call, 404, "NotFound", "No team found with Group Id " + team)
+        top = min(int(request.query.get("$top", "20")), 50)
+        skip = int(request.query.get("$skiptoken", "0"))
+        page: dict[str, Any] = {"@odata.context": f"{self.graph_base}/$metadata#teams('{team}')/channels('{channel}')"
+                                                  "/messages", "value": messages[skip:skip + top]}
+        if skip + top < len(messages):
+            page["@odata.nextLink"] = (f"{self.graph_base}/teams/{team}/channels/{channel}/messages"
+                                       f"?$top={top}&$skiptoken={skip + top}")
+        return self._json(call, page)
 
     # ---- faults and inspection ----------------------------------------------------------------------
 

@@ -88,6 +88,17 @@ def test_ids_come_from_the_environment(manifest: dict) -> None:
     assert (other["id"], other["bots"][0]["botId"]) == (OTHER_ID, BOT_ID)
 
 
+def test_the_bot_may_read_its_channels_messages_back_with_resource_specific_consent(manifest: dict,
+                                                                                   schema: dict) -> None:
+    """A send left in doubt by a crash is settled by reading the channel back through Graph
+    (bot/services/sends.py): the app asks for ChannelMessage.Read.Group, granted to the bot's
+    own Entra app (webApplicationInfo.id), which is the app the bot's Graph token is for."""
+    assert manifest["webApplicationInfo"]["id"] == BOT_ID == manifest["bots"][0]["botId"]
+    permissions = manifest["authorization"]["permissions"]["resourceSpecific"]
+    assert {"name": "ChannelMessage.Read.Group", "type": "Application"} in permissions
+    assert build.schema_errors(manifest, schema) == []
+
+
 def test_urls_and_version_are_configurable() -> None:
     env = {
         "MicrosoftAppId": BOT_ID,

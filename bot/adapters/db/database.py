@@ -53,8 +53,9 @@ def sync_url(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, busy_seconds: float = inline_sqlite.DEFAULT_BUSY_SECONDS) -> None:
         self.url = normalise_url(url)
+        self.busy_seconds = busy_seconds  # how long a SQLite lock wait may last (a turn's budget is shorter)
         self.is_sqlite = self.url.startswith("sqlite")
         if self.is_sqlite:
             self._prepare_sqlite_path()
@@ -80,7 +81,7 @@ class Database:
         # statement per write transaction, for nothing.
         url = make_url(self.url).set(drivername="sqlite+inline")
         begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30, "begin": begin},
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": self.busy_seconds, "begin": begin},
                                      pool_reset_on_return=None if immediate else "rollback")
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -182,6 +182,23 @@ outbox = Table(
     Index("ix_outbox_due", "status", "not_before"),
 )
 
+# Each message the outbox sends, recorded (committed) as in doubt before it leaves and as sent
+# once Teams answered with its activity id: after a crash in between, the send is reconciled
+# (found in the channel and adopted, or re-sent once) instead of simply posted again.
+outbox_sends = Table(
+    "outbox_sends",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("send_key", String(64), nullable=False),
+    Column("outbox_id", Integer, nullable=True),
+    Column("conversation_id", String(400), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("activity_id", String(300), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("send_key", name="uq_outbox_sends_send_key"),
+)
+
 votes = Table(
     "votes",
     metadata,

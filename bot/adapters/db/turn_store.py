@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from bot.adapters.db import schema as t
 from bot.adapters.db.scope import Scope
@@ -49,6 +49,14 @@ class SqlTurnStore:
         async with self.scope.write() as conn:
             await conn.execute(_REMEMBER_RESPONSE, {"b_key": key, "b_response": response})
 
+    async def release_activity(self, key: str) -> None:
+        """Forget a claim whose turn did not finish (it answered "busy"), so that Teams' retry
+        of the activity is handled as new. A claim with a stored answer is kept."""
+        async with self.scope.write() as conn:
+            row = (await conn.execute(_STORED_RESPONSE, {"b_key": key})).first()
+            if row is not None and row.response is None:  # (JSON null or SQL NULL)
+                await conn.execute(delete(t.processed_activities).where(t.processed_activities.c.key == key))
+
     # ---- state for the SDK's Storage (dialog state) ---------------------------------------
 
     async def read_state(self, keys: Sequence[str]) -> dict[str, tuple[dict[str, Any], str]]:
@@ -57,28 +65,25 @@ class SqlTurnStore:
             return {r.key: (r.data, r.etag) for r in rows}
 
     async def write_state(self, key: str, data: dict[str, Any], etag: str | None, new_etag: str, at: datetime) -> bool:
-        """Write one item; with an etag, only if it still matches (False on conflict)."""
+        """Write one item if nobody else has since it was read (False on conflict): with an etag,
+        only while the stored one still has it; without one (or botbuilder's "*"), only if there
+        is none stored yet. No write ever overwrites a state it has not read."""
         async with self.scope.write() as conn:
-            if etag is None or etag == "*":
-                stmt = self.scope.insert(t.bot_state).values(key=key, data=data, etag=new_etag, updated_at=at)
-                await conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=[t.bot_state.c.key], set_={"data": data, "etag": new_etag, "updated_at": at}
-                    )
+            if etag is not None and etag != "*":
+                result = await conn.execute(
+                    update(t.bot_state)
+                    .where(t.bot_state.c.key == key, t.bot_state.c.etag == etag)
+                    .values(data=data, etag=new_etag, updated_at=at)
                 )
-                return True
-            result = await conn.execute(
-                update(t.bot_state)
-                .where(t.bot_state.c.key == key, t.bot_state.c.etag == etag)
-                .values(data=data, etag=new_etag, updated_at=at)
+                if result.rowcount:
+                    return True
+            # Not there yet (a new conversation, or deleted since it was read): create it,
+            # unless another writer got there first.
+            created = await conn.execute(
+                self.scope.insert(t.bot_state).values(key=key, data=data, etag=new_etag, updated_at=at)
+                .on_conflict_do_nothing(index_elements=[t.bot_state.c.key])
             )
-            if result.rowcount:
-                return True
-            exists = (await conn.execute(select(t.bot_state.c.key).where(t.bot_state.c.key == key))).first()
-            if exists is None:
-                await conn.execute(insert(t.bot_state).values(key=key, data=data, etag=new_etag, updated_at=at))
-                return True
-            return False
+            return bool(created.rowcount)
 
     async def shared_secret(self, name: str) -> bytes:
         """A random secret shared by every bot process: made once, kept in the database."""

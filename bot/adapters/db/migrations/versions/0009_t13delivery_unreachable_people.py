@@ -1,15 +1,15 @@
 """unreachable_people: people Teams would not deliver to, whose messages wait for them
 
-Revision ID: 0008_t13delivery
-Revises: 0007
+Revision ID: 0009_t13delivery
+Revises: 0008_t13indoubt
 Create Date: 2026-12-06 04:00:00.000000
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_t13delivery"
-down_revision = "0007"
+revision = "0009_t13delivery"
+down_revision = "0008_t13indoubt"
 branch_labels = None
 depends_on = None
 
