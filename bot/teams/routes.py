@@ -118,6 +118,7 @@ def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock:
         row(VERBS[meeting_cards.CHOOSE], meeting.choose, needs_case=True),
         row(VERBS[meeting_cards.RETRY], meeting.retry, needs_case=True),
         row(VERBS[meeting_cards.CANCEL], meeting.cancel, needs_case=True),
+        row(VERBS[meeting_cards.MANUAL], meeting.record_manual, needs_case=True),
         row(VERBS[meeting_cards.OUTCOME], meeting.record_outcome, needs_case=True,
             on_refused=meeting.show_outcome_refusal),
     )

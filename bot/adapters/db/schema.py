@@ -330,6 +330,14 @@ file_links = Table(
     Column("fetched_at", UtcDateTime(), nullable=True),
 )
 
+unreachable_people = Table(
+    "unreachable_people",  # people Teams would not deliver to (403/404): their messages wait for them
+    metadata,
+    Column("aad_object_id", String(36), primary_key=True),
+    Column("since", UtcDateTime(), nullable=False),
+    Column("reason", String(100), nullable=False),
+)
+
 processed_activities = Table(
     "processed_activities",
     metadata,
@@ -366,6 +374,7 @@ __all__ = [
     "agency_requests",
     "meetings",
     "file_links",
+    "unreachable_people",
     "UniqueConstraint",
     "Text",
 ]
