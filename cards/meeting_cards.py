@@ -33,6 +33,8 @@ from cards.common import (
 PICK, CHOOSE, RETRY, CANCEL, OUTCOME = (
     "meeting.pick", "meeting.choose", "meeting.retry", "meeting.cancel", "meeting.outcome")
 MANUAL = "meeting.manual"  # a meeting booked by hand in Outlook, recorded on the card
+RECORD_LINK = "meeting.record_link"  # a one-time link to the record, for the person who pressed
+RECORD_TITLE = "Download the record (.docx)"
 MANUAL_INPUTS = frozenset({"date", "time", "join_url"})
 MANUAL_TITLE = MANUAL_BOOKING_ACTION
 OUTCOME_INPUTS = frozenset({"local_cspr", "national_review", "rationale", "immediate_actions", "learning",
@@ -47,6 +49,7 @@ VERBS = verbs(
     Verb(CANCEL),
     Verb(OUTCOME, OUTCOME_INPUTS),
     Verb(MANUAL, MANUAL_INPUTS),
+    Verb(RECORD_LINK),
 )
 
 # Stockport Rapid Review Process (2019), Appendix F, "Assessment of Need by Core Panel", questions 4.1–4.7.
@@ -285,10 +288,26 @@ def outcome_for_referrer_card(case: CaseSummary, outcome: MeetingOutcome) -> Ele
                  literal(outcome.rationale)]))
 
 
-def record_card(case: CaseSummary, outcome: MeetingOutcome, url: str) -> Element:
-    return card([heading("Rapid review record", size="Medium"),
-                 para(f"{case.reference} ({case.pseudonym}): the record for the National Panel, as a Word document. "
-                      "It contains the child's details: keep it in the case file, do not forward it to a channel. "
-                      "The link works for 7 days and every download is recorded."),
-                 facts([("Local review", outcome.local_cspr.value), ("National review", outcome.national_review.value)])],
-                actions=[{"type": "Action.OpenUrl", "title": "Download the record (.docx)", "url": url}])
+def record_card(case: CaseSummary, outcome: MeetingOutcome) -> Element:
+    """No link on the card: pressing the button gives the person who pressed a link of their own."""
+    return card(_record_body(case, outcome, "Press the button for a link to the Word document: it works once, for "
+                                            "you only, for 10 minutes. Every download is recorded."),
+                actions=[execute(RECORD_TITLE, RECORD_LINK, case.reference)])
+
+
+def record_link_card(case: CaseSummary, outcome: MeetingOutcome, url: str, expires_at: datetime,
+                     tz: ZoneInfo) -> Element:
+    until = expires_at.astimezone(tz)
+    return card(_record_body(case, outcome, f"Your link works once, for you only, until {until:%H:%M}. If it has "
+                                            "expired or been used, ask for a new one."),
+                actions=[{"type": "Action.OpenUrl", "title": "Open the record (.docx)", "url": url},
+                         execute("Get a new link", RECORD_LINK, case.reference)])
+
+
+def _record_body(case: CaseSummary, outcome: MeetingOutcome, how: str) -> list[Element]:
+    return [heading("Rapid review record", size="Medium"),
+            para(f"{case.reference} ({case.pseudonym}): the record for the National Panel, as a Word document. "
+                 "It contains the child's details: keep it in the case file, do not forward it or post it in a "
+                 "channel."),
+            para(how),
+            facts([("Local review", outcome.local_cspr.value), ("National review", outcome.national_review.value)])]

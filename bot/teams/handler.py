@@ -89,7 +89,7 @@ class RapidReviewBot(TeamsActivityHandler):
         # its own dialog state. (Across processes the state's eTag catches it.)
         self._conversation_locks: dict[str, asyncio.Lock] = {}
         self.people = PeopleMemory(services)
-        self.router = Router(services, card_routes(self, panel_actions, clock_actions, meeting_actions))
+        self.router = Router(services, card_routes(self, panel_actions, clock_actions, meeting_actions, exports))
 
     # ---- the turn ---------------------------------------------------------------------------
 

@@ -301,8 +301,7 @@ class TeamsNotifier:
         elif kind == "outcome_referrer" and outcome is not None:
             card = meeting_cards.outcome_for_referrer_card(summary, outcome)
         elif kind == "record_links" and outcome is not None:
-            url = await self.links.url(case.id, "record", self._clock.now() + timedelta(days=7))
-            card = meeting_cards.record_card(summary, outcome, url)
+            card = meeting_cards.record_card(summary, outcome)
         if card is None:
             return True
         reached = [await self.send_to_person(aad, card) for aad in recipients]

@@ -276,7 +276,9 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
         typed={name: _text(TEXT * 50) for name in meeting_cards.OUTCOME_INPUTS})),
     ("outcome_summary_card", lambda: meeting_cards.outcome_summary_card(_summary(), _outcome())),
     ("outcome_for_referrer_card", lambda: meeting_cards.outcome_for_referrer_card(_summary(), _outcome())),
-    ("record_card", lambda: meeting_cards.record_card(_summary(), _outcome(), "https://bot.example.org/r/" + "x" * 600)),
+    ("record_card", lambda: meeting_cards.record_card(_summary(), _outcome())),
+    ("record_link_card", lambda: meeting_cards.record_link_card(
+        _summary(), _outcome(), "https://bot.example.org/files/once/" + "x" * 600, NOW, TZ)),
     ("members_card", lambda: roster.members_card(_members())),
     ("with_banner", lambda: training_cards.with_banner(vote_card.panel_card(_panel_view(decided=True), TZ),
                                                        "Tue 24 Nov 2026", _name())),
