@@ -46,6 +46,7 @@ from bot.adapters.links import LinkSigner
 from bot.adapters.master_keys import MasterKeyError, MasterKeys, from_environment, from_key_vault
 from bot.adapters.meetings import GraphMeetingProvider, OfflineMeetingProvider
 from bot.adapters.schema_check import migrate_if_behind
+from bot.adapters.teams_apps import GraphAppInstaller
 from bot.domain.meeting import MeetingSettings
 from bot.domain.partnership import PartnershipConfig
 from bot.domain.timeline import TimelineProfile
@@ -53,7 +54,7 @@ from bot.services import deadlines
 from bot.services.channels import seed_members_from_config
 from bot.services.context import ServiceContext
 from bot.services.outbox import OutboxDispatcher
-from bot.services.ports import ChannelMessageReader, Clock, MeetingProvider, Notifier
+from bot.services.ports import AppInstaller, ChannelMessageReader, Clock, MeetingProvider, Notifier
 from bot.services.sends import SendGuard
 from bot.services.signal import OutboxSignal
 from bot.settings import ConfigError, Settings, load_partnership
@@ -142,6 +143,16 @@ def _meeting_provider(settings: Settings) -> MeetingProvider:
                                 base_url=settings.graph_base_url, authority_host=settings.graph_authority_host)
 
 
+def _app_installer(settings: Settings, meetings: MeetingProvider) -> GraphAppInstaller | None:
+    """Installing the app for people Teams cannot reach: only when switched on, through Graph."""
+    if not settings.teams_app_install_for_unreachable:
+        return None
+    if not isinstance(meetings, GraphMeetingProvider):
+        raise ConfigError("TEAMS_APP_INSTALL_FOR_UNREACHABLE is on, which installs the app through Microsoft Graph, "
+                          "but Graph is not configured (GRAPH_CLIENT_ID …). Configure Graph, or switch it off.")
+    return GraphAppInstaller(meetings, settings.teams_app_id, settings.graph_base_url)
+
+
 def _graph_credential(settings: Settings) -> str | dict[str, str]:
     if settings.graph_certificate_path:
         return {"private_key": Path(settings.graph_certificate_path).read_text(encoding="utf-8"),
@@ -212,10 +223,11 @@ def bootstrap(
                 if training_state is None else
                 TrainingNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
                                  uow=stores.uow, hosts=hosts, sends=sends, state=training_state))
+    meetings = meetings or _meeting_provider(settings)
     services = build_services(stores, partnership, clock, notifier,
                               profile=profile or _profile(partnership, Path(settings.partnership_file)),
-                              meetings=meetings or _meeting_provider(settings),
-                              meeting_settings=_meeting_settings(settings))
+                              meetings=meetings, meeting_settings=_meeting_settings(settings),
+                              installer=_app_installer(settings, meetings))
     outbox = OutboxDispatcher(services, lease_seconds=settings.outbox_lease_seconds)
     conversation_state = ConversationState(SqlStorage(stores.turns, clock))
     training_clock = clock if isinstance(clock, TrainingClock) else None
@@ -273,14 +285,15 @@ def announce_keyring(keyring: CaseKeyring) -> None:
 
 def build_services(stores: Stores, partnership: PartnershipConfig, clock: Clock, notifier: Notifier, *,
                    profile: TimelineProfile, meetings: MeetingProvider,
-                   meeting_settings: MeetingSettings | None = None) -> ServiceContext:
+                   meeting_settings: MeetingSettings | None = None,
+                   installer: AppInstaller | None = None) -> ServiceContext:
     """The use cases' context, every dependency given (tests build one per simulated process)."""
     return ServiceContext(
         cases=stores.cases, roster=stores.roster, outbox=stores.outbox, panel=stores.panel,
         deadlines=stores.deadlines, meeting_store=stores.meetings, uow=stores.uow, clock=clock,
         partnership=partnership, calendar=EnglandCalendar(partnership.closure_days), profile=profile,
         notifier=notifier, meetings=meetings, meeting_settings=meeting_settings or MeetingSettings(),
-        signal=OutboxSignal(),
+        signal=OutboxSignal(), installer=installer,
     )
 
 

@@ -87,6 +87,11 @@ class Settings(BaseSettings):
                                       validation_alias=AliasChoices("MEETING_DEFAULT_TIME", "meeting_default_time"))
     chair_notes_hours_before: int = Field(default=24, ge=1, le=24 * 7, validation_alias=AliasChoices(
         "CHAIR_NOTES_HOURS_BEFORE", "chair_notes_hours_before"))
+    # Install the bot's Teams app (its id in the tenant's app catalog) for a person Teams cannot
+    # reach, through Graph (bot/adapters/teams_apps.py). Off by default: the managers are told instead.
+    teams_app_install_for_unreachable: bool = Field(default=False, validation_alias=AliasChoices(
+        "TEAMS_APP_INSTALL_FOR_UNREACHABLE", "teams_app_install_for_unreachable"))
+    teams_app_id: str = Field(default="", validation_alias=AliasChoices("TEAMS_APP_ID", "teams_app_id"))
     # Service hosts the bot may send to besides the Bot Framework / Teams defaults
     # (bot/teams/service_hosts.py): sovereign clouds, comma-separated host names or suffixes.
     allowed_service_hosts: str = Field(default="", validation_alias=AliasChoices("ALLOWED_SERVICE_HOSTS",
@@ -194,6 +199,9 @@ class Settings(BaseSettings):
                 raise ConfigError("GRAPH_CLIENT_ID is set, so meetings are booked through Microsoft Graph, but "
                                   + ", ".join(missing) + " is empty. Set it, or unset GRAPH_CLIENT_ID to use the "
                                   "offline provider.")
+        if self.teams_app_install_for_unreachable and not self.teams_app_id:
+            raise ConfigError("TEAMS_APP_INSTALL_FOR_UNREACHABLE is on but TEAMS_APP_ID is empty: set it to the "
+                              "Rapid Review app's id in your tenant's app catalog, or switch the option off.")
         if self.environment is Environment.PRODUCTION and self.local_mode:
             raise ConfigError(
                 "MicrosoftAppId is empty but BOT_ENV=production: without Bot Framework credentials anyone could "

@@ -190,6 +190,14 @@ def timeline_card(t: Timeline, tz: ZoneInfo) -> Element:
             if r.returned_at is None:
                 body.append(action_set([execute(f"Mark {r.agency[:30]} returned", AGENCY_RETURNED, s.reference,
                                                 validate=False, agency_request=r.id)]))
+    elif t.agencies_to_ask is not None:
+        body += [subheading("Agencies' information"),
+                 para("No information requests to agencies are recorded yet. Record which agencies you have asked:",
+                      size="Small"),
+                 # In a card of its own: its required choice must not hold up the timeline's other buttons.
+                 action_set([{"type": "Action.ShowCard", "title": "Record agency requests", "card": {
+                     "type": "AdaptiveCard", "body": agency_inputs(s, t.agencies_to_ask),
+                     "actions": [execute("Record requests", AGENCIES_RECORD, s.reference, style="positive")]}}])]
     return fit(card(body))  # many agencies with long contacts: shortened for display only
 
 
@@ -233,12 +241,23 @@ def _status(value: str) -> str:
 
 def agency_prompt_card(case: CaseSummary, agencies: list[str], *, error: str | None = None,
                        field: str | None = None, typed: dict[str, str] | None = None) -> Element:
-    choices = sorted(set(agencies) | {case.referring_agency})
-    contacts = (typed or {}).get("contacts")
     body: list[Element] = [
         heading("Information requests to agencies", size="Medium"),
         para(f"The panel decided on a rapid review for **{case.reference}** ({case.pseudonym}). Record which agencies "
              "you have asked for information; the bot tracks each one and chases only those still outstanding."),
+        *agency_inputs(case, agencies, (typed or {}).get("contacts")),
+    ]
+    if error and field == "contacts":  # next to the box it is about
+        body.append(error_text(error))
+    elif error:
+        body.append(notice(escape_markdown(error), style="attention"))
+    return card(body, actions=[execute("Record requests", AGENCIES_RECORD, case.reference, style="positive")])
+
+
+def agency_inputs(case: CaseSummary, agencies: list[str], contacts: str | None = None) -> list[Element]:
+    """The agencies asked, and a contact for each: on the prompt, and on the timeline until recorded."""
+    choices = sorted(set(agencies) | {case.referring_agency})
+    return [
         {"type": "Input.ChoiceSet", "id": "agencies", "label": "Agencies asked", "isMultiSelect": True,
          "style": "expanded", "isRequired": True, "errorMessage": "Choose at least one agency.",
          "choices": [{"title": a, "value": a} for a in choices]},
@@ -246,8 +265,3 @@ def agency_prompt_card(case: CaseSummary, agencies: list[str], *, error: str | N
          "label": "Contact for each (one per line, 'Agency: name, e-mail')",
          **({"value": within(contacts, cap("agencies.contacts"))} if contacts else {})},
     ]
-    if error and field == "contacts":  # next to the box it is about
-        body.append(error_text(error))
-    elif error:
-        body.append(notice(escape_markdown(error), style="attention"))
-    return card(body, actions=[execute("Record requests", AGENCIES_RECORD, case.reference, style="positive")])

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.case import Case, CaseSummary
 from bot.domain.limits import cap, within
-from bot.domain.meeting import MeetingOutcome
+from bot.domain.meeting import MANUAL_BOOKING_ACTION, MeetingOutcome
 from bot.domain.partnership import Partner
 from bot.services.ports import DeadlineRow, MeetingRecord
 from cards.budget import fit
@@ -32,6 +32,11 @@ from cards.common import (
 
 PICK, CHOOSE, RETRY, CANCEL, OUTCOME = (
     "meeting.pick", "meeting.choose", "meeting.retry", "meeting.cancel", "meeting.outcome")
+MANUAL = "meeting.manual"  # a meeting booked by hand in Outlook, recorded on the card
+RECORD_LINK = "meeting.record_link"  # a one-time link to the record, for the person who pressed
+RECORD_TITLE = "Download the record (.docx)"
+MANUAL_INPUTS = frozenset({"date", "time", "join_url"})
+MANUAL_TITLE = MANUAL_BOOKING_ACTION
 OUTCOME_INPUTS = frozenset({"local_cspr", "national_review", "rationale", "immediate_actions", "learning",
                             "agencies_involved", "agencies_absent", "participants", "quorum_local_authority",
                             "quorum_police", "quorum_health"})
@@ -43,6 +48,8 @@ VERBS = verbs(
     Verb(RETRY),
     Verb(CANCEL),
     Verb(OUTCOME, OUTCOME_INPUTS),
+    Verb(MANUAL, MANUAL_INPUTS),
+    Verb(RECORD_LINK),
 )
 
 # Stockport Rapid Review Process (2019), Appendix F, "Assessment of Need by Core Panel", questions 4.1–4.7.
@@ -102,9 +109,11 @@ def meeting_card(case: CaseSummary, meeting: MeetingRecord, papers: DeadlineRow 
                            + " (they are not readable from this tenant). Please check they can attend.",
                            style="warning"))
     actions: list[Element] = []
+    if meeting.provider == "manual":
+        body.append(notice("Booked by hand in Outlook: the invitation comes from whoever booked it.", style="accent"))
     if meeting.join_url:
         actions.append({"type": "Action.OpenUrl", "title": "Join the Teams meeting", "url": meeting.join_url})
-    else:
+    elif meeting.provider != "manual":
         body.append(notice("Booked without Microsoft Graph: nothing is in anyone's calendar yet. The chair has an "
                            ".ics invitation to send.", style="accent"))
     if ics_url:
@@ -141,11 +150,41 @@ def slot_choice_card(case: CaseSummary, meeting: MeetingRecord, tz: ZoneInfo) ->
     return card(body, actions=[execute("Book at this time", CHOOSE, case.reference)])
 
 
+def manual_booking_action(reference: str) -> Element:
+    """The form that records a meeting booked by hand in Outlook: date, start time and,
+    optionally, its Teams join link. The chair or a partnership manager only (checked on press)."""
+    return {"type": "Action.ShowCard", "title": MANUAL_TITLE, "card": {
+        "type": "AdaptiveCard", "body": [
+            para("Book the meeting in Outlook with the panel members and the chair, then record it here: the "
+                 "case moves on and the reminders are set as for a booking made by the bot.", size="Small"),
+            {"type": "Input.Date", "id": "date", "label": "Date", "isRequired": True,
+             "errorMessage": "Choose the date of the meeting."},
+            {"type": "Input.Time", "id": "time", "label": "Start time", "isRequired": True,
+             "errorMessage": "Choose the start time."},
+            {"type": "Input.Text", "id": "join_url", "label": "Teams join link (optional)",
+             "maxLength": cap("meeting.join_url"),
+             "placeholder": "https://teams.microsoft.com/l/meetup-join/…"},
+        ], "actions": [execute("Record the booking", MANUAL, reference, style="positive")]}}
+
+
 def problem_card(case: CaseSummary, message: str) -> Element:
     return card([heading("The meeting could not be booked", size="Medium"),
                  para(f"{case.reference} ({case.pseudonym})"), notice(escape_markdown(message), style="attention"),
-                 para("Fix that, then press **Try again**. Nothing was booked, so nothing is duplicated.")],
-                actions=[execute("Try again", RETRY, case.reference, validate=False)])
+                 para("Fix that, then press **Try again**. Nothing was booked, so nothing is duplicated. Or book "
+                      f"it in Outlook and record it with **{MANUAL_TITLE}**.")],
+                actions=[execute("Try again", RETRY, case.reference, validate=False),
+                         manual_booking_action(case.reference)])
+
+
+def booking_failed_card(case: CaseSummary) -> Element:
+    """To the panel channel: the booking failed and must be made by hand. The reference
+    and pseudonym only (no child identifiers, no error text)."""
+    return card([heading("The meeting could not be booked automatically", size="Medium"),
+                 para(f"{case.reference} ({case.pseudonym})"),
+                 para("The meeting could not be booked automatically — the chair or a partnership manager should "
+                      f"book it in Outlook and record it with **{MANUAL_TITLE}** below (or on the chair's message)."
+                      " Until then nobody has a calendar invitation for it.")],
+                actions=[manual_booking_action(case.reference)])
 
 
 def chair_notes_card(case: Case, meeting: MeetingRecord, tz: ZoneInfo) -> Element:
@@ -249,10 +288,26 @@ def outcome_for_referrer_card(case: CaseSummary, outcome: MeetingOutcome) -> Ele
                  literal(outcome.rationale)]))
 
 
-def record_card(case: CaseSummary, outcome: MeetingOutcome, url: str) -> Element:
-    return card([heading("Rapid review record", size="Medium"),
-                 para(f"{case.reference} ({case.pseudonym}): the record for the National Panel, as a Word document. "
-                      "It contains the child's details: keep it in the case file, do not forward it to a channel. "
-                      "The link works for 7 days and every download is recorded."),
-                 facts([("Local review", outcome.local_cspr.value), ("National review", outcome.national_review.value)])],
-                actions=[{"type": "Action.OpenUrl", "title": "Download the record (.docx)", "url": url}])
+def record_card(case: CaseSummary, outcome: MeetingOutcome) -> Element:
+    """No link on the card: pressing the button gives the person who pressed a link of their own."""
+    return card(_record_body(case, outcome, "Press the button for a link to the Word document: it works once, for "
+                                            "you only, for 10 minutes. Every download is recorded."),
+                actions=[execute(RECORD_TITLE, RECORD_LINK, case.reference)])
+
+
+def record_link_card(case: CaseSummary, outcome: MeetingOutcome, url: str, expires_at: datetime,
+                     tz: ZoneInfo) -> Element:
+    until = expires_at.astimezone(tz)
+    return card(_record_body(case, outcome, f"Your link works once, for you only, until {until:%H:%M}. If it has "
+                                            "expired or been used, ask for a new one."),
+                actions=[{"type": "Action.OpenUrl", "title": "Open the record (.docx)", "url": url},
+                         execute("Get a new link", RECORD_LINK, case.reference)])
+
+
+def _record_body(case: CaseSummary, outcome: MeetingOutcome, how: str) -> list[Element]:
+    return [heading("Rapid review record", size="Medium"),
+            para(f"{case.reference} ({case.pseudonym}): the record for the National Panel, as a Word document. "
+                 "It contains the child's details: keep it in the case file, do not forward it or post it in a "
+                 "channel."),
+            para(how),
+            facts([("Local review", outcome.local_cspr.value), ("National review", outcome.national_review.value)])]

@@ -162,6 +162,19 @@ def _text_input(name: str, label: str, value: str | None, *, required: str | Non
     return element
 
 
+NOT_A_VOTER = ("Only the panel members the partnership names for the local authority, the police and health can "
+               "vote, and you are not one of them. If you should be, ask a partnership manager to add you.")
+SEVERAL_PARTNERS = ("You are on the panel for more than one partner, so your vote cannot be counted for one of "
+                    "them. Ask a partnership manager to correct the panel list.")
+
+
+def not_a_voter_card(view: PanelView, tz: ZoneInfo, reason: str) -> Element:
+    """The base card with why this person cannot vote: pressing Vote always gets an answer."""
+    base = panel_card(view, tz)
+    base["body"].insert(0, notice(reason, style="attention"))
+    return base
+
+
 def member_card(view: PanelView, tz: ZoneInfo, partner: Partner, *, message: str | None = None,
                 error: str | None = None, error_field: str | None = None,
                 typed: dict[str, str] | None = None) -> Element:

@@ -172,9 +172,14 @@ class GraphMeetingProvider:
                 words = PLAIN_WORDS.get(status, f"Microsoft Graph refused the request ({status}).")
                 raise MeetingError(f"{words} [{detail}]" if detail else words, retryable=status >= 500,
                                    status=status)
-            if response.status in (202, 204):  # e.g. POST …/cancel answers 202 Accepted with no body
+            if response.status in (202, 204) or response.content_length == 0:  # e.g. POST …/cancel: 202, no body
                 return {}
             return await response.json()
+
+    async def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One Graph call with this provider's credentials, token cache and throttling policy
+        (used by bot/adapters/teams_apps.py); failures raise MeetingError."""
+        return await self._call(method, path, body)
 
     async def busy(self, attendees: Sequence[Attendee], start: datetime, end: datetime
                    ) -> dict[str, list[tuple[datetime, datetime]] | None]:

@@ -59,6 +59,11 @@ class EventKind(StrEnum):
     FILE_LINK_ISSUED = "file_link_issued"
     CASE_EXPORTED = "case_exported"
     FILE_LINK_REFUSED = "file_link_refused"  # a one-time link used twice, expired or unknown
+    # delivery to people
+    PERSON_UNREACHABLE = "person_unreachable"  # Teams answered 403/404 for a person's chat: their messages wait
+    PERSON_REACHABLE = "person_reachable"  # they talked to the bot again: what waited for them is sent
+    TEAMS_APP_INSTALLED = "teams_app_installed"  # installed for an unreachable person through Graph
+    MEETING_BOOKED_MANUALLY = "meeting_booked_manually"  # booked in Outlook, recorded on the card
     # a send in doubt after a crash (bot/services/sends.py)
     SEND_ADOPTED = "send_adopted"  # found in the channel through Graph: recorded as sent, not posted again
     SEND_RESENT = "send_resent"  # could not be checked: sent once more, saying it may be a second copy

@@ -39,6 +39,7 @@ LINE = 200  # one line: a place, a contact, an agency's name as typed
 TELEPHONE = 40
 TEXT = 2_000  # a narrative answer: a rationale, a question, an answer, the form's longer answers
 COMMAND = 500  # a typed command with its argument ("timeline RR-…", "act as Laura", "add @Name as police")
+LINK = 500  # a web address pasted in (a Teams meeting's join link runs to a few hundred characters)
 EXCERPT = 60  # how much of what someone typed a refusal may quote back
 
 # ---- every free-text field, by where it is typed --------------------------------------------------
@@ -83,6 +84,8 @@ FIELD_CAPS: MappingProxyType[str, int] = MappingProxyType({
     "outcome.agencies_involved": TEXT,
     "outcome.agencies_absent": TEXT,
     "outcome.participants": TEXT,
+    # a meeting booked by hand in Outlook (bot/services/meeting.py, record_manual_booking)
+    "meeting.join_url": LINK,
     # the agencies asked for information (bot/services/deadlines.py)
     "agencies.agency": NAME,
     "agencies.contacts": TEXT,

@@ -18,6 +18,9 @@ from bot.domain.limits import MaxLength, cap
 from bot.domain.referral import YesNo, _blank_to_none, _text
 from bot.domain.timeline import WorkingCalendarPort
 
+# The card action that records a meeting booked by hand (cards/meeting_cards.py), named in messages.
+MANUAL_BOOKING_ACTION = "Record an Outlook booking"
+
 Interval = tuple[datetime, datetime]
 
 

@@ -29,7 +29,11 @@ class OutboxKind(StrEnum):
     OUTCOME_SUMMARY = "outcome_summary"
     OUTCOME_REFERRER = "outcome_referrer"
     RECORD_LINKS = "record_links"
+    BOOKING_FAILED = "booking_failed"  # the channel told that the meeting must be booked by hand
+
+WAITING_FOR_PERSON = "waiting_person"  # a row parked until its one recipient can be reached again
 
 MEETING_MESSAGES = frozenset({OutboxKind.MEETING_CARD, OutboxKind.CHAIR_NOTES, OutboxKind.OUTCOME_PROMPT,
                               OutboxKind.SLOT_CHOICE, OutboxKind.MEETING_PROBLEM, OutboxKind.OUTCOME_SUMMARY,
-                              OutboxKind.OUTCOME_REFERRER, OutboxKind.RECORD_LINKS})
+                              OutboxKind.OUTCOME_REFERRER, OutboxKind.RECORD_LINKS,
+                              OutboxKind.BOOKING_FAILED})

@@ -11,8 +11,9 @@ Outside a turn (the outbox, the scheduler) there is none.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from contextvars import ContextVar, Token
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Teams' conversationType values, as stored in the events table.
 CONVERSATION_KINDS = frozenset({"personal", "channel", "groupChat"})
@@ -23,6 +24,8 @@ class Turn:
     correlation: str
     conversation_kind: str | None = None
     conversation_id: str | None = None
+    # Work to start once the turn's answer has been sent (bot/teams/edge.py runs it).
+    after_answer: list[Callable[[], None]] = field(default_factory=list)
 
 
 _current: ContextVar[Turn | None] = ContextVar("rapid_review_turn", default=None)
@@ -45,6 +48,18 @@ def end(token: Token[Turn | None]) -> None:
 
 def current() -> Turn | None:
     return _current.get()
+
+
+def after_answer(work: Callable[[], None]) -> bool:
+    """Start `work` once this turn's answer has gone back (False outside a turn: start it now).
+
+    The case card's update after a vote must reach Teams after the voter's own answer, or a
+    client that shows both (the voter's) ends on the older of the two."""
+    turn = current()
+    if turn is None:
+        return False
+    turn.after_answer.append(work)
+    return True
 
 
 def reference(text: str, correlation: str | None = None) -> str:

@@ -12,6 +12,7 @@ from bot.domain.meeting import MeetingSettings
 from bot.domain.partnership import PartnershipConfig
 from bot.domain.timeline import TimelineProfile, WorkingCalendarPort
 from bot.services.ports import (
+    AppInstaller,
     CaseStore,
     Clock,
     DeadlineStore,
@@ -44,6 +45,7 @@ class ServiceContext:
     meeting_settings: MeetingSettings
     signal: OutboxSignal
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("bot.services"))
+    installer: AppInstaller | None = None  # installs the bot for a person Teams cannot reach (off by default)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -248,6 +248,9 @@ class Timeline:
     deadlines: list[DeadlineRow]
     agencies: list[AgencyRequest]
     today: date
+    # The agencies to choose from when none has been recorded yet after a rapid review decision:
+    # the timeline then carries the agencies form too, so a prompt that never arrived is no dead end.
+    agencies_to_ask: list[str] | None = None
 
 
 async def timeline(ctx: ServiceContext, actor: Actor, reference: str) -> Timeline:
@@ -255,8 +258,12 @@ async def timeline(ctx: ServiceContext, actor: Actor, reference: str) -> Timelin
     case = await ctx.cases.get_case(reference)
     if case is None:
         raise ClockRefused("That case could not be found.")
-    return Timeline(case, await ctx.deadlines.deadlines(case.id), await ctx.deadlines.agency_requests(case.id),
-                    ctx.clock.now().astimezone(ctx.tz).date())
+    requests = await ctx.deadlines.agency_requests(case.id)
+    decision = (await ctx.panel.panel_state(case.id)).decision
+    ask = (list(ctx.partnership.agencies)
+           if not requests and decision is not None and decision.outcome is VoteChoice.RAPID_REVIEW else None)
+    return Timeline(case, await ctx.deadlines.deadlines(case.id), requests,
+                    ctx.clock.now().astimezone(ctx.tz).date(), ask)
 
 
 # ---- agencies' information --------------------------------------------------------------------

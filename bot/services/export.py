@@ -22,7 +22,10 @@ from bot.services.ports import FileLink, FileLinkStore
 from bot.services.refusals import NotAuthorised, Refused
 
 EXPORT = "case_export"
+RECORD = "rapid_review_record"
 LINK_MINUTES = 10
+NOT_A_RECIPIENT = "The record goes to the chair and the partnership managers. Ask one of them for it."
+NO_RECORD_YET = "The record is ready once the meeting's outcome has been recorded."
 NOT_YOURS = ("Only the partnership's data protection officer can export a case. If you need a copy of a case's "
              "records, ask them.")
 
@@ -46,13 +49,30 @@ async def request_export(ctx: ServiceContext, links: FileLinkStore, actor: Actor
     case = await ctx.cases.get_case(reference)
     if case is None:
         raise Refused(f"There is no case {reference}.")
+    return await _issue(ctx, links, actor, case, EXPORT)
+
+
+async def request_record(ctx: ServiceContext, links: FileLinkStore, actor: Actor, reference: str) -> IssuedLink:
+    """The rapid review record, for a chair or a partnership manager (who are sent its card)."""
+    roles = await ctx.roster.roles_of(actor.aad_object_id)
+    if not (roles.chair or roles.manager):
+        await audit(ctx, actor, EventKind.ACCESS_DENIED, detail={"action": "record_link", "reference": reference[:20]})
+        raise NotAuthorised(NOT_A_RECIPIENT)
+    case = await ctx.cases.get_case(reference)
+    meeting = await ctx.meeting_store.get(case.id) if case is not None else None
+    if case is None or meeting is None or not meeting.outcome:
+        raise Refused(NO_RECORD_YET)
+    return await _issue(ctx, links, actor, case, RECORD)
+
+
+async def _issue(ctx: ServiceContext, links: FileLinkStore, actor: Actor, case: Case, kind: str) -> IssuedLink:
     now = ctx.clock.now()
     token = secrets.token_urlsafe(32)
-    link = FileLink(case_id=case.id, kind=EXPORT, issued_to=actor.aad_object_id, issued_at=now,
+    link = FileLink(case_id=case.id, kind=kind, issued_to=actor.aad_object_id, issued_at=now,
                     expires_at=now + timedelta(minutes=LINK_MINUTES))
     await links.issue(token_hash(token), link)
     await audit(ctx, actor, EventKind.FILE_LINK_ISSUED, case_id=case.id,
-                detail={"what": EXPORT, "expires_at": link.expires_at.isoformat()})
+                detail={"what": kind, "expires_at": link.expires_at.isoformat()})
     return IssuedLink(case.reference, token, link.expires_at)
 
 
@@ -67,8 +87,9 @@ async def open_link(ctx: ServiceContext, links: FileLinkStore, token: str) -> tu
     case = await ctx.cases.get_case_by_id(link.case_id)
     if case is None:
         return None
-    await audit(ctx, person, EventKind.CASE_EXPORTED, case_id=case.id,
-                detail={"what": link.kind, "issued_at": link.issued_at.isoformat()})
+    kind = EventKind.CASE_EXPORTED if link.kind == EXPORT else EventKind.IDENTIFIERS_VIEWED
+    await audit(ctx, person, kind, case_id=case.id,
+                detail={"what": link.kind, "via": "one-time link", "issued_at": link.issued_at.isoformat()})
     return case, link
 
 

@@ -13,13 +13,15 @@ import uuid
 from dataclasses import replace
 from datetime import datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
 from bot.domain.case import Actor, Case
 from bot.domain.events import EventKind
 from bot.domain.lifecycle import CaseStatus, Mover
-from bot.domain.meeting import MeetingOutcome, Slot, best, candidates, earliest_free
+from bot.domain.limits import cap, too_long
+from bot.domain.meeting import MANUAL_BOOKING_ACTION, MeetingOutcome, Slot, best, candidates, earliest_free
 from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Role
 from bot.domain.redaction import redact
@@ -90,12 +92,7 @@ async def book(ctx: ServiceContext, case_id: str, *, at: datetime | None = None)
     existing = await ctx.meeting_store.get(case_id)
     if existing is not None and existing.status in ("booked", "held", "cancelled") and at is None:
         return existing
-    attempt = existing.attempt if existing else 1
-    record = MeetingRecord(case_id=case_id, status="booking", attempt=attempt,
-                           transaction_id=transaction_id(case_id, attempt), provider="offline" if ctx.meetings.offline else "graph",
-                           attendees=[{"name": a.name, "email": a.email, "partner": a.partner.value if a.partner
-                                       else None, "role": a.role.value if a.role else None}
-                                      for a in await attendees(ctx)])
+    record = await _booking_record(ctx, case_id, existing)
     people = await attendees(ctx)
     earliest, latest = await window(ctx, case)
     try:
@@ -107,15 +104,50 @@ async def book(ctx: ServiceContext, case_id: str, *, at: datetime | None = None)
     except MeetingError as error:
         if error.retryable:
             raise RetryLater(str(error), error.retry_after) from error
-        failed = replace(record, status="failed", last_error=str(error)[:400])
-        async with ctx.uow.begin() as tx:
-            await tx.meetings.save(failed, ctx.clock.now())
-            await audit(ctx, None, EventKind.MEETING_BOOKING_FAILED, case_id=case.id, detail={"status": error.status},
-                        into=tx.cases)
-            await tx.outbox.enqueue([_chairs_message(ctx, case.id, OutboxKind.MEETING_PROBLEM,
-                                                     {"message": str(error)[:400]})], ctx.clock.now())
-        ctx.kick_outbox()
-        return failed
+        return await _booking_failed(ctx, record, str(error), {"status": error.status})
+
+
+async def _booking_record(ctx: ServiceContext, case_id: str, existing: MeetingRecord | None) -> MeetingRecord:
+    attempt = existing.attempt if existing else 1
+    return MeetingRecord(case_id=case_id, status="booking", attempt=attempt,
+                         transaction_id=transaction_id(case_id, attempt),
+                         provider="offline" if ctx.meetings.offline else "graph",
+                         attendees=[{"name": a.name, "email": a.email, "partner": a.partner.value if a.partner
+                                     else None, "role": a.role.value if a.role else None}
+                                    for a in await attendees(ctx)])
+
+
+async def _booking_failed(ctx: ServiceContext, record: MeetingRecord, message: str,
+                          detail: dict[str, Any]) -> MeetingRecord:
+    """The booking failed for good: the meeting row kept as failed, the failure audited, the
+    chairs told what went wrong (personal chat) and the channel told to book by hand (no
+    error text there), all in one transaction."""
+    failed = replace(record, status="failed", last_error=message[:400])
+    now = ctx.clock.now()
+    async with ctx.uow.begin() as tx:
+        await tx.meetings.save(failed, now)
+        await audit(ctx, None, EventKind.MEETING_BOOKING_FAILED, case_id=record.case_id, detail=detail,
+                    into=tx.cases)
+        await tx.outbox.enqueue([
+            _chairs_message(ctx, record.case_id, OutboxKind.MEETING_PROBLEM, {"message": message[:400]}),
+            _chairs_message(ctx, record.case_id, OutboxKind.BOOKING_FAILED, {"attempt": record.attempt}),
+        ], now)
+    ctx.kick_outbox()
+    return failed
+
+
+async def booking_given_up(ctx: ServiceContext, case_id: str, reason: str, attempts: int) -> MeetingRecord | None:
+    """The outbox tried to book for as long as its retry budget allows (Graph kept failing):
+    never dropped in silence. Nothing to do if the meeting was booked (or the case moved) since."""
+    case = await ctx.cases.get_case_by_id(case_id)
+    existing = await ctx.meeting_store.get(case_id)
+    if case is None or case.summary.status is not CaseStatus.DECIDED or (
+            existing is not None and existing.status in ("booked", "held", "cancelled")):
+        return None
+    record = await _booking_record(ctx, case_id, existing)
+    message = (f"{reason} The bot tried {attempts} times and has stopped: book the meeting in Outlook and record "
+               f"it with '{MANUAL_BOOKING_ACTION}', or press Try again.")
+    return await _booking_failed(ctx, record, message, {"gave_up": True, "attempts": attempts})
 
 
 async def _find(ctx: ServiceContext, record: MeetingRecord, people: list[Attendee], earliest: datetime,
@@ -184,7 +216,7 @@ async def _scheduled(ctx: ServiceContext, tx: Transaction, case: Case, record: M
     current = (await tx.cases.get_case_by_id(case.id))
     if current is not None and current.summary.status is not CaseStatus.MEETING_SCHEDULED:
         await tx.cases.move(case.id, CaseStatus.MEETING_SCHEDULED, _mover(actor), actor, now)
-    await audit(ctx, None, kind, case_id=case.id, into=tx.cases,
+    await audit(ctx, actor, kind, case_id=case.id, into=tx.cases,
                 detail={"start": record.start_at.isoformat(), "attempt": record.attempt, "provider": record.provider})
     notes_at = record.start_at - timedelta(hours=ctx.meeting_settings.notes_hours_before)
     await tx.outbox.enqueue([OutboxMessage(key=f"meeting_card:{case.id}:{record.attempt}:{record.start_at:%Y%m%d%H%M}",
@@ -273,6 +305,59 @@ async def choose_time(ctx: ServiceContext, actor: Actor, reference: str, *, star
         raise MeetingRefused("This case has no meeting to book.")
     await audit(ctx, actor, EventKind.MEETING_TIME_CHOSEN, case_id=case.id, detail={"start": start.isoformat()})
     return result
+
+
+TEAMS_JOIN_HOSTS = ("teams.microsoft.com", "teams.live.com", "teams.microsoft.us", "dod.teams.microsoft.us")
+
+
+def _join_link(text: str | None) -> str | None:
+    """An optional Teams join link, as copied from the Outlook invitation: https and a Teams
+    host only, since the meeting card shows it to the whole panel as a button."""
+    link = (text or "").strip()
+    if not link:
+        return None
+    over = too_long(link, cap("meeting.join_url"))
+    if over:
+        raise MeetingRefused(f"The join link is too long: {over}", "join_url")
+    parsed = urlsplit(link)
+    host = (parsed.hostname or "").lower()
+    if (any(c.isspace() for c in link) or parsed.scheme != "https"
+            or not any(host == h or host.endswith("." + h) for h in TEAMS_JOIN_HOSTS)):
+        raise MeetingRefused("The join link must be the Teams meeting link from the Outlook invitation "
+                             "(https://teams.microsoft.com/…), or left empty.", "join_url")
+    return link
+
+
+async def record_manual_booking(ctx: ServiceContext, actor: Actor, reference: str, *, day: str | None,
+                                clock: str | None, join_url: str | None) -> MeetingRecord:
+    """The meeting was booked by hand in Outlook (the bot could not book it): record it as
+    an automatic booking would be, so the case moves to "meeting scheduled", the deadlines
+    that count from the meeting are set and the chair's prompts and reminders are scheduled."""
+    await _chair(ctx, actor, "meeting_manual")
+    case = await ctx.cases.get_case(reference)
+    if case is None:
+        raise MeetingRefused("That case could not be found.")
+    existing = await ctx.meeting_store.get(case.id)
+    if existing is not None and existing.status in ("booked", "held"):
+        raise MeetingRefused("This meeting is already booked; to change its time use Re-book on the meeting card.")
+    if case.summary.status is not CaseStatus.DECIDED:
+        raise MeetingRefused("This case has no meeting to book.")
+    start = _parse_time(day, clock, ctx)
+    if start <= ctx.clock.now():
+        raise MeetingRefused("That time has passed; give the time the meeting is booked for.", "date")
+    if not ctx.calendar.is_working_day(start.date()):
+        raise MeetingRefused("That day is not a working day (weekend, bank holiday or closure day).", "date")
+    link = _join_link(join_url)
+    base = await _booking_record(ctx, case.id, existing)
+    attempt = existing.attempt + 1 if existing is not None else 1
+    booked = replace(base, status="booked", attempt=attempt, transaction_id=transaction_id(case.id, attempt),
+                     provider="manual", event_id=None, join_url=link, start_at=start,
+                     end_at=start + ctx.meeting_settings.length, options=[], last_error=None)
+    async with ctx.uow.begin() as tx:  # the booking, the case's move and its deadlines, or none of it
+        await tx.meetings.save(booked, ctx.clock.now())
+        await _scheduled(ctx, tx, case, booked, EventKind.MEETING_BOOKED_MANUALLY, actor)
+    ctx.kick_outbox()
+    return booked
 
 
 async def retry_booking(ctx: ServiceContext, actor: Actor, reference: str) -> None:

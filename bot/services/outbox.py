@@ -19,7 +19,7 @@ from typing import Any
 from bot.domain.events import EventKind
 from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Role
-from bot.services import deadlines, meeting
+from bot.services import deadlines, meeting, recipients
 from bot.services.audit import audit
 from bot.services.channels import WAITING_FOR_CHANNEL
 from bot.services.context import ServiceContext
@@ -124,6 +124,7 @@ class OutboxDispatcher:
             OutboxKind.OUTCOME_SUMMARY: self._meeting_message,
             OutboxKind.OUTCOME_REFERRER: self._meeting_message,
             OutboxKind.RECORD_LINKS: self._meeting_message,
+            OutboxKind.BOOKING_FAILED: self._meeting_message,
         }
         handler = handlers.get(item.kind)
         if handler is None:
@@ -251,9 +252,9 @@ class OutboxDispatcher:
         query = next((q for q in view.open_queries if q.id == item.payload["query_id"]), None)
         if query is None:  # withdrawn or superseded before we could send it
             return True
-        if not await self.ctx.notifier.send_query(case.summary.referrer_aad_id, view, query):
-            raise DeliveryError("referrer not reachable in personal chat yet")
-        return True
+        referrer = case.summary.referrer_aad_id
+        return await recipients.deliver(self.ctx, item, referrer,
+                                        lambda: self.ctx.notifier.send_query(referrer, view, query))
 
     async def _referrer_decision(self, item: OutboxItem) -> bool:
         assert item.case_id is not None
@@ -261,9 +262,9 @@ class OutboxDispatcher:
         if case is None:
             return True
         view = await panel_view(self.ctx, case)
-        if not await self.ctx.notifier.send_decision(case.summary.referrer_aad_id, view):
-            raise DeliveryError("referrer not reachable in personal chat yet")
-        return True
+        referrer = case.summary.referrer_aad_id
+        return await recipients.deliver(self.ctx, item, referrer,
+                                        lambda: self.ctx.notifier.send_decision(referrer, view))
 
     async def _answer_notice(self, item: OutboxItem) -> bool:
         assert item.case_id is not None
@@ -286,11 +287,15 @@ class OutboxDispatcher:
         view = await panel_view(self.ctx, case)
         if view.decided or view.round != item.payload.get("round") or not view.disagreement:
             return True
-        people = {m.aad_object_id for m in await self.ctx.roster.members()
-                  if m.aad_object_id and m.role in (Role.CHAIR, Role.MANAGER)}
-        for aad in sorted(people):
-            await self.ctx.notifier.send_disagreement_prompt(aad, view, self.ctx.partnership.disagreement_prompt_hours)
-        return True
+        to = recipients.addressed_to(item)
+        if to is None:
+            people = {m.aad_object_id for m in await self.ctx.roster.members()
+                      if m.aad_object_id and m.role in (Role.CHAIR, Role.MANAGER)}
+            await recipients.split(self.ctx, item, sorted(people))
+            return True
+        hours = self.ctx.partnership.disagreement_prompt_hours
+        return await recipients.deliver(self.ctx, item, to,
+                                        lambda: self.ctx.notifier.send_disagreement_prompt(to, view, hours))
 
     async def _hold_for_channel(self, item: OutboxItem) -> None:
         """No panel channel yet: keep the post, and tell the partnership managers once."""
@@ -344,12 +349,14 @@ class OutboxDispatcher:
         case = await self.ctx.cases.get_case_by_id(item.case_id)
         if case is None:
             return True
-        managers = sorted({m.aad_object_id for m in await self.ctx.roster.members(Role.MANAGER) if m.aad_object_id})
-        reached = [await self.ctx.notifier.send_agency_prompt(aad, case.summary, self.ctx.partnership.agencies)
-                   for aad in managers]
-        if managers and not any(reached):
-            raise DeliveryError("no partnership manager reachable in personal chat yet")
-        return True
+        to = recipients.addressed_to(item)
+        if to is None:
+            managers = {m.aad_object_id for m in await self.ctx.roster.members(Role.MANAGER) if m.aad_object_id}
+            await recipients.split(self.ctx, item, sorted(managers))
+            return True
+        agencies = self.ctx.partnership.agencies
+        return await recipients.deliver(self.ctx, item, to,
+                                        lambda: self.ctx.notifier.send_agency_prompt(to, case.summary, agencies))
 
     async def _book_meeting(self, item: OutboxItem) -> bool:
         if item.case_id is None:
@@ -357,6 +364,9 @@ class OutboxDispatcher:
         try:
             await meeting.book(self.ctx, item.case_id)
         except meeting.RetryLater as later:
+            if item.attempts >= MAX_ATTEMPTS and later.retry_after is None:  # beyond the budget: said, not dropped
+                await meeting.booking_given_up(self.ctx, item.case_id, str(later), item.attempts)
+                return True
             raise DeliveryError(str(later), retry_after=later.retry_after) from later
         return True
 
@@ -375,27 +385,30 @@ class OutboxDispatcher:
         members = await self.ctx.roster.members()
         chairs = sorted({m.aad_object_id for m in members if m.role is Role.CHAIR and m.aad_object_id})
         managers = sorted({m.aad_object_id for m in members if m.role is Role.MANAGER and m.aad_object_id})
-        recipients: list[str] = []
+        people: list[str] = []
         channel = None
-        if item.kind in (OutboxKind.MEETING_CARD, OutboxKind.OUTCOME_SUMMARY):
+        if item.kind in (OutboxKind.MEETING_CARD, OutboxKind.OUTCOME_SUMMARY, OutboxKind.BOOKING_FAILED):
             channel = await self.ctx.roster.channel(PANEL_CHANNEL)
             if channel is None:
                 await self._hold_for_channel(item)
                 return False
         elif item.kind == OutboxKind.OUTCOME_REFERRER:
-            recipients = [case.summary.referrer_aad_id]
+            people = [case.summary.referrer_aad_id]
         elif item.kind == OutboxKind.RECORD_LINKS:
-            recipients = sorted(set(chairs) | set(managers))
+            people = sorted(set(chairs) | set(managers))
         else:
-            recipients = chairs or managers
-        delivered = await self.ctx.notifier.send_meeting_message(item.kind, case, record, channel, recipients,
-                                                                 item.payload)
-        if not delivered:
-            raise DeliveryError("nobody could be reached in personal chat yet")
-        return True
+            people = chairs or managers
+        if channel is not None:
+            await self.ctx.notifier.send_meeting_message(item.kind, case, record, channel, [], item.payload)
+            return True
+        to = recipients.addressed_to(item)
+        if to is None:
+            await recipients.split(self.ctx, item, people)
+            return True
+        return await recipients.deliver(self.ctx, item, to, lambda: self.ctx.notifier.send_meeting_message(
+            item.kind, case, record, None, [to], item.payload))
 
     async def _person_notice(self, item: OutboxItem) -> bool:
-        reached = await self.ctx.notifier.notify_person(item.payload["to"], item.payload["notice"], item.payload)
-        if not reached:
-            raise DeliveryError("person not reachable in personal chat yet")
-        return True
+        to = str(item.payload["to"])
+        return await recipients.deliver(self.ctx, item, to, lambda: self.ctx.notifier.notify_person(
+            to, item.payload["notice"], item.payload))

@@ -130,17 +130,31 @@ async def load_case(ctx: ServiceContext, reference: str) -> Case:
     return case
 
 
-async def view_referral(ctx: ServiceContext, actor: Actor, reference: str) -> Case:
+async def view_referral(ctx: ServiceContext, actor: Actor, reference: str, *, record_view: bool = True) -> Case:
     """The full referral, identifiers included, for panel members, chairs and partnership
-    managers; every read is in the audit trail."""
+    managers; every read is in the audit trail. `record_view=False` when it still has to be
+    delivered (sent to a personal chat): the caller records it with `referral_viewed` once
+    it has arrived, so a send that failed is not audited as a read."""
     roles = await ctx.roster.roles_of(actor.aad_object_id)
     if not roles.may_see_identifiers:
         await audit(ctx, actor, EventKind.ACCESS_DENIED, detail={"action": "view_referral", "reference": reference[:20]})
         raise NotAuthorised("You are not authorised to see referrals. Panel members, chairs and partnership "
                             "managers can; ask the partnership manager if you should be one.")
     case = await load_case(ctx, reference)
-    await audit(ctx, actor, EventKind.IDENTIFIERS_VIEWED, case_id=case.id, detail={"where": "personal_chat"})
+    if record_view:
+        await referral_viewed(ctx, actor, case)
     return case
+
+
+async def referral_viewed(ctx: ServiceContext, actor: Actor, case: Case, *, where: str = "personal_chat") -> None:
+    await audit(ctx, actor, EventKind.IDENTIFIERS_VIEWED, case_id=case.id, detail={"where": where})
+
+
+async def vote_refused(ctx: ServiceContext, actor: Actor, case_id: str, *, partners: int) -> None:
+    """Someone who is not exactly one partner's panel member pressed Vote: answered on the
+    card, and the attempt audited."""
+    await audit(ctx, actor, EventKind.ACCESS_DENIED, case_id=case_id,
+                detail={"action": "vote", "panel_partners": partners})
 
 
 # ---- showing the card again -------------------------------------------------------------------

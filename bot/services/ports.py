@@ -162,6 +162,27 @@ class OutboxStore(Protocol):
     async def release(self, status: str, at: datetime) -> int: ...
     async def count(self, status: str) -> int: ...
 
+    async def mark_unreachable(self, aad_object_id: str, at: datetime, reason: str) -> bool:
+        """Record that Teams would not deliver to this person; True only when this is news
+        (they were not already marked), which is when the managers are told."""
+        ...
+
+    async def is_unreachable(self, aad_object_id: str) -> bool: ...
+
+    async def reachable_again(self, aad_object_id: str, at: datetime) -> int | None:
+        """The person talked to the bot: clear the mark and make every message parked for them
+        due now. None when they were not marked; otherwise how many messages were released."""
+        ...
+
+
+class AppInstaller(Protocol):
+    """Installs the bot's Teams app for one person (Microsoft Graph), so that the bot can
+    open a personal chat with someone who never opened it themselves."""
+
+    async def install_for(self, aad_object_id: str) -> bool:
+        """True when the app is installed for them now (or already was)."""
+        ...
+
 
 OUTBOX_LEASE_SECONDS = 60  # how long a claimed outbox message is this process's to deliver
 
@@ -270,11 +291,14 @@ class PanelStore(Protocol):
 @dataclass
 class DeliveryError(Exception):
     """Teams refused or failed. `retry_after` is Teams' own hint when it gave one;
-    `permanent` when trying again cannot help (the outbox then gives up on the message)."""
+    `permanent` when trying again cannot help (the outbox then gives up on the message);
+    `unreachable` when Teams answered 403/404 for one person's chat (the app is not
+    installed for them): their message waits for them (bot/services/recipients.py)."""
 
     reason: str
     retry_after: float | None = None
     permanent: bool = False
+    unreachable: bool = False
     # Teams answered (an HTTP status, or the send was refused before it left): the message
     # certainly did not arrive. False when the answer was lost (timeout, dropped connection).
     answered: bool = False

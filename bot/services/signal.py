@@ -16,6 +16,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.domain import trace
 from bot.services.ports import OutboxItem
 
 if TYPE_CHECKING:
@@ -58,7 +59,10 @@ class OutboxSignal:
         self._dispatcher_running = False
 
     def hand_over(self, card: HandedCard) -> None:
-        self._cards.put_nowait(card)
+        """Queued once the turn's answer has gone back (bot/domain/trace.py): a client that
+        shows both, the voter's own answer and the channel's update, ends on the update."""
+        if not trace.after_answer(lambda: self._cards.put_nowait(card)):
+            self._cards.put_nowait(card)
 
     async def next_card(self) -> HandedCard:
         return await self._cards.get()

@@ -122,9 +122,21 @@ class MessagesEndpoint:
         turn = trace.begin(getattr(conversation, "conversation_type", None) or ("personal" if conversation else None),
                            getattr(conversation, "id", None))
         try:
-            return await self._handle(activity, request)
+            response = await self._handle(activity, request)
+            if (current := trace.current()) is not None and current.after_answer:
+                await self._send_now(response, request)
+                for work in current.after_answer:
+                    work()
+            return response
         finally:
             trace.end(turn)
+
+    @staticmethod
+    async def _send_now(response: web.StreamResponse, request: web.Request) -> None:
+        """The answer, sent before the turn's after-answer work starts (bot/domain/trace.py)."""
+        if not response.prepared:
+            await response.prepare(request)
+            await response.write_eof()
 
     async def _handle(self, activity: Activity, request: web.Request) -> web.StreamResponse:
         auth_header = request.headers.get("Authorization", "")

@@ -13,14 +13,16 @@ import logging
 from aiohttp import web
 
 from bot.adapters.case_package import case_package
-from bot.domain.case import Actor, parse_reference
+from bot.domain.case import Actor, Case, parse_reference
+from bot.domain.meeting import MeetingOutcome
 from bot.services import export
 from bot.services.context import ServiceContext
 from bot.services.ports import CaseRecords, FileLinkStore
 from bot.services.refusals import NotAuthorised, Refused
-from bot.teams.files import invitation, record_document
+from bot.teams.files import DOCX, invitation, record_document
 from bot.teams.replies import Reply
-from cards import chat
+from bot.teams.routes import Pressed
+from cards import chat, meeting_cards
 
 log = logging.getLogger(__name__)
 COMMAND = "export"
@@ -49,12 +51,25 @@ class CaseExports:
         return Reply(card=chat.export_link_card(issued.reference, url, issued.expires_at, self.services.tz,
                                                 self.services.partnership.protective_marking))
 
+    async def record_link(self, p: Pressed) -> Reply:
+        """"Download the record" on the record card: a link of the presser's own, shown on the card."""
+        issued = await export.request_record(self.services, self.links, p.actor, p.case)
+        case = await self.services.cases.get_case(p.case)
+        record = await self.services.meeting_store.get(case.id) if case is not None else None
+        if case is None or record is None or not record.outcome:
+            raise Refused(export.NO_RECORD_YET)
+        url = f"{self.base_url}/files/once/{issued.token}"
+        return Reply(card=meeting_cards.record_link_card(case.summary, MeetingOutcome.model_validate(record.outcome),
+                                                         url, issued.expires_at, self.services.tz))
+
     async def download(self, request: web.Request) -> web.StreamResponse:
         opened = await export.open_link(self.services, self.links, request.match_info["token"])
         if opened is None:
             log.warning("one-time file link refused")
             return web.Response(status=410, text=GONE, headers={"Cache-Control": "no-store"})
         case, link = opened
+        if link.kind == export.RECORD:
+            return await self._record(case)
         documents = {}
         if (record := await record_document(self.services, case)) is not None:
             documents[f"{case.reference}-rapid-review-record.docx"] = record
@@ -67,3 +82,11 @@ class CaseExports:
                             exported_by=members.get(link.issued_to) or "the data protection officer")
         return web.Response(body=body, content_type="application/zip", headers={
             "Content-Disposition": f'attachment; filename="{case.reference}-export.zip"', "Cache-Control": "no-store"})
+
+    async def _record(self, case: Case) -> web.StreamResponse:
+        body = await record_document(self.services, case)
+        if body is None:
+            return web.Response(status=410, text=GONE, headers={"Cache-Control": "no-store"})
+        return web.Response(body=body, content_type=DOCX, headers={
+            "Content-Disposition": f'attachment; filename="{case.reference}-rapid-review-record.docx"',
+            "Cache-Control": "no-store"})

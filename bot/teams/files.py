@@ -11,13 +11,14 @@ from aiohttp import web
 from bot.adapters.documents import meeting_ics, rapid_review_record
 from bot.adapters.links import LinkSigner
 from bot.domain.case import Case
-from bot.domain.events import Event, EventKind
 from bot.domain.meeting import MeetingOutcome
 from bot.services import meeting
 from bot.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+RECORD_MOVED = ("This link no longer works: the record is now given to each person by a link of their own. Press "
+                "'Download the record' on the record's card in your chat with the Rapid Review bot.")
 
 
 async def invitation(services: ServiceContext, case: Case) -> bytes | None:
@@ -64,11 +65,6 @@ class FilesEndpoint:
         if kind == "ics" and (body := await invitation(self.services, case)) is not None:
             return web.Response(body=body, content_type="text/calendar",
                                 headers={"Content-Disposition": f'attachment; filename="{case.reference}.ics"'})
-        if kind == "record" and (body := await record_document(self.services, case)) is not None:
-            await self.services.cases.add_event(Event(kind=EventKind.IDENTIFIERS_VIEWED, at=self.services.clock.now(),
-                                                      actor_aad_id=None, actor_name="signed link", case_id=case.id,
-                                                      detail={"what": "rapid_review_record"}))
-            return web.Response(body=body, content_type=DOCX, headers={
-                "Content-Disposition": f'attachment; filename="{case.reference}-rapid-review-record.docx"',
-                "Cache-Control": "no-store"})
+        if kind == "record":  # the record now goes to a person, by a one-time link (bot/teams/exports.py)
+            return web.Response(status=410, text=RECORD_MOVED)
         return web.Response(status=404, text="Nothing to download for this case.")

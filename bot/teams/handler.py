@@ -89,7 +89,7 @@ class RapidReviewBot(TeamsActivityHandler):
         # its own dialog state. (Across processes the state's eTag catches it.)
         self._conversation_locks: dict[str, asyncio.Lock] = {}
         self.people = PeopleMemory(services)
-        self.router = Router(services, card_routes(self, panel_actions, clock_actions, meeting_actions))
+        self.router = Router(services, card_routes(self, panel_actions, clock_actions, meeting_actions, exports))
 
     # ---- the turn ---------------------------------------------------------------------------
 
@@ -358,6 +358,9 @@ class RapidReviewBot(TeamsActivityHandler):
 
     async def _greet(self, turn_context: TurnContext) -> None:
         conversation_type = getattr(turn_context.activity.conversation, "conversation_type", None) or "personal"
+        actor = actor_of(turn_context.activity)
+        if conversation_type == "personal" and actor is not None:  # opened the bot: what waited for them goes now
+            await self.people.seen(turn_context, actor)
         if conversation_type == "channel":
             card = chat.channel_welcome_card(self.services.partnership.name)
         else:

@@ -37,6 +37,13 @@ class MeetingActions:
         return Reply(text="Trying again now; you will get the meeting card, or a message saying what is "
                           "still wrong.")
 
+    async def record_manual(self, p: Pressed) -> Reply:
+        """Record an Outlook booking: a meeting booked by hand after the bot could not book it."""
+        inputs = p.press.inputs
+        record = await meeting.record_manual_booking(self.services, p.actor, p.case, day=inputs.get("date"),
+                                                     clock=inputs.get("time"), join_url=inputs.get("join_url"))
+        return self._booked(p.case, record)
+
     async def cancel(self, p: Pressed) -> Reply:
         await meeting.cancel(self.services, p.actor, p.case)
         return Reply(card=text_card("Meeting cancelled", f"The meeting for {p.case} is cancelled and "

@@ -62,6 +62,12 @@ from cards.vote_card import (
 log = logging.getLogger(__name__)
 
 NOTICES = {
+    "person_unreachable": (
+        "Someone could not be reached in Teams",
+        "{name} could not be reached in Teams: the Rapid Review app is not installed for them, so the bot cannot "
+        "send them their messages. Ask {name} to open the Rapid Review bot in Teams once (find it under Apps and "
+        "send it any message, for example **help**); what is waiting for them will then be sent again by itself.",
+    ),
     "no_panel_channel": (
         "Panel channel needed",
         "Referral {reference} has been submitted, but no panel channel is set, so the panel has not seen it yet. "
@@ -124,6 +130,9 @@ class ConversationPacer:
                     sent.append(now)
                     return
                 await self._sleep(delay)
+
+
+PERSON_GONE = frozenset({"connector answered 403", "connector answered 404"})
 
 
 def delivery_error(error: Exception) -> DeliveryError:
@@ -274,6 +283,9 @@ class TeamsNotifier:
                    if record.provider == "offline" else None)
             await self.send_card(channel, meeting_cards.meeting_card(summary, record, papers, tz, ics))
             return True
+        if kind == "booking_failed" and channel is not None:
+            await self.send_card(channel, meeting_cards.booking_failed_card(summary))
+            return True
         if kind == "outcome_summary" and channel is not None and outcome is not None:
             await self.send_card(channel, meeting_cards.outcome_summary_card(summary, outcome))
             return True
@@ -289,8 +301,7 @@ class TeamsNotifier:
         elif kind == "outcome_referrer" and outcome is not None:
             card = meeting_cards.outcome_for_referrer_card(summary, outcome)
         elif kind == "record_links" and outcome is not None:
-            url = await self.links.url(case.id, "record", self._clock.now() + timedelta(days=7))
-            card = meeting_cards.record_card(summary, outcome, url)
+            card = meeting_cards.record_card(summary, outcome)
         if card is None:
             return True
         reached = [await self.send_to_person(aad, card) for aad in recipients]
@@ -307,7 +318,13 @@ class TeamsNotifier:
         address = await self._repo.reference(f"user:{aad_object_id}") or await self._open_personal_chat(aad_object_id)
         if address is None:
             return False
-        await self.send_card(address, card)
+        try:
+            await self.send_card(address, card)
+        except DeliveryError as error:
+            if error.reason in PERSON_GONE:  # the app is not (or no longer) installed for them
+                raise DeliveryError(error.reason, permanent=True, unreachable=True,
+                                    answered=error.answered) from error
+            raise
         return True
 
     async def _open_personal_chat(self, aad_object_id: str) -> Address | None:
@@ -338,7 +355,10 @@ class TeamsNotifier:
             )
         except Exception as error:  # noqa: BLE001 - not reachable is an expected answer here
             log.info("could not open a personal chat", extra={"reason": type(error).__name__})
-            return None
+            failure = delivery_error(error)
+            if failure.reason in PERSON_GONE:
+                return None
+            raise failure from error  # Teams itself failed (5xx, throttled, refused the bot): not the person
         address = created.get("address")
         if address:
             await self._repo.save_reference(f"user:{aad_object_id}", address, None, self._clock.now())

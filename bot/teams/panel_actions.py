@@ -17,6 +17,7 @@ from bot.domain.case import Actor, parse_reference
 from bot.services import membership, panel
 from bot.services.context import ServiceContext
 from bot.services.membership import TeamsPerson
+from bot.services.ports import DeliveryError
 from bot.services.referrals import PANEL_CHANNEL
 from bot.services.refusals import NotAuthorised, Refused
 from bot.teams.notifier import TeamsNotifier
@@ -47,6 +48,10 @@ class PanelActions:
         roles = p.roles or await self.services.roster.roles_of(p.actor.aad_object_id)
         if len(roles.panel_partners) == 1:
             return Reply(card=vote_card.member_card(view, self.services.tz, next(iter(roles.panel_partners))))
+        if p.press.verb == vote_card.OPEN and not view.decided:  # pressed Vote: say why there is nothing to fill in
+            await panel.vote_refused(self.services, p.actor, case.id, partners=len(roles.panel_partners))
+            reason = vote_card.SEVERAL_PARTNERS if roles.panel_partners else vote_card.NOT_A_VOTER
+            return Reply(card=vote_card.not_a_voter_card(view, self.services.tz, reason))
         return Reply(card=vote_card.panel_card(view, self.services.tz))
 
     async def vote(self, p: Pressed) -> Reply:
@@ -63,15 +68,21 @@ class PanelActions:
 
     async def view(self, p: Pressed) -> Reply:
         """View referral: the full record, in personal chat only."""
-        case = await panel.view_referral(self.services, p.actor, p.case)
-        record = referral_record_card(case, self.services.tz)
         conversation_type = getattr(p.turn_context.activity.conversation, "conversation_type", None) or "personal"
-        if conversation_type == "personal":
+        personal = conversation_type == "personal"
+        case = await panel.view_referral(self.services, p.actor, p.case, record_view=personal)
+        record = referral_record_card(case, self.services.tz)
+        if personal:  # the answer to this press is the record itself
             return Reply(card=record)
-        if await self.notifier.send_to_person(p.actor.aad_object_id, record):
+        try:
+            delivered = await self.notifier.send_to_person(p.actor.aad_object_id, record)
+        except DeliveryError:
+            delivered = False
+        if delivered:  # audited as viewed only once it has reached them
+            await panel.referral_viewed(self.services, p.actor, case)
             return Reply(text=f"The referral {case.reference} is in your personal chat with the bot.")
-        return Reply(text="Open a personal chat with the bot first (say hello to it), then press View referral "
-                          "again.")
+        return Reply(text="I could not reach your personal chat with the bot, so the referral was not sent. Open "
+                          "the Rapid Review bot in Teams (say hello to it), then press View referral again.")
 
     async def answer(self, p: Pressed) -> Reply:
         case = await panel.answer_query(self.services, p.actor, p.case, p.press.query_id,

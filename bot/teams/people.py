@@ -17,7 +17,7 @@ from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
 
 from bot.domain.case import Actor
-from bot.services import channels
+from bot.services import channels, recipients
 from bot.services.context import ServiceContext
 from bot.services.ports import Address
 
@@ -38,15 +38,18 @@ class PeopleMemory:
         teams_id = activity.from_property.id if activity.from_property else None
         key = (actor.aad_object_id, teams_id, activity.conversation.id if personal else None,
                activity.service_url if personal else None)
-        if key in self._seen:
-            return
-        address = Address(activity.conversation.id, activity.service_url, actor.tenant_id,
-                          activity.recipient.id if activity.recipient else None) if personal else None
-        await channels.remember_person(self.services, actor.aad_object_id, teams_id, address,
-                                       upn=await self._upn_if_needed(turn_context, teams_id))
-        if len(self._seen) > KEPT:
-            self._seen.clear()
-        self._seen.add(key)
+        if key not in self._seen:
+            address = Address(activity.conversation.id, activity.service_url, actor.tenant_id,
+                              activity.recipient.id if activity.recipient else None) if personal else None
+            await channels.remember_person(self.services, actor.aad_object_id, teams_id, address,
+                                           upn=await self._upn_if_needed(turn_context, teams_id))
+            if len(self._seen) > KEPT:
+                self._seen.clear()
+            self._seen.add(key)
+        if personal:
+            # Talking to the bot in personal chat proves the app is installed for them: anything
+            # that waited because Teams could not reach them goes now (bot/services/recipients.py).
+            await recipients.person_is_back(self.services, actor.aad_object_id)
 
     async def _upn_if_needed(self, turn_context: TurnContext, teams_id: str | None) -> str | None:
         """The sender's UPN, asked of Teams only while the roster has members known by UPN alone."""

@@ -86,6 +86,12 @@ def row(declared: Verb, handler: Handler, *, needs_case: bool = False, on_refuse
                  on_refused=on_refused)
 
 
+class OneTimeFiles(Protocol):
+    """Records handed to one person by a one-time link (bot/teams/exports.py)."""
+
+    async def record_link(self, pressed: Pressed) -> Reply: ...
+
+
 class FormHandlers(Protocol):
     """The referral form's presses, answered by the dialog (bot/teams/handler.py)."""
 
@@ -94,7 +100,7 @@ class FormHandlers(Protocol):
 
 
 def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock: ClockActions,
-                meeting: MeetingActions) -> tuple[Route, ...]:
+                meeting: MeetingActions, files: OneTimeFiles) -> tuple[Route, ...]:
     """The route table: one row per verb any of our cards emits."""
     p = panel_actions
     return (
@@ -118,8 +124,10 @@ def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock:
         row(VERBS[meeting_cards.CHOOSE], meeting.choose, needs_case=True),
         row(VERBS[meeting_cards.RETRY], meeting.retry, needs_case=True),
         row(VERBS[meeting_cards.CANCEL], meeting.cancel, needs_case=True),
+        row(VERBS[meeting_cards.MANUAL], meeting.record_manual, needs_case=True),
         row(VERBS[meeting_cards.OUTCOME], meeting.record_outcome, needs_case=True,
             on_refused=meeting.show_outcome_refusal),
+        row(VERBS[meeting_cards.RECORD_LINK], files.record_link, needs_case=True),
     )
 
 

@@ -29,13 +29,19 @@ def bot_env() -> dict[str, str]:
     return {"TRAINING_MODE": "true"}
 
 
+ACTING = re.compile("You are now acting as|You are yourself again")
+
+
 def act_as(page, who: str, expected: str) -> int:
     """`act as …` in personal chat; waits for the inbox it shows and returns how many messages it held."""
     pg.open_personal_chat(page)
-    shown = page.locator(pg.BOT_MESSAGE).count()
+    # Counted by what they say, not by position: the welcome card of a chat opened for the
+    # first time may still be arriving when the command is typed.
+    intros = page.locator(pg.BOT_MESSAGE).filter(has_text=ACTING).filter(has_text=expected)
+    shown = intros.count()
     before = pg.bot_activity_count(page)
     pg.say(page, f"act as {who}")
-    intro = page.locator(pg.BOT_MESSAGE).nth(shown)
+    intro = intros.nth(shown)
     expect(intro).to_contain_text(expected)
     match = re.search(r"(\d+) messages? (?:is|are) waiting", intro.inner_text())
     assert match, intro.inner_text()

@@ -103,3 +103,29 @@ async def test_an_update_lost_in_a_crash_is_delivered_by_the_next_process(bot):
     [update] = bot.connector.updates()
     assert "Escalation\n — Laura LocalAuthority" in texts(card_of(update.activity))
     assert bot.connector.activities_to(A.PANEL_CHANNEL_ID) == [], "no second post"
+
+
+async def test_the_card_update_reaches_teams_only_after_the_voters_own_answer(bot, monkeypatch):
+    """A client that shows both the voter's answer and the channel's update (Agents Playground,
+    or the voter's own Teams) must end on the channel's card: the update goes after the answer."""
+    from bot.teams.edge import MessagesEndpoint
+
+    order: list[str] = []
+    send_now = MessagesEndpoint._send_now
+
+    async def answered(response, request):
+        await send_now(response, request)
+        order.append("answer sent")
+
+    update = bot.c.services.notifier.update_panel_card
+
+    async def updated(*args, **kwargs):
+        order.append("card updated")
+        return await update(*args, **kwargs)
+
+    monkeypatch.setattr(MessagesEndpoint, "_send_now", staticmethod(answered))
+    monkeypatch.setattr(bot.c.services.notifier, "update_panel_card", updated)
+    bot.connector.set_latency(0.0)
+    await vote(bot, A.LAURA, ballot("rapid_review", LA_WHY, BASIS))
+    await settled(bot, 1)
+    assert order == ["answer sent", "card updated"]

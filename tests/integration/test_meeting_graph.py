@@ -495,29 +495,39 @@ async def test_chair_prompts_and_the_outcome(tmp_path: Path) -> None:
         assert rows["local_cspr_report"].due_at.astimezone(LONDON).date() == date(2027, 6, 2)
 
         for person in (A.CHRIS, A.PAT):
-            [link] = cards_to(h, person.chat, "Download the record (.docx)")
-            assert path_of(open_urls(link)["Download the record (.docx)"])
+            [card] = cards_to(h, person.chat, M.RECORD_TITLE)
+            assert not open_urls(card), "no link on the card itself: each person asks for their own"
         assert not cards_to(h, A.PANEL_CHANNEL_ID, "Download the record")
 
         body = await h.press(A.CHRIS, M.OUTCOME, {**save, **OUTCOME})
         assert "already recorded" in texts(body["value"])
 
 
-async def test_record_document_behind_a_signed_expiring_link(tmp_path: Path) -> None:
+async def _record_link(h: BotHarness, who: A.Person, card: dict[str, Any]) -> str:
+    body = await h.press(who, M.RECORD_LINK, find_action(card, M.RECORD_LINK))
+    assert body["statusCode"] == 200, body
+    url = open_urls(body["value"])["Open the record (.docx)"]
+    assert url.startswith("http://localhost:3978/files/once/"), url
+    return url.removeprefix("http://localhost:3978")
+
+
+async def test_the_record_goes_to_a_person_by_a_link_that_works_once(tmp_path: Path) -> None:
+    """The record holds the child's identifiers: each chair or manager presses for a link of
+    their own, which works once, for 10 minutes, and is audited with their name."""
     async with BotHarness(tmp_path) as h:
         case_id = await decide(h)
         card = await walk_to_outcome_card(h, case_id)
         body = await h.press(A.CHRIS, M.OUTCOME, {**find_action(card, M.OUTCOME), **OUTCOME})
         assert body["statusCode"] == 200
         await h.flush()
-        [link] = cards_to(h, A.CHRIS.chat, "Download the record (.docx)")
-        path = path_of(open_urls(link)["Download the record (.docx)"])
+        [record_card] = cards_to(h, A.CHRIS.chat, M.RECORD_TITLE)
 
-        async def viewed() -> int:
-            return sum(e.kind == "identifiers_viewed" and e.detail.get("what") == "rapid_review_record"
-                       for e in await h.c.stores.cases.events_for_case(case_id))
+        async def viewed() -> list[Any]:
+            return [e for e in await h.c.stores.cases.events_for_case(case_id)
+                    if e.kind == "identifiers_viewed" and e.detail.get("what") == "rapid_review_record"]
 
-        assert await viewed() == 0
+        path = await _record_link(h, A.CHRIS, record_card)
+        assert await viewed() == []
         response = await h.client.get(path)
         assert response.status == 200
         assert response.content_type == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -537,11 +547,28 @@ async def test_record_document_behind_a_signed_expiring_link(tmp_path: Path) -> 
         reference = (await h.c.stores.cases.get_case_by_id(case_id)).reference
         assert header.startswith("OFFICIAL-SENSITIVE") and reference in header and "version" in header
         assert footer.startswith("OFFICIAL-SENSITIVE") and reference in footer and "Do not forward" in footer
-        assert await viewed() == 1
-        assert (await h.client.get(path)).status == 200
-        assert await viewed() == 2
+        [seen] = await viewed()
+        assert seen.actor_aad_id == A.CHRIS.aad and seen.actor_name == A.CHRIS.name  # who, not "a link"
 
-        token = path.removeprefix("/files/")
+        assert (await h.client.get(path)).status == 410  # once only
+        expired = await _record_link(h, A.PAT, cards_to(h, A.PAT.chat, M.RECORD_TITLE)[0])
+        h.clock.advance(minutes=11)
+        assert (await h.client.get(expired)).status == 410
+        assert len(await viewed()) == 1
+        fresh = await _record_link(h, A.PAT, cards_to(h, A.PAT.chat, M.RECORD_TITLE)[0])  # asking again works
+        assert (await h.client.get(fresh)).status == 200 and len(await viewed()) == 2
+
+        # A panel member is not sent the record and cannot ask for it; nor can a stranger.
+        for who in (A.LAURA, A.MALLORY):
+            body = await h.press(who, M.RECORD_LINK, find_action(record_card, M.RECORD_LINK))
+            assert not open_urls(body["value"]) if isinstance(body.get("value"), dict) else True
+            assert "files/once" not in json.dumps(body)
+
+        # A 7-day signed link to the record (the old cards) no longer opens it.
+        old = await h.c.links.url(case_id, "record", h.clock.now() + timedelta(days=7))
+        assert (await h.client.get(path_of(old))).status == 410
+        # A signed link still refuses tampering (the invitation uses them).
+        token = path_of(old).removeprefix("/files/")
         payload, signature = token.rsplit(".", 1)
         forged_sig = signature[:-1] + ("0" if signature[-1] != "0" else "1")
         data = json.loads(base64.urlsafe_b64decode(payload))
@@ -551,7 +578,3 @@ async def test_record_document_behind_a_signed_expiring_link(tmp_path: Path) -> 
         for tampered in (f"{payload}.{forged_sig}", f"{longer}.{signature}", f"{ics_instead}.{signature}",
                          payload, "nonsense"):
             assert (await h.client.get(f"/files/{tampered}")).status == 404, tampered
-
-        h.clock.advance(days=8)  # the link is good for 7 days
-        assert (await h.client.get(path)).status == 404
-        assert await viewed() == 2

@@ -121,6 +121,7 @@ class _Fault:
     route_kind: str | None
     code: str | None
     message: str | None
+    conversation: str | None = None  # only requests to conversations whose id starts with this
 
 
 def _format_retry_after(seconds: float) -> str:
@@ -426,9 +427,12 @@ class FakeConnector:
         *,
         code: str | None = None,
         message: str | None = None,
+        conversation: str | None = None,
     ) -> None:
         """The next ``n`` requests of ``route_kind`` (None: any) get ``status`` with a Bot Connector
         style error body (``{"error": {"code", "message"}}``) and ``Retry-After`` when given.
+        ``conversation`` narrows the fault to conversations whose id starts with it (one
+        person's personal chat, e.g. a 404 for someone who has not installed the app).
 
         Beware: msrest's urllib3 Retry transparently re-sends PUT/GET/DELETE (not POST) that get a
         429/503 with Retry-After (sleeping that long, up to 3 retries), and 5xx other than 501/505
@@ -437,7 +441,7 @@ class FakeConnector:
         if route_kind is not None and route_kind not in ROUTE_KINDS:
             raise ValueError(f"route_kind must be one of {sorted(ROUTE_KINDS)} or None, not {route_kind!r}")
         if n > 0:
-            self._faults.append(_Fault(n, status, retry_after, route_kind, code, message))
+            self._faults.append(_Fault(n, status, retry_after, route_kind, code, message, conversation))
 
     def set_latency(self, seconds: float, route_kind: str | None = None) -> None:
         """Delay every answer (or only those of ``route_kind``) by ``seconds``; 0 removes it."""
@@ -627,7 +631,8 @@ class FakeConnector:
         if not self._faults:
             return None
         for i, f in enumerate(self._faults):
-            if f.route_kind is None or f.route_kind == rec.kind:
+            if (f.route_kind is None or f.route_kind == rec.kind) and (
+                    f.conversation is None or (rec.conversation_id or "").startswith(f.conversation)):
                 f.remaining -= 1
                 if f.remaining <= 0:
                     del self._faults[i]

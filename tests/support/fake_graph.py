@@ -64,7 +64,7 @@ from aiohttp import web
 __all__ = ["GRAPH_SCOPE", "ROUTES", "FakeGraph", "GraphCall"]
 
 ROUTES = frozenset({"discovery", "token", "getSchedule", "createEvent", "updateEvent", "cancelEvent",
-                    "channelMessages", "other"})
+                    "channelMessages", "installApp", "other"})
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 TENANT_ID = "00000000-0000-0000-0000-0000000000aa"
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
@@ -222,6 +222,7 @@ class FakeGraph:
         self.calls: list[GraphCall] = []
         self.counts: Counter[str] = Counter()  # per route, plus "events_created"
         self.events: dict[str, dict[str, Any]] = {}  # id -> the event as Graph would return it
+        self.installed_apps: dict[str, set[str]] = {}  # user id -> Teams app ids installed for them
         self._by_transaction: dict[str, str] = {}
         self._mailboxes: dict[str, _Mailbox] = {}
         self._faults: list[_Fault] = []
@@ -287,6 +288,7 @@ class FakeGraph:
         r.add_post("/v1.0/users/{user}/events", self._create_event)
         r.add_patch("/v1.0/users/{user}/events/{event_id}", self._update_event)
         r.add_post("/v1.0/users/{user}/events/{event_id}/cancel", self._cancel_event)
+        r.add_post("/v1.0/users/{user}/teamwork/installedApps", self._install_app)
         r.add_get("/v1.0/teams/{team}/channels/{channel}/messages", self._channel_messages)
         r.add_route("*", "/{tail:.*}", self._unknown)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
@@ -733,6 +735,28 @@ class FakeGraph:
             return self._fault_answer(request, call, fault)
         call.status = 202
         return web.Response(status=202)  # Graph documents 202 Accepted with no body
+
+    async def _install_app(self, request: web.Request) -> web.Response:
+        """POST /users/{id}/teamwork/installedApps with a `teamsApp@odata.bind` to the app
+        catalog: 201 when installed, 409 when it already was (as Graph answers)."""
+        call = await self._record(request, "installApp")
+        fault = self._take_fault("installApp")
+        if fault is not None:
+            return self._fault_answer(request, call, fault)
+        auth = request.headers.get("Authorization", "")
+        if auth.removeprefix("Bearer ") not in self._tokens:
+            return self._error(call, 401, "InvalidAuthenticationToken", "Invalid token.")
+        bind = (call.body or {}).get("teamsApp@odata.bind", "") if isinstance(call.body, dict) else ""
+        if "/appCatalogs/teamsApps/" not in bind:
+            return self._error(call, 400, "BadRequest", "teamsApp@odata.bind is required.")
+        app_id = bind.rsplit("/", 1)[-1]
+        with self._lock:
+            installed = self.installed_apps.setdefault(request.match_info["user"], set())
+            if app_id in installed:
+                return self._error(call, 409, "Conflict", "App is already installed.")
+            installed.add(app_id)
+        call.status = 201
+        return web.Response(status=201)
 
     async def _unknown(self, request: web.Request) -> web.Response:
         call = await self._record(request, "other")

@@ -95,6 +95,7 @@ class MemoryState:
     reminders: dict[str, dict[str, Any]] = field(default_factory=dict)
     agency_requests: dict[int, dict[str, Any]] = field(default_factory=dict)
     meetings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unreachable: dict[str, tuple[datetime, str]] = field(default_factory=dict)
     ids: dict[str, int] = field(default_factory=dict)  # autoincrement per table
 
     def next_id(self, table: str) -> int:
@@ -429,6 +430,25 @@ class MemoryOutboxStore(_Store):
 
     async def count(self, status: str) -> int:
         return sum(1 for r in self.s.outbox.values() if r["status"] == status)
+
+    async def mark_unreachable(self, aad_object_id: str, at: datetime, reason: str) -> bool:
+        unreachable = self.s.unreachable
+        if aad_object_id in unreachable:
+            return False
+        unreachable[aad_object_id] = (utc(at), reason)
+        return True
+
+    async def is_unreachable(self, aad_object_id: str) -> bool:
+        return aad_object_id in self.s.unreachable
+
+    async def reachable_again(self, aad_object_id: str, at: datetime) -> int | None:
+        if self.s.unreachable.pop(aad_object_id, None) is None:
+            return None
+        rows = [r for r in self.s.outbox.values()
+                if r["status"] == "waiting_person" and r["payload"].get("to") == aad_object_id]
+        for row in rows:
+            row.update(status="pending", not_before=utc(at), claimed_until=None)
+        return len(rows)
 
 
 # ---- the virtual panel -------------------------------------------------------------------------

@@ -236,6 +236,7 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("panel_card", lambda: vote_card.panel_card(_panel_view(), TZ)),
     ("panel_card/disagreement", lambda: vote_card.panel_card(_panel_view(disagreement=True), TZ)),
     ("panel_card/decided", lambda: vote_card.panel_card(_panel_view(decided=True), TZ)),
+    ("not_a_voter_card", lambda: vote_card.not_a_voter_card(_panel_view(), TZ, vote_card.SEVERAL_PARTNERS)),
     # Removing identifiers can lengthen a rationale ("Amy" becomes "[child]", bot/domain/redaction.py).
     ("panel_card/decided_redacted", lambda: vote_card.panel_card(_redacted(_panel_view(decided=True)), TZ)),
     ("decision_for_referrer_card/redacted", lambda: vote_card.decision_for_referrer_card(
@@ -257,6 +258,9 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
       for kind in ReminderKind],
     ("done_card", lambda: clock_cards.done_card(REF, _deadline(), TZ)),
     ("timeline_card", lambda: clock_cards.timeline_card(_timeline(), TZ)),
+    ("timeline_card/ask_agencies", lambda: clock_cards.timeline_card(SimpleNamespace(**{
+        **vars(_timeline()), "agencies": [], "agencies_to_ask": [_text(cap("agencies.agency")) for _ in range(40)]}),
+        TZ)),
     ("status_card", lambda: clock_cards.status_card(_status_lines(), 999, TZ)),
     ("agency_prompt_card", lambda: clock_cards.agency_prompt_card(
         _summary(), [_text(80)[:-2] + f"{i:02d}" for i in range(MANY)], error=_text(300), field="contacts",
@@ -265,13 +269,16 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
                                                         "https://bot.example.org/ics/" + "x" * 600)),
     ("slot_choice_card", lambda: meeting_cards.slot_choice_card(_summary(), _meeting(), TZ)),
     ("problem_card", lambda: meeting_cards.problem_card(_summary(), _text(600))),
+    ("booking_failed_card", lambda: meeting_cards.booking_failed_card(_summary())),
     ("chair_notes_card", lambda: meeting_cards.chair_notes_card(_case(), _meeting(), TZ)),
     ("outcome_card", lambda: meeting_cards.outcome_card(
         _summary(), error=_text(300), field="learning",
         typed={name: _text(TEXT * 50) for name in meeting_cards.OUTCOME_INPUTS})),
     ("outcome_summary_card", lambda: meeting_cards.outcome_summary_card(_summary(), _outcome())),
     ("outcome_for_referrer_card", lambda: meeting_cards.outcome_for_referrer_card(_summary(), _outcome())),
-    ("record_card", lambda: meeting_cards.record_card(_summary(), _outcome(), "https://bot.example.org/r/" + "x" * 600)),
+    ("record_card", lambda: meeting_cards.record_card(_summary(), _outcome())),
+    ("record_link_card", lambda: meeting_cards.record_link_card(
+        _summary(), _outcome(), "https://bot.example.org/files/once/" + "x" * 600, NOW, TZ)),
     ("members_card", lambda: roster.members_card(_members())),
     ("with_banner", lambda: training_cards.with_banner(vote_card.panel_card(_panel_view(decided=True), TZ),
                                                        "Tue 24 Nov 2026", _name())),

@@ -51,7 +51,7 @@ class _Anything:
 
 
 def routes() -> tuple[Route, ...]:
-    return card_routes(_Anything(), _Anything(), _Anything(), _Anything())  # type: ignore[arg-type]
+    return card_routes(_Anything(), _Anything(), _Anything(), _Anything(), _Anything())  # type: ignore[arg-type]
 
 
 # ---- what the card modules emit, read from their source -----------------------------------------
@@ -145,7 +145,14 @@ def rendered_cards() -> list[dict[str, Any]]:
         meeting_cards.meeting_card(summary, meeting, None, TZ, None),
         meeting_cards.slot_choice_card(summary, meeting, TZ), meeting_cards.problem_card(summary, "No room"),
         meeting_cards.outcome_card(summary),
+        meeting_cards.record_card(summary, _record_outcome()),
     ]
+
+
+def _record_outcome():  # noqa: ANN202 - the card test module's outcome
+    from tests.unit.test_card_accessibility import _outcome
+
+    return _outcome()
 
 
 def _input_ids(element: Any, *, into_show_cards: bool) -> set[str]:

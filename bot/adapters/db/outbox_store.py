@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.adapters.db import schema as t
 from bot.adapters.db.scope import Scope
+from bot.domain.outbox import WAITING_FOR_PERSON
 from bot.services.ports import OutboxItem, OutboxMessage
 
 _OUTBOX_DONE = (
@@ -149,3 +150,34 @@ class SqlOutboxStore:
         async with self.scope.read() as conn:
             return int((await conn.execute(select(func.count()).where(t.outbox.c.status == status))).scalar_one())
 
+
+    # ---- people Teams would not deliver to ---------------------------------------------------
+
+    async def mark_unreachable(self, aad_object_id: str, at: datetime, reason: str) -> bool:
+        insert = sqlite.insert if self.scope.db.is_sqlite else postgresql.insert
+        statement = (insert(t.unreachable_people)
+                     .values(aad_object_id=aad_object_id, since=at, reason=reason[:100])
+                     .on_conflict_do_nothing(index_elements=[t.unreachable_people.c.aad_object_id])
+                     .returning(t.unreachable_people.c.aad_object_id))
+        async with self.scope.write() as conn:
+            return (await conn.execute(statement)).first() is not None
+
+    async def is_unreachable(self, aad_object_id: str) -> bool:
+        async with self.scope.read() as conn:
+            row = (await conn.execute(select(t.unreachable_people.c.aad_object_id)
+                                      .where(t.unreachable_people.c.aad_object_id == aad_object_id))).first()
+        return row is not None
+
+    async def reachable_again(self, aad_object_id: str, at: datetime) -> int | None:
+        async with self.scope.write() as conn:
+            cleared = await conn.execute(delete(t.unreachable_people)
+                                         .where(t.unreachable_people.c.aad_object_id == aad_object_id))
+            if not cleared.rowcount:
+                return None
+            released = await conn.execute(
+                update(t.outbox)
+                .where(t.outbox.c.status == WAITING_FOR_PERSON,
+                       t.outbox.c.payload["to"].as_string() == aad_object_id)
+                .values(status="pending", not_before=at, claimed_until=None)
+            )
+            return int(released.rowcount or 0)

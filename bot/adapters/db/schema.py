@@ -330,6 +330,14 @@ file_links = Table(
     Column("fetched_at", UtcDateTime(), nullable=True),
 )
 
+unreachable_people = Table(
+    "unreachable_people",  # people Teams would not deliver to (403/404): their messages wait for them
+    metadata,
+    Column("aad_object_id", String(36), primary_key=True),
+    Column("since", UtcDateTime(), nullable=False),
+    Column("reason", String(100), nullable=False),
+)
+
 # Data keys (bot/adapters/db/case_keys.py): one per case (owner = the case id) and one per
 # stored conversation state or other holder, each stored only wrapped by a master key that
 # is never in the database. `destroyed_at` set and `wrapped` emptied: that owner's sealed
@@ -381,6 +389,7 @@ __all__ = [
     "agency_requests",
     "meetings",
     "file_links",
+    "unreachable_people",
     "case_keys",
     "UniqueConstraint",
     "Text",

@@ -1,7 +1,7 @@
 """case_keys: data keys per case, stored wrapped by the master key
 
-Revision ID: 0009_t14crypt
-Revises: 0008_t13indoubt
+Revision ID: 0010_t14crypt
+Revises: 0009_t13delivery
 Create Date: 2026-12-06 05:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 
 from bot.adapters.db.schema import UtcDateTime
 
-revision = "0009_t14crypt"
-down_revision = "0008_t13indoubt"
+revision = "0010_t14crypt"
+down_revision = "0009_t13delivery"
 branch_labels = None
 depends_on = None
 
