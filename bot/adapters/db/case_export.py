@@ -43,4 +43,9 @@ class SqlCaseRecords:
                 order = table.c.id if "id" in table.c else table.c.case_id
                 rows = (await conn.execute(select(table).where(table.c.case_id == case_id).order_by(order))).mappings()
                 found[table.name] = [{k: _plain(v) for k, v in row.items()} for row in rows]
+            # Each message the bot sent about the case, with the Teams activity id Teams gave it.
+            outbox_ids = [row["id"] for row in found.get(t.outbox.name, [])]
+            sends = (await conn.execute(select(t.outbox_sends).where(t.outbox_sends.c.outbox_id.in_(outbox_ids))
+                                        .order_by(t.outbox_sends.c.id))).mappings().all()
+            found[t.outbox_sends.name] = [{k: _plain(v) for k, v in row.items()} for row in sends]
         return found
