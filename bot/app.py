@@ -219,10 +219,11 @@ def bootstrap(
     tz = ZoneInfo(partnership.time_zone)
     sends = SendGuard(SqlSendLedger(Scope(db)), _channel_messages(settings), stores.cases, clock)
     notifier = (TeamsNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
-                              uow=stores.uow, hosts=hosts, sends=sends)
+                              uow=stores.uow, hosts=hosts, sends=sends, marking=partnership.protective_marking)
                 if training_state is None else
                 TrainingNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
-                                 uow=stores.uow, hosts=hosts, sends=sends, state=training_state))
+                                 uow=stores.uow, hosts=hosts, sends=sends, state=training_state,
+                                 marking=partnership.protective_marking))
     meetings = meetings or _meeting_provider(settings)
     services = build_services(stores, partnership, clock, notifier,
                               profile=profile or _profile(partnership, Path(settings.partnership_file)),

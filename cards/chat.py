@@ -6,6 +6,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.case import Case, CaseSummary
+from bot.domain.partnership import DEFAULT_PROTECTIVE_MARKING
 from bot.domain.referral import HarmOutcome
 from cards import labels
 from cards.common import (
@@ -21,6 +22,7 @@ from cards.common import (
     heading,
     labelled,
     literal,
+    marking_footer,
     notice,
     para,
     shorten_to_fit,
@@ -164,7 +166,8 @@ def text_card(title: str, text: str, *, style: str | None = None) -> Element:
     return card(body)
 
 
-def notification_summary_card(case: Case, tz: ZoneInfo, today: date) -> Element:
+def notification_summary_card(case: Case, tz: ZoneInfo, today: date,
+                              marking: str = DEFAULT_PROTECTIVE_MARKING) -> Element:
     """Copy-ready answers for the national serious incident notification form (National Panel
     practice guidance: the national online notification form; docs/sources.md).
     Identifying: personal chat only, for partnership managers only."""
@@ -209,6 +212,7 @@ def notification_summary_card(case: Case, tz: ZoneInfo, today: date) -> Element:
     if incident.outcome is HarmOutcome.DIED:
         body.append(notice(labels.ECDOP_NOTICE, style="attention"))
     body.append(literal(f"Prepared {today.strftime('%d/%m/%Y')} from referral {case.reference}.", subtle=True))
+    body.append(marking_footer(marking))
     summary = card(body)
     if card_size(summary) > MAX_CARD_BYTES:  # long answers for several children: Teams would refuse the message
         body.insert(2, notice("Some long answers are shortened (…) to fit in one Teams message.", style="accent"))

@@ -298,3 +298,10 @@ def execute(
 
 def action_set(actions: list[Element]) -> Element:
     return {"type": "ActionSet", "actions": actions}
+
+
+def marking_footer(marking: str) -> Element:
+    """The foot of a card that shows a child's identifying details: its protective marking and
+    "do not forward", as on the documents the bot produces."""
+    return para(f"{escape_markdown(marking)} — do not forward, copy or screenshot this card. It shows "
+                "identifying details of a child and family.", size="Small", color="Attention")

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from bot.domain.case import Case, CaseSummary
 from bot.domain.limits import cap, within
 from bot.domain.meeting import MANUAL_BOOKING_ACTION, MeetingOutcome
-from bot.domain.partnership import Partner
+from bot.domain.partnership import DEFAULT_PROTECTIVE_MARKING, Partner
 from bot.services.ports import DeadlineRow, MeetingRecord
 from cards.budget import fit
 from cards.common import (
@@ -23,6 +23,7 @@ from cards.common import (
     facts,
     heading,
     literal,
+    marking_footer,
     notice,
     para,
     person,
@@ -187,7 +188,8 @@ def booking_failed_card(case: CaseSummary) -> Element:
                 actions=[manual_booking_action(case.reference)])
 
 
-def chair_notes_card(case: Case, meeting: MeetingRecord, tz: ZoneInfo) -> Element:
+def chair_notes_card(case: Case, meeting: MeetingRecord, tz: ZoneInfo,
+                     marking: str = DEFAULT_PROTECTIVE_MARKING) -> Element:
     """Agenda (Stockport Rapid Review Process (2019), Appendix E; SSCP Rapid Review Panel
     Agenda template) and chair's notes (Stockport, Appendix F), filled with the case's facts.
     Personal chat, to the chair only: identifiers may appear."""
@@ -213,6 +215,7 @@ def chair_notes_card(case: Case, meeting: MeetingRecord, tz: ZoneInfo) -> Elemen
         para("Other areas involved (4.6): ", size="Small"), literal(r.incident.other_areas or "none given"),
         para("Institutional setting (4.7): " + r.incident.institutional_setting.value, size="Small"),
         para("**5 Conclusion**: whether a review is proposed locally or nationally, and why.", size="Small"),
+        marking_footer(marking),
     ]
     return fit(card(body))
 

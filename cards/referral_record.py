@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.case import Case
+from bot.domain.partnership import DEFAULT_PROTECTIVE_MARKING
 from bot.domain.referral import HarmOutcome
 from cards import labels
 from cards.common import (
@@ -19,6 +20,7 @@ from cards.common import (
     facts,
     heading,
     labelled,
+    marking_footer,
     notice,
     para,
     shorten_to_fit,
@@ -52,7 +54,7 @@ def _section(title: str, rows: list[tuple[str, object]]) -> Element:
     return {"type": "Container", "separator": True, "spacing": "Medium", "items": items}
 
 
-def referral_record_card(case: Case, tz: ZoneInfo) -> Element:
+def referral_record_card(case: Case, tz: ZoneInfo, marking: str = DEFAULT_PROTECTIVE_MARKING) -> Element:
     r = case.referral
     s = case.summary
     body: list[Element] = [
@@ -98,6 +100,7 @@ def referral_record_card(case: Case, tz: ZoneInfo) -> Element:
         ("Key worker consulted", v.key_worker_consulted), ("If not, why", v.key_worker_not_consulted_reason),
     ]))
     body.append(_section("6. Declaration", [("A senior manager has reviewed it", r.declaration.senior_manager_reviewed)]))
+    body.append(marking_footer(marking))
     record = card(body)
     shorten_to_fit(record, HARD_MAX_CARD_BYTES)
     return record

@@ -42,6 +42,7 @@ TABLE_ABOUT = {
     "agency_requests": "process (agencies asked for information)",
     "meetings": "process (the meeting; the outcome may name third parties)",
     "outbox": "process (messages the bot sent or will send)",
+    "outbox_sends": "process (each message as Teams received it, with its activity id)",
     "cases": "process",
 }
 

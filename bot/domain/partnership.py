@@ -18,6 +18,9 @@ from bot.domain.referral import DEFAULT_EARLIEST_INCIDENT_DATE
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
+DEFAULT_PROTECTIVE_MARKING = "OFFICIAL-SENSITIVE"
+
+
 class Partner(StrEnum):
     """The three statutory safeguarding partners (Children Act 2004 s.16E)."""
 
@@ -129,7 +132,7 @@ class PartnershipConfig(BaseModel):
     earliest_incident_date: date = DEFAULT_EARLIEST_INCIDENT_DATE
     # The Government Security Classifications marking every generated document carries in its
     # header and footer (and the calendar invitation in its description).
-    protective_marking: str = Field(default="OFFICIAL-SENSITIVE", min_length=1, max_length=40)
+    protective_marking: str = Field(default=DEFAULT_PROTECTIVE_MARKING, min_length=1, max_length=40)
     agencies: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]] = Field(
         default_factory=lambda: list(DEFAULT_AGENCIES)
     )

@@ -224,7 +224,8 @@ class RapidReviewBot(TeamsActivityHandler):
         except LookupError:  # only the roster gets here (the access gate), and may know which cases exist
             return Reply(text=f"There is no case {reference}.", status=404)
         today = self.services.clock.now().astimezone(self.services.tz).date()
-        return Reply(card=chat.notification_summary_card(case, self.services.tz, today))
+        return Reply(card=chat.notification_summary_card(case, self.services.tz, today,
+                                                         self.services.partnership.protective_marking))
 
     async def _channel_command(self, turn_context: TurnContext, actor: Actor | None) -> Reply:
         text = command_text(turn_context.activity)

@@ -29,6 +29,7 @@ from botbuilder.schema import ChannelAccount, ConversationParameters, ErrorRespo
 from bot.adapters.links import LinkSigner
 from bot.domain.case import Case, CaseSummary
 from bot.domain.meeting import MeetingOutcome
+from bot.domain.partnership import DEFAULT_PROTECTIVE_MARKING
 from bot.domain.redaction import redact
 from bot.services import host_refusals, meeting
 from bot.services.panel import PanelView
@@ -154,8 +155,10 @@ def delivery_error(error: Exception) -> DeliveryError:
 class TeamsNotifier:
     def __init__(self, adapter: BotAdapter, app_id: str, roster: RosterStore, deadlines: DeadlineStore,
                  links: LinkSigner, tz: ZoneInfo, clock: Clock, *, uow: UnitOfWork,
-                 hosts: ServiceHostPolicy, sends: SendGuard | None = None) -> None:
+                 hosts: ServiceHostPolicy, sends: SendGuard | None = None,
+                 marking: str = DEFAULT_PROTECTIVE_MARKING) -> None:
         self._adapter = adapter
+        self.marking = marking  # the partnership's protective marking, at the foot of identifying cards
         self._sends = sends  # outbox sends recorded in doubt before they leave (bot/services/sends.py)
         self._uow = uow  # refused service hosts: audited, and told to the managers once
         self._hosts = hosts
@@ -291,7 +294,7 @@ class TeamsNotifier:
             return True
         card: dict[str, Any] | None = None
         if kind == "chair_notes":
-            card = meeting_cards.chair_notes_card(case, record, tz)
+            card = meeting_cards.chair_notes_card(case, record, tz, self.marking)
         elif kind == "outcome_prompt":
             card = meeting_cards.outcome_card(summary)
         elif kind == "slot_choice":

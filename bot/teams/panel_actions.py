@@ -71,7 +71,7 @@ class PanelActions:
         conversation_type = getattr(p.turn_context.activity.conversation, "conversation_type", None) or "personal"
         personal = conversation_type == "personal"
         case = await panel.view_referral(self.services, p.actor, p.case, record_view=personal)
-        record = referral_record_card(case, self.services.tz)
+        record = referral_record_card(case, self.services.tz, self.services.partnership.protective_marking)
         if personal:  # the answer to this press is the record itself
             return Reply(card=record)
         try:

@@ -66,7 +66,8 @@ async def test_a_dpo_exports_every_record_of_a_case_once(tmp_path: Path) -> None
         assert "OFFICIAL-SENSITIVE" in archive.read("READ ME.txt").decode()
 
         tables = json.loads(archive.read("case.json"))["tables"]
-        assert {table.name for table in case_tables()} | {"cases"} == set(tables)
+        assert {table.name for table in case_tables()} | {"cases", "outbox_sends"} == set(tables)
+        assert any(send["activity_id"] for send in tables["outbox_sends"])  # what Teams called each message
         assert tables["cases"][0]["referral"]["children"]["children"][0]["name"]
         assert len(tables["votes"]) == 3 and all(v["rationale"] for v in tables["votes"])
         assert tables["meetings"][0]["outcome"]["rationale"] == OUTCOME["rationale"]

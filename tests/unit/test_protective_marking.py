@@ -52,3 +52,17 @@ def test_the_invitation_says_its_marking_and_is_private() -> None:
     [event] = Calendar.from_ical(body).walk("VEVENT")
     assert str(event["description"]).startswith("OFFICIAL-SENSITIVE\n\nAgenda")
     assert str(event["class"]) == "CONFIDENTIAL"
+
+
+def test_cards_that_show_identifiers_carry_the_marking_and_do_not_forward() -> None:
+    from datetime import date
+
+    from cards import chat, meeting_cards, referral_record
+    from tests.unit.test_card_accessibility import TZ, _meeting
+
+    marking = "OFFICIAL-SENSITIVE PERSONAL"
+    for built in (referral_record.referral_record_card(_case(), TZ, marking),
+                  chat.notification_summary_card(_case(), TZ, date(2026, 12, 1), marking),
+                  meeting_cards.chair_notes_card(_case(), _meeting(), TZ, marking)):
+        foot = built["body"][-1]["text"]
+        assert foot.startswith(marking) and "do not forward" in foot

@@ -64,4 +64,9 @@ class SqlCaseRecords:
                 rows = (await conn.execute(select(table).where(table.c.case_id == case_id).order_by(order))).mappings()
                 found[table.name] = [{k: _plain(await _opened(conn, keys, case_id, f"{table.name}.{k}", v))
                                       for k, v in row.items()} for row in rows.all()]
+            # Each message the bot sent about the case, with the Teams activity id Teams gave it.
+            outbox_ids = [row["id"] for row in found.get(t.outbox.name, [])]
+            sends = (await conn.execute(select(t.outbox_sends).where(t.outbox_sends.c.outbox_id.in_(outbox_ids))
+                                        .order_by(t.outbox_sends.c.id))).mappings().all()
+            found[t.outbox_sends.name] = [{k: _plain(v) for k, v in row.items()} for row in sends]
         return found
