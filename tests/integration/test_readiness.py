@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 import sys
 import time
 from datetime import timedelta
@@ -20,14 +18,8 @@ from sqlalchemy import text
 from bot.__main__ import JsonFormatter
 from bot.domain.outbox import OutboxKind
 from bot.services.ports import OutboxMessage
-from bot.settings import REPO_ROOT
+from tests.support.bot_process import BotProcess
 from tests.support.harness import BotHarness
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _ready(h: BotHarness) -> tuple[int, dict]:
@@ -36,28 +28,20 @@ async def _ready(h: BotHarness) -> tuple[int, dict]:
 
 
 async def test_a_real_process_is_ready_and_says_so(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {**os.environ, "PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'rr.db'}",
-           "MicrosoftAppId": "", "PYTHONPATH": str(REPO_ROOT)}
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", cwd=REPO_ROOT, env=env,
-                                                   stdout=asyncio.subprocess.DEVNULL,
-                                                   stderr=asyncio.subprocess.DEVNULL)
+    bot = BotProcess(tmp_path, "bot", f"sqlite:///{tmp_path / 'rr.db'}")
     try:
+        await bot.ready()
         async with aiohttp.ClientSession() as http:
-            for _ in range(200):
-                try:
-                    async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
-                        body = await response.json()
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
+            for _ in range(100):  # the scheduler takes its lead just after the first answer
+                async with http.get(f"http://127.0.0.1:{bot.port}/readyz") as response:
+                    body = await response.json()
+                if response.status == 200:
+                    break
                 await asyncio.sleep(0.1)
-            assert response.status == 200, body
-            assert body == {"ready": True, "checks": {"database": "ok", "scheduler": "ok", "outbox": "ok"}}
+        assert response.status == 200, body
+        assert body == {"ready": True, "checks": {"database": "ok", "scheduler": "ok", "outbox": "ok"}}
     finally:
-        process.terminate()
-        await process.wait()
+        bot.stop()
 
 
 async def test_no_scheduler_and_a_database_behind_the_schema_are_not_ready(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ migrate it; the activities it posts name its fake Bot Connector as their service
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -51,12 +52,10 @@ class BotProcess:
             while time.monotonic() < deadline:
                 if self.popen.poll() is not None:
                     raise RuntimeError(f"the bot exited:\n{self.tail()}")
-                try:
+                with contextlib.suppress(aiohttp.ClientError):  # not listening yet
                     async with http.get(f"http://127.0.0.1:{self.port}/healthz") as response:
                         if response.status == 200:
                             return
-                except aiohttp.ClientError:
-                    pass
                 await asyncio.sleep(0.05)
         raise RuntimeError(f"the bot did not start:\n{self.tail()}")
 

@@ -199,11 +199,10 @@ class ConnectProxy:
     @staticmethod
     async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
         try:
-            while data := await source.read(65536):
-                sink.write(data)
-                await sink.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
+            with contextlib.suppress(ConnectionError, asyncio.CancelledError):  # either side hung up
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
         finally:
             with contextlib.suppress(Exception):
                 sink.close()
