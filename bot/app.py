@@ -134,12 +134,8 @@ def _meeting_provider(settings: Settings) -> MeetingProvider:
     window, an .ics invitation for the chair)."""
     if not settings.graph_configured:
         return OfflineMeetingProvider()
-    credential: str | dict[str, str] = settings.graph_client_secret
-    if settings.graph_certificate_path:
-        credential = {"private_key": Path(settings.graph_certificate_path).read_text(encoding="utf-8"),
-                      "thumbprint": settings.graph_certificate_thumbprint}
     return GraphMeetingProvider(tenant_id=settings.graph_tenant_id, client_id=settings.graph_client_id,
-                                client_credential=credential, organiser=settings.graph_organiser,
+                                client_credential=_graph_credential(settings), organiser=settings.graph_organiser,
                                 base_url=settings.graph_base_url, authority_host=settings.graph_authority_host)
 
 

@@ -20,10 +20,10 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bot.adapters.outbound_http import MSAL_TIMEOUT, client_session, proxy_for, requests_verify
+from bot.adapters.graph_token import GraphToken
+from bot.adapters.outbound_http import client_session, proxy_for
 from bot.services.ports import ChannelMessageError
 
-GRAPH_SCOPE = ["https://graph.microsoft.com/.default"]
 PAGE_SIZE = 50  # Graph's largest page for channel messages
 PAGES = 4  # the 200 newest messages: a crashed send is among the last few
 LASTING = frozenset({400, 401, 403, 404})  # no consent, or no such team or channel: asking again will not help
@@ -34,26 +34,14 @@ class GraphChannelMessages:
                  base_url: str = "https://graph.microsoft.com/v1.0",
                  authority_host: str = "https://login.microsoftonline.com", http_client: Any = None,
                  timeout_seconds: float = 10.0) -> None:
-        self._app: Any = None  # built on first use, in a worker thread (msal fetches metadata when built)
-        self._msal_args = {"client_id": client_id, "client_credential": client_credential,
-                           "authority": f"{authority_host.rstrip('/')}/{tenant_id}", "http_client": http_client}
+        self._graph = GraphToken(tenant_id=tenant_id, client_id=client_id, client_credential=client_credential,
+                                 authority_host=authority_host, http_client=http_client)
         self._base = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
 
-    def _acquire(self) -> dict[str, Any]:
-        if self._app is None:
-            import msal
-
-            args = dict(self._msal_args)
-            if args["http_client"] is None:  # requests, with the bundle and the proxy variables
-                del args["http_client"]
-                args["verify"] = requests_verify()
-            self._app = msal.ConfidentialClientApplication(**args, instance_discovery=False, timeout=MSAL_TIMEOUT)
-        return self._app.acquire_token_for_client(scopes=GRAPH_SCOPE)
-
     async def _token(self) -> str:
         try:
-            result = await asyncio.to_thread(self._acquire)
+            result = await asyncio.to_thread(self._graph.acquire)
         except Exception as error:  # noqa: BLE001 - msal raises on unreachable or invalid authorities
             raise ChannelMessageError("the sign-in service could not be reached") from error
         if "access_token" not in result:

@@ -26,10 +26,10 @@ from typing import Any
 
 import aiohttp
 
-from bot.adapters.outbound_http import MSAL_TIMEOUT, client_session, proxy_for, requests_verify
+from bot.adapters.graph_token import GraphToken
+from bot.adapters.outbound_http import client_session, proxy_for
 from bot.services.ports import Attendee, CreatedEvent, MeetingError
 
-GRAPH_SCOPE = ["https://graph.microsoft.com/.default"]
 PLAIN_WORDS = {
     400: "Microsoft Graph rejected the meeting request as malformed; ask the bot's administrator to check the logs.",
     401: "The bot could not sign in to Microsoft Graph: check GRAPH_CLIENT_ID, the secret or certificate, and "
@@ -95,31 +95,17 @@ class GraphMeetingProvider:
                  authority_host: str = "https://login.microsoftonline.com", http_client: Any = None,
                  session: aiohttp.ClientSession | None = None, max_attempts: int = 4,
                  max_retry_after: float = 60.0) -> None:
-        # Built on first use, in a worker thread: msal fetches the authority's metadata when
-        # it is constructed, with blocking HTTP, which must not stall start-up or the event loop.
-        self._app: Any = None
-        self._msal_args = {"client_id": client_id, "client_credential": client_credential,
-                           "authority": f"{authority_host.rstrip('/')}/{tenant_id}", "http_client": http_client}
+        self._graph = GraphToken(tenant_id=tenant_id, client_id=client_id, client_credential=client_credential,
+                                 authority_host=authority_host, http_client=http_client)
         self._organiser = organiser
         self._base = base_url.rstrip("/")
         self._session = session
         self._attempts = max_attempts
         self._max_wait = max_retry_after
 
-    def _acquire(self) -> dict[str, Any]:
-        if self._app is None:
-            import msal
-
-            args = dict(self._msal_args)
-            if args["http_client"] is None:  # requests, with the bundle and the proxy variables
-                del args["http_client"]
-                args["verify"] = requests_verify()
-            self._app = msal.ConfidentialClientApplication(**args, instance_discovery=False, timeout=MSAL_TIMEOUT)
-        return self._app.acquire_token_for_client(scopes=GRAPH_SCOPE)
-
     async def _token(self) -> str:
         try:
-            result = await asyncio.to_thread(self._acquire)
+            result = await asyncio.to_thread(self._graph.acquire)
         except Exception as error:  # noqa: BLE001 - msal raises on unreachable or invalid authorities
             raise MeetingError("The bot could not reach the Microsoft sign-in service; it will try again shortly.",
                                retryable=True) from error

@@ -97,4 +97,4 @@ def test_graph_and_its_authority_come_from_configuration_only():
                               "GRAPH_AUTHORITY_HOST": "https://login.microsoftonline.us"})
     provider = _meeting_provider(settings)
     assert provider._base == "https://graph.microsoft.us/v1.0"  # noqa: SLF001
-    assert provider._msal_args["authority"] == "https://login.microsoftonline.us/t-1"  # noqa: SLF001
+    assert provider._graph.msal_args["authority"] == "https://login.microsoftonline.us/t-1"  # noqa: SLF001
