@@ -1,5 +1,5 @@
-"""The data protection officer's export of one case: asked for in personal chat, handed
-over through a one-time link that only works for a few minutes.
+"""Who may have a case's records as a file, and the one-time links that are the fallback
+when the file cannot go straight to their OneDrive (bot/services/delivery.py).
 
 Only a data protection officer (or deputy) named in the partnership file may export, and
 the answer to anyone else is the same whether or not the case exists. Every request, every
@@ -41,7 +41,9 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def request_export(ctx: ServiceContext, links: FileLinkStore, actor: Actor, reference: str) -> IssuedLink:
+async def exportable(ctx: ServiceContext, actor: Actor, reference: str) -> Case:
+    """The case, for a data protection officer; anyone else is refused (and audited) with the
+    same words whether or not the case exists."""
     roles = await ctx.roster.roles_of(actor.aad_object_id)
     if not roles.dpo:
         await audit(ctx, actor, EventKind.ACCESS_DENIED, detail={"action": "export", "reference": reference[:20]})
@@ -49,11 +51,11 @@ async def request_export(ctx: ServiceContext, links: FileLinkStore, actor: Actor
     case = await ctx.cases.get_case(reference)
     if case is None:
         raise Refused(f"There is no case {reference}.")
-    return await _issue(ctx, links, actor, case, EXPORT)
+    return case
 
 
-async def request_record(ctx: ServiceContext, links: FileLinkStore, actor: Actor, reference: str) -> IssuedLink:
-    """The rapid review record, for a chair or a partnership manager (who are sent its card)."""
+async def record_for(ctx: ServiceContext, actor: Actor, reference: str) -> Case:
+    """The case whose record a chair or a partnership manager (who are sent its card) asks for."""
     roles = await ctx.roster.roles_of(actor.aad_object_id)
     if not (roles.chair or roles.manager):
         await audit(ctx, actor, EventKind.ACCESS_DENIED, detail={"action": "record_link", "reference": reference[:20]})
@@ -62,7 +64,16 @@ async def request_record(ctx: ServiceContext, links: FileLinkStore, actor: Actor
     meeting = await ctx.meeting_store.get(case.id) if case is not None else None
     if case is None or meeting is None or not meeting.outcome:
         raise Refused(NO_RECORD_YET)
-    return await _issue(ctx, links, actor, case, RECORD)
+    return case
+
+
+async def request_export(ctx: ServiceContext, links: FileLinkStore, actor: Actor, reference: str) -> IssuedLink:
+    return await _issue(ctx, links, actor, await exportable(ctx, actor, reference), EXPORT)
+
+
+async def request_record(ctx: ServiceContext, links: FileLinkStore, actor: Actor, reference: str) -> IssuedLink:
+    """A one-time link to the rapid review record, for a chair or a partnership manager."""
+    return await _issue(ctx, links, actor, await record_for(ctx, actor, reference), RECORD)
 
 
 async def _issue(ctx: ServiceContext, links: FileLinkStore, actor: Actor, case: Case, kind: str) -> IssuedLink:

@@ -45,6 +45,7 @@ from cards import (
     budget,
     chat,
     clock_cards,
+    file_cards,
     meeting_cards,
     panel,
     referral_form,
@@ -221,6 +222,9 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("notification_summary_card", lambda: chat.notification_summary_card(_case(), TZ, TODAY)),
     ("export_link_card", lambda: chat.export_link_card(REF, "https://bot.example.org/files/once/" + "x" * 43, NOW, TZ,
                                                        "O" * 40)),
+    ("offer_sent_card", lambda: file_cards.offer_sent_card(REF, "case_export", chat.EXPORT_LINK, "O" * 40)),
+    ("not_sent_card", lambda: file_cards.not_sent_card(REF, "rapid_review_record", meeting_cards.RECORD_LINK,
+                                                       "The file could not be saved in your OneDrive.")),
     *[(f"{s.value}_card", lambda s=s: referral_form.section_card(s, _raw_form()[s.value],
                                                                  _form_view(editing_from_review=True)))
       for s in Section if s is not Section.REVIEW],
