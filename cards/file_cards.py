@@ -9,14 +9,17 @@ opaque one-time id as its accept and decline context — nothing about the case.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from cards.common import Element, card, escape_markdown, execute, heading, notice, para
 
 FILE_CONSENT = "application/vnd.microsoft.teams.card.file.consent"
 FILE_INFO = "application/vnd.microsoft.teams.card.file.info"
 LINK_INSTEAD = "Get a one-time link instead"
-WHAT = {"rapid_review_record": "the rapid review record (Word)", "case_export": "the case export (zip)"}
+WHAT = {"rapid_review_record": "the rapid review record (Word)", "case_export": "the case export (zip)",
+        "chair_notes": "the chair's notes (Word)"}
 
 
 def consent_attachment(name: str, size: int, what: str, offer: str, marking: str) -> dict[str, Any]:
@@ -57,3 +60,16 @@ def not_sent_card(reference: str, what: str, link_verb: str, why: str) -> Elemen
                  para(why),
                  para("You can have a one-time link instead: it works once, for you only, for ten minutes.")],
                 actions=[execute(LINK_INSTEAD, link_verb, reference)])
+
+
+def link_card(reference: str, what: str, url: str, expires_at: datetime, tz: ZoneInfo, new_link_verb: str,
+              marking: str) -> Element:
+    """A one-time link of the presser's own to one file."""
+    until = expires_at.astimezone(tz)
+    title = f"{WHAT.get(what, 'a file')[:1].upper()}{WHAT.get(what, 'a file')[1:]}"
+    return card([heading(f"{title}: {reference}", size="Medium"),
+                 para(f"Your link works once, for you only, until {until:%H:%M}. If it has expired or been used, "
+                      "ask for a new one. The download is recorded."),
+                 notice(f"{escape_markdown(marking)}. Do not forward the file or this link.")],
+                actions=[{"type": "Action.OpenUrl", "title": f"Open {WHAT.get(what, 'the file')}", "url": url},
+                         execute("Get a new link", new_link_verb, reference)])

@@ -26,7 +26,7 @@ from bot.services.context import ServiceContext
 from bot.services.ports import CaseFile, CaseRecords, FileLinkStore
 from bot.services.refusals import NotAuthorised, Refused
 from bot.teams.file_upload import OneDriveUploader, UploadFailed, UploadRefused
-from bot.teams.files import DOCX, invitation, record_document
+from bot.teams.files import DOCX, chair_notes_document, invitation, record_document
 from bot.teams.replies import Reply
 from bot.teams.routes import Pressed
 from cards import chat, file_cards, meeting_cards
@@ -38,7 +38,8 @@ GONE = ("This link has already been used or has expired: each link works once, f
         "Ask the Rapid Review bot in Teams for a new one.")
 ZIP = "application/zip"
 # The button that gives a one-time link instead of the file, per kind of file.
-LINK_VERB = {export.RECORD: meeting_cards.RECORD_LINK, export.EXPORT: chat.EXPORT_LINK}
+LINK_VERB = {export.RECORD: meeting_cards.RECORD_LINK, export.EXPORT: chat.EXPORT_LINK,
+             export.CHAIR_NOTES: meeting_cards.NOTES_LINK}
 OFFER_GONE = ("This file offer has already been answered, has expired, or is not yours: each works once, for the "
               "person it was sent to, for an hour. Ask the Rapid Review bot for the file again.")
 DECLINED = "You declined the file, so nothing was saved in your OneDrive."
@@ -106,12 +107,29 @@ class CaseExports:
         return Reply(card=meeting_cards.record_link_card(case.summary, MeetingOutcome.model_validate(record.outcome),
                                                          url, issued.expires_at, self.services.tz))
 
+    async def notes_file(self, p: Pressed) -> Reply:
+        """"Save as a Word document to my OneDrive" on the chair's notes: the consent card follows."""
+        case = await export.notes_for(self.services, p.actor, p.case)
+        offer = await delivery.deliver_file(self.services, self.links, self, p.actor, case, export.CHAIR_NOTES)
+        return Reply(card=file_cards.offer_sent_card(offer.reference, offer.kind, meeting_cards.NOTES_LINK,
+                                                     self.marking))
+
+    async def notes_link(self, p: Pressed) -> Reply:
+        """"Get a one-time link instead" on the chair's notes."""
+        issued = await export.request_notes(self.services, self.links, p.actor, p.case)
+        url = f"{self.base_url}/files/once/{issued.token}"
+        return Reply(card=file_cards.link_card(issued.reference, export.CHAIR_NOTES, url, issued.expires_at,
+                                               self.services.tz, meeting_cards.NOTES_LINK, self.marking))
+
     # ---- the files (bot.services.ports.CaseFiles) ------------------------------------------
 
     async def make(self, case: Case, kind: str, for_person: str) -> CaseFile | None:
         if kind == export.RECORD:
             body = await record_document(self.services, case)
             return CaseFile(f"{case.reference}-rapid-review-record.docx", body, DOCX) if body is not None else None
+        if kind == export.CHAIR_NOTES:
+            body = await chair_notes_document(self.services, case)
+            return CaseFile(f"{case.reference}-chair-notes.docx", body, DOCX) if body is not None else None
         if kind != export.EXPORT:
             return None
         documents = {}

@@ -8,7 +8,7 @@ import logging
 
 from aiohttp import web
 
-from bot.adapters.documents import meeting_ics, rapid_review_record
+from bot.adapters.documents import chair_notes, meeting_ics, rapid_review_record
 from bot.adapters.links import LinkSigner
 from bot.domain.case import Case
 from bot.domain.meeting import MeetingOutcome
@@ -46,6 +46,18 @@ async def record_document(services: ServiceContext, case: Case) -> bytes | None:
                                partnership=services.partnership.name,
                                marking=services.partnership.protective_marking,
                                produced_at=services.clock.now())
+
+
+async def chair_notes_document(services: ServiceContext, case: Case) -> bytes | None:
+    """The chair's agenda and notes as a Word document to write in; None without a meeting time."""
+    from cards.meeting_cards import AGENDA, CHAIR_QUESTIONS
+
+    record = await services.meeting_store.get(case.id)
+    if record is None or record.start_at is None or record.end_at is None:
+        return None
+    return chair_notes(case, meeting_start=record.start_at, meeting_end=record.end_at, tz=services.tz,
+                       partnership=services.partnership.name, marking=services.partnership.protective_marking,
+                       produced_at=services.clock.now(), agenda=AGENDA, questions=CHAIR_QUESTIONS)
 
 
 class FilesEndpoint:

@@ -93,6 +93,8 @@ class OneTimeFiles(Protocol):
     async def record_file(self, pressed: Pressed) -> Reply: ...
     async def record_link(self, pressed: Pressed) -> Reply: ...
     async def export_link(self, pressed: Pressed) -> Reply: ...
+    async def notes_file(self, pressed: Pressed) -> Reply: ...
+    async def notes_link(self, pressed: Pressed) -> Reply: ...
 
 
 class FormHandlers(Protocol):
@@ -132,6 +134,8 @@ def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock:
             on_refused=meeting.show_outcome_refusal),
         row(VERBS[meeting_cards.RECORD_FILE], files.record_file, needs_case=True),
         row(VERBS[meeting_cards.RECORD_LINK], files.record_link, needs_case=True),
+        row(VERBS[meeting_cards.NOTES_FILE], files.notes_file, needs_case=True),
+        row(VERBS[meeting_cards.NOTES_LINK], files.notes_link, needs_case=True),
         # the data protection officer's export (not a case press: a DPO is not on the case's roster;
         # bot/services/export.py decides, and refuses anyone else alike)
         row(VERBS[chat.EXPORT_LINK], files.export_link),

@@ -29,7 +29,15 @@ from bot.teams.exports import OFFER_GONE
 from cards import chat, meeting_cards
 from cards.file_cards import FILE_CONSENT, FILE_INFO, LINK_INSTEAD
 from tests.integration.test_case_export import DANA, _with_dpo
-from tests.integration.test_meeting_graph import OUTCOME, M, cards_to, decide, open_urls, walk_to_outcome_card
+from tests.integration.test_meeting_graph import (
+    OUTCOME,
+    M,
+    cards_to,
+    decide,
+    meeting_of,
+    open_urls,
+    walk_to_outcome_card,
+)
 from tests.support import activities as A
 from tests.support.harness import CANARY_ADDRESS, CANARY_CHILD, BotHarness, find_action, texts
 
@@ -291,3 +299,38 @@ async def test_the_dpo_export_goes_to_the_dpo_as_a_file(tmp_path: Path) -> None:
         reply = await h.say(A.PAT, f"export {REF}")
         assert "data protection officer" in json.dumps(reply)
         assert len(consent_cards(h)) == 1
+
+
+async def test_the_chair_saves_their_notes_as_a_word_document(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as h, FakeOneDrive() as onedrive:
+        case_id = await decide(h)
+        record = await meeting_of(h, case_id)
+        h.clock.set(record.start_at - timedelta(minutes=5))
+        await h.flush()
+        [notes] = cards_to(h, A.CHRIS.chat, "CONFIDENTIAL WHEN COMPLETED")
+        assert find_action(notes, meeting_cards.NOTES_LINK)  # the link as the fallback
+        body = await h.press(A.CHRIS, meeting_cards.NOTES_FILE, find_action(notes, meeting_cards.NOTES_FILE))
+        assert body["statusCode"] == 200 and "Press **Allow**" in texts(body["value"])
+        await h.flush()
+        [(conversation, consent)] = consent_cards(h)
+        name = f"{REF}-chair-notes.docx"
+        assert conversation == A.CHRIS.chat and consent["name"] == name
+        await answer(h, A.CHRIS, "accept", consent["content"]["acceptContext"], onedrive.upload_url(name), name)
+        [put] = onedrive.puts
+        text = zipfile.ZipFile(io.BytesIO(put["body"])).read("word/document.xml").decode()
+        assert "chair's notes" in text and "Assessment of need by the core panel" in text
+        assert "OFFICIAL-SENSITIVE" in zipfile.ZipFile(io.BytesIO(put["body"])).read("word/header1.xml").decode()
+        [delivered] = await h.c.bot.exports.links.deliveries_of(case_id)
+        assert (delivered.kind, delivered.issued_to, delivered.received) == ("chair_notes", A.CHRIS.aad, True)
+
+        # A panel member cannot have the chair's notes, by file or by link.
+        for verb in (meeting_cards.NOTES_FILE, meeting_cards.NOTES_LINK):
+            refused = await h.press(A.LAURA, verb, find_action(notes, verb))
+            assert refused["statusCode"] == 403
+        assert len(consent_cards(h)) == 1
+
+        # The one-time link works once.
+        body = await h.press(A.CHRIS, meeting_cards.NOTES_LINK, find_action(notes, meeting_cards.NOTES_LINK))
+        [url] = open_urls(body["value"]).values()
+        path = url.removeprefix("http://localhost:3978")
+        assert (await h.client.get(path)).status == 200 and (await h.client.get(path)).status == 410

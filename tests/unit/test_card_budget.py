@@ -223,6 +223,8 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("export_link_card", lambda: chat.export_link_card(REF, "https://bot.example.org/files/once/" + "x" * 43, NOW, TZ,
                                                        "O" * 40)),
     ("offer_sent_card", lambda: file_cards.offer_sent_card(REF, "case_export", chat.EXPORT_LINK, "O" * 40)),
+    ("link_card", lambda: file_cards.link_card(REF, "chair_notes", "https://bot.example.org/files/once/" + "x" * 43, NOW, TZ,
+                                               meeting_cards.NOTES_LINK, "O" * 40)),
     ("not_sent_card", lambda: file_cards.not_sent_card(REF, "rapid_review_record", meeting_cards.RECORD_LINK,
                                                        "The file could not be saved in your OneDrive.")),
     *[(f"{s.value}_card", lambda s=s: referral_form.section_card(s, _raw_form()[s.value],

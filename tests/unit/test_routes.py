@@ -148,7 +148,20 @@ def rendered_cards() -> list[dict[str, Any]]:
         meeting_cards.record_card(summary, _record_outcome()),
         chat.export_link_card(REF, "https://bot.example.org/files/once/x", NOW, TZ, "OFFICIAL-SENSITIVE"),
         file_cards.offer_sent_card(REF, "case_export", chat.EXPORT_LINK, "OFFICIAL-SENSITIVE"),
+        meeting_cards.chair_notes_card(_notes_case(), _notes_meeting(), TZ),
     ]
+
+
+def _notes_case():  # noqa: ANN202 - the card test module's case
+    from tests.unit.test_card_accessibility import _case
+
+    return _case()
+
+
+def _notes_meeting():  # noqa: ANN202 - the card test module's meeting
+    from tests.unit.test_card_accessibility import _meeting
+
+    return _meeting()
 
 
 def _record_outcome():  # noqa: ANN202 - the card test module's outcome
