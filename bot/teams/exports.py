@@ -27,6 +27,7 @@ from bot.services.ports import CaseFile, CaseRecords, FileLinkStore
 from bot.services.refusals import NotAuthorised, Refused
 from bot.teams.file_upload import OneDriveUploader, UploadFailed, UploadRefused
 from bot.teams.files import DOCX, chair_notes_document, invitation, record_document
+from bot.teams.places import where_of
 from bot.teams.replies import Reply
 from bot.teams.routes import Pressed
 from cards import chat, file_cards, meeting_cards
@@ -44,10 +45,20 @@ OFFER_GONE = ("This file offer has already been answered, has expired, or is not
               "person it was sent to, for an hour. Ask the Rapid Review bot for the file again.")
 DECLINED = "You declined the file, so nothing was saved in your OneDrive."
 NOT_UPLOADED = "The file could not be saved in your OneDrive, so nothing was sent."
+PERSONAL_ONLY = ("Files and links are only given in your personal chat with the Rapid Review bot: open the record's "
+                 "card there.")
 
 
 def _payload(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _personal_only(p: Pressed) -> None:
+    """A file or a link is answered only in the presser's personal chat: a press that comes from
+    a channel or a group chat (our cards carrying these buttons go to personal chats only)
+    gets nothing."""
+    if where_of(p.turn_context.activity).conversation_type != "personal":
+        raise Refused(PERSONAL_ONLY, audit="file or link asked for outside personal chat")
 
 
 class CaseExports:
@@ -81,6 +92,7 @@ class CaseExports:
 
     async def export_link(self, p: Pressed) -> Reply:
         """"Get a one-time link instead" for the export (only a data protection officer gets one)."""
+        _personal_only(p)
         reference = parse_reference(p.press.ref or "")
         if reference is None:
             return Reply(text="This card does not name a case. Please use the latest card from the bot.", status=400)
@@ -91,6 +103,7 @@ class CaseExports:
 
     async def record_file(self, p: Pressed) -> Reply:
         """"Save the record to my OneDrive" on the record card: the consent card follows."""
+        _personal_only(p)
         case = await export.record_for(self.services, p.actor, p.case)
         offer = await delivery.deliver_file(self.services, self.links, self, p.actor, case, export.RECORD)
         return Reply(card=file_cards.offer_sent_card(offer.reference, offer.kind, meeting_cards.RECORD_LINK,
@@ -98,6 +111,7 @@ class CaseExports:
 
     async def record_link(self, p: Pressed) -> Reply:
         """"Get a one-time link instead" on the record card: a link of the presser's own, shown on the card."""
+        _personal_only(p)
         issued = await export.request_record(self.services, self.links, p.actor, p.case)
         case = await self.services.cases.get_case(p.case)
         record = await self.services.meeting_store.get(case.id) if case is not None else None
@@ -109,6 +123,7 @@ class CaseExports:
 
     async def notes_file(self, p: Pressed) -> Reply:
         """"Save as a Word document to my OneDrive" on the chair's notes: the consent card follows."""
+        _personal_only(p)
         case = await export.notes_for(self.services, p.actor, p.case)
         offer = await delivery.deliver_file(self.services, self.links, self, p.actor, case, export.CHAIR_NOTES)
         return Reply(card=file_cards.offer_sent_card(offer.reference, offer.kind, meeting_cards.NOTES_LINK,
@@ -116,6 +131,7 @@ class CaseExports:
 
     async def notes_link(self, p: Pressed) -> Reply:
         """"Get a one-time link instead" on the chair's notes."""
+        _personal_only(p)
         issued = await export.request_notes(self.services, self.links, p.actor, p.case)
         url = f"{self.base_url}/files/once/{issued.token}"
         return Reply(card=file_cards.link_card(issued.reference, export.CHAIR_NOTES, url, issued.expires_at,

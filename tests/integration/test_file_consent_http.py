@@ -334,3 +334,21 @@ async def test_the_chair_saves_their_notes_as_a_word_document(tmp_path: Path) ->
         [url] = open_urls(body["value"]).values()
         path = url.removeprefix("http://localhost:3978")
         assert (await h.client.get(path)).status == 200 and (await h.client.get(path)).status == 410
+
+
+async def test_no_file_or_link_is_given_in_a_channel(tmp_path: Path) -> None:
+    """The buttons are on cards in personal chats only; a press that claims to come from the
+    panel channel (a forged or copied card) gets no link and no file offer, and is audited."""
+    async with BotHarness(tmp_path) as h:
+        await record_ready(h)
+        [record_card] = cards_to(h, A.CHRIS.chat, "Rapid review record")[-1:]
+        for verb in (meeting_cards.RECORD_FILE, meeting_cards.RECORD_LINK):
+            body = await h.press(A.CHRIS, verb, find_action(record_card, verb), channel=True)
+            assert body["statusCode"] == 403 and "personal chat" in json.dumps(body)
+            assert not open_urls(body.get("value") if isinstance(body.get("value"), dict) else {})
+        await h.flush()
+        assert not consent_cards(h)
+        tampers = [e for e in await events(h, "tamper") if "outside personal chat" in e["detail"]["reason"]]
+        assert len(tampers) == 2
+        async with h.c.db.read() as conn:
+            assert not (await conn.execute(select(t.file_links))).first()
