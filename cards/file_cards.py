@@ -37,7 +37,7 @@ def file_info_attachment(upload_info: dict[str, Any]) -> dict[str, Any]:
             "content": {"uniqueId": upload_info.get("uniqueId"), "fileType": upload_info.get("fileType")}}
 
 
-def offer_sent_card(reference: str, what: str, link_verb: str, marking: str) -> Element:
+def offer_sent_card(reference: str, what: str, link_verb: str, marking: str, again_verb: str | None = None) -> Element:
     """The answer to asking for a file: the consent card follows in this chat."""
     return card([heading(f"{WHAT.get(what, 'A file')[:1].upper()}{WHAT.get(what, 'a file')[1:]}: {reference}",
                          size="Medium"),
@@ -46,7 +46,8 @@ def offer_sent_card(reference: str, what: str, link_verb: str, marking: str) -> 
                  para("If you cannot save files from Teams, get a one-time link instead: it works once, for ten "
                       "minutes. Either way it is recorded."),
                  notice(f"{escape_markdown(marking)}. Do not forward the file.")],
-                actions=[execute(LINK_INSTEAD, link_verb, reference)])
+                actions=[execute(LINK_INSTEAD, link_verb, reference),
+                         *([execute("Send the file again", again_verb, reference)] if again_verb else [])])
 
 
 def saved_note(name: str) -> str:

@@ -107,7 +107,7 @@ class CaseExports:
         case = await export.record_for(self.services, p.actor, p.case)
         offer = await delivery.deliver_file(self.services, self.links, self, p.actor, case, export.RECORD)
         return Reply(card=file_cards.offer_sent_card(offer.reference, offer.kind, meeting_cards.RECORD_LINK,
-                                                     self.marking))
+                                                     self.marking, meeting_cards.RECORD_FILE))
 
     async def record_link(self, p: Pressed) -> Reply:
         """"Get a one-time link instead" on the record card: a link of the presser's own, shown on the card."""
@@ -127,7 +127,7 @@ class CaseExports:
         case = await export.notes_for(self.services, p.actor, p.case)
         offer = await delivery.deliver_file(self.services, self.links, self, p.actor, case, export.CHAIR_NOTES)
         return Reply(card=file_cards.offer_sent_card(offer.reference, offer.kind, meeting_cards.NOTES_LINK,
-                                                     self.marking))
+                                                     self.marking, meeting_cards.NOTES_FILE))
 
     async def notes_link(self, p: Pressed) -> Reply:
         """"Get a one-time link instead" on the chair's notes."""

@@ -17,8 +17,8 @@ from bot.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-RECORD_MOVED = ("This link no longer works: the record is now given to each person by a link of their own. Press "
-                "'Download the record' on the record's card in your chat with the Rapid Review bot.")
+RECORD_MOVED = ("This link no longer works: the record is now given to each person as a file or by a link of their "
+                "own. Use the buttons on the record's card in your chat with the Rapid Review bot.")
 
 
 async def invitation(services: ServiceContext, case: Case) -> bytes | None:

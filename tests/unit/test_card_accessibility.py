@@ -192,6 +192,8 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("export_link_card", lambda: chat.export_link_card(REF, "https://bot.example.org/files/once/x", NOW, TZ,
                                                        "OFFICIAL-SENSITIVE")),
     ("offer_sent_card", lambda: file_cards.offer_sent_card(REF, "case_export", chat.EXPORT_LINK, "OFFICIAL-SENSITIVE")),
+    ("offer_sent_card/again", lambda: file_cards.offer_sent_card(REF, "rapid_review_record", meeting_cards.RECORD_LINK,
+                                                                 "OFFICIAL-SENSITIVE", meeting_cards.RECORD_FILE)),
     ("link_card", lambda: file_cards.link_card(REF, "chair_notes", "https://bot.example.org/files/once/x", NOW, TZ,
                                                meeting_cards.NOTES_LINK, "OFFICIAL-SENSITIVE")),
     ("not_sent_card", lambda: file_cards.not_sent_card(REF, "rapid_review_record", meeting_cards.RECORD_LINK,
