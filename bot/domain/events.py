@@ -59,6 +59,10 @@ class EventKind(StrEnum):
     FILE_LINK_ISSUED = "file_link_issued"
     CASE_EXPORTED = "case_exported"
     FILE_LINK_REFUSED = "file_link_refused"  # a one-time link used twice, expired or unknown
+    # retention and erasure (bot/services/retention.py): the tombstone of an erased case, and legal holds
+    CASE_ERASED = "case_erased"
+    LEGAL_HOLD_PLACED = "legal_hold_placed"
+    LEGAL_HOLD_LIFTED = "legal_hold_lifted"
     # delivery to people
     PERSON_UNREACHABLE = "person_unreachable"  # Teams answered 403/404 for a person's chat: their messages wait
     PERSON_REACHABLE = "person_reachable"  # they talked to the bot again: what waited for them is sent

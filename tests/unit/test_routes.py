@@ -51,7 +51,7 @@ class _Anything:
 
 
 def routes() -> tuple[Route, ...]:
-    return card_routes(_Anything(), _Anything(), _Anything(), _Anything(), _Anything())  # type: ignore[arg-type]
+    return card_routes(_Anything(), _Anything(), _Anything(), _Anything(), _Anything(), _Anything())  # type: ignore[arg-type]
 
 
 # ---- what the card modules emit, read from their source -----------------------------------------
