@@ -50,15 +50,22 @@ def _day(moment: datetime | None, tz: ZoneInfo) -> str:
     return f"{moment.astimezone(tz):%d %B %Y}" if moment else "—"
 
 
+FILES_SHOWN = 6  # per case on a card; the rest are counted (the erasure register keeps them all)
+HOLDS_SHOWN = 40
+CASES_SHOWN = 8  # on one list card (within the message budget at every field's longest)
+
+
 def _files(plan: ErasurePlan, names: Mapping[str, str], tz: ZoneInfo) -> list[Element]:
     if not plan.files:
         return [para("No file about this case was handed to anyone.", subtle=True)]
     lines = []
-    for f in plan.files:
+    for f in plan.files[:FILES_SHOWN]:
         who = escape_markdown(person(names.get(f.issued_to), empty="someone no longer on the roster"))
         what = f.kind.replace("_", " ")
         got = f"fetched {_day(f.fetched_at, tz)}" if f.fetched_at else "never fetched (the link no longer works)"
         lines.append(f"- {what} to {who} ({f.how}, issued {_day(f.issued_at, tz)}): {got}")
+    if len(plan.files) > FILES_SHOWN:
+        lines.append(f"- and {len(plan.files) - FILES_SHOWN} more (the erasure register lists them all)")
     return [para("\n".join(lines)), para(BEYOND_REACH, subtle=True, size="Small")]
 
 
@@ -93,6 +100,8 @@ def dry_run_items(plan: ErasurePlan, names: Mapping[str, str], tz: ZoneInfo, pol
 def retention_list_card(plans: list[ErasurePlan], more: int, names: Mapping[str, str], tz: ZoneInfo,
                         policy: RetentionPolicy, marking: str) -> Element:
     """The DPO's list: each case past its period, its dry run, and a button to erase it."""
+    more += max(0, len(plans) - CASES_SHOWN)
+    plans = plans[:CASES_SHOWN]
     body: list[Element] = [
         heading("Cases past their retention period", size="Medium"),
         para(f"{len(plans) + more} closed case{'s are' if len(plans) + more != 1 else ' is'} past the period your "
@@ -160,7 +169,9 @@ def holds_card(holds: list[HoldRecord], tz: ZoneInfo) -> Element:
         lines = "No case is on legal hold."
     else:
         lines = "\n".join(f"- {h.reference}: {h.kind.title} — placed {_day(h.placed_at, tz)} by "
-                          f"{escape_markdown(person(h.placed_by_name))}" for h in holds)
+                          f"{escape_markdown(person(h.placed_by_name))}" for h in holds[:HOLDS_SHOWN])
+        if len(holds) > HOLDS_SHOWN:
+            lines += f"\n- and {len(holds) - HOLDS_SHOWN} more"
     kinds = ", ".join(k.value for k in HoldKind)
     return card([heading("Legal holds", size="Medium"), para(lines),
                  para(f"Place one with **hold RR-… kind** (kind: {kinds}); lift every hold on a case with "

@@ -60,7 +60,7 @@ TOMBSTONE_TEXT = "This case has been closed and its details removed under the pa
 SCRUBBED_SUBJECT = "Rapid review meeting (details removed)"
 SCRUBBED_BODY = f"<p>{TOMBSTONE_TEXT}</p>"
 REASON_REASON = "the erasure register keeps the reason after the case's details are gone"
-LIST_SHOWN = 10  # cases on one list card; the rest are listed once these are dealt with
+LIST_SHOWN = 8  # cases on one list card; the rest are listed once these are dealt with
 
 
 class ErasureRefused(Refused):

@@ -22,17 +22,19 @@ from bot.domain.case import CaseStatus, CaseSummary, IncidentKind
 from bot.domain.partnership import Partner
 from bot.domain.referral import MAX_CHILDREN, PathwaySought, Section
 from bot.domain.reminders import ReminderKind
+from bot.domain.retention import RetentionPolicy
 from bot.services.deadlines import StatusLine
 from bot.services.panel import PanelView
 from bot.services.ports import AgencyRequest, DeadlineRow, MeetingRecord, QueryRecord, StatusRow
 from bot.services.reminder_view import Mention, ReminderView
 from bot.teams.routes import Route, card_routes
 from cards import actions as cards_actions
-from cards import chat, clock_cards, meeting_cards, vote_card
+from cards import chat, clock_cards, meeting_cards, retention_cards, vote_card
 from cards import panel as case_card
 from cards import referral_form as form
 from cards.actions import META_KEYS, VERBS, BadCardData, parse_press
 from cards.common import AGENCY_REQUEST_ID, LEGACY_ID, QUERY_ID, STEP_ID
+from tests.support import retention_samples as samples
 
 TZ = ZoneInfo("Europe/London")
 REF = "RR-2026-0001"
@@ -146,6 +148,8 @@ def rendered_cards() -> list[dict[str, Any]]:
         meeting_cards.slot_choice_card(summary, meeting, TZ), meeting_cards.problem_card(summary, "No room"),
         meeting_cards.outcome_card(summary),
         meeting_cards.record_card(summary, _record_outcome()),
+        retention_cards.retention_list_card([samples.plan()], 0, {}, TZ, RetentionPolicy(), "OFFICIAL-SENSITIVE"),
+        retention_cards.erasure_request_card(samples.plan(), {}, TZ, RetentionPolicy(), "OFFICIAL-SENSITIVE"),
     ]
 
 
@@ -261,7 +265,10 @@ def test_each_button_carries_only_its_own_kind_of_id() -> None:
 
 def test_case_routes_are_the_verbs_whose_cards_name_a_case() -> None:
     for route in routes():
-        about_a_case = route.verb not in form.FORM_VERBS and route.verb != chat.REFER
+        # The DPO's retention buttons name a case but are not routed as presses about one: the DPO
+        # need not be on the panel's roster, so the use case checks the roster itself.
+        about_a_case = (route.verb not in form.FORM_VERBS and route.verb != chat.REFER
+                        and route.verb not in retention_cards.VERBS)
         assert route.needs_case is about_a_case, route.verb
 
 
