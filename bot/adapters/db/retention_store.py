@@ -281,12 +281,13 @@ class SqlRetentionStore:
         await conn.execute(update(t.file_links).where(t.file_links.c.case_id == case_id,
                                                       t.file_links.c.fetched_at.is_(None),
                                                       t.file_links.c.expires_at > now).values(expires_at=now))
-        await self._clear_stored_answers(conn, (reference, case_id))
+        await self._clear_stored_answers(conn, (reference, case_id, draft_id))  # the form's cards carry the draft id
         await self._clear_dialog_states(conn, draft_id)
 
     async def _clear_stored_answers(self, conn: AsyncConnection, marks: tuple[str, ...]) -> None:
         """Invoke answers kept to answer Teams' retries (sealed under one key of their own) that
-        show this case: cleared, so a retry is answered as new."""
+        show this case — its cards name its reference or id, the referral form's its draft id:
+        cleared, so a retry is answered as new."""
         keyring = self.scope.db.keyring
         rows = (await conn.execute(select(t.processed_activities.c.key, t.processed_activities.c.response)
                                    .where(t.processed_activities.c.response.is_not(None)))).all()
