@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -611,12 +611,14 @@ class RetentionStore(Protocol):
         ...
 
     async def erasure(self, case_id: str) -> ErasureRecord | None: ...
-    async def erase(self, plan: ErasurePlan, basis: ErasureBasis, reason: str | None, actor: Actor, now: datetime,
-                    outbox: Sequence[OutboxMessage], event: Event) -> ErasureRecord | None:
-        """In one transaction: the register's row, the case's key destroyed, every plain text
-        and identifier of the case cleared, its reminders and outbox rows removed, `outbox`
-        (the tombstones, the meeting) enqueued and `event` recorded. None (nothing written)
-        when the case was erased already; HeldRefused when a hold is on it."""
+    async def erase(self, case_id: str, basis: ErasureBasis, reason: str | None, actor: Actor, now: datetime,
+                    finish: Callable[[ErasurePlan], tuple[Sequence[OutboxMessage], Event]]
+                    ) -> tuple[ErasureRecord, ErasurePlan] | None:
+        """In one transaction: the dry run read again under the case's lock, the register's row,
+        the case's key destroyed, every plain text and identifier of the case cleared, its
+        reminders and outbox rows removed, and what `finish(plan)` gives — the outbox rows that
+        finish the job (the tombstones, the meeting) and the audit event — written. None (nothing
+        written) when the case was erased already; HeldRefused when a hold is on it."""
         ...
 
     async def unfinished_erasures(self) -> list[ErasureRecord]: ...

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.domain.case import Actor
-from bot.domain.events import EventKind
+from bot.domain.events import Event, EventKind
 from bot.domain.limits import cap, too_long
 from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Role
@@ -196,21 +196,25 @@ async def erase(ctx: ServiceContext, store: RetentionStore, actor: Actor, refere
             raise ErasureRefused(f"{plan.reference} is not past its retention period"
                                  + (f" (due on {plan.due_on:%d %B %Y})." if plan.due_on else " (it is not closed).")
                                  + " To erase it now, type **erase " + plan.reference + "** and give the reason.")
-    outbox = erasure_messages(plan)
-    event = audit_event(now, actor, EventKind.CASE_ERASED, case_id=case_id, detail={
-        "basis": basis.value, "outcome": plan.outcome.value, "messages": len(plan.messages),
-        "meeting": plan.meeting_action, "files_delivered": sum(1 for f in plan.files if f.fetched_at),
-        "reminders": plan.reminders, "outbox_rows": plan.outbox_rows})
+
+    def finish(current: ErasurePlan) -> tuple[list[OutboxMessage], Event]:
+        """The outbox rows and the tombstone audit row, from the dry run read again in the erasure's
+        own transaction (a message sent about the case since the card was shown is replaced too)."""
+        return erasure_messages(current), audit_event(now, actor, EventKind.CASE_ERASED, case_id=case_id, detail={
+            "basis": basis.value, "outcome": current.outcome.value, "messages": len(current.messages),
+            "meeting": current.meeting_action, "files_delivered": sum(1 for f in current.files if f.fetched_at),
+            "reminders": current.reminders, "outbox_rows": current.outbox_rows})
+
     try:
-        record = await store.erase(plan, basis, reason, actor, now, outbox, event)
+        done = await store.erase(case_id, basis, reason, actor, now, finish)
     except HeldRefused as held:  # placed between the dry run and now
         raise ErasureRefused(f"{held} has a legal hold: nothing was erased. Lift the hold first.") from held
-    if record is None:  # another press got there first
+    if done is None:  # another press got there first
         again = await store.erasure(case_id)
         assert again is not None
         return Erased(again, None, already=True)
     ctx.kick_outbox()
-    return Erased(record, plan)
+    return Erased(done[0], done[1])
 
 
 def erasure_messages(plan: ErasurePlan) -> list[OutboxMessage]:

@@ -13,6 +13,7 @@ nothing half-done, and a restart finishes what the outbox had left.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +29,7 @@ from bot.adapters.db.retention_store import REASON_FIELD, REGISTER_OWNER, SqlRet
 from bot.adapters.db.scope import Scope
 from bot.adapters.db.turn_store import RESPONSE_FIELD, RESPONSES_OWNER
 from bot.adapters.envelope import is_sealed
+from bot.admin import main as admin
 from bot.domain.case import Actor
 from bot.domain.lifecycle import CaseStatus, Mover
 from bot.services import retention
@@ -131,7 +133,8 @@ async def confirm_request(h: BotHarness, who: A.Person, reason: str, reference: 
 
 
 async def test_the_purge_lists_a_dry_run_erases_on_confirmation_and_is_a_no_op_the_second_time(
-        tmp_path: Path, database_url: str, graph: FakeGraph) -> None:  # noqa: F811 - the fixture
+        tmp_path: Path, database_url: str, graph: FakeGraph,  # noqa: F811 - the fixture
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     async with BotHarness(tmp_path, database_url=database_url, partnership_file=_with_dpo(tmp_path)) as h:
         case_id = await whole_case(h)
         before = await readable(h, case_id)
@@ -233,6 +236,14 @@ async def test_the_purge_lists_a_dry_run_erases_on_confirmation_and_is_a_no_op_t
         assert len(h.connector.sent_activities()) == sends + 1  # only the answer to the typed command
         assert len(h.connector.updates()) == updated
         assert sent_before <= sends
+
+    # the anonymised record is still in the statistics (`python -m bot admin cases`)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    capsys.readouterr()
+    assert await asyncio.to_thread(admin, ["cases"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[1].split("\t")[:3] == [REF, "closed", "rapid_review"] and listing[1].split("\t")[5]
+    assert not canaries_in("\n".join(listing))
 
 
 # ---- holds and erasure on request ------------------------------------------------------------------------

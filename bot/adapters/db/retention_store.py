@@ -32,7 +32,7 @@ Tables and columns, and what happens to each (docs/data-protection.md, "Erasure"
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.adapters.db import schema as t
 from bot.adapters.db.case_keys import KeyDestroyed
-from bot.adapters.db.case_store import SqlCaseStore, add_event_in
+from bot.adapters.db.case_store import ReferralCache, SqlCaseStore, add_event_in
 from bot.adapters.db.outbox_store import enqueue_in
 from bot.adapters.db.scope import Scope, aware, aware_or_none
 from bot.adapters.db.turn_store import RESPONSE_FIELD, RESPONSES_OWNER, STATE_FIELD, state_owner
@@ -224,11 +224,12 @@ class SqlRetentionStore:
             row = (await conn.execute(select(t.erasures).where(t.erasures.c.case_id == case_id))).first()
         return _record(row) if row is not None else None
 
-    async def erase(self, plan: ErasurePlan, basis: ErasureBasis, reason: str | None, actor: Actor, now: datetime,
-                    outbox: Sequence[OutboxMessage], event: Event) -> ErasureRecord | None:
-        case_id = plan.case_id
+    async def erase(self, case_id: str, basis: ErasureBasis, reason: str | None, actor: Actor, now: datetime,
+                    finish: Callable[[ErasurePlan], tuple[Sequence[OutboxMessage], Event]]
+                    ) -> tuple[ErasureRecord, ErasurePlan] | None:
         async with self.scope.write() as conn:
-            # Take the case row first (PostgreSQL: locked to the end; SQLite: BEGIN IMMEDIATE already).
+            # Take the case row first (PostgreSQL: locked to the end; SQLite: BEGIN IMMEDIATE already), so
+            # the dry run read below is what is erased: no message is sent about the case meanwhile.
             case = (await conn.execute(update(t.cases).where(t.cases.c.id == case_id)
                                        .values(version=t.cases.c.version + 1)
                                        .returning(t.cases.c.draft_id, t.cases.c.reference,
@@ -237,23 +238,25 @@ class SqlRetentionStore:
                 return None  # rolled back with the block: nothing written
             if (await conn.execute(select(t.erasures.c.case_id).where(t.erasures.c.case_id == case_id))).first():
                 return None
-            if await self._active_holds(conn, case_id):
+            plan = await self._plan(conn, case_id, now)
+            assert plan is not None  # the row was just taken
+            if plan.held:
                 raise HeldRefused(case.reference)
+            outbox, event = finish(plan)
             sealed_reason = None
             if reason:
                 sealed_reason = (await self.scope.db.keyring.sealer(conn, REGISTER_OWNER)).text(REASON_FIELD, reason)
-            summary = plan_summary(plan)
             await conn.execute(insert(t.erasures).values(
                 case_id=case_id, reference=case.reference, basis=basis.value, outcome=plan.outcome.value,
                 reason=sealed_reason, confirmed_by_aad_id=actor.aad_object_id, confirmed_by_name=actor.name,
-                started_at=now, finished_at=None, plan=summary, result=None))
+                started_at=now, finished_at=None, plan=plan_summary(plan), result=None))
             # Crypto-shredding, on this transaction's connection: committed with everything else.
             await self._cases.bound(self.scope.bound(conn)).destroy_case_key(case_id, now)
             await self._clear(conn, case_id, case.reference, case.draft_id, case.incident_date, now)
             await enqueue_in(conn, outbox, now)
             await add_event_in(conn, event)
             row = (await conn.execute(select(t.erasures).where(t.erasures.c.case_id == case_id))).one()
-            return _record(row)
+            return _record(row), plan
 
     async def _clear(self, conn: AsyncConnection, case_id: str, reference: str, draft_id: str, incident_date: Any,
                      now: datetime) -> None:
@@ -364,3 +367,20 @@ class SqlRetentionStore:
     async def active_holds(self) -> list[HoldRecord]:
         async with self.scope.read() as conn:
             return await self._active_holds(conn)
+
+
+async def case_statistics(db: Any) -> list[tuple[str, str, str, str, str, str]]:
+    """Every case as `python -m bot admin cases` lists it: what statistics may keep, identifiers never
+    (reference, status, how it ended, the days it was received, closed and erased)."""
+    store = SqlRetentionStore(Scope(db), SqlCaseStore(Scope(db), ReferralCache()), RetentionPolicy())
+    async with db.read() as conn:
+        rows = (await conn.execute(select(t.cases.c.id, t.cases.c.reference, t.cases.c.status, t.cases.c.received_at,
+                                          t.cases.c.closed_at, t.cases.c.erased_at)
+                                   .order_by(t.cases.c.reference))).all()
+        outcomes = await store._outcomes(conn, [r.id for r in rows])
+
+    def day(value: Any) -> str:
+        return aware(value).date().isoformat() if value is not None else ""
+
+    return [(r.reference, r.status, outcomes[r.id].value if r.closed_at is not None else "", day(r.received_at),
+             day(r.closed_at), day(r.erased_at)) for r in rows]
