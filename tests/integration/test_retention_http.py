@@ -257,12 +257,12 @@ async def test_a_hold_stops_the_purge_and_an_erasure_on_request_until_it_is_lift
         # only the DPO may place, lift or list holds, or ask to erase: one answer for everyone else
         for who in (A.CHRIS, A.PAT, A.MALLORY):
             for command in (f"hold {REF} inquest", f"lift hold {REF}", "holds", f"erase {REF}", "erase",
-                            "hold RR-2026-0042 other"):
+                            "hold RR-2026-0042 other", "retention"):
                 reply = await h.say(who, command)
                 assert reply == retention.NOT_DPO, (who, command, reply)
         assert await count(h, t.legal_holds) == 0
         denied = await events(h, "access_denied")
-        assert len(denied) >= 18 and all("child" not in json.dumps(e["detail"]) for e in denied)
+        assert len(denied) >= 21 and all("child" not in json.dumps(e["detail"]) for e in denied)
 
         reply = await h.say(DANA, f"hold {REF} coroner")
         assert isinstance(reply, str) and "legal hold (coroner's inquest)" in reply
@@ -272,7 +272,9 @@ async def test_a_hold_stops_the_purge_and_an_erasure_on_request_until_it_is_lift
         holds_card = await h.say(DANA, "holds")
         assert isinstance(holds_card, dict) and f"{REF}: Coroner's inquest" in texts(holds_card)
 
-        # the purge lists it as held, with no button, and refuses a press all the same
+        # `retention` shows the list now; the purge lists it as held, with no button, and refuses a press all the same
+        now_card = await h.say(DANA, "retention")
+        assert isinstance(now_card, dict) and LIST_TITLE in texts(now_card) and "On legal hold" in texts(now_card)
         assert await retention.daily(h.c.services, store(h)) == 1
         await h.flush()
         [listed] = cards_to(h, DANA.chat, LIST_TITLE)
