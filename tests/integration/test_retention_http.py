@@ -342,6 +342,17 @@ async def test_an_open_case_erased_on_request_has_its_coming_meeting_cancelled(t
         assert REF not in json.dumps([s.activity for s in h.connector.sent_activities()[-1:]])
         assert await count(h, t.deadlines, t.deadlines.c.case_id == case_id,
                            t.deadlines.c.status.in_(("open", "pending"))) == 0
+        # the panel's commands and buttons find no case any more, and nothing fails
+        for command in (f"show {REF}", f"timeline {REF}"):
+            status, _ = await h.post(A.channel_message(h.url, A.PAT, command))
+            assert status in (200, 201)
+            answer = json.dumps(h.connector.sent_activities()[-1].activity)
+            assert "There is no case" in answer or "could not be found" in answer, command
+        vote = {"verb": "panel.vote", "action": "panel.vote", "ref": REF, "v": 1, "choice": "rapid_review",
+                "rationale": "Late vote.", "serious_harm_basis": "Long-term impairment likely."}
+        body = await h.press(A.LAURA, "panel.vote", vote, channel=True)
+        assert body["statusCode"] in (200, 400, 403, 404) and "Late vote" not in await readable(h, case_id)
+        assert await count(h, t.votes, t.votes.c.rationale == "Late vote.") == 0
 
 
 # ---- a crash in the middle ---------------------------------------------------------------------------------
