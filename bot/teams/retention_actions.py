@@ -7,8 +7,8 @@
     retention                     the cases past their retention period now (the daily list)
 
 The use cases (bot/services/retention.py) decide who may; here commands are read and cards
-rendered. Only in personal chat: a press of these buttons anywhere else is refused like a
-non-DPO's.
+rendered. Only in personal chat: a press of these buttons anywhere else is refused (a non-DPO
+gets the one denial wherever they press).
 """
 
 from __future__ import annotations
@@ -113,9 +113,10 @@ class RetentionActions:
 
     async def _pressed_reference(self, p: Pressed, action: str) -> str:
         reference = parse_reference(p.press.ref or "")
+        await retention.require_dpo(self.services, p.actor, action, reference)  # anyone else: the one denial
         if not self._in_personal_chat(p) or reference is None:
-            await retention.require_dpo(self.services, p.actor, action, reference)  # a DPO is told the same as anyone
-            raise NotAuthorised(retention.NOT_DPO)
+            raise Refused("Erasures are confirmed only in your personal chat with the bot, on the latest card it "
+                          "sent you there.")
         return reference
 
     async def erase(self, p: Pressed) -> Reply:
