@@ -621,6 +621,15 @@ class RetentionStore(Protocol):
         written) when the case was erased already; HeldRefused when a hold is on it."""
         ...
 
+    async def late_messages(self, case_id: str) -> list[BotMessage]:
+        """Messages about an erased case that were already on their way when it was erased (sent
+        by another process just after): found in the send ledger by the erased outbox rows' ids."""
+        ...
+
+    async def forget_late_sends(self, case_id: str) -> int:
+        """Delete those send-ledger rows (once their tombstones are in the outbox)."""
+        ...
+
     async def unfinished_erasures(self) -> list[ErasureRecord]: ...
     async def finish_erasure(self, case_id: str, now: datetime) -> ErasureRecord | None:
         """Mark the erasure finished when none of its outbox rows is still to be delivered;

@@ -39,6 +39,7 @@ from bot.services.audit import audit, audit_event
 from bot.services.context import ServiceContext
 from bot.services.ports import (
     Address,
+    BotMessage,
     DeliveryError,
     ErasurePlan,
     ErasureRecord,
@@ -143,6 +144,12 @@ async def finish_outstanding(ctx: ServiceContext, store: RetentionStore) -> int:
     (sent, or given up: the register says which). Returns how many were closed now."""
     closed = 0
     for record in await store.unfinished_erasures():
+        late = await store.late_messages(record.case_id)
+        if late:  # sent by another process while the erasure committed: tombstoned too (first enqueued, then forgotten)
+            await ctx.outbox.enqueue(tombstone_messages(record.case_id, late), ctx.clock.now())
+            await store.forget_late_sends(record.case_id)
+            ctx.kick_outbox()
+            continue
         if await store.finish_erasure(record.case_id, ctx.clock.now()) is not None:
             closed += 1
     return closed
@@ -217,15 +224,22 @@ async def erase(ctx: ServiceContext, store: RetentionStore, actor: Actor, refere
     return Erased(done[0], done[1])
 
 
+def tombstone_messages(case_id: str, messages: list[BotMessage]) -> list[OutboxMessage]:
+    """A tombstone over each of the bot's messages it can still address (one key per message)."""
+    def key(m: BotMessage) -> str:
+        return f"erasure:{case_id}:tombstone:{hashlib.sha256(f'{m.conversation_id}|{m.activity_id}'.encode()).hexdigest()[:24]}"
+
+    return [OutboxMessage(key=key(m), kind=OutboxKind.ERASURE_TOMBSTONE, case_id=case_id,
+                          payload={"conversation_id": m.address.conversation_id, "service_url": m.address.service_url,
+                                   "tenant_id": m.address.tenant_id, "bot_id": m.address.bot_id,
+                                   "activity_id": m.activity_id})
+            for m in messages if m.address is not None]
+
+
 def erasure_messages(plan: ErasurePlan) -> list[OutboxMessage]:
     """The outbox rows that finish an erasure outside the database: a tombstone over each of
     the bot's messages it can still address, and the Graph meeting cancelled or scrubbed."""
-    messages = [OutboxMessage(
-        key=f"erasure:{plan.case_id}:tombstone:{hashlib.sha256(f'{m.conversation_id}|{m.activity_id}'.encode()).hexdigest()[:24]}",
-        kind=OutboxKind.ERASURE_TOMBSTONE, case_id=plan.case_id,
-        payload={"conversation_id": m.address.conversation_id, "service_url": m.address.service_url,
-                 "tenant_id": m.address.tenant_id, "bot_id": m.address.bot_id, "activity_id": m.activity_id})
-        for m in plan.messages if m.address is not None]
+    messages = tombstone_messages(plan.case_id, plan.messages)
     if plan.meeting_event_id and plan.meeting_action:
         messages.append(OutboxMessage(key=f"erasure:{plan.case_id}:meeting", kind=OutboxKind.ERASURE_MEETING,
                                       case_id=plan.case_id,

@@ -389,8 +389,25 @@ async def test_a_crash_leaves_nothing_half_erased_and_a_restart_finishes_the_out
         assert await h.flush() >= len(plan.plan["messages"])
         tombstones = [u for u in h.connector.updates() if R.TOMBSTONE in json.dumps(u.activity)]
         assert len(tombstones) == len(plan.plan["messages"])
+
+        # A message another process was sending from one of the erased outbox rows as the erasure
+        # committed lands in the send ledger afterwards: the daily job finds it and tombstones it too.
+        assert await h.c.services.notifier.send_to_person(A.CHRIS.aad, {"type": "AdaptiveCard", "body": []})
+        late = h.connector.sent_activities()[-1]
+        async with h.c.db.write() as conn:
+            await conn.execute(t.outbox_sends.insert().values(
+                send_key="late-send", outbox_id=plan.plan["outbox_ids"][-1], conversation_id=late.conversation_id,
+                state="sent", activity_id=late.activity_id, created_at=h.clock.now(), updated_at=h.clock.now()))
+        assert await retention.daily(h.c.services, store(h)) == 0
+        assert (await store(h).erasure(case_id)).finished_at is None  # type: ignore[union-attr]
+        assert await h.flush() == 1
+        [replaced] = [u for u in h.connector.updates() if u.activity_id == late.activity_id]
+        assert R.TOMBSTONE in json.dumps(replaced.activity)
+        assert await count(h, t.outbox_sends, t.outbox_sends.c.send_key == "late-send") == 0
+
         assert await retention.daily(h.c.services, store(h)) == 0  # it finishes the register's row
         record = await store(h).erasure(case_id)
         assert record is not None and record.finished_at is not None
+        assert record.result is not None and record.result["tombstones_sent"] == len(plan.plan["messages"]) + 1
         assert (await verify_audit_trail(h.c.db)).broken is None
 

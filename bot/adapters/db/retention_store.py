@@ -246,10 +246,15 @@ class SqlRetentionStore:
             sealed_reason = None
             if reason:
                 sealed_reason = (await self.scope.db.keyring.sealer(conn, REGISTER_OWNER)).text(REASON_FIELD, reason)
+            # The outbox rows deleted below, kept by id: a send of one of them already under way in another
+            # process lands in the send ledger after this commits, and is then found and tombstoned too.
+            outbox_ids = list((await conn.execute(select(t.outbox.c.id).where(t.outbox.c.case_id == case_id)
+                                                  .order_by(t.outbox.c.id))).scalars())
             await conn.execute(insert(t.erasures).values(
                 case_id=case_id, reference=case.reference, basis=basis.value, outcome=plan.outcome.value,
                 reason=sealed_reason, confirmed_by_aad_id=actor.aad_object_id, confirmed_by_name=actor.name,
-                started_at=now, finished_at=None, plan=plan_summary(plan), result=None))
+                started_at=now, finished_at=None, plan={**plan_summary(plan), "outbox_ids": outbox_ids},
+                result=None))
             # Crypto-shredding, on this transaction's connection: committed with everything else.
             await self._cases.bound(self.scope.bound(conn)).destroy_case_key(case_id, now)
             await self._clear(conn, case_id, case.reference, case.draft_id, case.incident_date, now)
@@ -324,6 +329,28 @@ class SqlRetentionStore:
             rows = await conn.execute(select(t.erasures).where(t.erasures.c.finished_at.is_(None))
                                       .order_by(t.erasures.c.started_at))
             return [_record(r) for r in rows]
+
+    async def late_messages(self, case_id: str) -> list[BotMessage]:
+        async with self.scope.read() as conn:
+            row = (await conn.execute(select(t.erasures.c.plan).where(t.erasures.c.case_id == case_id))).first()
+            ids = [int(i) for i in (row.plan or {}).get("outbox_ids", [])] if row is not None else []
+            if not ids:
+                return []
+            sends = (await conn.execute(select(t.outbox_sends.c.conversation_id, t.outbox_sends.c.activity_id)
+                                        .where(t.outbox_sends.c.outbox_id.in_(ids),
+                                               t.outbox_sends.c.activity_id.is_not(None))
+                                        .order_by(t.outbox_sends.c.id))).all()
+            return [BotMessage(s.conversation_id, s.activity_id, "message sent during the erasure",
+                               await self._address_of(conn, s.conversation_id)) for s in sends]
+
+    async def forget_late_sends(self, case_id: str) -> int:
+        async with self.scope.write() as conn:
+            row = (await conn.execute(select(t.erasures.c.plan).where(t.erasures.c.case_id == case_id))).first()
+            ids = [int(i) for i in (row.plan or {}).get("outbox_ids", [])] if row is not None else []
+            if not ids:
+                return 0
+            deleted = await conn.execute(delete(t.outbox_sends).where(t.outbox_sends.c.outbox_id.in_(ids)))
+            return int(deleted.rowcount or 0)
 
     async def finish_erasure(self, case_id: str, now: datetime) -> ErasureRecord | None:
         async with self.scope.write() as conn:
