@@ -227,7 +227,8 @@ async def erase(ctx: ServiceContext, store: RetentionStore, actor: Actor, refere
 def tombstone_messages(case_id: str, messages: list[BotMessage]) -> list[OutboxMessage]:
     """A tombstone over each of the bot's messages it can still address (one key per message)."""
     def key(m: BotMessage) -> str:
-        return f"erasure:{case_id}:tombstone:{hashlib.sha256(f'{m.conversation_id}|{m.activity_id}'.encode()).hexdigest()[:24]}"
+        which = hashlib.sha256(f"{m.conversation_id}|{m.activity_id}".encode()).hexdigest()[:24]
+        return f"erasure:{case_id}:tombstone:{which}"
 
     return [OutboxMessage(key=key(m), kind=OutboxKind.ERASURE_TOMBSTONE, case_id=case_id,
                           payload={"conversation_id": m.address.conversation_id, "service_url": m.address.service_url,

@@ -158,7 +158,8 @@ async def test_the_purge_lists_a_dry_run_erases_on_confirmation_and_is_a_no_op_t
         assert f"{len(plan.messages)} of the bot's Teams messages replaced" in shown and len(plan.messages) >= 5
         assert "panel card" not in shown and "the panel's case card" in shown
         assert "subject and description are cleared" in shown
-        assert "rapid review record to Chris Chair" in shown and "fetched" in shown and "beyond the bot's reach" in shown
+        assert "rapid review record to Chris Chair" in shown and "fetched" in shown
+        assert "beyond the bot's reach" in shown
         assert not canaries_in(json.dumps(listed, ensure_ascii=False))
         find_action(listed, R.ERASE)
         # the same list is not sent again the next day
