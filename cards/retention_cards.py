@@ -72,6 +72,8 @@ def _files(plan: ErasurePlan, names: Mapping[str, str], tz: ZoneInfo) -> list[El
 def dry_run_items(plan: ErasurePlan, names: Mapping[str, str], tz: ZoneInfo, policy: RetentionPolicy) -> list[Element]:
     """What erasing this case would do, as a card shows it."""
     panel = sum(1 for m in plan.messages if m.what == "panel card")
+    channel = sum(1 for m in plan.messages if m.what == "channel message")
+    personal = sum(1 for m in plan.messages if m.what == "personal message")
     unknown = sum(1 for m in plan.messages if m.address is None)
     meeting = {"cancel": f"the Teams meeting on {_day(plan.meeting_start, tz)} is cancelled and its subject and "
                          "description cleared",
@@ -83,7 +85,8 @@ def dry_run_items(plan: ErasurePlan, names: Mapping[str, str], tz: ZoneInfo, pol
                ("Closed", _day(plan.closed_at, tz) if plan.closed_at else "Still open"),
                ("Retention", period + (f" (from {plan.due_on:%d %B %Y})" if plan.due_on else ""))]),
         para(f"- {len(plan.messages)} of the bot's Teams messages replaced by a notice"
-             + (f" (the panel's case card and {len(plan.messages) - panel} more)" if panel else "")
+             + (f" (the panel's case card, {channel} more in the panel channel and {personal} in personal chats)"
+                if panel else f" ({channel} in the panel channel, {personal} in personal chats)")
              + (f"; {unknown} in a conversation the bot no longer knows, which stay as they are" if unknown else "")
              + f"\n- {meeting}\n- {plan.reminders} reminders and {plan.outbox_rows} queued or sent messages removed"),
         subheading("Files handed to people"),
