@@ -17,6 +17,10 @@
         seal in place what the database held before identifiers were encrypted (one case per
         transaction; run again at any time), then vacuum SQLite; prints how many per field
 
+    python -m bot admin cases
+        every case as the statistics see it: reference, status, how it ended, received, closed
+        and erased dates — an erased case's anonymised record included (no identifiers)
+
 The database is the bot's own (DATABASE_URL, as `python -m bot` reads it).
 """
 
@@ -29,6 +33,7 @@ from collections.abc import Sequence
 
 from bot.adapters.db.audit_log import apply_role_split, verify_audit_trail
 from bot.adapters.db.database import Database
+from bot.adapters.db.retention_store import case_statistics
 from bot.adapters.db.sealing import seal_existing, vacuum_sqlite
 from bot.adapters.schema_check import migrate_if_behind
 from bot.app import keyring_for
@@ -47,7 +52,21 @@ def _parser() -> argparse.ArgumentParser:
     keys = areas.add_parser("keys", help="the master key").add_subparsers(dest="command", required=True)
     keys.add_parser("rotate", help="re-wrap every case key under the current master key (resumable)")
     keys.add_parser("seal", help="encrypt identifiers stored before encryption at rest (resumable)")
+    areas.add_parser("cases", help="every case's anonymised record (erased ones included)")
     return parser
+
+
+async def _cases(url: str) -> int:
+    db = Database(url)
+    try:
+        await migrate_if_behind(db)
+        rows = await case_statistics(db)
+    finally:
+        await db.dispose()
+    print("reference\tstatus\toutcome\treceived\tclosed\terased")
+    for row in rows:
+        print("\t".join(row))
+    return 0
 
 
 async def _verify(url: str) -> int:
@@ -128,4 +147,6 @@ def main(argv: Sequence[str]) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
+    if args.area == "cases":
+        return asyncio.run(_cases(settings.database_url))
     return asyncio.run(_verify(settings.database_url))

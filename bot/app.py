@@ -36,6 +36,7 @@ from bot.adapters.db.leader import LeaderLock
 from bot.adapters.db.meeting_store import SqlMeetingStore
 from bot.adapters.db.outbox_store import SqlOutboxStore
 from bot.adapters.db.panel_store import SqlPanelStore
+from bot.adapters.db.retention_store import SqlRetentionStore
 from bot.adapters.db.roster_store import RosterCache, SqlRosterStore
 from bot.adapters.db.scope import Scope
 from bot.adapters.db.send_store import SqlSendLedger
@@ -50,7 +51,7 @@ from bot.adapters.teams_apps import GraphAppInstaller
 from bot.domain.meeting import MeetingSettings
 from bot.domain.partnership import PartnershipConfig
 from bot.domain.timeline import TimelineProfile
-from bot.services import deadlines
+from bot.services import deadlines, retention
 from bot.services.channels import seed_members_from_config
 from bot.services.context import ServiceContext
 from bot.services.outbox import OutboxDispatcher
@@ -67,6 +68,7 @@ from bot.teams.handler import RapidReviewBot
 from bot.teams.meeting_actions import MeetingActions
 from bot.teams.notifier import TeamsNotifier
 from bot.teams.panel_actions import PanelActions
+from bot.teams.retention_actions import RetentionActions
 from bot.teams.sdk import bot_framework_authentication
 from bot.teams.service_hosts import ServiceHostPolicy
 from bot.teams.signing_keys import CHANNEL_METADATA_URL, EMULATOR_METADATA_URL, KeySourceSettings
@@ -216,24 +218,28 @@ def bootstrap(
     tz = ZoneInfo(partnership.time_zone)
     sends = SendGuard(SqlSendLedger(Scope(db)), _channel_messages(settings), stores.cases, clock)
     notifier = (TeamsNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
-                              uow=stores.uow, hosts=hosts, sends=sends, marking=partnership.protective_marking)
+                              uow=stores.uow, hosts=hosts, sends=sends, marking=partnership.protective_marking,
+                              retention=partnership.retention)
                 if training_state is None else
                 TrainingNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
                                  uow=stores.uow, hosts=hosts, sends=sends, state=training_state,
-                                 marking=partnership.protective_marking))
+                                 marking=partnership.protective_marking, retention=partnership.retention))
     meetings = meetings or _meeting_provider(settings)
     services = build_services(stores, partnership, clock, notifier,
                               profile=profile or _profile(partnership, Path(settings.partnership_file)),
                               meetings=meetings, meeting_settings=_meeting_settings(settings),
                               installer=_app_installer(settings, meetings))
-    outbox = OutboxDispatcher(services, lease_seconds=settings.outbox_lease_seconds)
+    retention_store = SqlRetentionStore(Scope(db), stores.cases, partnership.retention, tz)
+    outbox = OutboxDispatcher(services, lease_seconds=settings.outbox_lease_seconds,
+                              kinds=retention.RetentionOutbox(services, retention_store).kinds())
     conversation_state = ConversationState(SqlStorage(stores.turns, clock))
     training_clock = clock if isinstance(clock, TrainingClock) else None
     training = TrainingActions(services, state=training_state, clock=training_clock, outbox=outbox)
     exports = CaseExports(services, SqlFileLinkStore(Scope(db)), SqlCaseRecords(Scope(db)), base,
                           OneDriveUploader(local_mode=settings.local_mode))
     bot = RapidReviewBot(services, conversation_state, settings.app_id, PanelActions(services, notifier),
-                         ClockActions(services), MeetingActions(services), exports, training)
+                         ClockActions(services), MeetingActions(services), exports,
+                         RetentionActions(services, retention_store), training)
     endpoint = MessagesEndpoint(
         adapter,
         bot,
@@ -322,6 +328,7 @@ async def start(components: Components, *, run_outbox: bool = True) -> None:
             LeaderLock(components.db),
             lambda: _sweep(components),
             time_zone=components.partnership.time_zone,
+            daily=lambda: retention.daily(components.services, components.bot.retention.store),
         )
         runtime.start()
         components.extras["scheduler"] = runtime

@@ -20,3 +20,19 @@ async def sweep() -> int:
     if _sweep is None:  # a job restored from the store before the app registered: nothing to do yet
         return 0
     return await _sweep()
+
+
+_daily: Callable[[], Awaitable[int]] | None = None
+
+
+def register_daily(daily: Callable[[], Awaitable[int]] | None) -> None:
+    global _daily
+    _daily = daily
+
+
+async def retention_daily() -> int:
+    """Once a day: the cases past their retention period listed for the data protection officer
+    (bot/services/retention.py)."""
+    if _daily is None:
+        return 0
+    return await _daily()

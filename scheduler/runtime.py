@@ -28,6 +28,8 @@ from scheduler import jobs
 log = logging.getLogger(__name__)
 
 SWEEP_JOB_ID = "rapid-review-sweep"
+DAILY_JOB_ID = "rapid-review-retention"  # once a day, at DAILY_AT in the partnership's time zone
+DAILY_AT = (7, 0)
 JOBS_TABLE = "apscheduler_jobs"
 STALLED_INTERVALS = 3
 # The job store's SQLite lock wait, in seconds. Its writes run on the event loop (APScheduler 3
@@ -50,11 +52,12 @@ class Leadership(Protocol):
 
 class SchedulerRuntime:
     def __init__(self, sync_database_url: str, leadership: Leadership, sweep: Callable[[], Awaitable[int]], *,
-                 interval_seconds: int = 60, leader_retry_seconds: float = 15.0, time_zone: str = "Europe/London"
-                 ) -> None:
+                 interval_seconds: int = 60, leader_retry_seconds: float = 15.0, time_zone: str = "Europe/London",
+                 daily: Callable[[], Awaitable[int]] | None = None) -> None:
         self._url = sync_database_url
         self._leadership = leadership
         self._sweep = sweep
+        self._daily = daily
         self._interval = interval_seconds
         self._retry = leader_retry_seconds
         self._tz = time_zone
@@ -69,6 +72,7 @@ class SchedulerRuntime:
 
     def start(self) -> None:
         jobs.register_sweep(self._timed_sweep)
+        jobs.register_daily(self._daily)
         self._task = asyncio.create_task(self._lead(), name="scheduler-leadership")
 
     async def _timed_sweep(self) -> int:
@@ -119,6 +123,11 @@ class SchedulerRuntime:
                 scheduler.add_job, jobs.sweep, "interval", seconds=self._interval, id=SWEEP_JOB_ID,
                 replace_existing=True,
             )
+            if self._daily is not None:  # a run missed while no process led runs when one does (no grace limit)
+                await asyncio.to_thread(
+                    scheduler.add_job, jobs.retention_daily, "cron", hour=DAILY_AT[0], minute=DAILY_AT[1],
+                    id=DAILY_JOB_ID, replace_existing=True,
+                )
         except BaseException:
             if scheduler.running:
                 scheduler.shutdown(wait=False)
@@ -141,3 +150,4 @@ class SchedulerRuntime:
         self._stand_down()
         await self._leadership.release()
         jobs.register_sweep(None)
+        jobs.register_daily(None)

@@ -61,6 +61,9 @@ class OfflineMeetingProvider:
     async def cancel_event(self, event_id: str, comment: str) -> None:
         return None
 
+    async def scrub_event(self, event_id: str, subject: str, body_html: str) -> None:
+        return None  # no calendar event exists: the chair's .ics link stops working with the case
+
 
 def _graph_time(moment: datetime) -> dict[str, str]:
     return {"dateTime": moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}
@@ -209,3 +212,9 @@ class GraphMeetingProvider:
 
     async def cancel_event(self, event_id: str, comment: str) -> None:
         await self._call("POST", f"/users/{self._organiser}/events/{event_id}/cancel", {"comment": comment})
+
+    async def scrub_event(self, event_id: str, subject: str, body_html: str) -> None:
+        """The event's subject and description replaced (an erased case): the organiser's copy and,
+        through Exchange's update, the attendees' copies."""
+        await self._call("PATCH", f"/users/{self._organiser}/events/{event_id}",
+                         {"subject": subject, "body": {"contentType": "HTML", "content": body_html}})

@@ -66,6 +66,10 @@ class EventKind(StrEnum):
     FILE_DECLINED = "file_declined"  # they pressed Decline: offered a one-time link instead
     FILE_OFFER_REFUSED = "file_offer_refused"  # another person, a second press, expired, or a refused upload host
     FILE_UPLOAD_FAILED = "file_upload_failed"  # the upload did not go through: offered a one-time link instead
+    # retention and erasure (bot/services/retention.py): the tombstone of an erased case, and legal holds
+    CASE_ERASED = "case_erased"
+    LEGAL_HOLD_PLACED = "legal_hold_placed"
+    LEGAL_HOLD_LIFTED = "legal_hold_lifted"
     # delivery to people
     PERSON_UNREACHABLE = "person_unreachable"  # Teams answered 403/404 for a person's chat: their messages wait
     PERSON_REACHABLE = "person_reachable"  # they talked to the bot again: what waited for them is sent

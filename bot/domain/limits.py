@@ -92,6 +92,8 @@ FIELD_CAPS: MappingProxyType[str, int] = MappingProxyType({
     "agencies.contact": LINE,
     # names Teams gives us, wherever they are shown or stored
     "person.display_name": NAME,
+    # the data protection officer's reason for erasing a case on request (bot/services/retention.py)
+    "erasure.reason": LINE,
     # typed commands, in personal chat or the channel
     "command.text": COMMAND,
 })

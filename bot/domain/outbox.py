@@ -31,6 +31,10 @@ class OutboxKind(StrEnum):
     RECORD_LINKS = "record_links"
     BOOKING_FAILED = "booking_failed"  # the channel told that the meeting must be booked by hand
     FILE_CONSENT = "file_consent"  # a file offered to one person: Teams' file consent card in their personal chat
+    # retention and erasure (bot/services/retention.py)
+    RETENTION_LIST = "retention_list"  # the data protection officer's list of cases past their period
+    ERASURE_TOMBSTONE = "erasure_tombstone"  # one of the bot's messages about an erased case replaced
+    ERASURE_MEETING = "erasure_meeting"  # an erased case's Graph meeting cancelled or its text scrubbed
 
 WAITING_FOR_PERSON = "waiting_person"  # a row parked until its one recipient can be reached again
 

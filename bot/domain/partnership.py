@@ -14,6 +14,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from bot.domain.referral import DEFAULT_EARLIEST_INCIDENT_DATE
+from bot.domain.retention import RetentionPolicy
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -141,6 +142,9 @@ class PartnershipConfig(BaseModel):
     partnership_managers: list[Person] = Field(default_factory=list)
     # The data protection officer and deputies: only they can export a whole case.
     data_protection_officers: list[Person] = Field(default_factory=list)
+    # Years a closed case's details are kept, per how it ended (bot/domain/retention.py): the
+    # partnership's records policy, `[partnership.retention]`; docs/data-protection.md.
+    retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
 
     @field_validator("tenant_ids")
     @classmethod

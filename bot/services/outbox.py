@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,8 +38,11 @@ CARD_LOCK_STRIPES = 64
 
 class OutboxDispatcher:
     def __init__(self, ctx: ServiceContext, *, idle_poll_seconds: float = 5.0,
-                 lease_seconds: int = LEASE_SECONDS) -> None:
+                 lease_seconds: int = LEASE_SECONDS,
+                 kinds: Mapping[str, Callable[[OutboxItem], Awaitable[bool]]] | None = None) -> None:
         self.ctx = ctx
+        # kinds delivered by another use case's own handler (retention: bot/services/retention.py)
+        self._more_kinds = dict(kinds or {})
         self._lease = lease_seconds
         self._task: asyncio.Task[None] | None = None
         self._cards_task: asyncio.Task[None] | None = None
@@ -126,6 +129,7 @@ class OutboxDispatcher:
             OutboxKind.RECORD_LINKS: self._meeting_message,
             OutboxKind.BOOKING_FAILED: self._meeting_message,
             OutboxKind.FILE_CONSENT: self._file_consent,
+            **self._more_kinds,
         }
         handler = handlers.get(item.kind)
         if handler is None:

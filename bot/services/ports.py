@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -13,6 +13,7 @@ from bot.domain.case import Actor, Case, CaseSummary
 from bot.domain.events import Event
 from bot.domain.lifecycle import CaseStatus, Mover
 from bot.domain.partnership import Partner, Role
+from bot.domain.retention import ErasureBasis, HoldKind, RetentionOutcome
 from bot.domain.timeline import Anchor, Deadline
 from bot.domain.votes import Decision, Vote
 
@@ -331,6 +332,12 @@ class Notifier(Protocol):
     async def send_file_consent(self, aad_object_id: str, offer: dict[str, Any]) -> bool:
         """Teams' file consent card for one file (`offer`: name, size, what, the one-time id),
         to the person's personal chat only (bot/services/delivery.py)."""
+    async def send_retention_list(self, aad_object_id: str, plans: Sequence[ErasurePlan], more: int) -> bool:
+        """The data protection officer's list of cases past their retention period (a dry run each)."""
+        ...
+
+    async def replace_with_tombstone(self, address: Address, activity_id: str) -> None:
+        """Replace one of the bot's messages about an erased case with the tombstone card."""
         ...
 
 
@@ -443,6 +450,9 @@ class MeetingProvider(Protocol):
                            attendees: Sequence[Attendee], transaction_id: str) -> CreatedEvent: ...
     async def move_event(self, event_id: str, start: datetime, end: datetime) -> None: ...
     async def cancel_event(self, event_id: str, comment: str) -> None: ...
+    async def scrub_event(self, event_id: str, subject: str, body_html: str) -> None:
+        """Replace the event's subject and description (an erased case's meeting)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -547,6 +557,148 @@ class CaseRecords(Protocol):
     (bot/adapters/db/case_export.py): what a data protection officer's export holds."""
 
     async def rows_of(self, case_id: str) -> dict[str, list[dict[str, Any]]]: ...
+
+
+# ---- retention, erasure and legal holds ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BotMessage:
+    """A message the bot sent about a case whose Teams activity id it knows."""
+
+    conversation_id: str
+    activity_id: str
+    what: str  # "panel card" | "channel message" | "personal message"
+    address: Address | None  # None: the conversation is no longer known (it cannot be replaced)
+
+
+@dataclass(frozen=True)
+class DeliveredFile:
+    """A file about the case handed to one person (a one-time link, or a file delivered to their
+    OneDrive): once fetched it is beyond the bot's reach."""
+
+    kind: str
+    issued_to: str  # the person's Entra object id
+    issued_at: datetime
+    fetched_at: datetime | None
+    how: str = "one-time link"
+
+
+@dataclass(frozen=True)
+class HoldRecord:
+    id: int
+    case_id: str
+    kind: HoldKind
+    placed_at: datetime
+    placed_by_name: str
+    lifted_at: datetime | None = None
+    lifted_by_name: str | None = None
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class ClosedCase:
+    id: str
+    reference: str
+    closed_at: datetime
+    outcome: RetentionOutcome
+
+
+@dataclass(frozen=True)
+class ErasurePlan:
+    """The dry run: what erasing the case would do, read from the database as it is now."""
+
+    case_id: str
+    reference: str
+    status: CaseStatus
+    outcome: RetentionOutcome
+    received_at: datetime
+    closed_at: datetime | None
+    due_on: date | None  # the first day past its retention period (None: not closed, never due)
+    messages: list[BotMessage]
+    meeting_event_id: str | None  # the Graph event, when there is one
+    meeting_start: datetime | None
+    meeting_action: str | None  # "cancel" (still to come) | "scrub" (held or cancelled) | None
+    files: list[DeliveredFile]
+    holds: list[HoldRecord]  # the holds not lifted
+    reminders: int  # reminder rows that go
+    outbox_rows: int  # the case's outbox rows that go (sent and unsent)
+
+    @property
+    def held(self) -> bool:
+        return bool(self.holds)
+
+
+@dataclass(frozen=True)
+class ErasureRecord:
+    """A row of the erasure register (kept after the erasure)."""
+
+    case_id: str
+    reference: str
+    basis: ErasureBasis
+    outcome: RetentionOutcome
+    confirmed_by_name: str
+    started_at: datetime
+    finished_at: datetime | None
+    plan: dict[str, Any]
+    result: dict[str, Any] | None = None
+
+
+class HeldRefused(Exception):
+    """The case has a legal hold that is not lifted: nothing was erased."""
+
+
+class RetentionStore(Protocol):
+    """Retention, erasure and legal holds (bot/adapters/db/retention_store.py)."""
+
+    async def case_id_of(self, reference: str) -> str | None:
+        """The case's id, erased or not."""
+        ...
+
+    async def closed_cases(self) -> list[ClosedCase]:
+        """Every closed case not yet erased, with how it ended."""
+        ...
+
+    async def plan(self, case_id: str, now: datetime) -> ErasurePlan | None: ...
+    async def delivered_files(self, case_id: str) -> list[DeliveredFile]:
+        """Every file about the case handed to a person (the one store method that reads them)."""
+        ...
+
+    async def erasure(self, case_id: str) -> ErasureRecord | None: ...
+    async def erase(self, case_id: str, basis: ErasureBasis, reason: str | None, actor: Actor, now: datetime,
+                    finish: Callable[[ErasurePlan], tuple[Sequence[OutboxMessage], Event]]
+                    ) -> tuple[ErasureRecord, ErasurePlan] | None:
+        """In one transaction: the dry run read again under the case's lock, the register's row,
+        the case's key destroyed, every plain text and identifier of the case cleared, its
+        reminders and outbox rows removed, and what `finish(plan)` gives — the outbox rows that
+        finish the job (the tombstones, the meeting) and the audit event — written. None (nothing
+        written) when the case was erased already; HeldRefused when a hold is on it."""
+        ...
+
+    async def late_messages(self, case_id: str) -> list[BotMessage]:
+        """Messages about an erased case that were already on their way when it was erased (sent
+        by another process just after): found in the send ledger by the erased outbox rows' ids."""
+        ...
+
+    async def forget_late_sends(self, case_id: str) -> int:
+        """Delete those send-ledger rows (once their tombstones are in the outbox)."""
+        ...
+
+    async def unfinished_erasures(self) -> list[ErasureRecord]: ...
+    async def finish_erasure(self, case_id: str, now: datetime) -> ErasureRecord | None:
+        """Mark the erasure finished when none of its outbox rows is still to be delivered;
+        None while some are."""
+        ...
+
+    async def place_hold(self, case_id: str, kind: HoldKind, actor: Actor, now: datetime, event: Event) -> bool:
+        """False when a hold of that kind is already on the case (nothing written)."""
+        ...
+
+    async def lift_holds(self, case_id: str, actor: Actor, now: datetime, event: Event) -> int:
+        """Lift every hold on the case; how many were lifted (0: nothing written)."""
+        ...
+
+    async def active_holds(self) -> list[HoldRecord]: ...
 
 
 # ---- one unit of work ---------------------------------------------------------------------------

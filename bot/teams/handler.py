@@ -38,6 +38,7 @@ from bot.teams.panel_actions import MEMBER_LISTING, SHOW, PanelActions
 from bot.teams.people import PeopleMemory
 from bot.teams.places import tenant_of, where_of
 from bot.teams.replies import Reply, invoke_body
+from bot.teams.retention_actions import RetentionActions
 from bot.teams.routes import Pressed, Router, card_routes
 from bot.teams.storage import StateConflict
 from bot.teams.training import TrainingActions
@@ -74,9 +75,10 @@ def actor_of(activity: Activity) -> Actor | None:
 class RapidReviewBot(TeamsActivityHandler):
     def __init__(self, services: ServiceContext, conversation_state: ConversationState, app_id: str,
                  panel_actions: PanelActions, clock_actions: ClockActions, meeting_actions: MeetingActions,
-                 exports: CaseExports, training: TrainingActions | None = None) -> None:
+                 exports: CaseExports, retention: RetentionActions, training: TrainingActions | None = None) -> None:
         self.services = services
         self.exports = exports
+        self.retention = retention
         self.training = training or TrainingActions(services)  # production: refuses the training commands
         self.meeting_actions = meeting_actions
         self.panel_actions = panel_actions
@@ -89,7 +91,8 @@ class RapidReviewBot(TeamsActivityHandler):
         # its own dialog state. (Across processes the state's eTag catches it.)
         self._conversation_locks: dict[str, asyncio.Lock] = {}
         self.people = PeopleMemory(services)
-        self.router = Router(services, card_routes(self, panel_actions, clock_actions, meeting_actions, exports))
+        self.router = Router(services, card_routes(self, panel_actions, clock_actions, meeting_actions, exports,
+                                                             retention))
 
     # ---- the turn ---------------------------------------------------------------------------
 
@@ -207,6 +210,9 @@ class RapidReviewBot(TeamsActivityHandler):
             return await self.panel_actions.show_command(turn_context, actor, text)
         if text.split(" ", 1)[0] == EXPORT:
             return await self.exports.command(actor, text.removeprefix(EXPORT))
+        retention_reply = await self.retention.command(actor, text)
+        if retention_reply is not None:
+            return retention_reply
         clock_reply = await self.clock_actions.command(actor, text)
         if clock_reply is not None:
             return clock_reply

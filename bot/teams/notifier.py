@@ -18,7 +18,7 @@ import bisect
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +31,7 @@ from bot.domain.case import Case, CaseSummary
 from bot.domain.meeting import MeetingOutcome
 from bot.domain.partnership import DEFAULT_PROTECTIVE_MARKING
 from bot.domain.redaction import redact
+from bot.domain.retention import RetentionPolicy
 from bot.services import host_refusals, meeting
 from bot.services.panel import PanelView
 from bot.services.ports import (
@@ -38,6 +39,7 @@ from bot.services.ports import (
     Clock,
     DeadlineStore,
     DeliveryError,
+    ErasurePlan,
     MeetingRecord,
     QueryRecord,
     RosterStore,
@@ -51,6 +53,7 @@ from cards import file_cards, meeting_cards
 from cards.chat import text_card
 from cards.clock_cards import agency_prompt_card, reminder_card
 from cards.common import escape_markdown
+from cards.retention_cards import retention_list_card, tombstone_card
 from cards.sends import with_resent_line, with_send_key
 from cards.vote_card import (
     answer_notice_card,
@@ -156,8 +159,9 @@ class TeamsNotifier:
     def __init__(self, adapter: BotAdapter, app_id: str, roster: RosterStore, deadlines: DeadlineStore,
                  links: LinkSigner, tz: ZoneInfo, clock: Clock, *, uow: UnitOfWork,
                  hosts: ServiceHostPolicy, sends: SendGuard | None = None,
-                 marking: str = DEFAULT_PROTECTIVE_MARKING) -> None:
+                 marking: str = DEFAULT_PROTECTIVE_MARKING, retention: RetentionPolicy | None = None) -> None:
         self._adapter = adapter
+        self.retention = retention or RetentionPolicy()  # the periods the DPO's list states
         self.marking = marking  # the partnership's protective marking, at the foot of identifying cards
         self._sends = sends  # outbox sends recorded in doubt before they leave (bot/services/sends.py)
         self._uow = uow  # refused service hosts: audited, and told to the managers once
@@ -316,6 +320,15 @@ class TeamsNotifier:
         title, text = NOTICES[notice]
         card = text_card(title, text.format(**{k: escape_markdown(str(v or "")) for k, v in detail.items()}), style="warning")
         return await self.send_to_person(aad_object_id, card)
+
+    async def send_retention_list(self, aad_object_id: str, plans: Sequence[ErasurePlan], more: int) -> bool:
+        listed = list(plans)
+        names = {m.aad_object_id: m.name for m in await self._repo.members() if m.aad_object_id}
+        return await self.send_to_person(aad_object_id, retention_list_card(listed, more, names, self._tz,
+                                                                            self.retention, self.marking))
+
+    async def replace_with_tombstone(self, address: Address, activity_id: str) -> None:
+        await self.update_card(address, activity_id, tombstone_card())
 
     async def send_to_person(self, aad_object_id: str, card: dict[str, Any]) -> bool:
         """To the person's personal chat with the bot; False when we have no way to reach

@@ -32,7 +32,7 @@ from bot.services.ports import Roles
 from bot.services.refusals import NotAuthorised, Refused
 from bot.teams.places import where_of
 from bot.teams.replies import Reply
-from cards import chat, clock_cards, meeting_cards, vote_card
+from cards import chat, clock_cards, meeting_cards, retention_cards, vote_card
 from cards import panel as case_card
 from cards import referral_form as form
 from cards.actions import VERBS, BadCardData, CardPress, parse_press
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from bot.teams.clock_actions import ClockActions
     from bot.teams.meeting_actions import MeetingActions
     from bot.teams.panel_actions import PanelActions
+    from bot.teams.retention_actions import RetentionActions
 
 NOT_RECOGNISED = "That button is not recognised. Please use the latest card from the bot."
 UNREADABLE = "This card could not be read. Please use the latest card from the bot."
@@ -105,7 +106,7 @@ class FormHandlers(Protocol):
 
 
 def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock: ClockActions,
-                meeting: MeetingActions, files: OneTimeFiles) -> tuple[Route, ...]:
+                meeting: MeetingActions, files: OneTimeFiles, retention: RetentionActions) -> tuple[Route, ...]:
     """The route table: one row per verb any of our cards emits."""
     p = panel_actions
     return (
@@ -139,6 +140,10 @@ def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock:
         # the data protection officer's export (not a case press: a DPO is not on the case's roster;
         # bot/services/export.py decides, and refuses anyone else alike)
         row(VERBS[chat.EXPORT_LINK], files.export_link),
+        # retention and erasure, the data protection officer's (cards/retention_cards.py): not routed as a
+        # press about a case — the DPO need not be on the panel's roster; the use case asks the roster itself
+        row(VERBS[retention_cards.ERASE], retention.erase),
+        row(VERBS[retention_cards.CONFIRM_REQUEST], retention.confirm_request, on_refused=retention.show_reason_refusal),
     )
 
 

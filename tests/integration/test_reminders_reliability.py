@@ -41,7 +41,7 @@ from bot.services.outbox import LEASE_SECONDS
 from bot.services.referrals import submit_referral
 from bot.settings import DEFAULT_PARTNERSHIP_FILE, Settings
 from scheduler import jobs
-from scheduler.runtime import JOBS_TABLE, SWEEP_JOB_ID, SchedulerRuntime
+from scheduler.runtime import DAILY_JOB_ID, JOBS_TABLE, SWEEP_JOB_ID, SchedulerRuntime
 from tests.conftest import make_referral
 from tests.support import activities as A
 from tests.support.harness import BotHarness, fill_referral, find_action, texts
@@ -214,16 +214,18 @@ async def test_a_reminder_that_fell_due_while_the_bot_was_down_is_posted_once_at
             await h.flush()
         assert len(reminder_posts(h)) == 2
 
-        # The sweep job is persisted in the database, and the same job after another restart.
-        assert [job_id for job_id, _ in await job_rows(h.c)] == [SWEEP_JOB_ID]
+        # The sweep job (and the daily retention job) is persisted in the database, and the same jobs
+        # after another restart.
+        assert sorted(job_id for job_id, _ in await job_rows(h.c)) == [DAILY_JOB_ID, SWEEP_JOB_ID]
         await h.restart()
-        assert [job_id for job_id, _ in await job_rows(h.c)] == [SWEEP_JOB_ID]  # kept while no process runs
+        assert sorted(job_id for job_id, _ in await job_rows(h.c)) == [DAILY_JOB_ID, SWEEP_JOB_ID]  # kept while none runs
         await app.start(h.c, run_outbox=True)
         await wait_until(lambda: h.c.extras["scheduler"].is_leader, what="leadership after the second restart")
         await asyncio.sleep(0.5)
         await h.flush()
         jobs_now = await job_rows(h.c)
-        assert [job_id for job_id, _ in jobs_now] == [SWEEP_JOB_ID] and jobs_now[0][1] is not None
+        assert sorted(job_id for job_id, _ in jobs_now) == [DAILY_JOB_ID, SWEEP_JOB_ID]
+        assert all(next_run is not None for _, next_run in jobs_now)
         assert reminder_posts(h) == []  # nothing posted again after the second restart
         assert len(await reminder_rows(h.c, case_id)) == len(before) + 2
 

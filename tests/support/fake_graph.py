@@ -715,6 +715,8 @@ class FakeGraph:
             for name in ("subject", "attendees", "body", "isOnlineMeeting"):
                 if name in body:
                     found[name] = body[name]
+            if isinstance(body.get("body"), dict):  # Graph derives the preview from the body, as on create
+                found["bodyPreview"] = str(body["body"].get("content", ""))[:255]
             found["lastModifiedDateTime"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
             event = dict(found)
         if fault is not None:

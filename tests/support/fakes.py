@@ -82,6 +82,13 @@ class RecordingNotifier:
         self._record("send_file_consent", aad_object_id, offer)
         return aad_object_id not in self.unreachable
 
+    async def send_retention_list(self, aad_object_id: str, plans: Any, more: int) -> bool:
+        self._record("send_retention_list", aad_object_id, plans, more)
+        return aad_object_id not in self.unreachable
+
+    async def replace_with_tombstone(self, address: Address, activity_id: str) -> None:
+        self._record("replace_with_tombstone", address, activity_id)
+
 
 # ---- a whole ServiceContext in memory --------------------------------------------------------------
 

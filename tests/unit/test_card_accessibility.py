@@ -40,6 +40,7 @@ from bot.domain.meeting import MeetingOutcome
 from bot.domain.partnership import DecisionRule, Partner, Role
 from bot.domain.referral import MAX_CHILDREN, PathwaySought, Section
 from bot.domain.reminders import Rag, ReminderKind
+from bot.domain.retention import RetentionPolicy
 from bot.domain.votes import Decision, VoteChoice
 from bot.services.deadlines import StatusLine
 from bot.services.panel import PanelView, ShownVote
@@ -54,12 +55,14 @@ from cards import (
     panel,
     referral_form,
     referral_record,
+    retention_cards,
     roster,
     training_cards,
     vote_card,
 )
 from cards.common import plain_text
 from tests.conftest import make_referral
+from tests.support import retention_samples as samples
 
 TZ = ZoneInfo("Europe/London")
 REF = "RR-2026-0001"
@@ -266,6 +269,19 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("record_link_card", lambda: meeting_cards.record_link_card(_summary(), _outcome(),
                                                                 "https://bot.example.org/files/once/x", NOW, TZ)),
     ("members_card", lambda: roster.members_card(_members())),
+    ("retention_list_card", lambda: retention_cards.retention_list_card(
+        [samples.plan(1), samples.plan(2, held=True, action="cancel")], 3, samples.names(), TZ, RetentionPolicy(),
+        "OFFICIAL-SENSITIVE")),
+    ("erasure_request_card", lambda: retention_cards.erasure_request_card(
+        samples.plan(), samples.names(), TZ, RetentionPolicy(), "OFFICIAL-SENSITIVE", reason="Upheld request",
+        error="Give the reason.")),
+    ("erasure_request_card/held", lambda: retention_cards.erasure_request_card(
+        samples.plan(held=True, files=0, action=None), {}, TZ, RetentionPolicy(), "OFFICIAL-SENSITIVE")),
+    ("erased_card", lambda: retention_cards.erased_card(samples.record(), TZ, already=False)),
+    ("erased_card/already", lambda: retention_cards.erased_card(samples.record(), TZ, already=True)),
+    ("tombstone_card", retention_cards.tombstone_card),
+    ("holds_card", lambda: retention_cards.holds_card(samples.holds(), TZ)),
+    ("holds_card/none", lambda: retention_cards.holds_card([], TZ)),
     ("with_banner", lambda: training_cards.with_banner(chat.help_card("P"), "Tue 24 Nov 2026", "Laura")),
     ("with_training_help", lambda: training_cards.with_training_help(chat.help_card("P"))),
     ("oversize_card", lambda: budget.oversize_card(vote_card.panel_card(_panel_view(), TZ), "ab12cd34")),

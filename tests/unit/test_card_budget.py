@@ -33,6 +33,7 @@ from bot.domain.meeting import MeetingOutcome
 from bot.domain.partnership import Partner, Role
 from bot.domain.referral import MAX_CHILDREN, ChildDetails, Section
 from bot.domain.reminders import Rag, ReminderKind
+from bot.domain.retention import RetentionPolicy
 from bot.domain.votes import VoteChoice
 from bot.services.deadlines import StatusLine
 from bot.services.panel import PanelView, ShownVote
@@ -50,12 +51,14 @@ from cards import (
     panel,
     referral_form,
     referral_record,
+    retention_cards,
     roster,
     training_cards,
     vote_card,
 )
 from cards.budget import BOT_BUDGET, TEAMS_RECOMMENDED, payload_size
 from tests.conftest import make_referral
+from tests.support import retention_samples as samples
 from tests.unit import test_card_accessibility as a11y
 
 TZ, REF, NOW, TODAY = a11y.TZ, a11y.REF, a11y.NOW, a11y.TODAY
@@ -286,6 +289,16 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("record_link_card", lambda: meeting_cards.record_link_card(
         _summary(), _outcome(), "https://bot.example.org/files/once/" + "x" * 600, NOW, TZ)),
     ("members_card", lambda: roster.members_card(_members())),
+    # the DPO's list at its longest: ten cases, each with many messages, files to long-named people, a hold
+    ("retention_list_card", lambda: retention_cards.retention_list_card(
+        [samples.plan(i, messages=400, files=30, held=i % 2 == 0, name=_name(i)) for i in range(10)], 999,
+        samples.names(30, _name()), TZ, RetentionPolicy(), "O" * 40)),
+    ("erasure_request_card", lambda: retention_cards.erasure_request_card(
+        samples.plan(messages=400, files=60), samples.names(60, _name()), TZ, RetentionPolicy(), "O" * 40,
+        reason=_text(TEXT * 50), error=_text(300))),
+    ("erased_card", lambda: retention_cards.erased_card(samples.record(), TZ, already=True)),
+    ("tombstone_card", retention_cards.tombstone_card),
+    ("holds_card", lambda: retention_cards.holds_card(samples.holds(400, _name()), TZ)),
     ("with_banner", lambda: training_cards.with_banner(vote_card.panel_card(_panel_view(decided=True), TZ),
                                                        "Tue 24 Nov 2026", _name())),
     ("with_training_help", lambda: training_cards.with_training_help(chat.help_card(_text(200)))),

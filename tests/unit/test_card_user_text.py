@@ -19,6 +19,7 @@ from bot.domain.meeting import MeetingOutcome
 from bot.domain.partnership import Partner, Role
 from bot.domain.referral import MAX_CHILDREN, Section
 from bot.domain.reminders import ReminderKind
+from bot.domain.retention import RetentionPolicy
 from bot.services.panel import PanelView, ShownVote
 from bot.services.ports import MemberRecord, QueryRecord, StatusRow
 from bot.services.reminder_view import Mention
@@ -31,11 +32,13 @@ from cards import (
     panel,
     referral_form,
     referral_record,
+    retention_cards,
     roster,
     training_cards,
     vote_card,
 )
 from tests.conftest import make_referral
+from tests.support import retention_samples as samples
 from tests.unit import test_card_accessibility as a11y
 
 H = "**bold** [x](https://evil.example) <at>Pat</at> _i_ # h"
@@ -199,6 +202,14 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("with_banner", lambda: training_cards.with_banner(chat.help_card(H), "Tue 24 Nov 2026", H)),
     ("with_training_help", lambda: training_cards.with_training_help(chat.help_card(H))),
     ("oversize_card", lambda: budget.oversize_card(vote_card.panel_card(_panel_view(), TZ), "ab12cd34")),
+    ("retention_list_card", lambda: retention_cards.retention_list_card(
+        [samples.plan(held=True, name=H)], 1, samples.names(2, H), TZ, RetentionPolicy(), H)),
+    ("erasure_request_card", lambda: retention_cards.erasure_request_card(
+        samples.plan(), samples.names(2, H), TZ, RetentionPolicy(), H, reason=H, error=H)),
+    ("erased_card", lambda: retention_cards.erased_card(
+        replace(samples.record(), confirmed_by_name=H), TZ, already=True)),
+    ("tombstone_card", retention_cards.tombstone_card),
+    ("holds_card", lambda: retention_cards.holds_card(samples.holds(2, H), TZ)),
     ("inbox_note", lambda: {"type": "AdaptiveCard", "body": [training_cards.inbox_note(H, "Tue 24 Nov")]}),
 ]
 

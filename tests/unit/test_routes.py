@@ -22,17 +22,19 @@ from bot.domain.case import CaseStatus, CaseSummary, IncidentKind
 from bot.domain.partnership import Partner
 from bot.domain.referral import MAX_CHILDREN, PathwaySought, Section
 from bot.domain.reminders import ReminderKind
+from bot.domain.retention import RetentionPolicy
 from bot.services.deadlines import StatusLine
 from bot.services.panel import PanelView
 from bot.services.ports import AgencyRequest, DeadlineRow, MeetingRecord, QueryRecord, StatusRow
 from bot.services.reminder_view import Mention, ReminderView
 from bot.teams.routes import Route, card_routes
 from cards import actions as cards_actions
-from cards import chat, clock_cards, file_cards, meeting_cards, vote_card
+from cards import chat, clock_cards, file_cards, meeting_cards, retention_cards, vote_card
 from cards import panel as case_card
 from cards import referral_form as form
 from cards.actions import META_KEYS, VERBS, BadCardData, parse_press
 from cards.common import AGENCY_REQUEST_ID, LEGACY_ID, QUERY_ID, STEP_ID
+from tests.support import retention_samples as samples
 
 TZ = ZoneInfo("Europe/London")
 REF = "RR-2026-0001"
@@ -51,7 +53,7 @@ class _Anything:
 
 
 def routes() -> tuple[Route, ...]:
-    return card_routes(_Anything(), _Anything(), _Anything(), _Anything(), _Anything())  # type: ignore[arg-type]
+    return card_routes(_Anything(), _Anything(), _Anything(), _Anything(), _Anything(), _Anything())  # type: ignore[arg-type]
 
 
 # ---- what the card modules emit, read from their source -----------------------------------------
@@ -149,6 +151,8 @@ def rendered_cards() -> list[dict[str, Any]]:
         chat.export_link_card(REF, "https://bot.example.org/files/once/x", NOW, TZ, "OFFICIAL-SENSITIVE"),
         file_cards.offer_sent_card(REF, "case_export", chat.EXPORT_LINK, "OFFICIAL-SENSITIVE"),
         meeting_cards.chair_notes_card(_notes_case(), _notes_meeting(), TZ),
+        retention_cards.retention_list_card([samples.plan()], 0, {}, TZ, RetentionPolicy(), "OFFICIAL-SENSITIVE"),
+        retention_cards.erasure_request_card(samples.plan(), {}, TZ, RetentionPolicy(), "OFFICIAL-SENSITIVE"),
     ]
 
 
@@ -276,9 +280,11 @@ def test_each_button_carries_only_its_own_kind_of_id() -> None:
 
 def test_case_routes_are_the_verbs_whose_cards_name_a_case() -> None:
     for route in routes():
-        # The export link names a case, but its one user (the data protection officer) is not on
-        # the case's roster: the export use case decides, and refuses everyone else alike.
-        about_a_case = route.verb not in form.FORM_VERBS and route.verb not in (chat.REFER, chat.EXPORT_LINK)
+        # The export link and the DPO's retention buttons name a case, but their one user (the data
+        # protection officer) need not be on the case's roster: the use case checks the roster itself
+        # and refuses everyone else alike.
+        about_a_case = (route.verb not in form.FORM_VERBS and route.verb not in (chat.REFER, chat.EXPORT_LINK)
+                        and route.verb not in retention_cards.VERBS)
         assert route.needs_case is about_a_case, route.verb
 
 

@@ -19,8 +19,9 @@ from bot.adapters.db.case_keys import CaseKeyring, KeyDestroyed
 from bot.adapters.db.scope import Scope
 from bot.adapters.envelope import is_sealed, sealed_json_token
 
-# Not the case's content: the one-time links to the export itself (their hashes are secrets).
-NOT_EXPORTED = frozenset({t.file_links.name})
+# Not the case's content: the one-time links to the export itself (their hashes are secrets), and
+# the erasure register (an erased case is not exported; its reasons are sealed under the register's key).
+NOT_EXPORTED = frozenset({t.file_links.name, t.erasures.name})
 
 
 def case_tables() -> list[Table]:

@@ -73,7 +73,7 @@ REFERRAL_FIELD = "cases.referral"  # the sealed referral's field name (bot/adapt
 
 # Statements run on every turn are built once: SQLAlchemy then reuses their cache key and
 # compiled form instead of rebuilding the expression per call (the performance work's profile).
-_CASE_COLUMNS = (*_SUMMARY_COLUMNS, t.cases.c.aware_date, t.cases.c.version)
+_CASE_COLUMNS = (*_SUMMARY_COLUMNS, t.cases.c.aware_date, t.cases.c.version, t.cases.c.erased_at)
 _CASE_BY_REFERENCE = select(*_CASE_COLUMNS).where(t.cases.c.reference == bindparam("b_ref"))
 _CASE_BY_ID = select(*_CASE_COLUMNS).where(t.cases.c.id == bindparam("b_id"))
 _REFERRAL_OF = select(t.cases.c.referral).where(t.cases.c.id == bindparam("b_id"))
@@ -205,6 +205,9 @@ class SqlCaseStore:
         async with self.scope.read() as conn:
             row = (await conn.execute(query, params)).first()
             if row is None:
+                return None
+            if row.erased_at is not None:  # only the anonymised record is left (bot/adapters/db/retention_store.py)
+                self._referrals.forget(row.id)  # another process's erasure: never served from memory
                 return None
             referral = self._referrals.get(row.id)
             if referral is None:

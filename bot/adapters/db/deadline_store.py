@@ -161,7 +161,7 @@ class SqlDeadlineStore:
             .where(d.status == "open", d.due_at.is_not(None))
             .subquery()
         )
-        open_case = t.cases.c.closed_at.is_(None)
+        open_case = t.cases.c.closed_at.is_(None) & t.cases.c.erased_at.is_(None)  # an erased case is gone
         async with self.scope.read() as conn:
             total = int((await conn.execute(select(func.count()).select_from(t.cases).where(open_case))).scalar_one())
             rows = (await conn.execute(

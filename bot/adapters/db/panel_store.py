@@ -29,7 +29,7 @@ from bot.services.ports import LockedCase, PanelState, QueryRecord
 # Built once: a vote runs each of these (the performance work's profile).
 _LOCK_CASE = (
     update(t.cases)
-    .where(t.cases.c.reference == bindparam("b_ref"))
+    .where(t.cases.c.reference == bindparam("b_ref"), t.cases.c.erased_at.is_(None))  # erased: no case left
     .values(version=t.cases.c.version + 1, updated_at=bindparam("b_now"))
     .returning(t.cases.c.id, t.cases.c.status, t.cases.c.vote_round, t.cases.c.version,
                t.cases.c.referrer_aad_id, t.cases.c.panel_activity_id)

@@ -83,6 +83,9 @@ cases = Table(
     Column("decided_at", UtcDateTime(), nullable=True),
     Column("closed_at", UtcDateTime(), nullable=True),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # set when the case's identifiers were erased (bot/adapters/db/retention_store.py): the row is
+    # then only the anonymised record (reference, dates, status, partners) kept for statistics
+    Column("erased_at", UtcDateTime(), nullable=True),
     Index(
         "uq_cases_open_pseudonym",
         "pseudonym",
@@ -335,6 +338,44 @@ file_links = Table(
     Column("delivered_at", UtcDateTime(), nullable=True),
 )
 
+# Legal holds a data protection officer placed on a case (a coroner's inquest, a criminal case, a
+# complaint, other): while one is not lifted, neither the retention purge nor an erasure on
+# request touches the case. Kinds only: no free text.
+legal_holds = Table(
+    "legal_holds",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(36), nullable=False, index=True),
+    Column("kind", String(30), nullable=False),
+    Column("placed_at", UtcDateTime(), nullable=False),
+    Column("placed_by_aad_id", String(64), nullable=False),
+    Column("placed_by_name", String(100), nullable=False),
+    Column("lifted_at", UtcDateTime(), nullable=True),
+    Column("lifted_by_aad_id", String(64), nullable=True),
+    Column("lifted_by_name", String(100), nullable=True),
+)
+
+# The erasure register: one row per erased case, written in the same transaction as the case's
+# key destruction, and kept after it (it is the record that the case was erased, why and by
+# whom). `reason` (an erasure on request) is sealed under the register's own key, never the
+# case's; `plan` is what the dry run listed (message ids, the meeting, files handed to people);
+# `result` what the outbox finished (tombstones, the meeting) once nothing is left to do.
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("reference", String(20), nullable=False, unique=True),
+    Column("basis", String(20), nullable=False),  # retention | request
+    Column("outcome", String(30), nullable=False),  # bot/domain/retention.py RetentionOutcome
+    Column("reason", Text, nullable=True),
+    Column("confirmed_by_aad_id", String(64), nullable=False),
+    Column("confirmed_by_name", String(100), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime(), nullable=True),
+    Column("plan", JSON, nullable=False),
+    Column("result", JSON, nullable=True),
+)
+
 unreachable_people = Table(
     "unreachable_people",  # people Teams would not deliver to (403/404): their messages wait for them
     metadata,
@@ -394,6 +435,8 @@ __all__ = [
     "agency_requests",
     "meetings",
     "file_links",
+    "legal_holds",
+    "erasures",
     "unreachable_people",
     "case_keys",
     "UniqueConstraint",

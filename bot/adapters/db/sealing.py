@@ -81,7 +81,8 @@ async def seal_existing(db: Any) -> Counter[str]:
     keys: CaseKeyring = db.keyring
     sealed: Counter[str] = Counter()
     async with db.read() as conn:
-        case_ids = list((await conn.execute(select(t.cases.c.id).order_by(t.cases.c.id))).scalars())
+        case_ids = list((await conn.execute(select(t.cases.c.id).where(t.cases.c.erased_at.is_(None))  # erased: no key
+                                            .order_by(t.cases.c.id))).scalars())
         states = list((await conn.execute(select(t.bot_state.c.key).where(
             t.bot_state.c.key.like("%/conversations/%")))).scalars())
     for case_id in case_ids:

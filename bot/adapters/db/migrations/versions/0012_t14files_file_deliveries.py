@@ -1,7 +1,7 @@
 """file_links: how each file went to its person (one-time link or file consent) and what became of it
 
 Revision ID: 0012_t14files
-Revises: 0010_t14crypt
+Revises: 0011_t14retention
 Create Date: 2026-12-06 07:30:00.000000
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 from bot.adapters.db.schema import UtcDateTime
 
 revision = "0012_t14files"
-down_revision = "0010_t14crypt"
+down_revision = "0011_t14retention"
 branch_labels = None
 depends_on = None
 
