@@ -30,6 +30,9 @@ class OutboxKind(StrEnum):
     OUTCOME_REFERRER = "outcome_referrer"
     RECORD_LINKS = "record_links"
     BOOKING_FAILED = "booking_failed"  # the channel told that the meeting must be booked by hand
+    # after the panel (bot/services/pathways.py)
+    PATHWAY_MESSAGE = "pathway_message"  # a card to a person: hand-over, family, agencies, challenge (payload)
+    NFA_CHALLENGE_ENDS = "nfa_challenge_ends"  # the challenge period ran out: close unless challenged (not a message)
 
 WAITING_FOR_PERSON = "waiting_person"  # a row parked until its one recipient can be reached again
 

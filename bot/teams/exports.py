@@ -13,16 +13,17 @@ import logging
 from aiohttp import web
 
 from bot.adapters.case_package import case_package
+from bot.adapters.documents import family_letter
 from bot.domain.case import Actor, Case, parse_reference
 from bot.domain.meeting import MeetingOutcome
-from bot.services import export
+from bot.services import export, pathways
 from bot.services.context import ServiceContext
 from bot.services.ports import CaseRecords, FileLinkStore
 from bot.services.refusals import NotAuthorised, Refused
 from bot.teams.files import DOCX, invitation, record_document
 from bot.teams.replies import Reply
 from bot.teams.routes import Pressed
-from cards import chat, meeting_cards
+from cards import chat, meeting_cards, pathway_cards
 
 log = logging.getLogger(__name__)
 COMMAND = "export"
@@ -31,8 +32,10 @@ GONE = ("This link has already been used or has expired: each export link works 
 
 
 class CaseExports:
-    def __init__(self, services: ServiceContext, links: FileLinkStore, records: CaseRecords, base_url: str) -> None:
+    def __init__(self, services: ServiceContext, links: FileLinkStore, records: CaseRecords, base_url: str,
+                 letter_template: str = "") -> None:
         self.services = services
+        self.letter_template = letter_template  # the partnership's family letter (bot/app.py reads it)
         self.links = links
         self.records = records
         self.base_url = base_url.rstrip("/")
@@ -62,6 +65,25 @@ class CaseExports:
         return Reply(card=meeting_cards.record_link_card(case.summary, MeetingOutcome.model_validate(record.outcome),
                                                          url, issued.expires_at, self.services.tz))
 
+    async def family_letter_link(self, p: Pressed) -> Reply:
+        """"Download the family letter" on the teller's card: a one-time link of their own.
+        (Delivering it as a file instead of a link would change this one function.)"""
+        issued = await export.request_family_letter(self.services, self.links, p.actor, p.case)
+        case = await self.services.cases.get_case(p.case)
+        assert case is not None
+        url = f"{self.base_url}/files/once/{issued.token}"
+        return Reply(card=pathway_cards.letter_link_card(case.summary, url, issued.expires_at, self.services.tz,
+                                                         self.services.partnership.protective_marking))
+
+    async def _family_letter(self, case: Case) -> web.StreamResponse:
+        s = self.services
+        body = family_letter(self.letter_template, await pathways.letter_values(s, case), reference=case.reference,
+                             version=case.version, marking=s.partnership.protective_marking,
+                             produced=f"{s.clock.now().astimezone(s.tz):%d %B %Y %H:%M}")
+        return web.Response(body=body, content_type=DOCX, headers={
+            "Content-Disposition": f'attachment; filename="{case.reference}-family-letter.docx"',
+            "Cache-Control": "no-store"})
+
     async def download(self, request: web.Request) -> web.StreamResponse:
         opened = await export.open_link(self.services, self.links, request.match_info["token"])
         if opened is None:
@@ -70,6 +92,8 @@ class CaseExports:
         case, link = opened
         if link.kind == export.RECORD:
             return await self._record(case)
+        if link.kind == export.FAMILY_LETTER:
+            return await self._family_letter(case)
         documents = {}
         if (record := await record_document(self.services, case)) is not None:
             documents[f"{case.reference}-rapid-review-record.docx"] = record
