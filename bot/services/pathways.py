@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from typing import Any
+from uuid import uuid4
 
 from pydantic import ValidationError
 
@@ -203,13 +204,16 @@ async def after_decision(ctx: ServiceContext, tx: Transaction, case_id: str, out
 
 
 def _message(case_id: str, what: str, stamp: datetime, **extra: Any) -> OutboxMessage:
-    return OutboxMessage(key=f"pathway:{case_id}:{what}:{stamp:%Y%m%dT%H%M%S%f}", kind=OutboxKind.PATHWAY_MESSAGE,
-                         case_id=case_id, payload={"what": what, **extra})
+    """A key of its own for each change (two changes in one clock tick are two messages); a retry of
+    the same row is still sent once."""
+    return OutboxMessage(key=f"pathway:{case_id}:{what}:{stamp:%Y%m%dT%H%M%S%f}:{uuid4().hex[:8]}",
+                         kind=OutboxKind.PATHWAY_MESSAGE, case_id=case_id, payload={"what": what, **extra})
 
 
 def _card_update(case_id: str, stamp: datetime) -> OutboxMessage:
-    return OutboxMessage(key=f"panel_card:{case_id}:pathway:{stamp:%Y%m%dT%H%M%S%f}", kind=OutboxKind.PANEL_CARD,
-                         case_id=case_id)
+    """The channel's case card brought up to date (rendered from the database when delivered)."""
+    return OutboxMessage(key=f"panel_card:{case_id}:pathway:{stamp:%Y%m%dT%H%M%S%f}:{uuid4().hex[:8]}",
+                         kind=OutboxKind.PANEL_CARD, case_id=case_id)
 
 
 async def _member(ctx: ServiceContext, aad_object_id: str | None, field_name: str) -> Person:
@@ -302,8 +306,8 @@ async def confirm_handover(ctx: ServiceContext, actor: Actor, reference: str, co
         await audit(ctx, actor, EventKind.HANDOVER_CONFIRMED, case_id=case.id, into=tx.cases,
                     detail={"process": handover.process.value, "confirmed_on": day.isoformat()})
         await deadlines.refresh_deadlines(ctx, case.id, tx)
-        await tx.outbox.enqueue([_card_update(case.id, now)], now)
-        await _maybe_close(ctx, tx, case.id, actor, now)
+        if not await _maybe_close(ctx, tx, case.id, actor, now):
+            await tx.outbox.enqueue([_card_update(case.id, now)], now)
     ctx.kick_outbox()
     return await view(ctx, await _case(ctx, reference))
 
@@ -330,7 +334,7 @@ async def _maybe_close(ctx: ServiceContext, tx: Transaction, case_id: str, actor
     if handover is not None and not handover.confirmed:
         return False
     why = "handover_confirmed" if handover is not None else "challenge_period_passed"
-    await tx.cases.move(case_id, CaseStatus.CLOSED, Mover.BOT, actor, now, detail={"why": why},
+    await tx.cases.move(case_id, CaseStatus.CLOSED, Mover.BOT, actor, now, detail={"because": why},
                         outbox=[_card_update(case_id, now)])
     return True
 
@@ -360,11 +364,14 @@ async def record_challenge(ctx: ServiceContext, actor: Actor, reference: str, *,
                              "to the partnership manager through the escalation process.")
     nfa = await _one(ctx, case.id, NFA)
     now = ctx.clock.now()
-    if not case.summary.status.is_open or nfa is None or now > datetime.fromisoformat(nfa["challenge_until"]):
-        raise PathwayRefused("The challenge period for this decision has ended and the case is closed. Raise it "
-                             "with the partnership manager through the escalation process.")
     if await _one(ctx, case.id, CHALLENGE) is not None:
-        raise PathwayRefused("A challenge is already recorded for this decision.")
+        raise PathwayRefused("A challenge is already recorded for this decision: it is with the partnership "
+                             "manager for the escalation process.")
+    if not case.summary.status.is_open or nfa is None or now > datetime.fromisoformat(nfa["challenge_until"]):
+        until = datetime.fromisoformat(nfa["challenge_until"]).astimezone(ctx.tz) if nfa else None
+        raise PathwayRefused("The challenge period for this decision ended"
+                             + (f" on {until:%a %d %b %Y} at {until:%H:%M}" if until else "")
+                             + ". Raise it with the partnership manager through the escalation process.")
     over = too_long(reason, cap("pathway.challenge"))
     if over is not None:
         raise PathwayRefused(over, "reason")
