@@ -269,6 +269,8 @@ async def record_handover(ctx: ServiceContext, actor: Actor, reference: str, *, 
         await audit(ctx, actor, EventKind.HANDOVER_RECORDED, case_id=case.id, into=tx.cases,
                     detail={"process": chosen.value, "owner": who.aad_object_id, "agencies": len(told)})
         await tx.outbox.enqueue(messages, now)
+        if not chosen.needs_confirming:  # no process takes it: nothing to confirm, the step is done
+            await tx.deadlines.set_anchor(case.id, Anchor.HANDOVER_CONFIRMED, now)
         await deadlines.refresh_deadlines(ctx, case.id, tx)
         if not chosen.needs_confirming:
             await _maybe_close(ctx, tx, case.id, actor, now)
@@ -333,7 +335,8 @@ async def _maybe_close(ctx: ServiceContext, tx: Transaction, case_id: str, actor
         return False
     if handover is not None and not handover.confirmed:
         return False
-    why = "handover_confirmed" if handover is not None else "challenge_period_passed"
+    why = ("handover_confirmed" if handover is not None and handover.process.needs_confirming
+           else "challenge_period_passed")
     await tx.cases.move(case_id, CaseStatus.CLOSED, Mover.BOT, actor, now, detail={"because": why},
                         outbox=[_card_update(case_id, now)])
     return True

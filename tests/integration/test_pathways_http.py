@@ -252,6 +252,22 @@ async def test_no_further_action_closes_when_the_challenge_period_passes(bot: Bo
     assert not await events(h, "decision_challenged")
 
 
+async def test_no_other_process_needs_no_confirming_and_closes_after_the_period_across_a_restart(
+        bot: BotHarness) -> None:
+    h = bot
+    await decide(h, "no_further_action")
+    await hand_over(h, "none", A.PAT)
+    assert await status(h) is CaseStatus.HANDED_OVER
+    assert (await rows(h))["handover_confirmed"].status == "done"  # nothing to confirm: no reminders for it
+    assert not cards_to(h, A.PAT, "pathway.confirm")
+    await h.restart()  # the closing is a row in the database, not a timer in memory
+    h.clock.set(london(2026, 12, 7, 17, 0))
+    await h.flush()
+    assert await status(h) is CaseStatus.CLOSED
+    [moved] = [e for e in await events(h, "case_moved") if e.detail["to"] == "closed"]
+    assert moved.detail["from"] == "handed_over" and moved.detail["because"] == "challenge_period_passed"
+
+
 async def test_a_challenge_within_the_period_keeps_the_case_open_for_the_escalation_process(bot: BotHarness) -> None:
     h = bot
     await decide(h, "no_further_action")
