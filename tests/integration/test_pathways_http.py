@@ -45,6 +45,12 @@ CANARIES = (CANARY_CHILD, CANARY_ADDRESS, "Zqxwv", "2017-02-03", "03/02/2017")
 EVERYONE = (A.PAT, A.CHRIS, A.LAURA, A.DAN, A.NINA, A.RILEY)
 
 
+OUTCOME = {"local_cspr": "yes", "national_review": "no",
+           "rationale": "Learning about information sharing between school, GP and social care.",
+           "participants": "Laura LocalAuthority, Dan Police, Nina Health, Chris Chair",
+           "quorum_local_authority": "true", "quorum_police": "true", "quorum_health": "true"}
+
+
 def london(year: int, month: int, day: int, hour: int = 9, minute: int = 5) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=LONDON)
 
@@ -434,6 +440,16 @@ async def test_an_agency_return_is_recorded_sealed_and_shown_in_the_chair_notes(
     [notes] = cards_to(h, A.CHRIS, "CONFIDENTIAL WHEN COMPLETED")
     assert marker in texts(notes) and "Agencies' information returns" in texts(notes)
     assert "Police — no return recorded yet" in texts(notes).replace("**", "")
+    # After the meeting's outcome the agencies asked are told it (West Midlands 4.7.2), with their contacts.
+    h.clock.set(record.end_at)
+    await h.flush()
+    [outcome_card] = cards_to(h, A.CHRIS, "meeting.outcome")
+    body = await press(h, A.CHRIS, outcome_card, "meeting.outcome", **OUTCOME)
+    assert body["statusCode"] == 200, body
+    await h.flush()
+    [notice] = cards_to(h, A.PAT, "tell the agencies the outcome")
+    assert "Police — DS Smith" in texts(notice) and "GP / primary care — Dr Jones" in texts(notice)
+    assert_no_identifiers(json.dumps(notice))
 
 
 @pytest.fixture
