@@ -295,6 +295,9 @@ async def confirm_handover(ctx: ServiceContext, actor: Actor, reference: str, co
                             "the hand-over.")
     if handover.confirmed_at is not None:
         raise PathwayRefused(f"The hand-over was already confirmed by {handover.confirmed_by}.")
+    if not case.summary.status.is_open or not handover.process.needs_confirming:
+        raise PathwayRefused("There is no hand-over to confirm: " + ("the case is closed." if not
+                             case.summary.status.is_open else "no other process takes this case."))
     today = ctx.clock.now().astimezone(ctx.tz).date()
     day = _date(confirmed_on, "confirmed_on", today) if confirmed_on else today
     if day < case.summary.incident_date:
