@@ -194,13 +194,18 @@ async def after_decision(ctx: ServiceContext, tx: Transaction, case_id: str, out
     due now (the closing row is enqueued here, due later)."""
     if outcome not in HANDED_OVER_PATHWAYS:
         return []
+    messages = [OutboxMessage(key=f"pathway:{case_id}:{TO_MANAGERS}", kind=OutboxKind.PATHWAY_MESSAGE,
+                              case_id=case_id, payload={"what": TO_MANAGERS})]
     if outcome is VoteChoice.NO_FURTHER_ACTION:
         until = challenge_end(ctx, now)
         await tx.deadlines.put_case_record(case_id, NFA, "", {"challenge_until": until.isoformat()}, now)
         await tx.outbox.enqueue([OutboxMessage(key=f"nfa_challenge_ends:{case_id}", kind=OutboxKind.NFA_CHALLENGE_ENDS,
                                                case_id=case_id)], until)
-    return [OutboxMessage(key=f"pathway:{case_id}:{TO_MANAGERS}", kind=OutboxKind.PATHWAY_MESSAGE, case_id=case_id,
-                          payload={"what": TO_MANAGERS})]
+        # The referrer's agency may challenge it: told so, and until when (status only).
+        messages.append(OutboxMessage(key=f"pathway:{case_id}:{TO_REFERRER}:decided",
+                                      kind=OutboxKind.PATHWAY_MESSAGE, case_id=case_id,
+                                      payload={"what": TO_REFERRER}))
+    return messages
 
 
 def _message(case_id: str, what: str, stamp: datetime, **extra: Any) -> OutboxMessage:

@@ -239,6 +239,9 @@ async def test_no_further_action_closes_when_the_challenge_period_passes(bot: Bo
     [prompt] = cards_to(h, A.PAT, "pathway.handover")
     assert "may be challenged" in texts(prompt).lower()
     assert "Mon 07 Dec 2026" in texts(prompt)  # 10 working days (partnership file default)
+    [told] = cards_to(h, A.RILEY, "challenge the decision")  # the referrer's agency may challenge it
+    assert "until Mon 07 Dec 2026: tell the partnership manager" in texts(told)
+    assert_no_identifiers(json.dumps(told))
     h.clock.set(london(2026, 12, 7, 16, 59))
     await h.flush()
     assert await status(h) is CaseStatus.DECIDED  # not yet: the period runs to the end of that day
