@@ -69,7 +69,7 @@ def _decision(view: PathwayView) -> str:
 def status_words(view: PathwayView, tz: ZoneInfo) -> str:
     """Where the case is, in words safe for the referrer and the agencies (no identifiers)."""
     s = view.case
-    words = f"The virtual panel's decision on {s.reference} ({s.pseudonym}): {_decision(view).lower()}."
+    words = f"The virtual panel's decision on {s.reference} ({s.pseudonym}) is: {_decision(view)}."
     if view.handover is not None:
         words += f" It has been handed to: {view.handover.process.title}."
     if view.closed:
@@ -193,7 +193,7 @@ def owner_card(view: PathwayView, tz: ZoneInfo) -> Element:
     return card([
         para("Hand-over", subtle=True, size="Small"),
         heading(f"{s.reference} · {s.pseudonym} is handed to you", size="Medium"),
-        para(f"The virtual panel decided: {escape_markdown(_decision(view).lower())}. The partnership manager has "
+        para(f"The virtual panel's decision: {escape_markdown(_decision(view))}. The partnership manager has "
              f"handed the case to **{escape_markdown(view.handover.process.title)}**, with you as its owner. Confirm "
              "once that process has taken the case: the case then closes."),
         _facts(view, tz),
