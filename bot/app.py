@@ -50,6 +50,7 @@ from bot.adapters.schema_check import migrate_if_behind
 from bot.adapters.teams_apps import GraphAppInstaller
 from bot.domain.meeting import MeetingSettings
 from bot.domain.partnership import PartnershipConfig
+from bot.domain.pathways import check_template
 from bot.domain.timeline import TimelineProfile
 from bot.services import deadlines, retention
 from bot.services.channels import seed_members_from_config
@@ -58,7 +59,7 @@ from bot.services.outbox import OutboxDispatcher
 from bot.services.ports import AppInstaller, ChannelMessageReader, Clock, MeetingProvider, Notifier
 from bot.services.sends import SendGuard
 from bot.services.signal import OutboxSignal
-from bot.settings import ConfigError, Settings, load_partnership
+from bot.settings import DEFAULT_FAMILY_LETTER, ConfigError, Settings, load_partnership
 from bot.teams.clock_actions import ClockActions
 from bot.teams.edge import MessagesEndpoint, method_not_allowed, on_turn_error
 from bot.teams.exports import CaseExports
@@ -188,6 +189,25 @@ def _profile(partnership: PartnershipConfig, partnership_file: Path) -> Timeline
         raise ConfigError(f"timeline profile: {error}") from error
 
 
+def family_letter_template(partnership: PartnershipConfig, partnership_file: Path) -> str:
+    """The partnership's family letter template (docs/pathways.md); a relative path is read next
+    to the partnership file, none means the shipped config/family_letter.txt. Start-up refuses
+    a missing file or an unknown placeholder, naming both."""
+    path = Path(partnership.family_letter_template) if partnership.family_letter_template else DEFAULT_FAMILY_LETTER
+    if not path.is_absolute():
+        path = partnership_file.parent / path
+    try:
+        template = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"family_letter_template: {path} cannot be read ({type(error).__name__}).") from error
+    try:
+        check_template("\n".join(line for line in template.splitlines() if not line.lstrip().startswith("#")
+                                 or line.lstrip().startswith("## ")))
+    except ValueError as error:
+        raise ConfigError(f"family_letter_template {path}: {error}") from error
+    return template
+
+
 def bootstrap(
     settings: Settings,
     *,
@@ -236,7 +256,8 @@ def bootstrap(
     training_clock = clock if isinstance(clock, TrainingClock) else None
     training = TrainingActions(services, state=training_state, clock=training_clock, outbox=outbox)
     exports = CaseExports(services, SqlFileLinkStore(Scope(db)), SqlCaseRecords(Scope(db)), base,
-                          OneDriveUploader(local_mode=settings.local_mode))
+                          OneDriveUploader(local_mode=settings.local_mode),
+                          letter_template=family_letter_template(partnership, Path(settings.partnership_file)))
     bot = RapidReviewBot(services, conversation_state, settings.app_id, PanelActions(services, notifier),
                          ClockActions(services), MeetingActions(services), exports,
                          RetentionActions(services, retention_store), training)

@@ -24,6 +24,7 @@ _HOST_NAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PARTNERSHIP_FILE = REPO_ROOT / "config" / "partnership.example.toml"
+DEFAULT_FAMILY_LETTER = REPO_ROOT / "config" / "family_letter.txt"  # the shipped family letter template
 
 
 class ConfigError(Exception):

@@ -43,6 +43,8 @@ PERSONAL_COMMANDS = [
     ("status", "Panel members, chairs and managers: open cases and their next deadline"),
     ("timeline RR-…", "Panel members, chairs and managers: every step of a case, done, pending or overdue"),
     ("show RR-…", "Panel members, chairs and managers: post a case's card again in the panel channel"),
+    ("pathway RR-…", "Panel members, chairs and managers: after the decision — the hand-over, who tells the "
+                     "family, a challenge to no further action"),
     ("export RR-…", "The data protection officer: every record of a case, as one file"),
     ("help", "This list"),
 ]

@@ -162,6 +162,8 @@ def _step_state(d: DeadlineRow, tz: ZoneInfo, today: date) -> str:
 
 
 def timeline_card(t: Timeline, tz: ZoneInfo) -> Element:
+    from cards import pathway_cards  # it builds on this module's "Mark done"
+
     s = t.case.summary
     body: list[Element] = [
         para("Timeline", subtle=True, size="Small"),
@@ -190,6 +192,8 @@ def timeline_card(t: Timeline, tz: ZoneInfo) -> Element:
             if r.returned_at is None:
                 body.append(action_set([execute(f"Mark {r.agency[:30]} returned", AGENCY_RETURNED, s.reference,
                                                 validate=False, agency_request=r.id)]))
+        # Appendix D's returns, each agency's on a card of its own (bot/services/pathways.py).
+        body.append(action_set([pathway_cards.agency_returns_action(s.reference)]))
     elif t.agencies_to_ask is not None:
         body += [subheading("Agencies' information"),
                  para("No information requests to agencies are recorded yet. Record which agencies you have asked:",
@@ -198,6 +202,8 @@ def timeline_card(t: Timeline, tz: ZoneInfo) -> Element:
                  action_set([{"type": "Action.ShowCard", "title": "Record agency requests", "card": {
                      "type": "AdaptiveCard", "body": agency_inputs(s, t.agencies_to_ask),
                      "actions": [execute("Record requests", AGENCIES_RECORD, s.reference, style="positive")]}}])]
+    if s.status is not CaseStatus.REFERRED:  # after the decision: the hand-over, the family, a challenge
+        body.append(action_set([pathway_cards.show_pathway_action(s.reference)]))
     return fit(card(body))  # many agencies with long contacts: shortened for display only
 
 

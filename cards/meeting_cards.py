@@ -3,6 +3,7 @@ Process (2019), Appendices E and F; SSCP Rapid Review Panel Agenda template)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -10,6 +11,8 @@ from bot.domain.case import Case, CaseSummary
 from bot.domain.limits import cap, within
 from bot.domain.meeting import MANUAL_BOOKING_ACTION, MeetingOutcome
 from bot.domain.partnership import DEFAULT_PROTECTIVE_MARKING, Partner
+from bot.domain.pathways import AGENCY_RETURN_TITLES
+from bot.services.pathways import ReturnShown
 from bot.services.ports import DeadlineRow, MeetingRecord
 from cards.budget import fit
 from cards.common import (
@@ -47,7 +50,9 @@ OUTCOME_INPUTS = frozenset({"local_cspr", "national_review", "rationale", "immed
                             "quorum_police", "quorum_health"})
 TEXT_INPUTS = frozenset({"rationale", "immediate_actions", "learning", "agencies_involved", "agencies_absent",
                          "participants"})
+GUESTS = "meeting.guests"  # agency practitioners and managers invited (bot/services/pathways.py)
 VERBS = verbs(
+    Verb(GUESTS, frozenset({"guests"})),
     Verb(PICK, frozenset({"start"})),
     Verb(CHOOSE, frozenset({"date", "time"})),
     Verb(RETRY),
@@ -98,7 +103,24 @@ def _attendees_by_partner(meeting: MeetingRecord) -> list[tuple[str, str]]:
         rows.append((partner.title, ", ".join(names) or "nobody listed"))
     chairs = [person(a.get("name")) for a in meeting.attendees if a.get("role") == "chair"]
     rows.append(("Chair", ", ".join(chairs) or "nobody listed"))
+    guests = [person(a.get("name")) for a in meeting.attendees if a.get("guest")]
+    if guests:
+        rows.append(("Invited from agencies", ", ".join(guests)))
     return rows
+
+
+def guests_form(case: CaseSummary) -> Element:
+    """Stockport Rapid Review Process (2019): the panel "may wish to invite managers and
+    practitioners involved with the case to the first part of the panel"."""
+    return {"type": "Action.ShowCard", "title": "Invite practitioners", "card": {
+        "type": "AdaptiveCard", "body": [
+            para("Agency practitioners and managers who know the family, for the first part of the meeting (they "
+                 "leave before the discussion of threshold and next steps). One a line: name and work e-mail.",
+                 size="Small"),
+            {"type": "Input.Text", "id": "guests", "isMultiline": True, "isRequired": True,
+             "maxLength": cap("meeting.guests"), "label": "People to invite",
+             "placeholder": "Sam Social Worker <sam.worker@example.org>", "errorMessage": "Give at least one."},
+        ], "actions": [execute("Invite", GUESTS, case.reference, style="positive")]}}
 
 
 def meeting_card(case: CaseSummary, meeting: MeetingRecord, papers: DeadlineRow | None, tz: ZoneInfo,
@@ -133,6 +155,7 @@ def meeting_card(case: CaseSummary, meeting: MeetingRecord, papers: DeadlineRow 
             {"type": "Input.Time", "id": "time", "label": "Start time", "isRequired": True,
              "errorMessage": "Choose a time."},
         ], "actions": [execute("Move the meeting", CHOOSE, case.reference, style="positive")]}})
+    actions.append(guests_form(case))
     actions.append(execute("Cancel meeting", CANCEL, case.reference, validate=False, secondary=True))
     return card(body, actions=actions)
 
@@ -196,7 +219,7 @@ def booking_failed_card(case: CaseSummary) -> Element:
 
 
 def chair_notes_card(case: Case, meeting: MeetingRecord, tz: ZoneInfo,
-                     marking: str = DEFAULT_PROTECTIVE_MARKING) -> Element:
+                     marking: str = DEFAULT_PROTECTIVE_MARKING, returns: Sequence[ReturnShown] = ()) -> Element:
     """Agenda (Stockport Rapid Review Process (2019), Appendix E; SSCP Rapid Review Panel
     Agenda template) and chair's notes (Stockport, Appendix F), filled with the case's facts.
     Personal chat, to the chair only: identifiers may appear."""
@@ -223,10 +246,24 @@ def chair_notes_card(case: Case, meeting: MeetingRecord, tz: ZoneInfo,
         para("Institutional setting (4.7): " + r.incident.institutional_setting.value, size="Small"),
         para("**5 Conclusion**: whether a review is proposed locally or nationally, and why.", size="Small"),
         para("To write in them, save these notes as a Word document in your OneDrive (or get a one-time link)."),
+        *_returns(returns),
         marking_footer(marking),
     ]
     return fit(card(body, actions=[execute("Save as a Word document to my OneDrive", NOTES_FILE, s.reference),
                                    execute(RECORD_LINK_TITLE, NOTES_LINK, s.reference)]))
+
+
+def _returns(returns: Sequence[ReturnShown]) -> list[Element]:
+    """Each agency's information return (Stockport Rapid Review Process (2019), Appendix D)."""
+    if not returns:
+        return []
+    shown: list[Element] = [subheading("Agencies' information returns (Appendix D)")]
+    for r in returns:
+        shown.append(para(f"**{escape_markdown(r.agency)}**" + ("" if r.answers else " — no return recorded yet")))
+        for name, text in r.answers.items():
+            if text:
+                shown += [para(AGENCY_RETURN_TITLES[name], size="Small", weight="Bolder"), literal(text)]
+    return shown
 
 
 def outcome_card(case: CaseSummary, *, error: str | None = None, field: str | None = None,

@@ -179,3 +179,50 @@ def chair_notes(case: Case, *, meeting_start: datetime, meeting_end: datetime, t
     buffer = io.BytesIO()
     doc.save(buffer)
     return buffer.getvalue()
+
+
+def letter_paragraphs(template: str) -> list[tuple[str, str]]:
+    """The template as (kind, text) blocks: "heading" for a "## " line, "para" otherwise; "#"
+    comment lines are dropped and a blank line ends a paragraph."""
+    blocks: list[tuple[str, str]] = []
+    lines: list[str] = []
+
+    def flush() -> None:
+        if lines:
+            blocks.append(("para", " ".join(lines)))
+            lines.clear()
+
+    for raw in template.splitlines():
+        line = raw.strip()
+        if line.startswith("## "):
+            flush()
+            blocks.append(("heading", line[3:].strip()))
+        elif line.startswith("#"):
+            continue
+        elif not line:
+            flush()
+        else:
+            lines.append(line)
+    flush()
+    return blocks
+
+
+def family_letter(template: str, values: dict[str, str], *, reference: str, version: int, marking: str,
+                  produced: str) -> bytes:
+    """The decision letter to the family, from the partnership's template (docs/pathways.md):
+    each placeholder filled from the case, the protective marking in header and footer."""
+    from docx import Document  # lazy: only for a download
+
+    from bot.domain.pathways import fill
+
+    doc = Document()
+    _mark_pages(doc, marking, reference, version, produced)
+    for kind, text in letter_paragraphs(template):
+        filled = " ".join(fill(text, values).split())
+        if kind == "heading":
+            doc.add_heading(filled, level=1)
+        else:
+            doc.add_paragraph(filled)
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    return buffer.getvalue()

@@ -63,6 +63,8 @@ class OfflineMeetingProvider:
 
     async def scrub_event(self, event_id: str, subject: str, body_html: str) -> None:
         return None  # no calendar event exists: the chair's .ics link stops working with the case
+    async def set_attendees(self, event_id: str, attendees: Sequence[Attendee]) -> None:
+        return None  # nothing is in anyone's calendar: the .ics invitation lists them
 
 
 def _graph_time(moment: datetime) -> dict[str, str]:
@@ -209,6 +211,12 @@ class GraphMeetingProvider:
     async def move_event(self, event_id: str, start: datetime, end: datetime) -> None:
         await self._call("PATCH", f"/users/{self._organiser}/events/{event_id}",
                          {"start": _graph_time(start), "end": _graph_time(end)})
+
+    async def set_attendees(self, event_id: str, attendees: Sequence[Attendee]) -> None:
+        """PATCH replaces the attendee list, so it is sent whole; Outlook sends the new ones the invitation."""
+        await self._call("PATCH", f"/users/{self._organiser}/events/{event_id}",
+                         {"attendees": [{"emailAddress": {"address": a.email, "name": a.name}, "type": "required"}
+                                        for a in attendees]})
 
     async def cancel_event(self, event_id: str, comment: str) -> None:
         await self._call("POST", f"/users/{self._organiser}/events/{event_id}/cancel", {"comment": comment})

@@ -79,6 +79,14 @@ class EventKind(StrEnum):
     SEND_ADOPTED = "send_adopted"  # found in the channel through Graph: recorded as sent, not posted again
     SEND_RESENT = "send_resent"  # could not be checked: sent once more, saying it may be a second copy
     SEND_GIVEN_UP = "send_given_up"  # the one re-send was itself in doubt: never a third copy
+    # after the panel (bot/services/pathways.py): ids, processes and actors only, never text
+    HANDOVER_RECORDED = "handover_recorded"  # the process and owner a decision is handed to
+    HANDOVER_CONFIRMED = "handover_confirmed"  # the owner confirmed the process has the case
+    DECISION_CHALLENGED = "decision_challenged"  # a "no further action" decision was challenged
+    FAMILY_STEP_AGREED = "family_step_agreed"  # who tells the family, by when
+    AGENCIES_TOLD = "agencies_told"  # the agencies were told the outcome (West Midlands procedures, 4.7.2)
+    AGENCY_RETURN_RECORDED = "agency_return_recorded"  # an agency's information return (Appendix D)
+    MEETING_GUESTS_INVITED = "meeting_guests_invited"  # practitioners or managers invited to the meeting
 
 
 class Event(BaseModel):

@@ -97,6 +97,7 @@ MOVES: tuple[Move, ...] = (
     _move(S.REVIEW_COMMISSIONED, S.CLOSED, "the review was published", M.MANAGER, M.CHAIR),
     _move(S.DECIDED, S.HANDED_OVER, "the case was handed to the process the panel chose", M.MANAGER),
     _move(S.HANDED_OVER, S.CLOSED, "the hand-over was confirmed", M.MANAGER, M.BOT),
+    _move(S.DECIDED, S.CLOSED, "no further action: the challenge period passed unchallenged", M.BOT),
 )
 _BY_ENDS = {(m.source, m.target): m for m in MOVES}
 

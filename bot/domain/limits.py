@@ -90,6 +90,11 @@ FIELD_CAPS: MappingProxyType[str, int] = MappingProxyType({
     "agencies.agency": NAME,
     "agencies.contacts": TEXT,
     "agencies.contact": LINE,
+    # after the panel: a challenge to "no further action", an agency's information return,
+    # the practitioners invited to the meeting (bot/domain/pathways.py, bot/services/pathways.py)
+    "pathway.challenge": TEXT,
+    "agency_return.text": TEXT,
+    "meeting.guests": TEXT,
     # names Teams gives us, wherever they are shown or stored
     "person.display_name": NAME,
     # the data protection officer's reason for erasing a case on request (bot/services/retention.py)

@@ -35,6 +35,9 @@ class OutboxKind(StrEnum):
     RETENTION_LIST = "retention_list"  # the data protection officer's list of cases past their period
     ERASURE_TOMBSTONE = "erasure_tombstone"  # one of the bot's messages about an erased case replaced
     ERASURE_MEETING = "erasure_meeting"  # an erased case's Graph meeting cancelled or its text scrubbed
+    # after the panel (bot/services/pathways.py)
+    PATHWAY_MESSAGE = "pathway_message"  # a card to a person: hand-over, family, agencies, challenge (payload)
+    NFA_CHALLENGE_ENDS = "nfa_challenge_ends"  # the challenge period ran out: close unless challenged (not a message)
 
 WAITING_FOR_PERSON = "waiting_person"  # a row parked until its one recipient can be reached again
 

@@ -137,6 +137,12 @@ class PartnershipConfig(BaseModel):
     agencies: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]] = Field(
         default_factory=lambda: list(DEFAULT_AGENCIES)
     )
+    # "No further action" may be challenged through the escalation process (Stockport Rapid Review
+    # Process (2019), 'No Further Action'); no source gives a period, so this is local policy.
+    nfa_challenge_working_days: int = Field(default=10, ge=1, le=60)
+    # The decision letter to the family (a text template with {placeholders}, docs/pathways.md);
+    # a relative path is read next to the partnership file; empty: config/family_letter.txt.
+    family_letter_template: str | None = None
     panel: PanelConfig = Field(default_factory=PanelConfig)
     chairs: list[Person] = Field(default_factory=list)
     partnership_managers: list[Person] = Field(default_factory=list)

@@ -60,6 +60,9 @@ class Anchor(StrEnum):
     COMMENTS_RECEIVED = "comments_received"  # comments on the draft outcome report came back
     REPORT_SUBMITTED = "report_submitted"  # the rapid review went to the National Panel
     REVIEW_COMMISSIONED = "review_commissioned"  # decision to undertake a local CSPR
+    HANDOVER_CONFIRMED = "handover_confirmed"  # the process the panel chose has taken the case
+    FAMILY_TELL_BY = "family_tell_by"  # the date agreed for telling the family (the step is due that day)
+    FAMILY_TOLD = "family_told"  # the family was told of the outcome
 
     @property
     def description(self) -> str:
@@ -79,12 +82,17 @@ _ANCHOR_DESCRIPTIONS = {
     Anchor.COMMENTS_RECEIVED: "comments on the draft being received",
     Anchor.REPORT_SUBMITTED: "the report going to the National Panel",
     Anchor.REVIEW_COMMISSIONED: "the decision to undertake a local review",
+    Anchor.HANDOVER_CONFIRMED: "the hand-over being confirmed",
+    Anchor.FAMILY_TELL_BY: "the date agreed for telling the family",
+    Anchor.FAMILY_TOLD: "the family being told",
 }
 
 # Anchors that exist only because someone marked a step done and gave the date
 # (docs/architecture.md, Statutory clock: a step marked done with the date it happened). A profile that counts from one
 # of these must contain the step that records it, or its deadlines would stay pending forever.
 STEP_RECORDED_ANCHORS = frozenset({Anchor.NATIONAL_PANEL_NOTIFIED, Anchor.REQUESTS_SENT})
+# Anchors a person sets on a card (bot/services/pathways.py), not by marking a step done.
+AGREED_ANCHORS = frozenset({Anchor.FAMILY_TELL_BY})
 
 
 class Owner(StrEnum):
@@ -97,6 +105,8 @@ class Owner(StrEnum):
     PANEL = "panel"
     PARTNERSHIP_MANAGER = "partnership_manager"
     CHILD_DEATH_TEAM = "child_death_team"
+    HANDOVER_OWNER = "handover_owner"  # the person the panel's decision was handed to (bot/services/pathways.py)
+    FAMILY_CONTACT = "family_contact"  # the person agreed to tell the family (bot/services/pathways.py)
 
 
 class Pathway(StrEnum):

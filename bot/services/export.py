@@ -18,12 +18,16 @@ from bot.domain.case import Actor, Case
 from bot.domain.events import EventKind
 from bot.services.audit import audit
 from bot.services.context import ServiceContext
+from bot.services.pathways import family_teller
 from bot.services.ports import FileLink, FileLinkStore
 from bot.services.refusals import NotAuthorised, Refused
 
 EXPORT = "case_export"
 RECORD = "rapid_review_record"
 CHAIR_NOTES = "chair_notes"
+FAMILY_LETTER = "family_letter"
+NOT_THE_TELLER = ("The family letter goes to the person agreed to tell the family. Ask the chair or the partnership "
+                  "manager who that is.")
 LINK_MINUTES = 10
 NOT_A_RECIPIENT = "The record goes to the chair and the partnership managers. Ask one of them for it."
 NO_RECORD_YET = "The record is ready once the meeting's outcome has been recorded."
@@ -95,6 +99,19 @@ async def request_export(ctx: ServiceContext, links: FileLinkStore, actor: Actor
 async def request_record(ctx: ServiceContext, links: FileLinkStore, actor: Actor, reference: str) -> IssuedLink:
     """A one-time link to the rapid review record, for a chair or a partnership manager."""
     return await _issue(ctx, links, actor, await record_for(ctx, actor, reference), RECORD)
+
+
+async def request_family_letter(ctx: ServiceContext, links: FileLinkStore, actor: Actor, reference: str
+                                ) -> IssuedLink:
+    """The decision letter to the family, for the one person agreed to tell the family
+    (bot/services/pathways.py): it names the child, so nobody else gets a link."""
+    case = await ctx.cases.get_case(reference)
+    step = await family_teller(ctx, case) if case is not None else None
+    if case is None or step is None or step.teller_aad_id != actor.aad_object_id:
+        await audit(ctx, actor, EventKind.ACCESS_DENIED, case_id=case.id if case else None,
+                    detail={"action": "family_letter_link"})
+        raise NotAuthorised(NOT_THE_TELLER)
+    return await _issue(ctx, links, actor, case, FAMILY_LETTER)
 
 
 async def _issue(ctx: ServiceContext, links: FileLinkStore, actor: Actor, case: Case, kind: str) -> IssuedLink:

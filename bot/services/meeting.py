@@ -26,7 +26,7 @@ from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Role
 from bot.domain.redaction import redact
 from bot.domain.timeline import Anchor
-from bot.services import deadlines
+from bot.services import deadlines, pathways
 from bot.services.audit import audit
 from bot.services.context import ServiceContext
 from bot.services.ports import Attendee, MeetingError, MeetingRecord, OutboxMessage, Transaction
@@ -49,13 +49,17 @@ class RetryLater(Exception):
 # ---- who and when ------------------------------------------------------------------------------
 
 
-async def attendees(ctx: ServiceContext) -> list[Attendee]:
+async def attendees(ctx: ServiceContext, case_id: str | None = None) -> list[Attendee]:
     """The panel members of each statutory partner and the chairs (quorum needs one of
-    each partner; all are invited)."""
+    each partner; all are invited), then, for a case, the agency practitioners and managers
+    the chair invited (bot/services/pathways.py)."""
     people: dict[str, Attendee] = {}
     for m in await ctx.roster.members():
         if m.role in (Role.PANEL, Role.CHAIR) and m.upn:
             people.setdefault(m.upn.lower(), Attendee(m.name, m.upn.lower(), m.partner, m.role))
+    if case_id is not None:
+        for guest in await pathways.guests(ctx, case_id):
+            people.setdefault(guest.email, guest)
     return list(people.values())
 
 
@@ -93,7 +97,7 @@ async def book(ctx: ServiceContext, case_id: str, *, at: datetime | None = None)
     if existing is not None and existing.status in ("booked", "held", "cancelled") and at is None:
         return existing
     record = await _booking_record(ctx, case_id, existing)
-    people = await attendees(ctx)
+    people = await attendees(ctx, case_id)
     earliest, latest = await window(ctx, case)
     try:
         slot = Slot(at, at + ctx.meeting_settings.length) if at else await _find(ctx, record, people, earliest,
@@ -113,8 +117,9 @@ async def _booking_record(ctx: ServiceContext, case_id: str, existing: MeetingRe
                          transaction_id=transaction_id(case_id, attempt),
                          provider="offline" if ctx.meetings.offline else "graph",
                          attendees=[{"name": a.name, "email": a.email, "partner": a.partner.value if a.partner
-                                     else None, "role": a.role.value if a.role else None}
-                                    for a in await attendees(ctx)])
+                                     else None, "role": a.role.value if a.role else None,
+                                     **({"guest": True} if a.partner is None and a.role is None else {})}
+                                    for a in await attendees(ctx, case_id)])
 
 
 async def _booking_failed(ctx: ServiceContext, record: MeetingRecord, message: str,
@@ -443,6 +448,7 @@ async def record_outcome(ctx: ServiceContext, actor: Actor, reference: str, answ
             OutboxMessage(key=f"outcome_summary:{case.id}", kind=OutboxKind.OUTCOME_SUMMARY, case_id=case.id),
             OutboxMessage(key=f"outcome_referrer:{case.id}", kind=OutboxKind.OUTCOME_REFERRER, case_id=case.id),
             OutboxMessage(key=f"record_links:{case.id}", kind=OutboxKind.RECORD_LINKS, case_id=case.id),
+            pathways.agencies_notice_message(case.id, now),  # West Midlands procedures, 4.7.2
         ])
         await audit(ctx, actor, EventKind.MEETING_OUTCOME_RECORDED, case_id=case.id, into=tx.cases,
                     detail={"choice": outcome.choice.value, "local_cspr": outcome.local_cspr.value,

@@ -19,7 +19,7 @@ from typing import Any
 from bot.domain.events import EventKind
 from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Role
-from bot.services import deadlines, meeting, recipients
+from bot.services import deadlines, meeting, pathways, recipients
 from bot.services.audit import audit
 from bot.services.channels import WAITING_FOR_CHANNEL
 from bot.services.context import ServiceContext
@@ -130,6 +130,8 @@ class OutboxDispatcher:
             OutboxKind.BOOKING_FAILED: self._meeting_message,
             OutboxKind.FILE_CONSENT: self._file_consent,
             **self._more_kinds,
+            OutboxKind.PATHWAY_MESSAGE: self._pathway_message,
+            OutboxKind.NFA_CHALLENGE_ENDS: self._challenge_period_ended,
         }
         handler = handlers.get(item.kind)
         if handler is None:
@@ -424,3 +426,25 @@ class OutboxDispatcher:
         to = str(item.payload["to"])
         return await recipients.deliver(self.ctx, item, to, lambda: self.ctx.notifier.send_file_consent(
             to, item.payload))
+    async def _pathway_message(self, item: OutboxItem) -> bool:
+        """After the decision (bot/services/pathways.py): each card rendered as the case is
+        when it is delivered, to each of its people in their own row."""
+        assert item.case_id is not None
+        case = await self.ctx.cases.get_case_by_id(item.case_id)
+        what = str(item.payload.get("what", ""))
+        if case is None:
+            return True
+        to = recipients.addressed_to(item)
+        if to is None:
+            await recipients.split(self.ctx, item, await pathways.recipients_of(self.ctx, what, case))
+            return True
+        message = await pathways.message_for(self.ctx, what, case)
+        if message is None:
+            return True
+        return await recipients.deliver(self.ctx, item, to,
+                                        lambda: self.ctx.notifier.send_pathway_message(to, message))
+
+    async def _challenge_period_ended(self, item: OutboxItem) -> bool:
+        if item.case_id is not None:
+            await pathways.challenge_period_ended(self.ctx, item.case_id)
+        return True

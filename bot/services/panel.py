@@ -21,6 +21,7 @@ from bot.domain.redaction import redact
 from bot.domain.text import clean_text
 from bot.domain.timeline import Anchor, step_due
 from bot.domain.votes import BallotError, Decision, Vote, VoteChoice, ballot, decide, disagreement, partner_for
+from bot.services import pathways
 from bot.services.audit import audit
 from bot.services.context import ServiceContext
 from bot.services.deadlines import case_anchor_dates
@@ -289,6 +290,7 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
             await tx.deadlines.set_anchor(locked.id, Anchor.PANEL_DECISION, now)
             messages.append(OutboxMessage(key=f"refresh:{locked.id}:decided", kind=OutboxKind.REFRESH_DEADLINES,
                                           case_id=locked.id))
+            messages += await pathways.after_decision(ctx, tx, locked.id, decision.outcome, now)
             if decision.outcome is VoteChoice.RAPID_REVIEW:
                 messages.append(OutboxMessage(key=f"agency_prompt:{locked.id}", kind=OutboxKind.AGENCY_PROMPT,
                                               case_id=locked.id))

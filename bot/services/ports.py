@@ -19,6 +19,7 @@ from bot.domain.votes import Decision, Vote
 
 if TYPE_CHECKING:  # the views are built by the use cases, which themselves use these ports
     from bot.services.panel import PanelView
+    from bot.services.pathways import PathwayMessage
     from bot.services.reminder_view import ReminderView
 
 
@@ -328,6 +329,10 @@ class Notifier(Protocol):
     async def send_meeting_message(self, kind: str, case: Case, record: MeetingRecord, channel: Address | None,
                                    recipients: list[str], payload: dict[str, Any]) -> bool: ...
     async def notify_person(self, aad_object_id: str, notice: str, detail: dict[str, Any]) -> bool: ...
+    async def send_pathway_message(self, aad_object_id: str, message: PathwayMessage) -> bool:
+        """A card after the decision (bot/services/pathways.py) to one person's personal chat."""
+        ...
+
     async def send_to_person(self, aad_object_id: str, card: dict[str, Any]) -> bool: ...
     async def send_file_consent(self, aad_object_id: str, offer: dict[str, Any]) -> bool:
         """Teams' file consent card for one file (`offer`: name, size, what, the one-time id),
@@ -407,6 +412,10 @@ class DeadlineStore(Protocol):
                                   at: datetime) -> int: ...
     async def agency_requests(self, case_id: str) -> list[AgencyRequest]: ...
     async def mark_agency_returned(self, case_id: str, request_id: int, at: datetime, name: str) -> bool: ...
+    # What a case gathers after the decision (bot/services/pathways.py), sealed at rest.
+    async def case_records(self, case_id: str, kind: str) -> dict[str, dict[str, Any]]: ...
+    async def put_case_record(self, case_id: str, kind: str, key: str, data: dict[str, Any],
+                              at: datetime) -> None: ...
 
 
 # ---- the rapid review meeting -------------------------------------------------------------------
@@ -452,6 +461,8 @@ class MeetingProvider(Protocol):
     async def cancel_event(self, event_id: str, comment: str) -> None: ...
     async def scrub_event(self, event_id: str, subject: str, body_html: str) -> None:
         """Replace the event's subject and description (an erased case's meeting)."""
+    async def set_attendees(self, event_id: str, attendees: Sequence[Attendee]) -> None:
+        """Replace the event's attendees with `attendees` (every one of them: Graph replaces the list)."""
         ...
 
 

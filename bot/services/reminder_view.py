@@ -22,7 +22,12 @@ OWNER_ROLES: dict[str, tuple[Role, ...]] = {
     Owner.AGENCIES.value: (Role.MANAGER,),
     Owner.PANEL.value: (Role.PANEL,),
     Owner.CHILD_DEATH_TEAM.value: (Role.MANAGER,),
+    Owner.HANDOVER_OWNER.value: (Role.MANAGER,),  # until a hand-over names its owner
+    Owner.FAMILY_CONTACT.value: (Role.CHAIR,),  # until someone is agreed to tell the family
 }
+# Steps owned by one named person (bot/services/pathways.py): the record kind and its id field.
+NAMED_OWNERS = {Owner.HANDOVER_OWNER.value: ("handover", "owner_aad_id", "owner_name"),
+                Owner.FAMILY_CONTACT.value: ("family", "teller_aad_id", "teller_name")}
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,13 @@ async def reminder_view(ctx: ServiceContext, case: Case, row: DeadlineRow, kind:
     if row.step_id == "panel_vote" and ctx.panel is not None:  # only the partners that have not voted
         votes = (await ctx.panel.panel_state(case.id)).votes
         chosen = [m for m in chosen if m.partner not in votes]
+    named = NAMED_OWNERS.get(row.owner)
+    if named is not None:
+        record = (await ctx.deadlines.case_records(case.id, named[0])).get("")
+        if record and record.get(named[1]):
+            chosen = [m for m in members if m.aad_object_id == record[named[1]]] or [
+                MemberRecord(role=Role.MANAGER, name=str(record.get(named[2]) or "owner"),
+                             aad_object_id=str(record[named[1]]))]
     reminder_kind = ReminderKind(kind)
     if reminder_kind is ReminderKind.OVERDUE:  # escalation: the chair is told too
         chosen += [m for m in members if m.role is Role.CHAIR]

@@ -9,12 +9,15 @@ from bot.domain.case import Actor, parse_reference
 from bot.services import deadlines
 from bot.services.context import ServiceContext
 from bot.services.refusals import ClockRefused, NotAuthorised, Refused
+from bot.teams.pathway_actions import PathwayActions
 from bot.teams.replies import Reply
 from bot.teams.routes import Pressed
 from cards import clock_cards
 
 
-class ClockActions:
+class ClockActions(PathwayActions):
+    """The clock's presses, and those after the decision (bot/teams/pathway_actions.py)."""
+
     def __init__(self, services: ServiceContext) -> None:
         self.services = services
 
@@ -51,7 +54,9 @@ class ClockActions:
     # ---- typed commands ---------------------------------------------------------------------------
 
     async def command(self, actor: Actor, text: str) -> Reply | None:
-        """`status` and `timeline RR-…`, in personal chat or the channel; None if neither."""
+        """`status`, `timeline RR-…` and `pathway RR-…`, in personal chat or the channel; None if none."""
+        if (answer := await self.pathway_command(actor, text)) is not None:
+            return answer
         try:
             if text in ("status", "open cases"):
                 lines, total = await deadlines.status(self.services, actor)

@@ -19,9 +19,10 @@ from botbuilder.schema import Activity, ActivityTypes, Attachment
 from botframework.connector.models import InvokeResponse
 
 from bot.adapters.case_package import case_package
+from bot.adapters.documents import family_letter
 from bot.domain.case import Actor, Case, parse_reference
 from bot.domain.meeting import MeetingOutcome
-from bot.services import delivery, export
+from bot.services import delivery, export, pathways
 from bot.services.context import ServiceContext
 from bot.services.ports import CaseFile, CaseRecords, FileLinkStore
 from bot.services.refusals import NotAuthorised, Refused
@@ -30,7 +31,7 @@ from bot.teams.files import DOCX, chair_notes_document, invitation, record_docum
 from bot.teams.places import where_of
 from bot.teams.replies import Reply
 from bot.teams.routes import Pressed
-from cards import chat, file_cards, meeting_cards
+from cards import chat, file_cards, meeting_cards, pathway_cards
 from cards.common import CONTENT_TYPE
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,9 @@ def _personal_only(p: Pressed) -> None:
 
 class CaseExports:
     def __init__(self, services: ServiceContext, links: FileLinkStore, records: CaseRecords, base_url: str,
-                 uploader: OneDriveUploader | None = None) -> None:
+                 uploader: OneDriveUploader | None = None, letter_template: str = "") -> None:
         self.services = services
+        self.letter_template = letter_template  # the partnership's family letter (bot/app.py reads it)
         self.links = links
         self.records = records
         self.base_url = base_url.rstrip("/")
@@ -137,6 +139,16 @@ class CaseExports:
         return Reply(card=file_cards.link_card(issued.reference, export.CHAIR_NOTES, url, issued.expires_at,
                                                self.services.tz, meeting_cards.NOTES_LINK, self.marking))
 
+    async def family_letter_link(self, p: Pressed) -> Reply:
+        """"Download the family letter" on the teller's card: a one-time link of their own.
+        (Delivering it as a file instead of a link would change this one function.)"""
+        issued = await export.request_family_letter(self.services, self.links, p.actor, p.case)
+        case = await self.services.cases.get_case(p.case)
+        assert case is not None
+        url = f"{self.base_url}/files/once/{issued.token}"
+        return Reply(card=pathway_cards.letter_link_card(case.summary, url, issued.expires_at, self.services.tz,
+                                                         self.marking))
+
     # ---- the files (bot.services.ports.CaseFiles) ------------------------------------------
 
     async def make(self, case: Case, kind: str, for_person: str) -> CaseFile | None:
@@ -146,6 +158,11 @@ class CaseExports:
         if kind == export.CHAIR_NOTES:
             body = await chair_notes_document(self.services, case)
             return CaseFile(f"{case.reference}-chair-notes.docx", body, DOCX) if body is not None else None
+        if kind == export.FAMILY_LETTER:
+            body = family_letter(self.letter_template, await pathways.letter_values(self.services, case),
+                                 reference=case.reference, version=case.version, marking=self.marking,
+                                 produced=f"{self.services.clock.now().astimezone(self.services.tz):%d %B %Y %H:%M}")
+            return CaseFile(f"{case.reference}-family-letter.docx", body, DOCX)
         if kind != export.EXPORT:
             return None
         documents = {}

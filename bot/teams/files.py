@@ -31,7 +31,7 @@ async def invitation(services: ServiceContext, case: Case) -> bytes | None:
         f"({case.summary.pseudonym})", description=meeting.agenda_html(case).replace("<li>", "\n- ")
         .replace("</li>", "").replace("<ol>", "").replace("</ol>", "").replace("<p>", "").replace("</p>", "\n"),
         start=record.start_at, end=record.end_at, organiser_name=services.partnership.name,
-        attendees=await meeting.attendees(services), stamp=services.clock.now(),
+        attendees=await meeting.attendees(services, case.id), stamp=services.clock.now(),
         marking=services.partnership.protective_marking)
 
 

@@ -51,7 +51,8 @@ log = logging.getLogger(__name__)
 
 MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
 # Typed commands that name one case, and the action their refusal is audited as.
-CASE_COMMANDS = {"notification summary": "notification_summary", "timeline": "timeline", SHOW: "show_card"}
+CASE_COMMANDS = {"notification summary": "notification_summary", "timeline": "timeline", SHOW: "show_card",
+                 "pathway": "pathway"}
 PENDING_ANSWER = "rr.pending_answer"  # a message turn's answer, sent once its state is saved
 BIND_PHRASES = ("use this channel for the panel", "use this channel", "set panel channel")
 

@@ -6,7 +6,7 @@ Each press handler is one row of bot/teams/routes.py; refusals are answered ther
 
 from __future__ import annotations
 
-from bot.services import meeting
+from bot.services import meeting, pathways
 from bot.services.context import ServiceContext
 from bot.services.ports import MeetingRecord
 from bot.services.refusals import Refused
@@ -31,6 +31,13 @@ class MeetingActions:
         record = await meeting.choose_time(self.services, p.actor, p.case, start_iso=None,
                                            day=p.press.inputs.get("date"), clock=p.press.inputs.get("time"))
         return self._booked(p.case, record)
+
+    async def invite_guests(self, p: Pressed) -> Reply:
+        """Invite practitioners: the meeting card again, with them listed."""
+        record = await pathways.invite_guests(self.services, p.actor, p.case, p.press.inputs.get("guests"))
+        case = await self.services.cases.get_case(p.case)
+        assert case is not None
+        return Reply(card=meeting_cards.meeting_card(case.summary, record, None, self.services.tz, None))
 
     async def retry(self, p: Pressed) -> Reply:
         await meeting.retry_booking(self.services, p.actor, p.case)

@@ -32,7 +32,7 @@ from bot.domain.meeting import MeetingOutcome
 from bot.domain.partnership import DEFAULT_PROTECTIVE_MARKING
 from bot.domain.redaction import redact
 from bot.domain.retention import RetentionPolicy
-from bot.services import host_refusals, meeting
+from bot.services import host_refusals, meeting, pathways
 from bot.services.panel import PanelView
 from bot.services.ports import (
     Address,
@@ -49,7 +49,7 @@ from bot.services.reminder_view import ReminderView
 from bot.services.sends import SendGuard
 from bot.teams.message_size import fitted_activity
 from bot.teams.service_hosts import REFUSED_REASON, ServiceHostPolicy, ServiceHostRefused, origin
-from cards import file_cards, meeting_cards
+from cards import file_cards, meeting_cards, pathway_cards
 from cards.chat import text_card
 from cards.clock_cards import agency_prompt_card, reminder_card
 from cards.common import escape_markdown
@@ -300,7 +300,8 @@ class TeamsNotifier:
             return True
         card: dict[str, Any] | None = None
         if kind == "chair_notes":
-            card = meeting_cards.chair_notes_card(case, record, tz, self.marking)
+            card = meeting_cards.chair_notes_card(case, record, tz, self.marking,
+                                                  await pathways.agency_returns(self.deadlines, case.id))
         elif kind == "outcome_prompt":
             card = meeting_cards.outcome_card(summary)
         elif kind == "slot_choice":
@@ -315,6 +316,12 @@ class TeamsNotifier:
             return True
         reached = [await self.send_to_person(aad, card) for aad in recipients]
         return any(reached) or not recipients
+
+    async def send_pathway_message(self, aad_object_id: str, message: pathways.PathwayMessage) -> bool:
+        card = pathway_cards.message_card(message, self._tz, self.marking)
+        if card is None:
+            return True
+        return await self.send_to_person(aad_object_id, card)
 
     async def notify_person(self, aad_object_id: str, notice: str, detail: dict[str, Any]) -> bool:
         title, text = NOTICES[notice]

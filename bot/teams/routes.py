@@ -32,7 +32,7 @@ from bot.services.ports import Roles
 from bot.services.refusals import NotAuthorised, Refused
 from bot.teams.places import where_of
 from bot.teams.replies import Reply
-from cards import chat, clock_cards, meeting_cards, retention_cards, vote_card
+from cards import chat, clock_cards, meeting_cards, pathway_cards, retention_cards, vote_card
 from cards import panel as case_card
 from cards import referral_form as form
 from cards.actions import VERBS, BadCardData, CardPress, parse_press
@@ -96,6 +96,7 @@ class OneTimeFiles(Protocol):
     async def export_link(self, pressed: Pressed) -> Reply: ...
     async def notes_file(self, pressed: Pressed) -> Reply: ...
     async def notes_link(self, pressed: Pressed) -> Reply: ...
+    async def family_letter_link(self, pressed: Pressed) -> Reply: ...
 
 
 class FormHandlers(Protocol):
@@ -144,6 +145,19 @@ def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock:
         # press about a case — the DPO need not be on the panel's roster; the use case asks the roster itself
         row(VERBS[retention_cards.ERASE], retention.erase),
         row(VERBS[retention_cards.CONFIRM_REQUEST], retention.confirm_request, on_refused=retention.show_reason_refusal),
+        row(VERBS[meeting_cards.GUESTS], meeting.invite_guests, needs_case=True),
+        # after the decision (cards/pathway_cards.py; bot/teams/pathway_actions.py, part of the clock's actions)
+        row(VERBS[pathway_cards.SHOW], clock.show_pathway, needs_case=True),
+        row(VERBS[pathway_cards.HANDOVER], clock.handover, needs_case=True),
+        row(VERBS[pathway_cards.CONFIRM], clock.confirm, needs_case=True),
+        row(VERBS[pathway_cards.CHALLENGE], clock.challenge, needs_case=True),
+        row(VERBS[pathway_cards.FAMILY], clock.family, needs_case=True),
+        row(VERBS[pathway_cards.LETTER], files.family_letter_link, needs_case=True),
+        row(VERBS[pathway_cards.AGENCIES_TOLD], clock.agencies_told, needs_case=True),
+        row(VERBS[pathway_cards.AGENCY_RETURNS], clock.agency_returns, needs_case=True),
+        row(VERBS[pathway_cards.AGENCY_RETURN_FORM], clock.agency_information_form, needs_case=True),
+        row(VERBS[pathway_cards.AGENCY_RETURN], clock.agency_information, needs_case=True,
+            on_refused=clock.show_return_refusal),
     )
 
 

@@ -576,6 +576,8 @@ async def test_the_timeline_shows_every_step_done_pending_due_or_overdue(decided
             "Rapid review report signed off and sent to the National Panel": "due Mon 14 Dec 2026",
             "Desk-top review of the rapid review decision (6 months)": "due Mon 24 May 2027",
             "Desk-top review of the rapid review decision (12 months)": "due Tue 23 Nov 2027",
+            # who tells the family is agreed on the case (bot/services/pathways.py); until then, pending
+            "Family told of the outcome": "⏳ pending (waits for the date agreed for telling the family)",
         }
         assert f"{REF} · " in texts(card)
         # Every open step offers Mark done; done and pending ones do not.

@@ -94,6 +94,7 @@ class MemoryState:
     deadlines: dict[int, dict[str, Any]] = field(default_factory=dict)
     reminders: dict[str, dict[str, Any]] = field(default_factory=dict)
     agency_requests: dict[int, dict[str, Any]] = field(default_factory=dict)
+    case_records: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     meetings: dict[str, dict[str, Any]] = field(default_factory=dict)
     unreachable: dict[str, tuple[datetime, str]] = field(default_factory=dict)
     ids: dict[str, int] = field(default_factory=dict)  # autoincrement per table
@@ -651,6 +652,12 @@ class MemoryDeadlineStore(_Store):
                        for c in rest[:limit - len(result)]]
         return result, len(open_cases)
 
+    async def case_records(self, case_id: str, kind: str) -> dict[str, dict[str, Any]]:
+        return {k: dict(v) for (c, kd, k), v in sorted(self.s.case_records.items()) if c == case_id and kd == kind}
+
+    async def put_case_record(self, case_id: str, kind: str, key: str, data: dict[str, Any], at: datetime) -> None:
+        self.s.case_records[(case_id, kind, key)] = as_json(data)
+
     async def add_agency_requests(self, case_id: str, requests: Sequence[tuple[str, str | None]],
                                   at: datetime) -> int:
         added = 0
@@ -709,7 +716,8 @@ WRITES: dict[str, frozenset[str]] = {
                          "save_reference"}),
     "outbox": frozenset({"enqueue", "enqueue_claimed", "claim", "done", "retry", "park", "release"}),
     "deadlines": frozenset({"set_anchor", "clear_anchor", "sync", "record_reminder", "reminder_sent", "mark_done",
-                            "close_case_reminders", "add_agency_requests", "mark_agency_returned"}),
+                            "close_case_reminders", "add_agency_requests", "mark_agency_returned",
+                            "put_case_record"}),
     "meetings": frozenset({"save"}),
     "panel": frozenset({"lock_case", "save_vote", "add_query", "close_query", "new_round", "record_decision"}),
 }

@@ -53,6 +53,7 @@ from cards import (
     file_cards,
     meeting_cards,
     panel,
+    pathway_cards,
     referral_form,
     referral_record,
     retention_cards,
@@ -170,6 +171,32 @@ def _members() -> list[MemberRecord]:
             MemberRecord(role=Role.CHAIR, name="Chris", source="teams")]
 
 
+def _pathway_view(outcome: VoteChoice = VoteChoice.NO_FURTHER_ACTION, *, handed: bool = False,
+                  challenged: bool = False, family: bool = True) -> Any:
+    from bot.domain.pathways import PROCESSES, Challenge, FamilyStep, HandOver, Process
+    from bot.services.pathways import PathwayView, Person
+
+    handover = HandOver(outcome=outcome, process=PROCESSES[outcome][-1], owner_aad_id="o", owner_name="Olive Owner",
+                        recorded_by="Pat", recorded_at=NOW.isoformat(), agencies_told=["Police"]) if handed else None
+    return PathwayView(
+        case=_summary(CaseStatus.HANDED_OVER if handed else CaseStatus.DECIDED), outcome=outcome, handover=handover,
+        challenge=Challenge(agency="GP / primary care", reason="The decision overlooks missed appointments.",
+                            recorded_by="Dan", recorded_at=NOW.isoformat()) if challenged else None,
+        family=FamilyStep(teller_aad_id="t", teller_name="Nina", tell_by=TODAY, agreed_by="Chris",
+                          agreed_at=NOW.isoformat()) if family else None,
+        challenge_until=NOW if outcome is VoteChoice.NO_FURTHER_ACTION else None,
+        people=[Person("o", "Olive Owner"), Person("t", "Nina")],
+        processes=list(PROCESSES.get(outcome, ())) + ([Process.ESCALATION] if challenged else []),
+        agencies=["Police", "GP / primary care"], family_step_id=9, handover_step_id=8)
+
+
+def _pathway_message(what: str, **view: Any) -> Any:
+    from bot.services.pathways import PathwayMessage
+
+    return PathwayMessage(what, _pathway_view(**view), [("Police", "DS Smith"), ("GP / primary care", None)],
+                          _deadline(9, asks_for_date=True))
+
+
 _FILLED_FORM = {
     "referrer": {"agency": "Police", "name": "Riley", "email": "r@example.org", "lead_name": "Lee"},
     "pathway": {"pathway": "A"},
@@ -282,12 +309,34 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("tombstone_card", retention_cards.tombstone_card),
     ("holds_card", lambda: retention_cards.holds_card(samples.holds(), TZ)),
     ("holds_card/none", lambda: retention_cards.holds_card([], TZ)),
+    ("pathway_card", lambda: pathway_cards.pathway_card(_pathway_view(), TZ, said="Recorded.")),
+    ("pathway_card/handed", lambda: pathway_cards.pathway_card(_pathway_view(VoteChoice.PRACTICE_REVIEW,
+                                                                             handed=True), TZ)),
+    ("pathway_card/challenged", lambda: pathway_cards.pathway_card(_pathway_view(challenged=True), TZ)),
+    ("owner_card", lambda: pathway_cards.owner_card(_pathway_view(VoteChoice.ESCALATION, handed=True), TZ)),
+    ("referrer_card", lambda: pathway_cards.referrer_card(_pathway_view(), TZ)),
+    ("challenged_card", lambda: pathway_cards.challenged_card(_pathway_view(challenged=True), TZ)),
+    ("agencies_notice_card", lambda: pathway_cards.agencies_notice_card(
+        _pathway_view(), [("Police", "DS Smith"), ("GP / primary care", None)], TZ)),
+    ("teller_card", lambda: pathway_cards.teller_card(_pathway_view(), _deadline(9, asks_for_date=True), TZ,
+                                                      "OFFICIAL-SENSITIVE")),
+    ("letter_link_card", lambda: pathway_cards.letter_link_card(_summary(), "https://bot.example.org/files/once/x",
+                                                                NOW, TZ, "OFFICIAL-SENSITIVE")),
+    ("message_card", lambda: pathway_cards.message_card(_pathway_message("handover_prompt"), TZ, "OFFICIAL")),
+    ("agency_returns_card", lambda: pathway_cards.agency_returns_card(_summary(), [
+        (AgencyRequest(id=5, agency="GP", contact=None, sent_at=NOW, returned_at=None, returned_by_name=None), "Pat"),
+        (AgencyRequest(id=6, agency="School", contact=None, sent_at=NOW, returned_at=None, returned_by_name=None),
+         None)])),
+    ("agency_return_card", lambda: pathway_cards.agency_return_card(
+        _summary(), AgencyRequest(id=5, agency="GP", contact=None, sent_at=NOW, returned_at=None,
+                                  returned_by_name=None), {"involvement": "Seen twice."}, recorded_by="Pat",
+        error="Too long.", field="analysis")),
     ("with_banner", lambda: training_cards.with_banner(chat.help_card("P"), "Tue 24 Nov 2026", "Laura")),
     ("with_training_help", lambda: training_cards.with_training_help(chat.help_card("P"))),
     ("oversize_card", lambda: budget.oversize_card(vote_card.panel_card(_panel_view(), TZ), "ab12cd34")),
 ]
 # Builders that return a card to send; other public functions of cards/ return parts of cards.
-_NOT_CARDS = {"card", "section_card", "case_facts", "banner", "inbox_note", "mention_entities", "done_actions",
+_NOT_CARDS = {"card", "section_card", "status_words", "case_facts", "banner", "inbox_note", "mention_entities", "done_actions",
               "labels_anchor", "escape_for_partnership", "when"}
 
 

@@ -49,6 +49,7 @@ from cards import (
     file_cards,
     meeting_cards,
     panel,
+    pathway_cards,
     referral_form,
     referral_record,
     retention_cards,
@@ -213,6 +214,25 @@ def _deadline() -> Any:
     return replace(a11y._deadline(3, status="done", done_on=TODAY), done_by_name=_name(), label=_text(160))
 
 
+def _pathway_view(**kw: Any) -> Any:
+    """The largest view after a decision: the roster's names, every agency, a challenge at its cap."""
+    from bot.domain.pathways import Challenge
+    from bot.services.pathways import Person
+
+    view = a11y._pathway_view(**kw)
+    return replace(view, people=[Person(f"id{i}", _name(i)) for i in range(ROSTER_SIZE)],
+                   agencies=[_text(80)[:-3] + f"{i:03}" for i in range(MANY)],
+                   challenge=Challenge(agency=_text(NAME), reason=_text(cap("pathway.challenge")))
+                   if kw.get("challenged") else None)
+
+
+def _pathway_message(what: str) -> Any:
+    from bot.services.pathways import PathwayMessage
+
+    return PathwayMessage(what, _pathway_view(), [(_text(NAME), _text(LINE)) for _ in range(MANY)],
+                          a11y._deadline(9, asks_for_date=True))
+
+
 CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("welcome_card", lambda: chat.welcome_card(_text(200), in_progress=True)),
     ("help_card", lambda: chat.help_card(_text(200), in_progress=True, unknown=_text(limits.COMMAND),
@@ -299,6 +319,25 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("erased_card", lambda: retention_cards.erased_card(samples.record(), TZ, already=True)),
     ("tombstone_card", retention_cards.tombstone_card),
     ("holds_card", lambda: retention_cards.holds_card(samples.holds(400, _name()), TZ)),
+    ("pathway_card", lambda: pathway_cards.pathway_card(_pathway_view(challenged=True), TZ, said=_text(200))),
+    ("owner_card", lambda: pathway_cards.owner_card(_pathway_view(handed=True), TZ)),
+    ("referrer_card", lambda: pathway_cards.referrer_card(_pathway_view(), TZ)),
+    ("challenged_card", lambda: pathway_cards.challenged_card(_pathway_view(challenged=True), TZ)),
+    ("agencies_notice_card", lambda: pathway_cards.agencies_notice_card(
+        _pathway_view(), [(_text(NAME), _text(LINE)) for _ in range(MANY)], TZ)),
+    ("teller_card", lambda: pathway_cards.teller_card(_pathway_view(), a11y._deadline(9, asks_for_date=True), TZ,
+                                                      "OFFICIAL-SENSITIVE")),
+    ("letter_link_card", lambda: pathway_cards.letter_link_card(_summary(), "https://bot.example.org/files/once/"
+                                                                + "x" * 43, NOW, TZ, "OFFICIAL-SENSITIVE")),
+    ("message_card", lambda: pathway_cards.message_card(_pathway_message("agencies_notice"), TZ, "OFFICIAL")),
+    ("agency_returns_card", lambda: pathway_cards.agency_returns_card(_summary(), [
+        (AgencyRequest(id=i, agency=_text(NAME), contact=None, sent_at=NOW, returned_at=None, returned_by_name=None),
+         _name(i)) for i in range(MANY)])),
+    ("agency_return_card", lambda: pathway_cards.agency_return_card(
+        _summary(), AgencyRequest(id=5, agency=_text(NAME), contact=None, sent_at=NOW, returned_at=None,
+                                  returned_by_name=None), {k: _text(TEXT) for k in ("involvement", "chronology",
+                                  "analysis", "immediate_actions")}, recorded_by=_name(), error=_text(300),
+        field="analysis")),
     ("with_banner", lambda: training_cards.with_banner(vote_card.panel_card(_panel_view(decided=True), TZ),
                                                        "Tue 24 Nov 2026", _name())),
     ("with_training_help", lambda: training_cards.with_training_help(chat.help_card(_text(200)))),

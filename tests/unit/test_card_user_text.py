@@ -30,6 +30,7 @@ from cards import (
     file_cards,
     meeting_cards,
     panel,
+    pathway_cards,
     referral_form,
     referral_record,
     retention_cards,
@@ -139,6 +140,29 @@ def _deadline(status: str = "done") -> Any:
     return replace(a11y._deadline(3, status=status, done_on=TODAY), done_by_name=H)
 
 
+def _pathway_view(**kw: Any) -> Any:
+    """After the decision, every name and text typed as hostile Markdown."""
+    from dataclasses import replace
+
+    from bot.domain.pathways import Challenge, FamilyStep
+    from bot.services.pathways import Person
+
+    view = a11y._pathway_view(**kw)
+    return replace(
+        view, case=view.case.model_copy(update={"referring_agency": H}), people=[Person("p", H)], agencies=[H],
+        handover=view.handover.model_copy(update={"owner_name": H, "confirmed_by": H, "recorded_by": H})
+        if view.handover else None,
+        challenge=Challenge(agency=H, reason=H + " and more text") if kw.get("challenged") else None,
+        family=FamilyStep(teller_aad_id="t", teller_name=H, tell_by=TODAY, agreed_by=H, agreed_at=NOW.isoformat()),
+        agencies_told={"by": H})
+
+
+def _request() -> Any:
+    from bot.services.ports import AgencyRequest
+
+    return AgencyRequest(id=5, agency=H, contact=H, sent_at=NOW, returned_at=None, returned_by_name=H)
+
+
 CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("welcome_card", lambda: chat.welcome_card(H, in_progress=True)),
     ("help_card", lambda: chat.help_card(H, in_progress=True, unknown=H, waiting_posts=2)),
@@ -199,6 +223,21 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("record_link_card", lambda: meeting_cards.record_link_card(_summary(), _outcome(),
                                                                 "https://bot.example.org/files/once/x", NOW, TZ)),
     ("members_card", lambda: roster.members_card(_members())),
+    ("pathway_card", lambda: pathway_cards.pathway_card(_pathway_view(challenged=True), TZ, said=H)),
+    ("pathway_card/handed", lambda: pathway_cards.pathway_card(_pathway_view(handed=True), TZ)),
+    ("owner_card", lambda: pathway_cards.owner_card(_pathway_view(handed=True), TZ)),
+    ("referrer_card", lambda: pathway_cards.referrer_card(_pathway_view(handed=True), TZ)),
+    ("challenged_card", lambda: pathway_cards.challenged_card(_pathway_view(challenged=True), TZ)),
+    ("agencies_notice_card", lambda: pathway_cards.agencies_notice_card(_pathway_view(), [(H, H)], TZ)),
+    ("teller_card", lambda: pathway_cards.teller_card(_pathway_view(), None, TZ, "OFFICIAL-SENSITIVE")),
+    ("letter_link_card", lambda: pathway_cards.letter_link_card(_summary(), "https://bot.example.org/x", NOW, TZ,
+                                                                "OFFICIAL-SENSITIVE")),
+    ("message_card", lambda: pathway_cards.message_card(
+        __import__("bot.services.pathways", fromlist=["PathwayMessage"]).PathwayMessage(
+            "challenged", _pathway_view(challenged=True)), TZ, "OFFICIAL")),
+    ("agency_returns_card", lambda: pathway_cards.agency_returns_card(_summary(), [(_request(), H)])),
+    ("agency_return_card", lambda: pathway_cards.agency_return_card(_summary(), _request(), {"involvement": H},
+                                                                    recorded_by=H, error=H, field="analysis")),
     ("with_banner", lambda: training_cards.with_banner(chat.help_card(H), "Tue 24 Nov 2026", H)),
     ("with_training_help", lambda: training_cards.with_training_help(chat.help_card(H))),
     ("oversize_card", lambda: budget.oversize_card(vote_card.panel_card(_panel_view(), TZ), "ab12cd34")),

@@ -23,13 +23,14 @@ from bot.domain.partnership import Partner
 from bot.domain.referral import MAX_CHILDREN, PathwaySought, Section
 from bot.domain.reminders import ReminderKind
 from bot.domain.retention import RetentionPolicy
+from bot.domain.votes import VoteChoice
 from bot.services.deadlines import StatusLine
 from bot.services.panel import PanelView
 from bot.services.ports import AgencyRequest, DeadlineRow, MeetingRecord, QueryRecord, StatusRow
 from bot.services.reminder_view import Mention, ReminderView
 from bot.teams.routes import Route, card_routes
 from cards import actions as cards_actions
-from cards import chat, clock_cards, file_cards, meeting_cards, retention_cards, vote_card
+from cards import chat, clock_cards, file_cards, meeting_cards, pathway_cards, retention_cards, vote_card
 from cards import panel as case_card
 from cards import referral_form as form
 from cards.actions import META_KEYS, VERBS, BadCardData, parse_press
@@ -153,6 +154,23 @@ def rendered_cards() -> list[dict[str, Any]]:
         meeting_cards.chair_notes_card(_notes_case(), _notes_meeting(), TZ),
         retention_cards.retention_list_card([samples.plan()], 0, {}, TZ, RetentionPolicy(), "OFFICIAL-SENSITIVE"),
         retention_cards.erasure_request_card(samples.plan(), {}, TZ, RetentionPolicy(), "OFFICIAL-SENSITIVE"),
+        *_pathway_cards(),
+    ]
+
+
+def _pathway_cards() -> list[dict[str, Any]]:
+    from tests.unit.test_card_accessibility import _pathway_view
+
+    return [
+        pathway_cards.pathway_card(_pathway_view(), TZ),
+        pathway_cards.pathway_card(_pathway_view(VoteChoice.ESCALATION, handed=True), TZ),
+        pathway_cards.agencies_notice_card(_pathway_view(), [("Police", None)], TZ),
+        pathway_cards.teller_card(_pathway_view(), _deadline(9, asks_for_date=True), TZ, "OFFICIAL"),
+        pathway_cards.letter_link_card(_summary(), "https://x.example.org/f", NOW, TZ, "OFFICIAL"),
+        pathway_cards.agency_returns_card(_summary(), [(AgencyRequest(id=5, agency="GP", contact=None, sent_at=NOW,
+                                                                      returned_at=None, returned_by_name=None), None)]),
+        pathway_cards.agency_return_card(_summary(), AgencyRequest(id=5, agency="GP", contact=None, sent_at=NOW,
+                                                                   returned_at=None, returned_by_name=None), {}),
     ]
 
 
@@ -272,9 +290,11 @@ def test_each_button_carries_only_its_own_kind_of_id() -> None:
             carried.setdefault(verb, set()).update(set(data) & {QUERY_ID, STEP_ID, AGENCY_REQUEST_ID})
     assert {v: k for v, k in carried.items() if k} == {
         vote_card.ANSWER: {QUERY_ID}, clock_cards.MARK_DONE: {STEP_ID}, clock_cards.AGENCY_RETURNED: {AGENCY_REQUEST_ID},
+        pathway_cards.AGENCY_RETURN: {AGENCY_REQUEST_ID},
     }
     assert {v.name: v.id_key for v in VERBS.values() if v.id_key} == {
         vote_card.ANSWER: QUERY_ID, clock_cards.MARK_DONE: STEP_ID, clock_cards.AGENCY_RETURNED: AGENCY_REQUEST_ID,
+        pathway_cards.AGENCY_RETURN: AGENCY_REQUEST_ID,
     }
 
 

@@ -19,6 +19,8 @@ from bot.adapters.db.scope import Scope, aware, aware_or_none
 from bot.domain.timeline import Anchor, Deadline
 from bot.services.ports import AgencyRequest, DeadlineRow, OutboxMessage, StatusRow
 
+RECORDS_FIELD = "case_records.data"  # hand-overs, challenges, agency returns, guests: sealed
+
 
 def _row(r: Any) -> DeadlineRow:
     return DeadlineRow(
@@ -213,3 +215,22 @@ class SqlDeadlineStore:
                 .values(returned_at=at, returned_by_name=name)
             )
             return bool(result.rowcount)
+
+    # ---- what a case gathers after the decision (bot/services/pathways.py) ---------------------
+
+    async def case_records(self, case_id: str, kind: str) -> dict[str, dict[str, Any]]:
+        """{key: data} of one kind of record of the case, opened (they are sealed at rest)."""
+        async with self.scope.read() as conn:
+            rows = (await conn.execute(select(t.case_records.c.key, t.case_records.c.data)
+                                       .where(t.case_records.c.case_id == case_id, t.case_records.c.kind == kind)
+                                       .order_by(t.case_records.c.key))).all()
+            keyring = self.scope.db.keyring
+            return {r.key: await keyring.open_json(conn, case_id, RECORDS_FIELD, r.data) for r in rows}
+
+    async def put_case_record(self, case_id: str, kind: str, key: str, data: dict[str, Any], at: datetime) -> None:
+        async with self.scope.write() as conn:
+            sealed = (await self.scope.db.keyring.sealer(conn, case_id)).json(RECORDS_FIELD, data)
+            values = {"data": sealed, "updated_at": at}
+            stmt = self.scope.insert(t.case_records).values(case_id=case_id, kind=kind, key=key, **values)
+            await conn.execute(stmt.on_conflict_do_update(
+                index_elements=[t.case_records.c.case_id, t.case_records.c.kind, t.case_records.c.key], set_=values))

@@ -319,6 +319,20 @@ meetings = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
 )
 
+# What a case gathers after the panel's decision (bot/services/pathways.py): the hand-over,
+# a challenge, who tells the family, each agency's information return, the practitioners
+# invited to the meeting. One row per (case, kind, key); `data` is sealed under the case's key
+# like every other text that names people (docs/data-protection.md).
+case_records = Table(
+    "case_records",
+    metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("kind", String(30), primary_key=True),
+    Column("key", String(40), primary_key=True),
+    Column("data", JSON, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
 # One-time links to a file for one named person (the DPO's case export): the token itself is
 # never stored, only its SHA-256, so a copy of the database cannot be used to fetch a file.
 file_links = Table(
