@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cards import chat, clock_cards, meeting_cards, panel, vote_card
+from cards import chat, clock_cards, meeting_cards, panel, report_cards, vote_card
 from cards import referral_form as form
 from cards.common import AGENCY_REQUEST_ID, LEGACY_ID, QUERY_ID, STEP_ID, Verb
 
@@ -42,7 +42,7 @@ def _union(*modules: dict[str, Verb]) -> dict[str, Verb]:
 
 # Every verb any of our cards emits, with what its data may carry.
 VERBS: dict[str, Verb] = _union(
-    chat.VERBS, form.VERBS, panel.VERBS, vote_card.VERBS, clock_cards.VERBS, meeting_cards.VERBS
+    chat.VERBS, form.VERBS, panel.VERBS, vote_card.VERBS, clock_cards.VERBS, meeting_cards.VERBS, report_cards.VERBS
 )
 
 

@@ -11,6 +11,7 @@ from bot.domain.limits import cap, within
 from bot.domain.meeting import MANUAL_BOOKING_ACTION, MeetingOutcome
 from bot.domain.partnership import DEFAULT_PROTECTIVE_MARKING, Partner
 from bot.services.ports import DeadlineRow, MeetingRecord
+from cards import report_cards
 from cards.budget import fit
 from cards.common import (
     Element,
@@ -295,7 +296,8 @@ def record_card(case: CaseSummary, outcome: MeetingOutcome) -> Element:
     """No link on the card: pressing the button gives the person who pressed a link of their own."""
     return card(_record_body(case, outcome, "Press the button for a link to the Word document: it works once, for "
                                             "you only, for 10 minutes. Every download is recorded."),
-                actions=[execute(RECORD_TITLE, RECORD_LINK, case.reference)])
+                actions=[execute(RECORD_TITLE, RECORD_LINK, case.reference),
+                         execute("Start the rapid review report", report_cards.START, case.reference, validate=False)])
 
 
 def record_link_card(case: CaseSummary, outcome: MeetingOutcome, url: str, expires_at: datetime,

@@ -30,6 +30,8 @@ class OutboxKind(StrEnum):
     OUTCOME_REFERRER = "outcome_referrer"
     RECORD_LINKS = "record_links"
     BOOKING_FAILED = "booking_failed"  # the channel told that the meeting must be booked by hand
+    REPORT_NOTICE = "report_notice"  # the rapid review report: a status-only line in the panel channel
+    REPORT_REQUEST = "report_request"  # the rapid review report: asked of people in personal chat
 
 WAITING_FOR_PERSON = "waiting_person"  # a row parked until its one recipient can be reached again
 

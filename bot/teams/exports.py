@@ -19,10 +19,10 @@ from bot.services import export
 from bot.services.context import ServiceContext
 from bot.services.ports import CaseRecords, FileLinkStore
 from bot.services.refusals import NotAuthorised, Refused
-from bot.teams.files import DOCX, invitation, record_document
+from bot.teams.files import DOCX, invitation, record_document, submission_document
 from bot.teams.replies import Reply
 from bot.teams.routes import Pressed
-from cards import chat, meeting_cards
+from cards import chat, meeting_cards, report_cards
 
 log = logging.getLogger(__name__)
 COMMAND = "export"
@@ -62,6 +62,17 @@ class CaseExports:
         return Reply(card=meeting_cards.record_link_card(case.summary, MeetingOutcome.model_validate(record.outcome),
                                                          url, issued.expires_at, self.services.tz))
 
+    async def submission_link(self, p: Pressed) -> Reply:
+        """"Get the National Panel's copy" on the report card: the one place the submission is
+        handed to a person (a link of their own, shown on the card). Another delivery (a file
+        sent into their chat) replaces this function only."""
+        issued = await export.request_submission(self.services, self.links, p.actor, p.case)
+        case = await self.services.cases.get_case(p.case)
+        if case is None:
+            raise Refused("That case could not be found.")
+        url = f"{self.base_url}/files/once/{issued.token}"
+        return Reply(card=report_cards.submission_link_card(case.summary, url, issued.expires_at, self.services.tz))
+
     async def download(self, request: web.Request) -> web.StreamResponse:
         opened = await export.open_link(self.services, self.links, request.match_info["token"])
         if opened is None:
@@ -70,6 +81,8 @@ class CaseExports:
         case, link = opened
         if link.kind == export.RECORD:
             return await self._record(case)
+        if link.kind == export.SUBMISSION:
+            return await self._submission(case)
         documents = {}
         if (record := await record_document(self.services, case)) is not None:
             documents[f"{case.reference}-rapid-review-record.docx"] = record
@@ -82,6 +95,14 @@ class CaseExports:
                             exported_by=members.get(link.issued_to) or "the data protection officer")
         return web.Response(body=body, content_type="application/zip", headers={
             "Content-Disposition": f'attachment; filename="{case.reference}-export.zip"', "Cache-Control": "no-store"})
+
+    async def _submission(self, case: Case) -> web.StreamResponse:
+        body = await submission_document(self.services, case)
+        if body is None:
+            return web.Response(status=410, text=GONE, headers={"Cache-Control": "no-store"})
+        return web.Response(body=body, content_type=DOCX, headers={
+            "Content-Disposition": f'attachment; filename="{case.reference}-rapid-review-report.docx"',
+            "Cache-Control": "no-store"})
 
     async def _record(self, case: Case) -> web.StreamResponse:
         body = await record_document(self.services, case)

@@ -30,6 +30,7 @@ from cards import (
     panel,
     referral_form,
     referral_record,
+    report_cards,
     roster,
     training_cards,
     vote_card,
@@ -135,6 +136,19 @@ def _deadline(status: str = "done") -> Any:
     return replace(a11y._deadline(3, status=status, done_on=TODAY), done_by_name=H)
 
 
+def _report_view(stage: str = "draft", **kw: Any) -> Any:
+    from bot.domain.report import ITEM_KEYS, Comment, SignOff
+
+    shown = a11y._report_view(stage, **kw)
+    signed = SignOff(aad="x", name=H, at=NOW)
+    report = shown.report.model_copy(update={
+        "fields": {key: H for key in ITEM_KEYS}, "started_by": H, "closure_reason": H, "closed_by": H,
+        "comments": [Comment(author_aad="a", author_name=H, seat="police", text=H, at=NOW)],
+        "chair_sign_off": signed, "manager_sign_off": signed,
+        "answers": [a.model_copy(update={"asked_for": H, "by_name": H}) for a in shown.report.answers]})
+    return replace(shown, case=_case(), report=report, deciders=[H])
+
+
 CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("welcome_card", lambda: chat.welcome_card(H, in_progress=True)),
     ("help_card", lambda: chat.help_card(H, in_progress=True, unknown=H, waiting_posts=2)),
@@ -190,6 +204,18 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("record_card", lambda: meeting_cards.record_card(_summary(), _outcome())),
     ("record_link_card", lambda: meeting_cards.record_link_card(_summary(), _outcome(),
                                                                 "https://bot.example.org/files/once/x", NOW, TZ)),
+    ("start_card", lambda: report_cards.start_card(_summary())),
+    ("report_card", lambda: report_cards.report_card(_report_view(), TZ, manages=True, comments=True, marking=H,
+                                                     error=H, field="comment", typed={"comment": H}, message=H)),
+    ("report_card/sent", lambda: report_cards.report_card(
+        _report_view("sent", status=a11y.CaseStatus.REPORT_SUBMITTED, answered=True, closed=True), TZ, manages=True,
+        comments=False, marking=H, error=H)),
+    ("edit_card", lambda: report_cards.edit_card(_report_view(round_=2), error=H, typed={"facts_summary": H})),
+    ("comment_request_card", lambda: report_cards.comment_request_card(_report_view(), TZ, H)),
+    ("sign_off_request_card", lambda: report_cards.sign_off_request_card(_summary())),
+    ("notice_card", lambda: report_cards.notice_card(_summary(), "signed_off", {"by": H}, TZ)),
+    ("submission_link_card", lambda: report_cards.submission_link_card(_summary(), "https://x.example.org/f", NOW,
+                                                                       TZ)),
     ("members_card", lambda: roster.members_card(_members())),
     ("with_banner", lambda: training_cards.with_banner(chat.help_card(H), "Tue 24 Nov 2026", H)),
     ("with_training_help", lambda: training_cards.with_training_help(chat.help_card(H))),

@@ -143,6 +143,16 @@ class SqlDeadlineStore:
             )
             return bool(result.rowcount)
 
+    async def reopen(self, deadline_id: int) -> bool:
+        """A done step is due again: pending until the next refresh dates it and sets its reminders."""
+        async with self.scope.write() as conn:
+            result = await conn.execute(
+                update(t.deadlines).where(t.deadlines.c.id == deadline_id, t.deadlines.c.status == "done")
+                .values(status="pending", done_at=None, done_on=None, done_by_aad_id=None, done_by_name=None,
+                        next_reminder_at=None)
+            )
+            return bool(result.rowcount)
+
     # ---- the status overview -------------------------------------------------------------------
 
     async def status_rows(self, limit: int) -> tuple[list[StatusRow], int]:
