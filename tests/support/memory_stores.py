@@ -577,7 +577,7 @@ class MemoryDeadlineStore(_Store):
             if row is not None and row["status"] == "done":
                 row.update(values)
                 continue
-            status = "pending" if d.due_at is None else ("open" if keep_open else "closed")
+            status = "closed" if not keep_open else ("pending" if d.due_at is None else "open")  # closed case: nothing runs
             values |= {"status": status,
                        "next_reminder_at": utc(next_reminders.get(d.step_id)) if status == "open" else None}
             if row is None:

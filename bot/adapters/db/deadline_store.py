@@ -87,7 +87,7 @@ class SqlDeadlineStore:
                 if row is not None and row.status == "done":
                     await conn.execute(update(t.deadlines).where(t.deadlines.c.id == row.id).values(**values))
                     continue
-                status = "pending" if d.due_at is None else ("open" if keep_open else "closed")
+                status = "closed" if not keep_open else ("pending" if d.due_at is None else "open")  # closed case: nothing runs
                 # Only an open step has a next reminder: a closed case has none pending.
                 values |= {"status": status,
                            "next_reminder_at": next_reminders.get(d.step_id) if status == "open" else None}
