@@ -316,9 +316,10 @@ def _notice_words(what: str, payload: dict[str, Any], tz: ZoneInfo) -> str:
 
 def notice_card(summary: CaseSummary, what: str, payload: dict[str, Any], tz: ZoneInfo) -> Element:
     """For the panel channel: the reference, the pseudonym and what happened; no typed text."""
+    words = _notice_words(what, payload, tz)
     return card([para("Rapid review report", subtle=True, size="Small"),
                  heading(f"{summary.reference} · {summary.pseudonym}", size="Medium"),
-                 para(escape_markdown(_notice_words(what, payload, tz)[:1].upper() + _notice_words(what, payload, tz)[1:]))])
+                 para(escape_markdown(words[:1].upper() + words[1:]))])
 
 
 def submission_link_card(summary: CaseSummary, url: str, expires_at: datetime, tz: ZoneInfo) -> Element:

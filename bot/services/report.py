@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
+from uuid import uuid4
 
 from bot.domain.case import Actor, Case
 from bot.domain.events import EventKind
@@ -174,7 +175,9 @@ async def _save(tx: Transaction, case_id: str, report: Report, now: datetime, ve
 
 
 def _stamp(ctx: ServiceContext) -> str:
-    return f"{ctx.clock.now():%Y%m%d%H%M%S%f}"
+    """Each message's own key: written once, in the unit of work of the change it follows (the
+    edge never runs the same press twice), so two changes in the same instant both keep theirs."""
+    return f"{ctx.clock.now():%Y%m%d%H%M%S%f}:{uuid4().hex[:8]}"
 
 
 def notice(ctx: ServiceContext, case_id: str, what: str, **payload: Any) -> OutboxMessage:
@@ -348,6 +351,7 @@ async def send_final(ctx: ServiceContext, actor: Actor, reference: str) -> Repor
     they were still open)."""
     roles = await _manager_or_chair(ctx, actor, "report_final")
     if not roles.manager:
+        await audit(ctx, actor, EventKind.ACCESS_DENIED, detail={"action": "report_final"})
         raise NotAuthorised("The partnership manager sends the final draft for sign-off.")
     shown, report, version = await _current(ctx, reference)
     if report.stage is not Stage.DRAFT:
