@@ -204,7 +204,8 @@ def national_panel_submission(view: Any, *, tz: ZoneInfo, partnership: str, mark
             "To: the Child Safeguarding Practice Review Panel.",
             f"From: {partnership}. Our reference {s.reference} (pseudonym {s.pseudonym}); serious incident "
             f"notification to the National Panel: {notified}; rapid review meeting: {meeting_day}.",
-            "Please find below the partnership's rapid review of this case, with our decision on a local child "
+            f"Please find below the partnership's rapid review of the serious incident of "
+            f"{r.incident.incident_date:%d %B %Y} ({s.incident_kind.title.lower()}), with our decision on a local child "
             f"safeguarding practice review ({'recommended' if outcome.local_cspr is YesNo.YES else 'not recommended'})"
             f" and our recommendation on a national review "
             f"({'recommended' if outcome.national_review is YesNo.YES else 'not recommended'}).",

@@ -225,6 +225,7 @@ async def test_report_comments_sign_off_national_panel_resubmission_and_closure(
         assert list(shown) == list(SUBMISSION_SECTIONS[:12]) + [SUBMISSION_SECTIONS[12], SUBMISSION_SECTIONS[13]]
         assert "To: the Child Safeguarding Practice Review Panel." in shown["Covering letter"]
         assert "rapid review meeting: 02 December 2026" in shown["Covering letter"]
+        assert "serious incident of 20 November 2026 (serious harm)" in shown["Covering letter"]
         assert "Working Together to Safeguard Children (2023)" in shown["Criteria considered"]
         assert shown["Immediate safeguarding arrangements"] == OUTCOME["immediate_actions"]
         assert shown["Summary of the facts"] == "Admitted to hospital with unexplained injuries."
