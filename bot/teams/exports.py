@@ -86,6 +86,8 @@ class CaseExports:
         documents = {}
         if (record := await record_document(self.services, case)) is not None:
             documents[f"{case.reference}-rapid-review-record.docx"] = record
+        if (submission := await submission_document(self.services, case)) is not None:
+            documents[f"{case.reference}-rapid-review-report.docx"] = submission
         if (ics := await invitation(self.services, case)) is not None:
             documents[f"{case.reference}-meeting.ics"] = ics
         members = {m.aad_object_id: m.name for m in await self.services.roster.members()}
