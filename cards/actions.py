@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cards import chat, clock_cards, meeting_cards, panel, pathway_cards, retention_cards, vote_card
+from cards import chat, clock_cards, meeting_cards, panel, pathway_cards, report_cards, retention_cards, vote_card
 from cards import referral_form as form
 from cards.common import AGENCY_REQUEST_ID, LEGACY_ID, QUERY_ID, STEP_ID, Verb
 
@@ -45,6 +45,7 @@ VERBS: dict[str, Verb] = _union(
     chat.VERBS, form.VERBS, panel.VERBS, vote_card.VERBS, clock_cards.VERBS, meeting_cards.VERBS,
     retention_cards.VERBS,
     pathway_cards.VERBS,
+    report_cards.VERBS,
 )
 
 

@@ -15,7 +15,7 @@ from bot.domain.text import truncate
 from bot.services.deadlines import StatusLine, Timeline
 from bot.services.ports import DeadlineRow
 from bot.services.reminder_view import Mention, ReminderView
-from cards import labels
+from cards import labels, report_cards
 from cards.budget import fit
 from cards.common import (
     AGENCY_REQUEST_ID,
@@ -46,6 +46,9 @@ VERBS = verbs(
     Verb(AGENCIES_RECORD, frozenset({"agencies", "contacts"})),
     Verb(AGENCY_RETURNED, id_key=AGENCY_REQUEST_ID),
 )
+# The statuses from the meeting's outcome on, where the report card has something to show.
+REPORT_STATUSES = frozenset({CaseStatus.MEETING_HELD, CaseStatus.REPORT_IN_DRAFT, CaseStatus.REPORT_SUBMITTED,
+                             CaseStatus.REVIEW_COMMISSIONED, CaseStatus.CLOSED})
 RAG_MARK = {Rag.RED: "🔴", Rag.AMBER: "🟠", Rag.GREEN: "🟢"}
 # The words that go with each mark: status is never shown by colour alone (WCAG 1.4.1).
 RAG_WORDS = {Rag.RED: "Overdue", Rag.AMBER: "Due soon", Rag.GREEN: "On track"}
@@ -204,6 +207,12 @@ def timeline_card(t: Timeline, tz: ZoneInfo) -> Element:
                      "actions": [execute("Record requests", AGENCIES_RECORD, s.reference, style="positive")]}}])]
     if s.status is not CaseStatus.REFERRED:  # after the decision: the hand-over, the family, a challenge
         body.append(action_set([pathway_cards.show_pathway_action(s.reference)]))
+    if s.status in REPORT_STATUSES:  # every step of the report comes back from here (`timeline RR-…`)
+        body += [subheading("Rapid review report"),
+                 para("Start the report, comment, sign off, record it sent, the National Panel's response and how "
+                      "the rapid review ends: all on the report card (in your personal chat).", size="Small"),
+                 action_set([execute("Open the rapid review report", report_cards.OPEN, s.reference,
+                                     validate=False)])]
     return fit(card(body))  # many agencies with long contacts: shortened for display only
 
 

@@ -14,6 +14,7 @@ from bot.domain.partnership import DEFAULT_PROTECTIVE_MARKING, Partner
 from bot.domain.pathways import AGENCY_RETURN_TITLES
 from bot.services.pathways import ReturnShown
 from bot.services.ports import DeadlineRow, MeetingRecord
+from cards import report_cards
 from cards.budget import fit
 from cards.common import (
     Element,
@@ -344,7 +345,8 @@ def record_card(case: CaseSummary, outcome: MeetingOutcome) -> Element:
                                             "a one-time link instead: it works once, for you only, for 10 minutes. "
                                             "Every copy handed out is recorded."),
                 actions=[execute(RECORD_TITLE, RECORD_FILE, case.reference),
-                         execute(RECORD_LINK_TITLE, RECORD_LINK, case.reference)])
+                         execute(RECORD_LINK_TITLE, RECORD_LINK, case.reference),
+                         execute("Start the rapid review report", report_cards.START, case.reference, validate=False)])
 
 
 def record_link_card(case: CaseSummary, outcome: MeetingOutcome, url: str, expires_at: datetime,

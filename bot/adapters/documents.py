@@ -226,3 +226,121 @@ def family_letter(template: str, values: dict[str, str], *, reference: str, vers
     buffer = io.BytesIO()
     doc.save(buffer)
     return buffer.getvalue()
+
+
+# ---- the National Panel's copy of the rapid review report ------------------------------------------
+
+SUBMISSION_SECTIONS = (
+    "Covering letter",
+    "Criteria considered",
+    "Immediate safeguarding arrangements",
+    "Summary of the facts",
+    "Decision on a local child safeguarding practice review",
+    "Recommendation on a national review",
+    "Immediate learning and plans for its dissemination",
+    "Potential for additional learning",
+    "Why no further learning is expected",
+    "Further information the National Panel asked for",
+    "Agencies involved",
+    "Who took part in the decision",
+    "Identifying details of the child and family",
+    "Sign-off",
+)
+
+
+def _signed(sign: Any, tz: ZoneInfo) -> str:
+    return f"{sign.name}, {sign.at.astimezone(tz):%d %B %Y at %H:%M}" if sign is not None else "Not yet signed off."
+
+
+def national_panel_submission(view: Any, *, tz: ZoneInfo, partnership: str, marking: str,
+                              produced_at: datetime) -> bytes:
+    """The rapid review report for the Child Safeguarding Practice Review Panel, item by item as
+    the Stockport Rapid Review Process (2019), 'What a completed Rapid Review Report should
+    include', lists them, each from its source on the case (`view` is a
+    bot.services.report.ReportView), after a covering letter (West Midlands procedures, 4.7.1:
+    the rapid review goes to the National Panel 'together with a covering letter'), and ending
+    with the sign-off of the chair and the partnership manager. Protective marking on every page."""
+    from docx import Document  # lazy, as for the record
+
+    case, outcome, report = view.case, view.outcome, view.report
+    r, s = case.referral, case.summary
+    doc = Document()
+    produced = f"{produced_at.astimezone(tz):%d %B %Y %H:%M}"
+    _mark_pages(doc, marking, s.reference, case.version, produced)
+    final = report.signed_off
+    doc.add_heading(f"Rapid review report — {s.reference}", level=0)
+    doc.add_paragraph(f"{partnership}. {marking}. {DO_NOT_FORWARD}")
+    if not final:
+        doc.add_paragraph("DRAFT — not yet signed off by both the chair and a partnership manager.")
+    if report.round > 1:
+        doc.add_paragraph(f"Resubmission (round {report.round}): with the further information the National Panel "
+                          "asked for.")
+
+    def section(title: str, *paragraphs: str | None) -> None:
+        doc.add_heading(title, level=1)
+        for text in paragraphs:
+            doc.add_paragraph(text or "Not recorded.")
+
+    def item(key: str) -> str | None:
+        return view.value(key)
+
+    meeting_day = f"{view.meeting_start.astimezone(tz):%d %B %Y}" if view.meeting_start else "not recorded"
+    notified = f"{view.notified_on:%d %B %Y}" if view.notified_on else "not yet recorded"
+    manager = report.manager_sign_off.name if report.manager_sign_off else "the partnership manager"
+    section(SUBMISSION_SECTIONS[0],
+            "To: the Child Safeguarding Practice Review Panel.",
+            f"From: {partnership}. Our reference {s.reference} (pseudonym {s.pseudonym}); serious incident "
+            f"notification to the National Panel: {notified}; rapid review meeting: {meeting_day}.",
+            f"Please find below the partnership's rapid review of the serious incident of "
+            f"{r.incident.incident_date:%d %B %Y} ({s.incident_kind.title.lower()}), with our decision on a local child "
+            f"safeguarding practice review ({'recommended' if outcome.local_cspr is YesNo.YES else 'not recommended'})"
+            f" and our recommendation on a national review "
+            f"({'recommended' if outcome.national_review is YesNo.YES else 'not recommended'}).",
+            f"Signed for the safeguarding partners by the chair ({_signed(report.chair_sign_off, tz)}) and the "
+            f"partnership manager ({_signed(report.manager_sign_off, tz)}). Contact: {manager}.")
+    section(SUBMISSION_SECTIONS[1],
+            "The case was considered against the criteria for local and national child safeguarding practice "
+            "reviews set out in Working Together to Safeguard Children (2023).",
+            f"Quorate (one representative of each statutory partner): {'Yes' if outcome.quorate else 'No'}.")
+    section(SUBMISSION_SECTIONS[2], item("immediate_safeguarding"))
+    section(SUBMISSION_SECTIONS[3], item("facts_summary"))
+    section(SUBMISSION_SECTIONS[4],
+            f"Criteria for a local child safeguarding practice review met: {_yes(outcome.local_cspr)}.",
+            f"Grounds: {item('criteria_decision') or 'Not recorded.'}")
+    national = [f"National review recommended: {_yes(outcome.national_review)}."]
+    if outcome.national_review is YesNo.YES:
+        national.append(f"Why: {item('national_review_reason') or 'Not recorded.'}")
+    section(SUBMISSION_SECTIONS[5], *national)
+    section(SUBMISSION_SECTIONS[6], f"Immediate learning: {item('immediate_learning') or 'Not recorded.'}",
+            f"Dissemination: {item('dissemination_plan') or 'Not recorded.'}")
+    section(SUBMISSION_SECTIONS[7], item("additional_learning"))
+    section(SUBMISSION_SECTIONS[8], item("no_further_learning") if outcome.local_cspr is YesNo.NO else
+            "Not applicable: a local child safeguarding practice review is recommended.")
+    request = report.last_request
+    section(SUBMISSION_SECTIONS[9],
+            *((f"Asked on {request.on:%d %B %Y}: {request.asked_for}", item("further_information"))
+              if request is not None and report.round > 1 else ("Not applicable: this is the first submission.",)))
+    agencies = [item("agencies_involved")]
+    if item("agencies_omitted"):
+        agencies.append(f"Agencies whose involvement would usually be expected: {item('agencies_omitted')}")
+    section(SUBMISSION_SECTIONS[10], *agencies)
+    section(SUBMISSION_SECTIONS[11], outcome.participants, "Virtual panel decision: " + "; ".join(view.deciders))
+    doc.add_heading(SUBMISSION_SECTIONS[12], level=1)
+    table = doc.add_table(rows=1, cols=5)
+    for cell, title in zip(table.rows[0].cells, ("Name", "Date of birth", "Age", "Gender", "Location"), strict=True):
+        cell.text = title
+    for child in r.children.children:
+        age = child.age_at(r.incident.incident_date)
+        row = table.add_row().cells
+        row[0].text = child.name
+        row[1].text = child.date_of_birth.strftime("%d/%m/%Y") if child.date_of_birth else "Not known"
+        row[2].text = str(age) if age is not None else ""
+        row[3].text = child.gender.value.replace("_", " ")
+        row[4].text = child.current_location or ""
+    if r.children.family_members:
+        doc.add_paragraph(f"Family and household: {r.children.family_members}")
+    section(SUBMISSION_SECTIONS[13], f"Chair: {_signed(report.chair_sign_off, tz)}",
+            f"Partnership manager: {_signed(report.manager_sign_off, tz)}")
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    return buffer.getvalue()

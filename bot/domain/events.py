@@ -43,6 +43,15 @@ class EventKind(StrEnum):
     MEETING_BOOKING_FAILED = "meeting_booking_failed"
     MEETING_OUTCOME_RECORDED = "meeting_outcome_recorded"
     AVAILABILITY_UNKNOWN = "availability_unknown"
+    # the rapid review report (bot/services/report.py): kinds, seats and dates only, never its text
+    REPORT_STARTED = "report_started"
+    REPORT_COMMENTED = "report_commented"
+    REPORT_EDITED = "report_edited"
+    REPORT_FINAL_DRAFT = "report_final_draft"
+    REPORT_SIGNED_OFF = "report_signed_off"
+    REPORT_SENT = "report_sent"
+    NATIONAL_PANEL_RESPONDED = "national_panel_responded"
+    CASE_CLOSED = "case_closed"
     # reads of identifying details
     IDENTIFIERS_VIEWED = "identifiers_viewed"
     NOTIFICATION_SUMMARY_VIEWED = "notification_summary_viewed"

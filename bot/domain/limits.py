@@ -84,6 +84,11 @@ FIELD_CAPS: MappingProxyType[str, int] = MappingProxyType({
     "outcome.agencies_involved": TEXT,
     "outcome.agencies_absent": TEXT,
     "outcome.participants": TEXT,
+    # the rapid review report after the meeting (bot/domain/report.py, bot/services/report.py)
+    "report.comment": TEXT,
+    "report.item": TEXT,
+    "report.asked_for": TEXT,
+    "report.closure_reason": TEXT,
     # a meeting booked by hand in Outlook (bot/services/meeting.py, record_manual_booking)
     "meeting.join_url": LINK,
     # the agencies asked for information (bot/services/deadlines.py)

@@ -38,6 +38,8 @@ class OutboxKind(StrEnum):
     # after the panel (bot/services/pathways.py)
     PATHWAY_MESSAGE = "pathway_message"  # a card to a person: hand-over, family, agencies, challenge (payload)
     NFA_CHALLENGE_ENDS = "nfa_challenge_ends"  # the challenge period ran out: close unless challenged (not a message)
+    REPORT_NOTICE = "report_notice"  # the rapid review report: a status-only line in the panel channel
+    REPORT_REQUEST = "report_request"  # the rapid review report: asked of people in personal chat
 
 WAITING_FOR_PERSON = "waiting_person"  # a row parked until its one recipient can be reached again
 

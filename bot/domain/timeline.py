@@ -57,8 +57,12 @@ class Anchor(StrEnum):
     REQUESTS_SENT = "requests_sent"  # information / scoping requests went to the agencies
     MEETING = "meeting"  # the booked start of the rapid review meeting
     MEETING_HELD = "meeting_held"
+    REPORT_STARTED = "report_started"  # the rapid review report's draft went out for comments
     COMMENTS_RECEIVED = "comments_received"  # comments on the draft outcome report came back
+    FINAL_DRAFT_SENT = "final_draft_sent"  # the final draft went to the chair and the manager for sign-off
     REPORT_SUBMITTED = "report_submitted"  # the rapid review went to the National Panel
+    NATIONAL_PANEL_ASKED = "national_panel_asked"  # the National Panel asked for more information
+    REPORT_RESUBMITTED = "report_resubmitted"  # the report went back to the National Panel with it
     REVIEW_COMMISSIONED = "review_commissioned"  # decision to undertake a local CSPR
     HANDOVER_CONFIRMED = "handover_confirmed"  # the process the panel chose has taken the case
     FAMILY_TELL_BY = "family_tell_by"  # the date agreed for telling the family (the step is due that day)
@@ -79,8 +83,12 @@ _ANCHOR_DESCRIPTIONS = {
     Anchor.REQUESTS_SENT: "the information requests being sent",
     Anchor.MEETING: "the rapid review meeting",
     Anchor.MEETING_HELD: "the rapid review meeting being held",
+    Anchor.REPORT_STARTED: "the draft report going out for comments",
     Anchor.COMMENTS_RECEIVED: "comments on the draft being received",
+    Anchor.FINAL_DRAFT_SENT: "the final draft going for sign-off",
     Anchor.REPORT_SUBMITTED: "the report going to the National Panel",
+    Anchor.NATIONAL_PANEL_ASKED: "the National Panel asking for more information",
+    Anchor.REPORT_RESUBMITTED: "the report going back to the National Panel",
     Anchor.REVIEW_COMMISSIONED: "the decision to undertake a local review",
     Anchor.HANDOVER_CONFIRMED: "the hand-over being confirmed",
     Anchor.FAMILY_TELL_BY: "the date agreed for telling the family",
@@ -123,6 +131,7 @@ class Fact(StrEnum):
 
     CHILD_DEATH = "child_death"  # same value as IncidentKind.CHILD_DEATH
     REVIEW_COMMISSIONED = "review_commissioned"
+    MORE_INFORMATION_ASKED = "more_information_asked"  # the National Panel asked for more information
 
 
 class OffsetUnit(StrEnum):

@@ -81,6 +81,8 @@ async def refresh_deadlines(ctx: ServiceContext, case_id: str, tx: Transaction |
         facts = {Fact.CHILD_DEATH.value} if case.summary.incident_kind is IncidentKind.CHILD_DEATH else set()
         if Anchor.REVIEW_COMMISSIONED in anchors:
             facts.add(Fact.REVIEW_COMMISSIONED.value)
+        if Anchor.NATIONAL_PANEL_ASKED in anchors:
+            facts.add(Fact.MORE_INFORMATION_ASKED.value)
         computed += compute_deadlines(ctx.profile, anchors, ctx.calendar, pathway=decision.value, facts=facts,
                                       tz=ctx.tz)
     existing = {d.step_id: d for d in await stores.deadlines.deadlines(case_id)}

@@ -28,6 +28,7 @@ CHAIR_NOTES = "chair_notes"
 FAMILY_LETTER = "family_letter"
 NOT_THE_TELLER = ("The family letter goes to the person agreed to tell the family. Ask the chair or the partnership "
                   "manager who that is.")
+SUBMISSION = "national_panel_submission"  # the rapid review report with its covering letter
 LINK_MINUTES = 10
 NOT_A_RECIPIENT = "The record goes to the chair and the partnership managers. Ask one of them for it."
 NO_RECORD_YET = "The record is ready once the meeting's outcome has been recorded."
@@ -112,6 +113,22 @@ async def request_family_letter(ctx: ServiceContext, links: FileLinkStore, actor
                     detail={"action": "family_letter_link"})
         raise NotAuthorised(NOT_THE_TELLER)
     return await _issue(ctx, links, actor, case, FAMILY_LETTER)
+
+
+async def request_submission(ctx: ServiceContext, links: FileLinkStore, actor: Actor,
+                             reference: str) -> IssuedLink:
+    """The National Panel's copy of the rapid review report, for a chair or a partnership
+    manager: started from the meeting's outcome, so there is one once the report is started."""
+    roles = await ctx.roster.roles_of(actor.aad_object_id)
+    if not (roles.chair or roles.manager):
+        await audit(ctx, actor, EventKind.ACCESS_DENIED,
+                    detail={"action": "submission_link", "reference": reference[:20]})
+        raise NotAuthorised("The National Panel's copy goes to the chair and the partnership managers. Ask one of "
+                            "them for it.")
+    case = await ctx.cases.get_case(reference)
+    if case is None or await ctx.reports.get(case.id) is None:
+        raise Refused("The National Panel's copy is ready once the report has been started.")
+    return await _issue(ctx, links, actor, case, SUBMISSION)
 
 
 async def _issue(ctx: ServiceContext, links: FileLinkStore, actor: Actor, case: Case, kind: str) -> IssuedLink:

@@ -19,7 +19,8 @@ from typing import Any
 from bot.domain.events import EventKind
 from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Role
-from bot.services import deadlines, meeting, pathways, recipients
+from bot.domain.report import Stage
+from bot.services import deadlines, meeting, pathways, recipients, report
 from bot.services.audit import audit
 from bot.services.channels import WAITING_FOR_CHANNEL
 from bot.services.context import ServiceContext
@@ -132,6 +133,8 @@ class OutboxDispatcher:
             **self._more_kinds,
             OutboxKind.PATHWAY_MESSAGE: self._pathway_message,
             OutboxKind.NFA_CHALLENGE_ENDS: self._challenge_period_ended,
+            OutboxKind.REPORT_NOTICE: self._report_message,
+            OutboxKind.REPORT_REQUEST: self._report_message,
         }
         handler = handlers.get(item.kind)
         if handler is None:
@@ -414,6 +417,36 @@ class OutboxDispatcher:
             return True
         return await recipients.deliver(self.ctx, item, to, lambda: self.ctx.notifier.send_meeting_message(
             item.kind, case, record, None, [to], item.payload))
+
+    async def _report_message(self, item: OutboxItem) -> bool:
+        """The rapid review report's messages (bot/services/report.py): a status-only notice
+        to the channel, or a request to each person asked. A request the report has moved past
+        (comments closed, another round) is not sent."""
+        assert item.case_id is not None
+        case = await self.ctx.cases.get_case_by_id(item.case_id)
+        if case is None or await self.ctx.reports.get(item.case_id) is None:
+            return True
+        shown = await report.view(self.ctx, case.summary.reference)
+        current = shown.report
+        assert current is not None
+        what = str(item.payload.get("what", ""))
+        if item.kind == OutboxKind.REPORT_NOTICE:
+            channel = await self.ctx.roster.channel(PANEL_CHANNEL)
+            if channel is None:
+                await self._hold_for_channel(item)
+                return False
+            await self.ctx.notifier.send_report_message(what, shown, channel, None, item.payload)
+            return True
+        if item.payload.get("round") != current.round or (
+                what == "comment" and (current.stage is not Stage.DRAFT or current.comments_closed_at is not None)) or (
+                what == "sign_off" and current.stage is not Stage.SIGN_OFF):
+            return True  # superseded: nothing to ask any more
+        to = recipients.addressed_to(item)
+        if to is None:
+            await recipients.split(self.ctx, item, list(item.payload.get("people") or []))
+            return True
+        return await recipients.deliver(self.ctx, item, to, lambda: self.ctx.notifier.send_report_message(
+            what, shown, None, to, item.payload))
 
     async def _person_notice(self, item: OutboxItem) -> bool:
         to = str(item.payload["to"])

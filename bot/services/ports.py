@@ -13,6 +13,7 @@ from bot.domain.case import Actor, Case, CaseSummary
 from bot.domain.events import Event
 from bot.domain.lifecycle import CaseStatus, Mover
 from bot.domain.partnership import Partner, Role
+from bot.domain.report import Report
 from bot.domain.retention import ErasureBasis, HoldKind, RetentionOutcome
 from bot.domain.timeline import Anchor, Deadline
 from bot.domain.votes import Decision, Vote
@@ -21,6 +22,7 @@ if TYPE_CHECKING:  # the views are built by the use cases, which themselves use 
     from bot.services.panel import PanelView
     from bot.services.pathways import PathwayMessage
     from bot.services.reminder_view import ReminderView
+    from bot.services.report import ReportView
 
 
 class Clock(Protocol):
@@ -328,6 +330,12 @@ class Notifier(Protocol):
     async def send_agency_prompt(self, aad_object_id: str, case: CaseSummary, agencies: list[str]) -> bool: ...
     async def send_meeting_message(self, kind: str, case: Case, record: MeetingRecord, channel: Address | None,
                                    recipients: list[str], payload: dict[str, Any]) -> bool: ...
+    async def send_report_message(self, kind: str, view: ReportView, channel: Address | None, to: str | None,
+                                  payload: dict[str, Any]) -> bool:
+        """The rapid review report's messages: a status-only notice to the channel, or a card
+        asking one person for comments or a sign-off (bot/services/report.py)."""
+        ...
+
     async def notify_person(self, aad_object_id: str, notice: str, detail: dict[str, Any]) -> bool: ...
     async def send_pathway_message(self, aad_object_id: str, message: PathwayMessage) -> bool:
         """A card after the decision (bot/services/pathways.py) to one person's personal chat."""
@@ -407,6 +415,10 @@ class DeadlineStore(Protocol):
                               message: OutboxMessage | None, case_id: str) -> bool: ...
     async def reminder_sent(self, key: str, at: datetime) -> None: ...
     async def mark_done(self, deadline_id: int, at: datetime, done_on: date, aad: str, name: str) -> bool: ...
+    async def reopen(self, deadline_id: int) -> bool:
+        """A done step is due again (the National Panel asked for more after a resubmission)."""
+        ...
+
     async def status_rows(self, limit: int) -> tuple[list[StatusRow], int]: ...
     async def add_agency_requests(self, case_id: str, requests: Sequence[tuple[str, str | None]],
                                   at: datetime) -> int: ...
@@ -486,6 +498,17 @@ class MeetingRecord:
 class MeetingStore(Protocol):
     async def get(self, case_id: str) -> MeetingRecord | None: ...
     async def save(self, record: MeetingRecord, at: datetime) -> None: ...
+
+
+# ---- the rapid review report ------------------------------------------------------------------------
+
+
+class ReportStore(Protocol):
+    """The case's rapid review report (bot/adapters/db/report_store.py), sealed at rest.
+    `save` is a compare-and-set on the version read: False when someone saved in between."""
+
+    async def get(self, case_id: str) -> tuple[Report, int] | None: ...
+    async def save(self, case_id: str, report: Report, at: datetime, expected_version: int | None) -> bool: ...
 
 
 # ---- records handed to one person ---------------------------------------------------------------
@@ -731,6 +754,8 @@ class Transaction(Protocol):
     def meetings(self) -> MeetingStore: ...
     @property
     def panel(self) -> PanelTransaction: ...
+    @property
+    def reports(self) -> ReportStore: ...
 
 
 class UnitOfWork(Protocol):

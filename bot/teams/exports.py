@@ -27,11 +27,11 @@ from bot.services.context import ServiceContext
 from bot.services.ports import CaseFile, CaseRecords, FileLinkStore
 from bot.services.refusals import NotAuthorised, Refused
 from bot.teams.file_upload import OneDriveUploader, UploadFailed, UploadRefused
-from bot.teams.files import DOCX, chair_notes_document, invitation, record_document
+from bot.teams.files import DOCX, chair_notes_document, invitation, record_document, submission_document
 from bot.teams.places import where_of
 from bot.teams.replies import Reply
 from bot.teams.routes import Pressed
-from cards import chat, file_cards, meeting_cards, pathway_cards
+from cards import chat, file_cards, meeting_cards, pathway_cards, report_cards
 from cards.common import CONTENT_TYPE
 
 log = logging.getLogger(__name__)
@@ -149,6 +149,17 @@ class CaseExports:
         return Reply(card=pathway_cards.letter_link_card(case.summary, url, issued.expires_at, self.services.tz,
                                                          self.marking))
 
+    async def submission_link(self, p: Pressed) -> Reply:
+        """"Get the National Panel's copy" on the report card: the one place the submission is
+        handed to a person (a link of their own, shown on the card). Another delivery (a file
+        sent into their chat) replaces this function only."""
+        issued = await export.request_submission(self.services, self.links, p.actor, p.case)
+        case = await self.services.cases.get_case(p.case)
+        if case is None:
+            raise Refused("That case could not be found.")
+        url = f"{self.base_url}/files/once/{issued.token}"
+        return Reply(card=report_cards.submission_link_card(case.summary, url, issued.expires_at, self.services.tz))
+
     # ---- the files (bot.services.ports.CaseFiles) ------------------------------------------
 
     async def make(self, case: Case, kind: str, for_person: str) -> CaseFile | None:
@@ -158,6 +169,10 @@ class CaseExports:
         if kind == export.CHAIR_NOTES:
             body = await chair_notes_document(self.services, case)
             return CaseFile(f"{case.reference}-chair-notes.docx", body, DOCX) if body is not None else None
+        if kind == export.SUBMISSION:
+            body = await submission_document(self.services, case)
+            return (CaseFile(f"{case.reference}-rapid-review-report.docx", body, DOCX)
+                    if body is not None else None)
         if kind == export.FAMILY_LETTER:
             body = family_letter(self.letter_template, await pathways.letter_values(self.services, case),
                                  reference=case.reference, version=case.version, marking=self.marking,
@@ -168,6 +183,8 @@ class CaseExports:
         documents = {}
         if (record := await record_document(self.services, case)) is not None:
             documents[f"{case.reference}-rapid-review-record.docx"] = record
+        if (submission := await submission_document(self.services, case)) is not None:
+            documents[f"{case.reference}-rapid-review-report.docx"] = submission
         if (ics := await invitation(self.services, case)) is not None:
             documents[f"{case.reference}-meeting.ics"] = ics
         members = {m.aad_object_id: m.name for m in await self.services.roster.members()}

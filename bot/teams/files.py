@@ -8,12 +8,13 @@ import logging
 
 from aiohttp import web
 
-from bot.adapters.documents import chair_notes, meeting_ics, rapid_review_record
+from bot.adapters.documents import chair_notes, meeting_ics, national_panel_submission, rapid_review_record
 from bot.adapters.links import LinkSigner
 from bot.domain.case import Case
 from bot.domain.meeting import MeetingOutcome
-from bot.services import meeting
+from bot.services import meeting, report
 from bot.services.context import ServiceContext
+from bot.services.refusals import Refused
 
 log = logging.getLogger(__name__)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -58,6 +59,18 @@ async def chair_notes_document(services: ServiceContext, case: Case) -> bytes | 
     return chair_notes(case, meeting_start=record.start_at, meeting_end=record.end_at, tz=services.tz,
                        partnership=services.partnership.name, marking=services.partnership.protective_marking,
                        produced_at=services.clock.now(), agenda=AGENDA, questions=CHAIR_QUESTIONS)
+async def submission_document(services: ServiceContext, case: Case) -> bytes | None:
+    """The National Panel's copy of the rapid review report as it would be downloaded now;
+    None before the report is started."""
+    try:
+        shown = await report.view(services, case.reference)
+    except Refused:
+        return None
+    if shown.report is None:
+        return None
+    return national_panel_submission(shown, tz=services.tz, partnership=services.partnership.name,
+                                     marking=services.partnership.protective_marking,
+                                     produced_at=services.clock.now())
 
 
 class FilesEndpoint:

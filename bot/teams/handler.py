@@ -38,6 +38,7 @@ from bot.teams.panel_actions import MEMBER_LISTING, SHOW, PanelActions
 from bot.teams.people import PeopleMemory
 from bot.teams.places import tenant_of, where_of
 from bot.teams.replies import Reply, invoke_body
+from bot.teams.report_actions import ReportActions
 from bot.teams.retention_actions import RetentionActions
 from bot.teams.routes import Pressed, Router, card_routes
 from bot.teams.storage import StateConflict
@@ -76,7 +77,8 @@ def actor_of(activity: Activity) -> Actor | None:
 class RapidReviewBot(TeamsActivityHandler):
     def __init__(self, services: ServiceContext, conversation_state: ConversationState, app_id: str,
                  panel_actions: PanelActions, clock_actions: ClockActions, meeting_actions: MeetingActions,
-                 exports: CaseExports, retention: RetentionActions, training: TrainingActions | None = None) -> None:
+                 exports: CaseExports, retention: RetentionActions, training: TrainingActions | None = None,
+                 report_actions: ReportActions | None = None) -> None:
         self.services = services
         self.exports = exports
         self.retention = retention
@@ -92,8 +94,9 @@ class RapidReviewBot(TeamsActivityHandler):
         # its own dialog state. (Across processes the state's eTag catches it.)
         self._conversation_locks: dict[str, asyncio.Lock] = {}
         self.people = PeopleMemory(services)
+        self.report_actions = report_actions or ReportActions(services)
         self.router = Router(services, card_routes(self, panel_actions, clock_actions, meeting_actions, exports,
-                                                             retention))
+                                                   retention, self.report_actions))
 
     # ---- the turn ---------------------------------------------------------------------------
 

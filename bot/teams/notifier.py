@@ -46,10 +46,11 @@ from bot.services.ports import (
     UnitOfWork,
 )
 from bot.services.reminder_view import ReminderView
+from bot.services.report import ReportView
 from bot.services.sends import SendGuard
 from bot.teams.message_size import fitted_activity
 from bot.teams.service_hosts import REFUSED_REASON, ServiceHostPolicy, ServiceHostRefused, origin
-from cards import file_cards, meeting_cards, pathway_cards
+from cards import file_cards, meeting_cards, pathway_cards, report_cards
 from cards.chat import text_card
 from cards.clock_cards import agency_prompt_card, reminder_card
 from cards.common import escape_markdown
@@ -322,6 +323,23 @@ class TeamsNotifier:
         if card is None:
             return True
         return await self.send_to_person(aad_object_id, card)
+    async def send_report_message(self, kind: str, view: ReportView, channel: Address | None, to: str | None,
+                                  payload: dict[str, Any]) -> bool:
+        """The rapid review report's messages (bot/services/outbox.py): a status-only notice in
+        the channel; the draft with a comment box, or the sign-off request, in personal chat."""
+        summary = view.case.summary
+        if channel is not None:
+            await self.send_card(channel, report_cards.notice_card(summary, kind, payload, self._tz))
+            return True
+        if to is None:
+            return True
+        if kind == "comment":
+            card = report_cards.comment_request_card(view, self._tz, self.marking)
+        elif kind == "sign_off":
+            card = report_cards.sign_off_request_card(summary)
+        else:
+            return True
+        return await self.send_to_person(to, card)
 
     async def notify_person(self, aad_object_id: str, notice: str, detail: dict[str, Any]) -> bool:
         title, text = NOTICES[notice]

@@ -32,7 +32,7 @@ from bot.services.ports import Roles
 from bot.services.refusals import NotAuthorised, Refused
 from bot.teams.places import where_of
 from bot.teams.replies import Reply
-from cards import chat, clock_cards, meeting_cards, pathway_cards, retention_cards, vote_card
+from cards import chat, clock_cards, meeting_cards, pathway_cards, report_cards, retention_cards, vote_card
 from cards import panel as case_card
 from cards import referral_form as form
 from cards.actions import VERBS, BadCardData, CardPress, parse_press
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from bot.teams.clock_actions import ClockActions
     from bot.teams.meeting_actions import MeetingActions
     from bot.teams.panel_actions import PanelActions
+    from bot.teams.report_actions import ReportActions
     from bot.teams.retention_actions import RetentionActions
 
 NOT_RECOGNISED = "That button is not recognised. Please use the latest card from the bot."
@@ -97,6 +98,7 @@ class OneTimeFiles(Protocol):
     async def notes_file(self, pressed: Pressed) -> Reply: ...
     async def notes_link(self, pressed: Pressed) -> Reply: ...
     async def family_letter_link(self, pressed: Pressed) -> Reply: ...
+    async def submission_link(self, pressed: Pressed) -> Reply: ...
 
 
 class FormHandlers(Protocol):
@@ -107,9 +109,11 @@ class FormHandlers(Protocol):
 
 
 def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock: ClockActions,
-                meeting: MeetingActions, files: OneTimeFiles, retention: RetentionActions) -> tuple[Route, ...]:
+                meeting: MeetingActions, files: OneTimeFiles, retention: RetentionActions,
+                report: ReportActions) -> tuple[Route, ...]:
     """The route table: one row per verb any of our cards emits."""
     p = panel_actions
+    r = report
     return (
         # personal chat: "Start a referral", and the referral form (the dialog keeps the draft)
         row(VERBS[chat.REFER], form_handlers.start_referral),
@@ -158,6 +162,18 @@ def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock:
         row(VERBS[pathway_cards.AGENCY_RETURN_FORM], clock.agency_information_form, needs_case=True),
         row(VERBS[pathway_cards.AGENCY_RETURN], clock.agency_information, needs_case=True,
             on_refused=clock.show_return_refusal),
+        # the rapid review report after the meeting (cards/report_cards.py)
+        row(VERBS[report_cards.OPEN], r.open, needs_case=True),
+        row(VERBS[report_cards.START], r.start, needs_case=True),
+        row(VERBS[report_cards.EDIT], r.edit, needs_case=True),
+        row(VERBS[report_cards.SAVE], r.save, needs_case=True, on_refused=r.show_refusal),
+        row(VERBS[report_cards.COMMENT], r.comment, needs_case=True, on_refused=r.show_refusal),
+        row(VERBS[report_cards.FINAL], r.final, needs_case=True),
+        row(VERBS[report_cards.SIGN], r.sign, needs_case=True),
+        row(VERBS[report_cards.DOCUMENT], files.submission_link, needs_case=True),
+        row(VERBS[report_cards.SENT], r.sent, needs_case=True, on_refused=r.show_refusal),
+        row(VERBS[report_cards.RESPONSE], r.response, needs_case=True, on_refused=r.show_refusal),
+        row(VERBS[report_cards.CLOSE], r.close, needs_case=True, on_refused=r.show_refusal),
     )
 
 

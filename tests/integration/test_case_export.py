@@ -57,6 +57,8 @@ async def test_a_dpo_exports_every_record_of_a_case_once(tmp_path: Path) -> None
         card = await walk_to_outcome_card(h, case_id)
         assert (await h.press(A.CHRIS, M.OUTCOME, {**find_action(card, M.OUTCOME), **OUTCOME}))["statusCode"] == 200
         await h.flush()
+        start = {"verb": "report.start", "action": "report.start", "ref": REF}  # the report, with its copy
+        assert (await h.press(A.PAT, "report.start", start))["statusCode"] == 200
 
         path = await _link(h)
         response = await h.client.get(path)
@@ -65,12 +67,13 @@ async def test_a_dpo_exports_every_record_of_a_case_once(tmp_path: Path) -> None
         archive = zipfile.ZipFile(io.BytesIO(await response.read()))
         names = set(archive.namelist())
         assert {"READ ME.txt", "case.json", "summary.csv", f"documents/{REF}-rapid-review-record.docx",
-                f"documents/{REF}-meeting.ics"} <= names
+                f"documents/{REF}-rapid-review-report.docx", f"documents/{REF}-meeting.ics"} <= names
         assert "OFFICIAL-SENSITIVE" in archive.read("READ ME.txt").decode()
 
         tables = json.loads(archive.read("case.json"))["tables"]
         assert {table.name for table in case_tables()} | {"cases", "outbox_sends"} == set(tables)
         assert any(send["activity_id"] for send in tables["outbox_sends"])  # what Teams called each message
+        assert tables["reports"][0]["body"]["started_by"] == "Pat Manager"  # the sealed report, opened
         assert tables["cases"][0]["referral"]["children"]["children"][0]["name"]
         assert len(tables["votes"]) == 3 and all(v["rationale"] for v in tables["votes"])
         assert tables["meetings"][0]["outcome"]["rationale"] == OUTCOME["rationale"]

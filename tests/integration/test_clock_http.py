@@ -573,6 +573,8 @@ async def test_the_timeline_shows_every_step_done_pending_due_or_overdue(decided
             RETURN_LABEL: "⏳ pending (waits for the information requests being sent)",
             "Completed templates circulated to the panel": "⏳ pending (waits for the rapid review meeting)",
             "Rapid review meeting held": "due Wed 02 Dec 2026 – Thu 10 Dec 2026",
+            "Panel members and the chair comment on the draft rapid review report":
+                "⏳ pending (waits for the draft report going out for comments)",
             "Rapid review report signed off and sent to the National Panel": "due Mon 14 Dec 2026",
             "Desk-top review of the rapid review decision (6 months)": "due Mon 24 May 2027",
             "Desk-top review of the rapid review decision (12 months)": "due Tue 23 Nov 2027",

@@ -35,13 +35,15 @@ HARM = "Long-term impairment likely."
 DRAFT_CHILD = "Qxvvjk Draftling"
 DRAFT_ADDRESS = "41 Qxzzkj Close"
 DRAFT_FAMILY = "Mother Qxkjqz Draftling"
+REPORT_COMMENT = "Qxqvzz comment on the draft report"  # the rapid review report's texts (reports.body)
+REPORT_PLAN = "Qxzvqq briefing for every agency"
 
 CANARIES = [
     CANARY_CHILD, "Zqxwv", CANARY_DOB, "03/02/2017", "3 February 2017", CANARY_ADDRESS, "Canary Lane",
     VALID["incident"]["summary"], VALID["views"]["family_not_consulted_reason"], VALID["views"]["key_issues"],
     VALID["views"]["not_worked_well"], VALID["children"]["family_members"],
     RATIONALE, HARM, OUTCOME["rationale"], OUTCOME["immediate_actions"],
-    DRAFT_CHILD, "Qxvvjk", DRAFT_ADDRESS, "Qxzzkj", DRAFT_FAMILY, "Qxkjqz", "2015-07-09", "09/07/2015",
+    REPORT_COMMENT, REPORT_PLAN, DRAFT_CHILD, "Qxvvjk", DRAFT_ADDRESS, "Qxzzkj", DRAFT_FAMILY, "Qxkjqz", "2015-07-09", "09/07/2015",
 ]
 
 
@@ -70,6 +72,15 @@ async def _whole_case(h: BotHarness) -> str:
     body = await h.press(A.CHRIS, "meeting.outcome", {**find_action(card, "meeting.outcome"), **OUTCOME})
     assert body["statusCode"] == 200, body
     await h.flush()
+    # the rapid review report: a comment and a text of the National Panel's copy
+    await h.say(A.LAURA, "help")
+    for who, verb, inputs in ((A.PAT, "report.start", {}), (A.LAURA, "report.comment", {"comment": REPORT_COMMENT}),
+                              (A.PAT, "report.save", {"dissemination_plan": REPORT_PLAN})):
+        body = await h.press(who, verb, {"verb": verb, "action": verb, "ref": "RR-2026-0001", **inputs})
+        assert body["statusCode"] == 200, body
+    report = await h.c.stores.reports.get(case_id)
+    assert report is not None and report[0].comments[0].text == REPORT_COMMENT
+    assert report[0].fields["dissemination_plan"] == REPORT_PLAN
     # a second referral, left at the review step: saved for later in the dialog state
     await fill_referral(h, A.DEE, _draft_answers(), submit=False)
     # the canaries were really stored (and open again): the test is not vacuous

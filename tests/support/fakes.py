@@ -70,6 +70,11 @@ class RecordingNotifier:
         self._record("send_meeting_message", kind, case, record, channel, recipients, payload)
         return bool(channel) or any(r not in self.unreachable for r in recipients)
 
+    async def send_report_message(self, kind: str, view: Any, channel: Address | None, to: str | None,
+                                  payload: dict[str, Any]) -> bool:
+        self._record("send_report_message", kind, view, channel, to, payload)
+        return bool(channel) or (to is not None and to not in self.unreachable)
+
     async def notify_person(self, aad_object_id: str, notice: str, detail: dict[str, Any]) -> bool:
         self._record("notify_person", aad_object_id, notice, detail)
         return aad_object_id not in self.unreachable

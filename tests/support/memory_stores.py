@@ -36,6 +36,7 @@ from bot.domain.events import Event, EventKind
 from bot.domain.lifecycle import CaseStatus, Mover, MoveRefused, check_move
 from bot.domain.partnership import Partner, Role
 from bot.domain.referral import Referral
+from bot.domain.report import Report
 from bot.domain.timeline import Anchor, Deadline
 from bot.domain.votes import Decision, Vote
 from bot.services.ports import (
@@ -96,6 +97,7 @@ class MemoryState:
     agency_requests: dict[int, dict[str, Any]] = field(default_factory=dict)
     case_records: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     meetings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reports: dict[str, tuple[dict[str, Any], int]] = field(default_factory=dict)  # case id -> (body, version)
     unreachable: dict[str, tuple[datetime, str]] = field(default_factory=dict)
     ids: dict[str, int] = field(default_factory=dict)  # autoincrement per table
 
@@ -576,7 +578,7 @@ class MemoryDeadlineStore(_Store):
             if row is not None and row["status"] == "done":
                 row.update(values)
                 continue
-            status = "pending" if d.due_at is None else ("open" if keep_open else "closed")
+            status = "closed" if not keep_open else ("pending" if d.due_at is None else "open")  # closed case: nothing runs
             values |= {"status": status,
                        "next_reminder_at": utc(next_reminders.get(d.step_id)) if status == "open" else None}
             if row is None:
@@ -626,6 +628,14 @@ class MemoryDeadlineStore(_Store):
         if row is None or row["status"] == "done":
             return False
         row.update(status="done", done_at=utc(at), done_on=done_on, done_by_aad_id=aad, done_by_name=name,
+                   next_reminder_at=None)
+        return True
+
+    async def reopen(self, deadline_id: int) -> bool:
+        row = self.s.deadlines.get(deadline_id)
+        if row is None or row["status"] != "done":
+            return False
+        row.update(status="pending", done_at=None, done_on=None, done_by_aad_id=None, done_by_name=None,
                    next_reminder_at=None)
         return True
 
@@ -703,6 +713,24 @@ class MemoryMeetingStore(_Store):
         }
 
 
+# ---- the rapid review report ---------------------------------------------------------------------
+
+
+class MemoryReportStore(_Store):
+    async def get(self, case_id: str) -> tuple[Report, int] | None:
+        row = self.s.reports.get(case_id)
+        if row is None:
+            return None
+        return Report.model_validate(copy.deepcopy(row[0])), row[1]
+
+    async def save(self, case_id: str, report: Report, at: datetime, expected_version: int | None) -> bool:
+        row = self.s.reports.get(case_id)
+        if (row is None) != (expected_version is None) or (row is not None and row[1] != expected_version):
+            return False
+        self.s.reports[case_id] = (as_json(report.model_dump(mode="json")), (expected_version or 0) + 1)
+        return True
+
+
 # ---- one unit of work --------------------------------------------------------------------------
 
 
@@ -717,8 +745,9 @@ WRITES: dict[str, frozenset[str]] = {
     "outbox": frozenset({"enqueue", "enqueue_claimed", "claim", "done", "retry", "park", "release"}),
     "deadlines": frozenset({"set_anchor", "clear_anchor", "sync", "record_reminder", "reminder_sent", "mark_done",
                             "close_case_reminders", "add_agency_requests", "mark_agency_returned",
-                            "put_case_record"}),
+                            "put_case_record", "reopen"}),
     "meetings": frozenset({"save"}),
+    "reports": frozenset({"save"}),
     "panel": frozenset({"lock_case", "save_vote", "add_query", "close_query", "new_round", "record_decision"}),
 }
 
@@ -765,6 +794,7 @@ class MemoryTransaction:
     deadlines: Any
     meetings: Any
     panel: Any
+    reports: Any
 
 
 class MemoryUnitOfWork:
@@ -772,10 +802,11 @@ class MemoryUnitOfWork:
     block raises (a rollback), kept when it ends normally (a commit)."""
 
     def __init__(self, db: MemoryDatabase, cases: MemoryCaseStore, roster: MemoryRosterStore,
-                 outbox: MemoryOutboxStore, deadlines: MemoryDeadlineStore, meetings: MemoryMeetingStore) -> None:
+                 outbox: MemoryOutboxStore, deadlines: MemoryDeadlineStore, meetings: MemoryMeetingStore,
+                 reports: MemoryReportStore | None = None) -> None:
         self.db = db
         self._stores = {"cases": cases, "roster": roster, "outbox": outbox, "deadlines": deadlines,
-                        "meetings": meetings}
+                        "meetings": meetings, "reports": reports or MemoryReportStore(db)}
         self._crash_after: int | None = None
         self.committed = 0
         self.rolled_back = 0
@@ -822,6 +853,7 @@ class MemoryStores:
     panel: MemoryPanelStore
     deadlines: MemoryDeadlineStore
     meetings: MemoryMeetingStore
+    reports: MemoryReportStore
     uow: MemoryUnitOfWork
     turns: None = None
 
@@ -829,14 +861,14 @@ class MemoryStores:
 def memory_stores(rng: random.Random | None = None) -> MemoryStores:
     db = MemoryDatabase()
     cases, roster, outbox = MemoryCaseStore(db, rng), MemoryRosterStore(db), MemoryOutboxStore(db)
-    deadlines, meetings = MemoryDeadlineStore(db), MemoryMeetingStore(db)
+    deadlines, meetings, reports = MemoryDeadlineStore(db), MemoryMeetingStore(db), MemoryReportStore(db)
     return MemoryStores(db=db, cases=cases, roster=roster, outbox=outbox, panel=MemoryPanelStore(db),
-                        deadlines=deadlines, meetings=meetings,
-                        uow=MemoryUnitOfWork(db, cases, roster, outbox, deadlines, meetings))
+                        deadlines=deadlines, meetings=meetings, reports=reports,
+                        uow=MemoryUnitOfWork(db, cases, roster, outbox, deadlines, meetings, reports))
 
 
 __all__ = [
     "InjectedCrash", "MemoryCaseStore", "MemoryDatabase", "MemoryDeadlineStore", "MemoryMeetingStore",
-    "MemoryOutboxStore", "MemoryPanelStore", "MemoryPanelTransaction", "MemoryRosterStore", "MemoryStores",
+    "MemoryOutboxStore", "MemoryPanelStore", "MemoryPanelTransaction", "MemoryReportStore", "MemoryRosterStore", "MemoryStores",
     "MemoryTransaction", "MemoryUnitOfWork", "memory_stores",
 ]

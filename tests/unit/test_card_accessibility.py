@@ -56,6 +56,7 @@ from cards import (
     pathway_cards,
     referral_form,
     referral_record,
+    report_cards,
     retention_cards,
     roster,
     training_cards,
@@ -139,6 +140,28 @@ def _outcome() -> MeetingOutcome:
         "local_cspr": "yes", "national_review": "no", "rationale": "The learning is local and specific.",
         "participants": "Laura, Pat and Nina", "quorum_local_authority": "true", "quorum_police": "true",
         "quorum_health": "true"})
+
+
+def _report_view(stage: str = "draft", *, round_: int = 1, status: CaseStatus = CaseStatus.REPORT_IN_DRAFT,
+                 signed: bool = False, answered: bool = False, closed: bool = False) -> Any:
+    from bot.domain.report import Comment, PanelAnswer, Report, Response, SignOff, Stage, Submission
+    from bot.services.report import ReportView
+
+    sign = SignOff(aad="chris", name="Chris Chair", at=NOW) if signed else None
+    report = Report(round=round_, stage=Stage(stage), started_by="Pat Manager", started_at=NOW,
+                    seats=["local_authority", "police", "health", "chair"], comments_due_at=NOW,
+                    comments=[Comment(author_aad="laura", author_name="Laura", seat="local_authority",
+                                      text="Add the school's view.", at=NOW)],
+                    chair_sign_off=sign, manager_sign_off=sign,
+                    submissions=[Submission(round=1, sent_on=TODAY, by_name="Pat", at=NOW)] if stage == "sent" else [],
+                    answers=[PanelAnswer(round=round_, response=Response.MORE_INFORMATION if round_ > 1
+                                         else Response.AGREES, on=TODAY, by_name="Pat", at=NOW,
+                                         asked_for="The GP's chronology.")] if answered or round_ > 1 else [],
+                    closure_reason="No further learning." if closed else None)
+    case = _case()
+    case = case.model_copy(update={"summary": _summary(status)})
+    return ReportView(case=case, outcome=_outcome(), report=report, meeting_start=NOW, deciders=["Laura, LA"],
+                      notified_on=TODAY, today=TODAY)
 
 
 def _reminder(kind: ReminderKind, *, delayed: bool = False) -> ReminderView:
@@ -295,6 +318,32 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("record_card", lambda: meeting_cards.record_card(_summary(), _outcome())),
     ("record_link_card", lambda: meeting_cards.record_link_card(_summary(), _outcome(),
                                                                 "https://bot.example.org/files/once/x", NOW, TZ)),
+    ("start_card", lambda: report_cards.start_card(_summary(CaseStatus.MEETING_HELD))),
+    ("report_card", lambda: report_cards.report_card(_report_view(), TZ, manages=True, comments=True,
+                                                     marking="OFFICIAL-SENSITIVE", error="Too long.",
+                                                     field="comment", message="Saved.")),
+    ("report_card/sign_off", lambda: report_cards.report_card(_report_view("sign_off", signed=True), TZ,
+                                                              manages=True, comments=False, marking="O-S",
+                                                              error="Give the date.", field="sent_on")),
+    ("report_card/sent", lambda: report_cards.report_card(
+        _report_view("sent", status=CaseStatus.REPORT_SUBMITTED), TZ, manages=True, comments=False, marking="O-S")),
+    ("report_card/answered", lambda: report_cards.report_card(
+        _report_view("sent", status=CaseStatus.REPORT_SUBMITTED, answered=True), TZ, manages=True, comments=False,
+        marking="O-S", error="Give the reason.", field="reason")),
+    ("report_card/round2", lambda: report_cards.report_card(_report_view(round_=2), TZ, manages=True,
+                                                            comments=False, marking="O-S", error="Changed.")),
+    ("comment_request_card", lambda: report_cards.comment_request_card(_report_view(), TZ, "OFFICIAL-SENSITIVE")),
+    ("edit_card", lambda: report_cards.edit_card(_report_view(), error="Too long.", field="facts_summary",
+                                                 typed={"facts_summary": "Short."})),
+    ("edit_card/error", lambda: report_cards.edit_card(_report_view(round_=2), error="Changed.")),
+    ("sign_off_request_card", lambda: report_cards.sign_off_request_card(_summary(CaseStatus.REPORT_IN_DRAFT))),
+    *[(f"notice_card/{what}", lambda what=what: report_cards.notice_card(
+        _summary(), what, {"due": NOW.isoformat(), "by": "chair", "complete": True, "on": TODAY.isoformat(),
+                           "response": "more_information", "round": 2}, TZ))
+      for what in ("started", "comments_in", "final_draft", "signed_off", "sent", "response", "no_further_review",
+                   "review_commissioned", "sign_offs_withdrawn")],
+    ("submission_link_card", lambda: report_cards.submission_link_card(
+        _summary(), "https://bot.example.org/files/once/x", NOW, TZ)),
     ("members_card", lambda: roster.members_card(_members())),
     ("retention_list_card", lambda: retention_cards.retention_list_card(
         [samples.plan(1), samples.plan(2, held=True, action="cancel")], 3, samples.names(), TZ, RetentionPolicy(),

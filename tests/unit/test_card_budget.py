@@ -52,6 +52,7 @@ from cards import (
     pathway_cards,
     referral_form,
     referral_record,
+    report_cards,
     retention_cards,
     roster,
     training_cards,
@@ -182,6 +183,22 @@ def _outcome() -> MeetingOutcome:
         **{name: _text(cap(f"outcome.{name}")) for name in meeting_cards.TEXT_INPUTS}})
 
 
+def _report_view(stage: str = "draft", **kw: Any) -> Any:
+    """The report with every text at its cap: each item written on the card, a comment from
+    every seat, the National Panel's request and a closure reason."""
+    from bot.domain.report import ITEM_KEYS, Comment
+
+    shown = a11y._report_view(stage, **kw)
+    report = shown.report.model_copy(update={
+        "fields": {key: _text(cap("report.item")) for key in ITEM_KEYS},
+        "comments": [Comment(author_aad=f"aad-{i}", author_name=_name(i), seat=seat, text=_text(cap("report.comment")),
+                             at=NOW) for i, seat in enumerate(["local_authority", "police", "health", "chair"] * 3)],
+        "answers": [a.model_copy(update={"asked_for": _text(cap("report.asked_for"))}) for a in shown.report.answers],
+        "closure_reason": _text(cap("report.closure_reason")), "started_by": _name()})
+    return replace(shown, case=_case().model_copy(update={"summary": _summary(shown.case.summary.status)}),
+                   outcome=_outcome(), report=report)
+
+
 def _reminder(kind: ReminderKind) -> Any:
     return replace(a11y._reminder(kind), case=_summary(), mentions=[Mention(_name(i), f"aad-{i:040d}")
                                                                     for i in range(ROSTER_SIZE)],
@@ -308,6 +325,25 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("record_card", lambda: meeting_cards.record_card(_summary(), _outcome())),
     ("record_link_card", lambda: meeting_cards.record_link_card(
         _summary(), _outcome(), "https://bot.example.org/files/once/" + "x" * 600, NOW, TZ)),
+    ("start_card", lambda: report_cards.start_card(_summary())),
+    ("report_card", lambda: report_cards.report_card(
+        _report_view(round_=2), TZ, manages=True, comments=True, marking=_text(NAME), error=_text(300),
+        field="facts_summary", message=_text(300))),
+    ("report_card/typed", lambda: report_cards.report_card(
+        _report_view(), TZ, manages=True, comments=True, marking=_text(NAME), error=_text(300), field="comment",
+        typed={"comment": _text(cap("report.comment"))})),
+    ("report_card/answered", lambda: report_cards.report_card(
+        _report_view("sent", status=a11y.CaseStatus.REPORT_SUBMITTED, answered=True, closed=True), TZ,
+        manages=True, comments=False, marking=_text(NAME), error=_text(300), field="reason",
+        typed={"reason": _text(cap("report.closure_reason"))})),
+    ("comment_request_card", lambda: report_cards.comment_request_card(_report_view(), TZ, _text(NAME))),
+    ("edit_card", lambda: report_cards.edit_card(_report_view(round_=2), error=_text(300), field="facts_summary",
+                                                 typed={"facts_summary": _text(cap("report.item"))})),
+    ("sign_off_request_card", lambda: report_cards.sign_off_request_card(_summary())),
+    ("notice_card", lambda: report_cards.notice_card(_summary(), "response", {"response": "more_information",
+                                                                              "due": NOW.isoformat()}, TZ)),
+    ("submission_link_card", lambda: report_cards.submission_link_card(
+        _summary(), "https://bot.example.org/files/once/" + "x" * 600, NOW, TZ)),
     ("members_card", lambda: roster.members_card(_members())),
     # the DPO's list at its longest: ten cases, each with many messages, files to long-named people, a hold
     ("retention_list_card", lambda: retention_cards.retention_list_card(

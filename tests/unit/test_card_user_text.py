@@ -33,6 +33,7 @@ from cards import (
     pathway_cards,
     referral_form,
     referral_record,
+    report_cards,
     retention_cards,
     roster,
     training_cards,
@@ -161,6 +162,17 @@ def _request() -> Any:
     from bot.services.ports import AgencyRequest
 
     return AgencyRequest(id=5, agency=H, contact=H, sent_at=NOW, returned_at=None, returned_by_name=H)
+def _report_view(stage: str = "draft", **kw: Any) -> Any:
+    from bot.domain.report import ITEM_KEYS, Comment, SignOff
+
+    shown = a11y._report_view(stage, **kw)
+    signed = SignOff(aad="x", name=H, at=NOW)
+    report = shown.report.model_copy(update={
+        "fields": {key: H for key in ITEM_KEYS}, "started_by": H, "closure_reason": H, "closed_by": H,
+        "comments": [Comment(author_aad="a", author_name=H, seat="police", text=H, at=NOW)],
+        "chair_sign_off": signed, "manager_sign_off": signed,
+        "answers": [a.model_copy(update={"asked_for": H, "by_name": H}) for a in shown.report.answers]})
+    return replace(shown, case=_case(), report=report, deciders=[H])
 
 
 CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
@@ -222,6 +234,18 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("record_card", lambda: meeting_cards.record_card(_summary(), _outcome())),
     ("record_link_card", lambda: meeting_cards.record_link_card(_summary(), _outcome(),
                                                                 "https://bot.example.org/files/once/x", NOW, TZ)),
+    ("start_card", lambda: report_cards.start_card(_summary())),
+    ("report_card", lambda: report_cards.report_card(_report_view(), TZ, manages=True, comments=True, marking=H,
+                                                     error=H, field="comment", typed={"comment": H}, message=H)),
+    ("report_card/sent", lambda: report_cards.report_card(
+        _report_view("sent", status=a11y.CaseStatus.REPORT_SUBMITTED, answered=True, closed=True), TZ, manages=True,
+        comments=False, marking=H, error=H)),
+    ("edit_card", lambda: report_cards.edit_card(_report_view(round_=2), error=H, typed={"facts_summary": H})),
+    ("comment_request_card", lambda: report_cards.comment_request_card(_report_view(), TZ, H)),
+    ("sign_off_request_card", lambda: report_cards.sign_off_request_card(_summary())),
+    ("notice_card", lambda: report_cards.notice_card(_summary(), "signed_off", {"by": H}, TZ)),
+    ("submission_link_card", lambda: report_cards.submission_link_card(_summary(), "https://x.example.org/f", NOW,
+                                                                       TZ)),
     ("members_card", lambda: roster.members_card(_members())),
     ("pathway_card", lambda: pathway_cards.pathway_card(_pathway_view(challenged=True), TZ, said=H)),
     ("pathway_card/handed", lambda: pathway_cards.pathway_card(_pathway_view(handed=True), TZ)),

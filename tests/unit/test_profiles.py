@@ -119,6 +119,23 @@ EXPECTED_STEPS: list[tuple[str, str, str, Any, str, str | None]] = [
     # (local policy: no source gives its time) and the family told by the date agreed (agenda template).
     *[(name, "handover_confirmed", "panel_decision", WD(10), "handover_owner", None) for name in CITES],
     *[(name, "tell_family", "family_tell_by", {"calendar_days": 0}, "family_contact", None) for name in CITES],
+    # after the meeting: comments on the draft report, and answering the National Panel's request for
+    # more information — no source gives a number, so each is local policy with a documented default
+    ("national_minimum", "comments_on_draft_report", "report_started", WD(2), "panel", None),
+    ("stockport", "comments_on_draft_report", "report_started", WD(2), "panel", None),
+    ("west_midlands", "comments_on_draft_report", "report_started", WD(1), "panel", None),
+    ("gloucestershire", "comments_on_draft_report", "report_started", WD(2), "panel", None),
+    ("surrey", "comments_on_draft_report", "report_started", {"hours": 48}, "panel", None),
+    ("national_minimum", "resubmit_to_national_panel", "national_panel_asked", WD(5), "partnership_manager",
+     "more_information_asked"),
+    ("stockport", "resubmit_to_national_panel", "national_panel_asked", WD(5), "partnership_manager",
+     "more_information_asked"),
+    ("west_midlands", "resubmit_to_national_panel", "national_panel_asked", WD(5), "partnership_manager",
+     "more_information_asked"),
+    ("surrey", "resubmit_to_national_panel", "national_panel_asked", WD(5), "partnership_manager",
+     "more_information_asked"),
+    ("gloucestershire", "resubmit_to_national_panel", "national_panel_asked", WD(5), "partnership_manager",
+     "more_information_asked"),
 ]
 # Steps every profile shares, citing the documents they come from rather than the profile's own.
 SHARED_STEPS = {"handover_confirmed": "Local policy", "tell_family": "SSCP Rapid Review Panel Agenda template"}
@@ -195,6 +212,7 @@ def test_stockport_worked_example_over_easter_2026() -> None:
     }
     assert due_dates(deadlines_by_step("stockport", anchors, {"review_commissioned"})) == {
         "notify_national_panel": at("2026-03-30 17:00"),
+        "comments_on_draft_report": None,  # pending until the report is started
         "send_information_requests": at("2026-03-27 17:00"),
         "agencies_return_information": at("2026-04-10 17:00"),  # Good Friday and Easter Monday skipped
         "papers_to_panel": at("2026-04-08 17:00"),
@@ -216,6 +234,7 @@ def test_west_midlands_worked_example_over_the_may_bank_holidays_2026() -> None:
     }
     assert due_dates(deadlines_by_step("west_midlands", anchors, set())) == {
         "notify_national_panel": at("2026-05-08 17:00"),
+        "comments_on_draft_report": None,  # pending until the report is started
         "send_information_requests": at("2026-05-06 17:00"),
         "agencies_return_information": at("2026-05-12 17:00"),
         "papers_to_panel": at("2026-05-13 14:00"),
@@ -237,6 +256,7 @@ def test_surrey_worked_example_over_christmas_2025_with_a_child_death_and_a_loca
     facts = {"child_death", "review_commissioned"}
     assert due_dates(deadlines_by_step("surrey", anchors, facts)) == {
         "notify_national_panel": at("2025-12-30 17:00"),
+        "comments_on_draft_report": None,  # pending until the report is started
         "set_meeting_date": at("2025-12-22 17:00"),  # day 1
         "send_information_requests": at("2025-12-22 17:00"),  # day 1
         "agencies_return_information": at("2026-01-02 17:00"),
@@ -258,6 +278,7 @@ def test_gloucestershire_worked_example_over_christmas_2026() -> None:
     }
     assert due_dates(deadlines_by_step("gloucestershire", anchors, set())) == {
         "notify_national_panel": at("2026-12-30 17:00"),
+        "comments_on_draft_report": None,  # pending until the report is started
         # 24 Dec is day 1; 25 Dec and the substitute Monday 28 Dec are bank holidays
         "send_information_requests": (at("2026-12-29 00:00"), at("2026-12-30 17:00")),
         "report_to_national_panel": at("2027-01-18 17:00"),
@@ -272,6 +293,7 @@ def test_national_minimum_worked_example_from_the_design_example() -> None:
     }
     assert due_dates(deadlines_by_step("national_minimum", anchors, {"review_commissioned"})) == {
         "notify_national_panel": at("2025-12-30 17:00"),
+        "comments_on_draft_report": None,  # pending until the report is started
         "report_to_national_panel": at("2026-01-21 17:00"),
         "local_cspr_report": at("2027-03-01 17:00"),  # 31 Aug + 6 months = Sun 28 Feb, rolled to Monday
     }

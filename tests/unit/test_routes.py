@@ -30,7 +30,16 @@ from bot.services.ports import AgencyRequest, DeadlineRow, MeetingRecord, QueryR
 from bot.services.reminder_view import Mention, ReminderView
 from bot.teams.routes import Route, card_routes
 from cards import actions as cards_actions
-from cards import chat, clock_cards, file_cards, meeting_cards, pathway_cards, retention_cards, vote_card
+from cards import (
+    chat,
+    clock_cards,
+    file_cards,
+    meeting_cards,
+    pathway_cards,
+    report_cards,
+    retention_cards,
+    vote_card,
+)
 from cards import panel as case_card
 from cards import referral_form as form
 from cards.actions import META_KEYS, VERBS, BadCardData, parse_press
@@ -54,7 +63,8 @@ class _Anything:
 
 
 def routes() -> tuple[Route, ...]:
-    return card_routes(_Anything(), _Anything(), _Anything(), _Anything(), _Anything(), _Anything())  # type: ignore[arg-type]
+    return card_routes(_Anything(), _Anything(), _Anything(), _Anything(), _Anything(),  # type: ignore[arg-type]
+                       _Anything(), _Anything())
 
 
 # ---- what the card modules emit, read from their source -----------------------------------------
@@ -155,6 +165,7 @@ def rendered_cards() -> list[dict[str, Any]]:
         retention_cards.retention_list_card([samples.plan()], 0, {}, TZ, RetentionPolicy(), "OFFICIAL-SENSITIVE"),
         retention_cards.erasure_request_card(samples.plan(), {}, TZ, RetentionPolicy(), "OFFICIAL-SENSITIVE"),
         *_pathway_cards(),
+        *_report_cards(),
     ]
 
 
@@ -184,6 +195,24 @@ def _notes_meeting():  # noqa: ANN202 - the card test module's meeting
     from tests.unit.test_card_accessibility import _meeting
 
     return _meeting()
+
+
+def _report_cards() -> list[dict[str, Any]]:
+    """The report card at each stage, for the chair or a manager who also comments."""
+    from bot.domain.referral import YesNo
+    from tests.unit.test_card_accessibility import _report_view
+
+    def shown(stage: str, **kw: Any) -> dict[str, Any]:
+        return report_cards.report_card(_report_view(stage, **kw), TZ, manages=True, comments=True, marking="O-S")
+
+    submitted = CaseStatus.REPORT_SUBMITTED
+    other = _report_view(round_=2)  # the items a round 2, "no local review", "national review" report has
+    other = replace(other, outcome=other.outcome.model_copy(update={"local_cspr": YesNo.NO, "national_review": YesNo.YES}))
+    return [report_cards.edit_card(other), shown("draft"), shown("sign_off", signed=True), shown("sent", status=submitted),
+            shown("sent", status=submitted, answered=True), report_cards.edit_card(_report_view()),
+            report_cards.comment_request_card(_report_view(), TZ, "O-S"),
+            report_cards.sign_off_request_card(_summary()), report_cards.start_card(_summary()),
+            report_cards.submission_link_card(_summary(), "https://x.example.org/f", NOW, TZ)]
 
 
 def _record_outcome():  # noqa: ANN202 - the card test module's outcome

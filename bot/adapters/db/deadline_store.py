@@ -89,7 +89,7 @@ class SqlDeadlineStore:
                 if row is not None and row.status == "done":
                     await conn.execute(update(t.deadlines).where(t.deadlines.c.id == row.id).values(**values))
                     continue
-                status = "pending" if d.due_at is None else ("open" if keep_open else "closed")
+                status = "closed" if not keep_open else ("pending" if d.due_at is None else "open")  # closed case: nothing runs
                 # Only an open step has a next reminder: a closed case has none pending.
                 values |= {"status": status,
                            "next_reminder_at": next_reminders.get(d.step_id) if status == "open" else None}
@@ -141,6 +141,16 @@ class SqlDeadlineStore:
             result = await conn.execute(
                 update(t.deadlines).where(t.deadlines.c.id == deadline_id, t.deadlines.c.status != "done")
                 .values(status="done", done_at=at, done_on=done_on, done_by_aad_id=aad, done_by_name=name,
+                        next_reminder_at=None)
+            )
+            return bool(result.rowcount)
+
+    async def reopen(self, deadline_id: int) -> bool:
+        """A done step is due again: pending until the next refresh dates it and sets its reminders."""
+        async with self.scope.write() as conn:
+            result = await conn.execute(
+                update(t.deadlines).where(t.deadlines.c.id == deadline_id, t.deadlines.c.status == "done")
+                .values(status="pending", done_at=None, done_on=None, done_by_aad_id=None, done_by_name=None,
                         next_reminder_at=None)
             )
             return bool(result.rowcount)

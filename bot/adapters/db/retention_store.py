@@ -290,6 +290,8 @@ class SqlRetentionStore:
         await conn.execute(delete(t.reminders).where(t.reminders.c.case_id == case_id))
         # after the decision (bot/services/pathways.py): hand-over, challenge, family, returns, guests
         await conn.execute(delete(t.case_records).where(t.case_records.c.case_id == case_id))
+        # the rapid review report (bot/services/report.py): comments, texts, sign-off names
+        await conn.execute(delete(t.reports).where(t.reports.c.case_id == case_id))
         outbox_ids = select(t.outbox.c.id).where(t.outbox.c.case_id == case_id).scalar_subquery()
         await conn.execute(delete(t.outbox_sends).where(t.outbox_sends.c.outbox_id.in_(outbox_ids)))
         await conn.execute(delete(t.outbox).where(t.outbox.c.case_id == case_id))

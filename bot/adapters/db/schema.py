@@ -333,6 +333,22 @@ case_records = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
 )
 
+
+# The rapid review report after the meeting (bot/domain/report.py): comments, the texts of the
+# National Panel's copy, sign-offs, submissions and the National Panel's answers. `body` is
+# sealed under the case's key (it holds texts written about the child's case); `version` makes
+# every save a compare-and-set, so two comments saved at once are both kept.
+reports = Table(
+    "reports",
+    metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("stage", String(20), nullable=False),  # draft | sign_off | sent
+    Column("round", Integer, nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
 # One-time links to a file for one named person (the DPO's case export): the token itself is
 # never stored, only its SHA-256, so a copy of the database cannot be used to fetch a file.
 file_links = Table(
@@ -448,6 +464,7 @@ __all__ = [
     "reminders",
     "agency_requests",
     "meetings",
+    "reports",
     "file_links",
     "legal_holds",
     "erasures",

@@ -52,6 +52,7 @@ CASE_COLUMNS = (
     SealedColumn(t.queries.c.question, t.queries.c.id, t.queries.c.case_id, json=False),
     SealedColumn(t.queries.c.answer, t.queries.c.id, t.queries.c.case_id, json=False),
     SealedColumn(t.meetings.c.outcome, t.meetings.c.case_id, t.meetings.c.case_id, json=True),
+    SealedColumn(t.reports.c.body, t.reports.c.case_id, t.reports.c.case_id, json=True),
 )
 
 
