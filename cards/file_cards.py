@@ -19,7 +19,8 @@ FILE_CONSENT = "application/vnd.microsoft.teams.card.file.consent"
 FILE_INFO = "application/vnd.microsoft.teams.card.file.info"
 LINK_INSTEAD = "Get a one-time link instead"
 WHAT = {"rapid_review_record": "the rapid review record (Word)", "case_export": "the case export (zip)",
-        "chair_notes": "the chair's notes (Word)"}
+        "chair_notes": "the chair's notes (Word)",
+        "national_panel_submission": "the National Panel's copy of the rapid review report (Word)"}
 
 
 def consent_attachment(name: str, size: int, what: str, offer: str, marking: str) -> dict[str, Any]:

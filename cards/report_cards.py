@@ -41,6 +41,7 @@ from cards.common import (
 OPEN, START, EDIT, SAVE, COMMENT, FINAL, SIGN, DOCUMENT, SENT, RESPONSE, CLOSE = (
     "report.open", "report.start", "report.edit", "report.save", "report.comment", "report.final", "report.sign",
     "report.document", "report.sent", "report.response", "report.close")
+DOCUMENT_FILE = "report.document_file"  # the National Panel's copy as a file in the presser's OneDrive
 ITEM_INPUTS = frozenset({
     "facts_summary", "immediate_safeguarding", "criteria_decision", "national_review_reason", "immediate_learning",
     "dissemination_plan", "additional_learning", "no_further_learning", "further_information", "agencies_involved",
@@ -54,11 +55,13 @@ VERBS = verbs(
     Verb(FINAL),
     Verb(SIGN),
     Verb(DOCUMENT),
+    Verb(DOCUMENT_FILE),
     Verb(SENT, frozenset({"sent_on"})),
     Verb(RESPONSE, frozenset({"response", "response_on", "asked_for"})),
     Verb(CLOSE, frozenset({"closure", "reason"})),
 )
-DOCUMENT_TITLE = "Get the National Panel's copy (.docx)"
+DOCUMENT_TITLE = "Get a one-time link to the National Panel's copy (.docx)"
+DOCUMENT_FILE_TITLE = "Save the National Panel's copy to my OneDrive (.docx)"
 
 
 def _when(moment: datetime | None, tz: ZoneInfo) -> str:
@@ -221,6 +224,7 @@ def report_card(v: ReportView, tz: ZoneInfo, *, manages: bool, comments: bool, m
             "type": "AdaptiveCard", "body": ending,
             "actions": [execute("Confirm", CLOSE, summary.reference, style="positive")]}})
     if manages:
+        actions.append(execute(DOCUMENT_FILE_TITLE, DOCUMENT_FILE, summary.reference, validate=False))
         actions.append(execute(DOCUMENT_TITLE, DOCUMENT, summary.reference, validate=False))
     body.append(marking_footer(marking))
     return fit(card(body, actions=actions))

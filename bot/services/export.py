@@ -117,8 +117,13 @@ async def request_family_letter(ctx: ServiceContext, links: FileLinkStore, actor
 
 async def request_submission(ctx: ServiceContext, links: FileLinkStore, actor: Actor,
                              reference: str) -> IssuedLink:
-    """The National Panel's copy of the rapid review report, for a chair or a partnership
-    manager: started from the meeting's outcome, so there is one once the report is started."""
+    """A one-time link to the National Panel's copy of the rapid review report."""
+    return await _issue(ctx, links, actor, await submission_for(ctx, actor, reference), SUBMISSION)
+
+
+async def submission_for(ctx: ServiceContext, actor: Actor, reference: str) -> Case:
+    """The case whose National Panel copy a chair or a partnership manager asks for: started
+    from the meeting's outcome, so there is one once the report is started."""
     roles = await ctx.roster.roles_of(actor.aad_object_id)
     if not (roles.chair or roles.manager):
         await audit(ctx, actor, EventKind.ACCESS_DENIED,
@@ -128,7 +133,7 @@ async def request_submission(ctx: ServiceContext, links: FileLinkStore, actor: A
     case = await ctx.cases.get_case(reference)
     if case is None or await ctx.reports.get(case.id) is None:
         raise Refused("The National Panel's copy is ready once the report has been started.")
-    return await _issue(ctx, links, actor, case, SUBMISSION)
+    return case
 
 
 async def _issue(ctx: ServiceContext, links: FileLinkStore, actor: Actor, case: Case, kind: str) -> IssuedLink:

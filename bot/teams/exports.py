@@ -41,7 +41,7 @@ GONE = ("This link has already been used or has expired: each link works once, f
 ZIP = "application/zip"
 # The button that gives a one-time link instead of the file, per kind of file.
 LINK_VERB = {export.RECORD: meeting_cards.RECORD_LINK, export.EXPORT: chat.EXPORT_LINK,
-             export.CHAIR_NOTES: meeting_cards.NOTES_LINK}
+             export.CHAIR_NOTES: meeting_cards.NOTES_LINK, export.SUBMISSION: report_cards.DOCUMENT}
 OFFER_GONE = ("This file offer has already been answered, has expired, or is not yours: each works once, for the "
               "person it was sent to, for an hour. Ask the Rapid Review bot for the file again.")
 DECLINED = "You declined the file, so nothing was saved in your OneDrive."
@@ -148,6 +148,14 @@ class CaseExports:
         url = f"{self.base_url}/files/once/{issued.token}"
         return Reply(card=pathway_cards.letter_link_card(case.summary, url, issued.expires_at, self.services.tz,
                                                          self.marking))
+
+    async def submission_file(self, p: Pressed) -> Reply:
+        """"Save the National Panel's copy to my OneDrive" on the report card: the consent card follows."""
+        _personal_only(p)
+        case = await export.submission_for(self.services, p.actor, p.case)
+        offer = await delivery.deliver_file(self.services, self.links, self, p.actor, case, export.SUBMISSION)
+        return Reply(card=file_cards.offer_sent_card(offer.reference, offer.kind, report_cards.DOCUMENT,
+                                                     self.marking, report_cards.DOCUMENT_FILE))
 
     async def submission_link(self, p: Pressed) -> Reply:
         """"Get the National Panel's copy" on the report card: the one place the submission is

@@ -31,6 +31,7 @@ from bot.domain.timeline import Anchor
 from bot.services import deadlines
 from cards import meeting_cards as M
 from cards import report_cards as R
+from cards.file_cards import FILE_CONSENT
 from tests.integration.test_meeting_graph import (
     CANARIES,
     REF,
@@ -251,6 +252,15 @@ async def test_report_comments_sign_off_national_panel_resubmission_and_closure(
         assert marked.sections[0].footer.paragraphs[0].text.startswith("OFFICIAL-SENSITIVE. " + REF)
         laura = await press(h, A.LAURA, R.DOCUMENT)
         assert laura["statusCode"] == 403
+        # or as a file in the manager's own OneDrive: Teams' file consent card, to her chat only
+        offered = await press(h, A.PAT, R.DOCUMENT_FILE)
+        assert offered["statusCode"] == 200 and "Press **Allow**" in texts(offered["value"])
+        await h.flush()
+        consents = [(s.conversation_id, a) for s in h.connector.sent_activities() for a in s.attachments
+                    if a.get("contentType") == FILE_CONSENT]
+        assert [c for c, _ in consents] == [A.PAT.chat]
+        assert consents[0][1]["name"] == f"{REF}-rapid-review-report.docx"
+        assert (await press(h, A.LAURA, R.DOCUMENT_FILE))["statusCode"] == 403
 
         # ---- sent: the 15-working-day step done by the manager, the case moves ------------------------
         h.clock.set(london(2026, 12, 4, 10))
