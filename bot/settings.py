@@ -212,6 +212,11 @@ class Settings(BaseSettings):
             raise ConfigError("ENCRYPT_AT_REST is off but MicrosoftAppId is set: identifiers are always encrypted "
                               "outside local mode. Unset ENCRYPT_AT_REST.")
         if not self.local_mode:
+            if self.app_type is AppType.USER_ASSIGNED_MSI and self.app_password:
+                raise ConfigError(
+                    "MicrosoftAppPassword is set but MicrosoftAppType=UserAssignedMSI: the bot's token comes from its "
+                    "managed identity, which has no secret. Remove MicrosoftAppPassword from the configuration (and "
+                    "delete the unused secret), or set MicrosoftAppType=SingleTenant to use it.")
             if self.app_type is not AppType.USER_ASSIGNED_MSI and not self.app_password:
                 raise ConfigError("MicrosoftAppPassword is empty: set the client secret of the bot's Entra app.")
             if self.app_type is not AppType.MULTI_TENANT and not self.app_tenant_id:

@@ -42,12 +42,22 @@ def test_production_with_an_app_id_but_no_password_names_the_password():
 
 @pytest.mark.parametrize("app_type", ["SingleTenant", "singletenant", "UserAssignedMSI"])
 def test_single_tenant_or_msi_without_a_tenant_names_microsoft_app_tenant_id(app_type):
-    env = {"BOT_ENV": "production", "MicrosoftAppId": APP_ID, "MicrosoftAppPassword": "secret",
-           "MicrosoftAppType": app_type}
+    env = {"BOT_ENV": "production", "MicrosoftAppId": APP_ID, "MicrosoftAppType": app_type}
+    if app_type != "UserAssignedMSI":  # a managed identity has no secret
+        env["MicrosoftAppPassword"] = "secret"
     with pytest.raises(ConfigError) as raised:
         load_settings(env)
     assert str(raised.value).startswith("MicrosoftAppTenantId is empty")
     assert "set it to your Entra tenant id" in str(raised.value)
+
+
+def test_a_managed_identity_needs_no_secret_and_refuses_one():
+    env = {"BOT_ENV": "production", "MicrosoftAppId": APP_ID, "MicrosoftAppTenantId": TENANT,
+           "MicrosoftAppType": "UserAssignedMSI"}
+    settings = load_settings(env)
+    assert settings.app_password == "" and not settings.local_mode
+    with pytest.raises(ConfigError, match="MicrosoftAppPassword is set but MicrosoftAppType=UserAssignedMSI"):
+        load_settings({**env, "MicrosoftAppPassword": "left-over-secret"})
 
 
 def test_multi_tenant_needs_no_tenant():
