@@ -29,7 +29,7 @@ param appServiceSku string = 'P0v3'
 @maxValue(4)
 param instanceCount int = 2
 
-@description('Empty: run the code on App Service\'s Python 3.11 (deployed by the toolkit\'s zipDeploy). Else a container image built from the Dockerfile, e.g. myregistry.azurecr.io/rapid-review-bot:1.0.0 (pulled with the managed identity: grant it AcrPull).')
+@description('Empty: run the code on App Service\'s Python 3.11 (deployed by the toolkit\'s zipDeploy). Else a container image built from the Dockerfile, e.g. <your registry>/rapid-review-bot:1.0.0 (pulled with the managed identity: grant it AcrPull).')
 param containerImage string = ''
 
 @description('Azure Bot pricing tier. F0 is free; Teams is a standard channel, so messages to it are not charged.')
@@ -217,6 +217,7 @@ var appSettings = concat([
   { name: 'KEY_VAULT_SECRET', value: masterKeySecretName }
   { name: 'DATABASE_URL', value: '${keyVaultReference}database-url)' }
   { name: 'PARTNERSHIP_FILE', value: partnershipFile }
+  { name: 'PUBLIC_BASE_URL', value: 'https://${names.site}.azurewebsites.net' } // the one-time file links
   { name: 'HOST', value: '0.0.0.0' }
   { name: 'PORT', value: '8000' }
   { name: 'WEBSITES_PORT', value: '8000' }
