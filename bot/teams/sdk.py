@@ -45,6 +45,10 @@ treats them as it did (bot/teams/notifier.py). Authentication of incoming reques
 the SDK's, per request, with the keys it checks tokens against taken from
 bot/teams/signing_keys.py (bounded fetches, cached, refreshed at most once per floor).
 
+With MicrosoftAppType=UserAssignedMSI the bot's token comes from the platform's managed identity endpoint
+through MSAL's ManagedIdentityClient (`_BoundedManagedIdentity`): bounded, never through the egress proxy, and a
+failure is a retryable ManagedIdentityTokenError; there is no secret to send.
+
 This is the only way the bot builds its clients. The benchmark's "before" (botbuilder's stock
 clients) is a launcher of its own, tests/bench/stock_sdk_bot.py.
 """
