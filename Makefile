@@ -7,7 +7,7 @@ LOCK := requirements.lock
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | sha1sum | cut -c1-12)
 
-.PHONY: install run demo test e2e lint lock migrate package bench clean
+.PHONY: install run demo test e2e lint lock lowest audit-deps image migrate package bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,27 @@ lock: | $(PY)
 	$(PY) -m pip install --quiet "uv==$(UV_VERSION)"
 	UV_NO_CONFIG=1 $(VENV)/bin/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 \
 		--generate-hashes --custom-compile-command "make lock" -o $(LOCK)
+	# The container's lock: the runtime dependencies alone (no test extra), at the versions of the lock above.
+	UV_NO_CONFIG=1 $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 \
+		--constraint $(LOCK) --generate-hashes --custom-compile-command "make lock" -o requirements.runtime.lock
+
+# Are pyproject.toml's lower bounds true? The lowest version of every direct dependency, in a scratch venv
+# (build/lowest-venv), running the unit tests (.ci/lowest; a few minutes, so not part of `make test`).
+lowest:
+	.ci/lowest
+
+# Known vulnerabilities in the lock (pip-audit, in its own venv build/audit-venv). Fails loudly (exit 2,
+# "NOT AUDITED") when the vulnerability database cannot be reached, instead of pip-audit's false "clean".
+PIP_AUDIT_VERSION := 2.10.1
+audit-deps:
+	test -x build/audit-venv/bin/pip-audit || ($(PYTHON) -m venv build/audit-venv && \
+		build/audit-venv/bin/pip install --quiet "pip-audit==$(PIP_AUDIT_VERSION)")
+	$(PYTHON) .ci/audit_deps.py $(LOCK) build/audit-venv/bin/pip-audit
+
+# The container image (Dockerfile). BASE_IMAGE overrides the Python base, e.g. a local Debian root.
+IMAGE ?= rapid-review-bot:latest
+image:
+	docker build -t $(IMAGE) $(if $(BASE_IMAGE),--build-arg PYTHON_IMAGE=$(BASE_IMAGE)) .
 
 run: $(STAMP)  ## start the bot on the embedded default (SQLite, local mode, http://localhost:3978/api/messages)
 	$(PY) -m bot

@@ -156,6 +156,8 @@ def _app_installer(settings: Settings, meetings: MeetingProvider) -> GraphAppIns
 
 
 def _graph_credential(settings: Settings) -> str | dict[str, str]:
+    if settings.graph_certificate:  # the PEM itself (a Key Vault reference in Azure: infra/main.bicep)
+        return {"private_key": settings.graph_certificate, "thumbprint": settings.graph_certificate_thumbprint}
     if settings.graph_certificate_path:
         return {"private_key": Path(settings.graph_certificate_path).read_text(encoding="utf-8"),
                 "thumbprint": settings.graph_certificate_thumbprint}

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
                                      validation_alias=AliasChoices("GRAPH_CLIENT_SECRET", "graph_client_secret"))
     graph_certificate_path: str = Field(default="", validation_alias=AliasChoices("GRAPH_CERTIFICATE_PATH",
                                                                                   "graph_certificate_path"))
+    # The certificate itself (PEM: private key, and the certificate), e.g. an App Service Key Vault reference
+    # to the certificate's secret, instead of a file (GRAPH_CERTIFICATE_PATH).
+    graph_certificate: str = Field(default="", repr=False, validation_alias=AliasChoices("GRAPH_CERTIFICATE",
+                                                                                       "graph_certificate"))
     graph_certificate_thumbprint: str = Field(default="", validation_alias=AliasChoices(
         "GRAPH_CERTIFICATE_THUMBPRINT", "graph_certificate_thumbprint"))
     graph_organiser: str = Field(default="", validation_alias=AliasChoices("GRAPH_ORGANISER", "graph_organiser"))
@@ -194,8 +198,10 @@ class Settings(BaseSettings):
         if self.graph_configured:
             missing = [name for name, value in (("GRAPH_TENANT_ID", self.graph_tenant_id),
                                                 ("GRAPH_ORGANISER", self.graph_organiser)) if not value]
-            if not (self.graph_client_secret or self.graph_certificate_path):
-                missing.append("GRAPH_CLIENT_SECRET or GRAPH_CERTIFICATE_PATH")
+            if not (self.graph_client_secret or self.graph_certificate_path or self.graph_certificate):
+                missing.append("GRAPH_CLIENT_SECRET, GRAPH_CERTIFICATE_PATH or GRAPH_CERTIFICATE")
+            if (self.graph_certificate_path or self.graph_certificate) and not self.graph_certificate_thumbprint:
+                missing.append("GRAPH_CERTIFICATE_THUMBPRINT")
             if missing:
                 raise ConfigError("GRAPH_CLIENT_ID is set, so meetings are booked through Microsoft Graph, but "
                                   + ", ".join(missing) + " is empty. Set it, or unset GRAPH_CLIENT_ID to use the "
@@ -213,6 +219,11 @@ class Settings(BaseSettings):
             raise ConfigError("ENCRYPT_AT_REST is off but MicrosoftAppId is set: identifiers are always encrypted "
                               "outside local mode. Unset ENCRYPT_AT_REST.")
         if not self.local_mode:
+            if self.app_type is AppType.USER_ASSIGNED_MSI and self.app_password:
+                raise ConfigError(
+                    "MicrosoftAppPassword is set but MicrosoftAppType=UserAssignedMSI: the bot's token comes from its "
+                    "managed identity, which has no secret. Remove MicrosoftAppPassword from the configuration (and "
+                    "delete the unused secret), or set MicrosoftAppType=SingleTenant to use it.")
             if self.app_type is not AppType.USER_ASSIGNED_MSI and not self.app_password:
                 raise ConfigError("MicrosoftAppPassword is empty: set the client secret of the bot's Entra app.")
             if self.app_type is not AppType.MULTI_TENANT and not self.app_tenant_id:

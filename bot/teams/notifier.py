@@ -49,6 +49,7 @@ from bot.services.reminder_view import ReminderView
 from bot.services.report import ReportView
 from bot.services.sends import SendGuard
 from bot.teams.message_size import fitted_activity
+from bot.teams.sdk import ManagedIdentityTokenError
 from bot.teams.service_hosts import REFUSED_REASON, ServiceHostPolicy, ServiceHostRefused, origin
 from cards import file_cards, meeting_cards, pathway_cards, report_cards
 from cards.chat import text_card
@@ -144,6 +145,8 @@ def delivery_error(error: Exception) -> DeliveryError:
     """Translate a connector failure into what the outbox needs to know."""
     if isinstance(error, ServiceHostRefused):  # refused by bot/teams/sdk.py before sending: never retried
         return DeliveryError(REFUSED_REASON, permanent=True, answered=True)
+    if isinstance(error, ManagedIdentityTokenError):  # no token for the bot, so nothing left it: tried again later
+        return DeliveryError("bot token unavailable: managed identity endpoint", answered=True)
     if isinstance(error, ErrorResponseException) and error.response is not None:
         status = error.response.status_code
         retry_after = error.response.headers.get("Retry-After")

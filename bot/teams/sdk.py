@@ -45,6 +45,10 @@ treats them as it did (bot/teams/notifier.py). Authentication of incoming reques
 the SDK's, per request, with the keys it checks tokens against taken from
 bot/teams/signing_keys.py (bounded fetches, cached, refreshed at most once per floor).
 
+With MicrosoftAppType=UserAssignedMSI the bot's token comes from the platform's managed identity endpoint
+through MSAL's ManagedIdentityClient (`_BoundedManagedIdentity`): bounded, never through the egress proxy, and a
+failure is a retryable ManagedIdentityTokenError; there is no secret to send.
+
 This is the only way the bot builds its clients. The benchmark's "before" (botbuilder's stock
 clients) is a launcher of its own, tests/bench/stock_sdk_bot.py.
 """
@@ -59,6 +63,7 @@ from typing import Any
 
 import aiohttp
 import msal
+import requests
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity
 from botframework.connector.aio import ConnectorClient
@@ -71,6 +76,7 @@ from botframework.connector.auth import (
     MicrosoftAppCredentials,
     UserTokenClient,
 )
+from botframework.connector.auth.managedidentity_app_credentials import ManagedIdentityAppCredentials
 from msrest.exceptions import ClientRequestError
 from msrest.pipeline import AsyncHTTPPolicy, AsyncHTTPSender, AsyncPipeline, Request, Response
 from msrest.pipeline.universal import RawDeserializer
@@ -300,7 +306,64 @@ class _BoundedMsal:
         return getattr(self._app, name)
 
 
+class ManagedIdentityTokenError(ClientRequestError):
+    """The managed identity endpoint gave no token (not reachable, or the identity is not assigned to
+    this host). A ClientRequestError, so the outbox keeps the message and tries again later
+    (bot/teams/notifier.py), as when the connector cannot be reached."""
+
+
+class _IdentityEndpointSession(requests.Session):
+    """The HTTP client of MSAL's managed identity client: every call bounded by MSAL_TIMEOUT (requests
+    waits forever by default), and no proxy: the identity endpoint is the host's own (App Service and
+    Container Apps: IDENTITY_ENDPOINT on the local host; virtual machines: 169.254.169.254), never on the
+    internet, and a corporate proxy must not see the request for a token."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trust_env = False  # not HTTPS_PROXY/HTTP_PROXY, not ~/.netrc
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs.setdefault("timeout", MSAL_TIMEOUT)
+        return super().request(*args, **kwargs)
+
+
+class _BoundedManagedIdentity:
+    """Stands in `credentials.app` of botbuilder's ManagedIdentityAppCredentials (MicrosoftAppType=
+    UserAssignedMSI), whose `get_access_token` asks it for the Bot Connector token. MSAL's
+    ManagedIdentityClient for the user-assigned identity whose client id is MicrosoftAppId, which finds the
+    endpoint of the platform itself (App Service / Container Apps: IDENTITY_ENDPOINT with IDENTITY_HEADER;
+    otherwise the instance metadata service) and caches the token until it is due for renewal. No client
+    secret exists on this path, so none is ever sent. botbuilder's own client waits forever on a
+    requests.Session that honours the proxy variables, and a failure surfaces as a KeyError; this one is
+    bounded, goes to the platform directly and fails with ManagedIdentityTokenError."""
+
+    def __init__(self, credentials: ManagedIdentityAppCredentials) -> None:
+        self._client_id = credentials.microsoft_app_id
+        self._app: msal.ManagedIdentityClient | None = None
+        self._building = threading.Lock()
+
+    def acquire_token_for_client(self, *, resource: str) -> dict[str, Any]:
+        with self._building:
+            if self._app is None:
+                self._app = msal.ManagedIdentityClient(
+                    msal.UserAssignedManagedIdentity(client_id=self._client_id),
+                    http_client=_IdentityEndpointSession(),
+                    token_cache=ManagedIdentityAppCredentials.global_token_cache)
+        try:
+            result: dict[str, Any] = self._app.acquire_token_for_client(resource=resource)
+        except (requests.RequestException, ValueError) as error:  # no answer, or not JSON
+            raise ManagedIdentityTokenError(
+                f"managed identity endpoint: no token ({type(error).__name__})") from error
+        if not result.get("access_token"):
+            raise ManagedIdentityTokenError(f"managed identity endpoint: no token ({result.get('error', 'error')})")
+        return result
+
+
 def _bound_token_fetch(credentials: Any) -> None:
+    if isinstance(credentials, ManagedIdentityAppCredentials):
+        if not isinstance(getattr(credentials, "app", None), _BoundedManagedIdentity):
+            credentials.app = _BoundedManagedIdentity(credentials)
+        return
     if (isinstance(credentials, MicrosoftAppCredentials) and getattr(credentials, "app", None) is None
             and credentials.microsoft_app_id and credentials.microsoft_app_password):
         credentials.app = _BoundedMsal(credentials)

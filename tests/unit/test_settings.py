@@ -42,12 +42,22 @@ def test_production_with_an_app_id_but_no_password_names_the_password():
 
 @pytest.mark.parametrize("app_type", ["SingleTenant", "singletenant", "UserAssignedMSI"])
 def test_single_tenant_or_msi_without_a_tenant_names_microsoft_app_tenant_id(app_type):
-    env = {"BOT_ENV": "production", "MicrosoftAppId": APP_ID, "MicrosoftAppPassword": "secret",
-           "MicrosoftAppType": app_type}
+    env = {"BOT_ENV": "production", "MicrosoftAppId": APP_ID, "MicrosoftAppType": app_type}
+    if app_type != "UserAssignedMSI":  # a managed identity has no secret
+        env["MicrosoftAppPassword"] = "secret"
     with pytest.raises(ConfigError) as raised:
         load_settings(env)
     assert str(raised.value).startswith("MicrosoftAppTenantId is empty")
     assert "set it to your Entra tenant id" in str(raised.value)
+
+
+def test_a_managed_identity_needs_no_secret_and_refuses_one():
+    env = {"BOT_ENV": "production", "MicrosoftAppId": APP_ID, "MicrosoftAppTenantId": TENANT,
+           "MicrosoftAppType": "UserAssignedMSI"}
+    settings = load_settings(env)
+    assert settings.app_password == "" and not settings.local_mode
+    with pytest.raises(ConfigError, match="MicrosoftAppPassword is set but MicrosoftAppType=UserAssignedMSI"):
+        load_settings({**env, "MicrosoftAppPassword": "left-over-secret"})
 
 
 def test_multi_tenant_needs_no_tenant():
@@ -219,3 +229,16 @@ def test_the_earliest_incident_date_is_configurable_and_defaults_to_1990(tmp_pat
 def test_an_earliest_incident_date_before_1900_is_named(tmp_path):
     message = _load(tmp_path, _replace("earliest_incident_date = 1990-01-01", "earliest_incident_date = 1066-10-14"))
     assert "earliest_incident_date" in message
+
+
+def test_the_graph_certificate_can_be_given_as_pem_text_with_its_thumbprint():
+    """In Azure the certificate comes from Key Vault as an app setting (infra/main.bicep), not as a file."""
+    from bot.app import _graph_credential
+
+    env = {"GRAPH_CLIENT_ID": APP_ID, "GRAPH_TENANT_ID": TENANT, "GRAPH_ORGANISER": "rr@example.org",
+           "GRAPH_CERTIFICATE": "-----BEGIN PRIVATE KEY-----\nMII...\n-----END PRIVATE KEY-----\n"}
+    with pytest.raises(ConfigError, match="GRAPH_CERTIFICATE_THUMBPRINT is empty"):
+        load_settings(env)
+    settings = load_settings({**env, "GRAPH_CERTIFICATE_THUMBPRINT": "AB12"})
+    assert _graph_credential(settings) == {"private_key": env["GRAPH_CERTIFICATE"], "thumbprint": "AB12"}
+    assert "BEGIN PRIVATE KEY" not in repr(settings)
