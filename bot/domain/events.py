@@ -43,6 +43,16 @@ class EventKind(StrEnum):
     MEETING_BOOKING_FAILED = "meeting_booking_failed"
     MEETING_OUTCOME_RECORDED = "meeting_outcome_recorded"
     AVAILABILITY_UNKNOWN = "availability_unknown"
+    # after the meeting: the local review, actions and learning (bot/services/review.py)
+    REVIEW_SET_UP = "review_set_up"
+    REVIEW_AGENCY_REPORT = "review_agency_report"
+    REVIEW_PROGRESS_CHECKED = "review_progress_checked"
+    REVIEW_REPORT_SENT = "review_report_sent"
+    REVIEW_PUBLISHED = "review_published"
+    LEARNING_RECORDED = "learning_recorded"
+    ACTION_ADDED = "action_added"
+    ACTION_DONE = "action_done"
+    BRIEFING_DOWNLOADED = "briefing_downloaded"  # the 7-minute briefing, by its one-time link
     # reads of identifying details
     IDENTIFIERS_VIEWED = "identifiers_viewed"
     NOTIFICATION_SUMMARY_VIEWED = "notification_summary_viewed"

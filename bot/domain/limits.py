@@ -90,6 +90,16 @@ FIELD_CAPS: MappingProxyType[str, int] = MappingProxyType({
     "agencies.agency": NAME,
     "agencies.contacts": TEXT,
     "agencies.contact": LINE,
+    # the local child safeguarding practice review and the actions (bot/domain/review.py)
+    "review.lead_reviewer": NAME,
+    "review.terms_of_reference": TEXT,
+    "review.line_of_enquiry": LINE,
+    "review.review_panel": TEXT,
+    "review.progress_note": TEXT,
+    "review.late_reason": TEXT,
+    "review.learning": TEXT,
+    "action.description": TEXT,
+    "action.evidence": TEXT,
     # names Teams gives us, wherever they are shown or stored
     "person.display_name": NAME,
     # typed commands, in personal chat or the channel

@@ -60,6 +60,9 @@ class Anchor(StrEnum):
     COMMENTS_RECEIVED = "comments_received"  # comments on the draft outcome report came back
     REPORT_SUBMITTED = "report_submitted"  # the rapid review went to the National Panel
     REVIEW_COMMISSIONED = "review_commissioned"  # decision to undertake a local CSPR
+    # the last progress check of a local review (the decision itself until the first check)
+    REVIEW_PROGRESS_CHECKED = "review_progress_checked"
+    ACTION_AGREED = "action_agreed"  # an action from the meeting or the review was recorded (one per action)
 
     @property
     def description(self) -> str:
@@ -79,6 +82,8 @@ _ANCHOR_DESCRIPTIONS = {
     Anchor.COMMENTS_RECEIVED: "comments on the draft being received",
     Anchor.REPORT_SUBMITTED: "the report going to the National Panel",
     Anchor.REVIEW_COMMISSIONED: "the decision to undertake a local review",
+    Anchor.REVIEW_PROGRESS_CHECKED: "the review's last progress check",
+    Anchor.ACTION_AGREED: "the action being agreed",
 }
 
 # Anchors that exist only because someone marked a step done and gave the date
@@ -97,6 +102,7 @@ class Owner(StrEnum):
     PANEL = "panel"
     PARTNERSHIP_MANAGER = "partnership_manager"
     CHILD_DEATH_TEAM = "child_death_team"
+    ACTION_OWNER = "action_owner"  # the person an action names (its reminders mention them)
 
 
 class Pathway(StrEnum):
@@ -420,8 +426,9 @@ def _apply(offset: Offset, anchor_at: datetime, calendar: WorkingCalendarPort, t
         day = calendar.add_working_days(start, offset.working_days)
     elif offset.months is not None:
         day = calendar.add_months(start, offset.months)
-        while not calendar.is_working_day(day):  # "within six months" ends on a working day
-            day += timedelta(days=1)
+        step = timedelta(days=1 if offset.months < 0 else -1)
+        while not calendar.is_working_day(day):  # "within six months" never falls after six months:
+            day += step  # a month mark on a non-working day moves to the working day before it
     else:
         day = start + timedelta(days=offset.calendar_days or 0)
     return datetime.combine(day, at, tzinfo=tz)

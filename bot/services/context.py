@@ -21,6 +21,7 @@ from bot.services.ports import (
     Notifier,
     OutboxStore,
     PanelStore,
+    ReviewStore,
     RosterStore,
     UnitOfWork,
 )
@@ -35,6 +36,7 @@ class ServiceContext:
     panel: PanelStore
     deadlines: DeadlineStore
     meeting_store: MeetingStore
+    reviews: ReviewStore
     uow: UnitOfWork
     clock: Clock
     partnership: PartnershipConfig

@@ -19,10 +19,11 @@ from bot.services import export
 from bot.services.context import ServiceContext
 from bot.services.ports import CaseRecords, FileLinkStore
 from bot.services.refusals import NotAuthorised, Refused
-from bot.teams.files import DOCX, invitation, record_document
+from bot.teams.files import DOCX, briefing_document, invitation, record_document
+from bot.teams.places import where_of
 from bot.teams.replies import Reply
 from bot.teams.routes import Pressed
-from cards import chat, meeting_cards
+from cards import chat, meeting_cards, review_cards
 
 log = logging.getLogger(__name__)
 COMMAND = "export"
@@ -62,6 +63,20 @@ class CaseExports:
         return Reply(card=meeting_cards.record_link_card(case.summary, MeetingOutcome.model_validate(record.outcome),
                                                          url, issued.expires_at, self.services.tz))
 
+    async def briefing_link(self, p: Pressed) -> Reply:
+        """"7-minute briefing" on the review card: a one-time link of the presser's own, given only
+        in their personal chat with the bot."""
+        if where_of(p.turn_context.activity).conversation_type != "personal":
+            return Reply(text=f"The briefing is given in your personal chat with the bot: type **timeline {p.case}** "
+                              "there, open 'Review and actions' and press '7-minute briefing'.")
+        issued = await export.request_briefing(self.services, self.links, p.actor, p.case)
+        case = await self.services.cases.get_case(p.case)
+        assert case is not None  # request_briefing found it
+        url = f"{self.base_url}/files/once/{issued.token}"
+        return Reply(card=review_cards.briefing_link_card(case.summary.reference, case.summary.pseudonym, url,
+                                                          issued.expires_at, self.services.tz,
+                                                          self.services.partnership.protective_marking))
+
     async def download(self, request: web.Request) -> web.StreamResponse:
         opened = await export.open_link(self.services, self.links, request.match_info["token"])
         if opened is None:
@@ -70,6 +85,10 @@ class CaseExports:
         case, link = opened
         if link.kind == export.RECORD:
             return await self._record(case)
+        if link.kind == export.BRIEFING:
+            return web.Response(body=await briefing_document(self.services, case), content_type=DOCX, headers={
+                "Content-Disposition": f'attachment; filename="{case.reference}-7-minute-briefing.docx"',
+                "Cache-Control": "no-store"})
         documents = {}
         if (record := await record_document(self.services, case)) is not None:
             documents[f"{case.reference}-rapid-review-record.docx"] = record

@@ -38,6 +38,7 @@ from bot.teams.panel_actions import MEMBER_LISTING, SHOW, PanelActions
 from bot.teams.people import PeopleMemory
 from bot.teams.places import tenant_of, where_of
 from bot.teams.replies import Reply, invoke_body
+from bot.teams.review_actions import ReviewActions
 from bot.teams.routes import Pressed, Router, card_routes
 from bot.teams.storage import StateConflict
 from bot.teams.training import TrainingActions
@@ -89,7 +90,8 @@ class RapidReviewBot(TeamsActivityHandler):
         # its own dialog state. (Across processes the state's eTag catches it.)
         self._conversation_locks: dict[str, asyncio.Lock] = {}
         self.people = PeopleMemory(services)
-        self.router = Router(services, card_routes(self, panel_actions, clock_actions, meeting_actions, exports))
+        self.router = Router(services, card_routes(self, panel_actions, clock_actions, meeting_actions, exports,
+                                                   ReviewActions(services)))
 
     # ---- the turn ---------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ import json
 import random
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -39,6 +39,7 @@ from bot.domain.referral import Referral
 from bot.domain.timeline import Anchor, Deadline
 from bot.domain.votes import Decision, Vote
 from bot.services.ports import (
+    ActionRecord,
     Address,
     AgencyRequest,
     DeadlineRow,
@@ -50,6 +51,8 @@ from bot.services.ports import (
     OutboxMessage,
     PanelState,
     QueryRecord,
+    ReviewEntry,
+    ReviewRecord,
     Roles,
     StatusRow,
 )
@@ -96,6 +99,9 @@ class MemoryState:
     agency_requests: dict[int, dict[str, Any]] = field(default_factory=dict)
     meetings: dict[str, dict[str, Any]] = field(default_factory=dict)
     unreachable: dict[str, tuple[datetime, str]] = field(default_factory=dict)
+    reviews: dict[str, ReviewRecord] = field(default_factory=dict)
+    review_entries: dict[int, ReviewEntry] = field(default_factory=dict)
+    case_actions: dict[int, ActionRecord] = field(default_factory=dict)
     ids: dict[str, int] = field(default_factory=dict)  # autoincrement per table
 
     def next_id(self, table: str) -> int:
@@ -696,6 +702,46 @@ class MemoryMeetingStore(_Store):
         }
 
 
+class MemoryReviewStore(_Store):
+    """The local review, its entries and the actions (bot/adapters/db/review_store.py), in memory."""
+
+    async def review(self, case_id: str) -> ReviewRecord | None:
+        return self.s.reviews.get(case_id)
+
+    async def save_review(self, record: ReviewRecord, at: datetime, by_name: str) -> None:
+        self.s.reviews[record.case_id] = replace(record, updated_at=utc(at), updated_by_name=by_name)
+
+    async def entries(self, case_id: str) -> list[ReviewEntry]:
+        return [e for _, e in sorted(self.s.review_entries.items()) if e.case_id == case_id]
+
+    async def add_entry(self, case_id: str, kind: str, at: datetime, by_name: str, *, agency: str | None = None,
+                        on_time: bool | None = None, note: str | None = None) -> int:
+        entry_id = self.s.next_id("review_entries")
+        self.s.review_entries[entry_id] = ReviewEntry(entry_id, case_id, kind, agency, on_time, note, utc(at), by_name)
+        return entry_id
+
+    async def actions(self, case_id: str) -> list[ActionRecord]:
+        return [a for _, a in sorted(self.s.case_actions.items()) if a.case_id == case_id]
+
+    async def action(self, action_id: int) -> ActionRecord | None:
+        return self.s.case_actions.get(action_id)
+
+    async def add_action(self, case_id: str, origin: str, description: str, owner_agency: str, owner_aad_id: str,
+                         owner_name: str, due_on: date, at: datetime, by_name: str) -> int:
+        action_id = self.s.next_id("case_actions")
+        self.s.case_actions[action_id] = ActionRecord(action_id, case_id, origin, description, owner_agency,
+                                                      owner_aad_id, owner_name, due_on, "open", utc(at), by_name)
+        return action_id
+
+    async def action_done(self, action_id: int, at: datetime, by_name: str, evidence: str) -> bool:
+        found = self.s.case_actions.get(action_id)
+        if found is None or found.status != "open":
+            return False
+        self.s.case_actions[action_id] = replace(found, status="done", done_at=utc(at), done_by_name=by_name,
+                                                 evidence=evidence)
+        return True
+
+
 # ---- one unit of work --------------------------------------------------------------------------
 
 
@@ -711,6 +757,7 @@ WRITES: dict[str, frozenset[str]] = {
     "deadlines": frozenset({"set_anchor", "clear_anchor", "sync", "record_reminder", "reminder_sent", "mark_done",
                             "close_case_reminders", "add_agency_requests", "mark_agency_returned"}),
     "meetings": frozenset({"save"}),
+    "reviews": frozenset({"save_review", "add_entry", "add_action", "action_done"}),
     "panel": frozenset({"lock_case", "save_vote", "add_query", "close_query", "new_round", "record_decision"}),
 }
 
@@ -757,6 +804,7 @@ class MemoryTransaction:
     deadlines: Any
     meetings: Any
     panel: Any
+    reviews: Any
 
 
 class MemoryUnitOfWork:
@@ -764,10 +812,11 @@ class MemoryUnitOfWork:
     block raises (a rollback), kept when it ends normally (a commit)."""
 
     def __init__(self, db: MemoryDatabase, cases: MemoryCaseStore, roster: MemoryRosterStore,
-                 outbox: MemoryOutboxStore, deadlines: MemoryDeadlineStore, meetings: MemoryMeetingStore) -> None:
+                 outbox: MemoryOutboxStore, deadlines: MemoryDeadlineStore, meetings: MemoryMeetingStore,
+                 reviews: MemoryReviewStore | None = None) -> None:
         self.db = db
         self._stores = {"cases": cases, "roster": roster, "outbox": outbox, "deadlines": deadlines,
-                        "meetings": meetings}
+                        "meetings": meetings, "reviews": reviews or MemoryReviewStore(db)}
         self._crash_after: int | None = None
         self.committed = 0
         self.rolled_back = 0
@@ -815,20 +864,21 @@ class MemoryStores:
     deadlines: MemoryDeadlineStore
     meetings: MemoryMeetingStore
     uow: MemoryUnitOfWork
+    reviews: MemoryReviewStore
     turns: None = None
 
 
 def memory_stores(rng: random.Random | None = None) -> MemoryStores:
     db = MemoryDatabase()
     cases, roster, outbox = MemoryCaseStore(db, rng), MemoryRosterStore(db), MemoryOutboxStore(db)
-    deadlines, meetings = MemoryDeadlineStore(db), MemoryMeetingStore(db)
+    deadlines, meetings, reviews = MemoryDeadlineStore(db), MemoryMeetingStore(db), MemoryReviewStore(db)
     return MemoryStores(db=db, cases=cases, roster=roster, outbox=outbox, panel=MemoryPanelStore(db),
-                        deadlines=deadlines, meetings=meetings,
-                        uow=MemoryUnitOfWork(db, cases, roster, outbox, deadlines, meetings))
+                        deadlines=deadlines, meetings=meetings, reviews=reviews,
+                        uow=MemoryUnitOfWork(db, cases, roster, outbox, deadlines, meetings, reviews))
 
 
 __all__ = [
     "InjectedCrash", "MemoryCaseStore", "MemoryDatabase", "MemoryDeadlineStore", "MemoryMeetingStore",
-    "MemoryOutboxStore", "MemoryPanelStore", "MemoryPanelTransaction", "MemoryRosterStore", "MemoryStores",
+    "MemoryOutboxStore", "MemoryPanelStore", "MemoryPanelTransaction", "MemoryReviewStore", "MemoryRosterStore", "MemoryStores",
     "MemoryTransaction", "MemoryUnitOfWork", "memory_stores",
 ]

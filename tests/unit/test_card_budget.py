@@ -49,6 +49,7 @@ from cards import (
     panel,
     referral_form,
     referral_record,
+    review_cards,
     roster,
     training_cards,
     vote_card,
@@ -280,6 +281,13 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("record_link_card", lambda: meeting_cards.record_link_card(
         _summary(), _outcome(), "https://bot.example.org/files/once/" + "x" * 600, NOW, TZ)),
     ("members_card", lambda: roster.members_card(_members())),
+    ("review_actions_card", lambda: review_cards.review_actions_card(
+        a11y._review_view(_text, _name(), actions=30, agencies=AGENCIES), TZ)),
+    ("review_actions_card/error", lambda: review_cards.review_actions_card(
+        a11y._review_view(_text, _name(), actions=30, agencies=AGENCIES), TZ, error=_text(TEXT), field="learning",
+        typed={"learning": _text(TEXT)})),
+    ("briefing_link_card", lambda: review_cards.briefing_link_card(
+        REF, "Child A", "https://bot.example.org/files/once/" + "x" * 600, NOW, TZ, _text(NAME))),
     ("with_banner", lambda: training_cards.with_banner(vote_card.panel_card(_panel_view(decided=True), TZ),
                                                        "Tue 24 Nov 2026", _name())),
     ("with_training_help", lambda: training_cards.with_training_help(chat.help_card(_text(200)))),

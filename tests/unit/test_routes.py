@@ -28,11 +28,11 @@ from bot.services.ports import AgencyRequest, DeadlineRow, MeetingRecord, QueryR
 from bot.services.reminder_view import Mention, ReminderView
 from bot.teams.routes import Route, card_routes
 from cards import actions as cards_actions
-from cards import chat, clock_cards, meeting_cards, vote_card
+from cards import chat, clock_cards, meeting_cards, review_cards, vote_card
 from cards import panel as case_card
 from cards import referral_form as form
 from cards.actions import META_KEYS, VERBS, BadCardData, parse_press
-from cards.common import AGENCY_REQUEST_ID, LEGACY_ID, QUERY_ID, STEP_ID
+from cards.common import ACTION_ID, AGENCY_REQUEST_ID, LEGACY_ID, QUERY_ID, STEP_ID
 
 TZ = ZoneInfo("Europe/London")
 REF = "RR-2026-0001"
@@ -51,7 +51,8 @@ class _Anything:
 
 
 def routes() -> tuple[Route, ...]:
-    return card_routes(_Anything(), _Anything(), _Anything(), _Anything(), _Anything())  # type: ignore[arg-type]
+    return card_routes(_Anything(), _Anything(), _Anything(), _Anything(), _Anything(),  # type: ignore[arg-type]
+                       _Anything())
 
 
 # ---- what the card modules emit, read from their source -----------------------------------------
@@ -146,7 +147,17 @@ def rendered_cards() -> list[dict[str, Any]]:
         meeting_cards.slot_choice_card(summary, meeting, TZ), meeting_cards.problem_card(summary, "No room"),
         meeting_cards.outcome_card(summary),
         meeting_cards.record_card(summary, _record_outcome()),
+        clock_cards.timeline_card(SimpleNamespace(  # type: ignore[arg-type]
+            case=SimpleNamespace(summary=_summary(CaseStatus.REVIEW_COMMISSIONED)), today=date(2026, 11, 24),
+            deadlines=[], agencies=[], agencies_to_ask=None), TZ),
+        review_cards.review_actions_card(_review_view(), TZ),
     ]
+
+
+def _review_view():  # noqa: ANN202 - the card test module's review
+    from tests.unit.test_card_accessibility import _review_view
+
+    return _review_view()
 
 
 def _record_outcome():  # noqa: ANN202 - the card test module's outcome
@@ -233,7 +244,7 @@ def test_route_inputs_are_the_inputs_the_cards_render() -> None:
     for verb, route in table.items():
         assert route.inputs == VERBS[verb].inputs, verb
         sent = set().union(*(inputs for _, inputs in presses[verb]))
-        extra_data = set().union(*(set(data) - META_KEYS - {QUERY_ID, STEP_ID, AGENCY_REQUEST_ID}
+        extra_data = set().union(*(set(data) - META_KEYS - {QUERY_ID, STEP_ID, AGENCY_REQUEST_ID, ACTION_ID}
                                    for data, _ in presses[verb]))
         if verb in form.FORM_VERBS:
             continue  # checked together below
@@ -250,12 +261,14 @@ def test_each_button_carries_only_its_own_kind_of_id() -> None:
     for verb, pressed in rendered_presses().items():
         for data, _ in pressed:
             assert LEGACY_ID not in data, verb  # new cards never carry `q`
-            carried.setdefault(verb, set()).update(set(data) & {QUERY_ID, STEP_ID, AGENCY_REQUEST_ID})
+            carried.setdefault(verb, set()).update(set(data) & {QUERY_ID, STEP_ID, AGENCY_REQUEST_ID, ACTION_ID})
     assert {v: k for v, k in carried.items() if k} == {
         vote_card.ANSWER: {QUERY_ID}, clock_cards.MARK_DONE: {STEP_ID}, clock_cards.AGENCY_RETURNED: {AGENCY_REQUEST_ID},
+        review_cards.ACTION_DONE: {ACTION_ID},
     }
     assert {v.name: v.id_key for v in VERBS.values() if v.id_key} == {
         vote_card.ANSWER: QUERY_ID, clock_cards.MARK_DONE: STEP_ID, clock_cards.AGENCY_RETURNED: AGENCY_REQUEST_ID,
+        review_cards.ACTION_DONE: ACTION_ID,
     }
 
 

@@ -1,7 +1,7 @@
 """One unit of work: every store bound to one database transaction.
 
 `async with uow.begin() as tx:` gives the use case `tx.cases`, `tx.roster`, `tx.outbox`,
-`tx.deadlines`, `tx.meetings` and `tx.panel` on one connection: all of it commits when
+`tx.deadlines`, `tx.meetings`, `tx.panel` and `tx.reviews` on one connection: all of it commits when
 the block ends, none of it when anything raises (a crash, a refusal, a lock timeout).
 On SQLite the transaction is BEGIN IMMEDIATE, taken in turn with the process's other
 writers; on PostgreSQL the rows it updates stay locked until it ends.
@@ -18,6 +18,7 @@ from bot.adapters.db.deadline_store import SqlDeadlineStore
 from bot.adapters.db.meeting_store import SqlMeetingStore
 from bot.adapters.db.outbox_store import SqlOutboxStore
 from bot.adapters.db.panel_store import SqlPanelTransaction
+from bot.adapters.db.review_store import SqlReviewStore
 from bot.adapters.db.roster_store import SqlRosterStore
 from bot.adapters.db.scope import Scope
 
@@ -30,6 +31,7 @@ class SqlTransaction:
     deadlines: SqlDeadlineStore
     meetings: SqlMeetingStore
     panel: SqlPanelTransaction
+    reviews: SqlReviewStore
 
 
 class SqlUnitOfWork:
@@ -49,4 +51,5 @@ class SqlUnitOfWork:
                 deadlines=SqlDeadlineStore(bound),
                 meetings=SqlMeetingStore(bound),
                 panel=SqlPanelTransaction(conn, bound.db.keyring),
+                reviews=SqlReviewStore(bound),
             )
