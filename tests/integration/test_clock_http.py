@@ -574,7 +574,7 @@ async def test_the_timeline_shows_every_step_done_pending_due_or_overdue(decided
             "Completed templates circulated to the panel": "⏳ pending (waits for the rapid review meeting)",
             "Rapid review meeting held": "due Wed 02 Dec 2026 – Thu 10 Dec 2026",
             "Rapid review report signed off and sent to the National Panel": "due Mon 14 Dec 2026",
-            "Desk-top review of the rapid review decision (6 months)": "due Mon 24 May 2027",
+            "Desk-top review of the rapid review decision (6 months)": "due Fri 21 May 2027",  # 23 May is a Sunday
             "Desk-top review of the rapid review decision (12 months)": "due Tue 23 Nov 2027",
         }
         assert f"{REF} · " in texts(card)
