@@ -197,8 +197,8 @@ def _review_part(v: ReviewView, tz: ZoneInfo, error: str | None, field: str | No
         if review.late_reason:
             part += labelled("Why it was published after the six months", review.late_reason)
     if v.may_manage and s.status is CaseStatus.REVIEW_COMMISSIONED:
-        part.append(action_set(_review_buttons(v, error, field, typed)[:3]))
-        part.append(action_set(_review_buttons(v, error, field, typed)[3:]))
+        buttons = _review_buttons(v, error, field, typed)
+        part += [action_set(buttons[:3]), action_set(buttons[3:])]  # five buttons: two rows
     return part
 
 
