@@ -62,6 +62,7 @@ from bot.settings import ConfigError, Settings, load_partnership
 from bot.teams.clock_actions import ClockActions
 from bot.teams.edge import MessagesEndpoint, method_not_allowed, on_turn_error
 from bot.teams.exports import CaseExports
+from bot.teams.file_upload import OneDriveUploader
 from bot.teams.files import FilesEndpoint
 from bot.teams.handler import RapidReviewBot
 from bot.teams.meeting_actions import MeetingActions
@@ -231,7 +232,8 @@ def bootstrap(
     conversation_state = ConversationState(SqlStorage(stores.turns, clock))
     training_clock = clock if isinstance(clock, TrainingClock) else None
     training = TrainingActions(services, state=training_state, clock=training_clock, outbox=outbox)
-    exports = CaseExports(services, SqlFileLinkStore(Scope(db)), SqlCaseRecords(Scope(db)), base)
+    exports = CaseExports(services, SqlFileLinkStore(Scope(db)), SqlCaseRecords(Scope(db)), base,
+                          OneDriveUploader(local_mode=settings.local_mode))
     bot = RapidReviewBot(services, conversation_state, settings.app_id, PanelActions(services, notifier),
                          ClockActions(services), MeetingActions(services), exports, training)
     endpoint = MessagesEndpoint(

@@ -31,7 +31,8 @@ from cards.common import (
 )
 
 REFER = "chat.refer"  # "Start a referral": the same as typing refer
-VERBS = verbs(Verb(REFER))
+EXPORT_LINK = "export.link"  # the data protection officer's export by a one-time link instead of a file
+VERBS = verbs(Verb(REFER), Verb(EXPORT_LINK))
 
 PERSONAL_COMMANDS = [
     ("refer", "Start a new referral (case notification form)"),
@@ -228,6 +229,7 @@ def export_link_card(reference: str, url: str, expires_at: datetime, tz: ZoneInf
                       "reasons, questions and answers, decisions, deadlines, the meeting, every message the bot "
                       "sent and the audit trail, with a readable summary that marks what is about third parties."),
                  para(f"The link works once, for you only, until {until:%H:%M} ({until:%d %B %Y}). If it expires, "
-                      f"type **export {reference}** again for a new one. The download is recorded."),
+                      "press **Get a new link**. The download is recorded."),
                  notice(f"{escape_markdown(marking)}. Do not forward the file or this link.")],
-                actions=[{"type": "Action.OpenUrl", "title": "Download the export (.zip)", "url": url}])
+                actions=[{"type": "Action.OpenUrl", "title": "Download the export (.zip)", "url": url},
+                         execute("Get a new link", EXPORT_LINK, reference, secondary=True)])

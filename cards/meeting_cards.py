@@ -35,7 +35,11 @@ PICK, CHOOSE, RETRY, CANCEL, OUTCOME = (
     "meeting.pick", "meeting.choose", "meeting.retry", "meeting.cancel", "meeting.outcome")
 MANUAL = "meeting.manual"  # a meeting booked by hand in Outlook, recorded on the card
 RECORD_LINK = "meeting.record_link"  # a one-time link to the record, for the person who pressed
-RECORD_TITLE = "Download the record (.docx)"
+RECORD_FILE = "meeting.record_file"  # the record as a file in the presser's OneDrive (Teams' file consent)
+RECORD_TITLE = "Save the record to my OneDrive (.docx)"
+RECORD_LINK_TITLE = "Get a one-time link instead"
+NOTES_FILE = "meeting.notes_file"  # the chair's notes as a Word document in the presser's OneDrive
+NOTES_LINK = "meeting.notes_link"  # ... or by a one-time link
 MANUAL_INPUTS = frozenset({"date", "time", "join_url"})
 MANUAL_TITLE = MANUAL_BOOKING_ACTION
 OUTCOME_INPUTS = frozenset({"local_cspr", "national_review", "rationale", "immediate_actions", "learning",
@@ -51,6 +55,9 @@ VERBS = verbs(
     Verb(OUTCOME, OUTCOME_INPUTS),
     Verb(MANUAL, MANUAL_INPUTS),
     Verb(RECORD_LINK),
+    Verb(RECORD_FILE),
+    Verb(NOTES_FILE),
+    Verb(NOTES_LINK),
 )
 
 # Stockport Rapid Review Process (2019), Appendix F, "Assessment of Need by Core Panel", questions 4.1–4.7.
@@ -215,9 +222,11 @@ def chair_notes_card(case: Case, meeting: MeetingRecord, tz: ZoneInfo,
         para("Other areas involved (4.6): ", size="Small"), literal(r.incident.other_areas or "none given"),
         para("Institutional setting (4.7): " + r.incident.institutional_setting.value, size="Small"),
         para("**5 Conclusion**: whether a review is proposed locally or nationally, and why.", size="Small"),
+        para("To write in them, save these notes as a Word document in your OneDrive (or get a one-time link)."),
         marking_footer(marking),
     ]
-    return fit(card(body))
+    return fit(card(body, actions=[execute("Save as a Word document to my OneDrive", NOTES_FILE, s.reference),
+                                   execute(RECORD_LINK_TITLE, NOTES_LINK, s.reference)]))
 
 
 def outcome_card(case: CaseSummary, *, error: str | None = None, field: str | None = None,
@@ -293,9 +302,12 @@ def outcome_for_referrer_card(case: CaseSummary, outcome: MeetingOutcome) -> Ele
 
 def record_card(case: CaseSummary, outcome: MeetingOutcome) -> Element:
     """No link on the card: pressing the button gives the person who pressed a link of their own."""
-    return card(_record_body(case, outcome, "Press the button for a link to the Word document: it works once, for "
-                                            "you only, for 10 minutes. Every download is recorded."),
-                actions=[execute(RECORD_TITLE, RECORD_LINK, case.reference)])
+    return card(_record_body(case, outcome, "Press the button and the Word document comes to you in this chat as a "
+                                            "file to save in your OneDrive. If you cannot save files from Teams, get "
+                                            "a one-time link instead: it works once, for you only, for 10 minutes. "
+                                            "Every copy handed out is recorded."),
+                actions=[execute(RECORD_TITLE, RECORD_FILE, case.reference),
+                         execute(RECORD_LINK_TITLE, RECORD_LINK, case.reference)])
 
 
 def record_link_card(case: CaseSummary, outcome: MeetingOutcome, url: str, expires_at: datetime,

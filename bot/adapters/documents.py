@@ -1,9 +1,10 @@
 """Files the bot hands out: the .ics invitation (offline provider), the rapid review
-record for the National Panel and the 7-minute briefing for dissemination (python-docx).
+record for the National Panel, the chair's notes and the 7-minute briefing for dissemination
+(python-docx).
 
-The record is the confidential case record: it contains the child's identifying
-details, and it is only ever delivered through a signed, expiring link sent in personal
-chat to the chair and the partnership managers (each download is audited).
+The record and the notes contain the child's identifying details: they are only ever handed
+to a named person, as a file in their OneDrive or by a one-time link in their personal chat
+(bot/services/delivery.py; each delivery is audited).
 """
 
 from __future__ import annotations
@@ -137,6 +138,46 @@ def rapid_review_record(case: Case, outcome: MeetingOutcome, *, meeting_start: d
         row[4].text = child.current_location or ""
     if r.children.family_members:
         doc.add_paragraph(f"Family and household: {r.children.family_members}")
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    return buffer.getvalue()
+
+
+def chair_notes(case: Case, *, meeting_start: datetime, meeting_end: datetime, tz: ZoneInfo, partnership: str,
+                marking: str, produced_at: datetime, agenda: Sequence[str],
+                questions: Sequence[tuple[str, str]]) -> bytes:
+    """The chair's agenda and notes (Stockport Rapid Review Process (2019), Appendices E and F)
+    as a Word document to write in: the facts of the case, the agenda, and the questions of the
+    core panel's assessment with room under each. It holds identifying details."""
+    from docx import Document
+
+    r = case.referral
+    s = case.summary
+    doc = Document()
+    produced = f"{produced_at.astimezone(tz):%d %B %Y %H:%M}"
+    _mark_pages(doc, marking, s.reference, case.version, produced)
+    doc.add_heading(f"Rapid review panel: chair's notes — {s.reference}", level=0)
+    doc.add_paragraph(f"{partnership}. {marking}. CONFIDENTIAL WHEN COMPLETED. {DO_NOT_FORWARD}")
+    start, end = meeting_start.astimezone(tz), meeting_end.astimezone(tz)
+    doc.add_paragraph(f"Meeting: {start:%A %d %B %Y, %H:%M}–{end:%H:%M}. Pseudonym {s.pseudonym}. Date of serious "
+                      f"incident or death {r.incident.incident_date:%d %B %Y}; referral received "
+                      f"{s.received_at.astimezone(tz):%d %B %Y}; local authority notified "
+                      + (f"{r.incident.la_aware_date:%d %B %Y}." if r.incident.la_aware_date else "not recorded."))
+    doc.add_heading("Agenda", level=1)
+    for position, item in enumerate(agenda, start=1):
+        doc.add_paragraph(f"{position}. {item}")
+    doc.add_heading("2.1 Overview of the case", level=1)
+    doc.add_paragraph(r.incident.summary)
+    doc.add_heading("Why the referrer thinks it meets the criteria", level=1)
+    doc.add_paragraph(r.views.meets_criteria)
+    doc.add_heading("4 Assessment of need by the core panel", level=1)
+    for number, question in questions:
+        doc.add_paragraph(f"{number} {question}")
+        doc.add_paragraph("Notes: ")
+    doc.add_paragraph(f"Other areas involved (4.6): {r.incident.other_areas or 'none given'}.")
+    doc.add_paragraph(f"Institutional setting (4.7): {r.incident.institutional_setting.value}.")
+    doc.add_heading("5 Conclusion", level=1)
+    doc.add_paragraph("Whether a review is proposed locally or nationally, and why: ")
     buffer = io.BytesIO()
     doc.save(buffer)
     return buffer.getvalue()

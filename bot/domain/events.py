@@ -69,6 +69,13 @@ class EventKind(StrEnum):
     FILE_LINK_ISSUED = "file_link_issued"
     CASE_EXPORTED = "case_exported"
     FILE_LINK_REFUSED = "file_link_refused"  # a one-time link used twice, expired or unknown
+    # records handed to one person as a file in their OneDrive (Teams' file consent card)
+    FILE_OFFERED = "file_offered"  # the consent card sent to the person's personal chat
+    FILE_ACCEPTED = "file_accepted"  # they pressed Allow
+    FILE_UPLOADED = "file_uploaded"  # the file is in their OneDrive
+    FILE_DECLINED = "file_declined"  # they pressed Decline: offered a one-time link instead
+    FILE_OFFER_REFUSED = "file_offer_refused"  # another person, a second press, expired, or a refused upload host
+    FILE_UPLOAD_FAILED = "file_upload_failed"  # the upload did not go through: offered a one-time link instead
     # delivery to people
     PERSON_UNREACHABLE = "person_unreachable"  # Teams answered 403/404 for a person's chat: their messages wait
     PERSON_REACHABLE = "person_reachable"  # they talked to the bot again: what waited for them is sent

@@ -30,6 +30,7 @@ class OutboxKind(StrEnum):
     OUTCOME_REFERRER = "outcome_referrer"
     RECORD_LINKS = "record_links"
     BOOKING_FAILED = "booking_failed"  # the channel told that the meeting must be booked by hand
+    FILE_CONSENT = "file_consent"  # a file offered to one person: Teams' file consent card in their personal chat
 
 WAITING_FOR_PERSON = "waiting_person"  # a row parked until its one recipient can be reached again
 

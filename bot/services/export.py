@@ -1,5 +1,5 @@
-"""The data protection officer's export of one case: asked for in personal chat, handed
-over through a one-time link that only works for a few minutes.
+"""Who may have a case's records as a file, and the one-time links that are the fallback
+when the file cannot go straight to their OneDrive (bot/services/delivery.py).
 
 Only a data protection officer (or deputy) named in the partnership file may export, and
 the answer to anyone else is the same whether or not the case exists. Every request, every
@@ -24,10 +24,13 @@ from bot.services.review import briefing_allowed
 
 EXPORT = "case_export"
 RECORD = "rapid_review_record"
-BRIEFING = "learning_briefing"  # the 7-minute briefing (bot/services/review.py): no identifiers, one-time link
+CHAIR_NOTES = "chair_notes"
+BRIEFING = "learning_briefing"  # the 7-minute briefing (bot/services/review.py): no identifiers
 LINK_MINUTES = 10
 NOT_A_RECIPIENT = "The record goes to the chair and the partnership managers. Ask one of them for it."
 NO_RECORD_YET = "The record is ready once the meeting's outcome has been recorded."
+NOT_THE_CHAIR = "The chair's notes go to the chair (or the partnership managers when there is no chair)."
+NO_MEETING = "There is no meeting booked for this case, so there are no chair's notes."
 NOT_YOURS = ("Only the partnership's data protection officer can export a case. If you need a copy of a case's "
              "records, ask them.")
 
@@ -43,7 +46,9 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def request_export(ctx: ServiceContext, links: FileLinkStore, actor: Actor, reference: str) -> IssuedLink:
+async def exportable(ctx: ServiceContext, actor: Actor, reference: str) -> Case:
+    """The case, for a data protection officer; anyone else is refused (and audited) with the
+    same words whether or not the case exists."""
     roles = await ctx.roster.roles_of(actor.aad_object_id)
     if not roles.dpo:
         await audit(ctx, actor, EventKind.ACCESS_DENIED, detail={"action": "export", "reference": reference[:20]})
@@ -51,11 +56,11 @@ async def request_export(ctx: ServiceContext, links: FileLinkStore, actor: Actor
     case = await ctx.cases.get_case(reference)
     if case is None:
         raise Refused(f"There is no case {reference}.")
-    return await _issue(ctx, links, actor, case, EXPORT)
+    return case
 
 
-async def request_record(ctx: ServiceContext, links: FileLinkStore, actor: Actor, reference: str) -> IssuedLink:
-    """The rapid review record, for a chair or a partnership manager (who are sent its card)."""
+async def record_for(ctx: ServiceContext, actor: Actor, reference: str) -> Case:
+    """The case whose record a chair or a partnership manager (who are sent its card) asks for."""
     roles = await ctx.roster.roles_of(actor.aad_object_id)
     if not (roles.chair or roles.manager):
         await audit(ctx, actor, EventKind.ACCESS_DENIED, detail={"action": "record_link", "reference": reference[:20]})
@@ -64,7 +69,34 @@ async def request_record(ctx: ServiceContext, links: FileLinkStore, actor: Actor
     meeting = await ctx.meeting_store.get(case.id) if case is not None else None
     if case is None or meeting is None or not meeting.outcome:
         raise Refused(NO_RECORD_YET)
-    return await _issue(ctx, links, actor, case, RECORD)
+    return case
+
+
+async def notes_for(ctx: ServiceContext, actor: Actor, reference: str) -> Case:
+    """The case whose chair's notes a chair or a partnership manager (who are sent them) asks for."""
+    roles = await ctx.roster.roles_of(actor.aad_object_id)
+    if not (roles.chair or roles.manager):
+        await audit(ctx, actor, EventKind.ACCESS_DENIED, detail={"action": "chair_notes", "reference": reference[:20]})
+        raise NotAuthorised(NOT_THE_CHAIR)
+    case = await ctx.cases.get_case(reference)
+    meeting = await ctx.meeting_store.get(case.id) if case is not None else None
+    if case is None or meeting is None or meeting.start_at is None or meeting.end_at is None:
+        raise Refused(NO_MEETING)
+    return case
+
+
+async def request_notes(ctx: ServiceContext, links: FileLinkStore, actor: Actor, reference: str) -> IssuedLink:
+    """A one-time link to the chair's notes as a Word document."""
+    return await _issue(ctx, links, actor, await notes_for(ctx, actor, reference), CHAIR_NOTES)
+
+
+async def request_export(ctx: ServiceContext, links: FileLinkStore, actor: Actor, reference: str) -> IssuedLink:
+    return await _issue(ctx, links, actor, await exportable(ctx, actor, reference), EXPORT)
+
+
+async def request_record(ctx: ServiceContext, links: FileLinkStore, actor: Actor, reference: str) -> IssuedLink:
+    """A one-time link to the rapid review record, for a chair or a partnership manager."""
+    return await _issue(ctx, links, actor, await record_for(ctx, actor, reference), RECORD)
 
 
 async def request_briefing(ctx: ServiceContext, links: FileLinkStore, actor: Actor, reference: str) -> IssuedLink:

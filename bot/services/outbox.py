@@ -125,6 +125,7 @@ class OutboxDispatcher:
             OutboxKind.OUTCOME_REFERRER: self._meeting_message,
             OutboxKind.RECORD_LINKS: self._meeting_message,
             OutboxKind.BOOKING_FAILED: self._meeting_message,
+            OutboxKind.FILE_CONSENT: self._file_consent,
         }
         handler = handlers.get(item.kind)
         if handler is None:
@@ -412,3 +413,10 @@ class OutboxDispatcher:
         to = str(item.payload["to"])
         return await recipients.deliver(self.ctx, item, to, lambda: self.ctx.notifier.notify_person(
             to, item.payload["notice"], item.payload))
+
+    async def _file_consent(self, item: OutboxItem) -> bool:
+        """A file offered to one person (bot/services/delivery.py): the consent card, to their
+        personal chat; waits for them like any personal message if Teams cannot reach them."""
+        to = str(item.payload["to"])
+        return await recipients.deliver(self.ctx, item, to, lambda: self.ctx.notifier.send_file_consent(
+            to, item.payload))

@@ -328,6 +328,10 @@ class Notifier(Protocol):
                                    recipients: list[str], payload: dict[str, Any]) -> bool: ...
     async def notify_person(self, aad_object_id: str, notice: str, detail: dict[str, Any]) -> bool: ...
     async def send_to_person(self, aad_object_id: str, card: dict[str, Any]) -> bool: ...
+    async def send_file_consent(self, aad_object_id: str, offer: dict[str, Any]) -> bool:
+        """Teams' file consent card for one file (`offer`: name, size, what, the one-time id),
+        to the person's personal chat only (bot/services/delivery.py)."""
+        ...
 
 
 # ---- the statutory clock ----------------------------------------------------------------------
@@ -466,9 +470,17 @@ class MeetingStore(Protocol):
 # ---- records handed to one person ---------------------------------------------------------------
 
 
+LINK = "link"  # FileLink.via: a one-time link, fetched in a browser
+CONSENT = "consent"  # FileLink.via: Teams' file consent card, uploaded to the person's OneDrive
+
+
 @dataclass(frozen=True)
 class FileLink:
-    """A one-time link's row: which file, for whom, until when, and whether it was used."""
+    """One file handed to one person: which file, for whom, how (`via`: a one-time link or a
+    file consent card), until when, and what became of it. `fetched_at` is when the link was
+    used or the consent card answered (either works once); `outcome` what happened then
+    ("fetched", "accepted", "uploaded", "declined", "failed"), `delivered_at` when the file
+    reached them."""
 
     case_id: str
     kind: str
@@ -476,14 +488,57 @@ class FileLink:
     issued_at: datetime
     expires_at: datetime
     fetched_at: datetime | None = None
+    via: str = LINK
+    outcome: str | None = None
+    delivered_at: datetime | None = None
+
+    @property
+    def received(self) -> bool:
+        """Did the file reach the person (downloaded, or put in their OneDrive)?"""
+        return self.delivered_at is not None
 
 
 class FileLinkStore(Protocol):
-    """One-time links (bot/adapters/db/file_link_store.py). Only the token's hash is kept."""
+    """One-time links and file consent offers (bot/adapters/db/file_link_store.py). Only the
+    token's hash is kept; the token itself is in the person's chat and nowhere else."""
 
     async def issue(self, token_hash: str, link: FileLink) -> None: ...
     async def claim(self, token_hash: str, now: datetime) -> tuple[FileLink | None, str]:
-        """The link, marked fetched, and "ok" — or None with why: "unknown", "used", "expired"."""
+        """A one-time link, marked fetched (and delivered), and "ok" — or None with why:
+        "unknown", "used", "expired"."""
+        ...
+
+    async def answer(self, token_hash: str, person: str, answer: str, now: datetime) -> tuple[FileLink | None, str]:
+        """A file consent offer answered ("accepted" or "declined") by `person`, once: the
+        offer and "ok" — or the offer (None if there is none) with why not: "unknown",
+        "not_yours", "used", "expired"."""
+        ...
+
+    async def settle(self, token_hash: str, outcome: str, now: datetime) -> None:
+        """What became of an accepted offer: "uploaded" (delivered now) or "failed"."""
+        ...
+
+    async def deliveries_of(self, case_id: str) -> list[FileLink]:
+        """Every file of the case offered or handed to anyone, oldest first: who received
+        which file, when, and how (what a retention purge lists, as those copies are beyond
+        the bot's reach)."""
+        ...
+
+
+@dataclass(frozen=True)
+class CaseFile:
+    """A generated file, in memory only: made when it is handed over, never kept."""
+
+    name: str  # the case reference and what it is, never a child's identifier
+    content: bytes
+    content_type: str
+
+
+class CaseFiles(Protocol):
+    """The files a case's records can be handed over as (bot/teams/exports.py), made now."""
+
+    async def make(self, case: Case, kind: str, for_person: str) -> CaseFile | None:
+        """The file, or None when there is nothing to make yet (no outcome, no record)."""
         ...
 
 

@@ -1,59 +1,117 @@
-"""The data protection officer's case export at the edge: the `export RR-…` command in
-personal chat, and `GET /files/once/{token}`, which hands the zip out once.
+"""Records handed to one person, at the edge: the data protection officer's `export RR-…`
+command, the record card's buttons, Teams' `fileConsent/invoke`, and the one-time link
+`GET /files/once/{token}` that is the fallback.
 
-The use case (bot/services/export.py) decides who may export and records every request
-and download; here the link is shown on a card and the file is put together when it is
-fetched, so no copy of it is kept on disk.
+Who may have which file is decided by bot/services/export.py; the offer, its answer and the
+audit by bot/services/delivery.py. Here the files are made (in memory, when handed over —
+no copy is kept on disk), put in the person's OneDrive (bot/teams/file_upload.py), and the
+cards and links shown.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiohttp import web
+from botbuilder.core import TurnContext
+from botbuilder.schema import Activity, ActivityTypes, Attachment
+from botframework.connector.models import InvokeResponse
 
 from bot.adapters.case_package import case_package
 from bot.domain.case import Actor, Case, parse_reference
 from bot.domain.meeting import MeetingOutcome
-from bot.services import export
+from bot.services import delivery, export
 from bot.services.context import ServiceContext
-from bot.services.ports import CaseRecords, FileLinkStore
+from bot.services.ports import CaseFile, CaseRecords, FileLinkStore
 from bot.services.refusals import NotAuthorised, Refused
-from bot.teams.files import DOCX, briefing_document, invitation, record_document
+from bot.teams.file_upload import OneDriveUploader, UploadFailed, UploadRefused
+from bot.teams.files import DOCX, briefing_document, chair_notes_document, invitation, record_document
 from bot.teams.places import where_of
 from bot.teams.replies import Reply
 from bot.teams.routes import Pressed
-from cards import chat, meeting_cards, review_cards
+from cards import chat, file_cards, meeting_cards, review_cards
+from cards.common import CONTENT_TYPE
 
 log = logging.getLogger(__name__)
 COMMAND = "export"
-GONE = ("This link has already been used or has expired: each export link works once, for a few minutes. "
-        "Type 'export' and the case reference to the Rapid Review bot in Teams for a new one.")
+GONE = ("This link has already been used or has expired: each link works once, for a few minutes. "
+        "Ask the Rapid Review bot in Teams for a new one.")
+ZIP = "application/zip"
+# The button that gives a one-time link instead of the file, per kind of file.
+LINK_VERB = {export.RECORD: meeting_cards.RECORD_LINK, export.EXPORT: chat.EXPORT_LINK,
+             export.CHAIR_NOTES: meeting_cards.NOTES_LINK}
+OFFER_GONE = ("This file offer has already been answered, has expired, or is not yours: each works once, for the "
+              "person it was sent to, for an hour. Ask the Rapid Review bot for the file again.")
+DECLINED = "You declined the file, so nothing was saved in your OneDrive."
+NOT_UPLOADED = "The file could not be saved in your OneDrive, so nothing was sent."
+PERSONAL_ONLY = ("Files and links are only given in your personal chat with the Rapid Review bot: open the record's "
+                 "card there.")
+
+
+def _payload(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _personal_only(p: Pressed) -> None:
+    """A file or a link is answered only in the presser's personal chat: a press that comes from
+    a channel or a group chat (our cards carrying these buttons go to personal chats only)
+    gets nothing."""
+    if where_of(p.turn_context.activity).conversation_type != "personal":
+        raise Refused(PERSONAL_ONLY, audit="file or link asked for outside personal chat")
 
 
 class CaseExports:
-    def __init__(self, services: ServiceContext, links: FileLinkStore, records: CaseRecords, base_url: str) -> None:
+    def __init__(self, services: ServiceContext, links: FileLinkStore, records: CaseRecords, base_url: str,
+                 uploader: OneDriveUploader | None = None) -> None:
         self.services = services
         self.links = links
         self.records = records
         self.base_url = base_url.rstrip("/")
+        self.uploader = uploader or OneDriveUploader(local_mode=False)
+
+    @property
+    def marking(self) -> str:
+        return self.services.partnership.protective_marking
+
+    # ---- asking for a file ------------------------------------------------------------------
 
     async def command(self, actor: Actor, argument: str) -> Reply:
+        """`export RR-…` in personal chat: the export offered as a file, a link as the fallback."""
         reference = parse_reference(argument)
         if reference is None:
             return Reply(text="Say which case, for example: **export RR-2026-0001**.")
         try:
-            issued = await export.request_export(self.services, self.links, actor, reference)
+            case = await export.exportable(self.services, actor, reference)
+            offer = await delivery.deliver_file(self.services, self.links, self, actor, case, export.EXPORT)
         except NotAuthorised as denied:
             return Reply(text=str(denied), status=403)
         except Refused as refused:
             return Reply(text=str(refused), status=404)
+        return Reply(card=file_cards.offer_sent_card(offer.reference, offer.kind, chat.EXPORT_LINK, self.marking))
+
+    async def export_link(self, p: Pressed) -> Reply:
+        """"Get a one-time link instead" for the export (only a data protection officer gets one)."""
+        _personal_only(p)
+        reference = parse_reference(p.press.ref or "")
+        if reference is None:
+            return Reply(text="This card does not name a case. Please use the latest card from the bot.", status=400)
+        issued = await export.request_export(self.services, self.links, p.actor, reference)
         url = f"{self.base_url}/files/once/{issued.token}"
         return Reply(card=chat.export_link_card(issued.reference, url, issued.expires_at, self.services.tz,
-                                                self.services.partnership.protective_marking))
+                                                self.marking))
+
+    async def record_file(self, p: Pressed) -> Reply:
+        """"Save the record to my OneDrive" on the record card: the consent card follows."""
+        _personal_only(p)
+        case = await export.record_for(self.services, p.actor, p.case)
+        offer = await delivery.deliver_file(self.services, self.links, self, p.actor, case, export.RECORD)
+        return Reply(card=file_cards.offer_sent_card(offer.reference, offer.kind, meeting_cards.RECORD_LINK,
+                                                     self.marking, meeting_cards.RECORD_FILE))
 
     async def record_link(self, p: Pressed) -> Reply:
-        """"Download the record" on the record card: a link of the presser's own, shown on the card."""
+        """"Get a one-time link instead" on the record card: a link of the presser's own, shown on the card."""
+        _personal_only(p)
         issued = await export.request_record(self.services, self.links, p.actor, p.case)
         case = await self.services.cases.get_case(p.case)
         record = await self.services.meeting_store.get(case.id) if case is not None else None
@@ -63,32 +121,47 @@ class CaseExports:
         return Reply(card=meeting_cards.record_link_card(case.summary, MeetingOutcome.model_validate(record.outcome),
                                                          url, issued.expires_at, self.services.tz))
 
+    async def notes_file(self, p: Pressed) -> Reply:
+        """"Save as a Word document to my OneDrive" on the chair's notes: the consent card follows."""
+        _personal_only(p)
+        case = await export.notes_for(self.services, p.actor, p.case)
+        offer = await delivery.deliver_file(self.services, self.links, self, p.actor, case, export.CHAIR_NOTES)
+        return Reply(card=file_cards.offer_sent_card(offer.reference, offer.kind, meeting_cards.NOTES_LINK,
+                                                     self.marking, meeting_cards.NOTES_FILE))
+
+    async def notes_link(self, p: Pressed) -> Reply:
+        """"Get a one-time link instead" on the chair's notes."""
+        _personal_only(p)
+        issued = await export.request_notes(self.services, self.links, p.actor, p.case)
+        url = f"{self.base_url}/files/once/{issued.token}"
+        return Reply(card=file_cards.link_card(issued.reference, export.CHAIR_NOTES, url, issued.expires_at,
+                                               self.services.tz, meeting_cards.NOTES_LINK, self.marking))
+
     async def briefing_link(self, p: Pressed) -> Reply:
-        """"7-minute briefing" on the review card: a one-time link of the presser's own, given only
-        in their personal chat with the bot."""
-        if where_of(p.turn_context.activity).conversation_type != "personal":
-            return Reply(text=f"The briefing is given in your personal chat with the bot: type **timeline {p.case}** "
-                              "there, open 'Review and actions' and press '7-minute briefing'.")
+        """"7-minute briefing" on the review card: a one-time link of the presser's own, in their
+        personal chat only (like every file and link)."""
+        _personal_only(p)
         issued = await export.request_briefing(self.services, self.links, p.actor, p.case)
         case = await self.services.cases.get_case(p.case)
         assert case is not None  # request_briefing found it
         url = f"{self.base_url}/files/once/{issued.token}"
         return Reply(card=review_cards.briefing_link_card(case.summary.reference, case.summary.pseudonym, url,
-                                                          issued.expires_at, self.services.tz,
-                                                          self.services.partnership.protective_marking))
+                                                          issued.expires_at, self.services.tz, self.marking))
 
-    async def download(self, request: web.Request) -> web.StreamResponse:
-        opened = await export.open_link(self.services, self.links, request.match_info["token"])
-        if opened is None:
-            log.warning("one-time file link refused")
-            return web.Response(status=410, text=GONE, headers={"Cache-Control": "no-store"})
-        case, link = opened
-        if link.kind == export.RECORD:
-            return await self._record(case)
-        if link.kind == export.BRIEFING:
-            return web.Response(body=await briefing_document(self.services, case), content_type=DOCX, headers={
-                "Content-Disposition": f'attachment; filename="{case.reference}-7-minute-briefing.docx"',
-                "Cache-Control": "no-store"})
+    # ---- the files (bot.services.ports.CaseFiles) ------------------------------------------
+
+    async def make(self, case: Case, kind: str, for_person: str) -> CaseFile | None:
+        if kind == export.RECORD:
+            body = await record_document(self.services, case)
+            return CaseFile(f"{case.reference}-rapid-review-record.docx", body, DOCX) if body is not None else None
+        if kind == export.CHAIR_NOTES:
+            body = await chair_notes_document(self.services, case)
+            return CaseFile(f"{case.reference}-chair-notes.docx", body, DOCX) if body is not None else None
+        if kind == export.BRIEFING:  # no identifiers: for dissemination (bot/services/review.py)
+            body = await briefing_document(self.services, case)
+            return CaseFile(f"{case.reference}-7-minute-briefing.docx", body, DOCX)
+        if kind != export.EXPORT:
+            return None
         documents = {}
         if (record := await record_document(self.services, case)) is not None:
             documents[f"{case.reference}-rapid-review-record.docx"] = record
@@ -96,16 +169,81 @@ class CaseExports:
             documents[f"{case.reference}-meeting.ics"] = ics
         members = {m.aad_object_id: m.name for m in await self.services.roster.members()}
         body = case_package(reference=case.reference, tables=await self.records.rows_of(case.id), documents=documents,
-                            marking=self.services.partnership.protective_marking,
-                            exported_at=self.services.clock.now(),
-                            exported_by=members.get(link.issued_to) or "the data protection officer")
-        return web.Response(body=body, content_type="application/zip", headers={
-            "Content-Disposition": f'attachment; filename="{case.reference}-export.zip"', "Cache-Control": "no-store"})
+                            marking=self.marking, exported_at=self.services.clock.now(),
+                            exported_by=members.get(for_person) or "the data protection officer")
+        return CaseFile(f"{case.reference}-export.zip", body, ZIP)
 
-    async def _record(self, case: Case) -> web.StreamResponse:
-        body = await record_document(self.services, case)
-        if body is None:
+    # ---- Teams' file consent card answered ---------------------------------------------------
+
+    async def file_consent(self, turn_context: TurnContext, actor: Actor | None) -> InvokeResponse:
+        """`fileConsent/invoke`: Allow uploads the file to the URL Teams gave and shows it in the
+        chat; Decline is recorded and a one-time link offered. Teams is always answered 200 —
+        what went wrong is said in the chat."""
+        value = _payload(turn_context.activity.value)
+        token = _payload(value.get("context")).get("offer")
+        answer = value.get("action")
+        if actor is None or not isinstance(token, str) or answer not in ("accept", "decline"):
+            await self._say(turn_context, text=OFFER_GONE)
+            return InvokeResponse(status=200)
+        if answer == "decline":
+            declined = await delivery.decline(self.services, self.links, token, actor)
+            if declined is None:
+                await self._say(turn_context, text=OFFER_GONE)
+            else:
+                case, offer = declined
+                await self._say(turn_context, card=file_cards.not_sent_card(case.reference, offer.kind,
+                                                                              LINK_VERB[offer.kind], DECLINED))
+            return InvokeResponse(status=200)
+        accepted = await delivery.accept(self.services, self.links, token, actor)
+        if accepted is None:
+            await self._say(turn_context, text=OFFER_GONE)
+            return InvokeResponse(status=200)
+        case, offer = accepted
+        upload_info = _payload(value.get("uploadInfo"))
+        upload_url = upload_info.get("uploadUrl")
+        try:
+            if not isinstance(upload_url, str):
+                raise UploadFailed("no upload URL")
+            self.uploader.check(upload_url)  # before the file is even made
+            made = await self.make(case, offer.kind, actor.aad_object_id)
+            if made is None:
+                raise UploadFailed("nothing to make")
+            await self.uploader.put(upload_url, made.content)
+        except UploadRefused as refused:
+            await delivery.upload_failed(self.services, self.links, token, actor, case, offer, "upload host",
+                                         refused_host=refused.host)
+            await self._say(turn_context, card=file_cards.not_sent_card(case.reference, offer.kind,
+                                                                          LINK_VERB[offer.kind], NOT_UPLOADED))
+            return InvokeResponse(status=200)
+        except UploadFailed as failed:
+            log.warning("file upload to OneDrive failed", extra={"why": str(failed)})
+            await delivery.upload_failed(self.services, self.links, token, actor, case, offer, str(failed))
+            await self._say(turn_context, card=file_cards.not_sent_card(case.reference, offer.kind,
+                                                                          LINK_VERB[offer.kind], NOT_UPLOADED))
+            return InvokeResponse(status=200)
+        await delivery.uploaded(self.services, self.links, token, actor, case, offer)
+        info = file_cards.file_info_attachment(upload_info)
+        await turn_context.send_activity(Activity(
+            type=ActivityTypes.message, text=file_cards.saved_note(str(upload_info.get("name") or made.name)),
+            attachments=[Attachment(content_type=info["contentType"], content_url=info["contentUrl"],
+                                    name=info["name"], content=info["content"])]))
+        return InvokeResponse(status=200)
+
+    async def _say(self, turn_context: TurnContext, *, text: str | None = None,
+                   card: dict[str, Any] | None = None) -> None:
+        attachments = [Attachment(content_type=CONTENT_TYPE, content=card)] if card is not None else None
+        await turn_context.send_activity(Activity(type=ActivityTypes.message, text=text, attachments=attachments))
+
+    # ---- the one-time link -----------------------------------------------------------------
+
+    async def download(self, request: web.Request) -> web.StreamResponse:
+        opened = await export.open_link(self.services, self.links, request.match_info["token"])
+        if opened is None:
+            log.warning("one-time file link refused")
             return web.Response(status=410, text=GONE, headers={"Cache-Control": "no-store"})
-        return web.Response(body=body, content_type=DOCX, headers={
-            "Content-Disposition": f'attachment; filename="{case.reference}-rapid-review-record.docx"',
-            "Cache-Control": "no-store"})
+        case, link = opened
+        made = await self.make(case, link.kind, link.issued_to)
+        if made is None:
+            return web.Response(status=410, text=GONE, headers={"Cache-Control": "no-store"})
+        return web.Response(body=made.content, content_type=made.content_type, headers={
+            "Content-Disposition": f'attachment; filename="{made.name}"', "Cache-Control": "no-store"})

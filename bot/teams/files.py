@@ -8,7 +8,7 @@ import logging
 
 from aiohttp import web
 
-from bot.adapters.documents import learning_briefing, meeting_ics, rapid_review_record
+from bot.adapters.documents import chair_notes, learning_briefing, meeting_ics, rapid_review_record
 from bot.adapters.links import LinkSigner
 from bot.domain.case import Case
 from bot.domain.meeting import MeetingOutcome
@@ -18,8 +18,8 @@ from bot.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-RECORD_MOVED = ("This link no longer works: the record is now given to each person by a link of their own. Press "
-                "'Download the record' on the record's card in your chat with the Rapid Review bot.")
+RECORD_MOVED = ("This link no longer works: the record is now given to each person as a file or by a link of their "
+                "own. Use the buttons on the record's card in your chat with the Rapid Review bot.")
 
 
 async def invitation(services: ServiceContext, case: Case) -> bytes | None:
@@ -47,6 +47,18 @@ async def record_document(services: ServiceContext, case: Case) -> bytes | None:
                                partnership=services.partnership.name,
                                marking=services.partnership.protective_marking,
                                produced_at=services.clock.now())
+
+
+async def chair_notes_document(services: ServiceContext, case: Case) -> bytes | None:
+    """The chair's agenda and notes as a Word document to write in; None without a meeting time."""
+    from cards.meeting_cards import AGENDA, CHAIR_QUESTIONS
+
+    record = await services.meeting_store.get(case.id)
+    if record is None or record.start_at is None or record.end_at is None:
+        return None
+    return chair_notes(case, meeting_start=record.start_at, meeting_end=record.end_at, tz=services.tz,
+                       partnership=services.partnership.name, marking=services.partnership.protective_marking,
+                       produced_at=services.clock.now(), agenda=AGENDA, questions=CHAIR_QUESTIONS)
 
 
 async def briefing_document(services: ServiceContext, case: Case) -> bytes:

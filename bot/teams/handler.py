@@ -131,6 +131,11 @@ class RapidReviewBot(TeamsActivityHandler):
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity
+        if activity.name == "fileConsent/invoke":  # Allow or Decline on a file consent card
+            response = await self.exports.file_consent(turn_context, actor_of(activity))
+            turn_context.turn_state[TurnContext._INVOKE_RESPONSE_KEY] = Activity(
+                type=ActivityTypes.invoke_response, value=response)
+            return response
         if activity.name != "adaptiveCard/action":
             return await super().on_invoke_activity(turn_context)
         value: dict[str, Any] = activity.value if isinstance(activity.value, dict) else {}

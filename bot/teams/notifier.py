@@ -47,7 +47,7 @@ from bot.services.reminder_view import ReminderView
 from bot.services.sends import SendGuard
 from bot.teams.message_size import fitted_activity
 from bot.teams.service_hosts import REFUSED_REASON, ServiceHostPolicy, ServiceHostRefused, origin
-from cards import meeting_cards
+from cards import file_cards, meeting_cards
 from cards.chat import text_card
 from cards.clock_cards import agency_prompt_card, reminder_card
 from cards.common import escape_markdown
@@ -198,8 +198,10 @@ class TeamsNotifier:
         await host_refusals.report_refused_host(self._uow, self._clock, host, "stored address")
         raise DeliveryError(REFUSED_REASON, permanent=True, answered=True)
 
-    def _card_activity(self, address: Address, card: dict[str, Any], activity_id: str | None = None) -> Any:
-        """The message carrying a card, as the wire JSON itself (bot/teams/sdk.py sends a dict as it is)."""
+    def _card_activity(self, address: Address, card: dict[str, Any], activity_id: str | None = None,
+                       attachment: dict[str, Any] | None = None) -> Any:
+        """The message carrying a card (or another attachment), as the wire JSON itself
+        (bot/teams/sdk.py sends a dict as it is)."""
         body: dict[str, Any] = {
             "type": "message",
             "channelId": "msteams",
@@ -207,7 +209,7 @@ class TeamsNotifier:
             "from": {"id": address.bot_id or self._app_id},
             "conversation": {"id": address.conversation_id, **({"tenantId": address.tenant_id}
                                                                if address.tenant_id else {})},
-            "attachments": [{"contentType": CardFactory.content_types.adaptive_card, "content": card}],
+            "attachments": [attachment or {"contentType": CardFactory.content_types.adaptive_card, "content": card}],
         }
         if activity_id:
             body["id"] = activity_id
@@ -325,6 +327,31 @@ class TeamsNotifier:
             await self.send_card(address, card)
         except DeliveryError as error:
             if error.reason in PERSON_GONE:  # the app is not (or no longer) installed for them
+                raise DeliveryError(error.reason, permanent=True, unreachable=True,
+                                    answered=error.answered) from error
+            raise
+        return True
+
+    async def send_file_consent(self, aad_object_id: str, offer: dict[str, Any]) -> bool:
+        """Teams' file consent card, to the person's personal chat only (files are offered in
+        1:1 chats; the address is the person's own, never a channel's). Not through the send
+        ledger: a consent card sent twice offers the same one-time id, which works once."""
+        address = await self._repo.reference(f"user:{aad_object_id}") or await self._open_personal_chat(aad_object_id)
+        if address is None:
+            return False
+        consent = file_cards.consent_attachment(str(offer.get("name") or "file"), int(offer.get("size") or 0),
+                                          str(offer.get("what") or ""), str(offer["offer"]), self.marking)
+        await self.pacer.wait(address.conversation_id)
+
+        async def work(connector: Any) -> str:
+            activity = self._card_activity(address, {}, attachment=consent)
+            response = await connector.conversations.send_to_conversation(address.conversation_id, activity)
+            return response.id if response else ""
+
+        try:
+            await self._with_connector(address, work)
+        except DeliveryError as error:
+            if error.reason in PERSON_GONE:
                 raise DeliveryError(error.reason, permanent=True, unreachable=True,
                                     answered=error.answered) from error
             raise

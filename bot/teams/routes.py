@@ -88,9 +88,14 @@ def row(declared: Verb, handler: Handler, *, needs_case: bool = False, on_refuse
 
 
 class OneTimeFiles(Protocol):
-    """Records handed to one person by a one-time link (bot/teams/exports.py)."""
+    """Records handed to one person: as a file in their OneDrive, or by a one-time link
+    (bot/teams/exports.py)."""
 
+    async def record_file(self, pressed: Pressed) -> Reply: ...
     async def record_link(self, pressed: Pressed) -> Reply: ...
+    async def export_link(self, pressed: Pressed) -> Reply: ...
+    async def notes_file(self, pressed: Pressed) -> Reply: ...
+    async def notes_link(self, pressed: Pressed) -> Reply: ...
     async def briefing_link(self, pressed: Pressed) -> Reply: ...
 
 
@@ -129,7 +134,13 @@ def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock:
         row(VERBS[meeting_cards.MANUAL], meeting.record_manual, needs_case=True),
         row(VERBS[meeting_cards.OUTCOME], meeting.record_outcome, needs_case=True,
             on_refused=meeting.show_outcome_refusal),
+        row(VERBS[meeting_cards.RECORD_FILE], files.record_file, needs_case=True),
         row(VERBS[meeting_cards.RECORD_LINK], files.record_link, needs_case=True),
+        row(VERBS[meeting_cards.NOTES_FILE], files.notes_file, needs_case=True),
+        row(VERBS[meeting_cards.NOTES_LINK], files.notes_link, needs_case=True),
+        # the data protection officer's export (not a case press: a DPO is not on the case's roster;
+        # bot/services/export.py decides, and refuses anyone else alike)
+        row(VERBS[chat.EXPORT_LINK], files.export_link),
         # after the meeting: the local review, actions and learning (cards/review_cards.py)
         row(VERBS[clock_cards.REVIEW_OPEN], review.open, needs_case=True),
         row(VERBS[review_cards.REVIEW_SETUP], review.set_up, needs_case=True, on_refused=review.show_refusal),

@@ -121,3 +121,32 @@ class ServiceHostPolicy:
 
 
 PRODUCTION = ServiceHostPolicy(local_mode=False)
+
+
+# Where a file the person accepted may be uploaded: their OneDrive for Business, which is
+# SharePoint (<tenant>-my.sharepoint.com, and the sovereign clouds' SharePoint domains). The
+# upload URL comes in the `fileConsent/invoke` activity and is pre-authenticated: the bot sends
+# no token with it, only the file, so a URL anywhere else is refused before a byte of the file
+# leaves (bot/teams/file_upload.py).
+ONEDRIVE_UPLOAD_HOSTS: tuple[str, ...] = (
+    "sharepoint.com",     # commercial and GCC
+    "sharepoint.us",      # GCC High
+    "sharepoint-mil.us",  # DoD
+    "sharepoint.cn",      # operated by 21Vianet
+    "sharepoint.de",      # Microsoft Cloud Deutschland
+)
+
+
+def upload_allowed(url: str, *, local_mode: bool) -> bool:
+    """May the accepted file be PUT to this upload URL? https to a OneDrive / SharePoint host
+    (or a subdomain) on the default port; in local mode also loopback (the tests' stand-in
+    for OneDrive, the Agents Playground)."""
+    parsed = _host_and_port(url)
+    if parsed is None:
+        return False
+    scheme, host, port = parsed
+    if host in LOOPBACK_HOSTS:
+        return local_mode and scheme in ("http", "https")
+    if scheme != "https" or port not in (None, 443) or _IPV4.match(host):
+        return False
+    return any(host == allowed or host.endswith("." + allowed) for allowed in ONEDRIVE_UPLOAD_HOSTS)

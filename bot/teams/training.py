@@ -120,7 +120,10 @@ class TrainingNotifier(TeamsNotifier):
         super().__init__(*args, **kwargs)
         self.state = state
 
-    def _card_activity(self, address: Address, card: dict[str, Any], activity_id: str | None = None) -> Any:
+    def _card_activity(self, address: Address, card: dict[str, Any], activity_id: str | None = None,
+                       attachment: dict[str, Any] | None = None) -> Any:
+        if attachment is not None:  # a file consent card: Teams' own card, no banner to add
+            return super()._card_activity(address, card, activity_id, attachment)
         date = self._clock.now().astimezone(self._tz).strftime("%a %d %b %Y, %H:%M")
         return super()._card_activity(address, training_cards.with_banner(card, date), activity_id)
 

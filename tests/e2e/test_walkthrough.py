@@ -261,7 +261,8 @@ def test_a_whole_case_from_referral_to_meeting_outcome(page, shot) -> None:
     expect(pg.card_with(page, "Rapid review meeting held")).to_contain_text(reference)  # the channel's summary
     record = pg.card_with(page, "Rapid review record")  # to the chair: the Word record for the National Panel
     expect(record).to_contain_text(f"{reference} (Child ")
-    expect(record.get_by_text("Download the record (.docx)")).to_be_visible()
+    expect(record.get_by_text("Save the record to my OneDrive (.docx)")).to_be_visible()
+    expect(record.get_by_text("Get a one-time link instead")).to_be_visible()
     record.scroll_into_view_if_needed()
     shot("outcome-saved")
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from bot.adapters.db import schema as t
 from bot.adapters.db.case_export import case_tables
 from bot.settings import DEFAULT_PARTNERSHIP_FILE
-from tests.integration.test_meeting_graph import OUTCOME, M, cards_to, decide, open_urls, walk_to_outcome_card
+from tests.integration.test_meeting_graph import OUTCOME, M, decide, open_urls, walk_to_outcome_card
 from tests.support import activities as A
 from tests.support.harness import BotHarness, find_action, without_reference
 
@@ -41,9 +41,12 @@ async def _events(h: BotHarness, kind: str) -> list[dict]:
 
 
 async def _link(h: BotHarness, who: A.Person = DANA) -> str:
-    await h.say(who, f"export {REF}")
-    [card] = cards_to(h, who.chat, DOWNLOAD)[-1:]
-    url = open_urls(card)[DOWNLOAD]
+    """`export RR-…` offers the zip as a file; "Get a one-time link instead" gives the link."""
+    offer = await h.say(who, f"export {REF}")
+    assert isinstance(offer, dict)
+    body = await h.press(who, "export.link", find_action(offer, "export.link"))
+    assert body["statusCode"] == 200, body
+    url = open_urls(body["value"])[DOWNLOAD]
     assert url.startswith("http://localhost:3978/files/once/")
     return url.removeprefix("http://localhost:3978")
 

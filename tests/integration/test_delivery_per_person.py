@@ -31,7 +31,7 @@ from tests.support.harness import BotHarness, find_action, texts
 # Spelt out rather than imported, so that this file also runs against code without them.
 WAITING_FOR_PERSON = "waiting_person"  # bot/domain/outbox.py
 MANUAL, MANUAL_TITLE = "meeting.manual", "Record an Outlook booking"  # cards/meeting_cards.py
-RECORD = "Download the record (.docx)"
+RECORD = "Rapid review record"  # the record card's heading (its buttons were renamed)
 UNREACHABLE = "could not be reached in Teams"
 APP_ID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 

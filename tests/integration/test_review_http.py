@@ -297,9 +297,8 @@ async def test_the_7_minute_briefing_opens_in_word_with_the_learning_in_it(tmp_p
                             owner_agency="NHS acute trust", owner_aad_id=A.NINA.aad,
                             due_on="2027-01-29", origin="meeting"))
 
-        # In the channel: the link is not shown there.
-        said = await press(h, A.PAT, R.LEARNING_BRIEFING, channel=True)
-        assert "personal chat" in said["value"]
+        # In the channel: the link is not shown there (refused and audited, like every file and link).
+        assert "personal chat" in refusal(await press(h, A.PAT, R.LEARNING_BRIEFING, channel=True))
         link = card_of(await press(h, A.PAT, R.LEARNING_BRIEFING))
         url = open_urls(link)["Open the 7-minute briefing (.docx)"]
         path = url.removeprefix("http://localhost:3978")

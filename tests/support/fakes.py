@@ -78,6 +78,10 @@ class RecordingNotifier:
         self._record("send_to_person", aad_object_id, card)
         return aad_object_id not in self.unreachable
 
+    async def send_file_consent(self, aad_object_id: str, offer: dict[str, Any]) -> bool:
+        self._record("send_file_consent", aad_object_id, offer)
+        return aad_object_id not in self.unreachable
+
 
 # ---- a whole ServiceContext in memory --------------------------------------------------------------
 

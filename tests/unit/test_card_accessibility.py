@@ -62,6 +62,7 @@ from cards import (
     budget,
     chat,
     clock_cards,
+    file_cards,
     meeting_cards,
     panel,
     referral_form,
@@ -238,6 +239,13 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("notification_summary_card/children", lambda: chat.notification_summary_card(_case(4), TZ, TODAY)),
     ("export_link_card", lambda: chat.export_link_card(REF, "https://bot.example.org/files/once/x", NOW, TZ,
                                                        "OFFICIAL-SENSITIVE")),
+    ("offer_sent_card", lambda: file_cards.offer_sent_card(REF, "case_export", chat.EXPORT_LINK, "OFFICIAL-SENSITIVE")),
+    ("offer_sent_card/again", lambda: file_cards.offer_sent_card(REF, "rapid_review_record", meeting_cards.RECORD_LINK,
+                                                                 "OFFICIAL-SENSITIVE", meeting_cards.RECORD_FILE)),
+    ("link_card", lambda: file_cards.link_card(REF, "chair_notes", "https://bot.example.org/files/once/x", NOW, TZ,
+                                               meeting_cards.NOTES_LINK, "OFFICIAL-SENSITIVE")),
+    ("not_sent_card", lambda: file_cards.not_sent_card(REF, "rapid_review_record", meeting_cards.RECORD_LINK,
+                                                       "You declined the file.")),
     *[(f"{s.value}_card", lambda s=s: referral_form.section_card(s, {}, _form_view()))
       for s in Section if s is not Section.REVIEW],
     *[(f"{s.value}_card/errors", lambda s=s: referral_form.section_card(

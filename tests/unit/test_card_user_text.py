@@ -26,6 +26,7 @@ from cards import (
     budget,
     chat,
     clock_cards,
+    file_cards,
     meeting_cards,
     panel,
     referral_form,
@@ -146,6 +147,10 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("text_card", lambda: chat.text_card("Meeting booked", "RR-2026-0001: Tue 24 Nov")),
     ("notification_summary_card", lambda: chat.notification_summary_card(_case(2), TZ, TODAY)),
     ("export_link_card", lambda: chat.export_link_card(REF, "https://bot.example.org/files/once/x", NOW, TZ, H)),
+    ("offer_sent_card", lambda: file_cards.offer_sent_card(REF, "case_export", chat.EXPORT_LINK, H)),
+    ("link_card", lambda: file_cards.link_card(REF, "chair_notes", "https://bot.example.org/files/once/x", NOW, TZ,
+                                               meeting_cards.NOTES_LINK, H)),
+    ("not_sent_card", lambda: file_cards.not_sent_card(REF, "case_export", chat.EXPORT_LINK, "Declined.")),
     *[(f"{s.value}_card", lambda s=s: referral_form.section_card(
         s, _FORM.get(s.value, {}), _form_view(errors=_ERRORS, editing_from_review=True)))
       for s in Section if s is not Section.REVIEW],

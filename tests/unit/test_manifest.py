@@ -125,7 +125,7 @@ def test_the_template_has_only_known_placeholders() -> None:
 def test_bot_scopes_and_commands(manifest: dict) -> None:
     (bot,) = manifest["bots"]
     assert sorted(bot["scopes"]) == ["personal", "team"]
-    assert bot["supportsFiles"] is False
+    assert bot["supportsFiles"] is True  # records go to a person as a file (Teams file consent card)
     assert manifest["validDomains"] == []
     commands = {tuple(cl["scopes"]): [c["title"] for c in cl["commands"]] for cl in bot["commandLists"]}
     assert commands == {

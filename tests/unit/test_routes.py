@@ -28,7 +28,7 @@ from bot.services.ports import AgencyRequest, DeadlineRow, MeetingRecord, QueryR
 from bot.services.reminder_view import Mention, ReminderView
 from bot.teams.routes import Route, card_routes
 from cards import actions as cards_actions
-from cards import chat, clock_cards, meeting_cards, review_cards, vote_card
+from cards import chat, clock_cards, file_cards, meeting_cards, review_cards, vote_card
 from cards import panel as case_card
 from cards import referral_form as form
 from cards.actions import META_KEYS, VERBS, BadCardData, parse_press
@@ -147,11 +147,26 @@ def rendered_cards() -> list[dict[str, Any]]:
         meeting_cards.slot_choice_card(summary, meeting, TZ), meeting_cards.problem_card(summary, "No room"),
         meeting_cards.outcome_card(summary),
         meeting_cards.record_card(summary, _record_outcome()),
+        chat.export_link_card(REF, "https://bot.example.org/files/once/x", NOW, TZ, "OFFICIAL-SENSITIVE"),
+        file_cards.offer_sent_card(REF, "case_export", chat.EXPORT_LINK, "OFFICIAL-SENSITIVE"),
+        meeting_cards.chair_notes_card(_notes_case(), _notes_meeting(), TZ),
         clock_cards.timeline_card(SimpleNamespace(  # type: ignore[arg-type]
             case=SimpleNamespace(summary=_summary(CaseStatus.REVIEW_COMMISSIONED)), today=date(2026, 11, 24),
             deadlines=[], agencies=[], agencies_to_ask=None), TZ),
         review_cards.review_actions_card(_review_view(), TZ),
     ]
+
+
+def _notes_case():  # noqa: ANN202 - the card test module's case
+    from tests.unit.test_card_accessibility import _case
+
+    return _case()
+
+
+def _notes_meeting():  # noqa: ANN202 - the card test module's meeting
+    from tests.unit.test_card_accessibility import _meeting
+
+    return _meeting()
 
 
 def _review_view():  # noqa: ANN202 - the card test module's review
@@ -274,7 +289,9 @@ def test_each_button_carries_only_its_own_kind_of_id() -> None:
 
 def test_case_routes_are_the_verbs_whose_cards_name_a_case() -> None:
     for route in routes():
-        about_a_case = route.verb not in form.FORM_VERBS and route.verb != chat.REFER
+        # The export link names a case, but its one user (the data protection officer) is not on
+        # the case's roster: the export use case decides, and refuses everyone else alike.
+        about_a_case = route.verb not in form.FORM_VERBS and route.verb not in (chat.REFER, chat.EXPORT_LINK)
         assert route.needs_case is about_a_case, route.verb
 
 

@@ -328,6 +328,11 @@ file_links = Table(
     Column("issued_at", UtcDateTime(), nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
     Column("fetched_at", UtcDateTime(), nullable=True),
+    # How the file went (a one-time link, or Teams' file consent card into the person's OneDrive)
+    # and what became of it: who received which file, for the retention purge to list.
+    Column("via", String(10), nullable=False, server_default="link"),
+    Column("outcome", String(10), nullable=True),
+    Column("delivered_at", UtcDateTime(), nullable=True),
 )
 
 # The local child safeguarding practice review (one per case) and what is recorded as it runs

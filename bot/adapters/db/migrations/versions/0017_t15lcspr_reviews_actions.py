@@ -2,7 +2,7 @@
 checks, and the actions from the meeting and the review
 
 Revision ID: 0017_t15lcspr
-Revises: 0010_t14crypt
+Revises: 0012_t14files (re-chained after main merged 0012)
 Create Date: 2026-12-06 08:00:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from bot.adapters.db.schema import UtcDateTime
 
 revision = "0017_t15lcspr"
-down_revision = "0010_t14crypt"
+down_revision = "0012_t14files"
 branch_labels = None
 depends_on = None
 
