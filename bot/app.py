@@ -38,6 +38,7 @@ from bot.adapters.db.outbox_store import SqlOutboxStore
 from bot.adapters.db.panel_store import SqlPanelStore
 from bot.adapters.db.report_store import SqlReportStore
 from bot.adapters.db.retention_store import SqlRetentionStore
+from bot.adapters.db.review_store import SqlReviewStore
 from bot.adapters.db.roster_store import RosterCache, SqlRosterStore
 from bot.adapters.db.scope import Scope
 from bot.adapters.db.send_store import SqlSendLedger
@@ -98,6 +99,7 @@ class Stores:
     meetings: SqlMeetingStore
     reports: SqlReportStore
     uow: SqlUnitOfWork
+    reviews: SqlReviewStore
 
 
 @dataclass
@@ -320,7 +322,8 @@ def build_services(stores: Stores, partnership: PartnershipConfig, clock: Clock,
     """The use cases' context, every dependency given (tests build one per simulated process)."""
     return ServiceContext(
         cases=stores.cases, roster=stores.roster, outbox=stores.outbox, panel=stores.panel,
-        deadlines=stores.deadlines, meeting_store=stores.meetings, reports=stores.reports, uow=stores.uow,
+        deadlines=stores.deadlines, meeting_store=stores.meetings, reports=stores.reports, reviews=stores.reviews,
+        uow=stores.uow,
         clock=clock,
         partnership=partnership, calendar=EnglandCalendar(partnership.closure_days), profile=profile,
         notifier=notifier, meetings=meetings, meeting_settings=meeting_settings or MeetingSettings(),
@@ -336,7 +339,7 @@ def sql_stores(db: Database, rng: random.Random | None = None) -> Stores:
     return Stores(cases=cases, roster=roster, outbox=SqlOutboxStore(scope), turns=SqlTurnStore(scope),
                   panel=SqlPanelStore(scope), deadlines=SqlDeadlineStore(scope), meetings=SqlMeetingStore(scope),
                   reports=SqlReportStore(scope),
-                  uow=SqlUnitOfWork(scope, cases, roster))
+                  uow=SqlUnitOfWork(scope, cases, roster), reviews=SqlReviewStore(scope))
 
 
 async def start(components: Components, *, run_outbox: bool = True) -> None:

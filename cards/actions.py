@@ -17,9 +17,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cards import chat, clock_cards, meeting_cards, panel, pathway_cards, report_cards, retention_cards, vote_card
+from cards import (
+    chat,
+    clock_cards,
+    meeting_cards,
+    panel,
+    pathway_cards,
+    report_cards,
+    retention_cards,
+    review_cards,
+    vote_card,
+)
 from cards import referral_form as form
-from cards.common import AGENCY_REQUEST_ID, LEGACY_ID, QUERY_ID, STEP_ID, Verb
+from cards.common import ACTION_ID, AGENCY_REQUEST_ID, LEGACY_ID, QUERY_ID, STEP_ID, Verb
 
 # Keys any of our cards' data may carry whatever the verb (`action` is the verb again,
 # for the Teams SDK's router; `section` and `child` belong to the referral form).
@@ -46,6 +56,7 @@ VERBS: dict[str, Verb] = _union(
     retention_cards.VERBS,
     pathway_cards.VERBS,
     report_cards.VERBS,
+    review_cards.VERBS,
 )
 
 
@@ -63,6 +74,7 @@ class CardPress:
     query_id: int | None = None  # QUERY_ID: the panel's question being answered
     step_id: int | None = None  # STEP_ID: the deadline being marked done
     agency_request_id: int | None = None  # AGENCY_REQUEST_ID: the agency request marked returned
+    action_id: int | None = None  # review_cards.ACTION_ID: the action marked done
     inputs: dict[str, str] = field(default_factory=dict)
 
 
@@ -129,4 +141,5 @@ def parse_press(data: Any, verb_hint: str | None = None) -> CardPress:
     return CardPress(verb=verb, ref=ref, version=_int(data.get("v")), section=section, child=_int(data.get("child")),
                      query_id=record_id if id_key == QUERY_ID else None,
                      step_id=record_id if id_key == STEP_ID else None,
-                     agency_request_id=record_id if id_key == AGENCY_REQUEST_ID else None, inputs=inputs)
+                     agency_request_id=record_id if id_key == AGENCY_REQUEST_ID else None,
+                     action_id=record_id if id_key == ACTION_ID else None, inputs=inputs)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from bot.domain.case import CaseStatus, CaseSummary
 from bot.domain.limits import cap, within
 from bot.domain.reminders import Rag, ReminderKind
+from bot.domain.review import recorded_on_review_card
 from bot.domain.text import truncate
 from bot.services.deadlines import StatusLine, Timeline
 from bot.services.ports import DeadlineRow
@@ -124,9 +125,21 @@ def labels_anchor(anchor: str) -> str:
         return anchor
 
 
+# The review and actions card (cards/review_cards.py): its verb, named here so that the timeline
+# and the reminders of the review's steps lead to it.
+REVIEW_OPEN = "review.open"
+# Statuses after the meeting: the timeline offers the review and actions card from then on.
+_AFTER_MEETING = frozenset({CaseStatus.MEETING_HELD, CaseStatus.REPORT_IN_DRAFT, CaseStatus.REPORT_SUBMITTED,
+                            CaseStatus.REVIEW_COMMISSIONED, CaseStatus.HANDED_OVER, CaseStatus.CLOSED})
+
+
 def done_actions(reference: str, d: DeadlineRow) -> list[Element]:
     if d.status == "done":
         return [execute("Timeline", TIMELINE, reference, validate=False)]
+    if recorded_on_review_card(d.anchor):  # a lead reviewer, evidence, a reason: recorded on that card
+        return [execute("Review and actions", REVIEW_OPEN, reference, validate=False,
+                        tooltip=f"Record: {truncate(d.label, 60)}"),
+                execute("Timeline", TIMELINE, reference, validate=False)]
     inputs = []
     if d.asks_for_date:
         inputs.append({"type": "Input.Date", "id": "done_on", "label": "Date it was done", "isRequired": True,
@@ -173,6 +186,9 @@ def timeline_card(t: Timeline, tz: ZoneInfo) -> Element:
         heading(f"{s.reference} · {s.pseudonym}", size="Medium"),
         facts([("Status", labels.STATUS[s.status])]),
     ]
+    if s.status in _AFTER_MEETING:
+        body.append(action_set([execute("Review and actions", REVIEW_OPEN, s.reference, validate=False,
+                                        tooltip="The local review, the actions and the learning")]))
     if not t.deadlines:
         body.append(para("No deadlines yet."))
     for d in t.deadlines:

@@ -224,6 +224,7 @@ def error_text(message: str) -> Element:
 QUERY_ID = "query"  # a panel query (query.answer)
 STEP_ID = "step"  # a deadline, i.e. a step of the statutory timeline (deadline.done)
 AGENCY_REQUEST_ID = "agency_request"  # an agency's information request (agencies.returned)
+ACTION_ID = "action_item"  # an action from the meeting or the review (action.done)
 # Cards posted before these keys existed carry every kind of id as `q`: read as the verb's own kind.
 LEGACY_ID = "q"
 

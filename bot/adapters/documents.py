@@ -1,5 +1,6 @@
 """Files the bot hands out: the .ics invitation (offline provider), the rapid review
-record for the National Panel and the chair's notes (python-docx).
+record for the National Panel, the chair's notes and the 7-minute briefing for dissemination
+(python-docx).
 
 The record and the notes contain the child's identifying details: they are only ever handed
 to a named person, as a file in their OneDrive or by a one-time link in their personal chat
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.case import Case
 from bot.domain.meeting import MeetingOutcome
+from bot.domain.redaction import redact
 from bot.domain.referral import YesNo
 from bot.services.ports import Attendee
 
@@ -341,6 +343,89 @@ def national_panel_submission(view: Any, *, tz: ZoneInfo, partnership: str, mark
         doc.add_paragraph(f"Family and household: {r.children.family_members}")
     section(SUBMISSION_SECTIONS[13], f"Chair: {_signed(report.chair_sign_off, tz)}",
             f"Partnership manager: {_signed(report.manager_sign_off, tz)}")
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    return buffer.getvalue()
+
+
+# ---- the 7-minute briefing ------------------------------------------------------------------------
+
+BRIEFING_SECTIONS = (
+    "1. Background",
+    "2. Why it matters",
+    "3. What the review looked at",
+    "4. What we learned",
+    "5. What was done at once",
+    "6. What will change: the actions",
+    "7. Questions for your team",
+)
+BRIEFING_QUESTIONS = (
+    "How does this learning apply to the children and families you work with?",
+    "What would you do differently tomorrow, and who needs to know?",
+    "Where do you go for advice when agencies see a child differently?",
+    "How will your team know the actions above have made a difference?",
+)
+
+
+def learning_briefing(case: Case, *, learning: str, outcome: MeetingOutcome | None, meeting_start: datetime | None,
+                      lines_of_enquiry: Sequence[str], actions: Sequence[tuple[str, str, str, str]],
+                      review_commissioned: bool, tz: ZoneInfo, partnership: str, marking: str,
+                      produced_at: datetime) -> bytes:
+    """A 7-minute briefing for dissemination (Surrey Rapid Review & CSPR flowchart, 'Learning':
+    learning is shared 'via 7-minute briefings'), made from the recorded learning. It names the
+    case only by reference and pseudonym: every text in it was refused while it carried an
+    identifier, and passes the redaction step again here. `actions`: (what, agency, due, state)."""
+    from docx import Document  # lazy: only for a download
+
+    s = case.summary
+
+    def shared(text: str | None) -> str:
+        return redact(text, case.referral) if text else "Not recorded."
+
+    doc = Document()
+    produced = f"{produced_at.astimezone(tz):%d %B %Y %H:%M}"
+    section = doc.sections[0]
+    section.header.paragraphs[0].text = f"{marking} — 7-minute briefing — {s.reference}"
+    section.footer.paragraphs[0].text = (f"{marking}. {partnership}: 7-minute briefing on {s.reference} "
+                                         f"({s.pseudonym}), produced {produced}. For sharing within the "
+                                         "partnership's agencies; it holds no identifying details.")
+    doc.add_heading(f"7-minute briefing: learning from {s.reference} ({s.pseudonym})", level=0)
+    doc.add_paragraph(f"{partnership}. Read it with your team in seven minutes, then talk through the questions.")
+    what = {"child_death": "the death of a child", "serious_harm": "serious harm to a child"}.get(
+        s.incident_kind.value, "a serious incident")
+    held = f" held on {meeting_start.astimezone(tz):%d %B %Y}" if meeting_start else ""
+    decided = ("The partners commissioned a local child safeguarding practice review." if review_commissioned
+               else "The partners did not commission a local child safeguarding practice review.")
+    doc.add_heading(BRIEFING_SECTIONS[0], level=1)
+    doc.add_paragraph(f"A rapid review{held} considered {what}, referred by {s.referring_agency}. {decided}")
+    doc.add_heading(BRIEFING_SECTIONS[1], level=1)
+    doc.add_paragraph(shared(outcome.rationale if outcome else None))
+    doc.add_heading(BRIEFING_SECTIONS[2], level=1)
+    if lines_of_enquiry:
+        for line in lines_of_enquiry:
+            doc.add_paragraph(shared(line), style="List Number")
+    else:
+        doc.add_paragraph("The criteria for a child safeguarding practice review in Working Together to Safeguard "
+                          "Children (2023), and how the agencies worked together.")
+    doc.add_heading(BRIEFING_SECTIONS[3], level=1)
+    for paragraph in shared(learning).split("\n"):
+        if paragraph.strip():
+            doc.add_paragraph(paragraph.strip())
+    doc.add_heading(BRIEFING_SECTIONS[4], level=1)
+    doc.add_paragraph(shared(outcome.immediate_actions if outcome else None))
+    doc.add_heading(BRIEFING_SECTIONS[5], level=1)
+    if actions:
+        table = doc.add_table(rows=1, cols=4)
+        for cell, title in zip(table.rows[0].cells, ("Action", "Agency", "Due", "Progress"), strict=True):
+            cell.text = title
+        for description, agency, due, state in actions:
+            row = table.add_row().cells
+            row[0].text, row[1].text, row[2].text, row[3].text = shared(description), agency, due, state
+    else:
+        doc.add_paragraph("No actions recorded.")
+    doc.add_heading(BRIEFING_SECTIONS[6], level=1)
+    for question in BRIEFING_QUESTIONS:
+        doc.add_paragraph(question, style="List Bullet")
     buffer = io.BytesIO()
     doc.save(buffer)
     return buffer.getvalue()

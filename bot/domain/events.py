@@ -52,6 +52,16 @@ class EventKind(StrEnum):
     REPORT_SENT = "report_sent"
     NATIONAL_PANEL_RESPONDED = "national_panel_responded"
     CASE_CLOSED = "case_closed"
+    # after the meeting: the local review, actions and learning (bot/services/review.py)
+    REVIEW_SET_UP = "review_set_up"
+    REVIEW_AGENCY_REPORT = "review_agency_report"
+    REVIEW_PROGRESS_CHECKED = "review_progress_checked"
+    REVIEW_REPORT_SENT = "review_report_sent"
+    REVIEW_PUBLISHED = "review_published"
+    LEARNING_RECORDED = "learning_recorded"
+    ACTION_ADDED = "action_added"
+    ACTION_DONE = "action_done"
+    BRIEFING_DOWNLOADED = "briefing_downloaded"  # the 7-minute briefing, by its one-time link
     # reads of identifying details
     IDENTIFIERS_VIEWED = "identifiers_viewed"
     NOTIFICATION_SUMMARY_VIEWED = "notification_summary_viewed"

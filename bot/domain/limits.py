@@ -100,6 +100,16 @@ FIELD_CAPS: MappingProxyType[str, int] = MappingProxyType({
     "pathway.challenge": TEXT,
     "agency_return.text": TEXT,
     "meeting.guests": TEXT,
+    # the local child safeguarding practice review and the actions (bot/domain/review.py)
+    "review.lead_reviewer": NAME,
+    "review.terms_of_reference": TEXT,
+    "review.line_of_enquiry": LINE,
+    "review.review_panel": TEXT,
+    "review.progress_note": TEXT,
+    "review.late_reason": TEXT,
+    "review.learning": TEXT,
+    "action.description": TEXT,
+    "action.evidence": TEXT,
     # names Teams gives us, wherever they are shown or stored
     "person.display_name": NAME,
     # the data protection officer's reason for erasing a case on request (bot/services/retention.py)

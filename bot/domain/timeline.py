@@ -67,6 +67,9 @@ class Anchor(StrEnum):
     HANDOVER_CONFIRMED = "handover_confirmed"  # the process the panel chose has taken the case
     FAMILY_TELL_BY = "family_tell_by"  # the date agreed for telling the family (the step is due that day)
     FAMILY_TOLD = "family_told"  # the family was told of the outcome
+    # the last progress check of a local review (the decision itself until the first check)
+    REVIEW_PROGRESS_CHECKED = "review_progress_checked"
+    ACTION_AGREED = "action_agreed"  # an action from the meeting or the review was recorded (one per action)
 
     @property
     def description(self) -> str:
@@ -93,6 +96,8 @@ _ANCHOR_DESCRIPTIONS = {
     Anchor.HANDOVER_CONFIRMED: "the hand-over being confirmed",
     Anchor.FAMILY_TELL_BY: "the date agreed for telling the family",
     Anchor.FAMILY_TOLD: "the family being told",
+    Anchor.REVIEW_PROGRESS_CHECKED: "the review's last progress check",
+    Anchor.ACTION_AGREED: "the action being agreed",
 }
 
 # Anchors that exist only because someone marked a step done and gave the date
@@ -115,6 +120,7 @@ class Owner(StrEnum):
     CHILD_DEATH_TEAM = "child_death_team"
     HANDOVER_OWNER = "handover_owner"  # the person the panel's decision was handed to (bot/services/pathways.py)
     FAMILY_CONTACT = "family_contact"  # the person agreed to tell the family (bot/services/pathways.py)
+    ACTION_OWNER = "action_owner"  # the person an action names (its reminders mention them)
 
 
 class Pathway(StrEnum):
@@ -439,8 +445,9 @@ def _apply(offset: Offset, anchor_at: datetime, calendar: WorkingCalendarPort, t
         day = calendar.add_working_days(start, offset.working_days)
     elif offset.months is not None:
         day = calendar.add_months(start, offset.months)
-        while not calendar.is_working_day(day):  # "within six months" ends on a working day
-            day += timedelta(days=1)
+        step = timedelta(days=1 if offset.months < 0 else -1)
+        while not calendar.is_working_day(day):  # "within six months" never falls after six months:
+            day += step  # a month mark on a non-working day moves to the working day before it
     else:
         day = start + timedelta(days=offset.calendar_days or 0)
     return datetime.combine(day, at, tzinfo=tz)

@@ -22,6 +22,7 @@ from bot.services.ports import (
     OutboxStore,
     PanelStore,
     ReportStore,
+    ReviewStore,
     RosterStore,
     UnitOfWork,
 )
@@ -37,6 +38,7 @@ class ServiceContext:
     deadlines: DeadlineStore
     meeting_store: MeetingStore
     reports: ReportStore
+    reviews: ReviewStore
     uow: UnitOfWork
     clock: Clock
     partnership: PartnershipConfig

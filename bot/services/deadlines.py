@@ -17,6 +17,7 @@ from bot.domain.events import EventKind
 from bot.domain.limits import cap, excerpt, length, too_long
 from bot.domain.outbox import OutboxKind
 from bot.domain.reminders import DELAYED_AFTER, Rag, due_now, is_delayed, next_after, rag
+from bot.domain.review import action_step_id, recorded_on_review_card
 from bot.domain.text import clean_line, clean_text
 from bot.domain.timeline import (
     Anchor,
@@ -29,7 +30,15 @@ from bot.domain.timeline import (
 from bot.domain.votes import VoteChoice
 from bot.services.audit import audit
 from bot.services.context import ServiceContext
-from bot.services.ports import AgencyRequest, DeadlineRow, DeadlineStore, OutboxMessage, StatusRow, Transaction
+from bot.services.ports import (
+    AgencyRequest,
+    DeadlineRow,
+    DeadlineStore,
+    OutboxMessage,
+    ReviewStore,
+    StatusRow,
+    Transaction,
+)
 from bot.services.refusals import ClockRefused, NotAuthorised
 
 PANEL_VOTE_STEP = "panel_vote"
@@ -81,10 +90,13 @@ async def refresh_deadlines(ctx: ServiceContext, case_id: str, tx: Transaction |
         facts = {Fact.CHILD_DEATH.value} if case.summary.incident_kind is IncidentKind.CHILD_DEATH else set()
         if Anchor.REVIEW_COMMISSIONED in anchors:
             facts.add(Fact.REVIEW_COMMISSIONED.value)
+            # the first progress check counts from the decision; each check recorded moves the next one
+            anchors.setdefault(Anchor.REVIEW_PROGRESS_CHECKED, anchors[Anchor.REVIEW_COMMISSIONED])
         if Anchor.NATIONAL_PANEL_ASKED in anchors:
             facts.add(Fact.MORE_INFORMATION_ASKED.value)
         computed += compute_deadlines(ctx.profile, anchors, ctx.calendar, pathway=decision.value, facts=facts,
                                       tz=ctx.tz)
+    computed += await _action_deadlines(ctx, stores.reviews, case_id)
     existing = {d.step_id: d for d in await stores.deadlines.deadlines(case_id)}
     next_reminders = {}
     now = ctx.clock.now()
@@ -111,6 +123,20 @@ async def refresh_deadlines(ctx: ServiceContext, case_id: str, tx: Transaction |
             await stores.deadlines.mark_done(row.id, ctx.clock.now(), recorded.astimezone(ctx.tz).date(), "",
                                              "Recorded on the case")
     return await stores.deadlines.deadlines(case_id)
+
+
+async def _action_deadlines(ctx: ServiceContext, reviews: ReviewStore, case_id: str) -> list[Deadline]:
+    """One deadline per action (bot/services/review.py): due at the end of its due day, its
+    reminders to its owner (Owner.ACTION_OWNER; bot/services/reminder_view.py)."""
+    found = []
+    for number, action in enumerate(await reviews.actions(case_id), start=1):
+        origin = "the rapid review meeting" if action.origin == "meeting" else "the local review"
+        found.append(Deadline(
+            step_id=action_step_id(action.id), label=f"Action {number} ({action.owner_agency})",
+            owner=Owner.ACTION_OWNER, anchor=Anchor.ACTION_AGREED, anchor_at=action.created_at,
+            due_at=datetime.combine(action.due_on, time(17, 0), tzinfo=ctx.tz),
+            source=f"A SMART action agreed from {origin}, with its owner and due date"))
+    return found
 
 
 async def _decision(ctx: ServiceContext, case: Case) -> VoteChoice | None:
@@ -193,6 +219,9 @@ async def mark_done(ctx: ServiceContext, actor: Actor, reference: str, deadline_
     if row.status == "done":
         raise ClockRefused(f"Already marked done by {row.done_by_name} on {row.done_at:%d %b %Y}." if row.done_at
                            else "Already marked done.")
+    if recorded_on_review_card(row.anchor):  # it needs more than a date: a lead reviewer, evidence, a reason
+        raise ClockRefused("Record this on the case's review and actions card (the 'Review and actions' button "
+                           "on the timeline).")
     today = ctx.clock.now().astimezone(ctx.tz).date()
     day = today
     if row.asks_for_date:

@@ -21,6 +21,7 @@ from bot.services.context import ServiceContext
 from bot.services.pathways import family_teller
 from bot.services.ports import FileLink, FileLinkStore
 from bot.services.refusals import NotAuthorised, Refused
+from bot.services.review import briefing_allowed
 
 EXPORT = "case_export"
 RECORD = "rapid_review_record"
@@ -29,6 +30,7 @@ FAMILY_LETTER = "family_letter"
 NOT_THE_TELLER = ("The family letter goes to the person agreed to tell the family. Ask the chair or the partnership "
                   "manager who that is.")
 SUBMISSION = "national_panel_submission"  # the rapid review report with its covering letter
+BRIEFING = "learning_briefing"  # the 7-minute briefing (bot/services/review.py): no identifiers
 LINK_MINUTES = 10
 NOT_A_RECIPIENT = "The record goes to the chair and the partnership managers. Ask one of them for it."
 NO_RECORD_YET = "The record is ready once the meeting's outcome has been recorded."
@@ -134,6 +136,10 @@ async def submission_for(ctx: ServiceContext, actor: Actor, reference: str) -> C
     if case is None or await ctx.reports.get(case.id) is None:
         raise Refused("The National Panel's copy is ready once the report has been started.")
     return case
+async def request_briefing(ctx: ServiceContext, links: FileLinkStore, actor: Actor, reference: str) -> IssuedLink:
+    """The 7-minute briefing, for a partnership manager or the chair, once there is learning."""
+    case = await briefing_allowed(ctx, actor, reference)
+    return await _issue(ctx, links, actor, case, BRIEFING)
 
 
 async def _issue(ctx: ServiceContext, links: FileLinkStore, actor: Actor, case: Case, kind: str) -> IssuedLink:
@@ -158,7 +164,8 @@ async def open_link(ctx: ServiceContext, links: FileLinkStore, token: str) -> tu
     case = await ctx.cases.get_case_by_id(link.case_id)
     if case is None:
         return None
-    kind = EventKind.CASE_EXPORTED if link.kind == EXPORT else EventKind.IDENTIFIERS_VIEWED
+    kind = {EXPORT: EventKind.CASE_EXPORTED, BRIEFING: EventKind.BRIEFING_DOWNLOADED}.get(
+        link.kind, EventKind.IDENTIFIERS_VIEWED)
     await audit(ctx, person, kind, case_id=case.id,
                 detail={"what": link.kind, "via": "one-time link", "issued_at": link.issued_at.isoformat()})
     return case, link

@@ -586,6 +586,69 @@ class CaseFiles(Protocol):
         ...
 
 
+# ---- the local review, actions and learning (bot/domain/review.py) ------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewRecord:
+    """A case's local child safeguarding practice review, as recorded so far."""
+
+    case_id: str
+    setup: dict[str, Any] | None  # ReviewSetup as JSON: lead reviewer, terms, lines of enquiry, panel
+    agencies_asked: list[str]
+    learning: str | None
+    report_sent_on: date | None
+    published_on: date | None
+    late_reason: str | None
+    updated_at: datetime | None = None
+    updated_by_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    id: int
+    case_id: str
+    kind: str  # agency_report | progress_check
+    agency: str | None
+    on_time: bool | None
+    note: str | None
+    recorded_at: datetime
+    recorded_by_name: str
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    id: int
+    case_id: str
+    origin: str
+    description: str
+    owner_agency: str
+    owner_aad_id: str
+    owner_name: str
+    due_on: date
+    status: str  # open | done
+    created_at: datetime
+    created_by_name: str
+    done_at: datetime | None = None
+    done_by_name: str | None = None
+    evidence: str | None = None
+
+
+class ReviewStore(Protocol):
+    async def review(self, case_id: str) -> ReviewRecord | None: ...
+    async def save_review(self, record: ReviewRecord, at: datetime, by_name: str) -> None: ...
+    async def entries(self, case_id: str) -> list[ReviewEntry]: ...
+    async def add_entry(self, case_id: str, kind: str, at: datetime, by_name: str, *, agency: str | None = None,
+                        on_time: bool | None = None, note: str | None = None) -> int: ...
+    async def actions(self, case_id: str) -> list[ActionRecord]: ...
+    async def action(self, action_id: int) -> ActionRecord | None: ...
+    async def add_action(self, case_id: str, origin: str, description: str, owner_agency: str, owner_aad_id: str,
+                         owner_name: str, due_on: date, at: datetime, by_name: str) -> int: ...
+    async def action_done(self, action_id: int, at: datetime, by_name: str, evidence: str) -> bool:
+        """False when it was already done (nothing written)."""
+        ...
+
+
 class CaseRecords(Protocol):
     """Everything stored about one case, table by table, as plain JSON values
     (bot/adapters/db/case_export.py): what a data protection officer's export holds."""
@@ -756,6 +819,8 @@ class Transaction(Protocol):
     def panel(self) -> PanelTransaction: ...
     @property
     def reports(self) -> ReportStore: ...
+    @property
+    def reviews(self) -> ReviewStore: ...
 
 
 class UnitOfWork(Protocol):

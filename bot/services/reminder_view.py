@@ -9,10 +9,12 @@ from bot.domain.case import Case, CaseSummary
 from bot.domain.partnership import Partner, Role
 from bot.domain.redaction import redact
 from bot.domain.reminders import ReminderKind
+from bot.domain.review import action_id_of, is_imr_step
 from bot.domain.timeline import Owner
 from bot.services.context import ServiceContext
 from bot.services.deadlines import chases_agency_requests
 from bot.services.ports import DeadlineRow, MemberRecord
+from bot.services.review import outstanding_reports
 
 OWNER_ROLES: dict[str, tuple[Role, ...]] = {
     Owner.LOCAL_AUTHORITY.value: (Role.PANEL,),
@@ -24,6 +26,7 @@ OWNER_ROLES: dict[str, tuple[Role, ...]] = {
     Owner.CHILD_DEATH_TEAM.value: (Role.MANAGER,),
     Owner.HANDOVER_OWNER.value: (Role.MANAGER,),  # until a hand-over names its owner
     Owner.FAMILY_CONTACT.value: (Role.CHAIR,),  # until someone is agreed to tell the family
+    Owner.ACTION_OWNER.value: (),  # the person the action names (below)
 }
 # Steps owned by one named person (bot/services/pathways.py): the record kind and its id field.
 NAMED_OWNERS = {Owner.HANDOVER_OWNER.value: ("handover", "owner_aad_id", "owner_name"),
@@ -69,7 +72,14 @@ async def reminder_view(ctx: ServiceContext, case: Case, row: DeadlineRow, kind:
                 MemberRecord(role=Role.MANAGER, name=str(record.get(named[2]) or "owner"),
                              aad_object_id=str(record[named[1]]))]
     reminder_kind = ReminderKind(kind)
-    if reminder_kind is ReminderKind.OVERDUE:  # escalation: the chair is told too
+    action_id = action_id_of(row.step_id) if row.owner == Owner.ACTION_OWNER.value else None
+    if action_id is not None:
+        # An action's reminders go to its owner; overdue, it is escalated to the partnership managers.
+        action = await ctx.reviews.action(action_id)
+        chosen = [m for m in members if action is not None and m.aad_object_id == action.owner_aad_id][:1]
+        if reminder_kind is ReminderKind.OVERDUE:
+            chosen += [m for m in members if m.role is Role.MANAGER]
+    elif reminder_kind is ReminderKind.OVERDUE:  # escalation: the chair is told too
         chosen += [m for m in members if m.role is Role.CHAIR]
     mentions: dict[str, Mention] = {}
     for member in chosen:
@@ -80,7 +90,9 @@ async def reminder_view(ctx: ServiceContext, case: Case, row: DeadlineRow, kind:
     due_day = row.due_at.astimezone(ctx.tz).date()
     days = abs(ctx.calendar.working_days_between(today, due_day))
     outstanding: list[str] = []
-    if chases_agency_requests(row) and ctx.deadlines is not None:
+    if is_imr_step(row.anchor, row.owner):  # the local review's agency reports still to come
+        outstanding = [redact(a, case.referral) for a in await outstanding_reports(ctx, case.id)]
+    elif chases_agency_requests(row) and ctx.deadlines is not None:
         # Agency names are typed by the business unit: through the redaction step like any text
         # that goes to the channel.
         outstanding = [redact(r.agency, case.referral) for r in await ctx.deadlines.agency_requests(case.id)

@@ -27,11 +27,18 @@ from bot.services.context import ServiceContext
 from bot.services.ports import CaseFile, CaseRecords, FileLinkStore
 from bot.services.refusals import NotAuthorised, Refused
 from bot.teams.file_upload import OneDriveUploader, UploadFailed, UploadRefused
-from bot.teams.files import DOCX, chair_notes_document, invitation, record_document, submission_document
+from bot.teams.files import (
+    DOCX,
+    briefing_document,
+    chair_notes_document,
+    invitation,
+    record_document,
+    submission_document,
+)
 from bot.teams.places import where_of
 from bot.teams.replies import Reply
 from bot.teams.routes import Pressed
-from cards import chat, file_cards, meeting_cards, pathway_cards, report_cards
+from cards import chat, file_cards, meeting_cards, pathway_cards, report_cards, review_cards
 from cards.common import CONTENT_TYPE
 
 log = logging.getLogger(__name__)
@@ -167,6 +174,16 @@ class CaseExports:
             raise Refused("That case could not be found.")
         url = f"{self.base_url}/files/once/{issued.token}"
         return Reply(card=report_cards.submission_link_card(case.summary, url, issued.expires_at, self.services.tz))
+    async def briefing_link(self, p: Pressed) -> Reply:
+        """"7-minute briefing" on the review card: a one-time link of the presser's own, in their
+        personal chat only (like every file and link)."""
+        _personal_only(p)
+        issued = await export.request_briefing(self.services, self.links, p.actor, p.case)
+        case = await self.services.cases.get_case(p.case)
+        assert case is not None  # request_briefing found it
+        url = f"{self.base_url}/files/once/{issued.token}"
+        return Reply(card=review_cards.briefing_link_card(case.summary.reference, case.summary.pseudonym, url,
+                                                          issued.expires_at, self.services.tz, self.marking))
 
     # ---- the files (bot.services.ports.CaseFiles) ------------------------------------------
 
@@ -186,6 +203,9 @@ class CaseExports:
                                  reference=case.reference, version=case.version, marking=self.marking,
                                  produced=f"{self.services.clock.now().astimezone(self.services.tz):%d %B %Y %H:%M}")
             return CaseFile(f"{case.reference}-family-letter.docx", body, DOCX)
+        if kind == export.BRIEFING:  # no identifiers: for dissemination (bot/services/review.py)
+            body = await briefing_document(self.services, case)
+            return CaseFile(f"{case.reference}-7-minute-briefing.docx", body, DOCX)
         if kind != export.EXPORT:
             return None
         documents = {}

@@ -8,10 +8,17 @@ import logging
 
 from aiohttp import web
 
-from bot.adapters.documents import chair_notes, meeting_ics, national_panel_submission, rapid_review_record
+from bot.adapters.documents import (
+    chair_notes,
+    learning_briefing,
+    meeting_ics,
+    national_panel_submission,
+    rapid_review_record,
+)
 from bot.adapters.links import LinkSigner
 from bot.domain.case import Case
 from bot.domain.meeting import MeetingOutcome
+from bot.domain.review import ReviewSetup
 from bot.services import meeting, report
 from bot.services.context import ServiceContext
 from bot.services.refusals import Refused
@@ -71,6 +78,25 @@ async def submission_document(services: ServiceContext, case: Case) -> bytes | N
     return national_panel_submission(shown, tz=services.tz, partnership=services.partnership.name,
                                      marking=services.partnership.protective_marking,
                                      produced_at=services.clock.now())
+
+
+async def briefing_document(services: ServiceContext, case: Case) -> bytes:
+    """The 7-minute briefing as it would be downloaded now, from the learning recorded (the
+    review's, or the meeting's while the review has none) and the actions."""
+    record = await services.meeting_store.get(case.id)
+    outcome = MeetingOutcome.model_validate(record.outcome) if record is not None and record.outcome else None
+    found = await services.reviews.review(case.id)
+    setup = ReviewSetup.model_validate(found.setup) if found is not None and found.setup else None
+    actions = [(a.description, a.owner_agency, f"{a.due_on:%d %b %Y}",
+                f"Done {a.done_at.astimezone(services.tz):%d %b %Y}" if a.done_at else "Open")
+               for a in await services.reviews.actions(case.id)]
+    return learning_briefing(case, learning=(found.learning if found and found.learning else None)
+                             or (outcome.learning if outcome else None) or "", outcome=outcome,
+                             meeting_start=record.start_at if record else None,
+                             lines_of_enquiry=setup.lines_of_enquiry if setup else [], actions=actions,
+                             review_commissioned=setup is not None, tz=services.tz,
+                             partnership=services.partnership.name, marking=services.partnership.protective_marking,
+                             produced_at=services.clock.now())
 
 
 class FilesEndpoint:

@@ -40,6 +40,7 @@ from bot.teams.places import tenant_of, where_of
 from bot.teams.replies import Reply, invoke_body
 from bot.teams.report_actions import ReportActions
 from bot.teams.retention_actions import RetentionActions
+from bot.teams.review_actions import ReviewActions
 from bot.teams.routes import Pressed, Router, card_routes
 from bot.teams.storage import StateConflict
 from bot.teams.training import TrainingActions
@@ -96,7 +97,7 @@ class RapidReviewBot(TeamsActivityHandler):
         self.people = PeopleMemory(services)
         self.report_actions = report_actions or ReportActions(services)
         self.router = Router(services, card_routes(self, panel_actions, clock_actions, meeting_actions, exports,
-                                                   retention, self.report_actions))
+                                                   retention, self.report_actions, ReviewActions(services)))
 
     # ---- the turn ---------------------------------------------------------------------------
 

@@ -32,7 +32,16 @@ from bot.services.ports import Roles
 from bot.services.refusals import NotAuthorised, Refused
 from bot.teams.places import where_of
 from bot.teams.replies import Reply
-from cards import chat, clock_cards, meeting_cards, pathway_cards, report_cards, retention_cards, vote_card
+from cards import (
+    chat,
+    clock_cards,
+    meeting_cards,
+    pathway_cards,
+    report_cards,
+    retention_cards,
+    review_cards,
+    vote_card,
+)
 from cards import panel as case_card
 from cards import referral_form as form
 from cards.actions import VERBS, BadCardData, CardPress, parse_press
@@ -46,6 +55,7 @@ if TYPE_CHECKING:
     from bot.teams.panel_actions import PanelActions
     from bot.teams.report_actions import ReportActions
     from bot.teams.retention_actions import RetentionActions
+    from bot.teams.review_actions import ReviewActions
 
 NOT_RECOGNISED = "That button is not recognised. Please use the latest card from the bot."
 UNREADABLE = "This card could not be read. Please use the latest card from the bot."
@@ -100,6 +110,7 @@ class OneTimeFiles(Protocol):
     async def family_letter_link(self, pressed: Pressed) -> Reply: ...
     async def submission_file(self, pressed: Pressed) -> Reply: ...
     async def submission_link(self, pressed: Pressed) -> Reply: ...
+    async def briefing_link(self, pressed: Pressed) -> Reply: ...
 
 
 class FormHandlers(Protocol):
@@ -111,7 +122,7 @@ class FormHandlers(Protocol):
 
 def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock: ClockActions,
                 meeting: MeetingActions, files: OneTimeFiles, retention: RetentionActions,
-                report: ReportActions) -> tuple[Route, ...]:
+                report: ReportActions, review: ReviewActions) -> tuple[Route, ...]:
     """The route table: one row per verb any of our cards emits."""
     p = panel_actions
     r = report
@@ -176,6 +187,19 @@ def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock:
         row(VERBS[report_cards.SENT], r.sent, needs_case=True, on_refused=r.show_refusal),
         row(VERBS[report_cards.RESPONSE], r.response, needs_case=True, on_refused=r.show_refusal),
         row(VERBS[report_cards.CLOSE], r.close, needs_case=True, on_refused=r.show_refusal),
+        # after the meeting: the local review, actions and learning (cards/review_cards.py)
+        row(VERBS[clock_cards.REVIEW_OPEN], review.open, needs_case=True),
+        row(VERBS[review_cards.REVIEW_SETUP], review.set_up, needs_case=True, on_refused=review.show_refusal),
+        row(VERBS[review_cards.REVIEW_AGENCY_REPORT], review.agency_report, needs_case=True,
+            on_refused=review.show_refusal),
+        row(VERBS[review_cards.REVIEW_PROGRESS], review.progress, needs_case=True, on_refused=review.show_refusal),
+        row(VERBS[review_cards.REVIEW_REPORT_SENT], review.report_sent, needs_case=True,
+            on_refused=review.show_refusal),
+        row(VERBS[review_cards.REVIEW_PUBLISHED], review.published, needs_case=True, on_refused=review.show_refusal),
+        row(VERBS[review_cards.LEARNING_RECORD], review.learning, needs_case=True, on_refused=review.show_refusal),
+        row(VERBS[review_cards.LEARNING_BRIEFING], files.briefing_link, needs_case=True),
+        row(VERBS[review_cards.ACTION_ADD], review.add_action, needs_case=True, on_refused=review.show_refusal),
+        row(VERBS[review_cards.ACTION_DONE], review.action_done, needs_case=True, on_refused=review.show_refusal),
     )
 
 

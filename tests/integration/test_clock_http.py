@@ -576,7 +576,7 @@ async def test_the_timeline_shows_every_step_done_pending_due_or_overdue(decided
             "Panel members and the chair comment on the draft rapid review report":
                 "⏳ pending (waits for the draft report going out for comments)",
             "Rapid review report signed off and sent to the National Panel": "due Mon 14 Dec 2026",
-            "Desk-top review of the rapid review decision (6 months)": "due Mon 24 May 2027",
+            "Desk-top review of the rapid review decision (6 months)": "due Fri 21 May 2027",  # 23 May is a Sunday
             "Desk-top review of the rapid review decision (12 months)": "due Tue 23 Nov 2027",
             # who tells the family is agreed on the case (bot/services/pathways.py); until then, pending
             "Family told of the outcome": "⏳ pending (waits for the date agreed for telling the family)",

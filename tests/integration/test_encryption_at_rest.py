@@ -18,6 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from bot.adapters.db import schema as t
+from bot.domain.case import Actor
+from bot.domain.lifecycle import CaseStatus, Mover
 from tests.integration.test_meeting_graph import OUTCOME, decide, walk_to_outcome_card
 from tests.support import activities as A
 from tests.support.harness import (
@@ -37,13 +39,19 @@ DRAFT_ADDRESS = "41 Qxzzkj Close"
 DRAFT_FAMILY = "Mother Qxkjqz Draftling"
 REPORT_COMMENT = "Qxqvzz comment on the draft report"  # the rapid review report's texts (reports.body)
 REPORT_PLAN = "Qxzvqq briefing for every agency"
+# after the meeting: the local review, an action and the learning (bot/services/review.py)
+REVIEW_TEXTS = {"lead_reviewer": "Qzlead Reviewerson", "terms_of_reference": "Qzterms the twelve months before",
+                "review_panel": "Qzpanel safeguarding leads", "quality": "Qzquality analysis is thorough",
+                "learning": "Qzlearn a shared chronology shows patterns sooner",
+                "description": "Qzaction police to flag repeat injuries", "evidence": "Qzevidence checklist issued"}
 
 CANARIES = [
     CANARY_CHILD, "Zqxwv", CANARY_DOB, "03/02/2017", "3 February 2017", CANARY_ADDRESS, "Canary Lane",
     VALID["incident"]["summary"], VALID["views"]["family_not_consulted_reason"], VALID["views"]["key_issues"],
     VALID["views"]["not_worked_well"], VALID["children"]["family_members"],
-    RATIONALE, HARM, OUTCOME["rationale"], OUTCOME["immediate_actions"],
-    REPORT_COMMENT, REPORT_PLAN, DRAFT_CHILD, "Qxvvjk", DRAFT_ADDRESS, "Qxzzkj", DRAFT_FAMILY, "Qxkjqz", "2015-07-09", "09/07/2015",
+    RATIONALE, HARM, OUTCOME["rationale"], OUTCOME["immediate_actions"], *REVIEW_TEXTS.values(),
+    REPORT_COMMENT, REPORT_PLAN, DRAFT_CHILD, "Qxvvjk", DRAFT_ADDRESS, "Qxzzkj", DRAFT_FAMILY, "Qxkjqz", "2015-07-09",
+    "09/07/2015",
 ]
 
 
@@ -81,6 +89,7 @@ async def _whole_case(h: BotHarness) -> str:
     report = await h.c.stores.reports.get(case_id)
     assert report is not None and report[0].comments[0].text == REPORT_COMMENT
     assert report[0].fields["dissemination_plan"] == REPORT_PLAN
+    await _after_the_meeting(h, case_id)
     # a second referral, left at the review step: saved for later in the dialog state
     await fill_referral(h, A.DEE, _draft_answers(), submit=False)
     # the canaries were really stored (and open again): the test is not vacuous
@@ -89,6 +98,32 @@ async def _whole_case(h: BotHarness) -> str:
     meeting = await h.c.stores.meetings.get(case_id)
     assert meeting is not None and meeting.outcome and meeting.outcome["rationale"] == OUTCOME["rationale"]
     return case_id
+
+
+async def _after_the_meeting(h: BotHarness, case_id: str) -> None:
+    """The review commissioned (through the lifecycle move), set up, checked; the learning; an
+    action done with evidence — every free text of them is a canary."""
+    def press(who: A.Person, verb: str, **data: str) -> Any:
+        return h.press(who, verb, {"verb": verb, "action": verb, "ref": "RR-2026-0001", **data})
+
+    pat = Actor(aad_object_id=A.PAT.aad, name=A.PAT.name)
+    # the report was started through HTTP above (report in draft); on to a commissioned review
+    for status in (CaseStatus.REPORT_SUBMITTED, CaseStatus.REVIEW_COMMISSIONED):
+        await h.c.stores.cases.move(case_id, status, Mover.MANAGER, pat, h.clock.now())
+    r = REVIEW_TEXTS
+    for verb, data in (
+            ("review.setup", {"lead_reviewer": r["lead_reviewer"], "terms_of_reference": r["terms_of_reference"],
+                              "review_panel": r["review_panel"],
+                              "lines_of_enquiry": "Qzline one\nQzline two\nQzline three"}),
+            ("review.progress", {"on_time": "yes", "quality": r["quality"]}),
+            ("learning.record", {"learning": r["learning"]}),
+            ("action.add", {"description": r["description"], "owner_agency": "Police", "owner_aad_id": A.PAT.aad,
+                            "due_on": "2027-01-29", "origin": "review"})):
+        body = await press(A.PAT, verb, **data)
+        assert body["statusCode"] == 200 and r["lead_reviewer"] in json.dumps(body["value"]), (verb, body)
+    [action] = await h.c.services.reviews.actions(case_id)
+    body = await press(A.PAT, "action.done", action_item=str(action.id), evidence=r["evidence"])
+    assert r["evidence"] in json.dumps(body["value"])
 
 
 async def _raw_columns(h: BotHarness) -> tuple[Any, list[Any], list[Any]]:

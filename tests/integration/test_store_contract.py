@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,7 +20,7 @@ from bot.domain.lifecycle import CaseStatus, Mover
 from bot.domain.partnership import Partner, Role
 from bot.domain.timeline import Anchor
 from bot.domain.votes import Vote, VoteChoice
-from bot.services.ports import MeetingRecord, MemberRecord, NewCase, OutboxMessage
+from bot.services.ports import MeetingRecord, MemberRecord, NewCase, OutboxMessage, ReviewRecord
 from bot.services.refusals import IllegalMove
 from tests.conftest import make_referral
 from tests.support.memory_stores import memory_stores
@@ -239,3 +240,30 @@ async def test_agency_requests_are_unique_per_agency(stores) -> None:  # noqa: A
     assert await stores.deadlines.mark_agency_returned(summary.id, requests[0].id, NOW, "Pat")
     assert not await stores.deadlines.mark_agency_returned(summary.id, requests[0].id, NOW, "Pat")
     assert not await stores.deadlines.mark_agency_returned("other-case", requests[1].id, NOW, "Pat")
+
+
+async def test_the_review_its_entries_and_actions_read_back_and_a_done_action_stays_done(stores) -> None:  # noqa: ANN001
+    summary, _ = await _create(stores)
+    assert await stores.reviews.review(summary.id) is None
+    record = ReviewRecord(case_id=summary.id, setup={"lead_reviewer": "Jo", "lines_of_enquiry": ["a", "b", "c"]},
+                          agencies_asked=["Police"], learning="Shared chronologies", report_sent_on=None,
+                          published_on=None, late_reason=None)
+    await stores.reviews.save_review(record, NOW, "Pat")
+    await stores.reviews.save_review(replace(record, report_sent_on=date(2027, 5, 1)), NOW, "Pat")
+    found = await stores.reviews.review(summary.id)
+    assert found is not None and found.setup == record.setup and found.learning == "Shared chronologies"
+    assert found.report_sent_on == date(2027, 5, 1) and found.updated_by_name == "Pat"
+    first = await stores.reviews.add_entry(summary.id, "agency_report", NOW, "Pat", agency="Police")
+    second = await stores.reviews.add_entry(summary.id, "progress_check", NOW, "Pat", on_time=False, note="Late")
+    entries = await stores.reviews.entries(summary.id)
+    assert [(e.id, e.kind, e.agency, e.on_time, e.note) for e in entries] == [
+        (first, "agency_report", "Police", None, None), (second, "progress_check", None, False, "Late")]
+    action_id = await stores.reviews.add_action(summary.id, "meeting", "Flag repeat injuries", "Police", "aad-dan",
+                                                "Dan", date(2026, 12, 9), NOW, "Chris")
+    assert await stores.reviews.action_done(action_id, NOW, "Dan", "Checklist issued")
+    assert not await stores.reviews.action_done(action_id, NOW, "Pat", "Again")  # done once, by its first evidence
+    [action] = await stores.reviews.actions(summary.id)
+    assert (action.status, action.evidence, action.done_by_name, action.description) == (
+        "done", "Checklist issued", "Dan", "Flag repeat injuries")
+    assert await stores.reviews.action(action_id) == action
+    assert await stores.reviews.action(action_id + 100) is None

@@ -27,7 +27,7 @@ import json
 import random
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -40,6 +40,7 @@ from bot.domain.report import Report
 from bot.domain.timeline import Anchor, Deadline
 from bot.domain.votes import Decision, Vote
 from bot.services.ports import (
+    ActionRecord,
     Address,
     AgencyRequest,
     DeadlineRow,
@@ -51,6 +52,8 @@ from bot.services.ports import (
     OutboxMessage,
     PanelState,
     QueryRecord,
+    ReviewEntry,
+    ReviewRecord,
     Roles,
     StatusRow,
 )
@@ -99,6 +102,9 @@ class MemoryState:
     meetings: dict[str, dict[str, Any]] = field(default_factory=dict)
     reports: dict[str, tuple[dict[str, Any], int]] = field(default_factory=dict)  # case id -> (body, version)
     unreachable: dict[str, tuple[datetime, str]] = field(default_factory=dict)
+    reviews: dict[str, ReviewRecord] = field(default_factory=dict)
+    review_entries: dict[int, ReviewEntry] = field(default_factory=dict)
+    case_actions: dict[int, ActionRecord] = field(default_factory=dict)
     ids: dict[str, int] = field(default_factory=dict)  # autoincrement per table
 
     def next_id(self, table: str) -> int:
@@ -731,6 +737,49 @@ class MemoryReportStore(_Store):
         return True
 
 
+# ---- the local review, its entries and the actions ----------------------------------------------
+
+
+class MemoryReviewStore(_Store):
+    """The local review, its entries and the actions (bot/adapters/db/review_store.py), in memory."""
+
+    async def review(self, case_id: str) -> ReviewRecord | None:
+        return self.s.reviews.get(case_id)
+
+    async def save_review(self, record: ReviewRecord, at: datetime, by_name: str) -> None:
+        self.s.reviews[record.case_id] = replace(record, updated_at=utc(at), updated_by_name=by_name)
+
+    async def entries(self, case_id: str) -> list[ReviewEntry]:
+        return [e for _, e in sorted(self.s.review_entries.items()) if e.case_id == case_id]
+
+    async def add_entry(self, case_id: str, kind: str, at: datetime, by_name: str, *, agency: str | None = None,
+                        on_time: bool | None = None, note: str | None = None) -> int:
+        entry_id = self.s.next_id("review_entries")
+        self.s.review_entries[entry_id] = ReviewEntry(entry_id, case_id, kind, agency, on_time, note, utc(at), by_name)
+        return entry_id
+
+    async def actions(self, case_id: str) -> list[ActionRecord]:
+        return [a for _, a in sorted(self.s.case_actions.items()) if a.case_id == case_id]
+
+    async def action(self, action_id: int) -> ActionRecord | None:
+        return self.s.case_actions.get(action_id)
+
+    async def add_action(self, case_id: str, origin: str, description: str, owner_agency: str, owner_aad_id: str,
+                         owner_name: str, due_on: date, at: datetime, by_name: str) -> int:
+        action_id = self.s.next_id("case_actions")
+        self.s.case_actions[action_id] = ActionRecord(action_id, case_id, origin, description, owner_agency,
+                                                      owner_aad_id, owner_name, due_on, "open", utc(at), by_name)
+        return action_id
+
+    async def action_done(self, action_id: int, at: datetime, by_name: str, evidence: str) -> bool:
+        found = self.s.case_actions.get(action_id)
+        if found is None or found.status != "open":
+            return False
+        self.s.case_actions[action_id] = replace(found, status="done", done_at=utc(at), done_by_name=by_name,
+                                                 evidence=evidence)
+        return True
+
+
 # ---- one unit of work --------------------------------------------------------------------------
 
 
@@ -748,6 +797,7 @@ WRITES: dict[str, frozenset[str]] = {
                             "put_case_record", "reopen"}),
     "meetings": frozenset({"save"}),
     "reports": frozenset({"save"}),
+    "reviews": frozenset({"save_review", "add_entry", "add_action", "action_done"}),
     "panel": frozenset({"lock_case", "save_vote", "add_query", "close_query", "new_round", "record_decision"}),
 }
 
@@ -795,6 +845,7 @@ class MemoryTransaction:
     meetings: Any
     panel: Any
     reports: Any
+    reviews: Any
 
 
 class MemoryUnitOfWork:
@@ -803,10 +854,11 @@ class MemoryUnitOfWork:
 
     def __init__(self, db: MemoryDatabase, cases: MemoryCaseStore, roster: MemoryRosterStore,
                  outbox: MemoryOutboxStore, deadlines: MemoryDeadlineStore, meetings: MemoryMeetingStore,
-                 reports: MemoryReportStore | None = None) -> None:
+                 reports: MemoryReportStore | None = None, reviews: MemoryReviewStore | None = None) -> None:
         self.db = db
         self._stores = {"cases": cases, "roster": roster, "outbox": outbox, "deadlines": deadlines,
-                        "meetings": meetings, "reports": reports or MemoryReportStore(db)}
+                        "meetings": meetings, "reports": reports or MemoryReportStore(db),
+                        "reviews": reviews or MemoryReviewStore(db)}
         self._crash_after: int | None = None
         self.committed = 0
         self.rolled_back = 0
@@ -855,20 +907,23 @@ class MemoryStores:
     meetings: MemoryMeetingStore
     reports: MemoryReportStore
     uow: MemoryUnitOfWork
+    reviews: MemoryReviewStore
     turns: None = None
 
 
 def memory_stores(rng: random.Random | None = None) -> MemoryStores:
     db = MemoryDatabase()
     cases, roster, outbox = MemoryCaseStore(db, rng), MemoryRosterStore(db), MemoryOutboxStore(db)
-    deadlines, meetings, reports = MemoryDeadlineStore(db), MemoryMeetingStore(db), MemoryReportStore(db)
+    deadlines, meetings = MemoryDeadlineStore(db), MemoryMeetingStore(db)
+    reports, reviews = MemoryReportStore(db), MemoryReviewStore(db)
     return MemoryStores(db=db, cases=cases, roster=roster, outbox=outbox, panel=MemoryPanelStore(db),
-                        deadlines=deadlines, meetings=meetings, reports=reports,
-                        uow=MemoryUnitOfWork(db, cases, roster, outbox, deadlines, meetings, reports))
+                        deadlines=deadlines, meetings=meetings, reports=reports, reviews=reviews,
+                        uow=MemoryUnitOfWork(db, cases, roster, outbox, deadlines, meetings, reports, reviews))
 
 
 __all__ = [
     "InjectedCrash", "MemoryCaseStore", "MemoryDatabase", "MemoryDeadlineStore", "MemoryMeetingStore",
-    "MemoryOutboxStore", "MemoryPanelStore", "MemoryPanelTransaction", "MemoryReportStore", "MemoryRosterStore", "MemoryStores",
+    "MemoryOutboxStore", "MemoryPanelStore", "MemoryPanelTransaction", "MemoryReportStore", "MemoryReviewStore",
+    "MemoryRosterStore", "MemoryStores",
     "MemoryTransaction", "MemoryUnitOfWork", "memory_stores",
 ]

@@ -36,16 +36,29 @@ import pytest
 
 import cards
 from bot.domain.case import Case, CaseStatus, CaseSummary, IncidentKind
+from bot.domain.limits import cap
 from bot.domain.meeting import MeetingOutcome
 from bot.domain.partnership import DecisionRule, Partner, Role
 from bot.domain.referral import MAX_CHILDREN, PathwaySought, Section
 from bot.domain.reminders import Rag, ReminderKind
 from bot.domain.retention import RetentionPolicy
+from bot.domain.review import ReviewSetup
 from bot.domain.votes import Decision, VoteChoice
 from bot.services.deadlines import StatusLine
 from bot.services.panel import PanelView, ShownVote
-from bot.services.ports import AgencyRequest, DeadlineRow, MeetingRecord, MemberRecord, QueryRecord, StatusRow
+from bot.services.ports import (
+    ActionRecord,
+    AgencyRequest,
+    DeadlineRow,
+    MeetingRecord,
+    MemberRecord,
+    QueryRecord,
+    ReviewEntry,
+    ReviewRecord,
+    StatusRow,
+)
 from bot.services.reminder_view import Mention, ReminderView
+from bot.services.review import ReviewView
 from cards import (
     budget,
     chat,
@@ -58,6 +71,7 @@ from cards import (
     referral_record,
     report_cards,
     retention_cards,
+    review_cards,
     roster,
     training_cards,
     vote_card,
@@ -97,6 +111,40 @@ def _deadline(id_: int, *, asks_for_date: bool = False, status: str = "open", du
                        status=status, next_reminder_at=None, last_reminder_at=None,
                        done_at=NOW if status == "done" else None, done_on=done_on,
                        done_by_name="Pat Manager" if status == "done" else None)
+
+
+def _review_view(text: Callable[[int], str] = lambda n: "Learning about information sharing."[:n],
+                 name: str = "Pat Manager", *, actions: int = 2, agencies: int = 3,
+                 status: CaseStatus = CaseStatus.REVIEW_COMMISSIONED) -> ReviewView:
+    """The review and actions card's view: a commissioned review with every part recorded (at
+    the sizes `text` gives), open and done actions, agencies' reports in and outstanding."""
+    line = text(cap("review.line_of_enquiry")) or "Line of enquiry"
+    setup = ReviewSetup(lead_reviewer=text(cap("review.lead_reviewer")) or "Lee Reviewer",
+                        terms_of_reference=text(cap("review.terms_of_reference")),
+                        lines_of_enquiry=[line] * 4,
+                        review_panel=text(cap("review.review_panel")))
+    asked = [f"Agency {n} {text(60)}"[:100] for n in range(agencies)]
+    review = ReviewRecord(case_id="case-1", setup=setup.model_dump(mode="json"), agencies_asked=asked,
+                          learning=text(cap("review.learning")), report_sent_on=TODAY, published_on=None,
+                          late_reason=text(cap("review.late_reason")))
+    entries = [ReviewEntry(1, "case-1", "agency_report", asked[0], None, None, NOW, name),
+               *[ReviewEntry(2 + n, "case-1", "progress_check", None, n % 2 == 0, text(cap("review.progress_note")),
+                             NOW, name) for n in range(6)]]
+    acts = [ActionRecord(id=n + 1, case_id="case-1", origin="meeting" if n % 2 else "review",
+                         description=text(cap("action.description")), owner_agency=f"Agency {text(90)}"[:100],
+                         owner_aad_id=f"aad-{n}", owner_name=name, due_on=TODAY, status="done" if n % 2 else "open",
+                         created_at=NOW, created_by_name=name, done_at=NOW if n % 2 else None,
+                         done_by_name=name if n % 2 else None, evidence=text(cap("action.evidence")) if n % 2 else None)
+            for n in range(actions)]
+    steps = {"lcspr_published": _deadline(1), "lcspr_progress_check": _deadline(2),
+             "lcspr_lead_reviewer_and_terms": _deadline(3, status="done", done_on=TODAY)}
+    owners = [MemberRecord(role=Role.PANEL, name=f"{name} {n}", aad_object_id=f"aad-{n}", organisation=text(60))
+              for n in range(12)]
+    case = _case()
+    case = case.model_copy(update={"summary": case.summary.model_copy(update={"status": status})})
+    return ReviewView(case=case, review=review, entries=entries, actions=acts, steps=steps, owners=owners,
+                      agencies=[f"Agency {n}" for n in range(16)], today=TODAY, commissioned=True,
+                      learning=review.learning, may_manage=True)
 
 
 def _vote(partner: Partner, choice: VoteChoice = VoteChoice.RAPID_REVIEW) -> ShownVote:
@@ -380,6 +428,12 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
         _summary(), AgencyRequest(id=5, agency="GP", contact=None, sent_at=NOW, returned_at=None,
                                   returned_by_name=None), {"involvement": "Seen twice."}, recorded_by="Pat",
         error="Too long.", field="analysis")),
+    ("review_actions_card", lambda: review_cards.review_actions_card(_review_view(), TZ)),
+    ("review_actions_card/error", lambda: review_cards.review_actions_card(
+        _review_view(), TZ, error="Give 3 or 4 key lines of enquiry.", field="lines_of_enquiry",
+        typed={"lines_of_enquiry": "One"})),
+    ("briefing_link_card", lambda: review_cards.briefing_link_card(REF, "Child A", "https://bot.example.org/files/once/x",
+                                                                   NOW, TZ, "OFFICIAL-SENSITIVE")),
     ("with_banner", lambda: training_cards.with_banner(chat.help_card("P"), "Tue 24 Nov 2026", "Laura")),
     ("with_training_help", lambda: training_cards.with_training_help(chat.help_card("P"))),
     ("oversize_card", lambda: budget.oversize_card(vote_card.panel_card(_panel_view(), TZ), "ab12cd34")),

@@ -54,6 +54,7 @@ from cards import (
     referral_record,
     report_cards,
     retention_cards,
+    review_cards,
     roster,
     training_cards,
     vote_card,
@@ -374,6 +375,13 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
                                   returned_by_name=None), {k: _text(TEXT) for k in ("involvement", "chronology",
                                   "analysis", "immediate_actions")}, recorded_by=_name(), error=_text(300),
         field="analysis")),
+    ("review_actions_card", lambda: review_cards.review_actions_card(
+        a11y._review_view(_text, _name(), actions=30, agencies=AGENCIES), TZ)),
+    ("review_actions_card/error", lambda: review_cards.review_actions_card(
+        a11y._review_view(_text, _name(), actions=30, agencies=AGENCIES), TZ, error=_text(TEXT), field="learning",
+        typed={"learning": _text(TEXT)})),
+    ("briefing_link_card", lambda: review_cards.briefing_link_card(
+        REF, "Child A", "https://bot.example.org/files/once/" + "x" * 600, NOW, TZ, _text(NAME))),
     ("with_banner", lambda: training_cards.with_banner(vote_card.panel_card(_panel_view(decided=True), TZ),
                                                        "Tue 24 Nov 2026", _name())),
     ("with_training_help", lambda: training_cards.with_training_help(chat.help_card(_text(200)))),

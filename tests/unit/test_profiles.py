@@ -136,6 +136,39 @@ EXPECTED_STEPS: list[tuple[str, str, str, Any, str, str | None]] = [
      "more_information_asked"),
     ("gloucestershire", "resubmit_to_national_panel", "national_panel_asked", WD(5), "partnership_manager",
      "more_information_asked"),
+    # the local review (bot/domain/review.py): two intervals are local policy, marked in each profile
+    ("national_minimum", "lcspr_lead_reviewer_and_terms", "review_commissioned", WD(20), "partnership_manager",
+     "review_commissioned"),
+    ("national_minimum", "lcspr_progress_check", "review_progress_checked", WD(20), "partnership_manager",
+     "review_commissioned"),
+    ("national_minimum", "lcspr_published", "review_commissioned", {"months": 6}, "partnership_manager",
+     "review_commissioned"),
+    ("stockport", "agency_information_management_reports", "review_commissioned", {"calendar_days": 28}, "agencies",
+     "review_commissioned"),
+    ("stockport", "lcspr_lead_reviewer_and_terms", "review_commissioned", WD(20), "partnership_manager",
+     "review_commissioned"),
+    ("stockport", "lcspr_progress_check", "review_progress_checked", WD(20), "partnership_manager",
+     "review_commissioned"),
+    ("stockport", "lcspr_published", "review_commissioned", {"months": 6}, "partnership_manager",
+     "review_commissioned"),
+    ("west_midlands", "lcspr_lead_reviewer_and_terms", "review_commissioned", WD(20), "partnership_manager",
+     "review_commissioned"),
+    ("west_midlands", "lcspr_progress_check", "review_progress_checked", WD(20), "partnership_manager",
+     "review_commissioned"),
+    ("west_midlands", "lcspr_published", "review_commissioned", {"months": 6}, "partnership_manager",
+     "review_commissioned"),
+    ("surrey", "lcspr_lead_reviewer_and_terms", "review_commissioned", WD(20), "partnership_manager",
+     "review_commissioned"),
+    ("surrey", "lcspr_progress_check", "review_progress_checked", WD(20), "partnership_manager",
+     "review_commissioned"),
+    ("surrey", "lcspr_published", "review_commissioned", {"months": 6}, "partnership_manager",
+     "review_commissioned"),
+    ("gloucestershire", "lcspr_lead_reviewer_and_terms", "review_commissioned", WD(20), "partnership_manager",
+     "review_commissioned"),
+    ("gloucestershire", "lcspr_progress_check", "review_progress_checked", WD(20), "partnership_manager",
+     "review_commissioned"),
+    ("gloucestershire", "lcspr_published", "review_commissioned", {"months": 6}, "partnership_manager",
+     "review_commissioned"),
 ]
 # Steps every profile shares, citing the documents they come from rather than the profile's own.
 SHARED_STEPS = {"handover_confirmed": "Local policy", "tell_family": "SSCP Rapid Review Panel Agenda template"}
@@ -219,6 +252,10 @@ def test_stockport_worked_example_over_easter_2026() -> None:
         "rapid_review_meeting": (at("2026-04-07 00:00"), at("2026-04-15 17:00")),
         "report_to_national_panel": at("2026-04-15 17:00"),
         "local_cspr_report": at("2026-10-09 17:00"),
+        "agency_information_management_reports": at("2026-05-07 17:00"),  # 28 days from Thu 9 Apr
+        "lcspr_lead_reviewer_and_terms": at("2026-05-08 17:00"),  # 20 working days, over the May bank holiday
+        "lcspr_progress_check": None,  # counted from the last check, which the service derives (bot/services)
+        "lcspr_published": at("2026-10-09 17:00"),
         "desk_top_review_6_months": at("2026-09-25 17:00"),
         "desk_top_review_12_months": at("2027-03-25 17:00"),
     }
@@ -268,6 +305,9 @@ def test_surrey_worked_example_over_christmas_2025_with_a_child_death_and_a_loca
         "child_death_notification_ecdop": at("2025-12-20 14:00"),
         "agency_information_management_reports": at("2026-02-04 17:00"),
         "local_cspr_report": at("2026-07-07 17:00"),
+        "lcspr_lead_reviewer_and_terms": at("2026-02-04 17:00"),  # 20 working days from Wed 7 Jan
+        "lcspr_progress_check": None,
+        "lcspr_published": at("2026-07-07 17:00"),
     }
 
 
@@ -295,7 +335,10 @@ def test_national_minimum_worked_example_from_the_design_example() -> None:
         "notify_national_panel": at("2025-12-30 17:00"),
         "comments_on_draft_report": None,  # pending until the report is started
         "report_to_national_panel": at("2026-01-21 17:00"),
-        "local_cspr_report": at("2027-03-01 17:00"),  # 31 Aug + 6 months = Sun 28 Feb, rolled to Monday
+        "local_cspr_report": at("2027-02-26 17:00"),  # 31 Aug + 6 months = Sun 28 Feb: the Friday before, never after
+        "lcspr_lead_reviewer_and_terms": at("2026-09-28 17:00"),  # 20 working days from the bank holiday Mon 31 Aug
+        "lcspr_progress_check": None,
+        "lcspr_published": at("2027-02-26 17:00"),
     }
 
 

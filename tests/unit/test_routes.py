@@ -38,12 +38,13 @@ from cards import (
     pathway_cards,
     report_cards,
     retention_cards,
+    review_cards,
     vote_card,
 )
 from cards import panel as case_card
 from cards import referral_form as form
 from cards.actions import META_KEYS, VERBS, BadCardData, parse_press
-from cards.common import AGENCY_REQUEST_ID, LEGACY_ID, QUERY_ID, STEP_ID
+from cards.common import ACTION_ID, AGENCY_REQUEST_ID, LEGACY_ID, QUERY_ID, STEP_ID
 from tests.support import retention_samples as samples
 
 TZ = ZoneInfo("Europe/London")
@@ -64,7 +65,7 @@ class _Anything:
 
 def routes() -> tuple[Route, ...]:
     return card_routes(_Anything(), _Anything(), _Anything(), _Anything(), _Anything(),  # type: ignore[arg-type]
-                       _Anything(), _Anything())
+                       _Anything(), _Anything(), _Anything())
 
 
 # ---- what the card modules emit, read from their source -----------------------------------------
@@ -164,6 +165,10 @@ def rendered_cards() -> list[dict[str, Any]]:
         meeting_cards.chair_notes_card(_notes_case(), _notes_meeting(), TZ),
         retention_cards.retention_list_card([samples.plan()], 0, {}, TZ, RetentionPolicy(), "OFFICIAL-SENSITIVE"),
         retention_cards.erasure_request_card(samples.plan(), {}, TZ, RetentionPolicy(), "OFFICIAL-SENSITIVE"),
+        clock_cards.timeline_card(SimpleNamespace(  # type: ignore[arg-type]
+            case=SimpleNamespace(summary=_summary(CaseStatus.REVIEW_COMMISSIONED)), today=date(2026, 11, 24),
+            deadlines=[], agencies=[], agencies_to_ask=None), TZ),
+        review_cards.review_actions_card(_review_view(), TZ),
         *_pathway_cards(),
         *_report_cards(),
     ]
@@ -213,6 +218,10 @@ def _report_cards() -> list[dict[str, Any]]:
             report_cards.comment_request_card(_report_view(), TZ, "O-S"),
             report_cards.sign_off_request_card(_summary()), report_cards.start_card(_summary()),
             report_cards.submission_link_card(_summary(), "https://x.example.org/f", NOW, TZ)]
+def _review_view():  # noqa: ANN202 - the card test module's review
+    from tests.unit.test_card_accessibility import _review_view
+
+    return _review_view()
 
 
 def _record_outcome():  # noqa: ANN202 - the card test module's outcome
@@ -299,7 +308,7 @@ def test_route_inputs_are_the_inputs_the_cards_render() -> None:
     for verb, route in table.items():
         assert route.inputs == VERBS[verb].inputs, verb
         sent = set().union(*(inputs for _, inputs in presses[verb]))
-        extra_data = set().union(*(set(data) - META_KEYS - {QUERY_ID, STEP_ID, AGENCY_REQUEST_ID}
+        extra_data = set().union(*(set(data) - META_KEYS - {QUERY_ID, STEP_ID, AGENCY_REQUEST_ID, ACTION_ID}
                                    for data, _ in presses[verb]))
         if verb in form.FORM_VERBS:
             continue  # checked together below
@@ -316,14 +325,16 @@ def test_each_button_carries_only_its_own_kind_of_id() -> None:
     for verb, pressed in rendered_presses().items():
         for data, _ in pressed:
             assert LEGACY_ID not in data, verb  # new cards never carry `q`
-            carried.setdefault(verb, set()).update(set(data) & {QUERY_ID, STEP_ID, AGENCY_REQUEST_ID})
+            carried.setdefault(verb, set()).update(set(data) & {QUERY_ID, STEP_ID, AGENCY_REQUEST_ID, ACTION_ID})
     assert {v: k for v, k in carried.items() if k} == {
         vote_card.ANSWER: {QUERY_ID}, clock_cards.MARK_DONE: {STEP_ID}, clock_cards.AGENCY_RETURNED: {AGENCY_REQUEST_ID},
         pathway_cards.AGENCY_RETURN: {AGENCY_REQUEST_ID},
+        review_cards.ACTION_DONE: {ACTION_ID},
     }
     assert {v.name: v.id_key for v in VERBS.values() if v.id_key} == {
         vote_card.ANSWER: QUERY_ID, clock_cards.MARK_DONE: STEP_ID, clock_cards.AGENCY_RETURNED: AGENCY_REQUEST_ID,
         pathway_cards.AGENCY_RETURN: AGENCY_REQUEST_ID,
+        review_cards.ACTION_DONE: ACTION_ID,
     }
 
 

@@ -292,6 +292,9 @@ class SqlRetentionStore:
         await conn.execute(delete(t.case_records).where(t.case_records.c.case_id == case_id))
         # the rapid review report (bot/services/report.py): comments, texts, sign-off names
         await conn.execute(delete(t.reports).where(t.reports.c.case_id == case_id))
+        # the local review, its agency reports and progress checks, the actions (bot/services/review.py)
+        for table in (t.reviews, t.review_entries, t.case_actions):
+            await conn.execute(delete(table).where(table.c.case_id == case_id))
         outbox_ids = select(t.outbox.c.id).where(t.outbox.c.case_id == case_id).scalar_subquery()
         await conn.execute(delete(t.outbox_sends).where(t.outbox_sends.c.outbox_id.in_(outbox_ids)))
         await conn.execute(delete(t.outbox).where(t.outbox.c.case_id == case_id))

@@ -406,6 +406,57 @@ erasures = Table(
     Column("result", JSON, nullable=True),
 )
 
+
+# The local child safeguarding practice review (one per case) and what is recorded as it runs
+# (bot/domain/review.py). Free text and names are sealed under the case's key: `setup` (lead
+# reviewer, terms of reference, lines of enquiry, review panel), `learning`, `late_reason`,
+# an entry's `note`, an action's `description` and `evidence`. Agency names and dates are not.
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("setup", JSON, nullable=True),
+    Column("agencies_asked", JSON, nullable=False),
+    Column("learning", Text, nullable=True),
+    Column("report_sent_on", Date, nullable=True),
+    Column("published_on", Date, nullable=True),
+    Column("late_reason", Text, nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("updated_by_name", String(100), nullable=True),
+)
+
+review_entries = Table(
+    "review_entries",  # an agency's report received, or a progress check
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(36), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),  # agency_report | progress_check
+    Column("agency", String(100), nullable=True),
+    Column("on_time", Boolean, nullable=True),
+    Column("note", Text, nullable=True),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    Column("recorded_by_name", String(100), nullable=False),
+)
+
+case_actions = Table(
+    "case_actions",  # SMART actions from the meeting and the review, each with an owner and a due date
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(36), nullable=False, index=True),
+    Column("origin", String(20), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("owner_agency", String(100), nullable=False),
+    Column("owner_aad_id", String(64), nullable=False),
+    Column("owner_name", String(100), nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("status", String(20), nullable=False),  # open | done
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("created_by_name", String(100), nullable=False),
+    Column("done_at", UtcDateTime(), nullable=True),
+    Column("done_by_name", String(100), nullable=True),
+    Column("evidence", Text, nullable=True),
+)
+
 unreachable_people = Table(
     "unreachable_people",  # people Teams would not deliver to (403/404): their messages wait for them
     metadata,
@@ -470,6 +521,9 @@ __all__ = [
     "erasures",
     "unreachable_people",
     "case_keys",
+    "reviews",
+    "review_entries",
+    "case_actions",
     "UniqueConstraint",
     "Text",
 ]

@@ -53,6 +53,12 @@ CASE_COLUMNS = (
     SealedColumn(t.queries.c.answer, t.queries.c.id, t.queries.c.case_id, json=False),
     SealedColumn(t.meetings.c.outcome, t.meetings.c.case_id, t.meetings.c.case_id, json=True),
     SealedColumn(t.reports.c.body, t.reports.c.case_id, t.reports.c.case_id, json=True),
+    SealedColumn(t.reviews.c.setup, t.reviews.c.case_id, t.reviews.c.case_id, json=True),
+    SealedColumn(t.reviews.c.learning, t.reviews.c.case_id, t.reviews.c.case_id, json=False),
+    SealedColumn(t.reviews.c.late_reason, t.reviews.c.case_id, t.reviews.c.case_id, json=False),
+    SealedColumn(t.review_entries.c.note, t.review_entries.c.id, t.review_entries.c.case_id, json=False),
+    SealedColumn(t.case_actions.c.description, t.case_actions.c.id, t.case_actions.c.case_id, json=False),
+    SealedColumn(t.case_actions.c.evidence, t.case_actions.c.id, t.case_actions.c.case_id, json=False),
 )
 
 

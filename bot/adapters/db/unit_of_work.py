@@ -1,7 +1,7 @@
 """One unit of work: every store bound to one database transaction.
 
 `async with uow.begin() as tx:` gives the use case `tx.cases`, `tx.roster`, `tx.outbox`,
-`tx.deadlines`, `tx.meetings`, `tx.panel` and `tx.reports` on one connection: all of it commits when
+`tx.deadlines`, `tx.meetings`, `tx.panel`, `tx.reports` and `tx.reviews` on one connection: all of it commits when
 the block ends, none of it when anything raises (a crash, a refusal, a lock timeout).
 On SQLite the transaction is BEGIN IMMEDIATE, taken in turn with the process's other
 writers; on PostgreSQL the rows it updates stay locked until it ends.
@@ -19,6 +19,7 @@ from bot.adapters.db.meeting_store import SqlMeetingStore
 from bot.adapters.db.outbox_store import SqlOutboxStore
 from bot.adapters.db.panel_store import SqlPanelTransaction
 from bot.adapters.db.report_store import SqlReportStore
+from bot.adapters.db.review_store import SqlReviewStore
 from bot.adapters.db.roster_store import SqlRosterStore
 from bot.adapters.db.scope import Scope
 
@@ -32,6 +33,7 @@ class SqlTransaction:
     meetings: SqlMeetingStore
     panel: SqlPanelTransaction
     reports: SqlReportStore
+    reviews: SqlReviewStore
 
 
 class SqlUnitOfWork:
@@ -52,4 +54,5 @@ class SqlUnitOfWork:
                 meetings=SqlMeetingStore(bound),
                 panel=SqlPanelTransaction(conn, bound.db.keyring),
                 reports=SqlReportStore(bound),
+                reviews=SqlReviewStore(bound),
             )
