@@ -66,7 +66,7 @@ def configure_logging(level: str) -> None:
 
 
 def main() -> int:
-    if sys.argv[1:2] == ["admin"]:  # the operator's commands (bot/admin.py)
+    if sys.argv[1:2] == ["admin"]:  # the operator's commands (bot/admin/)
         from bot.admin import main as admin
 
         return admin(sys.argv[2:])

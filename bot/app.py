@@ -34,6 +34,7 @@ from bot.adapters.db.deadline_store import SqlDeadlineStore
 from bot.adapters.db.file_link_store import SqlFileLinkStore
 from bot.adapters.db.leader import LeaderLock
 from bot.adapters.db.meeting_store import SqlMeetingStore
+from bot.adapters.db.operations import LINK_SECRET
 from bot.adapters.db.outbox_store import SqlOutboxStore
 from bot.adapters.db.panel_store import SqlPanelStore
 from bot.adapters.db.roster_store import RosterCache, SqlRosterStore
@@ -173,7 +174,7 @@ def _meeting_settings(settings: Settings) -> MeetingSettings:
                            notes_hours_before=settings.chair_notes_hours_before)
 
 
-def _profile(partnership: PartnershipConfig, partnership_file: Path) -> TimelineProfile:
+def profile_for(partnership: PartnershipConfig, partnership_file: Path) -> TimelineProfile:
     """The partnership's timeline profile; a bad one stops start-up, naming file, step and problem.
     A relative `profile_overrides` path is read next to the partnership file."""
     overrides = Path(partnership.profile_overrides) if partnership.profile_overrides else None
@@ -211,7 +212,7 @@ def bootstrap(
                                                                    keys=_signing_keys(settings)))
     adapter.on_turn_error = on_turn_error
     base = settings.public_base_url or f"http://localhost:{settings.port}"
-    links = LinkSigner(lambda: stores.turns.shared_secret("file-links"), base)
+    links = LinkSigner(lambda: stores.turns.shared_secret(LINK_SECRET), base)
     tz = ZoneInfo(partnership.time_zone)
     sends = SendGuard(SqlSendLedger(Scope(db)), _channel_messages(settings), stores.cases, clock)
     notifier = (TeamsNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
@@ -222,7 +223,7 @@ def bootstrap(
                                  marking=partnership.protective_marking))
     meetings = meetings or _meeting_provider(settings)
     services = build_services(stores, partnership, clock, notifier,
-                              profile=profile or _profile(partnership, Path(settings.partnership_file)),
+                              profile=profile or profile_for(partnership, Path(settings.partnership_file)),
                               meetings=meetings, meeting_settings=_meeting_settings(settings),
                               installer=_app_installer(settings, meetings))
     outbox = OutboxDispatcher(services, lease_seconds=settings.outbox_lease_seconds)

@@ -68,6 +68,13 @@ class EventKind(StrEnum):
     SEND_ADOPTED = "send_adopted"  # found in the channel through Graph: recorded as sent, not posted again
     SEND_RESENT = "send_resent"  # could not be checked: sent once more, saying it may be a second copy
     SEND_GIVEN_UP = "send_given_up"  # the one re-send was itself in doubt: never a third copy
+    # the operator's commands (`python -m bot admin …`, bot/admin/): actor = the operator
+    ADMIN_CASES_LISTED = "admin_cases_listed"  # case references, statuses and deadlines read
+    ADMIN_OUTBOX_VIEWED = "admin_outbox_viewed"  # failed and stuck outbox messages listed (never their content)
+    ADMIN_OUTBOX_RETRIED = "admin_outbox_retried"  # a failed or stuck message made due again
+    ADMIN_LINK_SECRET_ROTATED = "admin_link_secret_rotated"  # noqa: S105 - links signed before stop working
+    ADMIN_DATABASE_BACKED_UP = "admin_database_backed_up"
+    ADMIN_DATABASE_RESTORED = "admin_database_restored"  # recorded in the restored database, once verified
 
 
 class Event(BaseModel):
