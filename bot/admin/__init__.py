@@ -38,6 +38,7 @@ from bot.adapters.db.operations import Operator
 from bot.adapters.db.sealing import seal_existing, vacuum_sqlite
 from bot.adapters.schema_check import migrate_if_behind
 from bot.app import keyring_for
+from bot.services.ports import Clock
 from bot.settings import ConfigError, Settings, load_settings
 
 _OPERATOR_NAME = re.compile(r"[^A-Za-z0-9._@\\-]")
@@ -160,7 +161,8 @@ async def _rotate(settings: Settings) -> int:
     return 0
 
 
-def main(argv: Sequence[str]) -> int:
+def main(argv: Sequence[str], *, clock: Clock | None = None) -> int:
+    """Run one command; `clock` is the time the commands see (tests pass a fixed one)."""
     args = _parser().parse_args(list(argv))
     operator = operator_from(args.operator)
     if args.area == "check":
@@ -178,14 +180,16 @@ def main(argv: Sequence[str]) -> int:
         from bot.admin import data
 
         if args.area == "db":
-            return asyncio.run(data.database_command(settings, operator, args.command, getattr(args, "path", None)))
+            return asyncio.run(data.database_command(settings, operator, args.command, getattr(args, "path", None),
+                                                     clock=clock))
         if args.area == "cases":
-            return asyncio.run(data.list_cases(settings, operator, include_closed=args.all))
+            return asyncio.run(data.list_cases(settings, operator, include_closed=args.all, clock=clock))
         if args.area == "outbox":
             if args.command == "show":
-                return asyncio.run(data.show_outbox(settings, operator))
-            return asyncio.run(data.retry_outbox(settings, operator, args.ids, all_failed=args.all_failed))
-        return asyncio.run(data.rotate_link_secret(settings, operator))
+                return asyncio.run(data.show_outbox(settings, operator, clock=clock))
+            return asyncio.run(data.retry_outbox(settings, operator, args.ids, all_failed=args.all_failed,
+                                                 clock=clock))
+        return asyncio.run(data.rotate_link_secret(settings, operator, clock=clock))
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2

@@ -177,6 +177,10 @@ async def _backup(settings: Settings, operator: ops.Operator, target: Path, now:
               "bot runs). Run, with the password in PGPASSWORD or ~/.pgpass:\n\n  " + shlex.join(command) + "\n\n"
               "then store the file encrypted, away from the database (docs/admin.md, Backups). Nothing was written.")
         return 2
+    if target.exists() or not source.exists():
+        print(f"backup failed: {target} exists: back up to a new file (nothing was overwritten)" if target.exists()
+              else f"backup failed: {source} does not exist: check DATABASE_URL", file=sys.stderr)
+        return 1
     db = Database(settings.database_url)
     try:
         await ops.record_backup(db, now, operator, "sqlite")  # recorded first: the backup holds its own record
