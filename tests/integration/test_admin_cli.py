@@ -23,32 +23,15 @@ from bot.adapters.db.database import Database
 from bot.adapters.db.scope import Scope
 from bot.adapters.db.turn_store import SqlTurnStore
 from bot.adapters.links import SECRET_REFRESH_SECONDS, LinkSigner
-from bot.adapters.meetings import OfflineMeetingProvider
 from bot.admin import main as admin
-from bot.app import build_services, sql_stores
-from bot.domain.case import Actor
+from bot.app import sql_stores
 from bot.domain.outbox import OutboxKind
-from bot.services import deadlines
-from bot.services.channels import seed_members_from_config
-from bot.services.panel import cast_vote
 from bot.services.ports import OutboxMessage
-from bot.services.referrals import submit_referral
-from bot.settings import DEFAULT_PARTNERSHIP_FILE, REPO_ROOT, load_partnership
-from scheduler.profiles import load_profile
-from tests.conftest import make_referral
-from tests.support import activities as A
+from bot.settings import DEFAULT_PARTNERSHIP_FILE, REPO_ROOT
 from tests.support.fake_time import FakeMonotonic
-from tests.support.fakes import RecordingNotifier
+from tests.support.seeding import CHILD, NOW, seed
 
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday
-CHILD = "Zebedee Quillfeather"  # a child's name that must never be printed or audited
 PAYLOAD_CANARY = "Quillfeather-payload"
-RATIONALE = "Unexplained fractures in a child of this age; abuse is suspected."
-BASIS = "Serious harm: fractures needing surgery, and long-term impairment is likely."
-
-
-def _actor(person: A.Person) -> Actor:
-    return Actor(aad_object_id=person.aad, name=person.name)
 
 
 @pytest.fixture
@@ -66,33 +49,6 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str, at: datetime = NOW) -> t
     status = admin(["--operator", "alice", *argv], clock=FixedClock(at))
     captured = capsys.readouterr()
     return status, captured.out, captured.err
-
-
-async def seed(url: str, cases: int = 2, *, decide_first: bool = True) -> list[str]:
-    """Cases submitted through the real use cases (the first one decided by three votes, which
-    gives it the profile's deadlines); returns their references."""
-    db = Database(url)
-    try:
-        await db.migrate()
-        partnership = load_partnership(DEFAULT_PARTNERSHIP_FILE)
-        ctx = build_services(sql_stores(db), partnership, FixedClock(NOW), RecordingNotifier(),
-                             profile=load_profile("national_minimum"), meetings=OfflineMeetingProvider())
-        await seed_members_from_config(ctx)
-        references, ids = [], []
-        for number in range(cases):
-            submitted = await submit_referral(ctx, _actor(A.RILEY), f"draft-{number}",
-                                              make_referral(child_name=f"{CHILD} {number}"))
-            references.append(submitted.case.reference)
-            ids.append(submitted.case.id)
-        if decide_first:
-            for voter in (A.LAURA, A.DAN, A.NINA):
-                await cast_vote(ctx, _actor(voter), references[0], choice="rapid_review", rationale=RATIONALE,
-                                serious_harm_basis=BASIS, question=None, card_round=None)
-        for case_id in ids:  # what the outbox's refresh_deadlines message does in a running bot
-            await deadlines.refresh_deadlines(ctx, case_id)
-    finally:
-        await db.dispose()
-    return references
 
 
 async def events(url: str, kind: str) -> list[dict[str, Any]]:
