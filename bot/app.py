@@ -23,6 +23,7 @@ from aiohttp import web
 from botbuilder.core import ConversationState
 from botbuilder.integration.aiohttp import CloudAdapter
 
+from bot.adapters import telemetry
 from bot.adapters.channel_messages import GraphChannelMessages
 from bot.adapters.clock import SystemClock, TrainingClock
 from bot.adapters.db import readiness
@@ -197,6 +198,10 @@ def bootstrap(
     meetings: MeetingProvider | None = None,
 ) -> Components:
     partnership = partnership or load_partnership(Path(settings.partnership_file))
+    # OpenTelemetry when configured (bot/adapters/telemetry.py); off, nothing of it is even imported.
+    if telemetry.active() is None:
+        telemetry.configure(settings.applicationinsights_connection_string, settings.otel_exporter_otlp_endpoint,
+                            settings.otel_service_name)
     clock = clock or SystemClock()
     db = db or Database(settings.database_url, busy_seconds=settings.database_busy_seconds)
     db.keyring = keyring_for(settings)
@@ -324,12 +329,32 @@ async def start(components: Components, *, run_outbox: bool = True) -> None:
         )
         runtime.start()
         components.extras["scheduler"] = runtime
+    if telemetry.active() is not None:  # the outbox gauges, read every OUTBOX_GAUGE_SECONDS
+        components.extras["outbox_gauge"] = asyncio.create_task(_watch_outbox(components), name="outbox-gauge")
+
+
+OUTBOX_GAUGE_SECONDS = 30.0
+
+
+async def _watch_outbox(components: Components) -> None:
+    """Keep the outbox depth and the oldest due message's age for telemetry's gauges."""
+    while True:
+        try:
+            depth = await components.stores.outbox.count("pending")
+            age = await readiness.oldest_due_age(components.db, components.clock.now())
+            telemetry.outbox_state(depth, age.total_seconds() if age is not None else 0.0)
+        except Exception as error:  # noqa: BLE001 - a gauge must never stop the bot; tried again next time
+            log.warning("outbox gauge not read", extra={"error": type(error).__name__})
+        await asyncio.sleep(OUTBOX_GAUGE_SECONDS)
 
 
 async def _sweep(components: Components) -> int:
-    if isinstance(components.clock, TrainingClock):  # another process may have moved the training clock
-        await components.clock.refresh()
-    return await deadlines.sweep(components.services)
+    with telemetry.span("scheduler.sweep") as noted:
+        if isinstance(components.clock, TrainingClock):  # another process may have moved the training clock
+            await components.clock.refresh()
+        recorded = await deadlines.sweep(components.services)
+        noted["rr.reminders_recorded"] = recorded
+        return recorded
 
 
 async def check_database_mode(components: Components) -> None:
@@ -355,6 +380,9 @@ async def check_database_mode(components: Components) -> None:
 
 
 async def stop(components: Components) -> None:
+    gauge = components.extras.pop("outbox_gauge", None)
+    if gauge is not None:
+        gauge.cancel()
     runtime = components.extras.pop("scheduler", None)
     if runtime is not None:
         await runtime.stop()
