@@ -38,20 +38,24 @@ class Recorded:
         tracer_provider = TracerProvider()
         tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
         self.telemetry = telemetry.Telemetry(tracer_provider, MeterProvider(metric_readers=[self.metrics]))
+        self._collected: dict[str, list[tuple[dict[str, Any], float]]] | None = None
 
     def named(self, name: str) -> list[Any]:
         return [s for s in self.spans.get_finished_spans() if s.name == name]
 
     def points(self, metric: str) -> list[tuple[dict[str, Any], float]]:
-        data = self.metrics.get_metrics_data()
-        found = []
-        for resource in data.resource_metrics if data else []:
-            for scope in resource.scope_metrics:
-                for item in scope.metrics:
-                    if item.name == metric:
-                        for point in item.data.data_points:
-                            found.append((dict(point.attributes), getattr(point, "value", getattr(point, "count", 0))))
-        return found
+        """The metric's data points as last collected (collected once per test: a reader may
+        report deltas, so a second collection would miss what the first one took)."""
+        if self._collected is None:
+            data = self.metrics.get_metrics_data()
+            self._collected = {}
+            for resource in data.resource_metrics if data else []:
+                for scope in resource.scope_metrics:
+                    for item in scope.metrics:
+                        self._collected.setdefault(item.name, []).extend(
+                            (dict(point.attributes), getattr(point, "value", getattr(point, "count", 0)))
+                            for point in item.data.data_points)
+        return self._collected.get(metric, [])
 
 
 @pytest.fixture
