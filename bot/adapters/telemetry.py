@@ -92,8 +92,11 @@ def configure(connection_string: str, otlp_endpoint: str, service_name: str = SE
         from opentelemetry import metrics, trace
         from opentelemetry.sdk.resources import Resource
 
-        # The distro's own instrumentations stay off: they would record URLs and SQL statements.
-        configure_azure_monitor(connection_string=connection_string, resource=Resource.create(
+        # The distro's own instrumentations stay off: they would record URLs and SQL statements. So
+        # does its log export: its handler would send an exception's text, which can quote what
+        # someone typed about a child (the JSON lines on stderr stay the log; the platform collects them).
+        configure_azure_monitor(connection_string=connection_string, disable_logging=True,
+                                logger_name="rapid_review.telemetry.no_log_export", resource=Resource.create(
             {"service.name": service_name}), instrumentation_options={
                 name: {"enabled": False} for name in ("azure_sdk", "django", "fastapi", "flask", "httpx", "httpx2",
                                                       "psycopg2", "requests", "urllib", "urllib3")})

@@ -179,3 +179,26 @@ def test_an_otlp_endpoint_switches_it_on_with_the_sdk_providers(tmp_path: Path) 
                           check=False, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT)})
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"active": True, "sdk": True, "service": "rr-test"}
+
+
+def test_an_application_insights_connection_string_switches_on_the_distro_without_its_log_export(
+        tmp_path: Path) -> None:
+    """The Azure Monitor distro (its ingestion endpoint here is a closed port on 127.0.0.1): the
+    providers are the distro's, and no handler is added to the root logger — its log export would
+    send exception text."""
+    code = textwrap.dedent("""
+        import json, logging
+        from bot.adapters import telemetry
+        made = telemetry.configure("InstrumentationKey=00000000-0000-0000-0000-000000000000;"
+                                   "IngestionEndpoint=http://127.0.0.1:9/", "", "rr-test")
+        with telemetry.span("probe"):
+            pass
+        print(json.dumps({"active": telemetry.active() is made,
+                          "root_handlers": [type(h).__name__ for h in logging.getLogger().handlers],
+                          "tracer_provider": type(made.tracer_provider).__module__.split(".")[0]}))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          check=False, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"active": True, "root_handlers": [],
+                                                                 "tracer_provider": "opentelemetry"}
