@@ -71,6 +71,15 @@ def database_unavailable(error: BaseException) -> bool:
     return False
 
 
+_ACTIVITY_TYPES = frozenset(str(member.value) for member in ActivityTypes)
+
+
+def activity_kind(activity: Activity) -> str:
+    """The activity's type as telemetry records it: one of the Bot Framework's, else "other"
+    (before authentication anyone can post anything; a metric's labels stay few)."""
+    return activity.type if activity.type in _ACTIVITY_TYPES else "other"
+
+
 def verb_of(activity: Activity) -> str | None:
     """The verb of a card press, if it is one of our cards' verbs ("unknown" otherwise): a
     name from the verb table, never anything the card data says beyond it."""
@@ -117,6 +126,7 @@ class MessagesEndpoint:
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         if "application/json" not in request.headers.get("Content-Type", ""):
             log.warning("rejected request: content type is not JSON")
+            telemetry.refused("not_json")
             return web.Response(status=415)
         try:
             body = await request.json(loads=json.loads)
@@ -125,9 +135,11 @@ class MessagesEndpoint:
                 raise ValueError("not an activity")
         except web.HTTPRequestEntityTooLarge:
             log.warning("rejected request: body too large")
+            telemetry.refused("too_large")
             return web.Response(status=413)
         except (ValueError, TypeError, AttributeError):
             log.warning("rejected request: body is not an activity")
+            telemetry.refused("not_an_activity")
             return web.json_response({"error": "the body is not a Bot Framework activity"}, status=400)
 
         request[TURN_DEADLINE] = self._deadline()  # the budget counts from the request's arrival
@@ -138,7 +150,7 @@ class MessagesEndpoint:
                            getattr(conversation, "id", None))
         # Its span and metrics (bot/adapters/telemetry.py; nothing when telemetry is off): the
         # activity's type, the verb if it is one of our cards', the outcome — never card content.
-        with telemetry.turn(str(activity.type)) as noted:
+        with telemetry.turn(activity_kind(activity)) as noted:
             verb = verb_of(activity)
             if verb is not None:
                 noted.set("rr.verb", verb)
