@@ -16,6 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot.adapters import telemetry
 from bot.domain import trace
 from bot.settings import ConfigError, load_settings
 
@@ -36,6 +37,9 @@ class JsonFormatter(logging.Formatter):
         turn = trace.current()  # every line logged during a turn names it (bot/domain/trace.py)
         if turn is not None:
             entry["correlation"] = turn.correlation
+        trace_id = telemetry.trace_id()  # and its OpenTelemetry trace, when telemetry is on
+        if trace_id is not None:
+            entry["trace_id"] = trace_id
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info and record.exc_info[1] is not None:
             entry.update(_failure(record.exc_info[1]))
@@ -66,7 +70,7 @@ def configure_logging(level: str) -> None:
 
 
 def main() -> int:
-    if sys.argv[1:2] == ["admin"]:  # the operator's commands (bot/admin.py)
+    if sys.argv[1:2] == ["admin"]:  # the operator's commands (bot/admin/)
         from bot.admin import main as admin
 
         return admin(sys.argv[2:])
@@ -94,6 +98,7 @@ def main() -> int:
     try:
         web.run_app(build_web_app(components), host=settings.bind_host, port=settings.port, access_log=None,
                     print=lambda *_: None)
+        telemetry.shutdown()  # the last spans and metrics out (nothing when telemetry is off)
     except ConfigError as error:  # found at start-up (e.g. the database's training stamp)
         print(f"Rapid Review bot cannot start:\n{error}", file=sys.stderr)
         return 2

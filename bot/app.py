@@ -23,6 +23,7 @@ from aiohttp import web
 from botbuilder.core import ConversationState
 from botbuilder.integration.aiohttp import CloudAdapter
 
+from bot.adapters import telemetry
 from bot.adapters.channel_messages import GraphChannelMessages
 from bot.adapters.clock import SystemClock, TrainingClock
 from bot.adapters.db import readiness
@@ -34,6 +35,7 @@ from bot.adapters.db.deadline_store import SqlDeadlineStore
 from bot.adapters.db.file_link_store import SqlFileLinkStore
 from bot.adapters.db.leader import LeaderLock
 from bot.adapters.db.meeting_store import SqlMeetingStore
+from bot.adapters.db.operations import LINK_SECRET
 from bot.adapters.db.outbox_store import SqlOutboxStore
 from bot.adapters.db.panel_store import SqlPanelStore
 from bot.adapters.db.report_store import SqlReportStore
@@ -183,7 +185,7 @@ def _meeting_settings(settings: Settings) -> MeetingSettings:
                            notes_hours_before=settings.chair_notes_hours_before)
 
 
-def _profile(partnership: PartnershipConfig, partnership_file: Path) -> TimelineProfile:
+def profile_for(partnership: PartnershipConfig, partnership_file: Path) -> TimelineProfile:
     """The partnership's timeline profile; a bad one stops start-up, naming file, step and problem.
     A relative `profile_overrides` path is read next to the partnership file."""
     overrides = Path(partnership.profile_overrides) if partnership.profile_overrides else None
@@ -225,6 +227,10 @@ def bootstrap(
     meetings: MeetingProvider | None = None,
 ) -> Components:
     partnership = partnership or load_partnership(Path(settings.partnership_file))
+    # OpenTelemetry when configured (bot/adapters/telemetry.py); off, nothing of it is even imported.
+    if telemetry.active() is None:
+        telemetry.configure(settings.applicationinsights_connection_string, settings.otel_exporter_otlp_endpoint,
+                            settings.otel_service_name)
     clock = clock or SystemClock()
     db = db or Database(settings.database_url, busy_seconds=settings.database_busy_seconds)
     db.keyring = keyring_for(settings)
@@ -240,7 +246,7 @@ def bootstrap(
                                                                    keys=_signing_keys(settings)))
     adapter.on_turn_error = on_turn_error
     base = settings.public_base_url or f"http://localhost:{settings.port}"
-    links = LinkSigner(lambda: stores.turns.shared_secret("file-links"), base)
+    links = LinkSigner(lambda: stores.turns.shared_secret(LINK_SECRET), base)
     tz = ZoneInfo(partnership.time_zone)
     sends = SendGuard(SqlSendLedger(Scope(db)), _channel_messages(settings), stores.cases, clock)
     notifier = (TeamsNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
@@ -252,7 +258,7 @@ def bootstrap(
                                  marking=partnership.protective_marking, retention=partnership.retention))
     meetings = meetings or _meeting_provider(settings)
     services = build_services(stores, partnership, clock, notifier,
-                              profile=profile or _profile(partnership, Path(settings.partnership_file)),
+                              profile=profile or profile_for(partnership, Path(settings.partnership_file)),
                               meetings=meetings, meeting_settings=_meeting_settings(settings),
                               installer=_app_installer(settings, meetings))
     retention_store = SqlRetentionStore(Scope(db), stores.cases, partnership.retention, tz)
@@ -362,12 +368,32 @@ async def start(components: Components, *, run_outbox: bool = True) -> None:
         )
         runtime.start()
         components.extras["scheduler"] = runtime
+    if telemetry.active() is not None:  # the outbox gauges, read every OUTBOX_GAUGE_SECONDS
+        components.extras["outbox_gauge"] = asyncio.create_task(_watch_outbox(components), name="outbox-gauge")
+
+
+OUTBOX_GAUGE_SECONDS = 30.0
+
+
+async def _watch_outbox(components: Components) -> None:
+    """Keep the outbox depth and the oldest due message's age for telemetry's gauges."""
+    while True:
+        try:
+            depth = await components.stores.outbox.count("pending")
+            age = await readiness.oldest_due_age(components.db, components.clock.now())
+            telemetry.outbox_state(depth, age.total_seconds() if age is not None else 0.0)
+        except Exception as error:  # noqa: BLE001 - a gauge must never stop the bot; tried again next time
+            log.warning("outbox gauge not read", extra={"error": type(error).__name__})
+        await asyncio.sleep(OUTBOX_GAUGE_SECONDS)
 
 
 async def _sweep(components: Components) -> int:
-    if isinstance(components.clock, TrainingClock):  # another process may have moved the training clock
-        await components.clock.refresh()
-    return await deadlines.sweep(components.services)
+    with telemetry.span("scheduler.sweep") as noted:
+        if isinstance(components.clock, TrainingClock):  # another process may have moved the training clock
+            await components.clock.refresh()
+        recorded = await deadlines.sweep(components.services)
+        noted["rr.reminders_recorded"] = recorded
+        return recorded
 
 
 async def check_database_mode(components: Components) -> None:
@@ -393,6 +419,9 @@ async def check_database_mode(components: Components) -> None:
 
 
 async def stop(components: Components) -> None:
+    gauge = components.extras.pop("outbox_gauge", None)
+    if gauge is not None:
+        gauge.cancel()
     runtime = components.extras.pop("scheduler", None)
     if runtime is not None:
         await runtime.stop()

@@ -145,6 +145,16 @@ class Settings(BaseSettings):
     database_busy_seconds: float = Field(default=30.0, gt=0, le=600, validation_alias=AliasChoices(
         "DATABASE_BUSY_SECONDS", "database_busy_seconds"))
 
+    # Telemetry (bot/adapters/telemetry.py): off unless one of these is set. Application Insights
+    # through the Azure Monitor OpenTelemetry distro, or any OTLP/HTTP collector (the standard
+    # OTEL_* variables then apply: headers, protocol, service name).
+    applicationinsights_connection_string: str = Field(default="", repr=False, validation_alias=AliasChoices(
+        "APPLICATIONINSIGHTS_CONNECTION_STRING", "applicationinsights_connection_string"))
+    otel_exporter_otlp_endpoint: str = Field(default="", validation_alias=AliasChoices(
+        "OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint"))
+    otel_service_name: str = Field(default="rapid-review-bot", validation_alias=AliasChoices(
+        "OTEL_SERVICE_NAME", "otel_service_name"))
+
     @property
     def graph_configured(self) -> bool:
         return bool(self.graph_client_id)

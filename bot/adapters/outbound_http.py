@@ -35,6 +35,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from bot.adapters import telemetry
+
 MSAL_TIMEOUT = 10.0  # seconds for each of MSAL's HTTP calls (it waits forever by default)
 
 _BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
@@ -82,8 +84,10 @@ def _proxy_for(scheme: str, host: str, _environment: tuple[str, ...]) -> str | N
     return proxies.get(scheme) or proxies.get("all")
 
 
-def client_session(**connector: Any) -> aiohttp.ClientSession:
+def client_session(target: str = "graph", **connector: Any) -> aiohttp.ClientSession:
     """An aiohttp session for outgoing calls: the CA bundle's TLS context; callers pass
     `proxy=proxy_for(url)` with each request. `connector` keywords go to the TCPConnector
-    (connection limits)."""
-    return aiohttp.ClientSession(trust_env=False, connector=aiohttp.TCPConnector(ssl=ssl_context(), **connector))
+    (connection limits). `target` names what it calls in telemetry's spans and 429 counts
+    (bot/adapters/telemetry.py): connector, graph, signing_keys."""
+    return aiohttp.ClientSession(trust_env=False, connector=aiohttp.TCPConnector(ssl=ssl_context(), **connector),
+                                 trace_configs=telemetry.trace_configs(target))

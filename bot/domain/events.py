@@ -106,6 +106,13 @@ class EventKind(StrEnum):
     AGENCIES_TOLD = "agencies_told"  # the agencies were told the outcome (West Midlands procedures, 4.7.2)
     AGENCY_RETURN_RECORDED = "agency_return_recorded"  # an agency's information return (Appendix D)
     MEETING_GUESTS_INVITED = "meeting_guests_invited"  # practitioners or managers invited to the meeting
+    # the operator's commands (`python -m bot admin …`, bot/admin/): actor = the operator
+    ADMIN_CASES_LISTED = "admin_cases_listed"  # case references, statuses and deadlines read
+    ADMIN_OUTBOX_VIEWED = "admin_outbox_viewed"  # failed and stuck outbox messages listed (never their content)
+    ADMIN_OUTBOX_RETRIED = "admin_outbox_retried"  # a failed or stuck message made due again
+    ADMIN_LINK_SECRET_ROTATED = "admin_link_secret_rotated"  # noqa: S105 - links signed before stop working
+    ADMIN_DATABASE_BACKED_UP = "admin_database_backed_up"
+    ADMIN_DATABASE_RESTORED = "admin_database_restored"  # recorded in the restored database, once verified
 
 
 class Event(BaseModel):

@@ -35,6 +35,7 @@ from msrest.serialization import Model
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as SqlPoolTimeout
 
+from bot.adapters import telemetry
 from bot.domain import trace
 from bot.domain.events import Event, EventKind
 from bot.services.host_refusals import report_refused_host
@@ -44,6 +45,7 @@ from bot.teams.replies import FAILED, Reply, invoke_body
 from bot.teams.service_hosts import ServiceHostPolicy, origin
 from bot.teams.signing_keys import SigningKeysUnavailable
 from bot.teams.training import TrainingEdge
+from cards.actions import VERBS
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,28 @@ def database_unavailable(error: BaseException) -> bool:
     if isinstance(error, DBAPIError):
         return error.connection_invalidated or getattr(error.orig, "sqlstate", None) in _UNAVAILABLE_SQLSTATES
     return False
+
+
+_ACTIVITY_TYPES = frozenset(str(member.value) for member in ActivityTypes)
+
+
+def activity_kind(activity: Activity) -> str:
+    """The activity's type as telemetry records it: one of the Bot Framework's, else "other"
+    (before authentication anyone can post anything; a metric's labels stay few)."""
+    return activity.type if activity.type in _ACTIVITY_TYPES else "other"
+
+
+def verb_of(activity: Activity) -> str | None:
+    """The verb of a card press, if it is one of our cards' verbs ("unknown" otherwise): a
+    name from the verb table, never anything the card data says beyond it."""
+    value = activity.value if isinstance(activity.value, dict) else None
+    if value is None:
+        return None
+    action = value.get("action")
+    verb = action.get("verb") if isinstance(action, dict) else value.get("verb") or value.get("action")
+    if not isinstance(verb, str):
+        return None
+    return verb if verb in VERBS else "unknown"
 
 
 def _is_state_changing(activity: Activity) -> bool:
@@ -102,6 +126,7 @@ class MessagesEndpoint:
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         if "application/json" not in request.headers.get("Content-Type", ""):
             log.warning("rejected request: content type is not JSON")
+            telemetry.refused("not_json")
             return web.Response(status=415)
         try:
             body = await request.json(loads=json.loads)
@@ -110,9 +135,11 @@ class MessagesEndpoint:
                 raise ValueError("not an activity")
         except web.HTTPRequestEntityTooLarge:
             log.warning("rejected request: body too large")
+            telemetry.refused("too_large")
             return web.Response(status=413)
         except (ValueError, TypeError, AttributeError):
             log.warning("rejected request: body is not an activity")
+            telemetry.refused("not_an_activity")
             return web.json_response({"error": "the body is not a Bot Framework activity"}, status=400)
 
         request[TURN_DEADLINE] = self._deadline()  # the budget counts from the request's arrival
@@ -121,15 +148,28 @@ class MessagesEndpoint:
         conversation = activity.conversation
         turn = trace.begin(getattr(conversation, "conversation_type", None) or ("personal" if conversation else None),
                            getattr(conversation, "id", None))
-        try:
-            response = await self._handle(activity, request)
-            if (current := trace.current()) is not None and current.after_answer:
-                await self._send_now(response, request)
-                for work in current.after_answer:
-                    work()
-            return response
-        finally:
-            trace.end(turn)
+        # Its span and metrics (bot/adapters/telemetry.py; nothing when telemetry is off): the
+        # activity's type, the verb if it is one of our cards', the outcome — never card content.
+        with telemetry.turn(activity_kind(activity)) as noted:
+            verb = verb_of(activity)
+            if verb is not None:
+                noted.set("rr.verb", verb)
+            try:
+                response = await self._handle(activity, request)
+                noted.set("http.response.status_code", response.status)
+                if "rr.outcome" not in noted.attributes:
+                    noted.set("rr.outcome", "ok" if response.status < 400 else
+                              "refused" if response.status < 500 else "failed")
+                if (current := trace.current()) is not None and current.after_answer:
+                    await self._send_now(response, request)
+                    for work in current.after_answer:
+                        work()
+                return response
+            except Exception:
+                noted.set("rr.outcome", "failed")
+                raise
+            finally:
+                trace.end(turn)
 
     @staticmethod
     async def _send_now(response: web.StreamResponse, request: web.Request) -> None:
@@ -149,6 +189,7 @@ class MessagesEndpoint:
             return web.Response(status=503, headers={"Retry-After": str(unavailable.retry_after)})
         except Exception as error:  # noqa: BLE001 - any failure to authenticate is a 401, never a 500
             log.warning("rejected request: authentication failed", extra={"reason": type(error).__name__})
+            telemetry.refused("unauthenticated")
             return web.Response(status=401)
 
         refusal = await self._gate(activity)
@@ -177,6 +218,9 @@ class MessagesEndpoint:
         if activity.type != ActivityTypes.invoke:
             return web.Response(status=201 if invoke_response is None else int(invoke_response.status))
         body = self._invoke_payload(invoke_response)
+        answered = body.get("statusCode", 200) if isinstance(body, dict) else 200
+        if isinstance(answered, int) and answered >= 400:
+            telemetry.note("rr.outcome", "refused" if answered < 500 else "failed")
         if self.training is not None:
             body = self.training.wrap_invoke_body(body, real)
         if dedupe_key is not None:  # the answer is not held back for this: a retry finds it once written
@@ -195,6 +239,7 @@ class MessagesEndpoint:
         again. The activity's de-duplication claim is released (once the database lets us), so
         Teams' retry of this very activity is handled, not taken for a duplicate."""
         turn = trace.current()
+        telemetry.note("rr.outcome", "busy")
         log.warning("turn answered busy: the database was not available in time",
                     extra={"correlation": turn.correlation if turn else None, "error": type(error).__name__})
         text = trace.reference(BUSY)
@@ -246,15 +291,18 @@ class MessagesEndpoint:
             # token and the case cards to that host: refused before anything is stored.
             host = origin(service_url)
             log.warning("rejected request: service host not allowed", extra={"host": host})
+            telemetry.refused("service_host")
             await report_refused_host(self.bot.services.uow, self.clock, host, "incoming activity")
             self.bot.services.kick_outbox()  # the managers' notice, the first time for this host
             return web.Response(status=403)
         if not self.local_mode and activity.channel_id != "msteams":
             log.warning("rejected request: channel", extra={"channel": str(activity.channel_id)[:20]})
+            telemetry.refused("channel")
             return web.Response(status=403)
         tenant = tenant_of(activity)
         if self.allowed_tenants and tenant not in self.allowed_tenants:
             log.warning("rejected request: tenant not allowed")
+            telemetry.refused("foreign_tenant")
             await self.cases.add_event(
                 Event(kind=EventKind.FOREIGN_TENANT_REFUSED, at=self.clock.now(), actor_aad_id=None, actor_name=None,
                       detail={"tenant": (tenant or "")[:64]})
@@ -273,6 +321,7 @@ class MessagesEndpoint:
     def _duplicate(activity: Activity, stored: Any) -> web.Response:
         """Teams retried an activity we already handled: answer as before, do nothing again."""
         log.info("duplicate activity ignored")
+        telemetry.note("rr.outcome", "duplicate")
         if activity.type != ActivityTypes.invoke:
             return web.Response(status=200)
         if stored is None:

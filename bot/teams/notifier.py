@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from botbuilder.core import BotAdapter, CardFactory, TurnContext
 from botbuilder.schema import ChannelAccount, ConversationParameters, ErrorResponseException
 
+from bot.adapters import telemetry
 from bot.adapters.links import LinkSigner
 from bot.domain.case import Case, CaseSummary
 from bot.domain.meeting import MeetingOutcome
@@ -277,6 +278,7 @@ class TeamsNotifier:
 
     async def post_reminder(self, channel: Address, view: ReminderView) -> None:
         await self.send_card(channel, reminder_card(view, self._tz))
+        telemetry.reminder_sent(view.delayed)
 
     async def send_agency_prompt(self, aad_object_id: str, case: CaseSummary, agencies: list[str]) -> bool:
         return await self.send_to_person(aad_object_id, agency_prompt_card(case, agencies))

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.adapters import telemetry
 from bot.domain import trace
 from bot.domain.case import Actor, parse_reference
 from bot.domain.events import Event, EventKind
@@ -259,6 +260,8 @@ class Router:
         - anything else: on the card again where the route can show it (a vote, an answer,
           the meeting outcome — next to the input it is about), else the reason as a message.
         """
+        telemetry.refused("not_authorised" if isinstance(refused, NotAuthorised) else
+                          "tampered_card" if refused.audit else type(refused).__name__)
         if isinstance(refused, NotAuthorised):
             return Reply(text=str(refused), status=403)
         if refused.audit:
@@ -271,6 +274,7 @@ class Router:
         return Reply(text=str(refused))
 
     async def audit_tamper(self, actor: Actor | None, reason: str) -> None:
+        telemetry.refused("unknown_verb" if reason.startswith("unknown verb") else "bad_card_data")
         await self.services.cases.add_event(
             Event(
                 kind=EventKind.ACCESS_DENIED,

@@ -423,7 +423,7 @@ class ReusingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication)
         on the running loop; closed by `close`)."""
         if self._session is None or self._session.closed:
             # The proxy and CA bundle of the environment (bot/adapters/outbound_http.py).
-            self._session = client_session(limit=64, limit_per_host=32)
+            self._session = client_session("connector", limit=64, limit_per_host=32)
         return self._session
 
     async def close(self) -> None:

@@ -180,7 +180,7 @@ class SigningKeySource:
 
 
 async def _download(metadata_url: str) -> dict[str, SigningKey]:
-    async with client_session() as session:
+    async with client_session("signing_keys") as session:
         metadata = await _get_json(session, metadata_url)
         jwks_uri = metadata.get("jwks_uri") if isinstance(metadata, dict) else None
         if not isinstance(jwks_uri, str) or not jwks_uri.startswith("https://"):

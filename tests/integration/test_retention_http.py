@@ -238,10 +238,10 @@ async def test_the_purge_lists_a_dry_run_erases_on_confirmation_and_is_a_no_op_t
         assert len(h.connector.updates()) == updated
         assert sent_before <= sends
 
-    # the anonymised record is still in the statistics (`python -m bot admin cases`)
+    # the anonymised record is still in the statistics (`python -m bot admin cases statistics`)
     monkeypatch.setenv("DATABASE_URL", database_url)
     capsys.readouterr()
-    assert await asyncio.to_thread(admin, ["cases"]) == 0
+    assert await asyncio.to_thread(admin, ["cases", "statistics"]) == 0
     listing = capsys.readouterr().out.splitlines()
     assert listing[1].split("\t")[:3] == [REF, "closed", "rapid_review"] and listing[1].split("\t")[5]
     assert not canaries_in("\n".join(listing))

@@ -31,6 +31,8 @@ NOT_AT_START = (
     "holidays",  # on the first working-day question (scheduler/calendar.py)
     "tenacity",  # Graph only (bot/adapters/meetings.py)
     "email_validator",  # the referral models are built on first use (bot/domain/referral.py)
+    "opentelemetry",  # only when telemetry is configured (bot/adapters/telemetry.py)
+    "azure.monitor",
 )
 
 
