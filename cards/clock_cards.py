@@ -12,7 +12,7 @@ from bot.domain.case import CaseStatus, CaseSummary
 from bot.domain.limits import cap, within
 from bot.domain.reminders import Rag, ReminderKind
 from bot.domain.text import truncate
-from bot.services.deadlines import StatusLine, Timeline
+from bot.services.deadlines import PANEL_VOTE_STEP, StatusLine, Timeline
 from bot.services.ports import DeadlineRow
 from bot.services.reminder_view import Mention, ReminderView
 from cards import labels
@@ -149,16 +149,28 @@ def done_card(reference: str, d: DeadlineRow, tz: ZoneInfo) -> Element:
     ], actions=[execute("Timeline", TIMELINE, reference, validate=False)])
 
 
-def _step_state(d: DeadlineRow, tz: ZoneInfo, today: date) -> str:
+def _step_state(d: DeadlineRow, tz: ZoneInfo, today: date, not_working: str | None = None,
+                provisional: bool = False) -> str:
     if d.status == "done":
         return f"✅ done {d.done_on:%d %b} by {escape_markdown(person(d.done_by_name))}" if d.done_on else "✅ done"
+    if d.status == "superseded":
+        return "➖ superseded: " + _SUPERSEDED.get(d.step_id, "a later step made it unnecessary")
     if d.due_at is None:
         return "⏳ pending (waits for " + labels_anchor(d.anchor).lower() + ")"
     due_day = d.due_at.astimezone(tz).date()
     if d.status == "open" and due_day < today:
         return f"🔴 overdue since {_day(d.due_at, tz)}"
     window = f"{_day(d.earliest_at, tz)} – " if d.is_window else ""
-    return f"due {window}{_day(d.due_at, tz)}"
+    state = f"due {window}{_day(d.due_at, tz)}" + (f" ({not_working})" if not_working else "")
+    return state + (" · provisional" if provisional and d.step_id != PANEL_VOTE_STEP else "")
+
+
+_SUPERSEDED = {
+    "papers_to_panel": "the meeting has been held",
+    "agencies_return_information": "the meeting has been held",
+    "send_information_requests": "the meeting has been held",
+    "set_meeting_date": "the meeting has been booked",
+}
 
 
 def timeline_card(t: Timeline, tz: ZoneInfo) -> Element:
@@ -168,12 +180,18 @@ def timeline_card(t: Timeline, tz: ZoneInfo) -> Element:
         heading(f"{s.reference} · {s.pseudonym}", size="Medium"),
         facts([("Status", labels.STATUS[s.status])]),
     ]
+    if t.provisional:
+        body.append(notice("**Provisional** until the virtual panel decides: these are the steps of the pathway the "
+                           "referrer sought that are counted from the incident, awareness or the referral. The "
+                           "panel's decision confirms them or replaces them.", style="accent"))
     if not t.deadlines:
         body.append(para("No deadlines yet."))
+    not_working = t.not_working or {}
     for d in t.deadlines:
+        state = _step_state(d, tz, t.today, not_working.get(d.id), t.provisional)
         body.append({"type": "ColumnSet", "spacing": "Small", "separator": True, "columns": [
             {"type": "Column", "width": "stretch", "items": [para(escape_markdown(d.label))]},
-            {"type": "Column", "width": "auto", "items": [para(_step_state(d, tz, t.today), size="Small")]},
+            {"type": "Column", "width": "auto", "items": [para(state, size="Small")]},
         ]})
         if d.status == "open":
             body.append(action_set(done_actions(s.reference, d)[:1]))
@@ -214,7 +232,9 @@ def status_card(lines: list[StatusLine], total: int, tz: ZoneInfo) -> Element:
             left = line.working_days_left or 0
             when = (f"{-left} working day{'s' if left != -1 else ''} overdue" if left < 0 else
                     "due today" if left == 0 else f"{left} working day{'s' if left != 1 else ''} left")
-            nxt = f"{(RAG_MARK.get(line.rag, '') if line.rag else '')} {escape_markdown(r.next_label or '')}: {_day(r.next_due_at, tz)} ({when})"
+            statutory = "Statutory: " if r.next_statutory else ""
+            nxt = (f"{(RAG_MARK.get(line.rag, '') if line.rag else '')} {statutory}"
+                   f"{escape_markdown(r.next_label or '')}: {_day(r.next_due_at, tz)} ({when})")
         items = [para(f"**{r.reference}** · {r.pseudonym} · {_status(r.status)}"), para(nxt, size="Small")]
         if line.rag:  # the mark's colour in words, after the line it marks
             items.append({**para(RAG_WORDS[line.rag], size="Small", weight="Bolder"), "spacing": "None"})

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -350,7 +350,7 @@ class DeadlineRow:
     plan: dict[str, Any]
     source: str
     position: int
-    status: str  # pending | open | done | closed
+    status: str  # pending | open | done | closed | superseded
     next_reminder_at: datetime | None
     last_reminder_at: datetime | None
     done_at: datetime | None
@@ -365,6 +365,7 @@ class StatusRow:
     status: str
     next_due_at: datetime | None
     next_label: str | None
+    next_statutory: bool = False  # the step shown is a statutory one (ranked above local steps)
 
 
 @dataclass(frozen=True)
@@ -384,7 +385,9 @@ class DeadlineStore(Protocol):
     async def deadlines(self, case_id: str) -> list[DeadlineRow]: ...
     async def deadline(self, deadline_id: int) -> DeadlineRow | None: ...
     async def sync(self, case_id: str, computed: Sequence[Deadline], next_reminders: dict[str, datetime | None],
-                   keep_open: bool) -> None: ...
+                   keep_open: bool, superseded: Collection[str] = ()) -> None:
+        """Make the case's rows match `computed`, keeping what was done; the step ids in
+        `superseded` are moot (status "superseded", no reminders)."""
     async def due_for_reminder(self, now: datetime, limit: int) -> list[DeadlineRow]: ...
     async def record_reminder(self, deadline_id: int, key: str, kind: str, scheduled_for: datetime,
                               delayed: bool, now: datetime, next_at: datetime | None,

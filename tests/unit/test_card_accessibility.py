@@ -150,7 +150,8 @@ def _timeline() -> Any:
                 AgencyRequest(id=6, agency="School", contact=None, sent_at=NOW, returned_at=NOW,
                               returned_by_name="Pat")]
     return SimpleNamespace(case=SimpleNamespace(summary=_summary()), today=TODAY, deadlines=deadlines,
-                           agencies=agencies)
+                           agencies=agencies, provisional=True,
+                           not_working={1: "a Saturday, not a working day"})
 
 
 def _status_lines() -> list[StatusLine]:

@@ -191,7 +191,8 @@ def _timeline() -> Any:
                               sent_at=NOW, returned_at=None if i % 2 else NOW, returned_by_name=_name(i))
                 for i in range(AGENCIES)]
     return SimpleNamespace(case=SimpleNamespace(summary=_summary()), today=TODAY, deadlines=deadlines,
-                           agencies=agencies)
+                           agencies=agencies, provisional=True,
+                           not_working={d.id: "a bank holiday or closure day, not a working day" for d in deadlines})
 
 
 def _status_lines() -> list[StatusLine]:
