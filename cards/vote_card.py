@@ -98,9 +98,10 @@ def _decision_block(view: PanelView, tz: ZoneInfo) -> list[Element]:
             items.append(literal("Serious harm criteria: " + vote.serious_harm_basis, italic=True))
     if decision.outcome is VoteChoice.RAPID_REVIEW and view.notify_by:
         when = view.notify_by.strftime("%A %d %B %Y")
-        basis = "of becoming aware" if view.aware_date_known else "of receiving the referral (the date the local " \
-                                                                  "authority became aware was not given)"
-        items.append(notice(f"The local authority must notify the National Panel within 5 working days {basis}: "
+        rule = view.notify_within or "within 5 working days of the local authority becoming aware"
+        unknown = "" if view.aware_date_known or "aware" not in rule else \
+            " (the date the local authority became aware was not given, so the referral's receipt counts)"
+        items.append(notice(f"The local authority must notify the National Panel {rule}{unknown}: "
                             f"**by {when}**.", style="warning"))
     return [{"type": "Container", "style": "good", "items": items}]
 

@@ -170,6 +170,14 @@ class Offset(BaseModel):
         assert given is not None  # self.unit is the one unit that is set
         return given
 
+    @property
+    def words(self) -> str:
+        """"5 working days", "48 hours", "6 months": the amount as a card says it."""
+        amount = abs(self.value)
+        one, many = _UNIT_WORDS[self.unit]
+        return f"{amount:g} {one if amount == 1 else many}"
+
+
 class Window(BaseModel):
     """A step that must happen between two offsets, e.g. the meeting "between 7 and 13 working
     days". Its due moment is the latest; the earliest is shown and used for booking."""

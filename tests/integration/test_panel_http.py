@@ -425,7 +425,7 @@ async def test_a_deputy_votes_for_police_and_a_member_changes_the_partner_vote_u
     for why in (LA_WHY, POLICE_WHY, HEALTH_WHY, BASIS):
         assert why in shown
     # incident aware date Sat 21 Nov 2026 + 5 working days
-    assert "notify the National Panel within 5 working days of becoming aware: **by Friday 27 November 2026**" in shown
+    assert "notify the National Panel within 5 working days of the local authority becoming aware: **by Friday 27 November 2026**" in shown
     assert "refresh" not in card and not inputs(card)
     with pytest.raises(AssertionError):
         find_action(card, OPEN)
