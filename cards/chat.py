@@ -42,7 +42,11 @@ PERSONAL_COMMANDS = [
     ("status", "Panel members, chairs and managers: open cases and their next deadline"),
     ("timeline RR-…", "Panel members, chairs and managers: every step of a case, done, pending or overdue"),
     ("show RR-…", "Panel members, chairs and managers: post a case's card again in the panel channel"),
+    ("notes RR-…", "Chairs and managers: a new link to the chair's notes for the meeting (Word)"),
+    ("record RR-…", "Chairs and managers: a new link to the rapid review record (Word)"),
     ("export RR-…", "The data protection officer: every record of a case, as one file"),
+    ("members · add @Name as police · remove @Name", "In the panel channel: who is on the roster; partnership "
+                                                      "managers add or remove people"),
     ("help", "This list"),
 ]
 CHANNEL_COMMANDS = [
@@ -54,6 +58,8 @@ CHANNEL_COMMANDS = [
     ("add @Name as police", "Partnership managers: add someone (local authority, police, health, chair, "
                             "partnership manager)"),
     ("remove @Name", "Partnership managers: take someone off the roster"),
+    ("refer · my referrals · notes RR-… · record RR-… · export RR-…", "In your personal chat with the bot: "
+                                                                      "referrals, and the documents of a case"),
     ("help", "What the bot does here"),
 ]
 

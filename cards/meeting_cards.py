@@ -3,13 +3,16 @@ Process (2019), Appendices E and F; SSCP Rapid Review Panel Agenda template)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from bot.domain import chair_notes
 from bot.domain.case import Case, CaseSummary
+from bot.domain.dates import format_day, format_time
 from bot.domain.limits import cap, within
 from bot.domain.meeting import MANUAL_BOOKING_ACTION, MeetingOutcome
 from bot.domain.partnership import DEFAULT_PROTECTIVE_MARKING, Partner
+from bot.domain.text import yes_no
 from bot.services.ports import DeadlineRow, MeetingRecord
 from cards.budget import fit
 from cards.common import (
@@ -36,6 +39,8 @@ PICK, CHOOSE, RETRY, CANCEL, OUTCOME = (
 MANUAL = "meeting.manual"  # a meeting booked by hand in Outlook, recorded on the card
 RECORD_LINK = "meeting.record_link"  # a one-time link to the record, for the person who pressed
 RECORD_TITLE = "Download the record (.docx)"
+NOTES_LINK = "meeting.notes_link"  # a one-time link to the chair's notes (.docx), for the person who pressed
+NOTES_TITLE = "Download the chair's notes (.docx)"
 MANUAL_INPUTS = frozenset({"date", "time", "join_url"})
 MANUAL_TITLE = MANUAL_BOOKING_ACTION
 OUTCOME_INPUTS = frozenset({"local_cspr", "national_review", "rationale", "immediate_actions", "learning",
@@ -51,31 +56,13 @@ VERBS = verbs(
     Verb(OUTCOME, OUTCOME_INPUTS),
     Verb(MANUAL, MANUAL_INPUTS),
     Verb(RECORD_LINK),
+    Verb(NOTES_LINK),
 )
 
-# Stockport Rapid Review Process (2019), Appendix F, "Assessment of Need by Core Panel", questions 4.1–4.7.
-CHAIR_QUESTIONS = (
-    ("4.1", "What potential improvements may be needed to safeguard and promote the welfare of children?"),
-    ("4.2", "What evidence was there that the case highlights recurrent themes in the safeguarding and promotion "
-            "of the welfare of children?"),
-    ("4.3", "Were there concerns regarding two or more organisations or agencies working together effectively to "
-            "safeguard and promote the welfare of children? Or the notable absence of agency involvement?"),
-    ("4.4", "Are we being asked to consider a review by the Child Safeguarding Practice Review Panel who have "
-            "considered and concluded a local review may be more appropriate?"),
-    ("4.5", "Are the panel concerned about the actions of a single agency?"),
-    ("4.6", "Are more than one local authority, police area or integrated care board involved, including in cases "
-            "where families have moved around?"),
-    ("4.7", "Does the case raise issues relating to safeguarding or promoting the welfare of children in "
-            "institutional settings?"),
-)
-AGENDA = (
-    "Welcome, purpose and introductions (chair)",
-    "Overview of the case — summary by the chair from the submitted reports",
-    "Discussion with invited partners",
-    "Assessment of need by the core panel (questions 4.1–4.7)",
-    "Conclusion and proposal to the National Panel (chair)",
-    "Actions; outcome notification: who tells the National Panel, Ofsted, DfE and the family, by when",
-)
+# Stockport Rapid Review Process (2019), Appendix F, "Assessment of Need by Core Panel", questions 4.1–4.7,
+# and Appendix E's agenda: the words live in bot/domain/chair_notes.py, shared with the chair's notes document.
+CHAIR_QUESTIONS = tuple((q.number, q.question) for q in chair_notes.CHAIR_QUESTIONS)
+AGENDA = chair_notes.AGENDA
 
 
 def when(start: datetime, end: datetime, tz: ZoneInfo) -> str:
@@ -189,21 +176,29 @@ def booking_failed_card(case: CaseSummary) -> Element:
 
 
 def chair_notes_card(case: Case, meeting: MeetingRecord, tz: ZoneInfo,
-                     marking: str = DEFAULT_PROTECTIVE_MARKING) -> Element:
+                     marking: str = DEFAULT_PROTECTIVE_MARKING, *, notified_on: date | None = None,
+                     chair: str | None = None) -> Element:
     """Agenda (Stockport Rapid Review Process (2019), Appendix E; SSCP Rapid Review Panel
     Agenda template) and chair's notes (Stockport, Appendix F), filled with the case's facts.
     Personal chat, to the chair only: identifiers may appear."""
     assert meeting.start_at is not None and meeting.end_at is not None
     r = case.referral
     s = case.summary
+    aware = case.aware_date or r.incident.la_aware_date
     body: list[Element] = [
         para("CONFIDENTIAL WHEN COMPLETED — for the chair", color="Attention", weight="Bolder"),
         heading(f"Rapid review panel: {s.reference} · {s.pseudonym}", size="Medium"),
         facts([("Meeting", when(meeting.start_at, meeting.end_at, tz)),
-               ("Date of serious incident or death", f"{r.incident.incident_date:%d %B %Y}"),
-               ("Date of referral", f"{s.received_at.astimezone(tz):%d %B %Y}"),
-               ("Date of LA notification", f"{r.incident.la_aware_date:%d %B %Y}" if r.incident.la_aware_date
-                else "not recorded")]),
+               ("Venue", "Microsoft Teams (remotely)"),
+               ("Chair", person(chair, empty="not named on the roster") if chair else "not named on the roster"),
+               ("Date of serious incident or death", format_day(r.incident.incident_date)),
+               ("Date of referral", format_day(s.received_at.astimezone(tz).date())),
+               ("Date the local authority became aware", format_day(aware) if aware else
+                "not given (the referral's receipt counts)"),
+               ("Date of LA notification (to the National Panel)", format_day(notified_on) if notified_on else
+                "not yet recorded")]),
+        para("The chair's notes, with the purpose, the confidentiality statement, the attendees and space for "
+             "notes under each question, are a Word document: press the button below.", size="Small"),
         subheading("Agenda"),
         *[para(f"{i}. {item}") for i, item in enumerate(AGENDA, start=1)],
         subheading("2.1 Overview of the case"),
@@ -213,11 +208,23 @@ def chair_notes_card(case: Case, meeting: MeetingRecord, tz: ZoneInfo,
         subheading("4 Assessment of need by the core panel"),
         *[para(f"**{number}** {question}") for number, question in CHAIR_QUESTIONS],
         para("Other areas involved (4.6): ", size="Small"), literal(r.incident.other_areas or "none given"),
-        para("Institutional setting (4.7): " + r.incident.institutional_setting.value, size="Small"),
+        para("Institutional setting (4.7): " + yes_no(r.incident.institutional_setting.value), size="Small"),
         para("**5 Conclusion**: whether a review is proposed locally or nationally, and why.", size="Small"),
         marking_footer(marking),
     ]
-    return fit(card(body))
+    return fit(card(body, actions=[execute(NOTES_TITLE, NOTES_LINK, s.reference)]))
+
+
+def notes_link_card(case: CaseSummary, url: str, expires_at: datetime, tz: ZoneInfo) -> Element:
+    """The chair's notes link, for the person who pressed (or typed `notes RR-…`) only."""
+    return card([heading("Chair's notes", size="Medium"),
+                 para(f"{case.reference} ({case.pseudonym}): the chair's notes for the rapid review meeting, as a Word "
+                      "document to fill in. They contain the child's details: keep them in the case file, do not "
+                      "forward them or post them in a channel."),
+                 para(f"Your link works once, for you only, until {format_time(expires_at, tz)}. If it has expired "
+                      "or been used, press 'Get a new link' or type **notes " + case.reference + "**.")],
+                actions=[{"type": "Action.OpenUrl", "title": "Open the chair's notes (.docx)", "url": url},
+                         execute("Get a new link", NOTES_LINK, case.reference)])
 
 
 def outcome_card(case: CaseSummary, *, error: str | None = None, field: str | None = None,
@@ -244,15 +251,15 @@ def outcome_card(case: CaseSummary, *, error: str | None = None, field: str | No
                 "title": f"{partner} was present at the meeting", "valueOn": "true", "valueOff": "false",
                 **({"value": typed[name][:10]} if typed.get(name) else {})}
 
-    yes_no = [{"title": "Yes", "value": "yes"}, {"title": "No", "value": "no"}]
+    yes_no_choices = [{"title": "Yes", "value": "yes"}, {"title": "No", "value": "no"}]
     body: list[Element] = [
         heading("Record the rapid review outcome", size="Medium"),
         para(f"{case.reference} · {case.pseudonym}"),
         {"type": "Input.ChoiceSet", "id": "local_cspr", "label": "Is a local child safeguarding practice review "
          "recommended?", "isRequired": True, "errorMessage": "Answer yes or no.", "style": "expanded",
-         "choices": yes_no, **value("local_cspr")},
+         "choices": yes_no_choices, **value("local_cspr")},
         {"type": "Input.ChoiceSet", "id": "national_review", "label": "Is a national review recommended?",
-         "isRequired": True, "errorMessage": "Answer yes or no.", "style": "expanded", "choices": yes_no,
+         "isRequired": True, "errorMessage": "Answer yes or no.", "style": "expanded", "choices": yes_no_choices,
          **value("national_review")},
         *text("rationale", "Rationale", required="Give the rationale."),
         *text("immediate_actions", "Immediate actions needed for children's safety"),
@@ -286,8 +293,8 @@ def outcome_for_referrer_card(case: CaseSummary, outcome: MeetingOutcome) -> Ele
     return fit(card([heading("Rapid review outcome", size="Medium"),
                  para(f"Your referral **{case.reference}** ({case.pseudonym}) was considered at the rapid review "
                       "meeting."),
-                 facts([("Local review recommended", outcome.local_cspr.value.capitalize()),
-                        ("National review recommended", outcome.national_review.value.capitalize())]),
+                 facts([("Local review recommended", yes_no(outcome.local_cspr.value)),
+                        ("National review recommended", yes_no(outcome.national_review.value))]),
                  literal(outcome.rationale)]))
 
 
@@ -313,4 +320,5 @@ def _record_body(case: CaseSummary, outcome: MeetingOutcome, how: str) -> list[E
                  "It contains the child's details: keep it in the case file, do not forward it or post it in a "
                  "channel."),
             para(how),
-            facts([("Local review", outcome.local_cspr.value), ("National review", outcome.national_review.value)])]
+            facts([("Local review", yes_no(outcome.local_cspr.value)),
+                   ("National review", yes_no(outcome.national_review.value))])]

@@ -23,9 +23,12 @@ from bot.services.refusals import NotAuthorised, Refused
 
 EXPORT = "case_export"
 RECORD = "rapid_review_record"
+CHAIR_NOTES = "chair_notes"
 LINK_MINUTES = 10
 NOT_A_RECIPIENT = "The record goes to the chair and the partnership managers. Ask one of them for it."
 NO_RECORD_YET = "The record is ready once the meeting's outcome has been recorded."
+NO_NOTES_YET = "The chair's notes are ready once the rapid review meeting is booked."
+NOT_A_NOTES_RECIPIENT = "The chair's notes go to the chair and the partnership managers. Ask one of them for them."
 NOT_YOURS = ("Only the partnership's data protection officer can export a case. If you need a copy of a case's "
              "records, ask them.")
 
@@ -63,6 +66,21 @@ async def request_record(ctx: ServiceContext, links: FileLinkStore, actor: Actor
     if case is None or meeting is None or not meeting.outcome:
         raise Refused(NO_RECORD_YET)
     return await _issue(ctx, links, actor, case, RECORD)
+
+
+async def request_chair_notes(ctx: ServiceContext, links: FileLinkStore, actor: Actor,
+                              reference: str) -> IssuedLink:
+    """The chair's notes for the meeting (they hold the child's identifiers), for a chair or a
+    partnership manager, once the meeting is booked."""
+    roles = await ctx.roster.roles_of(actor.aad_object_id)
+    if not (roles.chair or roles.manager):
+        await audit(ctx, actor, EventKind.ACCESS_DENIED, detail={"action": "notes_link", "reference": reference[:20]})
+        raise NotAuthorised(NOT_A_NOTES_RECIPIENT)
+    case = await ctx.cases.get_case(reference)
+    meeting = await ctx.meeting_store.get(case.id) if case is not None else None
+    if case is None or meeting is None or meeting.start_at is None:
+        raise Refused(NO_NOTES_YET)
+    return await _issue(ctx, links, actor, case, CHAIR_NOTES)
 
 
 async def _issue(ctx: ServiceContext, links: FileLinkStore, actor: Actor, case: Case, kind: str) -> IssuedLink:

@@ -29,8 +29,9 @@ from botbuilder.schema import ChannelAccount, ConversationParameters, ErrorRespo
 from bot.adapters.links import LinkSigner
 from bot.domain.case import Case, CaseSummary
 from bot.domain.meeting import MeetingOutcome
-from bot.domain.partnership import DEFAULT_PROTECTIVE_MARKING
+from bot.domain.partnership import DEFAULT_PROTECTIVE_MARKING, Role
 from bot.domain.redaction import redact
+from bot.domain.timeline import Anchor
 from bot.services import host_refusals, meeting
 from bot.services.panel import PanelView
 from bot.services.ports import (
@@ -294,7 +295,11 @@ class TeamsNotifier:
             return True
         card: dict[str, Any] | None = None
         if kind == "chair_notes":
-            card = meeting_cards.chair_notes_card(case, record, tz, self.marking)
+            notified = (await self.deadlines.anchors(case.id)).get(Anchor.NATIONAL_PANEL_NOTIFIED)
+            chairs = [m.name for m in await self._repo.members(Role.CHAIR)]
+            card = meeting_cards.chair_notes_card(case, record, tz, self.marking,
+                                                  notified_on=notified.astimezone(tz).date() if notified else None,
+                                                  chair=", ".join(chairs) or None)
         elif kind == "outcome_prompt":
             card = meeting_cards.outcome_card(summary)
         elif kind == "slot_choice":

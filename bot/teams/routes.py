@@ -90,6 +90,7 @@ class OneTimeFiles(Protocol):
     """Records handed to one person by a one-time link (bot/teams/exports.py)."""
 
     async def record_link(self, pressed: Pressed) -> Reply: ...
+    async def notes_link(self, pressed: Pressed) -> Reply: ...
 
 
 class FormHandlers(Protocol):
@@ -128,6 +129,7 @@ def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock:
         row(VERBS[meeting_cards.OUTCOME], meeting.record_outcome, needs_case=True,
             on_refused=meeting.show_outcome_refusal),
         row(VERBS[meeting_cards.RECORD_LINK], files.record_link, needs_case=True),
+        row(VERBS[meeting_cards.NOTES_LINK], files.notes_link, needs_case=True),
     )
 
 

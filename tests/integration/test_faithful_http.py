@@ -5,9 +5,15 @@ makes moot, and the panel's vote deadline is labelled local policy."""
 
 from __future__ import annotations
 
+import io
+from datetime import timedelta
 from pathlib import Path
 
+from docx import Document
+
 from bot.services import meeting
+from cards import meeting_cards as M
+from tests.integration import test_meeting_graph as mg
 from tests.integration.test_clock_http import (
     REF,
     decide,
@@ -19,7 +25,7 @@ from tests.integration.test_clock_http import (
 )
 from tests.integration.test_panel_http import channel_card
 from tests.support import activities as A
-from tests.support.harness import BotHarness, texts
+from tests.support.harness import BotHarness, find_action, texts
 from tests.unit.services.flow import GOOD_OUTCOME
 
 
@@ -89,3 +95,82 @@ def _actor(person: A.Person):  # noqa: ANN202
     from bot.domain.case import Actor
 
     return Actor(aad_object_id=person.aad, name=person.name)
+
+
+# ---- the chair's notes, and new links for expired ones ------------------------------------------------------
+
+
+async def test_the_chairs_notes_are_a_word_document_from_the_chairs_card_and_from_a_command(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as h:
+        case_id = await mg.decide(h)
+        record = await mg.meeting_of(h, case_id)
+        h.clock.set(record.start_at - timedelta(hours=24))
+        await h.flush()
+        [notes] = mg.cards_to(h, A.CHRIS.chat, "Rapid review panel:")
+        shown = texts(notes)
+        # Awareness and the notification are labelled apart; the notification is not yet recorded.
+        assert "Date the local authority became aware: Sat 21 Nov 2026" in shown
+        assert "Date of LA notification (to the National Panel): not yet recorded" in shown
+        assert "Venue: Microsoft Teams (remotely)" in shown and "Chair: Chris Chair" in shown
+
+        body = await h.press(A.CHRIS, M.NOTES_LINK, find_action(notes, M.NOTES_LINK))
+        assert body["statusCode"] == 200, body
+        url = mg.open_urls(body["value"])["Open the chair's notes (.docx)"]
+        response = await h.client.get(mg.path_of(url))
+        assert response.status == 200 and response.headers["Cache-Control"] == "no-store"
+        document = Document(io.BytesIO(await response.read()))
+        header = {row.cells[0].text: row.cells[1].text for row in document.tables[0].rows}
+        assert header["Chair"] == "Chris Chair" and header["Venue"].startswith("Microsoft Teams")
+        assert header["Meeting date"] == "Wed 02 Dec 2026"
+        full = "\n".join(p.text for p in document.paragraphs)
+        for part in ("1.1 Attendees", "Laura LocalAuthority", "1.2 Purpose of the meeting", "Confidentiality statement",
+                     "The child's voice and lived experience", "4.7 ", "Prompts: ", "6 Actions"):
+            assert part in full, part
+        assert (await h.client.get(mg.path_of(url))).status == 410  # once only
+
+        # The link has gone: the message says how to get a new one, and the command gives it.
+        gone = await (await h.client.get(mg.path_of(url))).text()
+        assert "'notes RR-…'" in gone and "'record RR-…'" in gone
+        again = await h.say(A.CHRIS, f"notes {REF}")
+        assert isinstance(again, dict), again
+        fresh = mg.open_urls(again)["Open the chair's notes (.docx)"]
+        assert (await h.client.get(mg.path_of(fresh))).status == 200
+        # A panel member is not a recipient; the typed command says so and gives no link.
+        refused = await h.say(A.LAURA, f"notes {REF}")
+        assert refused == "The chair's notes go to the chair and the partnership managers. Ask one of them for them."
+        assert await h.say(A.PAT, "notes RR-2026-0099") == "The chair's notes are ready once the rapid review " \
+                                                           "meeting is booked."
+
+
+async def test_record_command_gives_a_new_link_to_the_record(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as h:
+        case_id = await mg.decide(h)
+        assert await h.say(A.PAT, f"record {REF}") == "The record is ready once the meeting's outcome has been recorded."
+        card = await mg.walk_to_outcome_card(h, case_id)
+        body = await h.press(A.CHRIS, M.OUTCOME, {**find_action(card, M.OUTCOME), **mg.OUTCOME})
+        assert body["statusCode"] == 200
+        await h.flush()
+        reply = await h.say(A.PAT, f"record {REF}")
+        assert isinstance(reply, dict), reply
+        assert "Local review: Yes" in texts(reply)  # capitalised, not the stored "yes"
+        url = mg.open_urls(reply)["Open the record (.docx)"]
+        assert (await h.client.get(mg.path_of(url))).status == 200
+        h.clock.advance(minutes=11)
+        expired = mg.open_urls(await h.say(A.PAT, f"record {REF}"))["Open the record (.docx)"]
+        h.clock.advance(minutes=11)
+        response = await h.client.get(mg.path_of(expired))
+        assert response.status == 410 and "'record RR-…'" in await response.text()
+
+
+async def test_help_lists_every_typed_command(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as h:
+        personal = texts(await h.say(A.PAT, "help"))
+        for command in ("refer", "resume", "cancel", "my referrals", "notification summary RR-…", "status",
+                        "timeline RR-…", "show RR-…", "notes RR-…", "record RR-…", "export RR-…", "members",
+                        "add @Name as police", "remove @Name"):
+            assert command in personal, command
+        await h.post(A.channel_message(h.url, A.PAT, "use this channel for the panel"))
+        channel = texts(await say_in_channel(h, A.PAT, "help"))
+        for command in ("status", "timeline RR-…", "show RR-…", "members", "add @Name as police", "remove @Name",
+                        "refer", "notes RR-…", "record RR-…", "export RR-…"):
+            assert command in channel, command

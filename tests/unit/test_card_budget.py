@@ -271,7 +271,8 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("slot_choice_card", lambda: meeting_cards.slot_choice_card(_summary(), _meeting(), TZ)),
     ("problem_card", lambda: meeting_cards.problem_card(_summary(), _text(600))),
     ("booking_failed_card", lambda: meeting_cards.booking_failed_card(_summary())),
-    ("chair_notes_card", lambda: meeting_cards.chair_notes_card(_case(), _meeting(), TZ)),
+    ("chair_notes_card", lambda: meeting_cards.chair_notes_card(_case(), _meeting(), TZ, notified_on=TODAY,
+                                                                chair=_name())),
     ("outcome_card", lambda: meeting_cards.outcome_card(
         _summary(), error=_text(300), field="learning",
         typed={name: _text(TEXT * 50) for name in meeting_cards.OUTCOME_INPUTS})),
@@ -280,6 +281,8 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("record_card", lambda: meeting_cards.record_card(_summary(), _outcome())),
     ("record_link_card", lambda: meeting_cards.record_link_card(
         _summary(), _outcome(), "https://bot.example.org/files/once/" + "x" * 600, NOW, TZ)),
+    ("notes_link_card", lambda: meeting_cards.notes_link_card(
+        _summary(), "https://bot.example.org/files/once/" + "x" * 600, NOW, TZ)),
     ("members_card", lambda: roster.members_card(_members())),
     ("with_banner", lambda: training_cards.with_banner(vote_card.panel_card(_panel_view(decided=True), TZ),
                                                        "Tue 24 Nov 2026", _name())),

@@ -147,7 +147,14 @@ def rendered_cards() -> list[dict[str, Any]]:
         meeting_cards.slot_choice_card(summary, meeting, TZ), meeting_cards.problem_card(summary, "No room"),
         meeting_cards.outcome_card(summary),
         meeting_cards.record_card(summary, _record_outcome()),
+        meeting_cards.chair_notes_card(_notes_case(), meeting, TZ),
     ]
+
+
+def _notes_case():  # noqa: ANN202 - the card test module's case
+    from tests.unit.test_card_accessibility import _case
+
+    return _case()
 
 
 def _record_outcome():  # noqa: ANN202 - the card test module's outcome
