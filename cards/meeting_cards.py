@@ -39,6 +39,9 @@ PICK, CHOOSE, RETRY, CANCEL, OUTCOME = (
 MANUAL = "meeting.manual"  # a meeting booked by hand in Outlook, recorded on the card
 RECORD_LINK = "meeting.record_link"  # a one-time link to the record, for the person who pressed
 RECORD_TITLE = "Download the record (.docx)"
+INQUORATE = "meeting.inquorate"  # the meeting was inquorate: recorded, with who was missing, and re-convened
+INQUORATE_TITLE = "The meeting was inquorate"
+QUORUM_INPUTS = frozenset({"quorum_local_authority", "quorum_police", "quorum_health"})
 NOTES_LINK = "meeting.notes_link"  # a one-time link to the chair's notes (.docx), for the person who pressed
 NOTES_TITLE = "Download the chair's notes (.docx)"
 MANUAL_INPUTS = frozenset({"date", "time", "join_url"})
@@ -57,6 +60,7 @@ VERBS = verbs(
     Verb(MANUAL, MANUAL_INPUTS),
     Verb(RECORD_LINK),
     Verb(NOTES_LINK),
+    Verb(INQUORATE, QUORUM_INPUTS),
 )
 
 # Stockport Rapid Review Process (2019), Appendix F, "Assessment of Need by Core Panel", questions 4.1–4.7,
@@ -273,7 +277,33 @@ def outcome_card(case: CaseSummary, *, error: str | None = None, field: str | No
     ]
     if error and field not in TEXT_INPUTS:
         body.insert(2, notice(escape_markdown(error), style="attention"))
-    return card(body, actions=[execute("Save the outcome", OUTCOME, case.reference, style="positive")])
+    return card(body, actions=[execute("Save the outcome", OUTCOME, case.reference, style="positive"),
+                               # No answers needed: it opens the inquorate card (below), whatever is typed here.
+                               execute(INQUORATE_TITLE, INQUORATE, case.reference, validate=False, secondary=True)])
+
+
+def inquorate_card(case: CaseSummary, *, typed: dict[str, str] | None = None, error: str | None = None) -> Element:
+    """Record the meeting as inquorate (West Midlands procedures, 4.6.1: quorate only with a
+    representative of each statutory partner), naming who was missing; the bot re-convenes it."""
+    typed = typed or {}
+
+    def toggle(name: str, partner: str) -> Element:
+        return {"type": "Input.Toggle", "id": name, "label": partner, "title": f"{partner} was present at the meeting",
+                "valueOn": "true", "valueOff": "false", **({"value": typed[name][:10]} if typed.get(name) else {})}
+
+    body: list[Element] = [
+        heading("Record the meeting as inquorate", size="Medium"),
+        para(f"{case.reference} · {case.pseudonym}"),
+        para("A rapid review meeting is quorate only with a representative of each statutory partner (West Midlands "
+             "procedures, 4.6.1). Tick who was present: the meeting is recorded as inquorate, naming who was "
+             "missing, and the bot books it again (or asks you for a time if the window has passed)."),
+        toggle("quorum_local_authority", "Local authority"), toggle("quorum_police", "Police"),
+        toggle("quorum_health", "Health (ICB)"),
+    ]
+    if error:
+        body.append(notice(escape_markdown(error), style="attention"))
+    return card(body, actions=[execute("Record as inquorate and re-convene", INQUORATE, case.reference,
+                                       style="destructive")])
 
 
 def outcome_summary_card(case: CaseSummary, outcome: MeetingOutcome) -> Element:

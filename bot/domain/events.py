@@ -42,6 +42,7 @@ class EventKind(StrEnum):
     MEETING_CANCELLED = "meeting_cancelled"
     MEETING_BOOKING_FAILED = "meeting_booking_failed"
     MEETING_OUTCOME_RECORDED = "meeting_outcome_recorded"
+    MEETING_INQUORATE = "meeting_inquorate"  # held without every statutory partner: recorded, then re-convened
     AVAILABILITY_UNKNOWN = "availability_unknown"
     # reads of identifying details
     IDENTIFIERS_VIEWED = "identifiers_viewed"

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from bot.domain.case import Actor, Case
+from bot.domain.dates import format_moment
 from bot.domain.events import EventKind
 from bot.domain.lifecycle import CaseStatus, Mover
 from bot.domain.limits import cap, too_long
@@ -429,7 +430,9 @@ async def record_outcome(ctx: ServiceContext, actor: Actor, reference: str, answ
         missing = [name for name, ok in (("local authority", outcome.quorum_local_authority),
                                          ("police", outcome.quorum_police), ("health", outcome.quorum_health)) if not ok]
         raise MeetingRefused("The meeting is only quorate with a representative of each statutory partner "
-                             f"(West Midlands procedures, 4.6.1). Not present: {', '.join(missing)}.", "quorum")
+                             f"(West Midlands procedures, 4.6.1). Not present: {', '.join(missing)}. If that is "
+                             "right, press 'The meeting was inquorate': it is recorded as inquorate, naming who "
+                             "was missing, and booked again.", "quorum")
     now = ctx.clock.now()
     # One unit of work: a crash part-way leaves the meeting booked and the case as it was,
     # never "held" with no outcome posted or no post-meeting deadlines.
@@ -452,6 +455,53 @@ async def record_outcome(ctx: ServiceContext, actor: Actor, reference: str, answ
     updated = await ctx.cases.get_case(reference)
     assert updated is not None
     return updated, outcome
+
+
+QUORUM_PARTNERS = (("local_authority", "local authority"), ("police", "police"), ("health", "health"))
+
+
+async def record_inquorate(ctx: ServiceContext, actor: Actor, reference: str, answers: dict[str, str]
+                           ) -> tuple[Case, list[str]]:
+    """The meeting was held without a representative of every statutory partner (West Midlands
+    procedures, 4.6.1): it is recorded as inquorate, naming who was missing, and re-convened —
+    the case goes back to "decided" and the bot books a new meeting (or asks the chair for a
+    time when the window has passed). Nothing typed on the outcome card is lost: the chair
+    records the outcome at the re-convened meeting."""
+    await _chair(ctx, actor, "meeting_inquorate", managers_too=False)
+    case = await ctx.cases.get_case(reference)
+    meeting = await ctx.meeting_store.get(case.id) if case else None
+    if case is None or meeting is None or meeting.status != "booked":
+        raise MeetingRefused("This case has no booked meeting to record as inquorate.")
+    missing = [key for key, _ in QUORUM_PARTNERS if answers.get(f"quorum_{key}", "").lower() != "true"]
+    if not missing:
+        raise MeetingRefused("Every statutory partner was present, so the meeting was quorate: record its "
+                             "outcome with Save the outcome.", "quorum")
+    words = [word for key, word in QUORUM_PARTNERS if key in missing]
+    now = ctx.clock.now()
+    held_at = meeting.start_at or now
+    reconvene = replace(await _booking_record(ctx, case.id, meeting), attempt=meeting.attempt + 1,
+                        transaction_id=transaction_id(case.id, meeting.attempt + 1))
+    async with ctx.uow.begin() as tx:  # recorded and re-convened, or none of it
+        await tx.meetings.save(reconvene, now)
+        await tx.deadlines.clear_anchor(case.id, Anchor.MEETING)
+        await tx.cases.move(case.id, CaseStatus.DECIDED, frozenset({Mover.CHAIR}), actor, now,
+                            expect=CaseStatus.MEETING_SCHEDULED)
+        await audit(ctx, actor, EventKind.MEETING_INQUORATE, case_id=case.id, into=tx.cases,
+                    detail={"missing": missing, "held_at": held_at.isoformat()})
+        await tx.outbox.enqueue([
+            _chairs_message(ctx, case.id, OutboxKind.MEETING_PROBLEM, {
+                "message": (f"The rapid review meeting for {case.reference} on {format_moment(held_at, ctx.tz)} was "
+                            f"recorded as inquorate: not present: {', '.join(words)}. The bot is booking it "
+                            "again; you will get the new meeting card, or be asked to choose a time."),
+                "attempt": reconvene.attempt}),
+            OutboxMessage(key=f"book_meeting:{case.id}:reconvene:{reconvene.attempt}", kind=OutboxKind.BOOK_MEETING,
+                          case_id=case.id),
+        ], now)
+        await deadlines.refresh_deadlines(ctx, case.id, tx)
+    ctx.kick_outbox()
+    updated = await ctx.cases.get_case(reference)
+    assert updated is not None
+    return updated, words
 
 
 def shareable_outcome(case: Case, outcome: MeetingOutcome) -> MeetingOutcome:

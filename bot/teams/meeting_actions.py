@@ -54,6 +54,26 @@ class MeetingActions:
         case, outcome = await meeting.record_outcome(self.services, p.actor, p.case, p.press.inputs)
         return Reply(card=meeting_cards.outcome_summary_card(case.summary, outcome))
 
+    async def inquorate(self, p: Pressed) -> Reply:
+        """From the outcome card (no answers): the inquorate card. From the inquorate card (who was
+        present): recorded as inquorate and re-convened."""
+        if not any(key in p.press.inputs for key in meeting_cards.QUORUM_INPUTS):
+            case = await self.services.cases.get_case(p.case)
+            if case is None:
+                return Reply(text="That case could not be found.")
+            return Reply(card=meeting_cards.inquorate_card(case.summary))
+        case, missing = await meeting.record_inquorate(self.services, p.actor, p.case, p.press.inputs)
+        return Reply(card=text_card("Meeting recorded as inquorate", f"{case.reference}: not present: "
+                                    f"{', '.join(missing)}. The meeting is being booked again: you will get the new "
+                                    "meeting card, or be asked to choose a time. Record the outcome after the "
+                                    "re-convened meeting."))
+
+    async def show_inquorate_refusal(self, p: Pressed, refused: Refused) -> Reply | None:
+        case = await self.services.cases.get_case(p.case)
+        if case is None or not any(key in p.press.inputs for key in meeting_cards.QUORUM_INPUTS):
+            return None
+        return Reply(card=meeting_cards.inquorate_card(case.summary, typed=p.press.inputs, error=str(refused)))
+
     async def show_outcome_refusal(self, p: Pressed, refused: Refused) -> Reply | None:
         """A refused outcome: the form again, with what was typed and the error."""
         case = await self.services.cases.get_case(p.case)

@@ -174,3 +174,49 @@ async def test_help_lists_every_typed_command(tmp_path: Path) -> None:
         for command in ("status", "timeline RR-…", "show RR-…", "members", "add @Name as police", "remove @Name",
                         "refer", "notes RR-…", "record RR-…", "export RR-…"):
             assert command in channel, command
+
+
+# ---- an inquorate meeting ----------------------------------------------------------------------------------
+
+
+async def test_an_inquorate_meeting_is_recorded_with_who_was_missing_and_re_convened(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as h:
+        case_id = await mg.decide(h)
+        first = await mg.meeting_of(h, case_id)
+        card = await mg.walk_to_outcome_card(h, case_id)
+        # Saving without the police present is refused, and says what to do instead.
+        body = await h.press(A.CHRIS, M.OUTCOME, {**find_action(card, M.OUTCOME), **mg.OUTCOME,
+                                                  "quorum_police": "false"})
+        assert "Not present: police" in texts(body["value"]) and M.INQUORATE_TITLE in texts(body["value"])
+        # "The meeting was inquorate" needs no answers: it opens the inquorate card.
+        body = await h.press(A.CHRIS, M.INQUORATE, find_action(card, M.INQUORATE))
+        inquorate = body["value"]
+        assert "Record the meeting as inquorate" in texts(inquorate)
+        press = find_action(inquorate, M.INQUORATE)
+        # Every partner ticked present: not inquorate, refused on the card.
+        body = await h.press(A.CHRIS, M.INQUORATE, {**press, "quorum_local_authority": "true", "quorum_police": "true",
+                                                    "quorum_health": "true"})
+        assert "was quorate" in texts(body["value"])
+        for outsider in (A.DAN, A.PAT):  # the chair records it, no one else
+            body = await h.press(outsider, M.INQUORATE, {**press, "quorum_police": "false"})
+            assert body["statusCode"] == 403, outsider.name
+
+        body = await h.press(A.CHRIS, M.INQUORATE, {**press, "quorum_local_authority": "true", "quorum_police": "false",
+                                                    "quorum_health": "true"})
+        assert body["statusCode"] == 200 and "not present: police" in texts(body["value"])
+        [event] = [e for e in await h.c.stores.cases.events_for_case(case_id) if e.kind == "meeting_inquorate"]
+        assert event.detail == {"missing": ["police"], "held_at": first.start_at.isoformat()}
+        await h.flush()
+        again = await mg.meeting_of(h, case_id)
+        assert again.status == "booked" and again.start_at > first.start_at and not again.outcome
+        case = await h.c.stores.cases.get_case(REF)
+        assert case.summary.status.value == "meeting_scheduled"
+        told = mg.cards_to(h, A.CHRIS.chat, "was recorded as inquorate: not present: police")
+        assert told, "the chair is told"
+        # The re-convened meeting's outcome can then be recorded.
+        h.clock.set(again.end_at)
+        await h.flush()
+        cards = mg.cards_to(h, A.CHRIS.chat, "Record the rapid review outcome")
+        assert len(cards) == 2  # one after each meeting
+        body = await h.press(A.CHRIS, M.OUTCOME, {**find_action(cards[-1], M.OUTCOME), **mg.OUTCOME})
+        assert body["statusCode"] == 200 and (await mg.meeting_of(h, case_id)).status == "held"

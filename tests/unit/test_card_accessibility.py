@@ -261,6 +261,8 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
                                                                 "https://bot.example.org/files/once/x", NOW, TZ)),
     ("notes_link_card", lambda: meeting_cards.notes_link_card(_summary(), "https://bot.example.org/files/once/x",
                                                               NOW, TZ)),
+    ("inquorate_card", lambda: meeting_cards.inquorate_card(_summary(), typed={"quorum_police": "true"},
+                                                            error="Every statutory partner was present.")),
     ("members_card", lambda: roster.members_card(_members())),
     ("with_banner", lambda: training_cards.with_banner(chat.help_card("P"), "Tue 24 Nov 2026", "Laura")),
     ("with_training_help", lambda: training_cards.with_training_help(chat.help_card("P"))),

@@ -283,6 +283,7 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
         _summary(), _outcome(), "https://bot.example.org/files/once/" + "x" * 600, NOW, TZ)),
     ("notes_link_card", lambda: meeting_cards.notes_link_card(
         _summary(), "https://bot.example.org/files/once/" + "x" * 600, NOW, TZ)),
+    ("inquorate_card", lambda: meeting_cards.inquorate_card(_summary(), error=_text(400))),
     ("members_card", lambda: roster.members_card(_members())),
     ("with_banner", lambda: training_cards.with_banner(vote_card.panel_card(_panel_view(decided=True), TZ),
                                                        "Tue 24 Nov 2026", _name())),

@@ -192,6 +192,7 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
                                                                 "https://bot.example.org/files/once/x", NOW, TZ)),
     ("notes_link_card", lambda: meeting_cards.notes_link_card(_summary(), "https://bot.example.org/files/once/x",
                                                               NOW, TZ)),
+    ("inquorate_card", lambda: meeting_cards.inquorate_card(_summary(), error=H)),
     ("members_card", lambda: roster.members_card(_members())),
     ("with_banner", lambda: training_cards.with_banner(chat.help_card(H), "Tue 24 Nov 2026", H)),
     ("with_training_help", lambda: training_cards.with_training_help(chat.help_card(H))),

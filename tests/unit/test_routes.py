@@ -148,6 +148,7 @@ def rendered_cards() -> list[dict[str, Any]]:
         meeting_cards.outcome_card(summary),
         meeting_cards.record_card(summary, _record_outcome()),
         meeting_cards.chair_notes_card(_notes_case(), meeting, TZ),
+        meeting_cards.inquorate_card(summary),
     ]
 
 
