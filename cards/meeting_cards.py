@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain import chair_notes
 from bot.domain.case import Case, CaseSummary
-from bot.domain.dates import format_day, format_time
+from bot.domain.dates import format_day, format_moment, format_time
 from bot.domain.limits import cap, within
 from bot.domain.meeting import MANUAL_BOOKING_ACTION, MeetingOutcome
 from bot.domain.partnership import DEFAULT_PROTECTIVE_MARKING, Partner
@@ -117,8 +117,46 @@ def meeting_card(case: CaseSummary, meeting: MeetingRecord, papers: DeadlineRow 
             {"type": "Input.Time", "id": "time", "label": "Start time", "isRequired": True,
              "errorMessage": "Choose a time."},
         ], "actions": [execute("Move the meeting", CHOOSE, case.reference, style="positive")]}})
-    actions.append(execute("Cancel meeting", CANCEL, case.reference, validate=False, secondary=True))
+    # Cancelling asks first, and says who is told (the verb and its data are unchanged).
+    actions.append({"type": "Action.ShowCard", "title": "Cancel meeting", "card": {
+        "type": "AdaptiveCard", "body": [
+            para(f"Cancel the rapid review meeting for {case.reference} on {when(meeting.start_at, meeting.end_at, tz)}"
+                 "? The calendar invitation is withdrawn (attendees get the cancellation), this card shows the "
+                 "meeting as cancelled, and you can book a new time on it."),
+        ], "actions": [execute("Yes, cancel the meeting", CANCEL, case.reference, validate=False,
+                               style="destructive")]}})
     return card(body, actions=actions)
+
+
+def _new_time_inputs(case: CaseSummary, title: str) -> Element:
+    return {"type": "Action.ShowCard", "title": title, "card": {
+        "type": "AdaptiveCard", "body": [
+            {"type": "Input.Date", "id": "date", "label": "New date", "isRequired": True,
+             "errorMessage": "Choose a date."},
+            {"type": "Input.Time", "id": "time", "label": "Start time", "isRequired": True,
+             "errorMessage": "Choose a time."},
+        ], "actions": [execute("Book at this time", CHOOSE, case.reference, style="positive")]}}
+
+
+def meeting_moved_card(case: CaseSummary, old_start: datetime | None, meeting: MeetingRecord, tz: ZoneInfo) -> Element:
+    """The earlier meeting card, updated in place when the meeting is re-booked: it no longer
+    shows the old time as if it stood."""
+    assert meeting.start_at is not None and meeting.end_at is not None
+    moved_from = f" from {format_moment(old_start, tz)}" if old_start else ""
+    return card([para("Rapid review meeting", subtle=True, size="Small"),
+                 heading(f"{case.reference} · {case.pseudonym}", size="Medium"),
+                 notice(f"**Moved**{moved_from} to **{when(meeting.start_at, meeting.end_at, tz)}**. The new "
+                        "meeting card is below; this one is kept for the record.", style="warning")])
+
+
+def meeting_cancelled_card(case: CaseSummary, meeting: MeetingRecord, tz: ZoneInfo) -> Element:
+    """The meeting card once the meeting is cancelled: it says so, and a new time can be booked on it."""
+    was = f" (it was {when(meeting.start_at, meeting.end_at, tz)})" if meeting.start_at and meeting.end_at else ""
+    return card([para("Rapid review meeting", subtle=True, size="Small"),
+                 heading(f"{case.reference} · {case.pseudonym}", size="Medium"),
+                 notice(f"**Cancelled**{was}. The calendar invitation has been withdrawn. Book a new time here; "
+                        "the deadlines that count from the meeting wait until then.", style="attention")],
+                actions=[_new_time_inputs(case, "Book a new time")])
 
 
 def slot_choice_card(case: CaseSummary, meeting: MeetingRecord, tz: ZoneInfo) -> Element:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from bot.domain.case import Actor, Case
-from bot.domain.dates import format_moment
+from bot.domain.dates import format_day, format_moment
 from bot.domain.events import EventKind
 from bot.domain.lifecycle import CaseStatus, Mover
 from bot.domain.limits import cap, too_long
@@ -207,10 +207,18 @@ async def _create(ctx: ServiceContext, case: Case, record: MeetingRecord, people
     return booked
 
 
+def meeting_card_key(case_id: str, record: MeetingRecord) -> str:
+    """The outbox key of the channel's card for this booking (attempt and time): the card a
+    re-booking or a cancellation updates (found by this key in the send ledger)."""
+    assert record.start_at is not None
+    return f"meeting_card:{case_id}:{record.attempt}:{record.start_at:%Y%m%d%H%M}"
+
+
 async def _scheduled(ctx: ServiceContext, tx: Transaction, case: Case, record: MeetingRecord, kind: EventKind,
-                     actor: Actor | None) -> None:
+                     actor: Actor | None, replaces: MeetingRecord | None = None) -> None:
     """A meeting time was set or moved, inside the caller's unit of work: anchor, status,
-    deadlines, channel card, prompts."""
+    deadlines, channel card, prompts. `replaces` is the booking it moves: its card is updated
+    to say the meeting moved."""
     assert record.start_at is not None and record.end_at is not None
     now = ctx.clock.now()
     await tx.deadlines.set_anchor(case.id, Anchor.MEETING, record.start_at)
@@ -220,8 +228,10 @@ async def _scheduled(ctx: ServiceContext, tx: Transaction, case: Case, record: M
     await audit(ctx, actor, kind, case_id=case.id, into=tx.cases,
                 detail={"start": record.start_at.isoformat(), "attempt": record.attempt, "provider": record.provider})
     notes_at = record.start_at - timedelta(hours=ctx.meeting_settings.notes_hours_before)
-    await tx.outbox.enqueue([OutboxMessage(key=f"meeting_card:{case.id}:{record.attempt}:{record.start_at:%Y%m%d%H%M}",
-                                           kind=OutboxKind.MEETING_CARD, case_id=case.id)], now)
+    previous = ({"replaces": meeting_card_key(case.id, replaces), "old_start": replaces.start_at.isoformat()}
+                if replaces is not None and replaces.start_at is not None else {})
+    await tx.outbox.enqueue([OutboxMessage(key=meeting_card_key(case.id, record), kind=OutboxKind.MEETING_CARD,
+                                           case_id=case.id, payload=previous)], now)
     await tx.outbox.enqueue([OutboxMessage(key=f"chair_notes:{case.id}:{record.start_at:%Y%m%d%H%M}",
                                            kind=OutboxKind.CHAIR_NOTES, case_id=case.id,
                                            payload={"start": record.start_at.isoformat()})], max(notes_at, now))
@@ -229,6 +239,18 @@ async def _scheduled(ctx: ServiceContext, tx: Transaction, case: Case, record: M
                                            kind=OutboxKind.OUTCOME_PROMPT, case_id=case.id,
                                            payload={"start": record.start_at.isoformat()})], record.end_at)
     await deadlines.refresh_deadlines(ctx, case.id, tx)
+
+
+async def outside_window(ctx: ServiceContext, case: Case, start: datetime) -> str | None:
+    """A warning when a chosen time is outside the profile's meeting window (the bot books
+    it — the chair may have reasons — but says so)."""
+    earliest, latest = await window(ctx, case)
+    if earliest <= start <= latest:
+        return None
+    side = "after the end" if start > latest else "before the start"
+    return (f"This time is {side} of the meeting window the partnership's timescales give "
+            f"({format_day(earliest.astimezone(ctx.tz).date())} to {format_day(latest.astimezone(ctx.tz).date())}). "
+            "Record the reason on the case, and check the report to the National Panel can still be on time.")
 
 
 def _mover(actor: Actor | None) -> frozenset[Mover]:
@@ -292,7 +314,7 @@ async def choose_time(ctx: ServiceContext, actor: Actor, reference: str, *, star
                 await tx.meetings.save(moved, ctx.clock.now())
                 await audit(ctx, actor, EventKind.MEETING_MOVED, case_id=case.id, detail={"start": start.isoformat()},
                             into=tx.cases)
-                await _scheduled(ctx, tx, case, moved, EventKind.MEETING_RESCHEDULED, actor)
+                await _scheduled(ctx, tx, case, moved, EventKind.MEETING_RESCHEDULED, actor, replaces=existing)
             ctx.kick_outbox()
             return moved
         if case.summary.status is not CaseStatus.DECIDED:
@@ -395,7 +417,12 @@ async def cancel(ctx: ServiceContext, actor: Actor, reference: str) -> MeetingRe
         if current is not None and current.summary.status is CaseStatus.MEETING_SCHEDULED:
             await tx.cases.move(case.id, CaseStatus.DECIDED, frozenset({Mover.CHAIR, Mover.MANAGER}), actor, now)
         await audit(ctx, actor, EventKind.MEETING_CANCELLED, case_id=case.id, into=tx.cases)
+        if existing.start_at is not None:  # the channel's meeting card shows the cancellation (and re-booking)
+            await tx.outbox.enqueue([OutboxMessage(
+                key=f"meeting_cancelled:{case.id}:{cancelled.attempt}", kind=OutboxKind.MEETING_CARD, case_id=case.id,
+                payload={"replaces": meeting_card_key(case.id, existing), "cancelled": True})], now)
         await deadlines.refresh_deadlines(ctx, case.id, tx)
+    ctx.kick_outbox()
     return cancelled
 
 

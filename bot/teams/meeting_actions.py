@@ -24,13 +24,13 @@ class MeetingActions:
         """Book this time: one of the offered slots."""
         record = await meeting.choose_time(self.services, p.actor, p.case, start_iso=p.press.inputs.get("start"),
                                            day=None, clock=None)
-        return self._booked(p.case, record)
+        return await self._booked(p.case, record)
 
     async def choose(self, p: Pressed) -> Reply:
         """Book at this time / Move the meeting: a date and a start time the chair typed."""
         record = await meeting.choose_time(self.services, p.actor, p.case, start_iso=None,
                                            day=p.press.inputs.get("date"), clock=p.press.inputs.get("time"))
-        return self._booked(p.case, record)
+        return await self._booked(p.case, record)
 
     async def retry(self, p: Pressed) -> Reply:
         await meeting.retry_booking(self.services, p.actor, p.case)
@@ -42,13 +42,13 @@ class MeetingActions:
         inputs = p.press.inputs
         record = await meeting.record_manual_booking(self.services, p.actor, p.case, day=inputs.get("date"),
                                                      clock=inputs.get("time"), join_url=inputs.get("join_url"))
-        return self._booked(p.case, record)
+        return await self._booked(p.case, record)
 
     async def cancel(self, p: Pressed) -> Reply:
         await meeting.cancel(self.services, p.actor, p.case)
-        return Reply(card=text_card("Meeting cancelled", f"The meeting for {p.case} is cancelled and "
-                                    "its calendar event withdrawn. To book a new time, use Re-book on the "
-                                    "meeting card in the panel channel."))
+        return Reply(card=text_card("Meeting cancelled", f"The meeting for {p.case} is cancelled and its calendar "
+                                    "event withdrawn (the attendees get the cancellation). The meeting card in the "
+                                    "panel channel now says so: book a new time there with 'Book a new time'."))
 
     async def record_outcome(self, p: Pressed) -> Reply:
         case, outcome = await meeting.record_outcome(self.services, p.actor, p.case, p.press.inputs)
@@ -82,9 +82,13 @@ class MeetingActions:
         return Reply(card=meeting_cards.outcome_card(case.summary, error=str(refused), field=refused.field,
                                                      typed=p.press.inputs))
 
-    def _booked(self, reference: str, record: MeetingRecord) -> Reply:
+    async def _booked(self, reference: str, record: MeetingRecord) -> Reply:
         if record.start_at is None or record.end_at is None:
             return Reply(text="Booking…")
+        case = await self.services.cases.get_case(reference)
+        warning = await meeting.outside_window(self.services, case, record.start_at) if case is not None else None
         return Reply(card=text_card("Meeting booked", f"{reference}: "
                                     f"{meeting_cards.when(record.start_at, record.end_at, self.services.tz)}. The "
-                                    "deadlines that count from the meeting have moved with it."))
+                                    "deadlines that count from the meeting have moved with it."
+                                    + (f"\n\n**Outside the meeting window.** {warning}" if warning else ""),
+                                    style="warning" if warning else None))

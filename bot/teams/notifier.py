@@ -19,7 +19,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -237,6 +237,11 @@ class TeamsNotifier:
 
         return await self._with_connector(address, work)
 
+    async def _posted(self, outbox_key: str, channel: Address) -> str | None:
+        """Teams' id of the card an earlier outbox message posted in `channel`, from the send
+        ledger (bot/services/sends.py); None when it is not known to have arrived."""
+        return await self._sends.activity_of(outbox_key, channel.conversation_id) if self._sends else None
+
     async def update_card(self, address: Address, activity_id: str, card: dict[str, Any]) -> None:
         async def work(connector: Any) -> None:
             activity = self._card_activity(address, card, activity_id)
@@ -281,6 +286,20 @@ class TeamsNotifier:
         outcome = (meeting.shareable_outcome(case, MeetingOutcome.model_validate(record.outcome))
                    if record.outcome else None)
         if kind == "meeting_card" and channel is not None:
+            old_card = await self._posted(str(payload["replaces"]), channel) if payload.get("replaces") else None
+            if payload.get("cancelled"):
+                if record.status != "cancelled":
+                    return True  # booked again since: the new booking's card says so
+                cancelled = meeting_cards.meeting_cancelled_card(summary, record, tz)
+                if old_card is not None:  # the card people have: it now says cancelled, and books a new time
+                    await self.update_card(channel, old_card, cancelled)
+                else:
+                    await self.send_card(channel, cancelled)
+                return True
+            if old_card is not None and record.start_at is not None:
+                old_start = datetime.fromisoformat(str(payload["old_start"])) if payload.get("old_start") else None
+                await self.update_card(channel, old_card, meeting_cards.meeting_moved_card(summary, old_start,
+                                                                                           record, tz))
             papers = next((d for d in await self.deadlines.deadlines(case.id)
                            if d.anchor == "meeting" and d.due_at and d.due_at <= (record.start_at or d.due_at)), None)
             ics = (await self.links.url(case.id, "ics", self._clock.now() + timedelta(days=30))

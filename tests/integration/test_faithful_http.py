@@ -23,7 +23,8 @@ from tests.integration.test_clock_http import (
     say_in_channel,
     timeline_states,
 )
-from tests.integration.test_panel_http import channel_card
+from tests.integration.test_meeting_graph import graph  # noqa: F401 - the fake Graph fixture
+from tests.integration.test_panel_http import card_of, channel_card
 from tests.support import activities as A
 from tests.support.harness import BotHarness, find_action, texts
 from tests.unit.services.flow import GOOD_OUTCOME
@@ -220,3 +221,73 @@ async def test_an_inquorate_meeting_is_recorded_with_who_was_missing_and_re_conv
         assert len(cards) == 2  # one after each meeting
         body = await h.press(A.CHRIS, M.OUTCOME, {**find_action(cards[-1], M.OUTCOME), **mg.OUTCOME})
         assert body["statusCode"] == 200 and (await mg.meeting_of(h, case_id)).status == "held"
+
+
+# ---- re-booking and cancelling the meeting -----------------------------------------------------------------
+
+
+
+def _meeting_posts(h: BotHarness) -> list:  # noqa: ANN202
+    return [s for s in h.connector.activities_to(A.PANEL_CHANNEL_ID)
+            if s.attachments and "Rapid review meeting" in texts(card_of(s.activity))]
+
+
+def _update_of(h: BotHarness, activity_id: str) -> dict:  # noqa: ANN202
+    updates = [u for u in h.connector.updates() if u.activity_id == activity_id]
+    assert updates, f"the card {activity_id} was never updated"
+    return card_of(updates[-1].activity)
+
+
+async def test_rebooking_updates_the_old_card_and_warns_outside_the_window(tmp_path: Path, graph) -> None:  # noqa: ANN001, F811
+    async with BotHarness(tmp_path) as h:
+        case_id = await mg.decide(h)
+        await h.flush()
+        [first] = _meeting_posts(h)
+        assert "Wed 02 Dec 2026, 09:30–11:30" in texts(card_of(first.activity))
+
+        body = await mg.press(h, A.CHRIS, M.CHOOSE, date="2026-12-08", time="11:00")  # inside 7–13 WD
+        assert body["statusCode"] == 200 and "Outside the meeting window" not in texts(body["value"])
+        await h.flush()
+        moved = texts(_update_of(h, first.activity_id))
+        assert "Moved" in moved and "Wed 02 Dec 2026, 09:30" in moved and "Tue 08 Dec 2026, 11:00–13:00" in moved
+        second = _meeting_posts(h)[-1]
+        assert second.activity_id != first.activity_id
+        assert "Tue 08 Dec 2026, 11:00–13:00" in texts(card_of(second.activity))
+
+        # After the window (Stockport: 13 working days from the decision, Thu 10 Dec): booked, with a warning.
+        body = await mg.press(h, A.CHRIS, M.CHOOSE, date="2026-12-15", time="10:00")
+        assert body["statusCode"] == 200
+        shown = texts(body["value"])
+        assert "Outside the meeting window" in shown and "after the end" in shown and "Thu 10 Dec 2026" in shown
+        await h.flush()
+        assert "Tue 15 Dec 2026" in texts(_update_of(h, second.activity_id))
+        assert (await mg.meeting_of(h, case_id)).start_at == mg.london(2026, 12, 15, 10)
+
+
+async def test_cancelling_asks_first_and_the_card_says_so_and_books_again(tmp_path: Path, graph) -> None:  # noqa: ANN001, F811
+    async with BotHarness(tmp_path) as h:
+        case_id = await mg.decide(h)
+        await h.flush()
+        [post] = _meeting_posts(h)
+        card = card_of(post.activity)
+        # The Cancel button opens a confirmation; the cancelling press is inside it.
+        [confirm] = [a for a in card["actions"] if a.get("title") == "Cancel meeting"]
+        assert confirm["type"] == "Action.ShowCard"
+        assert "attendees get the cancellation" in texts(confirm["card"])
+        assert find_action(confirm["card"], M.CANCEL)["ref"] == REF
+
+        body = await mg.press(h, A.CHRIS, M.CANCEL)
+        assert body["statusCode"] == 200 and "Book a new time" in texts(body["value"])
+        await h.flush()
+        cancelled = _update_of(h, post.activity_id)
+        assert "Cancelled" in texts(cancelled) and "Wed 02 Dec 2026, 09:30–11:30" in texts(cancelled)
+        assert (await mg.meeting_of(h, case_id)).status == "cancelled"
+
+        # The card that says cancelled is the one to book again on.
+        book = find_action(cancelled, M.CHOOSE)
+        body = await h.press(A.CHRIS, M.CHOOSE, {**book, "date": "2026-12-09", "time": "10:00"})
+        assert body["statusCode"] == 200, body
+        await h.flush()
+        again = await mg.meeting_of(h, case_id)
+        assert again.status == "booked" and again.start_at == mg.london(2026, 12, 9, 10)
+        assert "Wed 09 Dec 2026, 10:00–12:00" in texts(card_of(_meeting_posts(h)[-1].activity))

@@ -263,6 +263,8 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
                                                               NOW, TZ)),
     ("inquorate_card", lambda: meeting_cards.inquorate_card(_summary(), typed={"quorum_police": "true"},
                                                             error="Every statutory partner was present.")),
+    ("meeting_moved_card", lambda: meeting_cards.meeting_moved_card(_summary(), NOW, _meeting(), TZ)),
+    ("meeting_cancelled_card", lambda: meeting_cards.meeting_cancelled_card(_summary(), _meeting(), TZ)),
     ("members_card", lambda: roster.members_card(_members())),
     ("with_banner", lambda: training_cards.with_banner(chat.help_card("P"), "Tue 24 Nov 2026", "Laura")),
     ("with_training_help", lambda: training_cards.with_training_help(chat.help_card("P"))),

@@ -284,6 +284,8 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("notes_link_card", lambda: meeting_cards.notes_link_card(
         _summary(), "https://bot.example.org/files/once/" + "x" * 600, NOW, TZ)),
     ("inquorate_card", lambda: meeting_cards.inquorate_card(_summary(), error=_text(400))),
+    ("meeting_moved_card", lambda: meeting_cards.meeting_moved_card(_summary(), NOW, _meeting(), TZ)),
+    ("meeting_cancelled_card", lambda: meeting_cards.meeting_cancelled_card(_summary(), _meeting(), TZ)),
     ("members_card", lambda: roster.members_card(_members())),
     ("with_banner", lambda: training_cards.with_banner(vote_card.panel_card(_panel_view(decided=True), TZ),
                                                        "Tue 24 Nov 2026", _name())),

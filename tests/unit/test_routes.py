@@ -149,6 +149,7 @@ def rendered_cards() -> list[dict[str, Any]]:
         meeting_cards.record_card(summary, _record_outcome()),
         meeting_cards.chair_notes_card(_notes_case(), meeting, TZ),
         meeting_cards.inquorate_card(summary),
+        meeting_cards.meeting_cancelled_card(summary, meeting, TZ),
     ]
 
 
