@@ -6,6 +6,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.case import Case, CaseSummary
+from bot.domain.dates import format_day, format_moment, format_time
 from bot.domain.partnership import DEFAULT_PROTECTIVE_MARKING
 from bot.domain.referral import HarmOutcome
 from cards import labels
@@ -156,7 +157,7 @@ def my_referrals_card(cases: list[CaseSummary], tz: ZoneInfo, *, in_progress: bo
                     para(f"**{case.reference}** · {case.pseudonym}"),
                     facts([
                         ("Status", labels.STATUS[case.status]),
-                        ("Received", received.strftime("%a %d %b %Y, %H:%M")),
+                        ("Received", format_moment(received, tz)),
                         ("Pathway sought", labels.PATHWAY_SHORT[case.pathway_sought]),
                     ]),
                 ],
@@ -233,7 +234,7 @@ def export_link_card(reference: str, url: str, expires_at: datetime, tz: ZoneInf
                  para("Every record the bot keeps about this case, in one zip file: the referral, votes and "
                       "reasons, questions and answers, decisions, deadlines, the meeting, every message the bot "
                       "sent and the audit trail, with a readable summary that marks what is about third parties."),
-                 para(f"The link works once, for you only, until {until:%H:%M} ({until:%d %B %Y}). If it expires, "
+                 para(f"The link works once, for you only, until {format_time(until, tz)} ({format_day(until.date())}). If it expires, "
                       f"type **export {reference}** again for a new one. The download is recorded."),
                  notice(f"{escape_markdown(marking)}. Do not forward the file or this link.")],
                 actions=[{"type": "Action.OpenUrl", "title": "Download the export (.zip)", "url": url}])

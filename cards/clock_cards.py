@@ -9,6 +9,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.case import CaseStatus, CaseSummary
+from bot.domain.dates import format_day, format_moment
 from bot.domain.limits import cap, within
 from bot.domain.reminders import Rag, ReminderKind
 from bot.domain.text import truncate
@@ -55,11 +56,11 @@ _UNSAFE_IN_MENTION = re.compile(r"[<>*_`\[\]~|\\]")
 
 
 def _day(moment: datetime | None, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%a %d %b %Y") if moment else "—"
+    return format_day(moment.astimezone(tz).date()) if moment else "—"
 
 
 def _when(moment: datetime | None, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%a %d %b %Y, %H:%M") if moment else "—"
+    return format_moment(moment, tz) if moment else "—"
 
 
 def mention_entities(mentions: list[Mention]) -> tuple[str, list[Element]]:
@@ -145,14 +146,15 @@ def done_card(reference: str, d: DeadlineRow, tz: ZoneInfo) -> Element:
         {"type": "Container", "style": "good", "items": [heading(f"Done: {escape_markdown(d.label)}",
                                                                  size="Default")]},
         literal(f"Marked done by {person(d.done_by_name)} on {_when(d.done_at, tz)}"
-                + (f"; done on {d.done_on:%d %b %Y}" if d.done_on else "")),
+                + (f"; done on {format_day(d.done_on)}" if d.done_on else "")),
     ], actions=[execute("Timeline", TIMELINE, reference, validate=False)])
 
 
 def _step_state(d: DeadlineRow, tz: ZoneInfo, today: date, not_working: str | None = None,
                 provisional: bool = False) -> str:
     if d.status == "done":
-        return f"✅ done {d.done_on:%d %b} by {escape_markdown(person(d.done_by_name))}" if d.done_on else "✅ done"
+        return (f"✅ done {format_day(d.done_on)} by {escape_markdown(person(d.done_by_name))}" if d.done_on
+                else "✅ done")
     if d.status == "superseded":
         return "➖ superseded: " + _SUPERSEDED.get(d.step_id, "a later step made it unnecessary")
     if d.due_at is None:

@@ -72,7 +72,7 @@ AGENDA = chair_notes.AGENDA
 def when(start: datetime, end: datetime, tz: ZoneInfo) -> str:
     """e.g. "Tue 13 Jan 2026, 10:00–12:00" (Europe/London)."""
     s, e = start.astimezone(tz), end.astimezone(tz)
-    return f"{s:%a %d %b %Y, %H:%M}–{e:%H:%M}"
+    return f"{format_moment(s, tz)}–{format_time(e, tz)}"
 
 
 def _attendees_by_partner(meeting: MeetingRecord) -> list[tuple[str, str]]:
@@ -92,7 +92,7 @@ def meeting_card(case: CaseSummary, meeting: MeetingRecord, papers: DeadlineRow 
         para("Rapid review meeting", subtle=True, size="Small"),
         heading(f"{case.reference} · {case.pseudonym}", size="Medium"),
         facts([("When", when(meeting.start_at, meeting.end_at, tz))] + _attendees_by_partner(meeting)
-              + ([("Papers due", f"{papers.due_at.astimezone(tz):%a %d %b %Y, %H:%M}")]
+              + ([("Papers due", format_moment(papers.due_at, tz))]
                  if papers and papers.due_at else [])),
     ]
     unknown = [person(name) for o in meeting.options for name in o.get("availability_unknown", [])]
@@ -376,7 +376,7 @@ def record_card(case: CaseSummary, outcome: MeetingOutcome) -> Element:
 def record_link_card(case: CaseSummary, outcome: MeetingOutcome, url: str, expires_at: datetime,
                      tz: ZoneInfo) -> Element:
     until = expires_at.astimezone(tz)
-    return card(_record_body(case, outcome, f"Your link works once, for you only, until {until:%H:%M}. If it has "
+    return card(_record_body(case, outcome, f"Your link works once, for you only, until {format_time(until, tz)}. If it has "
                                             "expired or been used, ask for a new one."),
                 actions=[{"type": "Action.OpenUrl", "title": "Open the record (.docx)", "url": url},
                          execute("Get a new link", RECORD_LINK, case.reference)])

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.case import Case
+from bot.domain.dates import format_moment
 from bot.domain.partnership import DEFAULT_PROTECTIVE_MARKING
 from bot.domain.referral import HarmOutcome
 from cards import labels
@@ -60,7 +61,7 @@ def referral_record_card(case: Case, tz: ZoneInfo, marking: str = DEFAULT_PROTEC
     body: list[Element] = [
         para("CONFIDENTIAL — personal chat only. Do not copy into a channel.", color="Attention", weight="Bolder"),
         heading(f"Referral {s.reference} · {s.pseudonym}", size="Medium"),
-        facts([("Received", s.received_at.astimezone(tz).strftime("%a %d %b %Y, %H:%M")),
+        facts([("Received", format_moment(s.received_at, tz)),
                ("Status", labels.STATUS[s.status])]),
     ]
     if r.incident.outcome is HarmOutcome.DIED:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.case import Case
 from bot.domain.chair_notes import CHAIR_QUESTIONS, CONFIDENTIALITY, OUTCOME_NOTIFICATION, PURPOSE, VIEWS
-from bot.domain.dates import format_day, format_moment
+from bot.domain.dates import format_day, format_moment, format_time
 from bot.domain.meeting import MeetingOutcome
 from bot.domain.referral import YesNo
 from bot.domain.text import yes_no
@@ -98,7 +98,7 @@ def rapid_review_record(case: Case, outcome: MeetingOutcome, *, meeting_start: d
     r = case.referral
     s = case.summary
     doc = Document()
-    produced = f"{produced_at.astimezone(tz):%d %B %Y %H:%M}"
+    produced = format_moment(produced_at, tz)
     _mark_pages(doc, marking, s.reference, case.version, produced)
     doc.add_heading(f"Rapid review record — {s.reference}", level=0)
     doc.add_paragraph(f"{partnership}. {marking}. {DO_NOT_FORWARD}")
@@ -110,8 +110,8 @@ def rapid_review_record(case: Case, outcome: MeetingOutcome, *, meeting_start: d
 
     section(RECORD_SECTIONS[0],
             f"Reference {s.reference}; pseudonym {s.pseudonym}; referral received "
-            f"{s.received_at.astimezone(tz):%d %B %Y}; incident {r.incident.incident_date:%d %B %Y}.",
-            f"Rapid review meeting: {meeting_start.astimezone(tz):%A %d %B %Y, %H:%M}." if meeting_start else None)
+            f"{format_day(s.received_at.astimezone(tz).date())}; incident {format_day(r.incident.incident_date)}.",
+            f"Rapid review meeting: {format_moment(meeting_start, tz)}." if meeting_start else None)
     section(RECORD_SECTIONS[1],
             "The case was considered against the criteria for local and national child safeguarding practice "
             "reviews set out in Working Together to Safeguard Children (2023).",
@@ -212,8 +212,8 @@ def _notes_header(doc: Any, facts: ChairNotesFacts) -> None:
         ("Reference", s.reference), ("Pseudonym", s.pseudonym),
         ("Meeting date", format_day(facts.meeting_start.astimezone(tz).date()) if facts.meeting_start else
          "Not booked yet"),
-        ("Time", f"{facts.meeting_start.astimezone(tz):%H:%M}" + (
-            f"–{facts.meeting_end.astimezone(tz):%H:%M}" if facts.meeting_end else "") if facts.meeting_start
+        ("Time", format_time(facts.meeting_start, tz) + (
+            f"–{format_time(facts.meeting_end, tz)}" if facts.meeting_end else "") if facts.meeting_start
          else "Not booked yet"),
         ("Venue", facts.venue), ("Chair", facts.chair or "Not named on the roster"),
         ("Child's name", child.name if child else "Not given"),

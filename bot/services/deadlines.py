@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from bot.domain.case import Actor, Case, CaseStatus, IncidentKind
+from bot.domain.dates import format_day
 from bot.domain.events import EventKind
 from bot.domain.limits import cap, excerpt, length, too_long
 from bot.domain.outbox import OutboxKind
@@ -236,7 +237,7 @@ async def mark_done(ctx: ServiceContext, actor: Actor, reference: str, deadline_
     if case is None or row is None or row.case_id != case.id:
         raise ClockRefused("That step could not be found.")
     if row.status == "done":
-        raise ClockRefused(f"Already marked done by {row.done_by_name} on {row.done_at:%d %b %Y}." if row.done_at
+        raise ClockRefused(f"Already marked done by {row.done_by_name} on {format_day(row.done_at.astimezone(ctx.tz).date())}." if row.done_at
                            else "Already marked done.")
     today = ctx.clock.now().astimezone(ctx.tz).date()
     day = today

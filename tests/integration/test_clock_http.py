@@ -429,7 +429,7 @@ async def test_mark_done_records_who_and_when_sets_the_anchor_and_stops_the_remi
     status, card = await press_via(h, route, A.PAT, {**data, "done_on": "2026-11-24"})
     assert status == 200 and isinstance(card, dict), card
     assert f"Done: {NOTIFY_LABEL}" in texts(card)
-    assert "Marked done by Pat Manager on Wed 25 Nov 2026, 09:05; done on 24 Nov 2026" in texts(card)
+    assert "Marked done by Pat Manager on Wed 25 Nov 2026, 09:05; done on Tue 24 Nov 2026" in texts(card)
     row = (await rows(h))[NOTIFY]
     assert (row.status, row.done_on, row.done_by_name, row.next_reminder_at) == (
         "done", date(2026, 11, 24), "Pat Manager", None)
@@ -441,7 +441,7 @@ async def test_mark_done_records_who_and_when_sets_the_anchor_and_stops_the_remi
     assert (await rows(h, REF2))[VOTE_STEP].status == "open"  # the other case is untouched
 
     status, said = await press_via(h, route, A.PAT, {**data, "done_on": "2026-11-24"})  # a second click
-    assert said == "Already marked done by Pat Manager on 25 Nov 2026."
+    assert said == "Already marked done by Pat Manager on Wed 25 Nov 2026."
     assert len(await events(h, "deadline_done")) == 1
 
     for day in (london(2026, 11, 27), london(2026, 11, 30), london(2026, 12, 1)):  # due day, overdue, …
@@ -466,7 +466,7 @@ async def test_marking_the_template_sent_starts_the_agencies_clock_and_dateless_
 
     review = "desk_top_review_6_months"  # asks for no date: done today, whatever the card sends
     status, card = await press_via(h, "execute", A.PAT, done_data(REF, r[review].id, "2026-01-01"))
-    assert status == 200 and "done on 24 Nov 2026" in texts(card)
+    assert status == 200 and "done on Tue 24 Nov 2026" in texts(card)
     assert (await rows(h))[review].done_on == date(2026, 11, 24)
 
 
@@ -574,8 +574,8 @@ async def test_the_timeline_shows_every_step_done_pending_due_or_overdue(decided
         assert isinstance(card, dict), card
         states = timeline_states(card)
         assert states == {
-            VOTE_LABEL: "✅ done 23 Nov by The panel's decision",
-            NOTIFY_LABEL: "✅ done 24 Nov by Pat Manager",
+            VOTE_LABEL: "✅ done Mon 23 Nov 2026 by The panel's decision",
+            NOTIFY_LABEL: "✅ done Tue 24 Nov 2026 by Pat Manager",
             SEND_LABEL: "🔴 overdue since Wed 25 Nov 2026",
             RETURN_LABEL: "⏳ pending (waits for the information requests being sent)",
             "Completed templates circulated to the panel": "⏳ pending (waits for the rapid review meeting)",

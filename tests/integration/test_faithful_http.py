@@ -44,7 +44,7 @@ async def test_the_vote_card_says_what_the_profile_override_says(tmp_path: Path)
         shown = texts(channel_card(h))
         # Aware Sat 21 Nov 2026 (day 0) + 3 working days: Wed 25 Nov, not the national 5 (Fri 27 Nov).
         assert ("notify the National Panel within 3 working days of the local authority becoming aware: "
-                "**by Wednesday 25 November 2026**") in shown
+                "**by Wed 25 Nov 2026**") in shown
         assert "5 working days" not in shown
 
 
@@ -55,7 +55,7 @@ async def test_the_vote_card_follows_a_profile_that_counts_from_the_referral(tmp
         await decide(h)
         shown = texts(channel_card(h))
         # Received Mon 23 Nov 2026 + 5 working days: Mon 30 Nov.
-        assert ("within 5 working days of the referral being received: **by Monday 30 November 2026**") in shown
+        assert ("within 5 working days of the referral being received: **by Mon 30 Nov 2026**") in shown
 
 
 async def test_surreys_day_one_steps_are_on_the_timeline_from_the_referral_and_provisional(tmp_path: Path) -> None:
@@ -291,3 +291,46 @@ async def test_cancelling_asks_first_and_the_card_says_so_and_books_again(tmp_pa
         again = await mg.meeting_of(h, case_id)
         assert again.status == "booked" and again.start_at == mg.london(2026, 12, 9, 10)
         assert "Wed 09 Dec 2026, 10:00–12:00" in texts(card_of(_meeting_posts(h)[-1].activity))
+
+
+# ---- the referral form -------------------------------------------------------------------------------------
+
+
+async def test_the_form_asks_how_the_family_should_be_involved_and_shows_the_ecdop_notice_at_once(
+        tmp_path: Path) -> None:
+    from tests.support.harness import VALID, inputs
+
+    async with BotHarness(tmp_path) as h:
+        card = await h.say(A.RILEY, "refer")
+        for section in ("referrer", "pathway"):
+            body = await h.press(A.RILEY, "form.next", {**find_action(card, "form.next"), **VALID[section]})
+            card = body["value"]
+        # The incident card: the eCDOP notice sits under the choice, read as "the child died" is chosen.
+        shown = texts(card)
+        assert "**If the child died:** the child death notification (eCDOP) must also be completed **within 24 " \
+               "hours**" in shown
+        assert "of the death" not in shown  # the flowchart gives no start for the 24 hours
+        assert inputs(card)["looked_after"]["label"] == \
+            "Is any child involved looked after by a local authority (in care)?"
+        died = {**VALID["incident"], "outcome": "died"}
+        body = await h.press(A.RILEY, "form.next", {**find_action(card, "form.next"), **died})
+        card = body["value"]
+        body = await h.press(A.RILEY, "form.next", {**find_action(card, "form.next"), **VALID["children"]})
+        card = body["value"]
+        views = inputs(card)
+        assert views["family_involvement"]["label"].startswith("How should the child and family be involved")
+        assert views["family_facilitator"]["label"] == "Who is best placed to talk to the family about it?"
+        answers = {**VALID["views"], "family_involvement": "Mother wishes to take part once the police agree.",
+                   "family_facilitator": "The allocated social worker"}
+        body = await h.press(A.RILEY, "form.next", {**find_action(card, "form.next"), **answers})
+        review = texts(body["value"])
+        # The review card repeats the notice, and shows the new answers and the source's wording.
+        assert "**A child has died.** In the event of a child death" in review
+        assert "How the family should be involved" in review and "Mother wishes to take part" in review
+        assert "Who should talk to the family" in review and "The allocated social worker" in review
+        assert "Any looked-after child" in review
+        body = await h.press(A.RILEY, "form.submit", {**find_action(body["value"], "form.submit"),
+                                                      "senior_manager_reviewed": "true"})
+        case = await h.c.stores.cases.get_case(REF)
+        assert case.referral.views.family_involvement == "Mother wishes to take part once the police agree."
+        assert case.referral.views.family_facilitator == "The allocated social worker"
