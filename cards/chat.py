@@ -57,7 +57,7 @@ CHANNEL_COMMANDS = [
     ("show RR-…", "Post a case's card again here; the new post is kept up to date"),
     ("members", "Who is on the panel roster"),
     ("add @Name as police", "Partnership managers: add someone (local authority, police, health, chair, "
-                            "partnership manager)"),
+                            "partnership manager, or other: an advisory panel member who does not vote)"),
     ("remove @Name", "Partnership managers: take someone off the roster"),
     ("refer · my referrals · notes RR-… · record RR-… · export RR-…", "In your personal chat with the bot: "
                                                                       "referrals, and the documents of a case"),

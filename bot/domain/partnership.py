@@ -40,6 +40,10 @@ class Role(StrEnum):
     CHAIR = "chair"
     MANAGER = "partnership_manager"
     DPO = "data_protection_officer"
+    # An advisory member of the virtual panel ("other" in Stockport Rapid Review Process (2019),
+    # Appendix A, section 2: council, police, health, other): sees the case and its cards, does
+    # not vote (the decision is the three statutory partners').
+    ADVISER = "adviser"
 
 
 class DecisionRule(StrEnum):
@@ -141,6 +145,8 @@ class PartnershipConfig(BaseModel):
     partnership_managers: list[Person] = Field(default_factory=list)
     # The data protection officer and deputies: only they can export a whole case.
     data_protection_officers: list[Person] = Field(default_factory=list)
+    # Advisory ("other") members of the virtual panel: they see the cases, they do not vote.
+    panel_advisers: list[Person] = Field(default_factory=list)
 
     @field_validator("tenant_ids")
     @classmethod

@@ -58,11 +58,12 @@ class Roles:
     chair: bool = False
     manager: bool = False
     dpo: bool = False  # the data protection officer or a deputy: may export a case, nothing more
+    adviser: bool = False  # an advisory ("other") member of the virtual panel: sees cases, does not vote
     organisations: dict[Partner, str | None] = field(default_factory=dict, compare=False)  # per partner role
 
     @property
     def may_see_identifiers(self) -> bool:
-        return bool(self.panel_partners) or self.chair or self.manager
+        return bool(self.panel_partners) or self.chair or self.manager or self.adviser
 
 
 @dataclass(frozen=True)

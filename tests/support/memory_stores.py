@@ -305,7 +305,7 @@ class MemoryRosterStore(_Store):
 
     async def roles_of(self, aad_object_id: str) -> Roles:
         organisations: dict[Partner, str | None] = {}
-        chair = manager = False
+        chair = manager = adviser = False
         for row in self.s.members.values():
             if row["aad_object_id"] != aad_object_id.lower() or not row["active"]:
                 continue
@@ -313,8 +313,9 @@ class MemoryRosterStore(_Store):
                 organisations[Partner(row["partner"])] = row["organisation"]
             chair |= row["role"] == Role.CHAIR.value
             manager |= row["role"] == Role.MANAGER.value
+            adviser |= row["role"] == Role.ADVISER.value
         return Roles(aad_object_id=aad_object_id, panel_partners=frozenset(organisations), chair=chair,
-                     manager=manager, organisations=organisations)
+                     manager=manager, adviser=adviser, organisations=organisations)
 
     async def bind_upn(self, upn: str, aad_object_id: str, at: datetime) -> bool:
         found = False

@@ -97,7 +97,7 @@ def _case() -> Case:
                                                   "summary": _text(TEXT)}),
         "views": r.views.model_copy(update={name: _text(TEXT) for name in (
             "meets_criteria", "worked_well", "not_worked_well", "key_issues", "family_not_consulted_reason",
-            "key_worker_not_consulted_reason")}),
+            "key_worker_not_consulted_reason", "family_involvement")} | {"family_facilitator": _text(LINE)}),
     })
     child = ChildDetails.model_construct(**{**r.children.children[0].model_dump(), "name": _text(NAME),
                                             "disability": _text(TEXT), "ethnicity": _text(NAME),

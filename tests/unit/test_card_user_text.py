@@ -55,7 +55,8 @@ def _case(children: int = 1) -> Case:
                                                   "lead_name": H, "lead_role": H, "lead_contact": H}),
         "incident": r.incident.model_copy(update={"summary": H, "other_areas": H}),
         "views": r.views.model_copy(update={"meets_criteria": H, "worked_well": H, "not_worked_well": H,
-                                            "key_issues": H, "family_not_consulted_reason": H}),
+                                            "key_issues": H, "family_not_consulted_reason": H,
+                                            "family_involvement": H, "family_facilitator": H}),
     })
     child = r.children.children[0].model_copy(update={"disability": H, "ethnicity": H, "current_location": H})
     r = r.model_copy(update={"children": r.children.model_copy(update={"children": [child] * children})})
@@ -89,7 +90,8 @@ _FORM = {
     "children": {"c1_name": H, "c1_disability": H, "c1_ethnicity": H, "c1_current_location": H,
                  "c2_estimated_age": "7", "family_members": H},
     "views": {"meets_criteria": H, "worked_well": H, "not_worked_well": H, "key_issues": H, "family_consulted": "no",
-              "family_not_consulted_reason": H, "key_worker_consulted": "no", "key_worker_not_consulted_reason": H},
+              "family_not_consulted_reason": H, "key_worker_consulted": "no", "key_worker_not_consulted_reason": H,
+              "family_involvement": H, "family_facilitator": H},
 }
 _ERRORS = {"name": H, "c1_name": H, "incident_date": H, "__form__": H}
 
