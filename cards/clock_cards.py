@@ -38,6 +38,14 @@ from cards.common import (
     subheading,
     verbs,
 )
+from cards.meeting_cards import (
+    NOTES_LINK,
+    NOTES_TITLE,
+    OUTCOME_FORM,
+    OUTCOME_FORM_TITLE,
+    RECORD_LINK,
+    RECORD_TITLE,
+)
 
 MARK_DONE, TIMELINE, AGENCIES_RECORD, AGENCY_RETURNED = (
     "deadline.done", "case.timeline", "agencies.record", "agencies.returned")
@@ -218,7 +226,25 @@ def timeline_card(t: Timeline, tz: ZoneInfo) -> Element:
                  action_set([{"type": "Action.ShowCard", "title": "Record agency requests", "card": {
                      "type": "AdaptiveCard", "body": agency_inputs(s, t.agencies_to_ask),
                      "actions": [execute("Record requests", AGENCIES_RECORD, s.reference, style="positive")]}}])]
+    body += _meeting_again(t)
     return fit(card(body))  # many agencies with long contacts: shortened for display only
+
+
+def _meeting_again(t: Timeline) -> list[Element]:
+    """The meeting's cards, reachable again from the timeline: a lost chair's card, outcome
+    prompt or record card is never a dead end (each press is checked against the roster)."""
+    m, s = t.meeting, t.case.summary
+    if m is None or m.start_at is None or m.status not in ("booked", "held"):
+        return []
+    actions: list[Element] = []
+    if m.status == "booked":
+        actions.append(execute(NOTES_TITLE, NOTES_LINK, s.reference, validate=False))
+        if m.end_at is not None and t.now is not None and m.end_at <= t.now:
+            actions.append(execute(OUTCOME_FORM_TITLE, OUTCOME_FORM, s.reference,
+                                   validate=False))
+    else:
+        actions.append(execute(RECORD_TITLE, RECORD_LINK, s.reference, validate=False))
+    return [subheading("Meeting"), action_set(actions)]
 
 
 def status_card(lines: list[StatusLine], total: int, tz: ZoneInfo) -> Element:

@@ -39,6 +39,8 @@ PICK, CHOOSE, RETRY, CANCEL, OUTCOME = (
 MANUAL = "meeting.manual"  # a meeting booked by hand in Outlook, recorded on the card
 RECORD_LINK = "meeting.record_link"  # a one-time link to the record, for the person who pressed
 RECORD_TITLE = "Download the record (.docx)"
+OUTCOME_FORM = "meeting.outcome_form"  # the outcome form again (from the timeline), for a lost prompt
+OUTCOME_FORM_TITLE = "Record the outcome (chair)"
 INQUORATE = "meeting.inquorate"  # the meeting was inquorate: recorded, with who was missing, and re-convened
 INQUORATE_TITLE = "The meeting was inquorate"
 QUORUM_INPUTS = frozenset({"quorum_local_authority", "quorum_police", "quorum_health"})
@@ -61,6 +63,7 @@ VERBS = verbs(
     Verb(RECORD_LINK),
     Verb(NOTES_LINK),
     Verb(INQUORATE, QUORUM_INPUTS),
+    Verb(OUTCOME_FORM),
 )
 
 # Stockport Rapid Review Process (2019), Appendix F, "Assessment of Need by Core Panel", questions 4.1–4.7,

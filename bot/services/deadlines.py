@@ -37,7 +37,15 @@ from bot.domain.timeline import (
 from bot.domain.votes import VoteChoice
 from bot.services.audit import audit
 from bot.services.context import ServiceContext
-from bot.services.ports import AgencyRequest, DeadlineRow, DeadlineStore, OutboxMessage, StatusRow, Transaction
+from bot.services.ports import (
+    AgencyRequest,
+    DeadlineRow,
+    DeadlineStore,
+    MeetingRecord,
+    OutboxMessage,
+    StatusRow,
+    Transaction,
+)
 from bot.services.refusals import ClockRefused, NotAuthorised
 
 PANEL_VOTE_STEP = "panel_vote"
@@ -303,6 +311,10 @@ class Timeline:
     provisional: bool = False
     # Deadline id -> "a Saturday, not a working day", for a due date that is not a working day.
     not_working: dict[int, str] | None = None
+    # The rapid review meeting, so the timeline can give again the cards a lost message carried
+    # (the chair's notes, the outcome form, the record).
+    meeting: MeetingRecord | None = None
+    now: datetime | None = None
 
 
 async def timeline(ctx: ServiceContext, actor: Actor, reference: str) -> Timeline:
@@ -317,7 +329,8 @@ async def timeline(ctx: ServiceContext, actor: Actor, reference: str) -> Timelin
     rows = await ctx.deadlines.deadlines(case.id)
     return Timeline(case, rows, requests, ctx.clock.now().astimezone(ctx.tz).date(), ask,
                     provisional=case.summary.status is CaseStatus.REFERRED,
-                    not_working=not_working_days(ctx, rows))
+                    not_working=not_working_days(ctx, rows), meeting=await ctx.meeting_store.get(case.id),
+                    now=ctx.clock.now())
 
 
 def not_working_days(ctx: ServiceContext, rows: list[DeadlineRow]) -> dict[int, str]:

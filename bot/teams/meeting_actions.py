@@ -54,6 +54,15 @@ class MeetingActions:
         case, outcome = await meeting.record_outcome(self.services, p.actor, p.case, p.press.inputs)
         return Reply(card=meeting_cards.outcome_summary_card(case.summary, outcome))
 
+    async def outcome_form(self, p: Pressed) -> Reply:
+        """The outcome form again (from the timeline), when its prompt was lost; saving it is the
+        chair's alone, checked when it is saved."""
+        case = await self.services.cases.get_case(p.case)
+        record = await self.services.meeting_store.get(case.id) if case is not None else None
+        if case is None or record is None or record.status != "booked":
+            return Reply(text="This case has no meeting whose outcome can be recorded.")
+        return Reply(card=meeting_cards.outcome_card(case.summary))
+
     async def inquorate(self, p: Pressed) -> Reply:
         """From the outcome card (no answers): the inquorate card. From the inquorate card (who was
         present): recorded as inquorate and re-convened."""

@@ -128,6 +128,7 @@ def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock:
         row(VERBS[meeting_cards.MANUAL], meeting.record_manual, needs_case=True),
         row(VERBS[meeting_cards.OUTCOME], meeting.record_outcome, needs_case=True,
             on_refused=meeting.show_outcome_refusal),
+        row(VERBS[meeting_cards.OUTCOME_FORM], meeting.outcome_form, needs_case=True),
         row(VERBS[meeting_cards.INQUORATE], meeting.inquorate, needs_case=True,
             on_refused=meeting.show_inquorate_refusal),
         row(VERBS[meeting_cards.RECORD_LINK], files.record_link, needs_case=True),

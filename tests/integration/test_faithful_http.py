@@ -6,9 +6,11 @@ makes moot, and the panel's vote deadline is labelled local policy."""
 from __future__ import annotations
 
 import io
+import json
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from docx import Document
 
 from bot.services import meeting
@@ -334,3 +336,32 @@ async def test_the_form_asks_how_the_family_should_be_involved_and_shows_the_ecd
         case = await h.c.stores.cases.get_case(REF)
         assert case.referral.views.family_involvement == "Mother wishes to take part once the police agree."
         assert case.referral.views.family_facilitator == "The allocated social worker"
+
+
+# ---- the timeline gives the meeting's cards again ----------------------------------------------------------
+
+
+async def test_the_timeline_gives_the_chairs_cards_again_when_their_messages_are_lost(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as h:
+        case_id = await mg.decide(h)
+        record = await mg.meeting_of(h, case_id)
+        card = await h.say(A.CHRIS, f"timeline {REF}")
+        assert isinstance(card, dict)
+        find_action(card, M.NOTES_LINK)  # the chair's notes, before the meeting
+        with pytest.raises(AssertionError):
+            find_action(card, M.OUTCOME_FORM)  # not before the meeting has ended
+
+        h.clock.set(record.end_at)  # the outcome prompt is due now; say it never arrived
+        card = await h.say(A.CHRIS, f"timeline {REF}")
+        body = await h.press(A.CHRIS, M.OUTCOME_FORM, find_action(card, M.OUTCOME_FORM))
+        form = body["value"]
+        assert "Record the rapid review outcome" in texts(form)
+        body = await h.press(A.CHRIS, M.OUTCOME, {**find_action(form, M.OUTCOME), **mg.OUTCOME})
+        assert body["statusCode"] == 200 and (await mg.meeting_of(h, case_id)).status == "held"
+
+        card = await h.say(A.PAT, f"timeline {REF}")
+        body = await h.press(A.PAT, M.RECORD_LINK, find_action(card, M.RECORD_LINK))
+        assert "Open the record (.docx)" in json.dumps(body["value"])
+        # A panel member sees the buttons but gets no link: the roster decides.
+        body = await h.press(A.LAURA, M.RECORD_LINK, find_action(card, M.RECORD_LINK))
+        assert "files/once" not in json.dumps(body)

@@ -151,7 +151,7 @@ def _timeline() -> Any:
                               returned_by_name="Pat")]
     return SimpleNamespace(case=SimpleNamespace(summary=_summary()), today=TODAY, deadlines=deadlines,
                            agencies=agencies, provisional=True,
-                           not_working={1: "a Saturday, not a working day"})
+                           not_working={1: "a Saturday, not a working day"}, meeting=_meeting(), now=NOW)
 
 
 def _status_lines() -> list[StatusLine]:

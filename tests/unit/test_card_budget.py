@@ -192,7 +192,8 @@ def _timeline() -> Any:
                 for i in range(AGENCIES)]
     return SimpleNamespace(case=SimpleNamespace(summary=_summary()), today=TODAY, deadlines=deadlines,
                            agencies=agencies, provisional=True,
-                           not_working={d.id: "a bank holiday or closure day, not a working day" for d in deadlines})
+                           not_working={d.id: "a bank holiday or closure day, not a working day" for d in deadlines},
+                           meeting=a11y._meeting(), now=NOW)
 
 
 def _status_lines() -> list[StatusLine]:

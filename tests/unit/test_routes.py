@@ -125,7 +125,7 @@ def rendered_cards() -> list[dict[str, Any]]:
                                deadlines=[_deadline(1, asks_for_date=True), _deadline(2, asks_for_date=False)],
                                agencies=[AgencyRequest(id=5, agency="GP", contact=None, sent_at=NOW, returned_at=None,
                                                        returned_by_name=None)],
-                               provisional=False, not_working={})
+                               provisional=False, not_working={}, meeting=meeting, now=NOW)
     reminder = ReminderView(case=summary, deadline=_deadline(1, asks_for_date=True), kind=ReminderKind.DUE,
                             delayed=False, mentions=[Mention("Pat", "pat")], working_days=0)
     status = StatusLine(row=StatusRow(REF, "Child A", "decided", NOW, "Step 1"), rag=None, working_days_left=1)
