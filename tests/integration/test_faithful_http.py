@@ -38,9 +38,9 @@ def _override(tmp_path: Path, text: str) -> Path:
     return partnership_with(tmp_path, profile_overrides=str(overrides))
 
 
-async def test_the_vote_card_says_what_the_profile_override_says(tmp_path: Path) -> None:
+async def test_the_vote_card_says_what_the_profile_override_says(tmp_path: Path, database_url: str) -> None:
     partnership = _override(tmp_path, '[[steps]]\nid = "notify_national_panel"\noffset = { working_days = 3 }\n')
-    async with BotHarness(tmp_path, partnership_file=partnership) as h:
+    async with BotHarness(tmp_path, database_url=database_url, partnership_file=partnership) as h:
         await refer(h)
         await decide(h)
         shown = texts(channel_card(h))
@@ -50,9 +50,9 @@ async def test_the_vote_card_says_what_the_profile_override_says(tmp_path: Path)
         assert "5 working days" not in shown
 
 
-async def test_the_vote_card_follows_a_profile_that_counts_from_the_referral(tmp_path: Path) -> None:
+async def test_the_vote_card_follows_a_profile_that_counts_from_the_referral(tmp_path: Path, database_url: str) -> None:
     partnership = _override(tmp_path, '[[steps]]\nid = "notify_national_panel"\nanchor = "referral_received"\n')
-    async with BotHarness(tmp_path, partnership_file=partnership) as h:
+    async with BotHarness(tmp_path, database_url=database_url, partnership_file=partnership) as h:
         await refer(h)
         await decide(h)
         shown = texts(channel_card(h))
@@ -60,8 +60,8 @@ async def test_the_vote_card_follows_a_profile_that_counts_from_the_referral(tmp
         assert ("within 5 working days of the referral being received: **by Mon 30 Nov 2026**") in shown
 
 
-async def test_surreys_day_one_steps_are_on_the_timeline_from_the_referral_and_provisional(tmp_path: Path) -> None:
-    async with BotHarness(tmp_path, partnership_file=partnership_with(tmp_path, timeline_profile="surrey")) as h:
+async def test_surreys_day_one_steps_are_on_the_timeline_from_the_referral_and_provisional(tmp_path: Path, database_url: str) -> None:
+    async with BotHarness(tmp_path, database_url=database_url, partnership_file=partnership_with(tmp_path, timeline_profile="surrey")) as h:
         await refer(h)
         card = await say_in_channel(h, A.PAT, f"timeline {REF}")
         assert isinstance(card, dict), card
@@ -81,8 +81,8 @@ async def test_surreys_day_one_steps_are_on_the_timeline_from_the_referral_and_p
         assert "provisional" not in " ".join(timeline_states(card).values())
 
 
-async def test_the_held_meeting_shows_the_papers_and_the_returns_as_superseded(tmp_path: Path) -> None:
-    async with BotHarness(tmp_path) as h:  # Stockport
+async def test_the_held_meeting_shows_the_papers_and_the_returns_as_superseded(tmp_path: Path, database_url: str) -> None:
+    async with BotHarness(tmp_path, database_url=database_url) as h:  # Stockport
         await refer(h)
         await decide(h, book_meeting=True)
         h.clock.set(london(2026, 12, 11, 12, 0))
@@ -103,8 +103,8 @@ def _actor(person: A.Person):  # noqa: ANN202
 # ---- the chair's notes, and new links for expired ones ------------------------------------------------------
 
 
-async def test_the_chairs_notes_are_a_word_document_from_the_chairs_card_and_from_a_command(tmp_path: Path) -> None:
-    async with BotHarness(tmp_path) as h:
+async def test_the_chairs_notes_are_a_word_document_from_the_chairs_card_and_from_a_command(tmp_path: Path, database_url: str) -> None:
+    async with BotHarness(tmp_path, database_url=database_url) as h:
         case_id = await mg.decide(h)
         record = await mg.meeting_of(h, case_id)
         h.clock.set(record.start_at - timedelta(hours=24))
@@ -145,8 +145,8 @@ async def test_the_chairs_notes_are_a_word_document_from_the_chairs_card_and_fro
                                                            "meeting is booked."
 
 
-async def test_record_command_gives_a_new_link_to_the_record(tmp_path: Path) -> None:
-    async with BotHarness(tmp_path) as h:
+async def test_record_command_gives_a_new_link_to_the_record(tmp_path: Path, database_url: str) -> None:
+    async with BotHarness(tmp_path, database_url=database_url) as h:
         case_id = await mg.decide(h)
         assert await h.say(A.PAT, f"record {REF}") == "The record is ready once the meeting's outcome has been recorded."
         card = await mg.walk_to_outcome_card(h, case_id)
@@ -165,8 +165,8 @@ async def test_record_command_gives_a_new_link_to_the_record(tmp_path: Path) -> 
         assert response.status == 410 and "'record RR-…'" in await response.text()
 
 
-async def test_help_lists_every_typed_command(tmp_path: Path) -> None:
-    async with BotHarness(tmp_path) as h:
+async def test_help_lists_every_typed_command(tmp_path: Path, database_url: str) -> None:
+    async with BotHarness(tmp_path, database_url=database_url) as h:
         personal = texts(await h.say(A.PAT, "help"))
         for command in ("refer", "resume", "cancel", "my referrals", "notification summary RR-…", "status",
                         "timeline RR-…", "show RR-…", "notes RR-…", "record RR-…", "export RR-…", "members",
@@ -182,8 +182,8 @@ async def test_help_lists_every_typed_command(tmp_path: Path) -> None:
 # ---- an inquorate meeting ----------------------------------------------------------------------------------
 
 
-async def test_an_inquorate_meeting_is_recorded_with_who_was_missing_and_re_convened(tmp_path: Path) -> None:
-    async with BotHarness(tmp_path) as h:
+async def test_an_inquorate_meeting_is_recorded_with_who_was_missing_and_re_convened(tmp_path: Path, database_url: str) -> None:
+    async with BotHarness(tmp_path, database_url=database_url) as h:
         case_id = await mg.decide(h)
         first = await mg.meeting_of(h, case_id)
         card = await mg.walk_to_outcome_card(h, case_id)
@@ -240,8 +240,8 @@ def _update_of(h: BotHarness, activity_id: str) -> dict:  # noqa: ANN202
     return card_of(updates[-1].activity)
 
 
-async def test_rebooking_updates_the_old_card_and_warns_outside_the_window(tmp_path: Path, graph) -> None:  # noqa: ANN001, F811
-    async with BotHarness(tmp_path) as h:
+async def test_rebooking_updates_the_old_card_and_warns_outside_the_window(tmp_path: Path, graph, database_url: str) -> None:  # noqa: ANN001, F811
+    async with BotHarness(tmp_path, database_url=database_url) as h:
         case_id = await mg.decide(h)
         await h.flush()
         [first] = _meeting_posts(h)
@@ -266,8 +266,8 @@ async def test_rebooking_updates_the_old_card_and_warns_outside_the_window(tmp_p
         assert (await mg.meeting_of(h, case_id)).start_at == mg.london(2026, 12, 15, 10)
 
 
-async def test_cancelling_asks_first_and_the_card_says_so_and_books_again(tmp_path: Path, graph) -> None:  # noqa: ANN001, F811
-    async with BotHarness(tmp_path) as h:
+async def test_cancelling_asks_first_and_the_card_says_so_and_books_again(tmp_path: Path, graph, database_url: str) -> None:  # noqa: ANN001, F811
+    async with BotHarness(tmp_path, database_url=database_url) as h:
         case_id = await mg.decide(h)
         await h.flush()
         [post] = _meeting_posts(h)
@@ -298,11 +298,10 @@ async def test_cancelling_asks_first_and_the_card_says_so_and_books_again(tmp_pa
 # ---- the referral form -------------------------------------------------------------------------------------
 
 
-async def test_the_form_asks_how_the_family_should_be_involved_and_shows_the_ecdop_notice_at_once(
-        tmp_path: Path) -> None:
+async def test_the_form_asks_how_the_family_should_be_involved_and_shows_the_ecdop_notice_at_once(tmp_path: Path, database_url: str) -> None:
     from tests.support.harness import VALID, inputs
 
-    async with BotHarness(tmp_path) as h:
+    async with BotHarness(tmp_path, database_url=database_url) as h:
         card = await h.say(A.RILEY, "refer")
         for section in ("referrer", "pathway"):
             body = await h.press(A.RILEY, "form.next", {**find_action(card, "form.next"), **VALID[section]})
@@ -341,8 +340,8 @@ async def test_the_form_asks_how_the_family_should_be_involved_and_shows_the_ecd
 # ---- the timeline gives the meeting's cards again ----------------------------------------------------------
 
 
-async def test_the_timeline_gives_the_chairs_cards_again_when_their_messages_are_lost(tmp_path: Path) -> None:
-    async with BotHarness(tmp_path) as h:
+async def test_the_timeline_gives_the_chairs_cards_again_when_their_messages_are_lost(tmp_path: Path, database_url: str) -> None:
+    async with BotHarness(tmp_path, database_url=database_url) as h:
         case_id = await mg.decide(h)
         record = await mg.meeting_of(h, case_id)
         card = await h.say(A.CHRIS, f"timeline {REF}")
