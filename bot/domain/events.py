@@ -26,6 +26,9 @@ class EventKind(StrEnum):
     PANEL_POST_WAITING = "panel_post_waiting_for_channel"
     # the lifecycle: every status change (bot/domain/lifecycle.py)
     CASE_MOVED = "case_moved"
+    # after submission (bot/services/corrections.py): field names and kinds, never values or text
+    REFERRAL_CORRECTED = "referral_corrected"
+    REFERRAL_WITHDRAWN = "referral_withdrawn"
     # the virtual panel
     VOTE_CAST = "vote_cast"
     PANEL_DECIDED = "panel_decided"

@@ -135,6 +135,7 @@ class OutboxDispatcher:
             OutboxKind.NFA_CHALLENGE_ENDS: self._challenge_period_ended,
             OutboxKind.REPORT_NOTICE: self._report_message,
             OutboxKind.REPORT_REQUEST: self._report_message,
+            OutboxKind.CASE_NOTICE: self._case_notice,
         }
         handler = handlers.get(item.kind)
         if handler is None:
@@ -447,6 +448,20 @@ class OutboxDispatcher:
             return True
         return await recipients.deliver(self.ctx, item, to, lambda: self.ctx.notifier.send_report_message(
             what, shown, None, to, item.payload))
+
+    async def _case_notice(self, item: OutboxItem) -> bool:
+        """A status-only line in the panel channel (bot/services/corrections.py)."""
+        assert item.case_id is not None
+        channel = await self.ctx.roster.channel(PANEL_CHANNEL)
+        if channel is None:
+            await self._hold_for_channel(item)
+            return False
+        summary = await self.ctx.cases.get_summary_by_id(item.case_id)
+        if summary is None:
+            await self.ctx.outbox.park(item.id, "failed", "case not found")
+            return False
+        await self.ctx.notifier.post_case_notice(channel, summary, str(item.payload.get("what", "")))
+        return True
 
     async def _person_notice(self, item: OutboxItem) -> bool:
         to = str(item.payload["to"])

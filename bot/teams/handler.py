@@ -30,6 +30,7 @@ from bot.services.context import ServiceContext
 from bot.services.ports import Address
 from bot.services.refusals import NotAuthorised
 from bot.teams.clock_actions import ClockActions
+from bot.teams.correction_actions import CorrectionActions
 from bot.teams.exports import COMMAND as EXPORT
 from bot.teams.exports import CaseExports
 from bot.teams.meeting_actions import MeetingActions
@@ -66,6 +67,13 @@ def command_text(activity: Activity) -> str:
     return text if len(text) <= cap("command.text") else ""
 
 
+def typed_text(activity: Activity) -> str:
+    """The message as typed (mentions removed, spaces collapsed, case kept), within the cap of a
+    command: for a command whose argument is kept as written (a withdrawal's reason)."""
+    text = " ".join(MENTION.sub(" ", activity.text or "").split()).strip()
+    return text if len(text) <= cap("command.text") else ""
+
+
 def actor_of(activity: Activity) -> Actor | None:
     sender = activity.from_property
     aad = getattr(sender, "aad_object_id", None) if sender else None
@@ -95,6 +103,7 @@ class RapidReviewBot(TeamsActivityHandler):
         # its own dialog state. (Across processes the state's eTag catches it.)
         self._conversation_locks: dict[str, asyncio.Lock] = {}
         self.people = PeopleMemory(services)
+        self.corrections = CorrectionActions(services)
         self.report_actions = report_actions or ReportActions(services)
         self.router = Router(services, card_routes(self, panel_actions, clock_actions, meeting_actions, exports,
                                                    retention, self.report_actions, ReviewActions(services)))
@@ -215,6 +224,9 @@ class RapidReviewBot(TeamsActivityHandler):
             return await self.panel_actions.show_command(turn_context, actor, text)
         if text.split(" ", 1)[0] == EXPORT:
             return await self.exports.command(actor, text.removeprefix(EXPORT))
+        correction_reply = await self.corrections.command(actor, text, typed_text(turn_context.activity))
+        if correction_reply is not None:
+            return correction_reply
         retention_reply = await self.retention.command(actor, text)
         if retention_reply is not None:
             return retention_reply

@@ -235,6 +235,11 @@ class MemoryCaseStore(_Store):
         rows.sort(key=lambda r: r["received_at"], reverse=True)
         return [_summary(r) for r in rows[:limit]]
 
+    async def correct_referral(self, case_id: str, referral: Referral, at: datetime) -> None:
+        row = self.s.cases[case_id]
+        row.update(referral=as_json(referral.model_dump(mode="json")), incident_date=referral.incident.incident_date,
+                   aware_date=referral.incident.la_aware_date, version=row["version"] + 1, updated_at=utc(at))
+
     async def set_panel_activity(self, case_id: str, activity_id: str) -> None:
         if case_id in self.s.cases:
             self.s.cases[case_id]["panel_activity_id"] = activity_id

@@ -108,15 +108,21 @@ async def add_event_in(conn: AsyncConnection, event: Event) -> None:
 
 
 class ReferralCache:
-    """A referral never changes once submitted; parsing its JSON into the pydantic model
-    was a measurable part of every card render, so recent ones are kept (one per process,
-    shared by every scope)."""
+    """Parsing a referral's JSON into the pydantic model was a measurable part of every card
+    render, so recent ones are kept (one per process, shared by every scope). A submitted
+    referral changes only by a correction of its dates (bot/services/corrections.py), which
+    also writes the case row's `incident_date` and `aware_date`: a kept referral whose dates
+    differ from the row's was corrected by another process and is read again."""
 
     def __init__(self) -> None:
         self._kept: OrderedDict[str, Referral] = OrderedDict()
 
-    def get(self, case_id: str) -> Referral | None:
+    def get(self, case_id: str, dates: tuple[Any, Any] | None = None) -> Referral | None:
         referral = self._kept.get(case_id)
+        if referral is not None and dates is not None and (
+                (referral.incident.incident_date, referral.incident.la_aware_date) != dates):
+            self._kept.pop(case_id, None)  # corrected elsewhere
+            return None
         if referral is not None:
             self._kept.move_to_end(case_id)
         return referral
@@ -209,7 +215,7 @@ class SqlCaseStore:
             if row.erased_at is not None:  # only the anonymised record is left (bot/adapters/db/retention_store.py)
                 self._referrals.forget(row.id)  # another process's erasure: never served from memory
                 return None
-            referral = self._referrals.get(row.id)
+            referral = self._referrals.get(row.id, (row.incident_date, row.aware_date))
             if referral is None:
                 data = (await conn.execute(_REFERRAL_OF, {"b_id": row.id})).scalar_one()
                 data = await self.scope.db.keyring.open_json(conn, row.id, REFERRAL_FIELD, data)
@@ -233,6 +239,17 @@ class SqlCaseStore:
                 .limit(limit)
             )
             return [_summary(r) for r in rows]
+
+    async def correct_referral(self, case_id: str, referral: Referral, at: datetime) -> None:
+        """Store a corrected referral (sealed under the case's key, as at submission) with the
+        case row's dates taken from it, version + 1 (bot/services/corrections.py)."""
+        async with self.scope.write() as conn:
+            sealer = await self.scope.db.keyring.sealer(conn, case_id)
+            await conn.execute(update(t.cases).where(t.cases.c.id == case_id).values(
+                referral=sealer.json(REFERRAL_FIELD, referral.model_dump(mode="json")),
+                incident_date=referral.incident.incident_date, aware_date=referral.incident.la_aware_date,
+                version=t.cases.c.version + 1, updated_at=at))
+        self._referrals.forget(case_id)
 
     async def set_panel_activity(self, case_id: str, activity_id: str) -> None:
         async with self.scope.write() as conn:
