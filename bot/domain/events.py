@@ -72,6 +72,7 @@ class EventKind(StrEnum):
     PANEL_CHANNEL_BOUND = "panel_channel_bound"
     MEMBER_ADDED = "member_added"
     MEMBER_REMOVED = "member_removed"
+    OWNER_REPLACED = "owner_replaced"  # a leaver's open actions, hand-overs and family contacts given to another
     # refusals
     ACCESS_DENIED = "access_denied"
     TAMPER = "tamper"

@@ -436,6 +436,9 @@ class DeadlineStore(Protocol):
     async def case_records(self, case_id: str, kind: str) -> dict[str, dict[str, Any]]: ...
     async def put_case_record(self, case_id: str, kind: str, key: str, data: dict[str, Any],
                               at: datetime) -> None: ...
+    async def case_records_of_kind(self, kind: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """(case id, key, data) of every case's records of one kind, opened."""
+        ...
 
 
 # ---- the rapid review meeting -------------------------------------------------------------------
@@ -654,6 +657,14 @@ class ReviewStore(Protocol):
                          owner_name: str, due_on: date, at: datetime, by_name: str) -> int: ...
     async def action_done(self, action_id: int, at: datetime, by_name: str, evidence: str) -> bool:
         """False when it was already done (nothing written)."""
+        ...
+
+    async def open_action_owners(self) -> list[tuple[int, str, str, str]]:
+        """(action id, case id, owner's Entra id, owner's name) of every open action."""
+        ...
+
+    async def reassign_action(self, action_id: int, owner_aad_id: str, owner_name: str) -> bool:
+        """Give an open action to a new owner; False when it is done (nothing written)."""
         ...
 
 

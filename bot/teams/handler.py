@@ -35,6 +35,7 @@ from bot.teams.exports import COMMAND as EXPORT
 from bot.teams.exports import CaseExports
 from bot.teams.meeting_actions import MeetingActions
 from bot.teams.message_size import keep_replies_within_budget
+from bot.teams.owner_actions import OwnerActions
 from bot.teams.panel_actions import MEMBER_LISTING, SHOW, PanelActions
 from bot.teams.people import PeopleMemory
 from bot.teams.places import tenant_of, where_of
@@ -104,6 +105,7 @@ class RapidReviewBot(TeamsActivityHandler):
         self._conversation_locks: dict[str, asyncio.Lock] = {}
         self.people = PeopleMemory(services)
         self.corrections = CorrectionActions(services)
+        self.owners = OwnerActions(services)
         self.report_actions = report_actions or ReportActions(services)
         self.router = Router(services, card_routes(self, panel_actions, clock_actions, meeting_actions, exports,
                                                    retention, self.report_actions, ReviewActions(services)))
@@ -227,6 +229,9 @@ class RapidReviewBot(TeamsActivityHandler):
         correction_reply = await self.corrections.command(actor, text, typed_text(turn_context.activity))
         if correction_reply is not None:
             return correction_reply
+        owner_reply = await self.owners.command(actor, text, typed_text(turn_context.activity))
+        if owner_reply is not None:
+            return owner_reply
         retention_reply = await self.retention.command(actor, text)
         if retention_reply is not None:
             return retention_reply

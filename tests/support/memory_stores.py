@@ -676,6 +676,9 @@ class MemoryDeadlineStore(_Store):
     async def case_records(self, case_id: str, kind: str) -> dict[str, dict[str, Any]]:
         return {k: dict(v) for (c, kd, k), v in sorted(self.s.case_records.items()) if c == case_id and kd == kind}
 
+    async def case_records_of_kind(self, kind: str) -> list[tuple[str, str, dict[str, Any]]]:
+        return [(c, k, dict(v)) for (c, kd, k), v in sorted(self.s.case_records.items()) if kd == kind]
+
     async def put_case_record(self, case_id: str, kind: str, key: str, data: dict[str, Any], at: datetime) -> None:
         self.s.case_records[(case_id, kind, key)] = as_json(data)
 
@@ -776,6 +779,17 @@ class MemoryReviewStore(_Store):
                                                       owner_aad_id, owner_name, due_on, "open", utc(at), by_name)
         return action_id
 
+    async def open_action_owners(self) -> list[tuple[int, str, str, str]]:
+        return [(i, a.case_id, a.owner_aad_id, a.owner_name) for i, a in sorted(self.s.case_actions.items())
+                if a.status == "open"]
+
+    async def reassign_action(self, action_id: int, owner_aad_id: str, owner_name: str) -> bool:
+        found = self.s.case_actions.get(action_id)
+        if found is None or found.status != "open":
+            return False
+        self.s.case_actions[action_id] = replace(found, owner_aad_id=owner_aad_id, owner_name=owner_name)
+        return True
+
     async def action_done(self, action_id: int, at: datetime, by_name: str, evidence: str) -> bool:
         found = self.s.case_actions.get(action_id)
         if found is None or found.status != "open":
@@ -793,7 +807,7 @@ class InjectedCrash(RuntimeError):
 
 
 WRITES: dict[str, frozenset[str]] = {
-    "cases": frozenset({"create_case", "set_panel_activity", "add_event", "move"}),
+    "cases": frozenset({"create_case", "set_panel_activity", "add_event", "move", "correct_referral"}),
     "roster": frozenset({"seed_members", "bind_upn", "add_member", "remove_member", "remember_mri", "bind_channel",
                          "save_reference"}),
     "outbox": frozenset({"enqueue", "enqueue_claimed", "claim", "done", "retry", "park", "release"}),
@@ -802,7 +816,7 @@ WRITES: dict[str, frozenset[str]] = {
                             "put_case_record", "reopen"}),
     "meetings": frozenset({"save"}),
     "reports": frozenset({"save"}),
-    "reviews": frozenset({"save_review", "add_entry", "add_action", "action_done"}),
+    "reviews": frozenset({"save_review", "add_entry", "add_action", "action_done", "reassign_action"}),
     "panel": frozenset({"lock_case", "save_vote", "add_query", "close_query", "new_round", "record_decision"}),
 }
 
