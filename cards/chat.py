@@ -32,7 +32,10 @@ from cards.common import (
 
 REFER = "chat.refer"  # "Start a referral": the same as typing refer
 EXPORT_LINK = "export.link"  # the data protection officer's export by a one-time link instead of a file
-VERBS = verbs(Verb(REFER), Verb(EXPORT_LINK))
+# the partnership manager's timeliness report by a one-time link instead of a file (bot/teams/exports.py)
+TIMELINESS_CSV_LINK = "timeliness.csv_link"
+TIMELINESS_DOCX_LINK = "timeliness.docx_link"
+VERBS = verbs(Verb(REFER), Verb(EXPORT_LINK), Verb(TIMELINESS_CSV_LINK), Verb(TIMELINESS_DOCX_LINK))
 
 PERSONAL_COMMANDS = [
     ("refer", "Start a new referral (case notification form)"),

@@ -119,6 +119,11 @@ class CaseStore(Protocol):
     async def list_cases_for_referrer(self, aad_object_id: str, limit: int = 20) -> list[CaseSummary]: ...
     async def set_panel_activity(self, case_id: str, activity_id: str) -> None: ...
 
+    async def received_in(self, year: int) -> list[CaseSummary]:
+        """Every case whose referral was received in `year` (erased ones too: their row keeps its
+        reference, dates and status), oldest first."""
+        ...
+
     async def correct_referral(self, case_id: str, referral: Referral, at: datetime) -> None:
         """Store the corrected referral (sealed) and the case row's dates from it; version + 1."""
         ...
@@ -591,6 +596,10 @@ class CaseFile:
 
 class CaseFiles(Protocol):
     """The files a case's records can be handed over as (bot/teams/exports.py), made now."""
+
+    async def make_partnership_file(self, subject: str, kind: str, for_person: str) -> CaseFile | None:
+        """A file about no one case (bot/services/export.py, PARTNERSHIP_FILES); None if none."""
+        ...
 
     async def make(self, case: Case, kind: str, for_person: str) -> CaseFile | None:
         """The file, or None when there is nothing to make yet (no outcome, no record)."""

@@ -32,7 +32,7 @@ from bot.services.refusals import NotAuthorised
 from bot.teams.clock_actions import ClockActions
 from bot.teams.correction_actions import CorrectionActions
 from bot.teams.exports import COMMAND as EXPORT
-from bot.teams.exports import CaseExports
+from bot.teams.exports import TIMELINESS, CaseExports
 from bot.teams.meeting_actions import MeetingActions
 from bot.teams.message_size import keep_replies_within_budget
 from bot.teams.owner_actions import OwnerActions
@@ -226,6 +226,8 @@ class RapidReviewBot(TeamsActivityHandler):
             return await self.panel_actions.show_command(turn_context, actor, text)
         if text.split(" ", 1)[0] == EXPORT:
             return await self.exports.command(actor, text.removeprefix(EXPORT))
+        if text.split(" ", 1)[0] == TIMELINESS:
+            return await self.exports.timeliness_command(actor, text.removeprefix(TIMELINESS))
         correction_reply = await self.corrections.command(actor, text, typed_text(turn_context.activity))
         if correction_reply is not None:
             return correction_reply

@@ -112,6 +112,7 @@ class OneTimeFiles(Protocol):
     async def submission_file(self, pressed: Pressed) -> Reply: ...
     async def submission_link(self, pressed: Pressed) -> Reply: ...
     async def briefing_link(self, pressed: Pressed) -> Reply: ...
+    async def timeliness_link(self, pressed: Pressed) -> Reply: ...
 
 
 class FormHandlers(Protocol):
@@ -158,6 +159,9 @@ def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock:
         # the data protection officer's export (not a case press: a DPO is not on the case's roster;
         # bot/services/export.py decides, and refuses anyone else alike)
         row(VERBS[chat.EXPORT_LINK], files.export_link),
+        # the timeliness report's one-time links (a partnership manager's; bot/services/timeliness.py decides)
+        row(VERBS[chat.TIMELINESS_CSV_LINK], files.timeliness_link),
+        row(VERBS[chat.TIMELINESS_DOCX_LINK], files.timeliness_link),
         # retention and erasure, the data protection officer's (cards/retention_cards.py): not routed as a
         # press about a case — the DPO need not be on the panel's roster; the use case asks the roster itself
         row(VERBS[retention_cards.ERASE], retention.erase),

@@ -235,6 +235,10 @@ class MemoryCaseStore(_Store):
         rows.sort(key=lambda r: r["received_at"], reverse=True)
         return [_summary(r) for r in rows[:limit]]
 
+    async def received_in(self, year: int) -> list[CaseSummary]:
+        rows = sorted(self.s.cases.values(), key=lambda r: (r["received_at"], r["reference"]))
+        return [_summary(r) for r in rows if r["reference"].split("-")[1] == str(year)]
+
     async def correct_referral(self, case_id: str, referral: Referral, at: datetime) -> None:
         row = self.s.cases[case_id]
         row.update(referral=as_json(referral.model_dump(mode="json")), incident_date=referral.incident.incident_date,

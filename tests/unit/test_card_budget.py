@@ -261,6 +261,8 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("my_referrals_card", lambda: chat.my_referrals_card([_summary()] * MANY, TZ, in_progress=True)),
     ("text_card", lambda: chat.text_card("Meeting cancelled", f"The meeting for {REF} is cancelled.")),
     ("notification_summary_card", lambda: chat.notification_summary_card(_case(), TZ, TODAY)),
+    ("timeliness_sent_card", lambda: file_cards.timeliness_sent_card(a11y._timeliness(), "timeliness-2026",
+                                                                     "OFFICIAL-SENSITIVE")),
     ("export_link_card", lambda: chat.export_link_card(REF, "https://bot.example.org/files/once/" + "x" * 43, NOW, TZ,
                                                        "O" * 40)),
     ("offer_sent_card", lambda: file_cards.offer_sent_card(REF, "case_export", chat.EXPORT_LINK, "O" * 40)),

@@ -185,6 +185,7 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("my_referrals_card", lambda: chat.my_referrals_card([_summary()], TZ, in_progress=True)),
     ("text_card", lambda: chat.text_card("Meeting booked", "RR-2026-0001: Tue 24 Nov")),
     ("notification_summary_card", lambda: chat.notification_summary_card(_case(2), TZ, TODAY)),
+    ("timeliness_sent_card", lambda: file_cards.timeliness_sent_card(a11y._timeliness(), "timeliness-2026", H)),
     ("export_link_card", lambda: chat.export_link_card(REF, "https://bot.example.org/files/once/x", NOW, TZ, H)),
     ("offer_sent_card", lambda: file_cards.offer_sent_card(REF, "case_export", chat.EXPORT_LINK, H)),
     ("link_card", lambda: file_cards.link_card(REF, "chair_notes", "https://bot.example.org/files/once/x", NOW, TZ,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text, update
@@ -239,6 +239,15 @@ class SqlCaseStore:
                 .limit(limit)
             )
             return [_summary(r) for r in rows]
+
+    async def received_in(self, year: int) -> list[CaseSummary]:
+        start, end = datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+        async with self.scope.read() as conn:
+            rows = await conn.execute(select(*_SUMMARY_COLUMNS).where(
+                t.cases.c.received_at >= start - timedelta(days=1), t.cases.c.received_at < end + timedelta(days=1))
+                .order_by(t.cases.c.received_at, t.cases.c.reference))
+            # the reference's year is the year it was received in the partnership's own time
+            return [s for s in (_summary(r) for r in rows) if s.reference.split("-")[1] == str(year)]
 
     async def correct_referral(self, case_id: str, referral: Referral, at: datetime) -> None:
         """Store a corrected referral (sealed under the case's key, as at submission) with the
