@@ -29,6 +29,9 @@ class EventKind(StrEnum):
     # after submission (bot/services/corrections.py): field names and kinds, never values or text
     REFERRAL_CORRECTED = "referral_corrected"
     REFERRAL_WITHDRAWN = "referral_withdrawn"
+    DUPLICATE_FLAGGED = "duplicate_flagged"  # a second referral of the same incident (the two case ids)
+    DUPLICATE_LINKED = "duplicate_linked"
+    DUPLICATE_DISMISSED = "duplicate_dismissed"
     # the virtual panel
     VOTE_CAST = "vote_cast"
     PANEL_DECIDED = "panel_decided"

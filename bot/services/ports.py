@@ -119,6 +119,13 @@ class CaseStore(Protocol):
     async def list_cases_for_referrer(self, aad_object_id: str, limit: int = 20) -> list[CaseSummary]: ...
     async def set_panel_activity(self, case_id: str, activity_id: str) -> None: ...
 
+    async def match_fingerprints(self, case_id: str, incident_date: date, identities: Sequence[str],
+                                 at: datetime) -> list[str]:
+        """Keep keyed hashes of the case's `identities` (bot/domain/duplicates.py) with its incident
+        date, and return the ids of other cases (not erased) with the same incident date and a
+        matching hash, oldest first. Idempotent."""
+        ...
+
     async def received_in(self, year: int) -> list[CaseSummary]:
         """Every case whose referral was received in `year` (erased ones too: their row keeps its
         reference, dates and status), oldest first."""
@@ -352,6 +359,10 @@ class Notifier(Protocol):
         ...
 
     async def send_to_person(self, aad_object_id: str, card: dict[str, Any]) -> bool: ...
+    async def send_duplicate_flag(self, aad_object_id: str, case: CaseSummary, first: CaseSummary) -> bool:
+        """To a partnership manager: `case` may be a duplicate of `first` (cards/duplicate_cards.py)."""
+        ...
+
     async def post_case_notice(self, channel: Address, case: CaseSummary, what: str) -> None:
         """A status-only line about a case in the panel channel (cards/correction_cards.py)."""
         ...

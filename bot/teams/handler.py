@@ -31,6 +31,7 @@ from bot.services.ports import Address
 from bot.services.refusals import NotAuthorised
 from bot.teams.clock_actions import ClockActions
 from bot.teams.correction_actions import CorrectionActions
+from bot.teams.duplicate_actions import DuplicateActions
 from bot.teams.exports import COMMAND as EXPORT
 from bot.teams.exports import TIMELINESS, CaseExports
 from bot.teams.meeting_actions import MeetingActions
@@ -108,7 +109,8 @@ class RapidReviewBot(TeamsActivityHandler):
         self.owners = OwnerActions(services)
         self.report_actions = report_actions or ReportActions(services)
         self.router = Router(services, card_routes(self, panel_actions, clock_actions, meeting_actions, exports,
-                                                   retention, self.report_actions, ReviewActions(services)))
+                                                   retention, self.report_actions, ReviewActions(services),
+                                                   DuplicateActions(services)))
 
     # ---- the turn ---------------------------------------------------------------------------
 

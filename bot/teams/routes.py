@@ -36,6 +36,7 @@ from bot.teams.replies import Reply
 from cards import (
     chat,
     clock_cards,
+    duplicate_cards,
     meeting_cards,
     pathway_cards,
     report_cards,
@@ -115,6 +116,13 @@ class OneTimeFiles(Protocol):
     async def timeliness_link(self, pressed: Pressed) -> Reply: ...
 
 
+class DuplicateHandlers(Protocol):
+    """A likely duplicate's buttons (bot/teams/duplicate_actions.py)."""
+
+    async def link(self, pressed: Pressed) -> Reply: ...
+    async def dismiss(self, pressed: Pressed) -> Reply: ...
+
+
 class FormHandlers(Protocol):
     """The referral form's presses, answered by the dialog (bot/teams/handler.py)."""
 
@@ -124,7 +132,7 @@ class FormHandlers(Protocol):
 
 def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock: ClockActions,
                 meeting: MeetingActions, files: OneTimeFiles, retention: RetentionActions,
-                report: ReportActions, review: ReviewActions) -> tuple[Route, ...]:
+                report: ReportActions, review: ReviewActions, duplicates: DuplicateHandlers) -> tuple[Route, ...]:
     """The route table: one row per verb any of our cards emits."""
     p = panel_actions
     r = report
@@ -205,6 +213,9 @@ def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock:
         row(VERBS[review_cards.LEARNING_BRIEFING], files.briefing_link, needs_case=True),
         row(VERBS[review_cards.ACTION_ADD], review.add_action, needs_case=True, on_refused=review.show_refusal),
         row(VERBS[review_cards.ACTION_DONE], review.action_done, needs_case=True, on_refused=review.show_refusal),
+        # a likely duplicate referral, to the partnership managers (cards/duplicate_cards.py)
+        row(VERBS[duplicate_cards.LINK], duplicates.link, needs_case=True),
+        row(VERBS[duplicate_cards.DISMISS], duplicates.dismiss, needs_case=True),
     )
 
 

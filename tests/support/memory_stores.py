@@ -235,6 +235,14 @@ class MemoryCaseStore(_Store):
         rows.sort(key=lambda r: r["received_at"], reverse=True)
         return [_summary(r) for r in rows[:limit]]
 
+    async def match_fingerprints(self, case_id: str, incident_date: date, identities: Sequence[str],
+                                 at: datetime) -> list[str]:
+        prints = self.s.__dict__.setdefault("fingerprints", set())
+        mine = {(incident_date, value) for value in identities}
+        prints |= {(case_id, *m) for m in mine}
+        earlier = {c for c, day, value in prints if c != case_id and (day, value) in mine}
+        return sorted(earlier, key=lambda c: self.s.cases[c]["received_at"])
+
     async def received_in(self, year: int) -> list[CaseSummary]:
         rows = sorted(self.s.cases.values(), key=lambda r: (r["received_at"], r["reference"]))
         return [_summary(r) for r in rows if r["reference"].split("-")[1] == str(year)]

@@ -33,6 +33,7 @@ from cards import actions as cards_actions
 from cards import (
     chat,
     clock_cards,
+    duplicate_cards,
     file_cards,
     meeting_cards,
     pathway_cards,
@@ -65,7 +66,7 @@ class _Anything:
 
 def routes() -> tuple[Route, ...]:
     return card_routes(_Anything(), _Anything(), _Anything(), _Anything(), _Anything(),  # type: ignore[arg-type]
-                       _Anything(), _Anything(), _Anything())
+                       _Anything(), _Anything(), _Anything(), _Anything())
 
 
 # ---- what the card modules emit, read from their source -----------------------------------------
@@ -169,6 +170,7 @@ def rendered_cards() -> list[dict[str, Any]]:
         chat.export_link_card(REF, "https://bot.example.org/files/once/x", NOW, TZ, "OFFICIAL-SENSITIVE"),
         file_cards.offer_sent_card(REF, "case_export", chat.EXPORT_LINK, "OFFICIAL-SENSITIVE"),
         file_cards.timeliness_sent_card(_timeliness(), "timeliness-2026", "OFFICIAL-SENSITIVE"),
+        duplicate_cards.flag_card(summary, summary),
         meeting_cards.chair_notes_card(_notes_case(), _notes_meeting(), TZ),
         retention_cards.retention_list_card([samples.plan()], 0, {}, TZ, RetentionPolicy(), "OFFICIAL-SENSITIVE"),
         retention_cards.erasure_request_card(samples.plan(), {}, TZ, RetentionPolicy(), "OFFICIAL-SENSITIVE"),

@@ -11,10 +11,12 @@ Concurrency rules that matter here:
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text, update
@@ -239,6 +241,30 @@ class SqlCaseStore:
                 .limit(limit)
             )
             return [_summary(r) for r in rows]
+
+    async def match_fingerprints(self, case_id: str, incident_date: date, identities: Sequence[str],
+                                 at: datetime) -> list[str]:
+        f = t.referral_fingerprints
+        async with self.scope.write() as conn:
+            keys = await self.scope.db.keyring.fingerprint_keys(conn)
+            hashes = [(key_id, hmac.new(key, value.encode(), hashlib.sha256).hexdigest())
+                      for value in identities for key_id, key in keys]
+            current = keys[0][0]
+            for key_id, fingerprint in hashes:
+                if key_id == current:  # kept under the current key only; older keys only match
+                    await conn.execute(self.scope.insert(f).values(
+                        case_id=case_id, incident_date=incident_date, key_id=key_id, fingerprint=fingerprint,
+                        created_at=at).on_conflict_do_nothing(
+                        index_elements=[f.c.case_id, f.c.key_id, f.c.fingerprint]))
+            if not hashes:
+                return []
+            rows = await conn.execute(
+                select(f.c.case_id, t.cases.c.received_at).distinct()
+                .join(t.cases, t.cases.c.id == f.c.case_id)
+                .where(f.c.incident_date == incident_date, f.c.case_id != case_id, t.cases.c.erased_at.is_(None),
+                       f.c.fingerprint.in_([h for _, h in hashes]))
+                .order_by(t.cases.c.received_at))
+            return list(dict.fromkeys(r.case_id for r in rows))
 
     async def received_in(self, year: int) -> list[CaseSummary]:
         start, end = datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
