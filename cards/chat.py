@@ -48,6 +48,12 @@ PERSONAL_COMMANDS = [
     ("show RR-…", "Panel members, chairs and managers: post a case's card again in the panel channel"),
     ("pathway RR-…", "Panel members, chairs and managers: after the decision — the hand-over, who tells the "
                      "family, a challenge to no further action"),
+    ("correct RR-… incident 2026-11-19", "Partnership managers: correct the incident date (or **aware**: the date "
+                                         "the local authority became aware); every deadline is recomputed"),
+    ("withdraw RR-… reason", "Partnership managers: withdraw a referral the panel has not decided"),
+    ("replace owner Name with Name", "Partnership managers: give a leaver's open actions and hand-overs to "
+                                     "someone else"),
+    ("timeliness 2026", "Partnership managers: the year's timeliness report for the annual report (CSV and Word)"),
     ("export RR-…", "The data protection officer: every record of a case, as one file"),
     ("help", "This list"),
 ]
