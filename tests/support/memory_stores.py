@@ -819,7 +819,8 @@ class InjectedCrash(RuntimeError):
 
 
 WRITES: dict[str, frozenset[str]] = {
-    "cases": frozenset({"create_case", "set_panel_activity", "add_event", "move", "correct_referral"}),
+    "cases": frozenset({"create_case", "set_panel_activity", "add_event", "move", "correct_referral",
+                        "match_fingerprints"}),
     "roster": frozenset({"seed_members", "bind_upn", "add_member", "remove_member", "remember_mri", "bind_channel",
                          "save_reference"}),
     "outbox": frozenset({"enqueue", "enqueue_claimed", "claim", "done", "retry", "park", "release"}),
