@@ -20,6 +20,7 @@ from typing import Any
 from cards import (
     chat,
     clock_cards,
+    duplicate_cards,
     meeting_cards,
     panel,
     pathway_cards,
@@ -57,6 +58,7 @@ VERBS: dict[str, Verb] = _union(
     pathway_cards.VERBS,
     report_cards.VERBS,
     review_cards.VERBS,
+    duplicate_cards.VERBS,
 )
 
 

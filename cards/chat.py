@@ -33,7 +33,10 @@ from cards.common import (
 
 REFER = "chat.refer"  # "Start a referral": the same as typing refer
 EXPORT_LINK = "export.link"  # the data protection officer's export by a one-time link instead of a file
-VERBS = verbs(Verb(REFER), Verb(EXPORT_LINK))
+# the partnership manager's timeliness report by a one-time link instead of a file (bot/teams/exports.py)
+TIMELINESS_CSV_LINK = "timeliness.csv_link"
+TIMELINESS_DOCX_LINK = "timeliness.docx_link"
+VERBS = verbs(Verb(REFER), Verb(EXPORT_LINK), Verb(TIMELINESS_CSV_LINK), Verb(TIMELINESS_DOCX_LINK))
 
 PERSONAL_COMMANDS = [
     ("refer", "Start a new referral (case notification form)"),
@@ -48,6 +51,12 @@ PERSONAL_COMMANDS = [
                      "family, a challenge to no further action"),
     ("notes RR-…", "Chairs and managers: a new link to the chair's notes for the meeting (Word)"),
     ("record RR-…", "Chairs and managers: a new link to the rapid review record (Word)"),
+    ("correct RR-… incident 2026-11-19", "Partnership managers: correct the incident date (or **aware**: the date "
+                                         "the local authority became aware); every deadline is recomputed"),
+    ("withdraw RR-… reason", "Partnership managers: withdraw a referral the panel has not decided"),
+    ("replace owner Name with Name", "Partnership managers: give a leaver's open actions and hand-overs to "
+                                     "someone else"),
+    ("timeliness 2026", "Partnership managers: the year's timeliness report for the annual report (CSV and Word)"),
     ("export RR-…", "The data protection officer: every record of a case, as one file"),
     ("members · add @Name as police · remove @Name", "In the panel channel: who is on the roster; partnership "
                                                       "managers add or remove people"),

@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.services.timeliness import MEASURES, Timeliness
+from cards.chat import TIMELINESS_CSV_LINK, TIMELINESS_DOCX_LINK
 from cards.common import Element, card, escape_markdown, execute, heading, notice, para
 
 FILE_CONSENT = "application/vnd.microsoft.teams.card.file.consent"
@@ -20,7 +22,8 @@ FILE_INFO = "application/vnd.microsoft.teams.card.file.info"
 LINK_INSTEAD = "Get a one-time link instead"
 WHAT = {"rapid_review_record": "the rapid review record (Word)", "case_export": "the case export (zip)",
         "chair_notes": "the chair's notes (Word)",
-        "national_panel_submission": "the National Panel's copy of the rapid review report (Word)"}
+        "national_panel_submission": "the National Panel's copy of the rapid review report (Word)",
+        "timeliness_csv": "the timeliness report (CSV)", "timeliness_docx": "the timeliness report (Word)"}
 
 
 def consent_attachment(name: str, size: int, what: str, offer: str, marking: str) -> dict[str, Any]:
@@ -75,3 +78,19 @@ def link_card(reference: str, what: str, url: str, expires_at: datetime, tz: Zon
                  notice(f"{escape_markdown(marking)}. Do not forward the file or this link.")],
                 actions=[{"type": "Action.OpenUrl", "title": f"Open {WHAT.get(what, 'the file')}", "url": url},
                          execute("Get a new link", new_link_verb, reference)])
+
+
+def timeliness_sent_card(report: Timeliness, subject: str, marking: str) -> Element:
+    """The answer to `timeliness 2026`: the year's figures at a glance, and both files on their way."""
+    facts = [{"title": "Referrals", "value": str(report.referrals)}]
+    for key, title in MEASURES:
+        tally = report.tally(key)
+        facts.append({"title": title, "value": f"{tally.on_time} of {tally.due} on time"})
+    return card([heading(f"Timeliness {report.year}", size="Medium"),
+                 {"type": "FactSet", "facts": facts},
+                 para("I am sending you the report as two files in this chat, a CSV and a Word document, with each "
+                      "miss and the reason recorded for it. Press **Allow** on each to save it in your OneDrive; "
+                      "each offer works once, for you only, for an hour. It names cases by reference only."),
+                 notice(f"{escape_markdown(marking)}.")],
+                actions=[execute("CSV by a one-time link instead", TIMELINESS_CSV_LINK, subject),
+                         execute("Word by a one-time link instead", TIMELINESS_DOCX_LINK, subject)])

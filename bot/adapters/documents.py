@@ -560,3 +560,72 @@ def learning_briefing(case: Case, *, learning: str, outcome: MeetingOutcome | No
     buffer = io.BytesIO()
     doc.save(buffer)
     return buffer.getvalue()
+
+
+# ---- the timeliness report for the annual report (bot/services/timeliness.py) -----------------
+
+TIMELINESS_COLUMNS = ("Reference", "Received", "Status", "Panel decision within 5 working days",
+                      "National Panel notified within 5 working days", "Report within 15 working days",
+                      "Review published within 6 months", "Reasons for misses")
+
+
+def _word(on_time: bool | None) -> str:
+    return {True: "yes", False: "no", None: "n/a"}[on_time]
+
+
+def timeliness_csv(report: Any) -> bytes:
+    """One row per referral of the year (references, dates and yes/no only), then the totals."""
+    import csv
+
+    from bot.services.timeliness import MEASURES, NO_REASON
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(TIMELINESS_COLUMNS)
+    for line in report.lines:
+        reasons = "; ".join(f"{title}: {m.reason or NO_REASON}" for key, title in MEASURES
+                            if (m := line.measures[key]).on_time is False)
+        writer.writerow([line.reference, line.received_on.isoformat(), line.status,
+                         *(_word(line.measures[key].on_time) for key, _ in MEASURES), reasons])
+    writer.writerow([])
+    writer.writerow(["Year", "Referrals", *(f"{title} (on time / due)" for _, title in MEASURES)])
+    writer.writerow([report.year, report.referrals,
+                     *(f"{t.on_time} / {t.due}" for t in (report.tally(key) for key, _ in MEASURES))])
+    return out.getvalue().encode("utf-8-sig")  # Excel opens it as UTF-8
+
+
+def timeliness_document(report: Any, *, marking: str, produced: str) -> bytes:
+    """The same figures as a Word document for the annual report: the totals, then each miss
+    with its reason where one was recorded. References only, never a child's details."""
+    from docx import Document  # lazy: only for a download
+
+    from bot.services.timeliness import MEASURES
+
+    doc = Document()
+    section = doc.sections[0]
+    section.header.paragraphs[0].text = f"{marking} — timeliness {report.year}"
+    section.footer.paragraphs[0].text = (f"{marking}. {report.partnership}: timeliness of rapid reviews, referrals "
+                                         f"received in {report.year}; produced {produced}. Case references only.")
+    doc.add_heading(f"Timeliness of rapid reviews: {report.year}", level=0)
+    doc.add_paragraph(f"{report.partnership}. Referrals received in {report.year}: {report.referrals}.")
+    table = doc.add_table(rows=1, cols=4)
+    for cell, title in zip(table.rows[0].cells, ("Measure", "On time", "Late", "Due so far"), strict=True):
+        cell.text = title
+    for key, title in MEASURES:
+        tally = report.tally(key)
+        cells = table.add_row().cells
+        cells[0].text, cells[1].text, cells[2].text, cells[3].text = (title, str(tally.on_time), str(tally.late),
+                                                                      str(tally.due))
+    doc.add_heading("Misses and their reasons", level=1)
+    misses = report.misses()
+    if not misses:
+        doc.add_paragraph("None: every measure that fell due was met.")
+    for reference, title, reason in misses:
+        doc.add_paragraph(f"{reference} — {title}: {reason}", style="List Bullet")
+    doc.add_paragraph("Counted from the dates the bot recorded: a decision from the referral's receipt, a "
+                      "notification from when the local authority became aware, a report from the referral, a "
+                      "publication from the decision to commission the review. A case still inside its time is "
+                      "not counted as due.")
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()

@@ -26,6 +26,12 @@ class EventKind(StrEnum):
     PANEL_POST_WAITING = "panel_post_waiting_for_channel"
     # the lifecycle: every status change (bot/domain/lifecycle.py)
     CASE_MOVED = "case_moved"
+    # after submission (bot/services/corrections.py): field names and kinds, never values or text
+    REFERRAL_CORRECTED = "referral_corrected"
+    REFERRAL_WITHDRAWN = "referral_withdrawn"
+    DUPLICATE_FLAGGED = "duplicate_flagged"  # a second referral of the same incident (the two case ids)
+    DUPLICATE_LINKED = "duplicate_linked"
+    DUPLICATE_DISMISSED = "duplicate_dismissed"
     # the virtual panel
     VOTE_CAST = "vote_cast"
     PANEL_DECIDED = "panel_decided"
@@ -70,6 +76,8 @@ class EventKind(StrEnum):
     PANEL_CHANNEL_BOUND = "panel_channel_bound"
     MEMBER_ADDED = "member_added"
     MEMBER_REMOVED = "member_removed"
+    TIMELINESS_REPORTED = "timeliness_reported"  # the annual timeliness report made for a manager (year, count)
+    OWNER_REPLACED = "owner_replaced"  # a leaver's open actions, hand-overs and family contacts given to another
     # refusals
     ACCESS_DENIED = "access_denied"
     TAMPER = "tamper"
@@ -79,6 +87,7 @@ class EventKind(StrEnum):
     FILE_LINK_ISSUED = "file_link_issued"
     CASE_EXPORTED = "case_exported"
     FILE_LINK_REFUSED = "file_link_refused"  # a one-time link used twice, expired or unknown
+    FILE_DOWNLOADED = "file_downloaded"  # a partnership file (no case: the timeliness report) fetched by its link
     # records handed to one person as a file in their OneDrive (Teams' file consent card)
     FILE_OFFERED = "file_offered"  # the consent card sent to the person's personal chat
     FILE_ACCEPTED = "file_accepted"  # they pressed Allow

@@ -116,6 +116,8 @@ FIELD_CAPS: MappingProxyType[str, int] = MappingProxyType({
     "person.display_name": NAME,
     # the data protection officer's reason for erasing a case on request (bot/services/retention.py)
     "erasure.reason": LINE,
+    # a partnership manager's reason for withdrawing a referral (bot/services/corrections.py)
+    "withdrawal.reason": LINE,
     # typed commands, in personal chat or the channel
     "command.text": COMMAND,
 })

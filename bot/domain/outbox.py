@@ -40,6 +40,9 @@ class OutboxKind(StrEnum):
     NFA_CHALLENGE_ENDS = "nfa_challenge_ends"  # the challenge period ran out: close unless challenged (not a message)
     REPORT_NOTICE = "report_notice"  # the rapid review report: a status-only line in the panel channel
     REPORT_REQUEST = "report_request"  # the rapid review report: asked of people in personal chat
+    DUPLICATE_CHECK = "duplicate_check"  # fingerprint a new referral and flag a likely duplicate (not a message)
+    DUPLICATE_FLAG = "duplicate_flag"  # the likely duplicate, to each partnership manager in personal chat
+    CASE_NOTICE = "case_notice"  # a status-only line in the panel channel (bot/services/corrections.py)
 
 WAITING_FOR_PERSON = "waiting_person"  # a row parked until its one recipient can be reached again
 

@@ -31,6 +31,12 @@ NOT_THE_TELLER = ("The family letter goes to the person agreed to tell the famil
                   "manager who that is.")
 SUBMISSION = "national_panel_submission"  # the rapid review report with its covering letter
 BRIEFING = "learning_briefing"  # the 7-minute briefing (bot/services/review.py): no identifiers
+# The partnership's own files, about no one case (bot/services/timeliness.py): references and
+# dates only. Their offer's `case_id` is the subject they are about ("timeliness-2026").
+TIMELINESS_CSV = "timeliness_csv"
+TIMELINESS_DOCX = "timeliness_docx"
+PARTNERSHIP_FILES = frozenset({TIMELINESS_CSV, TIMELINESS_DOCX})
+TIMELINESS_SUBJECT = "timeliness-"
 LINK_MINUTES = 10
 NOT_A_RECIPIENT = "The record goes to the chair and the partnership managers. Ask one of them for it."
 NO_RECORD_YET = "The record is ready once the meeting's outcome has been recorded."
@@ -149,6 +155,33 @@ async def request_chair_notes(ctx: ServiceContext, links: FileLinkStore, actor: 
     return await request_notes(ctx, links, actor, reference)
 
 
+def timeliness_subject(year: int) -> str:
+    return f"{TIMELINESS_SUBJECT}{year}"
+
+
+def timeliness_year(subject: str) -> int | None:
+    word = subject.removeprefix(TIMELINESS_SUBJECT)
+    return int(word) if subject.startswith(TIMELINESS_SUBJECT) and word.isdigit() and len(word) == 4 else None
+
+
+async def request_timeliness(ctx: ServiceContext, links: FileLinkStore, actor: Actor, subject: str,
+                             kind: str) -> IssuedLink:
+    """A one-time link to the timeliness report (a partnership manager only; it holds no identifiers)."""
+    from bot.services.timeliness import require_manager  # the report's own rule
+
+    await require_manager(ctx, actor)
+    if timeliness_year(subject) is None or kind not in PARTNERSHIP_FILES:
+        raise Refused("This card does not name a report. Type **timeliness 2026** (the year) for a new one.")
+    now = ctx.clock.now()
+    token = secrets.token_urlsafe(32)
+    link = FileLink(case_id=subject, kind=kind, issued_to=actor.aad_object_id, issued_at=now,
+                    expires_at=now + timedelta(minutes=LINK_MINUTES))
+    await links.issue(token_hash(token), link)
+    await audit(ctx, actor, EventKind.FILE_LINK_ISSUED, detail={"what": kind, "subject": subject,
+                                                               "expires_at": link.expires_at.isoformat()})
+    return IssuedLink(subject, token, link.expires_at)
+
+
 async def _issue(ctx: ServiceContext, links: FileLinkStore, actor: Actor, case: Case, kind: str) -> IssuedLink:
     now = ctx.clock.now()
     token = secrets.token_urlsafe(32)
@@ -160,14 +193,21 @@ async def _issue(ctx: ServiceContext, links: FileLinkStore, actor: Actor, case: 
     return IssuedLink(case.reference, token, link.expires_at)
 
 
-async def open_link(ctx: ServiceContext, links: FileLinkStore, token: str) -> tuple[Case, FileLink] | None:
-    """The case and the link, claimed (it will not work again) — or None, audited with why."""
+async def open_link(ctx: ServiceContext, links: FileLinkStore, token: str) -> tuple[Case | None, FileLink] | None:
+    """The case and the link, claimed (it will not work again) — or None, audited with why. A
+    partnership file (PARTNERSHIP_FILES) is about no case: (None, link)."""
     link, outcome = await links.claim(token_hash(token), ctx.clock.now())
     person = await _person(ctx, link.issued_to) if link else None
+    partnership_file = link is not None and link.kind in PARTNERSHIP_FILES
     if link is None or outcome != "ok":
-        await audit(ctx, person, EventKind.FILE_LINK_REFUSED, case_id=link.case_id if link else None,
+        await audit(ctx, person, EventKind.FILE_LINK_REFUSED,
+                    case_id=link.case_id if link and not partnership_file else None,
                     detail={"why": outcome, "what": link.kind if link else None})
         return None
+    if partnership_file:
+        await audit(ctx, person, EventKind.FILE_DOWNLOADED, detail={
+            "what": link.kind, "subject": link.case_id, "via": "one-time link", "issued_at": link.issued_at.isoformat()})
+        return None, link
     case = await ctx.cases.get_case_by_id(link.case_id)
     if case is None:
         return None

@@ -20,7 +20,7 @@ from bot.domain.events import EventKind
 from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Role
 from bot.domain.report import Stage
-from bot.services import deadlines, meeting, pathways, recipients, report
+from bot.services import deadlines, duplicates, meeting, pathways, recipients, report
 from bot.services.audit import audit
 from bot.services.channels import WAITING_FOR_CHANNEL
 from bot.services.context import ServiceContext
@@ -135,6 +135,9 @@ class OutboxDispatcher:
             OutboxKind.NFA_CHALLENGE_ENDS: self._challenge_period_ended,
             OutboxKind.REPORT_NOTICE: self._report_message,
             OutboxKind.REPORT_REQUEST: self._report_message,
+            OutboxKind.CASE_NOTICE: self._case_notice,
+            OutboxKind.DUPLICATE_CHECK: self._duplicate_check,
+            OutboxKind.DUPLICATE_FLAG: self._duplicate_flag,
         }
         handler = handlers.get(item.kind)
         if handler is None:
@@ -447,6 +450,38 @@ class OutboxDispatcher:
             return True
         return await recipients.deliver(self.ctx, item, to, lambda: self.ctx.notifier.send_report_message(
             what, shown, None, to, item.payload))
+
+    async def _duplicate_check(self, item: OutboxItem) -> bool:
+        assert item.case_id is not None
+        await duplicates.check(self.ctx, item.case_id)
+        return True
+
+    async def _duplicate_flag(self, item: OutboxItem) -> bool:
+        """The likely duplicate, split per partnership manager, each to their personal chat."""
+        assert item.case_id is not None
+        to = recipients.addressed_to(item)
+        if to is None:
+            await recipients.split(self.ctx, item, list(item.payload.get("people") or []))
+            return True
+        flag = await duplicates.flag_of(self.ctx, item.case_id, str(item.payload.get("of")))
+        if flag is None:  # erased meanwhile
+            return True
+        return await recipients.deliver(self.ctx, item, to, lambda: self.ctx.notifier.send_duplicate_flag(
+            to, flag.case, flag.first))
+
+    async def _case_notice(self, item: OutboxItem) -> bool:
+        """A status-only line in the panel channel (bot/services/corrections.py)."""
+        assert item.case_id is not None
+        channel = await self.ctx.roster.channel(PANEL_CHANNEL)
+        if channel is None:
+            await self._hold_for_channel(item)
+            return False
+        summary = await self.ctx.cases.get_summary_by_id(item.case_id)
+        if summary is None:
+            await self.ctx.outbox.park(item.id, "failed", "case not found")
+            return False
+        await self.ctx.notifier.post_case_notice(channel, summary, str(item.payload.get("what", "")))
+        return True
 
     async def _person_notice(self, item: OutboxItem) -> bool:
         to = str(item.payload["to"])

@@ -13,6 +13,7 @@ from bot.domain.case import Actor, Case, CaseSummary
 from bot.domain.events import Event
 from bot.domain.lifecycle import CaseStatus, Mover
 from bot.domain.partnership import Partner, Role
+from bot.domain.referral import Referral
 from bot.domain.report import Report
 from bot.domain.retention import ErasureBasis, HoldKind, RetentionOutcome
 from bot.domain.timeline import Anchor, Deadline
@@ -118,6 +119,22 @@ class CaseStore(Protocol):
     async def summary_by_draft(self, draft_id: str) -> CaseSummary | None: ...
     async def list_cases_for_referrer(self, aad_object_id: str, limit: int = 20) -> list[CaseSummary]: ...
     async def set_panel_activity(self, case_id: str, activity_id: str) -> None: ...
+
+    async def match_fingerprints(self, case_id: str, incident_date: date, identities: Sequence[str],
+                                 at: datetime) -> list[str]:
+        """Keep keyed hashes of the case's `identities` (bot/domain/duplicates.py) with its incident
+        date, and return the ids of other cases (not erased) with the same incident date and a
+        matching hash, oldest first. Idempotent."""
+        ...
+
+    async def received_in(self, year: int) -> list[CaseSummary]:
+        """Every case whose referral was received in `year` (erased ones too: their row keeps its
+        reference, dates and status), oldest first."""
+        ...
+
+    async def correct_referral(self, case_id: str, referral: Referral, at: datetime) -> None:
+        """Store the corrected referral (sealed) and the case row's dates from it; version + 1."""
+        ...
     async def panel_activity(self, case_id: str) -> str | None: ...
     async def add_event(self, event: Event) -> None: ...
     async def events_for_case(self, case_id: str) -> list[Event]: ...
@@ -343,6 +360,13 @@ class Notifier(Protocol):
         ...
 
     async def send_to_person(self, aad_object_id: str, card: dict[str, Any]) -> bool: ...
+    async def send_duplicate_flag(self, aad_object_id: str, case: CaseSummary, first: CaseSummary) -> bool:
+        """To a partnership manager: `case` may be a duplicate of `first` (cards/duplicate_cards.py)."""
+        ...
+
+    async def post_case_notice(self, channel: Address, case: CaseSummary, what: str) -> None:
+        """A status-only line about a case in the panel channel (cards/correction_cards.py)."""
+        ...
     async def send_file_consent(self, aad_object_id: str, offer: dict[str, Any]) -> bool:
         """Teams' file consent card for one file (`offer`: name, size, what, the one-time id),
         to the person's personal chat only (bot/services/delivery.py)."""
@@ -432,6 +456,9 @@ class DeadlineStore(Protocol):
     async def case_records(self, case_id: str, kind: str) -> dict[str, dict[str, Any]]: ...
     async def put_case_record(self, case_id: str, kind: str, key: str, data: dict[str, Any],
                               at: datetime) -> None: ...
+    async def case_records_of_kind(self, kind: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """(case id, key, data) of every case's records of one kind, opened."""
+        ...
 
 
 # ---- the rapid review meeting -------------------------------------------------------------------
@@ -585,6 +612,10 @@ class CaseFile:
 class CaseFiles(Protocol):
     """The files a case's records can be handed over as (bot/teams/exports.py), made now."""
 
+    async def make_partnership_file(self, subject: str, kind: str, for_person: str) -> CaseFile | None:
+        """A file about no one case (bot/services/export.py, PARTNERSHIP_FILES); None if none."""
+        ...
+
     async def make(self, case: Case, kind: str, for_person: str) -> CaseFile | None:
         """The file, or None when there is nothing to make yet (no outcome, no record)."""
         ...
@@ -650,6 +681,14 @@ class ReviewStore(Protocol):
                          owner_name: str, due_on: date, at: datetime, by_name: str) -> int: ...
     async def action_done(self, action_id: int, at: datetime, by_name: str, evidence: str) -> bool:
         """False when it was already done (nothing written)."""
+        ...
+
+    async def open_action_owners(self) -> list[tuple[int, str, str, str]]:
+        """(action id, case id, owner's Entra id, owner's name) of every open action."""
+        ...
+
+    async def reassign_action(self, action_id: int, owner_aad_id: str, owner_name: str) -> bool:
+        """Give an open action to a new owner; False when it is done (nothing written)."""
         ...
 
 

@@ -9,6 +9,7 @@ from bot.domain.case import Actor, Case, CaseStatus, CaseSummary, incident_kind
 from bot.domain.events import Event, EventKind
 from bot.domain.outbox import OutboxKind
 from bot.domain.referral import Referral
+from bot.services import duplicates
 from bot.services.audit import audit
 from bot.services.context import ServiceContext
 from bot.services.ports import NewCase, OutboxMessage
@@ -70,7 +71,8 @@ async def submit_referral(ctx: ServiceContext, actor: Actor, draft_id: str, refe
         },
     )
     refresh = OutboxMessage(key=f"refresh:{case_id}:submitted", kind=OutboxKind.REFRESH_DEADLINES, case_id=case_id)
-    summary, created = await ctx.cases.create_case(new, event, [panel_card_message(case_id), refresh])
+    summary, created = await ctx.cases.create_case(new, event, [panel_card_message(case_id), refresh,
+                                                                duplicates.check_message(case_id)])
     if created:
         ctx.log.info("referral submitted", extra={"case": summary.reference, "pseudonym": summary.pseudonym})
         ctx.kick_outbox()

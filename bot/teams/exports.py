@@ -19,10 +19,10 @@ from botbuilder.schema import Activity, ActivityTypes, Attachment
 from botframework.connector.models import InvokeResponse
 
 from bot.adapters.case_package import case_package
-from bot.adapters.documents import family_letter
+from bot.adapters.documents import family_letter, timeliness_csv, timeliness_document
 from bot.domain.case import Actor, Case, parse_reference
 from bot.domain.meeting import MeetingOutcome
-from bot.services import delivery, export, pathways
+from bot.services import delivery, export, pathways, timeliness
 from bot.services.context import ServiceContext
 from bot.services.ports import CaseFile, CaseRecords, FileLinkStore
 from bot.services.refusals import NotAuthorised, Refused
@@ -52,7 +52,9 @@ GONE = ("This link has already been used or has expired: each link works once, f
 ZIP = "application/zip"
 # The button that gives a one-time link instead of the file, per kind of file.
 LINK_VERB = {export.RECORD: meeting_cards.RECORD_LINK, export.EXPORT: chat.EXPORT_LINK,
-             export.CHAIR_NOTES: meeting_cards.NOTES_LINK, export.SUBMISSION: report_cards.DOCUMENT}
+             export.CHAIR_NOTES: meeting_cards.NOTES_LINK, export.SUBMISSION: report_cards.DOCUMENT,
+             export.TIMELINESS_CSV: chat.TIMELINESS_CSV_LINK, export.TIMELINESS_DOCX: chat.TIMELINESS_DOCX_LINK}
+TIMELINESS = "timeliness"  # the partnership manager's command: `timeliness 2026`
 OFFER_GONE = ("This file offer has already been answered, has expired, or is not yours: each works once, for the "
               "person it was sent to, for an hour. Ask the Rapid Review bot for the file again.")
 DECLINED = "You declined the file, so nothing was saved in your OneDrive."
@@ -102,6 +104,31 @@ class CaseExports:
         except Refused as refused:
             return Reply(text=str(refused), status=404)
         return Reply(card=file_cards.offer_sent_card(offer.reference, offer.kind, chat.EXPORT_LINK, self.marking))
+
+    async def timeliness_command(self, actor: Actor, argument: str) -> Reply:
+        """`timeliness 2026` in personal chat (a partnership manager): the year's timeliness report
+        offered as two files, a CSV and a Word document; one-time links as the fallback."""
+        try:
+            await timeliness.require_manager(self.services, actor)
+            year = timeliness.parse_year(argument, self.services.clock.now().astimezone(self.services.tz).date())
+            report = await timeliness.timeliness(self.services, actor, year)
+            subject = export.timeliness_subject(year)
+            for kind in (export.TIMELINESS_CSV, export.TIMELINESS_DOCX):
+                await delivery.deliver_partnership_file(self.services, self.links, self, actor, subject, kind)
+        except NotAuthorised as denied:
+            return Reply(text=str(denied), status=403)
+        except Refused as refused:
+            return Reply(text=str(refused))
+        return Reply(card=file_cards.timeliness_sent_card(report, subject, self.marking))
+
+    async def timeliness_link(self, p: Pressed) -> Reply:
+        """"Get a one-time link instead" for the timeliness report, in personal chat only."""
+        _personal_only(p)
+        kind = export.TIMELINESS_CSV if p.press.verb == chat.TIMELINESS_CSV_LINK else export.TIMELINESS_DOCX
+        issued = await export.request_timeliness(self.services, self.links, p.actor, p.press.ref or "", kind)
+        url = f"{self.base_url}/files/once/{issued.token}"
+        return Reply(card=file_cards.link_card(issued.reference, kind, url, issued.expires_at, self.services.tz,
+                                               LINK_VERB[kind], self.marking))
 
     async def export_link(self, p: Pressed) -> Reply:
         """"Get a one-time link instead" for the export (only a data protection officer gets one)."""
@@ -213,6 +240,22 @@ class CaseExports:
 
     # ---- the files (bot.services.ports.CaseFiles) ------------------------------------------
 
+    async def make_partnership_file(self, subject: str, kind: str, for_person: str) -> CaseFile | None:
+        year = export.timeliness_year(subject)
+        if year is None or kind not in export.PARTNERSHIP_FILES:
+            return None
+        report = await timeliness.compute(self.services, year)
+        if kind == export.TIMELINESS_CSV:
+            return CaseFile(f"timeliness-{year}.csv", timeliness_csv(report), "text/csv")
+        produced = f"{self.services.clock.now().astimezone(self.services.tz):%d %B %Y %H:%M}"
+        return CaseFile(f"timeliness-{year}.docx", timeliness_document(report, marking=self.marking,
+                                                                       produced=produced), DOCX)
+
+    async def _made(self, case: Case | None, offer_subject: str, kind: str, for_person: str) -> CaseFile | None:
+        if case is None:
+            return await self.make_partnership_file(offer_subject, kind, for_person)
+        return await self.make(case, kind, for_person)
+
     async def make(self, case: Case, kind: str, for_person: str) -> CaseFile | None:
         if kind == export.RECORD:
             body = await record_document(self.services, case)
@@ -265,34 +308,35 @@ class CaseExports:
                 await self._say(turn_context, text=OFFER_GONE)
             else:
                 case, offer = declined
-                await self._say(turn_context, card=file_cards.not_sent_card(case.reference, offer.kind,
-                                                                              LINK_VERB[offer.kind], DECLINED))
+                await self._say(turn_context, card=file_cards.not_sent_card(
+                    case.reference if case else offer.case_id, offer.kind, LINK_VERB[offer.kind], DECLINED))
             return InvokeResponse(status=200)
         accepted = await delivery.accept(self.services, self.links, token, actor)
         if accepted is None:
             await self._say(turn_context, text=OFFER_GONE)
             return InvokeResponse(status=200)
         case, offer = accepted
+        reference = case.reference if case is not None else offer.case_id
         upload_info = _payload(value.get("uploadInfo"))
         upload_url = upload_info.get("uploadUrl")
         try:
             if not isinstance(upload_url, str):
                 raise UploadFailed("no upload URL")
             self.uploader.check(upload_url)  # before the file is even made
-            made = await self.make(case, offer.kind, actor.aad_object_id)
+            made = await self._made(case, offer.case_id, offer.kind, actor.aad_object_id)
             if made is None:
                 raise UploadFailed("nothing to make")
             await self.uploader.put(upload_url, made.content)
         except UploadRefused as refused:
             await delivery.upload_failed(self.services, self.links, token, actor, case, offer, "upload host",
                                          refused_host=refused.host)
-            await self._say(turn_context, card=file_cards.not_sent_card(case.reference, offer.kind,
+            await self._say(turn_context, card=file_cards.not_sent_card(reference, offer.kind,
                                                                           LINK_VERB[offer.kind], NOT_UPLOADED))
             return InvokeResponse(status=200)
         except UploadFailed as failed:
             log.warning("file upload to OneDrive failed", extra={"why": str(failed)})
             await delivery.upload_failed(self.services, self.links, token, actor, case, offer, str(failed))
-            await self._say(turn_context, card=file_cards.not_sent_card(case.reference, offer.kind,
+            await self._say(turn_context, card=file_cards.not_sent_card(reference, offer.kind,
                                                                           LINK_VERB[offer.kind], NOT_UPLOADED))
             return InvokeResponse(status=200)
         await delivery.uploaded(self.services, self.links, token, actor, case, offer)
@@ -316,7 +360,7 @@ class CaseExports:
             log.warning("one-time file link refused")
             return web.Response(status=410, text=GONE, headers={"Cache-Control": "no-store"})
         case, link = opened
-        made = await self.make(case, link.kind, link.issued_to)
+        made = await self._made(case, link.case_id, link.kind, link.issued_to)
         if made is None:
             return web.Response(status=410, text=GONE, headers={"Cache-Control": "no-store"})
         return web.Response(body=made.content, content_type=made.content_type, headers={

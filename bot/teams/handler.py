@@ -30,10 +30,13 @@ from bot.services.context import ServiceContext
 from bot.services.ports import Address
 from bot.services.refusals import NotAuthorised
 from bot.teams.clock_actions import ClockActions
+from bot.teams.correction_actions import CorrectionActions
+from bot.teams.duplicate_actions import DuplicateActions
 from bot.teams.exports import COMMAND as EXPORT
-from bot.teams.exports import NOTES_COMMAND, RECORD_COMMAND, CaseExports
+from bot.teams.exports import NOTES_COMMAND, RECORD_COMMAND, TIMELINESS, CaseExports
 from bot.teams.meeting_actions import MeetingActions
 from bot.teams.message_size import keep_replies_within_budget
+from bot.teams.owner_actions import OwnerActions
 from bot.teams.panel_actions import MEMBER_LISTING, SHOW, PanelActions
 from bot.teams.people import PeopleMemory
 from bot.teams.places import tenant_of, where_of
@@ -67,6 +70,13 @@ def command_text(activity: Activity) -> str:
     return text if len(text) <= cap("command.text") else ""
 
 
+def typed_text(activity: Activity) -> str:
+    """The message as typed (mentions removed, spaces collapsed, case kept), within the cap of a
+    command: for a command whose argument is kept as written (a withdrawal's reason)."""
+    text = " ".join(MENTION.sub(" ", activity.text or "").split()).strip()
+    return text if len(text) <= cap("command.text") else ""
+
+
 def actor_of(activity: Activity) -> Actor | None:
     sender = activity.from_property
     aad = getattr(sender, "aad_object_id", None) if sender else None
@@ -96,9 +106,12 @@ class RapidReviewBot(TeamsActivityHandler):
         # its own dialog state. (Across processes the state's eTag catches it.)
         self._conversation_locks: dict[str, asyncio.Lock] = {}
         self.people = PeopleMemory(services)
+        self.corrections = CorrectionActions(services)
+        self.owners = OwnerActions(services)
         self.report_actions = report_actions or ReportActions(services)
         self.router = Router(services, card_routes(self, panel_actions, clock_actions, meeting_actions, exports,
-                                                   retention, self.report_actions, ReviewActions(services)))
+                                                   retention, self.report_actions, ReviewActions(services),
+                                                   DuplicateActions(services)))
 
     # ---- the turn ---------------------------------------------------------------------------
 
@@ -219,6 +232,14 @@ class RapidReviewBot(TeamsActivityHandler):
         if text.split(" ", 1)[0] in (RECORD_COMMAND, NOTES_COMMAND):
             command, _, argument = text.partition(" ")
             return await self.exports.typed(actor, command, argument)
+        if text.split(" ", 1)[0] == TIMELINESS:
+            return await self.exports.timeliness_command(actor, text.removeprefix(TIMELINESS))
+        correction_reply = await self.corrections.command(actor, text, typed_text(turn_context.activity))
+        if correction_reply is not None:
+            return correction_reply
+        owner_reply = await self.owners.command(actor, text, typed_text(turn_context.activity))
+        if owner_reply is not None:
+            return owner_reply
         retention_reply = await self.retention.command(actor, text)
         if retention_reply is not None:
             return retention_reply

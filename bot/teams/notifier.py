@@ -53,7 +53,7 @@ from bot.services.sends import SendGuard
 from bot.teams.message_size import fitted_activity
 from bot.teams.sdk import ManagedIdentityTokenError
 from bot.teams.service_hosts import REFUSED_REASON, ServiceHostPolicy, ServiceHostRefused, origin
-from cards import file_cards, meeting_cards, pathway_cards, report_cards
+from cards import correction_cards, duplicate_cards, file_cards, meeting_cards, pathway_cards, report_cards
 from cards.chat import text_card
 from cards.clock_cards import agency_prompt_card, reminder_card
 from cards.common import escape_markdown
@@ -398,6 +398,12 @@ class TeamsNotifier:
                                     answered=error.answered) from error
             raise
         return True
+
+    async def send_duplicate_flag(self, aad_object_id: str, case: CaseSummary, first: CaseSummary) -> bool:
+        return await self.send_to_person(aad_object_id, duplicate_cards.flag_card(case, first))
+
+    async def post_case_notice(self, channel: Address, case: CaseSummary, what: str) -> None:
+        await self.send_card(channel, correction_cards.notice_card(case, what))
 
     async def send_file_consent(self, aad_object_id: str, offer: dict[str, Any]) -> bool:
         """Teams' file consent card, to the person's personal chat only (files are offered in

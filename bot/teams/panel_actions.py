@@ -14,7 +14,7 @@ from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
 
 from bot.domain.case import Actor, parse_reference
-from bot.services import membership, panel
+from bot.services import membership, owners, panel
 from bot.services.context import ServiceContext
 from bot.services.membership import TeamsPerson
 from bot.services.ports import DeliveryError
@@ -151,8 +151,11 @@ class PanelActions:
                 return person
             if text.startswith("remove"):
                 removed = await membership.remove_member(self.services, actor, person)
-                return Reply(text=f"Removed {person.name} from the panel roster." if removed else
-                             f"{person.name} was not on the roster.")
+                left = await owners.owned_by(self.services, person.aad_object_id)
+                still = (f" {person.name} still owns {left.describe()}: type **replace owner {person.name} with "
+                         "<name>** in your personal chat with me to give it to someone else." if left.count else "")
+                return Reply(text=(f"Removed {person.name} from the panel roster." if removed else
+                                   f"{person.name} was not on the roster.") + still)
             record = await membership.add_member(self.services, actor, person, membership.role_word_of(text))
         except NotAuthorised as denied:
             return Reply(text=str(denied), status=403)

@@ -36,6 +36,7 @@ from bot.teams.replies import Reply
 from cards import (
     chat,
     clock_cards,
+    duplicate_cards,
     meeting_cards,
     pathway_cards,
     report_cards,
@@ -112,6 +113,14 @@ class OneTimeFiles(Protocol):
     async def submission_file(self, pressed: Pressed) -> Reply: ...
     async def submission_link(self, pressed: Pressed) -> Reply: ...
     async def briefing_link(self, pressed: Pressed) -> Reply: ...
+    async def timeliness_link(self, pressed: Pressed) -> Reply: ...
+
+
+class DuplicateHandlers(Protocol):
+    """A likely duplicate's buttons (bot/teams/duplicate_actions.py)."""
+
+    async def link(self, pressed: Pressed) -> Reply: ...
+    async def dismiss(self, pressed: Pressed) -> Reply: ...
 
 
 class FormHandlers(Protocol):
@@ -123,7 +132,7 @@ class FormHandlers(Protocol):
 
 def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock: ClockActions,
                 meeting: MeetingActions, files: OneTimeFiles, retention: RetentionActions,
-                report: ReportActions, review: ReviewActions) -> tuple[Route, ...]:
+                report: ReportActions, review: ReviewActions, duplicates: DuplicateHandlers) -> tuple[Route, ...]:
     """The route table: one row per verb any of our cards emits."""
     p = panel_actions
     r = report
@@ -161,6 +170,9 @@ def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock:
         # the data protection officer's export (not a case press: a DPO is not on the case's roster;
         # bot/services/export.py decides, and refuses anyone else alike)
         row(VERBS[chat.EXPORT_LINK], files.export_link),
+        # the timeliness report's one-time links (a partnership manager's; bot/services/timeliness.py decides)
+        row(VERBS[chat.TIMELINESS_CSV_LINK], files.timeliness_link),
+        row(VERBS[chat.TIMELINESS_DOCX_LINK], files.timeliness_link),
         # retention and erasure, the data protection officer's (cards/retention_cards.py): not routed as a
         # press about a case — the DPO need not be on the panel's roster; the use case asks the roster itself
         row(VERBS[retention_cards.ERASE], retention.erase),
@@ -204,6 +216,9 @@ def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock:
         row(VERBS[review_cards.LEARNING_BRIEFING], files.briefing_link, needs_case=True),
         row(VERBS[review_cards.ACTION_ADD], review.add_action, needs_case=True, on_refused=review.show_refusal),
         row(VERBS[review_cards.ACTION_DONE], review.action_done, needs_case=True, on_refused=review.show_refusal),
+        # a likely duplicate referral, to the partnership managers (cards/duplicate_cards.py)
+        row(VERBS[duplicate_cards.LINK], duplicates.link, needs_case=True),
+        row(VERBS[duplicate_cards.DISMISS], duplicates.dismiss, needs_case=True),
     )
 
 

@@ -83,6 +83,13 @@ class RecordingNotifier:
         self._record("send_to_person", aad_object_id, card)
         return aad_object_id not in self.unreachable
 
+    async def send_duplicate_flag(self, aad_object_id: str, case: CaseSummary, first: CaseSummary) -> bool:
+        self._record("send_duplicate_flag", aad_object_id, case, first)
+        return aad_object_id not in self.unreachable
+
+    async def post_case_notice(self, channel: Address, case: CaseSummary, what: str) -> None:
+        self._record("post_case_notice", channel, case, what)
+
     async def send_file_consent(self, aad_object_id: str, offer: dict[str, Any]) -> bool:
         self._record("send_file_consent", aad_object_id, offer)
         return aad_object_id not in self.unreachable

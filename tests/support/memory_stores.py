@@ -235,6 +235,23 @@ class MemoryCaseStore(_Store):
         rows.sort(key=lambda r: r["received_at"], reverse=True)
         return [_summary(r) for r in rows[:limit]]
 
+    async def match_fingerprints(self, case_id: str, incident_date: date, identities: Sequence[str],
+                                 at: datetime) -> list[str]:
+        prints = self.s.__dict__.setdefault("fingerprints", set())
+        mine = {(incident_date, value) for value in identities}
+        prints |= {(case_id, *m) for m in mine}
+        earlier = {c for c, day, value in prints if c != case_id and (day, value) in mine}
+        return sorted(earlier, key=lambda c: self.s.cases[c]["received_at"])
+
+    async def received_in(self, year: int) -> list[CaseSummary]:
+        rows = sorted(self.s.cases.values(), key=lambda r: (r["received_at"], r["reference"]))
+        return [_summary(r) for r in rows if r["reference"].split("-")[1] == str(year)]
+
+    async def correct_referral(self, case_id: str, referral: Referral, at: datetime) -> None:
+        row = self.s.cases[case_id]
+        row.update(referral=as_json(referral.model_dump(mode="json")), incident_date=referral.incident.incident_date,
+                   aware_date=referral.incident.la_aware_date, version=row["version"] + 1, updated_at=utc(at))
+
     async def set_panel_activity(self, case_id: str, activity_id: str) -> None:
         if case_id in self.s.cases:
             self.s.cases[case_id]["panel_activity_id"] = activity_id
@@ -674,6 +691,9 @@ class MemoryDeadlineStore(_Store):
     async def case_records(self, case_id: str, kind: str) -> dict[str, dict[str, Any]]:
         return {k: dict(v) for (c, kd, k), v in sorted(self.s.case_records.items()) if c == case_id and kd == kind}
 
+    async def case_records_of_kind(self, kind: str) -> list[tuple[str, str, dict[str, Any]]]:
+        return [(c, k, dict(v)) for (c, kd, k), v in sorted(self.s.case_records.items()) if kd == kind]
+
     async def put_case_record(self, case_id: str, kind: str, key: str, data: dict[str, Any], at: datetime) -> None:
         self.s.case_records[(case_id, kind, key)] = as_json(data)
 
@@ -774,6 +794,17 @@ class MemoryReviewStore(_Store):
                                                       owner_aad_id, owner_name, due_on, "open", utc(at), by_name)
         return action_id
 
+    async def open_action_owners(self) -> list[tuple[int, str, str, str]]:
+        return [(i, a.case_id, a.owner_aad_id, a.owner_name) for i, a in sorted(self.s.case_actions.items())
+                if a.status == "open"]
+
+    async def reassign_action(self, action_id: int, owner_aad_id: str, owner_name: str) -> bool:
+        found = self.s.case_actions.get(action_id)
+        if found is None or found.status != "open":
+            return False
+        self.s.case_actions[action_id] = replace(found, owner_aad_id=owner_aad_id, owner_name=owner_name)
+        return True
+
     async def action_done(self, action_id: int, at: datetime, by_name: str, evidence: str) -> bool:
         found = self.s.case_actions.get(action_id)
         if found is None or found.status != "open":
@@ -791,7 +822,8 @@ class InjectedCrash(RuntimeError):
 
 
 WRITES: dict[str, frozenset[str]] = {
-    "cases": frozenset({"create_case", "set_panel_activity", "add_event", "move"}),
+    "cases": frozenset({"create_case", "set_panel_activity", "add_event", "move", "correct_referral",
+                        "match_fingerprints"}),
     "roster": frozenset({"seed_members", "bind_upn", "add_member", "remove_member", "remember_mri", "bind_channel",
                          "save_reference"}),
     "outbox": frozenset({"enqueue", "enqueue_claimed", "claim", "done", "retry", "park", "release"}),
@@ -800,7 +832,7 @@ WRITES: dict[str, frozenset[str]] = {
                             "put_case_record", "reopen"}),
     "meetings": frozenset({"save"}),
     "reports": frozenset({"save"}),
-    "reviews": frozenset({"save_review", "add_entry", "add_action", "action_done"}),
+    "reviews": frozenset({"save_review", "add_entry", "add_action", "action_done", "reassign_action"}),
     "panel": frozenset({"lock_case", "save_vote", "add_query", "close_query", "new_round", "record_decision"}),
 }
 

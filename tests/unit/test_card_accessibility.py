@@ -63,6 +63,8 @@ from cards import (
     budget,
     chat,
     clock_cards,
+    correction_cards,
+    duplicate_cards,
     file_cards,
     meeting_cards,
     panel,
@@ -279,6 +281,14 @@ _FILLED_FORM = {
 
 # name → builder: every card the bot sends (the builders' names, so that a new builder without a
 # case here fails `test_every_card_builder_is_covered`).
+def _timeliness() -> Any:
+    from bot.services.timeliness import CaseLine, Measure, Timeliness
+
+    line = CaseLine(REF, date(2026, 3, 2), "Closed", {"decision": Measure(True), "notification": Measure(False),
+                                                      "report": Measure(None), "publication": Measure(None)})
+    return Timeliness(2026, "Partnership", [line])
+
+
 CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("welcome_card", lambda: chat.welcome_card("Partnership", in_progress=True)),
     ("help_card", lambda: chat.help_card("Partnership", in_progress=True, unknown="x", waiting_posts=2)),
@@ -294,6 +304,11 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("export_link_card", lambda: chat.export_link_card(REF, "https://bot.example.org/files/once/x", NOW, TZ,
                                                        "OFFICIAL-SENSITIVE")),
     ("offer_sent_card", lambda: file_cards.offer_sent_card(REF, "case_export", chat.EXPORT_LINK, "OFFICIAL-SENSITIVE")),
+    ("timeliness_sent_card", lambda: file_cards.timeliness_sent_card(_timeliness(), "timeliness-2026",
+                                                                     "OFFICIAL-SENSITIVE")),
+    ("notice_card/correction", lambda: correction_cards.notice_card(_summary(), "dates_corrected")),
+    ("flag_card", lambda: duplicate_cards.flag_card(_summary(), _summary())),
+    ("answered_card", lambda: duplicate_cards.answered_card(_summary(), _summary(), "linked")),
     ("offer_sent_card/again", lambda: file_cards.offer_sent_card(REF, "rapid_review_record", meeting_cards.RECORD_LINK,
                                                                  "OFFICIAL-SENSITIVE", meeting_cards.RECORD_FILE)),
     ("link_card", lambda: file_cards.link_card(REF, "chair_notes", "https://bot.example.org/files/once/x", NOW, TZ,

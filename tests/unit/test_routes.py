@@ -33,6 +33,7 @@ from cards import actions as cards_actions
 from cards import (
     chat,
     clock_cards,
+    duplicate_cards,
     file_cards,
     meeting_cards,
     pathway_cards,
@@ -65,7 +66,7 @@ class _Anything:
 
 def routes() -> tuple[Route, ...]:
     return card_routes(_Anything(), _Anything(), _Anything(), _Anything(), _Anything(),  # type: ignore[arg-type]
-                       _Anything(), _Anything(), _Anything())
+                       _Anything(), _Anything(), _Anything(), _Anything())
 
 
 # ---- what the card modules emit, read from their source -----------------------------------------
@@ -131,6 +132,12 @@ def _form_view() -> form.FormView:
                          child_count=MAX_CHILDREN)
 
 
+def _timeliness() -> Any:
+    from tests.unit.test_card_accessibility import _timeliness as built
+
+    return built()
+
+
 def rendered_cards() -> list[dict[str, Any]]:
     summary, view = _summary(), _panel_view()
     meeting = MeetingRecord(case_id="case-1", status="booked", attempt=1, transaction_id="t", provider="graph",
@@ -163,6 +170,8 @@ def rendered_cards() -> list[dict[str, Any]]:
         meeting_cards.record_card(summary, _record_outcome()),
         chat.export_link_card(REF, "https://bot.example.org/files/once/x", NOW, TZ, "OFFICIAL-SENSITIVE"),
         file_cards.offer_sent_card(REF, "case_export", chat.EXPORT_LINK, "OFFICIAL-SENSITIVE"),
+        file_cards.timeliness_sent_card(_timeliness(), "timeliness-2026", "OFFICIAL-SENSITIVE"),
+        duplicate_cards.flag_card(summary, summary),
         meeting_cards.chair_notes_card(_notes_case(), _notes_meeting(), TZ),
         meeting_cards.inquorate_card(summary),
         meeting_cards.meeting_cancelled_card(summary, meeting, TZ),
@@ -349,7 +358,10 @@ def test_case_routes_are_the_verbs_whose_cards_name_a_case() -> None:
         # The export link and the DPO's retention buttons name a case, but their one user (the data
         # protection officer) need not be on the case's roster: the use case checks the roster itself
         # and refuses everyone else alike.
-        about_a_case = (route.verb not in form.FORM_VERBS and route.verb not in (chat.REFER, chat.EXPORT_LINK)
+        # The timeliness report's links name a year, not a case (a partnership manager's, asked by the use case).
+        about_a_case = (route.verb not in form.FORM_VERBS
+                        and route.verb not in (chat.REFER, chat.EXPORT_LINK, chat.TIMELINESS_CSV_LINK,
+                                               chat.TIMELINESS_DOCX_LINK)
                         and route.verb not in retention_cards.VERBS)
         assert route.needs_case is about_a_case, route.verb
 

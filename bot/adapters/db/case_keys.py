@@ -22,6 +22,8 @@ everything: it is not protection at rest, and every start says so.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import logging
 import uuid
@@ -46,6 +48,7 @@ from bot.adapters.envelope import (
 )
 from bot.adapters.master_keys import MasterKeys
 
+FINGERPRINT_LABEL = b"rapid-review referral fingerprint v1"  # the derivation's fixed input
 log = logging.getLogger(__name__)
 
 DEVELOPMENT_KEY_ID = "development"
@@ -119,6 +122,16 @@ class CaseKeyring:
                 return None
             self._development = MasterKey(DEVELOPMENT_KEY_ID, base64.b64decode(row.data["value"]))
         return self._development
+
+    async def fingerprint_keys(self, conn: AsyncConnection) -> list[tuple[str, bytes]]:
+        """(master key id, HMAC key) for keyed hashes of identifiers compared for equality only
+        (bot/adapters/db/case_store.py, duplicates): derived from each configured master key, the
+        current first, so a hash made before a rotation still matches; never stored."""
+        if not self.enabled:
+            return [("off", hashlib.sha256(FINGERPRINT_LABEL).digest())]
+        keys = [self.master.current, *self.master.previous] if self.master is not None else [
+            await self._wrapping_key(conn)]
+        return [(k.key_id, hmac.new(k.secret, FINGERPRINT_LABEL, hashlib.sha256).digest()) for k in keys]
 
     async def _wrapping_key(self, conn: AsyncConnection) -> MasterKey:
         if self.master is not None:

@@ -11,10 +11,12 @@ Concurrency rules that matter here:
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text, update
@@ -108,15 +110,21 @@ async def add_event_in(conn: AsyncConnection, event: Event) -> None:
 
 
 class ReferralCache:
-    """A referral never changes once submitted; parsing its JSON into the pydantic model
-    was a measurable part of every card render, so recent ones are kept (one per process,
-    shared by every scope)."""
+    """Parsing a referral's JSON into the pydantic model was a measurable part of every card
+    render, so recent ones are kept (one per process, shared by every scope). A submitted
+    referral changes only by a correction of its dates (bot/services/corrections.py), which
+    also writes the case row's `incident_date` and `aware_date`: a kept referral whose dates
+    differ from the row's was corrected by another process and is read again."""
 
     def __init__(self) -> None:
         self._kept: OrderedDict[str, Referral] = OrderedDict()
 
-    def get(self, case_id: str) -> Referral | None:
+    def get(self, case_id: str, dates: tuple[Any, Any] | None = None) -> Referral | None:
         referral = self._kept.get(case_id)
+        if referral is not None and dates is not None and (
+                (referral.incident.incident_date, referral.incident.la_aware_date) != dates):
+            self._kept.pop(case_id, None)  # corrected elsewhere
+            return None
         if referral is not None:
             self._kept.move_to_end(case_id)
         return referral
@@ -209,7 +217,7 @@ class SqlCaseStore:
             if row.erased_at is not None:  # only the anonymised record is left (bot/adapters/db/retention_store.py)
                 self._referrals.forget(row.id)  # another process's erasure: never served from memory
                 return None
-            referral = self._referrals.get(row.id)
+            referral = self._referrals.get(row.id, (row.incident_date, row.aware_date))
             if referral is None:
                 data = (await conn.execute(_REFERRAL_OF, {"b_id": row.id})).scalar_one()
                 data = await self.scope.db.keyring.open_json(conn, row.id, REFERRAL_FIELD, data)
@@ -233,6 +241,50 @@ class SqlCaseStore:
                 .limit(limit)
             )
             return [_summary(r) for r in rows]
+
+    async def match_fingerprints(self, case_id: str, incident_date: date, identities: Sequence[str],
+                                 at: datetime) -> list[str]:
+        f = t.referral_fingerprints
+        async with self.scope.write() as conn:
+            keys = await self.scope.db.keyring.fingerprint_keys(conn)
+            hashes = [(key_id, hmac.new(key, value.encode(), hashlib.sha256).hexdigest())
+                      for value in identities for key_id, key in keys]
+            current = keys[0][0]
+            for key_id, fingerprint in hashes:
+                if key_id == current:  # kept under the current key only; older keys only match
+                    await conn.execute(self.scope.insert(f).values(
+                        case_id=case_id, incident_date=incident_date, key_id=key_id, fingerprint=fingerprint,
+                        created_at=at).on_conflict_do_nothing(
+                        index_elements=[f.c.case_id, f.c.key_id, f.c.fingerprint]))
+            if not hashes:
+                return []
+            rows = await conn.execute(
+                select(f.c.case_id, t.cases.c.received_at).distinct()
+                .join(t.cases, t.cases.c.id == f.c.case_id)
+                .where(f.c.incident_date == incident_date, f.c.case_id != case_id, t.cases.c.erased_at.is_(None),
+                       f.c.fingerprint.in_([h for _, h in hashes]))
+                .order_by(t.cases.c.received_at))
+            return list(dict.fromkeys(r.case_id for r in rows))
+
+    async def received_in(self, year: int) -> list[CaseSummary]:
+        start, end = datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+        async with self.scope.read() as conn:
+            rows = await conn.execute(select(*_SUMMARY_COLUMNS).where(
+                t.cases.c.received_at >= start - timedelta(days=1), t.cases.c.received_at < end + timedelta(days=1))
+                .order_by(t.cases.c.received_at, t.cases.c.reference))
+            # the reference's year is the year it was received in the partnership's own time
+            return [s for s in (_summary(r) for r in rows) if s.reference.split("-")[1] == str(year)]
+
+    async def correct_referral(self, case_id: str, referral: Referral, at: datetime) -> None:
+        """Store a corrected referral (sealed under the case's key, as at submission) with the
+        case row's dates taken from it, version + 1 (bot/services/corrections.py)."""
+        async with self.scope.write() as conn:
+            sealer = await self.scope.db.keyring.sealer(conn, case_id)
+            await conn.execute(update(t.cases).where(t.cases.c.id == case_id).values(
+                referral=sealer.json(REFERRAL_FIELD, referral.model_dump(mode="json")),
+                incident_date=referral.incident.incident_date, aware_date=referral.incident.la_aware_date,
+                version=t.cases.c.version + 1, updated_at=at))
+        self._referrals.forget(case_id)
 
     async def set_panel_activity(self, case_id: str, activity_id: str) -> None:
         async with self.scope.write() as conn:

@@ -244,6 +244,16 @@ class SqlDeadlineStore:
             keyring = self.scope.db.keyring
             return {r.key: await keyring.open_json(conn, case_id, RECORDS_FIELD, r.data) for r in rows}
 
+    async def case_records_of_kind(self, kind: str) -> list[tuple[str, str, dict[str, Any]]]:
+        async with self.scope.read() as conn:
+            rows = (await conn.execute(
+                select(t.case_records.c.case_id, t.case_records.c.key, t.case_records.c.data)
+                .join(t.cases, t.cases.c.id == t.case_records.c.case_id)
+                .where(t.case_records.c.kind == kind, t.cases.c.erased_at.is_(None))  # an erased case has no key
+                .order_by(t.case_records.c.case_id, t.case_records.c.key))).all()
+            keyring = self.scope.db.keyring
+            return [(r.case_id, r.key, await keyring.open_json(conn, r.case_id, RECORDS_FIELD, r.data)) for r in rows]
+
     async def put_case_record(self, case_id: str, kind: str, key: str, data: dict[str, Any], at: datetime) -> None:
         async with self.scope.write() as conn:
             sealed = (await self.scope.db.keyring.sealer(conn, case_id)).json(RECORDS_FIELD, data)

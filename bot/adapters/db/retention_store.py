@@ -290,6 +290,8 @@ class SqlRetentionStore:
         await conn.execute(delete(t.reminders).where(t.reminders.c.case_id == case_id))
         # after the decision (bot/services/pathways.py): hand-over, challenge, family, returns, guests
         await conn.execute(delete(t.case_records).where(t.case_records.c.case_id == case_id))
+        # the keyed hashes of its children's names and dates of birth (bot/services/duplicates.py)
+        await conn.execute(delete(t.referral_fingerprints).where(t.referral_fingerprints.c.case_id == case_id))
         # the rapid review report (bot/services/report.py): comments, texts, sign-off names
         await conn.execute(delete(t.reports).where(t.reports.c.case_id == case_id))
         # the local review, its agency reports and progress checks, the actions (bot/services/review.py)

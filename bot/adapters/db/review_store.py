@@ -111,6 +111,21 @@ class SqlReviewStore:
                 created_by_name=by_name).returning(t.case_actions.c.id))
             return int(result.scalar_one())
 
+    async def open_action_owners(self) -> list[tuple[int, str, str, str]]:
+        async with self.scope.read() as conn:
+            rows = (await conn.execute(
+                select(t.case_actions.c.id, t.case_actions.c.case_id, t.case_actions.c.owner_aad_id,
+                       t.case_actions.c.owner_name).where(t.case_actions.c.status == "open")
+                .order_by(t.case_actions.c.id))).all()
+            return [(r.id, r.case_id, r.owner_aad_id, r.owner_name) for r in rows]
+
+    async def reassign_action(self, action_id: int, owner_aad_id: str, owner_name: str) -> bool:
+        async with self.scope.write() as conn:
+            result = await conn.execute(
+                update(t.case_actions).where(t.case_actions.c.id == action_id, t.case_actions.c.status == "open")
+                .values(owner_aad_id=owner_aad_id, owner_name=owner_name))
+            return bool(result.rowcount)
+
     async def action_done(self, action_id: int, at: datetime, by_name: str, evidence: str) -> bool:
         async with self.scope.write() as conn:
             case_id = (await conn.execute(select(t.case_actions.c.case_id)

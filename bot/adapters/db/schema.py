@@ -527,3 +527,21 @@ __all__ = [
     "UniqueConstraint",
     "Text",
 ]
+
+
+referral_fingerprints = Table(
+    # keyed hashes (HMAC-SHA256 under a key derived from the master key) of each child's name and
+    # date of birth, with the incident date: a second referral of the same incident is flagged as a
+    # likely duplicate without comparing identifiers in SQL (bot/services/duplicates.py); removed
+    # when the case is erased
+    "referral_fingerprints",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(36), nullable=False, index=True),
+    Column("incident_date", Date, nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("case_id", "key_id", "fingerprint", name="uq_referral_fingerprints_case"),
+    Index("ix_referral_fingerprints_match", "incident_date", "fingerprint"),
+)
