@@ -168,6 +168,8 @@ def done_card(reference: str, d: DeadlineRow, tz: ZoneInfo) -> Element:
 def _step_state(d: DeadlineRow, tz: ZoneInfo, today: date) -> str:
     if d.status == "done":
         return f"✅ done {d.done_on:%d %b} by {escape_markdown(person(d.done_by_name))}" if d.done_on else "✅ done"
+    if d.status == "closed":  # the case closed before the step was done: nothing about it runs any more
+        return "⏹ stopped: the case is closed"
     if d.due_at is None:
         return "⏳ pending (waits for " + labels_anchor(d.anchor).lower() + ")"
     due_day = d.due_at.astimezone(tz).date()

@@ -60,8 +60,9 @@ VERBS = verbs(
     Verb(RESPONSE, frozenset({"response", "response_on", "asked_for"})),
     Verb(CLOSE, frozenset({"closure", "reason"})),
 )
-DOCUMENT_TITLE = "Get a one-time link to the National Panel's copy (.docx)"
-DOCUMENT_FILE_TITLE = "Save the National Panel's copy to my OneDrive (.docx)"
+# Short enough to show whole on a button of a card in a chat (the longer titles were cut off).
+DOCUMENT_TITLE = "National Panel copy: one-time link (.docx)"
+DOCUMENT_FILE_TITLE = "National Panel copy to my OneDrive (.docx)"
 
 
 def _when(moment: datetime | None, tz: ZoneInfo) -> str:
@@ -130,8 +131,9 @@ def _comments(report: Report, tz: ZoneInfo) -> list[Element]:
     body: list[Element] = [subheading("Comments on the draft")]
     asked = ", ".join(seat_title(s) for s in report.seats) or "nobody"
     missing = [seat_title(s) for s in report.seats if s not in report.commented_seats]
-    body.append(para(f"Asked: {asked}." + (f" Not yet commented: {', '.join(missing)}." if missing else ""),
-                     size="Small"))
+    # Once the final draft has gone for sign-off nobody can comment any more: "not yet" would promise otherwise.
+    still = "Did not comment" if report.comments_closed_at is not None or report.round > 1 else "Not yet commented"
+    body.append(para(f"Asked: {asked}." + (f" {still}: {', '.join(missing)}." if missing else ""), size="Small"))
     for c in report.comments:
         body += [para(f"**{escape_markdown(seat_title(c.seat))}** — {escape_markdown(person(c.author_name))}, "
                       f"{_when(c.at, tz)}", size="Small"), literal(c.text)]
@@ -176,6 +178,9 @@ def report_card(v: ReportView, tz: ZoneInfo, *, manages: bool, comments: bool, m
         actions.append({"type": "Action.ShowCard", "title": "Comment on the draft", "card": {
             "type": "AdaptiveCard", "body": [*_draft(v), *inputs],
             "actions": [execute("Send my comment", COMMENT, summary.reference, style="positive")]}})
+    elif report.closure is None:  # the draft's texts, to read before signing off (the comment box shows them too)
+        actions.append({"type": "Action.ShowCard", "title": "Read the draft", "card": {
+            "type": "AdaptiveCard", "body": _draft(v)}})
     if manages and report.stage is not Stage.SENT:
         actions.append(execute("Edit the report", EDIT, summary.reference, validate=False))
     if manages and report.stage is Stage.DRAFT:
