@@ -106,6 +106,11 @@ def start_card(summary: CaseSummary, *, started: bool = False) -> Element:
                                        style="positive")])
 
 
+# How the rapid review ended, as the record says it (the choices' labels are what to do: "close the case").
+ENDED = {Closure.NO_FURTHER_REVIEW: "No further review, case closed",
+         Closure.REVIEW_COMMISSIONED: "Local child safeguarding practice review commissioned"}
+
+
 def _status_facts(v: ReportView, report: Report, tz: ZoneInfo) -> Element:
     rows = [("Status", labels.STATUS[v.case.summary.status]), ("Report", STAGE_WORDS[report.stage]),
             ("Round", str(report.round) + (" (the National Panel asked for more information)" if report.round > 1
@@ -123,7 +128,7 @@ def _status_facts(v: ReportView, report: Report, tz: ZoneInfo) -> Element:
     for a in report.answers:
         rows.append((f"National Panel (round {a.round})", f"{a.response.label}, {a.on:%a %d %b %Y}"))
     if report.closure:
-        rows.append(("Ended", f"{report.closure.label}, {_when(report.closed_at, tz)} by {person(report.closed_by)}"))
+        rows.append(("Ended", f"{ENDED[report.closure]}, {_when(report.closed_at, tz)} by {person(report.closed_by)}"))
     return facts(rows)
 
 

@@ -96,7 +96,7 @@ def _decision_block(view: PanelView, tz: ZoneInfo) -> list[Element]:
         items.append(literal(vote.rationale))
         if vote.serious_harm_basis:
             items.append(literal("Serious harm criteria: " + vote.serious_harm_basis, italic=True))
-    if decision.outcome is VoteChoice.RAPID_REVIEW and view.notify_by:
+    if decision.outcome is VoteChoice.RAPID_REVIEW and view.notify_by and view.case.status.is_open:
         when = view.notify_by.strftime("%A %d %B %Y")
         basis = "of becoming aware" if view.aware_date_known else "of receiving the referral (the date the local " \
                                                                   "authority became aware was not given)"
@@ -128,6 +128,8 @@ def panel_card(view: PanelView, tz: ZoneInfo) -> Element:
         heading(f"{case.reference} · {case.pseudonym}", size="Medium"),
         case_facts(case, tz),
     ]
+    if not case.status.is_open:  # said at the top: the decision below is history now
+        body.append(notice("**Closed.** Every deadline and reminder for this case has stopped.", style="good"))
     if case.likely_notifiable:
         body.append(notice("**Likely notifiable** (from the referrer's answers). The panel decides.",
                            style="warning"))

@@ -2,9 +2,10 @@
 
 The bot runs with TRAINING_MODE=true on its own temporary SQLite database; Playground's user is
 Riley Referrer, who acts as everyone else with `act as …` in personal chat. One test walks a case
-from the panel channel's binding to the rapid review meeting's outcome, pressing the buttons and
-filling the card inputs a person would, and asserting on what the page shows. Screenshots:
-tests/e2e/output/test_a_whole_case_from_referral_to_meeting_outcome/.
+from the panel channel's binding through the rapid review meeting's outcome, the rapid review
+report (comments, sign-offs, sent, the National Panel's response) to its closure, pressing the
+buttons and filling the card inputs a person would, and asserting on what the page shows.
+Screenshots: tests/e2e/output/test_a_whole_case_from_referral_to_closure/.
 """
 
 from __future__ import annotations
@@ -390,14 +391,16 @@ def test_a_whole_case_from_referral_to_closure(page, shot) -> None:
     pg.press(page, "Confirm", card=report, replies=0)
     report = the_report(page, reference)
     assert pg.facts(report)["Status"] == "Closed"
-    assert pg.facts(report)["Ended"].startswith("No further review: close the case, ")
+    expect(report).to_contain_text("The case is closed: every deadline and reminder for it has stopped.")
+    assert pg.facts(report)["Ended"].startswith("No further review, case closed, ")
     expect(report).to_contain_text("The National Panel agrees that no further review is needed.")
     report.scroll_into_view_if_needed()
     shot("closed-report")
 
     # 8. The channel: the case card says Closed; the notices there hold no typed text.
     card = case_card(page, reference)
-    expect(card).to_contain_text("Closed")
+    expect(card).to_contain_text("Closed. Every deadline and reminder for this case has stopped.")
+    expect(card).not_to_contain_text("must notify the National Panel")
     assert pg.facts(card)["Status"] == "Closed"
     shot("closed-case-card")
     closed = pg.card_with(pg.thread_with(page, "Every deadline and reminder for it has stopped"), reference)

@@ -1,7 +1,8 @@
 """What the cards say once comments are over and once the case is closed, as the browser walk
 (tests/e2e/test_walkthrough.py) found them: a closed case's timeline showed its stopped steps as
 "due" and "pending", the report card said "Not yet commented" after comments had closed, it had
-no way to read the draft before signing off, and its document buttons were cut off."""
+no way to read the draft before signing off, its document buttons were cut off, and the channel's
+case card of a closed case still warned that the National Panel must be notified."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from bot.domain.report import Closure
 from cards import clock_cards
 from cards import report_cards as R
 from tests.support.harness import texts, walk
-from tests.unit.test_card_accessibility import NOW, TODAY, TZ, _deadline, _report_view, _summary
+from tests.unit.test_card_accessibility import NOW, TODAY, TZ, _deadline, _panel_view, _report_view, _summary
 
 
 def _closed_timeline(status: CaseStatus) -> SimpleNamespace:
@@ -65,5 +66,19 @@ def test_a_closed_report_offers_no_draft_to_read_and_its_document_buttons_fit() 
                       closure=Closure.NO_FURTHER_REVIEW)
     card = R.report_card(closed, TZ, manages=True, comments=False, marking="OFFICIAL")
     assert "Read the draft" not in _actions(card)
+    assert "No further review, case closed, " in texts(card) and "close the case," not in texts(card)
     for title in (R.DOCUMENT_TITLE, R.DOCUMENT_FILE_TITLE):
         assert len(title) <= 45, title  # longer titles were cut off on the button in a chat
+
+
+def test_the_channels_case_card_of_a_closed_case_says_closed_at_the_top_and_drops_the_notify_warning() -> None:
+    from cards import vote_card
+
+    decided = _panel_view(decided=True)
+    shown = texts(vote_card.panel_card(decided, TZ))
+    assert "must notify the National Panel" in shown and "Closed." not in shown
+    closed = replace(decided, case=_summary(CaseStatus.CLOSED))
+    card = vote_card.panel_card(closed, TZ)
+    shown = texts(card)
+    assert "must notify the National Panel" not in shown
+    assert shown.index("**Closed.** Every deadline and reminder for this case has stopped.") < shown.index("Decided")
