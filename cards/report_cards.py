@@ -191,8 +191,9 @@ def report_card(v: ReportView, tz: ZoneInfo, *, manages: bool, comments: bool, m
     if manages and report.stage is Stage.DRAFT:
         actions.append(execute("Send the final draft for sign-off", FINAL, summary.reference, validate=False))
     if manages and report.stage is Stage.SIGN_OFF:
-        actions.append(execute("Sign off the report", SIGN, summary.reference, validate=False, style="positive"))
-        if report.signed_off:
+        if not report.signed_off:  # both in: a third press could only be refused
+            actions.append(execute("Sign off the report", SIGN, summary.reference, validate=False, style="positive"))
+        else:
             sent = [{"type": "Input.Date", "id": "sent_on", "label": "Date sent to the National Panel",
                      "isRequired": True, "errorMessage": "Give the date it was sent.",
                      **({"value": typed["sent_on"][:10]} if typed.get("sent_on") else {})}]

@@ -82,3 +82,10 @@ def test_the_channels_case_card_of_a_closed_case_says_closed_at_the_top_and_drop
     shown = texts(card)
     assert "must notify the National Panel" not in shown
     assert shown.index("**Closed.** Every deadline and reminder for this case has stopped.") < shown.index("Decided")
+
+
+def test_once_both_have_signed_off_the_card_offers_record_it_sent_not_another_sign_off() -> None:
+    one = R.report_card(_report_view("sign_off"), TZ, manages=True, comments=False, marking="OFFICIAL")
+    assert "Sign off the report" in _actions(one) and "Record it sent" not in _actions(one)
+    both = R.report_card(_report_view("sign_off", signed=True), TZ, manages=True, comments=False, marking="OFFICIAL")
+    assert "Sign off the report" not in _actions(both) and "Record it sent" in _actions(both)
