@@ -6,6 +6,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.case import Case, CaseSummary
+from bot.domain.dates import format_day, format_moment, format_time
 from bot.domain.partnership import DEFAULT_PROTECTIVE_MARKING
 from bot.domain.referral import HarmOutcome
 from cards import labels
@@ -45,7 +46,11 @@ PERSONAL_COMMANDS = [
     ("show RR-…", "Panel members, chairs and managers: post a case's card again in the panel channel"),
     ("pathway RR-…", "Panel members, chairs and managers: after the decision — the hand-over, who tells the "
                      "family, a challenge to no further action"),
+    ("notes RR-…", "Chairs and managers: a new link to the chair's notes for the meeting (Word)"),
+    ("record RR-…", "Chairs and managers: a new link to the rapid review record (Word)"),
     ("export RR-…", "The data protection officer: every record of a case, as one file"),
+    ("members · add @Name as police · remove @Name", "In the panel channel: who is on the roster; partnership "
+                                                      "managers add or remove people"),
     ("help", "This list"),
 ]
 CHANNEL_COMMANDS = [
@@ -55,8 +60,10 @@ CHANNEL_COMMANDS = [
     ("show RR-…", "Post a case's card again here; the new post is kept up to date"),
     ("members", "Who is on the panel roster"),
     ("add @Name as police", "Partnership managers: add someone (local authority, police, health, chair, "
-                            "partnership manager)"),
+                            "partnership manager, or other: an advisory panel member who does not vote)"),
     ("remove @Name", "Partnership managers: take someone off the roster"),
+    ("refer · my referrals · notes RR-… · record RR-… · export RR-…", "In your personal chat with the bot: "
+                                                                      "referrals, and the documents of a case"),
     ("help", "What the bot does here"),
 ]
 
@@ -153,7 +160,7 @@ def my_referrals_card(cases: list[CaseSummary], tz: ZoneInfo, *, in_progress: bo
                     para(f"**{case.reference}** · {case.pseudonym}"),
                     facts([
                         ("Status", labels.STATUS[case.status]),
-                        ("Received", received.strftime("%a %d %b %Y, %H:%M")),
+                        ("Received", format_moment(received, tz)),
                         ("Pathway sought", labels.PATHWAY_SHORT[case.pathway_sought]),
                     ]),
                 ],
@@ -230,7 +237,7 @@ def export_link_card(reference: str, url: str, expires_at: datetime, tz: ZoneInf
                  para("Every record the bot keeps about this case, in one zip file: the referral, votes and "
                       "reasons, questions and answers, decisions, deadlines, the meeting, every message the bot "
                       "sent and the audit trail, with a readable summary that marks what is about third parties."),
-                 para(f"The link works once, for you only, until {until:%H:%M} ({until:%d %B %Y}). If it expires, "
+                 para(f"The link works once, for you only, until {format_time(until, tz)} ({format_day(until.date())}). If it expires, "
                       "press **Get a new link**. The download is recorded."),
                  notice(f"{escape_markdown(marking)}. Do not forward the file or this link.")],
                 actions=[{"type": "Action.OpenUrl", "title": "Download the export (.zip)", "url": url},

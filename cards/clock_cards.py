@@ -9,11 +9,12 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.case import CaseStatus, CaseSummary
+from bot.domain.dates import format_day, format_moment
 from bot.domain.limits import cap, within
 from bot.domain.reminders import Rag, ReminderKind
 from bot.domain.review import recorded_on_review_card
 from bot.domain.text import truncate
-from bot.services.deadlines import StatusLine, Timeline
+from bot.services.deadlines import PANEL_VOTE_STEP, StatusLine, Timeline
 from bot.services.ports import DeadlineRow
 from bot.services.reminder_view import Mention, ReminderView
 from cards import labels, report_cards
@@ -38,6 +39,14 @@ from cards.common import (
     subheading,
     verbs,
 )
+from cards.meeting_cards import (
+    NOTES_LINK,
+    NOTES_TITLE,
+    OUTCOME_FORM,
+    OUTCOME_FORM_TITLE,
+    RECORD_LINK,
+    RECORD_TITLE,
+)
 
 MARK_DONE, TIMELINE, AGENCIES_RECORD, AGENCY_RETURNED = (
     "deadline.done", "case.timeline", "agencies.record", "agencies.returned")
@@ -59,11 +68,11 @@ _UNSAFE_IN_MENTION = re.compile(r"[<>*_`\[\]~|\\]")
 
 
 def _day(moment: datetime | None, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%a %d %b %Y") if moment else "—"
+    return format_day(moment.astimezone(tz).date()) if moment else "—"
 
 
 def _when(moment: datetime | None, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%a %d %b %Y, %H:%M") if moment else "—"
+    return format_moment(moment, tz) if moment else "—"
 
 
 def mention_entities(mentions: list[Mention]) -> tuple[str, list[Element]]:
@@ -161,13 +170,17 @@ def done_card(reference: str, d: DeadlineRow, tz: ZoneInfo) -> Element:
         {"type": "Container", "style": "good", "items": [heading(f"Done: {escape_markdown(d.label)}",
                                                                  size="Default")]},
         literal(f"Marked done by {person(d.done_by_name)} on {_when(d.done_at, tz)}"
-                + (f"; done on {d.done_on:%d %b %Y}" if d.done_on else "")),
+                + (f"; done on {format_day(d.done_on)}" if d.done_on else "")),
     ], actions=[execute("Timeline", TIMELINE, reference, validate=False)])
 
 
-def _step_state(d: DeadlineRow, tz: ZoneInfo, today: date) -> str:
+def _step_state(d: DeadlineRow, tz: ZoneInfo, today: date, not_working: str | None = None,
+                provisional: bool = False) -> str:
     if d.status == "done":
-        return f"✅ done {d.done_on:%d %b} by {escape_markdown(person(d.done_by_name))}" if d.done_on else "✅ done"
+        return (f"✅ done {format_day(d.done_on)} by {escape_markdown(person(d.done_by_name))}" if d.done_on
+                else "✅ done")
+    if d.status == "superseded":
+        return "➖ superseded: " + _SUPERSEDED.get(d.step_id, "a later step made it unnecessary")
     if d.status == "closed":  # the case closed before the step was done: nothing about it runs any more
         return "⏹ stopped: the case is closed"
     if d.due_at is None:
@@ -176,7 +189,16 @@ def _step_state(d: DeadlineRow, tz: ZoneInfo, today: date) -> str:
     if d.status == "open" and due_day < today:
         return f"🔴 overdue since {_day(d.due_at, tz)}"
     window = f"{_day(d.earliest_at, tz)} – " if d.is_window else ""
-    return f"due {window}{_day(d.due_at, tz)}"
+    state = f"due {window}{_day(d.due_at, tz)}" + (f" ({not_working})" if not_working else "")
+    return state + (" · provisional" if provisional and d.step_id != PANEL_VOTE_STEP else "")
+
+
+_SUPERSEDED = {
+    "papers_to_panel": "the meeting has been held",
+    "agencies_return_information": "the meeting has been held",
+    "send_information_requests": "the meeting has been held",
+    "set_meeting_date": "the meeting has been booked",
+}
 
 
 def timeline_card(t: Timeline, tz: ZoneInfo) -> Element:
@@ -191,12 +213,18 @@ def timeline_card(t: Timeline, tz: ZoneInfo) -> Element:
     if s.status in _AFTER_MEETING:
         body.append(action_set([execute("Review and actions", REVIEW_OPEN, s.reference, validate=False,
                                         tooltip="The local review, the actions and the learning")]))
+    if t.provisional:
+        body.append(notice("**Provisional** until the virtual panel decides: these are the steps of the pathway the "
+                           "referrer sought that are counted from the incident, awareness or the referral. The "
+                           "panel's decision confirms them or replaces them.", style="accent"))
     if not t.deadlines:
         body.append(para("No deadlines yet."))
+    not_working = t.not_working or {}
     for d in t.deadlines:
+        state = _step_state(d, tz, t.today, not_working.get(d.id), t.provisional)
         body.append({"type": "ColumnSet", "spacing": "Small", "separator": True, "columns": [
             {"type": "Column", "width": "stretch", "items": [para(escape_markdown(d.label))]},
-            {"type": "Column", "width": "auto", "items": [para(_step_state(d, tz, t.today), size="Small")]},
+            {"type": "Column", "width": "auto", "items": [para(state, size="Small")]},
         ]})
         if d.status == "open":
             body.append(action_set(done_actions(s.reference, d)[:1]))
@@ -231,7 +259,25 @@ def timeline_card(t: Timeline, tz: ZoneInfo) -> Element:
                       "the rapid review ends: all on the report card (in your personal chat).", size="Small"),
                  action_set([execute("Open the rapid review report", report_cards.OPEN, s.reference,
                                      validate=False)])]
+    body += _meeting_again(t)
     return fit(card(body))  # many agencies with long contacts: shortened for display only
+
+
+def _meeting_again(t: Timeline) -> list[Element]:
+    """The meeting's cards, reachable again from the timeline: a lost chair's card, outcome
+    prompt or record card is never a dead end (each press is checked against the roster)."""
+    m, s = t.meeting, t.case.summary
+    if m is None or m.start_at is None or m.status not in ("booked", "held"):
+        return []
+    actions: list[Element] = []
+    if m.status == "booked":
+        actions.append(execute(NOTES_TITLE, NOTES_LINK, s.reference, validate=False))
+        if m.end_at is not None and t.now is not None and m.end_at <= t.now:
+            actions.append(execute(OUTCOME_FORM_TITLE, OUTCOME_FORM, s.reference,
+                                   validate=False))
+    else:
+        actions.append(execute(RECORD_TITLE, RECORD_LINK, s.reference, validate=False))
+    return [subheading("Meeting"), action_set(actions)]
 
 
 def status_card(lines: list[StatusLine], total: int, tz: ZoneInfo) -> Element:
@@ -247,7 +293,9 @@ def status_card(lines: list[StatusLine], total: int, tz: ZoneInfo) -> Element:
             left = line.working_days_left or 0
             when = (f"{-left} working day{'s' if left != -1 else ''} overdue" if left < 0 else
                     "due today" if left == 0 else f"{left} working day{'s' if left != 1 else ''} left")
-            nxt = f"{(RAG_MARK.get(line.rag, '') if line.rag else '')} {escape_markdown(r.next_label or '')}: {_day(r.next_due_at, tz)} ({when})"
+            statutory = "Statutory: " if r.next_statutory else ""
+            nxt = (f"{(RAG_MARK.get(line.rag, '') if line.rag else '')} {statutory}"
+                   f"{escape_markdown(r.next_label or '')}: {_day(r.next_due_at, tz)} ({when})")
         items = [para(f"**{r.reference}** · {r.pseudonym} · {_status(r.status)}"), para(nxt, size="Small")]
         if line.rag:  # the mark's colour in words, after the line it marks
             items.append({**para(RAG_WORDS[line.rag], size="Small", weight="Bolder"), "spacing": "None"})

@@ -45,12 +45,19 @@ SERIOUS_HARM_DEFINITION = (
     "physical health. Judgment should be exercised where impairment is likely to be long-term, even if this is "
     "not immediately certain. Even if a child recovers, including from a one-off incident, serious harm may "
     "still have occurred. *(Working Together to Safeguard Children 2023)*\n\n"
-    "Notifiable incidents also include the death of a looked-after child, even where abuse or neglect is not "
-    "known or suspected."
+    "Notifiable incidents also include any looked-after child, even if abuse or neglect is not known or "
+    "suspected; the death of a looked-after child is always notified. *(Stockport Rapid Review Process (2019), "
+    "Appendix A, 1.2)*"
 )
+# Surrey Rapid Review & CSPR flowchart, 'Overview': "In the event of a child death ... the following online form
+# must also be completed within 24 hours". The flowchart names no start for the 24 hours, so neither do we.
 ECDOP_NOTICE = (
-    "**A child has died.** The child death review process runs in parallel: the child death notification "
-    "(eCDOP) must be completed **within 24 hours** of the death, separately from this referral."
+    "**A child has died.** In the event of a child death, the child death notification (eCDOP) must also be "
+    "completed **within 24 hours**, separately from this referral: the child death review process runs alongside."
+)
+ECDOP_IF_DIED = (
+    "**If the child died:** the child death notification (eCDOP) must also be completed **within 24 hours**, "
+    "separately from this referral."
 )
 HARM = {
     HarmOutcome.DIED: "The child died",

@@ -4,14 +4,17 @@ Process (2019), Appendices E and F; SSCP Rapid Review Panel Agenda template)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from bot.domain import chair_notes
 from bot.domain.case import Case, CaseSummary
+from bot.domain.dates import format_day, format_moment, format_time
 from bot.domain.limits import cap, within
 from bot.domain.meeting import MANUAL_BOOKING_ACTION, MeetingOutcome
 from bot.domain.partnership import DEFAULT_PROTECTIVE_MARKING, Partner
 from bot.domain.pathways import AGENCY_RETURN_TITLES
+from bot.domain.text import yes_no
 from bot.services.pathways import ReturnShown
 from bot.services.ports import DeadlineRow, MeetingRecord
 from cards import report_cards
@@ -44,6 +47,12 @@ RECORD_TITLE = "Save the record to my OneDrive (.docx)"
 RECORD_LINK_TITLE = "Get a one-time link instead"
 NOTES_FILE = "meeting.notes_file"  # the chair's notes as a Word document in the presser's OneDrive
 NOTES_LINK = "meeting.notes_link"  # ... or by a one-time link
+OUTCOME_FORM = "meeting.outcome_form"  # the outcome form again (from the timeline), for a lost prompt
+OUTCOME_FORM_TITLE = "Record the outcome (chair)"
+INQUORATE = "meeting.inquorate"  # the meeting was inquorate: recorded, with who was missing, and re-convened
+INQUORATE_TITLE = "The meeting was inquorate"
+QUORUM_INPUTS = frozenset({"quorum_local_authority", "quorum_police", "quorum_health"})
+NOTES_TITLE = "Download the chair's notes (.docx)"
 MANUAL_INPUTS = frozenset({"date", "time", "join_url"})
 MANUAL_TITLE = MANUAL_BOOKING_ACTION
 OUTCOME_INPUTS = frozenset({"local_cspr", "national_review", "rationale", "immediate_actions", "learning",
@@ -64,37 +73,20 @@ VERBS = verbs(
     Verb(RECORD_FILE),
     Verb(NOTES_FILE),
     Verb(NOTES_LINK),
+    Verb(INQUORATE, QUORUM_INPUTS),
+    Verb(OUTCOME_FORM),
 )
 
-# Stockport Rapid Review Process (2019), Appendix F, "Assessment of Need by Core Panel", questions 4.1–4.7.
-CHAIR_QUESTIONS = (
-    ("4.1", "What potential improvements may be needed to safeguard and promote the welfare of children?"),
-    ("4.2", "What evidence was there that the case highlights recurrent themes in the safeguarding and promotion "
-            "of the welfare of children?"),
-    ("4.3", "Were there concerns regarding two or more organisations or agencies working together effectively to "
-            "safeguard and promote the welfare of children? Or the notable absence of agency involvement?"),
-    ("4.4", "Are we being asked to consider a review by the Child Safeguarding Practice Review Panel who have "
-            "considered and concluded a local review may be more appropriate?"),
-    ("4.5", "Are the panel concerned about the actions of a single agency?"),
-    ("4.6", "Are more than one local authority, police area or integrated care board involved, including in cases "
-            "where families have moved around?"),
-    ("4.7", "Does the case raise issues relating to safeguarding or promoting the welfare of children in "
-            "institutional settings?"),
-)
-AGENDA = (
-    "Welcome, purpose and introductions (chair)",
-    "Overview of the case — summary by the chair from the submitted reports",
-    "Discussion with invited partners",
-    "Assessment of need by the core panel (questions 4.1–4.7)",
-    "Conclusion and proposal to the National Panel (chair)",
-    "Actions; outcome notification: who tells the National Panel, Ofsted, DfE and the family, by when",
-)
+# Stockport Rapid Review Process (2019), Appendix F, "Assessment of Need by Core Panel", questions 4.1–4.7,
+# and Appendix E's agenda: the words live in bot/domain/chair_notes.py, shared with the chair's notes document.
+CHAIR_QUESTIONS = tuple((q.number, q.question) for q in chair_notes.CHAIR_QUESTIONS)
+AGENDA = chair_notes.AGENDA
 
 
 def when(start: datetime, end: datetime, tz: ZoneInfo) -> str:
     """e.g. "Tue 13 Jan 2026, 10:00–12:00" (Europe/London)."""
     s, e = start.astimezone(tz), end.astimezone(tz)
-    return f"{s:%a %d %b %Y, %H:%M}–{e:%H:%M}"
+    return f"{format_moment(s, tz)}–{format_time(e, tz)}"
 
 
 def _attendees_by_partner(meeting: MeetingRecord) -> list[tuple[str, str]]:
@@ -131,7 +123,7 @@ def meeting_card(case: CaseSummary, meeting: MeetingRecord, papers: DeadlineRow 
         para("Rapid review meeting", subtle=True, size="Small"),
         heading(f"{case.reference} · {case.pseudonym}", size="Medium"),
         facts([("When", when(meeting.start_at, meeting.end_at, tz))] + _attendees_by_partner(meeting)
-              + ([("Papers due", f"{papers.due_at.astimezone(tz):%a %d %b %Y, %H:%M}")]
+              + ([("Papers due", format_moment(papers.due_at, tz))]
                  if papers and papers.due_at else [])),
     ]
     unknown = [person(name) for o in meeting.options for name in o.get("availability_unknown", [])]
@@ -157,8 +149,46 @@ def meeting_card(case: CaseSummary, meeting: MeetingRecord, papers: DeadlineRow 
              "errorMessage": "Choose a time."},
         ], "actions": [execute("Move the meeting", CHOOSE, case.reference, style="positive")]}})
     actions.append(guests_form(case))
-    actions.append(execute("Cancel meeting", CANCEL, case.reference, validate=False, secondary=True))
+    # Cancelling asks first, and says who is told (the verb and its data are unchanged).
+    actions.append({"type": "Action.ShowCard", "title": "Cancel meeting", "card": {
+        "type": "AdaptiveCard", "body": [
+            para(f"Cancel the rapid review meeting for {case.reference} on {when(meeting.start_at, meeting.end_at, tz)}"
+                 "? The calendar invitation is withdrawn (attendees get the cancellation), this card shows the "
+                 "meeting as cancelled, and you can book a new time on it."),
+        ], "actions": [execute("Yes, cancel the meeting", CANCEL, case.reference, validate=False,
+                               style="destructive")]}})
     return card(body, actions=actions)
+
+
+def _new_time_inputs(case: CaseSummary, title: str) -> Element:
+    return {"type": "Action.ShowCard", "title": title, "card": {
+        "type": "AdaptiveCard", "body": [
+            {"type": "Input.Date", "id": "date", "label": "New date", "isRequired": True,
+             "errorMessage": "Choose a date."},
+            {"type": "Input.Time", "id": "time", "label": "Start time", "isRequired": True,
+             "errorMessage": "Choose a time."},
+        ], "actions": [execute("Book at this time", CHOOSE, case.reference, style="positive")]}}
+
+
+def meeting_moved_card(case: CaseSummary, old_start: datetime | None, meeting: MeetingRecord, tz: ZoneInfo) -> Element:
+    """The earlier meeting card, updated in place when the meeting is re-booked: it no longer
+    shows the old time as if it stood."""
+    assert meeting.start_at is not None and meeting.end_at is not None
+    moved_from = f" from {format_moment(old_start, tz)}" if old_start else ""
+    return card([para("Rapid review meeting", subtle=True, size="Small"),
+                 heading(f"{case.reference} · {case.pseudonym}", size="Medium"),
+                 notice(f"**Moved**{moved_from} to **{when(meeting.start_at, meeting.end_at, tz)}**. The new "
+                        "meeting card is below; this one is kept for the record.", style="warning")])
+
+
+def meeting_cancelled_card(case: CaseSummary, meeting: MeetingRecord, tz: ZoneInfo) -> Element:
+    """The meeting card once the meeting is cancelled: it says so, and a new time can be booked on it."""
+    was = f" (it was {when(meeting.start_at, meeting.end_at, tz)})" if meeting.start_at and meeting.end_at else ""
+    return card([para("Rapid review meeting", subtle=True, size="Small"),
+                 heading(f"{case.reference} · {case.pseudonym}", size="Medium"),
+                 notice(f"**Cancelled**{was}. The calendar invitation has been withdrawn. Book a new time here; "
+                        "the deadlines that count from the meeting wait until then.", style="attention")],
+                actions=[_new_time_inputs(case, "Book a new time")])
 
 
 def slot_choice_card(case: CaseSummary, meeting: MeetingRecord, tz: ZoneInfo) -> Element:
@@ -220,21 +250,29 @@ def booking_failed_card(case: CaseSummary) -> Element:
 
 
 def chair_notes_card(case: Case, meeting: MeetingRecord, tz: ZoneInfo,
-                     marking: str = DEFAULT_PROTECTIVE_MARKING, returns: Sequence[ReturnShown] = ()) -> Element:
+                     marking: str = DEFAULT_PROTECTIVE_MARKING, returns: Sequence[ReturnShown] = (), *,
+                     notified_on: date | None = None, chair: str | None = None) -> Element:
     """Agenda (Stockport Rapid Review Process (2019), Appendix E; SSCP Rapid Review Panel
     Agenda template) and chair's notes (Stockport, Appendix F), filled with the case's facts.
     Personal chat, to the chair only: identifiers may appear."""
     assert meeting.start_at is not None and meeting.end_at is not None
     r = case.referral
     s = case.summary
+    aware = case.aware_date or r.incident.la_aware_date
     body: list[Element] = [
         para("CONFIDENTIAL WHEN COMPLETED — for the chair", color="Attention", weight="Bolder"),
         heading(f"Rapid review panel: {s.reference} · {s.pseudonym}", size="Medium"),
         facts([("Meeting", when(meeting.start_at, meeting.end_at, tz)),
-               ("Date of serious incident or death", f"{r.incident.incident_date:%d %B %Y}"),
-               ("Date of referral", f"{s.received_at.astimezone(tz):%d %B %Y}"),
-               ("Date of LA notification", f"{r.incident.la_aware_date:%d %B %Y}" if r.incident.la_aware_date
-                else "not recorded")]),
+               ("Venue", "Microsoft Teams (remotely)"),
+               ("Chair", person(chair, empty="not named on the roster") if chair else "not named on the roster"),
+               ("Date of serious incident or death", format_day(r.incident.incident_date)),
+               ("Date of referral", format_day(s.received_at.astimezone(tz).date())),
+               ("Date the local authority became aware", format_day(aware) if aware else
+                "not given (the referral's receipt counts)"),
+               ("Date of LA notification (to the National Panel)", format_day(notified_on) if notified_on else
+                "not yet recorded")]),
+        para("The chair's notes, with the purpose, the confidentiality statement, the attendees and space for "
+             "notes under each question, are a Word document: press the button below.", size="Small"),
         subheading("Agenda"),
         *[para(f"{i}. {item}") for i, item in enumerate(AGENDA, start=1)],
         subheading("2.1 Overview of the case"),
@@ -244,7 +282,7 @@ def chair_notes_card(case: Case, meeting: MeetingRecord, tz: ZoneInfo,
         subheading("4 Assessment of need by the core panel"),
         *[para(f"**{number}** {question}") for number, question in CHAIR_QUESTIONS],
         para("Other areas involved (4.6): ", size="Small"), literal(r.incident.other_areas or "none given"),
-        para("Institutional setting (4.7): " + r.incident.institutional_setting.value, size="Small"),
+        para("Institutional setting (4.7): " + yes_no(r.incident.institutional_setting.value), size="Small"),
         para("**5 Conclusion**: whether a review is proposed locally or nationally, and why.", size="Small"),
         para("To write in them, save these notes as a Word document in your OneDrive (or get a one-time link)."),
         *_returns(returns),
@@ -265,6 +303,18 @@ def _returns(returns: Sequence[ReturnShown]) -> list[Element]:
             if text:
                 shown += [para(AGENCY_RETURN_TITLES[name], size="Small", weight="Bolder"), literal(text)]
     return shown
+
+
+def notes_link_card(case: CaseSummary, url: str, expires_at: datetime, tz: ZoneInfo) -> Element:
+    """The chair's notes link, for the person who pressed (or typed `notes RR-…`) only."""
+    return card([heading("Chair's notes", size="Medium"),
+                 para(f"{case.reference} ({case.pseudonym}): the chair's notes for the rapid review meeting, as a Word "
+                      "document to fill in. They contain the child's details: keep them in the case file, do not "
+                      "forward them or post them in a channel."),
+                 para(f"Your link works once, for you only, until {format_time(expires_at, tz)}. If it has expired "
+                      "or been used, press 'Get a new link' or type **notes " + case.reference + "**.")],
+                actions=[{"type": "Action.OpenUrl", "title": "Open the chair's notes (.docx)", "url": url},
+                         execute("Get a new link", NOTES_LINK, case.reference)])
 
 
 def outcome_card(case: CaseSummary, *, error: str | None = None, field: str | None = None,
@@ -291,15 +341,15 @@ def outcome_card(case: CaseSummary, *, error: str | None = None, field: str | No
                 "title": f"{partner} was present at the meeting", "valueOn": "true", "valueOff": "false",
                 **({"value": typed[name][:10]} if typed.get(name) else {})}
 
-    yes_no = [{"title": "Yes", "value": "yes"}, {"title": "No", "value": "no"}]
+    yes_no_choices = [{"title": "Yes", "value": "yes"}, {"title": "No", "value": "no"}]
     body: list[Element] = [
         heading("Record the rapid review outcome", size="Medium"),
         para(f"{case.reference} · {case.pseudonym}"),
         {"type": "Input.ChoiceSet", "id": "local_cspr", "label": "Is a local child safeguarding practice review "
          "recommended?", "isRequired": True, "errorMessage": "Answer yes or no.", "style": "expanded",
-         "choices": yes_no, **value("local_cspr")},
+         "choices": yes_no_choices, **value("local_cspr")},
         {"type": "Input.ChoiceSet", "id": "national_review", "label": "Is a national review recommended?",
-         "isRequired": True, "errorMessage": "Answer yes or no.", "style": "expanded", "choices": yes_no,
+         "isRequired": True, "errorMessage": "Answer yes or no.", "style": "expanded", "choices": yes_no_choices,
          **value("national_review")},
         *text("rationale", "Rationale", required="Give the rationale."),
         *text("immediate_actions", "Immediate actions needed for children's safety"),
@@ -313,7 +363,33 @@ def outcome_card(case: CaseSummary, *, error: str | None = None, field: str | No
     ]
     if error and field not in TEXT_INPUTS:
         body.insert(2, notice(escape_markdown(error), style="attention"))
-    return card(body, actions=[execute("Save the outcome", OUTCOME, case.reference, style="positive")])
+    return card(body, actions=[execute("Save the outcome", OUTCOME, case.reference, style="positive"),
+                               # No answers needed: it opens the inquorate card (below), whatever is typed here.
+                               execute(INQUORATE_TITLE, INQUORATE, case.reference, validate=False, secondary=True)])
+
+
+def inquorate_card(case: CaseSummary, *, typed: dict[str, str] | None = None, error: str | None = None) -> Element:
+    """Record the meeting as inquorate (West Midlands procedures, 4.6.1: quorate only with a
+    representative of each statutory partner), naming who was missing; the bot re-convenes it."""
+    typed = typed or {}
+
+    def toggle(name: str, partner: str) -> Element:
+        return {"type": "Input.Toggle", "id": name, "label": partner, "title": f"{partner} was present at the meeting",
+                "valueOn": "true", "valueOff": "false", **({"value": typed[name][:10]} if typed.get(name) else {})}
+
+    body: list[Element] = [
+        heading("Record the meeting as inquorate", size="Medium"),
+        para(f"{case.reference} · {case.pseudonym}"),
+        para("A rapid review meeting is quorate only with a representative of each statutory partner (West Midlands "
+             "procedures, 4.6.1). Tick who was present: the meeting is recorded as inquorate, naming who was "
+             "missing, and the bot books it again (or asks you for a time if the window has passed)."),
+        toggle("quorum_local_authority", "Local authority"), toggle("quorum_police", "Police"),
+        toggle("quorum_health", "Health (ICB)"),
+    ]
+    if error:
+        body.append(notice(escape_markdown(error), style="attention"))
+    return card(body, actions=[execute("Record as inquorate and re-convene", INQUORATE, case.reference,
+                                       style="destructive")])
 
 
 def outcome_summary_card(case: CaseSummary, outcome: MeetingOutcome) -> Element:
@@ -333,8 +409,8 @@ def outcome_for_referrer_card(case: CaseSummary, outcome: MeetingOutcome) -> Ele
     return fit(card([heading("Rapid review outcome", size="Medium"),
                  para(f"Your referral **{case.reference}** ({case.pseudonym}) was considered at the rapid review "
                       "meeting."),
-                 facts([("Local review recommended", outcome.local_cspr.value.capitalize()),
-                        ("National review recommended", outcome.national_review.value.capitalize())]),
+                 facts([("Local review recommended", yes_no(outcome.local_cspr.value)),
+                        ("National review recommended", yes_no(outcome.national_review.value))]),
                  literal(outcome.rationale)]))
 
 
@@ -352,7 +428,7 @@ def record_card(case: CaseSummary, outcome: MeetingOutcome) -> Element:
 def record_link_card(case: CaseSummary, outcome: MeetingOutcome, url: str, expires_at: datetime,
                      tz: ZoneInfo) -> Element:
     until = expires_at.astimezone(tz)
-    return card(_record_body(case, outcome, f"Your link works once, for you only, until {until:%H:%M}. If it has "
+    return card(_record_body(case, outcome, f"Your link works once, for you only, until {format_time(until, tz)}. If it has "
                                             "expired or been used, ask for a new one."),
                 actions=[{"type": "Action.OpenUrl", "title": "Open the record (.docx)", "url": url},
                          execute("Get a new link", RECORD_LINK, case.reference)])
@@ -364,4 +440,5 @@ def _record_body(case: CaseSummary, outcome: MeetingOutcome, how: str) -> list[E
                  "It contains the child's details: keep it in the case file, do not forward it or post it in a "
                  "channel."),
             para(how),
-            facts([("Local review", outcome.local_cspr.value), ("National review", outcome.national_review.value)])]
+            facts([("Local review", yes_no(outcome.local_cspr.value)),
+                   ("National review", yes_no(outcome.national_review.value))])]

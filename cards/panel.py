@@ -11,6 +11,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from bot.domain.case import CaseSummary
+from bot.domain.dates import format_day, format_moment
 from cards import labels
 from cards.common import Element, Verb, card, execute, facts, heading, notice, para, verbs
 
@@ -24,9 +25,9 @@ def case_facts(case: CaseSummary, tz: ZoneInfo) -> Element:
             ("Reference", case.reference),
             ("Pseudonym", case.pseudonym),
             ("Pathway sought", labels.PATHWAY_SHORT[case.pathway_sought]),
-            ("Incident", f"{labels.INCIDENT[case.incident_kind]}, {case.incident_date.strftime('%a %d %b %Y')}"),
+            ("Incident", f"{labels.INCIDENT[case.incident_kind]}, {format_day(case.incident_date)}"),
             ("Referring agency", case.referring_agency),
-            ("Received", case.received_at.astimezone(tz).strftime("%a %d %b %Y, %H:%M")),
+            ("Received", format_moment(case.received_at, tz)),
             ("Status", labels.STATUS[case.status]),
         ]
     )

@@ -416,6 +416,9 @@ def incident_card(raw: dict[str, str], view: FormView) -> Element:
                 raw.get("outcome"),
                 expanded=True,
             ),
+            # Right under the choice, so it is read as "the child died" is chosen, not only after Back.
+            *([] if raw.get("outcome") == HarmOutcome.DIED.value else
+              [{**notice(labels.ECDOP_IF_DIED, style="attention"), "spacing": "Small"}]),
             choice_input(
                 M,
                 "abuse_or_neglect",
@@ -427,7 +430,7 @@ def incident_card(raw: dict[str, str], view: FormView) -> Element:
             choice_input(
                 M,
                 "looked_after",
-                "Was the child looked after by a local authority?",
+                "Is any child involved looked after by a local authority (in care)?",
                 labels.YES_NO_UNKNOWN,
                 raw.get("looked_after"),
                 expanded=True,
@@ -637,6 +640,19 @@ def views_card(raw: dict[str, str], view: FormView) -> Element:
                 raw.get("family_not_consulted_reason"),
                 multiline=True,
             ),
+            text_input(
+                M,
+                "family_involvement",
+                "How should the child and family be involved in the review? (If they should not be, say why.)",
+                raw.get("family_involvement"),
+                multiline=True,
+            ),
+            text_input(
+                M,
+                "family_facilitator",
+                "Who is best placed to talk to the family about it?",
+                raw.get("family_facilitator"),
+            ),
             choice_input(
                 M,
                 "key_worker_consulted",
@@ -805,6 +821,8 @@ def review_card(
     if view.banner:
         body.append(notice(view.banner, style="accent"))
     body += _unsaved(view)
+    if i.get("outcome") == HarmOutcome.DIED.value:
+        body.append(notice(labels.ECDOP_NOTICE, style="attention"))
     if likely_notifiable:
         body.append(
             notice(
@@ -842,7 +860,7 @@ def review_card(
                 ("Where", _value(i, "incident_location")),
                 ("Died or seriously harmed", _value(i, "outcome", labels.HARM)),
                 ("Abuse or neglect", _value(i, "abuse_or_neglect", labels.ABUSE)),
-                ("Looked after", _value(i, "looked_after", labels.YES_NO_UNKNOWN)),
+                ("Any looked-after child", _value(i, "looked_after", labels.YES_NO_UNKNOWN)),
                 ("Outside England", _value(i, "outside_england", labels.YES_NO_UNKNOWN)),
                 ("Institutional setting", _value(i, "institutional_setting", labels.YES_NO_UNKNOWN)),
                 ("Other areas involved", _value(i, "other_areas")),
@@ -881,6 +899,8 @@ def review_card(
                 ("Key issues", _value(w, "key_issues")),
                 ("Family consulted", _value(w, "family_consulted", labels.YES_NO)),
                 ("If not, why", _value(w, "family_not_consulted_reason")),
+                ("How the family should be involved", _value(w, "family_involvement")),
+                ("Who should talk to the family", _value(w, "family_facilitator")),
                 ("Key worker consulted", _value(w, "key_worker_consulted", labels.YES_NO)),
                 ("If not, why", _value(w, "key_worker_not_consulted_reason")),
             ],

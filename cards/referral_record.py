@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.case import Case
+from bot.domain.dates import format_moment
 from bot.domain.partnership import DEFAULT_PROTECTIVE_MARKING
 from bot.domain.referral import HarmOutcome
 from cards import labels
@@ -60,7 +61,7 @@ def referral_record_card(case: Case, tz: ZoneInfo, marking: str = DEFAULT_PROTEC
     body: list[Element] = [
         para("CONFIDENTIAL — personal chat only. Do not copy into a channel.", color="Attention", weight="Bolder"),
         heading(f"Referral {s.reference} · {s.pseudonym}", size="Medium"),
-        facts([("Received", s.received_at.astimezone(tz).strftime("%a %d %b %Y, %H:%M")),
+        facts([("Received", format_moment(s.received_at, tz)),
                ("Status", labels.STATUS[s.status])]),
     ]
     if r.incident.outcome is HarmOutcome.DIED:
@@ -77,7 +78,7 @@ def referral_record_card(case: Case, tz: ZoneInfo, marking: str = DEFAULT_PROTEC
     body.append(_section("3. Incident", [
         ("Date", i.incident_date), ("Time", i.incident_time), ("Where", i.incident_location),
         ("Died or seriously harmed", i.outcome), ("Abuse or neglect", i.abuse_or_neglect),
-        ("Looked after", i.looked_after), ("Outside England", i.outside_england),
+        ("Any looked-after child", i.looked_after), ("Outside England", i.outside_england),
         ("Institutional setting", i.institutional_setting), ("Other areas involved", i.other_areas),
         ("Local authority aware", i.la_aware_date), ("What happened", i.summary),
     ]))
@@ -97,6 +98,8 @@ def referral_record_card(case: Case, tz: ZoneInfo, marking: str = DEFAULT_PROTEC
         ("Why it meets the criteria", v.meets_criteria), ("What worked well", v.worked_well),
         ("What did not work well", v.not_worked_well), ("Key issues", v.key_issues),
         ("Family consulted", v.family_consulted), ("If not, why", v.family_not_consulted_reason),
+        ("How the family should be involved", v.family_involvement),
+        ("Who should talk to the family", v.family_facilitator),
         ("Key worker consulted", v.key_worker_consulted), ("If not, why", v.key_worker_not_consulted_reason),
     ]))
     body.append(_section("6. Declaration", [("A senior manager has reviewed it", r.declaration.senior_manager_reviewed)]))

@@ -16,7 +16,8 @@ def members_card(members: list[MemberRecord]) -> Element:
     ]
     groups += [("Chairs", [m for m in members if m.role is Role.CHAIR]),
                ("Partnership managers", [m for m in members if m.role is Role.MANAGER]),
-               ("Data protection officers", [m for m in members if m.role is Role.DPO])]
+               ("Data protection officers", [m for m in members if m.role is Role.DPO]),
+               ("Other panel members (advisory, do not vote)", [m for m in members if m.role is Role.ADVISER])]
     for title, people in groups:
         body.append(subheading(title))
         if not people:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.domain.dates import format_day, format_moment
 from bot.domain.limits import NAME, cap, within
 from bot.domain.partnership import Partner
 from bot.domain.text import truncate
@@ -52,7 +53,7 @@ VERBS = verbs(
 
 
 def _when(moment: object, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%a %d %b, %H:%M") if isinstance(moment, datetime) else ""
+    return format_moment(moment, tz) if isinstance(moment, datetime) else ""
 
 
 def _partner_rows(view: PanelView, tz: ZoneInfo) -> Element:
@@ -97,10 +98,11 @@ def _decision_block(view: PanelView, tz: ZoneInfo) -> list[Element]:
         if vote.serious_harm_basis:
             items.append(literal("Serious harm criteria: " + vote.serious_harm_basis, italic=True))
     if decision.outcome is VoteChoice.RAPID_REVIEW and view.notify_by and view.case.status.is_open:
-        when = view.notify_by.strftime("%A %d %B %Y")
-        basis = "of becoming aware" if view.aware_date_known else "of receiving the referral (the date the local " \
-                                                                  "authority became aware was not given)"
-        items.append(notice(f"The local authority must notify the National Panel within 5 working days {basis}: "
+        when = format_day(view.notify_by)
+        rule = view.notify_within or "within 5 working days of the local authority becoming aware"
+        unknown = "" if view.aware_date_known or "aware" not in rule else \
+            " (the date the local authority became aware was not given, so the referral's receipt counts)"
+        items.append(notice(f"The local authority must notify the National Panel {rule}{unknown}: "
                             f"**by {when}**.", style="warning"))
     return [{"type": "Container", "style": "good", "items": items}]
 

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.case import Case
+from bot.domain.chair_notes import CHAIR_QUESTIONS, CONFIDENTIALITY, OUTCOME_NOTIFICATION, PURPOSE, VIEWS
+from bot.domain.dates import format_day, format_moment, format_time
 from bot.domain.meeting import MeetingOutcome
 from bot.domain.redaction import redact
 from bot.domain.referral import YesNo
+from bot.domain.text import yes_no
 from bot.services.ports import Attendee
 
 RECORD_SECTIONS = (
@@ -96,7 +100,7 @@ def rapid_review_record(case: Case, outcome: MeetingOutcome, *, meeting_start: d
     r = case.referral
     s = case.summary
     doc = Document()
-    produced = f"{produced_at.astimezone(tz):%d %B %Y %H:%M}"
+    produced = format_moment(produced_at, tz)
     _mark_pages(doc, marking, s.reference, case.version, produced)
     doc.add_heading(f"Rapid review record — {s.reference}", level=0)
     doc.add_paragraph(f"{partnership}. {marking}. {DO_NOT_FORWARD}")
@@ -108,8 +112,8 @@ def rapid_review_record(case: Case, outcome: MeetingOutcome, *, meeting_start: d
 
     section(RECORD_SECTIONS[0],
             f"Reference {s.reference}; pseudonym {s.pseudonym}; referral received "
-            f"{s.received_at.astimezone(tz):%d %B %Y}; incident {r.incident.incident_date:%d %B %Y}.",
-            f"Rapid review meeting: {meeting_start.astimezone(tz):%A %d %B %Y, %H:%M}." if meeting_start else None)
+            f"{format_day(s.received_at.astimezone(tz).date())}; incident {format_day(r.incident.incident_date)}.",
+            f"Rapid review meeting: {format_moment(meeting_start, tz)}." if meeting_start else None)
     section(RECORD_SECTIONS[1],
             "The case was considered against the criteria for local and national child safeguarding practice "
             "reviews set out in Working Together to Safeguard Children (2023).",
@@ -143,44 +147,171 @@ def rapid_review_record(case: Case, outcome: MeetingOutcome, *, meeting_start: d
     return buffer.getvalue()
 
 
-def chair_notes(case: Case, *, meeting_start: datetime, meeting_end: datetime, tz: ZoneInfo, partnership: str,
-                marking: str, produced_at: datetime, agenda: Sequence[str],
-                questions: Sequence[tuple[str, str]]) -> bytes:
-    """The chair's agenda and notes (Stockport Rapid Review Process (2019), Appendices E and F)
-    as a Word document to write in: the facts of the case, the agenda, and the questions of the
-    core panel's assessment with room under each. It holds identifying details."""
+# ---- the chair's notes (Stockport Rapid Review Process (2019), Appendices E and F; SSCP Rapid
+# Review Panel Agenda template) -------------------------------------------------------------------
+#
+# A Word document the chair fills in during the meeting: the case's facts from the referral, and
+# an empty, editable space under each heading and each of questions 4.1–4.7. Each part is its own
+# function, so a new part (the agencies' returns) is one more call in `chair_notes_document`.
+
+NOTE_SPACE = "[notes & views]"
+
+
+@dataclass(frozen=True)
+class ChairNotesFacts:
+    """What the chair's notes are filled from, gathered by the caller (bot/teams/files.py)."""
+
+    case: Case
+    meeting_start: datetime | None
+    meeting_end: datetime | None
+    venue: str
+    chair: str | None
+    attendees: Sequence[str]
+    notified_on: date | None  # the local authority's notification to the National Panel, when recorded
+    tz: ZoneInfo
+    partnership: str
+    marking: str
+    produced_at: datetime
+
+
+def chair_notes_document(facts: ChairNotesFacts) -> bytes:
+    # lazy: python-docx and lxml cost ~7 MiB, only for a download (memory: README, Performance)
     from docx import Document
 
-    r = case.referral
-    s = case.summary
     doc = Document()
-    produced = f"{produced_at.astimezone(tz):%d %B %Y %H:%M}"
-    _mark_pages(doc, marking, s.reference, case.version, produced)
-    doc.add_heading(f"Rapid review panel: chair's notes — {s.reference}", level=0)
-    doc.add_paragraph(f"{partnership}. {marking}. CONFIDENTIAL WHEN COMPLETED. {DO_NOT_FORWARD}")
-    start, end = meeting_start.astimezone(tz), meeting_end.astimezone(tz)
-    doc.add_paragraph(f"Meeting: {start:%A %d %B %Y, %H:%M}–{end:%H:%M}. Pseudonym {s.pseudonym}. Date of serious "
-                      f"incident or death {r.incident.incident_date:%d %B %Y}; referral received "
-                      f"{s.received_at.astimezone(tz):%d %B %Y}; local authority notified "
-                      + (f"{r.incident.la_aware_date:%d %B %Y}." if r.incident.la_aware_date else "not recorded."))
-    doc.add_heading("Agenda", level=1)
-    for position, item in enumerate(agenda, start=1):
-        doc.add_paragraph(f"{position}. {item}")
-    doc.add_heading("2.1 Overview of the case", level=1)
-    doc.add_paragraph(r.incident.summary)
-    doc.add_heading("Why the referrer thinks it meets the criteria", level=1)
-    doc.add_paragraph(r.views.meets_criteria)
-    doc.add_heading("4 Assessment of need by the core panel", level=1)
-    for number, question in questions:
-        doc.add_paragraph(f"{number} {question}")
-        doc.add_paragraph("Notes: ")
-    doc.add_paragraph(f"Other areas involved (4.6): {r.incident.other_areas or 'none given'}.")
-    doc.add_paragraph(f"Institutional setting (4.7): {r.incident.institutional_setting.value}.")
-    doc.add_heading("5 Conclusion", level=1)
-    doc.add_paragraph("Whether a review is proposed locally or nationally, and why: ")
+    s = facts.case.summary
+    _mark_pages(doc, facts.marking, s.reference, facts.case.version,
+                format_moment(facts.produced_at, facts.tz))
+    doc.add_heading(f"Rapid review panel — chair's notes — {s.reference}", level=0)
+    doc.add_paragraph(f"CONFIDENTIAL WHEN COMPLETED. {facts.partnership}. {facts.marking}. {DO_NOT_FORWARD}")
+    _notes_header(doc, facts)
+    _notes_welcome(doc, facts)
+    _notes_confidentiality(doc)
+    _notes_overview(doc, facts)
+    _notes_views(doc, facts)
+    _notes_questions(doc, facts)
+    _notes_conclusion(doc)
     buffer = io.BytesIO()
     doc.save(buffer)
     return buffer.getvalue()
+
+
+def _space(doc: Any, text: str = NOTE_SPACE) -> None:
+    """An editable place for the chair's notes: a bordered one-cell table the chair types into."""
+    table = doc.add_table(rows=1, cols=1)
+    table.style = "Table Grid"
+    table.rows[0].cells[0].text = text
+
+
+def _notes_header(doc: Any, facts: ChairNotesFacts) -> None:
+    """The agenda template's header: reference, meeting date, time, venue and chair, then the
+    child and the dates that start the clock (awareness and notification labelled apart)."""
+    case, tz = facts.case, facts.tz
+    r, s = case.referral, case.summary
+    child = r.children.children[0] if r.children.children else None
+    aware = case.aware_date or r.incident.la_aware_date
+    rows = [
+        ("Reference", s.reference), ("Pseudonym", s.pseudonym),
+        ("Meeting date", format_day(facts.meeting_start.astimezone(tz).date()) if facts.meeting_start else
+         "Not booked yet"),
+        ("Time", format_time(facts.meeting_start, tz) + (
+            f"–{format_time(facts.meeting_end, tz)}" if facts.meeting_end else "") if facts.meeting_start
+         else "Not booked yet"),
+        ("Venue", facts.venue), ("Chair", facts.chair or "Not named on the roster"),
+        ("Child's name", child.name if child else "Not given"),
+        ("Date of birth", format_day(child.date_of_birth) if child and child.date_of_birth else "Not known"),
+        ("Date of serious incident or death", format_day(r.incident.incident_date)),
+        ("Date of referral", format_day(s.received_at.astimezone(tz).date())),
+        ("Date the local authority became aware", format_day(aware) if aware else
+         "Not given (the referral's receipt counts)"),
+        ("Date of LA notification (to the National Panel)", format_day(facts.notified_on) if facts.notified_on
+         else "Not yet recorded"),
+    ]
+    table = doc.add_table(rows=0, cols=2)
+    table.style = "Table Grid"
+    for label, value in rows:
+        cells = table.add_row().cells
+        cells[0].text, cells[1].text = label, value
+
+
+def _notes_welcome(doc: Any, facts: ChairNotesFacts) -> None:
+    doc.add_heading("1 Welcome, purpose and introductions", level=1)
+    doc.add_heading("1.1 Attendees", level=2)
+    for name in facts.attendees:
+        doc.add_paragraph(name, style="List Bullet")
+    _space(doc, "[Apologies, and anyone else present]")
+    doc.add_heading("1.2 Purpose of the meeting", level=2)
+    for text in PURPOSE:
+        doc.add_paragraph(text)
+
+
+def _notes_confidentiality(doc: Any) -> None:
+    doc.add_heading("Confidentiality statement", level=2)
+    for text in CONFIDENTIALITY:
+        doc.add_paragraph(text)
+
+
+def _notes_overview(doc: Any, facts: ChairNotesFacts) -> None:
+    r = facts.case.referral
+    doc.add_heading("2 Overview of the case", level=1)
+    doc.add_paragraph("2.1 From the referral:")
+    doc.add_paragraph(r.incident.summary)
+    doc.add_paragraph(f"Why the referrer thinks it meets the criteria: {r.views.meets_criteria}")
+    if r.views.key_issues:
+        doc.add_paragraph(f"Key issues the referrer would want a review to consider: {r.views.key_issues}")
+    _space(doc, "[Key points raised in the agencies' returns]")
+    doc.add_heading("3 Discussion with invited partners", level=1)
+    _space(doc, "[3.1 Key questions and discussion points from the wider partners]")
+
+
+def _notes_views(doc: Any, facts: ChairNotesFacts) -> None:
+    """The agenda template's 'Agency Case Discussion': the child's voice, the family's and the
+    front-line professionals' views, with what the referral already says."""
+    views = facts.case.referral.views
+    doc.add_heading("The child's voice, and the views of the family and of professionals", level=2)
+    referral_says = {
+        VIEWS[1][0]: (f"Family consulted before the referral: {yes_no(views.family_consulted.value)}"
+                      + (f" ({views.family_not_consulted_reason})" if views.family_not_consulted_reason else "")
+                      + (f". The referrer's view on involving the family: {views.family_involvement}"
+                         if views.family_involvement else "")
+                      + (f". Who should facilitate it: {views.family_facilitator}"
+                         if views.family_facilitator else "")),
+        VIEWS[2][0]: (f"Child's key worker consulted before the referral: {yes_no(views.key_worker_consulted.value)}"
+                      + (f" ({views.key_worker_not_consulted_reason})" if views.key_worker_not_consulted_reason
+                         else "")),
+    }
+    for title, prompt in VIEWS:
+        doc.add_heading(title, level=3)
+        doc.add_paragraph(prompt)
+        if title in referral_says:
+            doc.add_paragraph(referral_says[title])
+        _space(doc)
+
+
+def _notes_questions(doc: Any, facts: ChairNotesFacts) -> None:
+    incident = facts.case.referral.incident
+    doc.add_heading("4 Assessment of need by the core panel", level=1)
+    doc.add_paragraph("Capture the areas of potential focus against the review criteria, with the prompts for "
+                      "discussion.")
+    known = {"4.6": f"From the referral: other areas involved: {incident.other_areas or 'none given'}.",
+             "4.7": f"From the referral: institutional setting: {yes_no(incident.institutional_setting.value)}."}
+    for q in CHAIR_QUESTIONS:
+        doc.add_heading(f"{q.number} {q.question}", level=2)
+        doc.add_paragraph(f"Prompts: {q.prompts}")
+        if q.number in known:
+            doc.add_paragraph(known[q.number])
+        _space(doc)
+
+
+def _notes_conclusion(doc: Any) -> None:
+    doc.add_heading("5 Conclusion and proposal to the National Panel", level=1)
+    _space(doc, "[5.1 The conclusion of the panel is that … (whether a review is proposed locally or nationally)]")
+    _space(doc, "[The reasons a review is / is not proposed are … (areas of focus from the criteria; why this might "
+                "be a nationally relevant case or not)]")
+    doc.add_heading("6 Actions", level=1)
+    _space(doc, "[Actions required, including a review, or learning actions if a review is not indicated]")
+    doc.add_paragraph(f"Outcome notification: {OUTCOME_NOTIFICATION}")
+    _space(doc)
 
 
 def letter_paragraphs(template: str) -> list[tuple[str, str]]:

@@ -42,6 +42,7 @@ class EventKind(StrEnum):
     MEETING_CANCELLED = "meeting_cancelled"
     MEETING_BOOKING_FAILED = "meeting_booking_failed"
     MEETING_OUTCOME_RECORDED = "meeting_outcome_recorded"
+    MEETING_INQUORATE = "meeting_inquorate"  # held without every statutory partner: recorded, then re-convened
     AVAILABILITY_UNKNOWN = "availability_unknown"
     # the rapid review report (bot/services/report.py): kinds, seats and dates only, never its text
     REPORT_STARTED = "report_started"

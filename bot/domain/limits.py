@@ -72,6 +72,8 @@ FIELD_CAPS: MappingProxyType[str, int] = MappingProxyType({
     "views.key_issues": TEXT,
     "views.family_not_consulted_reason": TEXT,
     "views.key_worker_not_consulted_reason": TEXT,
+    "views.family_involvement": TEXT,
+    "views.family_facilitator": LINE,
     # the virtual panel's voting card and the referrer's answer (bot/domain/votes.py, bot/services/panel.py)
     "vote.rationale": TEXT,
     "vote.serious_harm_basis": TEXT,

@@ -41,6 +41,10 @@ class Role(StrEnum):
     CHAIR = "chair"
     MANAGER = "partnership_manager"
     DPO = "data_protection_officer"
+    # An advisory member of the virtual panel ("other" in Stockport Rapid Review Process (2019),
+    # Appendix A, section 2: council, police, health, other): sees the case and its cards, does
+    # not vote (the decision is the three statutory partners').
+    ADVISER = "adviser"
 
 
 class DecisionRule(StrEnum):
@@ -151,6 +155,8 @@ class PartnershipConfig(BaseModel):
     # Years a closed case's details are kept, per how it ended (bot/domain/retention.py): the
     # partnership's records policy, `[partnership.retention]`; docs/data-protection.md.
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
+    # Advisory ("other") members of the virtual panel: they see the cases, they do not vote.
+    panel_advisers: list[Person] = Field(default_factory=list)
 
     @field_validator("tenant_ids")
     @classmethod

@@ -306,6 +306,11 @@ class ReferrerViews(FormSection):
     family_not_consulted_reason: Annotated[Annotated[str, _max("views.family_not_consulted_reason")] | None, BeforeValidator(_text)] = None
     key_worker_consulted: YesNo
     key_worker_not_consulted_reason: Annotated[Annotated[str, _max("views.key_worker_not_consulted_reason")] | None, BeforeValidator(_text)] = None
+    # Stockport Rapid Review Process (2019), Appendix A, 'Top Tips for Referrers': involve the
+    # child and family where that is in the child's interest. The referrer's view of how, and who
+    # is best placed to do it; optional, so referrals made before these were asked still read.
+    family_involvement: Annotated[Annotated[str, _max("views.family_involvement")] | None, BeforeValidator(_text)] = None
+    family_facilitator: Annotated[Annotated[str, _max("views.family_facilitator")] | None, BeforeValidator(_text)] = None
 
     @model_validator(mode="after")
     def _reasons(self) -> ReferrerViews:

@@ -39,3 +39,10 @@ def truncate(value: str, limit: int) -> str:
     as Teams does (UTF-16 code units, bot/domain/limits.py), so a shortened text weighs the same
     on a card in any alphabet."""
     return value if length(value) <= limit else within(value, limit - 1).rstrip() + "…"
+
+
+def yes_no(value: str | None) -> str:
+    """A stored yes / no / unknown answer as people read it on a card or the record: "Yes",
+    "No", "Not known" (never the stored lower-case value)."""
+    return {"yes": "Yes", "no": "No", "unknown": "Not known", "true": "Yes", "false": "No"}.get(
+        (value or "").lower(), (value or "Not known").capitalize())

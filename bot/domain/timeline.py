@@ -100,6 +100,12 @@ _ANCHOR_DESCRIPTIONS = {
     Anchor.ACTION_AGREED: "the action being agreed",
 }
 
+# The steps the law itself sets, whatever the partnership's profile: the local authority's
+# notification to the National Panel (5 working days of becoming aware) and the rapid review
+# report to the National Panel (15 working days). They are known by the event they record, and
+# `status` ranks them above the partnership's local steps.
+STATUTORY_RECORDS = frozenset({"national_panel_notified", "report_submitted"})
+
 # Anchors that exist only because someone marked a step done and gave the date
 # (docs/architecture.md, Statutory clock: a step marked done with the date it happened). A profile that counts from one
 # of these must contain the step that records it, or its deadlines would stay pending forever.
@@ -189,6 +195,14 @@ class Offset(BaseModel):
         assert given is not None  # self.unit is the one unit that is set
         return given
 
+    @property
+    def words(self) -> str:
+        """"5 working days", "48 hours", "6 months": the amount as a card says it."""
+        amount = abs(self.value)
+        one, many = _UNIT_WORDS[self.unit]
+        return f"{amount:g} {one if amount == 1 else many}"
+
+
 class Window(BaseModel):
     """A step that must happen between two offsets, e.g. the meeting "between 7 and 13 working
     days". Its due moment is the latest; the earliest is shown and used for booking."""
@@ -235,6 +249,11 @@ class Step(BaseModel):
     records: Anchor | None = None
     source: Source
     reminders: ReminderPlan = Field(default_factory=ReminderPlan)
+    # No source document sets this step: the partnership chose it (shown as "local policy").
+    local_policy: bool = False
+    # Once this event is on the case, the step is moot if not done: it stops reminding and shows
+    # as superseded (the papers before a meeting that has been held).
+    superseded_by: Anchor | None = None
 
     @field_validator("pathways")
     @classmethod
@@ -251,7 +270,13 @@ class Step(BaseModel):
             raise ValueError(f"records = '{self.records}' needs asks_for_date = true (the date done is the record)")
         if self.records is not None and self.records is self.anchor:
             raise ValueError(f"records '{self.records}', which is also its own anchor")
+        if self.superseded_by is not None and self.superseded_by is self.anchor:
+            raise ValueError(f"superseded_by '{self.superseded_by}', which is also its own anchor")
         return self
+
+    @property
+    def statutory(self) -> bool:
+        return self.records is not None and self.records.value in STATUTORY_RECORDS
 
     @property
     def is_window(self) -> bool:
@@ -370,6 +395,7 @@ class Deadline(BaseModel):
     asks_for_date: bool = False
     records: Anchor | None = None
     reminders: ReminderPlan = Field(default_factory=ReminderPlan)
+    superseded_by: Anchor | None = None
 
     @property
     def pending(self) -> bool:
@@ -422,7 +448,7 @@ def _deadline(step: Step, anchor_at: datetime | None, calendar: WorkingCalendarP
             earliest_at = _apply(step.window.earliest, anchor_at, calendar, tz, START_OF_DAY)
     return Deadline(
         step_id=step.id,
-        label=step.label,
+        label=step.label + (" (local policy)" if step.local_policy else ""),
         owner=step.owner,
         anchor=step.anchor,
         anchor_at=anchor_at,
@@ -433,6 +459,7 @@ def _deadline(step: Step, anchor_at: datetime | None, calendar: WorkingCalendarP
         asks_for_date=step.asks_for_date,
         records=step.records,
         reminders=step.reminders,
+        superseded_by=step.superseded_by,
     )
 
 
@@ -445,9 +472,31 @@ def _apply(offset: Offset, anchor_at: datetime, calendar: WorkingCalendarPort, t
         day = calendar.add_working_days(start, offset.working_days)
     elif offset.months is not None:
         day = calendar.add_months(start, offset.months)
-        step = timedelta(days=1 if offset.months < 0 else -1)
-        while not calendar.is_working_day(day):  # "within six months" never falls after six months:
-            day += step  # a month mark on a non-working day moves to the working day before it
+        # "Within six months" must never fall after six months: a month step that lands on a
+        # weekend, bank holiday or closure day moves to the working day *before* it.
+        step = timedelta(days=-1 if offset.months >= 0 else 1)
+        while not calendar.is_working_day(day):
+            day += step
     else:
         day = start + timedelta(days=offset.calendar_days or 0)
     return datetime.combine(day, at, tzinfo=tz)
+
+
+def is_statutory(records: str | None) -> bool:
+    """A deadline row that records one of the statutory events (`STATUTORY_RECORDS`)."""
+    return records in STATUTORY_RECORDS
+
+
+def superseded(deadline: Deadline, anchors: Collection[Anchor]) -> bool:
+    """The step is moot: the event that supersedes it is already on the case."""
+    return deadline.superseded_by is not None and deadline.superseded_by in anchors
+
+
+def non_working_day_note(day: date, calendar: WorkingCalendarPort) -> str | None:
+    """Words for a due date that is not a working day ("a Saturday, not a working day"), so a
+    calendar-day or hour step that lands on a weekend or bank holiday says so."""
+    if calendar.is_working_day(day):
+        return None
+    if day.weekday() >= 5:
+        return f"a {day.strftime('%A')}, not a working day"
+    return "a bank holiday or closure day, not a working day"

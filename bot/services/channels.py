@@ -60,6 +60,7 @@ async def seed_members_from_config(ctx: ServiceContext) -> int:
     records += [_record(person, Role.CHAIR) for person in p.chairs]
     records += [_record(person, Role.MANAGER) for person in p.partnership_managers]
     records += [_record(person, Role.DPO) for person in p.data_protection_officers]
+    records += [_record(person, Role.ADVISER) for person in p.panel_advisers]
     return await ctx.roster.seed_members(records, ctx.clock.now())
 
 

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from bot.domain.case import Actor, Case, CaseStatus, IncidentKind
+from bot.domain.dates import format_day
 from bot.domain.events import EventKind
 from bot.domain.limits import cap, excerpt, length, too_long
 from bot.domain.outbox import OutboxKind
+from bot.domain.referral import PathwaySought
 from bot.domain.reminders import DELAYED_AFTER, Rag, due_now, is_delayed, next_after, rag
 from bot.domain.review import action_step_id, recorded_on_review_card
 from bot.domain.text import clean_line, clean_text
@@ -23,9 +25,15 @@ from bot.domain.timeline import (
     Anchor,
     Deadline,
     Fact,
+    Offset,
     Owner,
+    Pathway,
     ReminderPlan,
+    Step,
+    TimelineProfile,
     compute_deadlines,
+    non_working_day_note,
+    superseded,
 )
 from bot.domain.votes import VoteChoice
 from bot.services.audit import audit
@@ -34,6 +42,7 @@ from bot.services.ports import (
     AgencyRequest,
     DeadlineRow,
     DeadlineStore,
+    MeetingRecord,
     OutboxMessage,
     ReviewStore,
     StatusRow,
@@ -42,7 +51,11 @@ from bot.services.ports import (
 from bot.services.refusals import ClockRefused, NotAuthorised
 
 PANEL_VOTE_STEP = "panel_vote"
-PANEL_VOTE_WORKING_DAYS = 2  # the virtual panel decides within two working days of the referral
+# The virtual panel's deadline when a profile has no `panel_vote` step. No source document gives
+# a number: Stockport's 'The Virtual Panel' and Appendix C ask the panel to screen referrals
+# swiftly. It is local policy, and each shipped profile states it as a step marked so
+# (docs/sources.md, "The virtual panel's deadline").
+PANEL_VOTE_WORKING_DAYS = 2
 SWEEP_BATCH = 500
 
 
@@ -63,17 +76,49 @@ def case_anchor_dates(ctx: ServiceContext, case: Case) -> dict[Anchor, datetime]
     return anchors
 
 
-def _panel_vote_deadline(ctx: ServiceContext, case: Case) -> Deadline:
-    received = case.summary.received_at.astimezone(ctx.tz)
-    due_day = ctx.calendar.add_working_days(received.date(), PANEL_VOTE_WORKING_DAYS)
-    return Deadline(
-        step_id=PANEL_VOTE_STEP, label="Virtual panel decides the pathway (all three partners vote)",
-        owner=Owner.PANEL, anchor=Anchor.REFERRAL_RECEIVED, anchor_at=received,
-        due_at=datetime.combine(due_day, time(17, 0), tzinfo=ctx.tz),
-        source=("Stockport Rapid Review Process (2019), 'The Virtual Panel' and Appendix C: "
-                "the panel screens referrals swiftly"),
-        reminders=ReminderPlan(heads_up_working_days=1),
-    )
+def panel_vote_step(profile: TimelineProfile) -> Step:
+    """The profile's `panel_vote` step, or the documented default (2 working days from receipt)."""
+    try:
+        return profile.step(PANEL_VOTE_STEP)
+    except KeyError:
+        return Step(id=PANEL_VOTE_STEP, label="Virtual panel decides the pathway (all three partners vote)",
+                    anchor=Anchor.REFERRAL_RECEIVED, offset=Offset(working_days=PANEL_VOTE_WORKING_DAYS),
+                    owner=Owner.PANEL, pathways=list(Pathway), local_policy=True,
+                    source=("Local policy (the default of every shipped profile): no source document gives the "
+                            "virtual panel a number of days; Stockport Rapid Review Process (2019), "
+                            "'The Virtual Panel' and Appendix C ask it to screen referrals swiftly"),
+                    reminders=ReminderPlan(heads_up_working_days=1))
+
+
+def _panel_vote_deadline(ctx: ServiceContext, case: Case, anchors: dict[Anchor, datetime]) -> Deadline:
+    step = panel_vote_step(ctx.profile)
+    return compute_deadlines(_only(ctx.profile, step), anchors, ctx.calendar, pathway=step.pathways[0],
+                             tz=ctx.tz)[0]
+
+
+def _only(profile: TimelineProfile, step: Step) -> TimelineProfile:
+    return profile.model_copy(update={"steps": [step]})
+
+
+def _provisional_pathway(case: Case) -> Pathway:
+    """The pathway the referrer sought: its steps are shown, provisionally, until the panel decides."""
+    return {PathwaySought.RAPID_REVIEW_SCREENING: Pathway.RAPID_REVIEW,
+            PathwaySought.PRACTICE_REVIEW: Pathway.PRACTICE_REVIEW,
+            PathwaySought.ESCALATION: Pathway.ESCALATION}[case.summary.pathway_sought]
+
+
+# Before the panel decides, only the steps counted from what the referral itself dates exist
+# (Surrey's Day-1 steps count from awareness: they must not first appear already overdue).
+_KNOWN_AT_REFERRAL = frozenset({Anchor.INCIDENT, Anchor.AWARE, Anchor.REFERRAL_RECEIVED})
+
+
+def _facts(case: Case, anchors: dict[Anchor, datetime]) -> set[str]:
+    facts = {Fact.CHILD_DEATH.value} if case.summary.incident_kind is IncidentKind.CHILD_DEATH else set()
+    if Anchor.REVIEW_COMMISSIONED in anchors:
+        facts.add(Fact.REVIEW_COMMISSIONED.value)
+    if Anchor.NATIONAL_PANEL_ASKED in anchors:
+        facts.add(Fact.MORE_INFORMATION_ASKED.value)
+    return facts
 
 
 async def refresh_deadlines(ctx: ServiceContext, case_id: str, tx: Transaction | None = None) -> list[DeadlineRow]:
@@ -85,23 +130,27 @@ async def refresh_deadlines(ctx: ServiceContext, case_id: str, tx: Transaction |
         return []
     anchors = case_anchor_dates(ctx, case) | await stores.deadlines.anchors(case_id)
     decision = await _decision(ctx, case)
-    computed: list[Deadline] = [_panel_vote_deadline(ctx, case)]
-    if decision is not None:
-        facts = {Fact.CHILD_DEATH.value} if case.summary.incident_kind is IncidentKind.CHILD_DEATH else set()
-        if Anchor.REVIEW_COMMISSIONED in anchors:
-            facts.add(Fact.REVIEW_COMMISSIONED.value)
-            # the first progress check counts from the decision; each check recorded moves the next one
-            anchors.setdefault(Anchor.REVIEW_PROGRESS_CHECKED, anchors[Anchor.REVIEW_COMMISSIONED])
-        if Anchor.NATIONAL_PANEL_ASKED in anchors:
-            facts.add(Fact.MORE_INFORMATION_ASKED.value)
-        computed += compute_deadlines(ctx.profile, anchors, ctx.calendar, pathway=decision.value, facts=facts,
-                                      tz=ctx.tz)
+    computed: list[Deadline] = [_panel_vote_deadline(ctx, case, anchors)]
+    if Anchor.REVIEW_COMMISSIONED in anchors:
+        # the first progress check counts from the decision; each check recorded moves the next one
+        anchors.setdefault(Anchor.REVIEW_PROGRESS_CHECKED, anchors[Anchor.REVIEW_COMMISSIONED])
+    steps = [step for step in ctx.profile.steps if step.id != PANEL_VOTE_STEP]
+    profile = ctx.profile.model_copy(update={"steps": steps}) if steps else None
+    if profile is not None and decision is not None:
+        computed += compute_deadlines(profile, anchors, ctx.calendar, pathway=decision.value,
+                                      facts=_facts(case, anchors), tz=ctx.tz)
+    elif profile is not None and case.summary.status is CaseStatus.REFERRED:  # provisional until the panel decides
+        computed += [d for d in compute_deadlines(profile, anchors, ctx.calendar,
+                                                  pathway=_provisional_pathway(case).value,
+                                                  facts=_facts(case, anchors), tz=ctx.tz)
+                     if d.anchor in _KNOWN_AT_REFERRAL]
     computed += await _action_deadlines(ctx, stores.reviews, case_id)
+    moot = {d.step_id for d in computed if superseded(d, anchors)}
     existing = {d.step_id: d for d in await stores.deadlines.deadlines(case_id)}
     next_reminders = {}
     now = ctx.clock.now()
     for d in computed:
-        if d.due_at is None:
+        if d.due_at is None or d.step_id in moot:
             continue
         previous = existing.get(d.step_id)
         last = previous.last_reminder_at if previous else None
@@ -113,7 +162,8 @@ async def refresh_deadlines(ctx: ServiceContext, case_id: str, tx: Transaction |
             # is due now, and was not missed while the bot was down (not "delayed").
             first = now
         next_reminders[d.step_id] = first
-    await stores.deadlines.sync(case_id, computed, next_reminders, keep_open=case.summary.status.is_open)
+    await stores.deadlines.sync(case_id, computed, next_reminders, keep_open=case.summary.status.is_open,
+                                superseded=moot)
     if decision is not None:
         await _close_panel_vote(ctx, stores.deadlines, case_id)
     rows = await stores.deadlines.deadlines(case_id)
@@ -217,7 +267,7 @@ async def mark_done(ctx: ServiceContext, actor: Actor, reference: str, deadline_
     if case is None or row is None or row.case_id != case.id:
         raise ClockRefused("That step could not be found.")
     if row.status == "done":
-        raise ClockRefused(f"Already marked done by {row.done_by_name} on {row.done_at:%d %b %Y}." if row.done_at
+        raise ClockRefused(f"Already marked done by {row.done_by_name} on {format_day(row.done_at.astimezone(ctx.tz).date())}." if row.done_at
                            else "Already marked done.")
     if recorded_on_review_card(row.anchor):  # it needs more than a date: a lead reviewer, evidence, a reason
         raise ClockRefused("Record this on the case's review and actions card (the 'Review and actions' button "
@@ -282,6 +332,14 @@ class Timeline:
     # The agencies to choose from when none has been recorded yet after a rapid review decision:
     # the timeline then carries the agencies form too, so a prompt that never arrived is no dead end.
     agencies_to_ask: list[str] | None = None
+    # Before the panel decides, the dated steps are those of the pathway the referrer sought.
+    provisional: bool = False
+    # Deadline id -> "a Saturday, not a working day", for a due date that is not a working day.
+    not_working: dict[int, str] | None = None
+    # The rapid review meeting, so the timeline can give again the cards a lost message carried
+    # (the chair's notes, the outcome form, the record).
+    meeting: MeetingRecord | None = None
+    now: datetime | None = None
 
 
 async def timeline(ctx: ServiceContext, actor: Actor, reference: str) -> Timeline:
@@ -294,8 +352,23 @@ async def timeline(ctx: ServiceContext, actor: Actor, reference: str) -> Timelin
     ask = (list(ctx.partnership.agencies)
            if not requests and decision is not None and decision.outcome is VoteChoice.RAPID_REVIEW
            and case.summary.status.is_open else None)  # a closed case asks no agency for anything
-    return Timeline(case, await ctx.deadlines.deadlines(case.id), requests,
-                    ctx.clock.now().astimezone(ctx.tz).date(), ask)
+    rows = await ctx.deadlines.deadlines(case.id)
+    return Timeline(case, rows, requests, ctx.clock.now().astimezone(ctx.tz).date(), ask,
+                    provisional=case.summary.status is CaseStatus.REFERRED,
+                    not_working=not_working_days(ctx, rows), meeting=await ctx.meeting_store.get(case.id),
+                    now=ctx.clock.now())
+
+
+def not_working_days(ctx: ServiceContext, rows: list[DeadlineRow]) -> dict[int, str]:
+    """The open steps whose due date is not a working day (a calendar-day or hour step can
+    land on a weekend): the card says so next to the date."""
+    found = {}
+    for row in rows:
+        if row.due_at is not None and row.status in ("open", "pending"):
+            note = non_working_day_note(row.due_at.astimezone(ctx.tz).date(), ctx.calendar)
+            if note:
+                found[row.id] = note
+    return found
 
 
 # ---- agencies' information --------------------------------------------------------------------

@@ -34,8 +34,8 @@ BRIEFING = "learning_briefing"  # the 7-minute briefing (bot/services/review.py)
 LINK_MINUTES = 10
 NOT_A_RECIPIENT = "The record goes to the chair and the partnership managers. Ask one of them for it."
 NO_RECORD_YET = "The record is ready once the meeting's outcome has been recorded."
-NOT_THE_CHAIR = "The chair's notes go to the chair (or the partnership managers when there is no chair)."
-NO_MEETING = "There is no meeting booked for this case, so there are no chair's notes."
+NO_NOTES_YET = "The chair's notes are ready once the rapid review meeting is booked."
+NOT_A_NOTES_RECIPIENT = "The chair's notes go to the chair and the partnership managers. Ask one of them for them."
 NOT_YOURS = ("Only the partnership's data protection officer can export a case. If you need a copy of a case's "
              "records, ask them.")
 
@@ -82,11 +82,11 @@ async def notes_for(ctx: ServiceContext, actor: Actor, reference: str) -> Case:
     roles = await ctx.roster.roles_of(actor.aad_object_id)
     if not (roles.chair or roles.manager):
         await audit(ctx, actor, EventKind.ACCESS_DENIED, detail={"action": "chair_notes", "reference": reference[:20]})
-        raise NotAuthorised(NOT_THE_CHAIR)
+        raise NotAuthorised(NOT_A_NOTES_RECIPIENT)
     case = await ctx.cases.get_case(reference)
     meeting = await ctx.meeting_store.get(case.id) if case is not None else None
-    if case is None or meeting is None or meeting.start_at is None or meeting.end_at is None:
-        raise Refused(NO_MEETING)
+    if case is None or meeting is None or meeting.start_at is None:
+        raise Refused(NO_NOTES_YET)
     return case
 
 
@@ -140,6 +140,13 @@ async def request_briefing(ctx: ServiceContext, links: FileLinkStore, actor: Act
     """The 7-minute briefing, for a partnership manager or the chair, once there is learning."""
     case = await briefing_allowed(ctx, actor, reference)
     return await _issue(ctx, links, actor, case, BRIEFING)
+
+
+async def request_chair_notes(ctx: ServiceContext, links: FileLinkStore, actor: Actor,
+                              reference: str) -> IssuedLink:
+    """The chair's notes for the meeting (they hold the child's identifiers), for a chair or a
+    partnership manager, once the meeting is booked: `notes RR-…` typed, or the card's button."""
+    return await request_notes(ctx, links, actor, reference)
 
 
 async def _issue(ctx: ServiceContext, links: FileLinkStore, actor: Actor, case: Case, kind: str) -> IssuedLink:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from bot.domain.case import Actor, Case
+from bot.domain.dates import format_day, format_moment
 from bot.domain.events import EventKind
 from bot.domain.lifecycle import CaseStatus, Mover
 from bot.domain.limits import cap, too_long
@@ -211,10 +212,18 @@ async def _create(ctx: ServiceContext, case: Case, record: MeetingRecord, people
     return booked
 
 
+def meeting_card_key(case_id: str, record: MeetingRecord) -> str:
+    """The outbox key of the channel's card for this booking (attempt and time): the card a
+    re-booking or a cancellation updates (found by this key in the send ledger)."""
+    assert record.start_at is not None
+    return f"meeting_card:{case_id}:{record.attempt}:{record.start_at:%Y%m%d%H%M}"
+
+
 async def _scheduled(ctx: ServiceContext, tx: Transaction, case: Case, record: MeetingRecord, kind: EventKind,
-                     actor: Actor | None) -> None:
+                     actor: Actor | None, replaces: MeetingRecord | None = None) -> None:
     """A meeting time was set or moved, inside the caller's unit of work: anchor, status,
-    deadlines, channel card, prompts."""
+    deadlines, channel card, prompts. `replaces` is the booking it moves: its card is updated
+    to say the meeting moved."""
     assert record.start_at is not None and record.end_at is not None
     now = ctx.clock.now()
     await tx.deadlines.set_anchor(case.id, Anchor.MEETING, record.start_at)
@@ -224,8 +233,10 @@ async def _scheduled(ctx: ServiceContext, tx: Transaction, case: Case, record: M
     await audit(ctx, actor, kind, case_id=case.id, into=tx.cases,
                 detail={"start": record.start_at.isoformat(), "attempt": record.attempt, "provider": record.provider})
     notes_at = record.start_at - timedelta(hours=ctx.meeting_settings.notes_hours_before)
-    await tx.outbox.enqueue([OutboxMessage(key=f"meeting_card:{case.id}:{record.attempt}:{record.start_at:%Y%m%d%H%M}",
-                                           kind=OutboxKind.MEETING_CARD, case_id=case.id)], now)
+    previous = ({"replaces": meeting_card_key(case.id, replaces), "old_start": replaces.start_at.isoformat()}
+                if replaces is not None and replaces.start_at is not None else {})
+    await tx.outbox.enqueue([OutboxMessage(key=meeting_card_key(case.id, record), kind=OutboxKind.MEETING_CARD,
+                                           case_id=case.id, payload=previous)], now)
     await tx.outbox.enqueue([OutboxMessage(key=f"chair_notes:{case.id}:{record.start_at:%Y%m%d%H%M}",
                                            kind=OutboxKind.CHAIR_NOTES, case_id=case.id,
                                            payload={"start": record.start_at.isoformat()})], max(notes_at, now))
@@ -233,6 +244,18 @@ async def _scheduled(ctx: ServiceContext, tx: Transaction, case: Case, record: M
                                            kind=OutboxKind.OUTCOME_PROMPT, case_id=case.id,
                                            payload={"start": record.start_at.isoformat()})], record.end_at)
     await deadlines.refresh_deadlines(ctx, case.id, tx)
+
+
+async def outside_window(ctx: ServiceContext, case: Case, start: datetime) -> str | None:
+    """A warning when a chosen time is outside the profile's meeting window (the bot books
+    it — the chair may have reasons — but says so)."""
+    earliest, latest = await window(ctx, case)
+    if earliest <= start <= latest:
+        return None
+    side = "after the end" if start > latest else "before the start"
+    return (f"This time is {side} of the meeting window the partnership's timescales give "
+            f"({format_day(earliest.astimezone(ctx.tz).date())} to {format_day(latest.astimezone(ctx.tz).date())}). "
+            "Record the reason on the case, and check the report to the National Panel can still be on time.")
 
 
 def _mover(actor: Actor | None) -> frozenset[Mover]:
@@ -296,7 +319,7 @@ async def choose_time(ctx: ServiceContext, actor: Actor, reference: str, *, star
                 await tx.meetings.save(moved, ctx.clock.now())
                 await audit(ctx, actor, EventKind.MEETING_MOVED, case_id=case.id, detail={"start": start.isoformat()},
                             into=tx.cases)
-                await _scheduled(ctx, tx, case, moved, EventKind.MEETING_RESCHEDULED, actor)
+                await _scheduled(ctx, tx, case, moved, EventKind.MEETING_RESCHEDULED, actor, replaces=existing)
             ctx.kick_outbox()
             return moved
         if case.summary.status is not CaseStatus.DECIDED:
@@ -399,7 +422,12 @@ async def cancel(ctx: ServiceContext, actor: Actor, reference: str) -> MeetingRe
         if current is not None and current.summary.status is CaseStatus.MEETING_SCHEDULED:
             await tx.cases.move(case.id, CaseStatus.DECIDED, frozenset({Mover.CHAIR, Mover.MANAGER}), actor, now)
         await audit(ctx, actor, EventKind.MEETING_CANCELLED, case_id=case.id, into=tx.cases)
+        if existing.start_at is not None:  # the channel's meeting card shows the cancellation (and re-booking)
+            await tx.outbox.enqueue([OutboxMessage(
+                key=f"meeting_cancelled:{case.id}:{cancelled.attempt}", kind=OutboxKind.MEETING_CARD, case_id=case.id,
+                payload={"replaces": meeting_card_key(case.id, existing), "cancelled": True})], now)
         await deadlines.refresh_deadlines(ctx, case.id, tx)
+    ctx.kick_outbox()
     return cancelled
 
 
@@ -434,7 +462,9 @@ async def record_outcome(ctx: ServiceContext, actor: Actor, reference: str, answ
         missing = [name for name, ok in (("local authority", outcome.quorum_local_authority),
                                          ("police", outcome.quorum_police), ("health", outcome.quorum_health)) if not ok]
         raise MeetingRefused("The meeting is only quorate with a representative of each statutory partner "
-                             f"(West Midlands procedures, 4.6.1). Not present: {', '.join(missing)}.", "quorum")
+                             f"(West Midlands procedures, 4.6.1). Not present: {', '.join(missing)}. If that is "
+                             "right, press 'The meeting was inquorate': it is recorded as inquorate, naming who "
+                             "was missing, and booked again.", "quorum")
     now = ctx.clock.now()
     # One unit of work: a crash part-way leaves the meeting booked and the case as it was,
     # never "held" with no outcome posted or no post-meeting deadlines.
@@ -458,6 +488,53 @@ async def record_outcome(ctx: ServiceContext, actor: Actor, reference: str, answ
     updated = await ctx.cases.get_case(reference)
     assert updated is not None
     return updated, outcome
+
+
+QUORUM_PARTNERS = (("local_authority", "local authority"), ("police", "police"), ("health", "health"))
+
+
+async def record_inquorate(ctx: ServiceContext, actor: Actor, reference: str, answers: dict[str, str]
+                           ) -> tuple[Case, list[str]]:
+    """The meeting was held without a representative of every statutory partner (West Midlands
+    procedures, 4.6.1): it is recorded as inquorate, naming who was missing, and re-convened —
+    the case goes back to "decided" and the bot books a new meeting (or asks the chair for a
+    time when the window has passed). Nothing typed on the outcome card is lost: the chair
+    records the outcome at the re-convened meeting."""
+    await _chair(ctx, actor, "meeting_inquorate", managers_too=False)
+    case = await ctx.cases.get_case(reference)
+    meeting = await ctx.meeting_store.get(case.id) if case else None
+    if case is None or meeting is None or meeting.status != "booked":
+        raise MeetingRefused("This case has no booked meeting to record as inquorate.")
+    missing = [key for key, _ in QUORUM_PARTNERS if answers.get(f"quorum_{key}", "").lower() != "true"]
+    if not missing:
+        raise MeetingRefused("Every statutory partner was present, so the meeting was quorate: record its "
+                             "outcome with Save the outcome.", "quorum")
+    words = [word for key, word in QUORUM_PARTNERS if key in missing]
+    now = ctx.clock.now()
+    held_at = meeting.start_at or now
+    reconvene = replace(await _booking_record(ctx, case.id, meeting), attempt=meeting.attempt + 1,
+                        transaction_id=transaction_id(case.id, meeting.attempt + 1))
+    async with ctx.uow.begin() as tx:  # recorded and re-convened, or none of it
+        await tx.meetings.save(reconvene, now)
+        await tx.deadlines.clear_anchor(case.id, Anchor.MEETING)
+        await tx.cases.move(case.id, CaseStatus.DECIDED, frozenset({Mover.CHAIR}), actor, now,
+                            expect=CaseStatus.MEETING_SCHEDULED)
+        await audit(ctx, actor, EventKind.MEETING_INQUORATE, case_id=case.id, into=tx.cases,
+                    detail={"missing": missing, "held_at": held_at.isoformat()})
+        await tx.outbox.enqueue([
+            _chairs_message(ctx, case.id, OutboxKind.MEETING_PROBLEM, {
+                "message": (f"The rapid review meeting for {case.reference} on {format_moment(held_at, ctx.tz)} was "
+                            f"recorded as inquorate: not present: {', '.join(words)}. The bot is booking it "
+                            "again; you will get the new meeting card, or be asked to choose a time."),
+                "attempt": reconvene.attempt}),
+            OutboxMessage(key=f"book_meeting:{case.id}:reconvene:{reconvene.attempt}", kind=OutboxKind.BOOK_MEETING,
+                          case_id=case.id),
+        ], now)
+        await deadlines.refresh_deadlines(ctx, case.id, tx)
+    ctx.kick_outbox()
+    updated = await ctx.cases.get_case(reference)
+    assert updated is not None
+    return updated, words
 
 
 def shareable_outcome(case: Case, outcome: MeetingOutcome) -> MeetingOutcome:

@@ -25,6 +25,7 @@ ROLE_WORDS = {
     "police": (Role.PANEL, Partner.POLICE),
     "health": (Role.PANEL, Partner.HEALTH), "icb": (Role.PANEL, Partner.HEALTH),
     "chair": (Role.CHAIR, None), "partnership manager": (Role.MANAGER, None), "manager": (Role.MANAGER, None),
+    "other": (Role.ADVISER, None), "adviser": (Role.ADVISER, None), "advisor": (Role.ADVISER, None),
 }
 ROLE_WORD = re.compile(r"\bas\s+(.+)$")
 
@@ -62,8 +63,9 @@ async def add_member(ctx: ServiceContext, actor: Actor, person: TeamsPerson, rol
     """Put the person on the roster in the role the word names; returns what was stored."""
     await authorise(ctx, actor)
     if role_word not in ROLE_WORDS:
-        raise Refused("Say which role: **as local authority**, **as police**, **as health**, **as chair** "
-                      "or **as partnership manager**.", "role")
+        raise Refused("Say which role: **as local authority**, **as police**, **as health**, **as chair**, "
+                      "**as partnership manager** or **as other** (an advisory panel member, who does not vote).",
+                      "role")
     role, partner = ROLE_WORDS[role_word]
     record = MemberRecord(role=role, partner=partner, name=(person.name or "Unknown")[:cap("person.display_name")],
                           aad_object_id=person.aad_object_id.lower(), upn=person.upn or None, source="teams")

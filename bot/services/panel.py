@@ -57,6 +57,9 @@ class PanelView:
     aware_date_known: bool
     panel_user_ids: list[str] = field(default_factory=list)
     version: int = 0  # the case row's version this view was read at: newer views win
+    # How the profile counts the notification, in words ("within 5 working days of the local
+    # authority becoming aware"): the card says what the profile says, an override included.
+    notify_within: str | None = None
 
     @property
     def decided(self) -> bool:
@@ -104,6 +107,15 @@ def national_panel_deadline(ctx: ServiceContext, case: Case) -> tuple[date | Non
     return step_due(step, start, ctx.calendar, ctx.tz).date(), known
 
 
+def national_panel_rule(ctx: ServiceContext) -> str | None:
+    """The profile's notification step in words: "within 5 working days of the local authority
+    becoming aware" (an override of the number or the anchor shows here too)."""
+    step = ctx.profile.recorder_of(Anchor.NATIONAL_PANEL_NOTIFIED)
+    if step is None:
+        return None
+    return f"within {step.due_offset.words} of {step.anchor.description}"
+
+
 async def panel_view(ctx: ServiceContext, case: Case) -> PanelView:
     state = await ctx.panel.panel_state(case.id)
     notify_by, known = national_panel_deadline(ctx, case)
@@ -121,6 +133,7 @@ async def panel_view(ctx: ServiceContext, case: Case) -> PanelView:
         aware_date_known=known,
         panel_user_ids=await ctx.roster.panel_mris(),
         version=state.version,
+        notify_within=national_panel_rule(ctx),
     )
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -62,11 +62,12 @@ class Roles:
     chair: bool = False
     manager: bool = False
     dpo: bool = False  # the data protection officer or a deputy: may export a case, nothing more
+    adviser: bool = False  # an advisory ("other") member of the virtual panel: sees cases, does not vote
     organisations: dict[Partner, str | None] = field(default_factory=dict, compare=False)  # per partner role
 
     @property
     def may_see_identifiers(self) -> bool:
-        return bool(self.panel_partners) or self.chair or self.manager
+        return bool(self.panel_partners) or self.chair or self.manager or self.adviser
 
 
 @dataclass(frozen=True)
@@ -374,7 +375,7 @@ class DeadlineRow:
     plan: dict[str, Any]
     source: str
     position: int
-    status: str  # pending | open | done | closed
+    status: str  # pending | open | done | closed | superseded
     next_reminder_at: datetime | None
     last_reminder_at: datetime | None
     done_at: datetime | None
@@ -389,6 +390,7 @@ class StatusRow:
     status: str
     next_due_at: datetime | None
     next_label: str | None
+    next_statutory: bool = False  # the step shown is a statutory one (ranked above local steps)
 
 
 @dataclass(frozen=True)
@@ -408,7 +410,9 @@ class DeadlineStore(Protocol):
     async def deadlines(self, case_id: str) -> list[DeadlineRow]: ...
     async def deadline(self, deadline_id: int) -> DeadlineRow | None: ...
     async def sync(self, case_id: str, computed: Sequence[Deadline], next_reminders: dict[str, datetime | None],
-                   keep_open: bool) -> None: ...
+                   keep_open: bool, superseded: Collection[str] = ()) -> None:
+        """Make the case's rows match `computed`, keeping what was done; the step ids in
+        `superseded` are moot (status "superseded", no reminders)."""
     async def due_for_reminder(self, now: datetime, limit: int) -> list[DeadlineRow]: ...
     async def record_reminder(self, deadline_id: int, key: str, kind: str, scheduled_for: datetime,
                               delayed: bool, now: datetime, next_at: datetime | None,

@@ -77,6 +77,12 @@ class SendGuard:
         self._events = events
         self._clock = clock
 
+    async def activity_of(self, outbox_key: str, conversation_id: str) -> str | None:
+        """Teams' activity id of what the outbox message `outbox_key` sent to the conversation,
+        when it is recorded as sent (a card to update later); None otherwise."""
+        record = await self._ledger.get(send_key(outbox_key, conversation_id))
+        return record.activity_id if record is not None and record.state == SENT and record.activity_id else None
+
     async def send(self, conversation_id: str, post: Post) -> str:
         item = _current.get()
         if item is None:

@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from bot.domain.case import Actor
+from bot.domain.dates import format_day
 from bot.domain.partnership import Role
 from bot.domain.referral import (
     ChildrenDetails,
@@ -195,7 +196,7 @@ async def advance_target(ctx: ServiceContext, state: TrainingState, argument: st
         except ValueError as error:
             raise AdvanceError(f"That is not a date: {error}.") from error
         if weekday and weekday in WEEKDAYS and WEEKDAYS.index(weekday) != target_day.weekday():
-            raise AdvanceError(f"{target_day:%d %b %Y} is a {target_day:%A}.")
+            raise AdvanceError(f"{format_day(target_day)} is a {target_day:%A}.")
         return datetime.combine(target_day, at, tzinfo=ctx.tz), "to a date"
     raise AdvanceError(ADVANCE_HELP)
 

@@ -30,7 +30,7 @@ from bot.teams.file_upload import OneDriveUploader, UploadFailed, UploadRefused
 from bot.teams.files import (
     DOCX,
     briefing_document,
-    chair_notes_document,
+    chair_notes,
     invitation,
     record_document,
     submission_document,
@@ -43,8 +43,12 @@ from cards.common import CONTENT_TYPE
 
 log = logging.getLogger(__name__)
 COMMAND = "export"
-GONE = ("This link has already been used or has expired: each link works once, for a few minutes. "
-        "Ask the Rapid Review bot in Teams for a new one.")
+RECORD_COMMAND = "record"  # `record RR-…`: a new one-time link to the rapid review record
+NOTES_COMMAND = "notes"  # `notes RR-…`: a new one-time link to the chair's notes
+GONE = ("This link has already been used or has expired: each link works once, for a few minutes. For a new one, "
+        "type in your chat with the Rapid Review bot in Teams: 'record RR-…' for the rapid review record, "
+        "'notes RR-…' for the chair's notes, or 'export RR-…' for a case export (with the case's reference); "
+        "or press 'Get a new link' on the card the link came from.")
 ZIP = "application/zip"
 # The button that gives a one-time link instead of the file, per kind of file.
 LINK_VERB = {export.RECORD: meeting_cards.RECORD_LINK, export.EXPORT: chat.EXPORT_LINK,
@@ -121,8 +125,25 @@ class CaseExports:
     async def record_link(self, p: Pressed) -> Reply:
         """"Get a one-time link instead" on the record card: a link of the presser's own, shown on the card."""
         _personal_only(p)
-        issued = await export.request_record(self.services, self.links, p.actor, p.case)
-        case = await self.services.cases.get_case(p.case)
+        return await self._record_link(p.actor, p.case)
+
+    async def typed(self, actor: Actor, command: str, argument: str) -> Reply:
+        """`record RR-…` and `notes RR-…` in personal chat: the same new link as the card's button."""
+        reference = parse_reference(argument)
+        if reference is None:
+            return Reply(text=f"Say which case, for example: **{command} RR-2026-0001**.")
+        try:
+            if command == RECORD_COMMAND:
+                return await self._record_link(actor, reference)
+            return await self._notes_link(actor, reference)
+        except NotAuthorised as denied:
+            return Reply(text=str(denied), status=403)
+        except Refused as refused:
+            return Reply(text=str(refused))
+
+    async def _record_link(self, actor: Actor, reference: str) -> Reply:
+        issued = await export.request_record(self.services, self.links, actor, reference)
+        case = await self.services.cases.get_case(reference)
         record = await self.services.meeting_store.get(case.id) if case is not None else None
         if case is None or record is None or not record.outcome:
             raise Refused(export.NO_RECORD_YET)
@@ -141,10 +162,15 @@ class CaseExports:
     async def notes_link(self, p: Pressed) -> Reply:
         """"Get a one-time link instead" on the chair's notes."""
         _personal_only(p)
-        issued = await export.request_notes(self.services, self.links, p.actor, p.case)
+        return await self._notes_link(p.actor, p.case)
+
+    async def _notes_link(self, actor: Actor, reference: str) -> Reply:
+        issued = await export.request_notes(self.services, self.links, actor, reference)
+        case = await self.services.cases.get_case(reference)
+        if case is None:
+            raise Refused(export.NO_NOTES_YET)
         url = f"{self.base_url}/files/once/{issued.token}"
-        return Reply(card=file_cards.link_card(issued.reference, export.CHAIR_NOTES, url, issued.expires_at,
-                                               self.services.tz, meeting_cards.NOTES_LINK, self.marking))
+        return Reply(card=meeting_cards.notes_link_card(case.summary, url, issued.expires_at, self.services.tz))
 
     async def family_letter_link(self, p: Pressed) -> Reply:
         """"Download the family letter" on the teller's card: a one-time link of their own.
@@ -192,7 +218,7 @@ class CaseExports:
             body = await record_document(self.services, case)
             return CaseFile(f"{case.reference}-rapid-review-record.docx", body, DOCX) if body is not None else None
         if kind == export.CHAIR_NOTES:
-            body = await chair_notes_document(self.services, case)
+            body = await chair_notes(self.services, case)
             return CaseFile(f"{case.reference}-chair-notes.docx", body, DOCX) if body is not None else None
         if kind == export.SUBMISSION:
             body = await submission_document(self.services, case)

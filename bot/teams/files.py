@@ -9,7 +9,8 @@ import logging
 from aiohttp import web
 
 from bot.adapters.documents import (
-    chair_notes,
+    ChairNotesFacts,
+    chair_notes_document,
     learning_briefing,
     meeting_ics,
     national_panel_submission,
@@ -18,15 +19,21 @@ from bot.adapters.documents import (
 from bot.adapters.links import LinkSigner
 from bot.domain.case import Case
 from bot.domain.meeting import MeetingOutcome
+from bot.domain.partnership import Role
 from bot.domain.review import ReviewSetup
+from bot.domain.timeline import Anchor
 from bot.services import meeting, report
 from bot.services.context import ServiceContext
 from bot.services.refusals import Refused
 
 log = logging.getLogger(__name__)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+EXPIRED = ("This link is not valid or has expired. For a new link to the rapid review record or the chair's notes, "
+           "type 'record RR-…' or 'notes RR-…' (with the case's reference) in your chat with the Rapid Review bot in "
+           "Teams. A meeting invitation link works for 30 days: after that, ask the partnership's business unit to "
+           "send the invitation again.")
 RECORD_MOVED = ("This link no longer works: the record is now given to each person as a file or by a link of their "
-                "own. Use the buttons on the record's card in your chat with the Rapid Review bot.")
+                "own: use the buttons on the record's card in your chat with the Rapid Review bot.")
 
 
 async def invitation(services: ServiceContext, case: Case) -> bytes | None:
@@ -56,16 +63,27 @@ async def record_document(services: ServiceContext, case: Case) -> bytes | None:
                                produced_at=services.clock.now())
 
 
-async def chair_notes_document(services: ServiceContext, case: Case) -> bytes | None:
-    """The chair's agenda and notes as a Word document to write in; None without a meeting time."""
-    from cards.meeting_cards import AGENDA, CHAIR_QUESTIONS
-
+async def chair_notes(services: ServiceContext, case: Case) -> bytes | None:
+    """The chair's notes for the booked meeting, as they would be downloaded now; None before
+    the meeting is booked."""
     record = await services.meeting_store.get(case.id)
-    if record is None or record.start_at is None or record.end_at is None:
+    if record is None or record.start_at is None:
         return None
-    return chair_notes(case, meeting_start=record.start_at, meeting_end=record.end_at, tz=services.tz,
-                       partnership=services.partnership.name, marking=services.partnership.protective_marking,
-                       produced_at=services.clock.now(), agenda=AGENDA, questions=CHAIR_QUESTIONS)
+    chairs = [m.name for m in await services.roster.members(Role.CHAIR)]
+    notified = (await services.deadlines.anchors(case.id)).get(Anchor.NATIONAL_PANEL_NOTIFIED)
+    people = await meeting.attendees(services)
+    named = [p.name + (f" ({p.partner.title})" if p.partner else " (chair)" if p.role is Role.CHAIR else "")
+             for p in people]
+    venue = ("Microsoft Teams (remotely): join from the Teams meeting in the invitation" if record.join_url else
+             "Microsoft Teams (remotely): add a Teams meeting to the invitation (.ics) when you send it")
+    return chair_notes_document(ChairNotesFacts(
+        case=case, meeting_start=record.start_at, meeting_end=record.end_at, venue=venue,
+        chair=", ".join(chairs) or None, attendees=named,
+        notified_on=notified.astimezone(services.tz).date() if notified else None, tz=services.tz,
+        partnership=services.partnership.name, marking=services.partnership.protective_marking,
+        produced_at=services.clock.now()))
+
+
 async def submission_document(services: ServiceContext, case: Case) -> bytes | None:
     """The National Panel's copy of the rapid review report as it would be downloaded now;
     None before the report is started."""
@@ -108,7 +126,7 @@ class FilesEndpoint:
         found = await self._signer.verify(request.match_info["token"], self.services.clock.now())
         if found is None:
             log.warning("file link refused")
-            return web.Response(status=404, text="This link is not valid or has expired. Ask the bot for a new one.")
+            return web.Response(status=404, text=EXPIRED)
         case_id, kind = found
         case = await self.services.cases.get_case_by_id(case_id)
         if case is None:

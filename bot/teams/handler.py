@@ -31,7 +31,7 @@ from bot.services.ports import Address
 from bot.services.refusals import NotAuthorised
 from bot.teams.clock_actions import ClockActions
 from bot.teams.exports import COMMAND as EXPORT
-from bot.teams.exports import CaseExports
+from bot.teams.exports import NOTES_COMMAND, RECORD_COMMAND, CaseExports
 from bot.teams.meeting_actions import MeetingActions
 from bot.teams.message_size import keep_replies_within_budget
 from bot.teams.panel_actions import MEMBER_LISTING, SHOW, PanelActions
@@ -54,7 +54,8 @@ log = logging.getLogger(__name__)
 MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
 # Typed commands that name one case, and the action their refusal is audited as.
 CASE_COMMANDS = {"notification summary": "notification_summary", "timeline": "timeline", SHOW: "show_card",
-                 "pathway": "pathway"}
+                 "pathway": "pathway",
+                 RECORD_COMMAND: "record_link", NOTES_COMMAND: "notes_link"}
 PENDING_ANSWER = "rr.pending_answer"  # a message turn's answer, sent once its state is saved
 BIND_PHRASES = ("use this channel for the panel", "use this channel", "set panel channel")
 
@@ -215,6 +216,9 @@ class RapidReviewBot(TeamsActivityHandler):
             return await self.panel_actions.show_command(turn_context, actor, text)
         if text.split(" ", 1)[0] == EXPORT:
             return await self.exports.command(actor, text.removeprefix(EXPORT))
+        if text.split(" ", 1)[0] in (RECORD_COMMAND, NOTES_COMMAND):
+            command, _, argument = text.partition(" ")
+            return await self.exports.typed(actor, command, argument)
         retention_reply = await self.retention.command(actor, text)
         if retention_reply is not None:
             return retention_reply

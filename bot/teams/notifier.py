@@ -19,7 +19,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,9 +30,10 @@ from bot.adapters import telemetry
 from bot.adapters.links import LinkSigner
 from bot.domain.case import Case, CaseSummary
 from bot.domain.meeting import MeetingOutcome
-from bot.domain.partnership import DEFAULT_PROTECTIVE_MARKING
+from bot.domain.partnership import DEFAULT_PROTECTIVE_MARKING, Role
 from bot.domain.redaction import redact
 from bot.domain.retention import RetentionPolicy
+from bot.domain.timeline import Anchor
 from bot.services import host_refusals, meeting, pathways
 from bot.services.panel import PanelView
 from bot.services.ports import (
@@ -247,6 +248,11 @@ class TeamsNotifier:
 
         return await self._with_connector(address, work)
 
+    async def _posted(self, outbox_key: str, channel: Address) -> str | None:
+        """Teams' id of the card an earlier outbox message posted in `channel`, from the send
+        ledger (bot/services/sends.py); None when it is not known to have arrived."""
+        return await self._sends.activity_of(outbox_key, channel.conversation_id) if self._sends else None
+
     async def update_card(self, address: Address, activity_id: str, card: dict[str, Any]) -> None:
         async def work(connector: Any) -> None:
             activity = self._card_activity(address, card, activity_id)
@@ -292,6 +298,20 @@ class TeamsNotifier:
         outcome = (meeting.shareable_outcome(case, MeetingOutcome.model_validate(record.outcome))
                    if record.outcome else None)
         if kind == "meeting_card" and channel is not None:
+            old_card = await self._posted(str(payload["replaces"]), channel) if payload.get("replaces") else None
+            if payload.get("cancelled"):
+                if record.status != "cancelled":
+                    return True  # booked again since: the new booking's card says so
+                cancelled = meeting_cards.meeting_cancelled_card(summary, record, tz)
+                if old_card is not None:  # the card people have: it now says cancelled, and books a new time
+                    await self.update_card(channel, old_card, cancelled)
+                else:
+                    await self.send_card(channel, cancelled)
+                return True
+            if old_card is not None and record.start_at is not None:
+                old_start = datetime.fromisoformat(str(payload["old_start"])) if payload.get("old_start") else None
+                await self.update_card(channel, old_card, meeting_cards.meeting_moved_card(summary, old_start,
+                                                                                           record, tz))
             papers = next((d for d in await self.deadlines.deadlines(case.id)
                            if d.anchor == "meeting" and d.due_at and d.due_at <= (record.start_at or d.due_at)), None)
             ics = (await self.links.url(case.id, "ics", self._clock.now() + timedelta(days=30))
@@ -306,8 +326,12 @@ class TeamsNotifier:
             return True
         card: dict[str, Any] | None = None
         if kind == "chair_notes":
+            notified = (await self.deadlines.anchors(case.id)).get(Anchor.NATIONAL_PANEL_NOTIFIED)
+            chairs = [m.name for m in await self._repo.members(Role.CHAIR)]
             card = meeting_cards.chair_notes_card(case, record, tz, self.marking,
-                                                  await pathways.agency_returns(self.deadlines, case.id))
+                                                  await pathways.agency_returns(self.deadlines, case.id),
+                                                  notified_on=notified.astimezone(tz).date() if notified else None,
+                                                  chair=", ".join(chairs) or None)
         elif kind == "outcome_prompt":
             card = meeting_cards.outcome_card(summary)
         elif kind == "slot_choice":

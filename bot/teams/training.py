@@ -18,6 +18,7 @@ from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.schema import Activity
 
 from bot.domain.case import Actor
+from bot.domain.dates import format_moment
 from bot.domain.limits import excerpt
 from bot.services import deadlines, training
 from bot.services.context import ServiceContext
@@ -42,7 +43,7 @@ def is_training_command(text: str) -> bool:
 
 
 def when(moment: datetime, services: ServiceContext) -> str:
-    return moment.astimezone(services.tz).strftime("%a %d %b %Y, %H:%M")
+    return format_moment(moment, services.tz)
 
 
 @dataclass
@@ -124,7 +125,7 @@ class TrainingNotifier(TeamsNotifier):
                        attachment: dict[str, Any] | None = None) -> Any:
         if attachment is not None:  # a file consent card: Teams' own card, no banner to add
             return super()._card_activity(address, card, activity_id, attachment)
-        date = self._clock.now().astimezone(self._tz).strftime("%a %d %b %Y, %H:%M")
+        date = format_moment(self._clock.now(), self._tz)
         return super()._card_activity(address, training_cards.with_banner(card, date), activity_id)
 
     async def send_to_person(self, aad_object_id: str, card: dict[str, Any]) -> bool:
@@ -132,7 +133,7 @@ class TrainingNotifier(TeamsNotifier):
         for real in await self.state.actors_of(aad):  # someone is acting as them: to that window
             address = await self.state.keyboard(real)
             if address is not None:
-                date = self._clock.now().astimezone(self._tz).strftime("%a %d %b %Y, %H:%M")
+                date = format_moment(self._clock.now(), self._tz)
                 acted = await self.state.acting(real)
                 await self.send_card(address, training_cards.with_banner(card, date, acted.label if acted else None))
                 return True

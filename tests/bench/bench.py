@@ -568,10 +568,10 @@ async def seed_database(database_url: str, service_url: str, *, total: int, open
         summary = SimpleNamespace(received_at=received_at, incident_date=p["incident_date"])
         shell = SimpleNamespace(summary=summary, aware_date=p["aware_date"], id=case_id)
         all_anchors = case_anchor_dates(ctx, shell) | p["anchors"]  # type: ignore[arg-type]
-        computed = [_panel_vote_deadline(ctx, shell)]  # type: ignore[arg-type]
+        computed = [_panel_vote_deadline(ctx, shell, all_anchors)]  # type: ignore[arg-type]
         if p["outcome"] is not None:
             facts = {"child_death"} if p["died"] else set()
-            computed += compute_deadlines(profile, all_anchors, calendar, pathway=p["outcome"], facts=facts, tz=tz)
+            computed += compute_deadlines(profile.model_copy(update={"steps": [s for s in profile.steps if s.id != PANEL_VOTE_STEP]}), all_anchors, calendar, pathway=p["outcome"], facts=facts, tz=tz)
         for position, d in enumerate(computed):
             deadline_id += 1
             row: dict[str, Any] = {

@@ -138,7 +138,7 @@ def test_a_whole_case_from_referral_to_closure(page, shot) -> None:
     pg.fill(card, "Date of the event that prompted this referral", incident.strftime("%Y-%m-%d"))
     pg.choose(card, "Did the child die or was the child seriously harmed?", "The child was seriously harmed")
     pg.choose(card, "Is abuse or neglect known or suspected?", "Suspected")
-    pg.choose(card, "Was the child looked after by a local authority?", "No")
+    pg.choose(card, "Is any child involved looked after by a local authority", "No")
     pg.fill(card, "What happened — a brief outline",
             "TRAINING WALK-THROUGH. The child was admitted to hospital with unexplained injuries.")
     shot("form-3-incident")
@@ -246,7 +246,7 @@ def test_a_whole_case_from_referral_to_closure(page, shot) -> None:
     expect(notes).to_contain_text(f"Rapid review panel: {reference}")
     expect(notes).to_contain_text("Inbox of Chris Chair")
     assert pg.facts(notes)["Meeting"] == when
-    assert pg.facts(notes)["Date of serious incident or death"] == incident.strftime("%d %B %Y")
+    assert pg.facts(notes)["Date of serious incident or death"] == incident.strftime("%a %d %b %Y")
     expect(notes).to_contain_text("The child was admitted to hospital with unexplained injuries.")
     notes.scroll_into_view_if_needed()
     shot("chair-notes")

@@ -58,7 +58,8 @@ NOTIFY, SEND, RETURN, PAPERS, MEETING, REPORT, VOTE_STEP = (
 NOTIFY_LABEL = "Local authority notifies the National Panel (serious incident notification)"
 SEND_LABEL = "Agency summary template (Appendix D) sent to agencies' safeguarding leads"
 RETURN_LABEL = "Agencies return the completed template"
-VOTE_LABEL = "Virtual panel decides the pathway (all three partners vote)"
+REPORT_LABEL = "Rapid review report signed off and sent to the National Panel"
+VOTE_LABEL = "Virtual panel decides the pathway (all three partners vote) (local policy)"
 DONE, RECORD, RETURNED = "deadline.done", "agencies.record", "agencies.returned"
 REFUSED = "Only panel members, chairs and partnership managers can do that."
 
@@ -282,8 +283,11 @@ async def decided(bot):
 
 async def test_a_rapid_review_decision_gives_the_case_the_profiles_deadlines(bot):
     before = await rows(bot)
-    assert list(before) == [VOTE_STEP]  # before the decision only the panel's own clock runs
-    assert before[VOTE_STEP].status == "open"
+    # Before the decision: the panel's own clock, and (provisionally, for the rapid review the
+    # referrer sought) the steps the referral itself dates: counted from awareness or receipt.
+    assert list(before) == [VOTE_STEP, NOTIFY, REPORT]
+    assert before[VOTE_STEP].status == "open" and before[VOTE_STEP].label.endswith("(local policy)")
+    assert before[NOTIFY].status == "open" and local(before[NOTIFY].due_at) == (date(2026, 11, 27), "17:00")
     assert local(before[VOTE_STEP].due_at) == (date(2026, 11, 25), "17:00")  # referral Mon 23 Nov + 2 WD
 
     await decide(bot)
@@ -425,7 +429,7 @@ async def test_mark_done_records_who_and_when_sets_the_anchor_and_stops_the_remi
     status, card = await press_via(h, route, A.PAT, {**data, "done_on": "2026-11-24"})
     assert status == 200 and isinstance(card, dict), card
     assert f"Done: {NOTIFY_LABEL}" in texts(card)
-    assert "Marked done by Pat Manager on Wed 25 Nov 2026, 09:05; done on 24 Nov 2026" in texts(card)
+    assert "Marked done by Pat Manager on Wed 25 Nov 2026, 09:05; done on Tue 24 Nov 2026" in texts(card)
     row = (await rows(h))[NOTIFY]
     assert (row.status, row.done_on, row.done_by_name, row.next_reminder_at) == (
         "done", date(2026, 11, 24), "Pat Manager", None)
@@ -437,12 +441,13 @@ async def test_mark_done_records_who_and_when_sets_the_anchor_and_stops_the_remi
     assert (await rows(h, REF2))[VOTE_STEP].status == "open"  # the other case is untouched
 
     status, said = await press_via(h, route, A.PAT, {**data, "done_on": "2026-11-24"})  # a second click
-    assert said == "Already marked done by Pat Manager on 25 Nov 2026."
+    assert said == "Already marked done by Pat Manager on Wed 25 Nov 2026."
     assert len(await events(h, "deadline_done")) == 1
 
     for day in (london(2026, 11, 27), london(2026, 11, 30), london(2026, 12, 1)):  # due day, overdue, …
         cards = await at(h, day)
-        assert not [c for c in cards if NOTIFY_LABEL in texts(c)], day
+        # (the other case, still before its decision, has its own provisional notification step)
+        assert not [c for c in cards if NOTIFY_LABEL in texts(c) and REF in texts(c)], day
         assert [c for c in cards if SEND_LABEL in texts(c)]  # the other open step is still chased
     assert_no_identifiers(panel_payload(h))
 
@@ -461,7 +466,7 @@ async def test_marking_the_template_sent_starts_the_agencies_clock_and_dateless_
 
     review = "desk_top_review_6_months"  # asks for no date: done today, whatever the card sends
     status, card = await press_via(h, "execute", A.PAT, done_data(REF, r[review].id, "2026-01-01"))
-    assert status == 200 and "done on 24 Nov 2026" in texts(card)
+    assert status == 200 and "done on Tue 24 Nov 2026" in texts(card)
     assert (await rows(h))[review].done_on == date(2026, 11, 24)
 
 
@@ -524,9 +529,9 @@ async def test_stockport_papers_are_one_working_day_before_the_meeting_and_follo
 
 async def test_status_lists_open_cases_most_urgent_first_with_rag_and_refuses_non_members(decided):
     h = decided
-    # Case 1 (decided Mon 23 Nov): notification and template done, so next is the agencies' return
-    # (8 WD from Mon 23 Nov: Thu 3 Dec). Case 2 (referred Mon 23 Nov, undecided): the panel's vote,
-    # due Wed 25 Nov. Case 3 (referred Thu 26 Nov): its vote is due Mon 30 Nov.
+    # Case 1 (decided Mon 23 Nov): notification and template done, so next is its statutory report
+    # (15 WD from the referral: Mon 14 Dec), ahead of the agencies' return (Thu 3 Dec). Cases 2 and 3
+    # (referred Mon 23 and Thu 26 Nov, undecided): the notification, 5 WD from awareness (Sat 21 Nov).
     r = await rows(h)
     await press_via(h, "execute", A.PAT, done_data(REF, r[NOTIFY].id, "2026-11-23"))
     await press_via(h, "execute", A.PAT, done_data(REF, r[SEND].id, "2026-11-23"))
@@ -545,9 +550,11 @@ async def test_status_lists_open_cases_most_urgent_first_with_rag_and_refuses_no
         assert [line.split(" · ")[0] for line, _ in entries] == [f"**{REF2}**", f"**{REF3}**", f"**{REF}**"]
         (case2, next2), (case3, next3), (case1, next1) = entries
         assert case2.endswith("Referred — awaiting panel") and case1.endswith("Decided")
-        assert next2 == f"🔴 {VOTE_LABEL}: Wed 25 Nov 2026 (1 working day overdue)"
-        assert next3 == f"🟠 {VOTE_LABEL}: Mon 30 Nov 2026 (2 working days left)"
-        assert next1 == f"🟢 {RETURN_LABEL}: Thu 03 Dec 2026 (5 working days left)"
+        # Statutory steps rank above local ones: the undecided cases show their (provisional)
+        # notification to the National Panel before the panel's overdue vote (local policy).
+        assert next2 == f"🟠 Statutory: {NOTIFY_LABEL}: Fri 27 Nov 2026 (1 working day left)"
+        assert next3 == f"🟠 Statutory: {NOTIFY_LABEL}: Fri 27 Nov 2026 (1 working day left)"
+        assert next1 == f"🟢 Statutory: {REPORT_LABEL}: Mon 14 Dec 2026 (12 working days left)"
         assert_no_identifiers(json.dumps(card, ensure_ascii=False))
 
     assert await h.say(A.MALLORY, "status") == REFUSED
@@ -567,8 +574,8 @@ async def test_the_timeline_shows_every_step_done_pending_due_or_overdue(decided
         assert isinstance(card, dict), card
         states = timeline_states(card)
         assert states == {
-            VOTE_LABEL: "✅ done 23 Nov by The panel's decision",
-            NOTIFY_LABEL: "✅ done 24 Nov by Pat Manager",
+            VOTE_LABEL: "✅ done Mon 23 Nov 2026 by The panel's decision",
+            NOTIFY_LABEL: "✅ done Tue 24 Nov 2026 by Pat Manager",
             SEND_LABEL: "🔴 overdue since Wed 25 Nov 2026",
             RETURN_LABEL: "⏳ pending (waits for the information requests being sent)",
             "Completed templates circulated to the panel": "⏳ pending (waits for the rapid review meeting)",
@@ -576,7 +583,8 @@ async def test_the_timeline_shows_every_step_done_pending_due_or_overdue(decided
             "Panel members and the chair comment on the draft rapid review report":
                 "⏳ pending (waits for the draft report going out for comments)",
             "Rapid review report signed off and sent to the National Panel": "due Mon 14 Dec 2026",
-            "Desk-top review of the rapid review decision (6 months)": "due Fri 21 May 2027",  # 23 May is a Sunday
+            # Sun 23 May 2027: "within 6 months" ends on the working day before, not after
+            "Desk-top review of the rapid review decision (6 months)": "due Fri 21 May 2027",
             "Desk-top review of the rapid review decision (12 months)": "due Tue 23 Nov 2027",
             # who tells the family is agreed on the case (bot/services/pathways.py); until then, pending
             "Family told of the outcome": "⏳ pending (waits for the date agreed for telling the family)",

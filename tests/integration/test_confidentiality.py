@@ -210,7 +210,8 @@ FREE_TEXT = {
     "referrer": ["discussed_with", "lead_name", "lead_role", "lead_contact"],
     "incident": ["incident_location", "other_areas", "summary"],
     "children": ["c1_name", "c1_disability", "c1_ethnicity", "c1_current_location", "family_members"],
-    "views": ["meets_criteria", "worked_well", "not_worked_well", "key_issues", "family_not_consulted_reason"],
+    "views": ["meets_criteria", "worked_well", "not_worked_well", "key_issues", "family_not_consulted_reason",
+              "family_involvement", "family_facilitator"],
 }
 
 

@@ -25,7 +25,7 @@ import asyncio
 import copy
 import json
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -37,7 +37,7 @@ from bot.domain.lifecycle import CaseStatus, Mover, MoveRefused, check_move
 from bot.domain.partnership import Partner, Role
 from bot.domain.referral import Referral
 from bot.domain.report import Report
-from bot.domain.timeline import Anchor, Deadline
+from bot.domain.timeline import Anchor, Deadline, is_statutory
 from bot.domain.votes import Decision, Vote
 from bot.services.ports import (
     ActionRecord,
@@ -314,7 +314,7 @@ class MemoryRosterStore(_Store):
 
     async def roles_of(self, aad_object_id: str) -> Roles:
         organisations: dict[Partner, str | None] = {}
-        chair = manager = False
+        chair = manager = adviser = False
         for row in self.s.members.values():
             if row["aad_object_id"] != aad_object_id.lower() or not row["active"]:
                 continue
@@ -322,8 +322,9 @@ class MemoryRosterStore(_Store):
                 organisations[Partner(row["partner"])] = row["organisation"]
             chair |= row["role"] == Role.CHAIR.value
             manager |= row["role"] == Role.MANAGER.value
+            adviser |= row["role"] == Role.ADVISER.value
         return Roles(aad_object_id=aad_object_id, panel_partners=frozenset(organisations), chair=chair,
-                     manager=manager, organisations=organisations)
+                     manager=manager, adviser=adviser, organisations=organisations)
 
     async def bind_upn(self, upn: str, aad_object_id: str, at: datetime) -> bool:
         found = False
@@ -571,7 +572,7 @@ class MemoryDeadlineStore(_Store):
         return _deadline(row) if row else None
 
     async def sync(self, case_id: str, computed: Sequence[Deadline], next_reminders: dict[str, datetime | None],
-                   keep_open: bool) -> None:
+                   keep_open: bool, superseded: Collection[str] = ()) -> None:
         existing = {r["step_id"]: r for r in self.s.deadlines.values() if r["case_id"] == case_id}
         for position, d in enumerate(computed):
             values: dict[str, Any] = {
@@ -584,7 +585,8 @@ class MemoryDeadlineStore(_Store):
             if row is not None and row["status"] == "done":
                 row.update(values)
                 continue
-            status = "closed" if not keep_open else ("pending" if d.due_at is None else "open")  # closed case: nothing runs
+            status = ("superseded" if d.step_id in superseded else
+                      "closed" if not keep_open else "pending" if d.due_at is None else "open")
             values |= {"status": status,
                        "next_reminder_at": utc(next_reminders.get(d.step_id)) if status == "open" else None}
             if row is None:
@@ -657,11 +659,12 @@ class MemoryDeadlineStore(_Store):
             if d["status"] != "open" or d["due_at"] is None or d["case_id"] not in open_cases:
                 continue
             best = first.get(d["case_id"])
-            if best is None or (d["due_at"], d["position"]) < (best["due_at"], best["position"]):
+            if best is None or _status_rank(d) < _status_rank(best):
                 first[d["case_id"]] = d
         dated = sorted(first.values(), key=lambda d: (d["due_at"], open_cases[d["case_id"]]["reference"]))[:limit]
         result = [StatusRow(open_cases[d["case_id"]]["reference"], open_cases[d["case_id"]]["pseudonym"],
-                            open_cases[d["case_id"]]["status"], d["due_at"], d["label"]) for d in dated]
+                            open_cases[d["case_id"]]["status"], d["due_at"], d["label"],
+                            is_statutory(d["records"])) for d in dated]
         if len(result) < limit:
             rest = sorted((c for c in open_cases.values() if c["id"] not in first), key=lambda c: c["reference"])
             result += [StatusRow(c["reference"], c["pseudonym"], c["status"], None, None)
@@ -927,3 +930,8 @@ __all__ = [
     "MemoryRosterStore", "MemoryStores",
     "MemoryTransaction", "MemoryUnitOfWork", "memory_stores",
 ]
+
+
+def _status_rank(row: dict[str, Any]) -> tuple[int, datetime, int]:
+    """As the SQL store ranks a case's open steps: statutory first, then by date."""
+    return (0 if is_statutory(row["records"]) else 1, row["due_at"], row["position"])

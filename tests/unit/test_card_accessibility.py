@@ -226,7 +226,8 @@ def _timeline() -> Any:
                 AgencyRequest(id=6, agency="School", contact=None, sent_at=NOW, returned_at=NOW,
                               returned_by_name="Pat")]
     return SimpleNamespace(case=SimpleNamespace(summary=_summary()), today=TODAY, deadlines=deadlines,
-                           agencies=agencies)
+                           agencies=agencies, provisional=True,
+                           not_working={1: "a Saturday, not a working day"}, meeting=_meeting(), now=NOW)
 
 
 def _status_lines() -> list[StatusLine]:
@@ -358,7 +359,8 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("slot_choice_card", lambda: meeting_cards.slot_choice_card(_summary(), _meeting(), TZ)),
     ("problem_card", lambda: meeting_cards.problem_card(_summary(), "No room")),
     ("booking_failed_card", lambda: meeting_cards.booking_failed_card(_summary())),
-    ("chair_notes_card", lambda: meeting_cards.chair_notes_card(_case(), _meeting(), TZ)),
+    ("chair_notes_card", lambda: meeting_cards.chair_notes_card(_case(), _meeting(), TZ, notified_on=TODAY,
+                                                                chair="Chris Chair")),
     ("outcome_card", lambda: meeting_cards.outcome_card(_summary(), error="Say who took part.", field="participants",
                                                         typed={"quorum_police": "true"})),
     ("outcome_summary_card", lambda: meeting_cards.outcome_summary_card(_summary(), _outcome())),
@@ -392,6 +394,12 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
                    "review_commissioned", "sign_offs_withdrawn")],
     ("submission_link_card", lambda: report_cards.submission_link_card(
         _summary(), "https://bot.example.org/files/once/x", NOW, TZ)),
+    ("notes_link_card", lambda: meeting_cards.notes_link_card(_summary(), "https://bot.example.org/files/once/x",
+                                                              NOW, TZ)),
+    ("inquorate_card", lambda: meeting_cards.inquorate_card(_summary(), typed={"quorum_police": "true"},
+                                                            error="Every statutory partner was present.")),
+    ("meeting_moved_card", lambda: meeting_cards.meeting_moved_card(_summary(), NOW, _meeting(), TZ)),
+    ("meeting_cancelled_card", lambda: meeting_cards.meeting_cancelled_card(_summary(), _meeting(), TZ)),
     ("members_card", lambda: roster.members_card(_members())),
     ("retention_list_card", lambda: retention_cards.retention_list_card(
         [samples.plan(1), samples.plan(2, held=True, action="cancel")], 3, samples.names(), TZ, RetentionPolicy(),

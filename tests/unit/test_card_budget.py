@@ -104,7 +104,7 @@ def _case() -> Case:
                                                   "summary": _text(TEXT)}),
         "views": r.views.model_copy(update={name: _text(TEXT) for name in (
             "meets_criteria", "worked_well", "not_worked_well", "key_issues", "family_not_consulted_reason",
-            "key_worker_not_consulted_reason")}),
+            "key_worker_not_consulted_reason", "family_involvement")} | {"family_facilitator": _text(LINE)}),
     })
     child = ChildDetails.model_construct(**{**r.children.children[0].model_dump(), "name": _text(NAME),
                                             "disability": _text(TEXT), "ethnicity": _text(NAME),
@@ -214,7 +214,9 @@ def _timeline() -> Any:
                               sent_at=NOW, returned_at=None if i % 2 else NOW, returned_by_name=_name(i))
                 for i in range(AGENCIES)]
     return SimpleNamespace(case=SimpleNamespace(summary=_summary()), today=TODAY, deadlines=deadlines,
-                           agencies=agencies)
+                           agencies=agencies, provisional=True,
+                           not_working={d.id: "a bank holiday or closure day, not a working day" for d in deadlines},
+                           meeting=a11y._meeting(), now=NOW)
 
 
 def _status_lines() -> list[StatusLine]:
@@ -317,7 +319,8 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("slot_choice_card", lambda: meeting_cards.slot_choice_card(_summary(), _meeting(), TZ)),
     ("problem_card", lambda: meeting_cards.problem_card(_summary(), _text(600))),
     ("booking_failed_card", lambda: meeting_cards.booking_failed_card(_summary())),
-    ("chair_notes_card", lambda: meeting_cards.chair_notes_card(_case(), _meeting(), TZ)),
+    ("chair_notes_card", lambda: meeting_cards.chair_notes_card(_case(), _meeting(), TZ, notified_on=TODAY,
+                                                                chair=_name())),
     ("outcome_card", lambda: meeting_cards.outcome_card(
         _summary(), error=_text(300), field="learning",
         typed={name: _text(TEXT * 50) for name in meeting_cards.OUTCOME_INPUTS})),
@@ -345,6 +348,11 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
                                                                               "due": NOW.isoformat()}, TZ)),
     ("submission_link_card", lambda: report_cards.submission_link_card(
         _summary(), "https://bot.example.org/files/once/" + "x" * 600, NOW, TZ)),
+    ("notes_link_card", lambda: meeting_cards.notes_link_card(
+        _summary(), "https://bot.example.org/files/once/" + "x" * 600, NOW, TZ)),
+    ("inquorate_card", lambda: meeting_cards.inquorate_card(_summary(), error=_text(400))),
+    ("meeting_moved_card", lambda: meeting_cards.meeting_moved_card(_summary(), NOW, _meeting(), TZ)),
+    ("meeting_cancelled_card", lambda: meeting_cards.meeting_cancelled_card(_summary(), _meeting(), TZ)),
     ("members_card", lambda: roster.members_card(_members())),
     # the DPO's list at its longest: ten cases, each with many messages, files to long-named people, a hold
     ("retention_list_card", lambda: retention_cards.retention_list_card(

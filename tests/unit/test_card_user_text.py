@@ -62,7 +62,8 @@ def _case(children: int = 1) -> Case:
                                                   "lead_name": H, "lead_role": H, "lead_contact": H}),
         "incident": r.incident.model_copy(update={"summary": H, "other_areas": H}),
         "views": r.views.model_copy(update={"meets_criteria": H, "worked_well": H, "not_worked_well": H,
-                                            "key_issues": H, "family_not_consulted_reason": H}),
+                                            "key_issues": H, "family_not_consulted_reason": H,
+                                            "family_involvement": H, "family_facilitator": H}),
     })
     child = r.children.children[0].model_copy(update={"disability": H, "ethnicity": H, "current_location": H})
     r = r.model_copy(update={"children": r.children.model_copy(update={"children": [child] * children})})
@@ -96,7 +97,8 @@ _FORM = {
     "children": {"c1_name": H, "c1_disability": H, "c1_ethnicity": H, "c1_current_location": H,
                  "c2_estimated_age": "7", "family_members": H},
     "views": {"meets_criteria": H, "worked_well": H, "not_worked_well": H, "key_issues": H, "family_consulted": "no",
-              "family_not_consulted_reason": H, "key_worker_consulted": "no", "key_worker_not_consulted_reason": H},
+              "family_not_consulted_reason": H, "key_worker_consulted": "no", "key_worker_not_consulted_reason": H,
+              "family_involvement": H, "family_facilitator": H},
 }
 _ERRORS = {"name": H, "c1_name": H, "incident_date": H, "__form__": H}
 
@@ -226,7 +228,7 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("slot_choice_card", lambda: meeting_cards.slot_choice_card(_summary(), _meeting(), TZ)),
     ("problem_card", lambda: meeting_cards.problem_card(_summary(), H)),
     ("booking_failed_card", lambda: meeting_cards.booking_failed_card(_summary())),
-    ("chair_notes_card", lambda: meeting_cards.chair_notes_card(_case(), _meeting(), TZ)),
+    ("chair_notes_card", lambda: meeting_cards.chair_notes_card(_case(), _meeting(), TZ, chair=H)),
     ("outcome_card", lambda: meeting_cards.outcome_card(_summary(), error=H, field="participants",
                                                         typed={"rationale": H, "participants": H})),
     ("outcome_card/unplaced_error", lambda: meeting_cards.outcome_card(_summary(), error=H)),
@@ -247,6 +249,11 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("notice_card", lambda: report_cards.notice_card(_summary(), "signed_off", {"by": H}, TZ)),
     ("submission_link_card", lambda: report_cards.submission_link_card(_summary(), "https://x.example.org/f", NOW,
                                                                        TZ)),
+    ("notes_link_card", lambda: meeting_cards.notes_link_card(_summary(), "https://bot.example.org/files/once/x",
+                                                              NOW, TZ)),
+    ("inquorate_card", lambda: meeting_cards.inquorate_card(_summary(), error=H)),
+    ("meeting_moved_card", lambda: meeting_cards.meeting_moved_card(_summary(), NOW, _meeting(), TZ)),
+    ("meeting_cancelled_card", lambda: meeting_cards.meeting_cancelled_card(_summary(), _meeting(), TZ)),
     ("members_card", lambda: roster.members_card(_members())),
     ("pathway_card", lambda: pathway_cards.pathway_card(_pathway_view(challenged=True), TZ, said=H)),
     ("pathway_card/handed", lambda: pathway_cards.pathway_card(_pathway_view(handed=True), TZ)),

@@ -22,7 +22,8 @@ def _closed_timeline(status: CaseStatus) -> SimpleNamespace:
     deadlines = [_deadline(1, status="done", done_on=TODAY), _deadline(2, status="closed"),
                  _deadline(3, status="closed", due=None)]
     return SimpleNamespace(case=SimpleNamespace(summary=_summary(status)), today=TODAY, deadlines=deadlines,
-                           agencies=[], agencies_to_ask=None)
+                           agencies=[], agencies_to_ask=None, provisional=False, not_working={}, meeting=None,
+                           now=NOW)
 
 
 def test_a_closed_cases_timeline_shows_its_stopped_steps_as_stopped_not_due_or_pending() -> None:

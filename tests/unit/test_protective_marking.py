@@ -40,7 +40,7 @@ def test_the_record_is_marked_in_header_and_footer_with_reference_and_version() 
     header = document.sections[0].header.paragraphs[0].text
     footer = document.sections[0].footer.paragraphs[0].text
     assert header == f"OFFICIAL-SENSITIVE PERSONAL — {case.reference} — version 7"
-    assert footer.startswith(f"OFFICIAL-SENSITIVE PERSONAL. {case.reference}, version 7, produced 03 December 2026")
+    assert footer.startswith(f"OFFICIAL-SENSITIVE PERSONAL. {case.reference}, version 7, produced Thu 03 Dec 2026")
     assert "Do not forward" in footer
     assert "OFFICIAL-SENSITIVE PERSONAL" in document.paragraphs[1].text
 

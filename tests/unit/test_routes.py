@@ -138,7 +138,8 @@ def rendered_cards() -> list[dict[str, Any]]:
     timeline = SimpleNamespace(case=SimpleNamespace(summary=summary), today=date(2026, 11, 24),
                                deadlines=[_deadline(1, asks_for_date=True), _deadline(2, asks_for_date=False)],
                                agencies=[AgencyRequest(id=5, agency="GP", contact=None, sent_at=NOW, returned_at=None,
-                                                       returned_by_name=None)])
+                                                       returned_by_name=None)],
+                               provisional=False, not_working={}, meeting=meeting, now=NOW)
     reminder = ReminderView(case=summary, deadline=_deadline(1, asks_for_date=True), kind=ReminderKind.DUE,
                             delayed=False, mentions=[Mention("Pat", "pat")], working_days=0)
     status = StatusLine(row=StatusRow(REF, "Child A", "decided", NOW, "Step 1"), rag=None, working_days_left=1)
@@ -163,11 +164,14 @@ def rendered_cards() -> list[dict[str, Any]]:
         chat.export_link_card(REF, "https://bot.example.org/files/once/x", NOW, TZ, "OFFICIAL-SENSITIVE"),
         file_cards.offer_sent_card(REF, "case_export", chat.EXPORT_LINK, "OFFICIAL-SENSITIVE"),
         meeting_cards.chair_notes_card(_notes_case(), _notes_meeting(), TZ),
+        meeting_cards.inquorate_card(summary),
+        meeting_cards.meeting_cancelled_card(summary, meeting, TZ),
         retention_cards.retention_list_card([samples.plan()], 0, {}, TZ, RetentionPolicy(), "OFFICIAL-SENSITIVE"),
         retention_cards.erasure_request_card(samples.plan(), {}, TZ, RetentionPolicy(), "OFFICIAL-SENSITIVE"),
         clock_cards.timeline_card(SimpleNamespace(  # type: ignore[arg-type]
             case=SimpleNamespace(summary=_summary(CaseStatus.REVIEW_COMMISSIONED)), today=date(2026, 11, 24),
-            deadlines=[], agencies=[], agencies_to_ask=None), TZ),
+            deadlines=[], agencies=[], agencies_to_ask=None, provisional=False, not_working=None, meeting=None,
+            now=NOW), TZ),
         review_cards.review_actions_card(_review_view(), TZ),
         *_pathway_cards(),
         *_report_cards(),
@@ -219,6 +223,8 @@ def _report_cards() -> list[dict[str, Any]]:
             report_cards.comment_request_card(_report_view(), TZ, "O-S"),
             report_cards.sign_off_request_card(_summary()), report_cards.start_card(_summary()),
             report_cards.submission_link_card(_summary(), "https://x.example.org/f", NOW, TZ)]
+
+
 def _review_view():  # noqa: ANN202 - the card test module's review
     from tests.unit.test_card_accessibility import _review_view
 

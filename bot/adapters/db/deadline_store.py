@@ -7,16 +7,16 @@ kept up to date so that the sweep is one indexed query, however many cases there
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 
 from bot.adapters.db import schema as t
 from bot.adapters.db.outbox_store import enqueue_in
 from bot.adapters.db.scope import Scope, aware, aware_or_none
-from bot.domain.timeline import Anchor, Deadline
+from bot.domain.timeline import STATUTORY_RECORDS, Anchor, Deadline
 from bot.services.ports import AgencyRequest, DeadlineRow, OutboxMessage, StatusRow
 
 RECORDS_FIELD = "case_records.data"  # hand-overs, challenges, agency returns, guests: sealed
@@ -72,7 +72,7 @@ class SqlDeadlineStore:
             return _row(row) if row else None
 
     async def sync(self, case_id: str, computed: Sequence[Deadline], next_reminders: dict[str, datetime | None],
-                   keep_open: bool) -> None:
+                   keep_open: bool, superseded: Collection[str] = ()) -> None:
         """Make the case's deadline rows match `computed`, keeping what was done. Steps
         that no longer apply (another pathway) are removed unless done."""
         async with self.scope.write() as conn:
@@ -89,7 +89,8 @@ class SqlDeadlineStore:
                 if row is not None and row.status == "done":
                     await conn.execute(update(t.deadlines).where(t.deadlines.c.id == row.id).values(**values))
                     continue
-                status = "closed" if not keep_open else ("pending" if d.due_at is None else "open")  # closed case: nothing runs
+                status = ("superseded" if d.step_id in superseded else
+                          "closed" if not keep_open else "pending" if d.due_at is None else "open")
                 # Only an open step has a next reminder: a closed case has none pending.
                 values |= {"status": status,
                            "next_reminder_at": next_reminders.get(d.step_id) if status == "open" else None}
@@ -167,9 +168,13 @@ class SqlDeadlineStore:
         case through the (status, next_reminder_at) index: 0.5 s a `status` with 650 open
         cases; tests/bench/bench.py.) Open cases without an open deadline come last."""
         d = t.deadlines.c
+        # A statutory step (the National Panel notification, the 15-day report) is shown before
+        # any local step of the same case, whatever their dates (bot/domain/timeline.py).
+        local = case((d.records.in_(sorted(STATUTORY_RECORDS)), 0), else_=1)
         ranked = (
-            select(d.case_id, d.due_at, d.label,
-                   func.row_number().over(partition_by=d.case_id, order_by=(d.due_at, d.position)).label("rank"))
+            select(d.case_id, d.due_at, d.label, local.label("local"),
+                   func.row_number().over(partition_by=d.case_id, order_by=(local, d.due_at, d.position))
+                   .label("rank"))
             .where(d.status == "open", d.due_at.is_not(None))
             .subquery()
         )
@@ -177,13 +182,15 @@ class SqlDeadlineStore:
         async with self.scope.read() as conn:
             total = int((await conn.execute(select(func.count()).select_from(t.cases).where(open_case))).scalar_one())
             rows = (await conn.execute(
-                select(t.cases.c.reference, t.cases.c.pseudonym, t.cases.c.status, ranked.c.due_at, ranked.c.label)
+                select(t.cases.c.reference, t.cases.c.pseudonym, t.cases.c.status, ranked.c.due_at, ranked.c.label,
+                       ranked.c.local)
                 .select_from(ranked.join(t.cases, t.cases.c.id == ranked.c.case_id))
                 .where(ranked.c.rank == 1, open_case)
                 .order_by(ranked.c.due_at, t.cases.c.reference)
                 .limit(limit)
             )).all()
-            result = [StatusRow(r.reference, r.pseudonym, r.status, aware_or_none(r.due_at), r.label) for r in rows]
+            result = [StatusRow(r.reference, r.pseudonym, r.status, aware_or_none(r.due_at), r.label, r.local == 0)
+                      for r in rows]
             if len(result) < limit:
                 with_open = select(d.case_id).where(d.status == "open", d.due_at.is_not(None))
                 rest = await conn.execute(

@@ -117,15 +117,16 @@ class SqlRosterStore:
         async with self.scope.read() as conn:
             rows = await conn.execute(_ROLES_OF, {"aad": aad_object_id.lower()})
             organisations: dict[Partner, str | None] = {}
-            chair = manager = dpo = False
+            chair = manager = dpo = adviser = False
             for row in rows:
                 if row.role == Role.PANEL.value and row.partner:
                     organisations[Partner(row.partner)] = row.organisation
                 chair |= row.role == Role.CHAIR.value
                 manager |= row.role == Role.MANAGER.value
                 dpo |= row.role == Role.DPO.value
+                adviser |= row.role == Role.ADVISER.value
         return Roles(aad_object_id=aad_object_id, panel_partners=frozenset(organisations), chair=chair,
-                     manager=manager, dpo=dpo, organisations=organisations)
+                     manager=manager, dpo=dpo, adviser=adviser, organisations=organisations)
 
     async def has_unresolved_upns(self) -> bool:
         async with self.scope.read() as conn:
