@@ -181,6 +181,8 @@ def _step_state(d: DeadlineRow, tz: ZoneInfo, today: date, not_working: str | No
                 else "✅ done")
     if d.status == "superseded":
         return "➖ superseded: " + _SUPERSEDED.get(d.step_id, "a later step made it unnecessary")
+    if d.status == "closed":  # the case closed before the step was done: nothing about it runs any more
+        return "⏹ stopped: the case is closed"
     if d.due_at is None:
         return "⏳ pending (waits for " + labels_anchor(d.anchor).lower() + ")"
     due_day = d.due_at.astimezone(tz).date()

@@ -60,8 +60,9 @@ VERBS = verbs(
     Verb(RESPONSE, frozenset({"response", "response_on", "asked_for"})),
     Verb(CLOSE, frozenset({"closure", "reason"})),
 )
-DOCUMENT_TITLE = "Get a one-time link to the National Panel's copy (.docx)"
-DOCUMENT_FILE_TITLE = "Save the National Panel's copy to my OneDrive (.docx)"
+# Short enough to show whole on a button of a card in a chat (the longer titles were cut off).
+DOCUMENT_TITLE = "National Panel copy: one-time link (.docx)"
+DOCUMENT_FILE_TITLE = "National Panel copy to my OneDrive (.docx)"
 
 
 def _when(moment: datetime | None, tz: ZoneInfo) -> str:
@@ -105,6 +106,11 @@ def start_card(summary: CaseSummary, *, started: bool = False) -> Element:
                                        style="positive")])
 
 
+# How the rapid review ended, as the record says it (the choices' labels are what to do: "close the case").
+ENDED = {Closure.NO_FURTHER_REVIEW: "No further review, case closed",
+         Closure.REVIEW_COMMISSIONED: "Local child safeguarding practice review commissioned"}
+
+
 def _status_facts(v: ReportView, report: Report, tz: ZoneInfo) -> Element:
     rows = [("Status", labels.STATUS[v.case.summary.status]), ("Report", STAGE_WORDS[report.stage]),
             ("Round", str(report.round) + (" (the National Panel asked for more information)" if report.round > 1
@@ -122,7 +128,7 @@ def _status_facts(v: ReportView, report: Report, tz: ZoneInfo) -> Element:
     for a in report.answers:
         rows.append((f"National Panel (round {a.round})", f"{a.response.label}, {a.on:%a %d %b %Y}"))
     if report.closure:
-        rows.append(("Ended", f"{report.closure.label}, {_when(report.closed_at, tz)} by {person(report.closed_by)}"))
+        rows.append(("Ended", f"{ENDED[report.closure]}, {_when(report.closed_at, tz)} by {person(report.closed_by)}"))
     return facts(rows)
 
 
@@ -130,8 +136,9 @@ def _comments(report: Report, tz: ZoneInfo) -> list[Element]:
     body: list[Element] = [subheading("Comments on the draft")]
     asked = ", ".join(seat_title(s) for s in report.seats) or "nobody"
     missing = [seat_title(s) for s in report.seats if s not in report.commented_seats]
-    body.append(para(f"Asked: {asked}." + (f" Not yet commented: {', '.join(missing)}." if missing else ""),
-                     size="Small"))
+    # Once the final draft has gone for sign-off nobody can comment any more: "not yet" would promise otherwise.
+    still = "Did not comment" if report.comments_closed_at is not None or report.round > 1 else "Not yet commented"
+    body.append(para(f"Asked: {asked}." + (f" {still}: {', '.join(missing)}." if missing else ""), size="Small"))
     for c in report.comments:
         body += [para(f"**{escape_markdown(seat_title(c.seat))}** — {escape_markdown(person(c.author_name))}, "
                       f"{_when(c.at, tz)}", size="Small"), literal(c.text)]
@@ -176,13 +183,17 @@ def report_card(v: ReportView, tz: ZoneInfo, *, manages: bool, comments: bool, m
         actions.append({"type": "Action.ShowCard", "title": "Comment on the draft", "card": {
             "type": "AdaptiveCard", "body": [*_draft(v), *inputs],
             "actions": [execute("Send my comment", COMMENT, summary.reference, style="positive")]}})
+    elif report.closure is None:  # the draft's texts, to read before signing off (the comment box shows them too)
+        actions.append({"type": "Action.ShowCard", "title": "Read the draft", "card": {
+            "type": "AdaptiveCard", "body": _draft(v)}})
     if manages and report.stage is not Stage.SENT:
         actions.append(execute("Edit the report", EDIT, summary.reference, validate=False))
     if manages and report.stage is Stage.DRAFT:
         actions.append(execute("Send the final draft for sign-off", FINAL, summary.reference, validate=False))
     if manages and report.stage is Stage.SIGN_OFF:
-        actions.append(execute("Sign off the report", SIGN, summary.reference, validate=False, style="positive"))
-        if report.signed_off:
+        if not report.signed_off:  # both in: a third press could only be refused
+            actions.append(execute("Sign off the report", SIGN, summary.reference, validate=False, style="positive"))
+        else:
             sent = [{"type": "Input.Date", "id": "sent_on", "label": "Date sent to the National Panel",
                      "isRequired": True, "errorMessage": "Give the date it was sent.",
                      **({"value": typed["sent_on"][:10]} if typed.get("sent_on") else {})}]

@@ -97,7 +97,7 @@ def _decision_block(view: PanelView, tz: ZoneInfo) -> list[Element]:
         items.append(literal(vote.rationale))
         if vote.serious_harm_basis:
             items.append(literal("Serious harm criteria: " + vote.serious_harm_basis, italic=True))
-    if decision.outcome is VoteChoice.RAPID_REVIEW and view.notify_by:
+    if decision.outcome is VoteChoice.RAPID_REVIEW and view.notify_by and view.case.status.is_open:
         when = format_day(view.notify_by)
         rule = view.notify_within or "within 5 working days of the local authority becoming aware"
         unknown = "" if view.aware_date_known or "aware" not in rule else \
@@ -130,6 +130,8 @@ def panel_card(view: PanelView, tz: ZoneInfo) -> Element:
         heading(f"{case.reference} · {case.pseudonym}", size="Medium"),
         case_facts(case, tz),
     ]
+    if not case.status.is_open:  # said at the top: the decision below is history now
+        body.append(notice("**Closed.** Every deadline and reminder for this case has stopped.", style="good"))
     if case.likely_notifiable:
         body.append(notice("**Likely notifiable** (from the referrer's answers). The panel decides.",
                            style="warning"))

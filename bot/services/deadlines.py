@@ -350,7 +350,8 @@ async def timeline(ctx: ServiceContext, actor: Actor, reference: str) -> Timelin
     requests = await ctx.deadlines.agency_requests(case.id)
     decision = (await ctx.panel.panel_state(case.id)).decision
     ask = (list(ctx.partnership.agencies)
-           if not requests and decision is not None and decision.outcome is VoteChoice.RAPID_REVIEW else None)
+           if not requests and decision is not None and decision.outcome is VoteChoice.RAPID_REVIEW
+           and case.summary.status.is_open else None)  # a closed case asks no agency for anything
     rows = await ctx.deadlines.deadlines(case.id)
     return Timeline(case, rows, requests, ctx.clock.now().astimezone(ctx.tz).date(), ask,
                     provisional=case.summary.status is CaseStatus.REFERRED,

@@ -210,7 +210,7 @@ class CaseExports:
                                                          self.marking))
 
     async def submission_file(self, p: Pressed) -> Reply:
-        """"Save the National Panel's copy to my OneDrive" on the report card: the consent card follows."""
+        """"National Panel copy to my OneDrive" on the report card: the consent card follows."""
         _personal_only(p)
         case = await export.submission_for(self.services, p.actor, p.case)
         offer = await delivery.deliver_file(self.services, self.links, self, p.actor, case, export.SUBMISSION)

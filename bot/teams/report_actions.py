@@ -96,7 +96,10 @@ class ReportActions:
     async def close(self, p: Pressed) -> Reply:
         inputs = p.press.inputs
         shown = await report.close(self.services, p.actor, p.case, inputs.get("closure"), inputs.get("reason"))
-        return await self._reply(p, shown, "Done: " + shown.case.summary.status.title.lower() + ".")
+        closed = not shown.case.summary.status.is_open
+        return await self._reply(p, shown, "The case is closed: every deadline and reminder for it has stopped."
+                                 if closed else "A local child safeguarding practice review is commissioned: the "
+                                                "case is now \"" + shown.case.summary.status.title.lower() + "\".")
 
     async def show_refusal(self, p: Pressed, refused: Refused) -> Reply | None:
         """A refusal about an input: the report card again, the refusal next to the input and

@@ -2,9 +2,10 @@
 
 The bot runs with TRAINING_MODE=true on its own temporary SQLite database; Playground's user is
 Riley Referrer, who acts as everyone else with `act as …` in personal chat. One test walks a case
-from the panel channel's binding to the rapid review meeting's outcome, pressing the buttons and
-filling the card inputs a person would, and asserting on what the page shows. Screenshots:
-tests/e2e/output/test_a_whole_case_from_referral_to_meeting_outcome/.
+from the panel channel's binding through the rapid review meeting's outcome, the rapid review
+report (comments, sign-offs, sent, the National Panel's response) to its closure, pressing the
+buttons and filling the card inputs a person would, and asserting on what the page shows.
+Screenshots: tests/e2e/output/test_a_whole_case_from_referral_to_closure/.
 """
 
 from __future__ import annotations
@@ -102,7 +103,13 @@ def vote(page, shot, reference: str, choice: str, rationale: str, *, basis: str 
     return card
 
 
-def test_a_whole_case_from_referral_to_meeting_outcome(page, shot) -> None:
+def the_report(page, reference: str):
+    """The newest report card in personal chat (the requests for comments and sign-off have the same title)."""
+    return pg.cards(page).filter(has_text=f"Rapid review report: {reference}").filter(
+        has_text="Comments on the draft").last
+
+
+def test_a_whole_case_from_referral_to_closure(page, shot) -> None:
     # 1. Pat (a partnership manager) binds the panel channel.
     act_as(page, "Pat", "You are now acting as")
     shot("act-as-pat")
@@ -131,7 +138,7 @@ def test_a_whole_case_from_referral_to_meeting_outcome(page, shot) -> None:
     pg.fill(card, "Date of the event that prompted this referral", incident.strftime("%Y-%m-%d"))
     pg.choose(card, "Did the child die or was the child seriously harmed?", "The child was seriously harmed")
     pg.choose(card, "Is abuse or neglect known or suspected?", "Suspected")
-    pg.choose(card, "Was the child looked after by a local authority?", "No")
+    pg.choose(card, "Is any child involved looked after by a local authority", "No")
     pg.fill(card, "What happened — a brief outline",
             "TRAINING WALK-THROUGH. The child was admitted to hospital with unexplained injuries.")
     shot("form-3-incident")
@@ -239,17 +246,17 @@ def test_a_whole_case_from_referral_to_meeting_outcome(page, shot) -> None:
     expect(notes).to_contain_text(f"Rapid review panel: {reference}")
     expect(notes).to_contain_text("Inbox of Chris Chair")
     assert pg.facts(notes)["Meeting"] == when
-    assert pg.facts(notes)["Date of serious incident or death"] == incident.strftime("%d %B %Y")
+    assert pg.facts(notes)["Date of serious incident or death"] == incident.strftime("%a %d %b %Y")
     expect(notes).to_contain_text("The child was admitted to hospital with unexplained injuries.")
     notes.scroll_into_view_if_needed()
     shot("chair-notes")
     card = pg.card_with(page, "Record the rapid review outcome")
     expect(card).to_contain_text(BANNER)
     expect(card).to_contain_text("Acting as Chris Chair (chair)")
-    pg.choose(card, "Is a local child safeguarding practice review recommended?", "Yes")
+    pg.choose(card, "Is a local child safeguarding practice review recommended?", "No")
     pg.choose(card, "Is a national review recommended?", "No")
-    pg.fill(card, "Rationale", "Serious harm with suspected abuse and learning about information sharing; "
-                              "a local review is proportionate.")
+    pg.fill(card, "Rationale", "Serious harm with suspected abuse, but the learning about information sharing is "
+                              "already clear from the agencies' returns; the criteria for a local review are not met.")
     pg.fill(card, "Learning identified", "School and GP did not share concerns about absences and bruising.")
     pg.fill(card, "Who took part in the decision", "Laura LocalAuthority, Dan Police, Nina Health, Chris Chair")
     for partner in ("Local authority", "Police", "Health (ICB)"):
@@ -261,8 +268,9 @@ def test_a_whole_case_from_referral_to_meeting_outcome(page, shot) -> None:
     expect(pg.card_with(page, "Rapid review meeting held")).to_contain_text(reference)  # the channel's summary
     record = pg.card_with(page, "Rapid review record")  # to the chair: the Word record for the National Panel
     expect(record).to_contain_text(f"{reference} (Child ")
-    expect(record.get_by_text("Save the record to my OneDrive (.docx)")).to_be_visible()
-    expect(record.get_by_text("Get a one-time link instead")).to_be_visible()
+    for button in ("Save the record to my OneDrive (.docx)", "Get a one-time link instead",
+                   "Start the rapid review report"):
+        expect(record.get_by_role("button", name=button, exact=True)).to_be_visible()
     record.scroll_into_view_if_needed()
     shot("outcome-saved")
 
@@ -271,8 +279,144 @@ def test_a_whole_case_from_referral_to_meeting_outcome(page, shot) -> None:
     expect(held).to_contain_text("Rapid review meeting held")
     expect(held).to_contain_text(BANNER)
     assert {k: pg.facts(held)[k] for k in ("Local review recommended", "National review recommended", "Quorate")} \
-        == {"Local review recommended": "Yes", "National review recommended": "No", "Quorate": "Yes"}
+        == {"Local review recommended": "No", "National review recommended": "No", "Quorate": "Yes"}
     expect(held).to_contain_text("The chair and the partnership managers have the rapid review record")
     expect(page.get_by_text(CHILD)).to_have_count(0)
     held.scroll_into_view_if_needed()
     shot("meeting-held")
+
+    # 6. The rapid review report. Pat (a partnership manager) starts it from her record card.
+    meeting_day = datetime.strptime(when[:15], "%a %d %b %Y")
+    assert act_as(page, "Pat", "You are now acting as Pat") >= 1
+    record = pg.card_with(page, "Rapid review record")
+    expect(record).to_contain_text(reference)
+    pg.press(page, "Start the rapid review report", card=record, replies=0)
+    report = the_report(page, reference)
+    expect(report).to_contain_text("Report started")
+    assert pg.facts(report)["Status"] == "Report in draft"
+    expect(report).to_contain_text("Nothing on the case gives these yet")
+    expect(page.get_by_text(CHILD)).to_have_count(0)
+    report.scroll_into_view_if_needed()
+    shot("report-started")
+
+    # Laura comments on the draft from the request in her inbox.
+    assert act_as(page, "Laura", "Laura") >= 1
+    asked = pg.card_with(page, "ready for your comments")
+    expect(asked).to_contain_text(f"Rapid review report: {reference}")
+    due = re.search(r"by (\w{3} \d{2} \w{3} \d{4}, \d{2}:\d{2})", pg.card_text(asked))
+    assert due, pg.card_text(asked)
+    pg.fill(asked, "Your comment on the draft", "Please add the school's view of the absences last term.")
+    asked.get_by_role("button", name="Send my comment").scroll_into_view_if_needed()
+    shot("laura-comment")
+    pg.press(page, "Send my comment", card=asked, replies=0)
+    commented = the_report(page, reference)
+    expect(commented).to_contain_text("Please add the school's view of the absences last term.")
+    expect(commented).to_contain_text("Laura LocalAuthority")
+    shot("laura-commented")
+
+    # Pat edits the items nothing on the case gives, and sends the final draft for sign-off.
+    act_as(page, "Pat", "You are now acting as Pat")
+    pg.say(page, f"timeline {reference}")
+    timeline = pg.card_with(page, re.compile(rf"Timeline\s*{reference}"))
+    pg.press(page, "Open the rapid review report", card=timeline, replies=0)
+    report = the_report(page, reference)
+    expect(report).to_contain_text("Not yet commented:")
+    pg.press(page, "Edit the report", card=report, replies=0)
+    edit = pg.card_with(page, "Each text starts from where the case records it")
+    for label, text in (
+            ("Immediate safeguarding arrangements", "Child placed with grandparents under a safety plan; siblings "
+                                                    "seen by social care the same day."),
+            ("Plans for disseminating", "A 7-minute briefing to every partner agency within two months."),
+            ("Potential for additional learning", "How schools share concerns about absences with the GP."),
+            ("Why no further learning is expected", "The agencies' returns already show the learning; each agency "
+                                                    "has an action plan."),
+            ("Agencies involved in the rapid review", "Children's social care, police, the GP practice, the school.")):
+        pg.fill(edit, label, text)
+    edit.get_by_role("button", name="Save the report").scroll_into_view_if_needed()
+    shot("report-edited")
+    pg.press(page, "Save the report", card=edit, replies=0)
+    report = the_report(page, reference)
+    expect(report).to_contain_text("Report saved")
+    expect(report).not_to_contain_text("Nothing on the case gives these yet")
+    report.scroll_into_view_if_needed()
+    shot("report-card")
+    pg.press(page, "Send the final draft for sign-off", card=report, replies=0)
+    report = the_report(page, reference)
+    assert pg.facts(report)["Report"] == "Final draft — with the chair and a partnership manager for sign-off"
+    pg.press(page, "Sign off the report", card=report, replies=0)
+    report = the_report(page, reference)
+    assert pg.facts(report)["Partnership manager's sign-off"].startswith("Pat Manager, ")
+    assert pg.facts(report)["Chair's sign-off"] == "not yet"
+    shot("pat-signed-off")
+
+    # Chris (the chair) signs off from the request in his inbox.
+    assert act_as(page, "chair", "You are now acting as Chris Chair (chair)") >= 1
+    request = pg.card_with(page, "The final draft is ready for sign-off")
+    expect(request).to_contain_text(reference)
+    request.scroll_into_view_if_needed()
+    shot("sign-off-request")
+    pg.press(page, "Open the report", card=request, replies=0)
+    report = the_report(page, reference)
+    pg.press(page, "Sign off the report", card=report, replies=0)
+    report = the_report(page, reference)
+    expect(report).to_contain_text("Both sign-offs are in")
+    assert pg.facts(report)["Chair's sign-off"].startswith("Chris Chair, ")
+    shot("chair-signed-off")
+
+    # 7. Pat records it sent, the National Panel's response (it agrees) and closes the case.
+    act_as(page, "Pat", "You are now acting as Pat")
+    pg.say(page, f"timeline {reference}")
+    timeline = pg.card_with(page, re.compile(rf"Timeline\s*{reference}"))
+    pg.press(page, "Open the rapid review report", card=timeline, replies=0)
+    report = the_report(page, reference)
+    report.get_by_role("button", name="Record it sent", exact=True).click()
+    pg.fill(report, "Date sent to the National Panel", meeting_day.strftime("%Y-%m-%d"))
+    pg.press(page, "Record sent", card=report, replies=0)
+    report = the_report(page, reference)
+    expect(report).to_contain_text("Recorded as sent")
+    assert pg.facts(report)["Status"] == "Report submitted"
+    assert pg.facts(report)["Sent (round 1)"] == f"{meeting_day:%a %d %b %Y}, recorded by Pat Manager"
+    shot("report-sent")
+    report.get_by_role("button", name="Record the National Panel's response", exact=True).click()
+    report.get_by_role("radio", name="Agrees with the partnership's decision", exact=True).check()
+    pg.fill(report, "Date of the response", meeting_day.strftime("%Y-%m-%d"))
+    pg.press(page, "Record the response", card=report, replies=0)
+    report = the_report(page, reference)
+    assert pg.facts(report)["National Panel (round 1)"] == (
+        f"Agrees with the partnership's decision, {meeting_day:%a %d %b %Y}")
+    report.get_by_role("button", name="Close the case or commission a review", exact=True).click()
+    report.get_by_role("radio", name="No further review: close the case", exact=True).check()
+    pg.fill(report, "Reason", "The National Panel agrees that no further review is needed.")
+    shot("closing")
+    pg.press(page, "Confirm", card=report, replies=0)
+    report = the_report(page, reference)
+    assert pg.facts(report)["Status"] == "Closed"
+    expect(report).to_contain_text("The case is closed: every deadline and reminder for it has stopped.")
+    assert pg.facts(report)["Ended"].startswith("No further review, case closed, ")
+    expect(report).to_contain_text("The National Panel agrees that no further review is needed.")
+    report.scroll_into_view_if_needed()
+    shot("closed-report")
+
+    # 8. The channel: the case card says Closed; the notices there hold no typed text.
+    card = case_card(page, reference)
+    expect(card).to_contain_text("Closed. Every deadline and reminder for this case has stopped.")
+    expect(card).not_to_contain_text("must notify the National Panel")
+    assert pg.facts(card)["Status"] == "Closed"
+    shot("closed-case-card")
+    closed = pg.card_with(pg.thread_with(page, "Every deadline and reminder for it has stopped"), reference)
+    expect(closed).to_contain_text("Closed — no further review")
+    for typed in ("Please add the school's view", "agrees that no further review", "7-minute briefing", CHILD):
+        expect(page.get_by_text(typed)).to_have_count(0)
+    closed.scroll_into_view_if_needed()
+    shot("closed-notice")
+
+    # 9. `timeline RR-…`: no statutory step left pending, due or overdue.
+    pg.open_personal_chat(page)
+    pg.say(page, f"timeline {reference}")
+    timeline = pg.card_with(page, re.compile(rf"Timeline\s*{reference}"))
+    assert pg.facts(timeline)["Status"] == "Closed"
+    shown = pg.card_text(timeline)
+    for word in ("pending", "overdue", "due "):
+        assert word not in shown.lower(), shown
+    timeline.scroll_into_view_if_needed()
+    shot("closed-timeline")

@@ -31,6 +31,7 @@ from bot.domain.timeline import Anchor
 from bot.services import deadlines
 from cards import meeting_cards as M
 from cards import report_cards as R
+from cards.clock_cards import AGENCIES_RECORD
 from cards.file_cards import FILE_CONSENT
 from tests.integration.test_meeting_graph import (
     CANARIES,
@@ -364,6 +365,16 @@ async def test_report_comments_sign_off_national_panel_resubmission_and_closure(
             await h.flush()
         assert len(h.connector.activities_to(A.PANEL_CHANNEL_ID)) == before
         assert (await meeting_of(h, case_id)).status == "held"
+
+        # `timeline RR-…` of the closed case: every step done or stopped — none shown as due or
+        # pending, and no agency asked for anything (as the browser walk found them)
+        timeline = await h.say(A.PAT, f"timeline {REF}")
+        assert isinstance(timeline, dict)
+        shown = texts(timeline)
+        assert "Closed" in shown and "stopped: the case is closed" in shown
+        for word in ("due ", "pending", "overdue", "No information requests to agencies"):
+            assert word not in shown, word
+        assert AGENCIES_RECORD not in json.dumps(timeline)
 
 
 async def test_review_commissioned_after_the_national_panel_answers(tmp_path: Path) -> None:

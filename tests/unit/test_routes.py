@@ -226,7 +226,8 @@ def _report_cards() -> list[dict[str, Any]]:
     submitted = CaseStatus.REPORT_SUBMITTED
     other = _report_view(round_=2)  # the items a round 2, "no local review", "national review" report has
     other = replace(other, outcome=other.outcome.model_copy(update={"local_cspr": YesNo.NO, "national_review": YesNo.YES}))
-    return [report_cards.edit_card(other), shown("draft"), shown("sign_off", signed=True), shown("sent", status=submitted),
+    return [report_cards.edit_card(other), shown("draft"), shown("sign_off"), shown("sign_off", signed=True),
+            shown("sent", status=submitted),
             shown("sent", status=submitted, answered=True), report_cards.edit_card(_report_view()),
             report_cards.comment_request_card(_report_view(), TZ, "O-S"),
             report_cards.sign_off_request_card(_summary()), report_cards.start_card(_summary()),
