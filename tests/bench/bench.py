@@ -317,7 +317,7 @@ async def seed_database(database_url: str, service_url: str, *, total: int, open
     from bot.app import build_services, sql_stores
     from bot.domain.case import Actor, IncidentKind, format_reference
     from bot.domain.reminders import due_now, next_after
-    from bot.domain.timeline import Anchor, compute_deadlines
+    from bot.domain.timeline import Anchor, compute_deadlines, superseded
     from bot.domain.votes import Decision, Vote
     from bot.services.channels import seed_members_from_config
     from bot.services.deadlines import PANEL_VOTE_STEP, _panel_vote_deadline, case_anchor_dates
@@ -602,6 +602,8 @@ async def seed_database(database_url: str, service_url: str, *, total: int, open
                 if done_by[0]:
                     event(case_id, row["done_at"], "deadline_done", done_by,
                           {"step": d.step_id, "done_on": done_day.isoformat()})
+            elif superseded(d, all_anchors):  # made moot by the meeting (papers, agencies' returns): never reminded
+                row["status"] = "superseded"
             elif d.due_at is not None:
                 row["status"] = "open" if is_open else "closed"
             due_day = d.due_at.astimezone(tz).date() if d.due_at is not None else None
