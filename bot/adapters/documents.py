@@ -129,19 +129,7 @@ def rapid_review_record(case: Case, outcome: MeetingOutcome, *, meeting_start: d
             f"Agencies whose absence needs explaining: {outcome.agencies_absent}" if outcome.agencies_absent else None)
     section(RECORD_SECTIONS[9], outcome.participants, "Virtual panel decision: " + "; ".join(deciders))
     doc.add_heading(RECORD_SECTIONS[10], level=1)
-    table = doc.add_table(rows=1, cols=5)
-    for cell, title in zip(table.rows[0].cells, ("Name", "Date of birth", "Age", "Gender", "Location"), strict=True):
-        cell.text = title
-    for child in r.children.children:
-        age = child.age_at(r.incident.incident_date)
-        row = table.add_row().cells
-        row[0].text = child.name
-        row[1].text = child.date_of_birth.strftime("%d/%m/%Y") if child.date_of_birth else "Not known"
-        row[2].text = str(age) if age is not None else ""
-        row[3].text = child.gender.value.replace("_", " ")
-        row[4].text = child.current_location or ""
-    if r.children.family_members:
-        doc.add_paragraph(f"Family and household: {r.children.family_members}")
+    _identifying_details(doc, r)
     buffer = io.BytesIO()
     doc.save(buffer)
     return buffer.getvalue()
@@ -459,19 +447,7 @@ def national_panel_submission(view: Any, *, tz: ZoneInfo, partnership: str, mark
     section(SUBMISSION_SECTIONS[10], *agencies)
     section(SUBMISSION_SECTIONS[11], outcome.participants, "Virtual panel decision: " + "; ".join(view.deciders))
     doc.add_heading(SUBMISSION_SECTIONS[12], level=1)
-    table = doc.add_table(rows=1, cols=5)
-    for cell, title in zip(table.rows[0].cells, ("Name", "Date of birth", "Age", "Gender", "Location"), strict=True):
-        cell.text = title
-    for child in r.children.children:
-        age = child.age_at(r.incident.incident_date)
-        row = table.add_row().cells
-        row[0].text = child.name
-        row[1].text = child.date_of_birth.strftime("%d/%m/%Y") if child.date_of_birth else "Not known"
-        row[2].text = str(age) if age is not None else ""
-        row[3].text = child.gender.value.replace("_", " ")
-        row[4].text = child.current_location or ""
-    if r.children.family_members:
-        doc.add_paragraph(f"Family and household: {r.children.family_members}")
+    _identifying_details(doc, r)
     section(SUBMISSION_SECTIONS[13], f"Chair: {_signed(report.chair_sign_off, tz)}",
             f"Partnership manager: {_signed(report.manager_sign_off, tz)}")
     buffer = io.BytesIO()
@@ -629,3 +605,21 @@ def timeliness_document(report: Any, *, marking: str, produced: str) -> bytes:
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()
+
+
+def _identifying_details(doc: Any, r: Any) -> None:
+    """The children's identifying details as a table, then the family (the record and the
+    National Panel's copy both end with them)."""
+    table = doc.add_table(rows=1, cols=5)
+    for cell, title in zip(table.rows[0].cells, ("Name", "Date of birth", "Age", "Gender", "Location"), strict=True):
+        cell.text = title
+    for child in r.children.children:
+        age = child.age_at(r.incident.incident_date)
+        row = table.add_row().cells
+        row[0].text = child.name
+        row[1].text = child.date_of_birth.strftime("%d/%m/%Y") if child.date_of_birth else "Not known"
+        row[2].text = str(age) if age is not None else ""
+        row[3].text = child.gender.value.replace("_", " ")
+        row[4].text = child.current_location or ""
+    if r.children.family_members:
+        doc.add_paragraph(f"Family and household: {r.children.family_members}")
