@@ -39,11 +39,14 @@ def _pseudonym_letters() -> Iterable[str]:
     for first in string.ascii_uppercase:
         for second in string.ascii_uppercase:
             yield first + second
+    for digit in "123456789":  # past 702 open cases (a hosted service for a large partnership)
+        for first in string.ascii_uppercase:
+            yield first + digit
 
 
 def choose_pseudonym(in_use: set[str], rng: random.Random | None = None) -> str:
     """A pseudonym not used by any open case: a random free single letter while there is
-    one (so consecutive cases are not A, B, C…), then two letters."""
+    one (so consecutive cases are not A, B, C…), then two letters, then a letter and a digit."""
     rng = rng or random.SystemRandom()
     singles = [f"Child {c}" for c in string.ascii_uppercase if f"Child {c}" not in in_use]
     if singles:
@@ -52,7 +55,7 @@ def choose_pseudonym(in_use: set[str], rng: random.Random | None = None) -> str:
         name = f"Child {letters}"
         if name not in in_use:
             return name
-    raise RuntimeError("no pseudonym left")  # 702 open cases: not a real partnership
+    raise RuntimeError("no pseudonym left")  # 936 open cases: not a real partnership
 
 
 class IncidentKind(StrEnum):

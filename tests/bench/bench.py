@@ -297,11 +297,9 @@ def _weighted(rng: random.Random, table: list[tuple[str, float]]) -> str:
 
 
 def _pseudonyms() -> list[str]:
-    import string
+    from bot.domain.case import _pseudonym_letters
 
-    singles = [f"Child {c}" for c in string.ascii_uppercase]
-    doubles = [f"Child {a}{b}" for a in string.ascii_uppercase for b in string.ascii_uppercase]
-    return singles + doubles
+    return [f"Child {letters}" for letters in _pseudonym_letters()]
 
 
 async def seed_database(database_url: str, service_url: str, *, total: int, open_cases: int, now: datetime,
@@ -320,7 +318,7 @@ async def seed_database(database_url: str, service_url: str, *, total: int, open
     from bot.domain.timeline import Anchor, compute_deadlines, superseded
     from bot.domain.votes import Decision, Vote
     from bot.services.channels import seed_members_from_config
-    from bot.services.deadlines import PANEL_VOTE_STEP, _panel_vote_deadline, case_anchor_dates
+    from bot.services.deadlines import _KNOWN_AT_REFERRAL, PANEL_VOTE_STEP, _panel_vote_deadline, case_anchor_dates
     from bot.services.ports import Address
     from bot.services.referrals import PANEL_CHANNEL
     from bot.settings import DEFAULT_PARTNERSHIP_FILE, load_partnership
@@ -331,8 +329,8 @@ async def seed_database(database_url: str, service_url: str, *, total: int, open
 
     started = time.perf_counter()
     info = SeedInfo()
-    if open_cases > 700:
-        raise SystemExit("at most 700 open cases: pseudonyms are unique among open cases (702 exist)")
+    if open_cases > len(_pseudonyms()):
+        raise SystemExit(f"at most {len(_pseudonyms())} open cases: pseudonyms are unique among open cases")
     db = Database(database_url)
     await db.migrate()
     stores = sql_stores(db)
@@ -569,9 +567,13 @@ async def seed_database(database_url: str, service_url: str, *, total: int, open
         shell = SimpleNamespace(summary=summary, aware_date=p["aware_date"], id=case_id)
         all_anchors = case_anchor_dates(ctx, shell) | p["anchors"]  # type: ignore[arg-type]
         computed = [_panel_vote_deadline(ctx, shell, all_anchors)]  # type: ignore[arg-type]
+        facts = {"child_death"} if p["died"] else set()
+        later_steps = profile.model_copy(update={"steps": [s for s in profile.steps if s.id != PANEL_VOTE_STEP]})
         if p["outcome"] is not None:
-            facts = {"child_death"} if p["died"] else set()
-            computed += compute_deadlines(profile.model_copy(update={"steps": [s for s in profile.steps if s.id != PANEL_VOTE_STEP]}), all_anchors, calendar, pathway=p["outcome"], facts=facts, tz=tz)
+            computed += compute_deadlines(later_steps, all_anchors, calendar, pathway=p["outcome"], facts=facts, tz=tz)
+        else:  # provisional until the panel decides: the sought pathway's steps dated by the referral itself
+            computed += [d for d in compute_deadlines(later_steps, all_anchors, calendar, pathway="rapid_review",
+                                                      facts=facts, tz=tz) if d.anchor in _KNOWN_AT_REFERRAL]
         for position, d in enumerate(computed):
             deadline_id += 1
             row: dict[str, Any] = {
@@ -1634,7 +1636,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--echo-bot", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--cases", type=int, default=10_000)
-    parser.add_argument("--open-cases", type=int, default=680, help="open cases among them (at most 700)")
+    parser.add_argument("--open-cases", type=int, default=720, help="open cases among them (at most 936)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating echo/bot rounds per workload and concurrency")
     parser.add_argument("--seconds", type=float, default=4.0, help="length of one round")
     parser.add_argument("--reminders", type=int, default=1000, help="reminders falling due at once")
