@@ -1,5 +1,5 @@
 """The bot's token and the case cards go only to Bot Framework / Teams service hosts
-(bot/teams/service_hosts.py), over HTTP with the real bot.
+(bot/adapters/service_hosts.py), over HTTP with the real bot.
 
 A "hostile" host is reached through a recording HTTP proxy on 127.0.0.1 (HTTP(S)_PROXY, which
 the kept connector clients honour): had the bot sent anything there, the recorder would hold
