@@ -162,7 +162,7 @@ class AgentsMessagesEndpoint:
         if claim is not None:
             await self.bookkeeping.release_soon(claim)
         if activity.type == ActivityTypes.invoke:
-            return web.json_response(invoke_answer(text, 503), status=200)
+            return web.json_response(invoke_answer(text, 200), status=200)  # as the botbuilder edge: a message
 
         async def say_busy(context: TurnContext) -> None:
             await context.send_activity(MessageFactory.text(text))

@@ -5,6 +5,7 @@ contract is tests/integration/test_http_auth.py's, run on both edges."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -94,3 +95,20 @@ async def test_connector_clients_are_kept_across_turns(bot):
     await bot.say(A.PAT, "help")
     assert list(factory._clients.values()) == [client]
     assert not client.client.closed
+
+
+async def test_a_press_while_the_database_is_locked_is_answered_busy_and_its_retry_handled_as_new(tmp_path):
+    """The turn's budget (TURN_BUDGET_SECONDS, 1 s here): the de-duplication claim cannot be
+    written, so the press is answered BUSY in time; the claim is not left behind, so Teams'
+    retry of the same activity is handled."""
+    from tests.integration.test_busy_database import BUSY, write_locked
+
+    async with BotHarness(tmp_path, env={**AGENTS, "turn_budget_seconds": 1.0}) as h:
+        press = A.invoke(h.url, A.RILEY, "chat.refer", {"verb": "chat.refer"})
+        with write_locked(tmp_path / "bot.db"):
+            status, body = await h.post(press)
+        assert status == 200 and body["statusCode"] == 200, body
+        assert body["value"].startswith(BUSY) and "(reference " in body["value"], body
+        await asyncio.sleep(0.2)
+        status, body = await h.post(press)
+        assert status == 200 and body["statusCode"] == 501, body  # handled: this edge's "not yet"

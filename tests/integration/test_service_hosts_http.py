@@ -103,9 +103,11 @@ async def test_a_stored_reference_to_another_host_is_never_sent_to(tmp_path, dat
         assert all("/emea" not in str(r.__dict__) for r in caplog.records)
 
 
+@pytest.mark.parametrize("edge", ["botbuilder", "agents"])
 async def test_an_activity_from_another_service_host_is_refused_and_nothing_is_stored(tmp_path, database_url,
-                                                                                      hostile):
-    async with BotHarness(tmp_path, database_url=database_url) as h:
+                                                                                      hostile, edge):
+    """On both edges (TEAMS_EDGE): the gate is the same (bot/adapters/inbound.py)."""
+    async with BotHarness(tmp_path, database_url=database_url, env={"teams_edge": edge}) as h:
         for url in ("https://evil.example/emea/", "http://evil.example/", "https://smba.trafficmanager.net.evil.example/"):
             status, _ = await h.post(A.message(url, A.RILEY, "hello"))
             assert status == 403
