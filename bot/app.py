@@ -51,6 +51,7 @@ from bot.adapters.links import LinkSigner
 from bot.adapters.master_keys import MasterKeyError, MasterKeys, from_environment, from_key_vault
 from bot.adapters.meetings import GraphMeetingProvider, OfflineMeetingProvider
 from bot.adapters.schema_check import migrate_if_behind
+from bot.adapters.service_hosts import ServiceHostPolicy
 from bot.adapters.teams_apps import GraphAppInstaller
 from bot.domain.meeting import MeetingSettings
 from bot.domain.partnership import PartnershipConfig
@@ -63,7 +64,7 @@ from bot.services.outbox import OutboxDispatcher
 from bot.services.ports import AppInstaller, ChannelMessageReader, Clock, MeetingProvider, Notifier
 from bot.services.sends import SendGuard
 from bot.services.signal import OutboxSignal
-from bot.settings import DEFAULT_FAMILY_LETTER, ConfigError, Settings, load_partnership
+from bot.settings import DEFAULT_FAMILY_LETTER, ConfigError, Settings, TeamsEdge, load_partnership
 from bot.teams.clock_actions import ClockActions
 from bot.teams.edge import MessagesEndpoint, method_not_allowed, on_turn_error
 from bot.teams.exports import CaseExports
@@ -75,7 +76,6 @@ from bot.teams.notifier import TeamsNotifier
 from bot.teams.panel_actions import PanelActions
 from bot.teams.retention_actions import RetentionActions
 from bot.teams.sdk import bot_framework_authentication
-from bot.teams.service_hosts import ServiceHostPolicy
 from bot.teams.signing_keys import CHANNEL_METADATA_URL, EMULATOR_METADATA_URL, KeySourceSettings
 from bot.teams.storage import SqlStorage
 from bot.teams.training import TrainingActions, TrainingEdge, TrainingNotifier
@@ -115,7 +115,7 @@ class Components:
     adapter: CloudAdapter
     bot: RapidReviewBot
     outbox: OutboxDispatcher
-    endpoint: MessagesEndpoint
+    endpoint: MessagesEndpoint | Any  # or the Agents SDK edge's (bot/agents/edge.py), TEAMS_EDGE=agents
     links: LinkSigner
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -225,7 +225,12 @@ def bootstrap(
     adapter: CloudAdapter | None = None,
     profile: TimelineProfile | None = None,
     meetings: MeetingProvider | None = None,
+    incomplete_edge_ok: bool = False,
 ) -> Components:
+    """`incomplete_edge_ok` lets the tests run the Agents SDK edge before it is complete; no
+    setting reaches it, so a deployment with TEAMS_EDGE=agents is refused (`refuse_incomplete_edge`)."""
+    if settings.teams_edge is TeamsEdge.AGENTS and not incomplete_edge_ok:
+        refuse_incomplete_edge()
     partnership = partnership or load_partnership(Path(settings.partnership_file))
     # OpenTelemetry when configured (bot/adapters/telemetry.py); off, nothing of it is even imported.
     if telemetry.active() is None:
@@ -286,7 +291,48 @@ def bootstrap(
                   if training_state is not None and training_clock is not None else None),
         turn_budget=settings.turn_budget_seconds,
     )
-    return Components(settings, partnership, db, stores, clock, services, adapter, bot, outbox, endpoint, links)
+    components = Components(settings, partnership, db, stores, clock, services, adapter, bot, outbox, endpoint, links)
+    if settings.teams_edge is TeamsEdge.AGENTS:
+        components.endpoint = agents_endpoint(components, hosts)
+    return components
+
+
+def refuse_incomplete_edge() -> None:
+    """TEAMS_EDGE=agents names an edge that is not finished: start-up stops and says what is
+    missing, rather than run an edge that cannot answer everything Teams sends."""
+    from bot.agents.application import MISSING
+
+    raise ConfigError("TEAMS_EDGE=agents: the Microsoft 365 Agents SDK edge is not complete yet, so the bot does not "
+                      "start on it. Missing: " + "; ".join(MISSING) + ". Unset TEAMS_EDGE to run on the default "
+                      "botbuilder edge (README, \"The Agents SDK edge\").")
+
+
+def agents_endpoint(components: Components, hosts: ServiceHostPolicy) -> Any:
+    """`/api/messages` on the Microsoft 365 Agents SDK (bot/agents/). Imported here only when
+    chosen: the default edge's start-up does not load the second SDK."""
+    from bot.adapters.signing_keys import install
+    from bot.agents.application import build_application
+    from bot.agents.authentication import ChannelTokens
+    from bot.agents.connector import KeptConnectorFactory, agents_adapter, msal_token_source, no_token
+    from bot.agents.edge import AgentsMessagesEndpoint
+
+    settings = components.settings
+    token = (no_token if settings.local_mode else
+             msal_token_source(settings.app_id, settings.app_password, settings.app_tenant_id))
+    factory = KeptConnectorFactory(token, hosts)
+    components.extras["agents_connectors"] = factory
+    application = build_application(components.services)
+    return AgentsMessagesEndpoint(
+        agents_adapter(factory),
+        application.on_turn,
+        ChannelTokens(settings.app_id, install(_signing_keys(settings))),
+        components.services,
+        components.stores.turns,
+        allowed_tenants=frozenset(t.lower() for t in components.partnership.tenant_ids),
+        local_mode=settings.local_mode,
+        hosts=hosts,
+        turn_budget=settings.turn_budget_seconds,
+    )
 
 
 def keyring_for(settings: Settings) -> CaseKeyring:
@@ -426,6 +472,9 @@ async def stop(components: Components) -> None:
     if runtime is not None:
         await runtime.stop()
     await components.outbox.stop()
+    connectors = components.extras.pop("agents_connectors", None)
+    if connectors is not None:  # the Agents SDK edge's kept connector clients (bot/agents/connector.py)
+        await connectors.close_all()
     close = getattr(components.adapter.bot_framework_authentication, "close", None)
     if close is not None:  # the kept connector clients' HTTP session (bot/teams/sdk.py)
         await close()

@@ -36,6 +36,13 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class TeamsEdge(StrEnum):
+    """Which SDK answers Teams (README, "The Agents SDK edge"); read only by the composition root."""
+
+    BOTBUILDER = "botbuilder"
+    AGENTS = "agents"
+
+
 class AppType(StrEnum):
     SINGLE_TENANT = "SingleTenant"
     MULTI_TENANT = "MultiTenant"
@@ -57,6 +64,7 @@ class Settings(BaseSettings):
                               validation_alias=AliasChoices("DATABASE_URL", "database_url"))
     partnership_file: Path = Field(default=DEFAULT_PARTNERSHIP_FILE,
                                    validation_alias=AliasChoices("PARTNERSHIP_FILE", "partnership_file"))
+    teams_edge: TeamsEdge = Field(default=TeamsEdge.BOTBUILDER, validation_alias=AliasChoices("TEAMS_EDGE", "teams_edge"))
     app_id: str = Field(default="", validation_alias=AliasChoices("MicrosoftAppId", "app_id"))
     app_password: str = Field(default="", validation_alias=AliasChoices("MicrosoftAppPassword", "app_password"),
                               repr=False)
@@ -98,7 +106,7 @@ class Settings(BaseSettings):
         "TEAMS_APP_INSTALL_FOR_UNREACHABLE", "teams_app_install_for_unreachable"))
     teams_app_id: str = Field(default="", validation_alias=AliasChoices("TEAMS_APP_ID", "teams_app_id"))
     # Service hosts the bot may send to besides the Bot Framework / Teams defaults
-    # (bot/teams/service_hosts.py): sovereign clouds, comma-separated host names or suffixes.
+    # (bot/adapters/service_hosts.py): sovereign clouds, comma-separated host names or suffixes.
     allowed_service_hosts: str = Field(default="", validation_alias=AliasChoices("ALLOWED_SERVICE_HOSTS",
                                                                                "allowed_service_hosts"))
     # Where the signing keys of incoming Bot Connector tokens are published (bot/teams/signing_keys.py):

@@ -1,7 +1,7 @@
 """A service host the bot refused to send to: audited every time, told to the partnership
 managers once.
 
-The bot sends only to Bot Framework / Teams service hosts (bot/teams/service_hosts.py). A
+The bot sends only to Bot Framework / Teams service hosts (bot/adapters/service_hosts.py). A
 refusal means a stored conversation address was changed, a sovereign cloud's host is missing
 from ALLOWED_SERVICE_HOSTS, or Teams sent an activity from a host nobody expected. Someone has
 to act on it, so each partnership manager gets one personal message per refused host (an

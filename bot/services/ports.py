@@ -102,6 +102,15 @@ class OutboxMessage:
     status: str = "pending"
 
 
+class ActivityLog(Protocol):
+    """Which activities an edge handled, with their stored answers (bot/adapters/db/turn_store.py):
+    a state-changing activity Teams delivers twice has one effect and gets the same answer."""
+
+    async def claim_activity(self, key: str, at: datetime) -> tuple[bool, Any]: ...
+    async def remember_response(self, key: str, response: Any) -> None: ...
+    async def release_activity(self, key: str) -> None: ...
+
+
 class CaseStore(Protocol):
     """Cases and their audit events. Each method is one transaction, unless the store was
     bound to a unit of work (`UnitOfWork.begin`), whose transaction it then shares."""

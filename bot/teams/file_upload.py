@@ -3,7 +3,7 @@
 The upload URL of a `fileConsent/invoke` is a OneDrive upload session, pre-authenticated for
 this one file: no Authorization header is sent (the bot's tokens are for the Bot Connector and
 Graph, and never go with a file). The URL comes from the activity, so it is checked first —
-https, a OneDrive / SharePoint host (bot/teams/service_hosts.py `upload_allowed`) — and a URL
+https, a OneDrive / SharePoint host (bot/adapters/service_hosts.py `upload_allowed`) — and a URL
 anywhere else gets nothing. Proxy and certificate authorities come from
 bot/adapters/outbound_http.py like every other outgoing call; redirects are not followed.
 """
@@ -15,7 +15,7 @@ import logging
 import aiohttp
 
 from bot.adapters.outbound_http import client_session, proxy_for
-from bot.teams.service_hosts import origin, upload_allowed
+from bot.adapters.service_hosts import origin, upload_allowed
 
 log = logging.getLogger(__name__)
 UPLOAD_TIMEOUT = 60.0  # seconds for the whole PUT

@@ -28,6 +28,7 @@ from botbuilder.schema import ChannelAccount, ConversationParameters, ErrorRespo
 
 from bot.adapters import telemetry
 from bot.adapters.links import LinkSigner
+from bot.adapters.service_hosts import REFUSED_REASON, ServiceHostPolicy, ServiceHostRefused, origin
 from bot.domain.case import Case, CaseSummary
 from bot.domain.meeting import MeetingOutcome
 from bot.domain.partnership import DEFAULT_PROTECTIVE_MARKING, Role
@@ -52,7 +53,6 @@ from bot.services.report import ReportView
 from bot.services.sends import SendGuard
 from bot.teams.message_size import fitted_activity
 from bot.teams.sdk import ManagedIdentityTokenError
-from bot.teams.service_hosts import REFUSED_REASON, ServiceHostPolicy, ServiceHostRefused, origin
 from cards import correction_cards, duplicate_cards, file_cards, meeting_cards, pathway_cards, report_cards
 from cards.chat import text_card
 from cards.clock_cards import agency_prompt_card, reminder_card
@@ -198,7 +198,7 @@ class TeamsNotifier:
     async def _check_host(self, service_url: str) -> None:
         """A stored address whose service URL is not a Bot Framework / Teams host (a tampered
         or foreign reference) is never sent to: not the token, not the card
-        (bot/teams/service_hosts.py). The delivery fails for good, the refusal is audited and
+        (bot/adapters/service_hosts.py). The delivery fails for good, the refusal is audited and
         the managers are told once (bot/services/host_refusals.py); the log names the host only,
         never the URL's path."""
         if self._hosts.allows(service_url):

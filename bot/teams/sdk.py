@@ -85,8 +85,8 @@ from msrest.universal_http.async_abc import AsyncClientResponse
 from multidict import CIMultiDict
 
 from bot.adapters.outbound_http import MSAL_TIMEOUT, client_session, proxy_for, requests_verify
+from bot.adapters.service_hosts import PRODUCTION, ServiceHostPolicy, ServiceHostRefused
 from bot.teams import signing_keys
-from bot.teams.service_hosts import PRODUCTION, ServiceHostPolicy, ServiceHostRefused
 
 # Teams uses a handful of service URLs (one per region); keep a few more than that.
 MAX_CONNECTOR_CLIENTS = 32
@@ -166,7 +166,7 @@ class _AiohttpSender(AsyncHTTPSender):
     """Sends msrest's request with the process's aiohttp session; the body is read in full,
     as msrest's own senders do for these calls. `sleep` is what it awaits between retries
     (asyncio.sleep; tests inject one that does not wait in real time). A URL whose host
-    `hosts` does not allow is refused before anything is sent (bot/teams/service_hosts.py):
+    `hosts` does not allow is refused before anything is sent (bot/adapters/service_hosts.py):
     the last line of defence, whoever built the request."""
 
     def __init__(self, session: Any, timeout: float, sleep: Sleep = asyncio.sleep,
@@ -404,7 +404,7 @@ class ReusingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication)
     """ConfigurationBotFrameworkAuthentication whose connector and user token clients are
     built once and reused by every turn (see the module docstring for why). `sleep` is what the
     kept clients await between retries (asyncio.sleep; tests pass one that does not wait);
-    `hosts` the service hosts they may send to (bot/teams/service_hosts.py); `keys` where and
+    `hosts` the service hosts they may send to (bot/adapters/service_hosts.py); `keys` where and
     how the keys of incoming tokens are fetched (bot/teams/signing_keys.py)."""
 
     def __init__(self, configuration: Any, *, sleep: Sleep = asyncio.sleep,

@@ -1,6 +1,7 @@
 """POST /api/messages with Bot Framework credentials configured: forged, broken and
 replayed requests (forged, expired and malformed tokens, malformed bodies, GET, one log line per
-refusal, and a foreign tenant).
+refusal, and a foreign tenant) — on both edges (`edge`: botbuilder, bot/teams/; the Microsoft 365
+Agents SDK, bot/agents/), with the same expectations. Two tests are for one edge only, each saying why.
 
 The bot runs as in production (BotHarness: the real aiohttp app on 127.0.0.1, a fake
 Bot Connector). Inbound tokens are minted by a local RSA key preloaded into the bot's key
@@ -87,17 +88,33 @@ def signing_key(no_key_download: list[str], webchat_key: LocalSigningKey) -> Ite
         yield key
 
 
+@pytest.fixture(params=["botbuilder", "agents"])
+def edge(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which edge serves /api/messages (TEAMS_EDGE). The Agents SDK edge asks Entra for its own
+    token through the SDK's MsalAuth, which is not available offline either."""
+    if request.param == "agents":
+        from microsoft_agents.authentication.msal import MsalAuth
+
+        async def token(self: Any, *args: Any, **kwargs: Any) -> str:
+            return OUTBOUND_TOKEN
+
+        monkeypatch.setattr(MsalAuth, "get_access_token", token)
+    return str(request.param)
+
+
 @pytest.fixture
-async def bot(tmp_path, signing_key, outbound_token) -> AsyncIterator[BotHarness]:
-    async with BotHarness(tmp_path, env=CREDENTIALS) as harness:
+async def bot(tmp_path, signing_key, outbound_token, edge) -> AsyncIterator[BotHarness]:
+    async with BotHarness(tmp_path, env={**CREDENTIALS, "teams_edge": edge}) as harness:
         harness.turns = []  # type: ignore[attr-defined]
-        real_on_turn = harness.c.bot.on_turn
+        # The turn's logic: botbuilder's activity handler, or the Agents SDK application's on_turn.
+        holder, name = (harness.c.endpoint, "logic") if edge == "agents" else (harness.c.bot, "on_turn")
+        real_on_turn = getattr(holder, name)
 
         async def spy(turn_context: Any) -> None:
             harness.turns.append(turn_context.activity.id)  # type: ignore[attr-defined]
             await real_on_turn(turn_context)
 
-        harness.c.bot.on_turn = spy  # type: ignore[method-assign]
+        setattr(holder, name, spy)
         yield harness
 
 
@@ -420,7 +437,10 @@ async def test_the_playground_probe_gets_405_allow_post_without_a_warning(bot, l
 # ---- A15 / C12: a replayed invoke -----------------------------------------------------------------
 
 
-async def test_replaying_a_valid_invoke_has_one_effect_and_the_same_answer(bot, signing_key):
+async def test_replaying_a_valid_invoke_has_one_effect_and_the_same_answer(bot, signing_key, edge):
+    if edge == "agents":
+        pytest.skip("edge-specific for now: chat.refer starts the referral dialog, not yet on the Agents SDK edge; "
+                    "its replay is tested with a press it answers (test_agents_edge_http.py)")
     activity = A.invoke(bot.url, A.RILEY, "chat.refer", {"verb": "chat.refer"})
     token = signing_key.token(app_id=APP_ID, service_url=activity["serviceUrl"])
     before = await snapshot(bot)
@@ -441,9 +461,11 @@ async def test_replaying_a_valid_invoke_has_one_effect_and_the_same_answer(bot, 
     assert len(bot.connector.requests) == requests_after_first
 
 
-async def test_proactive_card_posts_and_updates_carry_the_bots_token(bot):
+async def test_proactive_card_posts_and_updates_carry_the_bots_token(bot, edge):
     """The outbox's posts and in-place updates reach the connector through the kept clients
     directly (bot/teams/notifier.py), with the same credentials as a turn's replies."""
+    if edge == "agents":
+        pytest.skip("edge-specific: proactive sends go through the botbuilder notifier on both edges so far")
     from bot.services.ports import Address
 
     notifier = bot.c.services.notifier

@@ -1,5 +1,5 @@
 """The bot's token and the case cards go only to Bot Framework / Teams service hosts
-(bot/teams/service_hosts.py), over HTTP with the real bot.
+(bot/adapters/service_hosts.py), over HTTP with the real bot.
 
 A "hostile" host is reached through a recording HTTP proxy on 127.0.0.1 (HTTP(S)_PROXY, which
 the kept connector clients honour): had the bot sent anything there, the recorder would hold
@@ -103,9 +103,11 @@ async def test_a_stored_reference_to_another_host_is_never_sent_to(tmp_path, dat
         assert all("/emea" not in str(r.__dict__) for r in caplog.records)
 
 
+@pytest.mark.parametrize("edge", ["botbuilder", "agents"])
 async def test_an_activity_from_another_service_host_is_refused_and_nothing_is_stored(tmp_path, database_url,
-                                                                                      hostile):
-    async with BotHarness(tmp_path, database_url=database_url) as h:
+                                                                                      hostile, edge):
+    """On both edges (TEAMS_EDGE): the gate is the same (bot/adapters/inbound.py)."""
+    async with BotHarness(tmp_path, database_url=database_url, env={"teams_edge": edge}) as h:
         for url in ("https://evil.example/emea/", "http://evil.example/", "https://smba.trafficmanager.net.evil.example/"):
             status, _ = await h.post(A.message(url, A.RILEY, "hello"))
             assert status == 403

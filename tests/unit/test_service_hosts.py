@@ -1,4 +1,4 @@
-"""The service hosts the bot may send to (bot/teams/service_hosts.py): Bot Framework and
+"""The service hosts the bot may send to (bot/adapters/service_hosts.py): Bot Framework and
 Teams hosts over https, sovereign hosts added by ALLOWED_SERVICE_HOSTS, loopback only in
 local mode — and none of the usual tricks to smuggle another host past the check."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.adapters.service_hosts import DEFAULT_SERVICE_HOSTS, ServiceHostPolicy, is_allowed, origin, parse_extra
 from bot.settings import ConfigError, load_settings
-from bot.teams.service_hosts import DEFAULT_SERVICE_HOSTS, ServiceHostPolicy, is_allowed, origin, parse_extra
 
 ALLOWED = [
     "https://smba.trafficmanager.net/emea/",
@@ -162,8 +162,8 @@ def _request(url: str):
                                  "https://smba.trafficmanager.net@evil.example/v3/conversations",
                                  "http://127.0.0.1:56000/v3/conversations"])
 async def test_a_kept_client_neither_fetches_nor_sends_the_token_to_another_host(url):
+    from bot.adapters.service_hosts import PRODUCTION, ServiceHostRefused
     from bot.teams.sdk import _AiohttpSender, _BearerToken
-    from bot.teams.service_hosts import PRODUCTION, ServiceHostRefused
 
     credentials, after = _Credentials(), _Next()
     bearer = _BearerToken(credentials, PRODUCTION)
@@ -184,8 +184,8 @@ async def test_a_kept_client_neither_fetches_nor_sends_the_token_to_another_host
 
 
 async def test_a_kept_client_sends_the_token_to_teams():
+    from bot.adapters.service_hosts import PRODUCTION
     from bot.teams.sdk import _BearerToken
-    from bot.teams.service_hosts import PRODUCTION
 
     credentials, after = _Credentials(), _Next()
     bearer = _BearerToken(credentials, PRODUCTION)
@@ -195,8 +195,8 @@ async def test_a_kept_client_sends_the_token_to_teams():
 
 
 def test_a_refused_send_fails_for_good():
+    from bot.adapters.service_hosts import ServiceHostRefused
     from bot.teams.notifier import delivery_error
-    from bot.teams.service_hosts import ServiceHostRefused
 
     error = delivery_error(ServiceHostRefused())
     assert error.permanent and error.reason == "service host not allowed"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.adapters.service_hosts import upload_allowed
 from bot.teams.file_upload import OneDriveUploader, UploadRefused
-from bot.teams.service_hosts import upload_allowed
 
 
 @pytest.mark.parametrize("url", [

@@ -14,7 +14,7 @@ this bot never makes with its token. Sovereign clouds add their hosts with
 `ALLOWED_SERVICE_HOSTS` (bot/settings.py). Loopback (the Agents Playground, the tests' fake
 connector) is allowed only in local mode, where there is no token to leak.
 
-Pure: no I/O, no SDK.
+Pure: no I/O, no SDK; both edges (bot/teams/, bot/agents/) and the notifier use it.
 """
 
 from __future__ import annotations
