@@ -76,6 +76,11 @@ class ReportRefused(Refused):
     """A report action was refused (wrong stage, missing input, a bad date)."""
 
 
+class CommentsClosed(ReportRefused):
+    """A comment pressed on a request card once the final draft has gone for sign-off: the
+    request is no longer live, so the presser is told and shown the report as it stands."""
+
+
 # ---- reading ------------------------------------------------------------------------------------
 
 
@@ -277,8 +282,9 @@ async def comment(ctx: ServiceContext, actor: Actor, reference: str, text: str |
     for _attempt in range(3):  # two comments saved at once: the second reads the first and is saved after it
         shown, report, version = await _current(ctx, reference)
         if report.stage is not Stage.DRAFT or report.round != 1 or report.comments_closed_at is not None:
-            raise ReportRefused("Comments on this report are closed: the final draft has gone for sign-off. Tell "
-                                "the partnership manager directly if something must still change.")
+            raise CommentsClosed("Comments on this report are closed: the final draft has gone for sign-off, so "
+                                 "your comment was not recorded. This is the report as it stands now; tell the "
+                                 "partnership manager directly if something must still change.")
         now = ctx.clock.now()
         kept = [c for c in report.comments if not (c.author_aad == actor.aad_object_id and c.round == 1)]
         updated = report.model_copy(update={"comments": [*kept, Comment(

@@ -186,6 +186,7 @@ async def test_report_comments_sign_off_national_panel_resubmission_and_closure(
 
         # a panel member cannot sign off; nobody signs before the final draft
         laura = await press(h, A.LAURA, R.SIGN)
+        # the comment request is no longer live: pressing it says so and shows the report as it stands
         assert laura["statusCode"] == 403 and "chair and a partnership manager sign off" in refusal(laura)
         assert "once the partnership manager has sent the final draft" in refusal(await press(h, A.CHRIS, R.SIGN))
 
@@ -199,7 +200,12 @@ async def test_report_comments_sign_off_national_panel_resubmission_and_closure(
         assert rows["comments_on_draft_report"].status == "done"
         assert (await stored(h, case_id)).stage is Stage.SIGN_OFF
         late = await h.press(A.NINA, R.COMMENT, {**comment, "comment": "Late comment."})
-        assert "closed" in refusal(late)
+        assert late["statusCode"] == 200, late
+        shown = texts(late["value"])
+        assert "Comments on this report are closed" in shown and "your comment was not recorded" in shown
+        assert "Report: Final draft — with the chair and a partnership manager for sign-off" in shown
+        assert R.COMMENT not in json.dumps(late["value"]) and "Late comment." not in json.dumps(late["value"])
+        assert "Late comment." not in [c.text for c in (await stored(h, case_id)).comments]
 
         # sending before both sign-offs is refused, and nothing is lost
         sent = await press(h, A.PAT, R.SENT, sent_on="2026-12-03")
