@@ -59,7 +59,8 @@ REVIEW_PROGRESS = "review.progress"
 REVIEW_REPORT_SENT = "review.report_sent"
 REVIEW_PUBLISHED = "review.published"
 LEARNING_RECORD = "learning.record"
-LEARNING_BRIEFING = "learning.briefing"
+LEARNING_BRIEFING = "learning.briefing"  # the 7-minute briefing by a one-time link
+LEARNING_BRIEFING_FILE = "learning.briefing_file"  # ... or as a file in the presser's OneDrive (Teams' file consent)
 ACTION_ADD = "action.add"
 ACTION_DONE = "action.done"
 
@@ -74,6 +75,7 @@ VERBS = verbs(
     Verb(REVIEW_PUBLISHED, frozenset({"published_on", "late_reason"})),
     Verb(LEARNING_RECORD, frozenset({"learning"})),
     Verb(LEARNING_BRIEFING),
+    Verb(LEARNING_BRIEFING_FILE),
     Verb(ACTION_ADD, ACTION_INPUTS),
     Verb(ACTION_DONE, frozenset({"evidence"}), id_key=ACTION_ID),
 )
@@ -280,8 +282,8 @@ def _learning_part(v: ReviewView, error: str | None, field: str | None, typed: d
     buttons = [_show("Record learning", learning_body, execute("Save the learning", LEARNING_RECORD, ref,
                                                                style="positive"))]
     if v.learning:
-        buttons.append(execute("7-minute briefing", LEARNING_BRIEFING, ref, validate=False,
-                               tooltip="A Word document for dissemination, sent to you in personal chat"))
+        buttons.append(execute("7-minute briefing", LEARNING_BRIEFING_FILE, ref, validate=False,
+                               tooltip="A Word document for dissemination, sent to you as a file to save"))
     part.append(action_set(buttons))
     return part
 
@@ -370,6 +372,7 @@ def briefing_link_card(reference: str, pseudonym: str, url: str, expires_at: dat
                  para(f"A Word document for dissemination, made from the learning recorded for {reference} "
                       f"({pseudonym}). Read it before sharing: it is made to hold no identifiers."),
                  para(f"The link works once, for you only, until {until:%H:%M} ({until:%d %B %Y}). If it expires, "
-                      "press '7-minute briefing' on the review card again."),
+                      "get a new one."),
                  notice(f"{escape_markdown(marking)}.")],
-                actions=[{"type": "Action.OpenUrl", "title": "Open the 7-minute briefing (.docx)", "url": url}])
+                actions=[{"type": "Action.OpenUrl", "title": "Open the 7-minute briefing (.docx)", "url": url},
+                         execute("Get a new link", LEARNING_BRIEFING, reference, validate=False)])

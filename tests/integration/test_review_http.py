@@ -34,6 +34,7 @@ from bot.domain.lifecycle import CaseStatus, Mover
 from bot.services import deadlines
 from cards import clock_cards
 from cards import review_cards as R
+from cards.file_cards import FILE_CONSENT
 from tests.integration.test_meeting_graph import CANARIES, OUTCOME, cards_to, decide, open_urls, walk_to_outcome_card
 from tests.support import activities as A
 from tests.support.harness import BotHarness, errors, find_action, inputs, texts, without_reference
@@ -310,6 +311,17 @@ async def test_the_7_minute_briefing_opens_in_word_with_the_learning_in_it(tmp_p
         text = "\n".join(p.text for p in doc.paragraphs)
         assert LEARNING in text and OUTCOME["rationale"] in text and OUTCOME["immediate_actions"] in text
         cells = "\n".join(c.text for table in doc.tables for r in table.rows for c in r.cells)
+        # or as a file to save in her own OneDrive: Teams' file consent card, in her chat only
+        offered = card_of(await press(h, A.PAT, R.LEARNING_BRIEFING_FILE))
+        assert "Press **Allow**" in texts(offered)
+        find_action(offered, R.LEARNING_BRIEFING)  # the one-time link stays the fallback
+        await h.flush()
+        consents = [(s.conversation_id, a) for s in h.connector.sent_activities() for a in s.attachments
+                    if a.get("contentType") == FILE_CONSENT]
+        assert [(c, a["name"]) for c, a in consents] == [(A.PAT.chat, f"{REF}-7-minute-briefing.docx")]
+        assert "personal chat" in refusal(await press(h, A.PAT, R.LEARNING_BRIEFING_FILE, channel=True))
+        assert refusal(await press(h, A.LAURA, R.LEARNING_BRIEFING_FILE)) == (
+            "Only a partnership manager or the chair can do that.")
         assert "Health to audit GP sharing of injury concerns." in cells
         assert "OFFICIAL-SENSITIVE" in doc.sections[0].header.paragraphs[0].text
         everything = text + cells + doc.sections[0].footer.paragraphs[0].text

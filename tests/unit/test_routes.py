@@ -182,6 +182,7 @@ def rendered_cards() -> list[dict[str, Any]]:
             deadlines=[], agencies=[], agencies_to_ask=None, provisional=False, not_working=None, meeting=None,
             now=NOW), TZ),
         review_cards.review_actions_card(_review_view(), TZ),
+        review_cards.briefing_link_card(REF, "Child A", "https://x.example.org/f", NOW, TZ, "OFFICIAL"),
         *_pathway_cards(),
         *_report_cards(),
     ]
