@@ -20,6 +20,7 @@ from bot.domain.report import Closure, Report, Response, Stage, seat_title
 from bot.services.report import ReportView
 from cards import labels
 from cards.budget import fit
+from cards.closing_cards import still_open_block
 from cards.common import (
     Element,
     Verb,
@@ -58,7 +59,7 @@ VERBS = verbs(
     Verb(DOCUMENT_FILE),
     Verb(SENT, frozenset({"sent_on"})),
     Verb(RESPONSE, frozenset({"response", "response_on", "asked_for"})),
-    Verb(CLOSE, frozenset({"closure", "reason"})),
+    Verb(CLOSE, frozenset({"closure", "reason", "close_anyway"})),
 )
 # Short enough to show whole on a button of a card in a chat (the longer titles were cut off).
 DOCUMENT_TITLE = "National Panel copy: one-time link (.docx)"
@@ -228,8 +229,9 @@ def report_card(v: ReportView, tz: ZoneInfo, *, manages: bool, comments: bool, m
              **({"value": typed["closure"][:30]} if typed.get("closure") else {})},
             _text_input("reason", "Reason", typed.get("reason"), cap_name="report.closure_reason",
                         required="Give the reason."),
+            *still_open_block(v.still_open, tz, typed),
         ]
-        if error and field in ("closure", "reason"):
+        if error and field in ("closure", "reason", "close_anyway"):
             ending.append(error_text(error))
         actions.append({"type": "Action.ShowCard", "title": "Close the case or commission a review", "card": {
             "type": "AdaptiveCard", "body": ending,

@@ -54,10 +54,10 @@ from bot.domain.report import (
 )
 from bot.domain.text import clean_text
 from bot.domain.timeline import Anchor
-from bot.services import deadlines
+from bot.services import closing, deadlines
 from bot.services.audit import audit
 from bot.services.context import ServiceContext
-from bot.services.ports import OutboxMessage, Roles, Transaction
+from bot.services.ports import DeadlineRow, OutboxMessage, Roles, Transaction
 from bot.services.refusals import NotAuthorised, Refused
 from bot.services.shared_text import refuse_identifiers
 
@@ -95,6 +95,7 @@ class ReportView:
     deciders: list[str]
     notified_on: date | None  # the National Panel notification, when the step was marked done
     today: date
+    still_open: tuple[DeadlineRow, ...] = ()  # what closing the case now would stop (bot/services/closing.py)
 
     def value(self, key: str) -> str | None:
         return value(self.report, key, self.outcome, self.case.referral) if self.report else None
@@ -136,10 +137,12 @@ async def view(ctx: ServiceContext, reference: str) -> ReportView:
     decision = (await ctx.panel.panel_state(case.id)).decision
     deciders = [v.voter_name + (f" ({v.organisation})" if v.organisation else "") + f", {v.partner.title}"
                 for v in decision.votes] if decision else []
-    notified = next((r.done_on for r in await ctx.deadlines.deadlines(case.id)
-                     if r.records == Anchor.NATIONAL_PANEL_NOTIFIED.value and r.done_on), None)
+    rows = await ctx.deadlines.deadlines(case.id)
+    notified = next((r.done_on for r in rows if r.records == Anchor.NATIONAL_PANEL_NOTIFIED.value and r.done_on),
+                    None)
     return ReportView(case, MeetingOutcome.model_validate(meeting.outcome), stored[0] if stored else None,
-                      meeting.start_at, deciders, notified, ctx.clock.now().astimezone(ctx.tz).date())
+                      meeting.start_at, deciders, notified, ctx.clock.now().astimezone(ctx.tz).date(),
+                      tuple(closing.still_open(rows)) if case.summary.status.is_open else ())
 
 
 async def open_report(ctx: ServiceContext, actor: Actor, reference: str) -> ReportView:
@@ -526,9 +529,11 @@ async def record_response(ctx: ServiceContext, actor: Actor, reference: str, res
 
 
 async def close(ctx: ServiceContext, actor: Actor, reference: str, closure: str | None,
-                reason: str | None) -> ReportView:
+                reason: str | None, close_anyway: str | None = None) -> ReportView:
     """After the National Panel's response: no further review (the case closes, every
-    deadline and reminder stops) or a local review commissioned — each with a reason."""
+    deadline and reminder stops) or a local review commissioned — each with a reason. Closing
+    with follow-up work still open (the desk-top reviews, the family told, actions…) needs
+    Close anyway (bot/services/closing.py)."""
     roles = await _manager_or_chair(ctx, actor, "report_close")
     shown, report, version = await _current(ctx, reference)
     answer = report.answer
@@ -543,11 +548,14 @@ async def close(ctx: ServiceContext, actor: Actor, reference: str, closure: str 
     now = ctx.clock.now()
     case_id = shown.case.id
     target = CaseStatus.CLOSED if how is Closure.NO_FURTHER_REVIEW else CaseStatus.REVIEW_COMMISSIONED
+    stopping = list(shown.still_open) if target is CaseStatus.CLOSED else []
+    anyway = closing.checked(stopping, close_anyway, why, ctx.tz, ReportRefused, reason_field="reason")
     updated = report.model_copy(update={"closure": how, "closure_reason": why, "closed_by": actor.name,
                                         "closed_at": now})
     async with ctx.uow.begin() as tx:
+        stopped = await closing.record(tx, case_id, actor, stopping, anyway, now) if anyway else {}
         await tx.cases.move(case_id, target, _movers(roles), actor, now, expect=CaseStatus.REPORT_SUBMITTED,
-                            detail={"closure": how.value, "response": answer.response.value},
+                            detail={"closure": how.value, "response": answer.response.value, **stopped},
                             outbox=[notice(ctx, case_id, how.value), _card_update(ctx, case_id)])
         await _save(tx, case_id, updated, now, version)
         if how is Closure.REVIEW_COMMISSIONED and Anchor.REVIEW_COMMISSIONED not in await tx.deadlines.anchors(
@@ -555,7 +563,7 @@ async def close(ctx: ServiceContext, actor: Actor, reference: str, closure: str 
             await tx.deadlines.set_anchor(case_id, Anchor.REVIEW_COMMISSIONED, now)
         if how is Closure.NO_FURTHER_REVIEW:
             await audit(ctx, actor, EventKind.CASE_CLOSED, case_id=case_id, into=tx.cases,
-                        detail={"closure": how.value})
+                        detail={"closure": how.value, **stopped})
         await deadlines.refresh_deadlines(ctx, case_id, tx)
     ctx.kick_outbox()
     return await view(ctx, reference)

@@ -99,7 +99,8 @@ class ReportActions:
 
     async def close(self, p: Pressed) -> Reply:
         inputs = p.press.inputs
-        shown = await report.close(self.services, p.actor, p.case, inputs.get("closure"), inputs.get("reason"))
+        shown = await report.close(self.services, p.actor, p.case, inputs.get("closure"), inputs.get("reason"),
+                                   inputs.get("close_anyway"))
         closed = not shown.case.summary.status.is_open
         return await self._reply(p, shown, "The case is closed: every deadline and reminder for it has stopped."
                                  if closed else "A local child safeguarding practice review is commissioned: the "

@@ -182,6 +182,8 @@ def rendered_cards() -> list[dict[str, Any]]:
             deadlines=[], agencies=[], agencies_to_ask=None, provisional=False, not_working=None, meeting=None,
             now=NOW), TZ),
         review_cards.review_actions_card(_review_view(), TZ),
+        # publication refused while work is still open: Close anyway and its reason
+        review_cards.review_actions_card(_review_view(), TZ, error="Still open.", field="close_anyway"),
         review_cards.briefing_link_card(REF, "Child A", "https://x.example.org/f", NOW, TZ, "OFFICIAL"),
         *_pathway_cards(),
         *_report_cards(),
@@ -222,7 +224,9 @@ def _report_cards() -> list[dict[str, Any]]:
     from tests.unit.test_card_accessibility import _report_view
 
     def shown(stage: str, **kw: Any) -> dict[str, Any]:
-        return report_cards.report_card(_report_view(stage, **kw), TZ, manages=True, comments=True, marking="O-S")
+        # a step still open: Close anyway
+        view = replace(_report_view(stage, **kw), still_open=(_deadline(4, asks_for_date=False),))
+        return report_cards.report_card(view, TZ, manages=True, comments=True, marking="O-S")
 
     submitted = CaseStatus.REPORT_SUBMITTED
     other = _report_view(round_=2)  # the items a round 2, "no local review", "national review" report has
