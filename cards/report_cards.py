@@ -57,7 +57,7 @@ VERBS = verbs(
     Verb(SIGN),
     Verb(DOCUMENT),
     Verb(DOCUMENT_FILE),
-    Verb(SENT, frozenset({"sent_on"})),
+    Verb(SENT, frozenset({"sent_on", "late_reason"})),
     Verb(RESPONSE, frozenset({"response", "response_on", "asked_for"})),
     Verb(CLOSE, frozenset({"closure", "reason", "close_anyway"})),
 )
@@ -198,7 +198,11 @@ def report_card(v: ReportView, tz: ZoneInfo, *, manages: bool, comments: bool, m
             sent = [{"type": "Input.Date", "id": "sent_on", "label": "Date sent to the National Panel",
                      "isRequired": True, "errorMessage": "Give the date it was sent.",
                      **({"value": typed["sent_on"][:10]} if typed.get("sent_on") else {})}]
-            if error and field == "sent_on":
+            if v.report_due is not None and report.round == 1:
+                due = v.report_due.astimezone(tz)
+                sent.append(_text_input("late_reason", f"If sent after {due:%a %d %b %Y}: why (for the timeliness "
+                                        "report)", typed.get("late_reason"), cap_name="deadline.late_reason"))
+            if error and field in ("sent_on", "late_reason"):
                 sent.append(error_text(error))
             actions.append({"type": "Action.ShowCard", "title": "Record it sent", "card": {
                 "type": "AdaptiveCard", "body": sent,

@@ -54,7 +54,7 @@ from bot.domain.report import (
 )
 from bot.domain.text import clean_text
 from bot.domain.timeline import Anchor
-from bot.services import closing, deadlines
+from bot.services import closing, deadlines, late_reasons
 from bot.services.audit import audit
 from bot.services.context import ServiceContext
 from bot.services.ports import DeadlineRow, OutboxMessage, Roles, Transaction
@@ -96,6 +96,7 @@ class ReportView:
     notified_on: date | None  # the National Panel notification, when the step was marked done
     today: date
     still_open: tuple[DeadlineRow, ...] = ()  # what closing the case now would stop (bot/services/closing.py)
+    report_due: datetime | None = None  # the statutory step's due time, for "if sent late: why"
 
     def value(self, key: str) -> str | None:
         return value(self.report, key, self.outcome, self.case.referral) if self.report else None
@@ -142,7 +143,8 @@ async def view(ctx: ServiceContext, reference: str) -> ReportView:
                     None)
     return ReportView(case, MeetingOutcome.model_validate(meeting.outcome), stored[0] if stored else None,
                       meeting.start_at, deciders, notified, ctx.clock.now().astimezone(ctx.tz).date(),
-                      tuple(closing.still_open(rows)) if case.summary.status.is_open else ())
+                      tuple(closing.still_open(rows)) if case.summary.status.is_open else (),
+                      next((r.due_at for r in rows if r.records == Anchor.REPORT_SUBMITTED.value), None))
 
 
 async def open_report(ctx: ServiceContext, actor: Actor, reference: str) -> ReportView:
@@ -435,7 +437,10 @@ def _midnight(ctx: ServiceContext, day: date) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=ctx.tz)
 
 
-async def record_sent(ctx: ServiceContext, actor: Actor, reference: str, sent_on: str | None) -> ReportView:
+async def record_sent(ctx: ServiceContext, actor: Actor, reference: str, sent_on: str | None,
+                      late_reason: str | None = None) -> ReportView:
+    """The report went to the National Panel: the 15-working-day step done by the person who
+    sent it — after its due day only with the reason (bot/services/late_reasons.py)."""
     roles = await _manager_or_chair(ctx, actor, "report_sent")
     shown, report, version = await _current(ctx, reference)
     if report.stage is Stage.SENT:
@@ -453,6 +458,9 @@ async def record_sent(ctx: ServiceContext, actor: Actor, reference: str, sent_on
     now = ctx.clock.now()
     case_id = shown.case.id
     anchor = Anchor.REPORT_SUBMITTED if report.round == 1 else Anchor.REPORT_RESUBMITTED
+    step = next((r for r in await ctx.deadlines.deadlines(case_id) if r.records == anchor.value), None)
+    late = (late_reasons.required(step, day, late_reason, ctx.tz, ReportRefused)
+            if step is not None and step.status != "done" else None)
     updated = report.model_copy(update={"stage": Stage.SENT, "submissions": [
         *report.submissions, Submission(round=report.round, sent_on=day, by_name=actor.name, at=now)]})
     async with ctx.uow.begin() as tx:
@@ -464,10 +472,13 @@ async def record_sent(ctx: ServiceContext, actor: Actor, reference: str, sent_on
         for row in await tx.deadlines.deadlines(case_id):  # the statutory step, done by the person who sent it
             if row.records == anchor.value and row.status != "done":
                 await tx.deadlines.mark_done(row.id, now, day, actor.aad_object_id, actor.name)
+        if step is not None and late is not None:
+            await late_reasons.keep(tx, case_id, step, late, actor, now)
         await tx.deadlines.set_anchor(case_id, anchor, _midnight(ctx, day))
         await deadlines.refresh_deadlines(ctx, case_id, tx)
         await audit(ctx, actor, EventKind.REPORT_SENT, case_id=case_id, into=tx.cases,
-                    detail={"round": report.round, "sent_on": day.isoformat()})
+                    detail={"round": report.round, "sent_on": day.isoformat(),
+                            **({"late_reason": True} if late is not None else {})})
     ctx.kick_outbox()
     return await view(ctx, reference)
 

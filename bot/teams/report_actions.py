@@ -86,7 +86,8 @@ class ReportActions:
                                                             "National Panel." if done else ""))
 
     async def sent(self, p: Pressed) -> Reply:
-        shown = await report.record_sent(self.services, p.actor, p.case, p.press.inputs.get("sent_on"))
+        shown = await report.record_sent(self.services, p.actor, p.case, p.press.inputs.get("sent_on"),
+                                         p.press.inputs.get("late_reason"))
         return await self._reply(p, shown, "Recorded as sent to the National Panel.")
 
     async def response(self, p: Pressed) -> Reply:

@@ -200,10 +200,11 @@ async def report_card(h: BotHarness, who: A.Person) -> dict[str, Any]:
     return await press(h, who, await say(h, who, f"timeline {REF}"), R.OPEN)
 
 
-async def report_sent(h: BotHarness, comments_at: datetime, sent_at: datetime) -> dict[str, Any]:
+async def report_sent(h: BotHarness, comments_at: datetime, sent_at: datetime, *,
+                      late_reason: str | None = None) -> dict[str, Any]:
     """Started from the record card, commented on by every partner and the chair, the missing
-    items written, the final draft signed off by the chair and the manager, recorded as sent.
-    Returns the manager's report card."""
+    items written, the final draft signed off by the chair and the manager, recorded as sent
+    (late: first refused without the reason, then with it). Returns the manager's report card."""
     started = await press(h, A.PAT, last_card_to(h, A.PAT, M.RECORD_TITLE), R.START)
     assert "Report started" in texts(started)
     await h.flush()
@@ -222,7 +223,12 @@ async def report_sent(h: BotHarness, comments_at: datetime, sent_at: datetime) -
         signed = await press(h, who, await press(h, who, last_card_to(h, who, "ready for sign-off"), R.OPEN), R.SIGN)
     assert "Both sign-offs are in" in texts(signed)
     await at(h, sent_at)
-    sent = await press(h, A.PAT, signed, R.SENT, sent_on=today(h))
+    if late_reason is not None:
+        refused = await press(h, A.PAT, signed, R.SENT, sent_on=today(h))
+        assert "say why it was done later" in texts(refused), texts(refused)
+        assert await status(h) is CaseStatus.REPORT_IN_DRAFT
+    sent = await press(h, A.PAT, signed, R.SENT, sent_on=today(h), **(
+        {"late_reason": late_reason} if late_reason is not None else {}))
     assert "Recorded as sent" in texts(sent)
     assert await status(h) is CaseStatus.REPORT_SUBMITTED
     return sent
