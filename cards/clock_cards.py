@@ -14,6 +14,7 @@ from bot.domain.limits import cap, within
 from bot.domain.reminders import Rag, ReminderKind
 from bot.domain.review import recorded_on_review_card
 from bot.domain.text import truncate
+from bot.services import late_reasons
 from bot.services.deadlines import PANEL_VOTE_STEP, StatusLine, Timeline
 from bot.services.ports import DeadlineRow
 from bot.services.reminder_view import Mention, ReminderView
@@ -51,7 +52,7 @@ from cards.meeting_cards import (
 MARK_DONE, TIMELINE, AGENCIES_RECORD, AGENCY_RETURNED = (
     "deadline.done", "case.timeline", "agencies.record", "agencies.returned")
 VERBS = verbs(
-    Verb(MARK_DONE, frozenset({"done_on"}), id_key=STEP_ID),
+    Verb(MARK_DONE, frozenset({"done_on", "late_reason"}), id_key=STEP_ID),
     Verb(TIMELINE),
     Verb(AGENCIES_RECORD, frozenset({"agencies", "contacts"})),
     Verb(AGENCY_RETURNED, id_key=AGENCY_REQUEST_ID),
@@ -122,7 +123,7 @@ def reminder_card(view: ReminderView, tz: ZoneInfo) -> Element:
         body.append(para(("For " if view.kind is not ReminderKind.OVERDUE else "Escalated to ") + mention_text))
     if view.delayed:
         body.append(notice("This reminder is late: it fell due while the bot was unavailable.", style="warning"))
-    return card(body, actions=done_actions(view.case.reference, d), entities=entities)
+    return card(body, actions=done_actions(view.case.reference, d, tz), entities=entities)
 
 
 def labels_anchor(anchor: str) -> str:
@@ -142,7 +143,15 @@ _AFTER_MEETING = frozenset({CaseStatus.MEETING_HELD, CaseStatus.REPORT_IN_DRAFT,
                             CaseStatus.REVIEW_COMMISSIONED, CaseStatus.HANDED_OVER, CaseStatus.CLOSED})
 
 
-def done_actions(reference: str, d: DeadlineRow) -> list[Element]:
+def late_reason_input(due_at: datetime, tz: ZoneInfo) -> Element:
+    """Why it was done late: required by the bot when the date given is after the due day
+    (bot/services/late_reasons.py), so optional on the card."""
+    return {"type": "Input.Text", "id": late_reasons.LATE_REASON, "isMultiline": True,
+            "maxLength": cap("deadline.late_reason"),
+            "label": f"If done after {_day(due_at, tz)}: why (for the timeliness report)"}
+
+
+def done_actions(reference: str, d: DeadlineRow, tz: ZoneInfo) -> list[Element]:
     if d.status == "done":
         return [execute("Timeline", TIMELINE, reference, validate=False)]
     if recorded_on_review_card(d.anchor):  # a lead reviewer, evidence, a reason: recorded on that card
@@ -153,6 +162,8 @@ def done_actions(reference: str, d: DeadlineRow) -> list[Element]:
     if d.asks_for_date:
         inputs.append({"type": "Input.Date", "id": "done_on", "label": "Date it was done", "isRequired": True,
                        "errorMessage": "Give the date."})
+    if late_reasons.asks_for_reason(d) and d.due_at is not None:
+        inputs.append(late_reason_input(d.due_at, tz))
     # Read as the button's description (a timeline has one per open step); it is repeated on the
     # button and its fallback, so a long label is shortened here to keep the timeline small.
     which = f"Mark done: {truncate(d.label, 60)}"
@@ -227,7 +238,7 @@ def timeline_card(t: Timeline, tz: ZoneInfo) -> Element:
             {"type": "Column", "width": "auto", "items": [para(state, size="Small")]},
         ]})
         if d.status == "open":
-            body.append(action_set(done_actions(s.reference, d)[:1]))
+            body.append(action_set(done_actions(s.reference, d, tz)[:1]))
     if t.agencies:
         body.append(subheading("Agencies' information"))
         for r in t.agencies:

@@ -23,6 +23,7 @@ LINK_INSTEAD = "Get a one-time link instead"
 WHAT = {"rapid_review_record": "the rapid review record (Word)", "case_export": "the case export (zip)",
         "chair_notes": "the chair's notes (Word)",
         "national_panel_submission": "the National Panel's copy of the rapid review report (Word)",
+        "learning_briefing": "the 7-minute briefing (Word)",
         "timeliness_csv": "the timeliness report (CSV)", "timeliness_docx": "the timeliness report (Word)"}
 
 

@@ -253,7 +253,7 @@ def teller_card(view: PathwayView, step: DeadlineRow | None, tz: ZoneInfo, marki
     assert view.family is not None
     actions: list[Element] = [execute(LETTER_TITLE, LETTER, s.reference, validate=False)]
     if step is not None and step.status == "open":
-        actions += done_actions(s.reference, step)[:1]
+        actions += done_actions(s.reference, step, tz)[:1]
     return card([
         para("Telling the family", subtle=True, size="Small"),
         heading(f"{s.reference} · {s.pseudonym}: you are to tell the family", size="Medium"),

@@ -20,6 +20,7 @@ from bot.domain.report import Closure, Report, Response, Stage, seat_title
 from bot.services.report import ReportView
 from cards import labels
 from cards.budget import fit
+from cards.closing_cards import still_open_block
 from cards.common import (
     Element,
     Verb,
@@ -56,9 +57,9 @@ VERBS = verbs(
     Verb(SIGN),
     Verb(DOCUMENT),
     Verb(DOCUMENT_FILE),
-    Verb(SENT, frozenset({"sent_on"})),
+    Verb(SENT, frozenset({"sent_on", "late_reason"})),
     Verb(RESPONSE, frozenset({"response", "response_on", "asked_for"})),
-    Verb(CLOSE, frozenset({"closure", "reason"})),
+    Verb(CLOSE, frozenset({"closure", "reason", "close_anyway"})),
 )
 # Short enough to show whole on a button of a card in a chat (the longer titles were cut off).
 DOCUMENT_TITLE = "National Panel copy: one-time link (.docx)"
@@ -197,7 +198,11 @@ def report_card(v: ReportView, tz: ZoneInfo, *, manages: bool, comments: bool, m
             sent = [{"type": "Input.Date", "id": "sent_on", "label": "Date sent to the National Panel",
                      "isRequired": True, "errorMessage": "Give the date it was sent.",
                      **({"value": typed["sent_on"][:10]} if typed.get("sent_on") else {})}]
-            if error and field == "sent_on":
+            if v.report_due is not None and report.round == 1:
+                due = v.report_due.astimezone(tz)
+                sent.append(_text_input("late_reason", f"If sent after {due:%a %d %b %Y}: why (for the timeliness "
+                                        "report)", typed.get("late_reason"), cap_name="deadline.late_reason"))
+            if error and field in ("sent_on", "late_reason"):
                 sent.append(error_text(error))
             actions.append({"type": "Action.ShowCard", "title": "Record it sent", "card": {
                 "type": "AdaptiveCard", "body": sent,
@@ -228,8 +233,9 @@ def report_card(v: ReportView, tz: ZoneInfo, *, manages: bool, comments: bool, m
              **({"value": typed["closure"][:30]} if typed.get("closure") else {})},
             _text_input("reason", "Reason", typed.get("reason"), cap_name="report.closure_reason",
                         required="Give the reason."),
+            *still_open_block(v.still_open, tz, typed),
         ]
-        if error and field in ("closure", "reason"):
+        if error and field in ("closure", "reason", "close_anyway"):
             ending.append(error_text(error))
         actions.append({"type": "Action.ShowCard", "title": "Close the case or commission a review", "card": {
             "type": "AdaptiveCard", "body": ending,

@@ -28,11 +28,13 @@ from bot.domain.review import (
     is_imr_step,
 )
 from bot.domain.text import truncate
+from bot.services.closing import TOGGLE
 from bot.services.ports import ActionRecord, DeadlineRow
 from bot.services.review import ReviewView
 from cards import labels
 from cards.budget import fit
 from cards.clock_cards import REVIEW_OPEN, TIMELINE
+from cards.closing_cards import still_open_block
 from cards.common import (
     ACTION_ID,
     Element,
@@ -59,10 +61,12 @@ REVIEW_PROGRESS = "review.progress"
 REVIEW_REPORT_SENT = "review.report_sent"
 REVIEW_PUBLISHED = "review.published"
 LEARNING_RECORD = "learning.record"
-LEARNING_BRIEFING = "learning.briefing"
+LEARNING_BRIEFING = "learning.briefing"  # the 7-minute briefing by a one-time link
+LEARNING_BRIEFING_FILE = "learning.briefing_file"  # ... or as a file in the presser's OneDrive (Teams' file consent)
 ACTION_ADD = "action.add"
 ACTION_DONE = "action.done"
 
+CLOSING_INPUTS = frozenset({TOGGLE, "close_reason"})
 SETUP_INPUTS = frozenset({"lead_reviewer", "terms_of_reference", "lines_of_enquiry", "review_panel", "agencies"})
 ACTION_INPUTS = frozenset({"description", "owner_agency", "owner_aad_id", "due_on", "origin"})
 VERBS = verbs(
@@ -71,9 +75,10 @@ VERBS = verbs(
     Verb(REVIEW_AGENCY_REPORT, frozenset({"agency"})),
     Verb(REVIEW_PROGRESS, frozenset({"on_time", "quality"})),
     Verb(REVIEW_REPORT_SENT, frozenset({"sent_on"})),
-    Verb(REVIEW_PUBLISHED, frozenset({"published_on", "late_reason"})),
+    Verb(REVIEW_PUBLISHED, frozenset({"published_on", "late_reason", "close_anyway", "close_reason"})),
     Verb(LEARNING_RECORD, frozenset({"learning"})),
     Verb(LEARNING_BRIEFING),
+    Verb(LEARNING_BRIEFING_FILE),
     Verb(ACTION_ADD, ACTION_INPUTS),
     Verb(ACTION_DONE, frozenset({"evidence"}), id_key=ACTION_ID),
 )
@@ -197,12 +202,13 @@ def _review_part(v: ReviewView, tz: ZoneInfo, error: str | None, field: str | No
         if review.late_reason:
             part += labelled("Why it was published after the six months", review.late_reason)
     if v.may_manage and s.status is CaseStatus.REVIEW_COMMISSIONED:
-        buttons = _review_buttons(v, error, field, typed)
+        buttons = _review_buttons(v, tz, error, field, typed)
         part += [action_set(buttons[:3]), action_set(buttons[3:])]  # five buttons: two rows
     return part
 
 
-def _review_buttons(v: ReviewView, error: str | None, field: str | None, typed: dict[str, str]) -> list[Element]:
+def _review_buttons(v: ReviewView, tz: ZoneInfo, error: str | None, field: str | None,
+                    typed: dict[str, str]) -> list[Element]:
     ref = v.case.summary.reference
     setup = v.setup
     amending = setup is not None  # a box left empty keeps what is recorded (the card stays small)
@@ -249,7 +255,11 @@ def _review_buttons(v: ReviewView, error: str | None, field: str | None, typed: 
                     + (f" ({due.due_at:%d %b %Y})" if due and due.due_at else "") + ": why",
                     cap_field="review.late_reason", typed=typed, required=False),
         para("Recording the publication closes the case: its deadlines and reminders stop.", size="Small"),
-    ], field, error, frozenset({"published_on", "late_reason"}))
+        # after a refusal that listed what is still open (the card stays within Teams' size)
+        *(still_open_block(v.still_open, tz, typed, _text_input(
+            "close_reason", "Why close with this work still open", cap_field="closing.reason", typed=typed,
+            required=False), listed=False) if field in CLOSING_INPUTS else []),
+    ], field, error, frozenset({"published_on", "late_reason"}) | CLOSING_INPUTS)
     return [
         _show("Amend the set-up" if setup else "Set up the review", setup_body,
               execute("Save the set-up", REVIEW_SETUP, ref, style="positive")),
@@ -280,8 +290,8 @@ def _learning_part(v: ReviewView, error: str | None, field: str | None, typed: d
     buttons = [_show("Record learning", learning_body, execute("Save the learning", LEARNING_RECORD, ref,
                                                                style="positive"))]
     if v.learning:
-        buttons.append(execute("7-minute briefing", LEARNING_BRIEFING, ref, validate=False,
-                               tooltip="A Word document for dissemination, sent to you in personal chat"))
+        buttons.append(execute("7-minute briefing", LEARNING_BRIEFING_FILE, ref, validate=False,
+                               tooltip="A Word document for dissemination, sent to you as a file to save"))
     part.append(action_set(buttons))
     return part
 
@@ -370,6 +380,7 @@ def briefing_link_card(reference: str, pseudonym: str, url: str, expires_at: dat
                  para(f"A Word document for dissemination, made from the learning recorded for {reference} "
                       f"({pseudonym}). Read it before sharing: it is made to hold no identifiers."),
                  para(f"The link works once, for you only, until {until:%H:%M} ({until:%d %B %Y}). If it expires, "
-                      "press '7-minute briefing' on the review card again."),
+                      "get a new one."),
                  notice(f"{escape_markdown(marking)}.")],
-                actions=[{"type": "Action.OpenUrl", "title": "Open the 7-minute briefing (.docx)", "url": url}])
+                actions=[{"type": "Action.OpenUrl", "title": "Open the 7-minute briefing (.docx)", "url": url},
+                         execute("Get a new link", LEARNING_BRIEFING, reference, validate=False)])

@@ -112,6 +112,10 @@ FIELD_CAPS: MappingProxyType[str, int] = MappingProxyType({
     "review.learning": TEXT,
     "action.description": TEXT,
     "action.evidence": TEXT,
+    # why a case was closed with follow-up steps still open (bot/services/closing.py)
+    "closing.reason": TEXT,
+    # why the National Panel notification or the report was recorded late (bot/services/late_reasons.py)
+    "deadline.late_reason": TEXT,
     # names Teams gives us, wherever they are shown or stored
     "person.display_name": NAME,
     # the data protection officer's reason for erasing a case on request (bot/services/retention.py)

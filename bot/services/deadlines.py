@@ -36,6 +36,7 @@ from bot.domain.timeline import (
     superseded,
 )
 from bot.domain.votes import VoteChoice
+from bot.services import late_reasons
 from bot.services.audit import audit
 from bot.services.context import ServiceContext
 from bot.services.ports import (
@@ -257,10 +258,11 @@ async def _authorised(ctx: ServiceContext, actor: Actor, action: str) -> None:
 
 
 async def mark_done(ctx: ServiceContext, actor: Actor, reference: str, deadline_id: int | None,
-                    done_on: str | None) -> DeadlineRow:
+                    done_on: str | None, late_reason: str | None = None) -> DeadlineRow:
     """Record that a step was done (who, when), which stops its reminders. A step that
     records an anchor (the National Panel notification, the requests being sent) asks
-    for the date, and the deadlines that count from it move accordingly."""
+    for the date, and the deadlines that count from it move accordingly. The National Panel
+    notification done after its due day needs the reason (bot/services/late_reasons.py)."""
     await _authorised(ctx, actor, "mark_done")
     case = await ctx.cases.get_case(reference)
     row = await ctx.deadlines.deadline(deadline_id) if deadline_id is not None else None
@@ -284,12 +286,16 @@ async def mark_done(ctx: ServiceContext, actor: Actor, reference: str, deadline_
             raise ClockRefused("That date is in the future.", "done_on")
         if day < case.summary.incident_date:
             raise ClockRefused("That date is before the incident; check the year.", "done_on")
+    reason = late_reasons.required(row, day, late_reason, ctx.tz, ClockRefused)
     now = ctx.clock.now()
     async with ctx.uow.begin() as tx:  # done, audited and its anchor moved, or none of it
         if not await tx.deadlines.mark_done(row.id, now, day, actor.aad_object_id, actor.name):
             raise ClockRefused("Already marked done.")
+        if reason is not None:
+            await late_reasons.keep(tx, case.id, row, reason, actor, now)
         await audit(ctx, actor, EventKind.DEADLINE_DONE, case_id=case.id, into=tx.cases,
-                    detail={"step": row.step_id, "done_on": day.isoformat()})
+                    detail={"step": row.step_id, "done_on": day.isoformat(),
+                            **({"late_reason": True} if reason is not None else {})})
         if row.records:
             await tx.deadlines.set_anchor(case.id, Anchor(row.records), _local_midnight(ctx, day))
             await refresh_deadlines(ctx, case.id, tx)

@@ -30,7 +30,7 @@ from bot.domain.events import EventKind
 from bot.domain.outbox import OutboxKind
 from bot.services.audit import audit
 from bot.services.context import ServiceContext
-from bot.services.export import EXPORT, PARTNERSHIP_FILES, token_hash
+from bot.services.export import BRIEFING, EXPORT, PARTNERSHIP_FILES, token_hash
 from bot.services.ports import CONSENT, CaseFiles, FileLink, FileLinkStore, OutboxMessage
 from bot.services.refusals import Refused
 
@@ -136,7 +136,9 @@ async def uploaded(ctx: ServiceContext, links: FileLinkStore, token: str, person
                                                                   "via": VIA})
         return
     await audit(ctx, person, EventKind.FILE_UPLOADED, case_id=case.id, detail={"what": offer.kind, "via": VIA})
-    read = EventKind.CASE_EXPORTED if offer.kind == EXPORT else EventKind.IDENTIFIERS_VIEWED
+    # as the one-time link audits it (bot/services/export.py, open_link): the briefing holds no identifiers
+    read = {EXPORT: EventKind.CASE_EXPORTED, BRIEFING: EventKind.BRIEFING_DOWNLOADED}.get(
+        offer.kind, EventKind.IDENTIFIERS_VIEWED)
     await audit(ctx, person, read, case_id=case.id,
                 detail={"what": offer.kind, "via": VIA, "issued_at": offer.issued_at.isoformat()})
 

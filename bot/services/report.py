@@ -54,10 +54,10 @@ from bot.domain.report import (
 )
 from bot.domain.text import clean_text
 from bot.domain.timeline import Anchor
-from bot.services import deadlines
+from bot.services import closing, deadlines, late_reasons
 from bot.services.audit import audit
 from bot.services.context import ServiceContext
-from bot.services.ports import OutboxMessage, Roles, Transaction
+from bot.services.ports import DeadlineRow, OutboxMessage, Roles, Transaction
 from bot.services.refusals import NotAuthorised, Refused
 from bot.services.shared_text import refuse_identifiers
 
@@ -76,6 +76,11 @@ class ReportRefused(Refused):
     """A report action was refused (wrong stage, missing input, a bad date)."""
 
 
+class CommentsClosed(ReportRefused):
+    """A comment pressed on a request card once the final draft has gone for sign-off: the
+    request is no longer live, so the presser is told and shown the report as it stands."""
+
+
 # ---- reading ------------------------------------------------------------------------------------
 
 
@@ -90,6 +95,8 @@ class ReportView:
     deciders: list[str]
     notified_on: date | None  # the National Panel notification, when the step was marked done
     today: date
+    still_open: tuple[DeadlineRow, ...] = ()  # what closing the case now would stop (bot/services/closing.py)
+    report_due: datetime | None = None  # the statutory step's due time, for "if sent late: why"
 
     def value(self, key: str) -> str | None:
         return value(self.report, key, self.outcome, self.case.referral) if self.report else None
@@ -131,10 +138,13 @@ async def view(ctx: ServiceContext, reference: str) -> ReportView:
     decision = (await ctx.panel.panel_state(case.id)).decision
     deciders = [v.voter_name + (f" ({v.organisation})" if v.organisation else "") + f", {v.partner.title}"
                 for v in decision.votes] if decision else []
-    notified = next((r.done_on for r in await ctx.deadlines.deadlines(case.id)
-                     if r.records == Anchor.NATIONAL_PANEL_NOTIFIED.value and r.done_on), None)
+    rows = await ctx.deadlines.deadlines(case.id)
+    notified = next((r.done_on for r in rows if r.records == Anchor.NATIONAL_PANEL_NOTIFIED.value and r.done_on),
+                    None)
     return ReportView(case, MeetingOutcome.model_validate(meeting.outcome), stored[0] if stored else None,
-                      meeting.start_at, deciders, notified, ctx.clock.now().astimezone(ctx.tz).date())
+                      meeting.start_at, deciders, notified, ctx.clock.now().astimezone(ctx.tz).date(),
+                      tuple(closing.still_open(rows)) if case.summary.status.is_open else (),
+                      next((r.due_at for r in rows if r.records == Anchor.REPORT_SUBMITTED.value), None))
 
 
 async def open_report(ctx: ServiceContext, actor: Actor, reference: str) -> ReportView:
@@ -277,8 +287,9 @@ async def comment(ctx: ServiceContext, actor: Actor, reference: str, text: str |
     for _attempt in range(3):  # two comments saved at once: the second reads the first and is saved after it
         shown, report, version = await _current(ctx, reference)
         if report.stage is not Stage.DRAFT or report.round != 1 or report.comments_closed_at is not None:
-            raise ReportRefused("Comments on this report are closed: the final draft has gone for sign-off. Tell "
-                                "the partnership manager directly if something must still change.")
+            raise CommentsClosed("Comments on this report are closed: the final draft has gone for sign-off, so "
+                                 "your comment was not recorded. This is the report as it stands now; tell the "
+                                 "partnership manager directly if something must still change.")
         now = ctx.clock.now()
         kept = [c for c in report.comments if not (c.author_aad == actor.aad_object_id and c.round == 1)]
         updated = report.model_copy(update={"comments": [*kept, Comment(
@@ -426,7 +437,10 @@ def _midnight(ctx: ServiceContext, day: date) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=ctx.tz)
 
 
-async def record_sent(ctx: ServiceContext, actor: Actor, reference: str, sent_on: str | None) -> ReportView:
+async def record_sent(ctx: ServiceContext, actor: Actor, reference: str, sent_on: str | None,
+                      late_reason: str | None = None) -> ReportView:
+    """The report went to the National Panel: the 15-working-day step done by the person who
+    sent it — after its due day only with the reason (bot/services/late_reasons.py)."""
     roles = await _manager_or_chair(ctx, actor, "report_sent")
     shown, report, version = await _current(ctx, reference)
     if report.stage is Stage.SENT:
@@ -444,6 +458,9 @@ async def record_sent(ctx: ServiceContext, actor: Actor, reference: str, sent_on
     now = ctx.clock.now()
     case_id = shown.case.id
     anchor = Anchor.REPORT_SUBMITTED if report.round == 1 else Anchor.REPORT_RESUBMITTED
+    step = next((r for r in await ctx.deadlines.deadlines(case_id) if r.records == anchor.value), None)
+    late = (late_reasons.required(step, day, late_reason, ctx.tz, ReportRefused)
+            if step is not None and step.status != "done" else None)
     updated = report.model_copy(update={"stage": Stage.SENT, "submissions": [
         *report.submissions, Submission(round=report.round, sent_on=day, by_name=actor.name, at=now)]})
     async with ctx.uow.begin() as tx:
@@ -455,10 +472,13 @@ async def record_sent(ctx: ServiceContext, actor: Actor, reference: str, sent_on
         for row in await tx.deadlines.deadlines(case_id):  # the statutory step, done by the person who sent it
             if row.records == anchor.value and row.status != "done":
                 await tx.deadlines.mark_done(row.id, now, day, actor.aad_object_id, actor.name)
+        if step is not None and late is not None:
+            await late_reasons.keep(tx, case_id, step, late, actor, now)
         await tx.deadlines.set_anchor(case_id, anchor, _midnight(ctx, day))
         await deadlines.refresh_deadlines(ctx, case_id, tx)
         await audit(ctx, actor, EventKind.REPORT_SENT, case_id=case_id, into=tx.cases,
-                    detail={"round": report.round, "sent_on": day.isoformat()})
+                    detail={"round": report.round, "sent_on": day.isoformat(),
+                            **({"late_reason": True} if late is not None else {})})
     ctx.kick_outbox()
     return await view(ctx, reference)
 
@@ -520,9 +540,11 @@ async def record_response(ctx: ServiceContext, actor: Actor, reference: str, res
 
 
 async def close(ctx: ServiceContext, actor: Actor, reference: str, closure: str | None,
-                reason: str | None) -> ReportView:
+                reason: str | None, close_anyway: str | None = None) -> ReportView:
     """After the National Panel's response: no further review (the case closes, every
-    deadline and reminder stops) or a local review commissioned — each with a reason."""
+    deadline and reminder stops) or a local review commissioned — each with a reason. Closing
+    with follow-up work still open (the desk-top reviews, the family told, actions…) needs
+    Close anyway (bot/services/closing.py)."""
     roles = await _manager_or_chair(ctx, actor, "report_close")
     shown, report, version = await _current(ctx, reference)
     answer = report.answer
@@ -537,11 +559,14 @@ async def close(ctx: ServiceContext, actor: Actor, reference: str, closure: str 
     now = ctx.clock.now()
     case_id = shown.case.id
     target = CaseStatus.CLOSED if how is Closure.NO_FURTHER_REVIEW else CaseStatus.REVIEW_COMMISSIONED
+    stopping = list(shown.still_open) if target is CaseStatus.CLOSED else []
+    anyway = closing.checked(stopping, close_anyway, why, ctx.tz, ReportRefused, reason_field="reason")
     updated = report.model_copy(update={"closure": how, "closure_reason": why, "closed_by": actor.name,
                                         "closed_at": now})
     async with ctx.uow.begin() as tx:
+        stopped = await closing.record(tx, case_id, actor, stopping, anyway, now) if anyway else {}
         await tx.cases.move(case_id, target, _movers(roles), actor, now, expect=CaseStatus.REPORT_SUBMITTED,
-                            detail={"closure": how.value, "response": answer.response.value},
+                            detail={"closure": how.value, "response": answer.response.value, **stopped},
                             outbox=[notice(ctx, case_id, how.value), _card_update(ctx, case_id)])
         await _save(tx, case_id, updated, now, version)
         if how is Closure.REVIEW_COMMISSIONED and Anchor.REVIEW_COMMISSIONED not in await tx.deadlines.anchors(
@@ -549,7 +574,7 @@ async def close(ctx: ServiceContext, actor: Actor, reference: str, closure: str 
             await tx.deadlines.set_anchor(case_id, Anchor.REVIEW_COMMISSIONED, now)
         if how is Closure.NO_FURTHER_REVIEW:
             await audit(ctx, actor, EventKind.CASE_CLOSED, case_id=case_id, into=tx.cases,
-                        detail={"closure": how.value})
+                        detail={"closure": how.value, **stopped})
         await deadlines.refresh_deadlines(ctx, case_id, tx)
     ctx.kick_outbox()
     return await view(ctx, reference)

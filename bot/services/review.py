@@ -27,6 +27,7 @@ from bot.domain.events import EventKind
 from bot.domain.lifecycle import Mover
 from bot.domain.limits import cap, too_long
 from bot.domain.meeting import MeetingOutcome
+from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Role
 from bot.domain.review import (
     PROGRESS_STEP,
@@ -43,10 +44,19 @@ from bot.domain.review import (
 )
 from bot.domain.text import clean_line, clean_text
 from bot.domain.timeline import Anchor
-from bot.services import deadlines
+from bot.services import closing, deadlines
 from bot.services.audit import audit
 from bot.services.context import ServiceContext
-from bot.services.ports import ActionRecord, DeadlineRow, MemberRecord, ReviewEntry, ReviewRecord, Roles, Transaction
+from bot.services.ports import (
+    ActionRecord,
+    DeadlineRow,
+    MemberRecord,
+    OutboxMessage,
+    ReviewEntry,
+    ReviewRecord,
+    Roles,
+    Transaction,
+)
 from bot.services.refusals import NotAuthorised, Refused
 from bot.services.shared_text import refuse_identifiers
 
@@ -58,6 +68,8 @@ PROGRESS_CHECK = "progress_check"
 AFTER_MEETING = frozenset({CaseStatus.MEETING_HELD, CaseStatus.REPORT_IN_DRAFT, CaseStatus.REPORT_SUBMITTED,
                            CaseStatus.REVIEW_COMMISSIONED, CaseStatus.HANDED_OVER})
 MANAGERS_ONLY = "Only a partnership manager can record the local review."
+# Publication completes the review's own steps: no progress check follows it.
+PUBLISHING_COMPLETES = frozenset({PUBLISHED_STEP, PROGRESS_STEP})
 MANAGERS_OR_CHAIR = "Only a partnership manager or the chair can do that."
 
 
@@ -84,6 +96,11 @@ class ReviewView:
     @property
     def setup(self) -> ReviewSetup | None:
         return ReviewSetup.model_validate(self.review.setup) if self.review and self.review.setup else None
+
+    @property
+    def still_open(self) -> list[DeadlineRow]:
+        """What recording the publication (which closes the case) would stop."""
+        return closing.still_open(list(self.steps.values()), completing=PUBLISHING_COMPLETES)
 
     @property
     def reports_received(self) -> list[str]:
@@ -339,10 +356,13 @@ def _plausible(ctx: ServiceContext, case: Case, day: date, field: str) -> None:
 
 
 async def published(ctx: ServiceContext, actor: Actor, reference: str, published_on: str | None,
-                    late_reason: str | None) -> ReviewView:
+                    late_reason: str | None, close_anyway: str | None = None,
+                    close_reason: str | None = None) -> ReviewView:
     """The review was published: within 6 months of the decision, or with the reason it was
     not. Then the case closes (lifecycle: review_commissioned → closed, "the review was
-    published"), which stops every deadline and reminder of the case."""
+    published"), which stops every deadline and reminder of the case — with follow-up work
+    still open (the 12-month desk-top review, actions…) only by Close anyway, with a reason
+    (bot/services/closing.py)."""
     await _require(ctx, actor, "review_published", chair_too=False)
     case = await _case(ctx, reference)
     _commissioned(case)
@@ -362,6 +382,7 @@ async def published(ctx: ServiceContext, actor: Actor, reference: str, published
     if not late:
         reason = None
     _refuse_identifiers({"late_reason": reason})
+    stopping = closing.still_open(list(rows.values()), completing=PUBLISHING_COMPLETES)
     now = ctx.clock.now()
     async with ctx.uow.begin() as tx:
         current = await _review_or_new(tx, case.id)
@@ -370,14 +391,24 @@ async def published(ctx: ServiceContext, actor: Actor, reference: str, published
         if day < current.report_sent_on:
             raise ReviewRefused("The report is published after it goes to the National Panel: check the date.",
                                 "published_on")
+        anyway = closing.checked(stopping, close_anyway, close_reason, ctx.tz, ReviewRefused,
+                                 reason_field="close_reason")
         await tx.reviews.save_review(replace(current, published_on=day, late_reason=reason), now, actor.name)
         await _done(ctx, tx, case.id, PUBLISHED_STEP, day, actor)
         await audit(ctx, actor, EventKind.REVIEW_PUBLISHED, case_id=case.id, into=tx.cases,
                     detail={"published_on": day.isoformat(), "late": late})
+        stopped = await closing.record(tx, case.id, actor, stopping, anyway, now) if anyway else {}
         await tx.cases.move(case.id, CaseStatus.CLOSED, Mover.MANAGER, actor, now,
-                            expect=CaseStatus.REVIEW_COMMISSIONED, detail={"late": late})
+                            expect=CaseStatus.REVIEW_COMMISSIONED, detail={"late": late, **stopped},
+                            outbox=[_card_update(case.id, now)])
     ctx.kick_outbox()
     return await view(ctx, actor, reference)
+
+
+def _card_update(case_id: str, now: datetime) -> OutboxMessage:
+    """The channel's case card brought up to date: it says Closed once the review is published."""
+    return OutboxMessage(key=f"panel_card:{case_id}:review:{now:%Y%m%dT%H%M%S%f}", kind=OutboxKind.PANEL_CARD,
+                         case_id=case_id)
 
 
 # ---- learning -------------------------------------------------------------------------------------

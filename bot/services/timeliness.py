@@ -7,7 +7,9 @@ notifications within 5 working days of awareness (the step that records
 (the step that records `report_submitted`); local reviews published within 6 months of the
 decision to commission one (the profile's publication step). Each miss is listed by
 reference with the reason recorded where the bot has one (the local review's late reason,
-typed on the review card and refused while it held an identifier). It reads references,
+typed on the review card; the notification's and the report's, asked for when either is
+recorded after its due day, bot/services/late_reasons.py — each refused while it held an
+identifier). It reads references,
 dates and statuses only — never a referral, never an identifier — so an erased case still
 counts (its anonymised row keeps its dates).
 
@@ -23,6 +25,7 @@ from datetime import date
 from bot.domain.case import Actor, CaseSummary
 from bot.domain.events import EventKind
 from bot.domain.timeline import Anchor
+from bot.services import late_reasons
 from bot.services.audit import audit
 from bot.services.context import ServiceContext
 from bot.services.ports import DeadlineRow
@@ -137,9 +140,10 @@ async def _line(ctx: ServiceContext, summary: CaseSummary, today: date) -> CaseL
     else:
         line.measures["decision"] = Measure(None)  # not yet due, or withdrawn before a decision
     rows = await ctx.deadlines.deadlines(summary.id)
-    line.measures["notification"] = _step(
-        [r for r in rows if r.records == Anchor.NATIONAL_PANEL_NOTIFIED.value], today, ctx)
-    line.measures["report"] = _step([r for r in rows if r.records == Anchor.REPORT_SUBMITTED.value], today, ctx)
+    why = await late_reasons.reasons(ctx.deadlines, summary.id)
+    for key, anchor in (("notification", Anchor.NATIONAL_PANEL_NOTIFIED), ("report", Anchor.REPORT_SUBMITTED)):
+        found = [r for r in rows if r.records == anchor.value]
+        line.measures[key] = _step(found, today, ctx, why.get(found[0].step_id) if found else None)
     review = await ctx.reviews.review(summary.id)
     publication = [r for r in rows if r.anchor == Anchor.REVIEW_COMMISSIONED.value and "publish" in r.step_id]
     line.measures["publication"] = _step(publication, today, ctx, review.late_reason if review else None)

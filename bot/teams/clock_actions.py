@@ -24,7 +24,8 @@ class ClockActions(PathwayActions):
     # ---- card presses (bot/teams/routes.py) ------------------------------------------------------
 
     async def mark_done(self, p: Pressed) -> Reply:
-        row = await deadlines.mark_done(self.services, p.actor, p.case, p.press.step_id, p.press.inputs.get("done_on"))
+        row = await deadlines.mark_done(self.services, p.actor, p.case, p.press.step_id, p.press.inputs.get("done_on"),
+                                        p.press.inputs.get("late_reason"))
         return Reply(card=clock_cards.done_card(p.case, row, self.services.tz))
 
     async def timeline(self, p: Pressed) -> Reply:

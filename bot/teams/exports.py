@@ -26,6 +26,7 @@ from bot.services import delivery, export, pathways, timeliness
 from bot.services.context import ServiceContext
 from bot.services.ports import CaseFile, CaseRecords, FileLinkStore
 from bot.services.refusals import NotAuthorised, Refused
+from bot.services.review import briefing_allowed
 from bot.teams.file_upload import OneDriveUploader, UploadFailed, UploadRefused
 from bot.teams.files import (
     DOCX,
@@ -53,7 +54,8 @@ ZIP = "application/zip"
 # The button that gives a one-time link instead of the file, per kind of file.
 LINK_VERB = {export.RECORD: meeting_cards.RECORD_LINK, export.EXPORT: chat.EXPORT_LINK,
              export.CHAIR_NOTES: meeting_cards.NOTES_LINK, export.SUBMISSION: report_cards.DOCUMENT,
-             export.TIMELINESS_CSV: chat.TIMELINESS_CSV_LINK, export.TIMELINESS_DOCX: chat.TIMELINESS_DOCX_LINK}
+             export.TIMELINESS_CSV: chat.TIMELINESS_CSV_LINK, export.TIMELINESS_DOCX: chat.TIMELINESS_DOCX_LINK,
+             export.BRIEFING: review_cards.LEARNING_BRIEFING}
 TIMELINESS = "timeliness"  # the partnership manager's command: `timeliness 2026`
 OFFER_GONE = ("This file offer has already been answered, has expired, or is not yours: each works once, for the "
               "person it was sent to, for an hour. Ask the Rapid Review bot for the file again.")
@@ -237,6 +239,14 @@ class CaseExports:
         url = f"{self.base_url}/files/once/{issued.token}"
         return Reply(card=review_cards.briefing_link_card(case.summary.reference, case.summary.pseudonym, url,
                                                           issued.expires_at, self.services.tz, self.marking))
+
+    async def briefing_file(self, p: Pressed) -> Reply:
+        """"7-minute briefing to my OneDrive" on the review card: the consent card follows."""
+        _personal_only(p)
+        case = await briefing_allowed(self.services, p.actor, p.case)
+        offer = await delivery.deliver_file(self.services, self.links, self, p.actor, case, export.BRIEFING)
+        return Reply(card=file_cards.offer_sent_card(offer.reference, offer.kind, review_cards.LEARNING_BRIEFING,
+                                                     self.marking, review_cards.LEARNING_BRIEFING_FILE))
 
     # ---- the files (bot.services.ports.CaseFiles) ------------------------------------------
 

@@ -33,10 +33,11 @@ class ReportActions:
             comments=bool(roles.panel_partners) or roles.chair, marking=self.services.partnership.protective_marking,
             error=error, field=field, typed=typed, message=message)
 
-    async def _reply(self, p: Pressed, shown: ReportView, message: str | None = None) -> Reply:
+    async def _reply(self, p: Pressed, shown: ReportView, message: str | None = None, *,
+                     error: str | None = None) -> Reply:
         """The report card: the answer itself in personal chat; from a channel, sent to the
         person's personal chat (a channel's reply would be read by everyone in it)."""
-        built = await self._card(p.actor, shown, message=message)
+        built = await self._card(p.actor, shown, message=message, error=error)
         conversation_type = getattr(p.turn_context.activity.conversation, "conversation_type", None) or "personal"
         if conversation_type == "personal":
             return Reply(card=built)
@@ -59,7 +60,10 @@ class ReportActions:
         return await self._reply(p, shown, "Report started: the panel members and the chair are asked for comments.")
 
     async def comment(self, p: Pressed) -> Reply:
-        shown = await report.comment(self.services, p.actor, p.case, p.press.inputs.get("comment"))
+        try:
+            shown = await report.comment(self.services, p.actor, p.case, p.press.inputs.get("comment"))
+        except report.CommentsClosed as closed:  # an old request card: said, with the report as it is now
+            return await self._reply(p, await report.open_report(self.services, p.actor, p.case), error=str(closed))
         return await self._reply(p, shown, "Thank you: your comment is recorded.")
 
     async def edit(self, p: Pressed) -> Reply:
@@ -82,7 +86,8 @@ class ReportActions:
                                                             "National Panel." if done else ""))
 
     async def sent(self, p: Pressed) -> Reply:
-        shown = await report.record_sent(self.services, p.actor, p.case, p.press.inputs.get("sent_on"))
+        shown = await report.record_sent(self.services, p.actor, p.case, p.press.inputs.get("sent_on"),
+                                         p.press.inputs.get("late_reason"))
         return await self._reply(p, shown, "Recorded as sent to the National Panel.")
 
     async def response(self, p: Pressed) -> Reply:
@@ -95,7 +100,8 @@ class ReportActions:
 
     async def close(self, p: Pressed) -> Reply:
         inputs = p.press.inputs
-        shown = await report.close(self.services, p.actor, p.case, inputs.get("closure"), inputs.get("reason"))
+        shown = await report.close(self.services, p.actor, p.case, inputs.get("closure"), inputs.get("reason"),
+                                   inputs.get("close_anyway"))
         closed = not shown.case.summary.status.is_open
         return await self._reply(p, shown, "The case is closed: every deadline and reminder for it has stopped."
                                  if closed else "A local child safeguarding practice review is commissioned: the "

@@ -41,7 +41,8 @@ class ReviewActions:
     async def published(self, p: Pressed) -> Reply:
         inputs = p.press.inputs
         return self._card(await review.published(self.services, p.actor, p.case, inputs.get("published_on"),
-                                                 inputs.get("late_reason")))
+                                                 inputs.get("late_reason"), inputs.get("close_anyway"),
+                                                 inputs.get("close_reason")))
 
     async def learning(self, p: Pressed) -> Reply:
         return self._card(await review.record_learning(self.services, p.actor, p.case, p.press.inputs.get("learning")))

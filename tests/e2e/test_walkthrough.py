@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from cards.closing_cards import TOGGLE_TITLE
 from tests.e2e import playground as pg
 from tests.e2e.playground import expect
 
@@ -387,6 +388,9 @@ def test_a_whole_case_from_referral_to_closure(page, shot) -> None:
     report.get_by_role("button", name="Close the case or commission a review", exact=True).click()
     report.get_by_role("radio", name="No further review: close the case", exact=True).check()
     pg.fill(report, "Reason", "The National Panel agrees that no further review is needed.")
+    # the desk-top reviews at 6 and 12 months are still ahead: listed, and closed anyway with the reason
+    expect(report).to_contain_text("Still open — closing stops them")
+    pg.tick(report, TOGGLE_TITLE)
     shot("closing")
     pg.press(page, "Confirm", card=report, replies=0)
     report = the_report(page, reference)

@@ -45,6 +45,7 @@ from tests.integration.test_meeting_graph import (
 )
 from tests.support import activities as A
 from tests.support.harness import CANARY_CHILD, BotHarness, find_action, texts, walk, without_reference
+from tests.support.whole_case import sections
 
 LONDON = ZoneInfo("Europe/London")
 OUTCOME = {"local_cspr": "no", "national_review": "no",
@@ -94,19 +95,6 @@ async def docx_of(h: BotHarness, who: A.Person) -> Any:
     assert response.status == 200
     assert response.headers["Content-Disposition"].endswith('-rapid-review-report.docx"')
     return Document(io.BytesIO(await response.read()))
-
-
-def sections(document: Any) -> dict[str, str]:
-    """Each heading-1 section's paragraphs, joined."""
-    found: dict[str, list[str]] = {}
-    current = None
-    for paragraph in document.paragraphs:
-        if paragraph.style.name == "Heading 1":
-            current = paragraph.text
-            found[current] = []
-        elif current is not None:
-            found[current].append(paragraph.text)
-    return {title: "\n".join(lines) for title, lines in found.items()}
 
 
 def channel_texts(h: BotHarness) -> str:
@@ -198,8 +186,14 @@ async def test_report_comments_sign_off_national_panel_resubmission_and_closure(
         rows = await deadline_rows(h, case_id)
         assert rows["comments_on_draft_report"].status == "done"
         assert (await stored(h, case_id)).stage is Stage.SIGN_OFF
+        # the comment request is no longer live: pressing it says so and shows the report as it stands
         late = await h.press(A.NINA, R.COMMENT, {**comment, "comment": "Late comment."})
-        assert "closed" in refusal(late)
+        assert late["statusCode"] == 200, late
+        shown = texts(late["value"])
+        assert "Comments on this report are closed" in shown and "your comment was not recorded" in shown
+        assert "Report: Final draft — with the chair and a partnership manager for sign-off" in shown
+        assert R.COMMENT not in json.dumps(late["value"]) and "Late comment." not in json.dumps(late["value"])
+        assert "Late comment." not in [c.text for c in (await stored(h, case_id)).comments]
 
         # sending before both sign-offs is refused, and nothing is lost
         sent = await press(h, A.PAT, R.SENT, sent_on="2026-12-03")
@@ -317,7 +311,12 @@ async def test_report_comments_sign_off_national_panel_resubmission_and_closure(
                                                         reason=""))["value"])
         laura = await press(h, A.LAURA, R.CLOSE, closure="no_further_review", reason="Done.")
         assert laura["statusCode"] == 403
+        # the desk-top reviews, the family step and the notification are still open: closed anyway
         body = await press(h, A.PAT, R.CLOSE, closure="no_further_review",
+                           reason="The National Panel agrees no further review is needed.")
+        assert "Closing now would stop work still open" in texts(body["value"])
+        assert await status(h) is CaseStatus.REPORT_SUBMITTED
+        body = await press(h, A.PAT, R.CLOSE, closure="no_further_review", close_anyway="true",
                            reason="The National Panel agrees no further review is needed.")
         assert body["statusCode"] == 200, body
         assert await status(h) is CaseStatus.CLOSED

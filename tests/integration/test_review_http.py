@@ -34,9 +34,11 @@ from bot.domain.lifecycle import CaseStatus, Mover
 from bot.services import deadlines
 from cards import clock_cards
 from cards import review_cards as R
+from cards.file_cards import FILE_CONSENT
 from tests.integration.test_meeting_graph import CANARIES, OUTCOME, cards_to, decide, open_urls, walk_to_outcome_card
 from tests.support import activities as A
 from tests.support.harness import BotHarness, errors, find_action, inputs, texts, without_reference
+from tests.support.whole_case import SETUP
 
 LONDON = ZoneInfo("Europe/London")
 REF = "RR-2026-0001"
@@ -101,14 +103,6 @@ async def commissioned(h: BotHarness) -> str:
         await h.c.stores.cases.move(case_id, status, Mover.MANAGER, PAT, now)
     await deadlines.refresh_deadlines(h.c.services, case_id)
     return case_id
-
-
-SETUP = {"lead_reviewer": "Jo Reviewer, independent lead reviewer",
-         "terms_of_reference": "Period under review: the twelve months before the incident; multi-agency practice.",
-         "lines_of_enquiry": "1. How agencies shared concerns about injuries\n2. The voice of the child\n"
-                             "3. Escalation when agencies disagreed",
-         "review_panel": "Police, Health and Education safeguarding leads; children's social care",
-         "agencies": "Police,NHS acute trust"}
 
 
 # ---- the local review, from commissioning to publication and closure -----------------------------
@@ -190,7 +184,9 @@ async def test_a_local_review_from_commissioning_to_publication_late_with_a_reas
         assert "due to be published by 02 Jun 2027" in errors(body)[0]
         assert (await h.c.stores.cases.get_case(REF)).summary.status is CaseStatus.REVIEW_COMMISSIONED
         card = card_of(await press(h, A.PAT, R.REVIEW_PUBLISHED, published_on="2027-06-15",
-                                   late_reason="The police chronology waited for the criminal trial to end."))
+                                   late_reason="The police chronology waited for the criminal trial to end.",
+                                   close_anyway="true",
+                                   close_reason="The 12-month desk-top review is kept in the partnership's tracker."))
         assert "Why it was published after the six months" in texts(card)
         case = await h.c.stores.cases.get_case(REF)
         assert case is not None and case.summary.status is CaseStatus.CLOSED
@@ -315,6 +311,17 @@ async def test_the_7_minute_briefing_opens_in_word_with_the_learning_in_it(tmp_p
         everything = text + cells + doc.sections[0].footer.paragraphs[0].text
         assert not [c for c in CANARIES if c.lower() in everything.lower()]
         assert (await h.client.get(path)).status == 410  # a link works once
+        # or as a file to save in her own OneDrive: Teams' file consent card, in her chat only
+        offered = card_of(await press(h, A.PAT, R.LEARNING_BRIEFING_FILE))
+        assert "Press **Allow**" in texts(offered)
+        find_action(offered, R.LEARNING_BRIEFING)  # the one-time link stays the fallback
+        await h.flush()
+        consents = [(s.conversation_id, a) for s in h.connector.sent_activities() for a in s.attachments
+                    if a.get("contentType") == FILE_CONSENT]
+        assert [(c, a["name"]) for c, a in consents] == [(A.PAT.chat, f"{REF}-7-minute-briefing.docx")]
+        assert "personal chat" in refusal(await press(h, A.PAT, R.LEARNING_BRIEFING_FILE, channel=True))
+        assert refusal(await press(h, A.LAURA, R.LEARNING_BRIEFING_FILE)) == (
+            "Only a partnership manager or the chair can do that.")
         async with h.c.db.read() as conn:
             kinds = [r.kind for r in await conn.execute(select(t.events.c.kind))]
         assert "briefing_downloaded" in kinds and "learning_recorded" in kinds

@@ -112,10 +112,10 @@ def _summary(status: CaseStatus = CaseStatus.DECIDED) -> CaseSummary:
                        received_at=NOW, referrer_aad_id="referrer", referrer_name="Riley Referrer")
 
 
-def _deadline(id_: int, *, asks_for_date: bool, status: str = "open") -> DeadlineRow:
+def _deadline(id_: int, *, asks_for_date: bool, status: str = "open", records: str | None = None) -> DeadlineRow:
     return DeadlineRow(id=id_, case_id="case-1", step_id=f"step{id_}", label=f"Step {id_}", owner="la",
                        anchor="decided", anchor_at=NOW, due_at=NOW, earliest_at=None, is_window=False,
-                       asks_for_date=asks_for_date, records=None, plan={}, source="test", position=id_,
+                       asks_for_date=asks_for_date, records=records, plan={}, source="test", position=id_,
                        status=status, next_reminder_at=None, last_reminder_at=None, done_at=None, done_on=None,
                        done_by_name=None)
 
@@ -143,7 +143,8 @@ def rendered_cards() -> list[dict[str, Any]]:
     meeting = MeetingRecord(case_id="case-1", status="booked", attempt=1, transaction_id="t", provider="graph",
                             start_at=NOW, end_at=NOW, options=[{"start": NOW.isoformat(), "end": NOW.isoformat()}])
     timeline = SimpleNamespace(case=SimpleNamespace(summary=summary), today=date(2026, 11, 24),
-                               deadlines=[_deadline(1, asks_for_date=True), _deadline(2, asks_for_date=False)],
+                               deadlines=[_deadline(1, asks_for_date=True), _deadline(2, asks_for_date=False),
+                                          _deadline(3, asks_for_date=True, records="national_panel_notified")],
                                agencies=[AgencyRequest(id=5, agency="GP", contact=None, sent_at=NOW, returned_at=None,
                                                        returned_by_name=None)],
                                provisional=False, not_working={}, meeting=meeting, now=NOW)
@@ -182,6 +183,9 @@ def rendered_cards() -> list[dict[str, Any]]:
             deadlines=[], agencies=[], agencies_to_ask=None, provisional=False, not_working=None, meeting=None,
             now=NOW), TZ),
         review_cards.review_actions_card(_review_view(), TZ),
+        # publication refused while work is still open: Close anyway and its reason
+        review_cards.review_actions_card(_review_view(), TZ, error="Still open.", field="close_anyway"),
+        review_cards.briefing_link_card(REF, "Child A", "https://x.example.org/f", NOW, TZ, "OFFICIAL"),
         *_pathway_cards(),
         *_report_cards(),
     ]
@@ -221,7 +225,9 @@ def _report_cards() -> list[dict[str, Any]]:
     from tests.unit.test_card_accessibility import _report_view
 
     def shown(stage: str, **kw: Any) -> dict[str, Any]:
-        return report_cards.report_card(_report_view(stage, **kw), TZ, manages=True, comments=True, marking="O-S")
+        # the statutory step's due time (a late send asks why) and a step still open (Close anyway)
+        view = replace(_report_view(stage, **kw), report_due=NOW, still_open=(_deadline(4, asks_for_date=False),))
+        return report_cards.report_card(view, TZ, manages=True, comments=True, marking="O-S")
 
     submitted = CaseStatus.REPORT_SUBMITTED
     other = _report_view(round_=2)  # the items a round 2, "no local review", "national review" report has
