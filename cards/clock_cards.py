@@ -15,7 +15,7 @@ from bot.domain.reminders import Rag, ReminderKind
 from bot.domain.review import recorded_on_review_card
 from bot.domain.text import truncate
 from bot.services import late_reasons
-from bot.services.deadlines import PANEL_VOTE_STEP, StatusLine, Timeline
+from bot.services.deadlines import PANEL_VOTE_STEP, RECORDED_ON_THE_CASE, StatusLine, Timeline
 from bot.services.ports import DeadlineRow
 from bot.services.reminder_view import Mention, ReminderView
 from cards import labels, report_cards
@@ -180,16 +180,23 @@ def done_card(reference: str, d: DeadlineRow, tz: ZoneInfo) -> Element:
         para(f"{reference}", subtle=True, size="Small"),
         {"type": "Container", "style": "good", "items": [heading(f"Done: {escape_markdown(d.label)}",
                                                                  size="Default")]},
-        literal(f"Marked done by {person(d.done_by_name)} on {_when(d.done_at, tz)}"
+        literal(f"Marked done{_done_by(d.done_by_name, escape=False)} on {_when(d.done_at, tz)}"
                 + (f"; done on {format_day(d.done_on)}" if d.done_on else "")),
     ], actions=[execute("Timeline", TIMELINE, reference, validate=False)])
+
+
+def _done_by(name: str | None, *, escape: bool = True) -> str:
+    """Who marked a step done; a step done because its event was recorded names no person."""
+    if name == RECORDED_ON_THE_CASE:
+        return " (recorded on the case)"
+    who = person(name)
+    return f" by {escape_markdown(who) if escape else who}"
 
 
 def _step_state(d: DeadlineRow, tz: ZoneInfo, today: date, not_working: str | None = None,
                 provisional: bool = False) -> str:
     if d.status == "done":
-        return (f"✅ done {format_day(d.done_on)} by {escape_markdown(person(d.done_by_name))}" if d.done_on
-                else "✅ done")
+        return f"✅ done {format_day(d.done_on)}{_done_by(d.done_by_name)}" if d.done_on else "✅ done"
     if d.status == "superseded":
         return "➖ superseded: " + _SUPERSEDED.get(d.step_id, "a later step made it unnecessary")
     if d.status == "closed":  # the case closed before the step was done: nothing about it runs any more

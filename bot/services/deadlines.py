@@ -52,6 +52,11 @@ from bot.services.ports import (
 from bot.services.refusals import ClockRefused, NotAuthorised
 
 PANEL_VOTE_STEP = "panel_vote"
+
+# The "done by" of a step the bot marked done because its event was recorded on the case (the
+# meeting held, the report sent…): a marker, not a person, so cards say how it was done instead.
+RECORDED_ON_THE_CASE = "Recorded on the case"
+
 # The virtual panel's deadline when a profile has no `panel_vote` step. No source document gives
 # a number: Stockport's 'The Virtual Panel' and Appendix C ask the panel to screen referrals
 # swiftly. It is local policy, and each shipped profile states it as a step marked so
@@ -172,7 +177,7 @@ async def refresh_deadlines(ctx: ServiceContext, case_id: str, tx: Transaction |
         if row.status == "open" and row.records and Anchor(row.records) in anchors:
             recorded = anchors[Anchor(row.records)]
             await stores.deadlines.mark_done(row.id, ctx.clock.now(), recorded.astimezone(ctx.tz).date(), "",
-                                             "Recorded on the case")
+                                             RECORDED_ON_THE_CASE)
     return await stores.deadlines.deadlines(case_id)
 
 

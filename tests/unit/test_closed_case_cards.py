@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.domain.case import CaseStatus
 from bot.domain.report import Closure
+from bot.services.deadlines import RECORDED_ON_THE_CASE
 from cards import clock_cards
 from cards import report_cards as R
 from tests.support.harness import texts, walk
@@ -90,3 +91,15 @@ def test_once_both_have_signed_off_the_card_offers_record_it_sent_not_another_si
     assert "Sign off the report" in _actions(one) and "Record it sent" not in _actions(one)
     both = R.report_card(_report_view("sign_off", signed=True), TZ, manages=True, comments=False, marking="OFFICIAL")
     assert "Sign off the report" not in _actions(both) and "Record it sent" in _actions(both)
+
+
+def test_a_step_done_because_its_event_was_recorded_names_no_person() -> None:
+    """The walk's closed timeline read "done Tue 15 Dec 2026 by Recorded on the case"."""
+    timeline = _closed_timeline(CaseStatus.CLOSED)
+    timeline.deadlines[0] = replace(timeline.deadlines[0], done_by_name=RECORDED_ON_THE_CASE)
+    shown = texts(clock_cards.timeline_card(timeline, TZ))  # type: ignore[arg-type]
+    assert "(recorded on the case)" in shown and "by Recorded on the case" not in shown
+    done = texts(clock_cards.done_card("RR-2026-0001", timeline.deadlines[0], TZ))
+    assert "Marked done (recorded on the case) on" in done
+    person_done = texts(clock_cards.done_card("RR-2026-0001", _deadline(1, status="done", done_on=TODAY), TZ))
+    assert "Marked done by Pat Manager on" in person_done
