@@ -77,6 +77,10 @@ def main() -> int:
     try:
         settings = load_settings()
         configure_logging(settings.log_level)
+        if settings.loop_probe_file:  # the benchmark's measurement of the event loop (off by default)
+            from bot.adapters import loop_probe
+
+            loop_probe.install(Path(settings.loop_probe_file))
         from bot.app import bootstrap, build_web_app
 
         components = bootstrap(settings)
