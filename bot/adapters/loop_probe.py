@@ -7,8 +7,8 @@ milliseconds: with LOOP_PROBE_FILE set, every callback the loop runs is timed, i
 CPU time (on a shared machine, wall time would also count the moments the OS gave the core to
 another process, which no request of this bot waits for), and the longest hold is kept per kind
 of conversation the turn came from (`personal`, `channel`, … or `none` outside a turn: the outbox,
-the scheduler). SIGUSR1 writes the figures since the last signal to that file as JSON, and starts
-again. Without the setting nothing is patched and nothing is timed.
+the scheduler). SIGUSR1 starts the timing and writes the figures since the last signal to that file
+as JSON; SIGUSR2 stops it. Without the setting nothing is patched and nothing is timed.
 """
 
 from __future__ import annotations
@@ -84,8 +84,10 @@ def _kind_of(turn: trace.Turn | None) -> str:
 
 
 def install(path: Path) -> LoopProbe:
-    """Time every callback of every asyncio loop in this process from now on; SIGUSR1 dumps.
-    (`uninstall` undoes it: for tests.)"""
+    """Arm the probe by signal: the first SIGUSR1 starts timing every callback of the loop, each
+    later one writes the figures since the previous and starts again, and SIGUSR2 stops timing.
+    Timing costs a few microseconds per callback (the thread's CPU clock is a system call), so the
+    benchmark times only the rounds it measures the loop in. (`uninstall` undoes it: for tests.)"""
     probe = LoopProbe(path)
     untimed: Callable[[asyncio.Handle], None] = asyncio.events.Handle._run  # type: ignore[attr-defined]
     thread_time, perf_counter = time.thread_time, time.perf_counter
@@ -102,17 +104,25 @@ def install(path: Path) -> LoopProbe:
         else:
             probe.note(_kind_of(turn or trace.current_in(context)), cpu_ms, (perf_counter() - wall) * 1000)
 
-    _installed.append((untimed, signal.getsignal(signal.SIGUSR1)))
-    asyncio.events.Handle._run = timed_run  # type: ignore[method-assign,assignment]
-    signal.signal(signal.SIGUSR1, lambda _signum, _frame: probe.dump())
+    def dump_and_time(_signum: int, _frame: object) -> None:
+        asyncio.events.Handle._run = timed_run  # type: ignore[method-assign,assignment]
+        probe.dump()
+
+    def stop_timing(_signum: int, _frame: object) -> None:
+        asyncio.events.Handle._run = untimed  # type: ignore[method-assign,assignment]
+
+    _installed.append((untimed, signal.getsignal(signal.SIGUSR1), signal.getsignal(signal.SIGUSR2)))
+    signal.signal(signal.SIGUSR1, dump_and_time)
+    signal.signal(signal.SIGUSR2, stop_timing)
     return probe
 
 
-_installed: list[tuple[Callable[[asyncio.Handle], None], Any]] = []
+_installed: list[tuple[Callable[[asyncio.Handle], None], Any, Any]] = []
 
 
 def uninstall() -> None:
     """Put back what `install` replaced."""
-    untimed, handler = _installed.pop()
+    untimed, on_usr1, on_usr2 = _installed.pop()
     asyncio.events.Handle._run = untimed  # type: ignore[method-assign,assignment]
-    signal.signal(signal.SIGUSR1, handler)
+    signal.signal(signal.SIGUSR1, on_usr1)
+    signal.signal(signal.SIGUSR2, on_usr2)

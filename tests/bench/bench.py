@@ -1013,7 +1013,8 @@ async def run_rounds(driver: Driver, workload: Workload, targets: list[Target], 
 
 
 async def loop_figures(proc: Proc, path: Path) -> dict[str, Any]:
-    """The bot's loop-probe figures since the last call (SIGUSR1 makes it write and reset them)."""
+    """The bot's loop-probe figures since the last call (SIGUSR1 makes it write and reset them, and
+    starts its timing if it was off)."""
     before = -1
     with contextlib.suppress(OSError, ValueError):
         before = json.loads(path.read_text())["dump"]
@@ -1032,7 +1033,7 @@ async def loop_phase(driver: Driver, bot: Proc, url: str, probe: Path, votes: Vo
     """Votes at c=8 alone, then votes and `status` at c=8 each side by side: the longest single
     hold of the event loop by each kind of turn (the loop thread's CPU time, so other processes
     on the machine do not count). A vote comes from the panel channel, `status` from a personal chat."""
-    await loop_figures(bot, probe)  # start afresh
+    await loop_figures(bot, probe)  # start timing
     await run_round(driver, url, votes, 8, seconds, False, bot.pid)
     await wait_for_updates(driver, updates_base + votes.recorded)
     alone = await loop_figures(bot, probe)
@@ -1040,6 +1041,7 @@ async def loop_phase(driver: Driver, bot: Proc, url: str, probe: Path, votes: Vo
                                                        run_round(driver, url, status, 8, seconds, False, bot.pid))
     await wait_for_updates(driver, updates_base + votes.recorded)
     mixed = await loop_figures(bot, probe)
+    os.kill(bot.pid, signal.SIGUSR2)  # the probe's timing costs CPU: off again
     beside = {"status_p95_ms": round(Series([beside_status]).pct(95), 1),
               "vote_p95_ms": round(Series([beside_votes]).pct(95), 1),
               "errors": beside_status.errors + beside_votes.errors}

@@ -33,6 +33,7 @@ async def _turn(kind: str, ms: float) -> None:
 @pytest.fixture
 def probe(tmp_path):
     installed = loop_probe.install(tmp_path / "loop.json")
+    os.kill(os.getpid(), signal.SIGUSR1)  # start timing (the handler runs before kill returns)
     yield installed
     loop_probe.uninstall()
 
@@ -43,10 +44,10 @@ def test_the_longest_hold_is_kept_per_kind_of_conversation(probe) -> None:
         _hold(0.5)  # outside any turn
 
     asyncio.run(run())
-    os.kill(os.getpid(), signal.SIGUSR1)  # the handler runs in the main thread before kill returns
+    os.kill(os.getpid(), signal.SIGUSR1)
     found = json.loads(probe.path.read_text())
     kinds = found["kinds"]
-    assert found["dump"] == 1
+    assert found["dump"] == 2
     assert kinds["personal"]["max_ms"] >= 8 and kinds["personal"]["above"]["5"] == 1
     assert 2 <= kinds["channel"]["max_ms"] < 5 and kinds["channel"]["above"]["5"] == 0
     assert found["short_callbacks"] > 0
@@ -58,13 +59,19 @@ def test_a_dump_starts_the_figures_again(probe) -> None:
     asyncio.run(asyncio.sleep(0))
     probe.dump()
     found = json.loads(probe.path.read_text())
-    assert found["dump"] == 2
+    assert found["dump"] == 3
     assert "personal" not in found["kinds"]
 
 
-def test_uninstalled_the_loop_is_untimed(tmp_path) -> None:
+def test_the_loop_is_timed_only_between_the_signals(tmp_path) -> None:
     untimed = asyncio.events.Handle._run
     loop_probe.install(tmp_path / "loop.json")
-    assert asyncio.events.Handle._run is not untimed
-    loop_probe.uninstall()
+    try:
+        assert asyncio.events.Handle._run is untimed
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert asyncio.events.Handle._run is not untimed
+        os.kill(os.getpid(), signal.SIGUSR2)
+        assert asyncio.events.Handle._run is untimed
+    finally:
+        loop_probe.uninstall()
     assert asyncio.events.Handle._run is untimed
