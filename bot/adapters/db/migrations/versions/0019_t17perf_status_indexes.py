@@ -21,13 +21,18 @@ OPEN_STEP = "status = 'open' AND due_at IS NOT NULL"
 OPEN_STEPS_COLUMNS = ["status", "due_at", "case_id", "records", "position", "label"]
 
 
+# name -> (table, columns, condition)
+INDEXES = {
+    "ix_cases_open": ("cases", OPEN_CASES_COLUMNS, OPEN_CASE),
+    "ix_deadlines_open_due": ("deadlines", OPEN_STEPS_COLUMNS, OPEN_STEP),
+}
+
+
 def upgrade() -> None:
-    op.create_index("ix_cases_open", "cases", OPEN_CASES_COLUMNS, sqlite_where=sa.text(OPEN_CASE),
-                    postgresql_where=sa.text(OPEN_CASE))
-    op.create_index("ix_deadlines_open_due", "deadlines", OPEN_STEPS_COLUMNS, sqlite_where=sa.text(OPEN_STEP),
-                    postgresql_where=sa.text(OPEN_STEP))
+    for name, (table, columns, where) in INDEXES.items():
+        op.create_index(name, table, columns, sqlite_where=sa.text(where), postgresql_where=sa.text(where))
 
 
 def downgrade() -> None:
-    op.drop_index("ix_deadlines_open_due", table_name="deadlines")
-    op.drop_index("ix_cases_open", table_name="cases")
+    for name, (table, _columns, _where) in reversed(INDEXES.items()):
+        op.drop_index(name, table_name=table)
