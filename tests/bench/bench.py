@@ -13,12 +13,17 @@ What it does, in one run on one machine:
 4. drives real Teams activity JSON over HTTP at concurrency 1 and 8, alternating rounds
    between the echo bot and the bot: the referral dialog stepped by Action.Submit messages,
    `panel.vote` Universal Actions invokes, and the `status` command;
+   then votes and `status` side by side, timing the longest hold of the bot's event loop by
+   each (bot/adapters/loop_probe.py, switched on by LOOP_PROBE_FILE and SIGUSR1);
 5. restarts the bot with 1,000 reminders fallen due at once (as after downtime) and times
    their paced delivery while the connector answers some sends with 429 + Retry-After;
 6. holds the database's write lock from another connection while turns arrive, and times
    their "busy" answers (`--only locked` runs just this, with no seeding);
 7. prints the figures and a PASS/FAIL line per budget.
 
+`--postgres URL` runs the vote and dialog workloads on a fresh PostgreSQL database too, against one
+bot process and then two on the same database; `--scale N` seeds a second database of N cases
+and runs the start-ups, workloads, loop measurement and budgets there, printing how each grows.
 `--sdk-stock` runs the bot with botbuilder's stock per-turn clients (tests/bench/stock_sdk_bot.py,
 the bot started with the SDK's own clients patched back in), to show the effect of bot/teams/sdk.py.
 Every run (and `--quick`) also runs the dialog and vote workloads, in the same rounds, against a second bot on
