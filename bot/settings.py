@@ -162,6 +162,9 @@ class Settings(BaseSettings):
         "OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint"))
     otel_service_name: str = Field(default="rapid-review-bot", validation_alias=AliasChoices(
         "OTEL_SERVICE_NAME", "otel_service_name"))
+    # The benchmark's event-loop probe (bot/adapters/loop_probe.py): where SIGUSR1 writes how long
+    # callbacks held the loop. Empty (the default): no probe.
+    loop_probe_file: str = Field(default="", validation_alias=AliasChoices("LOOP_PROBE_FILE", "loop_probe_file"))
 
     @property
     def graph_configured(self) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from contextvars import ContextVar, Token
+from contextvars import Context, ContextVar, Token
 from dataclasses import dataclass, field
 
 # Teams' conversationType values, as stored in the events table.
@@ -48,6 +48,11 @@ def end(token: Token[Turn | None]) -> None:
 
 def current() -> Turn | None:
     return _current.get()
+
+
+def current_in(context: Context) -> Turn | None:
+    """The turn of another context (the benchmark's loop probe reads the callbacks' contexts)."""
+    return context.get(_current)
 
 
 def after_answer(work: Callable[[], None]) -> bool:

@@ -58,6 +58,15 @@ class UtcDateTime(TypeDecorator):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+# An open case (not closed, not erased), as the partial index below and the queries it serves say it;
+# the index holds every column `status` reads (SQLite's planner uses a partial index only when it covers
+# the query, its condition's columns included).
+OPEN_CASE = "closed_at IS NULL AND erased_at IS NULL"
+OPEN_CASES_COLUMNS = ("reference", "id", "pseudonym", "status", "closed_at", "erased_at")
+# A dated open step, and the columns `status` reads of one (the same rule).
+OPEN_STEP = "status = 'open' AND due_at IS NOT NULL"
+OPEN_STEPS_COLUMNS = ("status", "due_at", "case_id", "records", "position", "label")
+
 cases = Table(
     "cases",
     metadata,
@@ -94,6 +103,14 @@ cases = Table(
         postgresql_where=text("closed_at IS NULL"),
     ),
     Index("ix_cases_status", "status"),
+    # The open cases, for `status` (bot/adapters/db/deadline_store.py), read from this index alone:
+    # without it SQLite reads each case row to its `closed_at`, past the referral's JSON.
+    Index(
+        "ix_cases_open",
+        *OPEN_CASES_COLUMNS,
+        sqlite_where=text(OPEN_CASE),
+        postgresql_where=text(OPEN_CASE),
+    ),
 )
 
 case_counters = Table(
@@ -271,6 +288,8 @@ deadlines = Table(
     Column("done_by_name", String(100), nullable=True),
     UniqueConstraint("case_id", "step_id", name="uq_deadlines_case_step"),
     Index("ix_deadlines_next_reminder", "status", "next_reminder_at"),
+    # `status`: each open case's next step, from this index alone (bot/adapters/db/deadline_store.py)
+    Index("ix_deadlines_open_due", *OPEN_STEPS_COLUMNS, sqlite_where=text(OPEN_STEP), postgresql_where=text(OPEN_STEP)),
 )
 
 reminders = Table(

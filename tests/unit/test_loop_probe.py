@@ -1,0 +1,77 @@
+"""The benchmark's event-loop probe (bot/adapters/loop_probe.py): the longest hold of the loop
+by one callback, per kind of conversation the turn came from, written on SIGUSR1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from bot.adapters import loop_probe
+from bot.domain import trace
+
+
+def _hold(ms: float) -> None:
+    until = time.thread_time() + ms / 1000
+    while time.thread_time() < until:
+        pass
+
+
+async def _turn(kind: str, ms: float) -> None:
+    token = trace.begin(kind, "a:chat")
+    try:
+        await asyncio.sleep(0)
+        _hold(ms)  # one callback of this task holds the loop this long
+    finally:
+        trace.end(token)
+
+
+@pytest.fixture
+def probe(tmp_path):
+    installed = loop_probe.install(tmp_path / "loop.json")
+    os.kill(os.getpid(), signal.SIGUSR1)  # start timing (the handler runs before kill returns)
+    yield installed
+    loop_probe.uninstall()
+
+
+def test_the_longest_hold_is_kept_per_kind_of_conversation(probe) -> None:
+    async def run() -> None:
+        await asyncio.gather(_turn("personal", 8), _turn("channel", 2))
+        _hold(0.5)  # outside any turn
+
+    asyncio.run(run())
+    os.kill(os.getpid(), signal.SIGUSR1)
+    found = json.loads(probe.path.read_text())
+    kinds = found["kinds"]
+    assert found["dump"] == 2
+    assert kinds["personal"]["max_ms"] >= 8 and kinds["personal"]["above"]["5"] == 1
+    assert 2 <= kinds["channel"]["max_ms"] < 5 and kinds["channel"]["above"]["5"] == 0
+    assert found["short_callbacks"] > 0
+
+
+def test_a_dump_starts_the_figures_again(probe) -> None:
+    asyncio.run(_turn("personal", 3))
+    probe.dump()
+    asyncio.run(asyncio.sleep(0))
+    probe.dump()
+    found = json.loads(probe.path.read_text())
+    assert found["dump"] == 3
+    assert "personal" not in found["kinds"]
+
+
+def test_the_loop_is_timed_only_between_the_signals(tmp_path) -> None:
+    untimed = asyncio.events.Handle._run
+    loop_probe.install(tmp_path / "loop.json")
+    try:
+        assert asyncio.events.Handle._run is untimed
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert asyncio.events.Handle._run is not untimed
+        os.kill(os.getpid(), signal.SIGUSR2)
+        assert asyncio.events.Handle._run is untimed
+    finally:
+        loop_probe.uninstall()
+    assert asyncio.events.Handle._run is untimed
