@@ -34,9 +34,9 @@ from microsoft_agents.hosting.core.storage.storage import StoreItemT
 from bot.agents.members import AgentsMembers
 from bot.domain import trace
 from bot.domain.case import Actor
-from bot.services import access
 from bot.services.context import ServiceContext
 from bot.services.training import NOT_IN_TRAINING
+from bot.turns.answers import Answers
 from bot.turns.clock_actions import ClockActions
 from bot.turns.commands import (
     CANCEL_WORDS,
@@ -163,28 +163,18 @@ class NoTraining:
 
 
 class Turns:
-    """One activity's answer, through the shared route table and commands."""
+    """One activity's answer, through the shared route table and commands (bot/turns/answers.py)."""
 
     def __init__(self, services: ServiceContext, shared: SharedActions) -> None:
         self.services = services
         members = AgentsMembers()
         self.people = PeopleMemory(services, members)
         panel_actions = PanelActions(services, services.notifier, members)
-        self.router = Router(
-            services,
-            card_routes(
-                ReferralFormNotHereYet(),
-                panel_actions,
-                shared.clock,
-                shared.meeting,
-                shared.files,
-                shared.retention,
-                ReportActions(services),
-                ReviewActions(services),
-                DuplicateActions(services),
-            ),
-        )
+        router = Router(services, card_routes(ReferralFormNotHereYet(), panel_actions, shared.clock, shared.meeting,
+                                              shared.files, shared.retention, ReportActions(services),
+                                              ReviewActions(services), DuplicateActions(services)))
         self.commands = Commands(services, panel_actions, shared.clock, shared.records, shared.retention, NoTraining())
+        self.answers = Answers(services, router, self.commands, self.people)
 
     async def greet(self, context: TurnContext) -> None:
         bot_id = context.activity.recipient.id if context.activity.recipient else None
@@ -195,28 +185,14 @@ class Turns:
         if conversation_type == "personal" and actor is not None:  # opened the bot: what waited for them goes now
             await self.people.seen(context, actor)
         partnership = self.services.partnership.name
-        card = (
-            chat.channel_welcome_card(partnership) if conversation_type == "channel" else chat.welcome_card(partnership)
-        )
+        channel = conversation_type == "channel"
+        card = chat.channel_welcome_card(partnership) if channel else chat.welcome_card(partnership)
         await context.send_activity(card_activity(card))
 
     async def message(self, context: TurnContext) -> None:
         """A typed command, or an Action.Submit press (a message with a value), answered with a
-        message (there is no dialog state to save first, unlike botbuilder's turn)."""
-        activity = context.activity
-        conversation_type = getattr(activity.conversation, "conversation_type", None) or "personal"
-        actor = actor_of(activity)
-        if actor:
-            await self.people.seen(context, actor)
-        if activity.value:
-            reply = await self.router.press(context, actor, activity.value, None)
-        elif conversation_type == "channel":
-            reply = await self.commands.channel(context, actor)
-        elif conversation_type != "personal":  # a group chat: no case is ever served there
-            reply = Reply(text=await access.outside_answer(self.services))
-        else:
-            reply = await self.personal(context, actor)
-        answer = reply_activity(reply)
+        message at once (there is no dialog state to save first, unlike botbuilder's turn)."""
+        answer = reply_activity(await self.answers.message(context, self.personal))
         if answer is not None:
             await context.send_activity(answer)
 
@@ -234,20 +210,10 @@ class Turns:
     async def invoke(self, context: TurnContext) -> None:
         """Action.Execute (a press or a card's `refresh`) through the route table; any other
         invoke is answered "not here yet", never dropped."""
-        activity = context.activity
-        if activity.name != ADAPTIVE_CARD_ACTION:
+        if context.activity.name != ADAPTIVE_CARD_ACTION:
             await answer_invoke(context, invoke_answer(trace.reference(NOT_HERE_YET), 501))
             return
-        value: dict[str, Any] = activity.value if isinstance(activity.value, dict) else {}
-        action: dict[str, Any] = value["action"] if isinstance(value.get("action"), dict) else {}
-        if action.get("type") not in (None, "Action.Execute"):
-            reply = Reply(text=trace.reference("Unsupported action."), status=400)
-        else:
-            actor = actor_of(activity)
-            if activity.conversation and actor:  # first: the card rendered below lists this person
-                await self.people.seen(context, actor)
-            reply = await self.router.press(context, actor, action.get("data") or {}, action.get("verb"))
-        await answer_invoke(context, invoke_body(reply))
+        await answer_invoke(context, invoke_body(await self.answers.card_action(context)))
 
 
 def build_application(services: ServiceContext, shared: SharedActions) -> AgentApplication[TurnState]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from botbuilder.core import CardFactory, ConversationState, MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
@@ -22,13 +21,13 @@ from botframework.connector.models import InvokeResponse
 
 from bot.domain import trace
 from bot.domain.case import Actor
-from bot.services import access
 from bot.services.context import ServiceContext
 from bot.teams.exports import CaseExports
 from bot.teams.members import BotbuilderMembers
 from bot.teams.message_size import keep_replies_within_budget
 from bot.teams.storage import StateConflict
 from bot.teams.training import TrainingActions
+from bot.turns.answers import Answers
 from bot.turns.clock_actions import ClockActions
 from bot.turns.commands import CANCEL_WORDS, REFER_WORDS, RESUME_WORDS, Commands, actor_of, command_text
 from bot.turns.duplicate_actions import DuplicateActions
@@ -75,6 +74,7 @@ class RapidReviewBot(TeamsActivityHandler):
         self.router = Router(services, card_routes(self, panel_actions, clock_actions, meeting_actions, exports,
                                                    retention, self.report_actions, ReviewActions(services),
                                                    DuplicateActions(services)))
+        self.answers = Answers(services, self.router, self.commands, self.people)
 
     # ---- the turn ---------------------------------------------------------------------------
 
@@ -97,19 +97,7 @@ class RapidReviewBot(TeamsActivityHandler):
             self._conversation_locks.pop(conversation, None)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
-        activity = turn_context.activity
-        conversation_type = getattr(activity.conversation, "conversation_type", None) or "personal"
-        actor = actor_of(activity)
-        if actor:
-            await self.people.seen(turn_context, actor)
-        if activity.value:  # Action.Submit: a card press that arrived as a message
-            reply = await self.router.press(turn_context, actor, activity.value, None)
-        elif conversation_type == "channel":
-            reply = await self.commands.channel(turn_context, actor)
-        elif conversation_type != "personal":  # a group chat: no case is ever served there
-            reply = Reply(text=await access.outside_answer(self.services))
-        else:
-            reply = await self._personal_command(turn_context, actor)
+        reply = await self.answers.message(turn_context, self._personal_command)
         await self._answer(turn_context, reply)
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
@@ -121,15 +109,7 @@ class RapidReviewBot(TeamsActivityHandler):
             return response
         if activity.name != "adaptiveCard/action":
             return await super().on_invoke_activity(turn_context)
-        value: dict[str, Any] = activity.value if isinstance(activity.value, dict) else {}
-        action: dict[str, Any] = value["action"] if isinstance(value.get("action"), dict) else {}
-        if action.get("type") not in (None, "Action.Execute"):
-            return InvokeResponse(status=200, body=invoke_body(Reply(text=trace.reference("Unsupported action."),
-                                                                     status=400)))
-        actor = actor_of(activity)
-        if turn_context.activity.conversation and actor:  # first: the card rendered below lists this person
-            await self.people.seen(turn_context, actor)
-        reply = await self.router.press(turn_context, actor, action.get("data") or {}, action.get("verb"))
+        reply = await self.answers.card_action(turn_context)
         response = InvokeResponse(status=200, body=invoke_body(reply))
         # Hand the response to the adapter ourselves. Returned bare, ActivityHandler.on_turn
         # passes it through TurnContext.send_activity, which deep-copies the activity — the
