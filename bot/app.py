@@ -65,20 +65,21 @@ from bot.services.ports import AppInstaller, ChannelMessageReader, Clock, Meetin
 from bot.services.sends import SendGuard
 from bot.services.signal import OutboxSignal
 from bot.settings import DEFAULT_FAMILY_LETTER, ConfigError, Settings, TeamsEdge, load_partnership
-from bot.teams.clock_actions import ClockActions
 from bot.teams.edge import MessagesEndpoint, method_not_allowed, on_turn_error
 from bot.teams.exports import CaseExports
 from bot.teams.file_upload import OneDriveUploader
 from bot.teams.files import FilesEndpoint
 from bot.teams.handler import RapidReviewBot
-from bot.teams.meeting_actions import MeetingActions
+from bot.teams.members import BotbuilderMembers
 from bot.teams.notifier import TeamsNotifier
-from bot.teams.panel_actions import PanelActions
-from bot.teams.retention_actions import RetentionActions
 from bot.teams.sdk import bot_framework_authentication
 from bot.teams.signing_keys import CHANNEL_METADATA_URL, EMULATOR_METADATA_URL, KeySourceSettings
 from bot.teams.storage import SqlStorage
 from bot.teams.training import TrainingActions, TrainingEdge, TrainingNotifier
+from bot.turns.clock_actions import ClockActions
+from bot.turns.meeting_actions import MeetingActions
+from bot.turns.panel_actions import PanelActions
+from bot.turns.retention_actions import RetentionActions
 from scheduler.calendar import EnglandCalendar
 from scheduler.profiles import ProfileError, load_profile
 from scheduler.runtime import SchedulerRuntime
@@ -275,7 +276,7 @@ def bootstrap(
     exports = CaseExports(services, SqlFileLinkStore(Scope(db)), SqlCaseRecords(Scope(db)), base,
                           OneDriveUploader(local_mode=settings.local_mode),
                           letter_template=family_letter_template(partnership, Path(settings.partnership_file)))
-    bot = RapidReviewBot(services, conversation_state, settings.app_id, PanelActions(services, notifier),
+    bot = RapidReviewBot(services, conversation_state, settings.app_id, PanelActions(services, notifier, BotbuilderMembers()),
                          ClockActions(services), MeetingActions(services), exports,
                          RetentionActions(services, retention_store), training)
     endpoint = MessagesEndpoint(
@@ -311,7 +312,7 @@ def agents_endpoint(components: Components, hosts: ServiceHostPolicy) -> Any:
     """`/api/messages` on the Microsoft 365 Agents SDK (bot/agents/). Imported here only when
     chosen: the default edge's start-up does not load the second SDK."""
     from bot.adapters.signing_keys import install
-    from bot.agents.application import build_application
+    from bot.agents.application import SharedActions, build_application
     from bot.agents.authentication import ChannelTokens
     from bot.agents.connector import KeptConnectorFactory, agents_adapter, msal_token_source, no_token
     from bot.agents.edge import AgentsMessagesEndpoint
@@ -321,7 +322,10 @@ def agents_endpoint(components: Components, hosts: ServiceHostPolicy) -> Any:
              msal_token_source(settings.app_id, settings.app_password, settings.app_tenant_id))
     factory = KeptConnectorFactory(token, hosts)
     components.extras["agents_connectors"] = factory
-    application = build_application(components.services)
+    bot = components.bot  # the actions holding stores, built once for either edge
+    shared = SharedActions(clock=bot.clock_actions, meeting=bot.meeting_actions, files=bot.exports,
+                           records=bot.exports, retention=bot.retention)
+    application = build_application(components.services, shared)
     return AgentsMessagesEndpoint(
         agents_adapter(factory),
         application.on_turn,
@@ -484,7 +488,13 @@ async def stop(components: Components) -> None:
 def build_web_app(components: Components, *, run_outbox: bool = True) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
     app[COMPONENTS] = components
-    app.router.add_post("/api/messages", components.endpoint)
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        # The edge is looked up per request, not bound here: tests switch a running bot's edge
+        # between two turns (tests/support/harness.py, `serve_on`), as a redeployment would.
+        return await components.endpoint(request)
+
+    app.router.add_post("/api/messages", messages)
     app.router.add_route("*", "/api/messages", method_not_allowed)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)

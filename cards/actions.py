@@ -7,7 +7,7 @@ inputs that card has. Any other key is refused (and audited by the caller), and 
 in it is treated as identity or authority — those come from the activity.
 
 What each verb may carry is declared once, by the card module that emits it (`VERBS`,
-a `cards.common.Verb` per verb); `VERBS` here is their union, and bot/teams/routes.py
+a `cards.common.Verb` per verb); `VERBS` here is their union, and bot/turns/routes.py
 pairs each with its handler. Action.Execute (invoke `adaptiveCard/action`) and
 Action.Submit (message with value) both end up here, so both go through the same checks.
 """

@@ -145,3 +145,10 @@ def make_referral(
 def referral_factory():  # noqa: ANN201
     """`referral_factory(child_name=...)` -> a valid `Referral`."""
     return make_referral
+
+
+@pytest.fixture(params=["botbuilder", "agents"])
+def edge(request: pytest.FixtureRequest) -> str:
+    """Which Teams edge answers `/api/messages` (TEAMS_EDGE): botbuilder (bot/teams/) or the
+    Microsoft 365 Agents SDK (bot/agents/). A suite takes it through `BotHarness.serve_on`."""
+    return str(request.param)

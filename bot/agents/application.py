@@ -1,14 +1,21 @@
-"""The turns of the Agents SDK edge: an `AgentApplication` whose routes call the same services
-and cards as the botbuilder edge.
+"""The turns of the Agents SDK edge: an `AgentApplication` whose routes call the same route table,
+typed commands and services as the botbuilder edge (bot/turns/).
 
-Built so far (docs/agents-edge.md lists the rest, and `MISSING` names it for start-up, which
-refuses `TEAMS_EDGE=agents` while anything is missing): the greeting when the bot is added, and
-`help`. Every other message and every card press is answered — never dropped — with
-`NOT_HERE_YET`, so an edge started for a test says plainly what it cannot do.
+Every card press — Action.Execute (invoke `adaptiveCard/action`, a card's `refresh` included)
+and Action.Submit (a message with a value) — goes to one generic handler that dispatches on the
+shared verb table (`Router.press`, bot/turns/routes.py): the same card-data checks, access gate,
+tamper audit and refusals as on botbuilder. Typed commands go to bot/turns/commands.py. The
+answer to an invoke is left for the edge, which writes it once (bot/agents/edge.py).
+
+Not here yet (`MISSING`; start-up refuses `TEAMS_EDGE=agents` while anything is): the referral
+form (its dialog), which answers `REFERRAL_FORM_NOT_HERE_YET` — never dropped — to `refer`,
+`resume`, `cancel` and every press on the form; Teams' file consent answer (`fileConsent/invoke`)
+and any other invoke, answered `NOT_HERE_YET`; proactive sends through this SDK; training mode.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from microsoft_agents.activity import Activity, ActivityTypes, InvokeResponse
@@ -24,22 +31,51 @@ from microsoft_agents.hosting.core import (
 )
 from microsoft_agents.hosting.core.storage.storage import StoreItemT
 
+from bot.agents.members import AgentsMembers
 from bot.domain import trace
+from bot.domain.case import Actor
 from bot.services.context import ServiceContext
+from bot.services.training import NOT_IN_TRAINING
+from bot.turns.answers import Answers
+from bot.turns.clock_actions import ClockActions
+from bot.turns.commands import (
+    CANCEL_WORDS,
+    REFER_WORDS,
+    RESUME_WORDS,
+    Commands,
+    RecordCommands,
+    actor_of,
+    command_text,
+    is_training_command,
+)
+from bot.turns.duplicate_actions import DuplicateActions
+from bot.turns.meeting_actions import MeetingActions
+from bot.turns.oversize import fitted_activity
+from bot.turns.panel_actions import PanelActions
+from bot.turns.people import PeopleMemory
+from bot.turns.replies import Reply, invoke_body
+from bot.turns.report_actions import ReportActions
+from bot.turns.retention_actions import RetentionActions
+from bot.turns.review_actions import ReviewActions
+from bot.turns.routes import OneTimeFiles, Pressed, Router, card_routes
 from cards import chat
 from cards.budget import fit_invoke_body
+from cards.common import CONTENT_TYPE
 
 # What the Agents SDK edge does not do yet; start-up names these when TEAMS_EDGE=agents.
 MISSING = (
-    "the card verb table (Action.Execute and Action.Submit presses)",
-    "the typed commands other than help (status, timeline RR-…, show RR-…, my referrals, …)",
-    "the referral dialog on microsoft_agents.hosting.dialogs",
+    "the referral dialog on microsoft_agents.hosting.dialogs (refer, resume, cancel and the form's buttons)",
+    "Teams' file consent answer (fileConsent/invoke: Allow or Decline on a file offered to OneDrive)",
     "proactive sends and card updates through the outbox (the notifier is still botbuilder's)",
     "training mode",
 )
 NOT_HERE_YET = ("This bot's Microsoft 365 Agents SDK edge does not handle this yet, so nothing was done. "
                 "Use the bot on its default (botbuilder) edge.")
-HELP_WORDS = frozenset({"help", "?", "hi", "hello"})
+REFERRAL_FORM_NOT_HERE_YET = (
+    "The referral form is not available on this bot's Microsoft 365 Agents SDK edge yet, so nothing was started "
+    "or saved (a referral already in progress is kept). Use the bot on its default (botbuilder) edge to refer.")
+FORM_WORDS = frozenset({*REFER_WORDS, *RESUME_WORDS, *CANCEL_WORDS})
+NO_IDENTITY = "I could not tell who you are from Teams, so I cannot take a referral here."
 ADAPTIVE_CARD_ACTION = "adaptiveCard/action"
 
 
@@ -84,39 +120,121 @@ def invoke_answer(text: str, status: int) -> dict[str, Any]:
 
 
 def card_activity(card: dict[str, Any]) -> Any:
-    return MessageFactory.attachment(CardFactory.adaptive_card(card))
+    """A card as a reply, within the size budget (bot/turns/oversize.py): over it, the card is
+    replaced by the short notice and the log says so, as botbuilder's replies are."""
+    wire = fitted_activity(
+        {"type": "message", "attachments": [{"contentType": CONTENT_TYPE, "content": card}]}, "reply"
+    )
+    return MessageFactory.attachment(CardFactory.adaptive_card(wire["attachments"][0]["content"]))
 
 
-def build_application(services: ServiceContext) -> AgentApplication[TurnState]:
+def reply_activity(reply: Reply) -> Any | None:
+    if reply.card:
+        return card_activity(reply.card)
+    return MessageFactory.text(reply.text) if reply.text else None
+
+
+@dataclass(frozen=True)
+class SharedActions:
+    """The actions the composition root builds once for either edge (they hold stores)."""
+
+    clock: ClockActions
+    meeting: MeetingActions
+    files: OneTimeFiles  # the records' buttons (bot/teams/exports.py: SDK-neutral but for file consent)
+    records: RecordCommands  # the same object's typed commands (export, record, notes, timeliness)
+    retention: RetentionActions
+
+
+class ReferralFormNotHereYet:
+    """The route table's referral-form rows on this edge: said plainly, nothing started or saved."""
+
+    async def start_referral(self, pressed: Pressed) -> Reply:
+        return Reply(text=REFERRAL_FORM_NOT_HERE_YET)
+
+    async def continue_form(self, pressed: Pressed) -> Reply:
+        return Reply(text=REFERRAL_FORM_NOT_HERE_YET)
+
+
+class NoTraining:
+    """Training mode is botbuilder's only (`MISSING`): the help card as it is."""
+
+    def help(self, card: dict[str, Any]) -> dict[str, Any]:
+        return card
+
+
+class Turns:
+    """One activity's answer, through the shared route table and commands (bot/turns/answers.py)."""
+
+    def __init__(self, services: ServiceContext, shared: SharedActions) -> None:
+        self.services = services
+        members = AgentsMembers()
+        self.people = PeopleMemory(services, members)
+        panel_actions = PanelActions(services, services.notifier, members)
+        router = Router(services, card_routes(ReferralFormNotHereYet(), panel_actions, shared.clock, shared.meeting,
+                                              shared.files, shared.retention, ReportActions(services),
+                                              ReviewActions(services), DuplicateActions(services)))
+        self.commands = Commands(services, panel_actions, shared.clock, shared.records, shared.retention, NoTraining())
+        self.answers = Answers(services, router, self.commands, self.people)
+
+    async def greet(self, context: TurnContext) -> None:
+        bot_id = context.activity.recipient.id if context.activity.recipient else None
+        if not any(member.id == bot_id for member in context.activity.members_added or []):
+            return
+        conversation_type = getattr(context.activity.conversation, "conversation_type", None) or "personal"
+        actor = actor_of(context.activity)
+        if conversation_type == "personal" and actor is not None:  # opened the bot: what waited for them goes now
+            await self.people.seen(context, actor)
+        partnership = self.services.partnership.name
+        channel = conversation_type == "channel"
+        card = chat.channel_welcome_card(partnership) if channel else chat.welcome_card(partnership)
+        await context.send_activity(card_activity(card))
+
+    async def message(self, context: TurnContext) -> None:
+        """A typed command, or an Action.Submit press (a message with a value), answered with a
+        message at once (there is no dialog state to save first, unlike botbuilder's turn)."""
+        answer = reply_activity(await self.answers.message(context, self.personal))
+        if answer is not None:
+            await context.send_activity(answer)
+
+    async def personal(self, context: TurnContext, actor: Actor | None) -> Reply:
+        text = command_text(context.activity)
+        if actor is None:
+            return Reply(text=NO_IDENTITY)
+        if text in FORM_WORDS:
+            return Reply(text=REFERRAL_FORM_NOT_HERE_YET)
+        if is_training_command(text):  # as botbuilder outside training mode
+            return Reply(text=NOT_IN_TRAINING)
+        # No dialog on this edge, so no referral is "in progress" here (the help card offers no resume).
+        return await self.commands.personal(context, actor, text, in_progress=False)
+
+    async def invoke(self, context: TurnContext) -> None:
+        """Action.Execute (a press or a card's `refresh`) through the route table; any other
+        invoke is answered "not here yet", never dropped."""
+        if context.activity.name != ADAPTIVE_CARD_ACTION:
+            await answer_invoke(context, invoke_answer(trace.reference(NOT_HERE_YET), 501))
+            return
+        await answer_invoke(context, invoke_body(await self.answers.card_action(context)))
+
+
+def build_application(services: ServiceContext, shared: SharedActions) -> AgentApplication[TurnState]:
     """The routes, one per kind of activity the edge answers."""
     # No typing indicator: the SDK's default sends "typing" activities on a timer during a turn,
     # extra posts the botbuilder edge never makes (and which count against Teams' rate limits).
     app: AgentApplication[TurnState] = AgentApplication(storage=NothingStored(), connection_manager=NoSignIn(),
                                                         remove_recipient_mention=True, start_typing_timer=False)
-    partnership = services.partnership.name
+    turns = Turns(services, shared)
 
     @app.conversation_update("membersAdded")
     async def greet(context: TurnContext, _state: TurnState) -> None:
-        bot_id = context.activity.recipient.id if context.activity.recipient else None
-        if not any(member.id == bot_id for member in context.activity.members_added or []):
-            return
-        channel = getattr(context.activity.conversation, "conversation_type", None) == "channel"
-        card = chat.channel_welcome_card(partnership) if channel else chat.welcome_card(partnership)
-        await context.send_activity(card_activity(card))
+        await turns.greet(context)
 
     @app.activity(ActivityTypes.message)  # every message, with text or without (an Action.Submit)
     async def message(context: TurnContext, _state: TurnState) -> None:
-        text = " ".join((context.activity.text or "").split()).strip().lower()
-        if context.activity.value is None and text in HELP_WORDS:
-            channel = getattr(context.activity.conversation, "conversation_type", None) == "channel"
-            card = chat.channel_help_card() if channel else chat.help_card(partnership)
-            await context.send_activity(card_activity(card))
-            return
-        await context.send_activity(MessageFactory.text(trace.reference(NOT_HERE_YET)))
+        await turns.message(context)
 
     @app.activity(ActivityTypes.invoke)
     async def invoke(context: TurnContext, _state: TurnState) -> None:
-        await answer_invoke(context, invoke_answer(trace.reference(NOT_HERE_YET), 501))
+        await turns.invoke(context)
 
     return app
 

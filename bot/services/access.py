@@ -45,7 +45,7 @@ class Place(Enum):
 
 @dataclass(frozen=True)
 class Where:
-    """Where an activity came from, as Teams said it (bot/teams/places.py reads it)."""
+    """Where an activity came from, as Teams said it (bot/turns/places.py reads it)."""
 
     conversation_type: str  # personal | channel | groupChat
     conversation_id: str  # the conversation, without a thread's ";messageid=…"

@@ -1,6 +1,6 @@
 """Why a use case said no: every refusal the services raise, in one place.
 
-The edge maps each kind to one reply (bot/teams/routes.py): the message is written for
+The edge maps each kind to one reply (bot/turns/routes.py): the message is written for
 the person who pressed or typed, `field` puts it next to an input on the card, and
 `audit` (when set) is the reason recorded as a tamper event — a press that one of our
 own cards could not have sent.

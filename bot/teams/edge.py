@@ -36,10 +36,11 @@ from bot.adapters.inbound import Bookkeeping, Gate, note_busy, read_activity, se
 from bot.adapters.service_hosts import ServiceHostPolicy
 from bot.domain import trace
 from bot.services.ports import ActivityLog, CaseStore, Clock
-from bot.teams.handler import RapidReviewBot, tenant_of
-from bot.teams.replies import FAILED, Reply, invoke_body
+from bot.teams.handler import RapidReviewBot
 from bot.teams.signing_keys import SigningKeysUnavailable
 from bot.teams.training import TrainingEdge
+from bot.turns.places import tenant_of
+from bot.turns.replies import FAILED, Reply, invoke_body
 from cards.actions import VERBS
 
 log = logging.getLogger(__name__)

@@ -36,16 +36,14 @@ from bot.teams.files import (
     record_document,
     submission_document,
 )
-from bot.teams.places import where_of
-from bot.teams.replies import Reply
-from bot.teams.routes import Pressed
+from bot.turns.commands import RECORD_COMMAND
+from bot.turns.places import where_of
+from bot.turns.replies import Reply
+from bot.turns.routes import Pressed
 from cards import chat, file_cards, meeting_cards, pathway_cards, report_cards, review_cards
 from cards.common import CONTENT_TYPE
 
 log = logging.getLogger(__name__)
-COMMAND = "export"
-RECORD_COMMAND = "record"  # `record RR-…`: a new one-time link to the rapid review record
-NOTES_COMMAND = "notes"  # `notes RR-…`: a new one-time link to the chair's notes
 GONE = ("This link has already been used or has expired: each link works once, for a few minutes. For a new one, "
         "type in your chat with the Rapid Review bot in Teams: 'record RR-…' for the rapid review record, "
         "'notes RR-…' for the chair's notes, or 'export RR-…' for a case export (with the case's reference); "
@@ -56,7 +54,6 @@ LINK_VERB = {export.RECORD: meeting_cards.RECORD_LINK, export.EXPORT: chat.EXPOR
              export.CHAIR_NOTES: meeting_cards.NOTES_LINK, export.SUBMISSION: report_cards.DOCUMENT,
              export.TIMELINESS_CSV: chat.TIMELINESS_CSV_LINK, export.TIMELINESS_DOCX: chat.TIMELINESS_DOCX_LINK,
              export.BRIEFING: review_cards.LEARNING_BRIEFING}
-TIMELINESS = "timeliness"  # the partnership manager's command: `timeliness 2026`
 OFFER_GONE = ("This file offer has already been answered, has expired, or is not yours: each works once, for the "
               "person it was sent to, for an hour. Ask the Rapid Review bot for the file again.")
 DECLINED = "You declined the file, so nothing was saved in your OneDrive."

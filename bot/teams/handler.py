@@ -2,7 +2,7 @@
 
 Identity and authority come from the activity (`from.aadObjectId`, the tenant in
 channelData), checked against the database; card data is intent only (cards/actions.py).
-Card presses go through one route table (bot/teams/routes.py) whether a press came as
+Card presses go through one route table (bot/turns/routes.py) whether a press came as
 Action.Execute (an invoke, answered in the invoke response) or Action.Submit (a message
 with a value, answered with a new message).
 """
@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from typing import Any
 
 from botbuilder.core import CardFactory, ConversationState, MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
@@ -22,31 +20,25 @@ from botbuilder.schema.teams import TeamInfo, TeamsChannelAccount
 from botframework.connector.models import InvokeResponse
 
 from bot.domain import trace
-from bot.domain.case import Actor, parse_reference
-from bot.domain.limits import cap
-from bot.services import access, referrals
-from bot.services.channels import WAITING_FOR_CHANNEL, bind_panel_channel
+from bot.domain.case import Actor
 from bot.services.context import ServiceContext
-from bot.services.ports import Address
-from bot.services.refusals import NotAuthorised
-from bot.teams.clock_actions import ClockActions
-from bot.teams.correction_actions import CorrectionActions
-from bot.teams.duplicate_actions import DuplicateActions
-from bot.teams.exports import COMMAND as EXPORT
-from bot.teams.exports import NOTES_COMMAND, RECORD_COMMAND, TIMELINESS, CaseExports
-from bot.teams.meeting_actions import MeetingActions
+from bot.teams.exports import CaseExports
+from bot.teams.members import BotbuilderMembers
 from bot.teams.message_size import keep_replies_within_budget
-from bot.teams.owner_actions import OwnerActions
-from bot.teams.panel_actions import MEMBER_LISTING, SHOW, PanelActions
-from bot.teams.people import PeopleMemory
-from bot.teams.places import tenant_of, where_of
-from bot.teams.replies import Reply, invoke_body
-from bot.teams.report_actions import ReportActions
-from bot.teams.retention_actions import RetentionActions
-from bot.teams.review_actions import ReviewActions
-from bot.teams.routes import Pressed, Router, card_routes
 from bot.teams.storage import StateConflict
 from bot.teams.training import TrainingActions
+from bot.turns.answers import Answers
+from bot.turns.clock_actions import ClockActions
+from bot.turns.commands import CANCEL_WORDS, REFER_WORDS, RESUME_WORDS, Commands, actor_of, command_text
+from bot.turns.duplicate_actions import DuplicateActions
+from bot.turns.meeting_actions import MeetingActions
+from bot.turns.panel_actions import PanelActions
+from bot.turns.people import PeopleMemory
+from bot.turns.replies import Reply, invoke_body
+from bot.turns.report_actions import ReportActions
+from bot.turns.retention_actions import RetentionActions
+from bot.turns.review_actions import ReviewActions
+from bot.turns.routes import Pressed, Router, card_routes
 from cards import chat
 from cards import referral_form as form
 from cards.actions import CardPress
@@ -54,36 +46,7 @@ from dialogs.referral_dialog import FORM_ACTION, FORM_ACTOR, FORM_REPLY, FORM_RE
 
 log = logging.getLogger(__name__)
 
-MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
-# Typed commands that name one case, and the action their refusal is audited as.
-CASE_COMMANDS = {"notification summary": "notification_summary", "timeline": "timeline", SHOW: "show_card",
-                 "pathway": "pathway",
-                 RECORD_COMMAND: "record_link", NOTES_COMMAND: "notes_link"}
 PENDING_ANSWER = "rr.pending_answer"  # a message turn's answer, sent once its state is saved
-BIND_PHRASES = ("use this channel for the panel", "use this channel", "set panel channel")
-
-
-def command_text(activity: Activity) -> str:
-    """The typed command, normalised; a message longer than any command (bot/domain/limits.py)
-    is no command at all and is answered with the help card."""
-    text = " ".join(MENTION.sub(" ", activity.text or "").split()).strip().lower()
-    return text if len(text) <= cap("command.text") else ""
-
-
-def typed_text(activity: Activity) -> str:
-    """The message as typed (mentions removed, spaces collapsed, case kept), within the cap of a
-    command: for a command whose argument is kept as written (a withdrawal's reason)."""
-    text = " ".join(MENTION.sub(" ", activity.text or "").split()).strip()
-    return text if len(text) <= cap("command.text") else ""
-
-
-def actor_of(activity: Activity) -> Actor | None:
-    sender = activity.from_property
-    aad = getattr(sender, "aad_object_id", None) if sender else None
-    if not aad:
-        return None
-    name = (sender.name or "Unknown")[:cap("person.display_name")]
-    return Actor(aad_object_id=str(aad).lower(), name=name, tenant_id=tenant_of(activity))
 
 
 class RapidReviewBot(TeamsActivityHandler):
@@ -105,13 +68,13 @@ class RapidReviewBot(TeamsActivityHandler):
         # One turn at a time per conversation in this process: a double-click must not race
         # its own dialog state. (Across processes the state's eTag catches it.)
         self._conversation_locks: dict[str, asyncio.Lock] = {}
-        self.people = PeopleMemory(services)
-        self.corrections = CorrectionActions(services)
-        self.owners = OwnerActions(services)
+        self.people = PeopleMemory(services, BotbuilderMembers())
+        self.commands = Commands(services, panel_actions, clock_actions, exports, retention, self.training)
         self.report_actions = report_actions or ReportActions(services)
         self.router = Router(services, card_routes(self, panel_actions, clock_actions, meeting_actions, exports,
                                                    retention, self.report_actions, ReviewActions(services),
                                                    DuplicateActions(services)))
+        self.answers = Answers(services, self.router, self.commands, self.people)
 
     # ---- the turn ---------------------------------------------------------------------------
 
@@ -134,19 +97,7 @@ class RapidReviewBot(TeamsActivityHandler):
             self._conversation_locks.pop(conversation, None)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
-        activity = turn_context.activity
-        conversation_type = getattr(activity.conversation, "conversation_type", None) or "personal"
-        actor = actor_of(activity)
-        if actor:
-            await self.people.seen(turn_context, actor)
-        if activity.value:  # Action.Submit: a card press that arrived as a message
-            reply = await self.router.press(turn_context, actor, activity.value, None)
-        elif conversation_type == "channel":
-            reply = await self._channel_command(turn_context, actor)
-        elif conversation_type != "personal":  # a group chat: no case is ever served there
-            reply = Reply(text=await access.outside_answer(self.services))
-        else:
-            reply = await self._personal_command(turn_context, actor)
+        reply = await self.answers.message(turn_context, self._personal_command)
         await self._answer(turn_context, reply)
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
@@ -158,15 +109,7 @@ class RapidReviewBot(TeamsActivityHandler):
             return response
         if activity.name != "adaptiveCard/action":
             return await super().on_invoke_activity(turn_context)
-        value: dict[str, Any] = activity.value if isinstance(activity.value, dict) else {}
-        action: dict[str, Any] = value["action"] if isinstance(value.get("action"), dict) else {}
-        if action.get("type") not in (None, "Action.Execute"):
-            return InvokeResponse(status=200, body=invoke_body(Reply(text=trace.reference("Unsupported action."),
-                                                                     status=400)))
-        actor = actor_of(activity)
-        if turn_context.activity.conversation and actor:  # first: the card rendered below lists this person
-            await self.people.seen(turn_context, actor)
-        reply = await self.router.press(turn_context, actor, action.get("data") or {}, action.get("verb"))
+        reply = await self.answers.card_action(turn_context)
         response = InvokeResponse(status=200, body=invoke_body(reply))
         # Hand the response to the adapter ourselves. Returned bare, ActivityHandler.on_turn
         # passes it through TurnContext.send_activity, which deep-copies the activity — the
@@ -202,7 +145,7 @@ class RapidReviewBot(TeamsActivityHandler):
             return training_reply
         dc = await self.dialogs.create_context(turn_context)
         in_progress = dc.active_dialog is not None
-        if text in ("refer", "start", "new referral", "chat.refer"):
+        if text in REFER_WORDS:
             if in_progress:
                 return await self._continue_form(turn_context, CardPress(verb=form.RESUME), actor,
                                                  note="You already have a referral in progress. Here it is; "
@@ -210,106 +153,15 @@ class RapidReviewBot(TeamsActivityHandler):
             turn_context.turn_state[FORM_ACTOR] = actor
             await dc.begin_dialog(ReferralDialog.__name__, await self._prefill(turn_context, actor))
             return Reply(card=turn_context.turn_state.get(FORM_REPLY))
-        if text in ("resume", "continue"):
+        if text in RESUME_WORDS:
             if not in_progress:
                 return Reply(text="You have no referral in progress. Type **refer** to start one.")
             return await self._continue_form(turn_context, CardPress(verb=form.RESUME), actor)
-        if text in ("cancel", "discard"):
+        if text in CANCEL_WORDS:
             if not in_progress:
                 return Reply(text="There is no referral in progress to cancel.")
             return await self._continue_form(turn_context, CardPress(verb=form.CANCEL), actor)
-        if (refused := await self._case_command_gate(turn_context, actor, text)) is not None:
-            return refused
-        if text in ("my referrals", "my cases", "referrals"):
-            cases = await referrals.my_referrals(self.services, actor)
-            return Reply(card=chat.my_referrals_card(cases, self.services.tz, in_progress=in_progress))
-        if text.startswith("notification summary"):
-            return await self._notification_summary(actor, text.removeprefix("notification summary"))
-        if text.split(" ", 1)[0] == SHOW:
-            return await self.panel_actions.show_command(turn_context, actor, text)
-        if text.split(" ", 1)[0] == EXPORT:
-            return await self.exports.command(actor, text.removeprefix(EXPORT))
-        if text.split(" ", 1)[0] in (RECORD_COMMAND, NOTES_COMMAND):
-            command, _, argument = text.partition(" ")
-            return await self.exports.typed(actor, command, argument)
-        if text.split(" ", 1)[0] == TIMELINESS:
-            return await self.exports.timeliness_command(actor, text.removeprefix(TIMELINESS))
-        correction_reply = await self.corrections.command(actor, text, typed_text(turn_context.activity))
-        if correction_reply is not None:
-            return correction_reply
-        owner_reply = await self.owners.command(actor, text, typed_text(turn_context.activity))
-        if owner_reply is not None:
-            return owner_reply
-        retention_reply = await self.retention.command(actor, text)
-        if retention_reply is not None:
-            return retention_reply
-        clock_reply = await self.clock_actions.command(actor, text)
-        if clock_reply is not None:
-            return clock_reply
-        roles = await self.services.roster.roles_of(actor.aad_object_id)
-        waiting = await self.services.outbox.count(WAITING_FOR_CHANNEL) if roles.manager else 0
-        if text in ("help", "?", "hi", "hello"):
-            return Reply(card=self.training.help(chat.help_card(self.services.partnership.name,
-                                                                in_progress=in_progress, waiting_posts=waiting)))
-        return Reply(card=self.training.help(chat.help_card(self.services.partnership.name, in_progress=in_progress,
-                                                            unknown=text, waiting_posts=waiting)))
-
-    async def _notification_summary(self, actor: Actor, argument: str) -> Reply:
-        reference = parse_reference(argument)
-        if reference is None:
-            return Reply(text="Say which case, for example: **notification summary RR-2026-0001**.")
-        try:
-            case = await referrals.notification_summary(self.services, actor, reference)
-        except NotAuthorised as denied:
-            return Reply(text=str(denied), status=403)
-        except LookupError:  # only the roster gets here (the access gate), and may know which cases exist
-            return Reply(text=f"There is no case {reference}.", status=404)
-        today = self.services.clock.now().astimezone(self.services.tz).date()
-        return Reply(card=chat.notification_summary_card(case, self.services.tz, today,
-                                                         self.services.partnership.protective_marking))
-
-    async def _channel_command(self, turn_context: TurnContext, actor: Actor | None) -> Reply:
-        text = command_text(turn_context.activity)
-        if any(text.startswith(p) for p in BIND_PHRASES):
-            if actor is None:
-                return Reply(text="I could not tell who you are from Teams.", status=403)
-            data = turn_context.activity.channel_data if isinstance(turn_context.activity.channel_data, dict) else {}
-            # Graph addresses a team by its Microsoft 365 group id; older activities carry only the thread id.
-            team_id = (data.get("team") or {}).get("aadGroupId") or (data.get("team") or {}).get("id")
-            channel_id = (data.get("channel") or {}).get("id")
-            # Post to the channel itself, not into the thread the command was typed in.
-            conversation_id = (turn_context.activity.conversation.id or "").split(";messageid=")[0]
-            address = Address(conversation_id, turn_context.activity.service_url, tenant_of(turn_context.activity),
-                              turn_context.activity.recipient.id if turn_context.activity.recipient else None)
-            try:
-                released = await bind_panel_channel(self.services, actor, address, team_id, channel_id)
-            except NotAuthorised as denied:
-                return Reply(text=f"{denied} Ask a partnership manager to do it.", status=403)
-            return Reply(card=chat.channel_bound_card(released))
-        if await access.outside(self.services, where_of(turn_context.activity)):
-            return Reply(text=await access.outside_answer(self.services))
-        if actor is not None and (refused := await self._case_command_gate(turn_context, actor, text)) is not None:
-            return refused
-        if actor is not None and (text.split(" ", 1)[0] in ("add", "remove") or text in MEMBER_LISTING):
-            return await self.panel_actions.membership_command(turn_context, actor, text)
-        if actor is not None and text.split(" ", 1)[0] == SHOW:
-            return await self.panel_actions.show_command(turn_context, actor, text)
-        if actor is not None:
-            clock_reply = await self.clock_actions.command(actor, text)
-            if clock_reply is not None:
-                return clock_reply
-        return Reply(card=chat.channel_help_card())
-
-    async def _case_command_gate(self, turn_context: TurnContext, actor: Actor, text: str) -> Reply | None:
-        """A typed command naming a case (`timeline RR-…`, `show RR-…`, `notification summary
-        RR-…`) passes the access gate first; the refusal to answer, or None to go on."""
-        command = next((c for c in CASE_COMMANDS if text.split(" ", 1)[0] == c or text.startswith(c + " ")), None)
-        reference = parse_reference(text.removeprefix(command)) if command else None
-        if command is None or reference is None:
-            return None
-        gate = await access.case_gate(self.services, where_of(turn_context.activity), actor, CASE_COMMANDS[command],
-                                      reference)
-        return None if gate.allowed else Reply(text=gate.refusal, status=gate.status)
+        return await self.commands.personal(turn_context, actor, text, in_progress)
 
     # ---- card presses ---------------------------------------------------------------------------
 

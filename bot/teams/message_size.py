@@ -1,12 +1,13 @@
 """No message over the bot's size budget ever leaves for Teams (cards/budget.py): the guard at
 each of the three ways out, and the log line when it had to act.
 
-- proactive posts and updates (bot/teams/notifier.py): `fitted_activity`, on the wire JSON;
+- proactive posts and updates (bot/teams/notifier.py): `fitted_activity` (bot/turns/oversize.py),
+  on the wire JSON;
 - replies within a turn (`turn_context.send_activity`, whoever calls it — the handler, the
   referral dialog, training mode): `keep_replies_within_budget`, registered on every turn by
   bot/teams/handler.py, after training mode's banner so the banner is counted;
-- the answer to a button press (the invoke response): `fitted_invoke_body`, in
-  bot/teams/replies.py.
+- the answer to a button press (the invoke response): `fitted_invoke_body` (bot/turns/oversize.py), in
+  bot/turns/replies.py.
 
 A card over the budget is replaced by a short notice saying so (`cards.budget.oversize_card`),
 and the log says how large it was, where, and the case's reference — never its text.
@@ -14,44 +15,15 @@ and the log says how large it was, where, and the case's reference — never its
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, Attachment
 
-from bot.domain import trace
-from cards.budget import BOT_BUDGET, case_reference_of, fit_activity, fit_invoke_body, payload_size
+from bot.turns.oversize import fitted_activity
+from cards.budget import BOT_BUDGET, payload_size
 from cards.common import CONTENT_TYPE
-
-log = logging.getLogger(__name__)
-
-
-def _correlation() -> str | None:
-    turn = trace.current()
-    return turn.correlation if turn else None
-
-
-def _log(size: int, where: str, original: Any) -> None:
-    log.warning("message too large for Teams: a short notice was sent instead",
-                extra={"size": size, "budget": BOT_BUDGET, "where": where, "case": case_reference_of(original)})
-
-
-def fitted_activity(activity: dict[str, Any], where: str = "proactive") -> dict[str, Any]:
-    """A proactive message's wire JSON, as it may be sent (bot/teams/notifier.py)."""
-    fitted, size = fit_activity(activity, _correlation())
-    if size is not None:
-        _log(size, where, activity)
-    return fitted
-
-
-def fitted_invoke_body(body: dict[str, Any]) -> dict[str, Any]:
-    """The answer to a button press, as it may go back (bot/teams/replies.py)."""
-    fitted, size = fit_invoke_body(body, _correlation())
-    if size is not None:
-        _log(size, "invoke", body)
-    return fitted
 
 
 def wire(activity: Activity) -> dict[str, Any]:

@@ -25,21 +25,16 @@ from bot.services.context import ServiceContext
 from bot.services.outbox import OutboxDispatcher
 from bot.services.ports import Address
 from bot.services.training import NOT_IN_TRAINING, Person, TrainingClockPort, TrainingState
-from bot.teams.message_size import fitted_invoke_body
 from bot.teams.notifier import TeamsNotifier
-from bot.teams.replies import Reply
+from bot.turns.commands import is_training_command
+from bot.turns.oversize import fitted_invoke_body
+from bot.turns.replies import Reply
 from cards import training_cards
 from cards.common import CONTENT_TYPE
 
 log = logging.getLogger(__name__)
 
 REAL_USER = "training.real_user"
-COMMAND_STARTS = ("act as", "advance")
-COMMANDS = ("inbox", "today", "time", "training date", "demo case")
-
-
-def is_training_command(text: str) -> bool:
-    return text in COMMANDS or any(text == s or text.startswith(s + " ") for s in COMMAND_STARTS)
 
 
 def when(moment: datetime, services: ServiceContext) -> str:

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from bot.agents.application import MISSING, NOT_HERE_YET
+from bot.agents.application import MISSING, NOT_HERE_YET, REFERRAL_FORM_NOT_HERE_YET
 from bot.app import bootstrap
+from bot.services.access import CASE_DENIED
 from bot.settings import ConfigError, Settings
 from tests.support import activities as A
 from tests.support.harness import BotHarness, texts, without_reference
@@ -43,10 +44,26 @@ async def test_help_is_answered_with_the_help_card(bot):
 
 
 async def test_what_it_cannot_do_yet_is_answered_never_dropped(bot):
-    reply = await bot.say(A.RILEY, "status")
-    assert isinstance(reply, str) and without_reference(reply) == NOT_HERE_YET
+    """The referral form (its dialog) and Teams' file consent answer are not on this edge yet:
+    typed, pressed or invoked, each is answered plainly and nothing is stored."""
+    for typed in ("refer", "resume", "cancel"):
+        reply = await bot.say(A.RILEY, typed)
+        assert reply == REFERRAL_FORM_NOT_HERE_YET
     body = await bot.press(A.RILEY, "chat.refer", {"verb": "chat.refer"})
-    assert body["statusCode"] == 501 and without_reference(body["value"]["message"]) == NOT_HERE_YET
+    assert body["statusCode"] == 200 and body["value"] == REFERRAL_FORM_NOT_HERE_YET
+    status, body = await bot.post({**A.invoke(bot.url, A.RILEY, "chat.refer", {}), "name": "fileConsent/invoke",
+                                   "value": {"action": "accept", "context": {"offer": "x"}}})
+    assert status == 200 and body["statusCode"] == 501
+    assert without_reference(body["value"]["message"]) == NOT_HERE_YET
+
+
+async def test_typed_commands_are_answered_by_the_shared_commands(bot):
+    reply = await bot.say(A.RILEY, "my referrals")
+    assert isinstance(reply, dict) and "RR-" not in texts(reply)  # the card, with no case yet
+    reply = await bot.say(A.RILEY, "timeline RR-2026-0099")  # through the access gate, as on botbuilder
+    assert reply == CASE_DENIED
+    reply = await bot.say(A.RILEY, "inbox")  # a training command, outside training mode
+    assert reply == "Training commands work only in training mode."
 
 
 async def test_a_replayed_press_has_one_turn_and_the_same_answer(bot):
@@ -111,4 +128,4 @@ async def test_a_press_while_the_database_is_locked_is_answered_busy_and_its_ret
         assert body["value"].startswith(BUSY) and "(reference " in body["value"], body
         await asyncio.sleep(0.2)
         status, body = await h.post(press)
-        assert status == 200 and body["statusCode"] == 501, body  # handled: this edge's "not yet"
+        assert status == 200 and body["value"] == REFERRAL_FORM_NOT_HERE_YET, body  # handled: this edge's "not yet"

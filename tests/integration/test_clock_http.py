@@ -266,9 +266,12 @@ def status_entries(card: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-async def bot(tmp_path):
-    async with BotHarness(tmp_path) as harness:
+async def bot(tmp_path, database_url, edge):
+    """A referral made (on botbuilder: the form's dialog is not on the Agents SDK edge yet), then
+    every turn of the test on `edge`, on SQLite and PostgreSQL."""
+    async with BotHarness(tmp_path, database_url=database_url) as harness:
         await refer(harness)
+        await harness.serve_on(edge)
         yield harness
 
 

@@ -68,9 +68,12 @@ async def refer(h: BotHarness) -> None:
 
 
 @pytest.fixture
-async def bot(tmp_path):
-    async with BotHarness(tmp_path) as harness:
+async def bot(tmp_path, database_url, edge):
+    """A referral made (on botbuilder: the form's dialog is not on the Agents SDK edge yet), then
+    every turn of the test on `edge`, on SQLite and PostgreSQL."""
+    async with BotHarness(tmp_path, database_url=database_url) as harness:
         await refer(harness)
+        await harness.serve_on(edge)
         yield harness
 
 
@@ -187,7 +190,8 @@ async def snapshot(h: BotHarness) -> dict[str, Any]:
             select(t.events.c.kind).where(t.events.c.kind.not_in(AUDIT_KINDS)).order_by(t.events.c.id))]
         outbox = (await conn.execute(select(func.count()).select_from(t.outbox))).scalar_one()
         members = [tuple(r) for r in await conn.execute(
-            select(t.members.c.aad_object_id, t.members.c.role, t.members.c.partner, t.members.c.active))]
+            select(t.members.c.aad_object_id, t.members.c.role, t.members.c.partner, t.members.c.active)
+            .order_by(t.members.c.aad_object_id, t.members.c.role, t.members.c.partner))]  # PostgreSQL: no implied order
     return {"case": tuple(case), "votes": votes, "queries": queries, "events": kinds, "outbox": outbox,
             "members": members}
 

@@ -76,6 +76,8 @@ class BotHarness:
         self.partnership_file = partnership_file or DEFAULT_PARTNERSHIP_FILE
         self.components: Components | None = None
         self.client: TestClient | None = None
+        self.served_on = str(self.env.get("teams_edge", "botbuilder"))  # or as `serve_on` switched, kept across a restart
+        self._endpoints: dict[str, Any] = {}
         self.sdk_sleeps: list[float] = []  # what the connector clients waited between retries, not in real time
 
     @property
@@ -109,6 +111,8 @@ class BotHarness:
         notifier = self.components.services.notifier
         assert isinstance(notifier, TeamsNotifier)
         notifier.pacer = ConversationPacer(monotonic=self.monotonic, sleep=self.monotonic.sleep)
+        self._endpoints = {str(settings.teams_edge.value): self.components.endpoint}
+        await self.serve_on(self.served_on)
         app = build_web_app(self.components, run_outbox=False)
         self.client = TestClient(TestServer(app, host="127.0.0.1"))
         await self.client.start_server()
@@ -118,6 +122,20 @@ class BotHarness:
         if self.client is not None:
             await self.client.close()
         await self.connector.stop()
+
+    async def serve_on(self, edge: str) -> None:
+        """From now on `/api/messages` is answered by this edge (TEAMS_EDGE), in the same process,
+        database and fake connector: as a deployment switched edge between two turns. The
+        tests of a case's later steps make referrals on botbuilder (`fill_referral`: the referral
+        form's dialog is not on the Agents SDK edge yet) and drive everything else on the edge
+        asked for."""
+        self.served_on = edge
+        if edge not in self._endpoints:
+            from bot.app import agents_endpoint
+
+            assert edge == "agents", f"{edge} is not built by this harness after start-up"
+            self._endpoints[edge] = agents_endpoint(self.c, self.c.endpoint.hosts)
+        self.c.endpoint = self._endpoints[edge]
 
     async def _sdk_sleep(self, seconds: float) -> None:
         self.sdk_sleeps.append(seconds)
@@ -203,7 +221,16 @@ SECTION_ORDER = ["referrer", "pathway", "incident", "children", "views"]
 async def fill_referral(h: BotHarness, person: A.Person = A.RILEY, answers: dict[str, dict[str, str]] | None = None,
                         *, submit: bool = True) -> dict[str, Any]:
     """Walk the whole form through HTTP invokes; returns the last card shown."""
-    answers = answers or VALID
+    edge = h.served_on
+    await h.serve_on("botbuilder")  # the referral form's dialog is botbuilder's only, so far
+    try:
+        return await _fill_referral(h, person, answers or VALID, submit=submit)
+    finally:
+        await h.serve_on(edge)
+
+
+async def _fill_referral(h: BotHarness, person: A.Person, answers: dict[str, dict[str, str]], *,
+                         submit: bool) -> dict[str, Any]:
     card = await h.say(person, "refer")
     assert isinstance(card, dict)
     for section in SECTION_ORDER:

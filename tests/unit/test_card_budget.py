@@ -6,7 +6,7 @@ fails when it has none here) is built at its largest: every typed field at its c
 (bot/domain/limits.py), names from Teams far longer than any real one, four children, the
 whole roster, every vote with both its texts, many deadlines, agencies and busy attendees.
 Each card is then wrapped as the bot sends it — a proactive message (bot/teams/notifier.py),
-a reply in a turn, and the answer to a button press (bot/teams/replies.py) — and the whole
+a reply in a turn, and the answer to a button press (bot/turns/replies.py) — and the whole
 message is measured as Teams counts it (UTF-16): within Microsoft's recommended 80 KB and
 within the bot's own budget, so the guard that replaces an oversized card never has to.
 
@@ -41,7 +41,7 @@ from bot.services.ports import Address, AgencyRequest, MemberRecord, QueryRecord
 from bot.services.reminder_view import Mention
 from bot.teams.message_size import wire
 from bot.teams.notifier import TeamsNotifier
-from bot.teams.replies import Reply, invoke_body
+from bot.turns.replies import Reply, invoke_body
 from cards import (
     budget,
     chat,

@@ -1,4 +1,4 @@
-"""The route table (bot/teams/routes.py) against the cards: every verb a card emits has
+"""The route table (bot/turns/routes.py) against the cards: every verb a card emits has
 exactly one route, no route is without a card, and each route's inputs are the inputs the
 card renders for that button. Also: reading a press (cards/actions.py), the separate id
 keys and the `q` of cards posted before them.
@@ -28,7 +28,7 @@ from bot.services.deadlines import StatusLine
 from bot.services.panel import PanelView
 from bot.services.ports import AgencyRequest, DeadlineRow, MeetingRecord, QueryRecord, StatusRow
 from bot.services.reminder_view import Mention, ReminderView
-from bot.teams.routes import Route, card_routes
+from bot.turns.routes import Route, card_routes
 from cards import actions as cards_actions
 from cards import (
     chat,

@@ -2,7 +2,7 @@
 buttons (cards/review_cards.py). Authority from the activity and the roster only; the use
 cases are bot/services/review.py.
 
-Each press handler is one row of bot/teams/routes.py; refusals are answered there, and a
+Each press handler is one row of bot/turns/routes.py; refusals are answered there, and a
 refusal about an input is shown on the card again, next to it, with what was typed.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 from bot.services import review
 from bot.services.context import ServiceContext
 from bot.services.refusals import NotAuthorised, Refused
-from bot.teams.replies import Reply
-from bot.teams.routes import Pressed
+from bot.turns.replies import Reply
+from bot.turns.routes import Pressed
 from cards import review_cards
 
 

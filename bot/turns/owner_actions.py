@@ -10,7 +10,7 @@ from bot.domain.case import Actor
 from bot.services import owners
 from bot.services.context import ServiceContext
 from bot.services.refusals import NotAuthorised, Refused
-from bot.teams.replies import Reply
+from bot.turns.replies import Reply
 
 COMMAND = "replace owner"
 USAGE = ("Say who has left and who takes over, by their names on the roster, for example: **replace owner Dan "

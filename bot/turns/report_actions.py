@@ -3,7 +3,7 @@ record it sent, the National Panel's response and how the rapid review ends. Aut
 the activity and the roster only (bot/services/report.py decides).
 
 The report card holds texts about the child's case, so it is shown only in personal chat: a
-press in the channel sends it there. Each press handler is one row of bot/teams/routes.py;
+press in the channel sends it there. Each press handler is one row of bot/turns/routes.py;
 refusals are answered there (`show_refusal` puts one next to its input on the card again).
 """
 
@@ -16,8 +16,8 @@ from bot.services.context import ServiceContext
 from bot.services.ports import DeliveryError
 from bot.services.refusals import Refused
 from bot.services.report import ReportView
-from bot.teams.replies import Reply
-from bot.teams.routes import Pressed
+from bot.turns.replies import Reply
+from bot.turns.routes import Pressed
 from cards import report_cards
 
 
@@ -50,7 +50,7 @@ class ReportActions:
         return Reply(text="I could not reach your personal chat with the bot. Open the Rapid Review bot in Teams (say "
                           f"hello to it), then type **timeline {p.case}** there.")
 
-    # ---- card presses (bot/teams/routes.py) ------------------------------------------------------
+    # ---- card presses (bot/turns/routes.py) ------------------------------------------------------
 
     async def open(self, p: Pressed) -> Reply:
         return await self._reply(p, await report.open_report(self.services, p.actor, p.case))

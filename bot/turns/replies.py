@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.teams.message_size import fitted_invoke_body
+from bot.turns.oversize import fitted_invoke_body
 from cards.common import CONTENT_TYPE
 
 # What a failed turn answers; the turn's reference is appended (bot/domain/trace.py).
@@ -23,7 +23,7 @@ class Reply:
 
 def invoke_body(reply: Reply) -> dict[str, Any]:
     """The Universal Actions response body, as a plain dict (docs/architecture.md, Verb table): HTTP 200
-    always, the real outcome in statusCode; never over the size budget (bot/teams/message_size.py)."""
+    always, the real outcome in statusCode; never over the size budget (bot/turns/oversize.py)."""
     if reply.card is not None and reply.status < 400:
         return fitted_invoke_body({"statusCode": 200, "type": CONTENT_TYPE, "value": reply.card})
     if reply.status >= 400:

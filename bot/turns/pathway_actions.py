@@ -2,7 +2,7 @@
 action", who tells the family, the agencies told, each agency's information return
 (bot/services/pathways.py). Authority from the activity and the roster only.
 
-Each press handler is one row of bot/teams/routes.py; refusals are answered there, and a
+Each press handler is one row of bot/turns/routes.py; refusals are answered there, and a
 refusal about one input is shown on the card again next to it.
 """
 
@@ -12,8 +12,8 @@ from bot.domain.case import Actor, parse_reference
 from bot.services import pathways
 from bot.services.context import ServiceContext
 from bot.services.refusals import NotAuthorised, Refused
-from bot.teams.replies import Reply
-from bot.teams.routes import Pressed
+from bot.turns.replies import Reply
+from bot.turns.routes import Pressed
 from cards import pathway_cards
 
 COMMAND = "pathway"

@@ -1,7 +1,7 @@
 """The rapid review meeting in Teams: the chair picks, moves or cancels the meeting, and
 records the outcome afterwards. Authority from the activity and the roster only.
 
-Each press handler is one row of bot/teams/routes.py; refusals are answered there.
+Each press handler is one row of bot/turns/routes.py; refusals are answered there.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from bot.services import meeting, pathways
 from bot.services.context import ServiceContext
 from bot.services.ports import MeetingRecord
 from bot.services.refusals import Refused
-from bot.teams.replies import Reply
-from bot.teams.routes import Pressed
+from bot.turns.replies import Reply
+from bot.turns.routes import Pressed
 from cards import meeting_cards
 from cards.chat import text_card
 

@@ -3,10 +3,9 @@
 To add a button: one constant in the card module (its verb, and a `Verb` in that module's
 `VERBS` naming the inputs the card renders), one row in `card_routes` below.
 
-Each row maps one-to-one onto the Microsoft 365 Agents SDK's routing
-(`@app.adaptive_card.action_execute(route.verb)` and `action_submit(route.verb)`); here the
-botbuilder edge (bot/teams/handler.py) hands both Action.Execute (invoke
-`adaptiveCard/action`) and Action.Submit (a message with a value) to `Router.press`, which
+Both Teams edges — botbuilder (bot/teams/handler.py) and the Microsoft 365 Agents SDK
+(bot/agents/application.py) — hand both Action.Execute (invoke `adaptiveCard/action`) and
+Action.Submit (a message with a value) to `Router.press`, which
 reads the card data against the verb's declaration (cards/actions.py), refuses — and audits
 as tamper — a verb no row has, asks the access gate (bot/services/access.py) whether a press
 about one case may be served here and for this person, calls the handler, and turns a
@@ -31,8 +30,9 @@ from bot.services import access, panel
 from bot.services.context import ServiceContext
 from bot.services.ports import Roles
 from bot.services.refusals import NotAuthorised, Refused
-from bot.teams.places import where_of
-from bot.teams.replies import Reply
+from bot.turns.places import where_of
+from bot.turns.ports import TurnContext
+from bot.turns.replies import Reply
 from cards import (
     chat,
     clock_cards,
@@ -50,14 +50,12 @@ from cards.actions import VERBS, BadCardData, CardPress, parse_press
 from cards.common import Verb
 
 if TYPE_CHECKING:
-    from botbuilder.core import TurnContext
-
-    from bot.teams.clock_actions import ClockActions
-    from bot.teams.meeting_actions import MeetingActions
-    from bot.teams.panel_actions import PanelActions
-    from bot.teams.report_actions import ReportActions
-    from bot.teams.retention_actions import RetentionActions
-    from bot.teams.review_actions import ReviewActions
+    from bot.turns.clock_actions import ClockActions
+    from bot.turns.meeting_actions import MeetingActions
+    from bot.turns.panel_actions import PanelActions
+    from bot.turns.report_actions import ReportActions
+    from bot.turns.retention_actions import RetentionActions
+    from bot.turns.review_actions import ReviewActions
 
 NOT_RECOGNISED = "That button is not recognised. Please use the latest card from the bot."
 UNREADABLE = "This card could not be read. Please use the latest card from the bot."
@@ -118,7 +116,7 @@ class OneTimeFiles(Protocol):
 
 
 class DuplicateHandlers(Protocol):
-    """A likely duplicate's buttons (bot/teams/duplicate_actions.py)."""
+    """A likely duplicate's buttons (bot/turns/duplicate_actions.py)."""
 
     async def link(self, pressed: Pressed) -> Reply: ...
     async def dismiss(self, pressed: Pressed) -> Reply: ...
@@ -179,7 +177,7 @@ def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock:
         row(VERBS[retention_cards.ERASE], retention.erase),
         row(VERBS[retention_cards.CONFIRM_REQUEST], retention.confirm_request, on_refused=retention.show_reason_refusal),
         row(VERBS[meeting_cards.GUESTS], meeting.invite_guests, needs_case=True),
-        # after the decision (cards/pathway_cards.py; bot/teams/pathway_actions.py, part of the clock's actions)
+        # after the decision (cards/pathway_cards.py; bot/turns/pathway_actions.py, part of the clock's actions)
         row(VERBS[pathway_cards.SHOW], clock.show_pathway, needs_case=True),
         row(VERBS[pathway_cards.HANDOVER], clock.handover, needs_case=True),
         row(VERBS[pathway_cards.CONFIRM], clock.confirm, needs_case=True),
@@ -225,7 +223,7 @@ def card_routes(form_handlers: FormHandlers, panel_actions: PanelActions, clock:
 
 
 class Router:
-    """The botbuilder edge's dispatch over the route table."""
+    """Either edge's dispatch over the route table."""
 
     def __init__(self, services: ServiceContext, routes: tuple[Route, ...]) -> None:
         self.services = services

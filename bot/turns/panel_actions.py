@@ -3,26 +3,23 @@
 
 Authority always comes from the activity's Entra object id checked against the roster
 in the database (bot/services/panel.py, bot/services/membership.py); the card only says
-what was pressed. Each press handler is one row of bot/teams/routes.py.
+what was pressed. Each press handler is one row of bot/turns/routes.py.
 """
 
 from __future__ import annotations
 
 import logging
 
-from botbuilder.core import TurnContext
-from botbuilder.core.teams import TeamsInfo
-
 from bot.domain.case import Actor, parse_reference
 from bot.services import membership, owners, panel
 from bot.services.context import ServiceContext
 from bot.services.membership import TeamsPerson
-from bot.services.ports import DeliveryError
+from bot.services.ports import DeliveryError, Notifier
 from bot.services.referrals import PANEL_CHANNEL
 from bot.services.refusals import NotAuthorised, Refused
-from bot.teams.notifier import TeamsNotifier
-from bot.teams.replies import Reply
-from bot.teams.routes import Pressed
+from bot.turns.ports import Members, TurnContext
+from bot.turns.replies import Reply
+from bot.turns.routes import Pressed
 from cards import vote_card
 from cards.referral_record import referral_record_card
 from cards.roster import members_card
@@ -34,11 +31,12 @@ SHOW = "show"
 
 
 class PanelActions:
-    def __init__(self, services: ServiceContext, notifier: TeamsNotifier) -> None:
+    def __init__(self, services: ServiceContext, notifier: Notifier, members: Members) -> None:
         self.services = services
         self.notifier = notifier
+        self.members = members  # the edge's reads of Teams' members (bot/turns/ports.py)
 
-    # ---- card presses (bot/teams/routes.py) ------------------------------------------------------
+    # ---- card presses (bot/turns/routes.py) ------------------------------------------------------
 
     async def open(self, p: Pressed) -> Reply:
         """Vote, and the card's refresh: the card this person should see — the member's
@@ -167,14 +165,12 @@ class PanelActions:
     async def _mentioned_person(self, turn_context: TurnContext) -> TeamsPerson | Reply:
         """The first person @mentioned (not the bot), as Teams knows them; or why not."""
         bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
-        mentioned = [e for e in (turn_context.activity.entities or [])
-                     if getattr(e, "type", None) == "mention"
-                     and (getattr(e, "additional_properties", {}) or {}).get("mentioned", {}).get("id") != bot_id]
+        mentioned = [person for person in self.members.mentioned(turn_context) if person != bot_id]
         if not mentioned:
             return Reply(text="Mention the person, for example: **@Rapid Review add @Dan Police as police**.")
-        person_id = (mentioned[0].additional_properties or {}).get("mentioned", {}).get("id")
+        person_id = mentioned[0]
         try:
-            member = await TeamsInfo.get_member(turn_context, person_id)
+            member = await self.members.member(turn_context, person_id)
         except Exception:  # noqa: BLE001 - the roster lookup failed; say so rather than guess
             return Reply(text="I could not look that person up in this team.")
         if not member.aad_object_id:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from bot.services import duplicates
 from bot.services.context import ServiceContext
-from bot.teams.replies import Reply
-from bot.teams.routes import Pressed
+from bot.turns.replies import Reply
+from bot.turns.routes import Pressed
 from cards import duplicate_cards
 
 

@@ -19,8 +19,8 @@ from bot.services import retention
 from bot.services.context import ServiceContext
 from bot.services.ports import RetentionStore
 from bot.services.refusals import NotAuthorised, Refused
-from bot.teams.replies import Reply
-from bot.teams.routes import Pressed
+from bot.turns.replies import Reply
+from bot.turns.routes import Pressed
 from cards import retention_cards as cards
 
 COMMANDS = ("erase", "hold", "lift hold", "holds", "retention")

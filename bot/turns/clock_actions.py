@@ -1,6 +1,6 @@
 """The statutory clock in Teams: Mark done, the timeline, status, agencies' requests.
 
-Each press handler is one row of bot/teams/routes.py; refusals are answered there.
+Each press handler is one row of bot/turns/routes.py; refusals are answered there.
 """
 
 from __future__ import annotations
@@ -9,19 +9,19 @@ from bot.domain.case import Actor, parse_reference
 from bot.services import deadlines
 from bot.services.context import ServiceContext
 from bot.services.refusals import ClockRefused, NotAuthorised, Refused
-from bot.teams.pathway_actions import PathwayActions
-from bot.teams.replies import Reply
-from bot.teams.routes import Pressed
+from bot.turns.pathway_actions import PathwayActions
+from bot.turns.replies import Reply
+from bot.turns.routes import Pressed
 from cards import clock_cards
 
 
 class ClockActions(PathwayActions):
-    """The clock's presses, and those after the decision (bot/teams/pathway_actions.py)."""
+    """The clock's presses, and those after the decision (bot/turns/pathway_actions.py)."""
 
     def __init__(self, services: ServiceContext) -> None:
         self.services = services
 
-    # ---- card presses (bot/teams/routes.py) ------------------------------------------------------
+    # ---- card presses (bot/turns/routes.py) ------------------------------------------------------
 
     async def mark_done(self, p: Pressed) -> Reply:
         row = await deadlines.mark_done(self.services, p.actor, p.case, p.press.step_id, p.press.inputs.get("done_on"),

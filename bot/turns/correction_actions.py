@@ -17,7 +17,7 @@ from bot.domain.case import Actor, parse_reference
 from bot.services import corrections
 from bot.services.context import ServiceContext
 from bot.services.refusals import NotAuthorised, Refused
-from bot.teams.replies import Reply
+from bot.turns.replies import Reply
 from cards import correction_cards as cards
 
 CORRECT_USAGE = ("Say which case, which date and the correct date, for example: **correct RR-2026-0001 incident "

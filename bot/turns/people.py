@@ -13,21 +13,20 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from botbuilder.core import TurnContext
-from botbuilder.core.teams import TeamsInfo
-
 from bot.domain.case import Actor
 from bot.services import channels, recipients
 from bot.services.context import ServiceContext
 from bot.services.ports import Address
+from bot.turns.ports import Members, TurnContext
 
 log = logging.getLogger(__name__)
 KEPT = 10_000
 
 
 class PeopleMemory:
-    def __init__(self, services: ServiceContext) -> None:
+    def __init__(self, services: ServiceContext, members: Members) -> None:
         self.services = services
+        self.members = members  # the edge's reads of Teams' members (bot/turns/ports.py)
         self._seen: set[tuple[str, str | None, str | None, str | None]] = set()
 
     async def seen(self, turn_context: TurnContext, actor: Actor) -> None:
@@ -56,7 +55,7 @@ class PeopleMemory:
         if not teams_id or not await self.services.roster.has_unresolved_upns():
             return None
         try:
-            member = await asyncio.wait_for(TeamsInfo.get_member(turn_context, teams_id), timeout=3)
+            member = await asyncio.wait_for(self.members.member(turn_context, teams_id), timeout=3)
         except Exception:  # noqa: BLE001 - binding a UPN is retried on the person's next turn
             log.info("could not read the sender's UPN from Teams")
             return None

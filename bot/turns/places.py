@@ -1,17 +1,16 @@
 """Where an activity came from, read from what Teams sent: the conversation's kind and id,
-the team and channel in channelData, and the tenant. The gate that decides what may be
+the team and channel in channelData, and the tenant — the same fields in either SDK's
+activity model. The gate that decides what may be
 served there is bot/services/access.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from botbuilder.schema import Activity
-
 from bot.services.access import THREAD_MARK, Where
 
 
-def tenant_of(activity: Activity) -> str | None:
+def tenant_of(activity: Any) -> str | None:
     data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
     tenant = (data.get("tenant") or {}).get("id") if isinstance(data.get("tenant"), dict) else None
     if tenant:
@@ -27,7 +26,7 @@ def _id_in(data: dict[str, Any], key: str) -> str | None:
     return str(found) if found else None
 
 
-def where_of(activity: Activity) -> Where:
+def where_of(activity: Any) -> Where:
     conversation = activity.conversation
     data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
     return Where(
