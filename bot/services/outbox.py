@@ -20,14 +20,13 @@ from bot.domain.events import EventKind
 from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Role
 from bot.domain.report import Stage
-from bot.services import deadlines, duplicates, meeting, pathways, recipients, report
+from bot.services import deadlines, duplicates, meeting, pathways, recipients, reminder_delivery, report
 from bot.services.audit import audit
 from bot.services.channels import WAITING_FOR_CHANNEL
 from bot.services.context import ServiceContext
 from bot.services.panel import PanelView, panel_view, redacted_answer
-from bot.services.ports import OUTBOX_LEASE_SECONDS, DeliveryError, OutboxItem, OutboxMessage
+from bot.services.ports import OUTBOX_LEASE_SECONDS, Address, DeliveryError, OutboxItem, OutboxMessage
 from bot.services.referrals import PANEL_CHANNEL
-from bot.services.reminder_view import reminder_view
 from bot.services.sends import delivering
 
 log = logging.getLogger(__name__)
@@ -55,6 +54,8 @@ class OutboxDispatcher:
         self._card_locks = [asyncio.Lock() for _ in range(CARD_LOCK_STRIPES)]
         self._card_version_shown: dict[str, int] = {}
         self._immediate: set[asyncio.Task[None]] = set()
+        # The rows of the batch being delivered not yet started: a digest may take them along.
+        self._batch: set[int] = set()
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -105,7 +106,11 @@ class OutboxDispatcher:
                 items = await self.ctx.outbox.claim(self.ctx.clock.now(), self._lease, limit)
                 if not items:
                     return delivered
+                self._batch = {item.id for item in items}
                 for item in items:
+                    if item.id not in self._batch:  # went out inside another row's digest
+                        continue
+                    self._batch.discard(item.id)
                     delivered += await self._deliver(item)
 
     async def _deliver(self, item: OutboxItem) -> int:
@@ -288,7 +293,8 @@ class OutboxDispatcher:
         view = await panel_view(self.ctx, case)
         query = next((q for q in view.answered_queries if q.id == item.payload["query_id"]), None)
         if query is not None:
-            await self.ctx.notifier.post_answer_notice(channel, view, query.partner.title, redacted_answer(case, query))
+            await self.ctx.notifier.post_answer_notice(await self._case_thread(channel, case.id), view,
+                                                       query.partner.title, redacted_answer(case, query))
         return True
 
     async def _disagreement_prompt(self, item: OutboxItem) -> bool:
@@ -309,6 +315,14 @@ class OutboxDispatcher:
         hours = self.ctx.partnership.disagreement_prompt_hours
         return await recipients.deliver(self.ctx, item, to,
                                         lambda: self.ctx.notifier.send_disagreement_prompt(to, view, hours))
+
+    async def _case_thread(self, channel: Address, case_id: str) -> Address:
+        """Where a post about one case goes: a reply in the thread under the case's card, so the
+        channel shows one line per case and its thread tells the story in order. The thread is
+        the card's post as recorded now (a card re-posted by `show RR-…` is the thread from then
+        on); a case whose card is not posted yet gets a top-level post."""
+        root = await self.ctx.cases.panel_activity(case_id)
+        return channel.in_thread(root) if root else channel
 
     async def _hold_for_channel(self, item: OutboxItem) -> None:
         """No panel channel yet: keep the post, and tell the partnership managers once."""
@@ -340,20 +354,28 @@ class OutboxDispatcher:
         return True
 
     async def _reminder(self, item: OutboxItem) -> bool:
-        """Post a recorded reminder in the panel channel, unless the step was done or the
-        case closed since it was recorded."""
-        assert item.case_id is not None
-        row = await self.ctx.deadlines.deadline(item.payload["deadline_id"])
-        case = await self.ctx.cases.get_case_by_id(item.case_id)
-        if row is None or case is None or row.status != "open":
+        """A reminder (bot/services/reminder_delivery.py): split into one row per person who owns
+        the step, each to their personal chat (with whatever else is due for them, as one
+        digest); in the case's thread only the escalation, and a reminder nobody owns."""
+        to = recipients.addressed_to(item)
+        if to is not None:
+            return await reminder_delivery.deliver_to(self.ctx, item, to, self._batch)
+        view = await reminder_delivery.view_of(self.ctx, item)
+        if view is None:
             return True
-        channel = await self.ctx.roster.channel(PANEL_CHANNEL)
-        if channel is None:
-            await self._hold_for_channel(item)
-            return False
-        view = await reminder_view(self.ctx, case, row, item.payload["kind"], bool(item.payload.get("delayed")))
-        await self.ctx.notifier.post_reminder(channel, view)
-        await self.ctx.deadlines.reminder_sent(item.key, self.ctx.clock.now())
+        people = reminder_delivery.owners(view)
+        if not people or reminder_delivery.is_escalation(self.ctx, view, item.payload.get("scheduled_for")):
+            channel = await self.ctx.roster.channel(PANEL_CHANNEL)
+            if channel is None and not people:
+                await self._hold_for_channel(item)
+                return False
+            if channel is not None:
+                thread = await self._case_thread(channel, view.case.id)
+                await self.ctx.notifier.post_reminder(thread, view, escalation=bool(people))
+                if not people:
+                    await reminder_delivery.sent_in_thread(self.ctx, item)
+        if people:
+            await recipients.split(self.ctx, item, people)
         return True
 
     async def _agency_prompt(self, item: OutboxItem) -> bool:
@@ -412,7 +434,8 @@ class OutboxDispatcher:
         else:
             people = chairs or managers
         if channel is not None:
-            await self.ctx.notifier.send_meeting_message(item.kind, case, record, channel, [], item.payload)
+            thread = await self._case_thread(channel, case.id)
+            await self.ctx.notifier.send_meeting_message(item.kind, case, record, thread, [], item.payload)
             return True
         to = recipients.addressed_to(item)
         if to is None:
@@ -438,7 +461,8 @@ class OutboxDispatcher:
             if channel is None:
                 await self._hold_for_channel(item)
                 return False
-            await self.ctx.notifier.send_report_message(what, shown, channel, None, item.payload)
+            thread = await self._case_thread(channel, item.case_id)
+            await self.ctx.notifier.send_report_message(what, shown, thread, None, item.payload)
             return True
         if item.payload.get("round") != current.round or (
                 what == "comment" and (current.stage is not Stage.DRAFT or current.comments_closed_at is not None)) or (
@@ -480,7 +504,8 @@ class OutboxDispatcher:
         if summary is None:
             await self.ctx.outbox.park(item.id, "failed", "case not found")
             return False
-        await self.ctx.notifier.post_case_notice(channel, summary, str(item.payload.get("what", "")))
+        thread = await self._case_thread(channel, item.case_id)
+        await self.ctx.notifier.post_case_notice(thread, summary, str(item.payload.get("what", "")))
         return True
 
     async def _person_notice(self, item: OutboxItem) -> bool:

@@ -8,7 +8,8 @@ from typing import Any
 
 from botbuilder.schema import Activity
 
-from bot.services.access import THREAD_MARK, Where
+from bot.services.access import Where
+from bot.services.ports import THREAD_MARK
 
 
 def tenant_of(activity: Activity) -> str | None:
