@@ -34,6 +34,14 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 10
 LEASE_SECONDS = OUTBOX_LEASE_SECONDS
 CARD_LOCK_STRIPES = 64
+PROMPT_RETRY_SECONDS = 60.0  # a retry due sooner than this wakes the dispatcher when it is due
+
+
+def _lane(item: OutboxItem) -> str:
+    """Rows for one person go one after another (a digest takes that person's later rows along),
+    and so do the rows of one case; different lanes are delivered side by side."""
+    to = item.payload.get("to")
+    return f"to:{to}" if to else f"case:{item.case_id or item.key}"
 
 
 class OutboxDispatcher:
@@ -56,6 +64,7 @@ class OutboxDispatcher:
         self._immediate: set[asyncio.Task[None]] = set()
         # The rows of the batch being delivered not yet started: a digest may take them along.
         self._batch: set[int] = set()
+        self._rendered = reminder_delivery.RenderedReminders()
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -107,11 +116,21 @@ class OutboxDispatcher:
                 if not items:
                     return delivered
                 self._batch = {item.id for item in items}
+                lanes: dict[str, list[OutboxItem]] = {}
                 for item in items:
-                    if item.id not in self._batch:  # went out inside another row's digest
-                        continue
-                    self._batch.discard(item.id)
-                    delivered += await self._deliver(item)
+                    lanes.setdefault(_lane(item), []).append(item)
+                delivered += sum(await asyncio.gather(*(self._deliver_lane(lane) for lane in lanes.values())))
+
+    async def _deliver_lane(self, items: list[OutboxItem]) -> int:
+        """One lane's rows in order; lanes run side by side, so one thread held back by Teams'
+        pace (the panel channel after a burst of escalations) does not hold up everyone's chats."""
+        delivered = 0
+        for item in items:
+            if item.id not in self._batch:  # went out inside another row's digest
+                continue
+            self._batch.discard(item.id)
+            delivered += await self._deliver(item)
+        return delivered
 
     async def _deliver(self, item: OutboxItem) -> int:
         handlers: dict[str, Callable[[OutboxItem], Awaitable[bool]]] = {
@@ -165,6 +184,8 @@ class OutboxDispatcher:
         wait = error.retry_after if error.retry_after is not None else min(2**item.attempts, 300)
         not_before = self.ctx.clock.now() + timedelta(seconds=wait)
         await self.ctx.outbox.retry(item.id, not_before, error.reason, give_up)
+        if not give_up and wait <= PROMPT_RETRY_SECONDS:  # Teams' Retry-After is a second or two: not the idle poll
+            asyncio.get_running_loop().call_later(wait, self.kick)
         log.warning(
             "delivery failed",
             extra={"outbox_kind": item.kind, "attempt": item.attempts, "give_up": give_up, "reason": error.reason},
@@ -359,17 +380,18 @@ class OutboxDispatcher:
         digest); in the case's thread only the escalation, and a reminder nobody owns."""
         to = recipients.addressed_to(item)
         if to is not None:
-            return await reminder_delivery.deliver_to(self.ctx, item, to, self._batch)
-        view = await reminder_delivery.view_of(self.ctx, item)
-        if view is None:
+            return await reminder_delivery.deliver_to(self.ctx, item, to, self._batch, self._rendered)
+        found = await reminder_delivery.owners_of(self.ctx, item)
+        if found is None:
             return True
-        people = reminder_delivery.owners(view)
-        if not people or reminder_delivery.is_escalation(self.ctx, view, item.payload.get("scheduled_for")):
+        row, people = found
+        if not people or reminder_delivery.is_escalation(self.ctx, row, item):
             channel = await self.ctx.roster.channel(PANEL_CHANNEL)
             if channel is None and not people:
                 await self._hold_for_channel(item)
                 return False
-            if channel is not None:
+            view = await reminder_delivery.view_of(self.ctx, item) if channel is not None else None
+            if channel is not None and view is not None:
                 thread = await self._case_thread(channel, view.case.id)
                 await self.ctx.notifier.post_reminder(thread, view, escalation=bool(people))
                 if not people:

@@ -1297,13 +1297,19 @@ BUDGET_REMINDERS_S = 30.0  # 1,000 reminders due at once, all delivered, from th
 
 
 def reminders_in(card: dict[str, Any]) -> list[tuple[str, str]]:
-    """(case reference, headline) of each reminder a card carries: one alone, or each section of
-    a digest (cards/clock_cards.py), whose sections start like a reminder of their own."""
-    from tests.support.harness import texts
+    """(case reference, step) of each reminder a card carries, alone or as a digest's section
+    (tests/support/reminders.py): the step is its Mark done button's deadline id, or its headline
+    for a step recorded on another card."""
+    from tests.support.harness import texts, walk
+    from tests.support.reminders import cards_of
 
-    lines = texts(card).splitlines()
-    return [(line.split(" · ")[1], lines[n + 1].split(":")[0]) for n, line in enumerate(lines[:-1])
-            if line.startswith("Reminder · ")]
+    found = []
+    for one in cards_of(card):
+        lines = texts(one).splitlines()
+        steps = [str(e["data"]["step"]) for e in walk(one) if e.get("type") == "Action.Execute"
+                 and e.get("verb") == "deadline.done" and "step" in e.get("data", {})]
+        found.append((lines[0].split(" · ")[1], steps[0] if steps else lines[1].split(":")[0]))
+    return found
 
 
 async def reminder_phase(options: Options, session: Any, driver: Driver, workdir: Path, database_url: str,
@@ -1357,7 +1363,7 @@ async def reminder_phase(options: Options, session: Any, driver: Driver, workdir
     log(f"restarting the bot with {n} reminders due (Teams: per thread {TEAMS_PER_SECOND}/s, "
         f"{TEAMS_PER_2_SECONDS} per 2 s, {TEAMS_PER_30_SECONDS} per 30 s; per tenant 50/s) ...")
     bot, startup = await start_bot(session, workdir, port, database_url, service_url, sdk_stock=options.sdk_stock,
-                                   name="bot-reminders")
+                                   name="bot-reminders", profile=options.profile)
     procs.append(bot)
     started = bot.started
     last_fault = time.perf_counter()
@@ -1371,7 +1377,7 @@ async def reminder_phase(options: Options, session: Any, driver: Driver, workdir
         if time.perf_counter() - started > max(120, n * 0.5):
             out["_failures"].append(f"{unsent}/{n} reminders not delivered in time ({waiting} rows waiting)")
             break
-        if time.perf_counter() - last_fault > 10:  # a few more refusals along the way
+        if time.perf_counter() - last_fault > 5 and injected < 11:  # a few more refusals along the way (twice)
             await driver.faults({"fail_next": 3, "status": 429, "retry_after": 2, "route_kind": "send"})
             injected += 3
             last_fault = time.perf_counter()

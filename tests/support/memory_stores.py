@@ -660,9 +660,10 @@ class MemoryDeadlineStore(_Store):
                 row["last_reminder_at"] = utc(scheduled_for)
         return created
 
-    async def reminder_sent(self, key: str, at: datetime) -> None:
-        if key in self.s.reminders:
-            self.s.reminders[key]["sent_at"] = utc(at)
+    async def reminders_sent(self, keys: Sequence[str], at: datetime) -> None:
+        for key in keys:
+            if key in self.s.reminders:
+                self.s.reminders[key]["sent_at"] = utc(at)
 
     async def reminders_for_case(self, case_id: str) -> list[dict[str, Any]]:
         rows = sorted((r for r in self.s.reminders.values() if r["case_id"] == case_id), key=lambda r: r["id"])
@@ -846,8 +847,9 @@ WRITES: dict[str, frozenset[str]] = {
                         "match_fingerprints"}),
     "roster": frozenset({"seed_members", "bind_upn", "add_member", "remove_member", "remember_mri", "bind_channel",
                          "save_reference"}),
-    "outbox": frozenset({"enqueue", "enqueue_claimed", "claim", "done", "retry", "park", "release"}),
-    "deadlines": frozenset({"set_anchor", "clear_anchor", "sync", "record_reminder", "reminder_sent", "mark_done",
+    "outbox": frozenset({"enqueue", "enqueue_claimed", "claim", "done", "retry", "park", "release", "gather",
+                         "done_gathered"}),
+    "deadlines": frozenset({"set_anchor", "clear_anchor", "sync", "record_reminder", "reminders_sent", "mark_done",
                             "close_case_reminders", "add_agency_requests", "mark_agency_returned",
                             "put_case_record", "reopen"}),
     "meetings": frozenset({"save"}),
