@@ -296,18 +296,21 @@ async def test_a_kill_in_a_reminder_backlog_sends_each_reminder_once_or_once_mor
                              "a third reminder message in flight", processes)
             first.kill()
             connector.hold_answers(0)
-            in_flight = reminder_messages(connector)[-1][0]
+            # In flight when killed: every message after the first two (people's chats are served
+            # side by side, so more than one can be on the wire at once).
+            in_flight = {chat for chat, _ in reminder_messages(connector)[ALREADY_ANSWERED:]}
 
             await start_bot(processes, tmp_path, url, graph)
             await wait_until(lambda: outbox_done(database, "reminder"), "every reminder delivered", processes)
 
             counts = Counter(key for key, _ in reminders(connector))
             assert len({(line, headline) for line, headline, _ in counts}) >= BACKLOG  # and later ones, on real time
-            assert {chat for (_, _, chat), n in counts.items() if n > 1} == {in_flight}
+            twice = {chat for (_, _, chat), n in counts.items() if n > 1}
+            assert twice and twice <= in_flight
             assert max(counts.values()) == 2
             resent = [chat for chat, card in reminder_messages(connector) if RESENT in texts(card)]
-            assert resent == [in_flight]
-            assert events(database, "send_resent") == [{"outbox_kind": "reminder", "read_back": False}]
+            assert sorted(resent) == sorted(twice)
+            assert events(database, "send_resent") == [{"outbox_kind": "reminder", "read_back": False}] * len(twice)
             assert events(database, "send_adopted") == []
 
 
@@ -349,5 +352,8 @@ async def test_a_personal_message_in_doubt_is_sent_once_more_saying_so_and_never
             first_copy, second_copy = notices()
             assert RESENT not in texts(first_copy) and RESENT in texts(second_copy)
             assert not graph.requests_of("channelMessages")  # a personal chat is never looked for in Graph
-            assert events(database, "send_resent") == [{"outbox_kind": "person_notice", "read_back": False}]
-            assert events(database, "send_given_up") == [{"outbox_kind": "person_notice", "read_back": False}]
+            # (Pat's chat also carries the reminders of steps Pat owns, which do not wait for a panel channel.)
+            notice_events = {kind: [e for e in events(database, kind) if e["outbox_kind"] == "person_notice"]
+                             for kind in ("send_resent", "send_given_up")}
+            assert notice_events["send_resent"] == [{"outbox_kind": "person_notice", "read_back": False}]
+            assert notice_events["send_given_up"] == [{"outbox_kind": "person_notice", "read_back": False}]
