@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 10
 LEASE_SECONDS = OUTBOX_LEASE_SECONDS
 CARD_LOCK_STRIPES = 64
+MAX_LANES = 50  # lanes delivered at once: a row waits at most ~12 s in the panel channel's pace (4/s)
 PROMPT_RETRY_SECONDS = 60.0  # a retry due sooner than this wakes the dispatcher when it is due
 
 
@@ -64,6 +65,10 @@ class OutboxDispatcher:
         self._immediate: set[asyncio.Task[None]] = set()
         # The rows of the batch being delivered not yet started: a digest may take them along.
         self._batch: set[int] = set()
+        self._queues: dict[str, list[OutboxItem]] = {}  # lane -> its rows still to deliver, in order
+        self._lanes: dict[str, asyncio.Task[None]] = {}  # lane -> the task delivering them
+        self._delivered = 0
+        self._failure: Exception | None = None  # a lane's unexpected error: the pass stops claiming and raises it
         self._rendered = reminder_delivery.RenderedReminders()
 
     # ---- lifecycle -----------------------------------------------------------------------
@@ -81,7 +86,7 @@ class OutboxDispatcher:
         self.ctx.signal.dispatcher_stopped()
         if self._immediate:
             await asyncio.wait(set(self._immediate), timeout=5)
-        for task in (self._task, self._cards_task):
+        for task in (self._task, self._cards_task, *self._lanes.values()):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -107,30 +112,48 @@ class OutboxDispatcher:
 
     async def dispatch_due(self, limit: int = 20) -> int:
         """Deliver everything due now; returns how many were delivered. Claimed in small
-        batches: paced at Teams' 60 per 30 s, a batch must finish well inside its lease
-        (LEASE_SECONDS) or another process could claim it again and post twice."""
-        delivered = 0
+        batches, each row into its lane (one person, or one case): lanes run side by side and a
+        lane held back by Teams' pace (the panel channel after a burst of escalations) does not
+        hold up the next batch. At most MAX_LANES run at once, so a row waits in the pacer well
+        inside its lease (LEASE_SECONDS), or another process could claim it again and post twice."""
         async with self._running:
+            self._delivered, self._failure = 0, None
             while True:
-                items = await self.ctx.outbox.claim(self.ctx.clock.now(), self._lease, limit)
-                if not items:
-                    return delivered
-                self._batch = {item.id for item in items}
-                lanes: dict[str, list[OutboxItem]] = {}
+                items = [] if self._failure else await self.ctx.outbox.claim(self.ctx.clock.now(), self._lease, limit)
                 for item in items:
-                    lanes.setdefault(_lane(item), []).append(item)
-                delivered += sum(await asyncio.gather(*(self._deliver_lane(lane) for lane in lanes.values())))
+                    self._batch.add(item.id)
+                    self._into_lane(_lane(item), item)
+                if not items and not self._lanes:
+                    if self._failure is not None:  # the pass failed as a whole, as before lanes: the loop logs it
+                        raise self._failure
+                    return self._delivered
+                if not items or len(self._lanes) >= MAX_LANES:  # wait for a lane to finish, then claim again
+                    await asyncio.wait(set(self._lanes.values()), return_when=asyncio.FIRST_COMPLETED)
 
-    async def _deliver_lane(self, items: list[OutboxItem]) -> int:
-        """One lane's rows in order; lanes run side by side, so one thread held back by Teams'
-        pace (the panel channel after a burst of escalations) does not hold up everyone's chats."""
-        delivered = 0
-        for item in items:
-            if item.id not in self._batch:  # went out inside another row's digest
-                continue
-            self._batch.discard(item.id)
-            delivered += await self._deliver(item)
-        return delivered
+    def _into_lane(self, lane: str, item: OutboxItem) -> None:
+        queue = self._queues.get(lane)
+        if queue is not None:
+            queue.append(item)
+            return
+        self._queues[lane] = [item]
+        self._lanes[lane] = asyncio.create_task(self._deliver_lane(lane), name=f"outbox-lane-{lane[:4]}")
+
+    async def _deliver_lane(self, lane: str) -> None:
+        """One lane's rows in order (rows for one person one after another: a digest takes that
+        person's later rows along)."""
+        queue = self._queues[lane]
+        try:
+            while queue:
+                item = queue.pop(0)
+                if item.id not in self._batch:  # went out inside another row's digest
+                    continue
+                self._batch.discard(item.id)
+                self._delivered += await self._deliver(item)
+        except Exception as error:  # noqa: BLE001 - the rows stay leased; their lease runs out and a pass delivers them
+            self._failure = self._failure or error  # no more claims in this pass; it ends by raising it
+        finally:
+            self._batch.difference_update(i.id for i in queue)
+            del self._queues[lane], self._lanes[lane]
 
     async def _deliver(self, item: OutboxItem) -> int:
         handlers: dict[str, Callable[[OutboxItem], Awaitable[bool]]] = {

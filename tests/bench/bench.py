@@ -13,8 +13,9 @@ What it does, in one run on one machine:
 4. drives real Teams activity JSON over HTTP at concurrency 1 and 8, alternating rounds
    between the echo bot and the bot: the referral dialog stepped by Action.Submit messages,
    `panel.vote` Universal Actions invokes, and the `status` command;
-5. restarts the bot with 1,000 reminders fallen due at once (as after downtime) and times
-   their paced delivery while the connector answers some sends with 429 + Retry-After;
+5. restarts the bot with 1,000 reminders fallen due at once (as after downtime) and times their
+   delivery to the owners' personal chats (digests) while the connector enforces every Teams
+   limit, counts each request over one as a violation, and answers some sends with 429 + Retry-After;
 6. holds the database's write lock from another connection while turns arrive, and times
    their "busy" answers (`--only locked` runs just this, with no seeding);
 7. prints the figures and a PASS/FAIL line per budget.

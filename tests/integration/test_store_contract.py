@@ -291,3 +291,17 @@ async def test_gather_takes_one_persons_due_reminders_once_and_the_same_set_agai
     assert await stores.outbox.count("gathered") == 2
     await stores.outbox.done_gathered([i.id for i in gathered[1:]], NOW)
     assert await stores.outbox.count("gathered") == 0
+
+    # A lead whose delivery failed is retried with its own set: another lead never takes it.
+    for done in (lead, *other):
+        await stores.outbox.done(done.id, NOW)
+    await stores.outbox.enqueue([row(6, "carol"), row(7, "carol"), row(8, "carol")], NOW)
+    later = NOW + timedelta(seconds=200)
+    first, *_ = await stores.outbox.claim(later, 60, 1)
+    assert [i.payload["deadline_id"] for i in await stores.outbox.gather(first, "carol", later, 2)] == [6, 7]
+    await stores.outbox.retry(first.id, later, "429", False)  # its send failed: due again, held by no one
+    eighth = next(i for i in await stores.outbox.claim(later, 60, 10) if i.payload["deadline_id"] == 8)
+    await stores.outbox.retry(first.id, later, "429", False)
+    assert [i.payload["deadline_id"] for i in await stores.outbox.gather(eighth, "carol", later, 12)] == [8]
+    again = await stores.outbox.claim(later, 60, 10)
+    assert [i.payload["deadline_id"] for i in await stores.outbox.gather(again[0], "carol", later, 12)] == [6, 7]

@@ -448,7 +448,7 @@ class MemoryOutboxStore(_Store):
             return [lead, *(_item(self.s.outbox[i]) for i in payload[GATHERED_WITH])]
         taken = [r for r in sorted(self.s.outbox.values(), key=lambda r: r["id"])
                  if r["kind"] == lead.kind and r["status"] == "pending" and r["not_before"] <= now
-                 and r["id"] != lead.id and r["payload"].get("to") == to
+                 and r["id"] != lead.id and r["payload"].get("to") == to and GATHERED_WITH not in r["payload"]
                  and (r["claimed_until"] is None or r["claimed_until"] < now or r["id"] in mine)][:max(0, most - 1)]
         for row in taken:
             row.update(status=GATHERED, claimed_until=None)

@@ -124,7 +124,8 @@ class SqlOutboxStore:
         so a delivery that runs again after a crash sends the same set, and another process
         can never send one of them on its own. Only messages no one holds are taken, or ones
         this process claimed and has not started (`mine`). Asked again for the same lead, the
-        set written the first time is returned."""
+        set written the first time is returned. A row that is itself a digest's lead (its delivery
+        failed and is retried) is never taken: the rows it carries would be left behind."""
         async with self.scope.write() as conn:
             row = (await conn.execute(select(t.outbox.c.payload).where(t.outbox.c.id == lead.id))).first()
             payload = dict(row.payload) if row is not None else dict(lead.payload)
@@ -141,6 +142,8 @@ class SqlOutboxStore:
                 .order_by(t.outbox.c.id).limit(max(0, most - 1)))).all()
             taken = []
             for candidate in candidates:
+                if GATHERED_WITH in candidate.payload:  # a digest's lead of its own (retried): it carries its set
+                    continue
                 result = await conn.execute(update(t.outbox).where(t.outbox.c.id == candidate.id,
                                                                    t.outbox.c.status == "pending", free)
                                             .values(status=GATHERED, claimed_until=None))
