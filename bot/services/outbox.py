@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 10
 LEASE_SECONDS = OUTBOX_LEASE_SECONDS
 CARD_LOCK_STRIPES = 64
-MAX_LANES = 50  # lanes delivered at once: a row waits at most ~12 s in the panel channel's pace (4/s)
+MAX_LANES = 24  # lanes delivered at once: a row waits at most ~6 s in the panel channel's pace (4/s)
 PROMPT_RETRY_SECONDS = 60.0  # a retry due sooner than this wakes the dispatcher when it is due
 
 
