@@ -190,13 +190,15 @@ class TeamsNotifier:
     async def _paced(self, address: Address, work: Any) -> Any:
         """Send when the pacer allows it (bot/teams/pacer.py); a 429's Retry-After holds back
         that conversation's thread before the outbox tries again."""
-        await self.pacer.wait(address.conversation_id, address.tenant_id)
+        counted_at = await self.pacer.wait(address.conversation_id, address.tenant_id)
         try:
             return await self._with_connector(address, work)
         except DeliveryError as error:
             if error.retry_after is not None:
                 self.pacer.hold(address.conversation_id, error.retry_after)
             raise
+        finally:
+            self.pacer.sent(address.conversation_id, counted_at, address.tenant_id)
 
     async def _send_card(self, address: Address, card: dict[str, Any]) -> str:
         """A new message in the conversation. Sent with the connector's send_to_conversation:

@@ -81,7 +81,8 @@ class ConversationPacer:
         """The thread whose limits a send to this conversation counts against."""
         return conversation_id if self._each_reply_chain else conversation_id.split(THREAD_MARK, 1)[0]
 
-    async def wait(self, conversation_id: str, tenant_id: str | None = None) -> None:
+    async def wait(self, conversation_id: str, tenant_id: str | None = None) -> float:
+        """Until one more send fits; returns the moment it was counted at (give it to `sent`)."""
         thread = self.thread_of(conversation_id)
         tenant = tenant_id or ""
         async with self._locks[thread]:
@@ -95,8 +96,20 @@ class ConversationPacer:
                 if delay <= 0:  # no await between the check and the record: no other send slips in
                     sent.append(now)
                     tenant_sent.append(now)
-                    return
+                    return now
                 await self._sleep(delay)
+
+    def sent(self, conversation_id: str, counted_at: float, tenant_id: str | None = None) -> None:
+        """The send counted at `counted_at` has been answered: count it from now instead. Teams
+        counts a message when it arrives, which is before it answers; counting from the answer,
+        a later send can never arrive inside the window of an earlier one that was slow on the
+        way (on a busy machine requests overtake each other)."""
+        now = self._monotonic()
+        for times in (self._sent[self.thread_of(conversation_id)], self._tenant_sent[tenant_id or ""]):
+            where = bisect.bisect_left(times, counted_at)
+            if where < len(times) and times[where] == counted_at:
+                del times[where]
+                bisect.insort(times, now)
 
     def hold(self, conversation_id: str, seconds: float) -> None:
         """Teams refused a send to this conversation with Retry-After: nothing more goes to its

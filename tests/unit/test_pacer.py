@@ -114,3 +114,16 @@ async def test_retry_after_holds_back_only_the_refused_thread() -> None:
     assert clock() == started
     await pacer.wait("a:alice")
     assert clock() - started >= 5.0
+
+
+async def test_a_send_is_counted_from_its_answer_so_a_slow_one_cannot_be_overtaken() -> None:
+    clock = FakeMonotonic()
+    pacer = _pacer(clock, limits=((2.0, 2),))
+    first = await pacer.wait("thread")
+    second = await pacer.wait("thread")
+    await clock.sleep(0.5)  # both took half a second to be answered
+    pacer.sent("thread", first)
+    pacer.sent("thread", second)
+    started = clock()
+    await pacer.wait("thread")  # two in 2 s: the third waits for 2 s after their ANSWERS, not their start
+    assert clock() - started >= 2.0 + PACER_MARGIN_SECONDS
