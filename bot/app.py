@@ -257,11 +257,12 @@ def bootstrap(
     sends = SendGuard(SqlSendLedger(Scope(db)), _channel_messages(settings), stores.cases, clock)
     notifier = (TeamsNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
                               uow=stores.uow, hosts=hosts, sends=sends, marking=partnership.protective_marking,
-                              retention=partnership.retention)
+                              retention=partnership.retention, pace_each_reply_chain=settings.pace_each_reply_chain)
                 if training_state is None else
                 TrainingNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
                                  uow=stores.uow, hosts=hosts, sends=sends, state=training_state,
-                                 marking=partnership.protective_marking, retention=partnership.retention))
+                                 marking=partnership.protective_marking, retention=partnership.retention,
+                                 pace_each_reply_chain=settings.pace_each_reply_chain))
     meetings = meetings or _meeting_provider(settings)
     services = build_services(stores, partnership, clock, notifier,
                               profile=profile or profile_for(partnership, Path(settings.partnership_file)),

@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     # process (or this one, restarted) settles its sends once the lease has run out.
     outbox_lease_seconds: int = Field(default=60, ge=1, le=3600, validation_alias=AliasChoices(
         "OUTBOX_LEASE_SECONDS", "outbox_lease_seconds"))
+    # Teams' per-thread rate limits (bot/teams/pacer.py): Microsoft's page defines a thread as a chat or a
+    # channel, so by default all the reply chains of the panel channel (one per case) count together
+    # against the channel; true paces each case's reply chain on its own.
+    pace_each_reply_chain: bool = Field(default=False, validation_alias=AliasChoices(
+        "PACE_EACH_REPLY_CHAIN", "pace_each_reply_chain"))
     # Identifiers at rest (docs/data-protection.md): the master key that wraps every case's data key,
     # from the environment or from Azure Key Vault; required outside local mode.
     master_key: str = Field(default="", repr=False, validation_alias=AliasChoices("MASTER_KEY", "master_key"))

@@ -65,6 +65,7 @@ RAG_MARK = {Rag.RED: "🔴", Rag.AMBER: "🟠", Rag.GREEN: "🟢"}
 RAG_WORDS = {Rag.RED: "Overdue", Rag.AMBER: "Due soon", Rag.GREEN: "On track"}
 MAX_MENTIONS = 20
 MAX_LISTED_AGENCIES = 20
+DIGEST_AGENCIES_LISTED = 3  # in a digest of reminders: then "and N more" (the timeline lists them all)
 _UNSAFE_IN_MENTION = re.compile(r"[<>*_`\[\]~|\\]")
 
 
@@ -100,9 +101,9 @@ def _due_words(view: ReminderView) -> str:
     return f"Due in {days} working day{'s' if days != 1 else ''}"
 
 
-def reminder_card(view: ReminderView, tz: ZoneInfo) -> Element:
+def _reminder_body(view: ReminderView, tz: ZoneInfo, mention_text: str,
+                   agencies_listed: int = MAX_LISTED_AGENCIES) -> list[Element]:
     d = view.deadline
-    mention_text, entities = mention_entities(view.mentions)
     style = {"overdue": "attention", "due": "warning"}.get(view.kind.value, "accent")
     body: list[Element] = [
         para(f"Reminder · {view.case.reference} · {view.case.pseudonym}", subtle=True, size="Small"),
@@ -116,14 +117,54 @@ def reminder_card(view: ReminderView, tz: ZoneInfo) -> Element:
         ]),
     ]
     if view.outstanding_agencies:
-        shown = [escape_markdown(a) for a in view.outstanding_agencies[:MAX_LISTED_AGENCIES]]
-        more = len(view.outstanding_agencies) - MAX_LISTED_AGENCIES
+        shown = [escape_markdown(a) for a in view.outstanding_agencies[:agencies_listed]]
+        more = len(view.outstanding_agencies) - agencies_listed
         body.append(para("Still outstanding: " + ", ".join(shown) + (f" and {more} more" if more > 0 else "")))
     if mention_text:
         body.append(para(("For " if view.kind is not ReminderKind.OVERDUE else "Escalated to ") + mention_text))
     if view.delayed:
         body.append(notice("This reminder is late: it fell due while the bot was unavailable.", style="warning"))
-    return card(body, actions=done_actions(view.case.reference, d, tz), entities=entities)
+    return body
+
+
+def reminder_card(view: ReminderView, tz: ZoneInfo) -> Element:
+    mention_text, entities = mention_entities(view.mentions)
+    return card(_reminder_body(view, tz, mention_text), actions=done_actions(view.case.reference, view.deadline, tz),
+                entities=entities)
+
+
+def reminders_digest_card(views: list[ReminderView], tz: ZoneInfo) -> Element:
+    """Several reminders that fell due for one person at once, as one message in their personal
+    chat: a backlog after downtime or a busy morning is one card to read, not a hundred. Each
+    reminder keeps its own section (headed "Reminder · …", as when it comes alone) and its own
+    button, like the steps of the case timeline. The views mention the same one person."""
+    mention_text, entities = mention_entities(views[0].mentions if views else [])
+    cases = len({v.case.reference for v in views})
+    body: list[Element] = [heading(f"{len(views)} reminders for you, in {cases} case{'s' if cases != 1 else ''}")]
+    for view in views:
+        body.append({"type": "Container", "separator": True, "spacing": "Large",
+                     "items": [*_reminder_body(view, tz, mention_text, DIGEST_AGENCIES_LISTED),
+                               action_set([_naming_case(a, view.case.reference)
+                                           for a in done_actions(view.case.reference, view.deadline, tz)[:1]])]})
+    return fit(card(body, entities=entities))
+
+
+def _naming_case(action: Element, reference: str) -> Element:
+    """A digest's button, told apart from the same step's button of another case by its tooltip."""
+    return {**action, "tooltip": f"{action.get('tooltip') or action['title']} ({reference})"}
+
+
+def escalation_card(view: ReminderView, tz: ZoneInfo) -> Element:
+    """The one post in the case's thread when a step becomes overdue: the people reminded are
+    told in their personal chats; the thread only records that it was escalated, naming no one."""
+    d = view.deadline
+    return card([
+        para(f"Escalated · {view.case.reference} · {view.case.pseudonym}", subtle=True, size="Small"),
+        {"type": "Container", "style": "attention", "items": [
+            heading(_due_words(view) + f": {escape_markdown(d.label)}", size="Default")]},
+        facts([("Due", _day(d.due_at, tz))]),
+        para("Its owners, and those it is escalated to, are reminded in their personal chats with the bot."),
+    ], actions=done_actions(view.case.reference, d, tz)[:1])
 
 
 def labels_anchor(anchor: str) -> str:

@@ -2,7 +2,8 @@
 
 Used only to settle a send left in doubt by a crash (bot/services/sends.py): did the card the
 bot was posting when it died reach the channel? `GET /teams/{team-id}/channels/{channel-id}/messages`
-lists the channel's messages newest first, each card as its JSON text; the one whose card carries
+lists the channel's messages newest first (`.../messages/{message-id}/replies` the replies in one
+post's thread, where a case's posts go), each card as its JSON text; the one whose card carries
 the send key is the message that was posted. The call needs the resource-specific consent
 permission ChannelMessage.Read.Group, which the Teams app declares in its manifest for the bot's
 own Entra app (appPackage/manifest.json, webApplicationInfo), so a team owner grants it by
@@ -48,9 +49,11 @@ class GraphChannelMessages:
             raise ChannelMessageError(f"no Graph token ({result.get('error', 'unknown error')})", lasting=True)
         return str(result["access_token"])
 
-    async def find_sent(self, team_id: str, channel_id: str, send_key: str) -> str | None:
+    async def find_sent(self, team_id: str, channel_id: str, send_key: str, reply_to: str | None = None) -> str | None:
+        # A case's posts are replies in its thread: `.../messages/{root id}/replies` lists them.
+        thread = f"/{quote(reply_to, safe='')}/replies" if reply_to else ""
         url: str | None = (f"{self._base}/teams/{quote(team_id, safe='')}/channels/{quote(channel_id, safe=':@.')}"
-                           f"/messages?$top={PAGE_SIZE}")
+                           f"/messages{thread}?$top={PAGE_SIZE}")
         headers = {"Authorization": f"Bearer {await self._token()}"}
         try:
             async with client_session() as session:

@@ -45,6 +45,8 @@ class OutboxKind(StrEnum):
     CASE_NOTICE = "case_notice"  # a status-only line in the panel channel (bot/services/corrections.py)
 
 WAITING_FOR_PERSON = "waiting_person"  # a row parked until its one recipient can be reached again
+GATHERED = "gathered"  # a row that goes out inside another row's message (a digest of reminders)
+GATHERED_WITH = "with"  # the payload key of a digest's lead row: the ids of the rows it carries
 
 MEETING_MESSAGES = frozenset({OutboxKind.MEETING_CARD, OutboxKind.CHAIR_NOTES, OutboxKind.OUTCOME_PROMPT,
                               OutboxKind.SLOT_CHOICE, OutboxKind.MEETING_PROBLEM, OutboxKind.OUTCOME_SUMMARY,

@@ -26,15 +26,13 @@ from bot.domain.case import Actor
 from bot.domain.events import EventKind
 from bot.services.audit import audit
 from bot.services.context import ServiceContext
-from bot.services.ports import Roles
+from bot.services.ports import THREAD_MARK, Roles
 from bot.services.referrals import PANEL_CHANNEL
 
 # The one answer to a case someone has no role on — and to a case that does not exist.
 CASE_DENIED = ("Only the panel, its chairs, partnership managers and a case's referrer can open a case, and only "
                "in the panel channel or their personal chat with the bot. If you should be one of them, ask a "
                "partnership manager.")
-
-THREAD_MARK = ";messageid="  # a thread inside a channel: the channel's conversation id, then this
 
 
 class Place(Enum):

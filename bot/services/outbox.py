@@ -20,14 +20,13 @@ from bot.domain.events import EventKind
 from bot.domain.outbox import OutboxKind
 from bot.domain.partnership import Role
 from bot.domain.report import Stage
-from bot.services import deadlines, duplicates, meeting, pathways, recipients, report
+from bot.services import deadlines, duplicates, meeting, pathways, recipients, reminder_delivery, report
 from bot.services.audit import audit
 from bot.services.channels import WAITING_FOR_CHANNEL
 from bot.services.context import ServiceContext
 from bot.services.panel import PanelView, panel_view, redacted_answer
-from bot.services.ports import OUTBOX_LEASE_SECONDS, DeliveryError, OutboxItem, OutboxMessage
+from bot.services.ports import OUTBOX_LEASE_SECONDS, Address, DeliveryError, OutboxItem, OutboxMessage
 from bot.services.referrals import PANEL_CHANNEL
-from bot.services.reminder_view import reminder_view
 from bot.services.sends import delivering
 
 log = logging.getLogger(__name__)
@@ -35,6 +34,15 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 10
 LEASE_SECONDS = OUTBOX_LEASE_SECONDS
 CARD_LOCK_STRIPES = 64
+MAX_LANES = 24  # lanes delivered at once: a row waits at most ~6 s in the panel channel's pace (4/s)
+PROMPT_RETRY_SECONDS = 60.0  # a retry due sooner than this wakes the dispatcher when it is due
+
+
+def _lane(item: OutboxItem) -> str:
+    """Rows for one person go one after another (a digest takes that person's later rows along),
+    and so do the rows of one case; different lanes are delivered side by side."""
+    to = item.payload.get("to")
+    return f"to:{to}" if to else f"case:{item.case_id or item.key}"
 
 
 class OutboxDispatcher:
@@ -55,6 +63,13 @@ class OutboxDispatcher:
         self._card_locks = [asyncio.Lock() for _ in range(CARD_LOCK_STRIPES)]
         self._card_version_shown: dict[str, int] = {}
         self._immediate: set[asyncio.Task[None]] = set()
+        # The rows of the batch being delivered not yet started: a digest may take them along.
+        self._batch: set[int] = set()
+        self._queues: dict[str, list[OutboxItem]] = {}  # lane -> its rows still to deliver, in order
+        self._lanes: dict[str, asyncio.Task[None]] = {}  # lane -> the task delivering them
+        self._delivered = 0
+        self._failure: Exception | None = None  # a lane's unexpected error: the pass stops claiming and raises it
+        self._rendered = reminder_delivery.RenderedReminders()
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -71,7 +86,7 @@ class OutboxDispatcher:
         self.ctx.signal.dispatcher_stopped()
         if self._immediate:
             await asyncio.wait(set(self._immediate), timeout=5)
-        for task in (self._task, self._cards_task):
+        for task in (self._task, self._cards_task, *self._lanes.values()):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -97,16 +112,48 @@ class OutboxDispatcher:
 
     async def dispatch_due(self, limit: int = 20) -> int:
         """Deliver everything due now; returns how many were delivered. Claimed in small
-        batches: paced at Teams' 60 per 30 s, a batch must finish well inside its lease
-        (LEASE_SECONDS) or another process could claim it again and post twice."""
-        delivered = 0
+        batches, each row into its lane (one person, or one case): lanes run side by side and a
+        lane held back by Teams' pace (the panel channel after a burst of escalations) does not
+        hold up the next batch. At most MAX_LANES run at once, so a row waits in the pacer well
+        inside its lease (LEASE_SECONDS), or another process could claim it again and post twice."""
         async with self._running:
+            self._delivered, self._failure = 0, None
             while True:
-                items = await self.ctx.outbox.claim(self.ctx.clock.now(), self._lease, limit)
-                if not items:
-                    return delivered
+                items = [] if self._failure else await self.ctx.outbox.claim(self.ctx.clock.now(), self._lease, limit)
                 for item in items:
-                    delivered += await self._deliver(item)
+                    self._batch.add(item.id)
+                    self._into_lane(_lane(item), item)
+                if not items and not self._lanes:
+                    if self._failure is not None:  # the pass failed as a whole, as before lanes: the loop logs it
+                        raise self._failure
+                    return self._delivered
+                if not items or len(self._lanes) >= MAX_LANES:  # wait for a lane to finish, then claim again
+                    await asyncio.wait(set(self._lanes.values()), return_when=asyncio.FIRST_COMPLETED)
+
+    def _into_lane(self, lane: str, item: OutboxItem) -> None:
+        queue = self._queues.get(lane)
+        if queue is not None:
+            queue.append(item)
+            return
+        self._queues[lane] = [item]
+        self._lanes[lane] = asyncio.create_task(self._deliver_lane(lane), name=f"outbox-lane-{lane[:4]}")
+
+    async def _deliver_lane(self, lane: str) -> None:
+        """One lane's rows in order (rows for one person one after another: a digest takes that
+        person's later rows along)."""
+        queue = self._queues[lane]
+        try:
+            while queue:
+                item = queue.pop(0)
+                if item.id not in self._batch:  # went out inside another row's digest
+                    continue
+                self._batch.discard(item.id)
+                self._delivered += await self._deliver(item)
+        except Exception as error:  # noqa: BLE001 - the rows stay leased; their lease runs out and a pass delivers them
+            self._failure = self._failure or error  # no more claims in this pass; it ends by raising it
+        finally:
+            self._batch.difference_update(i.id for i in queue)
+            del self._queues[lane], self._lanes[lane]
 
     async def _deliver(self, item: OutboxItem) -> int:
         handlers: dict[str, Callable[[OutboxItem], Awaitable[bool]]] = {
@@ -160,6 +207,8 @@ class OutboxDispatcher:
         wait = error.retry_after if error.retry_after is not None else min(2**item.attempts, 300)
         not_before = self.ctx.clock.now() + timedelta(seconds=wait)
         await self.ctx.outbox.retry(item.id, not_before, error.reason, give_up)
+        if not give_up and wait <= PROMPT_RETRY_SECONDS:  # Teams' Retry-After is a second or two: not the idle poll
+            asyncio.get_running_loop().call_later(wait, self.kick)
         log.warning(
             "delivery failed",
             extra={"outbox_kind": item.kind, "attempt": item.attempts, "give_up": give_up, "reason": error.reason},
@@ -288,7 +337,8 @@ class OutboxDispatcher:
         view = await panel_view(self.ctx, case)
         query = next((q for q in view.answered_queries if q.id == item.payload["query_id"]), None)
         if query is not None:
-            await self.ctx.notifier.post_answer_notice(channel, view, query.partner.title, redacted_answer(case, query))
+            await self.ctx.notifier.post_answer_notice(await self._case_thread(channel, case.id), view,
+                                                       query.partner.title, redacted_answer(case, query))
         return True
 
     async def _disagreement_prompt(self, item: OutboxItem) -> bool:
@@ -309,6 +359,14 @@ class OutboxDispatcher:
         hours = self.ctx.partnership.disagreement_prompt_hours
         return await recipients.deliver(self.ctx, item, to,
                                         lambda: self.ctx.notifier.send_disagreement_prompt(to, view, hours))
+
+    async def _case_thread(self, channel: Address, case_id: str) -> Address:
+        """Where a post about one case goes: a reply in the thread under the case's card, so the
+        channel shows one line per case and its thread tells the story in order. The thread is
+        the card's post as recorded now (a card re-posted by `show RR-…` is the thread from then
+        on); a case whose card is not posted yet gets a top-level post."""
+        root = await self.ctx.cases.panel_activity(case_id)
+        return channel.in_thread(root) if root else channel
 
     async def _hold_for_channel(self, item: OutboxItem) -> None:
         """No panel channel yet: keep the post, and tell the partnership managers once."""
@@ -340,20 +398,29 @@ class OutboxDispatcher:
         return True
 
     async def _reminder(self, item: OutboxItem) -> bool:
-        """Post a recorded reminder in the panel channel, unless the step was done or the
-        case closed since it was recorded."""
-        assert item.case_id is not None
-        row = await self.ctx.deadlines.deadline(item.payload["deadline_id"])
-        case = await self.ctx.cases.get_case_by_id(item.case_id)
-        if row is None or case is None or row.status != "open":
+        """A reminder (bot/services/reminder_delivery.py): split into one row per person who owns
+        the step, each to their personal chat (with whatever else is due for them, as one
+        digest); in the case's thread only the escalation, and a reminder nobody owns."""
+        to = recipients.addressed_to(item)
+        if to is not None:
+            return await reminder_delivery.deliver_to(self.ctx, item, to, self._batch, self._rendered)
+        found = await reminder_delivery.owners_of(self.ctx, item)
+        if found is None:
             return True
-        channel = await self.ctx.roster.channel(PANEL_CHANNEL)
-        if channel is None:
-            await self._hold_for_channel(item)
-            return False
-        view = await reminder_view(self.ctx, case, row, item.payload["kind"], bool(item.payload.get("delayed")))
-        await self.ctx.notifier.post_reminder(channel, view)
-        await self.ctx.deadlines.reminder_sent(item.key, self.ctx.clock.now())
+        row, people = found
+        if not people or reminder_delivery.is_escalation(self.ctx, row, item):
+            channel = await self.ctx.roster.channel(PANEL_CHANNEL)
+            if channel is None and not people:
+                await self._hold_for_channel(item)
+                return False
+            view = await reminder_delivery.view_of(self.ctx, item) if channel is not None else None
+            if channel is not None and view is not None:
+                thread = await self._case_thread(channel, view.case.id)
+                await self.ctx.notifier.post_reminder(thread, view, escalation=bool(people))
+                if not people:
+                    await reminder_delivery.sent_in_thread(self.ctx, item)
+        if people:
+            await recipients.split(self.ctx, item, people)
         return True
 
     async def _agency_prompt(self, item: OutboxItem) -> bool:
@@ -412,7 +479,8 @@ class OutboxDispatcher:
         else:
             people = chairs or managers
         if channel is not None:
-            await self.ctx.notifier.send_meeting_message(item.kind, case, record, channel, [], item.payload)
+            thread = await self._case_thread(channel, case.id)
+            await self.ctx.notifier.send_meeting_message(item.kind, case, record, thread, [], item.payload)
             return True
         to = recipients.addressed_to(item)
         if to is None:
@@ -438,7 +506,8 @@ class OutboxDispatcher:
             if channel is None:
                 await self._hold_for_channel(item)
                 return False
-            await self.ctx.notifier.send_report_message(what, shown, channel, None, item.payload)
+            thread = await self._case_thread(channel, item.case_id)
+            await self.ctx.notifier.send_report_message(what, shown, thread, None, item.payload)
             return True
         if item.payload.get("round") != current.round or (
                 what == "comment" and (current.stage is not Stage.DRAFT or current.comments_closed_at is not None)) or (
@@ -480,7 +549,8 @@ class OutboxDispatcher:
         if summary is None:
             await self.ctx.outbox.park(item.id, "failed", "case not found")
             return False
-        await self.ctx.notifier.post_case_notice(channel, summary, str(item.payload.get("what", "")))
+        thread = await self._case_thread(channel, item.case_id)
+        await self.ctx.notifier.post_case_notice(thread, summary, str(item.payload.get("what", "")))
         return True
 
     async def _person_notice(self, item: OutboxItem) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -32,6 +32,9 @@ class Clock(Protocol):
         ...
 
 
+THREAD_MARK = ";messageid="  # a thread inside a channel: the channel's conversation id, then this
+
+
 @dataclass(frozen=True)
 class Address:
     """Where a proactive message goes: a stored Teams conversation."""
@@ -40,6 +43,22 @@ class Address:
     service_url: str
     tenant_id: str | None = None
     bot_id: str | None = None
+
+    def in_thread(self, root_activity_id: str) -> Address:
+        """The thread under one post of this channel: a message sent here is a reply to it
+        (Teams' conversation id `<channel id>;messageid=<root post's id>`)."""
+        return replace(self, conversation_id=f"{self.channel_id}{THREAD_MARK}{root_activity_id}")
+
+    @property
+    def channel_id(self) -> str:
+        """The conversation without a thread's `;messageid=…`: the channel (or chat) itself."""
+        return self.conversation_id.split(THREAD_MARK, 1)[0]
+
+    @property
+    def thread_root(self) -> str | None:
+        """The root post's id when this is a thread in a channel."""
+        _, mark, root = self.conversation_id.partition(THREAD_MARK)
+        return root if mark else None
 
 
 @dataclass(frozen=True)
@@ -187,6 +206,12 @@ class OutboxStore(Protocol):
         ...
 
     async def claim(self, now: datetime, lease_seconds: int, limit: int) -> list[OutboxItem]: ...
+    async def gather(self, lead: OutboxItem, to: str, now: datetime, most: int,
+                     mine: Collection[int] = ()) -> list[OutboxItem]:
+        """The lead and the other due rows of its kind for the same person, taken to go as one."""
+        ...
+
+    async def done_gathered(self, ids: Collection[int], at: datetime) -> None: ...
     async def done(self, item_id: int, at: datetime) -> None: ...
     async def retry(self, item_id: int, not_before: datetime, error: str, give_up: bool) -> None: ...
     async def park(self, item_id: int, status: str, error: str) -> None: ...
@@ -259,8 +284,9 @@ class ChannelMessageReader(Protocol):
     """A channel's recent messages, read back through Microsoft Graph with the app's
     resource-specific consent (ChannelMessage.Read.Group)."""
 
-    async def find_sent(self, team_id: str, channel_id: str, send_key: str) -> str | None:
-        """The id of the recent message whose card carries `send_key`, or None."""
+    async def find_sent(self, team_id: str, channel_id: str, send_key: str, reply_to: str | None = None) -> str | None:
+        """The id of the recent message whose card carries `send_key`, or None; with
+        `reply_to`, among the replies in that post's thread."""
         ...
 
 
@@ -353,7 +379,8 @@ class Notifier(Protocol):
     async def post_answer_notice(self, channel: Address, view: PanelView, partner_title: str,
                                  redacted_answer: str) -> None: ...
     async def send_disagreement_prompt(self, aad_object_id: str, view: PanelView, hours: int) -> bool: ...
-    async def post_reminder(self, channel: Address, view: ReminderView) -> None: ...
+    async def post_reminder(self, channel: Address, view: ReminderView, *, escalation: bool = False) -> None: ...
+    async def send_reminders(self, aad_object_id: str, views: Sequence[ReminderView]) -> bool: ...
     async def send_agency_prompt(self, aad_object_id: str, case: CaseSummary, agencies: list[str]) -> bool: ...
     async def send_meeting_message(self, kind: str, case: Case, record: MeetingRecord, channel: Address | None,
                                    recipients: list[str], payload: dict[str, Any]) -> bool: ...
@@ -450,7 +477,7 @@ class DeadlineStore(Protocol):
     async def record_reminder(self, deadline_id: int, key: str, kind: str, scheduled_for: datetime,
                               delayed: bool, now: datetime, next_at: datetime | None,
                               message: OutboxMessage | None, case_id: str) -> bool: ...
-    async def reminder_sent(self, key: str, at: datetime) -> None: ...
+    async def reminders_sent(self, keys: Sequence[str], at: datetime) -> None: ...
     async def mark_done(self, deadline_id: int, at: datetime, done_on: date, aad: str, name: str) -> bool: ...
     async def reopen(self, deadline_id: int) -> bool:
         """A done step is due again (the National Panel asked for more after a resubmission)."""

@@ -54,24 +54,26 @@ def _mention(member: MemberRecord) -> Mention | None:
     return Mention(member.name, member.aad_object_id) if member.aad_object_id else None
 
 
-async def reminder_view(ctx: ServiceContext, case: Case, row: DeadlineRow, kind: str, delayed: bool) -> ReminderView:
-    assert row.due_at is not None
+async def reminded_people(ctx: ServiceContext, case_id: str, row: DeadlineRow,
+                          reminder_kind: ReminderKind) -> list[Mention]:
+    """Who a reminder is for: the step's owners (only the partners that have not voted, for the
+    panel's vote; the named person, for a step one person owns), and when overdue those it is
+    escalated to."""
     members = await ctx.roster.members()
     roles = OWNER_ROLES.get(row.owner, (Role.MANAGER,))
     chosen = [m for m in members if m.role in roles]
     if row.owner == Owner.LOCAL_AUTHORITY.value:
         chosen = [m for m in chosen if m.partner is Partner.LOCAL_AUTHORITY]
     if row.step_id == "panel_vote" and ctx.panel is not None:  # only the partners that have not voted
-        votes = (await ctx.panel.panel_state(case.id)).votes
+        votes = (await ctx.panel.panel_state(case_id)).votes
         chosen = [m for m in chosen if m.partner not in votes]
     named = NAMED_OWNERS.get(row.owner)
     if named is not None:
-        record = (await ctx.deadlines.case_records(case.id, named[0])).get("")
+        record = (await ctx.deadlines.case_records(case_id, named[0])).get("")
         if record and record.get(named[1]):
             chosen = [m for m in members if m.aad_object_id == record[named[1]]] or [
                 MemberRecord(role=Role.MANAGER, name=str(record.get(named[2]) or "owner"),
                              aad_object_id=str(record[named[1]]))]
-    reminder_kind = ReminderKind(kind)
     action_id = action_id_of(row.step_id) if row.owner == Owner.ACTION_OWNER.value else None
     if action_id is not None:
         # An action's reminders go to its owner; overdue, it is escalated to the partnership managers.
@@ -86,6 +88,13 @@ async def reminder_view(ctx: ServiceContext, case: Case, row: DeadlineRow, kind:
         mention = _mention(member)
         if mention:
             mentions.setdefault(mention.aad_object_id, mention)
+    return list(mentions.values())
+
+
+async def reminder_view(ctx: ServiceContext, case: Case, row: DeadlineRow, kind: str, delayed: bool) -> ReminderView:
+    assert row.due_at is not None
+    reminder_kind = ReminderKind(kind)
+    mentions = await reminded_people(ctx, case.id, row, reminder_kind)
     today = ctx.clock.now().astimezone(ctx.tz).date()
     due_day = row.due_at.astimezone(ctx.tz).date()
     days = abs(ctx.calendar.working_days_between(today, due_day))
@@ -97,4 +106,4 @@ async def reminder_view(ctx: ServiceContext, case: Case, row: DeadlineRow, kind:
         # that goes to the channel.
         outstanding = [redact(r.agency, case.referral) for r in await ctx.deadlines.agency_requests(case.id)
                        if r.returned_at is None]
-    return ReminderView(case.summary, row, reminder_kind, delayed, list(mentions.values()), days, outstanding)
+    return ReminderView(case.summary, row, reminder_kind, delayed, mentions, days, outstanding)

@@ -30,6 +30,7 @@ from contextvars import ContextVar
 from bot.domain.events import Event, EventKind
 from bot.services.audit import BOT_NAME
 from bot.services.ports import (
+    Address,
     CaseStore,
     ChannelMessageError,
     ChannelMessageReader,
@@ -113,10 +114,11 @@ class SendGuard:
 
     async def _reconcile(self, item: OutboxItem, record: SendRecord, post: Post) -> str:
         key = record.send_key
-        where = await self._ledger.graph_channel(record.conversation_id) if self._reader is not None else None
+        conversation = Address(record.conversation_id, "")
+        where = await self._ledger.graph_channel(conversation.channel_id) if self._reader is not None else None
         if self._reader is not None and where is not None:
             try:
-                found = await self._reader.find_sent(where[0], where[1], key)
+                found = await self._reader.find_sent(where[0], where[1], key, conversation.thread_root)
             except ChannelMessageError as error:
                 log.warning("the channel could not be read to settle a send", extra={"reason": str(error)})
                 if not error.lasting:  # posting blind could double the message: wait until it can be read

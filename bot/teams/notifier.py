@@ -13,12 +13,8 @@ and the outbox retries them.
 
 from __future__ import annotations
 
-import asyncio
-import bisect
 import logging
-import time
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -48,14 +44,16 @@ from bot.services.ports import (
     RosterStore,
     UnitOfWork,
 )
+from bot.services.referrals import PANEL_CHANNEL
 from bot.services.reminder_view import ReminderView
 from bot.services.report import ReportView
 from bot.services.sends import SendGuard
 from bot.teams.message_size import fitted_activity
+from bot.teams.pacer import ConversationPacer
 from bot.teams.sdk import ManagedIdentityTokenError
 from cards import correction_cards, duplicate_cards, file_cards, meeting_cards, pathway_cards, report_cards
 from cards.chat import text_card
-from cards.clock_cards import agency_prompt_card, reminder_card
+from cards.clock_cards import agency_prompt_card, escalation_card, reminder_card, reminders_digest_card
 from cards.common import escape_markdown
 from cards.retention_cards import retention_list_card, tombstone_card
 from cards.sends import with_resent_line, with_send_key
@@ -92,54 +90,6 @@ NOTICES = {
 }
 
 
-# Teams counts a message when it arrives, we count it when we decide to send it: sending exactly
-# at the limit, a little jitter in request latency makes Teams see 8 in a second and answer 429.
-PACER_MARGIN_SECONDS = 0.1
-
-
-# Teams' documented limits for one bot in one conversation thread, as (window seconds, messages):
-# https://learn.microsoft.com/en-us/microsoftteams/platform/bots/how-to/rate-limit
-TEAMS_THREAD_LIMITS = ((1.0, 7), (2.0, 8), (30.0, 60), (3600.0, 1800))
-
-
-class ConversationPacer:
-    """Teams allows a bot 7 messages per second in one conversation, 8 in 2 s, 60 in 30 s
-    and 1,800 in an hour; beyond that it answers 429. A backlog (hundreds of reminders
-    after downtime) is paced here so that it goes out at the documented rate instead of
-    bouncing.
-
-    `monotonic` and `sleep` are the clock it reads and the wait it awaits (the real ones by
-    default); tests pass a fake clock whose sleep advances it, so no test waits in real time."""
-
-    def __init__(self, limits: tuple[tuple[float, int], ...] = TEAMS_THREAD_LIMITS, *,
-                 monotonic: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        self._limits = limits
-        self._monotonic = monotonic
-        self._sleep = sleep
-        self._longest = max(window for window, _ in limits)
-        self._sent: dict[str, list[float]] = defaultdict(list)  # send times, oldest first
-        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-
-    async def wait(self, conversation_id: str) -> None:
-        async with self._locks[conversation_id]:
-            sent = self._sent[conversation_id]
-            while True:
-                now = self._monotonic()
-                expired = bisect.bisect_right(sent, now - self._longest)
-                if expired:
-                    del sent[:expired]
-                delay = 0.0
-                for window, limit in self._limits:
-                    in_window = len(sent) - bisect.bisect_right(sent, now - window)
-                    if in_window >= limit:
-                        delay = max(delay, window - (now - sent[-limit]) + PACER_MARGIN_SECONDS)
-                if delay <= 0:
-                    sent.append(now)
-                    return
-                await self._sleep(delay)
-
-
 PERSON_GONE = frozenset({"connector answered 403", "connector answered 404"})
 
 
@@ -165,7 +115,8 @@ class TeamsNotifier:
     def __init__(self, adapter: BotAdapter, app_id: str, roster: RosterStore, deadlines: DeadlineStore,
                  links: LinkSigner, tz: ZoneInfo, clock: Clock, *, uow: UnitOfWork,
                  hosts: ServiceHostPolicy, sends: SendGuard | None = None,
-                 marking: str = DEFAULT_PROTECTIVE_MARKING, retention: RetentionPolicy | None = None) -> None:
+                 marking: str = DEFAULT_PROTECTIVE_MARKING, retention: RetentionPolicy | None = None,
+                 pace_each_reply_chain: bool = False) -> None:
         self._adapter = adapter
         self.retention = retention or RetentionPolicy()  # the periods the DPO's list states
         self.marking = marking  # the partnership's protective marking, at the foot of identifying cards
@@ -173,7 +124,8 @@ class TeamsNotifier:
         self._uow = uow  # refused service hosts: audited, and told to the managers once
         self._hosts = hosts
         self._clock = clock
-        self.pacer = ConversationPacer()  # per conversation; tests may replace it (a fake clock)
+        # per thread and per tenant (bot/teams/pacer.py); tests may replace it (a fake clock)
+        self.pacer = ConversationPacer(each_reply_chain=pace_each_reply_chain)
         self.links = links
         self.deadlines = deadlines
         self._app_id = app_id or ""
@@ -226,7 +178,6 @@ class TeamsNotifier:
         return fitted_activity(body)  # never over the size budget (bot/teams/message_size.py)
 
     async def send_card(self, address: Address, card: dict[str, Any]) -> str:
-        await self.pacer.wait(address.conversation_id)
         if self._sends is None:
             return await self._send_card(address, card)
 
@@ -235,6 +186,19 @@ class TeamsNotifier:
             return await self._send_card(address, with_send_key(marked, key) if key else marked)
 
         return await self._sends.send(address.conversation_id, post)
+
+    async def _paced(self, address: Address, work: Any) -> Any:
+        """Send when the pacer allows it (bot/teams/pacer.py); a 429's Retry-After holds back
+        that conversation's thread before the outbox tries again."""
+        counted_at = await self.pacer.wait(address.conversation_id, address.tenant_id)
+        try:
+            return await self._with_connector(address, work)
+        except DeliveryError as error:
+            if error.retry_after is not None:
+                self.pacer.hold(address.conversation_id, error.retry_after)
+            raise
+        finally:
+            self.pacer.sent(address.conversation_id, counted_at, address.tenant_id)
 
     async def _send_card(self, address: Address, card: dict[str, Any]) -> str:
         """A new message in the conversation. Sent with the connector's send_to_conversation:
@@ -246,7 +210,7 @@ class TeamsNotifier:
             response = await connector.conversations.send_to_conversation(address.conversation_id, activity)
             return response.id if response else ""
 
-        return await self._with_connector(address, work)
+        return await self._paced(address, work)
 
     async def _posted(self, outbox_key: str, channel: Address) -> str | None:
         """Teams' id of the card an earlier outbox message posted in `channel`, from the send
@@ -282,9 +246,21 @@ class TeamsNotifier:
     async def send_disagreement_prompt(self, aad_object_id: str, view: PanelView, hours: int) -> bool:
         return await self.send_to_person(aad_object_id, disagreement_prompt_card(view, self._tz, hours))
 
-    async def post_reminder(self, channel: Address, view: ReminderView) -> None:
-        await self.send_card(channel, reminder_card(view, self._tz))
-        telemetry.reminder_sent(view.delayed)
+    async def post_reminder(self, channel: Address, view: ReminderView, *, escalation: bool = False) -> None:
+        await self.send_card(channel, escalation_card(view, self._tz) if escalation else reminder_card(view, self._tz))
+        if not escalation:
+            telemetry.reminder_sent(view.delayed)
+
+    async def send_reminders(self, aad_object_id: str, views: Sequence[ReminderView]) -> bool:
+        """One person's reminders, to their personal chat: one alone as it is, several as one
+        digest card (bot/services/reminder_delivery.py)."""
+        listed = list(views)
+        card = reminder_card(listed[0], self._tz) if len(listed) == 1 else reminders_digest_card(listed, self._tz)
+        if not await self.send_to_person(aad_object_id, card):
+            return False
+        for view in listed:
+            telemetry.reminder_sent(view.delayed)
+        return True
 
     async def send_agency_prompt(self, aad_object_id: str, case: CaseSummary, agencies: list[str]) -> bool:
         return await self.send_to_person(aad_object_id, agency_prompt_card(case, agencies))
@@ -414,7 +390,6 @@ class TeamsNotifier:
             return False
         consent = file_cards.consent_attachment(str(offer.get("name") or "file"), int(offer.get("size") or 0),
                                           str(offer.get("what") or ""), str(offer["offer"]), self.marking)
-        await self.pacer.wait(address.conversation_id)
 
         async def work(connector: Any) -> str:
             activity = self._card_activity(address, {}, attachment=consent)
@@ -422,7 +397,7 @@ class TeamsNotifier:
             return response.id if response else ""
 
         try:
-            await self._with_connector(address, work)
+            await self._paced(address, work)
         except DeliveryError as error:
             if error.reason in PERSON_GONE:
                 raise DeliveryError(error.reason, permanent=True, unreachable=True,
@@ -434,7 +409,9 @@ class TeamsNotifier:
         """Teams lets a bot start a 1:1 chat with a user of its tenant once the app is
         installed for them or in a team they belong to; otherwise this fails and the
         notice waits until they first talk to the bot."""
-        known = await self._repo.reference("service")
+        # The Bot Connector's address: as last seen in a personal chat, or the panel channel's
+        # (the same service and tenant), so that a team whose members never opened the bot is reached.
+        known = await self._repo.reference("service") or await self._repo.channel(PANEL_CHANNEL)
         if known is None:
             return None
         await self._check_host(known.service_url)

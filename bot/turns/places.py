@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.services.access import THREAD_MARK, Where
+from bot.services.access import Where
+from bot.services.ports import THREAD_MARK
 
 
 def tenant_of(activity: Any) -> str | None:

@@ -71,7 +71,7 @@ def next_section(page, card, section: int):
 
 
 def case_thread(page, reference: str):
-    """The channel thread whose post is the case's card (other posts about the case are threads of their own)."""
+    """The channel thread whose post is the case's card: every other post about the case is a reply in it."""
     post = page.locator(pg.CARD).filter(has_text=re.compile(r"Virtual panel(: decide the pathway| — decided)"))
     return pg.threads(page).filter(has=post.filter(has_text=reference)).first
 
@@ -409,6 +409,10 @@ def test_a_whole_case_from_referral_to_closure(page, shot) -> None:
     shot("closed-case-card")
     closed = pg.card_with(pg.thread_with(page, "Every deadline and reminder for it has stopped"), reference)
     expect(closed).to_contain_text("Closed — no further review")
+    # One thread per case: the meeting card, the report's notices and this one are replies under the case card.
+    thread = case_thread(page, reference)
+    for reply in ("Rapid review meeting", "The National Panel's response is recorded", "Closed — no further review"):
+        expect(thread).to_contain_text(reply)
     for typed in ("Please add the school's view", "agrees that no further review", "7-minute briefing", CHILD):
         expect(page.get_by_text(typed)).to_have_count(0)
     closed.scroll_into_view_if_needed()

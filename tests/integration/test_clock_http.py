@@ -34,6 +34,7 @@ from bot.services.access import CASE_DENIED
 from bot.services.ports import DeadlineRow, MeetingError
 from bot.settings import DEFAULT_PARTNERSHIP_FILE, REPO_ROOT, ConfigError, Settings
 from tests.support import activities as A
+from tests.support import reminders as sent_reminders
 from tests.support.harness import (
     CANARY_ADDRESS,
     CANARY_CHILD,
@@ -147,15 +148,14 @@ async def anchors(h: BotHarness, reference: str = REF) -> dict[Anchor, datetime]
 
 
 async def at(h: BotHarness, moment: datetime) -> list[dict[str, Any]]:
-    """Move the clock, run the scheduler's sweep, deliver the outbox; returns the reminder
-    cards posted in the panel channel meanwhile."""
+    """Move the clock, run the scheduler's sweep, deliver the outbox; returns the reminders
+    sent meanwhile, to the owners' personal chats: one card per reminder, mentioning everyone
+    it reached (tests/support/reminders.py)."""
     h.clock.set(moment)
     before = len(h.connector.sent_activities())
     await deadlines.sweep(h.c.services)
     await h.flush()
-    posted = [s for s in h.connector.sent_activities()[before:] if s.conversation_id.startswith(PANEL)]
-    cards = [reply_of(s.activity) for s in posted]
-    return [c for c in cards if isinstance(c, dict) and texts(c).startswith("Reminder ·")]
+    return sent_reminders.merged(h.connector.sent_activities()[before:])
 
 
 def reminder_for(cards: list[dict[str, Any]], label: str) -> dict[str, Any]:

@@ -278,9 +278,11 @@ async def test_a_stored_agency_name_with_an_identifier_reaches_a_reminder_redact
         bot.clock.advance(days=1)
         await deadlines.sweep(bot.c.services)
         await bot.flush()
-        if "Still outstanding" in sent_to(bot, PANEL):
+        if "Still outstanding" in sent_to(bot, A.PAT.chat):
             break
-    channel = sent_to(bot, PANEL)
-    [reminder] = [c for c in cards_to(bot, PANEL, "Still outstanding")][-1:]
+    # The step is the business unit's: its reminders go to the partnership manager's personal chat.
+    chat = sent_to(bot, A.PAT.chat)
+    [reminder] = [c for c in cards_to(bot, A.PAT.chat, "Still outstanding")][-1:]
     assert r"Still outstanding: Police (DC Jones \[phone number\])" in texts(reminder)  # Markdown-escaped
-    assert_no_identifiers(channel, "the panel channel")
+    assert_no_identifiers(chat, "the reminder in personal chat")
+    assert_no_identifiers(sent_to(bot, PANEL), "the panel channel")

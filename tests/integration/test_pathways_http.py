@@ -25,6 +25,7 @@ from bot.domain.lifecycle import CaseStatus
 from bot.services import deadlines
 from tests.support import activities as A
 from tests.support import harness
+from tests.support import reminders as sent_reminders
 from tests.support.fake_graph import FakeGraph
 from tests.support.harness import (
     CANARY_ADDRESS,
@@ -137,14 +138,13 @@ async def hand_over(h: BotHarness, process: str, owner: A.Person, agencies: str 
 
 
 async def at(h: BotHarness, moment: datetime) -> list[dict[str, Any]]:
-    """Move the clock, sweep, deliver: the reminder cards posted in the channel meanwhile."""
+    """Move the clock, sweep, deliver: the reminders sent meanwhile, to the owners' personal
+    chats, one card per reminder mentioning everyone it reached (tests/support/reminders.py)."""
     h.clock.set(moment)
     before = len(h.connector.sent_activities())
     await deadlines.sweep(h.c.services)
     await h.flush()
-    posted = [s.attachments[0]["content"] for s in h.connector.sent_activities()[before:]
-              if s.conversation_id.startswith(PANEL) and s.attachments]
-    return [c for c in posted if texts(c).startswith("Reminder ·")]
+    return sent_reminders.merged(h.connector.sent_activities()[before:])
 
 
 def mentioned(card: dict[str, Any]) -> set[str]:

@@ -37,6 +37,7 @@ from cards import review_cards as R
 from cards.file_cards import FILE_CONSENT
 from tests.integration.test_meeting_graph import CANARIES, OUTCOME, cards_to, decide, open_urls, walk_to_outcome_card
 from tests.support import activities as A
+from tests.support import reminders as sent_reminders
 from tests.support.harness import BotHarness, errors, find_action, inputs, texts, without_reference
 from tests.support.whole_case import SETUP
 
@@ -72,14 +73,13 @@ async def rows(h: BotHarness, case_id: str) -> dict[str, Any]:
 
 
 async def reminders_at(h: BotHarness, moment: datetime) -> list[dict[str, Any]]:
-    """Move the clock, sweep, deliver; the reminder cards posted in the panel channel meanwhile."""
+    """Move the clock, sweep, deliver; the reminders sent meanwhile, to the owners' personal
+    chats, one card per reminder mentioning everyone it reached (tests/support/reminders.py)."""
     h.clock.set(moment)
     before = len(h.connector.sent_activities())
     await deadlines.sweep(h.c.services)
     await h.flush()
-    posted = [s for s in h.connector.sent_activities()[before:] if s.conversation_id.startswith(A.PANEL_CHANNEL_ID)]
-    cards = [s.attachments[0]["content"] for s in posted if s.attachments]
-    return [c for c in cards if texts(c).startswith("Reminder ·")]
+    return sent_reminders.merged(h.connector.sent_activities()[before:])
 
 
 def mentioned(card: dict[str, Any]) -> set[str]:

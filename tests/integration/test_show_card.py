@@ -199,3 +199,33 @@ async def test_show_before_the_panel_channel_is_bound_says_so(tmp_path):
         told = await h.say(A.PAT, f"show {REF}")
         assert isinstance(told, str) and "The panel channel is not set yet" in told
         assert await events(h, "case_card_reposted") == []
+
+
+def thread_posts(h: BotHarness, root: str) -> list[str]:
+    """The text of each card posted as a reply in the thread under the post `root`."""
+    return [texts(card_of(s.activity)) for s in h.connector.activities_to(f"{PANEL};messageid={root}")
+            if s.kind == "send" and s.attachments]
+
+
+async def test_a_cases_posts_are_replies_in_its_thread_and_follow_the_card_shown_again(bot):
+    """The case card is the root of the case's thread: a post about the case (here the notice
+    that its dates were corrected) is a reply under it, not a new line in the channel; after
+    `show`, the re-posted card is the thread."""
+    old = the_post(bot).activity_id
+    top_level_before = [s for s in bot.connector.activities_to(PANEL) if ";messageid=" not in s.conversation_id]
+
+    assert "is now 19 November 2026" in await bot.say(A.PAT, f"correct {REF} incident 2026-11-19")
+    await bot.flush()
+    first = thread_posts(bot, old)
+    assert len(first) == 1 and REF in first[0], first
+    top_level = [s for s in bot.connector.activities_to(PANEL) if ";messageid=" not in s.conversation_id]
+    assert len(top_level) == len(top_level_before), "nothing about the case posted at the top of the channel"
+
+    assert await bot.say(A.LAURA, f"show {REF}") == SHOWN
+    await bot.flush()
+    new = case_posts(bot)[-1].activity_id
+    assert new != old
+    assert "is now 18 November 2026" in await bot.say(A.PAT, f"correct {REF} incident 2026-11-18")
+    await bot.flush()
+    assert len(thread_posts(bot, new)) == 1
+    assert len(thread_posts(bot, old)) == 1  # the old thread keeps its history, and gets nothing new

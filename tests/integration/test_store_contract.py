@@ -267,3 +267,41 @@ async def test_the_review_its_entries_and_actions_read_back_and_a_done_action_st
         "done", "Checklist issued", "Dan", "Flag repeat injuries")
     assert await stores.reviews.action(action_id) == action
     assert await stores.reviews.action(action_id + 100) is None
+
+
+async def test_gather_takes_one_persons_due_reminders_once_and_the_same_set_again(stores) -> None:  # noqa: ANN001
+    """A digest's lead takes the other due rows of its kind for the same person, and only rows no
+    one else holds (or this process's own, not started); asked again, it returns the same set."""
+    def row(n: int, to: str) -> OutboxMessage:
+        return OutboxMessage(key=f"reminder:{n}:due:2026-11-25>{to}", kind="reminder", payload={"deadline_id": n,
+                                                                                                  "to": to})
+
+    await stores.outbox.enqueue([row(1, "alice"), row(2, "alice"), row(3, "bob"), row(4, "alice"),
+                                 row(5, "alice")], NOW)
+    lead, *claimed_too = await stores.outbox.claim(NOW, 60, 2)  # this process holds rows 1 and 2
+    other = await stores.outbox.claim(NOW, 60, 3)  # another process holds rows 3 (Bob), 4 and 5
+    assert [i.payload["deadline_id"] for i in other] == [3, 4, 5]
+    await stores.outbox.retry(other[2].id, NOW, "429", False)  # row 5 let go: no one holds it
+
+    gathered = await stores.outbox.gather(lead, "alice", NOW, 12, mine={claimed_too[0].id})
+    assert [i.payload["deadline_id"] for i in gathered] == [1, 2, 5]  # not Bob's, not row 4 (held)
+    again = await stores.outbox.gather(lead, "alice", NOW, 12, mine=set())
+    assert [i.payload["deadline_id"] for i in again] == [1, 2, 5]
+    assert await stores.outbox.claim(NOW + timedelta(seconds=61), 60, 10) != []  # 1 and the others' leases ran out
+    assert await stores.outbox.count("gathered") == 2
+    await stores.outbox.done_gathered([i.id for i in gathered[1:]], NOW)
+    assert await stores.outbox.count("gathered") == 0
+
+    # A lead whose delivery failed is retried with its own set: another lead never takes it.
+    for done in (lead, *other):
+        await stores.outbox.done(done.id, NOW)
+    await stores.outbox.enqueue([row(6, "carol"), row(7, "carol"), row(8, "carol")], NOW)
+    later = NOW + timedelta(seconds=200)
+    first, *_ = await stores.outbox.claim(later, 60, 1)
+    assert [i.payload["deadline_id"] for i in await stores.outbox.gather(first, "carol", later, 2)] == [6, 7]
+    await stores.outbox.retry(first.id, later, "429", False)  # its send failed: due again, held by no one
+    eighth = next(i for i in await stores.outbox.claim(later, 60, 10) if i.payload["deadline_id"] == 8)
+    await stores.outbox.retry(first.id, later, "429", False)
+    assert [i.payload["deadline_id"] for i in await stores.outbox.gather(eighth, "carol", later, 12)] == [8]
+    again = await stores.outbox.claim(later, 60, 10)
+    assert [i.payload["deadline_id"] for i in await stores.outbox.gather(again[0], "carol", later, 12)] == [6, 7]

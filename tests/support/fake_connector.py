@@ -19,6 +19,8 @@ Out-of-process use (benchmark)::
     #   GET  /_stats           counts as JSON
     #   POST /_faults          {"fail_next": n, "status": 429, "retry_after": 1, "route_kind": "send"}
     #                          {"enforce_rate": 7, "per_conversation": true} ({"enforce_rate": null} = off)
+    #                          {"teams_limits": true, "reply_chains_together": true}: every Teams limit,
+    #                          per thread and per tenant, refusals counted as violations
     #                          {"latency": 0.05}   {"reset": true}
     #   POST /_users           a user dict, a list of them, or {"users": [...]}
     #   POST /_teams           {"id": ..., "name": ..., "aadGroupId": ..., "channels": [{"id":..,"name":..}]}
@@ -59,6 +61,12 @@ ROUTE_KINDS = frozenset(
     {"send", "reply", "update", "delete", "create", "members", "teams", "conversations", "other"}
 )
 DEFAULT_TENANT_ID = "00000000-0000-4000-8000-00000000f4ce"
+# Teams' documented limits (learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit), enforced by
+# enforce_teams_limits(): per bot per thread (window seconds, messages), and per app per tenant per second.
+TEAMS_THREAD_LIMITS = ((1.0, 7), (2.0, 8), (30.0, 60), (3600.0, 1800))
+TEAMS_TENANT_PER_SECOND = 50
+_THREAD_KINDS = frozenset({"send", "reply", "update", "delete"})
+_TENANT_KINDS = _THREAD_KINDS | {"create", "members", "teams", "conversations"}
 
 _ERROR_CODES = {
     400: "BadArgument",
@@ -200,6 +208,7 @@ class FakeConnector:
         self._rate: float | None = None
         self._rate_per_conversation = True
         self._rate_kinds: frozenset[str] = frozenset({"send", "reply"})
+        self._teams_limits: dict[str, Any] | None = None  # enforce_teams_limits()
 
         self._ids = itertools.count(int(time.time() * 1000))
         self._reset_counters()
@@ -473,11 +482,26 @@ class FakeConnector:
         self._rate_kinds = frozenset(kinds)
         self._rate_windows.clear()
 
+    def enforce_teams_limits(self, on: bool = True, *, reply_chains_together: bool = True,
+                             thread_limits: Iterable[tuple[float, int]] = TEAMS_THREAD_LIMITS,
+                             tenant_per_second: int = TEAMS_TENANT_PER_SECOND) -> None:
+        """Teams' documented limits, each refusal counted as a violation (stats: `violations` and
+        `violations_by_limit`): per bot per thread 7 messages per second, 8 per 2 s, 60 per 30 s
+        and 1,800 per hour (sends, replies, updates and deletes); per app per tenant 50 requests
+        per second across all threads. A thread is a chat or a channel, all its reply chains
+        together (`reply_chains_together=False`: each reply chain on its own). A refused request
+        gets 429 with Retry-After and does not use up the allowance."""
+        self._teams_limits = ({"together": reply_chains_together, "thread": tuple(thread_limits),
+                               "tenant": tenant_per_second} if on else None)
+        self._teams_sent.clear()
+
     def reset_faults(self) -> None:
         self._faults.clear()
         self._latency.clear()
         self._rate = None
         self._rate_windows.clear()
+        self._teams_limits = None
+        self._teams_sent.clear()
 
     # ------------------------------------------------------------------ inspection
 
@@ -547,6 +571,8 @@ class FakeConnector:
     def stats(self) -> dict[str, Any]:
         return {
             **self._counts,
+            "violations": sum(self._violations.values()),
+            "violations_by_limit": dict(self._violations),
             "by_conversation": {k: dict(v) for k, v in self._by_conv.items()},
         }
 
@@ -572,6 +598,8 @@ class FakeConnector:
         self._by_conv: dict[str, dict[str, int]] = {}
         self._windows: dict[str, collections.deque[float]] = {}
         self._rate_windows: dict[str, collections.deque[float]] = {}
+        self._teams_sent: dict[str, collections.deque[float]] = {}  # per thread (and "*tenant"): accepted times
+        self._violations: collections.Counter[str] = collections.Counter()
 
     def _conv_stats(self, conversation_id: str) -> dict[str, int]:
         s = self._by_conv.get(conversation_id)
@@ -620,7 +648,7 @@ class FakeConnector:
         self._append(self.requests, rec)
         self._counts["requests"] += 1
 
-        fault_response = self._take_fault(rec) or self._check_rate(rec)
+        fault_response = self._take_fault(rec) or self._check_teams_limits(rec) or self._check_rate(rec)
         if self._latency:
             delay = self._latency.get(kind, self._latency.get(None, 0.0))
             if delay:
@@ -639,6 +667,35 @@ class FakeConnector:
                 self._counts["faulted"] += 1
                 self._append(self.faulted, rec)
                 return self._error(rec, f.status, f.retry_after, f.code, f.message)
+        return None
+
+    def _check_teams_limits(self, rec: Recorded) -> web.Response | None:
+        limits = self._teams_limits
+        if limits is None or rec.kind not in _TENANT_KINDS:
+            return None
+        now, conv = rec.at, rec.conversation_id or ""
+        thread = conv.split(";messageid=", 1)[0] if limits["together"] else conv
+        counted = [("*tenant", ((1.0, limits["tenant"]),))]
+        if rec.kind in _THREAD_KINDS:
+            counted.append((thread, limits["thread"]))
+        for key, windows in counted:
+            times = self._teams_sent.setdefault(key, collections.deque())
+            longest = max(window for window, _ in windows)
+            while times and now - times[0] >= longest:
+                times.popleft()
+            for window, most in windows:
+                in_window = sum(1 for u in times if now - u < window)
+                if in_window >= most:
+                    name = f"{'tenant' if key == '*tenant' else 'thread'} {most} per {window:g} s"
+                    self._violations[name] += 1
+                    self._counts["throttled"] += 1
+                    self._conv_stats(conv)["throttled"] += 1
+                    self._append(self.throttled, rec)
+                    oldest = [u for u in times if now - u < window][-most]
+                    wait = max(1, math.ceil(window - (now - oldest)))
+                    return self._error(rec, 429, wait, "TooManyRequests", f"Teams limit exceeded: {name}")
+        for key, _ in counted:
+            self._teams_sent[key].append(now)
         return None
 
     def _check_rate(self, rec: Recorded) -> web.Response | None:
@@ -920,6 +977,9 @@ class FakeConnector:
                     per_conversation=bool(cfg.get("per_conversation", True)),
                     kinds=cfg.get("kinds") or ("send", "reply"),
                 )
+            if "teams_limits" in cfg:
+                self.enforce_teams_limits(bool(cfg["teams_limits"]),
+                                          reply_chains_together=bool(cfg.get("reply_chains_together", True)))
             if "latency" in cfg:
                 self.set_latency(float(cfg["latency"] or 0), cfg.get("latency_route_kind"))
         except (ValueError, TypeError, AttributeError) as exc:

@@ -290,6 +290,7 @@ class FakeGraph:
         r.add_post("/v1.0/users/{user}/events/{event_id}/cancel", self._cancel_event)
         r.add_post("/v1.0/users/{user}/teamwork/installedApps", self._install_app)
         r.add_get("/v1.0/teams/{team}/channels/{channel}/messages", self._channel_messages)
+        r.add_get("/v1.0/teams/{team}/channels/{channel}/messages/{message}/replies", self._channel_messages)
         r.add_route("*", "/{tail:.*}", self._unknown)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await runner.setup()
@@ -365,23 +366,25 @@ class FakeGraph:
         with self._lock:
             self._channels[(team_id, channel_id)] = (connector, conversation_id or channel_id)
 
-    def _chat_messages(self, team_id: str, channel_id: str) -> list[dict[str, Any]] | None:
+    def _chat_messages(self, team_id: str, channel_id: str, root: str | None = None) -> list[dict[str, Any]] | None:
+        """The channel's top-level posts, or (with `root`) the replies in that post's thread."""
         with self._lock:
             linked = self._channels.get((team_id, channel_id))
         if linked is None:
             return None
         connector, conversation = linked
+        wanted = conversation if root is None else f"{conversation};messageid={root}"
         latest = {u.activity_id: u.activity for u in connector.updates()}
         messages = []
         for sent in connector.activities_to(conversation):
-            if sent.kind != "send" or sent.conversation_id.split(";")[0] != conversation:
+            if sent.kind != "send" or sent.conversation_id != wanted:
                 continue
             activity = latest.get(sent.activity_id, sent.activity)
             attachments = [{"id": f"{sent.activity_id}-{n}", "contentType": a.get("contentType"), "contentUrl": None,
                             "content": json.dumps(a.get("content")), "name": None, "thumbnailUrl": None}
                            for n, a in enumerate(activity.get("attachments") or [])]
             messages.append({
-                "id": sent.activity_id, "replyToId": None, "messageType": "message",
+                "id": sent.activity_id, "replyToId": root, "messageType": "message",
                 "createdDateTime": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                 "from": {"application": {"id": self.client_id, "displayName": "Rapid Review",
                                          "applicationIdentityType": "bot"}, "user": None, "device": None},
@@ -401,16 +404,17 @@ class FakeGraph:
         if not auth.startswith("Bearer ") or auth.removeprefix("Bearer ") not in self._tokens:
             return self._error(call, 401, "InvalidAuthenticationToken", "Invalid token.")
         team, channel = request.match_info["team"], request.match_info["channel"]
-        messages = self._chat_messages(team, channel)
+        root = request.match_info.get("message")
+        messages = self._chat_messages(team, channel, root)
         if messages is None:
             return self._error(call, 404, "NotFound", "No team found with Group Id " + team)
         top = min(int(request.query.get("$top", "20")), 50)
         skip = int(request.query.get("$skiptoken", "0"))
+        path = f"/teams/{team}/channels/{channel}/messages" + (f"/{root}/replies" if root else "")
         page: dict[str, Any] = {"@odata.context": f"{self.graph_base}/$metadata#teams('{team}')/channels('{channel}')"
                                                   "/messages", "value": messages[skip:skip + top]}
         if skip + top < len(messages):
-            page["@odata.nextLink"] = (f"{self.graph_base}/teams/{team}/channels/{channel}/messages"
-                                       f"?$top={top}&$skiptoken={skip + top}")
+            page["@odata.nextLink"] = f"{self.graph_base}{path}?$top={top}&$skiptoken={skip + top}"
         return self._json(call, page)
 
     # ---- faults and inspection ----------------------------------------------------------------------

@@ -58,8 +58,12 @@ class RecordingNotifier:
         self._record("send_disagreement_prompt", aad_object_id, view, hours)
         return aad_object_id not in self.unreachable
 
-    async def post_reminder(self, channel: Address, view: Any) -> None:
+    async def post_reminder(self, channel: Address, view: Any, *, escalation: bool = False) -> None:
         self._record("post_reminder", channel, view)
+
+    async def send_reminders(self, aad_object_id: str, views: Any) -> bool:
+        self._record("send_reminders", aad_object_id, views)
+        return aad_object_id not in self.unreachable
 
     async def send_agency_prompt(self, aad_object_id: str, case: CaseSummary, agencies: list[str]) -> bool:
         self._record("send_agency_prompt", aad_object_id, case, agencies)

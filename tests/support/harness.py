@@ -20,7 +20,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.adapters.clock import FixedClock
 from bot.app import Components, bootstrap, build_web_app
 from bot.settings import DEFAULT_PARTNERSHIP_FILE, Settings
-from bot.teams.notifier import ConversationPacer, TeamsNotifier
+from bot.teams.notifier import TeamsNotifier
+from bot.teams.pacer import ConversationPacer
 from tests.support import activities as A
 from tests.support.fake_connector import FakeConnector
 from tests.support.fake_time import FakeMonotonic

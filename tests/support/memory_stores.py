@@ -34,6 +34,7 @@ from typing import Any
 from bot.domain.case import Actor, Case, CaseSummary, choose_pseudonym, format_reference
 from bot.domain.events import Event, EventKind
 from bot.domain.lifecycle import CaseStatus, Mover, MoveRefused, check_move
+from bot.domain.outbox import GATHERED, GATHERED_WITH
 from bot.domain.partnership import Partner, Role
 from bot.domain.referral import Referral
 from bot.domain.report import Report
@@ -440,6 +441,25 @@ class MemoryOutboxStore(_Store):
         if item_id in self.s.outbox:
             self.s.outbox[item_id].update(status="sent", sent_at=utc(at), claimed_until=None)
 
+    async def gather(self, lead: OutboxItem, to: str, now: datetime, most: int,
+                     mine: Collection[int] = ()) -> list[OutboxItem]:
+        payload = self.s.outbox[lead.id]["payload"]
+        if GATHERED_WITH in payload:
+            return [lead, *(_item(self.s.outbox[i]) for i in payload[GATHERED_WITH])]
+        taken = [r for r in sorted(self.s.outbox.values(), key=lambda r: r["id"])
+                 if r["kind"] == lead.kind and r["status"] == "pending" and r["not_before"] <= now
+                 and r["id"] != lead.id and r["payload"].get("to") == to and GATHERED_WITH not in r["payload"]
+                 and (r["claimed_until"] is None or r["claimed_until"] < now or r["id"] in mine)][:max(0, most - 1)]
+        for row in taken:
+            row.update(status=GATHERED, claimed_until=None)
+        payload[GATHERED_WITH] = [r["id"] for r in taken]
+        return [lead, *(_item(r) for r in taken)]
+
+    async def done_gathered(self, ids: Collection[int], at: datetime) -> None:
+        for i in ids:
+            if self.s.outbox.get(i, {}).get("status") == GATHERED:
+                self.s.outbox[i].update(status="sent", sent_at=utc(at), claimed_until=None)
+
     async def retry(self, item_id: int, not_before: datetime, error: str, give_up: bool) -> None:
         if item_id in self.s.outbox:
             self.s.outbox[item_id].update(status="failed" if give_up else "pending", not_before=utc(not_before),
@@ -640,9 +660,10 @@ class MemoryDeadlineStore(_Store):
                 row["last_reminder_at"] = utc(scheduled_for)
         return created
 
-    async def reminder_sent(self, key: str, at: datetime) -> None:
-        if key in self.s.reminders:
-            self.s.reminders[key]["sent_at"] = utc(at)
+    async def reminders_sent(self, keys: Sequence[str], at: datetime) -> None:
+        for key in keys:
+            if key in self.s.reminders:
+                self.s.reminders[key]["sent_at"] = utc(at)
 
     async def reminders_for_case(self, case_id: str) -> list[dict[str, Any]]:
         rows = sorted((r for r in self.s.reminders.values() if r["case_id"] == case_id), key=lambda r: r["id"])
@@ -826,8 +847,9 @@ WRITES: dict[str, frozenset[str]] = {
                         "match_fingerprints"}),
     "roster": frozenset({"seed_members", "bind_upn", "add_member", "remove_member", "remember_mri", "bind_channel",
                          "save_reference"}),
-    "outbox": frozenset({"enqueue", "enqueue_claimed", "claim", "done", "retry", "park", "release"}),
-    "deadlines": frozenset({"set_anchor", "clear_anchor", "sync", "record_reminder", "reminder_sent", "mark_done",
+    "outbox": frozenset({"enqueue", "enqueue_claimed", "claim", "done", "retry", "park", "release", "gather",
+                         "done_gathered"}),
+    "deadlines": frozenset({"set_anchor", "clear_anchor", "sync", "record_reminder", "reminders_sent", "mark_done",
                             "close_case_reminders", "add_agency_requests", "mark_agency_returned",
                             "put_case_record", "reopen"}),
     "meetings": frozenset({"save"}),

@@ -360,6 +360,10 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
                                                                             24)),
     *[(f"reminder_card/{kind.value}", lambda kind=kind: clock_cards.reminder_card(_reminder(kind), TZ))
       for kind in ReminderKind],
+    ("reminders_digest_card", lambda: clock_cards.reminders_digest_card(
+        [replace(_reminder(k), deadline=replace(_reminder(k).deadline, id=n, label=f"Step {n}"))
+         for n, k in enumerate(ReminderKind)], TZ)),
+    ("escalation_card", lambda: clock_cards.escalation_card(_reminder(ReminderKind.OVERDUE), TZ)),
     ("reminder_card/delayed", lambda: clock_cards.reminder_card(_reminder(ReminderKind.DUE, delayed=True), TZ)),
     ("done_card", lambda: clock_cards.done_card(REF, _deadline(3, status="done", done_on=TODAY), TZ)),
     ("timeline_card", lambda: clock_cards.timeline_card(_timeline(), TZ)),

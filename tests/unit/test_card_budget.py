@@ -38,6 +38,7 @@ from bot.domain.votes import VoteChoice
 from bot.services.deadlines import StatusLine
 from bot.services.panel import PanelView, ShownVote
 from bot.services.ports import Address, AgencyRequest, MemberRecord, QueryRecord, StatusRow
+from bot.services.reminder_delivery import DIGEST_MOST
 from bot.services.reminder_view import Mention
 from bot.teams.message_size import wire
 from bot.teams.notifier import TeamsNotifier
@@ -310,6 +311,10 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
                                                                             24)),
     *[(f"reminder_card/{kind.value}", lambda kind=kind: clock_cards.reminder_card(_reminder(kind), TZ))
       for kind in ReminderKind],
+    ("reminders_digest_card", lambda: clock_cards.reminders_digest_card(
+        [replace(_reminder(ReminderKind.OVERDUE), mentions=_reminder(ReminderKind.OVERDUE).mentions[:1])
+         for _ in range(DIGEST_MOST)], TZ)),
+    ("escalation_card", lambda: clock_cards.escalation_card(_reminder(ReminderKind.OVERDUE), TZ)),
     ("done_card", lambda: clock_cards.done_card(REF, _deadline(), TZ)),
     ("timeline_card", lambda: clock_cards.timeline_card(_timeline(), TZ)),
     ("timeline_card/ask_agencies", lambda: clock_cards.timeline_card(SimpleNamespace(**{

@@ -223,6 +223,10 @@ CARDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
                                                                             24)),
     *[(f"reminder_card/{kind.value}", lambda kind=kind: clock_cards.reminder_card(_reminder(kind), TZ))
       for kind in ReminderKind],
+    ("reminders_digest_card", lambda: clock_cards.reminders_digest_card(
+        [replace(_reminder(k), deadline=replace(_reminder(k).deadline, id=n, label=f"Step {n}"))
+         for n, k in enumerate(ReminderKind)], TZ)),
+    ("escalation_card", lambda: clock_cards.escalation_card(_reminder(ReminderKind.OVERDUE), TZ)),
     ("done_card", lambda: clock_cards.done_card(REF, _deadline(), TZ)),
     ("timeline_card", lambda: clock_cards.timeline_card(_timeline(), TZ)),
     ("status_card", lambda: clock_cards.status_card(_status_lines(), 4, TZ)),

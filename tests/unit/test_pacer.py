@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 
-from bot.teams.notifier import PACER_MARGIN_SECONDS, TEAMS_THREAD_LIMITS, ConversationPacer
+from bot.teams.pacer import PACER_MARGIN_SECONDS, TEAMS_THREAD_LIMITS, ConversationPacer
 from tests.support.fake_time import FakeMonotonic
 
 
@@ -73,3 +73,57 @@ async def test_a_long_backlog_keeps_every_limit_60_per_30_seconds_and_1800_an_ho
     # The 1,801st waits for the hour since the first to pass, plus the margin.
     assert times[-1] - times[0] >= 3600.0 + PACER_MARGIN_SECONDS
     assert times[-1] - times[0] < 3600.0 + PACER_MARGIN_SECONDS + 1.0
+
+
+async def test_a_channels_reply_chains_count_together_unless_each_is_paced_alone() -> None:
+    clock = FakeMonotonic()
+    together = _pacer(clock)
+    started = clock()
+    for n in range(8):  # 8 replies in 8 case threads of one channel: the 8th waits, as in one thread
+        await together.wait(f"19:panel@thread.tacv2;messageid={n}")
+    assert clock() - started >= 1.0
+    clock = FakeMonotonic()
+    alone = _pacer(clock, each_reply_chain=True)
+    started = clock()
+    for n in range(8):
+        await alone.wait(f"19:panel@thread.tacv2;messageid={n}")
+    assert clock() - started == 0.0 and clock.sleeps == []
+
+
+async def test_the_tenant_gets_at_most_50_per_second_across_all_threads() -> None:
+    clock = FakeMonotonic()
+    pacer = _pacer(clock)
+    times: list[float] = []
+
+    async def send(n: int) -> None:
+        await pacer.wait(f"a:personal-{n % 40}", "tenant")
+        times.append(clock())
+
+    await asyncio.gather(*(send(n) for n in range(160)))
+    assert _most_in(times, 1.0) <= 50
+    assert max(times) - min(times) >= 3.0, "160 sends at 50 per second take over 3 s"
+
+
+async def test_retry_after_holds_back_only_the_refused_thread() -> None:
+    clock = FakeMonotonic()
+    pacer = _pacer(clock)
+    await pacer.wait("a:alice")
+    pacer.hold("a:alice", 5.0)
+    started = clock()
+    await pacer.wait("a:bob")  # another conversation is not held
+    assert clock() == started
+    await pacer.wait("a:alice")
+    assert clock() - started >= 5.0
+
+
+async def test_a_send_is_counted_from_its_answer_so_a_slow_one_cannot_be_overtaken() -> None:
+    clock = FakeMonotonic()
+    pacer = _pacer(clock, limits=((2.0, 2),))
+    first = await pacer.wait("thread")
+    second = await pacer.wait("thread")
+    await clock.sleep(0.5)  # both took half a second to be answered
+    pacer.sent("thread", first)
+    pacer.sent("thread", second)
+    started = clock()
+    await pacer.wait("thread")  # two in 2 s: the third waits for 2 s after their ANSWERS, not their start
+    assert clock() - started >= 2.0 + PACER_MARGIN_SECONDS

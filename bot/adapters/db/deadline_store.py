@@ -134,9 +134,10 @@ class SqlDeadlineStore:
             await conn.execute(update(t.deadlines).where(t.deadlines.c.id == deadline_id).values(**values))
             return created
 
-    async def reminder_sent(self, key: str, at: datetime) -> None:
+    async def reminders_sent(self, keys: Sequence[str], at: datetime) -> None:
+        """The reminders went (one message can carry several: a digest), in one transaction."""
         async with self.scope.write() as conn:
-            await conn.execute(update(t.reminders).where(t.reminders.c.key == key).values(sent_at=at))
+            await conn.execute(update(t.reminders).where(t.reminders.c.key.in_(list(keys))).values(sent_at=at))
 
     async def mark_done(self, deadline_id: int, at: datetime, done_on: date, aad: str, name: str) -> bool:
         async with self.scope.write() as conn:

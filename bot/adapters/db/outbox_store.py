@@ -7,7 +7,7 @@ message due again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.adapters.db import schema as t
 from bot.adapters.db.scope import Scope
-from bot.domain.outbox import WAITING_FOR_PERSON
+from bot.domain.outbox import GATHERED, GATHERED_WITH, WAITING_FOR_PERSON
 from bot.services.ports import OutboxItem, OutboxMessage
 
 _OUTBOX_DONE = (
@@ -48,6 +48,10 @@ def _outbox_row(message: OutboxMessage, at: datetime, *, attempts: int = 0,
             "created_at": at}
 
 
+
+
+def _item(row: Any) -> OutboxItem:
+    return OutboxItem(row.id, row.key, row.kind, row.case_id, row.payload, row.attempts)
 
 
 async def enqueue_in(conn: AsyncConnection, messages: Sequence[OutboxMessage], at: datetime) -> None:
@@ -111,6 +115,51 @@ class SqlOutboxStore:
                 if result.rowcount:
                     claimed.append(OutboxItem(row.id, row.key, row.kind, row.case_id, row.payload, row.attempts + 1))
         return claimed
+
+    async def gather(self, lead: OutboxItem, to: str, now: datetime, most: int,
+                     mine: Collection[int] = ()) -> list[OutboxItem]:
+        """The lead message and the other due messages of its kind for the same person, to go as
+        one (a digest), in one transaction: the others are taken out of the queue (status
+        GATHERED, never claimed again) and their ids written into the lead's payload (`with`),
+        so a delivery that runs again after a crash sends the same set, and another process
+        can never send one of them on its own. Only messages no one holds are taken, or ones
+        this process claimed and has not started (`mine`). Asked again for the same lead, the
+        set written the first time is returned. A row that is itself a digest's lead (its delivery
+        failed and is retried) is never taken: the rows it carries would be left behind."""
+        async with self.scope.write() as conn:
+            row = (await conn.execute(select(t.outbox.c.payload).where(t.outbox.c.id == lead.id))).first()
+            payload = dict(row.payload) if row is not None else dict(lead.payload)
+            if GATHERED_WITH in payload:
+                ids = [int(i) for i in payload[GATHERED_WITH]]
+                rows = (await conn.execute(select(t.outbox).where(t.outbox.c.id.in_(ids)).order_by(t.outbox.c.id))).all() if ids else []
+                return [lead, *(_item(r) for r in rows)]
+            free = or_(t.outbox.c.claimed_until.is_(None), t.outbox.c.claimed_until < now,
+                       t.outbox.c.id.in_(list(mine)))
+            candidates = (await conn.execute(
+                select(t.outbox).where(t.outbox.c.kind == lead.kind, t.outbox.c.status == "pending",
+                                       t.outbox.c.not_before <= now, t.outbox.c.id != lead.id,
+                                       t.outbox.c.payload["to"].as_string() == to, free)
+                .order_by(t.outbox.c.id).limit(max(0, most - 1)))).all()
+            taken = []
+            for candidate in candidates:
+                if GATHERED_WITH in candidate.payload:  # a digest's lead of its own (retried): it carries its set
+                    continue
+                result = await conn.execute(update(t.outbox).where(t.outbox.c.id == candidate.id,
+                                                                   t.outbox.c.status == "pending", free)
+                                            .values(status=GATHERED, claimed_until=None))
+                if result.rowcount:
+                    taken.append(candidate)
+            await conn.execute(update(t.outbox).where(t.outbox.c.id == lead.id)
+                               .values(payload={**payload, GATHERED_WITH: [r.id for r in taken]}))
+        return [lead, *(_item(r) for r in taken)]
+
+    async def done_gathered(self, ids: Collection[int], at: datetime) -> None:
+        """The digest that carried these messages was delivered."""
+        if not ids:
+            return
+        async with self.scope.write() as conn:
+            await conn.execute(update(t.outbox).where(t.outbox.c.id.in_(list(ids)), t.outbox.c.status == GATHERED)
+                               .values(status="sent", sent_at=at, claimed_until=None))
 
     async def done(self, item_id: int, at: datetime) -> None:
         async with self.scope.write() as conn:

@@ -47,7 +47,7 @@ class Reader:
     def __init__(self, found: str | None = None, error: ChannelMessageError | None = None) -> None:
         self.found, self.error, self.asked = found, error, 0
 
-    async def find_sent(self, team_id: str, channel_id: str, key: str) -> str | None:
+    async def find_sent(self, team_id: str, channel_id: str, key: str, reply_to: str | None = None) -> str | None:
         self.asked += 1
         assert (team_id, channel_id) == WHERE
         if self.error is not None:

@@ -1,0 +1,117 @@
+"""Who a reminder goes to, and how: each person who owns the step, in their personal chat.
+
+A reminder is for the people who own the step, so it goes to each of them in their own
+personal chat with the bot (one outbox row per person, bot/services/recipients.py), mentioning
+nobody else; the case's thread in the panel channel keeps its card, updated in place, and gets
+one post only when a step becomes overdue (the escalation). A reminder nobody on the roster
+owns is posted in the case's thread, where the panel sees it.
+
+The reminders that fall due for one person at once (a morning with many steps, a backlog after
+downtime) go to them as one digest card: a person's chat is one thread for Teams' limits (60
+per 30 s), and nobody wants a hundred messages. The rows are gathered in one transaction before
+anything is sent (bot/adapters/db/outbox_store.py, `gather`), so each reminder is delivered once
+whatever crashes, and another process never sends one of them on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import replace
+from datetime import datetime
+
+from bot.domain.reminders import ReminderKind
+from bot.services import recipients
+from bot.services.context import ServiceContext
+from bot.services.ports import DeadlineRow, OutboxItem
+from bot.services.reminder_view import ReminderView, reminded_people, reminder_view
+
+DIGEST_MOST = 12  # reminders in one card: inside Teams' message size at their longest (cards/budget.py)
+
+
+def reminder_key(outbox_key: str) -> str:
+    """The reminder's own key (its row in `reminders`) from a person's row's key (`…>aad`)."""
+    return outbox_key.split(">", 1)[0]
+
+
+async def view_of(ctx: ServiceContext, item: OutboxItem) -> ReminderView | None:
+    """The reminder as it is now; None when the step was done or the case closed since."""
+    assert item.case_id is not None
+    row = await ctx.deadlines.deadline(item.payload["deadline_id"])
+    case = await ctx.cases.get_case_by_id(item.case_id)
+    if row is None or case is None or row.status != "open":
+        return None
+    return await reminder_view(ctx, case, row, item.payload["kind"], bool(item.payload.get("delayed")))
+
+
+async def owners_of(ctx: ServiceContext, item: OutboxItem) -> tuple[DeadlineRow, list[str]] | None:
+    """The step as it is now and who the reminder is for (without rendering it: a backlog of a
+    thousand is split quickly); None when the step was done or the case closed since (closing a
+    case closes its steps)."""
+    assert item.case_id is not None
+    row = await ctx.deadlines.deadline(item.payload["deadline_id"])
+    if row is None or row.status != "open":
+        return None
+    people = await reminded_people(ctx, item.case_id, row, ReminderKind(item.payload["kind"]))
+    return row, sorted({m.aad_object_id for m in people})
+
+
+class RenderedReminders:
+    """Each reminder rendered once for all the people it goes to: the first person's digest works
+    it out, the others' reuse it with the step read again (done since: not sent). Kept briefly,
+    by the reminder's key (one slot of one step)."""
+
+    def __init__(self, keep_seconds: float = 120.0, most: int = 5000) -> None:
+        self._keep = keep_seconds
+        self._most = most
+        self._views: dict[str, tuple[datetime, ReminderView]] = {}
+
+    async def view(self, ctx: ServiceContext, item: OutboxItem) -> ReminderView | None:
+        key, now = reminder_key(item.key), ctx.clock.now()
+        kept = self._views.get(key)
+        if kept is not None and (now - kept[0]).total_seconds() < self._keep:
+            row = await ctx.deadlines.deadline(item.payload["deadline_id"])
+            return replace(kept[1], deadline=row) if row is not None and row.status == "open" else None
+        view = await view_of(ctx, item)
+        if view is not None:
+            if len(self._views) >= self._most:
+                self._views.clear()
+            self._views[key] = (now, view)
+        return view
+
+
+def is_escalation(ctx: ServiceContext, row: DeadlineRow, item: OutboxItem) -> bool:
+    """The first overdue reminder of a step: the day it is escalated, posted in the case's thread."""
+    scheduled_for = item.payload.get("scheduled_for")
+    if item.payload.get("kind") != ReminderKind.OVERDUE.value or not scheduled_for or row.due_at is None:
+        return False
+    slot_day = datetime.fromisoformat(str(scheduled_for)).astimezone(ctx.tz).date()
+    return slot_day == ctx.calendar.add_working_days(row.due_at.astimezone(ctx.tz).date(), 1)
+
+
+async def deliver_to(
+    ctx: ServiceContext, item: OutboxItem, to: str, mine: set[int], rendered: RenderedReminders
+) -> bool:
+    """One person's reminder, with the others due for them now gathered into one card.
+    `mine`: rows this process claimed and has not started; those gathered leave it."""
+    items = await ctx.outbox.gather(item, to, ctx.clock.now(), DIGEST_MOST, mine)
+    mine.difference_update(i.id for i in items)
+    shown: list[tuple[OutboxItem, ReminderView]] = []
+    for gathered in items:
+        view = await rendered.view(ctx, gathered)
+        if view is not None and any(m.aad_object_id == to for m in view.mentions):  # still theirs
+            shown.append((gathered, replace(view, mentions=[m for m in view.mentions if m.aad_object_id == to])))
+    views = [view for _, view in shown]
+    if views and not await recipients.deliver(ctx, item, to, lambda: ctx.notifier.send_reminders(to, views)):
+        return False  # waits for them, with the reminders it carries (bot/services/recipients.py)
+    now = ctx.clock.now()
+    await ctx.outbox.done_gathered([i.id for i in items[1:]], now)
+    await _record_sent(ctx, [i.key for i, _ in shown], now)
+    return True
+
+
+async def _record_sent(ctx: ServiceContext, keys: Collection[str], at: datetime) -> None:
+    await ctx.deadlines.reminders_sent(sorted({reminder_key(k) for k in keys}), at)
+
+
+async def sent_in_thread(ctx: ServiceContext, item: OutboxItem) -> None:
+    await _record_sent(ctx, [item.key], ctx.clock.now())
