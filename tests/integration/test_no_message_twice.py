@@ -309,8 +309,12 @@ async def test_a_kill_in_a_reminder_backlog_sends_each_reminder_once_or_once_mor
             assert held in twice
             assert max(counts.values()) == 2
             resent = [chat for chat, card in reminder_messages(connector) if RESENT in texts(card)]
-            assert sorted(resent) == sorted(twice)
-            assert events(database, "send_resent") == [{"outbox_kind": "reminder", "read_back": False}] * len(twice)
+            # Every copy that arrived twice says so. A chat may also get a marked copy that arrived
+            # only once: its first send was in doubt (recorded before it left) but never reached
+            # Teams before the kill, and the bot cannot read a personal chat back to know.
+            assert twice <= set(resent)
+            assert len(resent) == len(set(resent))  # one re-send per chat: a person's messages go one at a time
+            assert events(database, "send_resent") == [{"outbox_kind": "reminder", "read_back": False}] * len(resent)
             assert events(database, "send_adopted") == []
 
 
