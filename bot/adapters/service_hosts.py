@@ -87,15 +87,7 @@ def _host_and_port(url: str) -> tuple[str, str, int | None] | None:
 def is_allowed(url: str, *, local_mode: bool, extra: Iterable[str] = ()) -> bool:
     """May the bot send to this service URL? https to a default or `extra` host (or one of
     their subdomains) on the default port; in local mode also http(s) to loopback."""
-    parsed = _host_and_port(url)
-    if parsed is None:
-        return False
-    scheme, host, port = parsed
-    if host in LOOPBACK_HOSTS:
-        return local_mode and scheme in ("http", "https")
-    if scheme != "https" or port not in (None, 443) or _IPV4.match(host):
-        return False
-    return any(host == allowed or host.endswith("." + allowed) for allowed in (*DEFAULT_SERVICE_HOSTS, *extra))
+    return _https_to(url, (*DEFAULT_SERVICE_HOSTS, *extra), local_mode=local_mode)
 
 
 def origin(url: str) -> str:
@@ -141,6 +133,12 @@ def upload_allowed(url: str, *, local_mode: bool) -> bool:
     """May the accepted file be PUT to this upload URL? https to a OneDrive / SharePoint host
     (or a subdomain) on the default port; in local mode also loopback (the tests' stand-in
     for OneDrive, the Agents Playground)."""
+    return _https_to(url, ONEDRIVE_UPLOAD_HOSTS, local_mode=local_mode)
+
+
+def _https_to(url: str, hosts: Iterable[str], *, local_mode: bool) -> bool:
+    """https on the default port to one of `hosts` or a subdomain, never a bare IPv4 address;
+    loopback (http or https) only in local mode."""
     parsed = _host_and_port(url)
     if parsed is None:
         return False
@@ -149,4 +147,4 @@ def upload_allowed(url: str, *, local_mode: bool) -> bool:
         return local_mode and scheme in ("http", "https")
     if scheme != "https" or port not in (None, 443) or _IPV4.match(host):
         return False
-    return any(host == allowed or host.endswith("." + allowed) for allowed in ONEDRIVE_UPLOAD_HOSTS)
+    return any(host == allowed or host.endswith("." + allowed) for allowed in hosts)
