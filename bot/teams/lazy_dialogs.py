@@ -26,13 +26,9 @@ import ast
 import importlib
 import importlib.util
 import sys
-import threading
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from importlib.abc import Loader
+from bot.adapters.lazy_package import complete_on_first_miss
 
 PACKAGE = "botbuilder.dialogs"
 DEFERRED = frozenset({"prompts", "choices", "skills"})  # the star-imported subpackages
@@ -84,25 +80,5 @@ def install() -> bool:
         sys.modules.pop(PACKAGE, None)
         raise
     setattr(parent, PACKAGE.rpartition(".")[2], package)  # what the import system does for a submodule
-    package.__getattr__ = _complete_on_first_miss(package, spec.loader)  # type: ignore[method-assign]
+    package.__getattr__ = complete_on_first_miss(package, spec.loader)  # type: ignore[method-assign]
     return True
-
-
-def _complete_on_first_miss(package: ModuleType, loader: Loader):  # noqa: ANN202 - a PEP 562 hook
-    """The package's `__getattr__`, called only for names not bound yet: runs the real
-    `__init__` once (under a lock: one thread runs it, the others wait for it), then answers."""
-    lock = threading.Lock()
-
-    def __getattr__(name: str) -> object:  # noqa: N807 - the module hook's name
-        if name.startswith("__") and name != "__all__":  # probes (`__wrapped__` …): the real package has none either
-            raise AttributeError(f"module {PACKAGE!r} has no attribute {name!r}")
-        with lock:
-            if package.__dict__.get("__getattr__") is __getattr__:
-                del package.__getattr__
-                loader.exec_module(package)  # the real __init__, in full: prompts, choices, skills
-        try:
-            return package.__dict__[name]
-        except KeyError:
-            raise AttributeError(f"module {PACKAGE!r} has no attribute {name!r}") from None
-
-    return __getattr__
