@@ -9,13 +9,54 @@ from, and leave this hook on the package for every other name.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from importlib.abc import Loader
+
+# The `from .submodule import name as bound` statements to run at once, in order; None when
+# the package's `__init__` is not what the caller expects (it then imports as usual).
+Imports = list[tuple[str, list[tuple[str, str]]]]
+
+
+def install_lazily(
+    package_name: str, read_init: Callable[[str], Imports | None], also: Callable[[], None] | None = None
+) -> bool:
+    """Create the package module, bind the names `read_init(source of its __init__)` lists from
+    their submodules (the very same objects), run `also` (what else the `__init__` does that must
+    happen at import), and leave `complete_on_first_miss` for every other name. Returns whether
+    it did; False when the package is already imported or its `__init__` is not as expected."""
+    if package_name in sys.modules:
+        return False
+    spec = importlib.util.find_spec(package_name)
+    if spec is None or spec.origin is None or spec.loader is None or spec.submodule_search_locations is None:
+        return False
+    imports = read_init(Path(spec.origin).read_text(encoding="utf-8"))
+    if imports is None:
+        return False
+    parent = importlib.import_module(package_name.rpartition(".")[0])  # already imported by find_spec
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[package_name] = package
+    try:
+        for submodule, names in imports:
+            module = importlib.import_module(f"{package_name}.{submodule}")
+            for name, bound in names:
+                setattr(package, bound, getattr(module, name))
+        if also is not None:
+            also()
+    except BaseException:
+        sys.modules.pop(package_name, None)
+        raise
+    setattr(parent, package_name.rpartition(".")[2], package)  # what the import system does for a submodule
+    package.__getattr__ = complete_on_first_miss(package, spec.loader)  # type: ignore[method-assign]
+    return True
 
 
 def complete_on_first_miss(package: ModuleType, loader: Loader) -> Callable[[str], object]:

@@ -23,12 +23,8 @@ resolves.
 from __future__ import annotations
 
 import ast
-import importlib
-import importlib.util
-import sys
-from pathlib import Path
 
-from bot.adapters.lazy_package import complete_on_first_miss
+from bot.adapters.lazy_package import install_lazily
 
 PACKAGE = "botbuilder.dialogs"
 DEFERRED = frozenset({"prompts", "choices", "skills"})  # the star-imported subpackages
@@ -60,25 +56,4 @@ def _explicit_imports(source: str) -> list[tuple[str, list[tuple[str, str]]]] | 
 def install() -> bool:
     """Make `botbuilder.dialogs` load its prompts, choices and skills on first use. Returns
     whether it did; False when the package is already imported or not as expected."""
-    if PACKAGE in sys.modules:
-        return False
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or spec.origin is None or spec.loader is None or spec.submodule_search_locations is None:
-        return False
-    imports = _explicit_imports(Path(spec.origin).read_text(encoding="utf-8"))
-    if imports is None:
-        return False
-    parent = importlib.import_module(PACKAGE.rpartition(".")[0])  # already imported by find_spec
-    package = importlib.util.module_from_spec(spec)
-    sys.modules[PACKAGE] = package
-    try:
-        for submodule, names in imports:
-            module = importlib.import_module(f"{PACKAGE}.{submodule}")
-            for name, bound in names:
-                setattr(package, bound, getattr(module, name))
-    except BaseException:
-        sys.modules.pop(PACKAGE, None)
-        raise
-    setattr(parent, PACKAGE.rpartition(".")[2], package)  # what the import system does for a submodule
-    package.__getattr__ = complete_on_first_miss(package, spec.loader)  # type: ignore[method-assign]
-    return True
+    return install_lazily(PACKAGE, _explicit_imports)

@@ -21,12 +21,8 @@ saving and that every name still resolves to the same object.
 from __future__ import annotations
 
 import ast
-import importlib
-import importlib.util
-import sys
-from pathlib import Path
 
-from bot.adapters.lazy_package import complete_on_first_miss
+from bot.adapters.lazy_package import install_lazily
 
 PACKAGE = "sqlalchemy.ext.asyncio"
 EAGER = frozenset({"engine", "result"})  # what the bot uses; the rest waits for its first use
@@ -57,28 +53,11 @@ def _explicit_imports(source: str) -> list[tuple[str, list[tuple[str, str]]]] | 
 def install() -> bool:
     """Make `sqlalchemy.ext.asyncio` load its ORM session on first use. Returns whether it did;
     False when the package is already imported or not as expected."""
-    if PACKAGE in sys.modules:
-        return False
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or spec.origin is None or spec.loader is None or spec.submodule_search_locations is None:
-        return False
-    imports = _explicit_imports(Path(spec.origin).read_text(encoding="utf-8"))
-    if imports is None:
-        return False
-    parent = importlib.import_module(PACKAGE.rpartition(".")[0])  # already imported by find_spec
-    package = importlib.util.module_from_spec(spec)
-    sys.modules[PACKAGE] = package
-    try:
-        for submodule, names in imports:
-            module = importlib.import_module(f"{PACKAGE}.{submodule}")
-            for name, bound in names:
-                setattr(package, bound, getattr(module, name))
-        from sqlalchemy.util import concurrency
+    return install_lazily(PACKAGE, _explicit_imports, also=_initialise_greenlet_shim)
 
-        concurrency._concurrency_shim._initialize()
-    except BaseException:
-        sys.modules.pop(PACKAGE, None)
-        raise
-    setattr(parent, PACKAGE.rpartition(".")[2], package)  # what the import system does for a submodule
-    package.__getattr__ = complete_on_first_miss(package, spec.loader)  # type: ignore[method-assign]
-    return True
+
+def _initialise_greenlet_shim() -> None:
+    """What the package's `__init__` does besides importing (`_SHIM`)."""
+    from sqlalchemy.util import concurrency
+
+    concurrency._concurrency_shim._initialize()
