@@ -20,7 +20,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from botbuilder.core import ConversationState
 from botbuilder.integration.aiohttp import CloudAdapter
 
 from bot.adapters import telemetry
@@ -74,7 +73,7 @@ from bot.teams.members import BotbuilderMembers
 from bot.teams.notifier import TeamsNotifier
 from bot.teams.sdk import bot_framework_authentication
 from bot.teams.signing_keys import CHANNEL_METADATA_URL, EMULATOR_METADATA_URL, KeySourceSettings
-from bot.teams.storage import SqlStorage
+from bot.teams.storage import SqlConversationState, SqlStorage
 from bot.teams.training import TrainingActions, TrainingEdge, TrainingNotifier
 from bot.turns.clock_actions import ClockActions
 from bot.turns.meeting_actions import MeetingActions
@@ -271,7 +270,7 @@ def bootstrap(
     retention_store = SqlRetentionStore(Scope(db), stores.cases, partnership.retention, tz)
     outbox = OutboxDispatcher(services, lease_seconds=settings.outbox_lease_seconds,
                               kinds=retention.RetentionOutbox(services, retention_store).kinds())
-    conversation_state = ConversationState(SqlStorage(stores.turns, clock))
+    conversation_state = SqlConversationState(SqlStorage(stores.turns, clock))
     training_clock = clock if isinstance(clock, TrainingClock) else None
     training = TrainingActions(services, state=training_state, clock=training_clock, outbox=outbox)
     exports = CaseExports(services, SqlFileLinkStore(Scope(db)), SqlCaseRecords(Scope(db)), base,

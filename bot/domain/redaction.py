@@ -114,7 +114,7 @@ def redact(text: str, referral: Referral | None = None) -> str:
 def _redact_known(text: str, referral: Referral, kinds: set[IdentifierKind]) -> str:
     """One pass over the text with every known identifier at once; at each position the
     longest wins, so a full name is replaced whole before its parts could match."""
-    pattern, replacements = _matcher(tuple(identifiers(referral)))
+    pattern, replacements = _matcher(_known_identifiers(referral))
     if pattern is None:
         return text
 
@@ -126,6 +126,26 @@ def _redact_known(text: str, referral: Referral, kinds: set[IdentifierKind]) -> 
         return marker
 
     return pattern.sub(replace, text)
+
+
+_KNOWN_CACHE_SIZE = 256
+_known: dict[int, tuple[Referral, tuple[tuple[str, str], ...]]] = {}
+
+
+def _known_identifiers(referral: Referral) -> tuple[tuple[str, str], ...]:
+    """`identifiers(referral)`, worked out once per referral object: a card redacts each vote's
+    texts against the same referral (the case store keeps one object per case), and listing
+    its identifiers (every date-of-birth format, every name part) cost more than the redaction
+    itself. Keyed by identity, holding the referral so its id cannot be reused while cached;
+    a Referral is frozen, so what was worked out stays true."""
+    entry = _known.get(id(referral))
+    if entry is not None and entry[0] is referral:
+        return entry[1]
+    found = tuple(identifiers(referral))
+    if len(_known) >= _KNOWN_CACHE_SIZE:
+        _known.pop(next(iter(_known)))
+    _known[id(referral)] = (referral, found)
+    return found
 
 
 @lru_cache(maxsize=512)

@@ -36,6 +36,7 @@ from bot.adapters.inbound import Bookkeeping, Gate, note_busy, read_activity, se
 from bot.adapters.service_hosts import ServiceHostPolicy
 from bot.domain import trace
 from bot.services.ports import ActivityLog, CaseStore, Clock
+from bot.teams.activity_json import activity_from_json
 from bot.teams.handler import RapidReviewBot
 from bot.teams.signing_keys import SigningKeysUnavailable
 from bot.teams.training import TrainingEdge
@@ -52,7 +53,7 @@ DEFAULT_TURN_BUDGET = 3.5
 BUSY_SEND_SECONDS = 5.0
 TURN_DEADLINE = web.RequestKey("rapid_review.turn_deadline", float)
 def _deserialize(body: dict[str, Any]) -> Activity:
-    activity = Activity().deserialize(body)
+    activity = activity_from_json(body)  # msrest's reading, without its generic walk
     if not activity.type:
         raise ValueError("not an activity")
     return activity

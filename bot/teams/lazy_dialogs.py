@@ -23,16 +23,8 @@ resolves.
 from __future__ import annotations
 
 import ast
-import importlib
-import importlib.util
-import sys
-import threading
-from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from importlib.abc import Loader
+from bot.adapters.lazy_package import install_lazily
 
 PACKAGE = "botbuilder.dialogs"
 DEFERRED = frozenset({"prompts", "choices", "skills"})  # the star-imported subpackages
@@ -64,45 +56,4 @@ def _explicit_imports(source: str) -> list[tuple[str, list[tuple[str, str]]]] | 
 def install() -> bool:
     """Make `botbuilder.dialogs` load its prompts, choices and skills on first use. Returns
     whether it did; False when the package is already imported or not as expected."""
-    if PACKAGE in sys.modules:
-        return False
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or spec.origin is None or spec.loader is None or spec.submodule_search_locations is None:
-        return False
-    imports = _explicit_imports(Path(spec.origin).read_text(encoding="utf-8"))
-    if imports is None:
-        return False
-    parent = importlib.import_module(PACKAGE.rpartition(".")[0])  # already imported by find_spec
-    package = importlib.util.module_from_spec(spec)
-    sys.modules[PACKAGE] = package
-    try:
-        for submodule, names in imports:
-            module = importlib.import_module(f"{PACKAGE}.{submodule}")
-            for name, bound in names:
-                setattr(package, bound, getattr(module, name))
-    except BaseException:
-        sys.modules.pop(PACKAGE, None)
-        raise
-    setattr(parent, PACKAGE.rpartition(".")[2], package)  # what the import system does for a submodule
-    package.__getattr__ = _complete_on_first_miss(package, spec.loader)  # type: ignore[method-assign]
-    return True
-
-
-def _complete_on_first_miss(package: ModuleType, loader: Loader):  # noqa: ANN202 - a PEP 562 hook
-    """The package's `__getattr__`, called only for names not bound yet: runs the real
-    `__init__` once (under a lock: one thread runs it, the others wait for it), then answers."""
-    lock = threading.Lock()
-
-    def __getattr__(name: str) -> object:  # noqa: N807 - the module hook's name
-        if name.startswith("__") and name != "__all__":  # probes (`__wrapped__` …): the real package has none either
-            raise AttributeError(f"module {PACKAGE!r} has no attribute {name!r}")
-        with lock:
-            if package.__dict__.get("__getattr__") is __getattr__:
-                del package.__getattr__
-                loader.exec_module(package)  # the real __init__, in full: prompts, choices, skills
-        try:
-            return package.__dict__[name]
-        except KeyError:
-            raise AttributeError(f"module {PACKAGE!r} has no attribute {name!r}") from None
-
-    return __getattr__
+    return install_lazily(PACKAGE, _explicit_imports)

@@ -21,14 +21,20 @@ from typing import Any
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, Attachment
 
+from bot.teams.activity_json import activity_to_json
 from bot.turns.oversize import fitted_activity
 from cards.budget import BOT_BUDGET, payload_size
 from cards.common import CONTENT_TYPE
 
 
 def wire(activity: Activity) -> dict[str, Any]:
-    """The activity's JSON as the connector sends it: the SDK's serialisation of the activity,
-    with the cards put back as the plain JSON they are (as bot/teams/sdk.py sends them)."""
+    """The activity's JSON as the connector sends it (bot/teams/sdk.py): the SDK's serialisation
+    of the activity (bot/teams/activity_json.py), the cards as the plain JSON they are."""
+    return activity_to_json(activity, _msrest_wire)
+
+
+def _msrest_wire(activity: Activity) -> dict[str, Any]:
+    """msrest's serialisation, with the cards put back as the plain JSON they are."""
     attachments = list(activity.attachments or [])
     contents = [attachment.content for attachment in attachments]
     for attachment in attachments:

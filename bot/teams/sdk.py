@@ -87,6 +87,7 @@ from multidict import CIMultiDict
 from bot.adapters.outbound_http import MSAL_TIMEOUT, client_session, proxy_for, requests_verify
 from bot.adapters.service_hosts import PRODUCTION, ServiceHostPolicy, ServiceHostRefused
 from bot.teams import signing_keys
+from bot.teams.activity_json import activity_to_json
 
 # Teams uses a handful of service URLs (one per region); keep a few more than that.
 MAX_CONNECTOR_CLIENTS = 32
@@ -259,6 +260,11 @@ class _LightBodySerializer(Serializer):
             # Already the wire JSON (bot/teams/notifier.py builds its card messages so):
             # msrest's walk of the Activity model was a third of a card update's CPU.
             return data
+        if data_type == "Activity" and isinstance(data, Activity):  # a reply in a turn: msrest's JSON, faster
+            return activity_to_json(data, lambda activity: self._msrest_body(activity, data_type, **kwargs))
+        return self._msrest_body(data, data_type, **kwargs)
+
+    def _msrest_body(self, data: Any, data_type: str, **kwargs: Any) -> Any:
         attachments = getattr(data, "attachments", None) if data_type == "Activity" else None
         if not attachments:
             return super().body(data, data_type, **kwargs)

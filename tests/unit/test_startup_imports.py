@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters.db import lazy_asyncio
 from bot.teams.lazy_dialogs import _explicit_imports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,11 +29,12 @@ NOT_AT_START = (
     "lxml",
     "icalendar",  # the .ics invitation (bot/adapters/documents.py)
     "alembic",  # only when the schema is behind (bot/adapters/schema_check.py)
-    "holidays",  # on the first working-day question (scheduler/calendar.py)
+    "holidays",  # only for a year outside scheduler/england_bank_holidays.py
     "tenacity",  # Graph only (bot/adapters/meetings.py)
     "email_validator",  # the referral models are built on first use (bot/domain/referral.py)
     "opentelemetry",  # only when telemetry is configured (bot/adapters/telemetry.py)
     "azure.monitor",
+    "sqlalchemy.orm",  # the ORM session of sqlalchemy.ext.asyncio (bot/adapters/db/lazy_asyncio.py)
 )
 
 
@@ -119,3 +121,52 @@ def test_the_expected_package_init_is_read_in_order() -> None:
     assert _explicit_imports(source) == [("about", [("__version__", "__version__")]),
                                          ("dialog_set", [("DialogSet", "DialogSet")]),
                                          ("object_path", [("ObjectPath", "ObjectPath")])]
+
+
+# ---- sqlalchemy.ext.asyncio without the ORM (bot/adapters/db/lazy_asyncio.py) -------------------
+
+_ASYNCIO_NAMES = """
+    import json, sys
+    {setup}
+    import sqlalchemy.ext.asyncio as a
+    from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+    from sqlalchemy.ext.asyncio.engine import AsyncConnection as Direct
+    before = "sqlalchemy.orm" in sys.modules
+    names = sorted(n for n in dir(__import__("sqlalchemy.ext.asyncio", fromlist=["x"])) if not n.startswith("_"))
+    names = sorted(set(names) | {{"AsyncSession", "async_sessionmaker", "async_scoped_session", "AsyncAttrs"}})
+    resolved = {{n: f"{{getattr(a, n).__module__}}.{{getattr(a, n).__qualname__}}"
+                for n in names if hasattr(getattr(a, n), "__qualname__")}}
+    print(json.dumps({{"before": before, "same": AsyncConnection is Direct, "resolved": resolved,
+                      "getattr_left": "__getattr__" in vars(a), "after": "sqlalchemy.orm" in sys.modules}}))
+"""
+
+
+def test_the_lazy_asyncio_package_answers_every_name_the_real_one_exports() -> None:
+    lazy = _run(_ASYNCIO_NAMES.format(setup="import bot.adapters.db  # installs the lazy package"))
+    plain = _run(_ASYNCIO_NAMES.format(setup=""))
+    assert lazy["before"] is False, "the ORM was loaded before anything asked for it"
+    assert lazy["same"] is True and plain["same"] is True
+    assert lazy["resolved"] == plain["resolved"]
+    assert lazy["after"] is True and lazy["getattr_left"] is False
+
+
+@pytest.mark.parametrize("source", [
+    "from .engine import AsyncEngine as AsyncEngine\n",  # without the greenlet shim's initialisation
+    "from .engine import *\nfrom ...util import concurrency\nconcurrency._concurrency_shim._initialize()\n"
+    "del concurrency\n",
+    "from .engine import AsyncEngine as AsyncEngine\nimport os\nfrom ...util import concurrency\n"
+    "concurrency._concurrency_shim._initialize()\ndel concurrency\n",
+])
+def test_an_unexpected_asyncio_init_is_left_to_the_normal_import(source: str) -> None:
+    assert lazy_asyncio._explicit_imports(source) is None
+
+
+def test_the_installed_asyncio_init_is_the_shape_the_lazy_package_expects() -> None:
+    """Fails after an upgrade of SQLAlchemy that changes the package's `__init__`: then the
+    package imports as usual (with the ORM) until bot/adapters/db/lazy_asyncio.py follows it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(lazy_asyncio.PACKAGE)
+    assert spec is not None and spec.origin is not None
+    found = lazy_asyncio._explicit_imports(Path(spec.origin).read_text(encoding="utf-8"))
+    assert found is not None and {module for module, _ in found} == {"engine", "result"}

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -88,6 +88,15 @@ class RotationReport:
     already_current: int
     destroyed: int
     unopenable: int
+
+
+# Built once, not per call: a vote's sealed writes (the vote, its event, the remembered answer) each
+# ask for a key, and building the statement each time cost more than running it (tests/bench/bench.py).
+# FOR SHARE on PostgreSQL: a key being used to write is not destroyed, rotated or deleted under
+# the writer (those wait for it); sealers never wait for each other.
+_KEY_OF_OWNER_FOR_SHARE = select(t.case_keys).where(t.case_keys.c.owner == bindparam("b_owner")).with_for_update(
+    read=True)
+_KEY_BY_ID = select(t.case_keys).where(t.case_keys.c.key_id == bindparam("b_key"))
 
 
 class CaseKeyring:
@@ -172,10 +181,7 @@ class CaseKeyring:
         """The holder's sealer, its key made now if it has none (inside the caller's transaction)."""
         if not self.enabled:
             return Sealer(owner, None)
-        # FOR SHARE on PostgreSQL: a key being used to write is not destroyed, rotated or deleted
-        # under the writer (those wait for it); sealers never wait for each other.
-        query = select(t.case_keys).where(t.case_keys.c.owner == owner).with_for_update(read=True)
-        row = (await conn.execute(query)).first()
+        row = (await conn.execute(_KEY_OF_OWNER_FOR_SHARE, {"b_owner": owner})).first()
         if row is None:
             secret, key_id = new_data_key(), str(uuid.uuid4())
             master = await self._wrapping_key(conn)
@@ -184,7 +190,7 @@ class CaseKeyring:
                 created_at=datetime.now(UTC)).on_conflict_do_nothing(index_elements=[t.case_keys.c.owner]))
             if inserted.rowcount:
                 return Sealer(owner, self._remember(DataKey(key_id, secret)))
-            row = (await conn.execute(query)).first()  # another process made it first
+            row = (await conn.execute(_KEY_OF_OWNER_FOR_SHARE, {"b_owner": owner})).first()  # another process made it first
             assert row is not None
         return Sealer(owner, await self._unwrap(conn, row))
 
@@ -192,7 +198,7 @@ class CaseKeyring:
         cached = self._keys.get(key_id)
         if cached is not None:
             return cached
-        row = (await conn.execute(select(t.case_keys).where(t.case_keys.c.key_id == key_id))).first()
+        row = (await conn.execute(_KEY_BY_ID, {"b_key": key_id})).first()
         if row is None:
             raise SealBroken(f"no data key {key_id}")
         return await self._unwrap(conn, row)
