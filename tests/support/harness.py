@@ -20,8 +20,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.adapters.clock import FixedClock
 from bot.app import Components, bootstrap, build_web_app
 from bot.settings import DEFAULT_PARTNERSHIP_FILE, Settings
-from bot.teams.notifier import TeamsNotifier
 from bot.teams.pacer import ConversationPacer
+from bot.turns.notifier import CardNotifier
 from tests.support import activities as A
 from tests.support.fake_connector import FakeConnector
 from tests.support.fake_time import FakeMonotonic
@@ -79,6 +79,7 @@ class BotHarness:
         self.client: TestClient | None = None
         self.served_on = str(self.env.get("teams_edge", "botbuilder"))  # or as `serve_on` switched, kept across a restart
         self._endpoints: dict[str, Any] = {}
+        self._wires: dict[str, Any] = {}
         self.sdk_sleeps: list[float] = []  # what the connector clients waited between retries, not in real time
 
     @property
@@ -110,9 +111,10 @@ class BotHarness:
         # production mode (credentials set) lets this bot reach loopback too.
         self.components.endpoint.hosts.loopback = True
         notifier = self.components.services.notifier
-        assert isinstance(notifier, TeamsNotifier)
+        assert isinstance(notifier, CardNotifier)
         notifier.pacer = ConversationPacer(monotonic=self.monotonic, sleep=self.monotonic.sleep)
         self._endpoints = {str(settings.teams_edge.value): self.components.endpoint}
+        self._wires = {str(settings.teams_edge.value): notifier.wire}
         await self.serve_on(self.served_on)
         app = build_web_app(self.components, run_outbox=False)
         self.client = TestClient(TestServer(app, host="127.0.0.1"))
@@ -125,18 +127,23 @@ class BotHarness:
         await self.connector.stop()
 
     async def serve_on(self, edge: str) -> None:
-        """From now on `/api/messages` is answered by this edge (TEAMS_EDGE), in the same process,
-        database and fake connector: as a deployment switched edge between two turns. The
+        """From now on `/api/messages` is answered by this edge (TEAMS_EDGE), and the outbox sends
+        through its SDK's connector, in the same process, database and fake connector: as a
+        deployment switched edge between two turns. The
         tests of a case's later steps make referrals on botbuilder (`fill_referral`: the referral
         form's dialog is not on the Agents SDK edge yet) and drive everything else on the edge
         asked for."""
         self.served_on = edge
         if edge not in self._endpoints:
-            from bot.app import agents_endpoint
+            from bot.app import agents_endpoint, agents_wire
 
             assert edge == "agents", f"{edge} is not built by this harness after start-up"
             self._endpoints[edge] = agents_endpoint(self.c, self.c.endpoint.hosts)
+            self._wires[edge] = agents_wire(self.c.settings, self.c.endpoint.hosts, self.c.extras)
         self.c.endpoint = self._endpoints[edge]
+        notifier = self.c.services.notifier
+        assert isinstance(notifier, CardNotifier)
+        notifier.wire = self._wires[edge]
 
     async def _sdk_sleep(self, seconds: float) -> None:
         self.sdk_sleeps.append(seconds)
