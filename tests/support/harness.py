@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,8 @@ def texts(card: dict[str, Any]) -> str:
 
 class BotHarness:
     def __init__(self, tmp_path: Path, *, database_url: str | None = None, clock: FixedClock | None = None,
-                 env: dict[str, Any] | None = None, partnership_file: Path | None = None) -> None:
+                 env: dict[str, Any] | None = None, partnership_file: Path | None = None,
+                 edge: str | None = None) -> None:
         # The pacer's clock and the connector's arrival times: pacing a burst of posts to one
         # channel under Teams' limits takes fake seconds, not real ones.
         self.monotonic = FakeMonotonic()
@@ -77,7 +79,8 @@ class BotHarness:
         self.partnership_file = partnership_file or DEFAULT_PARTNERSHIP_FILE
         self.components: Components | None = None
         self.client: TestClient | None = None
-        self.served_on = str(self.env.get("teams_edge", "botbuilder"))  # or as `serve_on` switched, kept across a restart
+        # `edge`: served from start-up on (`serve_on`); or as `serve_on` switched, kept across a restart
+        self.served_on = edge or str(self.env.get("teams_edge", "botbuilder"))
         self._endpoints: dict[str, Any] = {}
         self._wires: dict[str, Any] = {}
         self.sdk_sleeps: list[float] = []  # what the connector clients waited between retries, not in real time
@@ -226,15 +229,23 @@ VALID = {
 SECTION_ORDER = ["referrer", "pathway", "incident", "children", "views"]
 
 
+@asynccontextmanager
+async def on_the_form_edge(h: BotHarness) -> AsyncIterator[None]:
+    """The referral form's turns go to botbuilder (its dialog is botbuilder's only, so far); the
+    edge the test asked for answers again afterwards."""
+    edge = h.served_on
+    await h.serve_on("botbuilder")
+    try:
+        yield
+    finally:
+        await h.serve_on(edge)
+
+
 async def fill_referral(h: BotHarness, person: A.Person = A.RILEY, answers: dict[str, dict[str, str]] | None = None,
                         *, submit: bool = True) -> dict[str, Any]:
     """Walk the whole form through HTTP invokes; returns the last card shown."""
-    edge = h.served_on
-    await h.serve_on("botbuilder")  # the referral form's dialog is botbuilder's only, so far
-    try:
+    async with on_the_form_edge(h):
         return await _fill_referral(h, person, answers or VALID, submit=submit)
-    finally:
-        await h.serve_on(edge)
 
 
 async def _fill_referral(h: BotHarness, person: A.Person, answers: dict[str, dict[str, str]], *,
