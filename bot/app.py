@@ -308,9 +308,12 @@ def bootstrap(
 
 def refuse_incomplete_edge() -> None:
     """TEAMS_EDGE=agents names an edge that is not finished: start-up stops and says what is
-    missing, rather than run an edge that cannot answer everything Teams sends."""
+    missing, rather than run an edge that cannot answer everything Teams sends. Once nothing
+    is missing, it starts."""
     from bot.agents.application import MISSING
 
+    if not MISSING:
+        return
     raise ConfigError("TEAMS_EDGE=agents: the Microsoft 365 Agents SDK edge is not complete yet, so the bot does not "
                       "start on it. Missing: " + "; ".join(MISSING) + ". Unset TEAMS_EDGE to run on the default "
                       "botbuilder edge (README, \"The Agents SDK edge\").")

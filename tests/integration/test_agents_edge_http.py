@@ -41,6 +41,22 @@ def test_start_up_refuses_the_incomplete_edge_naming_what_is_missing(tmp_path):
     assert not (tmp_path / "bot.db").exists(), "refused before anything was built"
 
 
+async def test_start_up_accepts_the_edge_once_nothing_is_missing(tmp_path, monkeypatch):
+    """What `python -m bot` builds with TEAMS_EDGE=agents when the edge is complete: its
+    `/api/messages` and its proactive sends, both on the Agents SDK."""
+    from bot.agents import application
+    from bot.agents.edge import AgentsMessagesEndpoint
+    from bot.agents.notifier import AgentsWire
+    from bot.app import stop
+
+    monkeypatch.setattr(application, "MISSING", ())
+    settings = Settings.model_validate({"database_url": f"sqlite:///{tmp_path / 'bot.db'}", "TEAMS_EDGE": "agents"})
+    components = bootstrap(settings)
+    assert isinstance(components.endpoint, AgentsMessagesEndpoint)
+    assert isinstance(components.services.notifier.wire, AgentsWire)  # type: ignore[attr-defined]
+    await stop(components)
+
+
 async def test_help_is_answered_with_the_help_card(bot):
     reply = await bot.say(A.RILEY, "help")
     assert isinstance(reply, dict) and "How I can help" in texts(reply)
