@@ -218,7 +218,7 @@ class Turns:
         dropped."""
         if context.activity.name == FILE_CONSENT_INVOKE:
             answer = await self.consent.file_consent(context.activity.value, actor_of(context.activity))
-            await context.send_activity(Activity.model_validate(consent_message(answer)))
+            await context.send_activity(Activity.model_validate(fitted_activity(consent_message(answer), "reply")))
             await answer_invoke(context, {})  # nothing for Teams to read (bot/turns/file_consent.py)
             return
         if context.activity.name != ADAPTIVE_CARD_ACTION:

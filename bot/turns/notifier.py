@@ -9,9 +9,9 @@ edge gives only a thin `Wire` — post, update, open a personal chat — over it
 Connector client (bot/teams/notifier.py for botbuilder, bot/agents/notifier.py for the
 Microsoft 365 Agents SDK), which raises every failure as a DeliveryError.
 
-Neither SDK's connector client retries a 429 or a POST (their sources say why: each wire's
-docstring), so the outbox retries, after Teams' Retry-After, which also holds back the
-conversation's thread in the pacer.
+Neither SDK's connector client re-sends a POST, and the Agents SDK's re-sends nothing (each
+wire's docstring names the source), so a failed send is the outbox's to retry, after Teams'
+Retry-After, which also holds back the conversation's thread in the pacer.
 """
 
 from __future__ import annotations
