@@ -108,6 +108,16 @@ async def test_proactive_sends_go_through_the_agents_sdk_client_of_the_turns(bot
     assert sends and all(r.headers["User-Agent"].startswith("agents-sdk-py") for r in sends)
 
 
+async def test_a_long_conversation_id_is_sent_to_whole(bot):
+    """The SDK's client cuts every conversation id at 150 characters before it builds the URL
+    (meant for its agentic channel); a Teams conversation id cut short is another address."""
+    await bot.say(A.RILEY, "help")
+    long_id = "a:1" + "Zx9_-Qw7" * 22  # 179 characters
+    await bot.c.services.notifier.send_card(Address(long_id, bot.url, A.TENANT),
+                                            chat.text_card("A notice", "To the whole id."))
+    assert [sent.conversation_id for sent in bot.connector.activities_to("a:1Zx9")] == [long_id]
+
+
 async def test_a_throttled_send_is_left_to_the_outbox_after_retry_after(bot):
     """The Agents SDK's client sends once and never retries (its source: no retry policy), so a
     429 becomes a DeliveryError with Teams' Retry-After, which also holds back the thread."""
