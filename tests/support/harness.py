@@ -132,10 +132,9 @@ class BotHarness:
     async def serve_on(self, edge: str) -> None:
         """From now on `/api/messages` is answered by this edge (TEAMS_EDGE), and the outbox sends
         through its SDK's connector, in the same process, database and fake connector: as a
-        deployment switched edge between two turns. The
-        tests of a case's later steps make referrals on botbuilder (`fill_referral`: the referral
-        form's dialog is not on the Agents SDK edge yet) and drive everything else on the edge
-        asked for."""
+        deployment switched edge between two turns. The tests of a case's later steps make
+        referrals on botbuilder (`on_the_form_edge`: the referral form's dialog is not on the
+        Agents SDK edge yet) and drive everything else on the edge asked for."""
         self.served_on = edge
         if edge not in self._endpoints:
             from bot.app import agents_endpoint, agents_wire
