@@ -58,8 +58,8 @@ def _failure(error: BaseException) -> dict[str, object]:
 # Libraries that log at DEBUG/INFO what we must not: aiosqlite logs every statement with
 # its parameters (referral content) at DEBUG; the rest are noise. Kept at WARNING even
 # with LOG_LEVEL=DEBUG.
-QUIET_LOGGERS = ("aiohttp.access", "msrest", "urllib3", "botframework", "botbuilder", "msal", "apscheduler", "alembic",
-                 "aiosqlite", "sqlalchemy", "asyncpg")
+QUIET_LOGGERS = ("aiohttp.access", "msrest", "urllib3", "botframework", "botbuilder", "microsoft_agents", "msal",
+                 "apscheduler", "alembic", "aiosqlite", "sqlalchemy", "asyncpg")
 
 
 def configure_logging(level: str) -> None:

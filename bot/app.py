@@ -70,15 +70,17 @@ from bot.teams.file_upload import OneDriveUploader
 from bot.teams.files import FilesEndpoint
 from bot.teams.handler import RapidReviewBot
 from bot.teams.members import BotbuilderMembers
-from bot.teams.notifier import TeamsNotifier
+from bot.teams.notifier import BotbuilderWire
+from bot.teams.pacer import ConversationPacer
 from bot.teams.sdk import bot_framework_authentication
 from bot.teams.signing_keys import CHANNEL_METADATA_URL, EMULATOR_METADATA_URL, KeySourceSettings
 from bot.teams.storage import SqlConversationState, SqlStorage
-from bot.teams.training import TrainingActions, TrainingEdge, TrainingNotifier
 from bot.turns.clock_actions import ClockActions
 from bot.turns.meeting_actions import MeetingActions
+from bot.turns.notifier import CardNotifier, Wire
 from bot.turns.panel_actions import PanelActions
 from bot.turns.retention_actions import RetentionActions
+from bot.turns.training import TrainingActions, TrainingEdge, TrainingNotifier
 from scheduler.calendar import EnglandCalendar
 from scheduler.profiles import ProfileError, load_profile
 from scheduler.runtime import SchedulerRuntime
@@ -118,6 +120,7 @@ class Components:
     endpoint: MessagesEndpoint | Any  # or the Agents SDK edge's (bot/agents/edge.py), TEAMS_EDGE=agents
     links: LinkSigner
     extras: dict[str, Any] = field(default_factory=dict)
+    training: TrainingEdge | None = None  # training mode's identity and banner, for either edge
 
 
 def _sdk_config(settings: Settings) -> SimpleNamespace:
@@ -254,14 +257,16 @@ def bootstrap(
     links = LinkSigner(lambda: stores.turns.shared_secret(LINK_SECRET), base)
     tz = ZoneInfo(partnership.time_zone)
     sends = SendGuard(SqlSendLedger(Scope(db)), _channel_messages(settings), stores.cases, clock)
-    notifier = (TeamsNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
-                              uow=stores.uow, hosts=hosts, sends=sends, marking=partnership.protective_marking,
-                              retention=partnership.retention, pace_each_reply_chain=settings.pace_each_reply_chain)
+    extras: dict[str, Any] = {}
+    wire = (agents_wire(settings, hosts, extras) if settings.teams_edge is TeamsEdge.AGENTS
+            else BotbuilderWire(adapter, settings.app_id))
+    notifier_parts: dict[str, Any] = dict(
+        uow=stores.uow, hosts=hosts, sends=sends, marking=partnership.protective_marking,
+        retention=partnership.retention, pacer=ConversationPacer(each_reply_chain=settings.pace_each_reply_chain))
+    notifier = (CardNotifier(wire, settings.app_id, stores.roster, stores.deadlines, links, tz, clock, **notifier_parts)
                 if training_state is None else
-                TrainingNotifier(adapter, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
-                                 uow=stores.uow, hosts=hosts, sends=sends, state=training_state,
-                                 marking=partnership.protective_marking, retention=partnership.retention,
-                                 pace_each_reply_chain=settings.pace_each_reply_chain))
+                TrainingNotifier(wire, settings.app_id, stores.roster, stores.deadlines, links, tz, clock,
+                                 state=training_state, **notifier_parts))
     meetings = meetings or _meeting_provider(settings)
     services = build_services(stores, partnership, clock, notifier,
                               profile=profile or profile_for(partnership, Path(settings.partnership_file)),
@@ -279,6 +284,8 @@ def bootstrap(
     bot = RapidReviewBot(services, conversation_state, settings.app_id, PanelActions(services, notifier, BotbuilderMembers()),
                          ClockActions(services), MeetingActions(services), exports,
                          RetentionActions(services, retention_store), training)
+    training_edge = (TrainingEdge(services, training_state, training_clock)
+                     if training_state is not None and training_clock is not None else None)
     endpoint = MessagesEndpoint(
         adapter,
         bot,
@@ -288,11 +295,11 @@ def bootstrap(
         allowed_tenants=frozenset(t.lower() for t in partnership.tenant_ids),
         local_mode=settings.local_mode,
         hosts=hosts,
-        training=(TrainingEdge(services, training_state, training_clock)
-                  if training_state is not None and training_clock is not None else None),
+        training=training_edge,
         turn_budget=settings.turn_budget_seconds,
     )
-    components = Components(settings, partnership, db, stores, clock, services, adapter, bot, outbox, endpoint, links)
+    components = Components(settings, partnership, db, stores, clock, services, adapter, bot, outbox, endpoint, links,
+                            extras, training_edge)
     if settings.teams_edge is TeamsEdge.AGENTS:
         components.endpoint = agents_endpoint(components, hosts)
     return components
@@ -300,9 +307,12 @@ def bootstrap(
 
 def refuse_incomplete_edge() -> None:
     """TEAMS_EDGE=agents names an edge that is not finished: start-up stops and says what is
-    missing, rather than run an edge that cannot answer everything Teams sends."""
+    missing, rather than run an edge that cannot answer everything Teams sends. Once nothing
+    is missing, it starts."""
     from bot.agents.application import MISSING
 
+    if not MISSING:
+        return
     raise ConfigError("TEAMS_EDGE=agents: the Microsoft 365 Agents SDK edge is not complete yet, so the bot does not "
                       "start on it. Missing: " + "; ".join(MISSING) + ". Unset TEAMS_EDGE to run on the default "
                       "botbuilder edge (README, \"The Agents SDK edge\").")
@@ -314,17 +324,14 @@ def agents_endpoint(components: Components, hosts: ServiceHostPolicy) -> Any:
     from bot.adapters.signing_keys import install
     from bot.agents.application import SharedActions, build_application
     from bot.agents.authentication import ChannelTokens
-    from bot.agents.connector import KeptConnectorFactory, agents_adapter, msal_token_source, no_token
+    from bot.agents.connector import agents_adapter
     from bot.agents.edge import AgentsMessagesEndpoint
 
     settings = components.settings
-    token = (no_token if settings.local_mode else
-             msal_token_source(settings.app_id, settings.app_password, settings.app_tenant_id))
-    factory = KeptConnectorFactory(token, hosts)
-    components.extras["agents_connectors"] = factory
+    factory = agents_connectors(settings, hosts, components.extras)
     bot = components.bot  # the actions holding stores, built once for either edge
     shared = SharedActions(clock=bot.clock_actions, meeting=bot.meeting_actions, files=bot.exports,
-                           records=bot.exports, retention=bot.retention)
+                           records=bot.exports, consent=bot.exports, retention=bot.retention, training=bot.training)
     application = build_application(components.services, shared)
     return AgentsMessagesEndpoint(
         agents_adapter(factory),
@@ -335,8 +342,28 @@ def agents_endpoint(components: Components, hosts: ServiceHostPolicy) -> Any:
         allowed_tenants=frozenset(t.lower() for t in components.partnership.tenant_ids),
         local_mode=settings.local_mode,
         hosts=hosts,
+        training=components.training,
         turn_budget=settings.turn_budget_seconds,
     )
+
+
+def agents_connectors(settings: Settings, hosts: ServiceHostPolicy, extras: dict[str, Any]) -> Any:
+    """The Agents SDK edge's Bot Connector clients (bot/agents/connector.py), one set per process,
+    shared by its turns and its proactive sends; kept in `extras` so that `stop` closes them."""
+    from bot.agents.connector import KeptConnectorFactory, msal_token_source, no_token
+
+    if "agents_connectors" not in extras:
+        token = (no_token if settings.local_mode else
+                 msal_token_source(settings.app_id, settings.app_password, settings.app_tenant_id))
+        extras["agents_connectors"] = KeptConnectorFactory(token, hosts)
+    return extras["agents_connectors"]
+
+
+def agents_wire(settings: Settings, hosts: ServiceHostPolicy, extras: dict[str, Any]) -> Wire:
+    """Proactive sends through the Agents SDK's connector (bot/agents/notifier.py)."""
+    from bot.agents.notifier import AgentsWire
+
+    return AgentsWire(agents_connectors(settings, hosts, extras))
 
 
 def keyring_for(settings: Settings) -> CaseKeyring:

@@ -13,7 +13,7 @@ for training mode's banner. Caps on every typed field (bot/domain/limits.py) and
 shortening in the cards that show several long answers keep every card inside it by
 construction — tests/unit/test_card_budget.py builds every card with every field at its cap
 and checks. Should one still not fit, the bot never sends it: `fit_activity` (proactive
-messages, bot/teams/notifier.py), `fit_invoke_body` (the answer to a button) and the reply
+messages, bot/turns/notifier.py), `fit_invoke_body` (the answer to a button) and the reply
 guard in bot/teams/message_size.py send `oversize_card` instead, and the edge logs it.
 """
 

@@ -1,5 +1,5 @@
 """Training mode's additions to cards: the banner every card carries, and the training
-commands on the help card. Applied in one place each (bot/teams/training.py), never by the
+commands on the help card. Applied in one place each (bot/turns/training.py), never by the
 card builders themselves."""
 
 from __future__ import annotations

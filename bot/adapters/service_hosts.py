@@ -3,7 +3,7 @@
 Every outgoing call carries the bot's Bearer token and, usually, a case card. The URL it goes
 to comes from data: an incoming activity's `serviceUrl`, or a conversation reference stored
 from one. So the host is checked before any byte is sent (bot/teams/edge.py refuses such an
-activity; bot/teams/notifier.py and the kept connector clients in bot/teams/sdk.py refuse
+activity; bot/turns/notifier.py and the kept connector clients in bot/teams/sdk.py refuse
 to send there).
 
 The default list is modelled on the Microsoft 365 Agents SDK's `OutboundHostValidator`

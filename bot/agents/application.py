@@ -7,10 +7,13 @@ shared verb table (`Router.press`, bot/turns/routes.py): the same card-data chec
 tamper audit and refusals as on botbuilder. Typed commands go to bot/turns/commands.py. The
 answer to an invoke is left for the edge, which writes it once (bot/agents/edge.py).
 
+Teams' answer to a file consent card (`fileConsent/invoke`) goes to the same records object as
+on botbuilder (bot/turns/file_consent.py); training mode's commands to the same `TrainingActions`
+(bot/turns/training.py). Proactive sends go through this SDK's connector (bot/agents/notifier.py).
+
 Not here yet (`MISSING`; start-up refuses `TEAMS_EDGE=agents` while anything is): the referral
 form (its dialog), which answers `REFERRAL_FORM_NOT_HERE_YET` — never dropped — to `refer`,
-`resume`, `cancel` and every press on the form; Teams' file consent answer (`fileConsent/invoke`)
-and any other invoke, answered `NOT_HERE_YET`; proactive sends through this SDK; training mode.
+`resume`, `cancel` and every press on the form. Any other invoke is answered `NOT_HERE_YET`.
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ from bot.agents.members import AgentsMembers
 from bot.domain import trace
 from bot.domain.case import Actor
 from bot.services.context import ServiceContext
-from bot.services.training import NOT_IN_TRAINING
 from bot.turns.answers import Answers
 from bot.turns.clock_actions import ClockActions
 from bot.turns.commands import (
@@ -46,9 +48,9 @@ from bot.turns.commands import (
     RecordCommands,
     actor_of,
     command_text,
-    is_training_command,
 )
 from bot.turns.duplicate_actions import DuplicateActions
+from bot.turns.file_consent import FILE_CONSENT_INVOKE, FileConsent, consent_message
 from bot.turns.meeting_actions import MeetingActions
 from bot.turns.oversize import fitted_activity
 from bot.turns.panel_actions import PanelActions
@@ -58,6 +60,7 @@ from bot.turns.report_actions import ReportActions
 from bot.turns.retention_actions import RetentionActions
 from bot.turns.review_actions import ReviewActions
 from bot.turns.routes import OneTimeFiles, Pressed, Router, card_routes
+from bot.turns.training import TrainingActions
 from cards import chat
 from cards.budget import fit_invoke_body
 from cards.common import CONTENT_TYPE
@@ -65,9 +68,6 @@ from cards.common import CONTENT_TYPE
 # What the Agents SDK edge does not do yet; start-up names these when TEAMS_EDGE=agents.
 MISSING = (
     "the referral dialog on microsoft_agents.hosting.dialogs (refer, resume, cancel and the form's buttons)",
-    "Teams' file consent answer (fileConsent/invoke: Allow or Decline on a file offered to OneDrive)",
-    "proactive sends and card updates through the outbox (the notifier is still botbuilder's)",
-    "training mode",
 )
 NOT_HERE_YET = ("This bot's Microsoft 365 Agents SDK edge does not handle this yet, so nothing was done. "
                 "Use the bot on its default (botbuilder) edge.")
@@ -134,15 +134,24 @@ def reply_activity(reply: Reply) -> Any | None:
     return MessageFactory.text(reply.text) if reply.text else None
 
 
+async def say(context: TurnContext, reply: Reply) -> None:
+    """A reply sent in the turn as a message (a training command's messages before its answer)."""
+    activity = reply_activity(reply)
+    if activity is not None:
+        await context.send_activity(activity)
+
+
 @dataclass(frozen=True)
 class SharedActions:
     """The actions the composition root builds once for either edge (they hold stores)."""
 
     clock: ClockActions
     meeting: MeetingActions
-    files: OneTimeFiles  # the records' buttons (bot/teams/exports.py: SDK-neutral but for file consent)
+    files: OneTimeFiles  # the records' buttons (bot/teams/exports.py, SDK-neutral)
     records: RecordCommands  # the same object's typed commands (export, record, notes, timeliness)
+    consent: FileConsent  # and its answer to Teams' file consent card
     retention: RetentionActions
+    training: TrainingActions  # training mode's commands; outside training mode they only refuse
 
 
 class ReferralFormNotHereYet:
@@ -153,13 +162,6 @@ class ReferralFormNotHereYet:
 
     async def continue_form(self, pressed: Pressed) -> Reply:
         return Reply(text=REFERRAL_FORM_NOT_HERE_YET)
-
-
-class NoTraining:
-    """Training mode is botbuilder's only (`MISSING`): the help card as it is."""
-
-    def help(self, card: dict[str, Any]) -> dict[str, Any]:
-        return card
 
 
 class Turns:
@@ -173,7 +175,10 @@ class Turns:
         router = Router(services, card_routes(ReferralFormNotHereYet(), panel_actions, shared.clock, shared.meeting,
                                               shared.files, shared.retention, ReportActions(services),
                                               ReviewActions(services), DuplicateActions(services)))
-        self.commands = Commands(services, panel_actions, shared.clock, shared.records, shared.retention, NoTraining())
+        self.consent = shared.consent
+        self.training = shared.training
+        self.commands = Commands(services, panel_actions, shared.clock, shared.records, shared.retention,
+                                 shared.training)
         self.answers = Answers(services, router, self.commands, self.people)
 
     async def greet(self, context: TurnContext) -> None:
@@ -202,14 +207,20 @@ class Turns:
             return Reply(text=NO_IDENTITY)
         if text in FORM_WORDS:
             return Reply(text=REFERRAL_FORM_NOT_HERE_YET)
-        if is_training_command(text):  # as botbuilder outside training mode
-            return Reply(text=NOT_IN_TRAINING)
+        if (training_reply := await self.training.command(context, actor, text, say)) is not None:
+            return training_reply
         # No dialog on this edge, so no referral is "in progress" here (the help card offers no resume).
         return await self.commands.personal(context, actor, text, in_progress=False)
 
     async def invoke(self, context: TurnContext) -> None:
-        """Action.Execute (a press or a card's `refresh`) through the route table; any other
-        invoke is answered "not here yet", never dropped."""
+        """Action.Execute (a press or a card's `refresh`) through the route table; Allow or Decline
+        on a file consent card to the records; any other invoke is answered "not here yet", never
+        dropped."""
+        if context.activity.name == FILE_CONSENT_INVOKE:
+            answer = await self.consent.file_consent(context.activity.value, actor_of(context.activity))
+            await context.send_activity(Activity.model_validate(fitted_activity(consent_message(answer), "reply")))
+            await answer_invoke(context, {})  # nothing for Teams to read (bot/turns/file_consent.py)
+            return
         if context.activity.name != ADAPTIVE_CARD_ACTION:
             await answer_invoke(context, invoke_answer(trace.reference(NOT_HERE_YET), 501))
             return

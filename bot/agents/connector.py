@@ -27,6 +27,7 @@ from bot.adapters.service_hosts import ServiceHostPolicy, ServiceHostRefused
 
 BOT_CONNECTOR_SCOPE = "https://api.botframework.com/.default"
 MAX_KEPT_CLIENTS = 64
+WHOLE_CONVERSATION_ID = 100_000  # characters: longer than any id, so none is cut (KeptConnectorClient)
 BOT_FRAMEWORK_API = "https://api.botframework.com"
 
 TokenSource = Callable[[], Awaitable[str]]
@@ -38,7 +39,16 @@ async def no_token() -> str:
 
 
 class KeptConnectorClient(TeamsConnectorClient):
-    """A connector client that outlives the turn that first needed it."""
+    """A connector client that outlives the turn that first needed it.
+
+    Its conversations' calls take the conversation id whole. The SDK (hosting-core 1.9.0,
+    `ConversationsOperations._normalize_conversation_id`) cuts every id at 150 characters before
+    building the URL, a limit meant for its agentic channel (the .NET SDK applies it to that
+    channel only); a Teams conversation id cut short names another conversation, or none."""
+
+    def __init__(self, endpoint: str, token: str) -> None:
+        super().__init__(endpoint=endpoint, token=token)
+        self._conversations._max_conversation_id_length = WHOLE_CONVERSATION_ID  # type: ignore[attr-defined]
 
     async def close(self) -> None:
         """Called by the SDK's adapter after every turn: the client is kept, so nothing."""

@@ -41,6 +41,7 @@ from bot.agents.authentication import ChannelTokens
 from bot.domain import trace
 from bot.services.context import ServiceContext
 from bot.services.ports import ActivityLog
+from bot.turns.training import TrainingEdge
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def dedupe_key(activity: Activity) -> str | None:
 class AgentsMessagesEndpoint:
     def __init__(self, adapter: ChannelServiceAdapter, logic: Logic, tokens: ChannelTokens, services: ServiceContext,
                  turns: ActivityLog, *, allowed_tenants: frozenset[str], local_mode: bool, hosts: ServiceHostPolicy,
-                 turn_budget: float = DEFAULT_TURN_BUDGET) -> None:
+                 training: TrainingEdge | None = None, turn_budget: float = DEFAULT_TURN_BUDGET) -> None:
         self.adapter = adapter
         self.logic = logic  # the AgentApplication's on_turn (bot/agents/application.py)
         self.tokens = tokens
@@ -91,6 +92,7 @@ class AgentsMessagesEndpoint:
                          local_mode=local_mode, allowed_tenants=allowed_tenants)
         self.bookkeeping = Bookkeeping(turns)
         self.turn_budget = turn_budget
+        self.training = training  # training mode only (bot/turns/training.py); None in production
         adapter.on_turn_error = on_turn_error
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
@@ -125,7 +127,11 @@ class AgentsMessagesEndpoint:
                     if not first:
                         return self._duplicate(activity, stored)
                     claimed = True
-                invoke_response = await self.adapter.process_activity(identity, activity, self.logic)
+                logic, real = self.logic, None
+                if self.training is not None:  # training mode: the acted identity and the banner
+                    real = await self.training.before_turn(activity)
+                    logic = self.training.around(real, self.logic)
+                invoke_response = await self.adapter.process_activity(identity, activity, logic)
         except Exception as error:
             if not (isinstance(error, TimeoutError) or database_unavailable(error)):
                 raise
@@ -133,6 +139,8 @@ class AgentsMessagesEndpoint:
         if activity.type != ActivityTypes.invoke:
             return web.Response(status=201 if invoke_response is None else int(invoke_response.status))
         body = self._invoke_body(invoke_response)
+        if self.training is not None:
+            body = self.training.wrap_invoke_body(body, real)
         if key is not None:  # a retry finds it once written; the answer is not held back for it
             await self.bookkeeping.in_background(self.turns.remember_response(key, body),
                                                  wait=deadline - asyncio.get_running_loop().time())

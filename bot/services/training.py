@@ -4,7 +4,7 @@ A trainer (or a new panel member) rehearses a whole case in Agents Playground, a
 client: they *act as* anyone of the partnership, messages to people nobody is sitting at
 wait in a per-person *inbox*, and a *training clock* (real time plus a stored offset) lets
 days pass. This module holds the ports those pieces are reached through, who can be acted,
-the `advance` grammar and the demo case. The Teams side is bot/teams/training.py; the
+the `advance` grammar and the demo case. The Teams side is bot/turns/training.py; the
 clock adapter is bot/adapters/clock.py; the composition root wires them only in training mode.
 """
 

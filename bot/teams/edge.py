@@ -39,9 +39,9 @@ from bot.services.ports import ActivityLog, CaseStore, Clock
 from bot.teams.activity_json import activity_from_json
 from bot.teams.handler import RapidReviewBot
 from bot.teams.signing_keys import SigningKeysUnavailable
-from bot.teams.training import TrainingEdge
 from bot.turns.places import tenant_of
 from bot.turns.replies import FAILED, Reply, invoke_body
+from bot.turns.training import TrainingEdge
 from cards.actions import VERBS
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class MessagesEndpoint:
         self.allowed_tenants = allowed_tenants
         self.local_mode = local_mode
         self.hosts = hosts  # the service hosts a reply may go to (bot/adapters/service_hosts.py)
-        self.training = training  # training mode only (bot/teams/training.py); None in production
+        self.training = training  # training mode only (bot/turns/training.py); None in production
         self.turn_budget = turn_budget  # seconds a turn may take before it answers "busy"
         self.gate = Gate(bot.services.uow, cases, clock, bot.services.kick_outbox, hosts=hosts, local_mode=local_mode,
                          allowed_tenants=allowed_tenants)

@@ -1,4 +1,4 @@
-"""Records handed to one person, at the edge: the data protection officer's `export RR-…`
+"""Records handed to one person, for either edge (no SDK here): the data protection officer's `export RR-…`
 command, the record card's buttons, Teams' `fileConsent/invoke`, and the one-time link
 `GET /files/once/{token}` that is the fallback.
 
@@ -14,9 +14,6 @@ import logging
 from typing import Any
 
 from aiohttp import web
-from botbuilder.core import TurnContext
-from botbuilder.schema import Activity, ActivityTypes, Attachment
-from botframework.connector.models import InvokeResponse
 
 from bot.adapters.case_package import case_package
 from bot.adapters.documents import family_letter, timeliness_csv, timeliness_document
@@ -37,11 +34,11 @@ from bot.teams.files import (
     submission_document,
 )
 from bot.turns.commands import RECORD_COMMAND
+from bot.turns.file_consent import ConsentAnswer
 from bot.turns.places import where_of
 from bot.turns.replies import Reply
 from bot.turns.routes import Pressed
 from cards import chat, file_cards, meeting_cards, pathway_cards, report_cards, review_cards
-from cards.common import CONTENT_TYPE
 
 log = logging.getLogger(__name__)
 GONE = ("This link has already been used or has expired: each link works once, for a few minutes. For a new one, "
@@ -299,29 +296,25 @@ class CaseExports:
 
     # ---- Teams' file consent card answered ---------------------------------------------------
 
-    async def file_consent(self, turn_context: TurnContext, actor: Actor | None) -> InvokeResponse:
-        """`fileConsent/invoke`: Allow uploads the file to the URL Teams gave and shows it in the
-        chat; Decline is recorded and a one-time link offered. Teams is always answered 200 —
-        what went wrong is said in the chat."""
-        value = _payload(turn_context.activity.value)
+    async def file_consent(self, value: Any, actor: Actor | None) -> ConsentAnswer:
+        """`fileConsent/invoke` (its value, and who the activity says pressed): Allow uploads the
+        file to the URL Teams gave and shows it in the chat; Decline is recorded and a one-time
+        link offered. The edge sends the answer and answers Teams 200 (bot/turns/file_consent.py)."""
+        value = _payload(value)
         token = _payload(value.get("context")).get("offer")
         answer = value.get("action")
         if actor is None or not isinstance(token, str) or answer not in ("accept", "decline"):
-            await self._say(turn_context, text=OFFER_GONE)
-            return InvokeResponse(status=200)
+            return ConsentAnswer(text=OFFER_GONE)
         if answer == "decline":
             declined = await delivery.decline(self.services, self.links, token, actor)
             if declined is None:
-                await self._say(turn_context, text=OFFER_GONE)
-            else:
-                case, offer = declined
-                await self._say(turn_context, card=file_cards.not_sent_card(
-                    case.reference if case else offer.case_id, offer.kind, LINK_VERB[offer.kind], DECLINED))
-            return InvokeResponse(status=200)
+                return ConsentAnswer(text=OFFER_GONE)
+            case, offer = declined
+            return ConsentAnswer(card=file_cards.not_sent_card(case.reference if case else offer.case_id, offer.kind,
+                                                               LINK_VERB[offer.kind], DECLINED))
         accepted = await delivery.accept(self.services, self.links, token, actor)
         if accepted is None:
-            await self._say(turn_context, text=OFFER_GONE)
-            return InvokeResponse(status=200)
+            return ConsentAnswer(text=OFFER_GONE)
         case, offer = accepted
         reference = case.reference if case is not None else offer.case_id
         upload_info = _payload(value.get("uploadInfo"))
@@ -337,27 +330,16 @@ class CaseExports:
         except UploadRefused as refused:
             await delivery.upload_failed(self.services, self.links, token, actor, case, offer, "upload host",
                                          refused_host=refused.host)
-            await self._say(turn_context, card=file_cards.not_sent_card(reference, offer.kind,
-                                                                          LINK_VERB[offer.kind], NOT_UPLOADED))
-            return InvokeResponse(status=200)
+            return ConsentAnswer(card=file_cards.not_sent_card(reference, offer.kind, LINK_VERB[offer.kind],
+                                                               NOT_UPLOADED))
         except UploadFailed as failed:
             log.warning("file upload to OneDrive failed", extra={"why": str(failed)})
             await delivery.upload_failed(self.services, self.links, token, actor, case, offer, str(failed))
-            await self._say(turn_context, card=file_cards.not_sent_card(reference, offer.kind,
-                                                                          LINK_VERB[offer.kind], NOT_UPLOADED))
-            return InvokeResponse(status=200)
+            return ConsentAnswer(card=file_cards.not_sent_card(reference, offer.kind, LINK_VERB[offer.kind],
+                                                               NOT_UPLOADED))
         await delivery.uploaded(self.services, self.links, token, actor, case, offer)
-        info = file_cards.file_info_attachment(upload_info)
-        await turn_context.send_activity(Activity(
-            type=ActivityTypes.message, text=file_cards.saved_note(str(upload_info.get("name") or made.name)),
-            attachments=[Attachment(content_type=info["contentType"], content_url=info["contentUrl"],
-                                    name=info["name"], content=info["content"])]))
-        return InvokeResponse(status=200)
-
-    async def _say(self, turn_context: TurnContext, *, text: str | None = None,
-                   card: dict[str, Any] | None = None) -> None:
-        attachments = [Attachment(content_type=CONTENT_TYPE, content=card)] if card is not None else None
-        await turn_context.send_activity(Activity(type=ActivityTypes.message, text=text, attachments=attachments))
+        return ConsentAnswer(text=file_cards.saved_note(str(upload_info.get("name") or made.name)),
+                             file=file_cards.file_info_attachment(upload_info))
 
     # ---- the one-time link -----------------------------------------------------------------
 

@@ -26,11 +26,11 @@ from bot.teams.exports import CaseExports
 from bot.teams.members import BotbuilderMembers
 from bot.teams.message_size import keep_replies_within_budget
 from bot.teams.storage import StateConflict
-from bot.teams.training import TrainingActions
 from bot.turns.answers import Answers
 from bot.turns.clock_actions import ClockActions
 from bot.turns.commands import CANCEL_WORDS, REFER_WORDS, RESUME_WORDS, Commands, actor_of, command_text
 from bot.turns.duplicate_actions import DuplicateActions
+from bot.turns.file_consent import FILE_CONSENT_INVOKE, consent_message
 from bot.turns.meeting_actions import MeetingActions
 from bot.turns.panel_actions import PanelActions
 from bot.turns.people import PeopleMemory
@@ -39,6 +39,7 @@ from bot.turns.report_actions import ReportActions
 from bot.turns.retention_actions import RetentionActions
 from bot.turns.review_actions import ReviewActions
 from bot.turns.routes import Pressed, Router, card_routes
+from bot.turns.training import TrainingActions
 from cards import chat
 from cards import referral_form as form
 from cards.actions import CardPress
@@ -102,8 +103,10 @@ class RapidReviewBot(TeamsActivityHandler):
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity
-        if activity.name == "fileConsent/invoke":  # Allow or Decline on a file consent card
-            response = await self.exports.file_consent(turn_context, actor_of(activity))
+        if activity.name == FILE_CONSENT_INVOKE:  # Allow or Decline on a file consent card
+            answer = await self.exports.file_consent(activity.value, actor_of(activity))
+            await turn_context.send_activity(Activity.deserialize(consent_message(answer)))
+            response = InvokeResponse(status=200, body={})  # nothing for Teams to read (bot/turns/file_consent.py)
             turn_context.turn_state[TurnContext._INVOKE_RESPONSE_KEY] = Activity(
                 type=ActivityTypes.invoke_response, value=response)
             return response
@@ -140,7 +143,7 @@ class RapidReviewBot(TeamsActivityHandler):
         text = command_text(turn_context.activity)
         if actor is None:
             return Reply(text="I could not tell who you are from Teams, so I cannot take a referral here.")
-        training_reply = await self.training.command(turn_context, actor, text)
+        training_reply = await self.training.command(turn_context, actor, text, say)
         if training_reply is not None:
             return training_reply
         dc = await self.dialogs.create_context(turn_context)
@@ -212,12 +215,8 @@ class RapidReviewBot(TeamsActivityHandler):
 
     async def _send_answer(self, turn_context: TurnContext) -> None:
         reply: Reply | None = turn_context.turn_state.pop(PENDING_ANSWER, None)
-        if reply is None:
-            return
-        if reply.card:
-            await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(reply.card)))
-        elif reply.text:
-            await turn_context.send_activity(MessageFactory.text(reply.text))
+        if reply is not None:
+            await say(turn_context, reply)
 
     def _replace_answer(self, turn_context: TurnContext, reply: Reply) -> None:
         """Answer with `reply` instead of what the turn had prepared (which was not saved)."""
@@ -278,3 +277,9 @@ class RapidReviewBot(TeamsActivityHandler):
         return prefill
 
 
+async def say(turn_context: TurnContext, reply: Reply) -> None:
+    """A reply sent in the turn as a message: its card, else its text."""
+    if reply.card:
+        await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(reply.card)))
+    elif reply.text:
+        await turn_context.send_activity(MessageFactory.text(reply.text))

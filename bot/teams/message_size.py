@@ -1,7 +1,7 @@
 """No message over the bot's size budget ever leaves for Teams (cards/budget.py): the guard at
 each of the three ways out, and the log line when it had to act.
 
-- proactive posts and updates (bot/teams/notifier.py): `fitted_activity` (bot/turns/oversize.py),
+- proactive posts and updates (bot/turns/notifier.py): `fitted_activity` (bot/turns/oversize.py),
   on the wire JSON;
 - replies within a turn (`turn_context.send_activity`, whoever calls it — the handler, the
   referral dialog, training mode): `keep_replies_within_budget`, registered on every turn by

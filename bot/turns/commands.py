@@ -38,7 +38,7 @@ RESUME_WORDS = ("resume", "continue")
 CANCEL_WORDS = ("cancel", "discard")
 # The records handed to one person (bot/teams/exports.py, botbuilder's until its file consent is ported).
 EXPORT, RECORD_COMMAND, NOTES_COMMAND, TIMELINESS = "export", "record", "notes", "timeliness"
-# Training mode's commands (bot/teams/training.py); outside training mode they are refused.
+# Training mode's commands (bot/turns/training.py); outside training mode they are refused.
 TRAINING_STARTS = ("act as", "advance")
 TRAINING_COMMANDS = ("inbox", "today", "time", "training date", "demo case")
 # Typed commands that name one case, and the action their refusal is audited as.
@@ -88,7 +88,7 @@ class RecordCommands(Protocol):
 
 
 class HelpDecoration(Protocol):
-    """Training mode's additions to the help card (bot/teams/training.py), or none."""
+    """Training mode's additions to the help card (bot/turns/training.py), or none."""
 
     def help(self, card: dict[str, Any]) -> dict[str, Any]: ...
 

@@ -29,7 +29,7 @@ def log_oversize(size: int, where: str, original: Any) -> None:
 
 
 def fitted_activity(activity: dict[str, Any], where: str = "proactive") -> dict[str, Any]:
-    """A message's wire JSON, as it may be sent: a proactive one (bot/teams/notifier.py) or a
+    """A message's wire JSON, as it may be sent: a proactive one (bot/turns/notifier.py) or a
     reply within a turn (`where="reply"`)."""
     fitted, size = fit_activity(activity, correlation())
     if size is not None:

@@ -10,7 +10,7 @@ things bot/teams/ changed about the SDK:
   bot/teams/sdk.py;
 - the notifier reaches the connector through a continuation turn (`continue_conversation`,
   the client from the turn state) and sends an `Activity` model, as it did before
-  bot/teams/notifier.py used the kept client directly with the wire JSON.
+  bot/teams/notifier.py (its botbuilder wire) used the kept client directly with the wire JSON.
 
 Only tests/bench/bench.py uses it (the stock rounds and `--sdk-stock`); the bot has one code path.
 """
@@ -29,13 +29,14 @@ def install() -> None:
 
     import bot.app
     from bot.services.outbox import DeliveryError
-    from bot.teams.notifier import TeamsNotifier, delivery_error
+    from bot.teams.notifier import BotbuilderWire, delivery_error
+    from bot.turns.notifier import CardNotifier
 
     def stock_authentication(configuration: Any, **_ours: Any) -> ConfigurationBotFrameworkAuthentication:
         """botbuilder's own, without the bot's options (service hosts, signing keys)."""
         return ConfigurationBotFrameworkAuthentication(configuration)
 
-    async def with_connector(self: TeamsNotifier, address: Any, work: Any) -> Any:
+    async def with_connector(self: BotbuilderWire, address: Any, work: Any) -> Any:
         """A continuation turn per send, `work` given the turn's (new, per-turn) connector client."""
         result: dict[str, Any] = {}
         reference = ConversationReference(
@@ -62,7 +63,7 @@ def install() -> None:
             raise delivery_error(failed) from failed
         return result.get("value")
 
-    def card_activity(self: TeamsNotifier, address: Any, card: dict[str, Any], activity_id: str | None = None) -> Any:
+    def card_activity(self: CardNotifier, address: Any, card: dict[str, Any], activity_id: str | None = None) -> Any:
         """The card message as an Activity model, serialised by msrest."""
         activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
         activity.type = ActivityTypes.message
@@ -74,8 +75,8 @@ def install() -> None:
         return activity
 
     bot.app.bot_framework_authentication = stock_authentication  # type: ignore[assignment]
-    TeamsNotifier._with_connector = with_connector  # type: ignore[method-assign]
-    TeamsNotifier._card_activity = card_activity  # type: ignore[method-assign]
+    BotbuilderWire._with_connector = with_connector  # type: ignore[method-assign]
+    CardNotifier.card_message = card_activity  # type: ignore[method-assign]
 
 
 def main() -> int:

@@ -1,6 +1,6 @@
 """The Microsoft 365 Agents SDK edge (TEAMS_EDGE=agents, bot/agents/) through the real HTTP path,
 for what only it has: start-up refusing it while it is incomplete, answering — never dropping —
-what it cannot do yet, its turn-error answer, its kept connector clients. Its authentication
+what it cannot do yet, its turn-error answer, its kept connector clients and its proactive sends. Its authentication
 contract is tests/integration/test_http_auth.py's, run on both edges."""
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ import pytest
 from bot.agents.application import MISSING, NOT_HERE_YET, REFERRAL_FORM_NOT_HERE_YET
 from bot.app import bootstrap
 from bot.services.access import CASE_DENIED
+from bot.services.ports import Address, DeliveryError
 from bot.settings import ConfigError, Settings
+from bot.teams.exports import OFFER_GONE
+from cards import chat
 from tests.support import activities as A
 from tests.support.harness import BotHarness, texts, without_reference
 
@@ -38,23 +41,95 @@ def test_start_up_refuses_the_incomplete_edge_naming_what_is_missing(tmp_path):
     assert not (tmp_path / "bot.db").exists(), "refused before anything was built"
 
 
+async def test_start_up_accepts_the_edge_once_nothing_is_missing(tmp_path, monkeypatch):
+    """What `python -m bot` builds with TEAMS_EDGE=agents when the edge is complete: its
+    `/api/messages` and its proactive sends, both on the Agents SDK."""
+    from bot.agents import application
+    from bot.agents.edge import AgentsMessagesEndpoint
+    from bot.agents.notifier import AgentsWire
+    from bot.app import stop
+
+    monkeypatch.setattr(application, "MISSING", ())
+    settings = Settings.model_validate({"database_url": f"sqlite:///{tmp_path / 'bot.db'}", "TEAMS_EDGE": "agents"})
+    components = bootstrap(settings)
+    assert isinstance(components.endpoint, AgentsMessagesEndpoint)
+    assert isinstance(components.services.notifier.wire, AgentsWire)  # type: ignore[attr-defined]
+    await stop(components)
+
+
 async def test_help_is_answered_with_the_help_card(bot):
     reply = await bot.say(A.RILEY, "help")
     assert isinstance(reply, dict) and "How I can help" in texts(reply)
 
 
 async def test_what_it_cannot_do_yet_is_answered_never_dropped(bot):
-    """The referral form (its dialog) and Teams' file consent answer are not on this edge yet:
-    typed, pressed or invoked, each is answered plainly and nothing is stored."""
+    """The referral form (its dialog) is not on this edge yet, nor any invoke the bot does not
+    use: typed, pressed or invoked, each is answered plainly and nothing is stored."""
     for typed in ("refer", "resume", "cancel"):
         reply = await bot.say(A.RILEY, typed)
         assert reply == REFERRAL_FORM_NOT_HERE_YET
     body = await bot.press(A.RILEY, "chat.refer", {"verb": "chat.refer"})
     assert body["statusCode"] == 200 and body["value"] == REFERRAL_FORM_NOT_HERE_YET
-    status, body = await bot.post({**A.invoke(bot.url, A.RILEY, "chat.refer", {}), "name": "fileConsent/invoke",
-                                   "value": {"action": "accept", "context": {"offer": "x"}}})
+    status, body = await bot.post({**A.invoke(bot.url, A.RILEY, "chat.refer", {}), "name": "composeExtension/query",
+                                   "value": {"commandId": "search"}})
     assert status == 200 and body["statusCode"] == 501
     assert without_reference(body["value"]["message"]) == NOT_HERE_YET
+
+
+async def test_a_file_consent_answer_is_answered_here(bot):
+    """Allow on an offer that is not (or no longer) there: the same line as on botbuilder, in the
+    chat, and an empty invoke answer (the file consent suite runs the rest on both edges)."""
+    status, body = await bot.post({**A.invoke(bot.url, A.RILEY, "chat.refer", {}), "name": "fileConsent/invoke",
+                                   "value": {"action": "accept", "context": {"offer": "x"}}})
+    assert (status, body) == (200, {})
+    assert bot.connector.activities_to(A.RILEY.chat)[-1].text == OFFER_GONE
+
+
+async def test_proactive_sends_go_through_the_agents_sdk_client_of_the_turns(bot):
+    """The outbox's sends on this edge: the Agents SDK's connector client, the one kept for the
+    turns (bot/agents/connector.py); a thread reply to `<channel>;messageid=<root>`; a personal
+    chat opened for someone the bot has not talked to yet."""
+    notifier = bot.c.services.notifier
+    await bot.say(A.RILEY, "help")  # the Bot Connector's address is known from here on
+    factory = bot.c.extras["agents_connectors"]
+    [client] = list(factory._clients.values())
+    thread = Address(f"{A.PANEL_CHANNEL_ID};messageid=1700000000001", bot.url, A.TENANT)
+    await notifier.send_card(thread, chat.text_card("A notice", "In the case's thread."))
+    assert await notifier.send_to_person(A.DAN.aad, chat.text_card("For Dan", "Only to Dan."))
+    assert list(factory._clients.values()) == [client]
+
+    [posted] = bot.connector.activities_to(f"{A.PANEL_CHANNEL_ID};messageid=1700000000001")
+    assert texts(posted.attachments[0]["content"]).startswith("A notice")
+    [opened] = bot.connector.requests_of("create")
+    assert opened.body["members"] == [{"id": A.DAN.aad}] and opened.body["tenantId"] == A.TENANT
+    dan = await bot.c.stores.roster.reference(f"user:{A.DAN.aad}")
+    assert dan is not None and [s.conversation_id for s in bot.connector.sent_activities()[-1:]] == [dan.conversation_id]
+    sends = [r for r in bot.connector.requests if r.kind in ("send", "create")]
+    assert sends and all(r.headers["User-Agent"].startswith("agents-sdk-py") for r in sends)
+
+
+async def test_a_long_conversation_id_is_sent_to_whole(bot):
+    """The SDK's client cuts every conversation id at 150 characters before it builds the URL
+    (meant for its agentic channel); a Teams conversation id cut short is another address."""
+    await bot.say(A.RILEY, "help")
+    long_id = "a:1" + "Zx9_-Qw7" * 22  # 179 characters
+    await bot.c.services.notifier.send_card(Address(long_id, bot.url, A.TENANT),
+                                            chat.text_card("A notice", "To the whole id."))
+    assert [sent.conversation_id for sent in bot.connector.activities_to("a:1Zx9")] == [long_id]
+
+
+async def test_a_throttled_send_is_left_to_the_outbox_after_retry_after(bot):
+    """The Agents SDK's client sends once and never retries (its source: no retry policy), so a
+    429 becomes a DeliveryError with Teams' Retry-After, which also holds back the thread."""
+    await bot.say(A.RILEY, "help")
+    channel = Address(A.PANEL_CHANNEL_ID, bot.url, A.TENANT)
+    bot.connector.fail_next(1, status=429, retry_after=7, route_kind="send")
+    with pytest.raises(DeliveryError) as failed:
+        await bot.c.services.notifier.send_card(channel, chat.text_card("A notice", "Throttled."))
+    assert (failed.value.reason, failed.value.retry_after, failed.value.permanent, failed.value.answered) == (
+        "connector answered 429", 7.0, False, True)
+    assert len(bot.connector.requests_of("send")) == 1, "sent once: the SDK does not re-send"
+    assert bot.sdk_sleeps == []
 
 
 async def test_typed_commands_are_answered_by_the_shared_commands(bot):

@@ -9,6 +9,10 @@
   chat, and every read or refusal is audited.
 - A referral submitted before the panel channel is chosen is kept, the partnership
   manager is told, and it is posted exactly once when the channel is bound.
+
+Each test runs on both Teams edges (botbuilder and the Microsoft 365 Agents SDK: typed commands,
+presses and the outbox's sends) and on both databases; the referral form's turns go to
+botbuilder, whose form it is so far.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from bot.services.channels import WAITING_FOR_CHANNEL
 from cards.common import HARD_MAX_CARD_BYTES, MAX_CARD_BYTES, card_size
 from cards.referral_form import CHILD_FIELDS, FormView, review_card
 from tests.support import activities as A
-from tests.support.harness import VALID, BotHarness, errors, find_action, walk
+from tests.support.harness import VALID, BotHarness, errors, find_action, on_the_form_edge, walk
 
 PANEL = A.PANEL_CHANNEL_ID
 REFERENCE = "RR-2026-0001"
@@ -88,6 +92,12 @@ async def walk_form(h: BotHarness, answers: dict[str, dict[str, str]], *, childr
                     person: A.Person = A.RILEY, submit: bool = True) -> list[dict[str, Any]]:
     """Fill the whole form through HTTP, adding children as a referrer would. Returns
     every card the bot showed, in order (the review card, then the submitted card)."""
+    async with on_the_form_edge(h):
+        return await _walk_form(h, answers, children, person, submit)
+
+
+async def _walk_form(h: BotHarness, answers: dict[str, dict[str, str]], children: int, person: A.Person,
+                     submit: bool) -> list[dict[str, Any]]:
     card = await h.say(person, "refer")
     assert isinstance(card, dict)
     shown = [card]
@@ -169,9 +179,10 @@ def identifying_referrals(draw: st.DrawFn) -> tuple[dict[str, dict[str, str]], i
     return answers, count, sorted(set(secrets), key=len, reverse=True)
 
 
-async def _run_one(workdir, answers: dict[str, dict[str, str]], children: int, secrets: list[str]) -> None:  # noqa: ANN001
+async def _run_one(workdir, answers: dict[str, dict[str, str]], children: int, secrets: list[str],  # noqa: ANN001
+                   edge: str) -> None:
     with captured_logs() as logs:
-        async with BotHarness(workdir) as h:
+        async with BotHarness(workdir, edge=edge) as h:
             await bind_panel_channel(h)
             await walk_form(h, answers, children=children)
             await h.flush()  # the case card, and the deadline refresh
@@ -192,11 +203,12 @@ async def _run_one(workdir, answers: dict[str, dict[str, str]], children: int, s
 @settings(max_examples=25, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(example=identifying_referrals())
-def test_identifiers_never_reach_the_panel_channel_or_the_logs(tmp_path, example):
+def test_identifiers_never_reach_the_panel_channel_or_the_logs(tmp_path, edge, example):
+    """On SQLite only: what reaches the channel and the logs does not depend on the database."""
     answers, children, secrets = example
     workdir = tmp_path / uuid.uuid4().hex
     workdir.mkdir()
-    asyncio.run(_run_one(workdir, answers, children, secrets))
+    asyncio.run(_run_one(workdir, answers, children, secrets, edge))
 
 
 # ---- 2. what people type is shown literally ---------------------------------------------------------
@@ -247,8 +259,8 @@ def assert_literal(card: dict[str, Any], where: str) -> int:
 
 
 @pytest.fixture
-async def bot(tmp_path):
-    async with BotHarness(tmp_path) as harness:
+async def bot(tmp_path, database_url, edge):
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as harness:
         yield harness
 
 
@@ -259,16 +271,18 @@ async def test_typed_text_is_shown_literally_on_every_card(bot):
     assert assert_literal(review, "review card") == sum(len(v) for v in FREE_TEXT.values()) - 2  # lead: one row
 
     # Editing a section shows the typed text again, in its inputs.
-    edit = find_action(review, "form.edit", section="views")
-    views = (await bot.press(A.RILEY, "form.edit", edit))["value"]
-    assert_literal(views, "views section, edited")
-    assert {e["value"] for e in walk(views) if e.get("id") == "worked_well"} == {f"worked_well: {SHOWN}"}
-    review = (await bot.press(A.RILEY, "form.next", {**find_action(views, "form.next"), **_typed_answers()["views"]}))
-    review = review["value"]
-    assert_literal(review, "review card, again")
+    async with on_the_form_edge(bot):
+        edit = find_action(review, "form.edit", section="views")
+        views = (await bot.press(A.RILEY, "form.edit", edit))["value"]
+        assert_literal(views, "views section, edited")
+        assert {e["value"] for e in walk(views) if e.get("id") == "worked_well"} == {f"worked_well: {SHOWN}"}
+        review = (await bot.press(A.RILEY, "form.next",
+                                  {**find_action(views, "form.next"), **_typed_answers()["views"]}))
+        review = review["value"]
+        assert_literal(review, "review card, again")
 
-    submitted = (await bot.press(A.RILEY, "form.submit",
-                                 {**find_action(review, "form.submit"), "senior_manager_reviewed": "true"}))["value"]
+        submitted = (await bot.press(A.RILEY, "form.submit", {**find_action(review, "form.submit"),
+                                                              "senior_manager_reviewed": "true"}))["value"]
     assert_literal(submitted, "submitted card")
     await bot.flush()  # the case card, and the deadline refresh
 
@@ -325,8 +339,9 @@ async def test_cards_fit_in_a_teams_message_with_four_children_and_the_longest_a
     shown = await walk_form(bot, _maximal_answers(char), children=4, submit=False)
     review = shown[-1]
     assert card_size(review) <= HARD_MAX_CARD_BYTES, card_size(review)  # Teams accepts it (see the xfail below)
-    submitted = (await bot.press(A.RILEY, "form.submit",
-                                 {**find_action(review, "form.submit"), "senior_manager_reviewed": "true"}))["value"]
+    async with on_the_form_edge(bot):
+        submitted = (await bot.press(A.RILEY, "form.submit", {**find_action(review, "form.submit"),
+                                                              "senior_manager_reviewed": "true"}))["value"]
     assert card_size(submitted) <= MAX_CARD_BYTES
     summary = await bot.say(A.PAT, f"notification summary {REFERENCE}")
     assert isinstance(summary, dict)

@@ -6,6 +6,8 @@ only; Teams' `fileConsent/invoke` (Allow or Decline) comes back as an activity, 
 accepted file is PUT to an upload URL on a stand-in for OneDrive (an aiohttp server on
 loopback, which only local mode may upload to). Refusals — another person, a second answer,
 an expired offer, an upload host that is not OneDrive — upload nothing and are audited.
+Every test runs on both Teams edges (botbuilder and the Microsoft 365 Agents SDK), SQLite and
+PostgreSQL; the referral that starts each case is made on botbuilder, whose form it is so far.
 """
 
 from __future__ import annotations
@@ -88,8 +90,8 @@ def consent_invoke(h: BotHarness, person: A.Person, action: str, context: Any, u
 
 async def answer(h: BotHarness, person: A.Person, action: str, context: Any, upload_url: str | None = None,
                  name: str = RECORD_NAME) -> None:
-    status, _ = await h.post(consent_invoke(h, person, action, context, upload_url, name))
-    assert status == 200, status
+    status, body = await h.post(consent_invoke(h, person, action, context, upload_url, name))
+    assert (status, body) == (200, {}), "Teams is answered, with nothing to read: what happened is said in the chat"
 
 
 def consent_cards(h: BotHarness) -> list[tuple[str, dict[str, Any]]]:
@@ -126,8 +128,8 @@ async def offer_record(h: BotHarness, person: A.Person = A.CHRIS) -> dict[str, A
     return consent["content"]["acceptContext"]
 
 
-async def test_the_chair_saves_the_record_to_their_onedrive(tmp_path: Path, database_url: str) -> None:
-    async with BotHarness(tmp_path, database_url=database_url) as h, FakeOneDrive() as onedrive:
+async def test_the_chair_saves_the_record_to_their_onedrive(tmp_path: Path, database_url: str, edge: str) -> None:
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as h, FakeOneDrive() as onedrive:
         case_id = await record_ready(h)
         context = await offer_record(h)
 
@@ -178,8 +180,8 @@ async def test_the_chair_saves_the_record_to_their_onedrive(tmp_path: Path, data
         assert h.connector.activities_to(A.CHRIS.chat)[-1].text == OFFER_GONE
 
 
-async def test_another_person_or_an_expired_offer_gets_nothing(tmp_path: Path, database_url: str) -> None:
-    async with BotHarness(tmp_path, database_url=database_url) as h, FakeOneDrive() as onedrive:
+async def test_another_person_or_an_expired_offer_gets_nothing(tmp_path: Path, database_url: str, edge: str) -> None:
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as h, FakeOneDrive() as onedrive:
         case_id = await record_ready(h)
         context = await offer_record(h)
 
@@ -221,8 +223,9 @@ async def test_another_person_or_an_expired_offer_gets_nothing(tmp_path: Path, d
     "https://contoso-my.sharepoint.com.evil.example/upload",  # a look-alike host
     "https://user@contoso-my.sharepoint.com@evil.example/x",  # userinfo tricks
 ])
-async def test_an_upload_url_that_is_not_onedrive_gets_nothing(tmp_path: Path, upload_url: str) -> None:
-    async with BotHarness(tmp_path) as h, FakeOneDrive() as onedrive:
+async def test_an_upload_url_that_is_not_onedrive_gets_nothing(tmp_path: Path, upload_url: str,
+                                                               database_url: str, edge: str) -> None:
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as h, FakeOneDrive() as onedrive:
         case_id = await record_ready(h)
         context = await offer_record(h)
         await answer(h, A.CHRIS, "accept", context, upload_url)
@@ -242,8 +245,8 @@ async def test_an_upload_url_that_is_not_onedrive_gets_nothing(tmp_path: Path, u
         assert response.status == 200 and (await response.read()).startswith(b"PK")
 
 
-async def test_a_failed_upload_offers_the_link(tmp_path: Path) -> None:
-    async with BotHarness(tmp_path) as h, FakeOneDrive(status=500) as onedrive:
+async def test_a_failed_upload_offers_the_link(tmp_path: Path, database_url: str, edge: str) -> None:
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as h, FakeOneDrive(status=500) as onedrive:
         case_id = await record_ready(h)
         await answer(h, A.CHRIS, "accept", await offer_record(h), onedrive.upload_url())
         assert len(onedrive.puts) == 1
@@ -257,8 +260,8 @@ async def test_a_failed_upload_offers_the_link(tmp_path: Path) -> None:
         assert delivered.outcome == "failed"
 
 
-async def test_decline_is_audited_and_offers_the_link(tmp_path: Path) -> None:
-    async with BotHarness(tmp_path) as h, FakeOneDrive() as onedrive:
+async def test_decline_is_audited_and_offers_the_link(tmp_path: Path, database_url: str, edge: str) -> None:
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as h, FakeOneDrive() as onedrive:
         case_id = await record_ready(h)
         context = await offer_record(h)
         await answer(h, A.CHRIS, "decline", context)
@@ -275,8 +278,9 @@ async def test_decline_is_audited_and_offers_the_link(tmp_path: Path) -> None:
         assert (delivered.outcome, delivered.received) == ("declined", False)
 
 
-async def test_the_dpo_export_goes_to_the_dpo_as_a_file(tmp_path: Path) -> None:
-    async with BotHarness(tmp_path, partnership_file=_with_dpo(tmp_path)) as h, FakeOneDrive() as onedrive:
+async def test_the_dpo_export_goes_to_the_dpo_as_a_file(tmp_path: Path, database_url: str, edge: str) -> None:
+    async with BotHarness(tmp_path, partnership_file=_with_dpo(tmp_path),
+                          database_url=database_url, edge=edge) as h, FakeOneDrive() as onedrive:
         case_id = await record_ready(h)
         await h.say(DANA, "help")  # the DPO has talked to the bot: the outbox can reach their chat
         offer = await h.say(DANA, f"export {REF}")
@@ -301,8 +305,8 @@ async def test_the_dpo_export_goes_to_the_dpo_as_a_file(tmp_path: Path) -> None:
         assert len(consent_cards(h)) == 1
 
 
-async def test_the_chair_saves_their_notes_as_a_word_document(tmp_path: Path) -> None:
-    async with BotHarness(tmp_path) as h, FakeOneDrive() as onedrive:
+async def test_the_chair_saves_their_notes_as_a_word_document(tmp_path: Path, database_url: str, edge: str) -> None:
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as h, FakeOneDrive() as onedrive:
         case_id = await decide(h)
         record = await meeting_of(h, case_id)
         h.clock.set(record.start_at - timedelta(minutes=5))
@@ -336,10 +340,10 @@ async def test_the_chair_saves_their_notes_as_a_word_document(tmp_path: Path) ->
         assert (await h.client.get(path)).status == 200 and (await h.client.get(path)).status == 410
 
 
-async def test_no_file_or_link_is_given_in_a_channel(tmp_path: Path) -> None:
+async def test_no_file_or_link_is_given_in_a_channel(tmp_path: Path, database_url: str, edge: str) -> None:
     """The buttons are on cards in personal chats only; a press that claims to come from the
     panel channel (a forged or copied card) gets no link and no file offer, and is audited."""
-    async with BotHarness(tmp_path) as h:
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as h:
         await record_ready(h)
         [record_card] = cards_to(h, A.CHRIS.chat, "Rapid review record")[-1:]
         for verb in (meeting_cards.RECORD_FILE, meeting_cards.RECORD_LINK):

@@ -10,6 +10,10 @@ on Tue 15 Dec 2026: its window runs from Thu 24 Dec (7 working days) to Mon 11 J
 (13 working days), stepping over Christmas Day (Fri 25), the weekend, the substitute Boxing
 Day (Mon 28), the partnership's closure days (29–31 Dec) and New Year's Day. The offline
 walk runs in June, in British Summer Time, so London and UTC differ by an hour.
+
+Each test runs on both Teams edges (botbuilder and the Microsoft 365 Agents SDK: presses, typed
+commands and the outbox's sends) and both databases; the referral is made on botbuilder, whose
+form it is so far.
 """
 
 from __future__ import annotations
@@ -146,7 +150,8 @@ def assert_no_identifiers(text: str) -> None:
 
 
 async def test_earliest_common_slot_over_christmas_is_booked_in_everyones_calendar(tmp_path: Path,
-                                                                                    graph: FakeGraph) -> None:
+                                                                                    graph: FakeGraph,
+        database_url: str, edge: str) -> None:
     graph.add_busy(EMAIL[A.LAURA], london(2026, 12, 24), london(2026, 12, 25), status="oof")
     graph.add_busy(EMAIL[A.LAURA], london(2027, 1, 4, 9), london(2027, 1, 4, 11))
     graph.add_busy(EMAIL[A.DAN], london(2027, 1, 4, 11, 30), london(2027, 1, 4, 14), status="tentative")
@@ -157,7 +162,8 @@ async def test_earliest_common_slot_over_christmas_is_booked_in_everyones_calend
     # Nobody is busy on Christmas Day, the substitute Boxing Day, the closure days or New Year's
     # Day: the bot must still not book them.
 
-    async with BotHarness(tmp_path, clock=FixedClock(datetime(2026, 12, 15, 10, 0, tzinfo=UTC))) as h:
+    async with BotHarness(tmp_path, clock=FixedClock(datetime(2026, 12, 15, 10, 0, tzinfo=UTC)),
+                          database_url=database_url, edge=edge) as h:
         case_id = await decide(h)
         record = await meeting_of(h, case_id)
 
@@ -210,13 +216,14 @@ async def test_earliest_common_slot_over_christmas_is_booked_in_everyones_calend
         assert open_urls(card) == {"Join the Teams meeting": event["onlineMeeting"]["joinUrl"]}
 
 
-async def test_no_common_slot_offers_the_chair_the_best_three(tmp_path: Path, graph: FakeGraph) -> None:
+async def test_no_common_slot_offers_the_chair_the_best_three(tmp_path: Path, graph: FakeGraph,
+                                                              database_url: str, edge: str) -> None:
     graph.add_busy(EMAIL[A.LAURA], london(2026, 12, 2), london(2026, 12, 11), status="oof")
     graph.add_busy(EMAIL[A.DAN], london(2026, 12, 2), london(2026, 12, 4))
     graph.add_busy(EMAIL[A.NINA], london(2026, 12, 2), london(2026, 12, 3))
     graph.add_busy(EMAIL[A.NINA], london(2026, 12, 4, 9), london(2026, 12, 4, 12))
 
-    async with BotHarness(tmp_path) as h:
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as h:
         case_id = await decide(h)
         record = await meeting_of(h, case_id)
         assert record.status == "needs_chair"
@@ -249,9 +256,10 @@ async def test_no_common_slot_offers_the_chair_the_best_three(tmp_path: Path, gr
 # ---- Graph refusing, throttling or losing answers -------------------------------------------------------
 
 
-async def test_throttled_create_waits_for_retry_after_and_books_once(tmp_path: Path, graph: FakeGraph) -> None:
+async def test_throttled_create_waits_for_retry_after_and_books_once(tmp_path: Path, graph: FakeGraph,
+                                                                     database_url: str, edge: str) -> None:
     graph.fail_next("createEvent", status=429, retry_after=1)
-    async with BotHarness(tmp_path) as h:
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as h:
         case_id = await decide(h)
         record = await meeting_of(h, case_id)
         assert record.status == "booked"
@@ -265,9 +273,10 @@ async def test_throttled_create_waits_for_retry_after_and_books_once(tmp_path: P
 
 @pytest.mark.parametrize("drop", [False, True], ids=["503-after-create", "connection-lost-after-create"])
 async def test_lost_answer_after_the_event_was_made_does_not_book_twice(tmp_path: Path, graph: FakeGraph,
-                                                                         drop: bool) -> None:
+                                                                         drop: bool,
+        database_url: str, edge: str) -> None:
     graph.fail_next("createEvent", status=503, retry_after=0, after_commit=True, drop=drop)
-    async with BotHarness(tmp_path) as h:
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as h:
         case_id = await decide(h)
         if drop:  # the outbox keeps the booking and tries again later
             assert await meeting_of(h, case_id) is None
@@ -290,9 +299,10 @@ async def test_lost_answer_after_the_event_was_made_does_not_book_twice(tmp_path
     ("createEvent", 404, "ErrorInvalidUser", "GRAPH_ORGANISER"),
 ], ids=["403-permission", "404-organiser"])
 async def test_refusal_tells_the_chair_in_plain_words_and_try_again_books(
-        tmp_path: Path, graph: FakeGraph, route: str, status: int, code: str, words: str) -> None:
+        tmp_path: Path, graph: FakeGraph, route: str, status: int, code: str, words: str,
+        database_url: str, edge: str) -> None:
     graph.fail_next(route, status=status, code=code)
-    async with BotHarness(tmp_path) as h:
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as h:
         case_id = await decide(h)
         record = await meeting_of(h, case_id)
         assert record.status == "failed" and PLAIN_WORDS[status] in record.last_error
@@ -323,8 +333,9 @@ async def test_refusal_tells_the_chair_in_plain_words_and_try_again_books(
 
 
 async def test_rebooking_patches_the_event_and_moves_deadlines_cancel_cancels_it(tmp_path: Path,
-                                                                                 graph: FakeGraph) -> None:
-    async with BotHarness(tmp_path) as h:
+                                                                                 graph: FakeGraph,
+        database_url: str, edge: str) -> None:
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as h:
         case_id = await decide(h)
         record = await meeting_of(h, case_id)
         assert record.start_at == london(2026, 12, 2, 9, 30)  # everyone free: the window's first slot
@@ -385,9 +396,10 @@ async def test_rebooking_patches_the_event_and_moves_deadlines_cancel_cancels_it
 # ---- the offline provider -------------------------------------------------------------------------------
 
 
-async def test_offline_books_ten_oclock_and_the_ics_downloads(tmp_path: Path) -> None:
+async def test_offline_books_ten_oclock_and_the_ics_downloads(tmp_path: Path, database_url: str, edge: str) -> None:
     june = {**VALID, "incident": {**VALID["incident"], "incident_date": "2026-06-05", "la_aware_date": "2026-06-06"}}
-    async with BotHarness(tmp_path, clock=FixedClock(datetime(2026, 6, 8, 9, 0, tzinfo=UTC))) as h:
+    async with BotHarness(tmp_path, clock=FixedClock(datetime(2026, 6, 8, 9, 0, tzinfo=UTC)),
+                          database_url=database_url, edge=edge) as h:
         case_id = await decide(h, june)
         record = await meeting_of(h, case_id)
         start = london(2026, 6, 17, 10)  # 7 working days after Mon 8 June; 09:00 UTC in summer time
@@ -431,8 +443,8 @@ async def walk_to_outcome_card(h: BotHarness, case_id: str) -> dict[str, Any]:
     return card
 
 
-async def test_chair_prompts_and_the_outcome(tmp_path: Path) -> None:
-    async with BotHarness(tmp_path) as h:
+async def test_chair_prompts_and_the_outcome(tmp_path: Path, database_url: str, edge: str) -> None:
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as h:
         case_id = await decide(h)
         record = await meeting_of(h, case_id)
         assert record.start_at == london(2026, 12, 2, 10)
@@ -511,10 +523,11 @@ async def _record_link(h: BotHarness, who: A.Person, card: dict[str, Any]) -> st
     return url.removeprefix("http://localhost:3978")
 
 
-async def test_the_record_goes_to_a_person_by_a_link_that_works_once(tmp_path: Path) -> None:
+async def test_the_record_goes_to_a_person_by_a_link_that_works_once(tmp_path: Path,
+                                                                     database_url: str, edge: str) -> None:
     """The record holds the child's identifiers: each chair or manager presses for a link of
     their own, which works once, for 10 minutes, and is audited with their name."""
-    async with BotHarness(tmp_path) as h:
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as h:
         case_id = await decide(h)
         card = await walk_to_outcome_card(h, case_id)
         body = await h.press(A.CHRIS, M.OUTCOME, {**find_action(card, M.OUTCOME), **OUTCOME})

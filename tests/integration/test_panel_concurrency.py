@@ -4,6 +4,8 @@
 then reads the round's votes, saves, decides and records at most one decision. These
 tests vote at once, in one process and (with two `Database` stacks) in two, and count
 what the database holds afterwards with plain SQL. They run on SQLite and PostgreSQL.
+The use-case races have no Teams edge; the last test runs the race through each edge's
+`/api/messages`.
 """
 
 from __future__ import annotations
@@ -280,3 +282,33 @@ async def test_a_vote_after_the_decision_is_refused_and_changes_nothing(
     with pytest.raises(PanelRefused, match="already decided"):
         await one.vote(who, reference, choice, question="Was the GP told of the earlier bruising?")
     assert await _snapshot(one, case_id) == before
+
+
+# ---- at once through /api/messages, on either Teams edge ------------------------------------------
+
+
+async def test_three_partners_pressing_vote_at_once_over_http_decide_once_on_either_edge(tmp_path, database_url,
+                                                                                          edge):
+    """The same race through the whole HTTP path of each edge (authentication, de-duplication,
+    the turn, the invoke answer) and the outbox's sends through that edge's SDK: one decision,
+    one decision card to the referrer, and the channel card brought up to date once settled."""
+    from tests.integration.test_panel_http import HEALTH_WHY, LA_WHY, POLICE_WHY, VOTE, ballot, open_card, refer
+    from tests.support.harness import BotHarness, find_action
+
+    async with BotHarness(tmp_path, database_url=database_url) as h:
+        await refer(h)
+        await h.serve_on(edge)
+        voters = [(A.LAURA, LA_WHY), (A.DAN, POLICE_WHY), (A.NINA, HEALTH_WHY)]
+        opened = [find_action(await open_card(h, person), VOTE) for person, _ in voters]
+        bodies = await asyncio.gather(*(h.press(person, VOTE, {**data, **ballot("rapid_review", why, BASIS)},
+                                                channel=True) for (person, why), data in zip(voters, opened, strict=True)))
+        assert all(body["statusCode"] == 200 for body in bodies), bodies
+        async with h.c.db.read() as conn:
+            case_id = (await conn.execute(select(t.cases.c.id))).scalar_one()
+            decided = (await conn.execute(select(func.count()).select_from(t.events).where(
+                t.events.c.case_id == case_id, t.events.c.kind == "panel_decided"))).scalar_one()
+        assert decided == 1
+        await h.flush()
+        decisions = [s for s in h.connector.activities_to(A.RILEY.chat) if "The panel has decided" in str(s.activity)]
+        assert len(decisions) == 1
+        assert h.connector.updates(), "the channel card was brought up to date"

@@ -3,7 +3,9 @@
 Every command and press is a real Teams activity posted to `/api/messages`; what the bot
 sends is captured by the fake Bot Connector. The keyboard user is Pat Manager unless a test
 says otherwise: Riley, the referrer of the demo case, is nobody's keyboard, so what the bot
-sends Riley waits in Riley's inbox.
+sends Riley waits in Riley's inbox. Each test runs on both Teams edges (botbuilder and the
+Microsoft 365 Agents SDK) and both databases; a referral typed into the form is made on
+botbuilder, whose form it is so far.
 """
 
 from __future__ import annotations
@@ -71,25 +73,28 @@ def test_training_mode_refuses_bot_framework_credentials_and_production(env):
         Settings.model_validate({**TRAINING, **env}).check()
 
 
-async def test_training_mode_refuses_a_database_with_cases_that_is_not_a_training_database(tmp_path):
-    async with BotHarness(tmp_path) as h:  # a real (local) bot with a real referral
+async def test_training_mode_refuses_a_database_with_cases_that_is_not_a_training_database(tmp_path,
+                                                                                           database_url, edge):
+    # a real (local) bot with a real referral
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as h:
         await fill_referral(h)
-    message = await refused_start(BotHarness(tmp_path, env=TRAINING))
+    message = await refused_start(BotHarness(tmp_path, env=TRAINING, database_url=database_url, edge=edge))
     assert "already holds cases and is not a training database" in message
 
 
-async def test_a_training_database_is_stamped_and_a_real_bot_refuses_it(tmp_path):
-    async with BotHarness(tmp_path, env=TRAINING) as h:
+async def test_a_training_database_is_stamped_and_a_real_bot_refuses_it(tmp_path, database_url, edge):
+    async with BotHarness(tmp_path, env=TRAINING, database_url=database_url, edge=edge) as h:
         assert await h.c.stores.turns.database_mode() == "training"
         await bind_and_demo(h)
-    async with BotHarness(tmp_path, env=TRAINING) as again:  # the stamp lets training start again, cases and all
+    # the stamp lets training start again, cases and all
+    async with BotHarness(tmp_path, env=TRAINING, database_url=database_url, edge=edge) as again:
         assert await again.c.stores.turns.database_mode() == "training"
-    message = await refused_start(BotHarness(tmp_path))
+    message = await refused_start(BotHarness(tmp_path, database_url=database_url, edge=edge))
     assert "is a training database" in message
 
 
-async def test_a_real_bot_refuses_training_commands_and_never_rewrites_identity(tmp_path):
-    async with BotHarness(tmp_path) as h:
+async def test_a_real_bot_refuses_training_commands_and_never_rewrites_identity(tmp_path, database_url, edge):
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as h:
         for command in ("act as Laura", "advance 2 working days", "inbox", "demo case", "act as me"):
             assert await h.say(A.RILEY, command) == NOT_IN_TRAINING
         assert await state(h).acting(A.RILEY.aad) is None
@@ -108,8 +113,9 @@ async def test_a_real_bot_refuses_training_commands_and_never_rewrites_identity(
 # ---- acting as anyone, the inbox, the banner -----------------------------------------------------------
 
 
-async def test_act_as_the_panel_votes_as_them_and_the_referrers_decision_waits_in_her_inbox(tmp_path):
-    async with BotHarness(tmp_path, env=TRAINING) as h:
+async def test_act_as_the_panel_votes_as_them_and_the_referrers_decision_waits_in_her_inbox(tmp_path,
+                                                                                            database_url, edge):
+    async with BotHarness(tmp_path, env=TRAINING, database_url=database_url, edge=edge) as h:
         await bind_and_demo(h)
         posted = [reply_of(s.activity) for s in h.connector.activities_to(PANEL)]
         assert posted and all(BANNER in texts(c) for c in posted if isinstance(c, dict))
@@ -164,8 +170,9 @@ async def test_act_as_the_panel_votes_as_them_and_the_referrers_decision_waits_i
         assert any("outcome" in text.lower() for text in chris), chris
 
 
-async def test_messages_to_the_acted_person_come_to_the_keyboard_and_acting_survives_a_restart(tmp_path):
-    async with BotHarness(tmp_path, env=TRAINING) as h:
+async def test_messages_to_the_acted_person_come_to_the_keyboard_and_acting_survives_a_restart(tmp_path,
+                                                                                               database_url, edge):
+    async with BotHarness(tmp_path, env=TRAINING, database_url=database_url, edge=edge) as h:
         await bind_and_demo(h)
         await said_since(h, A.PAT, "act as Chris")
         await h.c.services.notifier.send_to_person(A.CHRIS.aad, {"type": "AdaptiveCard", "body": [
@@ -183,8 +190,9 @@ async def test_messages_to_the_acted_person_come_to_the_keyboard_and_acting_surv
 # ---- moving time ---------------------------------------------------------------------------------
 
 
-async def test_advance_two_working_days_posts_the_panel_vote_reminder_and_the_offset_persists(tmp_path):
-    async with BotHarness(tmp_path, env=TRAINING) as h:
+async def test_advance_two_working_days_posts_the_panel_vote_reminder_and_the_offset_persists(tmp_path,
+                                                                                              database_url, edge):
+    async with BotHarness(tmp_path, env=TRAINING, database_url=database_url, edge=edge) as h:
         await bind_and_demo(h)  # Mon 23 Nov 2026 10:00 UTC; the vote is due Wed 25 Nov
         today = await h.say(A.PAT, "today")
         assert isinstance(today, str) and "Mon 23 Nov 2026, 10:00" in today

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.adapters.clock import FixedClock
 from bot.app import Components, bootstrap, build_web_app
 from bot.settings import DEFAULT_PARTNERSHIP_FILE, Settings
-from bot.teams.notifier import TeamsNotifier
 from bot.teams.pacer import ConversationPacer
+from bot.turns.notifier import CardNotifier
 from tests.support import activities as A
 from tests.support.fake_connector import FakeConnector
 from tests.support.fake_time import FakeMonotonic
@@ -66,7 +67,8 @@ def texts(card: dict[str, Any]) -> str:
 
 class BotHarness:
     def __init__(self, tmp_path: Path, *, database_url: str | None = None, clock: FixedClock | None = None,
-                 env: dict[str, Any] | None = None, partnership_file: Path | None = None) -> None:
+                 env: dict[str, Any] | None = None, partnership_file: Path | None = None,
+                 edge: str | None = None) -> None:
         # The pacer's clock and the connector's arrival times: pacing a burst of posts to one
         # channel under Teams' limits takes fake seconds, not real ones.
         self.monotonic = FakeMonotonic()
@@ -77,8 +79,10 @@ class BotHarness:
         self.partnership_file = partnership_file or DEFAULT_PARTNERSHIP_FILE
         self.components: Components | None = None
         self.client: TestClient | None = None
-        self.served_on = str(self.env.get("teams_edge", "botbuilder"))  # or as `serve_on` switched, kept across a restart
+        # `edge`: served from start-up on (`serve_on`); or as `serve_on` switched, kept across a restart
+        self.served_on = edge or str(self.env.get("teams_edge", "botbuilder"))
         self._endpoints: dict[str, Any] = {}
+        self._wires: dict[str, Any] = {}
         self.sdk_sleeps: list[float] = []  # what the connector clients waited between retries, not in real time
 
     @property
@@ -110,9 +114,10 @@ class BotHarness:
         # production mode (credentials set) lets this bot reach loopback too.
         self.components.endpoint.hosts.loopback = True
         notifier = self.components.services.notifier
-        assert isinstance(notifier, TeamsNotifier)
+        assert isinstance(notifier, CardNotifier)
         notifier.pacer = ConversationPacer(monotonic=self.monotonic, sleep=self.monotonic.sleep)
         self._endpoints = {str(settings.teams_edge.value): self.components.endpoint}
+        self._wires = {str(settings.teams_edge.value): notifier.wire}
         await self.serve_on(self.served_on)
         app = build_web_app(self.components, run_outbox=False)
         self.client = TestClient(TestServer(app, host="127.0.0.1"))
@@ -125,18 +130,22 @@ class BotHarness:
         await self.connector.stop()
 
     async def serve_on(self, edge: str) -> None:
-        """From now on `/api/messages` is answered by this edge (TEAMS_EDGE), in the same process,
-        database and fake connector: as a deployment switched edge between two turns. The
-        tests of a case's later steps make referrals on botbuilder (`fill_referral`: the referral
-        form's dialog is not on the Agents SDK edge yet) and drive everything else on the edge
-        asked for."""
+        """From now on `/api/messages` is answered by this edge (TEAMS_EDGE), and the outbox sends
+        through its SDK's connector, in the same process, database and fake connector: as a
+        deployment switched edge between two turns. The tests of a case's later steps make
+        referrals on botbuilder (`on_the_form_edge`: the referral form's dialog is not on the
+        Agents SDK edge yet) and drive everything else on the edge asked for."""
         self.served_on = edge
         if edge not in self._endpoints:
-            from bot.app import agents_endpoint
+            from bot.app import agents_endpoint, agents_wire
 
             assert edge == "agents", f"{edge} is not built by this harness after start-up"
             self._endpoints[edge] = agents_endpoint(self.c, self.c.endpoint.hosts)
+            self._wires[edge] = agents_wire(self.c.settings, self.c.endpoint.hosts, self.c.extras)
         self.c.endpoint = self._endpoints[edge]
+        notifier = self.c.services.notifier
+        assert isinstance(notifier, CardNotifier)
+        notifier.wire = self._wires[edge]
 
     async def _sdk_sleep(self, seconds: float) -> None:
         self.sdk_sleeps.append(seconds)
@@ -219,15 +228,23 @@ VALID = {
 SECTION_ORDER = ["referrer", "pathway", "incident", "children", "views"]
 
 
+@asynccontextmanager
+async def on_the_form_edge(h: BotHarness) -> AsyncIterator[None]:
+    """The referral form's turns go to botbuilder (its dialog is botbuilder's only, so far); the
+    edge the test asked for answers again afterwards."""
+    edge = h.served_on
+    await h.serve_on("botbuilder")
+    try:
+        yield
+    finally:
+        await h.serve_on(edge)
+
+
 async def fill_referral(h: BotHarness, person: A.Person = A.RILEY, answers: dict[str, dict[str, str]] | None = None,
                         *, submit: bool = True) -> dict[str, Any]:
     """Walk the whole form through HTTP invokes; returns the last card shown."""
-    edge = h.served_on
-    await h.serve_on("botbuilder")  # the referral form's dialog is botbuilder's only, so far
-    try:
+    async with on_the_form_edge(h):
         return await _fill_referral(h, person, answers or VALID, submit=submit)
-    finally:
-        await h.serve_on(edge)
 
 
 async def _fill_referral(h: BotHarness, person: A.Person, answers: dict[str, dict[str, str]], *,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from botframework.connector.auth import AuthenticationConstants
 from microsoft_agents.activity import Activity
@@ -41,3 +43,21 @@ def test_only_state_changing_activities_are_de_duplicated():
     assert dedupe_key(_activity(text="help")) is None
     assert dedupe_key(_activity(value={"verb": "x"})) == "c1|a1"
     assert dedupe_key(Activity.model_validate({"type": "invoke", "id": "i1", "conversation": {"id": "c1"}})) == "c1|i1"
+
+
+def test_the_agents_sdk_logs_only_warnings_in_production_as_botbuilder_does():
+    """The Agents SDK's connector client logs every send at INFO, with the conversation's id
+    (connector/client/connector_client.py); production keeps it at WARNING, as botbuilder's."""
+    from bot.__main__ import QUIET_LOGGERS, configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
+    try:
+        configure_logging("INFO")
+        sdk = logging.getLogger("microsoft_agents.hosting.core.connector.client.connector_client")
+        assert not sdk.isEnabledFor(logging.INFO) and sdk.isEnabledFor(logging.WARNING)
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        for name, level in saved[2].items():
+            logging.getLogger(name).setLevel(level)

@@ -5,7 +5,7 @@ fails when a builder has no case there; `test_every_card_builder_is_built_at_its
 fails when it has none here) is built at its largest: every typed field at its cap
 (bot/domain/limits.py), names from Teams far longer than any real one, four children, the
 whole roster, every vote with both its texts, many deadlines, agencies and busy attendees.
-Each card is then wrapped as the bot sends it — a proactive message (bot/teams/notifier.py),
+Each card is then wrapped as the bot sends it — a proactive message (bot/turns/notifier.py),
 a reply in a turn, and the answer to a button press (bot/turns/replies.py) — and the whole
 message is measured as Teams counts it (UTF-16): within Microsoft's recommended 80 KB and
 within the bot's own budget, so the guard that replaces an oversized card never has to.
@@ -41,7 +41,7 @@ from bot.services.ports import Address, AgencyRequest, MemberRecord, QueryRecord
 from bot.services.reminder_delivery import DIGEST_MOST
 from bot.services.reminder_view import Mention
 from bot.teams.message_size import wire
-from bot.teams.notifier import TeamsNotifier
+from bot.turns.notifier import CardNotifier
 from bot.turns.replies import Reply, invoke_body
 from cards import (
     budget,
@@ -433,7 +433,7 @@ BOT = "28:" + "c" * 36
 
 
 def _proactive(card: dict[str, Any]) -> dict[str, Any]:
-    """As bot/teams/notifier.py posts or updates it (the wire JSON, before the guard)."""
+    """As bot/turns/notifier.py posts or updates it (the wire JSON, before the guard)."""
     return {"type": "message", "channelId": "msteams", "serviceUrl": SERVICE_URL, "from": {"id": BOT},
             "conversation": {"id": CHANNEL, "tenantId": "d" * 36}, "id": "1" * 13,
             "attachments": [{"contentType": CardFactory.content_types.adaptive_card, "content": card}]}
@@ -503,8 +503,8 @@ def test_the_cap_message_says_the_cap_and_how_much_was_written() -> None:
 
 def test_the_proactive_message_is_measured_as_the_notifier_builds_it() -> None:
     small = chat.channel_help_card()
-    sent = TeamsNotifier._card_activity(SimpleNamespace(_app_id=BOT),  # type: ignore[arg-type]
-                                        Address(CHANNEL, SERVICE_URL, "d" * 36, BOT), small, "1" * 13)
+    sent = CardNotifier.card_message(SimpleNamespace(_app_id=BOT),  # type: ignore[arg-type]
+                                     Address(CHANNEL, SERVICE_URL, "d" * 36, BOT), small, "1" * 13)
     assert sent == _proactive(small)
 
 

@@ -1,21 +1,23 @@
-"""Training mode at the Teams edge: acting as someone else, the per-person inbox, the
+"""Training mode at either Teams edge: acting as someone else, the per-person inbox, the
 banner on every card, and the training commands (`act as`, `inbox`, `advance`, `today`,
 `demo case`).
 
 Only the composition root builds these, and only with TRAINING_MODE on (bot/app.py): a
 production bot has no `TrainingEdge` (so identity is never rewritten) and answers the
 training commands with one line. The rules themselves are in bot/services/training.py.
+
+SDK-neutral: both SDKs' activities and turn contexts carry the same attribute names
+(`from_property`, `turn_state`, `on_send_activities`, an attachment's `content_type` and
+`content`), and what a command sends before its answer goes through the edge's `Say`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from botbuilder.core import CardFactory, MessageFactory, TurnContext
-from botbuilder.schema import Activity
 
 from bot.domain.case import Actor
 from bot.domain.dates import format_moment
@@ -25,8 +27,8 @@ from bot.services.context import ServiceContext
 from bot.services.outbox import OutboxDispatcher
 from bot.services.ports import Address
 from bot.services.training import NOT_IN_TRAINING, Person, TrainingClockPort, TrainingState
-from bot.teams.notifier import TeamsNotifier
 from bot.turns.commands import is_training_command
+from bot.turns.notifier import CardNotifier
 from bot.turns.oversize import fitted_invoke_body
 from bot.turns.replies import Reply
 from cards import training_cards
@@ -35,6 +37,9 @@ from cards.common import CONTENT_TYPE
 log = logging.getLogger(__name__)
 
 REAL_USER = "training.real_user"
+
+# Sends one message in the turn, in the edge's SDK (a training command's messages before its answer).
+Say = Callable[[Any, Reply], Awaitable[None]]
 
 
 def when(moment: datetime, services: ServiceContext) -> str:
@@ -51,14 +56,14 @@ class RealUser:
 
 
 class TrainingEdge:
-    """Called by the /api/messages endpoint (bot/teams/edge.py) in training mode only."""
+    """Called by either edge's /api/messages endpoint in training mode only."""
 
     def __init__(self, services: ServiceContext, state: TrainingState, clock: TrainingClockPort) -> None:
         self.services = services
         self.state = state
         self.clock = clock
 
-    async def before_turn(self, activity: Activity) -> RealUser | None:
+    async def before_turn(self, activity: Any) -> RealUser | None:
         """The ONLY place identity is rewritten: a keyboard user who acts as someone arrives as them."""
         await self.clock.refresh()
         sender = activity.from_property
@@ -83,10 +88,10 @@ class TrainingEdge:
     def around(self, real: RealUser | None, logic: Any) -> Any:
         """The turn, with the real user in turn_state and the banner on every card it sends."""
 
-        async def run(turn_context: TurnContext) -> None:
+        async def run(turn_context: Any) -> None:
             turn_context.turn_state[REAL_USER] = real
 
-            async def banner(_ctx: TurnContext, activities: list[Activity], next_send: Any) -> Any:
+            async def banner(_ctx: Any, activities: list[Any], next_send: Any) -> Any:
                 for activity in activities:
                     for attachment in getattr(activity, "attachments", None) or []:
                         if attachment.content_type == CONTENT_TYPE and isinstance(attachment.content, dict):
@@ -108,7 +113,7 @@ class TrainingEdge:
         return body
 
 
-class TrainingNotifier(TeamsNotifier):
+class TrainingNotifier(CardNotifier):
     """The notifier in training mode: every card carries the banner, and a message to someone
     nobody is sitting at as themselves waits in their inbox instead of being dropped."""
 
@@ -116,12 +121,12 @@ class TrainingNotifier(TeamsNotifier):
         super().__init__(*args, **kwargs)
         self.state = state
 
-    def _card_activity(self, address: Address, card: dict[str, Any], activity_id: str | None = None,
-                       attachment: dict[str, Any] | None = None) -> Any:
+    def card_message(self, address: Address, card: dict[str, Any], activity_id: str | None = None,
+                     attachment: dict[str, Any] | None = None) -> dict[str, Any]:
         if attachment is not None:  # a file consent card: Teams' own card, no banner to add
-            return super()._card_activity(address, card, activity_id, attachment)
+            return super().card_message(address, card, activity_id, attachment)
         date = format_moment(self._clock.now(), self._tz)
-        return super()._card_activity(address, training_cards.with_banner(card, date), activity_id)
+        return super().card_message(address, training_cards.with_banner(card, date), activity_id)
 
     async def send_to_person(self, aad_object_id: str, card: dict[str, Any]) -> bool:
         aad = aad_object_id.lower()
@@ -158,17 +163,19 @@ class TrainingActions:
     def help(self, card: dict[str, Any]) -> dict[str, Any]:
         return training_cards.with_training_help(card) if self.enabled else card
 
-    async def command(self, turn_context: TurnContext, actor: Actor, text: str) -> Reply | None:
+    async def command(self, turn_context: Any, actor: Actor, text: str, say: Say) -> Reply | None:
+        """A training command's answer (None when `text` is none); what comes before the answer
+        (the `act as` note, the inbox's cards) is sent with the edge's `say`."""
         if not is_training_command(text):
             return None
         if self.state is None or self.clock is None or self.outbox is None:
             return Reply(text=NOT_IN_TRAINING)
         real: RealUser = turn_context.turn_state.get(REAL_USER) or RealUser(actor.aad_object_id, actor.name, None)
         if text.startswith("act as"):
-            return await self._act_as(turn_context, real, text.removeprefix("act as").strip())
+            return await self._act_as(turn_context, real, text.removeprefix("act as").strip(), say)
         if text == "inbox":
             person = real.acting or Person(real.aad_object_id, real.name, "you")
-            shown = await self._show_inbox(turn_context, person)
+            shown = await self._show_inbox(turn_context, person, say)
             return Reply(text=None if shown else f"No messages are waiting for {person.name}.")
         if text.startswith("advance"):
             return await self._advance(text.removeprefix("advance").strip())
@@ -177,7 +184,7 @@ class TrainingActions:
         return Reply(text=f"Training date: **{when(self.clock.now(), self.services)}** (Europe/London). "
                           "Type **advance 2 working days** to move it on.")
 
-    async def _act_as(self, turn_context: TurnContext, real: RealUser, wanted: str) -> Reply:
+    async def _act_as(self, turn_context: Any, real: RealUser, wanted: str, say: Say) -> Reply:
         assert self.state is not None
         everyone = await training.people(self.services)
         if wanted in ("me", "myself", ""):
@@ -197,18 +204,18 @@ class TrainingActions:
         intro = (f"You are now acting as **{person.label}**. Everything you type or press counts as theirs, "
                  "until you type **act as me**." if person else f"You are yourself again ({real.name}).")
         intro += f" {waiting} message{'s are' if waiting != 1 else ' is'} waiting in {'their' if person else 'your'} inbox."
-        await turn_context.send_activity(MessageFactory.text(intro))
-        await self._show_inbox(turn_context, shown_as)
+        await say(turn_context, Reply(text=intro))
+        await self._show_inbox(turn_context, shown_as, say)
         return Reply()
 
-    async def _show_inbox(self, turn_context: TurnContext, person: Person) -> int:
+    async def _show_inbox(self, turn_context: Any, person: Person, say: Say) -> int:
         """Send the person's waiting cards, oldest first, and mark them read."""
         assert self.state is not None
         items = await self.state.inbox(person.aad_object_id)
         for item in items:
             card = {**item.card, "body": [training_cards.inbox_note(person.name, when(item.at, self.services)),
                                           *item.card.get("body", [])]}
-            await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
+            await say(turn_context, Reply(card=card))
         await self.state.mark_read([item.key for item in items])
         return len(items)
 
