@@ -317,6 +317,7 @@ def agents_endpoint(components: Components, hosts: ServiceHostPolicy) -> Any:
     from bot.agents.authentication import ChannelTokens
     from bot.agents.connector import KeptConnectorFactory, agents_adapter, msal_token_source, no_token
     from bot.agents.edge import AgentsMessagesEndpoint
+    from bot.agents.storage import AgentsSqlStorage
 
     settings = components.settings
     token = (no_token if settings.local_mode else
@@ -326,7 +327,8 @@ def agents_endpoint(components: Components, hosts: ServiceHostPolicy) -> Any:
     bot = components.bot  # the actions holding stores, built once for either edge
     shared = SharedActions(clock=bot.clock_actions, meeting=bot.meeting_actions, files=bot.exports,
                            records=bot.exports, retention=bot.retention)
-    application = build_application(components.services, shared)
+    application = build_application(components.services, shared,
+                                    AgentsSqlStorage(components.stores.turns, components.clock))
     return AgentsMessagesEndpoint(
         agents_adapter(factory),
         application.on_turn,

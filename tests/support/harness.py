@@ -126,10 +126,7 @@ class BotHarness:
 
     async def serve_on(self, edge: str) -> None:
         """From now on `/api/messages` is answered by this edge (TEAMS_EDGE), in the same process,
-        database and fake connector: as a deployment switched edge between two turns. The
-        tests of a case's later steps make referrals on botbuilder (`fill_referral`: the referral
-        form's dialog is not on the Agents SDK edge yet) and drive everything else on the edge
-        asked for."""
+        database and fake connector: as a deployment switched edge between two turns."""
         self.served_on = edge
         if edge not in self._endpoints:
             from bot.app import agents_endpoint
@@ -221,17 +218,9 @@ SECTION_ORDER = ["referrer", "pathway", "incident", "children", "views"]
 
 async def fill_referral(h: BotHarness, person: A.Person = A.RILEY, answers: dict[str, dict[str, str]] | None = None,
                         *, submit: bool = True) -> dict[str, Any]:
-    """Walk the whole form through HTTP invokes; returns the last card shown."""
-    edge = h.served_on
-    await h.serve_on("botbuilder")  # the referral form's dialog is botbuilder's only, so far
-    try:
-        return await _fill_referral(h, person, answers or VALID, submit=submit)
-    finally:
-        await h.serve_on(edge)
-
-
-async def _fill_referral(h: BotHarness, person: A.Person, answers: dict[str, dict[str, str]], *,
-                         submit: bool) -> dict[str, Any]:
+    """Walk the whole form through HTTP invokes on the edge serving (`served_on`); returns the
+    last card shown."""
+    answers = answers or VALID
     card = await h.say(person, "refer")
     assert isinstance(card, dict)
     for section in SECTION_ORDER:
