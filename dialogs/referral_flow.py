@@ -320,7 +320,9 @@ class ReferralFlow:
             return
         actor = turn.actor
         if actor is None:
-            self._present(turn, state, banner="We could not confirm who you are in Teams, so the referral was not sent.")
+            self._present(
+                turn, state, banner="We could not confirm who you are in Teams, so the referral was not sent."
+            )
             return
         referral = self._referral(state)
         submitted = await submit_referral(self.services, actor, state["draft_id"], referral)
@@ -362,11 +364,14 @@ class ReferralFlow:
         earliest = self.services.partnership.earliest_incident_date
         incident_date = None
         if incident:
-            parsed, _ = validate_section(Section.INCIDENT, incident, FormContext(today=self._today(),
-                                                                                 earliest_incident_date=earliest))
+            parsed, _ = validate_section(
+                Section.INCIDENT, incident, FormContext(today=self._today(), earliest_incident_date=earliest)
+            )
             incident_date = parsed.incident_date if isinstance(parsed, IncidentDetails) else None
         return FormContext(
-            today=self._today(), agencies=tuple(self.services.partnership.agencies), incident_date=incident_date,
+            today=self._today(),
+            agencies=tuple(self.services.partnership.agencies),
+            incident_date=incident_date,
             earliest_incident_date=earliest,
         )
 
@@ -387,8 +392,10 @@ class ReferralFlow:
             at, _, key = where.partition(".")
             limit = form.input_cap(section, key) if at == section.value else None
             if limit is not None:
-                errors[key] = (f"{limit:,} characters at most — you wrote {written:,}. The first {limit:,} are "
-                               "kept here: shorten it and send it again.")
+                errors[key] = (
+                    f"{limit:,} characters at most — you wrote {written:,}. The first {limit:,} are "
+                    "kept here: shorten it and send it again."
+                )
         return errors
 
     @staticmethod
@@ -399,9 +406,14 @@ class ReferralFlow:
     def _referral(self, state: dict[str, Any]) -> Referral:
         context = self._context(state)
         parts = {}
-        for section, key in ((Section.REFERRER, "referrer"), (Section.PATHWAY, "pathway"),
-                             (Section.INCIDENT, "incident"), (Section.CHILDREN, "children"),
-                             (Section.VIEWS, "views"), (Section.REVIEW, "declaration")):
+        for section, key in (
+            (Section.REFERRER, "referrer"),
+            (Section.PATHWAY, "pathway"),
+            (Section.INCIDENT, "incident"),
+            (Section.CHILDREN, "children"),
+            (Section.VIEWS, "views"),
+            (Section.REVIEW, "declaration"),
+        ):
             answers = form.answers_from_raw(section, state["raw"].get(section.value, {}), state["children"])
             parsed, errors = validate_section(section, answers, context)
             if parsed is None:  # pragma: no cover - _submit validated every section just before
@@ -411,25 +423,34 @@ class ReferralFlow:
 
     # ---- who changed what, and a card that came too late ---------------------------------------
 
-    def _record_change(self, turn: FormTurn, state: dict[str, Any], verb: str,
-                       raw_before: dict[str, dict[str, str]]) -> None:
+    def _record_change(
+        self, turn: FormTurn, state: dict[str, Any], verb: str, raw_before: dict[str, dict[str, str]]
+    ) -> None:
         """Remember who last changed the draft, when, and which answers: what a later press
         from another window (or an older card) is told when its own change cannot be saved."""
         actor = turn.actor
-        changed = [[section, key] for section, answers in state["raw"].items()
-                   for key, value in answers.items() if raw_before.get(section, {}).get(key) != value]
-        state[LAST_CHANGE] = {"by": actor.name if actor else None, "at": self.services.clock.now().isoformat(),
-                              "verb": verb, "fields": changed[:20]}
+        changed = [
+            [section, key]
+            for section, answers in state["raw"].items()
+            for key, value in answers.items()
+            if raw_before.get(section, {}).get(key) != value
+        ]
+        state[LAST_CHANGE] = {
+            "by": actor.name if actor else None,
+            "at": self.services.clock.now().isoformat(),
+            "verb": verb,
+            "fields": changed[:20],
+        }
 
-    def present_changed_elsewhere(self, turn: FormTurn, state: dict[str, Any], action: FormAction, *,
-                                  another_window: bool) -> None:
+    def present_changed_elsewhere(
+        self, turn: FormTurn, state: dict[str, Any], action: FormAction, *, another_window: bool
+    ) -> None:
         """The form as it is now, told who changed it, what and when, with what this press typed
         shown back. `another_window`: the state was saved by another turn while this one ran (the
         card is shown at the stored version and nothing is written); else the press came from an
         older card (rendered as any other turn)."""
         typed_in = self._section_of(action, state)
-        unsaved = form.unsaved_answers(typed_in, action.inputs, state["raw"].get(typed_in.value, {}),
-                                       state["children"])
+        unsaved = form.unsaved_answers(typed_in, action.inputs, state["raw"].get(typed_in.value, {}), state["children"])
         banner = form.changed_elsewhere_banner(*self._last_change_words(state), another_window=another_window)
         if not unsaved and not another_window:  # e.g. the second click of a double-click: nothing is lost
             banner = "That card was out of date, so nothing was changed. Here is your referral where you left it."
@@ -477,8 +498,9 @@ class ReferralFlow:
 
     # ---- presenting -----------------------------------------------------------------------------
 
-    def _view(self, state: dict[str, Any], banner: str | None = None,
-              unsaved: tuple[tuple[str, str], ...] = ()) -> FormView:
+    def _view(
+        self, state: dict[str, Any], banner: str | None = None, unsaved: tuple[tuple[str, str], ...] = ()
+    ) -> FormView:
         return FormView(
             draft_id=state["draft_id"],
             version=state["v"],
@@ -491,15 +513,21 @@ class ReferralFlow:
             unsaved=unsaved,
         )
 
-    def _present(self, turn: FormTurn, state: dict[str, Any], banner: str | None = None,
-                 unsaved: tuple[tuple[str, str], ...] = ()) -> None:
+    def _present(
+        self,
+        turn: FormTurn,
+        state: dict[str, Any],
+        banner: str | None = None,
+        unsaved: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         """Render the card for where the draft is now; every render gets a new version so
         older cards in the chat become stale and cannot change anything."""
         state["v"] += 1
         self._render(turn, state, banner, unsaved)
 
-    def _render(self, turn: FormTurn, state: dict[str, Any], banner: str | None,
-                unsaved: tuple[tuple[str, str], ...] = ()) -> None:
+    def _render(
+        self, turn: FormTurn, state: dict[str, Any], banner: str | None, unsaved: tuple[tuple[str, str], ...] = ()
+    ) -> None:
         view = self._view(state, banner, unsaved)
         if state.get("confirm_cancel"):
             turn.reply = form.cancel_confirm_card(view)
@@ -516,8 +544,9 @@ class ReferralFlow:
     def _likely_notifiable(self, state: dict[str, Any]) -> bool | None:
         context = self._context(state)
         incident, _ = validate_section(Section.INCIDENT, state["raw"].get(Section.INCIDENT.value, {}), context)
-        children_answers = form.answers_from_raw(Section.CHILDREN, state["raw"].get(Section.CHILDREN.value, {}),
-                                                 state["children"])
+        children_answers = form.answers_from_raw(
+            Section.CHILDREN, state["raw"].get(Section.CHILDREN.value, {}), state["children"]
+        )
         children, _ = validate_section(Section.CHILDREN, children_answers, context)
         if not isinstance(incident, IncidentDetails):
             return None

@@ -14,8 +14,12 @@ from microsoft_agents.hosting.dialogs import DialogInstance, DialogState
 from bot.services.ports import Clock
 from dialogs.state_rows import ETAG, DialogShapes, StateRows, StateStore
 
-AGENTS_DIALOGS = DialogShapes(DialogState, DialogInstance, lambda stack: DialogState(dialog_stack=stack),
-                              lambda dialog_id, state: DialogInstance(id=dialog_id, state=state))
+AGENTS_DIALOGS = DialogShapes(
+    DialogState,
+    DialogInstance,
+    lambda stack: DialogState(dialog_stack=stack),
+    lambda dialog_id, state: DialogInstance(id=dialog_id, state=state),
+)
 
 
 class AgentsSqlStorage(Storage):

@@ -29,8 +29,9 @@ from dialogs.referral_flow import FORM_ACTION, FORM_ACTOR, FORM_REPLY, FORM_RESU
 
 log = logging.getLogger(__name__)
 
-ALREADY_IN_PROGRESS = ("You already have a referral in progress. Here it is; type **cancel** to discard it and "
-                       "start again.")
+ALREADY_IN_PROGRESS = (
+    "You already have a referral in progress. Here it is; type **cancel** to discard it and start again."
+)
 NO_IDENTITY = "I could not tell who you are from Teams, so I cannot take a referral here."
 PREFILL_SECONDS = 3
 
@@ -112,8 +113,10 @@ class ReferralForm:
         if card is None:
             return await self._no_draft(press, actor)
         if note:
-            card = {**card, "body": [{"type": "TextBlock", "text": note, "wrap": True, "color": "Accent"},
-                                     *card["body"]]}
+            card = {
+                **card,
+                "body": [{"type": "TextBlock", "text": note, "wrap": True, "color": "Accent"}, *card["body"]],
+            }
         return Reply(card=card)
 
     async def _no_draft(self, press: CardPress, actor: Actor) -> Reply:
@@ -122,11 +125,20 @@ class ReferralForm:
         if press.verb == form.SUBMIT and press.ref:
             case = await self.services.cases.summary_by_draft(press.ref)
             if case is not None and case.referrer_aad_id == actor.aad_object_id:
-                return Reply(card=form.submitted_card(case.reference, case.pseudonym,
-                                                      likely_notifiable=case.likely_notifiable, channel_bound=True,
-                                                      partnership=self.services.partnership.name, already=True))
-        return Reply(text="This referral form is no longer open (it was submitted or discarded). Type **refer** to "
-                          "start a new one, or **my referrals** to see yours.")
+                return Reply(
+                    card=form.submitted_card(
+                        case.reference,
+                        case.pseudonym,
+                        likely_notifiable=case.likely_notifiable,
+                        channel_bound=True,
+                        partnership=self.services.partnership.name,
+                        already=True,
+                    )
+                )
+        return Reply(
+            text="This referral form is no longer open (it was submitted or discarded). Type **refer** to "
+            "start a new one, or **my referrals** to see yours."
+        )
 
     async def changed_elsewhere(self, turn_context: Any) -> Reply:
         """This turn's form state lost the race with another window's: say who changed what and
@@ -136,15 +148,26 @@ class ReferralForm:
         submitted = turn_context.turn_state.get(FORM_RESULT)
         await self.stack.reload(turn_context)
         if submitted is not None:  # submitted here (stored once, by its draft id) while the other window changed it
-            return Reply(card=form.submitted_card(
-                submitted.case.reference, submitted.case.pseudonym, likely_notifiable=submitted.case.likely_notifiable,
-                channel_bound=submitted.panel_channel_bound, partnership=self.services.partnership.name))
+            return Reply(
+                card=form.submitted_card(
+                    submitted.case.reference,
+                    submitted.case.pseudonym,
+                    likely_notifiable=submitted.case.likely_notifiable,
+                    channel_bound=submitted.panel_channel_bound,
+                    partnership=self.services.partnership.name,
+                )
+            )
         draft = await self.stack.open_draft(turn_context)
         if press is None or actor is None or draft is None:
             if press is not None and actor is not None:
                 return await self._no_draft(press, actor)
-            return Reply(text=trace.reference("That was changed a moment ago from another window, so this was not "
-                                              "saved. Type **resume** to see the referral as it is now."), status=409)
+            return Reply(
+                text=trace.reference(
+                    "That was changed a moment ago from another window, so this was not "
+                    "saved. Type **resume** to see the referral as it is now."
+                ),
+                status=409,
+            )
         turn = FormTurn(action=press, actor=actor)
         self.flow.present_changed_elsewhere(turn, draft, press, another_window=True)
         return Reply(card=turn.reply)
@@ -154,7 +177,8 @@ class ReferralForm:
         prefill = {"name": actor.name}
         try:
             member = await asyncio.wait_for(
-                self.members.member(turn_context, turn_context.activity.from_property.id), timeout=PREFILL_SECONDS)
+                self.members.member(turn_context, turn_context.activity.from_property.id), timeout=PREFILL_SECONDS
+            )
             email = member.email or member.user_principal_name
             if email:
                 prefill["email"] = email
