@@ -180,11 +180,10 @@ class Turns:
     async def message(self, context: TurnContext) -> None:
         """A typed command, or an Action.Submit press (a message with a value), answered with a
         message once the form's state (if the turn touched it) is saved."""
-        async with self.one_turn_at_a_time.held(context.activity):
-            reply = await self._saved(context, await self.answers.message(context, self.personal))
-        answer = reply_activity(reply)
-        if answer is not None:
-            await context.send_activity(answer)
+        async with self.one_turn_at_a_time.held(context.activity):  # answers in order, as on botbuilder
+            answer = reply_activity(await self._saved(context, await self.answers.message(context, self.personal)))
+            if answer is not None:
+                await context.send_activity(answer)
 
     async def personal(self, context: Any, actor: Actor | None) -> Reply:
         """A typed command in personal chat (`context`: this SDK's turn context)."""

@@ -1911,13 +1911,10 @@ def print_encryption_comparison(series: dict[tuple[str, str, int], Series]) -> N
             if (w, "plain", c) in series and (w, "bot", c) in series]
     if not rows:
         return
-    print()
-    print("Encryption at rest: the same bot, same rounds, without (ENCRYPT_AT_REST=false, identifiers in plain text) "
-          "and with (as it runs):")
-    header = (f"  {'workload':<8} {'c':>2} | {'plain/s':>7} {'sealed/s':>8} {'change':>7} | {'p95 plain':>9} "
-              f"{'p95 sealed':>10} | {'cpu plain':>9} {'cpu sealed':>10} | {'errors':>6}")
-    print(header)
-    print("  " + "-" * (len(header) - 2))
+    print_heading("Encryption at rest: the same bot, same rounds, without (ENCRYPT_AT_REST=false, identifiers in "
+                  "plain text) and with (as it runs):",
+                  f"  {'workload':<8} {'c':>2} | {'plain/s':>7} {'sealed/s':>8} {'change':>7} | {'p95 plain':>9} "
+                  f"{'p95 sealed':>10} | {'cpu plain':>9} {'cpu sealed':>10} | {'errors':>6}")
     for w, c, without, with_ in rows:
         print(f"  {w:<8} {c:>2} | {without.throughput:7.1f} {with_.throughput:8.1f} "
               f"{(with_.throughput / without.throughput - 1) * 100:+6.1f}% | {without.pct(95):7.1f}ms "
@@ -1925,6 +1922,14 @@ def print_encryption_comparison(series: dict[tuple[str, str, int], Series]) -> N
               f"{without.errors:>2}/{with_.errors:<3}")
     print("  (turns/s over all rounds; cpu = CPU time of that bot process per turn. Rounds alternate between the "
           "bots, so a busy machine slows both alike, but short runs are noisy: read the CPU per turn first.)")
+
+
+def print_heading(title: str, header: str) -> None:
+    """A side-by-side table's title, column header and rule."""
+    print()
+    print(title)
+    print(header)
+    print("  " + "-" * (len(header) - 2))
 
 
 def print_agents_comparison(series: dict[tuple[str, str, int], Series]) -> None:
@@ -1936,13 +1941,10 @@ def print_agents_comparison(series: dict[tuple[str, str, int], Series]) -> None:
             if (w, "bot", c) in series and (w, "agents", c) in series and (w, "echo", c) in series]
     if not rows:
         return
-    print()
-    print("The two Teams edges, same rounds: botbuilder (bot/teams/), the Agents SDK (bot/agents/, TEAMS_EDGE=agents)"
-          ", and the echo bot:")
-    header = (f"  {'workload':<8} {'c':>2} | {'bb/s':>6} {'agents/s':>8} {'echo/s':>6} | {'p95 bb':>8} "
-              f"{'p95 agents':>10} | {'cpu bb':>8} {'cpu agents':>10} | {'errors':>6}")
-    print(header)
-    print("  " + "-" * (len(header) - 2))
+    print_heading("The two Teams edges, same rounds: botbuilder (bot/teams/), the Agents SDK (bot/agents/, "
+                  "TEAMS_EDGE=agents), and the echo bot:",
+                  f"  {'workload':<8} {'c':>2} | {'bb/s':>6} {'agents/s':>8} {'echo/s':>6} | {'p95 bb':>8} "
+                  f"{'p95 agents':>10} | {'cpu bb':>8} {'cpu agents':>10} | {'errors':>6}")
     for w, c, botbuilder, agents, echo in rows:
         print(f"  {w:<8} {c:>2} | {botbuilder.throughput:6.1f} {agents.throughput:8.1f} {echo.throughput:6.1f} | "
               f"{botbuilder.pct(95):6.1f}ms {agents.pct(95):8.1f}ms | {botbuilder.cpu_ms_per_turn:6.2f}ms "
