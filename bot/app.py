@@ -326,13 +326,15 @@ def agents_endpoint(components: Components, hosts: ServiceHostPolicy) -> Any:
     from bot.agents.authentication import ChannelTokens
     from bot.agents.connector import agents_adapter
     from bot.agents.edge import AgentsMessagesEndpoint
+    from bot.agents.storage import AgentsSqlStorage
 
     settings = components.settings
     factory = agents_connectors(settings, hosts, components.extras)
     bot = components.bot  # the actions holding stores, built once for either edge
     shared = SharedActions(clock=bot.clock_actions, meeting=bot.meeting_actions, files=bot.exports,
                            records=bot.exports, consent=bot.exports, retention=bot.retention, training=bot.training)
-    application = build_application(components.services, shared)
+    application = build_application(components.services, shared,
+                                    AgentsSqlStorage(components.stores.turns, components.clock))
     return AgentsMessagesEndpoint(
         agents_adapter(factory),
         application.on_turn,

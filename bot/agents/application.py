@@ -11,9 +11,15 @@ Teams' answer to a file consent card (`fileConsent/invoke`) goes to the same rec
 on botbuilder (bot/turns/file_consent.py); training mode's commands to the same `TrainingActions`
 (bot/turns/training.py). Proactive sends go through this SDK's connector (bot/agents/notifier.py).
 
-Not here yet (`MISSING`; start-up refuses `TEAMS_EDGE=agents` while anything is): the referral
-form (its dialog), which answers `REFERRAL_FORM_NOT_HERE_YET` — never dropped — to `refer`,
-`resume`, `cancel` and every press on the form. Any other invoke is answered `NOT_HERE_YET`.
+The referral form runs as a `microsoft_agents.hosting.dialogs` dialog (the SDK-neutral flow in
+dialogs/referral_flow.py, through bot/turns/referral_form.py, as on botbuilder). Its state is kept
+in the same `bot_state` rows as botbuilder's (bot/agents/storage.py), by a ConversationState of
+its own: the application's turn state stores nothing (`NothingStored`). As on botbuilder, a turn
+that touched the form saves it before it answers, one turn at a time per conversation, and a
+press whose state another process saved first is told what changed.
+
+Everything the botbuilder edge does is here (`MISSING` is empty); any invoke other than a card
+action or a file consent answer is answered `NOT_HERE_YET`, never dropped.
 """
 
 from __future__ import annotations
@@ -40,21 +46,14 @@ from bot.domain.case import Actor
 from bot.services.context import ServiceContext
 from bot.turns.answers import Answers
 from bot.turns.clock_actions import ClockActions
-from bot.turns.commands import (
-    CANCEL_WORDS,
-    REFER_WORDS,
-    RESUME_WORDS,
-    Commands,
-    RecordCommands,
-    actor_of,
-    command_text,
-)
+from bot.turns.commands import Commands, RecordCommands, actor_of, command_text
 from bot.turns.duplicate_actions import DuplicateActions
 from bot.turns.file_consent import FILE_CONSENT_INVOKE, FileConsent, consent_message
 from bot.turns.meeting_actions import MeetingActions
 from bot.turns.oversize import fitted_activity
 from bot.turns.panel_actions import PanelActions
 from bot.turns.people import PeopleMemory
+from bot.turns.referral_form import NO_IDENTITY, OneTurnAtATime, ReferralForm
 from bot.turns.replies import Reply, invoke_body
 from bot.turns.report_actions import ReportActions
 from bot.turns.retention_actions import RetentionActions
@@ -64,18 +63,15 @@ from bot.turns.training import TrainingActions
 from cards import chat
 from cards.budget import fit_invoke_body
 from cards.common import CONTENT_TYPE
+from dialogs.agents_referral_dialog import AgentsFormStack
+from dialogs.referral_flow import ReferralFlow
+from dialogs.state_rows import StateConflict
 
 # What the Agents SDK edge does not do yet; start-up names these when TEAMS_EDGE=agents.
 MISSING = (
-    "the referral dialog on microsoft_agents.hosting.dialogs (refer, resume, cancel and the form's buttons)",
 )
 NOT_HERE_YET = ("This bot's Microsoft 365 Agents SDK edge does not handle this yet, so nothing was done. "
                 "Use the bot on its default (botbuilder) edge.")
-REFERRAL_FORM_NOT_HERE_YET = (
-    "The referral form is not available on this bot's Microsoft 365 Agents SDK edge yet, so nothing was started "
-    "or saved (a referral already in progress is kept). Use the bot on its default (botbuilder) edge to refer.")
-FORM_WORDS = frozenset({*REFER_WORDS, *RESUME_WORDS, *CANCEL_WORDS})
-NO_IDENTITY = "I could not tell who you are from Teams, so I cannot take a referral here."
 ADAPTIVE_CARD_ACTION = "adaptiveCard/action"
 
 
@@ -154,25 +150,18 @@ class SharedActions:
     training: TrainingActions  # training mode's commands; outside training mode they only refuse
 
 
-class ReferralFormNotHereYet:
-    """The route table's referral-form rows on this edge: said plainly, nothing started or saved."""
-
-    async def start_referral(self, pressed: Pressed) -> Reply:
-        return Reply(text=REFERRAL_FORM_NOT_HERE_YET)
-
-    async def continue_form(self, pressed: Pressed) -> Reply:
-        return Reply(text=REFERRAL_FORM_NOT_HERE_YET)
-
-
 class Turns:
     """One activity's answer, through the shared route table and commands (bot/turns/answers.py)."""
 
-    def __init__(self, services: ServiceContext, shared: SharedActions) -> None:
+    def __init__(self, services: ServiceContext, shared: SharedActions, form_state: Storage) -> None:
         self.services = services
         members = AgentsMembers()
         self.people = PeopleMemory(services, members)
+        flow = ReferralFlow(services)
+        self.form = ReferralForm(services, AgentsFormStack(form_state, flow), flow, members)
+        self.one_turn_at_a_time = OneTurnAtATime()
         panel_actions = PanelActions(services, services.notifier, members)
-        router = Router(services, card_routes(ReferralFormNotHereYet(), panel_actions, shared.clock, shared.meeting,
+        router = Router(services, card_routes(self, panel_actions, shared.clock, shared.meeting,
                                               shared.files, shared.retention, ReportActions(services),
                                               ReviewActions(services), DuplicateActions(services)))
         self.consent = shared.consent
@@ -196,21 +185,33 @@ class Turns:
 
     async def message(self, context: TurnContext) -> None:
         """A typed command, or an Action.Submit press (a message with a value), answered with a
-        message at once (there is no dialog state to save first, unlike botbuilder's turn)."""
-        answer = reply_activity(await self.answers.message(context, self.personal))
-        if answer is not None:
-            await context.send_activity(answer)
+        message once the form's state (if the turn touched it) is saved."""
+        async with self.one_turn_at_a_time.held(context.activity):  # answers in order, as on botbuilder
+            answer = reply_activity(await self._saved(context, await self.answers.message(context, self.personal)))
+            if answer is not None:
+                await context.send_activity(answer)
 
-    async def personal(self, context: TurnContext, actor: Actor | None) -> Reply:
+    async def personal(self, context: Any, actor: Actor | None) -> Reply:
+        """A typed command in personal chat (`context`: this SDK's turn context)."""
         text = command_text(context.activity)
         if actor is None:
             return Reply(text=NO_IDENTITY)
-        if text in FORM_WORDS:
-            return Reply(text=REFERRAL_FORM_NOT_HERE_YET)
         if (training_reply := await self.training.command(context, actor, text, say)) is not None:
             return training_reply
-        # No dialog on this edge, so no referral is "in progress" here (the help card offers no resume).
-        return await self.commands.personal(context, actor, text, in_progress=False)
+        in_progress = await self.form.in_progress(context)
+        form_reply = await self.form.typed(context, actor, text, in_progress)
+        if form_reply is not None:
+            return form_reply
+        return await self.commands.personal(context, actor, text, in_progress=in_progress)
+
+    async def start_referral(self, pressed: Pressed) -> Reply:
+        """"Start a referral" on a welcome or help card: the same as typing refer."""
+        pressed.turn_context.activity.text = "refer"
+        return await self.personal(pressed.turn_context, pressed.actor)
+
+    async def continue_form(self, pressed: Pressed) -> Reply:
+        """A button on the referral form: the dialog takes it from here."""
+        return await self.form.press(pressed.turn_context, pressed.press, pressed.actor)
 
     async def invoke(self, context: TurnContext) -> None:
         """Action.Execute (a press or a card's `refresh`) through the route table; Allow or Decline
@@ -224,16 +225,29 @@ class Turns:
         if context.activity.name != ADAPTIVE_CARD_ACTION:
             await answer_invoke(context, invoke_answer(trace.reference(NOT_HERE_YET), 501))
             return
-        await answer_invoke(context, invoke_body(await self.answers.card_action(context)))
+        async with self.one_turn_at_a_time.held(context.activity):
+            reply = await self._saved(context, await self.answers.card_action(context))
+        await answer_invoke(context, invoke_body(reply))
+
+    async def _saved(self, context: TurnContext, reply: Reply) -> Reply:
+        """The turn's answer once the form's state is saved; if another process saved this
+        conversation's form first, what changed instead (nothing of this turn was saved)."""
+        try:
+            await self.form.stack.save(context)
+        except StateConflict:
+            return await self.form.changed_elsewhere(context)
+        return reply
 
 
-def build_application(services: ServiceContext, shared: SharedActions) -> AgentApplication[TurnState]:
-    """The routes, one per kind of activity the edge answers."""
+def build_application(services: ServiceContext, shared: SharedActions,
+                      form_state: Storage) -> AgentApplication[TurnState]:
+    """The routes, one per kind of activity the edge answers. `form_state` keeps the referral
+    form's dialog state (bot/agents/storage.py on the bot's database)."""
     # No typing indicator: the SDK's default sends "typing" activities on a timer during a turn,
     # extra posts the botbuilder edge never makes (and which count against Teams' rate limits).
     app: AgentApplication[TurnState] = AgentApplication(storage=NothingStored(), connection_manager=NoSignIn(),
                                                         remove_recipient_mention=True, start_typing_timer=False)
-    turns = Turns(services, shared)
+    turns = Turns(services, shared, form_state)
 
     @app.conversation_update("membersAdded")
     async def greet(context: TurnContext, _state: TurnState) -> None:

@@ -9,17 +9,14 @@ with a value, answered with a new message).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from botbuilder.core import CardFactory, ConversationState, MessageFactory, TurnContext
-from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
-from botbuilder.dialogs import DialogSet, DialogTurnStatus
+from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
 from botbuilder.schema.teams import TeamInfo, TeamsChannelAccount
 from botframework.connector.models import InvokeResponse
 
-from bot.domain import trace
 from bot.domain.case import Actor
 from bot.services.context import ServiceContext
 from bot.teams.exports import CaseExports
@@ -28,12 +25,13 @@ from bot.teams.message_size import keep_replies_within_budget
 from bot.teams.storage import StateConflict
 from bot.turns.answers import Answers
 from bot.turns.clock_actions import ClockActions
-from bot.turns.commands import CANCEL_WORDS, REFER_WORDS, RESUME_WORDS, Commands, actor_of, command_text
+from bot.turns.commands import Commands, actor_of, command_text
 from bot.turns.duplicate_actions import DuplicateActions
 from bot.turns.file_consent import FILE_CONSENT_INVOKE, consent_message
 from bot.turns.meeting_actions import MeetingActions
 from bot.turns.panel_actions import PanelActions
 from bot.turns.people import PeopleMemory
+from bot.turns.referral_form import NO_IDENTITY, OneTurnAtATime, ReferralForm
 from bot.turns.replies import Reply, invoke_body
 from bot.turns.report_actions import ReportActions
 from bot.turns.retention_actions import RetentionActions
@@ -41,9 +39,8 @@ from bot.turns.review_actions import ReviewActions
 from bot.turns.routes import Pressed, Router, card_routes
 from bot.turns.training import TrainingActions
 from cards import chat
-from cards import referral_form as form
-from cards.actions import CardPress
-from dialogs.referral_dialog import FORM_ACTION, FORM_ACTOR, FORM_REPLY, FORM_RESULT, ReferralDialog
+from dialogs.referral_dialog import BotbuilderFormStack
+from dialogs.referral_flow import ReferralFlow
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +61,9 @@ class RapidReviewBot(TeamsActivityHandler):
         self.clock_actions = clock_actions
         self.conversation_state = conversation_state
         self.app_id = app_id
-        self.dialogs = DialogSet(conversation_state.create_property("DialogState"))
-        self.dialogs.add(ReferralDialog(services))
-        # One turn at a time per conversation in this process: a double-click must not race
-        # its own dialog state. (Across processes the state's eTag catches it.)
-        self._conversation_locks: dict[str, asyncio.Lock] = {}
+        self.one_turn_at_a_time = OneTurnAtATime()
+        flow = ReferralFlow(services)
+        self.form = ReferralForm(services, BotbuilderFormStack(conversation_state, flow), flow, BotbuilderMembers())
         self.people = PeopleMemory(services, BotbuilderMembers())
         self.commands = Commands(services, panel_actions, clock_actions, exports, retention, self.training)
         self.report_actions = report_actions or ReportActions(services)
@@ -80,22 +75,18 @@ class RapidReviewBot(TeamsActivityHandler):
     # ---- the turn ---------------------------------------------------------------------------
 
     async def on_turn(self, turn_context: TurnContext) -> None:
-        conversation = turn_context.activity.conversation.id if turn_context.activity.conversation else ""
-        lock = self._conversation_locks.setdefault(conversation, asyncio.Lock())
         turn_context.on_send_activities(keep_replies_within_budget)  # no reply over Teams' size limit
-        async with lock:
+        async with self.one_turn_at_a_time.held(turn_context.activity):
             try:
                 await super().on_turn(turn_context)
-                await self.conversation_state.save_changes(turn_context)
+                await self.form.stack.save(turn_context)
             except StateConflict:  # another process saved this conversation's form first
-                self._replace_answer(turn_context, await self._changed_elsewhere(turn_context))
+                self._replace_answer(turn_context, await self.form.changed_elsewhere(turn_context))
             except BaseException:
                 # The answer prepared before the failure says what was not saved: never send it.
                 turn_context.turn_state.pop(TurnContext._INVOKE_RESPONSE_KEY, None)
                 raise
             await self._send_answer(turn_context)  # only now: what it says has been saved
-        if not lock.locked() and len(self._conversation_locks) > 10_000:
-            self._conversation_locks.pop(conversation, None)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         reply = await self.answers.message(turn_context, self._personal_command)
@@ -142,28 +133,14 @@ class RapidReviewBot(TeamsActivityHandler):
     async def _personal_command(self, turn_context: TurnContext, actor: Actor | None) -> Reply:
         text = command_text(turn_context.activity)
         if actor is None:
-            return Reply(text="I could not tell who you are from Teams, so I cannot take a referral here.")
+            return Reply(text=NO_IDENTITY)
         training_reply = await self.training.command(turn_context, actor, text, say)
         if training_reply is not None:
             return training_reply
-        dc = await self.dialogs.create_context(turn_context)
-        in_progress = dc.active_dialog is not None
-        if text in REFER_WORDS:
-            if in_progress:
-                return await self._continue_form(turn_context, CardPress(verb=form.RESUME), actor,
-                                                 note="You already have a referral in progress. Here it is; "
-                                                      "type **cancel** to discard it and start again.")
-            turn_context.turn_state[FORM_ACTOR] = actor
-            await dc.begin_dialog(ReferralDialog.__name__, await self._prefill(turn_context, actor))
-            return Reply(card=turn_context.turn_state.get(FORM_REPLY))
-        if text in RESUME_WORDS:
-            if not in_progress:
-                return Reply(text="You have no referral in progress. Type **refer** to start one.")
-            return await self._continue_form(turn_context, CardPress(verb=form.RESUME), actor)
-        if text in CANCEL_WORDS:
-            if not in_progress:
-                return Reply(text="There is no referral in progress to cancel.")
-            return await self._continue_form(turn_context, CardPress(verb=form.CANCEL), actor)
+        in_progress = await self.form.in_progress(turn_context)
+        form_reply = await self.form.typed(turn_context, actor, text, in_progress)
+        if form_reply is not None:
+            return form_reply
         return await self.commands.personal(turn_context, actor, text, in_progress)
 
     # ---- card presses ---------------------------------------------------------------------------
@@ -175,35 +152,7 @@ class RapidReviewBot(TeamsActivityHandler):
 
     async def continue_form(self, p: Pressed) -> Reply:
         """A button on the referral form: the dialog takes it from here."""
-        return await self._continue_form(p.turn_context, p.press, p.actor)
-
-    async def _continue_form(self, turn_context: TurnContext, press: CardPress, actor: Actor,
-                             note: str | None = None) -> Reply:
-        turn_context.turn_state[FORM_ACTION] = press
-        turn_context.turn_state[FORM_ACTOR] = actor
-        dc = await self.dialogs.create_context(turn_context)
-        if dc.active_dialog is None:
-            return await self._no_draft(press, actor)
-        result = await dc.continue_dialog()
-        card = turn_context.turn_state.get(FORM_REPLY)
-        if note and card:
-            card = {**card, "body": [{"type": "TextBlock", "text": note, "wrap": True, "color": "Accent"},
-                                     *card["body"]]}
-        if result.status is DialogTurnStatus.Empty and card is None:
-            return await self._no_draft(press, actor)
-        return Reply(card=card)
-
-    async def _no_draft(self, press: CardPress, actor: Actor) -> Reply:
-        """A press on a form that is no longer open: most often the second click of a
-        double-click on Submit, which must not submit twice."""
-        if press.verb == form.SUBMIT and press.ref:
-            case = await self.services.cases.summary_by_draft(press.ref)
-            if case is not None and case.referrer_aad_id == actor.aad_object_id:
-                return Reply(card=form.submitted_card(case.reference, case.pseudonym,
-                                                      likely_notifiable=case.likely_notifiable, channel_bound=True,
-                                                      partnership=self.services.partnership.name, already=True))
-        return Reply(text="This referral form is no longer open (it was submitted or discarded). Type **refer** to "
-                          "start a new one, or **my referrals** to see yours.")
+        return await self.form.press(p.turn_context, p.press, p.actor)
 
     # ---- helpers --------------------------------------------------------------------------------
 
@@ -226,29 +175,6 @@ class RapidReviewBot(TeamsActivityHandler):
         else:
             turn_context.turn_state[PENDING_ANSWER] = reply
 
-    async def _changed_elsewhere(self, turn_context: TurnContext) -> Reply:
-        """This turn's form state lost the race with another window's: say who changed what and
-        when, show the form as it is now and what this press typed (nothing of it was saved)."""
-        press: CardPress | None = turn_context.turn_state.get(FORM_ACTION)
-        actor: Actor | None = turn_context.turn_state.get(FORM_ACTOR)
-        submitted = turn_context.turn_state.get(FORM_RESULT)
-        await self.conversation_state.load(turn_context, force=True)
-        if submitted is not None:  # submitted here (stored once, by its draft id) while the other window changed it
-            return Reply(card=form.submitted_card(
-                submitted.case.reference, submitted.case.pseudonym, likely_notifiable=submitted.case.likely_notifiable,
-                channel_bound=submitted.panel_channel_bound, partnership=self.services.partnership.name))
-        dc = await self.dialogs.create_context(turn_context)
-        if press is None or actor is None or dc.active_dialog is None:
-            if press is not None and actor is not None:
-                return await self._no_draft(press, actor)
-            return Reply(text=trace.reference("That was changed a moment ago from another window, so this was not "
-                                              "saved. Type **resume** to see the referral as it is now."), status=409)
-        turn_context.turn_state.pop(FORM_REPLY, None)
-        dialog = await self.dialogs.find(ReferralDialog.__name__)
-        assert isinstance(dialog, ReferralDialog)
-        dialog.present_changed_elsewhere(dc, dc.active_dialog.state, press, another_window=True)
-        return Reply(card=turn_context.turn_state.get(FORM_REPLY))
-
     async def _greet(self, turn_context: TurnContext) -> None:
         conversation_type = getattr(turn_context.activity.conversation, "conversation_type", None) or "personal"
         actor = actor_of(turn_context.activity)
@@ -259,22 +185,6 @@ class RapidReviewBot(TeamsActivityHandler):
         else:
             card = chat.welcome_card(self.services.partnership.name)
         await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
-
-    async def _prefill(self, turn_context: TurnContext, actor: Actor) -> dict[str, str]:
-        """Name and e-mail from Teams, so the referrer does not type them."""
-        prefill = {"name": actor.name}
-        try:
-            member = await asyncio.wait_for(
-                TeamsInfo.get_member(turn_context, turn_context.activity.from_property.id), timeout=3
-            )
-            email = member.email or member.user_principal_name
-            if email:
-                prefill["email"] = email
-            if member.name:
-                prefill["name"] = member.name
-        except Exception:  # noqa: BLE001 - pre-filling is a convenience; the referrer can type it
-            log.info("could not read the member's e-mail from Teams")
-        return prefill
 
 
 async def say(turn_context: TurnContext, reply: Reply) -> None:

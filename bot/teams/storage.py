@@ -1,114 +1,56 @@
-"""botbuilder `Storage` on our database, so dialog state survives restarts and is
-shared by every bot process.
+"""botbuilder `Storage` on our database, so dialog state survives restarts and is shared by
+every bot process — and by the Microsoft 365 Agents SDK edge, which reads and writes the same
+rows in the same JSON (dialogs/state_rows.py: the rows, the encoding and the optimistic
+concurrency, shared by both SDKs' storages).
 
 Semantics follow botbuilder's MemoryStorage, with the difference that matters: no write
-overwrites a state it has not read. An item that carries an `e_tag` is written only if
-the stored one still has that e_tag; one without (or with botbuilder's "*") only if none
-is stored yet. A stale writer gets `StateConflict` instead of silently replacing a newer
-state (the handler then tells the person what changed: bot/teams/handler.py). Reads hand
-back copies, never live references.
+overwrites a state it has not read (a stale writer gets `StateConflict`).
 """
 
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from botbuilder.core import ConversationState, Storage, StoreItem, TurnContext
 from botbuilder.core.bot_state import CachedBotState
 from botbuilder.dialogs import DialogInstance, DialogState
 
 from bot.services.ports import Clock
+from dialogs.state_rows import ETAG, DialogShapes, StateCodec, StateConflict, StateRows, StateStore
+
+__all__ = ["SqlStorage", "StateConflict"]
 
 
-class StateConflict(KeyError):
-    """Another turn saved this conversation's state first."""
+def _instance(dialog_id: str | None, state: dict[str, Any]) -> DialogInstance:
+    instance = DialogInstance()
+    instance.id = dialog_id
+    instance.state = state
+    return instance
 
 
-def _encode(value: Any) -> Any:
-    """Plain JSON, plus the two SDK objects the dialog stack is made of. No general
-    object pickling: what is read back from the database can only become these types."""
-    if isinstance(value, DialogState):
-        return {"$dialog_state": [_encode(instance) for instance in value.dialog_stack]}
-    if isinstance(value, DialogInstance):
-        return {"$dialog_instance": {"id": value.id, "state": _encode(value.state)}}
-    if isinstance(value, dict):
-        return {str(k): _encode(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_encode(v) for v in value]
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    raise TypeError(f"cannot store {type(value).__name__} in bot state")
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, dict):
-        if set(value) == {"$dialog_state"}:
-            return DialogState([_decode(i) for i in value["$dialog_state"]])
-        if set(value) == {"$dialog_instance"}:
-            inner = value["$dialog_instance"]
-            instance = DialogInstance()
-            instance.id = inner["id"]
-            instance.state = _decode(inner["state"])
-            return instance
-        return {k: _decode(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    return value
-
-
-def _to_json(item: Any) -> dict[str, Any]:
-    if isinstance(item, dict):
-        return _encode(item)
-    if isinstance(item, StoreItem):
-        return _encode(dict(vars(item)))
-    raise TypeError(f"cannot store {type(item).__name__}")
-
-
-class StateStore(Protocol):
-    """Where dialog state lives (bot/adapters/db/turn_store.py): etag-checked writes."""
-
-    async def read_state(self, keys: Sequence[str]) -> dict[str, tuple[dict[str, Any], str]]: ...
-    async def write_state(self, key: str, data: dict[str, Any], etag: str | None, new_etag: str,
-                          at: datetime) -> bool: ...
-    async def delete_state(self, keys: Sequence[str]) -> None: ...
+BOTBUILDER_DIALOGS = DialogShapes(DialogState, DialogInstance, DialogState, _instance)
+BOTBUILDER_CODEC = StateCodec(BOTBUILDER_DIALOGS)
 
 
 class SqlStorage(Storage):
     def __init__(self, repo: StateStore, clock: Clock) -> None:
-        self._repo = repo
-        self._clock = clock
+        self._rows = StateRows(repo, clock, BOTBUILDER_DIALOGS)
 
     async def read(self, keys: list[str]) -> dict[str, object]:
-        if not keys:
-            return {}
-        found = await self._repo.read_state(keys)
-        result: dict[str, object] = {}
-        for key, (data, etag) in found.items():
-            item = _decode(data)  # new dicts and lists all the way down: never the stored ones
-            item["e_tag"] = etag
-            result[key] = item
-        return result
+        return dict(await self._rows.read(keys))
 
     async def write(self, changes: dict[str, object]) -> None:
         for key, item in (changes or {}).items():
-            data = _to_json(item)
-            etag = data.pop("e_tag", None)
-            new_etag = uuid.uuid4().hex
-            written = await self._repo.write_state(key, data, etag, new_etag, self._clock.now())
-            if not written:
-                raise StateConflict(f"Etag conflict for {key}")
             if isinstance(item, dict):
-                item["e_tag"] = new_etag
+                item[ETAG] = await self._rows.write(key, item)
             elif isinstance(item, StoreItem):
-                item.e_tag = new_etag
+                item.e_tag = await self._rows.write(key, dict(vars(item)))
+            else:
+                raise TypeError(f"cannot store {type(item).__name__}")
 
     async def delete(self, keys: list[str]) -> None:
-        if keys:
-            await self._repo.delete_state(keys)
+        await self._rows.delete(keys)
 
 
 class _StateSnapshot(CachedBotState):
@@ -120,7 +62,7 @@ class _StateSnapshot(CachedBotState):
 
     def compute_hash(self, obj: object) -> str:
         try:
-            return json.dumps(_encode(obj), ensure_ascii=False, separators=(",", ":"))
+            return json.dumps(BOTBUILDER_CODEC.encode(obj), ensure_ascii=False, separators=(",", ":"))
         except (TypeError, ValueError):
             return super().compute_hash(obj)
 

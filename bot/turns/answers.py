@@ -1,8 +1,8 @@
 """What a message or a card press is answered, the same on both edges: who sent it is
 remembered, a press goes to the route table, a typed command to the commands of the place it
-was typed in. The edge then delivers the `Reply` its own way (botbuilder after saving the
-dialog's state; the Agents SDK edge at once) — and answers personal chat's referral-form and
-training words itself (`personal`)."""
+was typed in. The edge then delivers the `Reply` its own way, once the referral form's dialog state is saved —
+and answers personal chat's referral-form and training words itself (`personal`, with
+bot/turns/referral_form.py)."""
 
 from __future__ import annotations
 

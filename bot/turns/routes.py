@@ -123,7 +123,7 @@ class DuplicateHandlers(Protocol):
 
 
 class FormHandlers(Protocol):
-    """The referral form's presses, answered by the dialog (bot/teams/handler.py)."""
+    """The referral form's presses, answered by the dialog through each edge (bot/turns/referral_form.py)."""
 
     async def start_referral(self, pressed: Pressed) -> Reply: ...
     async def continue_form(self, pressed: Pressed) -> Reply: ...

@@ -27,6 +27,10 @@ bot process and then two on the same database; `--scale N` seeds a second databa
 and runs the start-ups, workloads, loop measurement and budgets there, printing how each grows.
 `--sdk-stock` runs the bot with botbuilder's stock per-turn clients (tests/bench/stock_sdk_bot.py,
 the bot started with the SDK's own clients patched back in), to show the effect of bot/teams/sdk.py.
+`--agents-edge` also runs the dialog and vote workloads, in the same rounds, against a bot on the
+Microsoft 365 Agents SDK edge (TEAMS_EDGE=agents, on a copy of the database; started by
+tests/bench/agents_edge_bot.py, which lets the incomplete edge start) and prints it beside the
+botbuilder edge and the echo bot.
 Every run (and `--quick`) also runs the dialog and vote workloads, in the same rounds, against a second bot on
 a copy of the database with identifiers stored in plain text (ENCRYPT_AT_REST=false, local mode only), and
 prints both side by side: what encryption at rest costs (`--no-encryption-compare` skips it; the old
@@ -71,6 +75,7 @@ if str(ROOT) not in sys.path:  # run as a script: make `tests.support` importabl
 LONDON = ZoneInfo("Europe/London")
 PROJECT_PACKAGES = ("bot", "dialogs", "cards", "scheduler")
 STOCK_COMPARED = ("dialog", "vote")  # workloads also run against the bot with the SDK's stock clients
+AGENTS_COMPARED = ("dialog", "vote")  # with --agents-edge: also against the bot on the Agents SDK edge
 ENCRYPTION_COMPARED = ("dialog", "vote")  # and against the bot without encryption (unless --no-encryption-compare)
 MIB = 1024 * 1024
 TEAMS_PER_SECOND, TEAMS_PER_2_SECONDS, TEAMS_PER_30_SECONDS = 7, 8, 60
@@ -225,6 +230,7 @@ def bot_env(workdir: Path, port: int, database_url: str) -> dict[str, str]:
 
 # The "before" of the SDK fixes in bot/teams/: `python -m bot` with botbuilder's stock clients patched back in.
 STOCK_SDK_BOT = ROOT / "tests" / "bench" / "stock_sdk_bot.py"
+AGENTS_EDGE_BOT = ROOT / "tests" / "bench" / "agents_edge_bot.py"  # TEAMS_EDGE=agents, allowed while incomplete
 
 
 # =============================================================================================
@@ -1089,7 +1095,7 @@ async def wait_healthy(session: Any, url: str, proc: Proc, timeout: float = 30.0
 
 async def start_bot(session: Any, workdir: Path, port: int, database_url: str, service_url: str, *,
                     sdk_stock: bool, name: str, profile: bool = False,
-                    extra_env: dict[str, str] | None = None) -> tuple[Proc, float]:
+                    extra_env: dict[str, str] | None = None, script: Path | None = None) -> tuple[Proc, float]:
     """Start `python -m bot` (with `sdk_stock`, tests/bench/stock_sdk_bot.py); returns the process and
     the time to its first successful turn (a `help` message from Pat answered 201: database migrated,
     roster seeded, scheduler up)."""
@@ -1099,6 +1105,8 @@ async def start_bot(session: Any, workdir: Path, port: int, database_url: str, s
 
     env = {**bot_env(workdir, port, database_url), **(extra_env or {})}
     args = [sys.executable, str(STOCK_SDK_BOT)] if sdk_stock else [sys.executable, "-m", "bot"]
+    if script is not None:  # another launcher of the same bot (tests/bench/agents_edge_bot.py)
+        args = [sys.executable, str(script)]
     if profile:  # sampled with py-spy (pip install py-spy): collapsed stacks in the work directory
         spy = Path(sys.executable).with_name("py-spy")
         args = [str(spy), "record", "--format", "raw", "--rate", "250", "--gil", "--nonblocking", "-o",
@@ -1152,6 +1160,7 @@ class Options:
     compare_encryption: bool = True
     postgres: str = ""  # a PostgreSQL server's URL (any database on it): also run vote and dialog there
     scale: int = 0  # cases of a second, larger database the workloads run on too (0: none)
+    agents_edge: bool = False  # dialog and vote also against a bot on the Agents SDK edge
 
 
 async def run(options: Options) -> int:
@@ -1183,6 +1192,7 @@ async def run(options: Options) -> int:
             stock_database_url = copy_database(workdir, "stock")
         if options.compare_encryption:
             plain_database_url = copy_database(workdir, "plain")
+        agents_database_url = copy_database(workdir, "agents") if options.agents_edge else ""
         log(f"seeded in {seed.seconds:.1f} s: {dict(seed.by_status)}; {seed.consistency}; "
             f"{len(seed.candidates)} reminder candidates")
         report["seed"] = {"seconds": round(seed.seconds, 1), "by_status": dict(seed.by_status),
@@ -1243,7 +1253,16 @@ async def run(options: Options) -> int:
                                            extra_env={"ENCRYPT_AT_REST": "false"})
                 procs.append(plain)
                 plain_url = f"http://127.0.0.1:{plain_port}/api/messages"
-            for url in [u for u in (bot_url, stock_url, plain_url) if u]:
+            agents: Proc | None = None
+            agents_url = ""
+            if agents_database_url:  # the same bot on the Microsoft 365 Agents SDK edge
+                agents_port = free_port()
+                agents, _ = await start_bot(session, workdir, agents_port, agents_database_url, service_url,
+                                            sdk_stock=False, name="bot-agents-edge", script=AGENTS_EDGE_BOT,
+                                            extra_env={"TEAMS_EDGE": "agents"})
+                procs.append(agents)
+                agents_url = f"http://127.0.0.1:{agents_port}/api/messages"
+            for url in [u for u in (bot_url, stock_url, plain_url, agents_url) if u]:
                 status, body, _ = await driver.post(url, A.channel_message(service_url, A.PAT,
                                                                            "use this channel for the panel"))
                 if status not in (200, 201):
@@ -1264,6 +1283,8 @@ async def run(options: Options) -> int:
                     targets.append(("stock", stock_url, stock.pid))
                 if plain is not None and workload.name in ENCRYPTION_COMPARED:
                     targets.append(("plain", plain_url, plain.pid))
+                if agents is not None and workload.name in AGENTS_COMPARED:
+                    targets.append(("agents", agents_url, agents.pid))
                 drains += await run_rounds(driver, workload, targets, options, series, updates_base)
             vote_wl = next((w for w in workloads if isinstance(w, VoteWorkload)), None)
             status_wl = next((w for w in workloads if isinstance(w, StatusWorkload)), None)
@@ -1279,7 +1300,7 @@ async def run(options: Options) -> int:
                                  "bot_now": round(mem.get("VmRSS", 0) / MIB, 1),
                                  "echo_peak": round(proc_status(echo.pid).get("VmHWM", 0) / MIB, 1)}
             report["series"] = {f"{w}/{t}/c{c}": _series_json(s) for (w, t, c), s in series.items()}
-            for extra in (stock, plain):
+            for extra in (stock, plain, agents):
                 if extra is not None:
                     extra.stop()
             for proc in (bot, echo):
@@ -1829,6 +1850,7 @@ def print_report(report: dict[str, Any], series: dict[tuple[str, str, int], Seri
           "echo for status = a plain message)")
     print_stock_comparison(series)
     print_encryption_comparison(series)
+    print_agents_comparison(series)
     if "postgres" in report:
         print_postgres_comparison(report, series)
     if "scale" in report:
@@ -1889,13 +1911,10 @@ def print_encryption_comparison(series: dict[tuple[str, str, int], Series]) -> N
             if (w, "plain", c) in series and (w, "bot", c) in series]
     if not rows:
         return
-    print()
-    print("Encryption at rest: the same bot, same rounds, without (ENCRYPT_AT_REST=false, identifiers in plain text) "
-          "and with (as it runs):")
-    header = (f"  {'workload':<8} {'c':>2} | {'plain/s':>7} {'sealed/s':>8} {'change':>7} | {'p95 plain':>9} "
-              f"{'p95 sealed':>10} | {'cpu plain':>9} {'cpu sealed':>10} | {'errors':>6}")
-    print(header)
-    print("  " + "-" * (len(header) - 2))
+    print_heading("Encryption at rest: the same bot, same rounds, without (ENCRYPT_AT_REST=false, identifiers in "
+                  "plain text) and with (as it runs):",
+                  f"  {'workload':<8} {'c':>2} | {'plain/s':>7} {'sealed/s':>8} {'change':>7} | {'p95 plain':>9} "
+                  f"{'p95 sealed':>10} | {'cpu plain':>9} {'cpu sealed':>10} | {'errors':>6}")
     for w, c, without, with_ in rows:
         print(f"  {w:<8} {c:>2} | {without.throughput:7.1f} {with_.throughput:8.1f} "
               f"{(with_.throughput / without.throughput - 1) * 100:+6.1f}% | {without.pct(95):7.1f}ms "
@@ -1903,6 +1922,33 @@ def print_encryption_comparison(series: dict[tuple[str, str, int], Series]) -> N
               f"{without.errors:>2}/{with_.errors:<3}")
     print("  (turns/s over all rounds; cpu = CPU time of that bot process per turn. Rounds alternate between the "
           "bots, so a busy machine slows both alike, but short runs are noisy: read the CPU per turn first.)")
+
+
+def print_heading(title: str, header: str) -> None:
+    """A side-by-side table's title, column header and rule."""
+    print()
+    print(title)
+    print(header)
+    print("  " + "-" * (len(header) - 2))
+
+
+def print_agents_comparison(series: dict[tuple[str, str, int], Series]) -> None:
+    """The two Teams edges side by side, measured in the same rounds (`--agents-edge`): the same
+    bot on a copy of the database answering on botbuilder (bot/teams/) and on the Microsoft 365
+    Agents SDK (bot/agents/), with the echo bot (stock botbuilder) for scale."""
+    rows = [(w, c, series[(w, "bot", c)], series[(w, "agents", c)], series[(w, "echo", c)])
+            for w in AGENTS_COMPARED for c in (1, 8)
+            if (w, "bot", c) in series and (w, "agents", c) in series and (w, "echo", c) in series]
+    if not rows:
+        return
+    print_heading("The two Teams edges, same rounds: botbuilder (bot/teams/), the Agents SDK (bot/agents/, "
+                  "TEAMS_EDGE=agents), and the echo bot:",
+                  f"  {'workload':<8} {'c':>2} | {'bb/s':>6} {'agents/s':>8} {'echo/s':>6} | {'p95 bb':>8} "
+                  f"{'p95 agents':>10} | {'cpu bb':>8} {'cpu agents':>10} | {'errors':>6}")
+    for w, c, botbuilder, agents, echo in rows:
+        print(f"  {w:<8} {c:>2} | {botbuilder.throughput:6.1f} {agents.throughput:8.1f} {echo.throughput:6.1f} | "
+              f"{botbuilder.pct(95):6.1f}ms {agents.pct(95):8.1f}ms | {botbuilder.cpu_ms_per_turn:6.2f}ms "
+              f"{agents.cpu_ms_per_turn:8.2f}ms | {botbuilder.errors:>2}/{agents.errors:<3}")
 
 
 def copy_database(workdir: Path, name: str) -> str:
@@ -1958,6 +2004,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=0, metavar="CASES",
                         help="also seed a second database of this many cases (e.g. 100000) and run the start-ups, "
                              "workloads and budgets on it, printing how each figure grows")
+    parser.add_argument("--agents-edge", action="store_true",
+                        help="also run the dialog and vote rounds against the bot on the Microsoft 365 Agents SDK "
+                             "edge (TEAMS_EDGE=agents, tests/bench/agents_edge_bot.py) on a copy of the database")
     args = parser.parse_args(argv)
     if args.echo_bot:
         echo_bot_main(args.echo_bot)
@@ -1967,7 +2016,7 @@ def main(argv: list[str] | None = None) -> int:
     options = Options(args.cases, args.open_cases, args.rounds, args.seconds, args.reminders, args.sdk_stock,
                       args.keep, args.json_path, args.seed, args.strict, args.startups,
                       frozenset(w for w in args.only.split(",") if w), args.profile, args.compare_stock,
-                      args.compare_encryption, args.postgres, args.scale)
+                      args.compare_encryption, args.postgres, args.scale, args.agents_edge)
     if options.only == {"locked"}:
         return asyncio.run(run_locked_only(options))
     return asyncio.run(run(options))

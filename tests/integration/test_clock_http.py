@@ -267,11 +267,10 @@ def status_entries(card: dict[str, Any]) -> list[tuple[str, str]]:
 
 @pytest.fixture
 async def bot(tmp_path, database_url, edge):
-    """A referral made (on botbuilder: the form's dialog is not on the Agents SDK edge yet), then
-    every turn of the test on `edge`, on SQLite and PostgreSQL."""
+    """Every turn of the test on `edge`, the referral's included, on SQLite and PostgreSQL."""
     async with BotHarness(tmp_path, database_url=database_url) as harness:
-        await refer(harness)
         await harness.serve_on(edge)
+        await refer(harness)
         yield harness
 
 

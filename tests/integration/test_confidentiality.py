@@ -40,7 +40,7 @@ from bot.services.channels import WAITING_FOR_CHANNEL
 from cards.common import HARD_MAX_CARD_BYTES, MAX_CARD_BYTES, card_size
 from cards.referral_form import CHILD_FIELDS, FormView, review_card
 from tests.support import activities as A
-from tests.support.harness import VALID, BotHarness, errors, find_action, on_the_form_edge, walk
+from tests.support.harness import VALID, BotHarness, errors, find_action, walk
 
 PANEL = A.PANEL_CHANNEL_ID
 REFERENCE = "RR-2026-0001"
@@ -92,12 +92,6 @@ async def walk_form(h: BotHarness, answers: dict[str, dict[str, str]], *, childr
                     person: A.Person = A.RILEY, submit: bool = True) -> list[dict[str, Any]]:
     """Fill the whole form through HTTP, adding children as a referrer would. Returns
     every card the bot showed, in order (the review card, then the submitted card)."""
-    async with on_the_form_edge(h):
-        return await _walk_form(h, answers, children, person, submit)
-
-
-async def _walk_form(h: BotHarness, answers: dict[str, dict[str, str]], children: int, person: A.Person,
-                     submit: bool) -> list[dict[str, Any]]:
     card = await h.say(person, "refer")
     assert isinstance(card, dict)
     shown = [card]
@@ -271,18 +265,17 @@ async def test_typed_text_is_shown_literally_on_every_card(bot):
     assert assert_literal(review, "review card") == sum(len(v) for v in FREE_TEXT.values()) - 2  # lead: one row
 
     # Editing a section shows the typed text again, in its inputs.
-    async with on_the_form_edge(bot):
-        edit = find_action(review, "form.edit", section="views")
-        views = (await bot.press(A.RILEY, "form.edit", edit))["value"]
-        assert_literal(views, "views section, edited")
-        assert {e["value"] for e in walk(views) if e.get("id") == "worked_well"} == {f"worked_well: {SHOWN}"}
-        review = (await bot.press(A.RILEY, "form.next",
-                                  {**find_action(views, "form.next"), **_typed_answers()["views"]}))
-        review = review["value"]
-        assert_literal(review, "review card, again")
+    edit = find_action(review, "form.edit", section="views")
+    views = (await bot.press(A.RILEY, "form.edit", edit))["value"]
+    assert_literal(views, "views section, edited")
+    assert {e["value"] for e in walk(views) if e.get("id") == "worked_well"} == {f"worked_well: {SHOWN}"}
+    review = (await bot.press(A.RILEY, "form.next",
+                              {**find_action(views, "form.next"), **_typed_answers()["views"]}))
+    review = review["value"]
+    assert_literal(review, "review card, again")
 
-        submitted = (await bot.press(A.RILEY, "form.submit", {**find_action(review, "form.submit"),
-                                                              "senior_manager_reviewed": "true"}))["value"]
+    submitted = (await bot.press(A.RILEY, "form.submit", {**find_action(review, "form.submit"),
+                                                          "senior_manager_reviewed": "true"}))["value"]
     assert_literal(submitted, "submitted card")
     await bot.flush()  # the case card, and the deadline refresh
 
@@ -339,9 +332,8 @@ async def test_cards_fit_in_a_teams_message_with_four_children_and_the_longest_a
     shown = await walk_form(bot, _maximal_answers(char), children=4, submit=False)
     review = shown[-1]
     assert card_size(review) <= HARD_MAX_CARD_BYTES, card_size(review)  # Teams accepts it (see the xfail below)
-    async with on_the_form_edge(bot):
-        submitted = (await bot.press(A.RILEY, "form.submit", {**find_action(review, "form.submit"),
-                                                              "senior_manager_reviewed": "true"}))["value"]
+    submitted = (await bot.press(A.RILEY, "form.submit", {**find_action(review, "form.submit"),
+                                                          "senior_manager_reviewed": "true"}))["value"]
     assert card_size(submitted) <= MAX_CARD_BYTES
     summary = await bot.say(A.PAT, f"notification summary {REFERENCE}")
     assert isinstance(summary, dict)

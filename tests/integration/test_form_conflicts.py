@@ -3,8 +3,10 @@ being handled, this press is told who changed what and when, is shown the form a
 now and what it typed, and nothing says "saved" that was not — for Action.Execute (the
 invoke response) and Action.Submit (the reply message, sent only after the state is saved).
 
-Two harnesses on one database stand for two bot processes; the race is made certain by
-holding the second process's state write until the first process has saved.
+Two harnesses on one database stand for two bot processes, on either Teams edge (the
+optimistic concurrency is the shared `bot_state` rows', dialogs/state_rows.py) and either
+database; the race is made certain by holding the second process's state write until the first
+process has saved.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from sqlalchemy import select
 
 from bot.adapters.db import schema as t
 from bot.adapters.db.turn_store import STATE_FIELD, state_owner
-from bot.teams.storage import SqlStorage
 from tests.support import activities as A
 from tests.support.harness import VALID, BotHarness, find_action, inputs, reply_of, texts
 
@@ -27,8 +28,10 @@ REFERENCE = re.compile(r"\(reference [0-9a-f]{8}\)")
 
 
 @pytest.fixture
-async def windows(tmp_path):
-    async with BotHarness(tmp_path) as first, BotHarness(tmp_path, database_url=first.database_url) as second:
+async def windows(tmp_path, database_url, edge):
+    env = {"teams_edge": edge}
+    async with (BotHarness(tmp_path, database_url=database_url, env=env) as first,
+                BotHarness(tmp_path, database_url=database_url, env=env) as second):
         second.connector.add_user(A.RILEY.mri, A.RILEY.name, aad_object_id=A.RILEY.aad)
         yield first, second
 
@@ -47,17 +50,16 @@ async def incident_card(h: BotHarness) -> dict[str, Any]:
 
 def hold_state_writes(h: BotHarness) -> tuple[asyncio.Event, asyncio.Event]:
     """Make `h` wait, just before it writes its dialog state, until released."""
-    storage = h.c.bot.conversation_state._storage
-    assert isinstance(storage, SqlStorage)
+    rows = h.c.stores.turns  # the `bot_state` rows under either edge's storage
     reached, release = asyncio.Event(), asyncio.Event()
-    write = storage.write
+    write = rows.write_state
 
-    async def held(changes: dict[str, object]) -> None:
+    async def held(*args: Any) -> bool:
         reached.set()
         await release.wait()
-        await write(changes)
+        return await write(*args)
 
-    storage.write = held  # type: ignore[method-assign]
+    rows.write_state = held  # type: ignore[method-assign]
     return reached, release
 
 

@@ -1,7 +1,7 @@
 """POST /api/messages with Bot Framework credentials configured: forged, broken and
 replayed requests (forged, expired and malformed tokens, malformed bodies, GET, one log line per
 refusal, and a foreign tenant) — on both edges (`edge`: botbuilder, bot/teams/; the Microsoft 365
-Agents SDK, bot/agents/), with the same expectations. Two tests are for one edge only, each saying why.
+Agents SDK, bot/agents/), with the same expectations. One test is for one edge only, saying why.
 
 The bot runs as in production (BotHarness: the real aiohttp app on 127.0.0.1, a fake
 Bot Connector). Inbound tokens are minted by a local RSA key preloaded into the bot's key
@@ -437,10 +437,7 @@ async def test_the_playground_probe_gets_405_allow_post_without_a_warning(bot, l
 # ---- A15 / C12: a replayed invoke -----------------------------------------------------------------
 
 
-async def test_replaying_a_valid_invoke_has_one_effect_and_the_same_answer(bot, signing_key, edge):
-    if edge == "agents":
-        pytest.skip("edge-specific for now: chat.refer starts the referral dialog, not yet on the Agents SDK edge; "
-                    "its replay is tested with a press it answers (test_agents_edge_http.py)")
+async def test_replaying_a_valid_invoke_has_one_effect_and_the_same_answer(bot, signing_key):
     activity = A.invoke(bot.url, A.RILEY, "chat.refer", {"verb": "chat.refer"})
     token = signing_key.token(app_id=APP_ID, service_url=activity["serviceUrl"])
     before = await snapshot(bot)

@@ -1,4 +1,5 @@
-"""A referral end to end through POST /api/messages, as Teams would send it."""
+"""A referral end to end through POST /api/messages, as Teams would send it, on both Teams edges
+(botbuilder and the Microsoft 365 Agents SDK) and both databases."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from tests.support.harness import CANARY_CHILD, BotHarness, fill_referral, texts
 
 
 @pytest.fixture
-async def bot(tmp_path):
-    async with BotHarness(tmp_path) as harness:
+async def bot(tmp_path, database_url, edge):
+    async with BotHarness(tmp_path, database_url=database_url) as harness:
+        await harness.serve_on(edge)
         yield harness
 
 

@@ -1,5 +1,6 @@
-"""The referral dialog through botbuilder's TestAdapter: the real bot (bootstrap, a
-real SQLite database, ConversationState on SqlStorage), but no HTTP.
+"""The referral dialog through POST /api/messages on both Teams edges (TEAMS_EDGE botbuilder and
+agents: the same flow, dialogs/referral_flow.py, under each SDK's dialog) and both databases: the
+real bot, the real database, the dialog state in the `bot_state` rows.
 
 Card presses arrive as Teams sends an Action.Submit: a message whose `value` is the
 action's data plus the card's inputs. Like Teams, a press sends the inputs the card
@@ -17,19 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botbuilder.core.adapters import TestAdapter
-from botbuilder.schema import Activity, ChannelAccount, ConversationAccount
 from sqlalchemy import select
 
-import bot.app
 from bot.adapters.clock import FixedClock
 from bot.adapters.db import schema
+from bot.adapters.db.turn_store import STATE_FIELD, state_owner
 from bot.app import Components
 from bot.domain.referral import HarmOutcome, PathwaySought
-from bot.settings import DEFAULT_PARTNERSHIP_FILE, Settings
 from cards import labels
 from tests.support import activities as A
-from tests.support.harness import CANARY_CHILD, SECTION_ORDER, VALID, errors, inputs, texts, walk
+from tests.support.harness import CANARY_CHILD, SECTION_ORDER, VALID, BotHarness, errors, inputs, texts, walk
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday; Europe/London is on UTC in November
 PSEUDONYM = re.compile(r"\bChild [A-Z]{1,2}\b")
@@ -79,41 +77,44 @@ def error_next_to(card: Card, input_id: str) -> str | None:
 
 
 class Chat:
-    """Riley's personal chat with one bot process."""
+    """Riley's personal chat with one bot process, on the edge the harness serves."""
 
-    def __init__(self, components: Components, person: A.Person = A.RILEY) -> None:
-        self.components = components
-        self.user = ChannelAccount(id=person.mri, name=person.name, aad_object_id=person.aad)
-        template = Activity(
-            channel_id="msteams",
-            service_url="https://smba.example.test/",
-            from_property=self.user,
-            recipient=ChannelAccount(id=A.BOT_ID, name="Rapid Review"),
-            conversation=ConversationAccount(id="personal", conversation_type="personal", tenant_id=A.TENANT),
-            channel_data={"tenant": {"id": A.TENANT}},
-        )
-        # TestAdapter takes only channel_id from a ConversationReference, so the template is
-        # given as an Activity to carry the conversation type and the user's aadObjectId.
-        self.adapter = TestAdapter(components.bot.on_turn, template)
+    def __init__(self, harness: BotHarness, person: A.Person = A.RILEY) -> None:
+        self.harness = harness
+        self.person = person
         self.stopped = False
 
-    async def _turn(self, activity: Activity) -> Card | str:
-        before = len(self.adapter.activity_buffer)
-        await self.adapter.receive_activity(activity)
-        sent = self.adapter.activity_buffer[before:]
-        assert len(sent) == 1, f"expected one reply, got {len(sent)}"
-        reply = sent[0]
-        assert reply.type == "message"
-        if reply.attachments:
-            assert reply.attachments[0].content_type == "application/vnd.microsoft.card.adaptive"
-            return reply.attachments[0].content
-        return reply.text or ""
+    @property
+    def components(self) -> Components:
+        return self.harness.c
+
+    async def _turn(self, activity: dict[str, Any]) -> Card | str:
+        [reply] = await self._turns([activity])
+        return reply
+
+    async def _turns(self, activities: list[dict[str, Any]]) -> list[Card | str]:
+        """Post the activities at once; the one reply each sent to this chat."""
+        connector = self.harness.connector
+        before = len(connector.sent_activities())
+        answers = await asyncio.gather(*(self.harness.post(activity) for activity in activities))
+        assert all(status in (200, 201) for status, _ in answers), answers
+        sent = connector.sent_activities()[before:]
+        assert len(sent) == len(activities), f"expected {len(activities)} replies, got {len(sent)}"
+        replies: list[Card | str] = []
+        for reply in (s.activity for s in sent):
+            assert reply["type"] == "message"
+            if reply.get("attachments"):
+                assert reply["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
+                replies.append(reply["attachments"][0]["content"])
+            else:
+                replies.append(reply.get("text") or "")
+        return replies
 
     async def say(self, text: str) -> Card | str:
-        return await self._turn(Activity(type="message", text=text, from_property=self.user))
+        return await self._turn(A.message(self.harness.url, self.person, text))
 
     async def send_value(self, value: dict[str, Any]) -> Card | str:
-        return await self._turn(Activity(type="message", value=value, from_property=self.user))
+        return await self._turn(A.submit(self.harness.url, self.person, value))
 
     async def press(self, card: Card, verb: str, typed: dict[str, Any] | None = None, **match: Any) -> Card | str:
         """Press a button as Teams does with Action.Submit."""
@@ -142,21 +143,21 @@ class Chat:
     async def stop(self) -> None:
         if not self.stopped:
             self.stopped = True
-            await bot.app.stop(self.components)
+            await self.harness.__aexit__(None, None, None)
 
 
 @pytest.fixture
-async def open_chat(tmp_path: Path) -> AsyncIterator[Callable[[], Awaitable[Chat]]]:
-    """Builds a bot process on the test's database file; call again for a 'restart'."""
+async def open_chat(tmp_path: Path, database_url: str,
+                    edge: str) -> AsyncIterator[Callable[..., Awaitable[Chat]]]:
+    """Builds a bot process on the test's database, serving `edge` (TEAMS_EDGE); call again for
+    a 'restart', naming another edge for a deployment that switched edge."""
     chats: list[Chat] = []
 
-    async def build() -> Chat:
-        settings = Settings.model_validate(
-            {"database_url": f"sqlite:///{tmp_path / 'bot.db'}", "partnership_file": str(DEFAULT_PARTNERSHIP_FILE)}
-        )
-        components = bot.app.bootstrap(settings, clock=FixedClock(NOW))
-        await bot.app.start(components, run_outbox=False)
-        chat = Chat(components)
+    async def build(on: str | None = None) -> Chat:
+        harness = BotHarness(tmp_path, database_url=database_url, clock=FixedClock(NOW),
+                             env={"teams_edge": on or edge})
+        await harness.__aenter__()
+        chat = Chat(harness)
         chats.append(chat)
         return chat
 
@@ -371,6 +372,61 @@ async def test_a_half_finished_referral_is_resumed_after_a_restart_and_can_be_su
     assert case is not None and case.referral.pathway.pathway.value == "C"
 
 
+OTHER_EDGE = {"botbuilder": "agents", "agents": "botbuilder"}
+
+
+async def stored_form(components: Components) -> dict[str, Any]:
+    """The conversation's dialog state as the `bot_state` row holds it (opened: it is sealed)."""
+    async with components.db.read() as conn:
+        rows = list(await conn.execute(select(schema.bot_state.c.key, schema.bot_state.c.data)
+                                       .where(schema.bot_state.c.key.like("%conversations%"))))
+        assert len(rows) == 1, rows
+        return dict(await components.db.keyring.open_json(conn, state_owner(rows[0].key), STATE_FIELD, rows[0].data))
+
+
+async def test_a_half_done_referral_goes_on_after_the_deployment_switches_edge_and_back(open_chat, edge):
+    """Edge-specific by design: begun on `edge`, carried on after a restart on the other edge
+    (TEAMS_EDGE switched), then finished back on `edge` — so, as `edge` takes both values, both
+    directions run. The row is the same JSON whichever SDK wrote it."""
+    first = await open_chat()
+    card = await first.fill(["referrer"])
+    card = await first.next(card, {"pathway": "C"})
+    assert is_section(card, 3, "The incident")
+    written_first = await stored_form(first.components)
+    await first.stop()
+
+    other = await open_chat(OTHER_EDGE[edge])  # a new process on the same database, on the other edge
+    resumed = await other.card("resume")
+    assert is_section(resumed, 3, "The incident") and "Welcome back" in texts(resumed)
+    back = await other.press(resumed, "form.back")
+    assert isinstance(back, dict) and is_section(back, 2, "The pathway you are seeking")
+    assert inputs(back)["pathway"]["value"] == "C"
+    card = await other.next(back)
+    card = await other.next(card, VALID["incident"])
+    assert is_section(card, 4, "The children")
+    written_other = await stored_form(other.components)
+    await other.stop()
+
+    assert set(written_first) == set(written_other) == {"DialogState"}
+    for written in (written_first, written_other):
+        [instance] = written["DialogState"]["$dialog_state"]
+        assert instance["$dialog_instance"]["id"] == "ReferralDialog"
+    draft_first = written_first["DialogState"]["$dialog_state"][0]["$dialog_instance"]["state"]
+    draft_other = written_other["DialogState"]["$dialog_state"][0]["$dialog_instance"]["state"]
+    assert set(draft_first) == set(draft_other) and draft_first["draft_id"] == draft_other["draft_id"]
+
+    again = await open_chat()  # and back on the first edge
+    resumed = await again.card("resume")
+    assert is_section(resumed, 4, "The children")
+    review = await again.fill(["children", "views"], resumed)
+    done = await again.press(review, "form.submit", {"senior_manager_reviewed": "true"})
+    assert isinstance(done, dict) and "Referral received" in texts(done) and "RR-2026-0001" in texts(done)
+    case = await again.components.stores.cases.get_case("RR-2026-0001")
+    assert case is not None and case.referral.pathway.pathway.value == "C"
+    assert len(await events_of_kind(again.components, "referral_submitted")) == 1
+    assert await stored_form(again.components) == {"DialogState": {"$dialog_state": []}}
+
+
 # ---- 6. cancel ------------------------------------------------------------------------------------
 
 
@@ -473,13 +529,9 @@ async def test_two_submit_presses_arriving_at_the_same_moment_still_create_one_c
     review = await chat.fill(SECTION_ORDER)
     submit = {**action(review, "form.submit")["data"], **values(review), "senior_manager_reviewed": "true"}
 
-    before = len(chat.adapter.activity_buffer)
-    await asyncio.gather(*(chat.adapter.receive_activity(Activity(type="message", value=dict(submit),
-                                                                  from_property=chat.user)) for _ in range(2)))
+    replies = await chat._turns([A.submit(chat.harness.url, chat.person, dict(submit)) for _ in range(2)])
 
-    replies = chat.adapter.activity_buffer[before:]
-    assert len(replies) == 2
-    headings = sorted(texts(r.attachments[0].content).splitlines()[0] for r in replies)
+    headings = sorted(texts(r).splitlines()[0] for r in replies if isinstance(r, dict))
     assert headings == ["Already submitted", "Referral received"]
     assert await count_cases(chat.components) == 1
 

@@ -1,4 +1,4 @@
-"""The SQL store on SQLite and on PostgreSQL: migrations, dialog-state storage with
+"""The SQL store on SQLite and on PostgreSQL: migrations, dialog-state storage (both SDKs') with
 eTags, case numbering, pseudonyms, the outbox's leases and activity de-duplication."""
 
 from __future__ import annotations
@@ -9,12 +9,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from botbuilder.dialogs import DialogInstance, DialogState
+from microsoft_agents.hosting.core.state.agent_state import CachedAgentState
+from microsoft_agents.hosting.dialogs import DialogInstance as AgentsInstance
+from microsoft_agents.hosting.dialogs import DialogState as AgentsState
 from sqlalchemy import insert, inspect, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.adapters.clock import FixedClock
 from bot.adapters.db import schema as t
 from bot.adapters.db.database import Database
+from bot.agents.storage import AgentsSqlStorage
 from bot.app import Stores, sql_stores
 from bot.domain.events import Event, EventKind
 from bot.services.ports import NewCase, OutboxMessage
@@ -160,6 +164,29 @@ async def test_dialog_state_round_trips(storage):
     await storage.write({KEY: item})
     again = (await storage.read([KEY]))[KEY]
     assert again["DialogState"].dialog_stack[0].state["children"] == 3
+
+
+async def test_the_agents_sdk_storage_reads_botbuilders_dialog_state_as_its_own_and_keeps_the_etag_check(repo, storage):
+    """Both edges' storages share the rows (dialogs/state_rows.py): what botbuilder wrote the
+    Agents SDK reads as its own dialog types, writes back with the same e_tag check, and
+    botbuilder reads again as it wrote it."""
+    agents = AgentsSqlStorage(repo.turns, FixedClock(NOW))
+    draft = {"draft_id": "d-1", "raw": {"children": {"c1_name": "X"}}, "v": 3}
+    await storage.write({KEY: {"DialogState": DialogState([DialogInstance(id="ReferralDialog", state=draft)])}})
+
+    item = (await agents.read([KEY], target_cls=CachedAgentState))[KEY]
+    stack = item.state["DialogState"]
+    assert isinstance(stack, AgentsState) and [type(i) for i in stack.dialog_stack] == [AgentsInstance]
+    assert stack.dialog_stack[0].id == "ReferralDialog" and stack.dialog_stack[0].state == draft
+
+    stale = (await agents.read([KEY], target_cls=CachedAgentState))[KEY]
+    stack.dialog_stack[0].state["v"] = 4
+    await agents.write({KEY: item})
+    with pytest.raises(StateConflict):
+        await agents.write({KEY: stale})
+    back = (await storage.read([KEY]))[KEY]["DialogState"]
+    assert isinstance(back, DialogState) and back.dialog_stack[0].state["v"] == 4
+
 
 
 async def test_storage_refuses_objects_it_cannot_encode(storage):

@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -130,11 +129,8 @@ class BotHarness:
         await self.connector.stop()
 
     async def serve_on(self, edge: str) -> None:
-        """From now on `/api/messages` is answered by this edge (TEAMS_EDGE), and the outbox sends
-        through its SDK's connector, in the same process, database and fake connector: as a
-        deployment switched edge between two turns. The tests of a case's later steps make
-        referrals on botbuilder (`on_the_form_edge`: the referral form's dialog is not on the
-        Agents SDK edge yet) and drive everything else on the edge asked for."""
+        """From now on `/api/messages` is answered by this edge (TEAMS_EDGE), in the same process,
+        database and fake connector: as a deployment switched edge between two turns."""
         self.served_on = edge
         if edge not in self._endpoints:
             from bot.app import agents_endpoint, agents_wire
@@ -228,27 +224,11 @@ VALID = {
 SECTION_ORDER = ["referrer", "pathway", "incident", "children", "views"]
 
 
-@asynccontextmanager
-async def on_the_form_edge(h: BotHarness) -> AsyncIterator[None]:
-    """The referral form's turns go to botbuilder (its dialog is botbuilder's only, so far); the
-    edge the test asked for answers again afterwards."""
-    edge = h.served_on
-    await h.serve_on("botbuilder")
-    try:
-        yield
-    finally:
-        await h.serve_on(edge)
-
-
 async def fill_referral(h: BotHarness, person: A.Person = A.RILEY, answers: dict[str, dict[str, str]] | None = None,
                         *, submit: bool = True) -> dict[str, Any]:
-    """Walk the whole form through HTTP invokes; returns the last card shown."""
-    async with on_the_form_edge(h):
-        return await _fill_referral(h, person, answers or VALID, submit=submit)
-
-
-async def _fill_referral(h: BotHarness, person: A.Person, answers: dict[str, dict[str, str]], *,
-                         submit: bool) -> dict[str, Any]:
+    """Walk the whole form through HTTP invokes on the edge serving (`served_on`); returns the
+    last card shown."""
+    answers = answers or VALID
     card = await h.say(person, "refer")
     assert isinstance(card, dict)
     for section in SECTION_ORDER:
