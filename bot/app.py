@@ -228,12 +228,7 @@ def bootstrap(
     adapter: CloudAdapter | None = None,
     profile: TimelineProfile | None = None,
     meetings: MeetingProvider | None = None,
-    incomplete_edge_ok: bool = False,
 ) -> Components:
-    """`incomplete_edge_ok` lets the tests run the Agents SDK edge before it is complete; no
-    setting reaches it, so a deployment with TEAMS_EDGE=agents is refused (`refuse_incomplete_edge`)."""
-    if settings.teams_edge is TeamsEdge.AGENTS and not incomplete_edge_ok:
-        refuse_incomplete_edge()
     partnership = partnership or load_partnership(Path(settings.partnership_file))
     # OpenTelemetry when configured (bot/adapters/telemetry.py); off, nothing of it is even imported.
     if telemetry.active() is None:
@@ -303,19 +298,6 @@ def bootstrap(
     if settings.teams_edge is TeamsEdge.AGENTS:
         components.endpoint = agents_endpoint(components, hosts)
     return components
-
-
-def refuse_incomplete_edge() -> None:
-    """TEAMS_EDGE=agents names an edge that is not finished: start-up stops and says what is
-    missing, rather than run an edge that cannot answer everything Teams sends. Once nothing
-    is missing, it starts."""
-    from bot.agents.application import MISSING
-
-    if not MISSING:
-        return
-    raise ConfigError("TEAMS_EDGE=agents: the Microsoft 365 Agents SDK edge is not complete yet, so the bot does not "
-                      "start on it. Missing: " + "; ".join(MISSING) + ". Unset TEAMS_EDGE to run on the default "
-                      "botbuilder edge (README, \"The Agents SDK edge\").")
 
 
 def agents_endpoint(components: Components, hosts: ServiceHostPolicy) -> Any:

@@ -18,8 +18,8 @@ its own: the application's turn state stores nothing (`NothingStored`). As on bo
 that touched the form saves it before it answers, one turn at a time per conversation, and a
 press whose state another process saved first is told what changed.
 
-Everything the botbuilder edge does is here (`MISSING` is empty); any invoke other than a card
-action or a file consent answer is answered `NOT_HERE_YET`, never dropped.
+Any invoke other than a card action or a file consent answer is answered `NOT_HERE_YET`, never
+dropped.
 """
 
 from __future__ import annotations
@@ -67,9 +67,6 @@ from dialogs.agents_referral_dialog import AgentsFormStack
 from dialogs.referral_flow import ReferralFlow
 from dialogs.state_rows import StateConflict
 
-# What the Agents SDK edge does not do yet; start-up names these when TEAMS_EDGE=agents.
-MISSING = (
-)
 NOT_HERE_YET = ("This bot's Microsoft 365 Agents SDK edge does not handle this yet, so nothing was done. "
                 "Use the bot on its default (botbuilder) edge.")
 ADAPTIVE_CARD_ACTION = "adaptiveCard/action"

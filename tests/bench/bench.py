@@ -27,10 +27,9 @@ bot process and then two on the same database; `--scale N` seeds a second databa
 and runs the start-ups, workloads, loop measurement and budgets there, printing how each grows.
 `--sdk-stock` runs the bot with botbuilder's stock per-turn clients (tests/bench/stock_sdk_bot.py,
 the bot started with the SDK's own clients patched back in), to show the effect of bot/teams/sdk.py.
-`--agents-edge` also runs the dialog and vote workloads, in the same rounds, against a bot on the
-Microsoft 365 Agents SDK edge (TEAMS_EDGE=agents, on a copy of the database; started by
-tests/bench/agents_edge_bot.py, which lets the incomplete edge start) and prints it beside the
-botbuilder edge and the echo bot.
+Every run also runs the dialog and vote workloads, in the same rounds, against the bot on the
+Microsoft 365 Agents SDK edge (`python -m bot` with TEAMS_EDGE=agents, on a copy of the database)
+and prints it beside the botbuilder edge and the echo bot (`--no-agents-edge` skips it).
 Every run (and `--quick`) also runs the dialog and vote workloads, in the same rounds, against a second bot on
 a copy of the database with identifiers stored in plain text (ENCRYPT_AT_REST=false, local mode only), and
 prints both side by side: what encryption at rest costs (`--no-encryption-compare` skips it; the old
@@ -75,7 +74,7 @@ if str(ROOT) not in sys.path:  # run as a script: make `tests.support` importabl
 LONDON = ZoneInfo("Europe/London")
 PROJECT_PACKAGES = ("bot", "dialogs", "cards", "scheduler")
 STOCK_COMPARED = ("dialog", "vote")  # workloads also run against the bot with the SDK's stock clients
-AGENTS_COMPARED = ("dialog", "vote")  # with --agents-edge: also against the bot on the Agents SDK edge
+AGENTS_COMPARED = ("dialog", "vote")  # also against the bot on the Agents SDK edge
 ENCRYPTION_COMPARED = ("dialog", "vote")  # and against the bot without encryption (unless --no-encryption-compare)
 MIB = 1024 * 1024
 TEAMS_PER_SECOND, TEAMS_PER_2_SECONDS, TEAMS_PER_30_SECONDS = 7, 8, 60
@@ -230,7 +229,6 @@ def bot_env(workdir: Path, port: int, database_url: str) -> dict[str, str]:
 
 # The "before" of the SDK fixes in bot/teams/: `python -m bot` with botbuilder's stock clients patched back in.
 STOCK_SDK_BOT = ROOT / "tests" / "bench" / "stock_sdk_bot.py"
-AGENTS_EDGE_BOT = ROOT / "tests" / "bench" / "agents_edge_bot.py"  # TEAMS_EDGE=agents, allowed while incomplete
 
 
 # =============================================================================================
@@ -1095,7 +1093,7 @@ async def wait_healthy(session: Any, url: str, proc: Proc, timeout: float = 30.0
 
 async def start_bot(session: Any, workdir: Path, port: int, database_url: str, service_url: str, *,
                     sdk_stock: bool, name: str, profile: bool = False,
-                    extra_env: dict[str, str] | None = None, script: Path | None = None) -> tuple[Proc, float]:
+                    extra_env: dict[str, str] | None = None) -> tuple[Proc, float]:
     """Start `python -m bot` (with `sdk_stock`, tests/bench/stock_sdk_bot.py); returns the process and
     the time to its first successful turn (a `help` message from Pat answered 201: database migrated,
     roster seeded, scheduler up)."""
@@ -1105,8 +1103,6 @@ async def start_bot(session: Any, workdir: Path, port: int, database_url: str, s
 
     env = {**bot_env(workdir, port, database_url), **(extra_env or {})}
     args = [sys.executable, str(STOCK_SDK_BOT)] if sdk_stock else [sys.executable, "-m", "bot"]
-    if script is not None:  # another launcher of the same bot (tests/bench/agents_edge_bot.py)
-        args = [sys.executable, str(script)]
     if profile:  # sampled with py-spy (pip install py-spy): collapsed stacks in the work directory
         spy = Path(sys.executable).with_name("py-spy")
         args = [str(spy), "record", "--format", "raw", "--rate", "250", "--gil", "--nonblocking", "-o",
@@ -1160,7 +1156,7 @@ class Options:
     compare_encryption: bool = True
     postgres: str = ""  # a PostgreSQL server's URL (any database on it): also run vote and dialog there
     scale: int = 0  # cases of a second, larger database the workloads run on too (0: none)
-    agents_edge: bool = False  # dialog and vote also against a bot on the Agents SDK edge
+    agents_edge: bool = True  # dialog and vote also against a bot on the Agents SDK edge
 
 
 async def run(options: Options) -> int:
@@ -1258,7 +1254,7 @@ async def run(options: Options) -> int:
             if agents_database_url:  # the same bot on the Microsoft 365 Agents SDK edge
                 agents_port = free_port()
                 agents, _ = await start_bot(session, workdir, agents_port, agents_database_url, service_url,
-                                            sdk_stock=False, name="bot-agents-edge", script=AGENTS_EDGE_BOT,
+                                            sdk_stock=False, name="bot-agents-edge",
                                             extra_env={"TEAMS_EDGE": "agents"})
                 procs.append(agents)
                 agents_url = f"http://127.0.0.1:{agents_port}/api/messages"
@@ -1933,7 +1929,7 @@ def print_heading(title: str, header: str) -> None:
 
 
 def print_agents_comparison(series: dict[tuple[str, str, int], Series]) -> None:
-    """The two Teams edges side by side, measured in the same rounds (`--agents-edge`): the same
+    """The two Teams edges side by side, measured in the same rounds: the same
     bot on a copy of the database answering on botbuilder (bot/teams/) and on the Microsoft 365
     Agents SDK (bot/agents/), with the echo bot (stock botbuilder) for scale."""
     rows = [(w, c, series[(w, "bot", c)], series[(w, "agents", c)], series[(w, "echo", c)])
@@ -2004,9 +2000,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=0, metavar="CASES",
                         help="also seed a second database of this many cases (e.g. 100000) and run the start-ups, "
                              "workloads and budgets on it, printing how each figure grows")
-    parser.add_argument("--agents-edge", action="store_true",
-                        help="also run the dialog and vote rounds against the bot on the Microsoft 365 Agents SDK "
-                             "edge (TEAMS_EDGE=agents, tests/bench/agents_edge_bot.py) on a copy of the database")
+    parser.add_argument("--no-agents-edge", dest="agents_edge", action="store_false",
+                        help="skip the dialog and vote rounds against the bot on the Microsoft 365 Agents SDK edge "
+                             "(TEAMS_EDGE=agents, on a copy of the database), which every run includes otherwise")
     args = parser.parse_args(argv)
     if args.echo_bot:
         echo_bot_main(args.echo_bot)

@@ -1,6 +1,6 @@
 """The Microsoft 365 Agents SDK edge (TEAMS_EDGE=agents, bot/agents/) through the real HTTP path,
-for what only it has: start-up refusing it while it is incomplete, answering — never dropping —
-what it cannot do yet, its turn-error answer, its kept connector clients and its proactive sends. Its authentication
+for what only it has: start-up building it, answering — never dropping — an invoke the bot does
+not use, its turn-error answer, its kept connector clients and its proactive sends. Its authentication
 contract is tests/integration/test_http_auth.py's, run on both edges."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from bot.agents.application import MISSING, NOT_HERE_YET
+from bot.agents.application import NOT_HERE_YET
 from bot.app import bootstrap
 from bot.services.access import CASE_DENIED
 from bot.services.ports import Address, DeliveryError
-from bot.settings import ConfigError, Settings
+from bot.settings import Settings
 from bot.teams.exports import OFFER_GONE
 from cards import chat
 from tests.support import activities as A
@@ -31,25 +31,13 @@ async def bot(tmp_path) -> Any:
         yield harness
 
 
-def test_start_up_refuses_the_incomplete_edge_naming_what_is_missing(tmp_path):
-    settings = Settings.model_validate({"database_url": f"sqlite:///{tmp_path / 'bot.db'}", "TEAMS_EDGE": "agents"})
-    with pytest.raises(ConfigError) as refused:
-        bootstrap(settings)
-    message = str(refused.value)
-    assert "TEAMS_EDGE=agents" in message and "Unset TEAMS_EDGE" in message
-    assert all(missing in message for missing in MISSING)
-    assert not (tmp_path / "bot.db").exists(), "refused before anything was built"
-
-
-async def test_start_up_accepts_the_edge_once_nothing_is_missing(tmp_path, monkeypatch):
-    """What `python -m bot` builds with TEAMS_EDGE=agents when the edge is complete: its
-    `/api/messages` and its proactive sends, both on the Agents SDK."""
-    from bot.agents import application
+async def test_start_up_builds_the_agents_edge_when_the_setting_asks(tmp_path):
+    """What `python -m bot` builds with TEAMS_EDGE=agents: its `/api/messages` and its proactive
+    sends, both on the Agents SDK."""
     from bot.agents.edge import AgentsMessagesEndpoint
     from bot.agents.notifier import AgentsWire
     from bot.app import stop
 
-    monkeypatch.setattr(application, "MISSING", ())
     settings = Settings.model_validate({"database_url": f"sqlite:///{tmp_path / 'bot.db'}", "TEAMS_EDGE": "agents"})
     components = bootstrap(settings)
     assert isinstance(components.endpoint, AgentsMessagesEndpoint)

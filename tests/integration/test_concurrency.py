@@ -5,8 +5,9 @@ atomically; submitting one draft twice (a double click, Teams retrying, two bot
 processes) must create one case. On PostgreSQL two `Database` instances stand for two
 bot processes sharing the database.
 
-No Teams edge here: both edges submit through this one use case, and the referral form that
-calls it is botbuilder's only so far, so these tests have no `edge` parameter. The panel's race
+No Teams edge here: both edges' referral forms submit through this one use case (the form's
+HTTP path on each edge is tests/integration/test_http_referral.py's), so these tests have no
+`edge` parameter. The panel's race
 runs through both edges' HTTP paths in tests/integration/test_panel_concurrency.py.
 """
 

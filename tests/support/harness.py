@@ -106,7 +106,7 @@ class BotHarness:
         settings.check()
         # The Agents SDK edge (TEAMS_EDGE=agents in `env`) is not complete, so start-up refuses it;
         # the tests run what there is of it.
-        self.components = bootstrap(settings, clock=self.clock, incomplete_edge_ok=True)
+        self.components = bootstrap(settings, clock=self.clock)
         # The kept connector clients (bot/teams/sdk.py) wait out Retry-After and back-offs on this sleep.
         self.components.adapter.bot_framework_authentication.sleep = self._sdk_sleep
         # The fake connector listens on loopback, which only local mode may send to; a test of
