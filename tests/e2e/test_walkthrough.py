@@ -5,7 +5,8 @@ Riley Referrer, who acts as everyone else with `act as …` in personal chat. On
 from the panel channel's binding through the rapid review meeting's outcome, the rapid review
 report (comments, sign-offs, sent, the National Panel's response) to its closure, pressing the
 buttons and filling the card inputs a person would, and asserting on what the page shows.
-Screenshots: tests/e2e/output/test_a_whole_case_from_referral_to_closure/.
+It runs once per Teams edge (botbuilder, then the Microsoft 365 Agents SDK).
+Screenshots: tests/e2e/output/test_a_whole_case_from_referral_to_closure_<edge>_/.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ REFERENCE = re.compile(r"RR-\d{4}-\d{4}")
 LONG_MS = 20_000
 
 
-@pytest.fixture
-def bot_env() -> dict[str, str]:
-    return {"TRAINING_MODE": "true"}
+@pytest.fixture(params=["botbuilder", "agents"])
+def bot_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Training mode, on each Teams edge (TEAMS_EDGE; README, "The Agents SDK edge"): the same
+    walk, the same assertions, whichever SDK answers and sends."""
+    return {"TRAINING_MODE": "true", "TEAMS_EDGE": request.param}
 
 
 ACTING = re.compile("You are now acting as|You are yourself again")
