@@ -106,7 +106,8 @@ def main() -> int:
             extra={"port": settings.port},
         )
     log.info("starting", extra={"host": settings.bind_host, "port": settings.port,
-                                "partnership": components.partnership.short_name})
+                                "partnership": components.partnership.short_name,
+                                "teams_edge": settings.teams_edge.value})  # which SDK answers Teams (README)
     if settings.training_mode:
         log.warning("TRAINING MODE: a rehearsal with synthetic cases only; every card says so.",
                     extra={"database": settings.database_url})
