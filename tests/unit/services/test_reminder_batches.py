@@ -17,8 +17,10 @@ import pytest
 from bot.services import deadlines
 from bot.services.context import ServiceContext
 from bot.services.outbox import LEASE_SECONDS, OutboxDispatcher
+from bot.services.ports import Address
+from bot.services.referrals import PANEL_CHANNEL
 from tests.support.memory_stores import InjectedCrash
-from tests.unit.services.flow import db, decided, services, snapshot
+from tests.unit.services.flow import PAT, db, decided, services, snapshot
 
 CASES = 3
 WEDNESDAY_0905 = {"days": 1, "hours": 23, "minutes": 5}  # from Monday 10:00: the heads-ups are due
@@ -89,3 +91,44 @@ async def test_reminders_claimed_together_are_split_in_one_transaction_and_a_cra
     assert set(sent.values()) == {1}  # each reminder to each of its owners once
     assert {r["status"] for r in _reminder_rows(ctx)} == {"sent"}
     assert all(r["sent_at"] is not None for r in db(ctx).state.reminders.values())
+
+
+async def test_an_escalation_gets_a_row_for_the_case_thread_written_with_its_owners_rows() -> None:
+    """The first overdue reminder of a step is posted once in the case's thread and goes to each
+    owner's chat; the thread's post is a row of its own, written in the owners' transaction, so the
+    owners' digests never wait behind the panel channel's pace, and a crash writes neither."""
+    ctx = await _backlog()
+    await ctx.roster.bind_channel(
+        PANEL_CHANNEL,
+        Address("19:panel@thread.tacv2", "https://smba.example"),
+        "team",
+        "19:panel@thread.tacv2",
+        PAT,
+        ctx.clock.now(),
+    )
+    ctx.clock.advance(days=1)  # type: ignore[attr-defined]  # Thursday 09:05: the templates are overdue
+    await deadlines.sweep(ctx)
+    for row in _reminder_rows(ctx):  # Wednesday's reminders went already
+        if row["key"].endswith("2026-11-25"):
+            row["status"] = "sent"
+    dispatcher = OutboxDispatcher(ctx)
+
+    ctx.uow.crash_after_writes(1)  # type: ignore[attr-defined]
+    with pytest.raises(InjectedCrash):
+        await dispatcher.dispatch_due()
+    assert not [r for r in _reminder_rows(ctx) if ">" in r["key"]]
+
+    ctx.clock.advance(seconds=LEASE_SECONDS + 1)  # type: ignore[attr-defined]
+    await dispatcher.dispatch_due()
+    await dispatcher.dispatch_due()
+    escalated = [view.deadline.id for name, (_, view) in ctx.notifier.calls if name == "post_reminder"]  # type: ignore[attr-defined]
+    assert len(escalated) == len(set(escalated)) == CASES  # each case's overdue template, in its thread, once
+    to_owners = Counter(
+        view.deadline.id
+        for name, (_, views) in ctx.notifier.calls  # type: ignore[attr-defined]
+        if name == "send_reminders"
+        for view in views
+    )
+    assert set(escalated) <= set(to_owners)  # and to its owners, in their chats
+    thread_rows = [r for r in _reminder_rows(ctx) if r["key"].endswith(">thread")]
+    assert len(thread_rows) == CASES and {r["status"] for r in _reminder_rows(ctx)} == {"sent"}
