@@ -9,6 +9,7 @@ transaction, so each reminder is recorded and posted exactly once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -63,6 +64,9 @@ RECORDED_ON_THE_CASE = "Recorded on the case"
 # (docs/sources.md, "The virtual panel's deadline").
 PANEL_VOTE_WORKING_DAYS = 2
 SWEEP_BATCH = 500
+# Reminders recorded in one transaction: a backlog after downtime is a few dozen commits, not one per
+# reminder, while each stays short (a SQLite write lock held for tens of milliseconds, not seconds).
+SWEEP_CHUNK = 50
 
 
 # ---- anchors and deadlines -------------------------------------------------------------------
@@ -221,23 +225,33 @@ async def sweep(ctx: ServiceContext) -> int:
         rows = await ctx.deadlines.due_for_reminder(now, SWEEP_BATCH)
         if not rows:
             break
-        for row in rows:
-            recorded += await _remind(ctx, row, now)
+        for start in range(0, len(rows), SWEEP_CHUNK):
+            recorded += await _remind_together(ctx, rows[start:start + SWEEP_CHUNK], now)
         if len(rows) < SWEEP_BATCH:
             break
     if recorded:
         ctx.log.info("reminders recorded", extra={"count": recorded})
+    return recorded
+
+
+async def _remind_together(ctx: ServiceContext, rows: Sequence[DeadlineRow], now: datetime) -> int:
+    """Record the reminders of these steps in one transaction (in the steps' order, so two sweeps
+    at once lock their rows in the same order), and hand them to the outbox at once: after
+    downtime the first reminders go out while the sweep is still recording the rest."""
+    async with ctx.uow.begin() as tx:
+        recorded = sum([await _remind(ctx, tx.deadlines, row, now) for row in sorted(rows, key=lambda r: r.id)])
+    if recorded:
         ctx.kick_outbox()
     return recorded
 
 
-async def _remind(ctx: ServiceContext, row: DeadlineRow, now: datetime) -> int:
+async def _remind(ctx: ServiceContext, store: DeadlineStore, row: DeadlineRow, now: datetime) -> int:
     assert row.due_at is not None
     plan = ReminderPlan.model_validate(row.plan)
     due_day = row.due_at.astimezone(ctx.tz).date()
     slot, next_at = due_now(due_day, plan, ctx.calendar, ctx.tz, now, row.last_reminder_at)
     if slot is None:
-        await ctx.deadlines.record_reminder(row.id, "", "", now, False, now, next_at, None, row.case_id)
+        await store.record_reminder(row.id, "", "", now, False, now, next_at, None, row.case_id)
         return 0
     key = f"reminder:{row.id}:{slot.key_part}"
     # Late when the sweep acts well after the slot fell due, and after the deadline asked for it
@@ -247,7 +261,7 @@ async def _remind(ctx: ServiceContext, row: DeadlineRow, now: datetime) -> int:
     message = OutboxMessage(key=key, kind=OutboxKind.REMINDER, case_id=row.case_id,
                             payload={"deadline_id": row.id, "kind": slot.kind.value, "delayed": delayed,
                                      "scheduled_for": slot.at.isoformat()})
-    created = await ctx.deadlines.record_reminder(row.id, key, slot.kind.value, slot.at, delayed, now, next_at,
+    created = await store.record_reminder(row.id, key, slot.kind.value, slot.at, delayed, now, next_at,
                                                   message, row.case_id)
     return int(created)
 

@@ -35,6 +35,7 @@ MAX_ATTEMPTS = 10
 LEASE_SECONDS = OUTBOX_LEASE_SECONDS
 CARD_LOCK_STRIPES = 64
 MAX_LANES = 24  # lanes delivered at once: a row waits at most ~6 s in the panel channel's pace (4/s)
+RECLAIM_SECONDS = 1.0  # while lanes run, due rows (a Retry-After run out) are claimed at least this often
 PROMPT_RETRY_SECONDS = 60.0  # a retry due sooner than this wakes the dispatcher when it is due
 
 
@@ -119,16 +120,23 @@ class OutboxDispatcher:
         async with self._running:
             self._delivered, self._failure = 0, None
             while True:
-                items = [] if self._failure else await self.ctx.outbox.claim(self.ctx.clock.now(), self._lease, limit)
+                full = self._failure is not None or len(self._lanes) >= MAX_LANES
+                claimed = [] if full else await self.ctx.outbox.claim(self.ctx.clock.now(), self._lease, limit)
+                # The reminders among them are split into their owners' rows together (one transaction).
+                items = await reminder_delivery.split_due(self.ctx, claimed)
+                self._delivered += len(claimed) - len(items)
                 for item in items:
                     self._batch.add(item.id)
                     self._into_lane(_lane(item), item)
-                if not items and not self._lanes:
+                if not claimed and not self._lanes:
                     if self._failure is not None:  # the pass failed as a whole, as before lanes: the loop logs it
                         raise self._failure
                     return self._delivered
-                if not items or len(self._lanes) >= MAX_LANES:  # wait for a lane to finish, then claim again
-                    await asyncio.wait(set(self._lanes.values()), return_when=asyncio.FIRST_COMPLETED)
+                if not claimed:  # wait for a lane to finish, then claim again
+                    # ... or a while: a row refused with Retry-After is due again within seconds, and
+                    # a person's lane can take a minute to drain after downtime.
+                    await asyncio.wait(set(self._lanes.values()), timeout=RECLAIM_SECONDS,
+                                       return_when=asyncio.FIRST_COMPLETED)
 
     def _into_lane(self, lane: str, item: OutboxItem) -> None:
         queue = self._queues.get(lane)
@@ -404,23 +412,21 @@ class OutboxDispatcher:
         to = recipients.addressed_to(item)
         if to is not None:
             return await reminder_delivery.deliver_to(self.ctx, item, to, self._batch, self._rendered)
-        found = await reminder_delivery.owners_of(self.ctx, item)
-        if found is None:
-            return True
-        row, people = found
-        if not people or reminder_delivery.is_escalation(self.ctx, row, item):
-            channel = await self.ctx.roster.channel(PANEL_CHANNEL)
-            if channel is None and not people:
-                await self._hold_for_channel(item)
-                return False
-            view = await reminder_delivery.view_of(self.ctx, item) if channel is not None else None
-            if channel is not None and view is not None:
-                thread = await self._case_thread(channel, view.case.id)
-                await self.ctx.notifier.post_reminder(thread, view, escalation=bool(people))
-                if not people:
-                    await reminder_delivery.sent_in_thread(self.ctx, item)
-        if people:
-            await recipients.split(self.ctx, item, people)
+        escalation = bool(item.payload.get(reminder_delivery.IN_THREAD))
+        if not escalation and not await reminder_delivery.split_due(self.ctx, [item]):
+            return True  # split into its owners' rows (or nothing left to send)
+        channel = await self.ctx.roster.channel(PANEL_CHANNEL)
+        if channel is None:
+            if escalation:  # no channel to escalate in: its owners have their reminders all the same
+                return True
+            await self._hold_for_channel(item)
+            return False
+        view = await reminder_delivery.view_of(self.ctx, item)
+        if view is not None:
+            thread = await self._case_thread(channel, view.case.id)
+            await self.ctx.notifier.post_reminder(thread, view, escalation=escalation)
+            if not escalation:
+                await reminder_delivery.sent_in_thread(self.ctx, item)
         return True
 
     async def _agency_prompt(self, item: OutboxItem) -> bool:

@@ -38,12 +38,22 @@ def addressed_to(item: OutboxItem) -> str | None:
 async def split(ctx: ServiceContext, item: OutboxItem, people: Sequence[str]) -> None:
     """Replace a row meant for several people by one row per person, in one transaction
     (the original is marked sent with them): each is delivered, retried or parked alone."""
+    await split_all(ctx, [(item, people)])
+
+
+async def split_all(ctx: ServiceContext, splits: Sequence[tuple[OutboxItem, Sequence[str]]],
+                    also: Sequence[OutboxMessage] = ()) -> None:
+    """Several rows split at once, all in one transaction with the rows in `also`: a backlog of a
+    thousand reminders is written in a few dozen transactions, not a thousand, and a crash leaves
+    each original either still due or replaced by all of its rows (keys are unique, so splitting
+    again writes nothing twice)."""
     now = ctx.clock.now()
     async with ctx.uow.begin() as tx:
-        await tx.outbox.enqueue([OutboxMessage(key=f"{item.key}>{aad}", kind=item.kind, case_id=item.case_id,
-                                               payload={**item.payload, "to": aad})
-                                 for aad in sorted(set(people))], now)
-        await tx.outbox.done(item.id, now)
+        await tx.outbox.enqueue([*also, *(OutboxMessage(key=f"{item.key}>{aad}", kind=item.kind, case_id=item.case_id,
+                                                        payload={**item.payload, "to": aad})
+                                          for item, people in splits for aad in sorted(set(people)))], now)
+        for item, _ in splits:
+            await tx.outbox.done(item.id, now)
     ctx.kick_outbox()
 
 

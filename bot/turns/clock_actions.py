@@ -5,6 +5,8 @@ Each press handler is one row of bot/turns/routes.py; refusals are answered ther
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.domain.case import Actor, parse_reference
 from bot.services import deadlines
 from bot.services.context import ServiceContext
@@ -61,7 +63,11 @@ class ClockActions(PathwayActions):
         try:
             if text in ("status", "open cases"):
                 lines, total = await deadlines.status(self.services, actor)
-                return Reply(card=clock_cards.status_card(lines, total, self.services.tz))
+                card = clock_cards.status_card(lines, total, self.services.tz)
+                # Building the 25 cases' card and then measuring and sending it (bot/teams/message_size.py)
+                # would hold the event loop for one long stretch: other requests get their turn in between.
+                await asyncio.sleep(0)
+                return Reply(card=card)
             if text.startswith("timeline"):
                 reference = parse_reference(text.removeprefix("timeline"))
                 if reference is None:

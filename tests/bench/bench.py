@@ -1576,6 +1576,29 @@ def reminders_in(card: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
+def posts_by_place(posts: list[dict[str, Any]], started: float) -> dict[str, dict[str, float]]:
+    """How many posts went to the panel channel (escalations, in the cases' threads) and to personal
+    chats, and when the last of each arrived (seconds from the bot's start): which one set the time."""
+    places: dict[str, dict[str, float]] = {}
+    for post in posts:
+        if post["kind"] not in ("send", "reply", "create"):
+            continue
+        place = places.setdefault("channel" if "@thread" in post["conversation_id"] else "personal",
+                                  {"posts": 0, "last_s": 0.0})
+        place["posts"] += 1
+        place["last_s"] = round(max(place["last_s"], post["at"] - started), 1)
+    return places
+
+
+def swept_at(log: Path, started_wall: float) -> float | None:
+    """When the bot's sweep had recorded the due reminders (its log line), in seconds from its start."""
+    for line in log.read_text(errors="replace").splitlines():
+        if '"reminders recorded"' in line:
+            with contextlib.suppress(ValueError, KeyError):
+                return round(datetime.fromisoformat(json.loads(line)["at"]).timestamp() - started_wall, 1)
+    return None
+
+
 async def reminder_phase(options: Options, session: Any, driver: Driver, workdir: Path, database_url: str,
                          service_url: str, seed: SeedInfo, procs: list[Proc]) -> dict[str, Any]:
     """The bot was down when `n` reminders fell due: rewind them to "due, not yet posted",
@@ -1630,6 +1653,7 @@ async def reminder_phase(options: Options, session: Any, driver: Driver, workdir
                                    name="bot-reminders", profile=options.profile)
     procs.append(bot)
     started = bot.started
+    started_wall = time.time() - (time.perf_counter() - started)
     last_fault = time.perf_counter()
     while True:
         unsent, waiting = await remaining()
@@ -1651,7 +1675,8 @@ async def reminder_phase(options: Options, session: Any, driver: Driver, workdir
     stats = await driver.stats()
     seen: Counter[tuple[str, str, str]] = Counter()  # (reference, headline, conversation)
     messages, times = 0, []
-    for post in await driver.sent_to(""):
+    posts = await driver.sent_to("")
+    for post in posts:
         card = _card_of(post["activity"]) if post["kind"] in ("send", "reply", "create") else None
         found = reminders_in(card) if card else []
         if found:
@@ -1661,6 +1686,8 @@ async def reminder_phase(options: Options, session: Any, driver: Driver, workdir
             seen[(reference, headline, post["conversation_id"])] += 1
     doubled = sum(1 for v in seen.values() if v > 1)
     distinct = len({(r, h) for r, h, _ in seen})
+    out["posts_by_place"] = posts_by_place(posts, started)
+    out["swept_s"] = swept_at(bot.log, started_wall)
     statuses: Counter[str] = Counter()
     async with db.read() as conn:
         statuses.update(dict((await conn.execute(select(t.outbox.c.status, func.count()).where(
@@ -1879,6 +1906,9 @@ def print_report(report: dict[str, Any], series: dict[tuple[str, str, int], Seri
           f"personal chats and case threads over {r['dispatch_span_s']} s; Teams limits exceeded "
           f"{r['violations']} times {r['violations_by_limit'] or ''}; 429s: {r['faulted']} injected; outbox rows "
           f"{r['outbox_status']}, reminders not recorded as sent {r['reminder_rows_unsent']}")
+    places = "; ".join(f"{place}: {p['posts']} posts, the last {p['last_s']} s from the start"
+                       for place, p in sorted(r.get("posts_by_place", {}).items()))
+    print(f"Reminder posts by place: {places}; the sweep recorded them {r.get('swept_s')} s from the start")
     print_verdicts(report)
 
 

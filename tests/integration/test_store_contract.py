@@ -305,3 +305,24 @@ async def test_gather_takes_one_persons_due_reminders_once_and_the_same_set_agai
     assert [i.payload["deadline_id"] for i in await stores.outbox.gather(eighth, "carol", later, 12)] == [8]
     again = await stores.outbox.claim(later, 60, 10)
     assert [i.payload["deadline_id"] for i in await stores.outbox.gather(again[0], "carol", later, 12)] == [6, 7]
+
+
+async def test_a_retried_lead_waiting_first_does_not_make_the_next_digest_smaller(stores) -> None:  # noqa: ANN001
+    """A digest whose send was refused (429) waits as the person's oldest row, carrying its own set;
+    the next digest passes over it and is still full. A person with hundreds of reminders after
+    downtime gets them in as few messages as possible: one more message than needed can cost
+    Teams' 60-per-30-seconds window for their chat."""
+    def row(n: int) -> OutboxMessage:
+        return OutboxMessage(key=f"reminder:{n}:due:2026-11-25>dana", kind="reminder",
+                             payload={"deadline_id": n, "to": "dana"})
+
+    await stores.outbox.enqueue([row(n) for n in range(1, 31)], NOW)
+    [refused] = await stores.outbox.claim(NOW, 60, 1)
+    assert len(await stores.outbox.gather(refused, "dana", NOW, 4)) == 4
+    await stores.outbox.retry(refused.id, NOW, "429", False)  # due again at once, ahead of every other row
+
+    [lead] = [i for i in await stores.outbox.claim(NOW, 60, 2) if i.id != refused.id]
+    await stores.outbox.retry(refused.id, NOW, "429", False)  # not yet taken up again: held by no one
+    gathered = await stores.outbox.gather(lead, "dana", NOW, 12)
+    assert len(gathered) == 12
+    assert refused.id not in {i.id for i in gathered}

@@ -7,12 +7,11 @@ kept up to date so that the sweep is one indexed query, however many cases there
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, literal_column, select, update
+from sqlalchemy import Connection, case, delete, func, insert, literal_column, select, update
 
 from bot.adapters.db import schema as t
 from bot.adapters.db.outbox_store import enqueue_in
@@ -161,55 +160,13 @@ class SqlDeadlineStore:
     # ---- the status overview -------------------------------------------------------------------
 
     async def status_rows(self, limit: int) -> tuple[list[StatusRow], int]:
-        """Open cases, most urgent first, with their next open deadline. Never loads every case,
-        and holds the event loop (where the embedded SQLite runs) for a few milliseconds at most.
-
-        A case's next deadline is its earliest open statutory step (the National Panel
-        notification, the 15-day report: shown before any local step of the same case, whatever
-        their dates; bot/domain/timeline.py), else its earliest open step. The cases are ranked
-        by that date in SQL from the open steps' partial index (ix_deadlines_open_due), aggregated
-        per case; then the steps of the cases shown are read to name them. Counting the open
-        cases reads only their partial index (ix_cases_open). (Ranking every open step with a
-        window function and reading each case row to its `closed_at`, past the referral JSON,
-        took 10-25 ms with 10,000 cases; tests/bench/bench.py, README, Performance.)"""
-        d, c = t.deadlines.c, t.cases.c
-        statutory = d.records.in_(sorted(STATUTORY_RECORDS))
-        # Written as a literal, not a bound parameter: SQLite uses a partial index only when the query's
-        # condition implies the index's, which it cannot know of a parameter's value.
-        open_step = (d.status == literal_column("'open'")) & d.due_at.is_not(None)
-        open_case = c.closed_at.is_(None) & c.erased_at.is_(None)  # an erased case is gone
-        next_due = (select(d.case_id, func.coalesce(func.min(case((statutory, d.due_at))), func.min(d.due_at))
-                           .label("due_at"))
-                    .where(open_step).group_by(d.case_id).subquery())
-        async with self.scope.read() as conn:
-            total = int((await conn.execute(select(func.count()).select_from(t.cases).where(open_case))).scalar_one())
-            await asyncio.sleep(0)  # the statements run on the event loop: let other requests in between
-            shown = (await conn.execute(
-                select(c.id, c.reference, c.pseudonym, c.status)
-                .select_from(next_due.join(t.cases, c.id == next_due.c.case_id))
-                .where(open_case).order_by(next_due.c.due_at, c.reference).limit(limit))).all()
-            await asyncio.sleep(0)
-            steps: dict[str, tuple[bool, datetime, int, str]] = {}
-            if shown:
-                for r in await conn.execute(select(d.case_id, d.due_at, d.label, d.position,
-                                                   statutory.label("statutory"))
-                                            .where(open_step, d.case_id.in_([s.id for s in shown]))):
-                    step = (not r.statutory, r.due_at, r.position, r.label)
-                    if r.case_id not in steps or step < steps[r.case_id]:
-                        steps[r.case_id] = step
-            result = []
-            for s in shown:
-                local, due, _, label = steps[s.id]
-                result.append(StatusRow(s.reference, s.pseudonym, s.status, aware(due), label, not local))
-            if len(result) < limit:  # open cases without an open dated step come last
-                rest = await conn.execute(
-                    select(c.reference, c.pseudonym, c.status)
-                    .where(open_case, c.id.not_in(select(d.case_id).where(open_step)))
-                    .order_by(c.reference)
-                    .limit(limit - len(result))
-                )
-                result += [StatusRow(r.reference, r.pseudonym, r.status, None, None) for r in rest]
-        return result, total
+        """Open cases, most urgent first, with their next open deadline (`_status_rows`), read away
+        from the event loop (Database.read_off_loop): ranking the open cases by their next step
+        takes the embedded SQLite several milliseconds with 10,000 cases, during which every other
+        request would wait (README, Performance)."""
+        if self.scope.conn is not None:
+            return await self.scope.conn.run_sync(_status_rows, limit)
+        return await self.scope.db.read_off_loop(lambda conn: _status_rows(conn, limit))
 
     # ---- agencies' information -------------------------------------------------------------------
 
@@ -270,3 +227,50 @@ class SqlDeadlineStore:
             stmt = self.scope.insert(t.case_records).values(case_id=case_id, kind=kind, key=key, **values)
             await conn.execute(stmt.on_conflict_do_update(
                 index_elements=[t.case_records.c.case_id, t.case_records.c.kind, t.case_records.c.key], set_=values))
+
+
+def _status_rows(conn: Connection, limit: int) -> tuple[list[StatusRow], int]:
+    """Open cases, most urgent first, with their next open deadline. Never loads every case.
+
+    A case's next deadline is its earliest open statutory step (the National Panel
+    notification, the 15-day report: shown before any local step of the same case, whatever
+    their dates; bot/domain/timeline.py), else its earliest open step. The cases are ranked
+    by that date in SQL from the open steps' partial index (ix_deadlines_open_due), aggregated
+    per case; then the steps of the cases shown are read to name them. Counting the open
+    cases reads only their partial index (ix_cases_open). (Ranking every open step with a
+    window function and reading each case row to its `closed_at`, past the referral JSON,
+    took 10-25 ms with 10,000 cases; tests/bench/bench.py, README, Performance.)"""
+    d, c = t.deadlines.c, t.cases.c
+    statutory = d.records.in_(sorted(STATUTORY_RECORDS))
+    # Written as a literal, not a bound parameter: SQLite uses a partial index only when the query's
+    # condition implies the index's, which it cannot know of a parameter's value.
+    open_step = (d.status == literal_column("'open'")) & d.due_at.is_not(None)
+    open_case = c.closed_at.is_(None) & c.erased_at.is_(None)  # an erased case is gone
+    next_due = (select(d.case_id, func.coalesce(func.min(case((statutory, d.due_at))), func.min(d.due_at))
+                       .label("due_at"))
+                .where(open_step).group_by(d.case_id).subquery())
+    total = int(conn.execute(select(func.count()).select_from(t.cases).where(open_case)).scalar_one())
+    shown = conn.execute(
+        select(c.id, c.reference, c.pseudonym, c.status)
+        .select_from(next_due.join(t.cases, c.id == next_due.c.case_id))
+        .where(open_case).order_by(next_due.c.due_at, c.reference).limit(limit)).all()
+    steps: dict[str, tuple[bool, datetime, int, str]] = {}
+    if shown:
+        for r in conn.execute(select(d.case_id, d.due_at, d.label, d.position, statutory.label("statutory"))
+                              .where(open_step, d.case_id.in_([s.id for s in shown]))):
+            step = (not r.statutory, r.due_at, r.position, r.label)
+            if r.case_id not in steps or step < steps[r.case_id]:
+                steps[r.case_id] = step
+    result = []
+    for s in shown:
+        local, due, _, label = steps[s.id]
+        result.append(StatusRow(s.reference, s.pseudonym, s.status, aware(due), label, not local))
+    if len(result) < limit:  # open cases without an open dated step come last
+        rest = conn.execute(
+            select(c.reference, c.pseudonym, c.status)
+            .where(open_case, c.id.not_in(select(d.case_id).where(open_step)))
+            .order_by(c.reference)
+            .limit(limit - len(result))
+        )
+        result += [StatusRow(r.reference, r.pseudonym, r.status, None, None) for r in rest]
+    return result, total

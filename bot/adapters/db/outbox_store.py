@@ -139,9 +139,11 @@ class SqlOutboxStore:
                 select(t.outbox).where(t.outbox.c.kind == lead.kind, t.outbox.c.status == "pending",
                                        t.outbox.c.not_before <= now, t.outbox.c.id != lead.id,
                                        t.outbox.c.payload["to"].as_string() == to, free)
-                .order_by(t.outbox.c.id).limit(max(0, most - 1)))).all()
-            taken = []
+                .order_by(t.outbox.c.id).limit(2 * max(0, most - 1)))).all()  # room for leads passed over
+            taken: list[Any] = []
             for candidate in candidates:
+                if len(taken) >= most - 1:
+                    break
                 if GATHERED_WITH in candidate.payload:  # a digest's lead of its own (retried): it carries its set
                     continue
                 result = await conn.execute(update(t.outbox).where(t.outbox.c.id == candidate.id,
