@@ -216,9 +216,12 @@ async def _close_panel_vote(ctx: ServiceContext, store: DeadlineStore, case_id: 
 # ---- the sweep --------------------------------------------------------------------------------
 
 
-async def sweep(ctx: ServiceContext) -> int:
+async def sweep(ctx: ServiceContext, *, clock_moved: bool = False) -> int:
     """Record every reminder that is due now (one per deadline: the latest), each with
-    its outbox message. Safe to run at any time, any number of times, in any process."""
+    its outbox message. Safe to run at any time, any number of times, in any process.
+
+    `clock_moved`: the clock was moved on on purpose (training mode's `advance`), so a reminder
+    whose time it passed is not late: the card must not say the bot was unavailable."""
     now = ctx.clock.now()
     recorded = 0
     while True:
@@ -226,7 +229,7 @@ async def sweep(ctx: ServiceContext) -> int:
         if not rows:
             break
         for start in range(0, len(rows), SWEEP_CHUNK):
-            recorded += await _remind_together(ctx, rows[start:start + SWEEP_CHUNK], now)
+            recorded += await _remind_together(ctx, rows[start:start + SWEEP_CHUNK], now, clock_moved)
         if len(rows) < SWEEP_BATCH:
             break
     if recorded:
@@ -234,18 +237,20 @@ async def sweep(ctx: ServiceContext) -> int:
     return recorded
 
 
-async def _remind_together(ctx: ServiceContext, rows: Sequence[DeadlineRow], now: datetime) -> int:
+async def _remind_together(ctx: ServiceContext, rows: Sequence[DeadlineRow], now: datetime,
+                           clock_moved: bool) -> int:
     """Record the reminders of these steps in one transaction (in the steps' order, so two sweeps
     at once lock their rows in the same order), and hand them to the outbox at once: after
     downtime the first reminders go out while the sweep is still recording the rest."""
     async with ctx.uow.begin() as tx:
-        recorded = sum([await _remind(ctx, tx.deadlines, row, now) for row in sorted(rows, key=lambda r: r.id)])
+        recorded = sum([await _remind(ctx, tx.deadlines, row, now, clock_moved) for row in sorted(rows, key=lambda r: r.id)])
     if recorded:
         ctx.kick_outbox()
     return recorded
 
 
-async def _remind(ctx: ServiceContext, store: DeadlineStore, row: DeadlineRow, now: datetime) -> int:
+async def _remind(ctx: ServiceContext, store: DeadlineStore, row: DeadlineRow, now: datetime,
+                  clock_moved: bool) -> int:
     assert row.due_at is not None
     plan = ReminderPlan.model_validate(row.plan)
     due_day = row.due_at.astimezone(ctx.tz).date()
@@ -256,8 +261,8 @@ async def _remind(ctx: ServiceContext, store: DeadlineStore, row: DeadlineRow, n
     key = f"reminder:{row.id}:{slot.key_part}"
     # Late when the sweep acts well after the slot fell due, and after the deadline asked for it
     # (a step dated at 10:00 whose heads-up slot was 09:00 is on time, not delayed).
-    delayed = is_delayed(slot, now) and (row.next_reminder_at is None
-                                         or now - row.next_reminder_at > DELAYED_AFTER)
+    delayed = not clock_moved and is_delayed(slot, now) and (row.next_reminder_at is None
+                                                             or now - row.next_reminder_at > DELAYED_AFTER)
     message = OutboxMessage(key=key, kind=OutboxKind.REMINDER, case_id=row.case_id,
                             payload={"deadline_id": row.id, "kind": slot.kind.value, "delayed": delayed,
                                      "scheduled_for": slot.at.isoformat()})

@@ -245,6 +245,21 @@ def test_a_whole_case_from_referral_to_closure(page, shot) -> None:
     answer = pg.say(page, "advance 3 hours")
     expect(answer).to_contain_text("Training date moved by 3 hours")
     shot("clock-advanced")
+    # The reminders that fell due on the way are in their owners' personal chats (several at once
+    # as one digest), not in the panel channel: Laura's inbox holds hers, naming only her.
+    assert act_as(page, "Laura", "Laura") >= 1
+    reminders = pg.cards(page).filter(has_text=re.compile(rf"Reminder · {reference}")).last
+    expect(reminders).to_contain_text(re.compile(r"(For|Escalated to) Laura LocalAuthority"))
+    expect(reminders).not_to_contain_text("fell due while the bot was unavailable")  # the clock moved; no outage
+    reminders.scroll_into_view_if_needed()
+    shot("laura-reminders")
+    # A step that became overdue gets one post in the case's thread, naming no one.
+    pg.open_channel(page, PANEL)
+    escalated = pg.card_with(case_thread(page, reference), f"Escalated · {reference}")
+    expect(escalated.first).to_contain_text("reminded in their personal chats")
+    expect(escalated.first).not_to_contain_text("Laura")
+    escalated.first.scroll_into_view_if_needed()
+    shot("escalation-in-the-case-thread")
     assert act_as(page, "chair", "You are now acting as Chris Chair (chair)") >= 2
     notes = pg.card_with(page, "CONFIDENTIAL WHEN COMPLETED — for the chair")
     expect(notes).to_contain_text(f"Rapid review panel: {reference}")

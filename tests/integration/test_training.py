@@ -190,6 +190,17 @@ async def test_messages_to_the_acted_person_come_to_the_keyboard_and_acting_surv
 # ---- moving time ---------------------------------------------------------------------------------
 
 
+async def test_reminders_the_training_clock_jumped_past_are_not_called_late(tmp_path, database_url, edge):
+    """Moving the training clock is not an outage: a reminder whose time the jump passed must not
+    say it fell due while the bot was unavailable."""
+    async with BotHarness(tmp_path, env=TRAINING, database_url=database_url, edge=edge) as h:
+        await bind_and_demo(h)  # Mon 23 Nov 2026 10:00 UTC; the vote is due Wed 25 Nov
+        await h.say(A.PAT, "advance 8 working days")
+        kept = [texts(one) for item in await state(h).inbox(A.LAURA.aad) for one in sent_reminders.cards_of(item.card)]
+        assert [text for text in kept if "Overdue" in text], kept  # the jump passed the vote's due day
+        assert not [text for text in kept if "while the bot was unavailable" in text], kept
+
+
 async def test_advance_two_working_days_posts_the_panel_vote_reminder_and_the_offset_persists(tmp_path,
                                                                                               database_url, edge):
     async with BotHarness(tmp_path, env=TRAINING, database_url=database_url, edge=edge) as h:
