@@ -122,7 +122,17 @@ def _state_line(view: PanelView) -> list[Element]:
 
 
 def panel_card(view: PanelView, tz: ZoneInfo) -> Element:
-    """The base card everyone sees."""
+    """The base card everyone sees, rendered once per view: a vote's answer (the member card
+    is built on it) and the channel card's update from the same view share it. Never changed
+    in place (its JSON text is kept, cards/budget.py `fit_measured`): `_changeable` copies it."""
+    key = f"panel_card:{tz.key}"
+    kept = view.rendered.get(key)
+    if kept is None:
+        kept = view.rendered[key] = _panel_card(view, tz)
+    return kept
+
+
+def _panel_card(view: PanelView, tz: ZoneInfo) -> Element:
     case = view.case
     body: list[Element] = [
         para("Virtual panel" + (" — decided" if view.decided else ": decide the pathway"), subtle=True,

@@ -96,7 +96,7 @@ class OutboxDispatcher:
     async def _take_cards(self) -> None:
         while True:
             card = await self.ctx.signal.next_card()
-            self.deliver_card_now(card.item, card.view, card.activity_id)
+            self.deliver_card_now(card.item, card.view, card.activity_id, card.channel)
 
     async def _loop(self) -> None:
         while True:
@@ -216,17 +216,19 @@ class OutboxDispatcher:
 
     # ---- a card update handed over by the use case that committed it ----------------------
 
-    def deliver_card_now(self, item: OutboxItem, view: PanelView, activity_id: str) -> None:
+    def deliver_card_now(self, item: OutboxItem, view: PanelView, activity_id: str,
+                         channel: Address | None = None) -> None:
         """Deliver a `panel_card` message that the use case enqueued already leased to this
         process, with the view it rendered after its commit (no second read of the case).
         Runs after the turn has answered; any failure leaves the row to the ordinary pass."""
-        task = asyncio.create_task(self._deliver_card_now(item, view, activity_id), name="card-update")
+        task = asyncio.create_task(self._deliver_card_now(item, view, activity_id, channel), name="card-update")
         self._immediate.add(task)
         task.add_done_callback(self._immediate.discard)
 
-    async def _deliver_card_now(self, item: OutboxItem, view: PanelView, activity_id: str) -> None:
+    async def _deliver_card_now(self, item: OutboxItem, view: PanelView, activity_id: str,
+                                read: Address | None) -> None:
         try:
-            channel = await self.ctx.roster.channel(PANEL_CHANNEL)
+            channel = read or await self.ctx.roster.channel(PANEL_CHANNEL)
             if channel is None:
                 await self.ctx.outbox.retry(item.id, self.ctx.clock.now(), "handed to the outbox pass", False)
                 self.kick()

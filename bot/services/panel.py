@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from typing import Any
 from uuid import uuid4
 
 from bot.domain.case import Actor, Case, CaseSummary
@@ -68,6 +69,9 @@ class PanelView:
     # How the profile counts the notification, in words ("within 5 working days of the local
     # authority becoming aware"): the card says what the profile says, an override included.
     notify_within: str | None = None
+    # Cards rendered from this view, by whoever renders them (cards/vote_card.py): the vote's
+    # answer and the channel card's update it hands over share one rendering of the base card.
+    rendered: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def decided(self) -> bool:
@@ -335,7 +339,8 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
     if messages:
         ctx.kick_outbox()
     if claimed is not None and locked.panel_activity_id:
-        ctx.signal.hand_over(HandedCard(claimed, view, locked.panel_activity_id))
+        channel = await ctx.roster.channel(PANEL_CHANNEL)  # the access gate's read, kept for the turn
+        ctx.signal.hand_over(HandedCard(claimed, view, locked.panel_activity_id, channel))
     if decision is not None:
         return case, f"Vote recorded. The panel has decided: {decision.outcome.short.lower()}.", view
     return case, "Vote recorded.", view
