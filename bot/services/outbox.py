@@ -62,6 +62,7 @@ class OutboxDispatcher:
         # version this process has put on each case's card.
         self._card_locks = [asyncio.Lock() for _ in range(CARD_LOCK_STRIPES)]
         self._card_version_shown: dict[str, int] = {}
+        self._card_version_coming: dict[str, int] = {}  # the newest view waiting for each case's card
         self._immediate: set[asyncio.Task[None]] = set()
         # The rows of the batch being delivered not yet started: a digest may take them along.
         self._batch: set[int] = set()
@@ -246,9 +247,16 @@ class OutboxDispatcher:
     async def _show_card(self, channel: Any, activity_id: str, view: PanelView) -> None:
         """Put this view on the case's card unless a newer one is already there."""
         case_id = view.case.id
+        if self._card_version_coming.get(case_id, -1) < view.version:
+            self._card_version_coming[case_id] = view.version
         async with self._card_locks[hash(case_id) % CARD_LOCK_STRIPES]:
-            if self._card_version_shown.get(case_id, -1) > view.version:
+            # Several votes landing together: only the newest view waiting is put on the card (it
+            # shows every vote before it); a view that is overtaken while it waits is not sent.
+            if max(self._card_version_shown.get(case_id, -1),
+                   self._card_version_coming.get(case_id, -1)) > view.version:
                 return
+            if self._card_version_coming.get(case_id) == view.version:
+                del self._card_version_coming[case_id]
             await self.ctx.notifier.update_panel_card(channel, activity_id, view)
             if len(self._card_version_shown) > 10_000:
                 self._card_version_shown.clear()

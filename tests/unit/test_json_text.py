@@ -70,3 +70,12 @@ def test_botbuilder_sends_a_measured_message_as_its_text() -> None:
         pass
     else:
         raise AssertionError("msrest would write the body a second time")
+
+
+def test_the_base_card_is_rendered_once_per_view() -> None:
+    from dataclasses import replace
+
+    tz = ZoneInfo("Europe/London")
+    view = _panel_view()
+    assert vote_card.panel_card(view, tz) is vote_card.panel_card(view, tz)
+    assert vote_card.panel_card(replace(view, round=3), tz) is not vote_card.panel_card(view, tz)
