@@ -426,14 +426,20 @@ async def start(components: Components, *, run_outbox: bool = True) -> None:
             lambda: _sweep(components),
             time_zone=components.partnership.time_zone,
             daily=lambda: retention.daily(components.services, components.bot.retention.store),
+            first_attempt_after=FIRST_LEAD_AFTER_SECONDS,
         )
-        runtime.start()
+        runtime.start(after=components.extras.setdefault(FIRST_ANSWER, asyncio.Event()))
         components.extras["scheduler"] = runtime
     if telemetry.active() is not None:  # the outbox gauges, read every OUTBOX_GAUGE_SECONDS
         components.extras["outbox_gauge"] = asyncio.create_task(_watch_outbox(components), name="outbox-gauge")
 
 
 OUTBOX_GAUGE_SECONDS = 30.0
+# The scheduler tries for the lead once the first turn is answered, or this long after start-up
+# at the latest (start-up time: README, Performance); a restart's missed reminders are then swept
+# as before. FIRST_ANSWER: the event in Components.extras that /api/messages sets.
+FIRST_LEAD_AFTER_SECONDS = 2.0
+FIRST_ANSWER = "first_answer"
 
 
 async def _watch_outbox(components: Components) -> None:
@@ -503,7 +509,11 @@ def build_web_app(components: Components, *, run_outbox: bool = True) -> web.App
     async def messages(request: web.Request) -> web.StreamResponse:
         # The edge is looked up per request, not bound here: tests switch a running bot's edge
         # between two turns (tests/support/harness.py, `serve_on`), as a redeployment would.
-        return await components.endpoint(request)
+        response = await components.endpoint(request)
+        first_answer = components.extras.get(FIRST_ANSWER)
+        if first_answer is not None:  # the scheduler waits for it (`start`)
+            first_answer.set()
+        return response
 
     app.router.add_post("/api/messages", messages)
     app.router.add_route("*", "/api/messages", method_not_allowed)

@@ -19,11 +19,11 @@ guard in bot/teams/message_size.py send `oversize_card` instead, and the edge lo
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from bot.domain.case import parse_reference
+from bot.domain.json_text import MeasuredJson, json_text, measured_with, utf16_size
 from cards.common import CONTENT_TYPE, Element, card, first_heading, heading, para, plain_text, shorten_to_fit
 
 TEAMS_LIMIT = 100 * 1024  # what Teams accepts today
@@ -46,9 +46,20 @@ def fit(built: Element) -> Element:
     return built
 
 
+def fit_measured(built: Element) -> MeasuredJson:
+    """`fit`, keeping the JSON text written to measure the card (bot/domain/json_text.py): the
+    message or invoke answer carrying it reuses that text instead of writing the card again.
+    For cards nobody changes in place after they are built (a copy is changed instead)."""
+    text = json_text(built)
+    if utf16_size(text) <= CARD_BUDGET:
+        return MeasuredJson(built, text)
+    shorten_to_fit(built, CARD_BUDGET)
+    return MeasuredJson(built, json_text(built))
+
+
 def payload_size(payload: Any) -> int:
     """Bytes as Teams counts them: the JSON text, encoded as UTF-16."""
-    return len(json.dumps(payload, ensure_ascii=False, default=str).encode("utf-16-le"))
+    return utf16_size(payload.text if isinstance(payload, MeasuredJson) else json_text(payload))
 
 
 def within_budget(payload: Any, budget: int = BOT_BUDGET) -> bool:
@@ -97,6 +108,8 @@ def fit_activity(activity: dict[str, Any], correlation: str | None = None,
     """A message (its wire JSON) as it may go to Teams: itself when it fits the budget;
     otherwise a copy whose cards are replaced by `oversize_card`. The second value is the
     size of the message that did not fit (None when it fitted), for the log."""
+    if activity.get("attachments"):  # a measured card inside is not written again
+        activity = measured_with(activity, "attachments")
     size = payload_size(activity)
     if size <= budget:
         return activity, None
@@ -116,6 +129,8 @@ def fit_invoke_body(body: dict[str, Any], correlation: str | None = None,
                     budget: int = BOT_BUDGET) -> tuple[dict[str, Any], int | None]:
     """The answer to a button press (a Universal Actions invoke response) as it may go back:
     a card over the budget becomes `oversize_card`, as in `fit_activity`."""
+    if "value" in body:  # a measured card inside is not written again
+        body = measured_with(body, "value")
     size = payload_size(body)
     if size <= budget:
         return body, None

@@ -20,7 +20,7 @@ from bot.domain.partnership import Partner
 from bot.domain.text import truncate
 from bot.domain.votes import VoteChoice
 from bot.services.panel import PanelView
-from cards.budget import fit
+from cards.budget import fit, fit_measured
 from cards.common import (
     QUERY_ID,
     Element,
@@ -122,7 +122,17 @@ def _state_line(view: PanelView) -> list[Element]:
 
 
 def panel_card(view: PanelView, tz: ZoneInfo) -> Element:
-    """The base card everyone sees."""
+    """The base card everyone sees, rendered once per view: a vote's answer (the member card
+    is built on it) and the channel card's update from the same view share it. Never changed
+    in place (its JSON text is kept, cards/budget.py `fit_measured`): `_changeable` copies it."""
+    key = f"panel_card:{tz.key}"
+    kept = view.rendered.get(key)
+    if kept is None:
+        kept = view.rendered[key] = _panel_card(view, tz)
+    return kept
+
+
+def _panel_card(view: PanelView, tz: ZoneInfo) -> Element:
     case = view.case
     body: list[Element] = [
         para("Virtual panel" + (" — decided" if view.decided else ": decide the pathway"), subtle=True,
@@ -148,7 +158,7 @@ def panel_card(view: PanelView, tz: ZoneInfo) -> Element:
         refresh = {"action": {"type": "Action.Execute", "verb": REFRESH,
                               "data": {"verb": REFRESH, "action": REFRESH, "ref": case.reference, "v": view.round}},
                    "userIds": view.panel_user_ids}
-    return fit(card(body, actions=actions, refresh=refresh))
+    return fit_measured(card(body, actions=actions, refresh=refresh))
 
 
 def _text_input(name: str, label: str, value: str | None, *, required: str | None = None,
@@ -174,16 +184,22 @@ SEVERAL_PARTNERS = ("You are on the panel for more than one partner, so your vot
 
 def not_a_voter_card(view: PanelView, tz: ZoneInfo, reason: str) -> Element:
     """The base card with why this person cannot vote: pressing Vote always gets an answer."""
-    base = panel_card(view, tz)
+    base = _changeable(panel_card(view, tz))
     base["body"].insert(0, notice(reason, style="attention"))
     return base
+
+
+def _changeable(base: Element) -> Element:
+    """A copy of the base card whose body may be changed: the base card keeps the text it was
+    measured as (cards/budget.py, `fit_measured`), so it is never changed in place."""
+    return {**base, "body": list(base["body"])}
 
 
 def member_card(view: PanelView, tz: ZoneInfo, partner: Partner, *, message: str | None = None,
                 error: str | None = None, error_field: str | None = None,
                 typed: dict[str, str] | None = None) -> Element:
     """What a panel member sees: the base card plus the controls for their partner."""
-    base = panel_card(view, tz)
+    base = _changeable(panel_card(view, tz))
     if view.decided:
         if message or error:
             base["body"].insert(0, notice(escape_markdown(message or error or ""),

@@ -53,8 +53,12 @@ class Leadership(Protocol):
 class SchedulerRuntime:
     def __init__(self, sync_database_url: str, leadership: Leadership, sweep: Callable[[], Awaitable[int]], *,
                  interval_seconds: int = 60, leader_retry_seconds: float = 15.0, time_zone: str = "Europe/London",
-                 daily: Callable[[], Awaitable[int]] | None = None) -> None:
+                 daily: Callable[[], Awaitable[int]] | None = None, first_attempt_after: float = 0.0) -> None:
         self._url = sync_database_url
+        # At most this many seconds before the first try for the lead when `start` is given an
+        # event to wait for (the real process's first answered turn): the job store, APScheduler
+        # and the catch-up sweep then do not compete with the first turn for the loop.
+        self._first_attempt_after = first_attempt_after
         self._leadership = leadership
         self._sweep = sweep
         self._daily = daily
@@ -70,10 +74,13 @@ class SchedulerRuntime:
     def is_leader(self) -> bool:
         return self._scheduler is not None
 
-    def start(self) -> None:
+    def start(self, after: asyncio.Event | None = None) -> None:
+        """Start trying for the lead: at once, or once `after` is set (at most
+        `first_attempt_after` seconds later). Nothing due is lost by waiting: the catch-up sweep
+        runs when the lead is taken."""
         jobs.register_sweep(self._timed_sweep)
         jobs.register_daily(self._daily)
-        self._task = asyncio.create_task(self._lead(), name="scheduler-leadership")
+        self._task = asyncio.create_task(self._lead(after), name="scheduler-leadership")
 
     async def _timed_sweep(self) -> int:
         self._last_sweep = asyncio.get_running_loop().time()
@@ -91,7 +98,10 @@ class SchedulerRuntime:
         idle = asyncio.get_running_loop().time() - self._last_sweep
         return not self._sweeping and idle > STALLED_INTERVALS * self._interval
 
-    async def _lead(self) -> None:
+    async def _lead(self, after: asyncio.Event | None = None) -> None:
+        if after is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(after.wait(), self._first_attempt_after)
         while True:
             try:
                 if self._scheduler is None and await self._leadership.try_acquire():

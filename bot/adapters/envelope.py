@@ -27,6 +27,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
+from bot.domain.json_text import MeasuredJson
+
 PREFIX = "rr1."
 SEALED_JSON = "sealed"
 NONCE_BYTES = 12
@@ -110,7 +112,9 @@ class DataKey:
             raise SealBroken(f"{field_name} of {owner} did not open: altered, or moved from elsewhere") from error
 
     def seal_json(self, value: Any, owner: str, field_name: str) -> dict[str, str]:
-        return {SEALED_JSON: self.seal(json.dumps(value, separators=(",", ":")), owner, field_name)}
+        # A body already written once (the answer to a button, bot/domain/json_text.py) is sealed as that text.
+        text = value.text if isinstance(value, MeasuredJson) else json.dumps(value, separators=(",", ":"))
+        return {SEALED_JSON: self.seal(text, owner, field_name)}
 
 
 def is_sealed(value: Any) -> bool:

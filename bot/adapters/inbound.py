@@ -18,6 +18,7 @@ from bot.adapters.availability import database_unavailable
 from bot.adapters.service_hosts import ServiceHostPolicy, origin
 from bot.domain import trace
 from bot.domain.events import Event, EventKind
+from bot.domain.json_text import MeasuredJson
 from bot.services.host_refusals import report_refused_host
 from bot.services.ports import ActivityLog, CaseStore, Clock, UnitOfWork
 
@@ -173,3 +174,11 @@ def note_busy(error: BaseException) -> str:
 
 
 BUSY = "The system is busy — your answer was not saved, please press again."
+
+
+def json_answer(body: dict[str, Any]) -> web.Response:
+    """The invoke answer on the wire: a body measured against the size budget goes as the text
+    it was measured as (bot/domain/json_text.py), not written a second time."""
+    if isinstance(body, MeasuredJson):
+        return web.Response(text=body.text, content_type="application/json")
+    return web.json_response(body, status=200)

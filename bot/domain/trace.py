@@ -26,6 +26,9 @@ class Turn:
     conversation_id: str | None = None
     # Work to start once the turn's answer has been sent (bot/teams/edge.py runs it).
     after_answer: list[Callable[[], None]] = field(default_factory=list)
+    # What the turn has read that only the turn itself could change meanwhile (the bound
+    # channels, bot/adapters/db/roster_store.py): the access gate's read serves the rest of it.
+    reads: dict[str, object] = field(default_factory=dict)
 
 
 _current: ContextVar[Turn | None] = ContextVar("rapid_review_turn", default=None)
@@ -53,6 +56,12 @@ def current() -> Turn | None:
 def current_in(context: Context) -> Turn | None:
     """The turn of another context (the benchmark's loop probe reads the callbacks' contexts)."""
     return context.get(_current)
+
+
+def reads() -> dict[str, object] | None:
+    """This turn's reads kept for the rest of it (None outside a turn: nothing is kept)."""
+    turn = current()
+    return turn.reads if turn is not None else None
 
 
 def after_answer(work: Callable[[], None]) -> bool:

@@ -63,6 +63,7 @@ class OutboxDispatcher:
         # version this process has put on each case's card.
         self._card_locks = [asyncio.Lock() for _ in range(CARD_LOCK_STRIPES)]
         self._card_version_shown: dict[str, int] = {}
+        self._card_version_coming: dict[str, int] = {}  # the newest view waiting for each case's card
         self._immediate: set[asyncio.Task[None]] = set()
         # The rows of the batch being delivered not yet started: a digest may take them along.
         self._batch: set[int] = set()
@@ -97,7 +98,7 @@ class OutboxDispatcher:
     async def _take_cards(self) -> None:
         while True:
             card = await self.ctx.signal.next_card()
-            self.deliver_card_now(card.item, card.view, card.activity_id)
+            self.deliver_card_now(card.item, card.view, card.activity_id, card.channel)
 
     async def _loop(self) -> None:
         while True:
@@ -224,17 +225,19 @@ class OutboxDispatcher:
 
     # ---- a card update handed over by the use case that committed it ----------------------
 
-    def deliver_card_now(self, item: OutboxItem, view: PanelView, activity_id: str) -> None:
+    def deliver_card_now(self, item: OutboxItem, view: PanelView, activity_id: str,
+                         channel: Address | None = None) -> None:
         """Deliver a `panel_card` message that the use case enqueued already leased to this
         process, with the view it rendered after its commit (no second read of the case).
         Runs after the turn has answered; any failure leaves the row to the ordinary pass."""
-        task = asyncio.create_task(self._deliver_card_now(item, view, activity_id), name="card-update")
+        task = asyncio.create_task(self._deliver_card_now(item, view, activity_id, channel), name="card-update")
         self._immediate.add(task)
         task.add_done_callback(self._immediate.discard)
 
-    async def _deliver_card_now(self, item: OutboxItem, view: PanelView, activity_id: str) -> None:
+    async def _deliver_card_now(self, item: OutboxItem, view: PanelView, activity_id: str,
+                                read: Address | None) -> None:
         try:
-            channel = await self.ctx.roster.channel(PANEL_CHANNEL)
+            channel = read or await self.ctx.roster.channel(PANEL_CHANNEL)
             if channel is None:
                 await self.ctx.outbox.retry(item.id, self.ctx.clock.now(), "handed to the outbox pass", False)
                 self.kick()
@@ -252,9 +255,16 @@ class OutboxDispatcher:
     async def _show_card(self, channel: Any, activity_id: str, view: PanelView) -> None:
         """Put this view on the case's card unless a newer one is already there."""
         case_id = view.case.id
+        if self._card_version_coming.get(case_id, -1) < view.version:
+            self._card_version_coming[case_id] = view.version
         async with self._card_locks[hash(case_id) % CARD_LOCK_STRIPES]:
-            if self._card_version_shown.get(case_id, -1) > view.version:
+            # Several votes landing together: only the newest view waiting is put on the card (it
+            # shows every vote before it); a view that is overtaken while it waits is not sent.
+            if max(self._card_version_shown.get(case_id, -1),
+                   self._card_version_coming.get(case_id, -1)) > view.version:
                 return
+            if self._card_version_coming.get(case_id) == view.version:
+                del self._card_version_coming[case_id]
             await self.ctx.notifier.update_panel_card(channel, activity_id, view)
             if len(self._card_version_shown) > 10_000:
                 self._card_version_shown.clear()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from typing import Any
 from uuid import uuid4
 
 from bot.domain.case import Actor, Case, CaseSummary
@@ -25,7 +26,15 @@ from bot.services import pathways
 from bot.services.audit import audit
 from bot.services.context import ServiceContext
 from bot.services.deadlines import case_anchor_dates
-from bot.services.ports import OUTBOX_LEASE_SECONDS, OutboxItem, OutboxMessage, QueryRecord, Roles
+from bot.services.ports import (
+    OUTBOX_LEASE_SECONDS,
+    OutboxItem,
+    OutboxMessage,
+    PanelState,
+    QueryRecord,
+    Roles,
+    Transaction,
+)
 from bot.services.referrals import PANEL_CHANNEL
 from bot.services.refusals import NotAuthorised, PanelRefused, Refused
 from bot.services.shared_text import refuse_identifiers
@@ -60,6 +69,9 @@ class PanelView:
     # How the profile counts the notification, in words ("within 5 working days of the local
     # authority becoming aware"): the card says what the profile says, an override included.
     notify_within: str | None = None
+    # Cards rendered from this view, by whoever renders them (cards/vote_card.py): the vote's
+    # answer and the channel card's update it hands over share one rendering of the base card.
+    rendered: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def decided(self) -> bool:
@@ -117,7 +129,12 @@ def national_panel_rule(ctx: ServiceContext) -> str | None:
 
 
 async def panel_view(ctx: ServiceContext, case: Case) -> PanelView:
-    state = await ctx.panel.panel_state(case.id)
+    return view_of(ctx, case, await ctx.panel.panel_state(case.id), await ctx.roster.panel_mris())
+
+
+def view_of(ctx: ServiceContext, case: Case, state: PanelState, panel_user_ids: list[str]) -> PanelView:
+    """The panel's view of a case from what has been read: the panel's state and the panel
+    members' Teams ids (which the card's refresh lists)."""
     notify_by, known = national_panel_deadline(ctx, case)
     votes, decision = state.votes, state.decision
     if decision is not None:
@@ -131,7 +148,7 @@ async def panel_view(ctx: ServiceContext, case: Case) -> PanelView:
         answered_queries=[_shown_query(q, case) for q in state.queries if q.status == "answered"],
         notify_by=notify_by,
         aware_date_known=known,
-        panel_user_ids=await ctx.roster.panel_mris(),
+        panel_user_ids=panel_user_ids,
         version=state.version,
         notify_within=national_panel_rule(ctx),
     )
@@ -258,8 +275,8 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
         votes = await tx.panel.votes(locked.id, locked.vote_round)
         previous = votes.get(partner)
         if previous is not None and _same(previous, vote):
-            case = await load_case(ctx, reference)
-            return case, "Your partner's vote is already recorded.", await panel_view(ctx, case)
+            case, view = await _view_in(ctx, tx, reference, locked.id)
+            return case, "Your partner's vote is already recorded.", view
         await tx.panel.save_vote(locked.id, locked.vote_round, vote, replace=previous is not None)
         before = dict(votes)
         votes[partner] = vote
@@ -318,15 +335,25 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
         prompts = [m for m in messages if m.kind == OutboxKind.DISAGREEMENT_PROMPT]
         if prompts:
             await tx.outbox.enqueue(prompts, now + timedelta(hours=ctx.partnership.disagreement_prompt_hours))
+        case, view = await _view_in(ctx, tx, reference, locked.id)
     if messages:
         ctx.kick_outbox()
-    case = await load_case(ctx, reference)
-    view = await panel_view(ctx, case)
     if claimed is not None and locked.panel_activity_id:
-        ctx.signal.hand_over(HandedCard(claimed, view, locked.panel_activity_id))
+        channel = await ctx.roster.channel(PANEL_CHANNEL)  # the access gate's read, kept for the turn
+        ctx.signal.hand_over(HandedCard(claimed, view, locked.panel_activity_id, channel))
     if decision is not None:
         return case, f"Vote recorded. The panel has decided: {decision.outcome.short.lower()}.", view
     return case, "Vote recorded.", view
+
+
+async def _view_in(ctx: ServiceContext, tx: Transaction, reference: str, case_id: str) -> tuple[Case, PanelView]:
+    """The case and the panel's view as this transaction leaves them, read on its own
+    connection before it commits: the voter's answer and the channel card's update show
+    exactly what was written, without three read transactions after it."""
+    case = await tx.cases.get_case(reference)
+    if case is None:  # the row is locked by this transaction: it cannot have gone
+        raise PanelRefused("That case could not be found.", audit="unknown case reference")
+    return case, view_of(ctx, case, await tx.panel.panel_state(case_id), await tx.roster.panel_mris())
 
 
 def _same(a: Vote, b: Vote) -> bool:

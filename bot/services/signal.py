@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.domain import trace
-from bot.services.ports import OutboxItem
+from bot.services.ports import Address, OutboxItem
 
 if TYPE_CHECKING:
     from bot.services.panel import PanelView
@@ -30,6 +30,7 @@ class HandedCard:
     item: OutboxItem
     view: PanelView
     activity_id: str
+    channel: Address | None = None  # the panel channel as the turn read it; None: read it when delivering
 
 
 class OutboxSignal:

@@ -32,7 +32,7 @@ from msrest.serialization import Model
 
 from bot.adapters import telemetry
 from bot.adapters.availability import database_unavailable
-from bot.adapters.inbound import Bookkeeping, Gate, note_busy, read_activity, send_now, traced_turn
+from bot.adapters.inbound import Bookkeeping, Gate, json_answer, note_busy, read_activity, send_now, traced_turn
 from bot.adapters.service_hosts import ServiceHostPolicy
 from bot.domain import trace
 from bot.services.ports import ActivityLog, CaseStore, Clock
@@ -165,7 +165,7 @@ class MessagesEndpoint:
         if dedupe_key is not None:  # the answer is not held back for this: a retry finds it once written
             left = deadline - asyncio.get_running_loop().time()
             await self.bookkeeping.in_background(self.turns.remember_response(dedupe_key, body), wait=left)
-        return web.json_response(body, status=200)
+        return json_answer(body)
 
     # ---- the turn budget ---------------------------------------------------------------------
 

@@ -86,6 +86,7 @@ from multidict import CIMultiDict
 
 from bot.adapters.outbound_http import MSAL_TIMEOUT, client_session, proxy_for, requests_verify
 from bot.adapters.service_hosts import PRODUCTION, ServiceHostPolicy, ServiceHostRefused
+from bot.domain.json_text import MeasuredJson
 from bot.teams import signing_keys
 from bot.teams.activity_json import activity_to_json
 
@@ -163,6 +164,17 @@ class _AiohttpResponse(AsyncClientResponse):
         return self._content
 
 
+class _WrittenBody:
+    """A request body already written as JSON text (bot/domain/json_text.py). `json.dumps`
+    refuses it, so msrest's `ClientRequest.add_content` keeps it as it is instead of writing
+    the message again, and `_AiohttpSender` sends its bytes."""
+
+    __slots__ = ("content",)
+
+    def __init__(self, text: str) -> None:
+        self.content = text.encode()
+
+
 class _AiohttpSender(AsyncHTTPSender):
     """Sends msrest's request with the process's aiohttp session; the body is read in full,
     as msrest's own senders do for these calls. `sleep` is what it awaits between retries
@@ -193,9 +205,10 @@ class _AiohttpSender(AsyncHTTPSender):
             raise ClientRequestError("multipart uploads are not sent by this bot")
         session = await self._session()
         idempotent = http.method.upper() in IDEMPOTENT
+        data = http.data.content if isinstance(http.data, _WrittenBody) else http.data
         for attempt in range(RETRIES + 1):
             try:
-                async with session.request(http.method, http.url, headers=dict(http.headers), data=http.data,
+                async with session.request(http.method, http.url, headers=dict(http.headers), data=data,
                                            timeout=self._timeout, proxy=proxy_for(http.url)) as answer:
                     content = await answer.read()
                     response = _AiohttpResponse(http, answer.status, CIMultiDict(answer.headers), answer.reason,
@@ -256,6 +269,9 @@ class _LightBodySerializer(Serializer):
     refuses them) take msrest's own path."""
 
     def body(self, data: Any, data_type: str, **kwargs: Any) -> Any:
+        if data_type == "Activity" and isinstance(data, MeasuredJson):
+            # Written once already, to measure it against the size budget: sent as that text.
+            return _WrittenBody(data.text)
         if data_type == "Activity" and isinstance(data, dict):
             # Already the wire JSON (bot/teams/notifier.py builds its card messages so):
             # msrest's walk of the Activity model was a third of a card update's CPU.

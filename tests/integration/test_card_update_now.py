@@ -129,3 +129,26 @@ async def test_the_card_update_reaches_teams_only_after_the_voters_own_answer(bo
     await vote(bot, A.LAURA, ballot("rapid_review", LA_WHY, BASIS))
     await settled(bot, 1)
     assert order == ["answer sent", "card updated"]
+
+
+async def test_card_updates_waiting_together_put_only_the_newest_view_on_the_card(bot, monkeypatch):
+    from dataclasses import replace
+
+    from tests.unit.test_card_budget import _panel_view
+
+    shown: list[int] = []
+    teams_answers = asyncio.Event()
+
+    async def update_panel_card(channel, activity_id, view):  # the first PUT is slow: the rest queue behind it
+        shown.append(view.version)
+        if len(shown) == 1:
+            await teams_answers.wait()
+
+    monkeypatch.setattr(bot.c.outbox.ctx.notifier, "update_panel_card", update_panel_card)
+    view = _panel_view()
+    waiting = [asyncio.create_task(bot.c.outbox._show_card(None, "card-1", replace(view, version=version)))
+               for version in (5, 6, 7)]
+    await asyncio.sleep(0.05)
+    teams_answers.set()
+    await asyncio.gather(*waiting)
+    assert shown == [5, 7]  # 6 was overtaken while it waited: 7 shows every vote it held

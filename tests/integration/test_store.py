@@ -346,3 +346,36 @@ async def test_claim_activity_deduplicates_and_returns_the_stored_response(repo)
     await repo.turns.remember_response("act-1", response)
     assert await repo.turns.claim_activity("act-1", NOW) == (False, response)
     assert await repo.turns.claim_activity("act-2", NOW) == (True, None)
+
+
+# ---- the bound channel, read once per turn -----------------------------------------------------
+
+
+async def test_a_turn_reads_the_bound_channel_once_and_afresh_after_it_rebinds_it(db, repo):
+    from bot.domain import trace
+    from bot.domain.case import Actor
+    from bot.services.ports import Address
+
+    manager = Actor(aad_object_id="00000000-0000-0000-0000-00000000a009", name="Mia Manager")
+    first = Address("19:first@thread.tacv2", "https://smba.trafficmanager.net/uk/", "tenant")
+    second = Address("19:second@thread.tacv2", "https://smba.trafficmanager.net/uk/", "tenant")
+    await repo.roster.bind_channel("panel", first, "team", "channel", manager, NOW)
+    token = trace.begin("channel", first.conversation_id)
+    try:
+        assert await repo.roster.channel("panel") == first
+        await _rebind_behind_the_turn(db, second)
+        assert await repo.roster.channel("panel") == first  # the turn's read (the access gate's) serves it
+        await repo.roster.bind_channel("panel", second, "team", "channel", manager, NOW)  # the turn rebinds it
+        assert await repo.roster.channel("panel") == second
+    finally:
+        trace.end(token)
+    await _rebind_behind_the_turn(db, first)
+    assert (await repo.roster.channel("panel")).conversation_id == first.conversation_id  # no turn: read each time
+
+
+async def _rebind_behind_the_turn(db, address) -> None:
+    """Rebind the channel without this turn knowing, as another process would."""
+    async with db.write() as conn:
+        await conn.execute(
+            update(t.channels).where(t.channels.c.purpose == "panel").values(conversation_id=address.conversation_id)
+        )

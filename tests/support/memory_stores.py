@@ -526,6 +526,9 @@ class MemoryPanelTransaction(_Store):
     async def votes(self, case_id: str, round_: int) -> dict[Partner, Vote]:
         return {Partner(k[2]): _vote(v) for k, v in self.s.votes.items() if k[0] == case_id and k[1] == round_}
 
+    async def panel_state(self, case_id: str) -> PanelState:
+        return await MemoryPanelStore(self.db).panel_state(case_id)
+
     async def save_vote(self, case_id: str, round_: int, vote: Vote, replace: bool) -> None:
         key = (case_id, round_, vote.partner.value)
         values = vote.model_dump(mode="json") | {"cast_at": utc(vote.cast_at)}

@@ -104,6 +104,11 @@ class SqlPanelTransaction:
         rows = await self.conn.execute(_ROUND_VOTES, {"b_case": case_id, "b_round": round_})
         return await _votes(self.conn, self.keys, rows)
 
+    async def panel_state(self, case_id: str) -> PanelState:
+        """What the voting card shows, read back inside this transaction (its own writes
+        included): a vote answers from it without a read transaction of its own."""
+        return await _panel_state(self.conn, self.keys, case_id)
+
     async def save_vote(self, case_id: str, round_: int, vote: Vote, replace: bool) -> None:
         seal = await self.keys.sealer(self.conn, case_id)
         values = {
@@ -175,12 +180,15 @@ class SqlPanelStore:
         """What the voting card shows: the round, its votes, the decision and the queries,
         with the case's version, all from one snapshot."""
         async with self.scope.read() as conn:
-            row = (await conn.execute(_CASE_PANEL, {"b_case": case_id})).first()
-            if row is None:
-                return PanelState(1, {}, None, [], 0)
-            votes = await conn.execute(_ROUND_VOTES, {"b_case": case_id, "b_round": row.vote_round})
-            queries = await conn.execute(_CASE_QUERIES, {"b_case": case_id})
-            keys = self.scope.db.keyring
-            decision = await _decision(conn, keys, case_id, row.decision)
-            return PanelState(row.vote_round, await _votes(conn, keys, votes), decision,
-                              [await _query(conn, keys, q) for q in queries], row.version)
+            return await _panel_state(conn, self.scope.db.keyring, case_id)
+
+
+async def _panel_state(conn: AsyncConnection, keys: CaseKeyring, case_id: str) -> PanelState:
+    row = (await conn.execute(_CASE_PANEL, {"b_case": case_id})).first()
+    if row is None:
+        return PanelState(1, {}, None, [], 0)
+    votes = await conn.execute(_ROUND_VOTES, {"b_case": case_id, "b_round": row.vote_round})
+    queries = await conn.execute(_CASE_QUERIES, {"b_case": case_id})
+    decision = await _decision(conn, keys, case_id, row.decision)
+    return PanelState(row.vote_round, await _votes(conn, keys, votes), decision,
+                      [await _query(conn, keys, q) for q in queries], row.version)

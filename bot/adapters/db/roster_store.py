@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, case, func, insert, select, update
 from bot.adapters.db import schema as t
 from bot.adapters.db.case_store import add_event_in
 from bot.adapters.db.scope import Scope
+from bot.domain import trace
 from bot.domain.case import Actor
 from bot.domain.events import Event, EventKind
 from bot.domain.partnership import Partner, Role
@@ -229,6 +230,9 @@ class SqlRosterStore:
             "bound_by": actor.aad_object_id,
             "bound_at": at,
         }
+        kept = trace.reads()
+        if kept is not None:
+            kept.pop(f"channel:{purpose}", None)  # read afresh after this turn rebinds it
         async with self.scope.write() as conn:
             stmt = self.scope.insert(t.channels).values(purpose=purpose, **values)
             await conn.execute(stmt.on_conflict_do_update(index_elements=[t.channels.c.purpose], set_=values))
@@ -244,11 +248,17 @@ class SqlRosterStore:
             )
 
     async def channel(self, purpose: str) -> Address | None:
+        """The bound channel, read once per turn (the access gate reads it first; a vote hands
+        it to the card update it starts): within a turn only the turn itself rebinds it."""
+        kept, key = trace.reads(), f"channel:{purpose}"
+        if kept is not None and key in kept:
+            return kept[key]  # type: ignore[return-value]
         async with self.scope.read() as conn:
             row = (await conn.execute(_CHANNEL, {"b_purpose": purpose})).first()
-        if row is None:
-            return None
-        return Address(row.conversation_id, row.service_url, row.tenant_id, row.bot_id)
+        found = None if row is None else Address(row.conversation_id, row.service_url, row.tenant_id, row.bot_id)
+        if kept is not None:
+            kept[key] = found
+        return found
 
     async def save_reference(self, key: str, address: Address, user_id: str | None, at: datetime) -> None:
         values = {

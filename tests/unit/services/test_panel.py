@@ -4,6 +4,7 @@ referral. No HTTP, no database."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -276,3 +277,24 @@ async def test_the_referrer_cannot_read_referrals_through_the_panel() -> None:
         await panel.view_referral(ctx, RILEY, case.reference)
     assert db(ctx).events(case.id, EventKind.IDENTIFIERS_VIEWED) == []
     assert [e.detail["action"] for e in db(ctx).events(kind=EventKind.ACCESS_DENIED)] == ["view_referral"]
+
+
+class _NoReadOutsideTheVote:
+    """The panel's store outside any transaction: a vote must not need it."""
+
+    async def panel_state(self, case_id: str) -> object:
+        raise AssertionError("the panel was read outside the vote's transaction")
+
+
+async def test_a_vote_answers_from_what_its_own_transaction_wrote() -> None:
+    ctx = await services()
+    case = await submit(ctx)
+    ctx = replace(ctx, panel=_NoReadOutsideTheVote())
+
+    case, message, view = await vote(ctx, LAURA, case, "rapid_review")
+
+    assert message == "Vote recorded."
+    assert view.votes[Partner.LOCAL_AUTHORITY].choice is VoteChoice.RAPID_REVIEW
+    assert view.version == case.version  # the case as the vote left it
+    _, again, view = await vote(ctx, LAURA, case, "rapid_review")  # the same vote: answered from the transaction too
+    assert again == "Your partner's vote is already recorded." and view.votes[Partner.LOCAL_AUTHORITY]

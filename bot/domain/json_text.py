@@ -1,0 +1,113 @@
+"""A message body serialised once: the JSON text written to measure it against Teams' size
+budget (cards/budget.py) is the text that goes on the wire and the text sealed as the
+remembered answer (bot/adapters/envelope.py), instead of one `json.dumps` of the same card
+at each of those steps (the vote's profile counted seven of them per vote).
+
+`MeasuredJson` is a dict, so everything that reads a body reads it as before. Its text is
+only trusted while the dict is unchanged at the top level: setting, deleting or updating a
+key forgets the text, and a copy (`copy.copy`, `dict(...)`, `{**...}`) is a plain dict, so a
+card changed after it was measured (a send key added, training mode's banner) is written
+afresh. Nested values are never changed in place after a card is built (cards/ builds new
+lists and dicts for every change), which is what makes keeping the text safe.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def json_text(value: Any) -> str:
+    """The JSON text of a message body as it is measured and sent: not ASCII-escaped (Teams
+    counts characters, in UTF-16), the standard separators, anything not JSON as its text."""
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def utf16_size(text: str) -> int:
+    """Bytes as Teams counts them: the text encoded as UTF-16."""
+    return len(text.encode("utf-16-le"))
+
+
+class MeasuredJson(dict[str, Any]):
+    """A JSON object with the text it serialises to, kept while the object is unchanged."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, value: dict[str, Any], text: str) -> None:
+        super().__init__(value)
+        self._text: str | None = text
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = json_text(self)
+        return self._text
+
+    # Any change at the top level forgets the text (it is written again when next asked for).
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._text = None
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self._text = None
+        super().__delitem__(key)
+
+    def __ior__(self, other: Any) -> MeasuredJson:  # type: ignore[override,misc]
+        self._text = None
+        super().__ior__(other)
+        return self
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self._text = None
+        super().update(*args, **kwargs)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self._text = None
+        return super().setdefault(key, default)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self._text = None
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, Any]:
+        self._text = None
+        return super().popitem()
+
+    def clear(self) -> None:
+        self._text = None
+        super().clear()
+
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self)  # a copy is changed next (a send key, a banner): a plain dict
+
+    def __reduce__(self) -> Any:  # pickled or deep-copied as the plain dict it is
+        return (dict, (dict(self),))
+
+
+def measured(value: dict[str, Any]) -> MeasuredJson:
+    """`value` with its JSON text written now."""
+    if isinstance(value, MeasuredJson):
+        return value
+    return MeasuredJson(value, json_text(value))
+
+
+def text_of(value: Any, depth: int = 2) -> str:
+    """The JSON text of a value, reusing the text of what was measured in it: a `MeasuredJson`
+    itself, or one inside a list or an object down to `depth` levels (an activity's
+    attachments, each attachment's content); below that, written as it is."""
+    if isinstance(value, MeasuredJson):
+        return value.text
+    if depth > 0 and isinstance(value, list):
+        return "[" + ", ".join(text_of(item, depth - 1) for item in value) + "]"
+    if depth > 0 and isinstance(value, dict):
+        return "{" + ", ".join(f"{json_text(str(k))}: {text_of(v, depth - 1)}" for k, v in value.items()) + "}"
+    return json_text(value)
+
+
+def measured_with(outer: dict[str, Any], key: str) -> MeasuredJson:
+    """`outer` measured without serialising what its `key` holds again when that was measured
+    already (a card, or a list of attachments holding one): the rest of `outer` is written and
+    that text spliced in."""
+    head = json_text({k: v for k, v in outer.items() if k != key})
+    text = f"{head[:-1]}{', ' if len(head) > 2 else ''}{json.dumps(key)}: {text_of(outer[key])}}}"
+    return MeasuredJson(outer, text)
