@@ -33,7 +33,7 @@ from microsoft_agents.hosting.core import ChannelServiceAdapter, ClaimsIdentity,
 
 from bot.adapters import telemetry
 from bot.adapters.availability import database_unavailable
-from bot.adapters.inbound import Bookkeeping, Gate, note_busy, read_activity, traced_turn
+from bot.adapters.inbound import Bookkeeping, Gate, json_answer, note_busy, read_activity, traced_turn
 from bot.adapters.service_hosts import ServiceHostPolicy
 from bot.adapters.signing_keys import SigningKeysUnavailable
 from bot.agents.application import invoke_answer
@@ -144,7 +144,7 @@ class AgentsMessagesEndpoint:
         if key is not None:  # a retry finds it once written; the answer is not held back for it
             await self.bookkeeping.in_background(self.turns.remember_response(key, body),
                                                  wait=deadline - asyncio.get_running_loop().time())
-        return web.json_response(body, status=200)
+        return json_answer(body)
 
     @staticmethod
     def _duplicate(activity: Activity, stored: Any) -> web.Response:
