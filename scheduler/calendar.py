@@ -13,7 +13,7 @@ loop: the deadline is the N-th working day *after* D, and D is day 0 even when D
 Saturday or a bank holiday. Aware on Friday 19 December 2025, within 5 working days, means on
 or before Tuesday 30 December 2025 (22, 23, 24, 29, 30; 25 and 26 are bank holidays).
 
-This module is pure (stdlib and `holidays` only, through scheduler/england_bank_holidays.py) so the domain can be tested with it, and it
+This module is pure (stdlib and `holidays` only) so the domain can be tested with it, and it
 satisfies `bot.domain.timeline.WorkingCalendarPort` structurally without importing it.
 """
 
@@ -24,8 +24,6 @@ import math
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
-
-from scheduler import england_bank_holidays
 
 LONDON = ZoneInfo("Europe/London")
 _ONE_DAY = timedelta(days=1)
@@ -64,12 +62,14 @@ class EnglandCalendar:
         return self._closure_days
 
     def bank_holidays(self, year: int) -> dict[date, str]:
-        """England's bank holidays in `year`, substitute ("observed") days included: the
-        `holidays` library's answer, written down for 2000-2080 (asking the library loads
-        every country it knows, 17 MiB kept for the life of the process:
-        scheduler/england_bank_holidays.py), asked for any other year."""
-        written = england_bank_holidays.bank_holidays(year)
-        return written if written is not None else england_bank_holidays.from_the_library(year)
+        """England's bank holidays in `year`, substitute ("observed") days included."""
+        # Ask for the neighbouring years too, so a substitute day that falls into `year` for a
+        # holiday of the previous or next year would still be found; then keep only `year`.
+        # lazy: importing it loads all its calendar systems, ~40 ms and ~4 MiB (start-up time: README, Performance)
+        import holidays
+
+        found = holidays.country_holidays("GB", subdiv="ENG", years=(year - 1, year, year + 1))
+        return {d: name for d, name in sorted(found.items()) if d.year == year}
 
     def _closed(self, year: int) -> frozenset[date]:
         closed = self._closed_by_year.get(year)

@@ -7,8 +7,6 @@ lead could check on a wall calendar (docs/architecture.md, Statutory clock).
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,7 +16,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.domain.timeline import WorkingCalendarPort
-from scheduler import england_bank_holidays
 from scheduler.calendar import EnglandCalendar, local_date
 
 LONDON = ZoneInfo("Europe/London")
@@ -328,32 +325,4 @@ def test_the_calendar_module_imports_only_the_standard_library_and_holidays() ->
     imported |= {
         node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
     }
-    assert imported <= {"__future__", "calendar", "math", "collections", "datetime", "zoneinfo", "holidays",
-                        "scheduler"}  # scheduler.england_bank_holidays: the same `holidays` answers, written down
-
-
-# --- the written-down bank holidays ------------------------------------------------------------
-
-
-def test_the_written_down_bank_holidays_are_the_holiday_librarys_for_every_year_they_cover() -> None:
-    """Fails after an upgrade of `holidays` that changes a day: rewrite the table
-    (`python -m scheduler.england_bank_holidays`)."""
-    for year in range(england_bank_holidays.FIRST_YEAR, england_bank_holidays.LAST_YEAR + 1):
-        assert england_bank_holidays.bank_holidays(year) == england_bank_holidays.from_the_library(year), year
-
-
-def test_a_year_outside_the_table_is_asked_of_the_library() -> None:
-    assert england_bank_holidays.bank_holidays(2081) is None
-    assert CALENDAR.bank_holidays(2081) == england_bank_holidays.from_the_library(2081)
-    assert d("2081-12-25") in CALENDAR.bank_holidays(2081)
-
-
-def test_counting_working_days_in_the_tables_years_does_not_load_the_holiday_library() -> None:
-    """The library loads a module for every country it knows: 17 MiB kept by the bot for good."""
-    code = (
-        "import sys; from datetime import date; from scheduler.calendar import EnglandCalendar; "
-        "EnglandCalendar().add_working_days(date(2026, 12, 24), 5); print('holidays' in sys.modules)"
-    )
-    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],  # noqa: S603
-                            capture_output=True, text=True, timeout=60, check=True)
-    assert result.stdout.strip() == "False"
+    assert imported <= {"__future__", "calendar", "math", "collections", "datetime", "zoneinfo", "holidays"}

@@ -29,7 +29,7 @@ NOT_AT_START = (
     "lxml",
     "icalendar",  # the .ics invitation (bot/adapters/documents.py)
     "alembic",  # only when the schema is behind (bot/adapters/schema_check.py)
-    "holidays",  # only for a year outside scheduler/england_bank_holidays.py
+    "holidays",  # on the first working-day question (scheduler/calendar.py)
     "tenacity",  # Graph only (bot/adapters/meetings.py)
     "email_validator",  # the referral models are built on first use (bot/domain/referral.py)
     "opentelemetry",  # only when telemetry is configured (bot/adapters/telemetry.py)
