@@ -1,4 +1,5 @@
-"""A whole case from the referral dialog to `closed`, once per pathway, on SQLite and PostgreSQL:
+"""A whole case from the referral dialog to `closed`, once per pathway, on each Teams edge
+(botbuilder and the Microsoft 365 Agents SDK), on SQLite and PostgreSQL:
 every step a message or a press on a card the bot sent, posted to /api/messages; the clock
 moved only by the injected clock; the store read, never written, by the test
 (tests/support/whole_case.py).
@@ -27,11 +28,11 @@ from tests.support.harness import CANARY_CHILD, BotHarness, texts, walk
 
 
 async def test_rapid_review_without_a_local_review_closes_after_the_desk_top_reviews(
-        tmp_path: Path, database_url: str) -> None:
+        tmp_path: Path, database_url: str, edge: str) -> None:
     """The National Panel agrees; the case waits for the partnership manager's desk-top reviews
     at 6 and 12 months (Stockport Rapid Review Process (2019), 'Scrutiny & Challenge') before it
     closes: closing earlier lists them and does not close."""
-    async with BotHarness(tmp_path, database_url=database_url) as h:
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as h:
         await W.refer(h)
         await W.decide(h, "rapid_review")
         await W.national_panel_notified(h, "2026-11-23")
@@ -65,8 +66,8 @@ async def test_rapid_review_without_a_local_review_closes_after_the_desk_top_rev
 
 
 async def test_rapid_review_with_a_local_review_closes_when_the_review_is_published(
-        tmp_path: Path, database_url: str) -> None:
-    async with BotHarness(tmp_path, database_url=database_url) as h:
+        tmp_path: Path, database_url: str, edge: str) -> None:
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as h:
         await W.refer(h)
         await W.decide(h, "rapid_review")
         await W.hold_meeting(h, local_review=True)
@@ -101,8 +102,8 @@ async def test_rapid_review_with_a_local_review_closes_when_the_review_is_publis
 
 
 async def test_practice_review_closes_when_its_owner_confirms_the_hand_over(tmp_path: Path,
-                                                                             database_url: str) -> None:
-    async with BotHarness(tmp_path, database_url=database_url) as h:
+                                                                             database_url: str, edge: str) -> None:
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as h:
         await W.refer(h)
         await W.decide(h, "practice_review")
         await W.hand_over(h, "learning_review", A.NINA, "Police,GP / primary care")
@@ -116,8 +117,8 @@ async def test_practice_review_closes_when_its_owner_confirms_the_hand_over(tmp_
         assert closing["because"] == "handover_confirmed"
 
 
-async def test_escalation_closes_when_its_owner_confirms_the_hand_over(tmp_path: Path, database_url: str) -> None:
-    async with BotHarness(tmp_path, database_url=database_url) as h:
+async def test_escalation_closes_when_its_owner_confirms_the_hand_over(tmp_path: Path, database_url: str, edge: str) -> None:
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as h:
         await W.refer(h)
         await W.decide(h, "escalation")
         await W.hand_over(h, "escalation", A.DAN)
@@ -128,8 +129,8 @@ async def test_escalation_closes_when_its_owner_confirms_the_hand_over(tmp_path:
         assert closing["because"] == "handover_confirmed"
 
 
-async def test_no_further_action_closes_after_the_challenge_period(tmp_path: Path, database_url: str) -> None:
-    async with BotHarness(tmp_path, database_url=database_url) as h:
+async def test_no_further_action_closes_after_the_challenge_period(tmp_path: Path, database_url: str, edge: str) -> None:
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as h:
         await W.refer(h)
         await W.decide(h, "no_further_action")
         await W.at(h, W.london(2026, 12, 7, 16, 59))
@@ -139,8 +140,8 @@ async def test_no_further_action_closes_after_the_challenge_period(tmp_path: Pat
         assert closing["because"] == "challenge_period_passed" and closing["from"] == "decided"
 
 
-async def test_a_query_answered_by_the_referrer_then_decided_and_closed(tmp_path: Path, database_url: str) -> None:
-    async with BotHarness(tmp_path, database_url=database_url) as h:
+async def test_a_query_answered_by_the_referrer_then_decided_and_closed(tmp_path: Path, database_url: str, edge: str) -> None:
+    async with BotHarness(tmp_path, database_url=database_url, edge=edge) as h:
         await W.refer(h)
         await W.query_answered_then_decided(h, "practice_review",
                                             question="When did the GP last see the child before the admission?",
