@@ -10,6 +10,7 @@ with a value, answered with a new message).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from botbuilder.core import CardFactory, ConversationState, MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
@@ -97,20 +98,11 @@ class RapidReviewBot(TeamsActivityHandler):
         if activity.name == FILE_CONSENT_INVOKE:  # Allow or Decline on a file consent card
             answer = await self.exports.file_consent(activity.value, actor_of(activity))
             await turn_context.send_activity(Activity.deserialize(consent_message(answer)))
-            response = InvokeResponse(status=200, body={})  # nothing for Teams to read (bot/turns/file_consent.py)
-            turn_context.turn_state[TurnContext._INVOKE_RESPONSE_KEY] = Activity(
-                type=ActivityTypes.invoke_response, value=response)
-            return response
+            return answer_invoke(turn_context, {})  # nothing for Teams to read (bot/turns/file_consent.py)
         if activity.name != "adaptiveCard/action":
             return await super().on_invoke_activity(turn_context)
         reply = await self.answers.card_action(turn_context)
-        response = InvokeResponse(status=200, body=invoke_body(reply))
-        # Hand the response to the adapter ourselves. Returned bare, ActivityHandler.on_turn
-        # passes it through TurnContext.send_activity, which deep-copies the activity — the
-        # whole card — only to leave it in turn_state (about 1 ms a vote, tests/bench/bench.py).
-        turn_context.turn_state[TurnContext._INVOKE_RESPONSE_KEY] = Activity(
-            type=ActivityTypes.invoke_response, value=response)
-        return response
+        return answer_invoke(turn_context, invoke_body(reply))
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         """Teams also sends conversationUpdate(membersAdded: the bot) on install; we greet
@@ -184,7 +176,17 @@ class RapidReviewBot(TeamsActivityHandler):
             card = chat.channel_welcome_card(self.services.partnership.name)
         else:
             card = chat.welcome_card(self.services.partnership.name)
-        await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
+        await say(turn_context, Reply(card=card))
+
+
+def answer_invoke(turn_context: TurnContext, body: dict[str, Any]) -> InvokeResponse:
+    """The invoke's answer, handed to the adapter here. Returned bare, ActivityHandler.on_turn
+    passes it through TurnContext.send_activity, which deep-copies the activity — the whole
+    card — only to leave it in turn_state (about 1 ms a vote, tests/bench/bench.py)."""
+    response = InvokeResponse(status=200, body=body)
+    turn_context.turn_state[TurnContext._INVOKE_RESPONSE_KEY] = Activity(
+        type=ActivityTypes.invoke_response, value=response)
+    return response
 
 
 async def say(turn_context: TurnContext, reply: Reply) -> None:
