@@ -27,7 +27,7 @@ from bot.domain.outbox import OutboxKind
 from bot.domain.reminders import ReminderKind
 from bot.services import recipients
 from bot.services.context import ServiceContext
-from bot.services.ports import DeadlineRow, OutboxItem, OutboxMessage
+from bot.services.ports import DeadlineRow, MemberRecord, OutboxItem, OutboxMessage
 from bot.services.reminder_view import ReminderView, reminded_people, reminder_view
 
 # Reminders in one card: the most that fit the card budget at their longest (cards/budget.py; 15 do
@@ -43,26 +43,41 @@ def reminder_key(outbox_key: str) -> str:
     return outbox_key.split(">", 1)[0]
 
 
+def deadline_id(item: OutboxItem) -> int:
+    return int(item.payload["deadline_id"])
+
+
 async def view_of(ctx: ServiceContext, item: OutboxItem) -> ReminderView | None:
     """The reminder as it is now; None when the step was done or the case closed since."""
+    return await _view_with(ctx, item, await ctx.deadlines.deadline(deadline_id(item)))
+
+
+async def _view_with(ctx: ServiceContext, item: OutboxItem, row: DeadlineRow | None) -> ReminderView | None:
+    """The reminder with its step as just read; None when the step was done or the case closed since."""
     assert item.case_id is not None
-    row = await ctx.deadlines.deadline(item.payload["deadline_id"])
+    if row is None or row.status != "open":
+        return None
     case = await ctx.cases.get_case_by_id(item.case_id)
-    if row is None or case is None or row.status != "open":
+    if case is None:
         return None
     return await reminder_view(ctx, case, row, item.payload["kind"], bool(item.payload.get("delayed")))
 
 
-async def owners_of(ctx: ServiceContext, item: OutboxItem) -> tuple[DeadlineRow, list[str]] | None:
-    """The step as it is now and who the reminder is for (without rendering it: a backlog of a
-    thousand is split quickly); None when the step was done or the case closed since (closing a
-    case closes its steps)."""
+async def owners_of(ctx: ServiceContext, item: OutboxItem, row: DeadlineRow | None,
+                    members: Sequence[MemberRecord]) -> list[str] | None:
+    """Who the reminder is for, given its step as it is now and the roster (both read once for the
+    batch, without rendering: a backlog of a thousand is split quickly); None when the step was
+    done or the case closed since (closing a case closes its steps)."""
     assert item.case_id is not None
-    row = await ctx.deadlines.deadline(item.payload["deadline_id"])
     if row is None or row.status != "open":
         return None
-    people = await reminded_people(ctx, item.case_id, row, ReminderKind(item.payload["kind"]))
-    return row, sorted({m.aad_object_id for m in people})
+    people = await reminded_people(ctx, item.case_id, row, ReminderKind(item.payload["kind"]), members)
+    return sorted({m.aad_object_id for m in people})
+
+
+def _splittable(item: OutboxItem) -> bool:
+    """A reminder not yet split among its owners (nor the escalation's own row)."""
+    return item.kind == OutboxKind.REMINDER and not recipients.addressed_to(item) and not item.payload.get(IN_THREAD)
 
 
 async def split_due(ctx: ServiceContext, items: Sequence[OutboxItem]) -> list[OutboxItem]:
@@ -75,15 +90,18 @@ async def split_due(ctx: ServiceContext, items: Sequence[OutboxItem]) -> list[Ou
     splits: list[tuple[OutboxItem, list[str]]] = []
     in_thread: list[OutboxMessage] = []
     left: list[OutboxItem] = []
+    reminders = [item for item in items if _splittable(item)]
+    rows = await ctx.deadlines.deadlines_by_id([deadline_id(item) for item in reminders])
+    members = await ctx.roster.members() if reminders else []
     for item in items:
-        if item.kind != OutboxKind.REMINDER or recipients.addressed_to(item) or item.payload.get(IN_THREAD):
+        if not _splittable(item):
             left.append(item)
             continue
-        found = await owners_of(ctx, item)
-        if found is None:  # done or closed since: nothing to send, the row is finished
+        row = rows.get(deadline_id(item))
+        people = await owners_of(ctx, item, row, members)
+        if row is None or people is None:  # done or closed since: nothing to send, the row is finished
             splits.append((item, []))
             continue
-        row, people = found
         if not people:
             left.append(item)
             continue
@@ -98,21 +116,21 @@ async def split_due(ctx: ServiceContext, items: Sequence[OutboxItem]) -> list[Ou
 
 class RenderedReminders:
     """Each reminder rendered once for all the people it goes to: the first person's digest works
-    it out, the others' reuse it with the step read again (done since: not sent). Kept briefly,
-    by the reminder's key (one slot of one step)."""
+    it out, the others' reuse it with the step as read for their digest (done since: not sent).
+    Kept briefly, by the reminder's key (one slot of one step)."""
 
     def __init__(self, keep_seconds: float = 120.0, most: int = 5000) -> None:
         self._keep = keep_seconds
         self._most = most
         self._views: dict[str, tuple[datetime, ReminderView]] = {}
 
-    async def view(self, ctx: ServiceContext, item: OutboxItem) -> ReminderView | None:
+    async def view(self, ctx: ServiceContext, item: OutboxItem, row: DeadlineRow | None) -> ReminderView | None:
+        """`row`: the reminder's step, read just now (None: gone)."""
         key, now = reminder_key(item.key), ctx.clock.now()
         kept = self._views.get(key)
         if kept is not None and (now - kept[0]).total_seconds() < self._keep:
-            row = await ctx.deadlines.deadline(item.payload["deadline_id"])
             return replace(kept[1], deadline=row) if row is not None and row.status == "open" else None
-        view = await view_of(ctx, item)
+        view = await _view_with(ctx, item, row)
         if view is not None:
             if len(self._views) >= self._most:
                 self._views.clear()
@@ -137,8 +155,9 @@ async def deliver_to(
     items = await ctx.outbox.gather(item, to, ctx.clock.now(), DIGEST_MOST, mine)
     mine.difference_update(i.id for i in items)
     shown: list[tuple[OutboxItem, ReminderView]] = []
+    rows = await ctx.deadlines.deadlines_by_id([deadline_id(i) for i in items])  # the digest's steps, read together
     for gathered in items:
-        view = await rendered.view(ctx, gathered)
+        view = await rendered.view(ctx, gathered, rows.get(deadline_id(gathered)))
         if view is not None and any(m.aad_object_id == to for m in view.mentions):  # still theirs
             shown.append((gathered, replace(view, mentions=[m for m in view.mentions if m.aad_object_id == to])))
     views = [view for _, view in shown]

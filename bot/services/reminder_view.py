@@ -3,6 +3,7 @@ late it is, and for agencies' information which agencies are still outstanding."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.domain.case import Case, CaseSummary
@@ -55,11 +56,12 @@ def _mention(member: MemberRecord) -> Mention | None:
 
 
 async def reminded_people(ctx: ServiceContext, case_id: str, row: DeadlineRow,
-                          reminder_kind: ReminderKind) -> list[Mention]:
+                          reminder_kind: ReminderKind, members: Sequence[MemberRecord] | None = None) -> list[Mention]:
     """Who a reminder is for: the step's owners (only the partners that have not voted, for the
     panel's vote; the named person, for a step one person owns), and when overdue those it is
-    escalated to."""
-    members = await ctx.roster.members()
+    escalated to. `members`: the roster, when the caller has just read it for a batch."""
+    if members is None:
+        members = await ctx.roster.members()
     roles = OWNER_ROLES.get(row.owner, (Role.MANAGER,))
     chosen = [m for m in members if m.role in roles]
     if row.owner == Owner.LOCAL_AUTHORITY.value:

@@ -611,6 +611,9 @@ class MemoryDeadlineStore(_Store):
         row = self.s.deadlines.get(deadline_id)
         return _deadline(row) if row else None
 
+    async def deadlines_by_id(self, deadline_ids: Collection[int]) -> dict[int, DeadlineRow]:
+        return {i: _deadline(self.s.deadlines[i]) for i in set(deadline_ids) if i in self.s.deadlines}
+
     async def sync(self, case_id: str, computed: Sequence[Deadline], next_reminders: dict[str, datetime | None],
                    keep_open: bool, superseded: Collection[str] = ()) -> None:
         existing = {r["step_id"]: r for r in self.s.deadlines.values() if r["case_id"] == case_id}

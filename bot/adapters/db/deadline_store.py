@@ -71,6 +71,13 @@ class SqlDeadlineStore:
             row = (await conn.execute(select(t.deadlines).where(t.deadlines.c.id == deadline_id))).first()
             return _row(row) if row else None
 
+    async def deadlines_by_id(self, deadline_ids: Collection[int]) -> dict[int, DeadlineRow]:
+        if not deadline_ids:
+            return {}
+        async with self.scope.read() as conn:
+            rows = await conn.execute(select(t.deadlines).where(t.deadlines.c.id.in_(sorted(set(deadline_ids)))))
+            return {r.id: _row(r) for r in rows}
+
     async def sync(self, case_id: str, computed: Sequence[Deadline], next_reminders: dict[str, datetime | None],
                    keep_open: bool, superseded: Collection[str] = ()) -> None:
         """Make the case's deadline rows match `computed`, keeping what was done. Steps

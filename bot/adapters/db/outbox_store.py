@@ -84,37 +84,23 @@ class SqlOutboxStore:
 
     async def claim(self, now: datetime, lease_seconds: int, limit: int) -> list[OutboxItem]:
         """Lease due messages to this process. A lease that runs out (the process died
-        mid-send) makes the message due again."""
+        mid-send) makes the message due again. One compare-and-set UPDATE for the batch: each
+        row it returns was still unclaimed when this transaction leased it, so another process
+        (PostgreSQL re-reads a row a concurrent claim changed) never gets the same row."""
         lease = now + timedelta(seconds=lease_seconds)
-        claimed: list[OutboxItem] = []
+        unclaimed = and_(t.outbox.c.status == "pending",
+                         or_(t.outbox.c.claimed_until.is_(None), t.outbox.c.claimed_until < now))
         async with self.scope.write() as conn:
-            rows = (
-                await conn.execute(
-                    select(t.outbox)
-                    .where(
-                        t.outbox.c.status == "pending",
-                        t.outbox.c.not_before <= now,
-                        or_(t.outbox.c.claimed_until.is_(None), t.outbox.c.claimed_until < now),
-                    )
-                    .order_by(t.outbox.c.id)
-                    .limit(limit)
-                )
-            ).all()
-            for row in rows:
-                result = await conn.execute(
-                    update(t.outbox)
-                    .where(
-                        and_(
-                            t.outbox.c.id == row.id,
-                            t.outbox.c.status == "pending",
-                            or_(t.outbox.c.claimed_until.is_(None), t.outbox.c.claimed_until < now),
-                        )
-                    )
-                    .values(claimed_until=lease, attempts=t.outbox.c.attempts + 1)
-                )
-                if result.rowcount:
-                    claimed.append(OutboxItem(row.id, row.key, row.kind, row.case_id, row.payload, row.attempts + 1))
-        return claimed
+            ids = (await conn.execute(
+                select(t.outbox.c.id).where(unclaimed, t.outbox.c.not_before <= now)
+                .order_by(t.outbox.c.id).limit(limit))).scalars().all()
+            if not ids:
+                return []
+            rows = (await conn.execute(
+                update(t.outbox).where(t.outbox.c.id.in_(ids), unclaimed)
+                .values(claimed_until=lease, attempts=t.outbox.c.attempts + 1)
+                .returning(*t.outbox.c))).all()
+        return sorted((_item(r) for r in rows), key=lambda item: item.id)
 
     async def gather(self, lead: OutboxItem, to: str, now: datetime, most: int,
                      mine: Collection[int] = ()) -> list[OutboxItem]:
