@@ -9,14 +9,21 @@ another process, which no request of this bot waits for), and the longest hold i
 of conversation the turn came from (`personal`, `channel`, … or `none` outside a turn: the outbox,
 the scheduler). SIGUSR1 starts the timing and writes the figures since the last signal to that file
 as JSON; SIGUSR2 stops it. Without the setting nothing is patched and nothing is timed.
+
+The garbage collector runs inside whichever callback allocates when a generation fills up, so a
+hold is also told without the collections it ran (`max_without_gc_ms`), and each generation's
+collections are counted with their longest pause: which holds are the turn's own work and which
+are the collector's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +43,7 @@ class KindFigures:
     callbacks: int = 0
     max_ms: float = 0.0
     max_wall_ms: float = 0.0
+    max_without_gc_ms: float = 0.0
     above: dict[str, int] = field(default_factory=lambda: {f"{ms:g}": 0 for ms in COUNTED_ABOVE_MS})
 
 
@@ -48,14 +56,32 @@ class LoopProbe:
         self.short = 0
         self.since = time.time()
         self.dumps = 0
+        self.loop_thread = threading.get_ident()  # the signals arm the probe from the main thread, the loop's
+        self.gc_started = 0.0
+        self.gc_ms_in_callback = 0.0  # collections during the callback being timed
+        self.collections: dict[str, dict[str, float]] = {}  # generation -> count, longest pause
 
-    def note(self, kind: str, cpu_ms: float, wall_ms: float) -> None:
+    def on_gc(self, phase: str, info: dict[str, int]) -> None:
+        """gc.callbacks: the collector's pauses in the loop thread, in its CPU time like the holds."""
+        if threading.get_ident() != self.loop_thread:
+            return
+        if phase == "start":
+            self.gc_started = time.thread_time()
+            return
+        pause_ms = (time.thread_time() - self.gc_started) * 1000
+        self.gc_ms_in_callback += pause_ms
+        figures = self.collections.setdefault(str(info.get("generation")), {"count": 0, "max_ms": 0.0})
+        figures["count"] += 1
+        figures["max_ms"] = round(max(figures["max_ms"], pause_ms), 3)
+
+    def note(self, kind: str, cpu_ms: float, wall_ms: float, gc_ms: float = 0.0) -> None:
         figures = self.kinds.get(kind)
         if figures is None:
             figures = self.kinds[kind] = KindFigures()
         figures.callbacks += 1
         figures.max_ms = max(figures.max_ms, cpu_ms)
         figures.max_wall_ms = max(figures.max_wall_ms, wall_ms)
+        figures.max_without_gc_ms = max(figures.max_without_gc_ms, cpu_ms - gc_ms)
         for limit in COUNTED_ABOVE_MS:
             if cpu_ms > limit:
                 figures.above[f"{limit:g}"] += 1
@@ -68,12 +94,14 @@ class LoopProbe:
             "seconds": round(time.time() - self.since, 3),
             "short_callbacks": self.short,
             "kinds": {k: vars(v) for k, v in self.kinds.items()},
+            "collections": self.collections,
         }
         partial = self.path.with_name(self.path.name + ".partial")
         partial.write_text(json.dumps(report))
         os.replace(partial, self.path)
         self.kinds = {}
         self.short = 0
+        self.collections = {}
         self.since = time.time()
 
 
@@ -96,20 +124,26 @@ def install(path: Path) -> LoopProbe:
         # The turn as the callback starts (its last step ends the turn), else as it ends (its first begins it).
         context = handle._context  # type: ignore[attr-defined]
         turn = trace.current_in(context)
+        probe.gc_ms_in_callback = 0.0
         cpu, wall = thread_time(), perf_counter()
         untimed(handle)
         cpu_ms = (thread_time() - cpu) * 1000
         if cpu_ms < ATTRIBUTED_ABOVE_MS:
             probe.short += 1
         else:
-            probe.note(_kind_of(turn or trace.current_in(context)), cpu_ms, (perf_counter() - wall) * 1000)
+            probe.note(_kind_of(turn or trace.current_in(context)), cpu_ms, (perf_counter() - wall) * 1000,
+                       probe.gc_ms_in_callback)
 
     def dump_and_time(_signum: int, _frame: object) -> None:
         asyncio.events.Handle._run = timed_run  # type: ignore[method-assign,assignment]
+        if probe.on_gc not in gc.callbacks:
+            gc.callbacks.append(probe.on_gc)
         probe.dump()
 
     def stop_timing(_signum: int, _frame: object) -> None:
         asyncio.events.Handle._run = untimed  # type: ignore[method-assign,assignment]
+        if probe.on_gc in gc.callbacks:
+            gc.callbacks.remove(probe.on_gc)
 
     _installed.append((untimed, signal.getsignal(signal.SIGUSR1), signal.getsignal(signal.SIGUSR2)))
     signal.signal(signal.SIGUSR1, dump_and_time)
@@ -124,5 +158,6 @@ def uninstall() -> None:
     """Put back what `install` replaced."""
     untimed, on_usr1, on_usr2 = _installed.pop()
     asyncio.events.Handle._run = untimed  # type: ignore[method-assign,assignment]
+    gc.callbacks[:] = [c for c in gc.callbacks if not isinstance(getattr(c, "__self__", None), LoopProbe)]
     signal.signal(signal.SIGUSR1, on_usr1)
     signal.signal(signal.SIGUSR2, on_usr2)

@@ -1064,8 +1064,13 @@ def loop_hold_detail(held: dict[str, Any]) -> str:
     for kind, label in (("personal", "status"), ("channel", "votes"), ("none", "outside turns")):
         figures = held["kinds"].get(kind)
         if figures:
-            parts.append(f"{label} max {figures['max_ms']:.1f} ms CPU ({figures['max_wall_ms']:.1f} ms wall), "
+            parts.append(f"{label} max {figures['max_ms']:.1f} ms CPU ({figures['max_wall_ms']:.1f} ms wall, "
+                         f"{figures.get('max_without_gc_ms', 0):.1f} ms without the collector), "
                          f"{figures['above']['5']} holds over 5 ms")
+    collections = held.get("collections") or {}
+    if collections:
+        parts.append("collections " + ", ".join(f"gen {g}: {c['count']:.0f} (longest {c['max_ms']:.1f} ms)"
+                                                for g, c in sorted(collections.items())))
     return "; ".join(parts) or "no hold over 0.2 ms"
 
 

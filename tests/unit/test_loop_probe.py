@@ -4,6 +4,7 @@ by one callback, per kind of conversation the turn came from, written on SIGUSR1
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -75,3 +76,23 @@ def test_the_loop_is_timed_only_between_the_signals(tmp_path) -> None:
     finally:
         loop_probe.uninstall()
     assert asyncio.events.Handle._run is untimed
+
+
+def test_a_collection_inside_a_hold_is_told_apart_from_the_turns_own_work(probe) -> None:
+    async def collecting() -> None:
+        token = trace.begin("personal", "a:chat")
+        try:
+            await asyncio.sleep(0)
+            garbage = [[object() for _ in range(50)] for _ in range(20_000)]  # something for the collector to walk
+            _hold(1)
+            gc.collect()  # what a full generation does inside whichever callback allocates
+            del garbage
+        finally:
+            trace.end(token)
+
+    asyncio.run(collecting())
+    os.kill(os.getpid(), signal.SIGUSR1)
+    found = json.loads(probe.path.read_text())
+    personal = found["kinds"]["personal"]
+    assert found["collections"]["2"]["count"] >= 1 and found["collections"]["2"]["max_ms"] > 0
+    assert 1 <= personal["max_without_gc_ms"] < personal["max_ms"]
