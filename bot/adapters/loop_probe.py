@@ -44,6 +44,7 @@ class KindFigures:
     max_ms: float = 0.0
     max_wall_ms: float = 0.0
     max_without_gc_ms: float = 0.0
+    max_ended_at: str = ""  # where the longest hold's task stopped (its next await), to find it in the code
     above: dict[str, int] = field(default_factory=lambda: {f"{ms:g}": 0 for ms in COUNTED_ABOVE_MS})
 
 
@@ -74,11 +75,14 @@ class LoopProbe:
         figures["count"] += 1
         figures["max_ms"] = round(max(figures["max_ms"], pause_ms), 3)
 
-    def note(self, kind: str, cpu_ms: float, wall_ms: float, gc_ms: float = 0.0) -> None:
+    def note(self, kind: str, cpu_ms: float, wall_ms: float, gc_ms: float = 0.0,
+             ended_at: Callable[[], str] | None = None) -> None:
         figures = self.kinds.get(kind)
         if figures is None:
             figures = self.kinds[kind] = KindFigures()
         figures.callbacks += 1
+        if cpu_ms > figures.max_ms and ended_at is not None:
+            figures.max_ended_at = ended_at()
         figures.max_ms = max(figures.max_ms, cpu_ms)
         figures.max_wall_ms = max(figures.max_wall_ms, wall_ms)
         figures.max_without_gc_ms = max(figures.max_without_gc_ms, cpu_ms - gc_ms)
@@ -103,6 +107,23 @@ class LoopProbe:
         self.short = 0
         self.collections = {}
         self.since = time.time()
+
+
+def _suspended_at(handle: asyncio.Handle) -> str:
+    """The innermost frames a task's coroutine waits in after this step ("dir/file:line function",
+    the outer of the two first), "finished" when it ended, or the callback's name when it is not a
+    task's step: the end of a hold, named in the code."""
+    task = getattr(handle._callback, "__self__", None)  # type: ignore[attr-defined]
+    if not isinstance(task, asyncio.Task):
+        return getattr(handle._callback, "__qualname__", repr(handle._callback))  # type: ignore[attr-defined]
+    coro: Any = task.get_coro()
+    frames: list[str] = []
+    while coro is not None and getattr(coro, "cr_frame", None) is not None:
+        frame = coro.cr_frame
+        frames.append(f"{'/'.join(frame.f_code.co_filename.rsplit('/', 2)[-2:])}:{frame.f_lineno} "
+                      f"{frame.f_code.co_name}")
+        coro = getattr(coro, "cr_await", None)
+    return " > ".join(frames[-2:]) or "finished"
 
 
 def _kind_of(turn: trace.Turn | None) -> str:
@@ -132,7 +153,7 @@ def install(path: Path) -> LoopProbe:
             probe.short += 1
         else:
             probe.note(_kind_of(turn or trace.current_in(context)), cpu_ms, (perf_counter() - wall) * 1000,
-                       probe.gc_ms_in_callback)
+                       probe.gc_ms_in_callback, lambda: _suspended_at(handle))
 
     def dump_and_time(_signum: int, _frame: object) -> None:
         asyncio.events.Handle._run = timed_run  # type: ignore[method-assign,assignment]

@@ -1066,7 +1066,8 @@ def loop_hold_detail(held: dict[str, Any]) -> str:
         if figures:
             parts.append(f"{label} max {figures['max_ms']:.1f} ms CPU ({figures['max_wall_ms']:.1f} ms wall, "
                          f"{figures.get('max_without_gc_ms', 0):.1f} ms without the collector), "
-                         f"{figures['above']['5']} holds over 5 ms")
+                         f"{figures['above']['5']} holds over 5 ms"
+                         + (f" (the longest ended at {figures['max_ended_at']})" if figures.get("max_ended_at") else ""))
     collections = held.get("collections") or {}
     if collections:
         parts.append("collections " + ", ".join(f"gen {g}: {c['count']:.0f} (longest {c['max_ms']:.1f} ms)"

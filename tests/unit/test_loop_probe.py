@@ -96,3 +96,19 @@ def test_a_collection_inside_a_hold_is_told_apart_from_the_turns_own_work(probe)
     personal = found["kinds"]["personal"]
     assert found["collections"]["2"]["count"] >= 1 and found["collections"]["2"]["max_ms"] > 0
     assert 1 <= personal["max_without_gc_ms"] < personal["max_ms"]
+
+
+def test_the_longest_hold_is_named_by_where_its_task_stopped(probe) -> None:
+    async def holds_then_waits() -> None:
+        token = trace.begin("personal", "a:chat")
+        try:
+            await asyncio.sleep(0)
+            _hold(6)
+            await asyncio.sleep(0.001)  # the hold ends here
+        finally:
+            trace.end(token)
+
+    asyncio.run(holds_then_waits())
+    os.kill(os.getpid(), signal.SIGUSR1)
+    ended_at = json.loads(probe.path.read_text())["kinds"]["personal"]["max_ended_at"]
+    assert "test_loop_probe.py" in ended_at and "holds_then_waits" in ended_at and "sleep" in ended_at
