@@ -80,7 +80,7 @@ migrate: $(STAMP)  ## apply database migrations (the bot also does this at start
 package: $(STAMP)  ## build build/appPackage.zip (needs MicrosoftAppId in the environment or .env)
 	$(PY) appPackage/build.py
 
-bench: $(STAMP)  ## performance benchmark (not a test): 10,000 cases, the bot vs a stock echo bot, with and without encryption, 1,000 reminders; `make bench BENCH=--quick` for a smoke run
+bench: $(STAMP)  ## performance benchmark (not a test): 10,000 cases, the bot vs a stock echo bot, with and without encryption, 1,000 reminders, then 100,000 cases and PostgreSQL; `make bench BENCH=--quick` for a smoke run
 	$(PY) tests/bench/bench.py $(BENCH)
 
 clean:
