@@ -93,3 +93,38 @@ def test_a_state_the_storage_cannot_store_is_still_compared_and_refused_when_sav
     with pytest.raises(TypeError, match="cannot store set"):
         asyncio.run(_turn_with(state, lambda data: data.update(odd={1, 2})))
     assert repo.writes == 0
+
+
+def test_a_changed_state_is_encoded_once_to_be_compared_and_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once on load and once on save: the JSON compared with the state as loaded is the JSON
+    written (and sealed), and the state's hash after the write is that same text."""
+    from dialogs.state_rows import StateCodec
+
+    repo = _Repo()
+    state = SqlConversationState(SqlStorage(repo, _Clock()))
+    asyncio.run(_turn_with(state, _set_dialog))
+    encode, outermost, depth = StateCodec.encode, [0], [0]
+
+    def counted(self: StateCodec, value: Any) -> Any:
+        outermost[0] += depth[0] == 0
+        depth[0] += 1
+        try:
+            return encode(self, value)
+        finally:
+            depth[0] -= 1
+
+    monkeypatch.setattr(StateCodec, "encode", counted)
+    turn = _turn()
+    asyncio.run(state.load(turn))
+
+    def change(data: dict[str, Any]) -> None:
+        data["DialogState"].dialog_stack[0].state["v"] = 2
+
+    change(state.get(turn))
+    asyncio.run(state.save_changes(turn))
+    assert repo.writes == 2 and outermost[0] == 2
+    stored, etag = repo.rows["msteams/conversations/a:chat"]
+    assert stored["DialogState"]["$dialog_state"][0]["$dialog_instance"]["state"]["v"] == 2
+    assert state.get(turn)["e_tag"] == etag
+    asyncio.run(state.save_changes(turn))  # saved: unchanged since, with its new e_tag
+    assert repo.writes == 2 and outermost[0] == 3

@@ -22,6 +22,14 @@ _REMEMBER_RESPONSE = (
     .where(t.processed_activities.c.key == bindparam("b_key"))
     .values(response=bindparam("b_response"))
 )
+# Dialog state is read and written on every referral form step: its statements are built once
+# (building and keying a SQLAlchemy statement cost more CPU than SQLite running it).
+_READ_STATE = select(t.bot_state).where(t.bot_state.c.key.in_(bindparam("b_keys", expanding=True)))
+_UPDATE_STATE_AT_ETAG = (
+    update(t.bot_state)
+    .where(t.bot_state.c.key == bindparam("b_key"), t.bot_state.c.etag == bindparam("b_etag"))
+    .values(data=bindparam("b_data"), etag=bindparam("b_new_etag"), updated_at=bindparam("b_at"))
+)
 
 
 MODE_KEY = "mode"
@@ -44,6 +52,12 @@ class SqlTurnStore:
             scope.insert(t.processed_activities)
             .values(key=bindparam("b_key"), at=bindparam("b_at"), response=None)
             .on_conflict_do_nothing(index_elements=[t.processed_activities.c.key])
+        )
+        self._create_state = (
+            scope.insert(t.bot_state)
+            .values(key=bindparam("b_key"), data=bindparam("b_data"), etag=bindparam("b_new_etag"),
+                    updated_at=bindparam("b_at"))
+            .on_conflict_do_nothing(index_elements=[t.bot_state.c.key])
         )
 
     async def claim_activity(self, key: str, at: datetime) -> tuple[bool, Any]:
@@ -76,7 +90,7 @@ class SqlTurnStore:
 
     async def read_state(self, keys: Sequence[str]) -> dict[str, tuple[dict[str, Any], str]]:
         async with self.scope.read() as conn:
-            rows = await conn.execute(select(t.bot_state).where(t.bot_state.c.key.in_(list(keys))))
+            rows = await conn.execute(_READ_STATE, {"b_keys": list(keys)})
             keyring = self.scope.db.keyring
             return {r.key: (await keyring.open_json(conn, state_owner(r.key), STATE_FIELD, r.data), r.etag)
                     for r in rows}
@@ -87,20 +101,14 @@ class SqlTurnStore:
         is none stored yet. No write ever overwrites a state it has not read."""
         async with self.scope.write() as conn:
             data = (await self.scope.db.keyring.sealer(conn, state_owner(key))).json(STATE_FIELD, data)
+            values = {"b_key": key, "b_data": data, "b_new_etag": new_etag, "b_at": at}
             if etag is not None and etag != "*":
-                result = await conn.execute(
-                    update(t.bot_state)
-                    .where(t.bot_state.c.key == key, t.bot_state.c.etag == etag)
-                    .values(data=data, etag=new_etag, updated_at=at)
-                )
+                result = await conn.execute(_UPDATE_STATE_AT_ETAG, {**values, "b_etag": etag})
                 if result.rowcount:
                     return True
             # Not there yet (a new conversation, or deleted since it was read): create it,
             # unless another writer got there first.
-            created = await conn.execute(
-                self.scope.insert(t.bot_state).values(key=key, data=data, etag=new_etag, updated_at=at)
-                .on_conflict_do_nothing(index_elements=[t.bot_state.c.key])
-            )
+            created = await conn.execute(self._create_state, values)
             return bool(created.rowcount)
 
     async def shared_secret(self, name: str) -> bytes:
