@@ -104,14 +104,19 @@ class StateRows:
 
     async def read(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Each stored state found, decoded, with its `e_tag`."""
+        return {key: item for key, (item, _) in (await self.read_stored(keys)).items()}
+
+    async def read_stored(self, keys: Sequence[str]) -> dict[str, tuple[dict[str, Any], str | None]]:
+        """`read`, each item with the text it is stored as when the store has it (a sealed
+        item's): the `StateCodec.stored` text of the item as read, for a write is always that."""
         if not keys:
             return {}
         found = await self._repo.read_state(keys)
-        result: dict[str, dict[str, Any]] = {}
+        result: dict[str, tuple[dict[str, Any], str | None]] = {}
         for key, (data, etag) in found.items():
             item = self.codec.decode(data)  # new dicts and lists all the way down: never the stored ones
             item[ETAG] = etag
-            result[key] = item
+            result[key] = (item, data.text if isinstance(data, MeasuredJson) else None)
         return result
 
     async def write(self, key: str, item: dict[str, Any], stored: MeasuredJson | None = None) -> str:

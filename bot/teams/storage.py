@@ -40,6 +40,12 @@ class SqlStorage(Storage):
     async def read(self, keys: list[str]) -> dict[str, object]:
         return dict(await self._rows.read(keys))
 
+    async def read_stored(self, key: str) -> tuple[dict[str, Any] | None, str | None]:
+        """The item stored at `key` (None when there is none) and, when the store has it, the
+        text it is stored as (`StateRows.read_stored`)."""
+        item, text = (await self._rows.read_stored([key])).get(key, (None, None))
+        return item, text
+
     async def write_stored(self, key: str, item: dict[str, Any], stored: MeasuredJson) -> None:
         """`write` of one item whose stored JSON (`StateCodec.stored`) the caller has already."""
         item[ETAG] = await self._rows.write(key, item, stored)
@@ -64,6 +70,15 @@ class _StateSnapshot(CachedBotState):
     JSON this storage would write (`StateCodec.stored`: without the e_tag, which only a write
     changes), which says the same for every state it can store. A state it cannot store
     (which `SqlStorage.write` refuses anyway) is compared as botbuilder does."""
+
+    def __init__(self, state: dict[str, object] | None = None, stored_text: str | None = None) -> None:
+        """`stored_text`: the text the state was read from, which is what `compute_hash` would
+        write for it again (`StateRows.read_stored`); without it the state is written to have it."""
+        if stored_text is None:
+            super().__init__(state)
+        else:
+            self.state = state if state is not None else {}
+            self.hash = stored_text
 
     def compute_hash(self, obj: object) -> str:
         stored = self.stored_json(obj)
@@ -102,5 +117,10 @@ class SqlConversationState(ConversationState):
         cached_state = self.get_cached_state(turn_context)
         if force or not cached_state or not cached_state.state:
             storage_key = self.get_storage_key(turn_context)
-            items = await self._storage.read([storage_key])
-            turn_context.turn_state[self._context_service_key] = _StateSnapshot(items.get(storage_key))
+            if isinstance(self._storage, SqlStorage):
+                item, stored_text = await self._storage.read_stored(storage_key)
+                snapshot = _StateSnapshot(item, stored_text)
+            else:
+                items = await self._storage.read([storage_key])
+                snapshot = _StateSnapshot(items.get(storage_key))
+            turn_context.turn_state[self._context_service_key] = snapshot

@@ -6,6 +6,7 @@ bot process shares.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -15,6 +16,8 @@ from sqlalchemy import bindparam, delete, select, update
 
 from bot.adapters.db import schema as t
 from bot.adapters.db.scope import Scope
+from bot.adapters.envelope import sealed_json_token
+from bot.domain.json_text import MeasuredJson
 
 _STORED_RESPONSE = select(t.processed_activities.c.response).where(t.processed_activities.c.key == bindparam("b_key"))
 _REMEMBER_RESPONSE = (
@@ -89,11 +92,22 @@ class SqlTurnStore:
     # ---- state for the SDK's Storage (dialog state) ---------------------------------------
 
     async def read_state(self, keys: Sequence[str]) -> dict[str, tuple[dict[str, Any], str]]:
+        """Each stored item's JSON and e_tag. A sealed item comes as `MeasuredJson` with the text
+        it was sealed as (dialogs/state_rows.py compares the state a turn saves with that text
+        instead of writing the loaded state out again to have something to compare with)."""
         async with self.scope.read() as conn:
             rows = await conn.execute(_READ_STATE, {"b_keys": list(keys)})
             keyring = self.scope.db.keyring
-            return {r.key: (await keyring.open_json(conn, state_owner(r.key), STATE_FIELD, r.data), r.etag)
-                    for r in rows}
+            found: dict[str, tuple[dict[str, Any], str]] = {}
+            for r in rows:
+                token = sealed_json_token(r.data)
+                if token is None:  # written with encryption off
+                    found[r.key] = (r.data, r.etag)
+                    continue
+                text = await keyring.open_text(conn, state_owner(r.key), STATE_FIELD, token)
+                assert text is not None  # a sealed token opens to its text, or raises
+                found[r.key] = (MeasuredJson(json.loads(text), text), r.etag)
+            return found
 
     async def write_state(self, key: str, data: dict[str, Any], etag: str | None, new_etag: str, at: datetime) -> bool:
         """Write one item if nobody else has since it was read (False on conflict): with an etag,
