@@ -46,14 +46,15 @@ def fit(built: Element) -> Element:
     return built
 
 
-def fit_measured(built: Element) -> MeasuredJson:
-    """`fit`, keeping the JSON text written to measure the card (bot/domain/json_text.py): the
-    message or invoke answer carrying it reuses that text instead of writing the card again.
-    For cards nobody changes in place after they are built (a copy is changed instead)."""
+def fit_measured(built: Element, limit: int = CARD_BUDGET) -> MeasuredJson:
+    """`fit` (to `limit` bytes), keeping the JSON text written to measure the card
+    (bot/domain/json_text.py): the message or invoke answer carrying it reuses that text instead
+    of writing the card again. For cards nobody changes in place after they are built (a copy is
+    changed instead)."""
     text = json_text(built)
-    if utf16_size(text) <= CARD_BUDGET:
+    if utf16_size(text) <= limit:
         return MeasuredJson(built, text)
-    shorten_to_fit(built, CARD_BUDGET)
+    shorten_to_fit(built, limit)
     return MeasuredJson(built, json_text(built))
 
 

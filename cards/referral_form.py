@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from bot.domain.json_text import measured
 from bot.domain.limits import within
 from bot.domain.referral import (
     MAX_CHILDREN,
@@ -29,6 +30,7 @@ from bot.domain.referral import (
 )
 from bot.domain.text import clean_text, truncate
 from cards import labels
+from cards.budget import fit_measured
 from cards.common import (
     HARD_MAX_CARD_BYTES,
     Element,
@@ -43,7 +45,6 @@ from cards.common import (
     labelled,
     notice,
     para,
-    shorten_to_fit,
     subheading,
     verbs,
 )
@@ -688,8 +689,8 @@ def section_card(section: Section, raw: dict[str, str], view: FormView) -> Eleme
         raise ValueError("use review_card")
     built = SECTION_CARDS[section](raw, view)
     if view.unsaved:  # what was typed and not saved, shown back: shortened for display if need be
-        shorten_to_fit(built, HARD_MAX_CARD_BYTES)
-    return built
+        return fit_measured(built, HARD_MAX_CARD_BYTES)
+    return measured(built)
 
 
 # ---- a card that could not be saved ---------------------------------------------------------------
@@ -931,8 +932,8 @@ def review_card(
     # Long answers for several children do not fit in one Teams message: shorten them for
     # display so that Teams accepts the card. (This layout needs about 25 KB for one child
     # and 3 KB more per child before any answer, so MAX_CARD_BYTES is not attainable here.)
-    shorten_to_fit(review, HARD_MAX_CARD_BYTES)
-    return review
+    # The JSON text written to measure it is kept: the reply carrying it is not written again.
+    return fit_measured(review, HARD_MAX_CARD_BYTES)
 
 
 # ---- around the form -------------------------------------------------------------------------

@@ -18,12 +18,14 @@ the database can only become these types.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.domain.json_text import MeasuredJson
 from bot.services.ports import Clock
 
 ETAG = "e_tag"  # where both SDKs' state items carry their version
@@ -73,6 +75,14 @@ class StateCodec:
             return value
         raise TypeError(f"cannot store {type(value).__name__} in bot state")
 
+    def stored(self, item: dict[str, Any]) -> MeasuredJson:
+        """The JSON stored for a state item — encoded, without its `e_tag` (which has a column of
+        its own) — with its text written once. That text is what tells a changed state from an
+        unchanged one (bot/teams/storage.py) and what is sealed into the row (bot/adapters/db/
+        turn_store.py), instead of the state being encoded and written again for each."""
+        data = self.encode({key: value for key, value in item.items() if key != ETAG})
+        return MeasuredJson(data, json.dumps(data, separators=(",", ":")))  # as a sealed value is written
+
     def decode(self, value: Any) -> Any:
         if isinstance(value, dict):
             if set(value) == {"$dialog_state"}:
@@ -94,21 +104,27 @@ class StateRows:
 
     async def read(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Each stored state found, decoded, with its `e_tag`."""
+        return {key: item for key, (item, _) in (await self.read_stored(keys)).items()}
+
+    async def read_stored(self, keys: Sequence[str]) -> dict[str, tuple[dict[str, Any], str | None]]:
+        """`read`, each item with the text it is stored as when the store has it (a sealed
+        item's): the `StateCodec.stored` text of the item as read, for a write is always that."""
         if not keys:
             return {}
         found = await self._repo.read_state(keys)
-        result: dict[str, dict[str, Any]] = {}
+        result: dict[str, tuple[dict[str, Any], str | None]] = {}
         for key, (data, etag) in found.items():
             item = self.codec.decode(data)  # new dicts and lists all the way down: never the stored ones
             item[ETAG] = etag
-            result[key] = item
+            result[key] = (item, data.text if isinstance(data, MeasuredJson) else None)
         return result
 
-    async def write(self, key: str, item: dict[str, Any]) -> str:
+    async def write(self, key: str, item: dict[str, Any], stored: MeasuredJson | None = None) -> str:
         """Store `item` (its `e_tag` the version it was read at) and return its new e_tag; raise
-        `StateConflict` when another turn saved the key since."""
-        data = self.codec.encode(item)
-        etag = data.pop(ETAG, None)
+        `StateConflict` when another turn saved the key since. `stored`: the item's stored JSON
+        (`StateCodec.stored`) when the caller has it already."""
+        data = stored if stored is not None else self.codec.stored(item)
+        etag = item.get(ETAG)
         new_etag = uuid.uuid4().hex
         if not await self._repo.write_state(key, data, etag, new_etag, self._clock.now()):
             raise StateConflict(f"Etag conflict for {key}")

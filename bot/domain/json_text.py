@@ -84,6 +84,28 @@ class MeasuredJson(dict[str, Any]):
         return (dict, (dict(self),))
 
 
+class OutgoingJson(MeasuredJson):
+    """A measured card handed to an SDK to send. Both Teams SDKs deep-copy every activity they
+    send (`TurnContext.send_activities`) so that their own changes to it — its conversation,
+    ids, input hint — never reach the caller's object; those are changes to the activity, never
+    to a card in it. A measured card is never changed in place below its top level (see above),
+    so its deep copy shares everything below the top level and keeps its text: the card is not
+    walked node by node (a third of a referral form step's reply, tests/bench/bench.py) and the
+    text measured is still the text sent."""
+
+    __slots__ = ()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> OutgoingJson:
+        return OutgoingJson(self, self.text)
+
+
+def outgoing(value: dict[str, Any]) -> OutgoingJson:
+    """`value` as a card to hand to an SDK, its JSON text written now unless it was measured."""
+    if isinstance(value, OutgoingJson):
+        return value
+    return OutgoingJson(value, value.text if isinstance(value, MeasuredJson) else json_text(value))
+
+
 def measured(value: dict[str, Any]) -> MeasuredJson:
     """`value` with its JSON text written now."""
     if isinstance(value, MeasuredJson):

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, time
 from enum import StrEnum
+from functools import cache
 from typing import Annotated, Any, get_args
 
 from pydantic import (
@@ -475,8 +476,11 @@ def required_fields(model: type[BaseModel]) -> set[str]:
     return {name for name, info in model.model_fields.items() if info.is_required()}
 
 
+@cache
 def max_length(model: type[BaseModel], name: str) -> int | None:
-    """The length limit of a text field, wherever in its type it was declared."""
+    """The length limit of a text field, wherever in its type it was declared. Worked out once
+    per field: the form asks it of every input it keeps and every text input it renders, and
+    the search through the field's type was about 3 % of a form step's CPU."""
     info = model.model_fields[name]
     return _find_limit(info.metadata) or _find_limit([info.annotation])
 

@@ -24,6 +24,8 @@ from typing import Any
 from botbuilder.schema import Activity
 from msrest.serialization import Deserializer, Model, Serializer
 
+from bot.domain.json_text import MeasuredJson
+
 
 class _Unusual(Exception):  # noqa: N818 - not an error: the value takes msrest's own path
     """A value outside the plain cases: msrest handles it."""
@@ -140,7 +142,11 @@ def activity_from_json(body: dict[str, Any]) -> Activity:
 
 
 def _plain_json(value: Any) -> Any:
-    """msrest's writing of an `object` attribute for plain JSON (dict keys strings)."""
+    """msrest's writing of an `object` attribute for plain JSON (dict keys strings). A measured
+    card (bot/domain/json_text.py) is plain JSON already and never changed in place: it is
+    written as itself, with the text it was measured as, not walked and copied."""
+    if isinstance(value, MeasuredJson):
+        return value
     kind = type(value)
     if kind is dict:
         out = {}

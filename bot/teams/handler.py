@@ -14,11 +14,12 @@ from typing import Any
 
 from botbuilder.core import CardFactory, ConversationState, MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
-from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
+from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, DeliveryModes
 from botbuilder.schema.teams import TeamInfo, TeamsChannelAccount
 from botframework.connector.models import InvokeResponse
 
 from bot.domain.case import Actor
+from bot.domain.json_text import outgoing
 from bot.services.context import ServiceContext
 from bot.teams.exports import CaseExports
 from bot.teams.members import BotbuilderMembers
@@ -190,8 +191,15 @@ def answer_invoke(turn_context: TurnContext, body: dict[str, Any]) -> InvokeResp
 
 
 async def say(turn_context: TurnContext, reply: Reply) -> None:
-    """A reply sent in the turn as a message: its card, else its text."""
+    """A reply sent in the turn as a message: its card, else its text. The card goes as
+    `outgoing` JSON, written once: botbuilder's copy of the activity shares it instead of
+    copying every node, and the text measured against the size budget is the text sent
+    (bot/domain/json_text.py). Not to a caller who asked for the replies in the HTTP answer
+    (deliveryMode expectReplies): botbuilder writes those with msrest, which writes any dict
+    but a plain one as its Python repr."""
     if reply.card:
-        await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(reply.card)))
+        expects_replies = turn_context.activity.delivery_mode == DeliveryModes.expect_replies
+        card = reply.card if expects_replies else outgoing(reply.card)
+        await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
     elif reply.text:
         await turn_context.send_activity(MessageFactory.text(reply.text))

@@ -86,7 +86,7 @@ from multidict import CIMultiDict
 
 from bot.adapters.outbound_http import MSAL_TIMEOUT, client_session, proxy_for, requests_verify
 from bot.adapters.service_hosts import PRODUCTION, ServiceHostPolicy, ServiceHostRefused
-from bot.domain.json_text import MeasuredJson
+from bot.domain.json_text import MeasuredJson, measured_with
 from bot.teams import signing_keys
 from bot.teams.activity_json import activity_to_json
 
@@ -277,7 +277,12 @@ class _LightBodySerializer(Serializer):
             # msrest's walk of the Activity model was a third of a card update's CPU.
             return data
         if data_type == "Activity" and isinstance(data, Activity):  # a reply in a turn: msrest's JSON, faster
-            return activity_to_json(data, lambda activity: self._msrest_body(activity, data_type, **kwargs))
+            body = activity_to_json(data, lambda activity: self._msrest_body(activity, data_type, **kwargs))
+            if any(isinstance(item.get("content"), MeasuredJson) for item in body.get("attachments") or []):
+                # Its card was written once already, to measure it (bot/teams/message_size.py):
+                # that text is spliced in, not written a second time.
+                return _WrittenBody(measured_with(body, "attachments").text)
+            return body
         return self._msrest_body(data, data_type, **kwargs)
 
     def _msrest_body(self, data: Any, data_type: str, **kwargs: Any) -> Any:

@@ -4,6 +4,7 @@ unchanged one by the JSON it would store: saved when the turn changed it, not ot
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,7 @@ from botbuilder.core import TurnContext
 from botbuilder.dialogs import DialogInstance, DialogState
 from botbuilder.schema import Activity, ChannelAccount, ConversationAccount
 
+from bot.domain.json_text import MeasuredJson
 from bot.teams.storage import SqlConversationState, SqlStorage
 
 
@@ -93,3 +95,86 @@ def test_a_state_the_storage_cannot_store_is_still_compared_and_refused_when_sav
     with pytest.raises(TypeError, match="cannot store set"):
         asyncio.run(_turn_with(state, lambda data: data.update(odd={1, 2})))
     assert repo.writes == 0
+
+
+def test_a_changed_state_is_encoded_once_to_be_compared_and_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The JSON compared with the state as loaded is the JSON written (and sealed), and the
+    state's hash after the write is that same text."""
+    from dialogs.state_rows import StateCodec
+
+    repo = _Repo()
+    state = SqlConversationState(SqlStorage(repo, _Clock()))
+    asyncio.run(_turn_with(state, _set_dialog))
+    encode, outermost, depth = StateCodec.encode, [0], [0]
+
+    def counted(self: StateCodec, value: Any) -> Any:
+        outermost[0] += depth[0] == 0
+        depth[0] += 1
+        try:
+            return encode(self, value)
+        finally:
+            depth[0] -= 1
+
+    monkeypatch.setattr(StateCodec, "encode", counted)
+    turn = _turn()
+    asyncio.run(state.load(turn))
+
+    def change(data: dict[str, Any]) -> None:
+        data["DialogState"].dialog_stack[0].state["v"] = 2
+
+    change(state.get(turn))
+    asyncio.run(state.save_changes(turn))
+    # Once, on save (this store hands back what it was given, its text included: nothing on load).
+    assert repo.writes == 2 and outermost[0] == 1
+    stored, etag = repo.rows["msteams/conversations/a:chat"]
+    assert stored["DialogState"]["$dialog_state"][0]["$dialog_instance"]["state"]["v"] == 2
+    assert state.get(turn)["e_tag"] == etag
+    asyncio.run(state.save_changes(turn))  # saved: unchanged since, with its new e_tag
+    assert repo.writes == 2 and outermost[0] == 2
+
+
+class _SealingRepo(_Repo):
+    """As the SQL store (bot/adapters/db/turn_store.py): a row is kept as the text it was written
+    as and read back as `MeasuredJson` with that text."""
+
+    async def read_state(self, keys: Sequence[str]) -> dict[str, tuple[dict[str, Any], str]]:
+        return {key: (MeasuredJson(json.loads(text), text), etag)
+                for key, (text, etag) in self.rows.items() if key in keys}  # type: ignore[misc]
+
+    async def write_state(self, key: str, data: dict[str, Any], etag: str | None, new_etag: str, at: datetime) -> bool:
+        self.writes += 1
+        text = data.text if isinstance(data, MeasuredJson) else json.dumps(data, separators=(",", ":"))
+        self.rows[key] = (text, new_etag)  # type: ignore[assignment]
+        return True
+
+
+def test_a_state_read_with_its_stored_text_is_compared_with_that_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read from a sealed row, the state is not written out again to know what it was: a turn
+    that changes it encodes it once, and one that does not writes nothing."""
+    from dialogs.state_rows import StateCodec
+
+    repo = _SealingRepo()
+    state = SqlConversationState(SqlStorage(repo, _Clock()))
+    asyncio.run(_turn_with(state, _set_dialog))
+    assert repo.writes == 1
+    encode, outermost, depth = StateCodec.encode, [0], [0]
+
+    def counted(self: StateCodec, value: Any) -> Any:
+        outermost[0] += depth[0] == 0
+        depth[0] += 1
+        try:
+            return encode(self, value)
+        finally:
+            depth[0] -= 1
+
+    monkeypatch.setattr(StateCodec, "encode", counted)
+    asyncio.run(_turn_with(state))
+    assert repo.writes == 1 and outermost[0] == 1, "an unchanged state was written again"
+
+    def change(data: dict[str, Any]) -> None:
+        data["DialogState"].dialog_stack[0].state["v"] = 2
+
+    asyncio.run(_turn_with(state, change))
+    assert repo.writes == 2 and outermost[0] == 2
+    text, _ = repo.rows["msteams/conversations/a:chat"]
+    assert json.loads(text)["DialogState"]["$dialog_state"][0]["$dialog_instance"]["state"]["v"] == 2  # type: ignore[arg-type]

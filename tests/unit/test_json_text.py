@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import copy
 import json
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.json_text import MeasuredJson, json_text, measured, measured_with
+from bot.domain.json_text import MeasuredJson, OutgoingJson, json_text, measured, measured_with, outgoing
 from bot.domain.partnership import Partner
 from bot.teams import sdk
 from bot.turns.replies import Reply, invoke_body
@@ -77,3 +78,43 @@ def test_the_base_card_is_rendered_once_per_view() -> None:
     view = _panel_view()
     assert vote_card.panel_card(view, tz) is vote_card.panel_card(view, tz)
     assert vote_card.panel_card(replace(view, round=3), tz) is not vote_card.panel_card(view, tz)
+
+
+def test_an_outgoing_card_is_shared_by_the_sdks_copy_and_sent_as_the_text_it_was_measured_as() -> None:
+    from botbuilder.core import CardFactory, MessageFactory
+
+    card = vote_card.panel_card(_panel_view(), ZoneInfo("Europe/London"))
+    plain = json.loads(json.dumps(card))
+    sent = MessageFactory.attachment(CardFactory.adaptive_card(outgoing(card)))
+    copied = copy.deepcopy(sent)  # what botbuilder's TurnContext.send_activities sends
+    content = copied.attachments[0].content
+    assert isinstance(content, OutgoingJson) and content.text == card.text
+    assert content["body"] is card["body"]  # nothing below the top level walked or copied
+    content["fallbackText"] = "A card"  # a change at the top level stays in the copy
+    assert "fallbackText" not in card and json.loads(content.text)["fallbackText"] == "A card"
+    written = sdk._LightBodySerializer().body(copy.deepcopy(sent), "Activity")
+    as_before = sdk._LightBodySerializer().body(MessageFactory.attachment(CardFactory.adaptive_card(plain)), "Activity")
+    assert isinstance(written, sdk._WrittenBody) and json.loads(written.content) == as_before
+    assert card.text in written.content.decode()  # spliced in, not written again
+
+
+async def test_a_reply_to_a_caller_expecting_replies_carries_a_plain_card() -> None:
+    """msrest writes the buffered replies of deliveryMode expectReplies, and any dict but a plain
+    one as its Python repr: those get the card as a plain dict."""
+    from botbuilder.core import TurnContext
+    from botbuilder.core.adapters import TestAdapter
+    from botbuilder.schema import Activity, DeliveryModes, ExpectedReplies
+
+    from bot.teams.handler import say
+
+    card = measured(copy.deepcopy(CARD))
+    replies: list[Any] = []
+
+    async def logic(turn_context: TurnContext) -> None:
+        await say(turn_context, Reply(card=card))
+        replies.extend(turn_context.buffered_reply_activities)
+
+    await TestAdapter(logic).receive_activity(
+        Activity(type="message", text="hi", delivery_mode=DeliveryModes.expect_replies))
+    assert type(replies[0].attachments[0].content) is dict
+    assert ExpectedReplies(activities=replies).serialize()["activities"][0]["attachments"][0]["content"] == CARD

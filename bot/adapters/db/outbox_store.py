@@ -26,6 +26,9 @@ _OUTBOX_DONE = (
     .where(t.outbox.c.id == bindparam("b_id"))
     .values(status="sent", sent_at=bindparam("b_at"), claimed_until=None)
 )
+# Asked on every turn in personal chat (bot/services/recipients.py `person_is_back`): built once.
+_IS_UNREACHABLE = select(t.unreachable_people.c.aad_object_id).where(
+    t.unreachable_people.c.aad_object_id == bindparam("b_aad_object_id"))
 
 
 
@@ -201,8 +204,7 @@ class SqlOutboxStore:
 
     async def is_unreachable(self, aad_object_id: str) -> bool:
         async with self.scope.read() as conn:
-            row = (await conn.execute(select(t.unreachable_people.c.aad_object_id)
-                                      .where(t.unreachable_people.c.aad_object_id == aad_object_id))).first()
+            row = (await conn.execute(_IS_UNREACHABLE, {"b_aad_object_id": aad_object_id})).first()
         return row is not None
 
     async def reachable_again(self, aad_object_id: str, at: datetime) -> int | None:

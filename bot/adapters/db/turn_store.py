@@ -6,6 +6,7 @@ bot process shares.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -15,12 +16,22 @@ from sqlalchemy import bindparam, delete, select, update
 
 from bot.adapters.db import schema as t
 from bot.adapters.db.scope import Scope
+from bot.adapters.envelope import sealed_json_token
+from bot.domain.json_text import MeasuredJson
 
 _STORED_RESPONSE = select(t.processed_activities.c.response).where(t.processed_activities.c.key == bindparam("b_key"))
 _REMEMBER_RESPONSE = (
     update(t.processed_activities)
     .where(t.processed_activities.c.key == bindparam("b_key"))
     .values(response=bindparam("b_response"))
+)
+# Dialog state is read and written on every referral form step: its statements are built once
+# (building and keying a SQLAlchemy statement cost more CPU than SQLite running it).
+_READ_STATE = select(t.bot_state).where(t.bot_state.c.key.in_(bindparam("b_keys", expanding=True)))
+_UPDATE_STATE_AT_ETAG = (
+    update(t.bot_state)
+    .where(t.bot_state.c.key == bindparam("b_key"), t.bot_state.c.etag == bindparam("b_etag"))
+    .values(data=bindparam("b_data"), etag=bindparam("b_new_etag"), updated_at=bindparam("b_at"))
 )
 
 
@@ -44,6 +55,12 @@ class SqlTurnStore:
             scope.insert(t.processed_activities)
             .values(key=bindparam("b_key"), at=bindparam("b_at"), response=None)
             .on_conflict_do_nothing(index_elements=[t.processed_activities.c.key])
+        )
+        self._create_state = (
+            scope.insert(t.bot_state)
+            .values(key=bindparam("b_key"), data=bindparam("b_data"), etag=bindparam("b_new_etag"),
+                    updated_at=bindparam("b_at"))
+            .on_conflict_do_nothing(index_elements=[t.bot_state.c.key])
         )
 
     async def claim_activity(self, key: str, at: datetime) -> tuple[bool, Any]:
@@ -75,11 +92,22 @@ class SqlTurnStore:
     # ---- state for the SDK's Storage (dialog state) ---------------------------------------
 
     async def read_state(self, keys: Sequence[str]) -> dict[str, tuple[dict[str, Any], str]]:
+        """Each stored item's JSON and e_tag. A sealed item comes as `MeasuredJson` with the text
+        it was sealed as (dialogs/state_rows.py compares the state a turn saves with that text
+        instead of writing the loaded state out again to have something to compare with)."""
         async with self.scope.read() as conn:
-            rows = await conn.execute(select(t.bot_state).where(t.bot_state.c.key.in_(list(keys))))
+            rows = await conn.execute(_READ_STATE, {"b_keys": list(keys)})
             keyring = self.scope.db.keyring
-            return {r.key: (await keyring.open_json(conn, state_owner(r.key), STATE_FIELD, r.data), r.etag)
-                    for r in rows}
+            found: dict[str, tuple[dict[str, Any], str]] = {}
+            for r in rows:
+                token = sealed_json_token(r.data)
+                if token is None:  # written with encryption off
+                    found[r.key] = (r.data, r.etag)
+                    continue
+                text = await keyring.open_text(conn, state_owner(r.key), STATE_FIELD, token)
+                assert text is not None  # a sealed token opens to its text, or raises
+                found[r.key] = (MeasuredJson(json.loads(text), text), r.etag)
+            return found
 
     async def write_state(self, key: str, data: dict[str, Any], etag: str | None, new_etag: str, at: datetime) -> bool:
         """Write one item if nobody else has since it was read (False on conflict): with an etag,
@@ -87,20 +115,14 @@ class SqlTurnStore:
         is none stored yet. No write ever overwrites a state it has not read."""
         async with self.scope.write() as conn:
             data = (await self.scope.db.keyring.sealer(conn, state_owner(key))).json(STATE_FIELD, data)
+            values = {"b_key": key, "b_data": data, "b_new_etag": new_etag, "b_at": at}
             if etag is not None and etag != "*":
-                result = await conn.execute(
-                    update(t.bot_state)
-                    .where(t.bot_state.c.key == key, t.bot_state.c.etag == etag)
-                    .values(data=data, etag=new_etag, updated_at=at)
-                )
+                result = await conn.execute(_UPDATE_STATE_AT_ETAG, {**values, "b_etag": etag})
                 if result.rowcount:
                     return True
             # Not there yet (a new conversation, or deleted since it was read): create it,
             # unless another writer got there first.
-            created = await conn.execute(
-                self.scope.insert(t.bot_state).values(key=key, data=data, etag=new_etag, updated_at=at)
-                .on_conflict_do_nothing(index_elements=[t.bot_state.c.key])
-            )
+            created = await conn.execute(self._create_state, values)
             return bool(created.rowcount)
 
     async def shared_secret(self, name: str) -> bytes:
