@@ -169,7 +169,8 @@ def test_a_state_read_with_its_stored_text_is_compared_with_that_text(monkeypatc
 
     monkeypatch.setattr(StateCodec, "encode", counted)
     asyncio.run(_turn_with(state))
-    assert repo.writes == 1 and outermost[0] == 1, "an unchanged state was written again"
+    assert repo.writes == 1, "an unchanged state was written again"
+    assert outermost[0] == 1, "the state as loaded was encoded again to compare it"
 
     def change(data: dict[str, Any]) -> None:
         data["DialogState"].dialog_stack[0].state["v"] = 2
