@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 
 class IdentifierKind(Enum):
@@ -277,13 +278,23 @@ def find_identifiers(text: str) -> list[Found]:
     """Every identifier in the text, in order, none overlapping: where two overlap the one
     that starts first (then the longer) is kept, so "flat 3, 12 Acacia Avenue" is one
     address and not a flat, a number and a street."""
+    return list(_identifiers_in(text))
+
+
+@lru_cache(maxsize=256)
+def _identifiers_in(text: str) -> tuple[Found, ...]:
+    """Worked out once per text: a text typed on a card is searched when it is refused or
+    accepted, and again when it is redacted to be shown (a vote's rationale on the answer
+    and the channel card of the same turn); every finder's pattern over it is the cost.
+    The most recent few hundred texts are kept (the redaction keeps more of its own results:
+    bot/domain/redaction.py); the result is a tuple, and each caller gets its own list."""
     candidates = sorted((f for finder in _FINDERS for f in finder(text)), key=lambda f: (f.start, -f.end))
     kept: list[Found] = []
     for found in candidates:
         if kept and found.start < kept[-1].end:
             continue
         kept.append(found)
-    return kept
+    return tuple(kept)
 
 
 def first_identifier(text: str) -> Found | None:

@@ -275,7 +275,7 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
         votes = await tx.panel.votes(locked.id, locked.vote_round)
         previous = votes.get(partner)
         if previous is not None and _same(previous, vote):
-            case, view = await _view_in(ctx, tx, reference, locked.id)
+            case, view = await _view_in(ctx, tx, reference, locked.id, undecided=(locked.vote_round, votes, None))
             return case, "Your partner's vote is already recorded.", view
         await tx.panel.save_vote(locked.id, locked.vote_round, vote, replace=previous is not None)
         before = dict(votes)
@@ -285,11 +285,15 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
         if ctx.signal.takes_cards and locked.panel_activity_id:
             claimed = await tx.outbox.enqueue_claimed(card_update, now, OUTBOX_LEASE_SECONDS)
         messages = [] if claimed is not None else [card_update]
-        for query in await tx.panel.open_queries(locked.id):
-            if query.partner is partner and (vote.choice is not VoteChoice.QUERIES or query.question != vote.question):
+        queries: list[QueryRecord] | None = await tx.panel.queries(locked.id)  # None once this vote changes one
+        for query in list(queries or ()):
+            if query.status == "open" and query.partner is partner and (
+                    vote.choice is not VoteChoice.QUERIES or query.question != vote.question):
                 await tx.panel.close_query(query.id, "withdrawn", now)
+                queries = None
         if vote.choice is VoteChoice.QUERIES and not (previous and previous.question == vote.question
                                                      and previous.choice is VoteChoice.QUERIES):
+            queries = None
             query_id = await tx.panel.add_query(locked.id, locked.vote_round, vote, now)
             messages.append(OutboxMessage(key=f"query:{query_id}", kind=OutboxKind.REFERRER_QUERY, case_id=locked.id,
                                           payload={"query_id": query_id}))
@@ -335,7 +339,8 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
         prompts = [m for m in messages if m.kind == OutboxKind.DISAGREEMENT_PROMPT]
         if prompts:
             await tx.outbox.enqueue(prompts, now + timedelta(hours=ctx.partnership.disagreement_prompt_hours))
-        case, view = await _view_in(ctx, tx, reference, locked.id)
+        case, view = await _view_in(ctx, tx, reference, locked.id,
+                                    undecided=(locked.vote_round, votes, queries) if decision is None else None)
     if messages:
         ctx.kick_outbox()
     if claimed is not None and locked.panel_activity_id:
@@ -346,14 +351,30 @@ async def cast_vote(ctx: ServiceContext, actor: Actor, reference: str, *, choice
     return case, "Vote recorded.", view
 
 
-async def _view_in(ctx: ServiceContext, tx: Transaction, reference: str, case_id: str) -> tuple[Case, PanelView]:
+async def _view_in(ctx: ServiceContext, tx: Transaction, reference: str, case_id: str, *,
+                   undecided: tuple[int, dict[Partner, Vote], list[QueryRecord] | None] | None = None,
+                   ) -> tuple[Case, PanelView]:
     """The case and the panel's view as this transaction leaves them, read on its own
     connection before it commits: the voter's answer and the channel card's update show
-    exactly what was written, without three read transactions after it."""
+    exactly what was written, without three read transactions after it.
+
+    `undecided`: the round and its votes as this transaction read and wrote them, when it
+    recorded no decision. The case was still referred when it was locked, so it has no
+    decision, and the round's votes are exactly those: reading them back (and unsealing
+    every rationale again) would only repeat what the vote already holds. So are the case's
+    queries when the vote read them and changed none (else None: they are read back), and
+    the version is the case row's as read here."""
     case = await tx.cases.get_case(reference)
     if case is None:  # the row is locked by this transaction: it cannot have gone
         raise PanelRefused("That case could not be found.", audit="unknown case reference")
-    return case, view_of(ctx, case, await tx.panel.panel_state(case_id), await tx.roster.panel_mris())
+    if undecided is None:
+        state = await tx.panel.panel_state(case_id)
+    else:
+        round_, votes, queries = undecided
+        if queries is None:
+            queries = await tx.panel.queries(case_id)
+        state = PanelState(round_, dict(votes), None, queries, case.version)
+    return case, view_of(ctx, case, state, await tx.roster.panel_mris())
 
 
 def _same(a: Vote, b: Vote) -> bool:

@@ -544,6 +544,9 @@ class MemoryPanelTransaction(_Store):
         return [_query(q) for q in sorted(self.s.queries.values(), key=lambda q: q["id"])
                 if q["case_id"] == case_id and q["status"] == "open"]
 
+    async def queries(self, case_id: str) -> list[QueryRecord]:
+        return [_query(q) for q in sorted(self.s.queries.values(), key=lambda q: q["id"]) if q["case_id"] == case_id]
+
     async def query(self, query_id: int) -> QueryRecord | None:
         row = self.s.queries.get(query_id)
         return _query(row) if row else None

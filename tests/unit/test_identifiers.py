@@ -274,3 +274,15 @@ def test_the_first_field_with_an_identifier_is_named_and_clean_fields_pass() -> 
         refuse_identifiers({"rationale": "Meets the criteria.", "serious_harm_basis": "",
                             "question": "Is 3 Mill Lane the right address?"}, PanelRefused)
     assert refused.value.field == "question"
+
+
+def test_a_text_searched_again_gives_the_same_identifiers_whatever_an_earlier_caller_did_with_its_list() -> None:
+    """The search is worked out once per text (a rationale is checked when cast and redacted
+    when shown): each caller still gets its own list."""
+    text = "Seen at 12 Acacia Avenue, M14 5TQ; call 07700 900123."
+    first = find_identifiers(text)
+    assert [f.kind for f in first] == [K.ADDRESS, K.POSTCODE, K.PHONE]
+    first.clear()
+    again = find_identifiers(text)
+    assert [f.kind for f in again] == [K.ADDRESS, K.POSTCODE, K.PHONE] and again is not first
+    assert redact(text) == "Seen at [address], [postcode]; call [phone number]."

@@ -109,6 +109,11 @@ class SqlPanelTransaction:
         included): a vote answers from it without a read transaction of its own."""
         return await _panel_state(self.conn, self.keys, case_id)
 
+    async def queries(self, case_id: str) -> list[QueryRecord]:
+        """Every query of the case, in the order asked, as this transaction leaves them."""
+        rows = await self.conn.execute(_CASE_QUERIES, {"b_case": case_id})
+        return [await _query(self.conn, self.keys, q) for q in rows]
+
     async def save_vote(self, case_id: str, round_: int, vote: Vote, replace: bool) -> None:
         seal = await self.keys.sealer(self.conn, case_id)
         values = {

@@ -298,3 +298,36 @@ async def test_a_vote_answers_from_what_its_own_transaction_wrote() -> None:
     assert view.version == case.version  # the case as the vote left it
     _, again, view = await vote(ctx, LAURA, case, "rapid_review")  # the same vote: answered from the transaction too
     assert again == "Your partner's vote is already recorded." and view.votes[Partner.LOCAL_AUTHORITY]
+
+
+async def test_an_undecided_vote_shows_what_it_read_and_wrote_without_reading_the_round_again(monkeypatch) -> None:
+    """Reading the round back inside the vote would unseal every rationale of it a second
+    time: an undecided vote's view is made from the votes it read and the one it wrote, and
+    from the queries it read unless it asked or withdrew one. Each view is the one a fresh
+    read of the panel gives."""
+    from tests.support.memory_stores import MemoryPanelTransaction
+
+    reads: list[str] = []
+    for name in ("panel_state", "queries"):
+        original = getattr(MemoryPanelTransaction, name)
+
+        async def counted(self, case_id, _original=original, _name=name):  # noqa: ANN001, ANN202
+            reads.append(_name)
+            return await _original(self, case_id)
+
+        monkeypatch.setattr(MemoryPanelTransaction, name, counted)
+    ctx = await services()
+    case = await submit(ctx)
+
+    steps = [(LAURA, "rapid_review", ["queries"]),  # read once, nothing changed
+             (DAN, "queries", ["queries", "queries"]),  # asked one: read back
+             (DAN, "practice_review", ["queries", "queries"]),  # withdrew it: read back
+             (DAN, "practice_review", ["queries"]),  # the same vote again
+             (NINA, "rapid_review", ["queries"]),
+             (DAN, "rapid_review", ["queries", "panel_state"])]  # the decision: the panel read back
+    for who, choice, expected in steps:
+        reads.clear()
+        case, _, view = await vote(ctx, who, case, choice)
+        assert reads == expected, (who.name, choice)
+        assert view == await panel.panel_view(ctx, case), (who.name, choice)
+    assert view.decided and case.summary.status is CaseStatus.DECIDED
