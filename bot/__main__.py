@@ -19,7 +19,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.adapters import frozen_heap, telemetry
+from bot.adapters import telemetry
 from bot.domain import trace
 from bot.settings import ConfigError, load_settings
 
@@ -76,12 +76,10 @@ async def _freeze_start_up(_app: web.Application) -> None:
     """What start-up loaded lives as long as the process: moved out of the garbage collector's
     sight (gc.freeze), so a full collection during a turn walks only what turns allocate instead
     of holding the event loop over every module, model and table; collection was off while it all
-    loaded (fewer passes over a growing heap: start-up time; README, Performance). What is
-    imported later, on first use, is frozen too as it comes (bot/adapters/frozen_heap.py)."""
+    loaded (fewer passes over a growing heap: start-up time; README, Performance)."""
     gc.freeze()
     gc.callbacks.append(FreezeLateImports(asyncio.get_running_loop()))
     gc.enable()
-    frozen_heap.start()
 
 
 class FreezeLateImports:
