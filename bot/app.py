@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from botbuilder.integration.aiohttp import CloudAdapter
 
-from bot.adapters import telemetry
+from bot.adapters import lazy_holidays, telemetry
 from bot.adapters.channel_messages import GraphChannelMessages
 from bot.adapters.clock import SystemClock, TrainingClock
 from bot.adapters.db import readiness
@@ -84,6 +84,10 @@ from bot.turns.training import TrainingActions, TrainingEdge, TrainingNotifier
 from scheduler.calendar import EnglandCalendar
 from scheduler.profiles import ProfileError, load_profile
 from scheduler.runtime import SchedulerRuntime
+
+# The calendar's bank holidays come from the `holidays` library; its countries package loads only
+# the United Kingdom until something asks it for another country (bot/adapters/lazy_holidays.py).
+lazy_holidays.install()
 
 log = logging.getLogger(__name__)
 COMPONENTS = web.AppKey("components", object)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters import lazy_holidays
 from bot.adapters.db import lazy_asyncio
 from bot.teams.lazy_dialogs import _explicit_imports
 
@@ -170,3 +171,63 @@ def test_the_installed_asyncio_init_is_the_shape_the_lazy_package_expects() -> N
     assert spec is not None and spec.origin is not None
     found = lazy_asyncio._explicit_imports(Path(spec.origin).read_text(encoding="utf-8"))
     assert found is not None and {module for module, _ in found} == {"engine", "result"}
+
+
+# ---- holidays.countries with the United Kingdom only (bot/adapters/lazy_holidays.py) --------------
+
+_BANK_HOLIDAYS = """
+    import json, sys
+    {setup}
+    from scheduler.calendar import EnglandCalendar
+    calendar = EnglandCalendar()
+    found = {{str(y): {{d.isoformat(): n for d, n in calendar.bank_holidays(y).items()}} for y in range(2019, 2031)}}
+    countries = sorted(m for m in sys.modules if m.startswith("holidays.countries."))
+    systems = sorted(m for m in sys.modules if m.startswith(("holidays.calendars.", "holidays.groups.")))
+    import holidays, holidays.countries as c
+    same = c.UnitedKingdom is sys.modules["holidays.countries.united_kingdom"].UnitedKingdom
+    resolved = {{n: f"{{getattr(c, n).__module__}}.{{getattr(c, n).__qualname__}}" for n in ("France", "FR", "Wales")
+                if hasattr(c, n)}}
+    print(json.dumps({{"found": found, "countries": countries, "systems": systems, "same": same, "resolved": resolved,
+                      "by_code": holidays.country_holidays("FR", years=2026).get("2026-07-14"),
+                      "other_calendars": {{c: {{d.isoformat(): n for d, n in holidays.country_holidays(c, years=2026).items()}}
+                                          for c in ("SA", "CN", "IN", "IL")}},  # Islamic, Chinese, Hindu, Hebrew
+                      "getattr_left": "__getattr__" in vars(c), "loader": type(c.__spec__.loader).__name__}}))
+"""
+
+
+def test_the_bank_holidays_are_the_librarys_with_only_the_united_kingdom_loaded() -> None:
+    lazy = _run(_BANK_HOLIDAYS.format(setup="import bot.app  # installs the finder; imports nothing of holidays"))
+    plain = _run(_BANK_HOLIDAYS.format(setup=""))
+    assert lazy["found"] == plain["found"]
+    assert sum(len(days) for days in lazy["found"].values()) > 90  # 12 years of England's bank holidays
+    assert lazy["countries"] == ["holidays.countries.united_kingdom"]
+    assert len(plain["countries"]) > 200  # what the plain import loads
+    assert "holidays.calendars.islamic" in plain["systems"] and "holidays.calendars.islamic" not in lazy["systems"]
+    assert "holidays.groups.christian" in lazy["systems"]
+    assert lazy["same"] is True and lazy["resolved"] == plain["resolved"] and lazy["by_code"] == plain["by_code"]
+    assert lazy["other_calendars"] == plain["other_calendars"] and all(plain["other_calendars"].values())
+    assert lazy["getattr_left"] is False and lazy["loader"] == plain["loader"] == "SourceFileLoader"
+
+
+@pytest.mark.parametrize(("package", "source"), [
+    ("holidays.countries", "from holidays.countries.france import France, FR, FRA\n"),  # no United Kingdom
+    ("holidays.countries", "from holidays.countries.united_kingdom import *\n"),
+    ("holidays.countries", "from holidays.countries.united_kingdom import UnitedKingdom\nimport os\n"),
+    ("holidays.countries", "from .united_kingdom import UnitedKingdom\n"),
+    ("holidays.groups", "from holidays.groups.christian import ChristianHolidays\n"),  # without custom, international
+])
+def test_an_unexpected_holidays_init_is_left_to_the_normal_import(package: str, source: str) -> None:
+    assert lazy_holidays.package_imports(package, source) is None
+
+
+@pytest.mark.parametrize("package", sorted(lazy_holidays.PACKAGES))
+def test_the_installed_holidays_inits_are_the_shape_the_finder_expects(package: str) -> None:
+    """Fails after an upgrade of `holidays` that changes one of these packages' `__init__`: then it
+    imports every module as before until bot/adapters/lazy_holidays.py follows it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("holidays")
+    assert spec is not None and spec.submodule_search_locations is not None
+    init = Path(spec.submodule_search_locations[0], *package.split(".")[1:], "__init__.py")
+    found = lazy_holidays.package_imports(package, init.read_text(encoding="utf-8"))
+    assert found is not None and {module for module, _ in found} == lazy_holidays.PACKAGES[package]
