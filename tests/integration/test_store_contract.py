@@ -18,7 +18,7 @@ from bot.domain.case import Actor
 from bot.domain.events import Event, EventKind
 from bot.domain.lifecycle import CaseStatus, Mover
 from bot.domain.partnership import Partner, Role
-from bot.domain.timeline import Anchor
+from bot.domain.timeline import Anchor, Deadline, Owner
 from bot.domain.votes import Vote, VoteChoice
 from bot.services.ports import MeetingRecord, MemberRecord, NewCase, OutboxMessage, ReviewRecord
 from bot.services.refusals import IllegalMove
@@ -229,6 +229,19 @@ async def test_meeting_and_anchor_instants_come_back_in_utc(stores) -> None:  # 
     assert anchors == {Anchor.MEETING: start} and anchors[Anchor.MEETING].utcoffset() == timedelta(0)
     await stores.deadlines.clear_anchor(summary.id, Anchor.MEETING)
     assert await stores.deadlines.anchors(summary.id) == {}
+
+
+async def test_steps_read_together_are_the_steps_read_one_by_one(stores) -> None:  # noqa: ANN001
+    summary, _ = await _create(stores)
+    due = [NOW + timedelta(days=d) for d in (1, 2, 3)]
+    await stores.deadlines.sync(summary.id, [
+        Deadline(step_id=f"step_{n}", label=f"Step {n}", owner=Owner.PARTNERSHIP_MANAGER, anchor=Anchor.PANEL_DECISION,
+                 anchor_at=NOW, due_at=at, source="a test") for n, at in enumerate(due)], {}, keep_open=True)
+    ids = [row.id for row in await stores.deadlines.deadlines(summary.id)]
+    assert len(ids) == 3
+    together = await stores.deadlines.deadlines_by_id([*ids, ids[0], 999_999])  # a repeat, and one that is not there
+    assert together == {i: await stores.deadlines.deadline(i) for i in ids}
+    assert await stores.deadlines.deadlines_by_id([]) == {}
 
 
 async def test_agency_requests_are_unique_per_agency(stores) -> None:  # noqa: ANN001

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, case, delete, func, insert, literal_column, select, update
 
 from bot.adapters.db import schema as t
+from bot.adapters.db.in_lists import padded_ids
 from bot.adapters.db.outbox_store import enqueue_in
 from bot.adapters.db.scope import Scope, aware, aware_or_none
 from bot.domain.timeline import STATUTORY_RECORDS, Anchor, Deadline
@@ -75,7 +76,7 @@ class SqlDeadlineStore:
         if not deadline_ids:
             return {}
         async with self.scope.read() as conn:
-            rows = await conn.execute(select(t.deadlines).where(t.deadlines.c.id.in_(sorted(set(deadline_ids)))))
+            rows = await conn.execute(select(t.deadlines).where(t.deadlines.c.id.in_(padded_ids(deadline_ids))))
             return {r.id: _row(r) for r in rows}
 
     async def sync(self, case_id: str, computed: Sequence[Deadline], next_reminders: dict[str, datetime | None],

@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.adapters.db import schema as t
+from bot.adapters.db.in_lists import padded_ids
 from bot.adapters.db.scope import Scope
 from bot.domain.outbox import GATHERED, GATHERED_WITH, WAITING_FOR_PERSON
 from bot.services.ports import OutboxItem, OutboxMessage
@@ -30,21 +31,6 @@ _OUTBOX_DONE = (
 _IS_UNREACHABLE = select(t.unreachable_people.c.aad_object_id).where(
     t.unreachable_people.c.aad_object_id == bindparam("b_aad_object_id"))
 
-
-
-def padded_ids(ids: Collection[int]) -> list[int]:
-    """`ids` for an `IN (…)` list, sorted and padded to the next power of two by repeating the
-    last id: the same set, in one of a dozen SQL texts instead of one per count. Why: each count
-    of values is a different statement text, and the SQLite driver keeps up to 128 prepared
-    statements per connection, about 200 bytes per value each. A digest's `mine` (the rows of
-    the batch not yet started: hundreds, one fewer at every digest) filled the write
-    connection's cache with some 20 MiB of near-identical statements in the 1,000-reminder
-    run, a third of the bot's peak RSS over its start-up (README, Performance). The same
-    padding of IN lists as Hibernate's `in_clause_parameter_padding`."""
-    ordered = sorted(set(ids))
-    if len(ordered) < 2:
-        return ordered
-    return ordered + [ordered[-1]] * ((1 << (len(ordered) - 1).bit_length()) - len(ordered))
 
 
 @cache
@@ -115,7 +101,7 @@ class SqlOutboxStore:
             if not ids:
                 return []
             rows = (await conn.execute(
-                update(t.outbox).where(t.outbox.c.id.in_(ids), unclaimed)
+                update(t.outbox).where(t.outbox.c.id.in_(padded_ids(ids)), unclaimed)
                 .values(claimed_until=lease, attempts=t.outbox.c.attempts + 1)
                 .returning(*t.outbox.c))).all()
         return sorted((_item(r) for r in rows), key=lambda item: item.id)
