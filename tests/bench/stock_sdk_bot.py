@@ -1,7 +1,7 @@
 """The benchmark's "before" of the SDK fixes in bot/teams/: the real bot on botbuilder's stock clients.
 
 `python tests/bench/stock_sdk_bot.py` starts exactly what `python -m bot` starts (same settings,
-same environment variables), after swapping, at start-up and in this process only, the two
+same environment variables), after swapping, at start-up and in this process only, what
 things bot/teams/ changed about the SDK:
 
 - the CloudAdapter authenticates with botbuilder's own `ConfigurationBotFrameworkAuthentication`,
@@ -10,7 +10,9 @@ things bot/teams/ changed about the SDK:
   bot/teams/sdk.py;
 - the notifier reaches the connector through a continuation turn (`continue_conversation`,
   the client from the turn state) and sends an `Activity` model, as it did before
-  bot/teams/notifier.py (its botbuilder wire) used the kept client directly with the wire JSON.
+  bot/teams/notifier.py (its botbuilder wire) used the kept client directly with the wire JSON;
+- a reply's card is handed to botbuilder as a plain card, not as JSON written once, which only
+  the kept clients' serializer sends as it is.
 
 Only tests/bench/bench.py uses it (the stock rounds and `--sdk-stock`); the bot has one code path.
 """
@@ -28,6 +30,7 @@ def install() -> None:
     from botbuilder.schema import ActivityTypes, ChannelAccount, ConversationAccount, ConversationReference
 
     import bot.app
+    import bot.teams.handler
     from bot.services.outbox import DeliveryError
     from bot.teams.notifier import BotbuilderWire, delivery_error
     from bot.turns.notifier import CardNotifier
@@ -74,6 +77,10 @@ def install() -> None:
         activity.id = activity_id
         return activity
 
+    # botbuilder's own clients write a reply with msrest, which writes any dict but a plain one as
+    # its Python repr: the reply's card goes as it did before bot/teams/ wrote it once (botbuilder's
+    # copy of a measured card is a plain dict, bot/domain/json_text.py).
+    bot.teams.handler.outgoing = lambda card: card  # type: ignore[assignment,return-value]
     bot.app.bot_framework_authentication = stock_authentication  # type: ignore[assignment]
     BotbuilderWire._with_connector = with_connector  # type: ignore[method-assign]
     CardNotifier.card_message = card_activity  # type: ignore[method-assign]
