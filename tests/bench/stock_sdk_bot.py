@@ -2,7 +2,7 @@
 
 `python tests/bench/stock_sdk_bot.py` starts exactly what `python -m bot` starts (same settings,
 same environment variables), after swapping, at start-up and in this process only, what
-things bot/teams/ changed about the SDK:
+bot/teams/ changed about the SDK:
 
 - the CloudAdapter authenticates with botbuilder's own `ConfigurationBotFrameworkAuthentication`,
   so every activity and every proactive send gets a new ConnectorClient and UserTokenClient
