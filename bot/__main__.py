@@ -8,6 +8,7 @@ says so loudly. With BOT_ENV=production it refuses to start without credentials.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -106,10 +107,11 @@ class FreezeLateImports:
         if phase != "stop" or info.get("generation") != 2:
             return
         loaded = self._modules()
-        if loaded > self._frozen_with:
+        if loaded > self._frozen_with and not self._loop.is_closed():  # closed: the process is ending
             self._frozen_with = loaded
             # Not inside the collector's callback (any thread may run it): on the loop, at once.
-            self._loop.call_soon_threadsafe(self._freeze)
+            with contextlib.suppress(RuntimeError):  # the loop closed in between
+                self._loop.call_soon_threadsafe(self._freeze)
 
 
 def main() -> int:
