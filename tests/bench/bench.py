@@ -1202,8 +1202,8 @@ async def run(options: Options) -> int:
         if options.compare_encryption:
             plain_database_url = copy_database(workdir, "plain")
         agents_database_url = copy_database(workdir, "agents") if options.agents_edge else ""
-        # The copies (~190 MiB each) on disk before any start is timed: the kernel's writeback of
-        # them ran through the second and third start-ups (1.7 and 1.5 s against 1.16 s).
+        # The copies (~190 MiB each) on disk before any start is timed, so the kernel's writeback
+        # of them does not run during one.
         os.sync()
         log(f"seeded in {seed.seconds:.1f} s: {dict(seed.by_status)}; {seed.consistency}; "
             f"{len(seed.candidates)} reminder candidates")
