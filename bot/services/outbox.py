@@ -35,15 +35,23 @@ MAX_ATTEMPTS = 10
 LEASE_SECONDS = OUTBOX_LEASE_SECONDS
 CARD_LOCK_STRIPES = 64
 MAX_LANES = 24  # lanes delivered at once: a row waits at most ~6 s in the panel channel's pace (4/s)
+# Lanes of rows not addressed to one person (a case's posts in the panel channel) at which the
+# dispatcher claims only rows addressed to one person: a burst of escalations held by the channel's
+# 60 posts per 30 s must not take every lane while personal chats wait (6 keep the channel at its
+# 4 per second).
+MAX_CHANNEL_LANES = 6
 RECLAIM_SECONDS = 1.0  # while lanes run, due rows (a Retry-After run out) are claimed at least this often
 PROMPT_RETRY_SECONDS = 60.0  # a retry due sooner than this wakes the dispatcher when it is due
+
+
+PERSON_LANE = "to:"
 
 
 def _lane(item: OutboxItem) -> str:
     """Rows for one person go one after another (a digest takes that person's later rows along),
     and so do the rows of one case; different lanes are delivered side by side."""
     to = item.payload.get("to")
-    return f"to:{to}" if to else f"case:{item.case_id or item.key}"
+    return f"{PERSON_LANE}{to}" if to else f"case:{item.case_id or item.key}"
 
 
 class OutboxDispatcher:
@@ -117,12 +125,16 @@ class OutboxDispatcher:
         batches, each row into its lane (one person, or one case): lanes run side by side and a
         lane held back by Teams' pace (the panel channel after a burst of escalations) does not
         hold up the next batch. At most MAX_LANES run at once, so a row waits in the pacer well
-        inside its lease (LEASE_SECONDS), or another process could claim it again and post twice."""
+        inside its lease (LEASE_SECONDS), or another process could claim it again and post twice;
+        while MAX_CHANNEL_LANES lanes of case posts run, only rows addressed to a person are
+        claimed (the case posts wait unleased), so personal chats keep their lanes."""
         async with self._running:
             self._delivered, self._failure = 0, None
             while True:
                 full = self._failure is not None or len(self._lanes) >= MAX_LANES
-                claimed = [] if full else await self.ctx.outbox.claim(self.ctx.clock.now(), self._lease, limit)
+                channel_full = sum(1 for lane in self._lanes if not lane.startswith(PERSON_LANE)) >= MAX_CHANNEL_LANES
+                claimed = [] if full else await self.ctx.outbox.claim(self.ctx.clock.now(), self._lease, limit,
+                                                                      addressed_only=channel_full)
                 # The reminders among them are split into their owners' rows together (one transaction).
                 items = await reminder_delivery.split_due(self.ctx, claimed)
                 self._delivered += len(claimed) - len(items)
@@ -157,7 +169,8 @@ class OutboxDispatcher:
                 if item.id not in self._batch:  # went out inside another row's digest
                     continue
                 self._batch.discard(item.id)
-                self._delivered += await self._deliver(item)
+                done = await self._deliver(item)  # not `+= await`: that reads the count before waiting
+                self._delivered += done
         except Exception as error:  # noqa: BLE001 - the rows stay leased; their lease runs out and a pass delivers them
             self._failure = self._failure or error  # no more claims in this pass; it ends by raising it
         finally:

@@ -205,7 +205,10 @@ class OutboxStore(Protocol):
         the transaction commits; None if the key was already enqueued."""
         ...
 
-    async def claim(self, now: datetime, lease_seconds: int, limit: int) -> list[OutboxItem]: ...
+    async def claim(self, now: datetime, lease_seconds: int, limit: int, *,
+                    addressed_only: bool = False) -> list[OutboxItem]:
+        """Lease up to `limit` due messages, oldest first; `addressed_only`: only those addressed
+        to one person (`to` in the payload), the others left unleased for a later claim."""
     async def gather(self, lead: OutboxItem, to: str, now: datetime, most: int,
                      mine: Collection[int] = ()) -> list[OutboxItem]:
         """The lead and the other due rows of its kind for the same person, taken to go as one."""

@@ -214,6 +214,15 @@ async def test_a_unit_of_work_rolls_back_everything_on_an_exception(stores) -> N
     assert [e.kind for e in await stores.cases.events_for_case(summary.id)] == [EventKind.REFERRAL_SUBMITTED]
 
 
+async def test_a_claim_of_addressed_messages_only_leaves_the_others_unleased(stores) -> None:  # noqa: ANN001
+    await stores.outbox.enqueue([
+        OutboxMessage(key="thread", kind="reminder", case_id=None, payload={"in_thread": True}),
+        OutboxMessage(key="person", kind="reminder", case_id=None, payload={"to": "aad-1"}),
+        OutboxMessage(key="empty", kind="reminder", case_id=None, payload={"to": None})], NOW)
+    assert [i.key for i in await stores.outbox.claim(NOW, 60, 10, addressed_only=True)] == ["person"]
+    assert [i.key for i in await stores.outbox.claim(NOW, 60, 10)] == ["thread", "empty"]
+
+
 async def test_meeting_and_anchor_instants_come_back_in_utc(stores) -> None:  # noqa: ANN001
     summary, _ = await _create(stores)
     start = datetime(2026, 12, 2, 10, 0, tzinfo=LONDON)

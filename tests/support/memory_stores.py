@@ -428,11 +428,13 @@ class MemoryOutboxStore(_Store):
         row = _insert_outbox(self.s, message, at, attempts=1, claimed_until=at + timedelta(seconds=lease_seconds))
         return _item(row) if row else None
 
-    async def claim(self, now: datetime, lease_seconds: int, limit: int) -> list[OutboxItem]:
+    async def claim(self, now: datetime, lease_seconds: int, limit: int, *,
+                    addressed_only: bool = False) -> list[OutboxItem]:
         lease = utc(now + timedelta(seconds=lease_seconds))
         due = [r for r in sorted(self.s.outbox.values(), key=lambda r: r["id"])
                if r["status"] == "pending" and r["not_before"] <= now
-               and (r["claimed_until"] is None or r["claimed_until"] < now)][:limit]
+               and (r["claimed_until"] is None or r["claimed_until"] < now)
+               and (not addressed_only or r["payload"].get("to") is not None)][:limit]
         for row in due:
             row.update(claimed_until=lease, attempts=row["attempts"] + 1)
         return [_item(r) for r in due]

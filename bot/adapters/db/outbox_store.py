@@ -86,7 +86,8 @@ class SqlOutboxStore:
             return None
         return OutboxItem(row.id, message.key, message.kind, message.case_id, message.payload, 1)
 
-    async def claim(self, now: datetime, lease_seconds: int, limit: int) -> list[OutboxItem]:
+    async def claim(self, now: datetime, lease_seconds: int, limit: int, *,
+                    addressed_only: bool = False) -> list[OutboxItem]:
         """Lease due messages to this process. A lease that runs out (the process died
         mid-send) makes the message due again. One compare-and-set UPDATE for the batch: each
         row it returns was still unclaimed when this transaction leased it, so another process
@@ -95,9 +96,10 @@ class SqlOutboxStore:
         unclaimed = and_(t.outbox.c.status == "pending",
                          or_(t.outbox.c.claimed_until.is_(None), t.outbox.c.claimed_until < now))
         async with self.scope.write() as conn:
-            ids = (await conn.execute(
-                select(t.outbox.c.id).where(unclaimed, t.outbox.c.not_before <= now)
-                .order_by(t.outbox.c.id).limit(limit))).scalars().all()
+            due = select(t.outbox.c.id).where(unclaimed, t.outbox.c.not_before <= now)
+            if addressed_only:
+                due = due.where(t.outbox.c.payload["to"].as_string().is_not(None))
+            ids = (await conn.execute(due.order_by(t.outbox.c.id).limit(limit))).scalars().all()
             if not ids:
                 return []
             rows = (await conn.execute(
