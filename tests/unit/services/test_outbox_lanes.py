@@ -34,18 +34,21 @@ async def test_a_personal_message_goes_while_the_channels_posts_wait_for_its_pac
         return True
 
     dispatcher = OutboxDispatcher(ctx, kinds={"channel_post": channel_post, "personal": personal})
-    await ctx.outbox.enqueue([OutboxMessage(key=f"post:{n}", kind="channel_post", case_id=f"case-{n}")
-                              for n in range(HELD)], ctx.clock.now())
-    await ctx.outbox.enqueue([OutboxMessage(key="reminder", kind="personal", payload={"to": "aad-1"})],
-                             ctx.clock.now())
+    await ctx.outbox.enqueue(
+        [OutboxMessage(key=f"post:{n}", kind="channel_post", case_id=f"case-{n}") for n in range(HELD)], ctx.clock.now()
+    )
+    await ctx.outbox.enqueue([OutboxMessage(key="reminder", kind="personal", payload={"to": "aad-1"})], ctx.clock.now())
     passing = asyncio.create_task(dispatcher.dispatch_due())
     for _ in range(200):
         await asyncio.sleep(0)
         if delivered:
             break
     assert delivered == ["reminder"]  # before any post the channel holds back
-    unleased = [r for r in ctx.uow.db.state.outbox.values()  # type: ignore[attr-defined]
-                if r["kind"] == "channel_post" and r["claimed_until"] is None]
+    unleased = [
+        r
+        for r in ctx.uow.db.state.outbox.values()  # type: ignore[attr-defined]
+        if r["kind"] == "channel_post" and r["claimed_until"] is None
+    ]
     assert len(unleased) >= HELD - 20 - MAX_CHANNEL_LANES  # the rest wait unleased, not in a lane
     pace.set()
     assert await asyncio.wait_for(passing, 5) == HELD + 1
