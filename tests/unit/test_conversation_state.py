@@ -97,14 +97,10 @@ def test_a_state_the_storage_cannot_store_is_still_compared_and_refused_when_sav
     assert repo.writes == 0
 
 
-def test_a_changed_state_is_encoded_once_to_be_compared_and_written(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The JSON compared with the state as loaded is the JSON written (and sealed), and the
-    state's hash after the write is that same text."""
+def _count_encodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the state's encodings from now on (an encoding's own nested calls not counted)."""
     from dialogs.state_rows import StateCodec
 
-    repo = _Repo()
-    state = SqlConversationState(SqlStorage(repo, _Clock()))
-    asyncio.run(_turn_with(state, _set_dialog))
     encode, outermost, depth = StateCodec.encode, [0], [0]
 
     def counted(self: StateCodec, value: Any) -> Any:
@@ -116,6 +112,17 @@ def test_a_changed_state_is_encoded_once_to_be_compared_and_written(monkeypatch:
             depth[0] -= 1
 
     monkeypatch.setattr(StateCodec, "encode", counted)
+    return outermost
+
+
+def test_a_changed_state_is_encoded_once_to_be_compared_and_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The JSON compared with the state as loaded is the JSON written (and sealed), and the
+    state's hash after the write is that same text."""
+
+    repo = _Repo()
+    state = SqlConversationState(SqlStorage(repo, _Clock()))
+    asyncio.run(_turn_with(state, _set_dialog))
+    outermost = _count_encodes(monkeypatch)
     turn = _turn()
     asyncio.run(state.load(turn))
 
@@ -151,23 +158,12 @@ class _SealingRepo(_Repo):
 def test_a_state_read_with_its_stored_text_is_compared_with_that_text(monkeypatch: pytest.MonkeyPatch) -> None:
     """Read from a sealed row, the state is not written out again to know what it was: a turn
     that changes it encodes it once, and one that does not writes nothing."""
-    from dialogs.state_rows import StateCodec
 
     repo = _SealingRepo()
     state = SqlConversationState(SqlStorage(repo, _Clock()))
     asyncio.run(_turn_with(state, _set_dialog))
     assert repo.writes == 1
-    encode, outermost, depth = StateCodec.encode, [0], [0]
-
-    def counted(self: StateCodec, value: Any) -> Any:
-        outermost[0] += depth[0] == 0
-        depth[0] += 1
-        try:
-            return encode(self, value)
-        finally:
-            depth[0] -= 1
-
-    monkeypatch.setattr(StateCodec, "encode", counted)
+    outermost = _count_encodes(monkeypatch)
     asyncio.run(_turn_with(state))
     assert repo.writes == 1, "an unchanged state was written again"
     assert outermost[0] == 1, "the state as loaded was encoded again to compare it"
