@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.case import Actor
-from bot.domain.events import Event, EventKind
+from bot.domain.events import EventKind
 from bot.domain.limits import length, within
 from bot.domain.referral import (
     MAX_CHILDREN,
@@ -39,6 +39,7 @@ from bot.domain.referral import (
     validate_section,
 )
 from bot.domain.text import clean_text
+from bot.services.audit import audit
 from bot.services.context import ServiceContext
 from bot.services.referrals import Submitted, submit_referral
 from cards import referral_form as form
@@ -292,16 +293,8 @@ class ReferralFlow:
         self._present(turn, state)
 
     async def _discard(self, turn: FormTurn, state: dict[str, Any], action: FormAction) -> None:
-        actor = turn.actor
-        await self.services.cases.add_event(
-            Event(
-                kind=EventKind.REFERRAL_DRAFT_DISCARDED,
-                at=self.services.clock.now(),
-                actor_aad_id=actor.aad_object_id if actor else None,
-                actor_name=actor.name if actor else None,
-                detail={"draft_id": state["draft_id"], "section": state["section"]},
-            )
-        )
+        await audit(self.services, turn.actor, EventKind.REFERRAL_DRAFT_DISCARDED,
+                    detail={"draft_id": state["draft_id"], "section": state["section"]})
         turn.reply = form.discarded_card()
         turn.ended = True
 

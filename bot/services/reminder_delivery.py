@@ -63,14 +63,11 @@ async def _view_with(ctx: ServiceContext, item: OutboxItem, row: DeadlineRow | N
     return await reminder_view(ctx, case, row, item.payload["kind"], bool(item.payload.get("delayed")))
 
 
-async def owners_of(ctx: ServiceContext, item: OutboxItem, row: DeadlineRow | None,
-                    members: Sequence[MemberRecord]) -> list[str] | None:
-    """Who the reminder is for, given its step as it is now and the roster (both read once for the
-    batch, without rendering: a backlog of a thousand is split quickly); None when the step was
-    done or the case closed since (closing a case closes its steps)."""
+async def owners_of(ctx: ServiceContext, item: OutboxItem, row: DeadlineRow,
+                    members: Sequence[MemberRecord]) -> list[str]:
+    """Who the reminder is for, given its open step as it is now and the roster (both read once for
+    the batch, without rendering: a backlog of a thousand is split quickly)."""
     assert item.case_id is not None
-    if row is None or row.status != "open":
-        return None
     people = await reminded_people(ctx, item.case_id, row, ReminderKind(item.payload["kind"]), members)
     return sorted({m.aad_object_id for m in people})
 
@@ -98,10 +95,10 @@ async def split_due(ctx: ServiceContext, items: Sequence[OutboxItem]) -> list[Ou
             left.append(item)
             continue
         row = rows.get(deadline_id(item))
-        people = await owners_of(ctx, item, row, members)
-        if row is None or people is None:  # done or closed since: nothing to send, the row is finished
-            splits.append((item, []))
+        if row is None or row.status != "open":  # done, or the case closed since (closing closes its steps)
+            splits.append((item, []))  # nothing to send: the row is finished
             continue
+        people = await owners_of(ctx, item, row, members)
         if not people:
             left.append(item)
             continue
