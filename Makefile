@@ -58,11 +58,14 @@ demo: $(STAMP)  ## training mode: a rehearsal on its own database (data/training
 	TRAINING_MODE=true DATABASE_URL=sqlite:///./data/training.db PARTNERSHIP_FILE=config/partnership.example.toml \
 		$(PY) -m bot
 
+# Test processes (pytest-xdist): two halve the suite's time on a 2-core machine; the browser
+# walk-through runs on its own after them (one Chromium, one Playground).
+TEST_WORKERS ?= 2
 test: $(STAMP)  ## the whole suite: lint, layer contracts, tests
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache  # a stale cache once hid a broken contract
 	$(VENV)/bin/mypy
-	$(PY) -m pytest --ignore=tests/e2e
+	$(PY) -m pytest --ignore=tests/e2e -n $(TEST_WORKERS)
 	$(PY) -m pytest tests/e2e  # skipped, saying why, without chromium and Playground; required when CI=true
 
 e2e: $(STAMP)  ## install chromium, Playground and the driver (.ci/e2e-setup), then the browser walk-through
