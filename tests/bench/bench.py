@@ -897,11 +897,12 @@ class VoteWorkload(Workload):
 
     name = "vote"
 
-    def __init__(self, service_url: str, referred: list[tuple[str, str]]) -> None:
+    def __init__(self, service_url: str, referred: list[tuple[str, str]], database_urls: list[str]) -> None:
         from tests.support import activities as A
 
         self.A = A
         self.service_url = service_url
+        self.databases = database_urls  # of the bots voted on (the echo bot keeps nothing)
         self.cases = referred
         self.voters = [(A.LAURA, ["rapid_review"]), (A.DAN, ["practice_review", "escalation"]),
                        (A.NINA, ["escalation", "no_further_action"]), (A.DEE, ["escalation", "practice_review"])]
@@ -940,6 +941,25 @@ class VoteWorkload(Workload):
                 self.recorded += 1
 
         return turn
+
+    async def cards_waiting(self) -> int:
+        """The case-card updates the bot's outbox has still to deliver (or to drop as overtaken:
+        several votes on one case together put only the newest view on its card)."""
+        from sqlalchemy import func, select
+
+        from bot.adapters.db import schema as t
+        from bot.adapters.db.database import Database
+
+        waiting = 0
+        for url in self.databases:  # opened and closed each time: a PostgreSQL database is dropped at the end
+            db = Database(url)
+            try:
+                async with db.read() as conn:
+                    waiting += (await conn.execute(select(func.count()).select_from(t.outbox).where(
+                        t.outbox.c.kind == "panel_card", t.outbox.c.status.not_in(("sent", "failed"))))).scalar_one()
+            finally:
+                await db.dispose()
+        return waiting
 
 
 class StatusWorkload(Workload):
@@ -1006,7 +1026,7 @@ async def run_rounds(driver: Driver, workload: Workload, targets: list[Target], 
     for target, url, pid in targets:  # warm up
         await run_round(driver, url, workload, 8, min(1.0, options.seconds / 2), target.startswith("echo"), pid)
     if isinstance(workload, VoteWorkload):
-        await wait_for_updates(driver, updates_base + workload.recorded)
+        await wait_for_updates(driver, workload, updates_base)
     for concurrency in (1, 8):
         for n in range(options.rounds):
             for target, url, pid in targets if n % 2 == 0 else targets[::-1]:
@@ -1016,7 +1036,7 @@ async def run_rounds(driver: Driver, workload: Workload, targets: list[Target], 
                 if isinstance(workload, VoteWorkload) and not target.startswith("echo"):
                     # The card updates follow through the outbox: let them finish before the
                     # next round, so the echo bot never shares the CPU with them.
-                    drains.append(await wait_for_updates(driver, updates_base + workload.recorded))
+                    drains.append(await wait_for_updates(driver, workload, updates_base))
         log(f"{workload.name:6} c={concurrency}: " + " | ".join(
             f"{t} {series[(workload.name, t, concurrency)].throughput:7.1f}/s p95 "
             f"{series[(workload.name, t, concurrency)].pct(95):6.1f} ms err "
@@ -1052,11 +1072,11 @@ async def loop_phase(driver: Driver, bot: Proc, url: str, probe: Path, votes: Vo
     on the machine do not count). A vote comes from the panel channel, `status` from a personal chat."""
     await loop_figures(bot, probe)  # start timing
     await run_round(driver, url, votes, 8, seconds, False, bot.pid)
-    await wait_for_updates(driver, updates_base + votes.recorded)
+    await wait_for_updates(driver, votes, updates_base)
     alone = await loop_figures(bot, probe)
     beside_votes, beside_status = await asyncio.gather(run_round(driver, url, votes, 8, seconds, False, bot.pid),
                                                        run_round(driver, url, status, 8, seconds, False, bot.pid))
-    await wait_for_updates(driver, updates_base + votes.recorded)
+    await wait_for_updates(driver, votes, updates_base)
     mixed = await loop_figures(bot, probe)
     os.kill(bot.pid, signal.SIGUSR2)  # the probe's timing costs CPU: off again
     beside = {"status_p95_ms": round(Series([beside_status]).pct(95), 1),
@@ -1138,15 +1158,23 @@ async def start_bot(session: Any, workdir: Path, port: int, database_url: str, s
     raise RuntimeError(f"the bot did not answer within 60 s:\n{proc.tail()}")
 
 
-async def wait_for_updates(driver: Driver, expected: int, timeout: float = 120.0) -> float:
-    """Wait until the connector has accepted `expected` card updates (PUTs); returns how long."""
+async def wait_for_updates(driver: Driver, votes: VoteWorkload, base: int, timeout: float = 120.0) -> float:
+    """Wait until the votes' card updates have gone out: a PUT for every recorded vote, or the
+    bot's outbox holding no card update still to deliver (votes on one case that land together
+    put only the newest view on the card: fewer PUTs than votes, none missing). Returns how long."""
     started = time.perf_counter()
+    expected = base + votes.recorded
+    last_check = started
     while True:
         if (await driver.stats()).get("updates", 0) >= expected:
             return time.perf_counter() - started
+        if time.perf_counter() - last_check >= 0.5:
+            last_check = time.perf_counter()
+            if await votes.cards_waiting() == 0:
+                return time.perf_counter() - started
         if time.perf_counter() - started > timeout:
             raise RuntimeError(f"card updates: {(await driver.stats()).get('updates')} of {expected} after "
-                               f"{timeout:.0f} s")
+                               f"{timeout:.0f} s, {await votes.cards_waiting()} still in the bot's outbox")
         await asyncio.sleep(0.05)
 
 
@@ -1280,8 +1308,10 @@ async def run(options: Options) -> int:
                 if status not in (200, 201):
                     raise RuntimeError(f"binding the panel channel failed: {status} {body[:200]!r}")
 
+            voted_databases = [u for u in (database_url, stock_database_url, plain_database_url, agents_database_url) if u]
             workloads: list[Workload] = [DialogWorkload(service_url, now.astimezone(LONDON).date()),
-                                         VoteWorkload(service_url, seed.referred), StatusWorkload(service_url)]
+                                         VoteWorkload(service_url, seed.referred, voted_databases),
+                                         StatusWorkload(service_url)]
             if options.only:
                 workloads = [w for w in workloads if w.name in options.only]
             series: dict[tuple[str, str, int], Series] = {}
@@ -1398,7 +1428,7 @@ async def scale_phase(options: Options, session: Any, driver: Driver, workdir: P
         if status not in (200, 201):
             raise RuntimeError(f"binding the panel channel failed: {status} {body[:200]!r}")
         targets: list[Target] = [echo, ("scale", url, bot.pid)]
-        votes = VoteWorkload(service_url, seed.referred)
+        votes = VoteWorkload(service_url, seed.referred, [database_url])
         status_wl = StatusWorkload(service_url)
         updates_base = (await driver.stats()).get("updates", 0)
         for workload in (DialogWorkload(service_url, now.astimezone(LONDON).date()), votes, status_wl):
@@ -1494,7 +1524,7 @@ async def postgres_phase(options: Options, session: Any, driver: Driver, workdir
             raise RuntimeError(f"binding the panel channel failed on PostgreSQL: {status} {body[:200]!r}")
         targets: list[Target] = [echo, ("pg", urls[0], pids[0]), ("pg2", urls, pids)]
         workloads: list[Workload] = [DialogWorkload(service_url, now.astimezone(LONDON).date()),
-                                     VoteWorkload(service_url, seed.referred)]
+                                     VoteWorkload(service_url, seed.referred, [url])]
         for workload in workloads:
             if options.only and workload.name not in options.only:
                 continue
