@@ -36,6 +36,8 @@ NOT_AT_START = (
     "opentelemetry",  # only when telemetry is configured (bot/adapters/telemetry.py)
     "azure.monitor",
     "sqlalchemy.orm",  # the ORM session of sqlalchemy.ext.asyncio (bot/adapters/db/lazy_asyncio.py)
+    "sqlalchemy.dialects.postgresql",  # only on PostgreSQL (bot/adapters/db/dialects.py, schema.partial_index)
+    "asyncpg",
 )
 
 

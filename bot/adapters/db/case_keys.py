@@ -33,10 +33,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.adapters.db import schema as t
+from bot.adapters.db.dialects import dialect_insert
 from bot.adapters.envelope import (
     DataKey,
     MasterKey,
@@ -61,7 +61,7 @@ class KeyDestroyed(Exception):
 
 
 def _insert(conn: AsyncConnection, table: Any) -> Any:
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    return dialect_insert(conn.dialect.name == "sqlite")(table)
 
 
 class Sealer:

@@ -13,10 +13,10 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.adapters.db import schema as t
+from bot.adapters.db.dialects import dialect_insert
 from bot.adapters.db.in_lists import padded_ids
 from bot.adapters.db.scope import Scope
 from bot.domain.outbox import GATHERED, GATHERED_WITH, WAITING_FOR_PERSON
@@ -36,8 +36,7 @@ _IS_UNREACHABLE = select(t.unreachable_people.c.aad_object_id).where(
 @cache
 def _enqueue_statement(is_sqlite: bool) -> Any:
     """INSERT … ON CONFLICT (key) DO NOTHING in the engine's dialect, built once per dialect."""
-    insert = sqlite.insert if is_sqlite else postgresql.insert
-    return insert(t.outbox).on_conflict_do_nothing(index_elements=[t.outbox.c.key])
+    return dialect_insert(is_sqlite)(t.outbox).on_conflict_do_nothing(index_elements=[t.outbox.c.key])
 
 
 @cache
@@ -197,8 +196,7 @@ class SqlOutboxStore:
     # ---- people Teams would not deliver to ---------------------------------------------------
 
     async def mark_unreachable(self, aad_object_id: str, at: datetime, reason: str) -> bool:
-        insert = sqlite.insert if self.scope.db.is_sqlite else postgresql.insert
-        statement = (insert(t.unreachable_people)
+        statement = (self.scope.insert(t.unreachable_people)
                      .values(aad_object_id=aad_object_id, since=at, reason=reason[:100])
                      .on_conflict_do_nothing(index_elements=[t.unreachable_people.c.aad_object_id])
                      .returning(t.unreachable_people.c.aad_object_id))

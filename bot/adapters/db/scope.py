@@ -13,10 +13,10 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.adapters.db.database import Database
+from bot.adapters.db.dialects import dialect_insert
 
 
 class Scope:
@@ -45,7 +45,8 @@ class Scope:
 
     def insert(self, table: Any) -> Any:
         """The dialect's INSERT, which has ON CONFLICT on both engines."""
-        return (sqlite.insert if self.db.is_sqlite else postgresql.insert)(table)
+        return dialect_insert(self.db.is_sqlite)(table)
+
 
 
 def aware(value: datetime) -> datetime:
