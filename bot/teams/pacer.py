@@ -9,6 +9,11 @@ channel counts together against the channel; `each_reply_chain=True` (PACE_EACH_
 paces each reply chain on its own instead. A 429's Retry-After holds back the one thread that
 was refused, not every other conversation.
 
+The sends waiting for one thread go in the order they asked, except that a send that can wait
+(an escalation's record in a case's thread) lets every other send waiting for the same thread go
+first: when more posts fall due in the panel channel than Teams allows in 30 s, the reminders
+nobody on the roster owns, which are posted there, are not held behind the escalations.
+
 `monotonic` and `sleep` are the clock it reads and the wait it awaits (the real ones by
 default); tests pass a fake clock whose sleep advances it, so no test waits in real time.
 """
@@ -17,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import heapq
+import itertools
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -75,19 +82,31 @@ class ConversationPacer:
         self._sent: dict[str, list[float]] = defaultdict(list)  # per thread: send times, oldest first
         self._tenant_sent: dict[str, list[float]] = defaultdict(list)  # per tenant
         self._held_until: dict[str, float] = {}  # per thread: Teams' Retry-After
-        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # per thread: the sends waiting, as (can wait, arrival) tickets; the least goes next
+        self._waiting: dict[str, list[tuple[bool, int]]] = defaultdict(list)
+        self._turn_moved: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        self._arrivals = itertools.count()
 
     def thread_of(self, conversation_id: str) -> str:
         """The thread whose limits a send to this conversation counts against."""
         return conversation_id if self._each_reply_chain else conversation_id.split(THREAD_MARK, 1)[0]
 
-    async def wait(self, conversation_id: str, tenant_id: str | None = None) -> float:
-        """Until one more send fits; returns the moment it was counted at (give it to `sent`)."""
+    async def wait(self, conversation_id: str, tenant_id: str | None = None, *, can_wait: bool = False) -> float:
+        """Until one more send fits and no send ahead of it is waiting for the thread; returns the
+        moment it was counted at (give it to `sent`). `can_wait`: every other send waiting for
+        the thread, or arriving while this one waits, goes first."""
         thread = self.thread_of(conversation_id)
         tenant = tenant_id or ""
-        async with self._locks[thread]:
+        waiting = self._waiting[thread]
+        ticket = (can_wait, next(self._arrivals))
+        heapq.heappush(waiting, ticket)
+        self._move_turn(thread)  # a send now ahead of the one that was next: it looks again
+        try:
             sent, tenant_sent = self._sent[thread], self._tenant_sent[tenant]
             while True:
+                if waiting[0] != ticket:
+                    await self._turn_moved[thread].wait()
+                    continue
                 now = self._monotonic()
                 _forget_before(sent, now - self._longest)
                 _forget_before(tenant_sent, now - self._tenant_longest)
@@ -97,7 +116,19 @@ class ConversationPacer:
                     sent.append(now)
                     tenant_sent.append(now)
                     return now
-                await self._sleep(delay)
+                await self._sleep(delay)  # then looks again: a send that came meanwhile may be ahead
+        finally:
+            waiting.remove(ticket)
+            heapq.heapify(waiting)
+            if not waiting:
+                del self._waiting[thread]
+            self._move_turn(thread)
+
+    def _move_turn(self, thread: str) -> None:
+        """Wake the sends waiting for `thread` to see which of them is next."""
+        moved = self._turn_moved.pop(thread, None)
+        if moved is not None:
+            moved.set()
 
     def sent(self, conversation_id: str, counted_at: float, tenant_id: str | None = None) -> None:
         """The send counted at `counted_at` has been answered: count it from now instead. Teams

@@ -127,7 +127,7 @@ class Wire(Protocol):
 class Pacer(Protocol):
     """Teams' rate limits per thread and per tenant (bot/teams/pacer.py)."""
 
-    async def wait(self, conversation_id: str, tenant_id: str | None = None) -> float: ...
+    async def wait(self, conversation_id: str, tenant_id: str | None = None, *, can_wait: bool = False) -> float: ...
     def hold(self, conversation_id: str, seconds: float) -> None: ...
     def sent(self, conversation_id: str, counted_at: float, tenant_id: str | None = None) -> None: ...
 
@@ -182,20 +182,21 @@ class CardNotifier:
             body["id"] = activity_id
         return fitted_activity(body)  # never over the size budget (bot/turns/oversize.py)
 
-    async def send_card(self, address: Address, card: dict[str, Any]) -> str:
+    async def send_card(self, address: Address, card: dict[str, Any], *, can_wait: bool = False) -> str:
+        """`can_wait`: a post the thread's other waiting sends go ahead of (bot/teams/pacer.py)."""
         if self._sends is None:
-            return await self._send_card(address, card)
+            return await self._send_card(address, card, can_wait)
 
         async def post(key: str | None, resent: bool) -> str:
             marked = with_resent_line(card) if resent else card
-            return await self._send_card(address, with_send_key(marked, key) if key else marked)
+            return await self._send_card(address, with_send_key(marked, key) if key else marked, can_wait)
 
         return await self._sends.send(address.conversation_id, post)
 
-    async def _paced(self, address: Address, message: dict[str, Any]) -> str:
+    async def _paced(self, address: Address, message: dict[str, Any], can_wait: bool = False) -> str:
         """Post when the pacer allows it (bot/teams/pacer.py); a 429's Retry-After holds back
         that conversation's thread before the outbox tries again."""
-        counted_at = await self.pacer.wait(address.conversation_id, address.tenant_id)
+        counted_at = await self.pacer.wait(address.conversation_id, address.tenant_id, can_wait=can_wait)
         try:
             await self._check_host(address.service_url)
             return await self.wire.post(address, message)
@@ -206,9 +207,9 @@ class CardNotifier:
         finally:
             self.pacer.sent(address.conversation_id, counted_at, address.tenant_id)
 
-    async def _send_card(self, address: Address, card: dict[str, Any]) -> str:
+    async def _send_card(self, address: Address, card: dict[str, Any], can_wait: bool = False) -> str:
         """A new message in the conversation (a reply in a thread when the address is one)."""
-        return await self._paced(address, self.card_message(address, card))
+        return await self._paced(address, self.card_message(address, card), can_wait)
 
     async def _posted(self, outbox_key: str, channel: Address) -> str | None:
         """Teams' id of the card an earlier outbox message posted in `channel`, from the send
@@ -242,9 +243,14 @@ class CardNotifier:
         return await self.send_to_person(aad_object_id, disagreement_prompt_card(view, self._tz, hours))
 
     async def post_reminder(self, channel: Address, view: ReminderView, *, escalation: bool = False) -> None:
-        await self.send_card(channel, escalation_card(view, self._tz) if escalation else reminder_card(view, self._tz))
-        if not escalation:
-            telemetry.reminder_sent(view.delayed)
+        """A reminder nobody on the roster owns, or an escalation's record, in the case's thread.
+        The escalation can wait: its step's owners have their own reminders, while a reminder
+        posted here is the only one the step gets, so it goes ahead of them in the channel's pace."""
+        if escalation:
+            await self.send_card(channel, escalation_card(view, self._tz), can_wait=True)
+            return
+        await self.send_card(channel, reminder_card(view, self._tz))
+        telemetry.reminder_sent(view.delayed)
 
     async def send_reminders(self, aad_object_id: str, views: Sequence[ReminderView]) -> bool:
         """One person's reminders, to their personal chat: one alone as it is, several as one

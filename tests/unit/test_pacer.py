@@ -127,3 +127,53 @@ async def test_a_send_is_counted_from_its_answer_so_a_slow_one_cannot_be_overtak
     started = clock()
     await pacer.wait("thread")  # two in 2 s: the third waits for 2 s after their ANSWERS, not their start
     assert clock() - started >= 2.0 + PACER_MARGIN_SECONDS
+
+
+async def test_a_post_that_can_wait_lets_a_later_send_to_the_same_thread_go_first() -> None:
+    """An escalation's record waiting for the panel channel's 60 per 30 s does not hold back the
+    reminder that comes after it (a reminder nobody owns is posted in the case's thread)."""
+    clock = FakeMonotonic()
+    slept = asyncio.Event()
+    time_passes = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:  # held until the test lets the time pass
+        slept.set()
+        await time_passes.wait()
+        clock.now += seconds
+
+    pacer = ConversationPacer(limits=((30.0, 2),), monotonic=clock, sleep=sleep)
+    for _ in range(2):
+        await pacer.wait("19:panel@thread.tacv2;messageid=1")
+    order: list[str] = []
+
+    async def send(name: str, conversation: str, can_wait: bool) -> None:
+        await pacer.wait(conversation, can_wait=can_wait)
+        order.append(name)
+
+    escalation = asyncio.create_task(send("escalation", "19:panel@thread.tacv2;messageid=2", True))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert slept.is_set() and not escalation.done(), "the escalation waits for the window"
+    reminder = asyncio.create_task(send("reminder", "19:panel@thread.tacv2;messageid=3", False))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    time_passes.set()
+    await asyncio.gather(escalation, reminder)
+    assert order == ["reminder", "escalation"]
+
+
+async def test_sends_that_cannot_wait_keep_their_order_and_a_cancelled_one_frees_its_turn() -> None:
+    clock = FakeMonotonic()
+    pacer = _pacer(clock, limits=((2.0, 1),))
+    order: list[int] = []
+
+    async def send(n: int) -> None:
+        await pacer.wait("thread")
+        order.append(n)
+
+    tasks = [asyncio.create_task(send(n)) for n in range(5)]
+    await asyncio.sleep(0)
+    tasks[1].cancel()  # waiting for its turn: the others still go, in order
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert order == [0, 2, 3, 4]
+    assert pacer._waiting == {}, "nothing left waiting"  # noqa: SLF001 - no ticket outlives its send
