@@ -58,6 +58,7 @@ class UtcDateTime(TypeDecorator):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+
 def partial_index(name: str, *columns: str, where: str, unique: bool = False) -> Index:
     """An index of only the rows `where` holds, on both engines: the migrations create it so on
     each. Declared with SQLite's predicate, and the same text in `info` for PostgreSQL's: naming

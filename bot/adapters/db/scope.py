@@ -48,7 +48,6 @@ class Scope:
         return dialect_insert(self.db.is_sqlite)(table)
 
 
-
 def aware(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything we store is UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
