@@ -203,7 +203,7 @@ def test_the_bank_holidays_are_the_librarys_with_only_the_united_kingdom_loaded(
     assert lazy["found"] == plain["found"]
     assert sum(len(days) for days in lazy["found"].values()) > 90  # 12 years of England's bank holidays
     assert lazy["countries"] == ["holidays.countries.united_kingdom"]
-    assert len(plain["countries"]) > 200  # what the plain import loads
+    assert len(plain["countries"]) > 150  # what the plain import loads: every country (191 in 0.75, over 200 later)
     assert "holidays.calendars.islamic" in plain["systems"] and "holidays.calendars.islamic" not in lazy["systems"]
     assert "holidays.groups.christian" in lazy["systems"]
     assert lazy["same"] is True and lazy["resolved"] == plain["resolved"] and lazy["by_code"] == plain["by_code"]
