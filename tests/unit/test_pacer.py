@@ -136,7 +136,9 @@ async def test_a_post_that_can_wait_lets_a_later_send_to_the_same_thread_go_firs
     slept = asyncio.Event()
     time_passes = asyncio.Event()
 
-    async def sleep(seconds: float) -> None:  # held until the test lets the time pass
+    async def sleep(seconds: float) -> None:
+        """The pacer's wait in this test: it returns once the test sets `time_passes`, so the
+        reminder can arrive while the escalation waits; then the fake clock moves on."""
         slept.set()
         await time_passes.wait()
         clock.now += seconds

@@ -32,7 +32,6 @@ _IS_UNREACHABLE = select(t.unreachable_people.c.aad_object_id).where(
     t.unreachable_people.c.aad_object_id == bindparam("b_aad_object_id"))
 
 
-
 @cache
 def _enqueue_statement(is_sqlite: bool) -> Any:
     """INSERT … ON CONFLICT (key) DO NOTHING in the engine's dialect, built once per dialect."""
