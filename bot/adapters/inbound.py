@@ -126,8 +126,7 @@ class Gate:
 
 
 class Bookkeeping:
-    """What a turn leaves to finish after its answer: the stored answer of a de-duplicated activity,
-    the release of a busy turn's claim. Run with the database's own (longer) patience; a failure
+    """What a turn leaves to finish after its answer: the release of a busy turn's claim. Run with the database's own (longer) patience; a failure
     is logged, never raised into a turn."""
 
     def __init__(self, turns: ActivityLog) -> None:

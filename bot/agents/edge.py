@@ -141,9 +141,8 @@ class AgentsMessagesEndpoint:
         body = self._invoke_body(invoke_response)
         if self.training is not None:
             body = self.training.wrap_invoke_body(body, real)
-        if key is not None:  # a retry finds it once written; the answer is not held back for it
-            await self.bookkeeping.in_background(self.turns.remember_response(key, body),
-                                                 wait=deadline - asyncio.get_running_loop().time())
+        if key is not None:  # written after the answer, with this process's next write
+            await self.turns.remember_response(key, body)
         return json_answer(body)
 
     @staticmethod

@@ -263,7 +263,7 @@ class OutboxDispatcher:
             # The type only: an exception's text can quote SQL parameters or a card.
             log.error("immediate card update failed", extra={"outbox_kind": item.kind, "error": type(error).__name__})
             return
-        await self.ctx.outbox.done(item.id, self.ctx.clock.now())
+        self.ctx.outbox.shown(item.id, self.ctx.clock.now())
 
     async def _show_card(self, channel: Any, activity_id: str, view: PanelView) -> None:
         """Put this view on the case's card unless a newer one is already there."""

@@ -162,9 +162,8 @@ class MessagesEndpoint:
             telemetry.note("rr.outcome", "refused" if answered < 500 else "failed")
         if self.training is not None:
             body = self.training.wrap_invoke_body(body, real)
-        if dedupe_key is not None:  # the answer is not held back for this: a retry finds it once written
-            left = deadline - asyncio.get_running_loop().time()
-            await self.bookkeeping.in_background(self.turns.remember_response(dedupe_key, body), wait=left)
+        if dedupe_key is not None:  # written after the answer, with this process's next write
+            await self.turns.remember_response(dedupe_key, body)
         return json_answer(body)
 
     # ---- the turn budget ---------------------------------------------------------------------

@@ -39,6 +39,9 @@ async def bot(tmp_path, database_url):
 
 
 async def card_rows(h: BotHarness) -> list[tuple[str, str]]:
+    """The case cards' outbox rows, once what the process keeps for its next write is written
+    (a shown update's `sent` mark, bot/adapters/db/deferred_writes.py)."""
+    await h.c.db.deferred.flush()
     async with h.c.db.read() as conn:
         rows = await conn.execute(select(t.outbox.c.key, t.outbox.c.status).where(t.outbox.c.kind == "panel_card")
                                   .order_by(t.outbox.c.id))

@@ -128,7 +128,8 @@ def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 
 
 async def snapshot(h: BotHarness) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table."""
+    """Every row of every table, once what the process keeps for its next write is written."""
+    await h.c.db.deferred.flush()
     async with h.c.db.read() as conn:
         return {
             table.name: sorted((tuple(map(repr, row)) for row in await conn.execute(select(table))), key=repr)

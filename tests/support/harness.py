@@ -126,6 +126,8 @@ class BotHarness:
     async def __aexit__(self, *exc: object) -> None:
         if self.client is not None:
             await self.client.close()
+        if self.components is not None:  # what the process kept for its next write, as a stop writes it
+            await self.components.db.deferred.close()
         await self.connector.stop()
 
     async def serve_on(self, edge: str) -> None:

@@ -440,6 +440,9 @@ class MemoryOutboxStore(_Store):
         return [_item(r) for r in due]
 
     async def done(self, item_id: int, at: datetime) -> None:
+        self.shown(item_id, at)
+
+    def shown(self, item_id: int, at: datetime) -> None:  # nothing to defer in memory
         if item_id in self.s.outbox:
             self.s.outbox[item_id].update(status="sent", sent_at=utc(at), claimed_until=None)
 

@@ -105,6 +105,7 @@ class CaseKeyring:
         self.enabled = enabled
         self._keys: OrderedDict[str, DataKey] = OrderedDict()
         self._development: MasterKey | None = None
+        self._lasting: dict[str, Sealer] = {}
 
     @property
     def development(self) -> bool:
@@ -177,21 +178,33 @@ class CaseKeyring:
         master = await self._unwrapping_key(conn, row.master_key_id)
         return self._remember(DataKey(row.key_id, master.unwrap(row.wrapped)))
 
-    async def sealer(self, conn: AsyncConnection, owner: str) -> Sealer:
-        """The holder's sealer, its key made now if it has none (inside the caller's transaction)."""
+    async def sealer(self, conn: AsyncConnection, owner: str, *, lasting: bool = False) -> Sealer:
+        """The holder's sealer, its key made now if it has none (inside the caller's transaction).
+        `lasting`: a holder whose key is never destroyed (not a case's, which erasure destroys):
+        its sealer is kept after the first lookup. Rotation rewraps a key, never changes it."""
         if not self.enabled:
             return Sealer(owner, None)
+        kept = self._lasting.get(owner) if lasting else None
+        if kept is not None:
+            return kept
         row = (await conn.execute(_KEY_OF_OWNER_FOR_SHARE, {"b_owner": owner})).first()
-        if row is None:
-            secret, key_id = new_data_key(), str(uuid.uuid4())
-            master = await self._wrapping_key(conn)
-            inserted = await conn.execute(_insert(conn, t.case_keys).values(
-                key_id=key_id, owner=owner, wrapped=master.wrap(secret), master_key_id=master.key_id,
-                created_at=datetime.now(UTC)).on_conflict_do_nothing(index_elements=[t.case_keys.c.owner]))
-            if inserted.rowcount:
-                return Sealer(owner, self._remember(DataKey(key_id, secret)))
-            row = (await conn.execute(_KEY_OF_OWNER_FOR_SHARE, {"b_owner": owner})).first()  # another process made it first
-            assert row is not None
+        if row is None:  # made in this transaction: kept only once a later lookup finds it committed
+            return await self._new_sealer(conn, owner)
+        found = Sealer(owner, await self._unwrap(conn, row))
+        if lasting:
+            self._lasting[owner] = found
+        return found
+
+    async def _new_sealer(self, conn: AsyncConnection, owner: str) -> Sealer:
+        secret, key_id = new_data_key(), str(uuid.uuid4())
+        master = await self._wrapping_key(conn)
+        inserted = await conn.execute(_insert(conn, t.case_keys).values(
+            key_id=key_id, owner=owner, wrapped=master.wrap(secret), master_key_id=master.key_id,
+            created_at=datetime.now(UTC)).on_conflict_do_nothing(index_elements=[t.case_keys.c.owner]))
+        if inserted.rowcount:
+            return Sealer(owner, self._remember(DataKey(key_id, secret)))
+        row = (await conn.execute(_KEY_OF_OWNER_FOR_SHARE, {"b_owner": owner})).first()  # another process made it first
+        assert row is not None
         return Sealer(owner, await self._unwrap(conn, row))
 
     async def _key_by_id(self, conn: AsyncConnection, key_id: str) -> DataKey:

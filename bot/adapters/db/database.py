@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from bot.adapters.db import inline_sqlite
 from bot.adapters.db.case_keys import CaseKeyring
+from bot.adapters.db.deferred_writes import DeferredWrites
 
 inline_sqlite.register()
 
@@ -74,6 +75,8 @@ class Database:
         # Inside one process SQLite writers queue here rather than spinning on the busy timeout.
         self._sqlite_writer = asyncio.Lock() if self.is_sqlite else None
         self._thread_reader: Engine | None = None  # SQLite reads too long for the event loop (`read_off_loop`)
+        # Writes that follow a turn (a stored answer, a card update's `sent`), carried by the next claim.
+        self.deferred = DeferredWrites(self)
 
     def _prepare_sqlite_path(self) -> None:
         database = make_url(self.url).database
@@ -146,6 +149,7 @@ class Database:
         await asyncio.to_thread(upgrade_to_head, self.url)
 
     async def dispose(self) -> None:
+        await self.deferred.close()
         if self._thread_reader is not None:
             self._thread_reader.dispose()
         await self.engine.dispose()

@@ -7,7 +7,7 @@ message due again.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Hashable, Sequence
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -16,6 +16,7 @@ from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.adapters.db import schema as t
+from bot.adapters.db.deferred_writes import DeferredKind, Handle
 from bot.adapters.db.dialects import dialect_insert
 from bot.adapters.db.in_lists import padded_ids
 from bot.adapters.db.scope import Scope
@@ -27,6 +28,14 @@ _OUTBOX_DONE = (
     .where(t.outbox.c.id == bindparam("b_id"))
     .values(status="sent", sent_at=bindparam("b_at"), claimed_until=None)
 )
+
+
+async def _write_sent(_db: Handle, conn: AsyncConnection, sent: list[tuple[Hashable, Any]]) -> None:
+    """Card updates already shown (`DeferredWrites`), marked sent in one statement."""
+    await conn.execute(_OUTBOX_DONE, [{"b_id": item_id, "b_at": at} for item_id, at in sent])
+
+
+SHOWN_CARD_UPDATES = DeferredKind("shown card updates", _write_sent)
 # Asked on every turn in personal chat (bot/services/recipients.py `person_is_back`): built once.
 _IS_UNREACHABLE = select(t.unreachable_people.c.aad_object_id).where(
     t.unreachable_people.c.aad_object_id == bindparam("b_aad_object_id"))
@@ -156,6 +165,11 @@ class SqlOutboxStore:
     async def done(self, item_id: int, at: datetime) -> None:
         async with self.scope.write() as conn:
             await conn.execute(_OUTBOX_DONE, {"b_id": item_id, "b_at": at})
+
+    def shown(self, item_id: int, at: datetime) -> None:
+        """`done` for a card update already on the card, written with this process's next write:
+        lost in a crash, the update is only put on the card again (bot/adapters/db/deferred_writes.py)."""
+        self.scope.db.deferred.add(SHOWN_CARD_UPDATES, item_id, at)
 
     async def retry(self, item_id: int, not_before: datetime, error: str, give_up: bool) -> None:
         async with self.scope.write() as conn:

@@ -8,13 +8,15 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.adapters.db import schema as t
+from bot.adapters.db.deferred_writes import DeferredKind, Handle
 from bot.adapters.db.scope import Scope
 from bot.adapters.envelope import sealed_json_token
 from bot.domain.json_text import MeasuredJson
@@ -48,6 +50,17 @@ def state_owner(key: str) -> str:
     return "state:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
 
 
+async def _write_responses(db: Handle, conn: AsyncConnection, responses: list[tuple[Hashable, Any]]) -> None:
+    """The answers waiting to be stored (`DeferredWrites`), sealed under one key, in one statement."""
+    sealer = await db.keyring.sealer(conn, RESPONSES_OWNER, lasting=True)
+    await conn.execute(_REMEMBER_RESPONSE, [
+        {"b_key": key, "b_response": None if body is None else sealer.json(RESPONSE_FIELD, body)}
+        for key, body in responses])
+
+
+REMEMBERED_RESPONSES = DeferredKind("remembered responses", _write_responses)
+
+
 class SqlTurnStore:
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
@@ -65,8 +78,11 @@ class SqlTurnStore:
 
     async def claim_activity(self, key: str, at: datetime) -> tuple[bool, Any]:
         """Record that an activity is being handled. (True, None) the first time; (False,
-        stored response) when Teams delivers it again."""
-        async with self.scope.write() as conn:
+        stored response) when Teams delivers it again. The claim's transaction also carries
+        what this process's earlier turns left to write (`DeferredWrites`): their stored
+        answers among them, so a retry handled here finds its answer however soon it comes."""
+        deferred = self.scope.db.deferred
+        async with deferred.carried_by(self.scope.write()) as conn:
             result = await conn.execute(self._claim_activity, {"b_key": key, "b_at": at})
             if result.rowcount:
                 return True, None
@@ -76,10 +92,9 @@ class SqlTurnStore:
             return False, await self.scope.db.keyring.open_json(conn, RESPONSES_OWNER, RESPONSE_FIELD, row.response)
 
     async def remember_response(self, key: str, response: Any) -> None:
-        async with self.scope.write() as conn:
-            if response is not None:
-                response = (await self.scope.db.keyring.sealer(conn, RESPONSES_OWNER)).json(RESPONSE_FIELD, response)
-            await conn.execute(_REMEMBER_RESPONSE, {"b_key": key, "b_response": response})
+        """Store the answer a retry of this activity gets: with this process's next write,
+        within `deferred_writes.FLUSH_SECONDS` (the turn's answer does not wait for it)."""
+        self.scope.db.deferred.add(REMEMBERED_RESPONSES, key, response)
 
     async def release_activity(self, key: str) -> None:
         """Forget a claim whose turn did not finish (it answered "busy"), so that Teams' retry
