@@ -379,3 +379,25 @@ async def _rebind_behind_the_turn(db, address) -> None:
         await conn.execute(
             update(t.channels).where(t.channels.c.purpose == "panel").values(conversation_id=address.conversation_id)
         )
+
+
+async def test_the_access_gate_reads_a_persons_roles_and_the_bound_channel_in_one_read(db, repo):
+    from sqlalchemy import event
+
+    from bot.domain import trace
+    from bot.domain.case import Actor
+    from bot.services.ports import Address
+
+    manager = Actor(aad_object_id="00000000-0000-0000-0000-00000000a009", name="Mia Manager")
+    panel = Address("19:panel@thread.tacv2", "https://smba.trafficmanager.net/uk/", "tenant")
+    await repo.roster.bind_channel("panel", panel, "team", "channel", manager, NOW)
+    reads: list[str] = []
+    event.listen(db.engine.sync_engine, "checkout", lambda *_: reads.append("read"))
+    token = trace.begin("channel", panel.conversation_id)
+    try:
+        roles = await repo.roster.roles_of(manager.aad_object_id, channel="panel")
+        assert await repo.roster.channel("panel") == panel  # kept from the roles' read
+    finally:
+        trace.end(token)
+    assert reads == ["read"]
+    assert roles.aad_object_id == manager.aad_object_id

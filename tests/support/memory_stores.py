@@ -330,7 +330,7 @@ class MemoryRosterStore(_Store):
                 changed += 1
         return changed
 
-    async def roles_of(self, aad_object_id: str) -> Roles:
+    async def roles_of(self, aad_object_id: str, *, channel: str | None = None) -> Roles:
         organisations: dict[Partner, str | None] = {}
         chair = manager = adviser = False
         for row in self.s.members.values():

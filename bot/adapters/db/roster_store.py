@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.adapters.db import schema as t
 from bot.adapters.db.case_store import add_event_in
@@ -28,6 +29,15 @@ _CHANNEL = select(t.channels).where(t.channels.c.purpose == bindparam("b_purpose
 _PANEL_MRIS = select(t.members.c.mri).where(
     t.members.c.role == "panel", t.members.c.active.is_(True), t.members.c.mri.is_not(None)
 )
+
+
+_UNREAD = object()
+
+
+def _kept_channel(purpose: str) -> object:
+    """The bound channel as this turn read it already, or `_UNREAD`."""
+    kept = trace.reads()
+    return _UNREAD if kept is None else kept.get(f"channel:{purpose}", _UNREAD)
 
 
 class RosterCache:
@@ -114,8 +124,12 @@ class SqlRosterStore:
                     changed += 1
             return changed
 
-    async def roles_of(self, aad_object_id: str) -> Roles:
+    async def roles_of(self, aad_object_id: str, *, channel: str | None = None) -> Roles:
+        """The person's roles. `channel`: the purpose of a bound channel this turn asks for
+        too (the access gate in a channel): read on the same connection and kept for the turn."""
         async with self.scope.read() as conn:
+            if channel is not None and _kept_channel(channel) is _UNREAD:
+                await self._read_channel(conn, channel)
             rows = await conn.execute(_ROLES_OF, {"aad": aad_object_id.lower()})
             organisations: dict[Partner, str | None] = {}
             chair = manager = dpo = adviser = False
@@ -250,14 +264,19 @@ class SqlRosterStore:
     async def channel(self, purpose: str) -> Address | None:
         """The bound channel, read once per turn (the access gate reads it first; a vote hands
         it to the card update it starts): within a turn only the turn itself rebinds it."""
-        kept, key = trace.reads(), f"channel:{purpose}"
-        if kept is not None and key in kept:
-            return kept[key]  # type: ignore[return-value]
+        kept = _kept_channel(purpose)
+        if kept is not _UNREAD:
+            return kept  # type: ignore[return-value]
         async with self.scope.read() as conn:
-            row = (await conn.execute(_CHANNEL, {"b_purpose": purpose})).first()
+            return await self._read_channel(conn, purpose)
+
+    @staticmethod
+    async def _read_channel(conn: AsyncConnection, purpose: str) -> Address | None:
+        row = (await conn.execute(_CHANNEL, {"b_purpose": purpose})).first()
         found = None if row is None else Address(row.conversation_id, row.service_url, row.tenant_id, row.bot_id)
+        kept = trace.reads()
         if kept is not None:
-            kept[key] = found
+            kept[f"channel:{purpose}"] = found
         return found
 
     async def save_reference(self, key: str, address: Address, user_id: str | None, at: datetime) -> None:
