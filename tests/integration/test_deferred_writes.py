@@ -167,3 +167,23 @@ async def test_the_answers_key_is_looked_up_once_and_never_kept_before_it_is_com
     assert await stored_answer(db, "conv|1") == ANSWER  # sealed under a key that exists
     # made (lookup, rolled back), made again (lookup), then found once and kept
     assert len(looked_up) <= 3, looked_up
+
+
+async def test_what_a_claim_carried_is_not_written_again_by_the_timer(db):
+    turns = sql_stores(db, rng=random.Random(1)).turns
+    db.deferred = DeferredWrites(db, flush_seconds=0)  # the timer is due at the next turn of the loop
+    await turns.claim_activity("conv|1", NOW)
+    stored: list[str] = []
+    event.listen(
+        db._write_engine.sync_engine,
+        "before_cursor_execute",
+        lambda _c, _cur, statement, *_a: (
+            stored.append(statement) if "UPDATE processed_activities" in statement else None
+        ),
+    )
+    await turns.remember_response("conv|1", ANSWER)
+    await turns.claim_activity("conv|2", NOW)  # carries it, whether or not the timer ran meanwhile
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert len(stored) == 1, "written once"
+    assert db.deferred.waiting() == 0

@@ -144,6 +144,9 @@ class DeferredWrites:
                     del waiting[key]
             if not waiting:
                 self._waiting.pop(kind, None)
+        if not self._waiting and self._timer is not None:  # all written: the next add sets it again
+            self._timer.cancel()
+            self._timer = None
 
     def _flush_later(self, seconds: float) -> None:
         if self._timer is not None:
