@@ -361,3 +361,42 @@ async def test_a_personal_message_in_doubt_is_sent_once_more_saying_so_and_never
                              for kind in ("send_resent", "send_given_up")}
             assert notice_events["send_resent"] == [{"outbox_kind": "person_notice", "read_back": False}]
             assert notice_events["send_given_up"] == [{"outbox_kind": "person_notice", "read_back": False}]
+
+
+# ---- (d) a press answered just before a kill, then retried by Teams ------------------------------------
+
+
+async def test_a_vote_answered_just_before_a_kill_and_retried_is_recorded_once(
+        tmp_path: Path, processes: list[BotProcess]) -> None:
+    """The answer a retry gets back is written after the answer, with the process's next write
+    (bot/adapters/db/deferred_writes.py): a kill in between loses that stored answer, never the
+    vote, and the retry (to another process) is not a second vote."""
+    database = tmp_path / "bot.db"
+    url = f"sqlite:///{database}"
+    async with BotHarness(tmp_path, database_url=url) as h:  # a referral posted to the panel channel
+        status, _ = await h.post(bind_in(h.url))
+        assert status in (200, 201)
+        for person in (A.PAT, A.CHRIS, A.LAURA):
+            await h.say(person, "hello")
+        await fill_referral(h)
+        await h.flush()
+        port = h.connector.port
+
+    async with FakeConnector(port=port) as connector:
+        add_people(connector)
+        first = await start_bot(processes, tmp_path, url, None)
+        ballot = {"verb": "panel.vote", "action": "panel.vote", "ref": REF, "v": 1, "choice": "rapid_review",
+                  "rationale": "Serious injuries and suspected abuse by a carer.",
+                  "serious_harm_basis": "Long-term impairment of the child's physical health is likely."}
+        press = A.invoke(connector.url, A.LAURA, "panel.vote", ballot, channel=True)
+        status, body = await first.post(press)
+        first.kill()  # straight after the answer: the stored answer is still waiting for a write
+        assert status == 200 and "Vote recorded." in json.dumps(body), body
+
+        second = await start_bot(processes, tmp_path, url, None)
+        status, again = await second.post(press)  # Teams' retry of the very same activity
+        assert status == 200, again
+        assert "Vote recorded." not in json.dumps(again), "the retry was handled as a new vote"
+        assert "Still working on your last click" in json.dumps(again), again
+        assert len(sql(database, "SELECT id FROM votes")) == 1
+        assert len(events(database, "vote_cast")) == 1
