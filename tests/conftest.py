@@ -104,6 +104,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # noqa: ANN0
     return request.getfixturevalue("pg_url")
 
 
+@pytest.fixture
+async def db(database_url: str):  # noqa: ANN201 - an async generator fixture
+    """A database handle on `database_url`, migrated, disposed of after the test."""
+    from bot.adapters.db.database import Database
+
+    database = Database(database_url)
+    await database.migrate()
+    yield database
+    await database.dispose()
+
+
 # ---- a valid referral as the domain model ------------------------------------------------------
 
 

@@ -25,14 +25,6 @@ NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 ANSWER = {"statusCode": 200, "type": "application/vnd.microsoft.card.adaptive", "value": {"body": []}}
 
 
-@pytest.fixture
-async def db(database_url):
-    database = Database(database_url)
-    await database.migrate()
-    yield database
-    await database.dispose()
-
-
 async def stored_answer(db: Database, key: str) -> Any:
     async with db.read() as conn:
         value = (

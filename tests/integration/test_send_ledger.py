@@ -21,14 +21,6 @@ GROUP_ID = "6f4b3a2e-1c5d-4e8f-9a0b-1c2d3e4f5a6b"
 KEY = "0123456789abcdef0123456789abcdef"
 
 
-@pytest.fixture
-async def db(database_url):
-    database = Database(database_url)
-    await database.migrate()
-    yield database
-    await database.dispose()
-
-
 async def test_a_send_is_recorded_once_then_marked_sent_or_forgotten(db: Database) -> None:
     ledger = SqlSendLedger(Scope(db))
     record = SendRecord(KEY, A.PANEL_CHANNEL_ID, IN_DOUBT)

@@ -17,7 +17,6 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.adapters.clock import FixedClock
 from bot.adapters.db import schema as t
-from bot.adapters.db.database import Database
 from bot.agents.storage import AgentsSqlStorage
 from bot.app import Stores, sql_stores
 from bot.domain.events import Event, EventKind
@@ -26,14 +25,6 @@ from bot.teams.storage import SqlStorage, StateConflict
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 KEY = "msteams/conversations/a:personal-riley/"
-
-
-@pytest.fixture
-async def db(database_url):
-    database = Database(database_url)
-    await database.migrate()
-    yield database
-    await database.dispose()
 
 
 @pytest.fixture

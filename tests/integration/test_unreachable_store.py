@@ -6,22 +6,11 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from bot.adapters.db.database import Database
 from bot.app import sql_stores
 from bot.services.ports import OutboxMessage
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 PAT, CHRIS = "00000000-0000-0000-0000-00000000a002", "00000000-0000-0000-0000-00000000a003"
-
-
-@pytest.fixture
-async def db(database_url):
-    database = Database(database_url)
-    await database.migrate()
-    yield database
-    await database.dispose()
 
 
 async def test_marked_once_and_only_their_waiting_messages_are_released(db) -> None:
