@@ -107,14 +107,12 @@ async def case_gate(ctx: ServiceContext, where: Where, actor: Actor, action: str
     the reference, and no case read. In them: served for the roster (every case) and for the
     case's referrer; anyone else gets `CASE_DENIED` — the same words and status whether or
     not the case exists — and an `access_denied` event naming the action and the reference."""
-    # In a channel the place check reads the bound channel: read it with the roles, one read for both.
-    roles = await ctx.roster.roles_of(actor.aad_object_id, channel=PANEL_CHANNEL) if (
-        where.conversation_type == "channel") else None
+    # In a channel the place check reads the bound channel: it comes with the roles, one read for both.
+    in_channel = where.conversation_type == "channel"
+    roles = await ctx.roster.roles_of(actor.aad_object_id, channel=PANEL_CHANNEL if in_channel else None)
     if await place_of(ctx, where) is Place.ELSEWHERE:
         await audit(ctx, actor, EventKind.ACCESS_DENIED, detail={"action": action[:40], "where": "outside"})
         return Gate(False, await outside_answer(ctx), 403)
-    if roles is None:
-        roles = await ctx.roster.roles_of(actor.aad_object_id)
     if roles.may_see_identifiers:
         return Gate(True, roles=roles)
     case = await ctx.cases.get_case(reference)

@@ -90,6 +90,17 @@ class DeferredWrites:
             raise
         self._settle(taken)
 
+    async def _write_alone(self) -> None:
+        """What is waiting, in a write transaction that carries nothing else."""
+        taken: Taken = {}
+        try:
+            async with self._db.write() as conn:
+                taken = await self._write_in(conn)
+        except BaseException:
+            self._give_back(taken)
+            raise
+        self._settle(taken)
+
     async def flush(self) -> None:
         """Write what is waiting now, in a transaction of its own (the timer, and shutdown)."""
         if self._timer is not None:
@@ -98,8 +109,7 @@ class DeferredWrites:
         if self._nothing_to_take():
             return
         try:
-            async with self.carried_by(self._db.write()):
-                pass
+            await self._write_alone()
         except Exception as error:  # noqa: BLE001 - kept, and tried again: a turn never sees this
             log.warning(
                 "deferred writes failed; trying again", extra={"error": type(error).__name__, "waiting": self.waiting()}

@@ -196,14 +196,6 @@ class InlineConnection:
         statement execution."""
         _now(lambda: self._open().execute(self._begin), self._busy_seconds)
 
-    async def commit(self) -> None:
-        # In WAL mode a COMMIT that finds the database busy leaves the transaction open
-        # and may simply be tried again.
-        await _retry_busy(self._open().commit, self._busy_seconds)
-
-    async def rollback(self) -> None:
-        self._open().rollback()
-
     async def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
