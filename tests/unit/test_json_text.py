@@ -118,3 +118,24 @@ async def test_a_reply_to_a_caller_expecting_replies_carries_a_plain_card() -> N
         Activity(type="message", text="hi", delivery_mode=DeliveryModes.expect_replies))
     assert type(replies[0].attachments[0].content) is dict
     assert ExpectedReplies(activities=replies).serialize()["activities"][0]["attachments"][0]["content"] == CARD
+
+
+def test_the_text_is_what_the_standard_library_wrote_without_the_spaces() -> None:
+    """orjson writes the JSON (bot/domain/json_text.py): the same values as `json.dumps(…,
+    ensure_ascii=False, default=str)`, dates and dataclasses as their text as before, keys that
+    are not strings as strings, and what orjson refuses by the standard library."""
+    from dataclasses import dataclass
+    from datetime import UTC, date, datetime
+
+    @dataclass
+    class Marker:
+        name: str
+
+    value = {"text": "Zoë’s panel 😀 \u2028", 7: [True, None, 1.5], "at": datetime(2026, 12, 7, 15, 0, tzinfo=UTC),
+             "day": date(2026, 12, 7), "marker": Marker("m"), "nested": measured({"a": "é"})}
+    written = json_text(value)
+    assert json.loads(written) == json.loads(json.dumps(value, ensure_ascii=False, default=str))
+    assert ", " not in written and '": ' not in written and "Zoë’s panel 😀" in written
+    assert json.loads(written)["at"] == "2026-12-07 15:00:00+00:00"  # str(datetime), as json.dumps(default=str)
+    for refused in ({"n": 2**70}, {"s": "\ud800"}):  # beyond 64 bits; a lone surrogate
+        assert json_text(refused) == json.dumps(refused, ensure_ascii=False)
