@@ -18,14 +18,13 @@ the database can only become these types.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.domain.json_text import MeasuredJson
+from bot.domain.json_text import MeasuredJson, json_text
 from bot.services.ports import Clock
 
 ETAG = "e_tag"  # where both SDKs' state items carry their version
@@ -81,7 +80,7 @@ class StateCodec:
         unchanged one (bot/teams/storage.py) and what is sealed into the row (bot/adapters/db/
         turn_store.py), instead of the state being encoded and written again for each."""
         data = self.encode({key: value for key, value in item.items() if key != ETAG})
-        return MeasuredJson(data, json.dumps(data, separators=(",", ":")))  # as a sealed value is written
+        return MeasuredJson(data, json_text(data))  # as a sealed value is written (plain JSON: `encode`)
 
     def decode(self, value: Any) -> Any:
         if isinstance(value, dict):
