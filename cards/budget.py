@@ -23,7 +23,7 @@ import re
 from typing import Any
 
 from bot.domain.case import parse_reference
-from bot.domain.json_text import MeasuredJson, json_text, measured_with, utf16_size
+from bot.domain.json_text import MeasuredJson, json_text, measured, utf16_size
 from cards.common import CONTENT_TYPE, Element, card, first_heading, heading, para, plain_text, shorten_to_fit
 
 TEAMS_LIMIT = 100 * 1024  # what Teams accepts today
@@ -109,8 +109,8 @@ def fit_activity(activity: dict[str, Any], correlation: str | None = None,
     """A message (its wire JSON) as it may go to Teams: itself when it fits the budget;
     otherwise a copy whose cards are replaced by `oversize_card`. The second value is the
     size of the message that did not fit (None when it fitted), for the log."""
-    if activity.get("attachments"):  # a measured card inside is not written again
-        activity = measured_with(activity, "attachments")
+    if activity.get("attachments"):  # written once: the text measured is the text sent
+        activity = measured(activity)
     size = payload_size(activity)
     if size <= budget:
         return activity, None
@@ -130,8 +130,8 @@ def fit_invoke_body(body: dict[str, Any], correlation: str | None = None,
                     budget: int = BOT_BUDGET) -> tuple[dict[str, Any], int | None]:
     """The answer to a button press (a Universal Actions invoke response) as it may go back:
     a card over the budget becomes `oversize_card`, as in `fit_activity`."""
-    if "value" in body:  # a measured card inside is not written again
-        body = measured_with(body, "value")
+    if "value" in body:  # written once: the text measured is the text sent
+        body = measured(body)
     size = payload_size(body)
     if size <= budget:
         return body, None

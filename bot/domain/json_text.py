@@ -123,25 +123,3 @@ def measured(value: dict[str, Any]) -> MeasuredJson:
     if isinstance(value, MeasuredJson):
         return value
     return MeasuredJson(value, json_text(value))
-
-
-def text_of(value: Any, depth: int = 2) -> str:
-    """The JSON text of a value, reusing the text of what was measured in it: a `MeasuredJson`
-    itself, or one inside a list or an object down to `depth` levels (an activity's
-    attachments, each attachment's content); below that, written as it is."""
-    if isinstance(value, MeasuredJson):
-        return value.text
-    if depth > 0 and isinstance(value, list):
-        return "[" + ",".join(text_of(item, depth - 1) for item in value) + "]"
-    if depth > 0 and isinstance(value, dict):
-        return "{" + ",".join(f"{json_text(str(k))}:{text_of(v, depth - 1)}" for k, v in value.items()) + "}"
-    return json_text(value)
-
-
-def measured_with(outer: dict[str, Any], key: str) -> MeasuredJson:
-    """`outer` measured without serialising what its `key` holds again when that was measured
-    already (a card, or a list of attachments holding one): the rest of `outer` is written and
-    that text spliced in."""
-    head = json_text({k: v for k, v in outer.items() if k != key})
-    text = f"{head[:-1]}{',' if len(head) > 2 else ''}{json_text(key)}:{text_of(outer[key])}}}"
-    return MeasuredJson(outer, text)

@@ -21,7 +21,7 @@ from typing import Any
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, Attachment
 
-from bot.domain.json_text import measured_with
+from bot.domain.json_text import measured
 from bot.teams.activity_json import activity_to_json
 from bot.turns.oversize import fitted_activity
 from cards.budget import BOT_BUDGET, payload_size
@@ -56,8 +56,8 @@ async def keep_replies_within_budget(turn_context: TurnContext, activities: list
     counts it; one over the budget goes with its cards replaced by the short notice."""
     for activity in activities:
         body = wire(activity)
-        if body.get("attachments"):  # a measured card in it is not written again
-            body = measured_with(body, "attachments")
+        if body.get("attachments"):  # written once: the text measured is the text sent
+            body = measured(body)
         if payload_size(body) <= BOT_BUDGET:
             continue
         fitted = fitted_activity(body, "reply")

@@ -86,7 +86,7 @@ from multidict import CIMultiDict
 
 from bot.adapters.outbound_http import MSAL_TIMEOUT, client_session, proxy_for, requests_verify
 from bot.adapters.service_hosts import PRODUCTION, ServiceHostPolicy, ServiceHostRefused
-from bot.domain.json_text import MeasuredJson, measured_with
+from bot.domain.json_text import MeasuredJson, json_text
 from bot.teams import signing_keys
 from bot.teams.activity_json import activity_to_json
 
@@ -279,9 +279,9 @@ class _LightBodySerializer(Serializer):
         if data_type == "Activity" and isinstance(data, Activity):  # a reply in a turn: msrest's JSON, faster
             body = activity_to_json(data, lambda activity: self._msrest_body(activity, data_type, **kwargs))
             if any(isinstance(item.get("content"), MeasuredJson) for item in body.get("attachments") or []):
-                # Its card was written once already, to measure it (bot/teams/message_size.py):
-                # that text is spliced in, not written a second time.
-                return _WrittenBody(measured_with(body, "attachments").text)
+                # Written by orjson (bot/domain/json_text.py), as it was measured
+                # (bot/teams/message_size.py), not by msrest's walk of the dict.
+                return _WrittenBody(json_text(body))
             return body
         return self._msrest_body(data, data_type, **kwargs)
 
