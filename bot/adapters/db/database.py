@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from bot.adapters.db import inline_sqlite
 from bot.adapters.db.case_keys import CaseKeyring
 from bot.adapters.db.deferred_writes import DeferredWrites
+from bot.adapters.db.json_codec import JSON_CODEC
 
 inline_sqlite.register()
 
@@ -70,7 +71,8 @@ class Database:
             self.engine = self._sqlite_engine(echo)
             self._write_engine = self._sqlite_engine(echo, immediate=True)
         else:
-            self.engine = create_async_engine(self.url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+            self.engine = create_async_engine(self.url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True,
+                                              **JSON_CODEC)
             self._write_engine = self.engine
         # Inside one process SQLite writers queue here rather than spinning on the busy timeout.
         self._sqlite_writer = asyncio.Lock() if self.is_sqlite else None
@@ -93,7 +95,7 @@ class Database:
         url = make_url(self.url).set(drivername="sqlite+inline")
         begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": self.busy_seconds, "begin": begin},
-                                     pool_reset_on_return=None if immediate else "rollback")
+                                     pool_reset_on_return=None if immediate else "rollback", **JSON_CODEC)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI types
@@ -137,7 +139,7 @@ class Database:
 
     def _read_in_thread(self, work: Callable[[Connection], T]) -> T:
         if self._thread_reader is None:
-            reader = create_engine(sync_url(self.url), connect_args={"check_same_thread": False})
+            reader = create_engine(sync_url(self.url), connect_args={"check_same_thread": False}, **JSON_CODEC)
             event.listen(reader, "connect", lambda dbapi_connection, _record: dbapi_connection.execute(
                 "PRAGMA query_only=ON"))  # for reading only, whatever a caller's `work` tries
             self._thread_reader = reader
