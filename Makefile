@@ -7,7 +7,7 @@ LOCK := requirements.lock
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | sha1sum | cut -c1-12)
 
-.PHONY: install run demo test e2e lint lock lowest audit-deps image migrate package bench clean
+.PHONY: install run demo test e2e lint lock lowest audit-deps image migrate package bench bench-instructions clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +85,9 @@ package: $(STAMP)  ## build build/appPackage.zip (needs MicrosoftAppId in the en
 
 bench: $(STAMP)  ## performance benchmark (not a test): 10,000 cases, the bot vs a stock echo bot, with and without encryption, 1,000 reminders, then 100,000 cases and PostgreSQL; `make bench BENCH=--quick` for a smoke run
 	$(PY) tests/bench/bench.py $(BENCH)
+
+bench-instructions: $(STAMP)  ## instructions per vote (or dialog step) under valgrind's callgrind: the working tree against BASE (default HEAD); needs valgrind
+	$(PY) tests/bench/instructions.py --base $(or $(BASE),HEAD) $(INSTRUCTIONS)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache .hypothesis

@@ -765,6 +765,17 @@ class Series:
         return 1000 * sum(r.cpu for r in self.rounds) / self.turns if self.turns else float("nan")
 
 
+async def register_people(session: Any, service_url: str) -> None:
+    """Everyone the workloads act as, known to the fake connector (its member lookups)."""
+    from tests.support import activities as A
+
+    people = [A.RILEY, A.PAT, A.CHRIS, A.LAURA, A.DAN, A.NINA, A.DEE, *DialogWorkload.PEOPLE]
+    async with session.post(f"{service_url}_users", json={"users": [
+        {"id": p.mri, "name": p.name, "aadObjectId": p.aad, "email": f"{p.key}@example.org"}
+            for p in people]}) as response:
+        await response.read()
+
+
 class Driver:
     def __init__(self, session: Any, connector_url: str) -> None:
         self.session = session
@@ -1243,11 +1254,7 @@ async def run(options: Options) -> int:
         async with aiohttp.ClientSession(timeout=timeout,
                                          connector=aiohttp.TCPConnector(limit=64, force_close=False)) as session:
             driver = Driver(session, service_url)
-            people = [A.RILEY, A.PAT, A.CHRIS, A.LAURA, A.DAN, A.NINA, A.DEE, *DialogWorkload.PEOPLE]
-            async with session.post(f"{service_url}_users", json={"users": [
-                {"id": p.mri, "name": p.name, "aadObjectId": p.aad, "email": f"{p.key}@example.org"}
-                for p in people]}) as response:
-                await response.read()
+            await register_people(session, service_url)
 
             echo_port = free_port()
             echo = spawn("echo", [sys.executable, str(Path(__file__).resolve()), "--echo-bot", str(echo_port)],
