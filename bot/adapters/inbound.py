@@ -126,8 +126,8 @@ class Gate:
 
 
 class Bookkeeping:
-    """What a turn leaves to finish after its answer: the release of a busy turn's claim. Run with the database's own (longer) patience; a failure
-    is logged, never raised into a turn."""
+    """What a turn leaves to finish after its answer: the release of a busy turn's claim. Run
+    with the database's own (longer) patience; a failure is logged, never raised into a turn."""
 
     def __init__(self, turns: ActivityLog) -> None:
         self.turns = turns

@@ -21,8 +21,9 @@ import orjson
 # orjson writes what `json.dumps(value, ensure_ascii=False, default=str)` wrote, without the
 # spaces after `,` and `:`, in a seventh of the time: the cards' JSON was a tenth of a vote's
 # instructions (counted with valgrind's callgrind under tests/bench/bench.py's vote workload).
-# Dates and dataclasses go to `default` as they did (their text), not orjson's own rendering.
-_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+# Dates and dataclasses go to `default` as they did (here their text; the JSON columns,
+# bot/adapters/db/json_codec.py, refuse them), never orjson's own rendering of them.
+ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 def json_text(value: Any) -> str:
@@ -30,7 +31,7 @@ def json_text(value: Any) -> str:
     counts characters, in UTF-16), no spaces, anything not JSON as its text. What orjson
     refuses (an integer beyond 64 bits, a lone surrogate) is written by the standard library."""
     try:
-        return orjson.dumps(value, default=str, option=_ORJSON_OPTIONS).decode()
+        return orjson.dumps(value, default=str, option=ORJSON_OPTIONS).decode()
     except TypeError:  # orjson.JSONEncodeError is one
         return json.dumps(value, ensure_ascii=False, default=str)
 

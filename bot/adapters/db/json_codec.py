@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+from bot.domain.json_text import ORJSON_OPTIONS
 
 
 def _refuse(value: Any) -> Any:
@@ -28,7 +28,7 @@ def _refuse(value: Any) -> Any:
 def column_text(value: Any) -> str:
     """A JSON column's value as stored."""
     try:
-        return orjson.dumps(value, default=_refuse, option=_OPTIONS).decode()
+        return orjson.dumps(value, default=_refuse, option=ORJSON_OPTIONS).decode()
     except TypeError:  # orjson.JSONEncodeError is one
         return json.dumps(value)
 
