@@ -1277,6 +1277,7 @@ async def run(options: Options) -> int:
                 log(f"first successful turn {startup:.2f} s after start ({startup_cpus[-1]:.2f} s of CPU)")
                 if attempt < options.startups - 1:
                     bot.stop()
+            report.setdefault("rss_after_mib", {})["start"] = _rss_now_and_peak(bot.pid)
             report["startup_s"] = round(statistics.median(startups), 3)
             report["startups_s"] = [round(x, 3) for x in startups]
             report["startup_cpu_s"] = round(statistics.median(startup_cpus), 3)
@@ -1335,11 +1336,13 @@ async def run(options: Options) -> int:
                 if agents is not None and workload.name in AGENTS_COMPARED:
                     targets.append(("agents", agents_url, agents.pid))
                 drains += await run_rounds(driver, workload, targets, options, series, updates_base)
+                report.setdefault("rss_after_mib", {})[workload.name] = _rss_now_and_peak(bot.pid)
             vote_wl = next((w for w in workloads if isinstance(w, VoteWorkload)), None)
             status_wl = next((w for w in workloads if isinstance(w, StatusWorkload)), None)
             if vote_wl is not None and status_wl is not None and not options.profile:  # py-spy's pid, not the bot's
                 report["loop"] = await loop_phase(driver, bot, bot_url, probe_path, vote_wl, status_wl,
                                                   options.seconds, updates_base)
+                report.setdefault("rss_after_mib", {})["loop"] = _rss_now_and_peak(bot.pid)
             if vote_wl is not None:
                 updates_done = (await driver.stats()).get("updates", 0) - updates_base
                 report["card_updates"] = {"votes_recorded": vote_wl.recorded, "updates_delivered": updates_done,
@@ -1918,6 +1921,12 @@ def turn_verdicts(verdict: Verdict, series: dict[tuple[str, str, int], Series], 
                 status_hold <= BUDGET_LOOP_HOLD_MS, loop_hold_detail(held))
 
 
+def _rss_now_and_peak(pid: int) -> list[float]:
+    """The bot's resident set now and at its peak, in MiB: where in the run its memory grew."""
+    mem = proc_status(pid)
+    return [round(mem.get("VmRSS", 0) / MIB, 1), round(mem.get("VmHWM", 0) / MIB, 1)]
+
+
 def process_verdicts(verdict: Verdict, cases: int, startup: float, startups: list[float], rss: float) -> None:
     startup_budget = BUDGET_STARTUP_S if cases <= 10_000 else BUDGET_STARTUP_LARGE_S
     verdict(f"start-up <= {startup_budget:.1f} s with {cases:,} cases", startup <= startup_budget,
@@ -2019,6 +2028,9 @@ def print_report(report: dict[str, Any], series: dict[tuple[str, str, int], Seri
           f"(restart with the reminders due: {r.get('startup_s')} s)")
     print(f"Peak RSS: bot {report['rss_mib']['bot_peak']} MiB (reminder run {r.get('rss_peak_mib')}"
           f" MiB), echo bot {report['rss_mib']['echo_peak']} MiB")
+    if report.get("rss_after_mib"):
+        print("  bot RSS after each workload, now / peak MiB: "
+              + ", ".join(f"{name} {now} / {peak}" for name, (now, peak) in report["rss_after_mib"].items()))
     if not r:
         print_verdicts(report)
         return

@@ -83,3 +83,99 @@ async def test_reads_see_committed_writes_and_rollback_undoes(db: Database) -> N
             raise RuntimeError("abandon")
     async with db.read() as conn:
         assert list((await conn.execute(text("SELECT n FROM t"))).scalars()) == [5]
+
+
+async def test_statements_run_in_the_calling_coroutine_without_a_greenlet(db: Database,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each statement through SQLAlchemy's greenlet cost about as much CPU again as the
+    statement itself; the inline driver runs them in place (inline_sqlite.InlineAsyncConnection)."""
+    from sqlalchemy.ext.asyncio import engine as async_engine
+
+    spawned = 0
+    real_spawn = async_engine.greenlet_spawn
+
+    async def counting_spawn(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - SQLAlchemy's signature
+        nonlocal spawned
+        spawned += 1
+        return await real_spawn(*args, **kwargs)
+
+    monkeypatch.setattr(async_engine, "greenlet_spawn", counting_spawn)
+    async with db.write() as conn:
+        before = spawned
+        for n in range(5):
+            await conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+        assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 5
+        assert spawned == before, f"{spawned - before} greenlets for 6 statements"
+    async with db.read() as conn:
+        assert sorted((await conn.execute(text("SELECT n FROM t"))).scalars()) == [0, 1, 2, 3, 4]
+
+
+async def test_a_statement_that_finds_the_database_busy_waits_on_the_loop_and_then_runs(
+        db: Database, tmp_path: Path) -> None:
+    """Run in place, a statement cannot wait; when it finds the write lock held elsewhere it runs
+    again through SQLAlchemy's greenlet, which waits on the event loop (inline_sqlite.WaitOnLoop).
+    A read connection's deferred transaction takes the write lock at its first write: here."""
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    async def deferred_writer() -> int:
+        async with db.read() as conn:
+            await conn.execute(text("SELECT count(*) FROM t"))  # the transaction begins, as a reader
+            await conn.execute(text("INSERT INTO t VALUES (3)"))  # busy: the other writer holds the lock
+            total = (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one()
+            await conn.commit()
+            return int(total)
+
+    other = sqlite3.connect(str(tmp_path / "inline.db"), isolation_level=None, timeout=0)
+    other.execute("BEGIN IMMEDIATE")
+    ticking = asyncio.create_task(ticker())
+    waiting = asyncio.create_task(deferred_writer())
+    await asyncio.sleep(0.3)
+    assert not waiting.done(), "the write went ahead while another connection held the lock"
+    assert ticks >= 10, f"the event loop was blocked: {ticks} ticks in 0.3 s"
+    other.execute("ROLLBACK")
+    other.close()
+    assert await asyncio.wait_for(waiting, 5) == 1
+    ticking.cancel()
+    async with db.read() as conn:
+        assert list((await conn.execute(text("SELECT n FROM t"))).scalars()) == [3]
+
+
+async def test_writers_share_one_connection_that_holds_no_lock_between_transactions(db: Database,
+                                                                                   tmp_path: Path) -> None:
+    """Database.write keeps SQLite's one writer connection open instead of taking it from the pool
+    each time; between transactions another process can still write, and a failed transaction
+    leaves nothing behind for the next."""
+    from sqlalchemy import event
+
+    checkouts = 0
+
+    def count(*_args: object) -> None:
+        nonlocal checkouts
+        checkouts += 1
+
+    event.listen(db._write_engine.sync_engine, "checkout", count)
+    for n in range(3):
+        async with db.write() as conn:
+            await conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+    assert checkouts <= 1, f"{checkouts} pool checkouts for 3 write transactions"
+
+    other = sqlite3.connect(str(tmp_path / "inline.db"), isolation_level=None, timeout=0)
+    other.execute("BEGIN IMMEDIATE")  # no lock left behind: this would fail at once with "locked"
+    other.execute("INSERT INTO t VALUES (10)")
+    other.execute("COMMIT")
+    other.close()
+
+    with pytest.raises(RuntimeError):
+        async with db.write() as conn:
+            await conn.execute(text("INSERT INTO t VALUES (99)"))
+            raise RuntimeError("abandon")
+    async with db.write() as conn:
+        await conn.execute(text("INSERT INTO t VALUES (3)"))
+    async with db.read() as conn:
+        assert sorted((await conn.execute(text("SELECT n FROM t"))).scalars()) == [0, 1, 2, 3, 10]

@@ -35,7 +35,9 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_dbapi,
     SQLiteDialect_aiosqlite,
 )
-from sqlalchemy.util.concurrency import await_
+from sqlalchemy.ext.asyncio.engine import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio.result import _ensure_sync_result
+from sqlalchemy.util.concurrency import await_, in_greenlet
 
 DEFAULT_BUSY_SECONDS = 30.0
 FIRST_BACKOFF_SECONDS = 0.002
@@ -70,14 +72,23 @@ async def _retry_busy(action: Callable[[], Any], busy_seconds: float) -> Any:
         delay = min(delay * 2, MAX_BACKOFF_SECONDS)
 
 
+class WaitOnLoop(Exception):  # noqa: N818 - a signal to the caller, not an error it reports
+    """The database was busy where nothing can wait for it: a statement run straight from a
+    coroutine (InlineAsyncConnection.execute), outside SQLAlchemy's greenlet. Nothing was done;
+    the caller runs the statement again through the greenlet, whose `await_` can wait."""
+
+
 def _now(action: Callable[[], Any], busy_seconds: float) -> Any:
-    """Run a sqlite3 call in place, from inside SQLAlchemy's greenlet. Only a busy answer leaves
-    it: the wait (`_retry_busy`) runs on the event loop through SQLAlchemy's `await_`."""
+    """Run a sqlite3 call in place. Only a busy answer leaves it: inside SQLAlchemy's greenlet
+    the wait (`_retry_busy`) runs on the event loop through `await_`; outside it, WaitOnLoop
+    sends the caller to the greenlet."""
     try:
         return action()
     except sqlite3.OperationalError as error:
         if not _is_retryable_busy(error):
             raise
+        if not in_greenlet():
+            raise WaitOnLoop() from error
     return await_(_retry_busy(action, busy_seconds))
 
 
@@ -244,9 +255,10 @@ class InlineAdaptedCursor(AsyncAdapt_aiosqlite_cursor):
     through `await_`: two greenlet switches and a coroutine each, about forty per vote, for
     calls that never wait here (README, Performance). Only a busy answer waits, on the loop.
 
-    One `await_` per statement stays: `AsyncConnection.execute` refuses a driver that never
-    awaited (SQLAlchemy's check that the driver is asynchronous), so the statement awaits a
-    coroutine that does nothing."""
+    Through SQLAlchemy's greenlet one `await_` per statement stays: `AsyncConnection.execute`
+    refuses a driver that never awaited (SQLAlchemy's check that the driver is asynchronous),
+    so the statement awaits a coroutine that does nothing. Run straight from a coroutine
+    (InlineAsyncConnection.execute) there is nothing to switch to."""
 
     __slots__ = ()
 
@@ -260,7 +272,8 @@ class InlineAdaptedCursor(AsyncAdapt_aiosqlite_cursor):
                  self._cursor.busy_seconds)  # type: ignore[attr-defined]
             if raw.description:
                 self._rows = collections.deque(raw.fetchall())
-            await_(_nothing())
+            if in_greenlet():
+                await_(_nothing())
             return self._cursor
         except Exception as error:
             self._adapt_connection._handle_exception(error)
@@ -269,7 +282,8 @@ class InlineAdaptedCursor(AsyncAdapt_aiosqlite_cursor):
         try:
             raw, rows = self._cursor.raw, list(seq_of_parameters)  # type: ignore[attr-defined]
             _now(lambda: raw.executemany(operation, rows), self._cursor.busy_seconds)  # type: ignore[attr-defined]
-            await_(_nothing())
+            if in_greenlet():
+                await_(_nothing())
             return self._cursor
         except Exception as error:
             self._adapt_connection._handle_exception(error)
@@ -324,6 +338,41 @@ class SQLiteDialect_inline(SQLiteDialect_aiosqlite):  # noqa: N801 - SQLAlchemy'
     def do_begin(self, dbapi_connection: Any) -> None:
         adapted = getattr(dbapi_connection, "dbapi_connection", dbapi_connection)
         adapted._connection.begin_now()
+
+
+class InlineAsyncConnection(AsyncConnection):
+    """An asyncio connection whose statements run straight from the calling coroutine.
+
+    SQLAlchemy's `AsyncConnection.execute` runs each statement in a new greenlet and switches
+    to it and back (`greenlet_spawn`), about 29 µs of CPU per statement on top of the 25 µs the
+    statement costs through the synchronous `Connection` (measured on an indexed select; a vote
+    runs about fourteen). With this driver a statement never waits, except for a lock held
+    elsewhere, so it runs in place; when the database is busy (WaitOnLoop: nothing was done)
+    it runs again through the greenlet, which waits on the event loop as before. Connecting,
+    BEGIN, COMMIT and closing still go through the greenlet: the pool's lock and a busy COMMIT
+    wait there."""
+
+    __slots__ = ()
+
+    async def execute(self, statement: Any, parameters: Any = None, *,
+                      execution_options: Any = None) -> Any:
+        sync = self.sync_connection
+        if sync is None:  # not started: SQLAlchemy's own error
+            return await super().execute(statement, parameters, execution_options=execution_options)
+        try:
+            result = sync.execute(statement, parameters, execution_options=execution_options)
+        except WaitOnLoop:
+            return await super().execute(statement, parameters, execution_options=execution_options)
+        if getattr(result, "_is_cursor", False) and result.context._is_server_side:
+            return await _ensure_sync_result(result, self.execute)  # SQLAlchemy's refusal, as before
+        return result
+
+
+class InlineAsyncEngine(AsyncEngine):
+    """An asyncio engine whose connections are InlineAsyncConnection."""
+
+    __slots__ = ()
+    _connection_cls = InlineAsyncConnection
 
 
 def register() -> None:
