@@ -416,11 +416,15 @@ def sql_stores(db: Database, rng: random.Random | None = None) -> Stores:
 async def start(components: Components, *, run_outbox: bool = True) -> None:
     """Everything that touches the outside world at start-up. With `run_outbox` (the
     real process) the outbox dispatcher and the scheduler run; tests drive both by hand."""
-    # Alembic only when the schema is behind (start-up time: README, Performance)
-    await migrate_if_behind(components.db)
-    announce_keyring(components.db.keyring)
-    await check_database_mode(components)
-    await seed_members_from_config(components.services)
+    try:
+        # Alembic only when the schema is behind (start-up time: README, Performance)
+        await migrate_if_behind(components.db)
+        announce_keyring(components.db.keyring)
+        await check_database_mode(components)
+        await seed_members_from_config(components.services)
+    except BaseException:  # the bot will not start (e.g. a training stamp): its connections closed
+        await components.db.dispose()
+        raise
     if run_outbox:
         components.outbox.start()
         components.outbox.kick()  # deliver anything left from before a restart

@@ -220,8 +220,13 @@ async def test_local_mode_keeps_a_development_key_in_the_database(database_url: 
     await db.migrate()
     case_id = await make_case(db, referral_factory)
     await db.dispose()
-    async with Database(database_url).read() as conn:
-        assert (await conn.execute(select(t.bot_state.c.key).where(t.bot_state.c.key == DEVELOPMENT_KEY_ROW))).first()
+    looker = Database(database_url)
+    try:
+        async with looker.read() as conn:
+            assert (await conn.execute(select(t.bot_state.c.key).where(
+                t.bot_state.c.key == DEVELOPMENT_KEY_ROW))).first()
+    finally:
+        await looker.dispose()
     for _process in range(2):  # a restart, another process: the same key, from the database
         other = Database(database_url, keyring=keyring_for(Settings.model_validate({"database_url": database_url})))
         try:

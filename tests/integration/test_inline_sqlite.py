@@ -179,3 +179,32 @@ async def test_writers_share_one_connection_that_holds_no_lock_between_transacti
         await conn.execute(text("INSERT INTO t VALUES (3)"))
     async with db.read() as conn:
         assert sorted((await conn.execute(text("SELECT n FROM t"))).scalars()) == [0, 1, 2, 3, 10]
+
+
+async def test_readers_are_kept_open_between_reads_and_each_read_sees_what_was_committed_since(
+        db: Database, tmp_path: Path) -> None:
+    """Database.read keeps SQLite read connections open instead of a pool checkout per read; each
+    read still ends its transaction (a kept connection pins no old snapshot, and what a read wrote
+    is undone, as the pool's reset did)."""
+    from sqlalchemy import event
+
+    async with db.read() as conn:  # the first reader opens its connection
+        await conn.execute(text("SELECT count(*) FROM t"))
+    checkouts = 0
+
+    def count(*_args: object) -> None:
+        nonlocal checkouts
+        checkouts += 1
+
+    event.listen(db.engine.sync_engine, "checkout", count)
+    other = sqlite3.connect(str(tmp_path / "inline.db"), isolation_level=None, timeout=0)
+    for n in range(3):
+        async with db.read() as conn:
+            seen = (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one()
+            assert seen == n, "a kept reader saw an old snapshot"
+            await conn.execute(text("INSERT INTO t VALUES (100)"))  # undone when the read ends
+        other.execute("INSERT INTO t VALUES (:n)", {"n": n})  # committed (autocommit) between reads
+    other.close()
+    assert checkouts == 0, f"{checkouts} pool checkouts for 3 reads"
+    async with db.read() as conn:
+        assert sorted((await conn.execute(text("SELECT n FROM t"))).scalars()) == [0, 1, 2]

@@ -35,7 +35,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_dbapi,
     SQLiteDialect_aiosqlite,
 )
-from sqlalchemy.ext.asyncio.engine import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio.engine import AsyncConnection, AsyncEngine, AsyncTransaction
 from sqlalchemy.ext.asyncio.result import _ensure_sync_result
 from sqlalchemy.util.concurrency import await_, in_greenlet
 
@@ -348,9 +348,9 @@ class InlineAsyncConnection(AsyncConnection):
     statement costs through the synchronous `Connection` (measured on an indexed select; a vote
     runs about fourteen). With this driver a statement never waits, except for a lock held
     elsewhere, so it runs in place; when the database is busy (WaitOnLoop: nothing was done)
-    it runs again through the greenlet, which waits on the event loop as before. Connecting,
-    BEGIN, COMMIT and closing still go through the greenlet: the pool's lock and a busy COMMIT
-    wait there."""
+    it runs again through the greenlet, which waits on the event loop as before. So does BEGIN
+    (InlineAsyncTransaction). Connecting, COMMIT and closing still go through the greenlet: the
+    pool's lock and a busy COMMIT wait there."""
 
     __slots__ = ()
 
@@ -366,6 +366,31 @@ class InlineAsyncConnection(AsyncConnection):
         if getattr(result, "_is_cursor", False) and result.context._is_server_side:
             return await _ensure_sync_result(result, self.execute)  # SQLAlchemy's refusal, as before
         return result
+
+    def begin(self) -> AsyncTransaction:
+        return InlineAsyncTransaction(self)
+
+
+class InlineAsyncTransaction(AsyncTransaction):
+    """A transaction whose BEGIN runs in place too (a writer's `BEGIN IMMEDIATE`); when the
+    database is busy it begins through the greenlet, which waits on the loop. Commit and
+    rollback stay SQLAlchemy's: a COMMIT that found the database busy could not be retried
+    once SQLAlchemy had ended the transaction around it."""
+
+    __slots__ = ()
+
+    async def start(self, is_ctxmanager: bool = False) -> AsyncTransaction:
+        sync = self.connection.sync_connection
+        if self.nested or sync is None:
+            return await super().start(is_ctxmanager)
+        try:
+            begun = sync.begin()
+        except WaitOnLoop:
+            return await super().start(is_ctxmanager)
+        self.sync_transaction = self._assign_proxied(begun)
+        if is_ctxmanager:
+            begun.__enter__()
+        return self
 
 
 class InlineAsyncEngine(AsyncEngine):
