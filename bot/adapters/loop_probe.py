@@ -111,7 +111,7 @@ class LoopProbe:
 
 def _suspended_at(handle: asyncio.Handle) -> str:
     """The innermost frames a task's coroutine waits in after this step ("dir/file:line function",
-    the outer of the two first), "finished" when it ended, or the callback's name when it is not a
+    the outer of the two first), "finished" and the coroutine's name when it ended, or the callback's name when it is not a
     task's step: the end of a hold, named in the code."""
     task = getattr(handle._callback, "__self__", None)  # type: ignore[attr-defined]
     if not isinstance(task, asyncio.Task):
@@ -123,7 +123,7 @@ def _suspended_at(handle: asyncio.Handle) -> str:
         frames.append(f"{'/'.join(frame.f_code.co_filename.rsplit('/', 2)[-2:])}:{frame.f_lineno} "
                       f"{frame.f_code.co_name}")
         coro = getattr(coro, "cr_await", None)
-    return " > ".join(frames[-2:]) or "finished"
+    return " > ".join(frames[-2:]) or f"finished {getattr(task.get_coro(), '__qualname__', '')}".rstrip()
 
 
 def _kind_of(turn: trace.Turn | None) -> str:
@@ -142,9 +142,11 @@ def install(path: Path) -> LoopProbe:
     thread_time, perf_counter = time.thread_time, time.perf_counter
 
     def timed_run(handle: asyncio.Handle) -> None:
-        # The turn as the callback starts (its last step ends the turn), else as it ends (its first begins it).
+        # The turn as the callback starts (its last step ends the turn), else as it ends (its first
+        # begins it), else the turn it began and ended (a whole turn in one callback).
         context = handle._context  # type: ignore[attr-defined]
         turn = trace.current_in(context)
+        trace.forget_ended()
         probe.gc_ms_in_callback = 0.0
         cpu, wall = thread_time(), perf_counter()
         untimed(handle)
@@ -152,7 +154,7 @@ def install(path: Path) -> LoopProbe:
         if cpu_ms < ATTRIBUTED_ABOVE_MS:
             probe.short += 1
         else:
-            probe.note(_kind_of(turn or trace.current_in(context)), cpu_ms, (perf_counter() - wall) * 1000,
+            probe.note(_kind_of(turn or trace.current_in(context) or trace.ended_last()), cpu_ms, (perf_counter() - wall) * 1000,
                        probe.gc_ms_in_callback, lambda: _suspended_at(handle))
 
     def dump_and_time(_signum: int, _frame: object) -> None:

@@ -45,8 +45,22 @@ def begin(conversation_kind: str | None, conversation_id: str | None) -> Token[T
     return _current.set(Turn(new_correlation(), kind, (conversation_id or None) and conversation_id[:400]))
 
 
+_ended: list[Turn | None] = [None]  # the turn that ended last, in any context (the loop probe's)
+
+
 def end(token: Token[Turn | None]) -> None:
+    _ended[0] = _current.get()
     _current.reset(token)
+
+
+def ended_last() -> Turn | None:
+    """The turn `end` was last called for: a callback that began and ended a whole turn leaves no
+    turn in its context, so the benchmark's loop probe asks this instead."""
+    return _ended[0]
+
+
+def forget_ended() -> None:
+    _ended[0] = None
 
 
 def current() -> Turn | None:

@@ -112,3 +112,23 @@ def test_the_longest_hold_is_named_by_where_its_task_stopped(probe) -> None:
     os.kill(os.getpid(), signal.SIGUSR1)
     ended_at = json.loads(probe.path.read_text())["kinds"]["personal"]["max_ended_at"]
     assert "test_loop_probe.py" in ended_at and "holds_then_waits" in ended_at and "sleep" in ended_at
+
+
+def test_a_whole_turn_in_one_callback_counts_as_that_turn_and_is_named(probe) -> None:
+    """A turn that never waits (every statement in place) begins and ends inside one callback: its
+    hold is the turn's kind, not "outside turns", and the task that finished is named."""
+    async def whole_turn() -> None:
+        token = trace.begin("channel", "a:channel")
+        try:
+            _hold(6)
+        finally:
+            trace.end(token)
+
+    async def run() -> None:
+        await asyncio.create_task(whole_turn())
+
+    asyncio.run(run())
+    os.kill(os.getpid(), signal.SIGUSR1)
+    kinds = json.loads(probe.path.read_text())["kinds"]
+    assert kinds["channel"]["max_ms"] >= 6 and "none" not in kinds
+    assert kinds["channel"]["max_ended_at"].startswith("finished ") and kinds["channel"]["max_ended_at"].endswith(".whole_turn")
