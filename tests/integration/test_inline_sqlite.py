@@ -6,12 +6,16 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import text
 
 from bot.adapters.db.database import Database
+
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -32,8 +36,9 @@ def _hold_write_lock(path: str) -> sqlite3.Connection:
     return other
 
 
-async def test_the_loop_keeps_running_while_a_write_waits_for_the_lock(db: Database, tmp_path: Path) -> None:
-    other = _hold_write_lock(str(tmp_path / "inline.db"))
+async def _waits_while_the_loop_runs(work: Coroutine[Any, Any, T]) -> tuple[asyncio.Task[None], asyncio.Task[T]]:
+    """Start `work` (which meets a lock held elsewhere) beside a ticker; after 0.3 s it must still
+    be waiting, and the loop must have kept running. Returns both tasks (cancel the ticker)."""
     ticks = 0
 
     async def ticker() -> None:
@@ -42,15 +47,21 @@ async def test_the_loop_keeps_running_while_a_write_waits_for_the_lock(db: Datab
             await asyncio.sleep(0.01)
             ticks += 1
 
+    ticking, waiting = asyncio.create_task(ticker()), asyncio.create_task(work)
+    await asyncio.sleep(0.3)
+    assert not waiting.done(), "the write went ahead while another connection held the lock"
+    assert ticks >= 10, f"the event loop was blocked: {ticks} ticks in 0.3 s"
+    return ticking, waiting
+
+
+async def test_the_loop_keeps_running_while_a_write_waits_for_the_lock(db: Database, tmp_path: Path) -> None:
+    other = _hold_write_lock(str(tmp_path / "inline.db"))
+
     async def writer() -> None:
         async with db.write() as conn:
             await conn.execute(text("INSERT INTO t VALUES (2)"))
 
-    ticking = asyncio.create_task(ticker())
-    waiting = asyncio.create_task(writer())
-    await asyncio.sleep(0.3)
-    assert not waiting.done(), "the write went ahead while another connection held the lock"
-    assert ticks >= 10, f"the event loop was blocked: {ticks} ticks in 0.3 s"
+    ticking, waiting = await _waits_while_the_loop_runs(writer())
     other.execute("COMMIT")
     other.close()
     await asyncio.wait_for(waiting, 5)
@@ -115,14 +126,6 @@ async def test_a_statement_that_finds_the_database_busy_waits_on_the_loop_and_th
     """Run in place, a statement cannot wait; when it finds the write lock held elsewhere it runs
     again through SQLAlchemy's greenlet, which waits on the event loop (inline_sqlite.WaitOnLoop).
     A read connection's deferred transaction takes the write lock at its first write: here."""
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
     async def deferred_writer() -> int:
         async with db.read() as conn:
             await conn.execute(text("SELECT count(*) FROM t"))  # the transaction begins, as a reader
@@ -133,11 +136,7 @@ async def test_a_statement_that_finds_the_database_busy_waits_on_the_loop_and_th
 
     other = sqlite3.connect(str(tmp_path / "inline.db"), isolation_level=None, timeout=0)
     other.execute("BEGIN IMMEDIATE")
-    ticking = asyncio.create_task(ticker())
-    waiting = asyncio.create_task(deferred_writer())
-    await asyncio.sleep(0.3)
-    assert not waiting.done(), "the write went ahead while another connection held the lock"
-    assert ticks >= 10, f"the event loop was blocked: {ticks} ticks in 0.3 s"
+    ticking, waiting = await _waits_while_the_loop_runs(deferred_writer())
     other.execute("ROLLBACK")
     other.close()
     assert await asyncio.wait_for(waiting, 5) == 1
