@@ -270,7 +270,8 @@ def bootstrap(
     services = build_services(stores, partnership, clock, notifier,
                               profile=profile or profile_for(partnership, Path(settings.partnership_file)),
                               meetings=meetings, meeting_settings=_meeting_settings(settings),
-                              installer=_app_installer(settings, meetings))
+                              installer=_app_installer(settings, meetings),
+                              card_after_answer_seconds=settings.card_update_after_answer_ms / 1000)
     retention_store = SqlRetentionStore(Scope(db), stores.cases, partnership.retention, tz)
     outbox = OutboxDispatcher(services, lease_seconds=settings.outbox_lease_seconds,
                               kinds=retention.RetentionOutbox(services, retention_store).kinds())
@@ -389,7 +390,7 @@ def announce_keyring(keyring: CaseKeyring) -> None:
 def build_services(stores: Stores, partnership: PartnershipConfig, clock: Clock, notifier: Notifier, *,
                    profile: TimelineProfile, meetings: MeetingProvider,
                    meeting_settings: MeetingSettings | None = None,
-                   installer: AppInstaller | None = None) -> ServiceContext:
+                   installer: AppInstaller | None = None, card_after_answer_seconds: float = 0.0) -> ServiceContext:
     """The use cases' context, every dependency given (tests build one per simulated process)."""
     return ServiceContext(
         cases=stores.cases, roster=stores.roster, outbox=stores.outbox, panel=stores.panel,
@@ -398,7 +399,7 @@ def build_services(stores: Stores, partnership: PartnershipConfig, clock: Clock,
         clock=clock,
         partnership=partnership, calendar=EnglandCalendar(partnership.closure_days), profile=profile,
         notifier=notifier, meetings=meetings, meeting_settings=meeting_settings or MeetingSettings(),
-        signal=OutboxSignal(), installer=installer,
+        signal=OutboxSignal(card_after_answer_seconds), installer=installer,
     )
 
 

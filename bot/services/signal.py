@@ -34,7 +34,10 @@ class HandedCard:
 
 
 class OutboxSignal:
-    def __init__(self) -> None:
+    def __init__(self, card_after_answer_seconds: float = 0.0) -> None:
+        """`card_after_answer_seconds`: how long a handed card waits after the turn's answer has
+        gone back (Settings.card_update_after_answer_ms; none in tests)."""
+        self._card_after_answer = card_after_answer_seconds
         self._wake = asyncio.Event()
         self._cards: asyncio.Queue[HandedCard] = asyncio.Queue()
         self._dispatcher_running = False
@@ -61,9 +64,22 @@ class OutboxSignal:
 
     def hand_over(self, card: HandedCard) -> None:
         """Queued once the turn's answer has gone back (bot/domain/trace.py): a client that
-        shows both, the voter's own answer and the channel's update, ends on the update."""
-        if not trace.after_answer(lambda: self._cards.put_nowait(card)):
+        shows both, the voter's own answer and the channel's update, ends on the update.
+
+        The answer and the update reach the voter's client by different routes (the invoke's
+        HTTP answer; the connector's PUT), and a client applies them in the order they arrive:
+        Agents Playground applied a PUT sent straight after the answer before the answer itself,
+        so the voter's own "Vote recorded" card stayed on the channel's card. So the update
+        waits a moment after the answer. A process that dies meanwhile loses nothing: the row
+        is in the outbox, claimed with a lease, and the ordinary pass delivers it."""
+        if not trace.after_answer(lambda: self._queue_card_later(card)):
             self._cards.put_nowait(card)
+
+    def _queue_card_later(self, card: HandedCard) -> None:
+        if self._card_after_answer <= 0:
+            self._cards.put_nowait(card)
+        else:
+            asyncio.get_running_loop().call_later(self._card_after_answer, self._cards.put_nowait, card)
 
     async def next_card(self) -> HandedCard:
         return await self._cards.get()

@@ -102,6 +102,8 @@ def vote(page, shot, reference: str, choice: str, rationale: str, *, basis: str 
         pg.fill(card, "For queries: your question to the referrer", question)
     pg.press(page, "Record vote", card=card, replies=0)
     card = pg.cards(case_thread(page, reference)).first
+    # The voter's own answer shows first; the channel's update replaces it a moment later.
+    expect(card).not_to_contain_text("Vote recorded")
     card.scroll_into_view_if_needed()
     shot(step)
     return card

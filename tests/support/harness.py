@@ -101,6 +101,7 @@ class BotHarness:
                                     user_principal_name=f"{person.key.replace('-', '.')}@example.org")
         settings = Settings.model_validate(
             {"database_url": self.database_url, "partnership_file": str(self.partnership_file),
+             "card_update_after_answer_ms": 0,  # no test waits in real time
              **({"master_key": TEST_MASTER_KEY} if self.env.get("app_id") else {}), **self.env}
         )
         settings.check()
