@@ -239,7 +239,7 @@ def bootstrap(
         telemetry.configure(settings.applicationinsights_connection_string, settings.otel_exporter_otlp_endpoint,
                             settings.otel_service_name)
     clock = clock or SystemClock()
-    db = db or Database(settings.database_url, busy_seconds=settings.database_busy_seconds)
+    db = db or Database(settings.database_url, busy_seconds=settings.database_busy_seconds, checkpoint_off_loop=True)
     db.keyring = keyring_for(settings)
     stores = sql_stores(db)
     training_state: SqlTrainingStore | None = None

@@ -26,6 +26,7 @@ from bot.adapters.db import inline_sqlite
 from bot.adapters.db.case_keys import CaseKeyring
 from bot.adapters.db.deferred_writes import DeferredWrites
 from bot.adapters.db.json_codec import JSON_CODEC
+from bot.adapters.db.wal_checkpoints import WalCheckpoints
 
 inline_sqlite.register()
 
@@ -62,7 +63,9 @@ MAX_IDLE_READERS = 4  # SQLite read connections kept open between reads (Databas
 
 class Database:
     def __init__(self, url: str, *, echo: bool = False, busy_seconds: float = inline_sqlite.DEFAULT_BUSY_SECONDS,
-                 keyring: CaseKeyring | None = None) -> None:
+                 keyring: CaseKeyring | None = None, checkpoint_off_loop: bool = False) -> None:
+        """`checkpoint_off_loop`: SQLite's WAL checkpoints run in a worker thread, not inside a
+        commit on the event loop (bot/adapters/db/wal_checkpoints.py); the bot's own process."""
         self.url = normalise_url(url)
         self.busy_seconds = busy_seconds  # how long a SQLite lock wait may last (a turn's budget is shorter)
         # How the stores seal identifiers (bot/adapters/db/case_keys.py); the composition root
@@ -79,6 +82,10 @@ class Database:
             self._write_engine = self.engine
         # Inside one process SQLite writers queue here rather than spinning on the busy timeout.
         self._sqlite_writer = asyncio.Lock() if self.is_sqlite else None
+        database = make_url(self.url).database if self.is_sqlite else None
+        self.checkpoints = (WalCheckpoints(database, self._sqlite_writer)
+                            if self._sqlite_writer is not None and checkpoint_off_loop and database
+                            and database != ":memory:" else None)
         self._held_writer: AsyncConnection | None = None  # SQLite: the writers' connection (write())
         self._idle_readers: list[AsyncConnection] = []  # SQLite: read connections between reads (read())
         self._thread_reader: Engine | None = None  # SQLite reads too long for the event loop (`read_off_loop`)
@@ -112,6 +119,8 @@ class Database:
             cursor.execute("PRAGMA foreign_keys=ON")
             # Deleted and overwritten content is zeroed on disk, not left in free pages.
             cursor.execute("PRAGMA secure_delete=ON")
+            if self.checkpoints is not None:  # they run in a worker thread instead (wal_checkpoints.py)
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.close()
 
         return engine
@@ -129,6 +138,8 @@ class Database:
                     self._held_writer = None  # whatever state it is in, no later writer inherits it
                     await asyncio.shield(conn.close())
                     raise
+            if self.checkpoints is not None:
+                self.checkpoints.after_write()
         else:
             async with self._write_engine.begin() as conn:
                 yield conn
@@ -204,6 +215,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.deferred.close()
+        if self.checkpoints is not None:
+            await self.checkpoints.close()
         if self._held_writer is not None:
             held, self._held_writer = self._held_writer, None
             await held.close()
