@@ -20,7 +20,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.adapters import telemetry
+from bot.adapters import malloc_arenas, telemetry
 from bot.domain import trace
 from bot.settings import ConfigError, load_settings
 
@@ -120,6 +120,7 @@ def main() -> int:
 
         return admin(sys.argv[2:])
     gc.disable()  # until the bot has started (_freeze_start_up)
+    malloc_arenas.use_one_arena()  # before any thread starts
     try:
         settings = load_settings()
         configure_logging(settings.log_level)
