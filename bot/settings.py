@@ -130,7 +130,7 @@ class Settings(BaseSettings):
         "OUTBOX_LEASE_SECONDS", "outbox_lease_seconds"))
     # A vote's card update is sent this long after the voter's own answer: the two reach the voter's
     # client by different routes, and it must end on the channel's card (bot/services/signal.py).
-    card_update_after_answer_ms: int = Field(default=250, ge=0, le=5000, validation_alias=AliasChoices(
+    card_update_after_answer_ms: int = Field(default=100, ge=0, le=5000, validation_alias=AliasChoices(
         "CARD_UPDATE_AFTER_ANSWER_MS", "card_update_after_answer_ms"))
     # Teams' per-thread rate limits (bot/teams/pacer.py): Microsoft's page defines a thread as a chat or a
     # channel, so by default all the reply chains of the panel channel (one per case) count together

@@ -81,8 +81,9 @@ class WalCheckpoints:
     def _passive(self) -> tuple[int, int, int]:
         """In the worker thread: one PASSIVE checkpoint (busy flag, log frames, frames copied)."""
         if self._connection is None:
-            # One thread at a time uses it (`_running`), though not always the same one.
-            self._connection = sqlite3.connect(self._path, timeout=0, isolation_level=None, check_same_thread=False)
+            # One thread at a time uses it (`_running`), though not always the same one; a busy
+            # wait here holds a worker thread, never the loop.
+            self._connection = sqlite3.connect(self._path, timeout=1.0, isolation_level=None, check_same_thread=False)
             self._connection.execute("PRAGMA synchronous=NORMAL")
         busy, frames, copied = self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         return int(busy), int(frames), int(copied)
