@@ -1360,14 +1360,6 @@ async def run(options: Options) -> int:
                     raise RuntimeError(f"{proc.name} died (exit status {proc.popen.returncode}):\n{proc.tail(40)}")
             bot.stop()
             larger = dataclasses.replace(options, rounds=min(options.rounds, LARGER_PHASE_ROUNDS))
-            # The larger database first: its budgets are judged against the first run's, and the
-            # machine must be as quiet for it. After the PostgreSQL phase (a database seeded, used
-            # and dropped on the same disk), the 100,000-case dialog rounds ran at 0.54x the
-            # 10,000-case throughput for the same CPU per turn (2026-12-07 21:29); with nothing
-            # before them, 0.83x (c=1) and 0.94x (c=8).
-            if options.scale:  # the same workloads on a larger database: how each figure grows
-                report["scale"] = await scale_phase(larger, session, driver, workdir, service_url,
-                                                    ("echo-scale", echo_url, echo.pid), now, procs, series)
             unreachable = postgres_unreachable(options.postgres) if options.postgres else None
             if unreachable:
                 report["postgres_skipped"] = unreachable
@@ -1375,6 +1367,9 @@ async def run(options: Options) -> int:
             elif options.postgres:  # the vote and dialog workloads on PostgreSQL, one process then two
                 report["postgres"] = await postgres_phase(larger, session, driver, workdir, service_url,
                                                           ("echo-pg", echo_url, echo.pid), now, procs, series)
+            if options.scale:  # the same workloads on a larger database: how each figure grows
+                report["scale"] = await scale_phase(larger, session, driver, workdir, service_url,
+                                                    ("echo-scale", echo_url, echo.pid), now, procs, series)
             report["series"] = {f"{w}/{t}/c{c}": _series_json(s) for (w, t, c), s in series.items()}
             echo.stop()
 
