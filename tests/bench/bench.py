@@ -900,6 +900,22 @@ class DialogWorkload(Workload):
         return turn
 
 
+def _notices(card: Any) -> str:
+    """The texts of a card's notices (`cards/common.py` `notice`: an attention, warning or good
+    container), which say why a vote was refused; the card's first 200 characters say nothing."""
+    found: list[str] = []
+    stack = [card]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("type") == "Container" and item.get("style") in ("attention", "warning", "good"):
+                found += [i.get("text", "") for i in item.get("items") or [] if isinstance(i, dict)]
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    return " | ".join(t for t in found if t)[:300]
+
+
 class VoteWorkload(Workload):
     """`panel.vote` invokes (Action.Execute) on open cases, from the voting card's thread in
     the panel channel. Each records a vote, its event and a card update through the outbox.
@@ -945,7 +961,7 @@ class VoteWorkload(Workload):
             text = json.dumps(answer.get("value", ""))
             ok = answer.get("statusCode") == 200 and ("echo" in text if is_echo else "Vote recorded" in text)
             if not ok:
-                result.error(f"vote refused: {text[:200]}")
+                result.error(f"vote refused: {_notices(answer.get('value')) or text[:200]}")
                 return
             result.latencies.append(took)
             if not is_echo:
