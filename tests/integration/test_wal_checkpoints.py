@@ -136,3 +136,25 @@ async def test_the_bot_process_checkpoints_off_the_loop(tmp_path: Path) -> None:
         assert components.db.checkpoints is not None
     finally:
         await components.db.dispose()
+
+
+async def test_a_checkpoint_started_by_a_turns_write_is_no_part_of_that_turn(db: Database, monkeypatch) -> None:
+    """Its log line must not carry the correlation of whichever turn's write started it."""
+    from bot.domain import trace
+
+    seen: list[object] = []
+    passive = wal_checkpoints.WalCheckpoints._passive
+
+    def recorded(self: wal_checkpoints.WalCheckpoints) -> tuple[int, int, int]:
+        seen.append(trace.current())
+        return passive(self)
+
+    monkeypatch.setattr(wal_checkpoints.WalCheckpoints, "_passive", recorded)
+    token = trace.begin("personal", "a:riley")
+    try:
+        await _writes(db, wal_checkpoints.EVERY_WRITES)
+    finally:
+        trace.end(token)
+    assert db.checkpoints is not None
+    await db.checkpoints.close()
+    assert seen == [None]

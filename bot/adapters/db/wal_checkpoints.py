@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import sqlite3
 
@@ -61,7 +62,11 @@ class WalCheckpoints:
         self._writes += 1
         if self._writes >= self._every and self._running is None:
             self._writes = 0
-            self._running = asyncio.get_running_loop().create_task(self._checkpoint(), name="wal-checkpoint")
+            # In a context of its own: the write that happened to start it is some turn's, and the
+            # checkpoint is no part of that turn (its log line must not carry the turn's correlation).
+            self._running = asyncio.get_running_loop().create_task(
+                self._checkpoint(), name="wal-checkpoint", context=contextvars.Context()
+            )
 
     async def _checkpoint(self) -> None:
         try:
