@@ -216,9 +216,13 @@ def spawn(name: str, args: list[str], workdir: Path, env: dict[str, str], *, cwd
     return Proc(name, popen, log, time.perf_counter())
 
 
+CONNECTOR_RECORDS = 20_000  # the connector's memory stays bounded over a run; its counters stay exact
+
+
 def start_connector(workdir: Path) -> tuple[Proc, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = spawn("connector", [sys.executable, "-m", "tests.support.fake_connector", "--port", "0"], workdir, env,
+    proc = spawn("connector", [sys.executable, "-m", "tests.support.fake_connector", "--port", "0",
+                               "--max-records", str(CONNECTOR_RECORDS)], workdir, env,
                  cwd=ROOT, stdout=subprocess.PIPE)
     assert proc.popen.stdout is not None
     line = proc.popen.stdout.readline().decode().strip()
@@ -789,8 +793,11 @@ class Driver:
             status = response.status
         return status, body, time.perf_counter() - started
 
-    async def sent_to(self, conversation: str) -> list[dict[str, Any]]:
-        async with self.session.get(f"{self.connector}/_sent", params={"conversation": conversation}) as response:
+    async def sent_to(self, conversation: str, *, exact: bool = False) -> list[dict[str, Any]]:
+        """What the connector accepted for conversations starting with `conversation`; `exact`: for
+        that one conversation (and its threads), looked up without a scan of the whole run's."""
+        params = {"conversation": conversation, **({"exact": "1"} if exact else {})}
+        async with self.session.get(f"{self.connector}/_sent", params=params) as response:
             return await response.json()
 
     async def stats(self) -> dict[str, Any]:
@@ -870,7 +877,7 @@ class DialogWorkload(Workload):
                 result.latencies.append(took)
             state["v"] = state["v"] + 1 if state["ref"] else state["v"]
             if kind == "refer":  # untimed: read the card's data as Teams would render it
-                replies = await driver.sent_to(state["conv"])
+                replies = await driver.sent_to(state["conv"], exact=True)
                 card = _card_of(replies[-1]["activity"]) if replies else None
                 if is_echo:
                     state["ref"], state["v"] = "echo-draft", 2
@@ -886,7 +893,7 @@ class DialogWorkload(Workload):
                     state["ref"], state["v"] = data["ref"], data["v"]
             state["step"] += 1
             if state["step"] == len(plan):  # untimed: the cycle must end on the review card
-                replies = await driver.sent_to(state["conv"])
+                replies = await driver.sent_to(state["conv"], exact=True)
                 if len(replies) != len(plan):
                     result.error(f"cycle: {len(replies)} replies for {len(plan)} turns")
                 elif not is_echo:

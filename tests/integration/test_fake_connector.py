@@ -330,3 +330,26 @@ async def test_cli_mode_ready_stats_faults_and_sigterm():
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_one_conversation_is_read_from_its_index_and_trimmed_with_the_records():
+    """The benchmark reads one chat's activities between turns; the lookup must not scan the run's
+    (and a record the connector forgot is forgotten by the index too)."""
+    async with FakeConnector(max_records=4) as fake, ConnectorClient(
+            MicrosoftAppCredentials("", ""), base_url=fake.url) as client:
+        root = await client.conversations.send_to_conversation(CHANNEL, message("root"))
+        await client.conversations.send_to_conversation(THREAD, message("in the thread"))
+        await client.conversations.update_activity(CHANNEL, root.id, message("edited", id=root.id))
+        await client.conversations.send_to_conversation(f"{CHANNEL}x", message("another channel"))
+
+        assert [a.text for a in fake.activities_in(CHANNEL)] == ["root", "in the thread"]
+        assert [a.text for a in fake.activities_in(CHANNEL, include_updates=True)] == ["root", "in the thread", "edited"]
+        assert [a.text for a in fake.activities_in(THREAD)] == ["in the thread"]
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{fake.url}_sent", params={"conversation": CHANNEL, "exact": "1"}) as r:
+                assert [a["activity"]["text"] for a in await r.json()] == ["root", "in the thread", "edited"]
+
+        for n in range(4):  # past max_records: the oldest sends go, from the index too
+            await client.conversations.send_to_conversation(f"{CHANNEL}x", message(f"more {n}"))
+        assert [a.text for a in fake.activities_in(CHANNEL, include_updates=True)] == ["edited"]
+        assert len(fake.activities_in(f"{CHANNEL}x")) == len(fake.sent_activities())
