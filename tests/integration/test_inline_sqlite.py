@@ -207,3 +207,15 @@ async def test_readers_are_kept_open_between_reads_and_each_read_sees_what_was_c
     assert checkouts == 0, f"{checkouts} pool checkouts for 3 reads"
     async with db.read() as conn:
         assert sorted((await conn.execute(text("SELECT n FROM t"))).scalars()) == [0, 1, 2]
+
+
+async def test_readers_keep_a_small_page_cache_and_the_writer_sqlites_default(db: Database) -> None:
+    """A reader's cache is emptied by every commit elsewhere, so it is kept small (peak RSS);
+    the one writer keeps SQLite's default, which stays valid between its transactions."""
+    from bot.adapters.db.database import READER_CACHE_KIB
+
+    async with db.read() as conn:
+        assert (await conn.execute(text("PRAGMA cache_size"))).scalar() == -READER_CACHE_KIB
+    assert await db.read_off_loop(lambda c: c.execute(text("PRAGMA cache_size")).scalar()) == -READER_CACHE_KIB
+    async with db.write() as conn:
+        assert (await conn.execute(text("PRAGMA cache_size"))).scalar() == -2000

@@ -16,7 +16,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -59,6 +59,12 @@ def sync_url(url: str) -> str:
 
 
 MAX_IDLE_READERS = 4  # SQLite read connections kept open between reads (Database.read)
+# A SQLite reader's page cache, in KiB (SQLite's default is 2,000 per connection). In WAL mode a
+# reader's cache is emptied whenever another connection has committed since its last read, so
+# a bigger one holds little across turns, while each reader fills it within a transaction: with
+# the writer's default and the readers' at this size, the bot's peak RSS under the benchmark was
+# 1.5 MiB lower for the same CPU per turn (README, Performance). The pages stay in the OS's cache.
+READER_CACHE_KIB = 512
 
 
 class Database:
@@ -119,6 +125,8 @@ class Database:
             cursor.execute("PRAGMA foreign_keys=ON")
             # Deleted and overwritten content is zeroed on disk, not left in free pages.
             cursor.execute("PRAGMA secure_delete=ON")
+            if not immediate:
+                cursor.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
             if self.checkpoints is not None:  # they run in a worker thread instead (wal_checkpoints.py)
                 cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.close()
@@ -203,8 +211,7 @@ class Database:
     def _read_in_thread(self, work: Callable[[Connection], T]) -> T:
         if self._thread_reader is None:
             reader = create_engine(sync_url(self.url), connect_args={"check_same_thread": False}, **JSON_CODEC)
-            event.listen(reader, "connect", lambda dbapi_connection, _record: dbapi_connection.execute(
-                "PRAGMA query_only=ON"))  # for reading only, whatever a caller's `work` tries
+            event.listen(reader, "connect", _thread_reader_pragmas)
             self._thread_reader = reader
         with self._thread_reader.connect() as conn:
             return work(conn)
@@ -227,6 +234,11 @@ class Database:
         await self.engine.dispose()
         if self._write_engine is not self.engine:
             await self._write_engine.dispose()
+
+
+def _thread_reader_pragmas(dbapi_connection: Any, _record: object) -> None:
+    dbapi_connection.execute("PRAGMA query_only=ON")  # for reading only, whatever a caller's `work` tries
+    dbapi_connection.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
 
 
 def alembic_config(url: str):  # noqa: ANN201 - alembic is imported lazily: start-up speed
