@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from botbuilder.integration.aiohttp import CloudAdapter
 
-from bot.adapters import lazy_holidays, telemetry
+from bot.adapters import lazy_holidays, outbound_http, telemetry
 from bot.adapters.channel_messages import GraphChannelMessages
 from bot.adapters.clock import SystemClock, TrainingClock
 from bot.adapters.db import readiness
@@ -417,6 +417,9 @@ def sql_stores(db: Database, rng: random.Random | None = None) -> Stores:
 async def start(components: Components, *, run_outbox: bool = True) -> None:
     """Everything that touches the outside world at start-up. With `run_outbox` (the
     real process) the outbox dispatcher and the scheduler run; tests drive both by hand."""
+    # The outgoing clients' TLS context (OpenSSL reading the CA bundle, ~35 ms with the GIL let go)
+    # is built in a worker thread beside the rest of start-up, not inside the first turn's reply.
+    components.extras["tls_context"] = asyncio.get_running_loop().run_in_executor(None, outbound_http.ssl_context)
     try:
         # Alembic only when the schema is behind (start-up time: README, Performance)
         await migrate_if_behind(components.db)

@@ -1,0 +1,28 @@
+"""Start-up builds the outgoing clients' TLS context in a worker thread (bot/app.py, `start`), so
+the first turn's reply does not load the CA bundle on the event loop."""
+
+from __future__ import annotations
+
+import threading
+
+from bot.adapters import outbound_http
+from bot.app import bootstrap, start, stop
+from bot.settings import Settings
+
+
+async def test_start_up_builds_the_tls_context_off_the_loop_before_any_turn(tmp_path, monkeypatch) -> None:
+    built_in: list[str] = []
+    real = outbound_http._ssl_context.__wrapped__
+
+    def recording(bundle, directory):  # noqa: ANN001, ANN202 - the cached function's own arguments
+        built_in.append(threading.current_thread().name)
+        return real(bundle, directory)
+
+    monkeypatch.setattr(outbound_http, "_ssl_context", recording)
+    components = bootstrap(Settings.model_validate({"database_url": f"sqlite:///{tmp_path / 'bot.db'}"}))
+    try:
+        await start(components, run_outbox=False)
+        await components.extras["tls_context"]
+    finally:
+        await stop(components)
+    assert len(built_in) == 1 and built_in[0] != threading.main_thread().name
