@@ -348,6 +348,9 @@ async def test_one_conversation_is_read_from_its_index_and_trimmed_with_the_reco
         async with aiohttp.ClientSession() as session:
             async with session.get(f"{fake.url}_sent", params={"conversation": CHANNEL, "exact": "1"}) as r:
                 assert [a["activity"]["text"] for a in await r.json()] == ["root", "in the thread", "edited"]
+            async with session.get(f"{fake.url}_sent", params={"conversation": CHANNEL, "exact": "1", "last": "1"}) as r:
+                found = await r.json()
+                assert (found["count"], found["last"]["activity"]["text"]) == (3, "edited")
 
         for n in range(4):  # past max_records: the oldest sends go, from the index too
             await client.conversations.send_to_conversation(f"{CHANNEL}x", message(f"more {n}"))

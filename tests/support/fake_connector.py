@@ -26,7 +26,8 @@ Out-of-process use (benchmark)::
     #   POST /_teams           {"id": ..., "name": ..., "aadGroupId": ..., "channels": [{"id":..,"name":..}]}
     #   POST /_clear           forget recordings and counters (keeps users, teams and faults)
     #   GET  /_sent            accepted activities (?conversation=<id prefix>; with &exact=1, only
-    #                          that conversation and its threads, looked up without a scan)
+    #                          that conversation and its threads, looked up without a scan; with
+    #                          &last=1 as well, {"count": n, "last": the newest or null})
     #   GET  /_payload_text    every recorded request body as JSON text (for confidentiality canaries)
 
 Route kinds (used by ``fail_next``/``set_latency`` and stored on each :class:`Recorded`):
@@ -1055,6 +1056,8 @@ class FakeConnector:
         prefix = request.query.get("conversation", "")
         found = (self.activities_in(prefix, include_updates=True) if request.query.get("exact")
                  else self.activities_to(prefix, include_updates=True))
+        if request.query.get("last"):  # a client between turns: how many, and what it shows now
+            return web.json_response({"count": len(found), "last": asdict(found[-1]) if found else None})
         return web.json_response([asdict(a) for a in found])
 
     async def _ctl_payload_text(self, request: web.Request) -> web.Response:
