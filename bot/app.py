@@ -419,7 +419,7 @@ async def start(components: Components, *, run_outbox: bool = True) -> None:
     real process) the outbox dispatcher and the scheduler run; tests drive both by hand."""
     # The outgoing clients' TLS context (OpenSSL reading the CA bundle, ~35 ms with the GIL let go)
     # is built in a worker thread beside the rest of start-up, not inside the first turn's reply.
-    components.extras["tls_context"] = asyncio.get_running_loop().run_in_executor(None, outbound_http.ssl_context)
+    components.extras["tls_context"] = asyncio.get_running_loop().run_in_executor(None, _warm_tls_context)
     try:
         # Alembic only when the schema is behind (start-up time: README, Performance)
         await migrate_if_behind(components.db)
@@ -444,6 +444,17 @@ async def start(components: Components, *, run_outbox: bool = True) -> None:
         components.extras["scheduler"] = runtime
     if telemetry.active() is not None:  # the outbox gauges, read every OUTBOX_GAUGE_SECONDS
         components.extras["outbox_gauge"] = asyncio.create_task(_watch_outbox(components), name="outbox-gauge")
+
+
+def _warm_tls_context() -> bool:
+    """Build the TLS context now; a CA bundle that cannot be read is said at start-up (every
+    outgoing call will fail on it, as it would have at the first)."""
+    try:
+        outbound_http.ssl_context()
+    except OSError as error:  # ssl.SSLError included
+        log.error("the CA bundle could not be loaded: outgoing calls will fail", extra={"error": type(error).__name__})
+        return False
+    return True
 
 
 OUTBOX_GAUGE_SECONDS = 30.0

@@ -22,7 +22,20 @@ async def test_start_up_builds_the_tls_context_off_the_loop_before_any_turn(tmp_
     components = bootstrap(Settings.model_validate({"database_url": f"sqlite:///{tmp_path / 'bot.db'}"}))
     try:
         await start(components, run_outbox=False)
-        await components.extras["tls_context"]
+        assert await components.extras["tls_context"] is True
     finally:
         await stop(components)
     assert len(built_in) == 1 and built_in[0] != threading.main_thread().name
+
+
+async def test_a_ca_bundle_that_cannot_be_read_is_said_at_start_up(tmp_path, monkeypatch, caplog) -> None:
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    components = bootstrap(Settings.model_validate({"database_url": f"sqlite:///{tmp_path / 'bot.db'}"}))
+    try:
+        await start(components, run_outbox=False)
+        assert await components.extras["tls_context"] is False
+    finally:
+        await stop(components)
+    assert "the CA bundle could not be loaded" in caplog.text
