@@ -93,21 +93,29 @@ def context(owner: str, field_name: str) -> bytes:
 
 
 class DataKey:
-    """One case's (or one draft's) key, unwrapped, in memory only."""
+    """One case's (or one draft's) key, unwrapped, in memory only.
+
+    The cipher is built at each use, not kept: an AESGCM object holds OpenSSL's cipher context
+    from the moment it is made, about 2.7 KiB, and the keyring keeps up to KEYS_KEPT keys
+    (bot/adapters/db/case_keys.py: 11 MiB when full, most of what the benchmark's dialog rounds
+    added to the process's memory). Building one costs about 1 µs."""
+
+    __slots__ = ("key_id", "_secret")
 
     def __init__(self, key_id: str, secret: bytes) -> None:
         self.key_id = key_id
-        self._aead = AESGCM(secret)
+        self._secret = secret
 
     def seal(self, plaintext: str, owner: str, field_name: str) -> str:
         nonce = os.urandom(NONCE_BYTES)
-        sealed = self._aead.encrypt(nonce, plaintext.encode("utf-8"), context(owner, field_name))
+        sealed = AESGCM(self._secret).encrypt(nonce, plaintext.encode("utf-8"), context(owner, field_name))
         return f"{PREFIX}{self.key_id}.{_b64(nonce + sealed)}"
 
     def open(self, token: str, owner: str, field_name: str) -> str:
         raw = _unb64(token.rsplit(".", 1)[1])
         try:
-            return self._aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context(owner, field_name)).decode("utf-8")
+            return AESGCM(self._secret).decrypt(
+                raw[:NONCE_BYTES], raw[NONCE_BYTES:], context(owner, field_name)).decode("utf-8")
         except InvalidTag as error:
             raise SealBroken(f"{field_name} of {owner} did not open: altered, or moved from elsewhere") from error
 
