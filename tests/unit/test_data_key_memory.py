@@ -26,6 +26,5 @@ print(rss_kib() - before)
 
 
 def test_a_full_keyring_costs_its_secrets_not_a_cipher_per_key() -> None:
-    grew_kib = int(subprocess.run([sys.executable, "-c", KEPT_FULL], check=True, capture_output=True,
-                                  text=True).stdout)
+    grew_kib = int(subprocess.run([sys.executable, "-c", KEPT_FULL], check=True, capture_output=True, text=True).stdout)
     assert grew_kib < 3 * 1024, f"{KEYS_KEPT} kept keys took {grew_kib} KiB"
