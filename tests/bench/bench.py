@@ -1689,6 +1689,14 @@ def is_escalation(card: dict[str, Any]) -> bool:
     return texts(card).startswith("Escalated · ")
 
 
+def _headline(activity: dict[str, Any]) -> str:
+    """A post's first words (its card's first text, else its text): what kind of post it was."""
+    from tests.support.harness import texts
+
+    card = _card_of(activity)
+    return (texts(card) if card else activity.get("text") or "")[:60]
+
+
 def soonest_last_post(posts: int, limits: tuple[tuple[float, int], ...]) -> float:
     """Seconds from a thread's first post to its last when `posts` go as fast as Teams' per-thread
     limits allow (each (window seconds, most posts) pair): the floor under a burst of escalations
@@ -1818,8 +1826,8 @@ async def reminder_phase(options: Options, session: Any, driver: Driver, workdir
     distinct = len({(r, h) for r, h, _ in seen})
     out["posts_by_place"] = posts_by_place(posts, started)
     (workdir / "reminder-posts.json").write_text(json.dumps(  # when they went, where (kept with --keep)
-        [{"at_s": round(p["at"] - started, 2), "kind": p["kind"], "conversation": p["conversation_id"][-12:]}
-         for p in posts]))
+        [{"at_s": round(p["at"] - started, 2), "kind": p["kind"], "conversation": p["conversation_id"][-12:],
+          "headline": _headline(p["activity"])} for p in posts]))
     out["swept_s"] = swept_at(bot.log, started_wall)
     statuses: Counter[str] = Counter()
     async with db.read() as conn:
