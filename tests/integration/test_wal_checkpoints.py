@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import text
@@ -16,6 +18,8 @@ from bot.adapters.db import wal_checkpoints
 from bot.adapters.db.database import Database
 from bot.app import bootstrap
 from bot.settings import Settings
+
+T = TypeVar("T")
 
 
 async def _writes(db: Database, count: int, size: int = 6000) -> None:
@@ -40,6 +44,19 @@ def _log_frames_left(path: Path) -> tuple[int, int]:
         other.close()
 
 
+def _each_checkpoint_records(monkeypatch: pytest.MonkeyPatch, what: Callable[[], T]) -> list[T]:
+    """`what()` as each PASSIVE checkpoint starts, in the thread and context it runs in."""
+    found: list[T] = []
+    passive = wal_checkpoints.WalCheckpoints._passive
+
+    def recorded(self: wal_checkpoints.WalCheckpoints) -> tuple[int, int, int]:
+        found.append(what())
+        return passive(self)
+
+    monkeypatch.setattr(wal_checkpoints.WalCheckpoints, "_passive", recorded)
+    return found
+
+
 @pytest.fixture
 async def db(tmp_path: Path):
     database = Database(f"sqlite:///{tmp_path / 'wal.db'}", checkpoint_off_loop=True)
@@ -51,14 +68,7 @@ async def db(tmp_path: Path):
 
 
 async def test_commits_never_checkpoint_and_a_worker_thread_does(db: Database, tmp_path: Path, monkeypatch) -> None:
-    threads: list[int] = []
-    passive = wal_checkpoints.WalCheckpoints._passive
-
-    def recorded(self: wal_checkpoints.WalCheckpoints) -> tuple[int, int, int]:
-        threads.append(threading.get_ident())
-        return passive(self)
-
-    monkeypatch.setattr(wal_checkpoints.WalCheckpoints, "_passive", recorded)
+    threads = _each_checkpoint_records(monkeypatch, threading.get_ident)
     async with db.write() as conn:  # the writers' connection: SQLite's automatic checkpoints are off
         assert (await conn.execute(text("PRAGMA wal_autocheckpoint"))).scalar() == 0
     async with db.read() as conn:
@@ -142,14 +152,7 @@ async def test_a_checkpoint_started_by_a_turns_write_is_no_part_of_that_turn(db:
     """Its log line must not carry the correlation of whichever turn's write started it."""
     from bot.domain import trace
 
-    seen: list[object] = []
-    passive = wal_checkpoints.WalCheckpoints._passive
-
-    def recorded(self: wal_checkpoints.WalCheckpoints) -> tuple[int, int, int]:
-        seen.append(trace.current())
-        return passive(self)
-
-    monkeypatch.setattr(wal_checkpoints.WalCheckpoints, "_passive", recorded)
+    seen = _each_checkpoint_records(monkeypatch, trace.current)
     token = trace.begin("personal", "a:riley")
     try:
         await _writes(db, wal_checkpoints.EVERY_WRITES)
